@@ -1,0 +1,267 @@
+// Self-attention core on CPU (math, mask and shapes in kernels/attention.h).
+//
+// Per sample b the products run as one strided-batched GEMM over the heads, reading q, k, v
+// straight out of the interleaved qkv [B, T, a, 3, d] (row stride 3*a*d, head stride 3*d)
+// and writing ctx [B, T, a*d] / dqkv in place, so no head is ever copied or transposed.
+// The mask is a prefix per query row (allowed keys are j < lim(i), see row_limit), so the
+// softmax touches only allowed keys and writes exact zeros elsewhere. Softmax, dropout and
+// their backward run fused per row while the row (T floats) is in L1, rows split over
+// threads; exp is the vectorised polynomial of vec_math.h.
+//
+// Buffers: forward with dropout keeps the pre-dropout probabilities in `probs` (backward
+// needs them at dropped positions too) and drops into a per-sample [a, T, T] temporary for
+// the PV product. Backward uses `scratch` [B, a, T, T]: for each sample first the dropped
+// probabilities (recomputed from probs and Philox; only when dropout_p > 0), then dP.
+#include "kernels/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/check.h"
+#include "kernels/cpu/dropout_row.h"
+#include "kernels/cpu/vec_math.h"
+#include "kernels/gemm.h"
+
+namespace glm::kernels {
+using namespace cpu;
+
+namespace {
+
+// Query i attends keys j < L with (j < P or j <= i): exactly the keys j < lim.
+inline std::int64_t row_limit(std::int64_t i, std::int64_t P, std::int64_t L) {
+  return std::min(L, std::max(P, i + 1));
+}
+
+// p_j = softmax_j(scale * s_j) over j < lim, 0 for j >= lim (a row with lim = 0 is all 0).
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void softmax_row(
+    float* s, std::int64_t T, std::int64_t lim, float scale) {
+  float m = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : m)
+  for (std::int64_t j = 0; j < lim; ++j) m = s[j] > m ? s[j] : m;
+  float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+  for (std::int64_t j = 0; j < lim; ++j) {
+    const float e = exp_approx(scale * (s[j] - m));
+    s[j] = e;
+    sum += e;
+  }
+  const float inv = lim > 0 ? 1.f / sum : 0.f;
+#pragma omp simd
+  for (std::int64_t j = 0; j < lim; ++j) s[j] *= inv;
+  for (std::int64_t j = lim; j < T; ++j) s[j] = 0.f;
+}
+
+// dp in place -> ds_j = scale * p_j * (dp_j - sum_k dp_k p_k)
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void softmax_backward_row(
+    float* dp, const float* p, std::int64_t T, float scale) {
+  float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
+  for (std::int64_t j = 0; j < T; ++j) dot += dp[j] * p[j];
+#pragma omp simd
+  for (std::int64_t j = 0; j < T; ++j) dp[j] = scale * p[j] * (dp[j] - dot);
+}
+
+struct MaskView {
+  const std::int32_t* P;
+  const std::int32_t* L;
+};
+
+MaskView check_mask(const char* op, const AttentionMask& mask, std::int64_t B, std::int64_t T) {
+  require_cpu(op, mask.prefix_len, mask.valid_len);
+  require_i32(op, "mask.prefix_len", mask.prefix_len);
+  require_i32(op, "mask.valid_len", mask.valid_len);
+  require_shape(op, "mask.prefix_len", mask.prefix_len, {B});
+  require_shape(op, "mask.valid_len", mask.valid_len, {B});
+  MaskView m{mask.prefix_len.data<std::int32_t>(), mask.valid_len.data<std::int32_t>()};
+  for (std::int64_t b = 0; b < B; ++b)
+    GLM_CHECK(m.P[b] >= 0 && m.P[b] <= T && m.L[b] >= 0 && m.L[b] <= T,
+              "{}: sample {} has prefix length {} / valid length {} outside [0, T={}]", op, b,
+              m.P[b], m.L[b], T);
+  return m;
+}
+
+struct Dims {
+  std::int64_t B, T, a, d;
+};
+
+Dims check_qkv(const char* op, const Tensor& qkv, const AttentionArgs& args) {
+  require_f32(op, "qkv", qkv);
+  GLM_CHECK(qkv.dim() == 5 && qkv.size(3) == 3 && qkv.size(2) == args.heads &&
+                qkv.size(4) == args.head_dim,
+            "{}: qkv {} is not [B, T, a={}, 3, d={}]", op, shape_str(qkv.shape()), args.heads,
+            args.head_dim);
+  GLM_CHECK(args.layer_number >= 1, "{}: layer_number {} must be >= 1", op, args.layer_number);
+  if (!(args.dropout_p >= 0.f && args.dropout_p < 1.f))
+    throw InputError(fmt::format("attention dropout probability {} is outside [0, 1)",
+                                 args.dropout_p));
+  return {qkv.size(0), qkv.size(1), qkv.size(2), qkv.size(4)};
+}
+
+// Strided-batched GEMM over the a heads of one sample.
+void head_gemm(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
+               const float* A, std::int64_t lda, std::int64_t sa, const float* B,
+               std::int64_t ldb, std::int64_t sb, float* C, std::int64_t ldc, std::int64_t sc,
+               std::int64_t heads) {
+  GemmArgs g;
+  g.trans_a = ta;
+  g.trans_b = tb;
+  g.M = M;
+  g.N = N;
+  g.K = K;
+  g.alpha = alpha;
+  g.beta = 0.f;
+  g.A = A;
+  g.lda = lda;
+  g.stride_a = sa;
+  g.B = B;
+  g.ldb = ldb;
+  g.stride_b = sb;
+  g.C = C;
+  g.ldc = ldc;
+  g.stride_c = sc;
+  g.batch = heads;
+  gemm(g);
+}
+
+}  // namespace
+
+void attention_softmax_forward(Tensor& scores, const AttentionMask& mask, float scale) {
+  constexpr const char* op = "attention_softmax_forward";
+  require_cpu(op, scores);
+  require_f32(op, "scores", scores);
+  GLM_CHECK(scores.dim() == 4 && scores.size(2) == scores.size(3),
+            "{}: scores must be [B, a, T, T], got {}", op, shape_str(scores.shape()));
+  const std::int64_t B = scores.size(0), a = scores.size(1), T = scores.size(2);
+  const MaskView m = check_mask(op, mask, B, T);
+  float* S = scores.data<float>();
+#pragma omp parallel for schedule(static)
+  for (std::int64_t row = 0; row < B * a * T; ++row) {
+    const std::int64_t b = row / (a * T), i = row % T;
+    softmax_row(S + row * T, T, row_limit(i, m.P[b], m.L[b]), scale);
+  }
+}
+
+void attention_softmax_backward(Tensor& dprobs, const Tensor& probs, float scale) {
+  constexpr const char* op = "attention_softmax_backward";
+  require_cpu(op, dprobs, probs);
+  require_f32(op, "dprobs", dprobs);
+  require_f32(op, "probs", probs);
+  require_shape(op, "dprobs", dprobs, probs.shape());
+  const std::int64_t T = probs.dim() > 0 ? probs.size(-1) : 0, rows = rows_of(probs);
+  float* DP = dprobs.data<float>();
+  const float* P = probs.data<float>();
+#pragma omp parallel for schedule(static)
+  for (std::int64_t row = 0; row < rows; ++row) softmax_backward_row(DP + row * T, P + row * T, T, scale);
+}
+
+void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const AttentionMask& mask,
+                       const AttentionArgs& args) {
+  constexpr const char* op = "attention_forward";
+  require_cpu(op, ctx, probs, qkv);
+  const auto [B, T, a, d] = check_qkv(op, qkv, args);
+  require_f32(op, "ctx", ctx);
+  require_f32(op, "probs", probs);
+  require_shape(op, "ctx", ctx, {B, T, a * d});
+  require_shape(op, "probs", probs, {B, a, T, T});
+  const MaskView m = check_mask(op, mask, B, T);
+  const float c = static_cast<float>(args.layer_number);
+  const float alpha = 1.f / (std::sqrt(static_cast<float>(d)) * c);
+  const bool drop = args.dropout_p > 0.f;
+  const DropoutStream ds = dropout_stream(args.dropout, drop ? args.dropout_p : 0.f);
+  std::vector<float> dropped(drop ? static_cast<std::size_t>(a * T * T) : 0);
+
+  const std::int64_t ld_qkv = 3 * a * d;
+  const float* QKV = qkv.data<float>();
+  float* CTX = ctx.data<float>();
+  float* PR = probs.data<float>();
+  for (std::int64_t b = 0; b < B; ++b) {
+    const float* q = QKV + b * T * ld_qkv;
+    const float* k = q + d;
+    const float* v = q + 2 * d;
+    float* P = PR + b * a * T * T;
+    // S[hd] [T, T] = alpha * q[hd] k[hd]^T
+    head_gemm(Trans::N, Trans::T, T, T, d, alpha, q, ld_qkv, 3 * d, k, ld_qkv, 3 * d, P, T,
+              T * T, a);
+    // P = softmax(c * S) over allowed keys; the dropped copy while the row is in L1.
+    const std::int32_t Pb = m.P[b], Lb = m.L[b];
+#pragma omp parallel for schedule(static)
+    for (std::int64_t row = 0; row < a * T; ++row) {
+      const std::int64_t hd = row / T, i = row % T;
+      softmax_row(P + row * T, T, row_limit(i, Pb, Lb), c);
+      if (drop)
+        dropout_row(dropped.data() + row * T, P + row * T, T, ds,
+                    dropout_global_row(args.dropout, b, hd, i, T));
+    }
+    // ctx[b, :, hd*d : hd*d+d] = P_dropped[hd] [T, T] v[hd] [T, d]
+    head_gemm(Trans::N, Trans::N, T, d, T, 1.f, drop ? dropped.data() : P, T, T * T, v, ld_qkv,
+              3 * d, CTX + b * T * a * d, a * d, d, a);
+  }
+}
+
+void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const Tensor& probs,
+                        const Tensor& qkv, const AttentionMask& mask, const AttentionArgs& args) {
+  constexpr const char* op = "attention_backward";
+  require_cpu(op, dqkv, scratch, dctx, probs, qkv);
+  const auto [B, T, a, d] = check_qkv(op, qkv, args);
+  for (auto [name, t] : {std::pair<const char*, const Tensor*>{"dqkv", &dqkv},
+                         {"scratch", &scratch}, {"dctx", &dctx}, {"probs", &probs}})
+    require_f32(op, name, *t);
+  require_shape(op, "dqkv", dqkv, qkv.shape());
+  require_shape(op, "dctx", dctx, {B, T, a * d});
+  require_shape(op, "probs", probs, {B, a, T, T});
+  require_shape(op, "scratch", scratch, {B, a, T, T});
+  check_mask(op, mask, B, T);  // the mask is already in probs; only validated here
+  const float c = static_cast<float>(args.layer_number);
+  const float alpha = 1.f / (std::sqrt(static_cast<float>(d)) * c);
+  const bool drop = args.dropout_p > 0.f;
+  const DropoutStream ds = dropout_stream(args.dropout, drop ? args.dropout_p : 0.f);
+
+  const std::int64_t ld_qkv = 3 * a * d;
+  const float* QKV = qkv.data<float>();
+  const float* DCTX = dctx.data<float>();
+  const float* PR = probs.data<float>();
+  float* DQKV = dqkv.data<float>();
+  float* SC = scratch.data<float>();
+  for (std::int64_t b = 0; b < B; ++b) {
+    const float* q = QKV + b * T * ld_qkv;
+    const float* k = q + d;
+    const float* v = q + 2 * d;
+    float* dq = DQKV + b * T * ld_qkv;
+    float* dk = dq + d;
+    float* dv = dq + 2 * d;
+    const float* dc = DCTX + b * T * a * d;
+    const float* P = PR + b * a * T * T;
+    float* S = SC + b * a * T * T;
+
+    // dv[hd] [T, d] = P_dropped[hd]^T dctx[hd]
+    const float* Pd = P;
+    if (drop) {
+#pragma omp parallel for schedule(static)
+      for (std::int64_t row = 0; row < a * T; ++row)
+        dropout_row(S + row * T, P + row * T, T, ds,
+                    dropout_global_row(args.dropout, b, row / T, row % T, T));
+      Pd = S;
+    }
+    head_gemm(Trans::T, Trans::N, T, d, T, 1.f, Pd, T, T * T, dc, a * d, d, dv, ld_qkv, 3 * d,
+              a);
+    // dP_dropped[hd] [T, T] = dctx[hd] v[hd]^T  (overwrites the dropped probabilities)
+    head_gemm(Trans::N, Trans::T, T, T, d, 1.f, dc, a * d, d, v, ld_qkv, 3 * d, S, T, T * T, a);
+    // dP = dropout(dP_dropped) (same mask and scale); dS = c * P * (dP - <dP, P>)
+#pragma omp parallel for schedule(static)
+    for (std::int64_t row = 0; row < a * T; ++row) {
+      if (drop)
+        dropout_row(S + row * T, S + row * T, T, ds,
+                    dropout_global_row(args.dropout, b, row / T, row % T, T));
+      softmax_backward_row(S + row * T, P + row * T, T, c);
+    }
+    // dq[hd] = alpha * dS k[hd];  dk[hd] = alpha * dS^T q[hd]
+    head_gemm(Trans::N, Trans::N, T, d, T, alpha, S, T, T * T, k, ld_qkv, 3 * d, dq, ld_qkv,
+              3 * d, a);
+    head_gemm(Trans::T, Trans::N, T, d, T, alpha, S, T, T * T, q, ld_qkv, 3 * d, dk, ld_qkv,
+              3 * d, a);
+  }
+}
+
+}  // namespace glm::kernels

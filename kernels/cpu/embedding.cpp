@@ -1,0 +1,108 @@
+// Token embedding on CPU (math in kernels/embedding.h).
+//
+// Forward: rows are independent copies, split over threads. Backward: several rows may
+// carry the same token, so threads split the hidden columns instead of the rows; every
+// thread walks all rows in order for its column range. No two threads touch the same
+// dtable element and the summation order is fixed, so the result is bit-identical for any
+// thread count (no atomics).
+#include "kernels/embedding.h"
+
+#include <algorithm>
+
+#include <omp.h>
+
+#include "kernels/cpu/check.h"
+
+namespace glm::kernels {
+using namespace cpu;
+
+namespace {
+
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void copy_row(
+    float* dst, const float* src, std::int64_t n) {
+#pragma omp simd
+  for (std::int64_t j = 0; j < n; ++j) dst[j] = src[j];
+}
+
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void axpy_row(
+    float* dst, const float* src, float alpha, std::int64_t n) {
+#pragma omp simd
+  for (std::int64_t j = 0; j < n; ++j) dst[j] += alpha * src[j];
+}
+
+}  // namespace
+
+void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
+                       std::int64_t vocab_start, std::int64_t vocab_total) {
+  constexpr const char* op = "embedding_forward";
+  require_cpu(op, x, tokens, table);
+  require_f32(op, "x", x);
+  require_i32(op, "tokens", tokens);
+  require_f32(op, "table", table);
+  GLM_CHECK(table.dim() == 2, "{}: table must be [V, h], got {}", op, shape_str(table.shape()));
+  const std::int64_t V = table.size(0), h = table.size(1), R = tokens.numel();
+  GLM_CHECK(vocab_start >= 0 && vocab_start + V <= vocab_total,
+            "{}: table rows [{}, {}) outside the vocabulary of {}", op, vocab_start,
+            vocab_start + V, vocab_total);
+  GLM_CHECK(x.dim() >= 1 && x.size(-1) == h && rows_of(x) == R,
+            "{}: x {} does not match tokens {} and table {}", op, shape_str(x.shape()),
+            shape_str(tokens.shape()), shape_str(table.shape()));
+  const std::int32_t* tok = tokens.data<std::int32_t>();
+  for (std::int64_t r = 0; r < R; ++r)
+    if (tok[r] < 0 || tok[r] >= vocab_total)
+      throw InputError(fmt::format("embedding: token {} at row {} is outside the vocabulary [0, {})",
+                                   tok[r], r, vocab_total));
+  float* X = x.data<float>();
+  const float* E = table.data<float>();
+#pragma omp parallel for schedule(static)
+  for (std::int64_t r = 0; r < R; ++r) {
+    const std::int64_t local = tok[r] - vocab_start;
+    if (local >= 0 && local < V) {
+      copy_row(X + r * h, E + local * h, h);
+    } else {
+      std::fill(X + r * h, X + (r + 1) * h, 0.f);  // another vocab shard holds this token
+    }
+  }
+}
+
+void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, float alpha,
+                        std::int64_t vocab_start) {
+  constexpr const char* op = "embedding_backward";
+  require_cpu(op, dtable, dx, tokens);
+  require_f32(op, "dtable", dtable);
+  require_f32(op, "dx", dx);
+  require_i32(op, "tokens", tokens);
+  GLM_CHECK(dtable.dim() == 2, "{}: dtable must be [V, h], got {}", op,
+            shape_str(dtable.shape()));
+  const std::int64_t V = dtable.size(0), h = dtable.size(1), R = tokens.numel();
+  GLM_CHECK(dx.dim() >= 1 && dx.size(-1) == h && rows_of(dx) == R,
+            "{}: dx {} does not match tokens {} and dtable {}", op, shape_str(dx.shape()),
+            shape_str(tokens.shape()), shape_str(dtable.shape()));
+  const std::int32_t* tok = tokens.data<std::int32_t>();
+  for (std::int64_t r = 0; r < R; ++r)
+    if (tok[r] < 0)
+      throw InputError(fmt::format("embedding: token {} at row {} is negative", tok[r], r));
+  float* D = dtable.data<float>();
+  const float* DX = dx.data<float>();
+  // Column blocks of at least 16 floats (one cache line) so threads never share a line.
+  constexpr std::int64_t kMinCols = 16;
+  const int nt = static_cast<int>(
+      std::max<std::int64_t>(1, std::min<std::int64_t>(omp_get_max_threads(), h / kMinCols)));
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+    // Split on 16-column boundaries.
+    const std::int64_t lines = (h + kMinCols - 1) / kMinCols;
+    const Range lr = thread_range(lines, t, n);
+    const std::int64_t c0 = lr.begin * kMinCols, c1 = std::min(h, lr.end * kMinCols);
+    if (c1 > c0) {
+      for (std::int64_t r = 0; r < R; ++r) {
+        const std::int64_t local = tok[r] - vocab_start;
+        if (local < 0 || local >= V) continue;
+        axpy_row(D + local * h + c0, DX + r * h + c0, alpha, c1 - c0);
+      }
+    }
+  }
+}
+
+}  // namespace glm::kernels

@@ -1,0 +1,197 @@
+// LayerNorm and the DeepNorm residual + LayerNorm on CPU (math in kernels/layernorm.h).
+//
+// What makes it fast: one row (h floats, a few KB) is read from memory once and every pass
+// over it (residual sum, mean, variance, normalise) then runs in L1; the passes are
+// `omp simd` loops compiled per ISA (target_clones), rows are split over threads. The
+// backward computes dx per row and accumulates dgamma/dbeta into per-thread partial rows
+// that are summed in thread order afterwards (deterministic, no atomics), so the whole
+// backward is a single pass over dy, dres and x.
+#include "kernels/layernorm.h"
+
+#include <cmath>
+#include <vector>
+
+#include <omp.h>
+
+#include "kernels/cpu/check.h"
+
+namespace glm::kernels {
+using namespace cpu;
+
+namespace {
+
+// Mean and rstd of one row in two passes over L1 (the two-pass variance avoids the
+// cancellation of E[x^2] - E[x]^2), then y = (x - mean) * rstd * gamma + beta.
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void normalize_row(
+    float* y, float* mean_out, float* rstd_out, const float* x, const float* gamma,
+    const float* beta, std::int64_t h, float eps) {
+  float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+  for (std::int64_t j = 0; j < h; ++j) sum += x[j];
+  const float mean = sum / static_cast<float>(h);
+  float var = 0.f;
+#pragma omp simd reduction(+ : var)
+  for (std::int64_t j = 0; j < h; ++j) var += (x[j] - mean) * (x[j] - mean);
+  const float rstd = 1.f / std::sqrt(var / static_cast<float>(h) + eps);
+#pragma omp simd
+  for (std::int64_t j = 0; j < h; ++j) y[j] = (x[j] - mean) * rstd * gamma[j] + beta[j];
+  *mean_out = mean;
+  *rstd_out = rstd;
+}
+
+// s = alpha * a + f, written once; the statistics passes then read s from L1.
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void residual_row(
+    float* s, const float* a, const float* f, float alpha, std::int64_t h) {
+#pragma omp simd
+  for (std::int64_t j = 0; j < h; ++j) s[j] = alpha * a[j] + f[j];
+}
+
+// One row of the backward; dgamma/dbeta go into this thread's partial rows (fp32: a thread
+// sums at most R/threads rows).
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void backward_row(
+    float* dx, float* dgamma_part, float* dbeta_part, const float* dy, const float* dres,
+    float alpha_res, const float* x, float mean, float rstd, const float* gamma,
+    std::int64_t h) {
+  // g = dy + alpha_res * dres; xhat = (x - mean) * rstd
+  // m1 = mean(gamma*g), m2 = mean(gamma*g*xhat); dx = rstd * (gamma*g - m1 - xhat*m2)
+  float s1 = 0.f, s2 = 0.f;
+  if (dres) {
+#pragma omp simd reduction(+ : s1, s2)
+    for (std::int64_t j = 0; j < h; ++j) {
+      float g = dy[j] + alpha_res * dres[j];
+      float xhat = (x[j] - mean) * rstd;
+      float gg = gamma[j] * g;
+      s1 += gg;
+      s2 += gg * xhat;
+      dgamma_part[j] += g * xhat;
+      dbeta_part[j] += g;
+    }
+  } else {
+#pragma omp simd reduction(+ : s1, s2)
+    for (std::int64_t j = 0; j < h; ++j) {
+      float g = dy[j];
+      float xhat = (x[j] - mean) * rstd;
+      float gg = gamma[j] * g;
+      s1 += gg;
+      s2 += gg * xhat;
+      dgamma_part[j] += g * xhat;
+      dbeta_part[j] += g;
+    }
+  }
+  const float m1 = s1 / static_cast<float>(h), m2 = s2 / static_cast<float>(h);
+  if (dres) {
+#pragma omp simd
+    for (std::int64_t j = 0; j < h; ++j) {
+      float g = dy[j] + alpha_res * dres[j];
+      float xhat = (x[j] - mean) * rstd;
+      dx[j] = rstd * (gamma[j] * g - m1 - xhat * m2);
+    }
+  } else {
+#pragma omp simd
+    for (std::int64_t j = 0; j < h; ++j) {
+      float xhat = (x[j] - mean) * rstd;
+      dx[j] = rstd * (gamma[j] * dy[j] - m1 - xhat * m2);
+    }
+  }
+}
+
+void check_forward(const char* op, const Tensor& y, const Tensor& mean, const Tensor& rstd,
+                   const Tensor& x, const Tensor& gamma, const Tensor& beta) {
+  require_cpu(op, y, mean, rstd, x, gamma, beta);
+  for (auto [name, t] : {std::pair<const char*, const Tensor*>{"y", &y}, {"mean", &mean},
+                         {"rstd", &rstd}, {"x", &x}, {"gamma", &gamma}, {"beta", &beta}})
+    require_f32(op, name, *t);
+  GLM_CHECK(x.dim() >= 1, "{}: x must have a last dimension, got {}", op, shape_str(x.shape()));
+  const std::int64_t h = x.size(-1), R = rows_of(x);
+  require_shape(op, "y", y, x.shape());
+  require_numel(op, "mean", mean, R);
+  require_numel(op, "rstd", rstd, R);
+  require_shape(op, "gamma", gamma, {h});
+  require_shape(op, "beta", beta, {h});
+}
+
+}  // namespace
+
+void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x,
+                       const Tensor& gamma, const Tensor& beta, float eps) {
+  check_forward("layernorm_forward", y, mean, rstd, x, gamma, beta);
+  const std::int64_t h = x.size(-1), R = rows_of(x);
+  float *Y = y.data<float>(), *MEAN = mean.data<float>(), *RSTD = rstd.data<float>();
+  const float *X = x.data<float>(), *G = gamma.data<float>(), *BT = beta.data<float>();
+#pragma omp parallel for schedule(static)
+  for (std::int64_t r = 0; r < R; ++r)
+    normalize_row(Y + r * h, MEAN + r, RSTD + r, X + r * h, G, BT, h, eps);
+}
+
+void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd,
+                                const Tensor& a, const Tensor& f, float alpha,
+                                const Tensor& gamma, const Tensor& beta, float eps) {
+  constexpr const char* op = "residual_layernorm_forward";
+  check_forward(op, y, mean, rstd, a, gamma, beta);
+  require_cpu(op, s, f);
+  require_f32(op, "s", s);
+  require_f32(op, "f", f);
+  require_shape(op, "s", s, a.shape());
+  require_shape(op, "f", f, a.shape());
+  const std::int64_t h = a.size(-1), R = rows_of(a);
+  float *S = s.data<float>(), *Y = y.data<float>(), *MEAN = mean.data<float>(),
+        *RSTD = rstd.data<float>();
+  const float *A = a.data<float>(), *F = f.data<float>(), *G = gamma.data<float>(),
+              *BT = beta.data<float>();
+#pragma omp parallel for schedule(static)
+  for (std::int64_t r = 0; r < R; ++r) {
+    residual_row(S + r * h, A + r * h, F + r * h, alpha, h);
+    normalize_row(Y + r * h, MEAN + r, RSTD + r, S + r * h, G, BT, h, eps);
+  }
+}
+
+void layernorm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor& dy,
+                        const Tensor* dres, float alpha_res, const Tensor& x,
+                        const Tensor& mean, const Tensor& rstd, const Tensor& gamma) {
+  constexpr const char* op = "layernorm_backward";
+  require_cpu(op, dx, dgamma, dbeta, dy, dres, x, mean, rstd, gamma);
+  for (auto [name, t] : {std::pair<const char*, const Tensor*>{"dx", &dx}, {"dgamma", &dgamma},
+                         {"dbeta", &dbeta}, {"dy", &dy}, {"x", &x}, {"mean", &mean},
+                         {"rstd", &rstd}, {"gamma", &gamma}})
+    require_f32(op, name, *t);
+  GLM_CHECK(x.dim() >= 1, "{}: x must have a last dimension, got {}", op, shape_str(x.shape()));
+  const std::int64_t h = x.size(-1), R = rows_of(x);
+  require_shape(op, "dx", dx, x.shape());
+  require_shape(op, "dy", dy, x.shape());
+  if (dres) {
+    require_f32(op, "dres", *dres);
+    require_shape(op, "dres", *dres, x.shape());
+  }
+  require_numel(op, "mean", mean, R);
+  require_numel(op, "rstd", rstd, R);
+  require_shape(op, "gamma", gamma, {h});
+  require_shape(op, "dgamma", dgamma, {h});
+  require_shape(op, "dbeta", dbeta, {h});
+
+  float* DX = dx.data<float>();
+  const float *DY = dy.data<float>(), *DRES = dres ? dres->data<float>() : nullptr,
+              *X = x.data<float>(), *MEAN = mean.data<float>(), *RSTD = rstd.data<float>(),
+              *G = gamma.data<float>();
+  const int nt = omp_get_max_threads();
+  // Per-thread partial [dgamma | dbeta] rows, reduced in thread order below.
+  std::vector<float> parts(static_cast<std::size_t>(nt) * 2 * h, 0.f);
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num();
+    const Range rows = thread_range(R, t, omp_get_num_threads());
+    float* pg = parts.data() + static_cast<std::size_t>(t) * 2 * h;
+    for (std::int64_t r = rows.begin; r < rows.end; ++r)
+      backward_row(DX + r * h, pg, pg + h, DY + r * h, DRES ? DRES + r * h : nullptr, alpha_res,
+                   X + r * h, MEAN[r], RSTD[r], G, h);
+  }
+  float *DG = dgamma.data<float>(), *DB = dbeta.data<float>();
+  for (int t = 0; t < nt; ++t) {
+    const float* pg = parts.data() + static_cast<std::size_t>(t) * 2 * h;
+    for (std::int64_t j = 0; j < h; ++j) {
+      DG[j] += pg[j];
+      DB[j] += pg[h + j];
+    }
+  }
+}
+
+}  // namespace glm::kernels

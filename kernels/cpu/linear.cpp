@@ -1,0 +1,143 @@
+// Linear layer on CPU: the products go to gemm (oneDNN by default); the bias work is a
+// row-parallel fill (forward) and a column-blocked sum (backward).
+#include "kernels/linear.h"
+
+#include <vector>
+
+#include <omp.h>
+
+#include "kernels/cpu/check.h"
+#include "kernels/gemm.h"
+
+namespace glm::kernels {
+using namespace cpu;
+
+namespace {
+
+// Fast path: a row is a contiguous copy the compiler turns into vector moves.
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void fill_row(
+    float* y, const float* b, std::int64_t n) {
+#pragma omp simd
+  for (std::int64_t j = 0; j < n; ++j) y[j] = b[j];
+}
+
+// db[j] += sum_r dy[r, j] for the columns [j0, j1): rows in a fixed order (deterministic),
+// the inner loop runs along a contiguous row segment (vectorised, fp64 partial sums).
+constexpr std::int64_t kColBlock = 256;
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void column_sums(
+    float* db, const float* dy, std::int64_t R, std::int64_t n, std::int64_t j0,
+    std::int64_t j1) {
+  double acc[kColBlock] = {};
+  const std::int64_t w = j1 - j0;
+  for (std::int64_t r = 0; r < R; ++r) {
+    const float* row = dy + r * n + j0;
+#pragma omp simd
+    for (std::int64_t j = 0; j < w; ++j) acc[j] += row[j];
+  }
+  for (std::int64_t j = 0; j < w; ++j) db[j0 + j] += static_cast<float>(acc[j]);
+}
+
+}  // namespace
+
+void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b) {
+  constexpr const char* op = "linear_forward";
+  require_cpu(op, y, x, W, b);
+  require_f32(op, "y", y);
+  require_f32(op, "x", x);
+  require_f32(op, "W", W);
+  GLM_CHECK(W.dim() == 2, "{}: W must be [out, in], got {}", op, shape_str(W.shape()));
+  const std::int64_t out = W.size(0), in = W.size(1);
+  GLM_CHECK(x.dim() >= 1 && x.size(-1) == in, "{}: x {} does not match W {}", op,
+            shape_str(x.shape()), shape_str(W.shape()));
+  const std::int64_t R = rows_of(x);
+  GLM_CHECK(y.dim() >= 1 && y.size(-1) == out && rows_of(y) == R,
+            "{}: y {} does not match x {} and W {}", op, shape_str(y.shape()),
+            shape_str(x.shape()), shape_str(W.shape()));
+  float* Y = y.data<float>();
+  if (b) {
+    require_f32(op, "b", *b);
+    require_shape(op, "b", *b, {out});
+    const float* B = b->data<float>();
+#pragma omp parallel for schedule(static)
+    for (std::int64_t r = 0; r < R; ++r) fill_row(Y + r * out, B, out);
+  }
+  // y [R, out] = x [R, in] W^T  (+ y holding the bias)
+  GemmArgs g;
+  g.trans_a = Trans::N;
+  g.trans_b = Trans::T;
+  g.M = R;
+  g.N = out;
+  g.K = in;
+  g.alpha = 1.f;
+  g.beta = b ? 1.f : 0.f;
+  g.A = x.data<float>();
+  g.lda = in;
+  g.B = W.data<float>();
+  g.ldb = in;
+  g.C = Y;
+  g.ldc = out;
+  gemm(g);
+}
+
+void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
+                     const Tensor& W, bool accumulate_dx) {
+  constexpr const char* op = "linear_backward";
+  require_cpu(op, dx, dW, db, dy, x, W);
+  require_f32(op, "dW", dW);
+  require_f32(op, "dy", dy);
+  require_f32(op, "x", x);
+  require_f32(op, "W", W);
+  GLM_CHECK(W.dim() == 2, "{}: W must be [out, in], got {}", op, shape_str(W.shape()));
+  const std::int64_t out = W.size(0), in = W.size(1);
+  require_shape(op, "dW", dW, W.shape());
+  const std::int64_t R = rows_of(x);
+  GLM_CHECK(x.size(-1) == in && dy.size(-1) == out && rows_of(dy) == R,
+            "{}: dy {} / x {} do not match W {}", op, shape_str(dy.shape()),
+            shape_str(x.shape()), shape_str(W.shape()));
+
+  if (dx) {
+    require_f32(op, "dx", *dx);
+    require_shape(op, "dx", *dx, x.shape());
+    // dx [R, in] (=/+=) dy [R, out] W [out, in]
+    GemmArgs g;
+    g.M = R;
+    g.N = in;
+    g.K = out;
+    g.beta = accumulate_dx ? 1.f : 0.f;
+    g.A = dy.data<float>();
+    g.lda = out;
+    g.B = W.data<float>();
+    g.ldb = in;
+    g.C = dx->data<float>();
+    g.ldc = in;
+    gemm(g);
+  }
+  {
+    // dW [out, in] += dy^T [out, R] x [R, in]
+    GemmArgs g;
+    g.trans_a = Trans::T;
+    g.M = out;
+    g.N = in;
+    g.K = R;
+    g.beta = 1.f;
+    g.A = dy.data<float>();
+    g.lda = out;
+    g.B = x.data<float>();
+    g.ldb = in;
+    g.C = dW.data<float>();
+    g.ldc = in;
+    gemm(g);
+  }
+  if (db) {
+    require_f32(op, "db", *db);
+    require_shape(op, "db", *db, {out});
+    const float* DY = dy.data<float>();
+    float* DB = db->data<float>();
+    const std::int64_t blocks = (out + kColBlock - 1) / kColBlock;
+#pragma omp parallel for schedule(static)
+    for (std::int64_t blk = 0; blk < blocks; ++blk)
+      column_sums(DB, DY, R, out, blk * kColBlock, std::min(out, (blk + 1) * kColBlock));
+  }
+}
+
+}  // namespace glm::kernels

@@ -1,0 +1,76 @@
+// Rotary position embedding on CPU (math in kernels/rope.h).
+//
+// What makes it fast: cos/sin depend only on (position, i), so they are computed once per
+// row into a small buffer and reused by the q and k of every head of that row; the rotation
+// itself is an `omp simd` loop over the half dim. Rows are split over threads.
+#include "kernels/rope.h"
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/cpu/check.h"
+
+namespace glm::kernels {
+using namespace cpu;
+
+namespace {
+
+// Rotate x (one q or k vector of length 2*half) in place by the angles whose cos/sin are
+// given; sign = +1 forward, -1 for the inverse (transposed) rotation of the backward.
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void rotate(
+    float* x, const float* cs, const float* sn, std::int64_t half, float sign) {
+#pragma omp simd
+  for (std::int64_t i = 0; i < half; ++i) {
+    const float x1 = x[i], x2 = x[i + half], s = sign * sn[i];
+    x[i] = x1 * cs[i] - x2 * s;
+    x[i + half] = x2 * cs[i] + x1 * s;
+  }
+}
+
+void rope_apply(const char* op, Tensor& qkv, const Tensor& positions, float base, float sign) {
+  require_cpu(op, qkv, positions);
+  require_f32(op, "qkv", qkv);
+  require_i32(op, "positions", positions);
+  GLM_CHECK(qkv.dim() == 4 && qkv.size(2) == 3, "{}: qkv must be [R, a, 3, d], got {}", op,
+            shape_str(qkv.shape()));
+  const std::int64_t R = qkv.size(0), a = qkv.size(1), d = qkv.size(3);
+  GLM_CHECK(d % 2 == 0, "{}: head dim {} must be even", op, d);
+  require_shape(op, "positions", positions, {R});
+  const std::int64_t half = d / 2;
+  // inv_freq_i = base^(-2i/d), in fp32 as the PyTorch reference computes it.
+  std::vector<float> inv_freq(half);
+  for (std::int64_t i = 0; i < half; ++i)
+    inv_freq[i] = 1.0f / std::pow(base, static_cast<float>(2 * i) / static_cast<float>(d));
+  float* X = qkv.data<float>();
+  const std::int32_t* P = positions.data<std::int32_t>();
+#pragma omp parallel
+  {
+    std::vector<float> cs(half), sn(half);
+#pragma omp for schedule(static)
+    for (std::int64_t r = 0; r < R; ++r) {
+      const float pos = static_cast<float>(P[r]);
+      for (std::int64_t i = 0; i < half; ++i) {
+        const float theta = pos * inv_freq[i];
+        cs[i] = std::cos(theta);
+        sn[i] = std::sin(theta);
+      }
+      for (std::int64_t hd = 0; hd < a; ++hd) {
+        float* q = X + ((r * a + hd) * 3) * d;
+        rotate(q, cs.data(), sn.data(), half, sign);      // q
+        rotate(q + d, cs.data(), sn.data(), half, sign);  // k
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void rope_forward(Tensor& qkv, const Tensor& positions, float base) {
+  rope_apply("rope_forward", qkv, positions, base, 1.f);
+}
+
+void rope_backward(Tensor& dqkv, const Tensor& positions, float base) {
+  rope_apply("rope_backward", dqkv, positions, base, -1.f);
+}
+
+}  // namespace glm::kernels

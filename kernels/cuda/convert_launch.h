@@ -1,0 +1,15 @@
+// Raw-pointer launchers of the conversion kernels (convert_kernels.cu). Kept free of fmt
+// and Tensor so nvcc compiles only kernels; cuda_convert.cpp wraps them for Tensors.
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+namespace glm::kernels::cuda {
+
+cudaError_t launch_f32_to_f16(std::uint16_t* dst, const float* src, long n, cudaStream_t s);
+cudaError_t launch_f16_to_f32(float* dst, const std::uint16_t* src, long n, cudaStream_t s);
+cudaError_t launch_round_to_f16(float* x, long n, cudaStream_t s);
+
+}  // namespace glm::kernels::cuda

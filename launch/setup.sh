@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every system dependency of glm-train from Debian, idempotently.
+# Safe to run again: packages already present are skipped without touching apt.
+set -euo pipefail
+
+build_deps=(build-essential cmake pkg-config git
+  libopenblas-dev libdnnl-dev libopenmpi-dev openmpi-bin libhdf5-dev
+  nlohmann-json3-dev libspdlog-dev libboost-program-options-dev
+  libsentencepiece-dev sentencepiece libgtest-dev libgmock-dev libbenchmark-dev)
+test_deps=(python3 python3-torch python3-numpy python3-h5py libopenblas0-openmp)
+corpus_deps=(fortunes fortunes-zh)
+
+missing=()
+for p in "${build_deps[@]}" "${test_deps[@]}" "${corpus_deps[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all dependencies present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup: done"

@@ -1,0 +1,116 @@
+#include "core/allocator.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/error.h"
+
+#ifdef GLM_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+namespace glm {
+namespace {
+
+struct Counter {
+  std::atomic<std::size_t> in_use{0};
+  std::atomic<std::size_t> peak{0};
+  void add(std::size_t n) {
+    std::size_t now = in_use.fetch_add(n) + n;
+    std::size_t p = peak.load();
+    while (now > p && !peak.compare_exchange_weak(p, now)) {
+    }
+  }
+  void sub(std::size_t n) { in_use.fetch_sub(n); }
+};
+
+Counter& counter(DeviceKind k) {
+  static Counter host, cuda;
+  return k == DeviceKind::cpu ? host : cuda;
+}
+
+#ifdef GLM_WITH_CUDA
+void cuda_check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw Error(fmt::format("CUDA {} failed: {}", what, cudaGetErrorString(e)));
+}
+#endif
+
+}  // namespace
+
+void* device_alloc(Device dev, std::size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  void* p = nullptr;
+  if (dev.is_cpu()) {
+    std::size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
+    p = std::aligned_alloc(kHostAlignment, rounded);
+    if (!p) throw Error(fmt::format("host allocation of {} bytes failed", bytes));
+  } else {
+#ifdef GLM_WITH_CUDA
+    cuda_check(cudaSetDevice(dev.index), "cudaSetDevice");
+    cuda_check(cudaMalloc(&p, bytes), fmt::format("cudaMalloc({} bytes)", bytes).c_str());
+#else
+    throw Error("this build has no CUDA backend (configure with -DGLM_CUDA=ON and nvcc present)");
+#endif
+  }
+  counter(dev.kind).add(bytes);
+  return p;
+}
+
+void device_free(Device dev, void* ptr, std::size_t bytes) {
+  if (!ptr) return;
+  if (bytes == 0) bytes = 1;
+  counter(dev.kind).sub(bytes);
+  if (dev.is_cpu()) {
+    std::free(ptr);
+  } else {
+#ifdef GLM_WITH_CUDA
+    cudaFree(ptr);  // errors on free are not actionable; the context may be tearing down
+#endif
+  }
+}
+
+MemoryStats memory_stats(DeviceKind kind) {
+  return {counter(kind).in_use.load(), counter(kind).peak.load()};
+}
+
+void reset_peak_memory(DeviceKind kind) { counter(kind).peak.store(counter(kind).in_use.load()); }
+
+bool built_with_cuda() {
+#ifdef GLM_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+int cuda_device_count() {
+#ifdef GLM_WITH_CUDA
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no device" error
+    return 0;
+  }
+  return n;
+#else
+  return 0;
+#endif
+}
+
+void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, std::size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_dev.is_cpu() && src_dev.is_cpu()) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+#ifdef GLM_WITH_CUDA
+  cudaMemcpyKind kind = dst_dev.is_cpu()   ? cudaMemcpyDeviceToHost
+                        : src_dev.is_cpu() ? cudaMemcpyHostToDevice
+                                           : cudaMemcpyDeviceToDevice;
+  cuda_check(cudaMemcpy(dst, src, bytes, kind), "cudaMemcpy");
+#else
+  throw Error("copy to or from a CUDA device in a build without CUDA");
+#endif
+}
+
+}  // namespace glm

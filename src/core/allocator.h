@@ -1,0 +1,32 @@
+// Memory for tensors: host memory aligned for AVX-512, device memory through the CUDA
+// runtime when the build has CUDA. Every allocation is counted so runs can report their
+// current and peak use per device kind.
+#pragma once
+
+#include <cstddef>
+
+#include "core/dtype.h"
+
+namespace glm {
+
+constexpr std::size_t kHostAlignment = 64;  // one cache line, one AVX-512 register
+
+void* device_alloc(Device dev, std::size_t bytes);  // throws glm::Error when out of memory
+void device_free(Device dev, void* ptr, std::size_t bytes);
+
+struct MemoryStats {
+  std::size_t in_use = 0;
+  std::size_t peak = 0;
+};
+MemoryStats memory_stats(DeviceKind kind);
+void reset_peak_memory(DeviceKind kind);
+
+// True when this build links the CUDA runtime (GLM_CUDA=ON); says nothing about a GPU.
+bool built_with_cuda();
+// Number of CUDA devices visible now (0 without CUDA or without a GPU).
+int cuda_device_count();
+
+// Copies bytes between any two devices (host<->device through the CUDA runtime).
+void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, std::size_t bytes);
+
+}  // namespace glm

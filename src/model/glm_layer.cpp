@@ -1,0 +1,175 @@
+#include "model/glm_layer.h"
+
+#include <cmath>
+
+#include "kernels/convert.h"
+#include "kernels/dropout.h"
+#include "kernels/elementwise.h"
+#include "kernels/geglu.h"
+#include "kernels/layernorm.h"
+#include "kernels/linear.h"
+#include "kernels/rope.h"
+
+namespace glm::model {
+
+namespace k = glm::kernels;
+
+namespace {
+enum Place { kAttnProbs = 0, kAttnOut = 1, kMlpOut = 2 };
+
+Tensor f32(Shape s) { return Tensor::empty(std::move(s), DType::f32); }
+}  // namespace
+
+LayerActivations LayerActivations::allocate(const ModelConfig& c, int B, int T) {
+  const std::int64_t R = std::int64_t{B} * T, h = c.hidden_size, f = c.ffn_hidden_size;
+  const std::int64_t a = c.num_heads, d = c.head_dim();
+  LayerActivations x;
+  x.a = f32({R, h});
+  x.ln_in_mean = f32({R});
+  x.ln_in_rstd = f32({R});
+  x.qkv = f32({B, T, a, 3, d});
+  x.probs = f32({B, a, T, T});
+  x.ctx = f32({R, h});
+  x.h = f32({R, h});
+  x.ln_post_mean = f32({R});
+  x.ln_post_rstd = f32({R});
+  x.m = f32({R, h});
+  x.u = f32({R, 2 * f});
+  x.g = f32({R, f});
+  return x;
+}
+
+LayerScratch LayerScratch::allocate(const ModelConfig& c, int B, int T) {
+  const std::int64_t R = std::int64_t{B} * T, h = c.hidden_size, f = c.ffn_hidden_size;
+  const std::int64_t a = c.num_heads, d = c.head_dim();
+  LayerScratch s;
+  s.t_h = f32({R, h});
+  s.dt_h = f32({R, h});
+  s.dm = f32({R, h});
+  s.dh = f32({R, h});
+  s.dctx = f32({R, h});
+  s.da = f32({R, h});
+  s.dg = f32({R, f});
+  s.du = f32({R, 2 * f});
+  s.dqkv = f32({B, T, a, 3, d});
+  s.dscores = f32({B, a, T, T});
+  return s;
+}
+
+GLMLayer::GLMLayer(const ModelConfig& config, int layer_index, Precision precision)
+    : c_(config),
+      layer_(layer_index),
+      alpha_(static_cast<float>(config.deepnorm_alpha())),
+      precision_(precision) {}
+
+void GLMLayer::store(Tensor& t) const {
+  if (precision_ == Precision::fp16) k::round_to_f16(t);
+}
+
+k::AttentionArgs GLMLayer::attention_args(const LayerContext& ctx) const {
+  k::AttentionArgs args;
+  args.heads = c_.num_heads;
+  args.head_dim = c_.head_dim();
+  args.layer_number = layer_ + 1;  // query-key layer scaling c = l + 1
+  args.dropout_p = ctx.training ? static_cast<float>(c_.attention_dropout) : 0.f;
+  args.dropout = {ctx.seed, ctx.step, site(kAttnProbs), ctx.sample_offset, c_.num_heads, 0};
+  return args;
+}
+
+// Hidden-state dropout on a [R, h] tensor viewed as [B, T, h]; also its own backward.
+void GLMLayer::hidden_dropout(Tensor& t, int place, const LayerContext& ctx) const {
+  if (!ctx.training || c_.hidden_dropout == 0) return;
+  Tensor v = t.view({ctx.B, ctx.T, c_.hidden_size});
+  k::DropoutSite s{ctx.seed, ctx.step, site(place), ctx.sample_offset, 1, 0};
+  k::dropout_apply(v, static_cast<float>(c_.hidden_dropout), s, 1);
+}
+
+void GLMLayer::forward(Tensor& out, LayerActivations& acts, LayerScratch& s, const Tensor& x,
+                       const LayerParams& w, const LayerContext& ctx) const {
+  const float eps = static_cast<float>(c_.layernorm_epsilon);
+  const std::int64_t R = std::int64_t{ctx.B} * ctx.T;
+
+  // a = LN_in(x)                                                     [R, h]
+  k::layernorm_forward(acts.a, acts.ln_in_mean, acts.ln_in_rstd, x, w.ln_in_w, w.ln_in_b, eps);
+  store(acts.a);
+
+  // qkv = a Wqkv^T + b, then RoPE on q and k                          [B, T, a, 3, d]
+  Tensor qkv_rows = acts.qkv.view({R, 3 * std::int64_t{c_.hidden_size}});
+  k::linear_forward(qkv_rows, acts.a, w.qkv_w, &w.qkv_b);
+  Tensor qkv_heads = acts.qkv.view({R, c_.num_heads, 3, c_.head_dim()});
+  k::rope_forward(qkv_heads, *ctx.positions, static_cast<float>(c_.rope_base));
+  store(acts.qkv);
+
+  // ctx = softmax(mask(q k^T / sqrt(d))) v                           [R, h]
+  Tensor ctx_rows = acts.ctx.view({ctx.B, ctx.T, c_.hidden_size});
+  k::attention_forward(ctx_rows, acts.probs, acts.qkv, *ctx.mask, attention_args(ctx));
+  store(acts.ctx);
+
+  // h = alpha * a + dropout(ctx Wd^T + bd);  m = LN_post(h)          [R, h]
+  k::linear_forward(s.t_h, acts.ctx, w.dense_w, &w.dense_b);
+  store(s.t_h);
+  hidden_dropout(s.t_h, kAttnOut, ctx);
+  k::residual_layernorm_forward(acts.h, acts.m, acts.ln_post_mean, acts.ln_post_rstd, acts.a,
+                                s.t_h, alpha_, w.ln_post_w, w.ln_post_b, eps);
+  store(acts.h);
+  store(acts.m);
+
+  // u = m W1^T + b1;  g = x1 * GELU(x2)                               [R, 2f], [R, f]
+  k::linear_forward(acts.u, acts.m, w.w1, &w.b1);
+  store(acts.u);
+  k::geglu_forward(acts.g, acts.u);
+  store(acts.g);
+
+  // out = alpha * m + dropout(g W2^T + b2)                           [R, h]
+  k::linear_forward(s.t_h, acts.g, w.w2, &w.b2);
+  store(s.t_h);
+  hidden_dropout(s.t_h, kMlpOut, ctx);
+  k::scaled_add(out, alpha_, acts.m, s.t_h);
+  store(out);
+}
+
+void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const Tensor& x,
+                        const LayerActivations& acts, const LayerParams& w,
+                        const LayerParams& gw, const LayerContext& ctx) const {
+  const std::int64_t R = std::int64_t{ctx.B} * ctx.T;
+  LayerParams g = gw;  // views into the gradient buffer (accumulated into)
+
+  // --- out = alpha*m + dropout(MLP(m)) ---
+  // d(MLP output) = dropout(dout) (same mask);  the alpha*dout residual term joins below.
+  s.dt_h.copy_from(dout);
+  hidden_dropout(s.dt_h, kMlpOut, ctx);
+  // W2: dg = dt W2, dW2 += dt^T g, db2 += sum dt
+  k::linear_backward(&s.dg, g.w2, &g.b2, s.dt_h, acts.g, w.w2);
+  store(s.dg);
+  k::geglu_backward(s.du, s.dg, acts.u);
+  store(s.du);
+  // W1: dm = du W1, dW1 += du^T m
+  k::linear_backward(&s.dm, g.w1, &g.b1, s.du, acts.m, w.w1);
+
+  // --- m = LN_post(h): upstream gradient is dm + alpha * dout ---
+  k::layernorm_backward(s.dh, g.ln_post_w, g.ln_post_b, s.dm, &dout, alpha_, acts.h,
+                        acts.ln_post_mean, acts.ln_post_rstd, w.ln_post_w);
+  store(s.dh);
+
+  // --- h = alpha*a + dropout(Attn(a)) ---
+  s.dt_h.copy_from(s.dh);
+  hidden_dropout(s.dt_h, kAttnOut, ctx);
+  k::linear_backward(&s.dctx, g.dense_w, &g.dense_b, s.dt_h, acts.ctx, w.dense_w);
+  store(s.dctx);
+  Tensor dctx_rows = s.dctx.view({ctx.B, ctx.T, c_.hidden_size});
+  k::attention_backward(s.dqkv, s.dscores, dctx_rows, acts.probs, acts.qkv, *ctx.mask,
+                        attention_args(ctx));
+  Tensor dqkv_heads = s.dqkv.view({R, c_.num_heads, 3, c_.head_dim()});
+  k::rope_backward(dqkv_heads, *ctx.positions, static_cast<float>(c_.rope_base));
+  Tensor dqkv_rows = s.dqkv.view({R, 3 * std::int64_t{c_.hidden_size}});
+  store(s.dqkv);
+  // Wqkv: da = dqkv Wqkv, dWqkv += dqkv^T a
+  k::linear_backward(&s.da, g.qkv_w, &g.qkv_b, dqkv_rows, acts.a, w.qkv_w);
+
+  // --- a = LN_in(x): upstream gradient is da + alpha * dh ---
+  k::layernorm_backward(dx, g.ln_in_w, g.ln_in_b, s.da, &s.dh, alpha_, x, acts.ln_in_mean,
+                        acts.ln_in_rstd, w.ln_in_w);
+  store(dx);
+}
+
+}  // namespace glm::model

@@ -1,0 +1,84 @@
+// One GLM transformer layer with explicit forward and backward (DESIGN.md section 2):
+//
+//   a   = LN_in(x)
+//   h   = alpha * a + dropout(Attn(a))        alpha = (2N)^(1/2)  (DeepNorm)
+//   m   = LN_post(h)
+//   out = alpha * m + dropout(MLP(m))         MLP = W2 (x1 * GELU(x2)),  [x1 x2] = W1 m
+//
+// The layer owns no tensors: parameters come as LayerParams views, what forward saves for
+// backward lives in LayerActivations, temporaries in a LayerScratch shared by all layers.
+// Recomputation runs forward again into a scratch LayerActivations just before backward;
+// both paths run the same deterministic kernels, so gradients are bit-identical.
+// Rows R = B*T; shapes in the comments use B, T, h, a, d, f (STYLE.md legend).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/attention.h"
+#include "model/model_config.h"
+#include "model/param_layout.h"
+
+namespace glm::model {
+
+enum class Precision { fp32, fp16 };
+
+// What every layer of one micro-batch shares.
+struct LayerContext {
+  int B = 0, T = 0;
+  const kernels::AttentionMask* mask = nullptr;
+  const Tensor* positions = nullptr;  // i32 [B*T]
+  bool training = false;              // dropout on
+  std::uint64_t seed = 0;
+  std::uint32_t step = 0;
+  std::int64_t sample_offset = 0;
+};
+
+struct LayerActivations {
+  Tensor a, ln_in_mean, ln_in_rstd;      // [R, h], [R], [R]
+  Tensor qkv;                            // [B, T, a, 3, d] after RoPE
+  Tensor probs;                          // [B, a, T, T] before dropout
+  Tensor ctx;                            // [R, h]
+  Tensor h, ln_post_mean, ln_post_rstd;  // [R, h] residual sum, [R], [R]
+  Tensor m;                              // [R, h]
+  Tensor u, g;                           // [R, 2f], [R, f]
+  static LayerActivations allocate(const ModelConfig& c, int B, int T);
+};
+
+struct LayerScratch {
+  Tensor t_h;          // [R, h] attention / MLP output before the residual
+  Tensor dt_h, dm, dh; // [R, h]
+  Tensor dctx, da;     // [R, h]
+  Tensor dg, du;       // [R, f], [R, 2f]
+  Tensor dqkv;         // [B, T, a, 3, d]
+  Tensor dscores;      // [B, a, T, T]
+  static LayerScratch allocate(const ModelConfig& c, int B, int T);
+};
+
+class GLMLayer {
+ public:
+  GLMLayer(const ModelConfig& config, int layer_index, Precision precision);
+
+  // out [R, h] from x [R, h]; fills acts.
+  void forward(Tensor& out, LayerActivations& acts, LayerScratch& s, const Tensor& x,
+               const LayerParams& w, const LayerContext& ctx) const;
+
+  // dx [R, h] (=) from dout [R, h]; parameter gradients accumulate (+=) into gw.
+  void backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const Tensor& x,
+                const LayerActivations& acts, const LayerParams& w, const LayerParams& gw,
+                const LayerContext& ctx) const;
+
+  // Dropout sites of this layer (distinct Philox streams).
+  std::uint32_t site(int place) const { return static_cast<std::uint32_t>(layer_ * 8 + place); }
+
+ private:
+  kernels::AttentionArgs attention_args(const LayerContext& ctx) const;
+  void hidden_dropout(Tensor& t, int place, const LayerContext& ctx) const;
+  void store(Tensor& t) const;  // round to fp16 where a GPU would store fp16
+
+  ModelConfig c_;
+  int layer_;
+  float alpha_;
+  Precision precision_;
+};
+
+}  // namespace glm::model

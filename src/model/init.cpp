@@ -1,0 +1,71 @@
+#include "model/init.h"
+
+#include "core/philox.h"
+
+namespace glm::model {
+namespace {
+
+// FNV-1a: a stable 32-bit id per parameter name, independent of the layout's order.
+std::uint32_t name_id(const std::string& s) {
+  std::uint32_t h = 2166136261u;
+  for (unsigned char c : s) h = (h ^ c) * 16777619u;
+  return h;
+}
+
+// Fills v[i] = std(i) * normal(global index of i). Two normals per Philox block.
+template <class StdOf>
+void fill_normal(float* v, std::int64_t n, std::int64_t global_offset, std::uint32_t id,
+                 philox::Key key, StdOf std_of) {
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::uint64_t g = static_cast<std::uint64_t>(global_offset + i), pair = g / 2;
+    philox::Block b = philox::philox4x32_10(
+        {static_cast<std::uint32_t>(pair), static_cast<std::uint32_t>(pair >> 32), id, 0}, key);
+    float n0, n1;
+    philox::to_normal2(b.v[0], b.v[1], n0, n1);
+    v[i] = std_of(i) * ((g & 1) ? n1 : n0);
+  }
+}
+
+}  // namespace
+
+void deepnorm_init(FlatParams& params, std::uint64_t seed) {
+  const auto& layout = params.layout();
+  const auto& c = layout.config();
+  const philox::Key key = philox::make_key(seed, philox::kInit);
+  const float beta = static_cast<float>(c.deepnorm_beta());
+  const std::int64_t d = c.head_dim();
+  for (std::size_t i = 0; i < layout.specs().size(); ++i) {
+    const ParamSpec& s = layout.specs()[i];
+    Tensor t = params.at(static_cast<int>(i));
+    float* v = t.data<float>();
+    const std::int64_t n = s.numel();
+    // Row-major global index of local element 0 (pieces are whole rows of the global tensor).
+    std::int64_t row_len = s.shape.size() > 1 ? s.shape[1] : 1;
+    std::int64_t g0 = s.global_offset.empty() ? 0 : s.global_offset[0] * row_len;
+    switch (s.kind) {
+      case ParamKind::bias:
+      case ParamKind::norm_bias:
+        for (std::int64_t j = 0; j < n; ++j) v[j] = 0.f;
+        break;
+      case ParamKind::norm_weight:
+        for (std::int64_t j = 0; j < n; ++j) v[j] = 1.f;
+        break;
+      case ParamKind::embedding:
+        fill_normal(v, n, g0, name_id(s.name), key, [&](std::int64_t) { return s.init_std; });
+        break;
+      case ParamKind::matrix: {
+        bool qkv = s.name.find("query_key_value") != std::string::npos;
+        fill_normal(v, n, g0, name_id(s.name), key, [&](std::int64_t j) {
+          if (!qkv) return s.init_std;
+          // rows are [heads, 3, d]: the third block of d rows in each head is the value part
+          std::int64_t row = s.global_offset[0] + j / row_len;
+          return (row % (3 * d)) >= 2 * d ? s.init_std * beta : s.init_std;
+        });
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace glm::model

@@ -1,0 +1,74 @@
+#include "model/model_config.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "core/json_fields.h"
+
+namespace glm::model {
+
+int default_ffn_hidden_size(int h) {
+  return static_cast<int>(std::lround(8.0 * h / 3.0 / 64.0)) * 64;
+}
+
+double ModelConfig::deepnorm_alpha() const { return std::sqrt(2.0 * num_layers); }
+double ModelConfig::deepnorm_beta() const { return 1.0 / std::sqrt(2.0 * num_layers); }
+
+std::int64_t ModelConfig::matrix_parameters() const {
+  std::int64_t h = hidden_size, f = ffn_hidden_size;
+  return num_layers * (3 * h * h + h * h + 2 * f * h + f * h);
+}
+
+std::int64_t ModelConfig::num_parameters() const {
+  std::int64_t h = hidden_size, f = ffn_hidden_size;
+  std::int64_t per_layer_other = 4 * h /*two LNs*/ + 3 * h + h + 2 * f + h /*biases*/;
+  return matrix_parameters() + num_layers * per_layer_other + std::int64_t{vocab_size} * h + 2 * h;
+}
+
+double ModelConfig::forward_flops_per_token() const {
+  return 2.0 * matrix_parameters() + 4.0 * num_layers * seq_length * hidden_size +
+         2.0 * hidden_size * vocab_size;
+}
+
+ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& source) {
+  ModelConfig c;
+  JsonFields f(j, "model", source);
+  f.get("vocab_size", c.vocab_size, 1, 1 << 24);
+  f.get("hidden_size", c.hidden_size, 2, 1 << 20);
+  f.get("num_layers", c.num_layers, 1, 10000);
+  f.get("num_heads", c.num_heads, 1, 1 << 16);
+  f.get("ffn_hidden_size", c.ffn_hidden_size, 0, 1 << 22);
+  f.get("seq_length", c.seq_length, 1, 1 << 20);
+  f.get("layernorm_epsilon", c.layernorm_epsilon, 1e-12, 1.0);
+  f.get("hidden_dropout", c.hidden_dropout, 0.0, 0.99);
+  f.get("attention_dropout", c.attention_dropout, 0.0, 0.99);
+  f.get("embedding_grad_shrink", c.embedding_grad_shrink, 0.0, 1.0);
+  f.get("init_std", c.init_std, 0.0, 10.0);
+  f.get("rope_base", c.rope_base, 1.0, 1e9);
+  if (c.hidden_size % c.num_heads != 0)
+    f.error("num_heads", fmt::format("{} does not divide hidden_size {}", c.num_heads, c.hidden_size));
+  else if (c.head_dim() % 2 != 0)
+    f.error("num_heads", fmt::format("head dim hidden_size/num_heads = {} must be even for RoPE",
+                                     c.head_dim()));
+  if (c.ffn_hidden_size == 0) c.ffn_hidden_size = default_ffn_hidden_size(c.hidden_size);
+  throw_if_problems(f.finish(), source);
+  return c;
+}
+
+nlohmann::json ModelConfig::to_json() const {
+  return {{"vocab_size", vocab_size},
+          {"hidden_size", hidden_size},
+          {"num_layers", num_layers},
+          {"num_heads", num_heads},
+          {"ffn_hidden_size", ffn_hidden_size},
+          {"seq_length", seq_length},
+          {"layernorm_epsilon", layernorm_epsilon},
+          {"hidden_dropout", hidden_dropout},
+          {"attention_dropout", attention_dropout},
+          {"embedding_grad_shrink", embedding_grad_shrink},
+          {"init_std", init_std},
+          {"rope_base", rope_base}};
+}
+
+}  // namespace glm::model

@@ -1,0 +1,43 @@
+// The GLM model's hyper-parameters (the "model" object of a run config, DESIGN.md section 2)
+// and the quantities derived from them (head dim, DeepNorm alpha and beta, FLOPs).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace glm::model {
+
+struct ModelConfig {
+  int vocab_size = 32000;            // V (padded; the tokenizer may use fewer)
+  int hidden_size = 512;             // h
+  int num_layers = 8;                // N
+  int num_heads = 8;                 // a
+  int ffn_hidden_size = 0;           // f; 0 = 8h/3 rounded to a multiple of 64
+  int seq_length = 256;              // T
+  double layernorm_epsilon = 1e-5;
+  double hidden_dropout = 0.1;
+  double attention_dropout = 0.1;
+  double embedding_grad_shrink = 0.1;  // EGS alpha_e
+  double init_std = 0.02;              // embedding init
+  double rope_base = 10000.0;
+
+  int head_dim() const { return hidden_size / num_heads; }     // d
+  double deepnorm_alpha() const;                               // (2N)^(1/2)
+  double deepnorm_beta() const;                                // (2N)^(-1/2)
+  std::int64_t num_parameters() const;
+  std::int64_t matrix_parameters() const;  // in the linear layers (what FLOPs count)
+  // Forward FLOPs per token: 2*matrix params + 4*N*T*h + 2*h*V (DESIGN.md section 10).
+  double forward_flops_per_token() const;
+
+  // Reads a "model" object: unknown keys and bad values are InputErrors naming the key;
+  // the default f is resolved here. source names the file in messages.
+  static ModelConfig from_json(const nlohmann::json& j, const std::string& source);
+  nlohmann::json to_json() const;
+};
+
+// The default GeGLU inner size: 8h/3 rounded to the nearest multiple of 64.
+int default_ffn_hidden_size(int hidden_size);
+
+}  // namespace glm::model

@@ -1,0 +1,96 @@
+#include "train/run_config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/json_fields.h"
+
+namespace glm::train {
+
+model::Precision TrainConfig::precision_mode() const {
+  return precision == "fp16" ? model::Precision::fp16 : model::Precision::fp32;
+}
+
+model::Recompute TrainConfig::recompute_mode() const {
+  return recompute == "full" ? model::Recompute::full : model::Recompute::none;
+}
+
+model::ModelOptions RunConfig::model_options() const {
+  model::ModelOptions o;
+  o.precision = train.precision_mode();
+  o.recompute = train.recompute_mode();
+  o.seed = static_cast<std::uint64_t>(train.seed);
+  return o;
+}
+
+nlohmann::json RunConfig::to_json() const {
+  return {{"model", model.to_json()},
+          {"train",
+           {{"micro_batch_size", train.micro_batch_size},
+            {"precision", train.precision},
+            {"recompute", train.recompute},
+            {"seed", train.seed}}}};
+}
+
+namespace {
+
+// "section.key=value": value parsed as JSON when it is valid JSON, as a string otherwise.
+void apply_override(nlohmann::json& doc, const std::string& kv, const std::string& source) {
+  auto eq = kv.find('=');
+  auto dot = kv.find('.');
+  if (eq == std::string::npos || dot == std::string::npos || dot > eq)
+    throw InputError(fmt::format("--set '{}': expected section.key=value", kv));
+  std::string section = kv.substr(0, dot), key = kv.substr(dot + 1, eq - dot - 1);
+  std::string value = kv.substr(eq + 1);
+  nlohmann::json v = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+  if (v.is_discarded()) v = value;
+  doc[section][key] = v;
+}
+
+}  // namespace
+
+RunConfig parse_run_config(const std::string& text, const std::string& source,
+                           const std::vector<std::string>& overrides) {
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InputError(fmt::format("{}: not valid JSON: {}", source, e.what()));
+  }
+  if (!doc.is_object()) throw InputError(fmt::format("{}: the top level must be a JSON object", source));
+  for (const auto& kv : overrides) apply_override(doc, kv, source);
+
+  RunConfig rc;
+  rc.source = source;
+  std::vector<std::string> problems;
+  JsonFields top(doc, "(top level)", source);
+  nlohmann::json model_j = top.object("model"), train_j = top.object("train");
+  for (const auto& p : top.finish()) problems.push_back(p);
+  if (model_j.is_null()) problems.push_back(fmt::format("{}: missing section 'model'", source));
+
+  try {
+    rc.model = model::ModelConfig::from_json(model_j, source);
+  } catch (const InputError& e) {
+    problems.push_back(e.what());
+  }
+
+  JsonFields t(train_j, "train", source);
+  t.get("micro_batch_size", rc.train.micro_batch_size, 1, 1 << 20);
+  t.get("precision", rc.train.precision, {"fp32", "fp16"});
+  t.get("recompute", rc.train.recompute, {"none", "full"});
+  t.get("seed", rc.train.seed, 0, std::int64_t{1} << 62);
+  for (const auto& p : t.finish()) problems.push_back(p);
+  throw_if_problems(problems, source);
+  return rc;
+}
+
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) throw InputError(fmt::format("{}: cannot open config file", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_run_config(ss.str(), path, overrides);
+}
+
+}  // namespace glm::train

@@ -1,0 +1,187 @@
+// Forward + backward throughput of a config (issue 2's benchmark), against the PyTorch
+// reference model doing the same work in the same run on the same machine.
+//
+//   build/bin/bench_model_step --config configs/small.json --threads 2 [--peer]
+//                              [--results tests/bench/RESULTS.md]
+//
+// Prints tokens/s for both, their ratio, our achieved TFLOP/s and MFU against the FMA peak
+// of the threads used, and the fraction of the sgemm peak measured in this run. The
+// PyTorch peer runs in its best configuration here (DESIGN.md section 10): OpenMP
+// OpenBLAS with OPENBLAS_CORETYPE=SkylakeX, set for that command only.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/cpu_info.h"
+#include "kernels/gemm.h"
+#include "model/glm_model.h"
+#include "train/run_config.h"
+
+namespace po = boost::program_options;
+using namespace glm;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+// Best of 3 square sgemms with the process's GEMM backend: the attainable GEMM peak.
+double measure_sgemm_flops(int n) {
+  std::vector<float> a(std::size_t(n) * n, 0.5f), b(a), c(a.size());
+  kernels::GemmArgs g;
+  g.M = g.N = g.K = n;
+  g.A = a.data();
+  g.B = b.data();
+  g.C = c.data();
+  g.lda = g.ldb = g.ldc = n;
+  kernels::gemm(g);  // JIT / warm-up
+  double best = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    kernels::gemm(g);
+    best = std::max(best, 2.0 * n * n * n / seconds_since(t0));
+  }
+  return best;
+}
+
+// Same synthetic batch as tests/reference/bench_torch.py: random tokens and targets at every
+// position, positions 0..T-1, a bidirectional prefix of T/4, no padding.
+model::Batch bench_batch(int B, int T, int V) {
+  model::Batch b;
+  b.tokens = Tensor::empty({B, T}, DType::i32);
+  b.positions = Tensor::empty({B, T}, DType::i32);
+  b.targets = Tensor::empty({B, T}, DType::i32);
+  b.prefix_len = Tensor::empty({B}, DType::i32);
+  b.valid_len = Tensor::empty({B}, DType::i32);
+  std::mt19937 rng(1);
+  for (int i = 0; i < B * T; ++i) {
+    b.tokens.data<std::int32_t>()[i] = static_cast<std::int32_t>(rng() % V);
+    b.targets.data<std::int32_t>()[i] = static_cast<std::int32_t>(rng() % V);
+    b.positions.data<std::int32_t>()[i] = i % T;
+  }
+  for (int s = 0; s < B; ++s) {
+    b.prefix_len.data<std::int32_t>()[s] = T / 4;
+    b.valid_len.data<std::int32_t>()[s] = T;
+  }
+  return b;
+}
+
+std::string run_capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  if (pclose(p) != 0) out.clear();
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  std::string config_path, results, python;
+  int threads, steps, warmup;
+  bool peer = false;
+  po::options_description opts("bench_model_step options");
+  opts.add_options()("help", "show this help")(
+      "config", po::value(&config_path)->default_value(std::string(GLM_SOURCE_DIR) + "/configs/small.json"),
+      "run config (model and train.micro_batch_size)")(
+      "threads", po::value(&threads)->default_value(2), "OpenMP threads (both sides)")(
+      "steps", po::value(&steps)->default_value(10), "timed steps")(
+      "warmup", po::value(&warmup)->default_value(2), "untimed steps first")(
+      "peer", po::bool_switch(&peer), "also time the PyTorch reference model")(
+      "python", po::value(&python)->default_value("/usr/bin/python3"), "python with torch")(
+      "results", po::value(&results), "append a row to this RESULTS.md")(
+      "set", po::value<std::vector<std::string>>()->composing(), "config override key=value");
+  po::variables_map vm;
+  po::store(po::parse_command_line(argc, argv, opts), vm);
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  po::notify(vm);
+  std::vector<std::string> overrides;
+  if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
+
+  train::RunConfig rc = train::load_run_config(config_path, overrides);
+  omp_set_num_threads(threads);
+  const int B = rc.train.micro_batch_size, T = rc.model.seq_length;
+
+  const double fma_peak = measure_fma_peak_flops(threads);
+  const double sgemm_peak = measure_sgemm_flops(2048);
+  fmt::print("machine: {} threads, ISA {}, FMA peak {:.0f} GFLOP/s, sgemm ({}) {:.0f} GFLOP/s\n",
+             threads, cpu_isa(), fma_peak / 1e9, kernels::gemm_backend_name(kernels::gemm_backend()),
+             sgemm_peak / 1e9);
+
+  model::GLMModel m(rc.model, rc.model_options());
+  m.init();
+  model::Batch batch = bench_batch(B, T, rc.model.vocab_size);
+  std::vector<double> ms;
+  for (int s = 0; s < warmup + steps; ++s) {
+    auto t0 = std::chrono::steady_clock::now();
+    m.zero_grads();
+    m.forward_backward(batch, {.step = static_cast<std::uint32_t>(s)});
+    if (s >= warmup) ms.push_back(1e3 * seconds_since(t0));
+  }
+  const double step_ms = median(ms), tokens_per_s = B * T / (step_ms / 1e3);
+  const double flops = 3.0 * rc.model.forward_flops_per_token() * tokens_per_s;
+  fmt::print("glm-train  {} {}: {:.0f} tokens/s, step {:.1f} ms (median of {}), {:.1f} GFLOP/s, "
+             "MFU {:.1f}% of FMA peak, {:.1f}% of sgemm peak\n",
+             config_path, rc.train.precision, tokens_per_s, step_ms, steps, flops / 1e9,
+             100 * flops / fma_peak, 100 * flops / sgemm_peak);
+
+  double peer_tps = 0;
+  if (peer) {
+    std::string cmd = fmt::format(
+        "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=SkylakeX "
+        "{} {}/tests/reference/bench_torch.py --config {} --micro-batch {} --threads {} --steps {} "
+        "--warmup {}",
+        python, GLM_SOURCE_DIR, config_path, B, threads, steps, warmup);
+    std::string out = run_capture(cmd);
+    auto j = nlohmann::json::parse(out.substr(out.find('{')), nullptr, false);
+    if (out.empty() || j.is_discarded()) {
+      fmt::print(stderr, "PyTorch peer failed: {}\n", cmd);
+      return 1;
+    }
+    peer_tps = j["tokens_per_s_median"].get<double>();
+    fmt::print("pytorch {}: {:.0f} tokens/s, step {:.1f} ms\n", j["torch"].get<std::string>(),
+               peer_tps, j["step_ms_median"].get<double>());
+    fmt::print("ratio glm-train / pytorch: {:.2f}x\n", tokens_per_s / peer_tps);
+  }
+
+  if (!results.empty()) {
+    char date[16];
+    std::time_t now = std::time(nullptr);
+    std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
+    std::ofstream out(results, std::ios::app);
+    out << fmt::format(
+        "| fwd+bwd tokens/s, {} | {} B={} T={} | CPU {} threads {} | {:.0f} (MFU {:.1f}%, {:.0f}% of "
+        "sgemm) | {} | {} | {} |\n",
+        rc.train.precision, config_path.substr(config_path.rfind('/') + 1), B, T, threads,
+        cpu_isa(), tokens_per_s, 100 * flops / fma_peak, 100 * flops / sgemm_peak,
+        peer ? fmt::format("{:.0f} (PyTorch)", peer_tps) : "-",
+        peer ? fmt::format("{:.2f}x", tokens_per_s / peer_tps) : "-", date);
+  }
+  return 0;
+} catch (const std::exception& e) {
+  fmt::print(stderr, "bench_model_step: {}\n", e.what());
+  return 2;
+}

@@ -1,0 +1,77 @@
+// Run-config parsing: valid files load, every bad value or unknown key is an InputError
+// whose message names the key.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/error.h"
+#include "train/run_config.h"
+
+namespace glm::train {
+namespace {
+
+const char* kValid = R"({"model": {"vocab_size": 100, "hidden_size": 64, "num_layers": 2,
+  "num_heads": 4, "seq_length": 32}, "train": {"micro_batch_size": 2, "precision": "fp16"}})";
+
+std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  try {
+    parse_run_config(text, "test.json", overrides);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(RunConfig, ParsesAndResolvesDefaults) {
+  RunConfig rc = parse_run_config(kValid, "test.json");
+  EXPECT_EQ(rc.model.hidden_size, 64);
+  EXPECT_EQ(rc.model.ffn_hidden_size, 192);  // 8*64/3 = 170.7 -> nearest multiple of 64
+  EXPECT_EQ(rc.train.precision_mode(), model::Precision::fp16);
+  EXPECT_EQ(rc.train.micro_batch_size, 2);
+  EXPECT_DOUBLE_EQ(rc.model.deepnorm_alpha(), 2.0);  // (2N)^(1/2), N = 2
+}
+
+TEST(RunConfig, SmallConfigHasTheBenchmarkShape) {
+  RunConfig rc = load_run_config(std::string(GLM_SOURCE_DIR) + "/configs/small.json");
+  EXPECT_EQ(rc.model.hidden_size, 512);
+  EXPECT_EQ(rc.model.num_layers, 8);
+  EXPECT_EQ(rc.model.ffn_hidden_size, 1344);
+  EXPECT_EQ(rc.train.micro_batch_size, 8);
+}
+
+TEST(RunConfig, UnknownKeyIsRejectedByName) {
+  std::string text = kValid;
+  text.replace(text.find("\"seq_length\""), 0, "\"hiden_size\": 3, ");
+  std::string e = error_of(text);
+  EXPECT_NE(e.find("model.hiden_size: unknown key"), std::string::npos) << e;
+  EXPECT_NE(error_of(R"({"model": {}, "trian": {}})").find("trian"), std::string::npos);
+}
+
+TEST(RunConfig, BadValuesNameTheirKey) {
+  EXPECT_NE(error_of(kValid, {"train.precision=fp8"}).find("train.precision"), std::string::npos);
+  EXPECT_NE(error_of(kValid, {"model.num_heads=5"}).find("model.num_heads"), std::string::npos);
+  EXPECT_NE(error_of(kValid, {"model.hidden_dropout=1.5"}).find("model.hidden_dropout"),
+            std::string::npos);
+  EXPECT_NE(error_of(kValid, {"model.num_layers=\"two\""}).find("model.num_layers"),
+            std::string::npos);
+  EXPECT_NE(error_of("{not json").find("not valid JSON"), std::string::npos);
+  EXPECT_NE(error_of(kValid, {"nodot=3"}).find("section.key=value"), std::string::npos);
+}
+
+TEST(RunConfig, ReportsEveryProblemAtOnce) {
+  std::string e = error_of(kValid, {"model.num_layers=0", "train.recompute=some"});
+  EXPECT_NE(e.find("model.num_layers"), std::string::npos) << e;
+  EXPECT_NE(e.find("train.recompute"), std::string::npos) << e;
+}
+
+TEST(RunConfig, MissingFileIsAnInputErrorNamingIt) {
+  try {
+    load_run_config("/nonexistent/cfg.json");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/cfg.json"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace glm::train
