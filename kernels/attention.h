@@ -43,7 +43,9 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
                        const AttentionArgs& args);
 
 // dqkv [B, T, a, 3, d] = gradient of ctx w.r.t. q, k, v (overwritten). scratch is a
-// [B, a, T, T] fp32 buffer the caller provides (reused across layers).
+// [B, a, T, T] fp32 buffer the caller provides (reused across layers); its contents on
+// entry are ignored and on return are unspecified (CPU: dscores). With dropout_p > 0 the
+// CPU forward also allocates one [a, T, T] temporary per call for the dropped probabilities.
 void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const Tensor& probs,
                         const Tensor& qkv, const AttentionMask& mask, const AttentionArgs& args);
 

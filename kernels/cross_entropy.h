@@ -5,7 +5,8 @@
 //   loss[r]    = logsumexp(logits[r]) - logits[r, targets[r]]
 //   dlogits[r] = grad_scale * (softmax(logits[r]) - onehot(targets[r]))
 // With write_grad, logits is overwritten in place by dlogits (saving a [R, V] buffer).
-// A target outside [0, V) is an InputError naming the row and value.
+// A target < 0 marks a row to ignore (loss 0, dlogits row 0), so a caller may keep rows
+// without a target; a target >= V is an InputError naming the row and value.
 #pragma once
 
 #include "core/tensor.h"

@@ -35,8 +35,10 @@ inline std::int64_t row_limit(std::int64_t i, std::int64_t P, std::int64_t L) {
 }
 
 // p_j = softmax_j(scale * s_j) over j < lim, 0 for j >= lim (a row with lim = 0 is all 0).
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void softmax_row(
-    float* s, std::int64_t T, std::int64_t lim, float scale) {
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void softmax_row(float* s,
+                                                                                  std::int64_t T,
+                                                                                  std::int64_t lim,
+                                                                                  float scale) {
   float m = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : m)
   for (std::int64_t j = 0; j < lim; ++j) m = s[j] > m ? s[j] : m;
@@ -94,16 +96,15 @@ Dims check_qkv(const char* op, const Tensor& qkv, const AttentionArgs& args) {
             args.head_dim);
   GLM_CHECK(args.layer_number >= 1, "{}: layer_number {} must be >= 1", op, args.layer_number);
   if (!(args.dropout_p >= 0.f && args.dropout_p < 1.f))
-    throw InputError(fmt::format("attention dropout probability {} is outside [0, 1)",
-                                 args.dropout_p));
+    throw InputError(
+        fmt::format("attention dropout probability {} is outside [0, 1)", args.dropout_p));
   return {qkv.size(0), qkv.size(1), qkv.size(2), qkv.size(4)};
 }
 
 // Strided-batched GEMM over the a heads of one sample.
 void head_gemm(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
-               const float* A, std::int64_t lda, std::int64_t sa, const float* B,
-               std::int64_t ldb, std::int64_t sb, float* C, std::int64_t ldc, std::int64_t sc,
-               std::int64_t heads) {
+               const float* A, std::int64_t lda, std::int64_t sa, const float* B, std::int64_t ldb,
+               std::int64_t sb, float* C, std::int64_t ldc, std::int64_t sc, std::int64_t heads) {
   GemmArgs g;
   g.trans_a = ta;
   g.trans_b = tb;
@@ -153,7 +154,8 @@ void attention_softmax_backward(Tensor& dprobs, const Tensor& probs, float scale
   float* DP = dprobs.data<float>();
   const float* P = probs.data<float>();
 #pragma omp parallel for schedule(static)
-  for (std::int64_t row = 0; row < rows; ++row) softmax_backward_row(DP + row * T, P + row * T, T, scale);
+  for (std::int64_t row = 0; row < rows; ++row)
+    softmax_backward_row(DP + row * T, P + row * T, T, scale);
 }
 
 void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const AttentionMask& mask,
@@ -182,8 +184,8 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
     const float* v = q + 2 * d;
     float* P = PR + b * a * T * T;
     // S[hd] [T, T] = alpha * q[hd] k[hd]^T
-    head_gemm(Trans::N, Trans::T, T, T, d, alpha, q, ld_qkv, 3 * d, k, ld_qkv, 3 * d, P, T,
-              T * T, a);
+    head_gemm(Trans::N, Trans::T, T, T, d, alpha, q, ld_qkv, 3 * d, k, ld_qkv, 3 * d, P, T, T * T,
+              a);
     // P = softmax(c * S) over allowed keys; the dropped copy while the row is in L1.
     const std::int32_t Pb = m.P[b], Lb = m.L[b];
 #pragma omp parallel for schedule(static)
@@ -206,7 +208,9 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
   require_cpu(op, dqkv, scratch, dctx, probs, qkv);
   const auto [B, T, a, d] = check_qkv(op, qkv, args);
   for (auto [name, t] : {std::pair<const char*, const Tensor*>{"dqkv", &dqkv},
-                         {"scratch", &scratch}, {"dctx", &dctx}, {"probs", &probs}})
+                         {"scratch", &scratch},
+                         {"dctx", &dctx},
+                         {"probs", &probs}})
     require_f32(op, name, *t);
   require_shape(op, "dqkv", dqkv, qkv.shape());
   require_shape(op, "dctx", dctx, {B, T, a * d});
@@ -244,8 +248,7 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
                     dropout_global_row(args.dropout, b, row / T, row % T, T));
       Pd = S;
     }
-    head_gemm(Trans::T, Trans::N, T, d, T, 1.f, Pd, T, T * T, dc, a * d, d, dv, ld_qkv, 3 * d,
-              a);
+    head_gemm(Trans::T, Trans::N, T, d, T, 1.f, Pd, T, T * T, dc, a * d, d, dv, ld_qkv, 3 * d, a);
     // dP_dropped[hd] [T, T] = dctx[hd] v[hd]^T  (overwrites the dropped probabilities)
     head_gemm(Trans::N, Trans::T, T, T, d, 1.f, dc, a * d, d, v, ld_qkv, 3 * d, S, T, T * T, a);
     // dP = dropout(dP_dropped) (same mask and scale); dS = c * P * (dP - <dP, P>)
@@ -257,10 +260,10 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
       softmax_backward_row(S + row * T, P + row * T, T, c);
     }
     // dq[hd] = alpha * dS k[hd];  dk[hd] = alpha * dS^T q[hd]
-    head_gemm(Trans::N, Trans::N, T, d, T, alpha, S, T, T * T, k, ld_qkv, 3 * d, dq, ld_qkv,
-              3 * d, a);
-    head_gemm(Trans::T, Trans::N, T, d, T, alpha, S, T, T * T, q, ld_qkv, 3 * d, dk, ld_qkv,
-              3 * d, a);
+    head_gemm(Trans::N, Trans::N, T, d, T, alpha, S, T, T * T, k, ld_qkv, 3 * d, dq, ld_qkv, 3 * d,
+              a);
+    head_gemm(Trans::T, Trans::N, T, d, T, alpha, S, T, T * T, q, ld_qkv, 3 * d, dk, ld_qkv, 3 * d,
+              a);
   }
 }
 

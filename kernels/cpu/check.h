@@ -48,8 +48,8 @@ inline void require_shape(std::string_view op, std::string_view name, const Tens
 }
 inline void require_numel(std::string_view op, std::string_view name, const Tensor& t,
                           std::int64_t expected) {
-  GLM_CHECK(t.numel() == expected, "{}: {} has shape {} ({} elements), expected {} elements",
-            op, name, shape_str(t.shape()), t.numel(), expected);
+  GLM_CHECK(t.numel() == expected, "{}: {} has shape {} ({} elements), expected {} elements", op,
+            name, shape_str(t.shape()), t.numel(), expected);
 }
 
 // A tensor viewed as [rows, last dim]: rows = numel / last dim (0 for an empty tensor).
@@ -65,8 +65,6 @@ inline std::int64_t rows_of(const Tensor& t) {
 struct Range {
   std::int64_t begin, end;
 };
-inline Range thread_range(std::int64_t n, int t, int nt) {
-  return {n * t / nt, n * (t + 1) / nt};
-}
+inline Range thread_range(std::int64_t n, int t, int nt) { return {n * t / nt, n * (t + 1) / nt}; }
 
 }  // namespace glm::kernels::cpu

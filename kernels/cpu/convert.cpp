@@ -7,10 +7,10 @@
 // top payload bits where half.h canonicalises them).
 #include "kernels/convert.h"
 
-#include <cstdint>
-
 #include <immintrin.h>
 #include <omp.h>
+
+#include <cstdint>
 
 #include "core/half.h"
 #include "kernels/cpu/check.h"
@@ -29,7 +29,7 @@ bool have_f16c() {
 }
 
 __attribute__((target("avx2,f16c"))) void to_f16_f16c(std::uint16_t* dst, const float* src,
-                                                        std::int64_t n) {
+                                                      std::int64_t n) {
   std::int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
@@ -39,7 +39,7 @@ __attribute__((target("avx2,f16c"))) void to_f16_f16c(std::uint16_t* dst, const 
 }
 
 __attribute__((target("avx2,f16c"))) void to_f32_f16c(float* dst, const std::uint16_t* src,
-                                                        std::int64_t n) {
+                                                      std::int64_t n) {
   std::int64_t i = 0;
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(dst + i,
@@ -50,8 +50,8 @@ __attribute__((target("avx2,f16c"))) void to_f32_f16c(float* dst, const std::uin
 __attribute__((target("avx2,f16c"))) void round_f16c(float* x, std::int64_t n) {
   std::int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i),
-                                                            _MM_FROUND_TO_NEAREST_INT)));
+    _mm256_storeu_ps(
+        x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
   for (; i < n; ++i) x[i] = round_to_half(x[i]);
 }
 
@@ -115,7 +115,8 @@ void round_to_f16(Tensor& x) {
   require_cpu("round_to_f16", x);
   require_f32("round_to_f16", "x", x);
   float* X = x.data<float>();
-  parallel_chunks(x.numel(), [&](std::int64_t i0, std::int64_t i1) { round_span(X + i0, i1 - i0); });
+  parallel_chunks(x.numel(),
+                  [&](std::int64_t i0, std::int64_t i1) { round_span(X + i0, i1 - i0); });
 }
 
 }  // namespace glm::kernels

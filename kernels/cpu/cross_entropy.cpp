@@ -53,15 +53,14 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) float ce_row(
 
 }  // namespace
 
-void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets,
-                           float grad_scale, bool write_grad) {
+void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets, float grad_scale,
+                           bool write_grad) {
   constexpr const char* op = "softmax_cross_entropy";
   require_cpu(op, losses, logits, targets);
   require_f32(op, "losses", losses);
   require_f32(op, "logits", logits);
   require_i32(op, "targets", targets);
-  GLM_CHECK(logits.dim() == 2, "{}: logits must be [R, V], got {}", op,
-            shape_str(logits.shape()));
+  GLM_CHECK(logits.dim() == 2, "{}: logits must be [R, V], got {}", op, shape_str(logits.shape()));
   const std::int64_t R = logits.size(0), V = logits.size(1);
   require_numel(op, "targets", targets, R);
   require_numel(op, "losses", losses, R);

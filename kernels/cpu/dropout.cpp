@@ -35,8 +35,7 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void philox_bit
     std::uint32_t c3, philox::Key key) {
 #pragma omp simd
   for (std::int64_t q = 0; q < nq; ++q) {
-    philox::Block b =
-        philox::philox4x32_10({static_cast<std::uint32_t>(q0 + q), c1, c2, c3}, key);
+    philox::Block b = philox::philox4x32_10({static_cast<std::uint32_t>(q0 + q), c1, c2, c3}, key);
     bits[4 * q + 0] = b.v[0];
     bits[4 * q + 1] = b.v[1];
     bits[4 * q + 2] = b.v[2];
@@ -45,8 +44,7 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void philox_bit
 }
 
 __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void apply_bits(
-    float* dst, const float* src, const std::uint32_t* bits, std::int64_t n, float p,
-    float scale) {
+    float* dst, const float* src, const std::uint32_t* bits, std::int64_t n, float p, float scale) {
 #pragma omp simd
   for (std::int64_t c = 0; c < n; ++c)
     dst[c] = philox::to_uniform(bits[c]) >= p ? src[c] * scale : 0.f;
@@ -72,10 +70,10 @@ void dropout_row(float* dst, const float* src, std::int64_t n, const DropoutStre
 
 bool dropout_keep(const DropoutSite& site, float p, std::int64_t global_row, std::int64_t col) {
   const auto r = static_cast<std::uint64_t>(global_row);
-  const philox::Block b = philox::philox4x32_10(
-      {static_cast<std::uint32_t>(col / 4), static_cast<std::uint32_t>(r),
-       static_cast<std::uint32_t>(r >> 32) ^ site.site, site.step},
-      philox::make_key(site.seed, philox::kDropout));
+  const philox::Block b =
+      philox::philox4x32_10({static_cast<std::uint32_t>(col / 4), static_cast<std::uint32_t>(r),
+                             static_cast<std::uint32_t>(r >> 32) ^ site.site, site.step},
+                            philox::make_key(site.seed, philox::kDropout));
   return philox::to_uniform(b.v[col % 4]) >= p;
 }
 
@@ -88,8 +86,8 @@ void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t gro
   if (p == 0.f || x.numel() == 0) return;
   GLM_CHECK(x.dim() >= 2, "{}: x must be at least [B, C], got {}", op, shape_str(x.shape()));
   const std::int64_t B = x.size(0), C = x.size(-1), rows = x.numel() / C;
-  GLM_CHECK(groups >= 1 && rows % (B * groups) == 0,
-            "{}: {} groups do not divide the rows of {}", op, groups, shape_str(x.shape()));
+  GLM_CHECK(groups >= 1 && rows % (B * groups) == 0, "{}: {} groups do not divide the rows of {}",
+            op, groups, shape_str(x.shape()));
   const std::int64_t I = rows / (B * groups);
   const DropoutStream s = dropout_stream(site, p);
   float* X = x.data<float>();

@@ -6,12 +6,12 @@
 // the exponent bits with an OR-reduction instead of branching per element.
 #include "kernels/elementwise.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
 #include <vector>
-
-#include <omp.h>
 
 #include "kernels/cpu/check.h"
 
@@ -20,21 +20,23 @@ using namespace cpu;
 
 namespace {
 
-
 __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void scaled_add_span(
     float* y, float alpha, const float* a, const float* b, std::int64_t n) {
 #pragma omp simd
   for (std::int64_t i = 0; i < n; ++i) y[i] = alpha * a[i] + b[i];
 }
 
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void axpy_span(
-    float* y, float alpha, const float* x, std::int64_t n) {
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void axpy_span(float* y,
+                                                                                float alpha,
+                                                                                const float* x,
+                                                                                std::int64_t n) {
 #pragma omp simd
   for (std::int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void scale_span(
-    float* y, float alpha, std::int64_t n) {
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void scale_span(float* y,
+                                                                                 float alpha,
+                                                                                 std::int64_t n) {
 #pragma omp simd
   for (std::int64_t i = 0; i < n; ++i) y[i] *= alpha;
 }
@@ -88,8 +90,8 @@ void check_rows(const char* op, const Tensor& rows_tensor, const Tensor& table,
             shape_str(table.shape()), shape_str(index.shape()));
   const std::int32_t* idx = index.data<std::int32_t>();
   for (std::int64_t r = 0; r < index.numel(); ++r)
-    GLM_CHECK(idx[r] >= 0 && idx[r] < table.size(0), "{}: index {} at row {} outside [0, {})",
-              op, idx[r], r, table.size(0));
+    GLM_CHECK(idx[r] >= 0 && idx[r] < table.size(0), "{}: index {} at row {} outside [0, {})", op,
+              idx[r], r, table.size(0));
 }
 
 }  // namespace

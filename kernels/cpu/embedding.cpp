@@ -7,9 +7,9 @@
 // thread count (no atomics).
 #include "kernels/embedding.h"
 
-#include <algorithm>
-
 #include <omp.h>
+
+#include <algorithm>
 
 #include "kernels/cpu/check.h"
 
@@ -18,14 +18,17 @@ using namespace cpu;
 
 namespace {
 
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void copy_row(
-    float* dst, const float* src, std::int64_t n) {
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void copy_row(float* dst,
+                                                                               const float* src,
+                                                                               std::int64_t n) {
 #pragma omp simd
   for (std::int64_t j = 0; j < n; ++j) dst[j] = src[j];
 }
 
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void axpy_row(
-    float* dst, const float* src, float alpha, std::int64_t n) {
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void axpy_row(float* dst,
+                                                                               const float* src,
+                                                                               float alpha,
+                                                                               std::int64_t n) {
 #pragma omp simd
   for (std::int64_t j = 0; j < n; ++j) dst[j] += alpha * src[j];
 }
@@ -50,8 +53,9 @@ void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
   const std::int32_t* tok = tokens.data<std::int32_t>();
   for (std::int64_t r = 0; r < R; ++r)
     if (tok[r] < 0 || tok[r] >= vocab_total)
-      throw InputError(fmt::format("embedding: token {} at row {} is outside the vocabulary [0, {})",
-                                   tok[r], r, vocab_total));
+      throw InputError(
+          fmt::format("embedding: token {} at row {} is outside the vocabulary [0, {})", tok[r], r,
+                      vocab_total));
   float* X = x.data<float>();
   const float* E = table.data<float>();
 #pragma omp parallel for schedule(static)
@@ -72,8 +76,7 @@ void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, 
   require_f32(op, "dtable", dtable);
   require_f32(op, "dx", dx);
   require_i32(op, "tokens", tokens);
-  GLM_CHECK(dtable.dim() == 2, "{}: dtable must be [V, h], got {}", op,
-            shape_str(dtable.shape()));
+  GLM_CHECK(dtable.dim() == 2, "{}: dtable must be [V, h], got {}", op, shape_str(dtable.shape()));
   const std::int64_t V = dtable.size(0), h = dtable.size(1), R = tokens.numel();
   GLM_CHECK(dx.dim() >= 1 && dx.size(-1) == h && rows_of(dx) == R,
             "{}: dx {} does not match tokens {} and dtable {}", op, shape_str(dx.shape()),

@@ -16,8 +16,10 @@ namespace {
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kCubic = 0.044715f;
 
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void geglu_row(
-    float* g, const float* x1, const float* x2, std::int64_t f) {
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void geglu_row(float* g,
+                                                                                const float* x1,
+                                                                                const float* x2,
+                                                                                std::int64_t f) {
 #pragma omp simd
   for (std::int64_t j = 0; j < f; ++j) {
     const float z = x2[j];
@@ -30,8 +32,7 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void geglu_row(
 // du1 = dg * GELU(z);  du2 = dg * x1 * GELU'(z)
 // GELU'(z) = 0.5 (1 + t) + 0.5 z (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 z^2)
 __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void geglu_backward_row(
-    float* du1, float* du2, const float* dg, const float* x1, const float* x2,
-    std::int64_t f) {
+    float* du1, float* du2, const float* dg, const float* x1, const float* x2, std::int64_t f) {
 #pragma omp simd
   for (std::int64_t j = 0; j < f; ++j) {
     const float z = x2[j];

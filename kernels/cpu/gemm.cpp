@@ -4,14 +4,14 @@
 // AVX2).
 #include "kernels/gemm.h"
 
+#include <cblas.h>
+#include <dnnl.h>
+#include <omp.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <limits>
 #include <string>
-
-#include <cblas.h>
-#include <dnnl.h>
-#include <omp.h>
 
 #include "core/error.h"
 
@@ -22,15 +22,15 @@ namespace {
 std::atomic<int> g_backend{-1};
 
 void check_args(const GemmArgs& g) {
-  GLM_CHECK(g.M >= 0 && g.N >= 0 && g.K >= 0 && g.batch >= 0, "gemm: M={} N={} K={} batch={}",
-            g.M, g.N, g.K, g.batch);
+  GLM_CHECK(g.M >= 0 && g.N >= 0 && g.K >= 0 && g.batch >= 0, "gemm: M={} N={} K={} batch={}", g.M,
+            g.N, g.K, g.batch);
   // Stored shapes: A is M x K (or K x M when transposed), B is K x N (or N x K), C is M x N.
   std::int64_t a_cols = g.trans_a == Trans::N ? g.K : g.M;
   std::int64_t b_cols = g.trans_b == Trans::N ? g.N : g.K;
-  GLM_CHECK(g.lda >= std::max<std::int64_t>(a_cols, 1), "gemm: lda={} < {} (M={} N={} K={})",
-            g.lda, a_cols, g.M, g.N, g.K);
-  GLM_CHECK(g.ldb >= std::max<std::int64_t>(b_cols, 1), "gemm: ldb={} < {} (M={} N={} K={})",
-            g.ldb, b_cols, g.M, g.N, g.K);
+  GLM_CHECK(g.lda >= std::max<std::int64_t>(a_cols, 1), "gemm: lda={} < {} (M={} N={} K={})", g.lda,
+            a_cols, g.M, g.N, g.K);
+  GLM_CHECK(g.ldb >= std::max<std::int64_t>(b_cols, 1), "gemm: ldb={} < {} (M={} N={} K={})", g.ldb,
+            b_cols, g.M, g.N, g.K);
   GLM_CHECK(g.ldc >= std::max<std::int64_t>(g.N, 1), "gemm: ldc={} < N={}", g.ldc, g.N);
   GLM_CHECK(g.C != nullptr, "gemm: C is null");
   GLM_CHECK(g.K == 0 || g.M == 0 || g.N == 0 || (g.A != nullptr && g.B != nullptr),
@@ -63,17 +63,19 @@ void gemm_naive_one(const GemmArgs& g, const float* A, const float* B, float* C)
 }
 
 void gemm_onednn_one(const GemmArgs& g, const float* A, const float* B, float* C) {
-  dnnl_status_t st = dnnl_sgemm(g.trans_a == Trans::N ? 'N' : 'T', g.trans_b == Trans::N ? 'N' : 'T',
-                                g.M, g.N, g.K, g.alpha, A, g.lda, B, g.ldb, g.beta, C, g.ldc);
-  GLM_CHECK(st == dnnl_success, "dnnl_sgemm failed with status {} (M={} N={} K={} lda={} ldb={} ldc={})",
+  dnnl_status_t st =
+      dnnl_sgemm(g.trans_a == Trans::N ? 'N' : 'T', g.trans_b == Trans::N ? 'N' : 'T', g.M, g.N,
+                 g.K, g.alpha, A, g.lda, B, g.ldb, g.beta, C, g.ldc);
+  GLM_CHECK(st == dnnl_success,
+            "dnnl_sgemm failed with status {} (M={} N={} K={} lda={} ldb={} ldc={})",
             static_cast<int>(st), g.M, g.N, g.K, g.lda, g.ldb, g.ldc);
 }
 
 void gemm_openblas_one(const GemmArgs& g, const float* A, const float* B, float* C) {
   constexpr std::int64_t kMax = std::numeric_limits<blasint>::max();
-  GLM_CHECK(g.M <= kMax && g.N <= kMax && g.K <= kMax && g.lda <= kMax && g.ldb <= kMax &&
-                g.ldc <= kMax,
-            "gemm: dimensions exceed OpenBLAS's 32-bit integers (M={} N={} K={})", g.M, g.N, g.K);
+  GLM_CHECK(
+      g.M <= kMax && g.N <= kMax && g.K <= kMax && g.lda <= kMax && g.ldb <= kMax && g.ldc <= kMax,
+      "gemm: dimensions exceed OpenBLAS's 32-bit integers (M={} N={} K={})", g.M, g.N, g.K);
   cblas_sgemm(CblasRowMajor, g.trans_a == Trans::N ? CblasNoTrans : CblasTrans,
               g.trans_b == Trans::N ? CblasNoTrans : CblasTrans, static_cast<blasint>(g.M),
               static_cast<blasint>(g.N), static_cast<blasint>(g.K), g.alpha, A,
@@ -99,9 +101,12 @@ GemmBackend parse_gemm_backend(std::string_view name) {
 
 std::string_view gemm_backend_name(GemmBackend b) {
   switch (b) {
-    case GemmBackend::onednn: return "onednn";
-    case GemmBackend::openblas: return "openblas";
-    case GemmBackend::naive: return "naive";
+    case GemmBackend::onednn:
+      return "onednn";
+    case GemmBackend::openblas:
+      return "openblas";
+    case GemmBackend::naive:
+      return "naive";
   }
   return "?";
 }
@@ -126,7 +131,8 @@ void gemm(const GemmArgs& g, GemmBackend backend) {
   check_args(g);
   if (g.M == 0 || g.N == 0 || g.batch == 0) return;
   if (g.K == 0) {
-    for (std::int64_t b = 0; b < g.batch; ++b) scale_c(g.C + b * g.stride_c, g.M, g.N, g.ldc, g.beta);
+    for (std::int64_t b = 0; b < g.batch; ++b)
+      scale_c(g.C + b * g.stride_c, g.M, g.N, g.ldc, g.beta);
     return;
   }
 
@@ -135,9 +141,15 @@ void gemm(const GemmArgs& g, GemmBackend backend) {
     const float* B = g.B + b * g.stride_b;
     float* C = g.C + b * g.stride_c;
     switch (backend) {
-      case GemmBackend::onednn: gemm_onednn_one(g, A, B, C); break;
-      case GemmBackend::openblas: gemm_openblas_one(g, A, B, C); break;
-      case GemmBackend::naive: gemm_naive_one(g, A, B, C); break;
+      case GemmBackend::onednn:
+        gemm_onednn_one(g, A, B, C);
+        break;
+      case GemmBackend::openblas:
+        gemm_openblas_one(g, A, B, C);
+        break;
+      case GemmBackend::naive:
+        gemm_naive_one(g, A, B, C);
+        break;
     }
   };
 
@@ -147,8 +159,7 @@ void gemm(const GemmArgs& g, GemmBackend backend) {
   // change any entry's result, so this stays deterministic.
   const int threads = omp_get_max_threads();
   const double flops_each = 2.0 * static_cast<double>(g.M) * g.N * g.K;
-  if (backend == GemmBackend::onednn && g.batch >= threads && threads > 1 &&
-      flops_each < 64e6) {
+  if (backend == GemmBackend::onednn && g.batch >= threads && threads > 1 && flops_each < 64e6) {
 #pragma omp parallel for schedule(static)
     for (std::int64_t b = 0; b < g.batch; ++b) one(b);
   } else {

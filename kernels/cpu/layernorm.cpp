@@ -8,10 +8,10 @@
 // backward is a single pass over dy, dres and x.
 #include "kernels/layernorm.h"
 
+#include <omp.h>
+
 #include <cmath>
 #include <vector>
-
-#include <omp.h>
 
 #include "kernels/cpu/check.h"
 
@@ -50,8 +50,7 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void residual_r
 // sums at most R/threads rows).
 __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void backward_row(
     float* dx, float* dgamma_part, float* dbeta_part, const float* dy, const float* dres,
-    float alpha_res, const float* x, float mean, float rstd, const float* gamma,
-    std::int64_t h) {
+    float alpha_res, const float* x, float mean, float rstd, const float* gamma, std::int64_t h) {
   // g = dy + alpha_res * dres; xhat = (x - mean) * rstd
   // m1 = mean(gamma*g), m2 = mean(gamma*g*xhat); dx = rstd * (gamma*g - m1 - xhat*m2)
   float s1 = 0.f, s2 = 0.f;
@@ -98,8 +97,12 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void backward_r
 void check_forward(const char* op, const Tensor& y, const Tensor& mean, const Tensor& rstd,
                    const Tensor& x, const Tensor& gamma, const Tensor& beta) {
   require_cpu(op, y, mean, rstd, x, gamma, beta);
-  for (auto [name, t] : {std::pair<const char*, const Tensor*>{"y", &y}, {"mean", &mean},
-                         {"rstd", &rstd}, {"x", &x}, {"gamma", &gamma}, {"beta", &beta}})
+  for (auto [name, t] : {std::pair<const char*, const Tensor*>{"y", &y},
+                         {"mean", &mean},
+                         {"rstd", &rstd},
+                         {"x", &x},
+                         {"gamma", &gamma},
+                         {"beta", &beta}})
     require_f32(op, name, *t);
   GLM_CHECK(x.dim() >= 1, "{}: x must have a last dimension, got {}", op, shape_str(x.shape()));
   const std::int64_t h = x.size(-1), R = rows_of(x);
@@ -112,8 +115,8 @@ void check_forward(const char* op, const Tensor& y, const Tensor& mean, const Te
 
 }  // namespace
 
-void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x,
-                       const Tensor& gamma, const Tensor& beta, float eps) {
+void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x, const Tensor& gamma,
+                       const Tensor& beta, float eps) {
   check_forward("layernorm_forward", y, mean, rstd, x, gamma, beta);
   const std::int64_t h = x.size(-1), R = rows_of(x);
   float *Y = y.data<float>(), *MEAN = mean.data<float>(), *RSTD = rstd.data<float>();
@@ -123,9 +126,9 @@ void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x,
     normalize_row(Y + r * h, MEAN + r, RSTD + r, X + r * h, G, BT, h, eps);
 }
 
-void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd,
-                                const Tensor& a, const Tensor& f, float alpha,
-                                const Tensor& gamma, const Tensor& beta, float eps) {
+void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& a,
+                                const Tensor& f, float alpha, const Tensor& gamma,
+                                const Tensor& beta, float eps) {
   constexpr const char* op = "residual_layernorm_forward";
   check_forward(op, y, mean, rstd, a, gamma, beta);
   require_cpu(op, s, f);
@@ -146,13 +149,18 @@ void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd
 }
 
 void layernorm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor& dy,
-                        const Tensor* dres, float alpha_res, const Tensor& x,
-                        const Tensor& mean, const Tensor& rstd, const Tensor& gamma) {
+                        const Tensor* dres, float alpha_res, const Tensor& x, const Tensor& mean,
+                        const Tensor& rstd, const Tensor& gamma) {
   constexpr const char* op = "layernorm_backward";
   require_cpu(op, dx, dgamma, dbeta, dy, dres, x, mean, rstd, gamma);
-  for (auto [name, t] : {std::pair<const char*, const Tensor*>{"dx", &dx}, {"dgamma", &dgamma},
-                         {"dbeta", &dbeta}, {"dy", &dy}, {"x", &x}, {"mean", &mean},
-                         {"rstd", &rstd}, {"gamma", &gamma}})
+  for (auto [name, t] : {std::pair<const char*, const Tensor*>{"dx", &dx},
+                         {"dgamma", &dgamma},
+                         {"dbeta", &dbeta},
+                         {"dy", &dy},
+                         {"x", &x},
+                         {"mean", &mean},
+                         {"rstd", &rstd},
+                         {"gamma", &gamma}})
     require_f32(op, name, *t);
   GLM_CHECK(x.dim() >= 1, "{}: x must have a last dimension, got {}", op, shape_str(x.shape()));
   const std::int64_t h = x.size(-1), R = rows_of(x);

@@ -2,9 +2,9 @@
 // row-parallel fill (forward) and a column-blocked sum (backward).
 #include "kernels/linear.h"
 
-#include <vector>
-
 #include <omp.h>
+
+#include <vector>
 
 #include "kernels/cpu/check.h"
 #include "kernels/gemm.h"
@@ -15,8 +15,9 @@ using namespace cpu;
 namespace {
 
 // Fast path: a row is a contiguous copy the compiler turns into vector moves.
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void fill_row(
-    float* y, const float* b, std::int64_t n) {
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void fill_row(float* y,
+                                                                               const float* b,
+                                                                               std::int64_t n) {
 #pragma omp simd
   for (std::int64_t j = 0; j < n; ++j) y[j] = b[j];
 }
@@ -25,8 +26,7 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void fill_row(
 // the inner loop runs along a contiguous row segment (vectorised, fp64 partial sums).
 constexpr std::int64_t kColBlock = 256;
 __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void column_sums(
-    float* db, const float* dy, std::int64_t R, std::int64_t n, std::int64_t j0,
-    std::int64_t j1) {
+    float* db, const float* dy, std::int64_t R, std::int64_t n, std::int64_t j0, std::int64_t j1) {
   double acc[kColBlock] = {};
   const std::int64_t w = j1 - j0;
   for (std::int64_t r = 0; r < R; ++r) {
@@ -51,8 +51,8 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
             shape_str(x.shape()), shape_str(W.shape()));
   const std::int64_t R = rows_of(x);
   GLM_CHECK(y.dim() >= 1 && y.size(-1) == out && rows_of(y) == R,
-            "{}: y {} does not match x {} and W {}", op, shape_str(y.shape()),
-            shape_str(x.shape()), shape_str(W.shape()));
+            "{}: y {} does not match x {} and W {}", op, shape_str(y.shape()), shape_str(x.shape()),
+            shape_str(W.shape()));
   float* Y = y.data<float>();
   if (b) {
     require_f32(op, "b", *b);
@@ -92,8 +92,8 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
   require_shape(op, "dW", dW, W.shape());
   const std::int64_t R = rows_of(x);
   GLM_CHECK(x.size(-1) == in && dy.size(-1) == out && rows_of(dy) == R,
-            "{}: dy {} / x {} do not match W {}", op, shape_str(dy.shape()),
-            shape_str(x.shape()), shape_str(W.shape()));
+            "{}: dy {} / x {} do not match W {}", op, shape_str(dy.shape()), shape_str(x.shape()),
+            shape_str(W.shape()));
 
   if (dx) {
     require_f32(op, "dx", *dx);

@@ -71,7 +71,10 @@ std::vector<Shape> model_shapes() {
   const struct {
     const char* name;
     std::int64_t in, out;
-  } linears[] = {{"qkv", h, 3 * h}, {"attn_out", h, h}, {"mlp_w1", h, 2 * f}, {"mlp_w2", f, h},
+  } linears[] = {{"qkv", h, 3 * h},
+                 {"attn_out", h, h},
+                 {"mlp_w1", h, 2 * f},
+                 {"mlp_w2", f, h},
                  {"head", h, V}};
   for (const auto& l : linears) {
     out.push_back({std::string(l.name) + "_fwd_NT", Trans::N, Trans::T, R, l.out, l.in});
@@ -87,10 +90,10 @@ std::vector<Shape> model_shapes() {
 const bool registered = [] {
   for (const Shape& s : model_shapes())
     for (GemmBackend be : {GemmBackend::onednn, GemmBackend::openblas}) {
-      const std::string name =
-          "gemm/" + s.name + "/M" + std::to_string(s.M) + "_N" + std::to_string(s.N) + "_K" +
-          std::to_string(s.K) + (s.batch > 1 ? "_b" + std::to_string(s.batch) : "") + "/" +
-          std::string(glm::kernels::gemm_backend_name(be));
+      const std::string name = "gemm/" + s.name + "/M" + std::to_string(s.M) + "_N" +
+                               std::to_string(s.N) + "_K" + std::to_string(s.K) +
+                               (s.batch > 1 ? "_b" + std::to_string(s.batch) : "") + "/" +
+                               std::string(glm::kernels::gemm_backend_name(be));
       benchmark::RegisterBenchmark(name.c_str(), [be, s](benchmark::State& st) { run(st, be, s); })
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();

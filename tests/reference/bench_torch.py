@@ -12,7 +12,7 @@ positions 0..T-1, prefix_len T//4, valid_len T and a target at every position.
 Prints one JSON line: tokens_per_s_median, step_ms_median, step_ms, threads, torch, ...
 
 What makes it fast (the best PyTorch 1.13 eager can do on CPU): every matrix product is one
-addmm/baddbmm/bmm over all heads (the layer-scaling multiply folded into baddbmm's alpha),
+addmm or one bmm over all heads and the batch (in-place scale and mask on the scores),
 native fused layer_norm, softmax, tanh-GELU and cross-entropy, gradients set to None rather
 than zeroed, AdamW with foreach kernels. Its peak configuration (DESIGN.md section 10) needs,
 for that command alone:

@@ -4,7 +4,7 @@
 Written from the design alone, never from the C++ code, so that the golden end-to-end test
 (STYLE.md "one golden end-to-end test") compares two independent implementations. It is also
 the model that tests/reference/bench_torch.py times, so it uses the fast PyTorch primitives
-(addmm, baddbmm, layer_norm, fused softmax) while keeping the math readable.
+(addmm, bmm over all heads, layer_norm, fused softmax) while keeping the math readable.
 
 CLI (used by the C++ agreement test; run with Debian's /usr/bin/python3):
 
@@ -213,10 +213,12 @@ def attention(a_in, p, prefix, layer_index, num_heads, cos, sin, allowed, attent
     k = k.reshape(B * a, T, d)
     v = v.reshape(B * a, T, d)
 
-    # scores = (q k^T) * c: the multiply by c is folded into the GEMM's alpha.
-    scores = torch.baddbmm(q.new_empty(B * a, T, T), q, k.transpose(1, 2), beta=0.0, alpha=c)
-    scores = scores.view(B, a, T, T)
-    scores = scores.masked_fill(~allowed[:, None], MASK_FILL)
+    # scores = (q k^T) * c, then masked. In place: bmm's backward needs q and k, not its
+    # output (and torch 1.13's CPU baddbmm loops over the batch, so bmm + mul_ is faster).
+    scores = torch.bmm(q, k.transpose(1, 2)).view(B, a, T, T)  # [B,a,T,T]
+    if c != 1.0:
+        scores.mul_(c)
+    scores.masked_fill_(~allowed[:, None], MASK_FILL)
     probs = torch.softmax(scores, dim=-1)  # [B,a,T,T]
     if not bool(allowed.any(dim=-1).all()):
         # A query row with no allowed key (only when valid_len = 0) attends to nothing.

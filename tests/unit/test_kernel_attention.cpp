@@ -67,11 +67,15 @@ void reference(const Tensor& qkv, const AttentionArgs& args, std::vector<double>
           const double p = allowed(b, i, j) ? std::exp(s[j] - m) / sum : 0.0;
           probs[((b * A + h) * T + i) * T + j] = p;
           const std::int64_t row = ((args.dropout.sample_offset + b) * args.dropout.groups_total +
-                                    args.dropout.group_offset + h) * T + i;
+                                    args.dropout.group_offset + h) *
+                                       T +
+                                   i;
           double pd = p;
           if (args.dropout_p > 0)
-            pd = dropout_keep(args.dropout, args.dropout_p, row, j) ? p / (1.0 - args.dropout_p) : 0.0;
-          for (std::int64_t e = 0; e < D; ++e) ctx[(b * T + i) * A * D + h * D + e] += pd * at(b, j, h, 2, e);
+            pd = dropout_keep(args.dropout, args.dropout_p, row, j) ? p / (1.0 - args.dropout_p)
+                                                                    : 0.0;
+          for (std::int64_t e = 0; e < D; ++e)
+            ctx[(b * T + i) * A * D + h * D + e] += pd * at(b, j, h, 2, e);
         }
       }
 }
@@ -80,7 +84,8 @@ TEST(Attention, ForwardMatchesReferenceWithGlmMask) {
   for (float p : {0.f, 0.3f}) {
     const AttentionArgs args = make_args(p);
     Tensor qkv = test::random_tensor({B, T, A, 3, D}, 1, -2.f, 2.f);
-    Tensor ctx = test::random_tensor({B, T, A * D}, 2), probs = test::random_tensor({B, A, T, T}, 3);
+    Tensor ctx = test::random_tensor({B, T, A * D}, 2),
+           probs = test::random_tensor({B, A, T, T}, 3);
     attention_forward(ctx, probs, qkv, make_mask(), args);
     std::vector<double> want_ctx, want_probs;
     reference(qkv, args, want_ctx, want_probs);
@@ -91,8 +96,10 @@ TEST(Attention, ForwardMatchesReferenceWithGlmMask) {
       for (std::int64_t h = 0; h < A; ++h)
         for (std::int64_t i = 0; i < T; ++i)
           for (std::int64_t j = 0; j < T; ++j)
-            if (!allowed(b, i, j)) ASSERT_EQ(probs.data<float>()[((b * A + h) * T + i) * T + j], 0.f);
-    for (std::int64_t k = 0; k < T * A * D; ++k) ASSERT_EQ(ctx.data<float>()[3 * T * A * D + k], 0.f);
+            if (!allowed(b, i, j))
+              ASSERT_EQ(probs.data<float>()[((b * A + h) * T + i) * T + j], 0.f);
+    for (std::int64_t k = 0; k < T * A * D; ++k)
+      ASSERT_EQ(ctx.data<float>()[3 * T * A * D + k], 0.f);
   }
 }
 
@@ -100,7 +107,8 @@ TEST(Attention, DroppedProbabilitiesEqualDropoutApplyOnProbs) {
   // ctx must equal dropout_apply(probs, groups = heads) times v: the same mask layout.
   const AttentionArgs args = make_args(0.5f);
   Tensor qkv = test::random_tensor({B, T, A, 3, D}, 4);
-  Tensor ctx = Tensor::empty({B, T, A * D}, DType::f32), probs = Tensor::empty({B, A, T, T}, DType::f32);
+  Tensor ctx = Tensor::empty({B, T, A * D}, DType::f32),
+         probs = Tensor::empty({B, A, T, T}, DType::f32);
   attention_forward(ctx, probs, qkv, make_mask(), args);
   Tensor dropped = probs.clone();
   dropout_apply(dropped, args.dropout_p, args.dropout, A);
@@ -121,7 +129,8 @@ void check_backward(float p) {
   const AttentionMask mask = make_mask();
   Tensor qkv = test::random_tensor({B, T, A, 3, D}, 5, -1.5f, 1.5f),
          w = test::random_tensor({B, T, A * D}, 6);
-  Tensor ctx = Tensor::empty({B, T, A * D}, DType::f32), probs = Tensor::empty({B, A, T, T}, DType::f32);
+  Tensor ctx = Tensor::empty({B, T, A * D}, DType::f32),
+         probs = Tensor::empty({B, A, T, T}, DType::f32);
   auto loss = [&] {
     attention_forward(ctx, probs, qkv, mask, args);
     return test::project(ctx, w);
@@ -140,7 +149,8 @@ void check_backward(float p) {
       for (int part = 1; part < 3; ++part)
         for (std::int64_t e = 0; e < D; ++e)
           ASSERT_EQ(grad.data<float>()[((((0 * T + j) * A + h) * 3) + part) * D + e], 0.f);
-  for (std::int64_t k = 0; k < T * A * 3 * D; ++k) ASSERT_EQ(grad.data<float>()[3 * T * A * 3 * D + k], 0.f);
+  for (std::int64_t k = 0; k < T * A * 3 * D; ++k)
+    ASSERT_EQ(grad.data<float>()[3 * T * A * 3 * D + k], 0.f);
 }
 
 TEST(Attention, BackwardMatchesFiniteDifferences) { check_backward(0.f); }

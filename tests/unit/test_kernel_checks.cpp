@@ -21,7 +21,8 @@ TEST(KernelChecks, CudaTensorIsRefusedNamingTheOp) {
     geglu_forward(g, u);
     FAIL() << "a CUDA tensor must be refused";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("op geglu_forward has no CUDA kernel yet"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("op geglu_forward has no CUDA kernel yet"),
+              std::string::npos)
         << e.what();
   }
 }

@@ -42,7 +42,7 @@ double reference_half_value(float x) {
   const double ax = std::abs(static_cast<double>(x));
   if (ax >= 65520.0) return std::copysign(INFINITY, x);  // halfway to 2^16 rounds up
   int e = ax > 0 ? std::ilogb(ax) : -14;
-  e = std::max(e, -14);                    // subnormals share the exponent of 2^-14
+  e = std::max(e, -14);  // subnormals share the exponent of 2^-14
   const double ulp = std::ldexp(1.0, e - 10);
   const double q = std::nearbyint(ax / ulp);  // the current mode is round-half-even
   return std::copysign(q * ulp, x);
@@ -57,8 +57,9 @@ TEST(Convert, FloatToHalfRoundsToNearestEvenIncludingSubnormalsAndOverflow) {
     xs.push_back(std::bit_cast<float>(sign | (exp << 23) | man));
   }
   // Exact ties and edge values.
-  for (float v : {65504.f, 65519.99f, 65520.f, 1e6f, 0.f, -0.f, 5.9604645e-8f, 2.9802322e-8f,
-                  2.9802326e-8f, 6.1035156e-5f, 1.f + 1.f / 2048, 1.f + 3.f / 2048, INFINITY, -INFINITY})
+  for (float v :
+       {65504.f, 65519.99f, 65520.f, 1e6f, 0.f, -0.f, 5.9604645e-8f, 2.9802322e-8f, 2.9802326e-8f,
+        6.1035156e-5f, 1.f + 1.f / 2048, 1.f + 3.f / 2048, INFINITY, -INFINITY})
     xs.push_back(v);
   const auto n = static_cast<std::int64_t>(xs.size());
   Tensor f = Tensor::wrap(xs.data(), {n}, DType::f32), h = Tensor::empty({n}, DType::f16);
@@ -80,7 +81,8 @@ TEST(Convert, RoundToF16MatchesScalarOnOddLengths) {
     round_to_f16(x);
     for (std::int64_t i = 0; i < n; ++i) {
       const float want = round_to_half(orig.data<float>()[i]);
-      ASSERT_EQ(std::bit_cast<std::uint32_t>(x.data<float>()[i]), std::bit_cast<std::uint32_t>(want))
+      ASSERT_EQ(std::bit_cast<std::uint32_t>(x.data<float>()[i]),
+                std::bit_cast<std::uint32_t>(want))
           << "n=" << n << " i=" << i << " x=" << orig.data<float>()[i];
     }
   }

@@ -43,7 +43,8 @@ TEST(CrossEntropy, LossAndGradientMatchReference) {
   Tensor l2 = logits.clone();
   softmax_cross_entropy(losses, l2, test::i32_tensor(tg), 0.25f, false);
   EXPECT_TRUE(test::all_close(losses, want_loss, kRtol, kAtol));
-  EXPECT_EQ(0, std::memcmp(l2.raw(), logits.raw(), logits.nbytes())) << "write_grad=false must not touch logits";
+  EXPECT_EQ(0, std::memcmp(l2.raw(), logits.raw(), logits.nbytes()))
+      << "write_grad=false must not touch logits";
   softmax_cross_entropy(losses, l2, test::i32_tensor(tg), 0.25f, true);
   EXPECT_TRUE(test::all_close(losses, want_loss, kRtol, kAtol));
   EXPECT_TRUE(test::all_close(l2, want_grad, kRtol, kAtol));
@@ -51,7 +52,8 @@ TEST(CrossEntropy, LossAndGradientMatchReference) {
 
 TEST(CrossEntropy, GradientMatchesFiniteDifferences) {
   const std::vector<std::int32_t> tg = {4, 0, 100, 9, 9, 60, 33};
-  Tensor logits = test::random_tensor({R, V}, 2, -3.f, 3.f), losses = Tensor::empty({R}, DType::f32);
+  Tensor logits = test::random_tensor({R, V}, 2, -3.f, 3.f),
+         losses = Tensor::empty({R}, DType::f32);
   const float grad_scale = 0.5f;
   auto loss = [&] {
     Tensor l = logits.clone();
@@ -90,7 +92,8 @@ TEST(CrossEntropy, TargetOutsideVocabularyIsInputErrorNamingRowAndValue) {
 }
 
 TEST(CrossEntropy, LargeLogitsStayFinite) {
-  Tensor logits = test::random_tensor({R, V}, 5, 1e4f, 1e4f + 10.f), losses = Tensor::empty({R}, DType::f32);
+  Tensor logits = test::random_tensor({R, V}, 5, 1e4f, 1e4f + 10.f),
+         losses = Tensor::empty({R}, DType::f32);
   const std::vector<std::int32_t> tg = {0, 1, 2, 3, 4, 5, 6};
   std::vector<double> want_loss, want_grad;
   reference(logits, tg, 1.f, want_loss, want_grad);

@@ -36,7 +36,8 @@ TEST(Dropout, KernelEqualsKeepReferenceElementwise) {
     for (std::int64_t g = 0; g < G; ++g)
       for (std::int64_t i = 0; i < I; ++i)
         for (std::int64_t c = 0; c < C; ++c) {
-          const std::int64_t row = ((site.sample_offset + b) * site.groups_total + site.group_offset + g) * I + i;
+          const std::int64_t row =
+              ((site.sample_offset + b) * site.groups_total + site.group_offset + g) * I + i;
           const std::int64_t at = ((b * G + g) * I + i) * C + c;
           const float want = dropout_keep(site, p, row, c) ? x.data<float>()[at] / (1.f - p) : 0.f;
           ASSERT_FLOAT_EQ(y.data<float>()[at], want) << b << " " << g << " " << i << " " << c;
@@ -95,7 +96,8 @@ TEST(Dropout, SliceWithOffsetsGetsTheWholeTensorsMask) {
   for (std::int64_t b = 0; b < nb; ++b)
     for (std::int64_t g = 0; g < ng; ++g)
       for (std::int64_t k = 0; k < I * C; ++k)
-        part.data<float>()[(b * ng + g) * I * C + k] = x.data<float>()[((b0 + b) * G + g0 + g) * I * C + k];
+        part.data<float>()[(b * ng + g) * I * C + k] =
+            x.data<float>()[((b0 + b) * G + g0 + g) * I * C + k];
   DropoutSite local = whole;
   local.sample_offset = b0;
   local.group_offset = g0;

@@ -34,7 +34,8 @@ TEST(Elementwise, SumSquaresIsAccurateAndDeterministic) {
   for (std::int64_t n : kSizes) {
     Tensor x = test::random_tensor({n}, 4, -3.f, 3.f);
     double want = 0;
-    for (std::int64_t i = 0; i < n; ++i) want += static_cast<double>(x.data<float>()[i]) * x.data<float>()[i];
+    for (std::int64_t i = 0; i < n; ++i)
+      want += static_cast<double>(x.data<float>()[i]) * x.data<float>()[i];
     const double got = sum_squares(x);
     EXPECT_NEAR(got, want, 1e-12 * want) << n;  // fp64 accumulation of exact fp32 squares
     EXPECT_EQ(got, sum_squares(x));
@@ -45,8 +46,9 @@ TEST(Elementwise, AllFiniteFindsInfAndNanAnywhere) {
   for (std::int64_t n : kSizes) {
     Tensor x = test::random_tensor({n}, 5, -1e30f, 1e30f);
     EXPECT_TRUE(all_finite(x));
-    for (float bad : {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
-                      std::numeric_limits<float>::quiet_NaN()})
+    for (float bad :
+         {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+          std::numeric_limits<float>::quiet_NaN()})
       for (std::int64_t at : {std::int64_t{0}, n / 2, n - 1}) {
         const float keep = x.data<float>()[at];
         x.data<float>()[at] = bad;
@@ -66,12 +68,14 @@ TEST(Elementwise, GatherAndScatterAddRowsWithRepeatedIndices) {
   gather_rows(out, src, index);
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < h; ++j)
-      ASSERT_EQ(out.data<float>()[r * h + j], src.data<float>()[index.data<std::int32_t>()[r] * h + j]);
+      ASSERT_EQ(out.data<float>()[r * h + j],
+                src.data<float>()[index.data<std::int32_t>()[r] * h + j]);
   Tensor dst = test::random_tensor({rows, h}, 7), g = test::random_tensor({R, h}, 8);
   std::vector<double> want = test::to_double(dst);
   scatter_add_rows(dst, g, index);
   for (int r = 0; r < R; ++r)
-    for (int j = 0; j < h; ++j) want[index.data<std::int32_t>()[r] * h + j] += g.data<float>()[r * h + j];
+    for (int j = 0; j < h; ++j)
+      want[index.data<std::int32_t>()[r] * h + j] += g.data<float>()[r * h + j];
   EXPECT_TRUE(test::all_close(dst, want, 1e-6, 1e-7));
 }
 

@@ -2,11 +2,10 @@
 // InputErrors naming row and value, backward with repeated tokens against an fp64
 // reference and finite differences, and thread-count independence.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cstring>
 #include <string>
-
-#include <omp.h>
 
 #include "core/error.h"
 #include "kernels/embedding.h"
@@ -26,7 +25,8 @@ TEST(Embedding, ForwardLooksUpRowsOfItsShardAndZerosOthers) {
   for (int r = 0; r < 7; ++r) {
     const int t = tokens.data<std::int32_t>()[r];
     for (int j = 0; j < H; ++j) {
-      const float want = (t >= start && t < start + local) ? table.data<float>()[(t - start) * H + j] : 0.f;
+      const float want =
+          (t >= start && t < start + local) ? table.data<float>()[(t - start) * H + j] : 0.f;
       ASSERT_EQ(x.data<float>()[r * H + j], want) << "row " << r;
     }
   }
@@ -59,7 +59,8 @@ TEST(Embedding, BackwardAccumulatesScaledGradientsOfRepeatedTokens) {
   for (int r = 0; r < R; ++r) {
     const int t = tokens.data<std::int32_t>()[r] - start;
     if (t < 0 || t >= local) continue;
-    for (int j = 0; j < H; ++j) want[t * H + j] += alpha * static_cast<double>(dx.data<float>()[r * H + j]);
+    for (int j = 0; j < H; ++j)
+      want[t * H + j] += alpha * static_cast<double>(dx.data<float>()[r * H + j]);
   }
   // fp32 sums of at most 4 terms: a few ulp.
   EXPECT_TRUE(test::all_close(dtable, want, 1e-6, 1e-7));

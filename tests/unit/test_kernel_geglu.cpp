@@ -57,8 +57,8 @@ TEST(GeGLU, BackwardMatchesFiniteDifferences) {
     return test::project(g, w);
   };
   geglu_backward(du, w, u);
-  EXPECT_TRUE(test::all_close(du, test::finite_differences(u, loss, 1e-2f), test::kFdRtol,
-                              test::kFdAtol));
+  EXPECT_TRUE(
+      test::all_close(du, test::finite_differences(u, loss, 1e-2f), test::kFdRtol, test::kFdAtol));
 }
 
 }  // namespace

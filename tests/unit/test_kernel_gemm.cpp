@@ -68,14 +68,16 @@ void check_backend(GemmBackend backend, const Problem& p) {
         }
         const std::int64_t at = e * sc + i * ldc + j;
         const double want = p.alpha * acc + p.beta * c0[at];
-        ASSERT_NEAR(c[at], want, kGemmRtol * (std::abs(p.alpha) * mag + std::abs(p.beta * c0[at])) + 1e-7)
-            << gemm_backend_name(backend) << " ta=" << (p.ta == Trans::T) << " tb="
-            << (p.tb == Trans::T) << " at batch " << e << " (" << i << ", " << j << ")";
+        ASSERT_NEAR(c[at], want,
+                    kGemmRtol * (std::abs(p.alpha) * mag + std::abs(p.beta * c0[at])) + 1e-7)
+            << gemm_backend_name(backend) << " ta=" << (p.ta == Trans::T)
+            << " tb=" << (p.tb == Trans::T) << " at batch " << e << " (" << i << ", " << j << ")";
       }
   // Padding between rows and batch entries is untouched.
   for (std::int64_t e = 0; e < p.batch; ++e)
     for (std::int64_t i = 0; i < p.M; ++i)
-      for (std::int64_t j = p.N; j < ldc; ++j) ASSERT_EQ(c[e * sc + i * ldc + j], c0[e * sc + i * ldc + j]);
+      for (std::int64_t j = p.N; j < ldc; ++j)
+        ASSERT_EQ(c[e * sc + i * ldc + j], c0[e * sc + i * ldc + j]);
 }
 
 const GemmBackend kBackends[] = {GemmBackend::onednn, GemmBackend::openblas, GemmBackend::naive};

@@ -26,7 +26,8 @@ std::vector<double> reference_ln(const Tensor& x, const Tensor& gamma, const Ten
     for (int j = 0; j < H; ++j) v += std::pow(x.data<float>()[r * H + j] - m, 2);
     const double rs = 1.0 / std::sqrt(v / H + kEps);
     for (int j = 0; j < H; ++j)
-      y[r * H + j] = (x.data<float>()[r * H + j] - m) * rs * gamma.data<float>()[j] + beta.data<float>()[j];
+      y[r * H + j] =
+          (x.data<float>()[r * H + j] - m) * rs * gamma.data<float>()[j] + beta.data<float>()[j];
     if (mean) mean->push_back(m);
     if (rstd) rstd->push_back(rs);
   }
@@ -90,9 +91,12 @@ void check_backward(bool with_dres) {
     dbt.data<float>()[j] -= static_cast<float>(dbeta0[j]);
   }
   const float eps = 1e-2f;
-  EXPECT_TRUE(test::all_close(dx, test::finite_differences(x, loss, eps), test::kFdRtol, test::kFdAtol));
-  EXPECT_TRUE(test::all_close(dg, test::finite_differences(gamma, loss, eps), test::kFdRtol, test::kFdAtol));
-  EXPECT_TRUE(test::all_close(dbt, test::finite_differences(beta, loss, eps), test::kFdRtol, test::kFdAtol));
+  EXPECT_TRUE(
+      test::all_close(dx, test::finite_differences(x, loss, eps), test::kFdRtol, test::kFdAtol));
+  EXPECT_TRUE(test::all_close(dg, test::finite_differences(gamma, loss, eps), test::kFdRtol,
+                              test::kFdAtol));
+  EXPECT_TRUE(test::all_close(dbt, test::finite_differences(beta, loss, eps), test::kFdRtol,
+                              test::kFdAtol));
 }
 
 TEST(LayerNorm, BackwardMatchesFiniteDifferences) { check_backward(false); }

@@ -76,9 +76,12 @@ TEST(Linear, BackwardMatchesFiniteDifferences) {
          db = Tensor::zeros({kOut}, DType::f32);
   linear_backward(&dx, dW, &db, w, x, W);
   const float eps = 1e-2f;
-  EXPECT_TRUE(test::all_close(dx, test::finite_differences(x, loss, eps), test::kFdRtol, test::kFdAtol));
-  EXPECT_TRUE(test::all_close(dW, test::finite_differences(W, loss, eps), test::kFdRtol, test::kFdAtol));
-  EXPECT_TRUE(test::all_close(db, test::finite_differences(b, loss, eps), test::kFdRtol, test::kFdAtol));
+  EXPECT_TRUE(
+      test::all_close(dx, test::finite_differences(x, loss, eps), test::kFdRtol, test::kFdAtol));
+  EXPECT_TRUE(
+      test::all_close(dW, test::finite_differences(W, loss, eps), test::kFdRtol, test::kFdAtol));
+  EXPECT_TRUE(
+      test::all_close(db, test::finite_differences(b, loss, eps), test::kFdRtol, test::kFdAtol));
 }
 
 TEST(Linear, NullDxSkipsInputGradient) {

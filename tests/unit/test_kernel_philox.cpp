@@ -37,7 +37,8 @@ TEST(Philox, UniformCoversZeroToOneExclusive) {
 }
 
 TEST(Philox, KeysDifferByPurpose) {
-  const philox::Key a = philox::make_key(42, philox::kDropout), b = philox::make_key(42, philox::kInit);
+  const philox::Key a = philox::make_key(42, philox::kDropout),
+                    b = philox::make_key(42, philox::kInit);
   EXPECT_TRUE(a.k0 != b.k0 || a.k1 != b.k1);
 }
 

@@ -54,8 +54,8 @@ TEST(Rope, BackwardMatchesFiniteDifferences) {
   };
   Tensor dx = w.clone();
   rope_backward(dx, pos, kBase);
-  EXPECT_TRUE(test::all_close(dx, test::finite_differences(x, loss, 1e-2f), test::kFdRtol,
-                              test::kFdAtol));
+  EXPECT_TRUE(
+      test::all_close(dx, test::finite_differences(x, loss, 1e-2f), test::kFdRtol, test::kFdAtol));
 }
 
 TEST(Rope, BackwardUndoesForward) {

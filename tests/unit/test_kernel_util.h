@@ -39,8 +39,9 @@ inline std::vector<double> to_double(const Tensor& t) {
 
 // Element-wise |actual - expected| <= rtol * |expected| + atol * max|expected|: relative
 // per element, with a floor relative to the tensor's scale (for values near zero).
-inline ::testing::AssertionResult all_close(const float* actual, const std::vector<double>& expected,
-                                            double rtol, double atol) {
+inline ::testing::AssertionResult all_close(const float* actual,
+                                            const std::vector<double>& expected, double rtol,
+                                            double atol) {
   double scale = 0;
   for (double e : expected) scale = std::max(scale, std::abs(e));
   double worst = -1;
@@ -54,13 +55,13 @@ inline ::testing::AssertionResult all_close(const float* actual, const std::vect
     }
   }
   if (worst < 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "element " << worst_i << ": got " << actual[worst_i] << ", expected "
-         << expected[worst_i] << " (scale " << scale << ", rtol " << rtol << ", atol " << atol
-         << ")";
+  return ::testing::AssertionFailure() << "element " << worst_i << ": got " << actual[worst_i]
+                                       << ", expected " << expected[worst_i] << " (scale " << scale
+                                       << ", rtol " << rtol << ", atol " << atol << ")";
 }
-inline ::testing::AssertionResult all_close(const Tensor& actual, const std::vector<double>& expected,
-                                            double rtol, double atol) {
+inline ::testing::AssertionResult all_close(const Tensor& actual,
+                                            const std::vector<double>& expected, double rtol,
+                                            double atol) {
   if (actual.numel() != static_cast<std::int64_t>(expected.size()))
     return ::testing::AssertionFailure() << "size " << actual.numel() << " vs " << expected.size();
   return all_close(actual.data<float>(), expected, rtol, atol);
