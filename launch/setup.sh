@@ -6,7 +6,7 @@ set -euo pipefail
 build_deps=(build-essential cmake pkg-config git
   libopenblas-dev libdnnl-dev libopenmpi-dev openmpi-bin libhdf5-dev
   nlohmann-json3-dev libspdlog-dev libboost-program-options-dev
-  libsentencepiece-dev sentencepiece libgtest-dev libgmock-dev libbenchmark-dev)
+  libsentencepiece-dev sentencepiece libssl-dev libgtest-dev libgmock-dev libbenchmark-dev)
 test_deps=(python3 python3-torch python3-numpy python3-h5py libopenblas0-openmp)
 corpus_deps=(fortunes fortunes-zh)
 

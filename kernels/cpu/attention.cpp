@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "kernels/cpu/check.h"
@@ -136,8 +137,9 @@ void attention_softmax_forward(Tensor& scores, const AttentionMask& mask, float 
             "{}: scores must be [B, a, T, T], got {}", op, shape_str(scores.shape()));
   const std::int64_t B = scores.size(0), a = scores.size(1), T = scores.size(2);
   const MaskView m = check_mask(op, mask, B, T);
+  GLM_CHECK(scale > 0.f, "{}: scale {} must be positive", op, scale);
   float* S = scores.data<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B * a * T * T >= kParallelMin)
   for (std::int64_t row = 0; row < B * a * T; ++row) {
     const std::int64_t b = row / (a * T), i = row % T;
     softmax_row(S + row * T, T, row_limit(i, m.P[b], m.L[b]), scale);
@@ -153,7 +155,7 @@ void attention_softmax_backward(Tensor& dprobs, const Tensor& probs, float scale
   const std::int64_t T = probs.dim() > 0 ? probs.size(-1) : 0, rows = rows_of(probs);
   float* DP = dprobs.data<float>();
   const float* P = probs.data<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * T >= kParallelMin)
   for (std::int64_t row = 0; row < rows; ++row)
     softmax_backward_row(DP + row * T, P + row * T, T, scale);
 }
@@ -172,7 +174,9 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
   const float alpha = 1.f / (std::sqrt(static_cast<float>(d)) * c);
   const bool drop = args.dropout_p > 0.f;
   const DropoutStream ds = dropout_stream(args.dropout, drop ? args.dropout_p : 0.f);
-  std::vector<float> dropped(drop ? static_cast<std::size_t>(a * T * T) : 0);
+  // Uninitialised on purpose: every row is written by dropout_row before the PV product.
+  auto dropped =
+      std::make_unique_for_overwrite<float[]>(drop ? static_cast<std::size_t>(a * T * T) : 0);
 
   const std::int64_t ld_qkv = 3 * a * d;
   const float* QKV = qkv.data<float>();
@@ -188,16 +192,16 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
               a);
     // P = softmax(c * S) over allowed keys; the dropped copy while the row is in L1.
     const std::int32_t Pb = m.P[b], Lb = m.L[b];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (a * T * T >= kParallelMin)
     for (std::int64_t row = 0; row < a * T; ++row) {
       const std::int64_t hd = row / T, i = row % T;
       softmax_row(P + row * T, T, row_limit(i, Pb, Lb), c);
       if (drop)
-        dropout_row(dropped.data() + row * T, P + row * T, T, ds,
+        dropout_row(dropped.get() + row * T, P + row * T, T, ds,
                     dropout_global_row(args.dropout, b, hd, i, T));
     }
     // ctx[b, :, hd*d : hd*d+d] = P_dropped[hd] [T, T] v[hd] [T, d]
-    head_gemm(Trans::N, Trans::N, T, d, T, 1.f, drop ? dropped.data() : P, T, T * T, v, ld_qkv,
+    head_gemm(Trans::N, Trans::N, T, d, T, 1.f, drop ? dropped.get() : P, T, T * T, v, ld_qkv,
               3 * d, CTX + b * T * a * d, a * d, d, a);
   }
 }
@@ -242,7 +246,7 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
     // dv[hd] [T, d] = P_dropped[hd]^T dctx[hd]
     const float* Pd = P;
     if (drop) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (a * T * T >= kParallelMin)
       for (std::int64_t row = 0; row < a * T; ++row)
         dropout_row(S + row * T, P + row * T, T, ds,
                     dropout_global_row(args.dropout, b, row / T, row % T, T));
@@ -252,7 +256,7 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
     // dP_dropped[hd] [T, T] = dctx[hd] v[hd]^T  (overwrites the dropped probabilities)
     head_gemm(Trans::N, Trans::T, T, T, d, 1.f, dc, a * d, d, v, ld_qkv, 3 * d, S, T, T * T, a);
     // dP = dropout(dP_dropped) (same mask and scale); dS = c * P * (dP - <dP, P>)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (a * T * T >= kParallelMin)
     for (std::int64_t row = 0; row < a * T; ++row) {
       if (drop)
         dropout_row(S + row * T, S + row * T, T, ds,

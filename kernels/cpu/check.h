@@ -59,6 +59,11 @@ inline std::int64_t rows_of(const Tensor& t) {
   return c == 0 ? 0 : t.numel() / c;
 }
 
+// Below this many elements of work a kernel runs on the calling thread: an OpenMP region
+// costs a few microseconds (much more when the cores are shared and a worker is descheduled),
+// which only pays off for ~32K floats (128 KB) of memory-bound work.
+constexpr std::int64_t kParallelMin = std::int64_t{1} << 15;
+
 // Thread t's share [begin, end) of n items split into nt contiguous blocks: used where a
 // kernel keeps per-thread partial sums and reduces them in thread order (deterministic for
 // a fixed thread count, no atomics).

@@ -71,7 +71,7 @@ void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets
           "cross-entropy: target {} at row {} is outside the vocabulary [0, {})", T[r], r, V));
   GLM_CHECK(V > 0 || R == 0, "{}: empty vocabulary", op);
   float *L = losses.data<float>(), *X = logits.data<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (R * V >= kParallelMin)
   for (std::int64_t r = 0; r < R; ++r) L[r] = ce_row(X + r * V, V, T[r], grad_scale, write_grad);
 }
 

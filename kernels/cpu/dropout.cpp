@@ -92,7 +92,7 @@ void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t gro
   const DropoutStream s = dropout_stream(site, p);
   float* X = x.data<float>();
   // Element (b, g, i, c) of the [B, G, I, C] view is row rr = (b*G + g)*I + i.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * C >= kParallelMin)
   for (std::int64_t rr = 0; rr < rows; ++rr) {
     const std::int64_t b = rr / (groups * I), g = (rr / I) % groups, i = rr % I;
     dropout_row(X + rr * C, X + rr * C, C, s, dropout_global_row(site, b, g, i, I));

@@ -64,8 +64,7 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) std::uint32_t n
 // Run fn(begin, end) over [0, n) in one contiguous chunk per thread (small n: one thread).
 template <class F>
 void parallel_chunks(std::int64_t n, F&& fn) {
-  constexpr std::int64_t kSerialBelow = 1 << 15;
-  if (n < kSerialBelow) {
+  if (n < kParallelMin) {
     fn(std::int64_t{0}, n);
     return;
   }
@@ -134,7 +133,7 @@ double sum_squares(const Tensor& x) {
   require_f32("sum_squares", "x", x);
   const float* X = x.data<float>();
   const std::int64_t n = x.numel();
-  const int nt = omp_get_max_threads();
+  const int nt = n >= kParallelMin ? omp_get_max_threads() : 1;
   std::vector<double> part(nt, 0.0);
 #pragma omp parallel num_threads(nt)
   {
@@ -153,7 +152,7 @@ bool all_finite(const Tensor& x) {
   const float* X = x.data<float>();
   std::uint32_t bad = 0;
   const std::int64_t n = x.numel();
-  if (n < (1 << 15)) return nonfinite_span(X, n) == 0;
+  if (n < kParallelMin) return nonfinite_span(X, n) == 0;
 #pragma omp parallel reduction(| : bad)
   {
     const Range r = thread_range(n, omp_get_thread_num(), omp_get_num_threads());
@@ -172,7 +171,7 @@ void gather_rows(Tensor& out, const Tensor& src, const Tensor& index) {
   float* O = out.data<float>();
   const float* S = src.data<float>();
   const std::int32_t* idx = index.data<std::int32_t>();
-#pragma omp parallel for schedule(static) if (R * h > (1 << 15))
+#pragma omp parallel for schedule(static) if (R * h >= kParallelMin)
   for (std::int64_t r = 0; r < R; ++r)
     std::memcpy(O + r * h, S + static_cast<std::int64_t>(idx[r]) * h, sizeof(float) * h);
 }
@@ -192,7 +191,7 @@ void scatter_add_rows(Tensor& dst, const Tensor& src, const Tensor& index) {
   constexpr std::int64_t kLine = 16;  // floats per cache line: threads never share one
   const std::int64_t lines = (h + kLine - 1) / kLine;
   const int nt = static_cast<int>(std::max<std::int64_t>(
-      1, std::min<std::int64_t>({omp_get_max_threads(), lines, R * h / (1 << 14) + 1})));
+      1, std::min<std::int64_t>({omp_get_max_threads(), lines, R * h / kParallelMin + 1})));
 #pragma omp parallel num_threads(nt)
   {
     const Range lr = thread_range(lines, omp_get_thread_num(), omp_get_num_threads());

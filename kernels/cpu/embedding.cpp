@@ -58,7 +58,7 @@ void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
                       vocab_total));
   float* X = x.data<float>();
   const float* E = table.data<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (R * h >= kParallelMin)
   for (std::int64_t r = 0; r < R; ++r) {
     const std::int64_t local = tok[r] - vocab_start;
     if (local >= 0 && local < V) {
@@ -89,8 +89,10 @@ void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, 
   const float* DX = dx.data<float>();
   // Column blocks of at least 16 floats (one cache line) so threads never share a line.
   constexpr std::int64_t kMinCols = 16;
-  const int nt = static_cast<int>(
-      std::max<std::int64_t>(1, std::min<std::int64_t>(omp_get_max_threads(), h / kMinCols)));
+  const int nt = R * h < kParallelMin
+                     ? 1
+                     : static_cast<int>(std::max<std::int64_t>(
+                           1, std::min<std::int64_t>(omp_get_max_threads(), h / kMinCols)));
 #pragma omp parallel num_threads(nt)
   {
     const int t = omp_get_thread_num(), n = omp_get_num_threads();

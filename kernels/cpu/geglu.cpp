@@ -68,7 +68,7 @@ void geglu_forward(Tensor& g, const Tensor& u) {
   const std::int64_t f = u.size(-1) / 2, R = rows_of(u);
   float* G = g.data<float>();
   const float* U = u.data<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (R * f >= kParallelMin / 4)
   for (std::int64_t r = 0; r < R; ++r) geglu_row(G + r * f, U + r * 2 * f, U + r * 2 * f + f, f);
 }
 
@@ -81,7 +81,7 @@ void geglu_backward(Tensor& du, const Tensor& dg, const Tensor& u) {
   const std::int64_t f = u.size(-1) / 2, R = rows_of(u);
   float* DU = du.data<float>();
   const float *DG = dg.data<float>(), *U = u.data<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (R * f >= kParallelMin / 4)
   for (std::int64_t r = 0; r < R; ++r)
     geglu_backward_row(DU + r * 2 * f, DU + r * 2 * f + f, DG + r * f, U + r * 2 * f,
                        U + r * 2 * f + f, f);

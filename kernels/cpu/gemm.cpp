@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/cpu/check.h"
 
 namespace glm::kernels {
 namespace {
@@ -47,7 +48,7 @@ void scale_c(float* C, std::int64_t M, std::int64_t N, std::int64_t ldc, float b
 // The reference: plain loops with fp64 accumulation, rows in parallel.
 void gemm_naive_one(const GemmArgs& g, const float* A, const float* B, float* C) {
   const std::int64_t M = g.M, N = g.N, K = g.K;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (M * N * K >= cpu::kParallelMin)
   for (std::int64_t i = 0; i < M; ++i) {
     for (std::int64_t j = 0; j < N; ++j) {
       double acc = 0;
@@ -155,11 +156,13 @@ void gemm(const GemmArgs& g, GemmBackend backend) {
 
   // Many small products (attention: one per head, T x T x d): one product per thread, each
   // single-threaded inside oneDNN (it runs sequentially within a parallel region), beats
-  // splitting every small product over the threads. Which entry a thread computes does not
-  // change any entry's result, so this stays deterministic.
+  // splitting every small product over the threads. Tiny batches (under ~10 us of work) stay
+  // on the calling thread. The choice depends only on the shape and the thread count, so
+  // results stay reproducible run to run.
   const int threads = omp_get_max_threads();
   const double flops_each = 2.0 * static_cast<double>(g.M) * g.N * g.K;
-  if (backend == GemmBackend::onednn && g.batch >= threads && threads > 1 && flops_each < 64e6) {
+  if (backend == GemmBackend::onednn && g.batch >= threads && threads > 1 && flops_each < 64e6 &&
+      flops_each * g.batch >= 4e6) {
 #pragma omp parallel for schedule(static)
     for (std::int64_t b = 0; b < g.batch; ++b) one(b);
   } else {

@@ -121,7 +121,7 @@ void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x, c
   const std::int64_t h = x.size(-1), R = rows_of(x);
   float *Y = y.data<float>(), *MEAN = mean.data<float>(), *RSTD = rstd.data<float>();
   const float *X = x.data<float>(), *G = gamma.data<float>(), *BT = beta.data<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (R * h >= kParallelMin)
   for (std::int64_t r = 0; r < R; ++r)
     normalize_row(Y + r * h, MEAN + r, RSTD + r, X + r * h, G, BT, h, eps);
 }
@@ -141,7 +141,7 @@ void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd
         *RSTD = rstd.data<float>();
   const float *A = a.data<float>(), *F = f.data<float>(), *G = gamma.data<float>(),
               *BT = beta.data<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (R * h >= kParallelMin)
   for (std::int64_t r = 0; r < R; ++r) {
     residual_row(S + r * h, A + r * h, F + r * h, alpha, h);
     normalize_row(Y + r * h, MEAN + r, RSTD + r, S + r * h, G, BT, h, eps);
@@ -180,7 +180,7 @@ void layernorm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor&
   const float *DY = dy.data<float>(), *DRES = dres ? dres->data<float>() : nullptr,
               *X = x.data<float>(), *MEAN = mean.data<float>(), *RSTD = rstd.data<float>(),
               *G = gamma.data<float>();
-  const int nt = omp_get_max_threads();
+  const int nt = R * h >= kParallelMin ? omp_get_max_threads() : 1;
   // Per-thread partial [dgamma | dbeta] rows, reduced in thread order below.
   std::vector<float> parts(static_cast<std::size_t>(nt) * 2 * h, 0.f);
 #pragma omp parallel num_threads(nt)

@@ -58,7 +58,7 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
     require_f32(op, "b", *b);
     require_shape(op, "b", *b, {out});
     const float* B = b->data<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (R * out >= kParallelMin)
     for (std::int64_t r = 0; r < R; ++r) fill_row(Y + r * out, B, out);
   }
   // y [R, out] = x [R, in] W^T  (+ y holding the bias)
@@ -134,7 +134,7 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
     const float* DY = dy.data<float>();
     float* DB = db->data<float>();
     const std::int64_t blocks = (out + kColBlock - 1) / kColBlock;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (R * out >= kParallelMin)
     for (std::int64_t blk = 0; blk < blocks; ++blk)
       column_sums(DB, DY, R, out, blk * kColBlock, std::min(out, (blk + 1) * kColBlock));
   }

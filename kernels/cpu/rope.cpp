@@ -43,7 +43,7 @@ void rope_apply(const char* op, Tensor& qkv, const Tensor& positions, float base
     inv_freq[i] = 1.0f / std::pow(base, static_cast<float>(2 * i) / static_cast<float>(d));
   float* X = qkv.data<float>();
   const std::int32_t* P = positions.data<std::int32_t>();
-#pragma omp parallel
+#pragma omp parallel if (R * a * d >= kParallelMin / 4)
   {
     std::vector<float> cs(half), sn(half);
 #pragma omp for schedule(static)

@@ -63,6 +63,8 @@ class GLMModel {
   Tensor forward_logits(const Batch& batch);
 
   void zero_grads() { grads_.flat().zero_(); }
+  // EGS alpha_e may follow a schedule or be overridden on resume (DESIGN.md section 2).
+  void set_embedding_grad_shrink(double alpha) { config_.embedding_grad_shrink = alpha; }
 
   FlatParams& params() { return params_; }
   FlatParams& grads() { return grads_; }

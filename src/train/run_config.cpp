@@ -30,7 +30,17 @@ nlohmann::json RunConfig::to_json() const {
            {{"micro_batch_size", train.micro_batch_size},
             {"precision", train.precision},
             {"recompute", train.recompute},
-            {"seed", train.seed}}}};
+            {"seed", train.seed},
+            {"train_iters", train.train_iters},
+            {"log_interval", train.log_interval},
+            {"eval_interval", train.eval_interval},
+            {"eval_iters", train.eval_iters},
+            {"data_dir", train.data_dir}}},
+          {"optim", optim.to_json()},
+          {"batch", batch.to_json()},
+          {"objective", objective.to_json()},
+          {"spike_guard", spike_guard.to_json()},
+          {"egs_schedule", egs_schedule.to_json()}};
 }
 
 namespace {
@@ -66,20 +76,45 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   std::vector<std::string> problems;
   JsonFields top(doc, "(top level)", source);
   nlohmann::json model_j = top.object("model"), train_j = top.object("train");
+  nlohmann::json optim_j = top.object("optim"), batch_j = top.object("batch");
+  nlohmann::json objective_j = top.object("objective"), spike_j = top.object("spike_guard");
+  nlohmann::json egs_j = top.object("egs_schedule");
   for (const auto& p : top.finish()) problems.push_back(p);
+  // Each section reports its own problems; collect them all before failing.
+  auto section = [&](auto&& parse) {
+    try {
+      parse();
+    } catch (const InputError& e) {
+      problems.push_back(e.what());
+    }
+  };
+  section([&] { rc.optim = optim::OptimConfig::from_json(optim_j, source); });
+  section([&] { rc.batch = optim::BatchConfig::from_json(batch_j, source); });
+  section([&] { rc.objective = data::CollatorConfig::from_json(objective_j, source); });
+  section([&] { rc.spike_guard = optim::SpikeGuardConfig::from_json(spike_j, source); });
   if (model_j.is_null()) problems.push_back(fmt::format("{}: missing section 'model'", source));
 
-  try {
-    rc.model = model::ModelConfig::from_json(model_j, source);
-  } catch (const InputError& e) {
-    problems.push_back(e.what());
-  }
+  section([&] { rc.model = model::ModelConfig::from_json(model_j, source); });
+  rc.egs_schedule = optim::EgsSchedule::constant(rc.model.embedding_grad_shrink);
+  if (!egs_j.is_null())
+    section([&] { rc.egs_schedule = optim::EgsSchedule::from_json(egs_j, source); });
 
   JsonFields t(train_j, "train", source);
   t.get("micro_batch_size", rc.train.micro_batch_size, 1, 1 << 20);
   t.get("precision", rc.train.precision, {"fp32", "fp16"});
   t.get("recompute", rc.train.recompute, {"none", "full"});
   t.get("seed", rc.train.seed, 0, std::int64_t{1} << 62);
+  t.get("train_iters", rc.train.train_iters, 0, std::int64_t{1} << 40);
+  t.get("log_interval", rc.train.log_interval, 1, 1 << 30);
+  t.get("eval_interval", rc.train.eval_interval, 0, 1 << 30);
+  t.get("eval_iters", rc.train.eval_iters, 0, 1 << 20);
+  t.get("data_dir", rc.train.data_dir, {});
+  if (rc.batch.global_batch_size % rc.train.micro_batch_size != 0)
+    t.error("micro_batch_size", fmt::format("{} does not divide batch.global_batch_size {}",
+                                            rc.train.micro_batch_size, rc.batch.global_batch_size));
+  if (rc.batch.rampup() && (rc.batch.rampup_start % rc.train.micro_batch_size != 0 ||
+                            rc.batch.rampup_increment % rc.train.micro_batch_size != 0))
+    t.error("micro_batch_size", "must divide batch.rampup_start and batch.rampup_increment");
   for (const auto& p : t.finish()) problems.push_back(p);
   throw_if_problems(problems, source);
   return rc;

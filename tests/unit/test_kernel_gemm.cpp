@@ -100,6 +100,12 @@ TEST(Gemm, LargerProblemMatchesReference) {
     check_backend(be, {Trans::N, Trans::T, 129, 95, 203, 1, 1.f, 1.f});
 }
 
+TEST(Gemm, BatchLargeEnoughForOneEntryPerThreadMatchesReference) {
+  // oneDNN runs batches of mid-sized products one entry per thread (the attention heads).
+  for (GemmBackend be : {GemmBackend::onednn, GemmBackend::openblas})
+    check_backend(be, {Trans::N, Trans::T, 128, 96, 64, 4, 1.f, 0.f});
+}
+
 TEST(Gemm, BetaZeroIgnoresGarbageInC) {
   for (GemmBackend be : kBackends) {
     std::vector<float> A(6, 1.f), B(6, 2.f), C(4, std::numeric_limits<float>::quiet_NaN());

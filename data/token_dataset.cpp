@@ -1,0 +1,293 @@
+#include "data/token_dataset.h"
+
+#include <hdf5.h>
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "data/atomic_file.h"
+
+namespace glm::data {
+namespace {
+
+constexpr hsize_t kChunkElements = 64 * 1024;  // 256 KiB of tokens per chunk
+
+// Silences HDF5's own error-stack printing while alive: errors are reported by us.
+struct QuietH5 {
+  H5E_auto2_t fn;
+  void* data;
+  QuietH5() {
+    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~QuietH5() { H5Eset_auto2(H5E_DEFAULT, fn, data); }
+};
+
+// An HDF5 handle closed with its own function at scope exit.
+struct Handle {
+  hid_t id;
+  herr_t (*close)(hid_t);
+  Handle(hid_t i, herr_t (*c)(hid_t)) : id(i), close(c) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() {
+    if (id >= 0) close(id);
+  }
+};
+
+// --- writing ---------------------------------------------------------------------------
+
+void write_string_attr(hid_t file, const std::string& path, const char* name,
+                       const std::string& value) {
+  Handle type{H5Tcopy(H5T_C_S1), H5Tclose};
+  H5Tset_size(type.id, value.size() + 1);
+  H5Tset_strpad(type.id, H5T_STR_NULLTERM);
+  H5Tset_cset(type.id, H5T_CSET_UTF8);
+  Handle space{H5Screate(H5S_SCALAR), H5Sclose};
+  Handle attr{H5Acreate2(file, name, type.id, space.id, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
+  if (attr.id < 0 || H5Awrite(attr.id, type.id, value.c_str()) < 0)
+    throw Error(fmt::format("{}: cannot write attribute '{}'", path, name));
+}
+
+void write_int_attr(hid_t file, const std::string& path, const char* name, std::int64_t value) {
+  Handle space{H5Screate(H5S_SCALAR), H5Sclose};
+  Handle attr{H5Acreate2(file, name, H5T_STD_I64LE, space.id, H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose};
+  if (attr.id < 0 || H5Awrite(attr.id, H5T_NATIVE_INT64, &value) < 0)
+    throw Error(fmt::format("{}: cannot write attribute '{}'", path, name));
+}
+
+// A 1-D dataset, chunked and compressed (an empty one is stored contiguous: HDF5 chunks
+// must not exceed a fixed-size dimension).
+void write_1d(hid_t file, const std::string& path, const char* name, hid_t file_type,
+              hid_t mem_type, const void* data, hsize_t n, int level) {
+  Handle space{H5Screate_simple(1, &n, nullptr), H5Sclose};
+  Handle dcpl{H5Pcreate(H5P_DATASET_CREATE), H5Pclose};
+  if (n > 0) {
+    hsize_t chunk = std::min(n, kChunkElements);
+    H5Pset_chunk(dcpl.id, 1, &chunk);
+    H5Pset_shuffle(dcpl.id);  // byte planes: the high bytes of small ids are mostly zero
+    if (level > 0) H5Pset_deflate(dcpl.id, static_cast<unsigned>(level));
+  }
+  Handle ds{H5Dcreate2(file, name, file_type, space.id, H5P_DEFAULT, dcpl.id, H5P_DEFAULT),
+            H5Dclose};
+  if (ds.id < 0) throw Error(fmt::format("{}: cannot create dataset '{}'", path, name));
+  if (n > 0 && H5Dwrite(ds.id, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    throw Error(fmt::format("{}: cannot write dataset '{}'", path, name));
+}
+
+// --- reading ---------------------------------------------------------------------------
+
+class Reader {
+ public:
+  explicit Reader(const std::string& path)
+      : path_(path), file_(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose) {
+    if (file_.id < 0)
+      throw InputError(fmt::format(
+          "{}: cannot open token dataset (missing, truncated or not an HDF5 file)", path));
+  }
+
+  [[noreturn]] void fail(const std::string& field, const std::string& what) const {
+    throw InputError(fmt::format("{}: {}: {}", path_, field, what));
+  }
+
+  Handle open_attr(const char* name) const {
+    if (H5Aexists(file_.id, name) <= 0) fail(name, "attribute missing");
+    Handle a{H5Aopen(file_.id, name, H5P_DEFAULT), H5Aclose};
+    if (a.id < 0) fail(name, "attribute unreadable");
+    return Handle{std::exchange(a.id, -1), H5Aclose};
+  }
+
+  std::string string_attr(const char* name) const {
+    Handle a = open_attr(name);
+    Handle type{H5Aget_type(a.id), H5Tclose};
+    if (H5Tget_class(type.id) != H5T_STRING) fail(name, "attribute is not a string");
+    if (H5Tis_variable_str(type.id) > 0) {
+      Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
+      H5Tset_size(mem.id, H5T_VARIABLE);
+      char* s = nullptr;
+      if (H5Aread(a.id, mem.id, &s) < 0 || s == nullptr) fail(name, "attribute unreadable");
+      std::string out(s);
+      H5free_memory(s);
+      return out;
+    }
+    std::string buf(H5Tget_size(type.id), '\0');
+    if (H5Aread(a.id, type.id, buf.data()) < 0) fail(name, "attribute unreadable");
+    return buf.substr(0, buf.find('\0'));
+  }
+
+  std::int64_t int_attr(const char* name) const {
+    Handle a = open_attr(name);
+    Handle type{H5Aget_type(a.id), H5Tclose};
+    Handle space{H5Aget_space(a.id), H5Sclose};
+    if (H5Tget_class(type.id) != H5T_INTEGER || H5Sget_simple_extent_npoints(space.id) != 1)
+      fail(name, "attribute is not an integer scalar");
+    std::int64_t v = 0;
+    if (H5Aread(a.id, H5T_NATIVE_INT64, &v) < 0) fail(name, "attribute unreadable");
+    return v;
+  }
+
+  // A 1-D unsigned integer dataset of exactly `expected` elements.
+  template <typename T>
+  std::vector<T> read_1d(const char* name, hid_t mem_type, std::int64_t expected) const {
+    if (H5Lexists(file_.id, name, H5P_DEFAULT) <= 0) fail(name, "dataset missing");
+    Handle ds{H5Dopen2(file_.id, name, H5P_DEFAULT), H5Dclose};
+    if (ds.id < 0) fail(name, "dataset unreadable");
+    Handle type{H5Dget_type(ds.id), H5Tclose};
+    if (H5Tget_class(type.id) != H5T_INTEGER || H5Tget_sign(type.id) != H5T_SGN_NONE ||
+        H5Tget_size(type.id) != sizeof(T))
+      fail(name, fmt::format("dataset must hold uint{}", 8 * sizeof(T)));
+    Handle space{H5Dget_space(ds.id), H5Sclose};
+    if (H5Sget_simple_extent_ndims(space.id) != 1) fail(name, "dataset must be 1-D");
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(space.id, &n, nullptr);
+    if (static_cast<std::int64_t>(n) != expected)
+      fail(name, fmt::format("dataset has {} elements, expected {}", n, expected));
+    std::vector<T> out(n);
+    if (n > 0 && H5Dread(ds.id, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+      fail(name, "cannot read the dataset (file truncated or corrupt)");
+    return out;
+  }
+
+ private:
+  std::string path_;
+  Handle file_;
+};
+
+}  // namespace
+
+// --- TokenDatasetWriter ------------------------------------------------------------------
+
+TokenDatasetWriter::TokenDatasetWriter(std::string path, TokenDatasetMeta meta,
+                                       int compression_level)
+    : path_(std::move(path)), meta_(std::move(meta)), level_(compression_level) {
+  GLM_CHECK(meta_.vocab_size > 0 && meta_.eop_id >= 0 && meta_.eop_id < meta_.vocab_size,
+            "{}: vocab_size {} eop_id {}", path_, meta_.vocab_size, meta_.eop_id);
+  GLM_CHECK(level_ >= 0 && level_ <= 9, "deflate level {}", level_);
+}
+
+void TokenDatasetWriter::add_document(std::span<const std::int32_t> tokens) {
+  GLM_CHECK(!finalized_, "{}: add_document after finalize", path_);
+  for (std::int32_t t : tokens) {
+    GLM_CHECK(t >= 0 && t < meta_.vocab_size, "{}: token id {} outside [0, {})", path_, t,
+              meta_.vocab_size);
+    tokens_.push_back(static_cast<std::uint32_t>(t));
+  }
+  tokens_.push_back(static_cast<std::uint32_t>(meta_.eop_id));
+  offsets_.push_back(tokens_.size());
+}
+
+void TokenDatasetWriter::finalize() {
+  GLM_CHECK(!finalized_, "{}: finalize called twice", path_);
+  QuietH5 quiet;
+  AtomicFile out(path_);
+  {
+    Handle file{H5Fcreate(out.temp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+                H5Fclose};
+    if (file.id < 0) throw Error(fmt::format("{}: cannot create HDF5 file", out.temp_path()));
+    write_1d(file.id, path_, "tokens", H5T_STD_U32LE, H5T_NATIVE_UINT32, tokens_.data(),
+             tokens_.size(), level_);
+    write_1d(file.id, path_, "doc_offsets", H5T_STD_U64LE, H5T_NATIVE_UINT64, offsets_.data(),
+             offsets_.size(), level_);
+    write_string_attr(file.id, path_, "format", kTokenFormat);
+    write_int_attr(file.id, path_, "format_version", kTokenFormatVersion);
+    write_string_attr(file.id, path_, "tokenizer_sha256", meta_.tokenizer_sha256);
+    write_int_attr(file.id, path_, "vocab_size", meta_.vocab_size);
+    write_int_attr(file.id, path_, "eop_id", meta_.eop_id);
+    write_string_attr(file.id, path_, "source_files", nlohmann::json(meta_.source_files).dump());
+    write_int_attr(file.id, path_, "num_tokens", num_tokens());
+    write_int_attr(file.id, path_, "num_documents", num_documents());
+    if (H5Fflush(file.id, H5F_SCOPE_GLOBAL) < 0)
+      throw Error(fmt::format("{}: cannot flush HDF5 file", out.temp_path()));
+  }  // closed before the fsync and rename
+  out.commit();
+  finalized_ = true;
+}
+
+// --- TokenDataset --------------------------------------------------------------------------
+
+TokenDataset::TokenDataset(const std::string& path) : path_(path) {
+  QuietH5 quiet;
+  Reader r(path);
+  // Identity first: a file of another kind gets one clear message, not a list of oddities.
+  if (std::string f = r.string_attr("format"); f != kTokenFormat)
+    r.fail("format", fmt::format("is '{}', expected '{}'", f, kTokenFormat));
+  if (std::int64_t v = r.int_attr("format_version"); v != kTokenFormatVersion)
+    r.fail("format_version",
+           fmt::format("{} is not supported (this build reads {})", v, kTokenFormatVersion));
+
+  tokenizer_sha256_ = r.string_attr("tokenizer_sha256");
+  if (tokenizer_sha256_.size() != 64 ||
+      tokenizer_sha256_.find_first_not_of("0123456789abcdef") != std::string::npos)
+    r.fail("tokenizer_sha256", fmt::format("'{}' is not a SHA-256 hex digest", tokenizer_sha256_));
+  const std::int64_t vocab = r.int_attr("vocab_size");
+  if (vocab <= 0 || vocab > (std::int64_t{1} << 31) - 1)
+    r.fail("vocab_size", fmt::format("{} is out of range", vocab));
+  vocab_size_ = static_cast<int>(vocab);
+  const std::int64_t eop = r.int_attr("eop_id");
+  if (eop < 0 || eop >= vocab) r.fail("eop_id", fmt::format("{} outside [0, {})", eop, vocab));
+  eop_id_ = static_cast<int>(eop);
+  {
+    const std::string s = r.string_attr("source_files");
+    nlohmann::json j = nlohmann::json::parse(s, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_array()) r.fail("source_files", "not a JSON array");
+    for (const auto& e : j) {
+      if (!e.is_string()) r.fail("source_files", "not a JSON array of strings");
+      source_files_.push_back(e.get<std::string>());
+    }
+  }
+  const std::int64_t num_tokens = r.int_attr("num_tokens");
+  const std::int64_t num_docs = r.int_attr("num_documents");
+  if (num_tokens < 0) r.fail("num_tokens", fmt::format("{} is negative", num_tokens));
+  if (num_docs < 0) r.fail("num_documents", fmt::format("{} is negative", num_docs));
+
+  offsets_ = r.read_1d<std::uint64_t>("doc_offsets", H5T_NATIVE_UINT64, num_docs + 1);
+  tokens_ = r.read_1d<std::uint32_t>("tokens", H5T_NATIVE_UINT32, num_tokens);
+
+  // Every document is non-empty (it holds at least its <eop>) and ends with <eop>.
+  if (offsets_[0] != 0) r.fail("doc_offsets", fmt::format("starts at {}, not 0", offsets_[0]));
+  for (std::int64_t i = 0; i < num_docs; ++i)
+    if (offsets_[i + 1] <= offsets_[i])
+      r.fail("doc_offsets", fmt::format("not increasing at document {} ({} then {})", i,
+                                        offsets_[i], offsets_[i + 1]));
+  if (offsets_.back() != static_cast<std::uint64_t>(num_tokens))
+    r.fail("doc_offsets",
+           fmt::format("ends at {}, not at num_tokens {}", offsets_.back(), num_tokens));
+  for (std::int64_t i = 0; i < num_docs; ++i)
+    if (tokens_[offsets_[i + 1] - 1] != static_cast<std::uint32_t>(eop_id_))
+      r.fail("tokens", fmt::format("document {} does not end with <eop> (id {})", i, eop_id_));
+  auto bad = std::find_if(tokens_.begin(), tokens_.end(),
+                          [&](std::uint32_t t) { return t >= static_cast<std::uint32_t>(vocab); });
+  if (bad != tokens_.end())
+    r.fail("tokens", fmt::format("token {} at position {} is not below vocab_size {}", *bad,
+                                 bad - tokens_.begin(), vocab));
+}
+
+void TokenDataset::expect_tokenizer(const std::string& sha256) const {
+  if (sha256 != tokenizer_sha256_)
+    throw InputError(fmt::format(
+        "{}: made with tokenizer sha256 {}, but the tokenizer in use has sha256 {}; "
+        "re-run glm-preprocess with this tokenizer (--tokenizer)",
+        path_, tokenizer_sha256_, sha256));
+}
+
+void TokenDataset::read(std::int64_t start, std::int64_t count, std::int32_t* out) const {
+  GLM_CHECK(start >= 0 && count >= 0 && start + count <= num_tokens(),
+            "{}: read [{}, {}) outside the {} tokens", path_, start, start + count, num_tokens());
+  std::copy_n(tokens_.begin() + start, count, out);  // ids < vocab_size < 2^31: exact
+}
+
+std::int64_t TokenDataset::num_windows(int seq_len) const {
+  GLM_CHECK(seq_len > 0, "seq_len {}", seq_len);
+  return num_tokens() / seq_len;
+}
+
+void TokenDataset::window(std::int64_t i, int seq_len, std::int32_t* out) const {
+  GLM_CHECK(i >= 0 && i < num_windows(seq_len), "{}: window {} of {} (seq_len {})", path_, i,
+            num_windows(seq_len), seq_len);
+  read(i * seq_len, seq_len, out);
+}
+
+}  // namespace glm::data

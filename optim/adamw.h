@@ -1,0 +1,91 @@
+// AdamW over a range of the flat fp32 parameter buffer (DESIGN.md sections 3, 4, 5b).
+//
+// The optimizer owns the Adam moments m (exp_avg) and v (exp_avg_sq) for the elements
+// [range.begin, range.end) of a model::ParamLayout and updates an fp32 master copy of the
+// same elements in place. The range is the whole layout on one rank, or one rank's
+// contiguous ZeRO-1 shard; all tensors are 1-D [range.size()] in the range's local frame.
+// Per element i, at step t (counted from 1; skipped steps do not count), with
+// g = grad[i] * inv_scale:
+//   m = beta1*m + (1-beta1)*g
+//   v = beta2*v + (1-beta2)*g^2
+//   p = p - lr*wd_i*p                                      (decoupled weight decay)
+//   p = p - lr * (m / (1-beta1^t)) / (sqrt(v / (1-beta2^t)) + eps)
+// wd_i = weight_decay when element i belongs to a ParamKind::matrix parameter (or to the
+// embedding when decay_embedding), else 0 (biases, LayerNorms, alignment padding).
+// This is PyTorch's torch.optim.AdamW and apex FusedAdam(adam_w_mode) math.
+//
+// What makes it fast: one fused pass per element (read g, m, v, p; write m, v, p), split
+// into one contiguous chunk per OpenMP thread, `omp simd` inner loops compiled per ISA
+// (avx512f / avx2+fma / default, chosen at run time). No reductions, so the result does not
+// depend on the thread count, and a sub-range update equals the full update restricted to it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+#include "model/param_layout.h"
+#include "optim/param_range.h"
+
+namespace glm::optim {
+
+struct AdamWConfig {
+  double lr = 0.0;  // set per step (step() records the value it was given)
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double eps = 1e-8;
+  double weight_decay = 0.1;
+  bool decay_embedding = false;
+};
+
+// Whether AdamW applies weight decay to a parameter of this kind.
+bool decays(model::ParamKind kind, const AdamWConfig& config);
+
+class AdamW {
+ public:
+  // master: f32 [range.size()] (any shape with that many contiguous elements), updated in
+  // place. The Tensor is kept (storage shared): pass the model's own fp32 buffer (fp32,
+  // no ZeRO: no copy) or a clone to keep a separate master copy (fp16, ZeRO shards).
+  // m and v start at zero, step() at 0.
+  AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig config, ElementRange range,
+        Tensor master);
+  // The whole layout.
+  AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig config, Tensor master);
+
+  // One update with the gradient of this range (f32, range.size() elements). The fused pass
+  // multiplies the gradient by inv_scale (1/loss_scale, optionally times the clip
+  // coefficient) so no separate unscale pass is needed. Increments step() first.
+  void step(const Tensor& grad, double lr, float inv_scale = 1.f);
+
+  // State for checkpoints: all f32 [range.size()], writable (a loader copies into them).
+  Tensor& master() { return master_; }
+  Tensor& exp_avg() { return m_; }
+  Tensor& exp_avg_sq() { return v_; }
+  const Tensor& master() const { return master_; }
+  const Tensor& exp_avg() const { return m_; }
+  const Tensor& exp_avg_sq() const { return v_; }
+  std::int64_t step_count() const { return step_; }  // completed (non-skipped) updates
+  void set_step_count(std::int64_t t);                 // on checkpoint load
+
+  const AdamWConfig& config() const { return config_; }
+  void set_config(const AdamWConfig& config);  // resume overrides (betas, wd, ...)
+  ElementRange range() const { return range_; }
+  const model::ParamLayout& layout() const { return *layout_; }
+
+ private:
+  struct Segment {  // a run of elements with one weight-decay decision, local frame
+    std::int64_t begin, end;
+    bool decay;
+  };
+  void build_segments();
+
+  std::shared_ptr<const model::ParamLayout> layout_;
+  AdamWConfig config_;
+  ElementRange range_;
+  Tensor master_, m_, v_;
+  std::int64_t step_ = 0;
+  std::vector<Segment> segments_;
+};
+
+}  // namespace glm::optim

@@ -1,0 +1,39 @@
+// Global gradient-norm clipping (DESIGN.md section 5b: clip at 1.0) in three pieces, so a
+// parallel run can combine them: each rank sums the squares of the gradient elements it
+// owns, the sums are all-reduced, and every rank scales by the same coefficient.
+//   norm  = sqrt(sum over all ranks of local_sum_squares)
+//   coeff = min(1, max_norm / (norm + 1e-6))           (Megatron / PyTorch clip_grad_norm_)
+//   grad *= coeff                                      (only when coeff < 1)
+// The sums accumulate in fp64 over fixed blocks of kSumBlock elements combined in index
+// order, so they are bit-identical for any thread count. A non-finite gradient makes the
+// sum non-finite (fp64 cannot overflow on squares of finite floats), so the same pass also
+// detects overflow: found_inf = !std::isfinite(sum).
+// Tip: instead of apply_clip, fold the coefficient into AdamW::step's inv_scale.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+#include "optim/param_range.h"
+
+namespace glm::optim {
+
+inline constexpr std::int64_t kSumBlock = 4096;  // elements per fp64 partial sum
+inline constexpr double kClipEps = 1e-6;         // added to the norm before dividing
+
+// sum of grad[i]^2 over the range (local frame of grad: 0 .. grad.numel()), in fp64.
+// grad: contiguous f32; the one-argument form sums the whole tensor.
+double local_sum_squares(const Tensor& grad, ElementRange range);
+double local_sum_squares(const Tensor& grad);
+
+// min(1, max_norm / (total_norm + kClipEps)); 1 when max_norm <= 0 (clipping off) or the
+// norm is not finite (the step is skipped anyway).
+double clip_coefficient(double total_norm, double max_norm);
+
+// grad *= coeff in place (skipped when coeff == 1).
+void apply_clip(Tensor& grad, double coeff);
+
+// One process, one buffer: computes the norm, clips in place, returns the norm before clipping.
+double clip_grad_norm(Tensor& grad, double max_norm);
+
+}  // namespace glm::optim

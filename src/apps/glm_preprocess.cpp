@@ -1,0 +1,101 @@
+// glm-preprocess: text files -> tokenizer + train/valid token datasets (DESIGN.md 1 and 6).
+//
+//   glm-preprocess --input FILE... --output DIR [--vocab-size N] [--tokenizer MODEL]
+//                  [--valid-fraction F] [--workers N] [--force]
+//   -> DIR/tokenizer.model, DIR/train.h5, DIR/valid.h5
+//
+// Exit status: 0 success, 2 bad usage or input (the message names the file or option),
+// 1 internal failure.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/error.h"
+#include "data/preprocess.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+int run(int argc, char** argv) {
+  glm::data::PreprocessOptions o;
+  po::options_description desc(
+      "glm-preprocess: train (or reuse) a SentencePiece tokenizer and write the train/valid\n"
+      "token datasets of a text corpus.\n\n"
+      "Usage: glm-preprocess --input FILE... --output DIR [options]\n\n"
+      "Options");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "show this help")
+    ("input,i", po::value<std::vector<std::string>>(&o.inputs)->multitoken()->composing(),
+     "input text files or directories (every regular file in a directory, sorted); "
+     "repeatable. Fortune files ('%' lines) give one document per fortune, other files one "
+     "per paragraph")
+    ("output,o", po::value<std::string>(&o.output_dir),
+     "output directory: tokenizer.model, train.h5, valid.h5")
+    ("vocab-size", po::value<int>(&o.vocab_size)->default_value(o.vocab_size),
+     "vocabulary size of the trained tokenizer")
+    ("tokenizer", po::value<std::string>(&o.tokenizer_model),
+     "reuse this SentencePiece model (copied to DIR/tokenizer.model) instead of training one")
+    ("valid-fraction", po::value<double>(&o.valid_fraction)->default_value(o.valid_fraction),
+     "fraction of documents held out (chosen by a fixed hash of each document's text)")
+    ("workers", po::value<int>(&o.workers)->default_value(0),
+     "encoding threads (0: every core)")
+    ("compression", po::value<int>(&o.compression_level)->default_value(o.compression_level),
+     "deflate level of the token datasets (0-9)")
+    ("force", po::bool_switch(&o.force), "overwrite existing outputs in DIR");
+  // clang-format on
+  po::variables_map vm;
+  po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  po::notify(vm);
+  if (!vm.count("input")) throw glm::InputError("--input is required (see --help)");
+  if (!vm.count("output")) throw glm::InputError("--output is required (see --help)");
+  if (o.compression_level < 0 || o.compression_level > 9)
+    throw glm::InputError(fmt::format("--compression {}: must lie in 0..9", o.compression_level));
+  if (vm.count("tokenizer") && !vm["vocab-size"].defaulted())
+    spdlog::warn("--vocab-size is ignored with --tokenizer (the model fixes the vocabulary)");
+
+  const glm::data::PreprocessSummary s = glm::data::preprocess(o);
+
+  auto line = [&](const char* name, const glm::data::SplitSummary& sp) {
+    spdlog::info("  {:5}  {:>8} documents  {:>10} tokens  {:.1f} tokens/document", name,
+                 sp.documents, sp.tokens, sp.documents ? double(sp.tokens) / sp.documents : 0.0);
+  };
+  const std::int64_t tokens = s.train.tokens + s.valid.tokens;
+  spdlog::info("done: {} files -> {}", s.files.size(), o.output_dir);
+  line("train", s.train);
+  line("valid", s.valid);
+  spdlog::info("  tokenizer: {} ({} pieces, sha256 {})", s.tokenizer_trained ? "trained" : "reused",
+               s.vocab_size, s.tokenizer_sha256);
+  spdlog::info(
+      "  time: {:.2f} s total (read {:.2f}, tokenizer {:.2f}, encode {:.2f}, write {:.2f}); "
+      "encoding {:.0f} tokens/s",
+      s.total_s, s.read_s, s.tokenizer_s, s.encode_s, s.write_s,
+      s.encode_s > 0 ? tokens / s.encode_s : 0.0);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spdlog::set_pattern("[glm-preprocess] %^%l%$: %v");
+  try {
+    return run(argc, argv);
+  } catch (const po::error& e) {
+    spdlog::error("{} (see --help)", e.what());
+    return 2;
+  } catch (const glm::InputError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::error("internal error: {}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,95 @@
+// glm-train: pre-train a GLM model from a JSON config on a glm-preprocess data directory.
+//
+//   glm-train --config FILE [--data DIR] [--train-iters N] [--dp N --tp N --pp N]
+//             [--precision fp32|fp16] [--seed N] [--log-dir DIR] [--set key=value]...
+//   (run under mpirun; one rank until 3D parallelism lands)
+//
+// Writes a log line every train.log_interval steps and <log-dir>/metrics.jsonl.
+#include <mpi.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <spdlog/spdlog.h>
+
+#include "apps/app_main.h"
+#include "train/trainer.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+// MPI for the lifetime of the program (also as a singleton without mpirun).
+struct MpiSession {
+  int rank = 0, size = 1;
+  MpiSession(int& argc, char**& argv) {
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+  }
+  ~MpiSession() { MPI_Finalize(); }
+};
+
+int run(int argc, char** argv, const MpiSession& mpi) {
+  std::string config_path, data_dir, log_dir, precision;
+  std::int64_t train_iters = -1, seed = -1;
+  int dp = 1, tp = 1, pp = 1;
+  std::vector<std::string> sets;
+  po::options_description desc(
+      "glm-train: pre-train a GLM model (DESIGN.md sections 2, 5b).\n\n"
+      "Usage: [mpirun -n R] glm-train --config FILE --data DIR [options]\n\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "show this help")
+    ("config", po::value(&config_path), "run config JSON (configs/tiny.json, configs/small.json)")
+    ("data", po::value(&data_dir), "glm-preprocess output directory (overrides train.data_dir)")
+    ("train-iters", po::value(&train_iters), "optimizer steps (overrides train.train_iters)")
+    ("precision", po::value(&precision), "fp32 | fp16 (overrides train.precision)")
+    ("seed", po::value(&seed), "seed of init, data order, masking, dropout (train.seed)")
+    ("log-dir", po::value(&log_dir)->default_value("logs/run"), "where metrics.jsonl goes")
+    ("dp", po::value(&dp)->default_value(1), "data-parallel size")
+    ("tp", po::value(&tp)->default_value(1), "tensor-parallel size")
+    ("pp", po::value(&pp)->default_value(1), "pipeline-parallel size")
+    ("set", po::value(&sets)->composing(), "config override section.key=value (repeatable)");
+  // clang-format on
+  po::variables_map vm;
+  po::store(po::parse_command_line(argc, argv, desc), vm);
+  if (vm.count("help")) {
+    if (mpi.rank == 0) std::cout << desc << "\n";
+    return 0;
+  }
+  po::notify(vm);
+  if (config_path.empty()) throw glm::InputError("--config is required (see --help)");
+  if (!data_dir.empty()) sets.push_back("train.data_dir=\"" + data_dir + "\"");
+  if (train_iters >= 0) sets.push_back("train.train_iters=" + std::to_string(train_iters));
+  if (!precision.empty()) sets.push_back("train.precision=\"" + precision + "\"");
+  if (seed >= 0) sets.push_back("train.seed=" + std::to_string(seed));
+
+  if (dp < 1 || tp < 1 || pp < 1) throw glm::InputError("--dp, --tp and --pp must be >= 1");
+  if (dp * tp * pp != mpi.size)
+    throw glm::InputError(fmt::format("world size {} != dp*tp*pp = {}*{}*{} = {}", mpi.size, dp,
+                                      tp, pp, dp * tp * pp));
+  if (mpi.size > 1)
+    throw glm::InputError(fmt::format(
+        "{} ranks: this build trains on one rank; data, tensor and pipeline parallelism are "
+        "not available yet (run with mpirun -n 1)", mpi.size));
+
+  glm::train::RunConfig rc = glm::train::load_run_config(config_path, sets);
+  glm::train::Trainer trainer(rc, {.log_dir = log_dir});
+  auto [before, after] = trainer.run();
+  spdlog::info("held-out loss {:.4f} (perplexity {:.2f}) -> {:.4f} (perplexity {:.2f}) after {} steps",
+               before.loss, before.perplexity(), after.loss, after.perplexity(),
+               trainer.state().step);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MpiSession mpi(argc, argv);
+  spdlog::set_pattern(fmt::format("[glm-train r{}] %^%l%$: %v", mpi.rank));
+  if (mpi.rank != 0) spdlog::set_level(spdlog::level::warn);  // rank 0 reports progress
+  return glm::apps::guarded_main([&] { return run(argc, argv, mpi); });
+}

@@ -1,0 +1,73 @@
+#include "train/metrics.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "core/error.h"
+
+namespace glm::train {
+namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+std::string format_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  auto t = static_cast<long>(s + 0.5);
+  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t % 3600) / 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
+}
+
+MetricsLog::MetricsLog(const std::string& log_dir, std::int64_t total_steps)
+    : total_steps_(total_steps), started_(now_s()) {
+  std::error_code ec;
+  std::filesystem::create_directories(log_dir, ec);
+  if (ec) throw InputError(fmt::format("--log-dir {}: cannot create: {}", log_dir, ec.message()));
+  path_ = (std::filesystem::path(log_dir) / "metrics.jsonl").string();
+  out_.open(path_, std::ios::app);
+  if (!out_) throw InputError(fmt::format("{}: cannot open for writing", path_));
+}
+
+void MetricsLog::write(const nlohmann::json& j) {
+  out_ << j.dump() << '\n';
+  out_.flush();  // a crash loses at most the line being written
+}
+
+void MetricsLog::log_step(const StepMetrics& m) {
+  if (first_step_ < 0) {
+    first_step_ = m.step;
+    started_ = now_s() - m.step_ms / 1e3;
+  }
+  double elapsed = now_s() - started_;
+  double per_step = elapsed / std::max<std::int64_t>(1, m.step - first_step_ + 1);
+  double eta = per_step * static_cast<double>(total_steps_ - m.step);
+  spdlog::info(
+      "step {:>6}/{} | loss {:.4f} | lr {:.3e} | gnorm {:.3f} | scale {:g} | skipped {} | "
+      "{:.0f} tok/s | {:.0f} ms | {:.2f} TFLOP/s | MFU {:.1f}% | mem {:.2f} GB | {:.0f}% ETA {}",
+      m.step, total_steps_, m.loss, m.lr, m.grad_norm, m.loss_scale, m.skipped, m.tokens_per_s,
+      m.step_ms, m.tflops, 100 * m.mfu, m.memory_gb, 100.0 * m.step / std::max<std::int64_t>(1, total_steps_),
+      format_duration(eta));
+  write({{"step", m.step},           {"consumed_samples", m.consumed_samples},
+         {"loss", m.loss},           {"lr", m.lr},
+         {"grad_norm", m.grad_norm}, {"loss_scale", m.loss_scale},
+         {"skipped", m.skipped},     {"tokens_per_s", m.tokens_per_s},
+         {"step_ms", m.step_ms},     {"tflops", m.tflops},
+         {"mfu", m.mfu},             {"memory_gb", m.memory_gb},
+         {"global_batch", m.global_batch}});
+}
+
+void MetricsLog::log_eval(std::int64_t step, double loss, std::int64_t tokens) {
+  double ppl = std::exp(std::min(loss, 50.0));
+  spdlog::info("eval  step {:>6} | held-out loss {:.4f} | perplexity {:.2f} | {} target tokens",
+               step, loss, ppl, tokens);
+  write({{"step", step}, {"eval_loss", loss}, {"eval_ppl", ppl}, {"eval_tokens", tokens}});
+}
+
+void MetricsLog::log_event(const nlohmann::json& event) { write(event); }
+
+}  // namespace glm::train

@@ -1,0 +1,51 @@
+// Training metrics: one line per logged step on the console (spdlog, rank 0) and the same
+// numbers as one JSON object per line in <log_dir>/metrics.jsonl (DESIGN.md section 10).
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace glm::train {
+
+struct StepMetrics {
+  std::int64_t step = 0;
+  std::int64_t consumed_samples = 0;
+  double loss = 0;          // mean over the interval's accepted steps
+  double lr = 0;
+  double grad_norm = 0;
+  double loss_scale = 1;
+  std::int64_t skipped = 0;  // skipped steps so far (overflow or spike guard)
+  double tokens_per_s = 0;
+  double step_ms = 0;
+  double tflops = 0;         // model TFLOP/s per device
+  double mfu = 0;            // fraction of the device peak
+  double memory_gb = 0;      // peak host (or device) memory
+  int global_batch = 0;
+};
+
+class MetricsLog {
+ public:
+  // Creates log_dir and opens metrics.jsonl for appending (a resumed run continues it).
+  MetricsLog(const std::string& log_dir, std::int64_t total_steps);
+
+  void log_step(const StepMetrics& m);
+  void log_eval(std::int64_t step, double loss, std::int64_t tokens);
+  void log_event(const nlohmann::json& event);  // anything else worth a record
+
+  const std::string& path() const { return path_; }
+
+ private:
+  void write(const nlohmann::json& j);
+  std::string path_;
+  std::ofstream out_;
+  std::int64_t total_steps_;
+  double started_ = 0;  // seconds, steady clock
+  std::int64_t first_step_ = -1;
+};
+
+std::string format_duration(double seconds);  // "1h02m", "3m05s", "42s"
+
+}  // namespace glm::train

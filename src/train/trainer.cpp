@@ -1,0 +1,204 @@
+#include "train/trainer.h"
+
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+
+#include <spdlog/spdlog.h>
+
+#include "core/allocator.h"
+#include "core/cpu_info.h"
+#include "core/error.h"
+#include "kernels/elementwise.h"
+#include "model/init.h"
+#include "optim/grad_clip.h"
+#include "optim/lr_schedule.h"
+
+namespace glm::train {
+namespace {
+
+constexpr std::uint64_t kEvalSeedSalt = 0x6576616CULL;  // "eval": held-out order and masks
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+double EvalResult::perplexity() const { return std::exp(std::min(loss, 50.0)); }
+
+Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
+    : config_(config),
+      options_(options),
+      tokenizer_(load_tokenizer(config.train.data_dir)),
+      scaler_(config.optim.loss_scaler(config.train.precision_mode() == model::Precision::fp16)),
+      spike_guard_(config.spike_guard) {
+  const auto& mc = config_.model;
+  if (mc.vocab_size < tokenizer_.vocab_size())
+    throw InputError(fmt::format(
+        "{}: model.vocab_size {} is smaller than the tokenizer's vocabulary {} ({})",
+        config_.source, mc.vocab_size, tokenizer_.vocab_size(), tokenizer_.name()));
+
+  const std::uint64_t seed = static_cast<std::uint64_t>(config_.train.seed);
+  train_data_ = std::make_unique<DataPipeline>(config_.train.data_dir, "train", tokenizer_,
+                                               config_.objective, mc.seq_length, seed);
+  valid_data_ = std::make_unique<DataPipeline>(config_.train.data_dir, "valid", tokenizer_,
+                                               config_.objective, mc.seq_length,
+                                               seed ^ kEvalSeedSalt);
+
+  // Initialise in fp32, keep that as the master copy, then round the model's weights.
+  model_ = std::make_unique<model::GLMModel>(mc, config_.model_options());
+  model::deepnorm_init(model_->params(), seed);
+  auto layout = std::make_shared<const model::ParamLayout>(model_->layout());
+  if (config_.train.precision_mode() == model::Precision::fp16) {
+    master_ = model_->params().flat().clone();
+    model_->round_params_to_precision();
+  } else {
+    master_ = model_->params().flat();  // AdamW updates the model's weights in place
+  }
+  adamw_ = std::make_unique<optim::AdamW>(layout, config_.optim.adamw(), master_);
+  metrics_ = std::make_unique<MetricsLog>(options_.log_dir, config_.train.train_iters);
+  peak_flops_ = measure_fma_peak_flops(omp_get_max_threads());
+
+  spdlog::info("model: {} parameters, N={} h={} a={} f={} V={} T={}, {} {}",
+               mc.num_parameters(), mc.num_layers, mc.hidden_size, mc.num_heads,
+               mc.ffn_hidden_size, mc.vocab_size, mc.seq_length, config_.train.precision,
+               config_.train.recompute == "full" ? "recompute" : "no recompute");
+  spdlog::info("data: {} train windows, {} held-out windows of {} tokens ({})",
+               train_data_->num_windows(), valid_data_->num_windows(), mc.seq_length,
+               config_.train.data_dir);
+  spdlog::info("device: CPU, {} threads, {}; FMA peak {:.0f} GFLOP/s (MFU is against it)",
+               omp_get_max_threads(), cpu_isa(), peak_flops_ / 1e9);
+  metrics_->log_event({{"event", "start"}, {"config", config_.to_json()},
+                       {"parameters", mc.num_parameters()}, {"peak_flops", peak_flops_}});
+}
+
+Trainer::~Trainer() = default;
+
+StepResult Trainer::train_step() {
+  auto t0 = std::chrono::steady_clock::now();
+  StepResult r;
+  const int mb = config_.train.micro_batch_size;
+  r.global_batch = optim::global_batch_size(config_.batch, state_.consumed_samples);
+  r.lr = optim::learning_rate(config_.optim, state_.consumed_samples);
+  r.tokens = r.global_batch * config_.model.seq_length;
+  model_->set_embedding_grad_shrink(optim::egs_alpha(config_.egs_schedule, state_.step));
+
+  // The whole global batch is collated first: the loss is normalised by its target count.
+  std::vector<model::Batch> batches;
+  std::int64_t targets = 0;
+  for (std::int64_t first = 0; first < r.global_batch; first += mb) {
+    batches.push_back(train_data_->micro_batch(state_.consumed_samples + first, mb));
+    targets += batches.back().num_targets();
+  }
+  const float scale = static_cast<float>(scaler_.scale());
+  model_->zero_grads();
+  double loss_sum = 0;
+  for (const auto& b : batches)
+    loss_sum += model_->forward_backward(b, {.loss_scale = scale,
+                                             .num_targets = targets,
+                                             .step = static_cast<std::uint32_t>(state_.step),
+                                             .training = true})
+                    .loss_sum;
+  r.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, targets));
+
+  // Overflow: skip the step (the loss scaler backs off in fp16; fp32 just skips).
+  Tensor& grads = model_->grads().flat();
+  const bool found_inf = !kernels::all_finite(grads);
+  r.skipped = scaler_.dynamic() ? scaler_.update(found_inf) : found_inf;
+  r.grad_norm = std::nan("");
+  if (r.skipped) r.skip_reason = "inf/nan gradients";
+  if (!r.skipped) {
+    r.grad_norm = std::sqrt(optim::local_sum_squares(grads)) / scale;
+    if (spike_guard_.config().enabled && spike_guard_.check(r.loss, r.grad_norm)) {
+      r.skipped = true;
+      r.skip_reason = fmt::format("spike guard: {} (z {:.1f})",
+                                  optim::to_string(spike_guard_.last_reason()), spike_guard_.last_z());
+    }
+  }
+  if (!r.skipped) {
+    const double clip = config_.optim.clip_grad > 0
+                            ? optim::clip_coefficient(r.grad_norm, config_.optim.clip_grad)
+                            : 1.0;
+    adamw_->step(grads, r.lr, static_cast<float>(clip / scale));
+    if (config_.train.precision_mode() == model::Precision::fp16) {
+      model_->params().flat().copy_from(master_);
+      model_->round_params_to_precision();
+    }
+  } else {
+    ++state_.skipped_steps;
+    spdlog::warn("step {} skipped: {} (loss scale now {:g})", state_.step, r.skip_reason,
+                 scaler_.scale());
+    if (spike_guard_.should_rollback())
+      spdlog::warn("spike guard: {} guarded steps in a row; rolling back needs a checkpoint "
+                   "(--save), continuing", spike_guard_.consecutive_flagged());
+  }
+  if (scaler_.dynamic() && scaler_.collapsing())
+    spdlog::warn("loss scale has collapsed to {:g}: a warning sign of divergence", scaler_.scale());
+  state_.consumed_samples += r.global_batch;
+  ++state_.step;
+  r.seconds = seconds_since(t0);
+  return r;
+}
+
+EvalResult Trainer::evaluate() {
+  EvalResult e;
+  const int mb = config_.train.micro_batch_size;
+  double sum = 0;
+  for (int i = 0; i < config_.train.eval_iters; ++i) {
+    model::Batch b = valid_data_->micro_batch(std::int64_t{i} * mb, mb);
+    model::LossStats s = model_->forward_loss(b);
+    sum += s.loss_sum;
+    e.tokens += s.num_targets;
+  }
+  e.loss = e.tokens > 0 ? sum / static_cast<double>(e.tokens) : std::nan("");
+  return e;
+}
+
+std::pair<EvalResult, EvalResult> Trainer::run() {
+  const auto& tc = config_.train;
+  EvalResult before = evaluate(), after = before;
+  metrics_->log_eval(state_.step, before.loss, before.tokens);
+  double interval_loss = 0, interval_s = 0, interval_norm = 0;
+  std::int64_t interval_steps = 0, interval_accepted = 0, interval_tokens = 0;
+  while (state_.step < tc.train_iters) {
+    StepResult r = train_step();
+    ++interval_steps;
+    interval_s += r.seconds;
+    interval_tokens += r.tokens;
+    if (!r.skipped) {
+      ++interval_accepted;
+      interval_loss += r.loss;
+      interval_norm += r.grad_norm;
+    }
+    const bool last = state_.step == tc.train_iters;
+    if (state_.step % tc.log_interval == 0 || last) {
+      StepMetrics m;
+      m.step = state_.step;
+      m.consumed_samples = state_.consumed_samples;
+      m.loss = interval_accepted ? interval_loss / interval_accepted : std::nan("");
+      m.grad_norm = interval_accepted ? interval_norm / interval_accepted : std::nan("");
+      m.lr = r.lr;
+      m.loss_scale = scaler_.scale();
+      m.skipped = state_.skipped_steps;
+      m.tokens_per_s = interval_tokens / interval_s;
+      m.step_ms = 1e3 * interval_s / interval_steps;
+      const double flops = 3.0 * config_.model.forward_flops_per_token() * m.tokens_per_s;
+      m.tflops = flops / 1e12;
+      m.mfu = flops / peak_flops_;
+      m.memory_gb = memory_stats(DeviceKind::cpu).peak / 1e9;
+      m.global_batch = static_cast<int>(r.global_batch);
+      metrics_->log_step(m);
+      interval_loss = interval_s = interval_norm = 0;
+      interval_steps = interval_accepted = interval_tokens = 0;
+    }
+    if ((tc.eval_interval > 0 && state_.step % tc.eval_interval == 0) || last) {
+      after = evaluate();
+      metrics_->log_eval(state_.step, after.loss, after.tokens);
+    }
+  }
+  return {before, after};
+}
+
+}  // namespace glm::train

@@ -1,0 +1,135 @@
+// The spike guard (optim/spike_guard.h): ordinary noise passes, an outlier or a non-finite
+// value is flagged, K flagged steps in a row ask for a rollback, and the window survives a
+// checkpoint round trip.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+
+#include "core/error.h"
+#include "optim/spike_guard.h"
+
+namespace glm::optim {
+namespace {
+
+SpikeGuardConfig enabled() {
+  SpikeGuardConfig c;
+  c.enabled = true;
+  return c;
+}
+
+// A slowly falling loss with 1% Gaussian noise and a noisy gradient norm: an ordinary run.
+void feed_normal_steps(SpikeGuard& g, int n, std::uint64_t seed, int* flagged) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> noise(0.0, 1.0);
+  for (int i = 0; i < n; ++i) {
+    const double loss = 4.0 - 1e-3 * i + 0.04 * noise(rng);
+    const double norm = 0.8 + 0.05 * noise(rng);
+    if (g.check(loss, norm)) ++*flagged;
+  }
+}
+
+TEST(SpikeGuard, OrdinaryNoiseIsNeverFlagged) {
+  SpikeGuard g(enabled());
+  int flagged = 0;
+  feed_normal_steps(g, 2000, 1, &flagged);
+  EXPECT_EQ(flagged, 0);
+  EXPECT_EQ(g.state().losses.size(), 100u);  // the window keeps the last 100
+}
+
+TEST(SpikeGuard, FlagsALossSpikeAndAGradNormSpike) {
+  SpikeGuard g(enabled());
+  int flagged = 0;
+  feed_normal_steps(g, 200, 2, &flagged);
+  ASSERT_EQ(flagged, 0);
+  EXPECT_TRUE(g.check(7.0, 0.8));  // loss jumps by ~3, dozens of sigma
+  EXPECT_EQ(g.last_reason(), SpikeReason::loss_outlier);
+  EXPECT_GT(g.last_z(), 5.0);
+  EXPECT_TRUE(g.check(3.8, 5.0));  // gradient norm spike
+  EXPECT_EQ(g.last_reason(), SpikeReason::grad_norm_outlier);
+  EXPECT_FALSE(g.check(3.8, 0.8));
+  EXPECT_EQ(g.total_flagged(), 2);
+  EXPECT_EQ(g.consecutive_flagged(), 0);
+}
+
+TEST(SpikeGuard, ALossDropIsNotASpike) {
+  SpikeGuard g(enabled());
+  int flagged = 0;
+  feed_normal_steps(g, 200, 3, &flagged);
+  EXPECT_FALSE(g.check(1.0, 0.8));  // one-sided: far below the mean is fine
+}
+
+TEST(SpikeGuard, FlagsNonFiniteValuesEvenWithoutHistory) {
+  SpikeGuard g(enabled());
+  EXPECT_TRUE(g.check(std::numeric_limits<double>::quiet_NaN(), 1.0));
+  EXPECT_EQ(g.last_reason(), SpikeReason::nonfinite_loss);
+  EXPECT_TRUE(g.check(3.0, std::numeric_limits<double>::infinity()));
+  EXPECT_EQ(g.last_reason(), SpikeReason::nonfinite_grad_norm);
+  EXPECT_TRUE(g.state().losses.empty());  // flagged steps never enter the window
+}
+
+TEST(SpikeGuard, WaitsForMinHistoryBeforeJudgingOutliers) {
+  SpikeGuard g(enabled());
+  for (int i = 0; i < 19; ++i) EXPECT_FALSE(g.check(3.0 + 0.01 * (i % 2), 1.0));
+  EXPECT_FALSE(g.check(100.0, 1.0));  // 20th entry: history still below min_history
+  EXPECT_TRUE(g.check(1000.0, 1.0));  // now judged
+}
+
+TEST(SpikeGuard, AFlatWindowDoesNotFlagRoundingNoise) {
+  SpikeGuard g(enabled());
+  for (int i = 0; i < 50; ++i) ASSERT_FALSE(g.check(2.5, 1.0));  // std = 0
+  EXPECT_FALSE(g.check(2.5 + 1e-6, 1.0 + 1e-6));  // within the std floor
+  EXPECT_TRUE(g.check(2.6, 1.0));                 // 4% up: 40x the floor
+}
+
+TEST(SpikeGuard, AsksForRollbackAfterKFlaggedStepsInARow) {
+  SpikeGuardConfig c = enabled();
+  c.max_consecutive = 3;
+  SpikeGuard g(c);
+  int flagged = 0;
+  feed_normal_steps(g, 100, 4, &flagged);
+  EXPECT_TRUE(g.check(9.0, 0.8));
+  EXPECT_TRUE(g.check(9.0, 0.8));
+  EXPECT_FALSE(g.should_rollback());
+  EXPECT_FALSE(g.check(3.9, 0.8));  // an accepted step resets the run
+  EXPECT_EQ(g.consecutive_flagged(), 0);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(g.check(9.0, 0.8));
+  EXPECT_TRUE(g.should_rollback());
+  g.clear_consecutive();
+  EXPECT_FALSE(g.should_rollback());
+}
+
+TEST(SpikeGuard, OffByDefaultAndThenNeverFlags) {
+  SpikeGuard g;
+  EXPECT_FALSE(g.config().enabled);
+  EXPECT_FALSE(g.check(std::numeric_limits<double>::quiet_NaN(), 1e30));
+  EXPECT_FALSE(g.should_rollback());
+}
+
+TEST(SpikeGuard, WindowStateRoundTripsThroughJson) {
+  SpikeGuard a(enabled());
+  int flagged = 0;
+  feed_normal_steps(a, 150, 5, &flagged);
+  a.check(50.0, 0.8);
+  const std::string text = nlohmann::json(a.state()).dump();
+  SpikeGuard b(enabled());
+  b.load_state(nlohmann::json::parse(text).get<SpikeGuardState>());
+  EXPECT_EQ(b.state(), a.state());
+  for (double loss : {3.9, 3.85, 20.0, 3.88}) {
+    EXPECT_EQ(a.check(loss, 0.8), b.check(loss, 0.8));
+    EXPECT_EQ(a.last_z(), b.last_z());
+  }
+  nlohmann::json broken = nlohmann::json(a.state());
+  broken.erase("grad_norms");
+  try {
+    (void)broken.get<SpikeGuardState>();
+    FAIL() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("grad_norms"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace glm::optim
