@@ -16,10 +16,10 @@ namespace {
 // Per-step constants of the update, folded so the loop does one multiply where it can.
 struct StepConstants {
   float beta1, one_minus_beta1, beta2, one_minus_beta2;
-  float step_size;           // lr / (1 - beta1^t)
-  float inv_sqrt_bias2;      // 1 / sqrt(1 - beta2^t)
+  float step_size;       // lr / (1 - beta1^t)
+  float inv_sqrt_bias2;  // 1 / sqrt(1 - beta2^t)
   float eps;
-  float decay_keep;          // 1 - lr*wd   (decaying elements)
+  float decay_keep;  // 1 - lr*wd   (decaying elements)
   float inv_scale;
 };
 

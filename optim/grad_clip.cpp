@@ -1,8 +1,8 @@
 // Gradient-norm pieces (optim/grad_clip.h).
 //
-// Deterministic for any thread count: the sum is cut into fixed blocks of kSumBlock
-// elements, each block summed in fp64 by one `omp simd` loop, and the block sums added in
-// block order by one thread.
+// Deterministic for any thread count and ISA: the sum is cut into fixed blocks of kSumBlock
+// elements, each block summed in fp64 in a fixed order (block_sum_squares), and the block
+// sums added in block order by one thread.
 #include "optim/grad_clip.h"
 
 #include <algorithm>
@@ -16,11 +16,22 @@ namespace glm::optim {
 
 namespace {
 
+// sum x[i]^2 in fp64 with kLanes independent accumulators: lane j adds x[j], x[j+kLanes],
+// ... in order, then the lanes and the tail are added in order. The vectoriser keeps the
+// lanes in registers (4 zmm or 8 ymm: no add-latency chain), and since the order of every
+// addition is fixed by the code, not the vector width, all ISA clones give the same bits.
 __attribute__((target_clones("avx512f", "avx2,fma", "default"))) double block_sum_squares(
     const float* x, std::int64_t n) {
+  constexpr std::int64_t kLanes = 32;
+  double lane[kLanes] = {};
+  const std::int64_t body = n / kLanes * kLanes;
+  for (std::int64_t i = 0; i < body; i += kLanes) {
+#pragma omp simd
+    for (std::int64_t j = 0; j < kLanes; ++j) lane[j] += static_cast<double>(x[i + j]) * x[i + j];
+  }
   double s = 0;
-#pragma omp simd reduction(+ : s)
-  for (std::int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  for (std::int64_t j = 0; j < kLanes; ++j) s += lane[j];
+  for (std::int64_t i = body; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
   return s;
 }
 

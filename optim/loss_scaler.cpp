@@ -43,16 +43,19 @@ void LossScalerConfig::validate() const {
   if (!(initial_scale > 0) || !std::isfinite(initial_scale))
     bad("initial_scale", fmt::format("{} must be positive and finite", initial_scale));
   if (!(min_scale > 0) || min_scale > initial_scale)
-    bad("min_scale", fmt::format("{} must be in (0, initial_scale = {}]", min_scale, initial_scale));
+    bad("min_scale",
+        fmt::format("{} must be in (0, initial_scale = {}]", min_scale, initial_scale));
   if (dynamic) {
     if (!(growth_factor > 1)) bad("growth_factor", fmt::format("{} must be > 1", growth_factor));
     if (!(backoff_factor > 0 && backoff_factor < 1))
       bad("backoff_factor", fmt::format("{} must be in (0, 1)", backoff_factor));
-    if (growth_interval < 1) bad("growth_interval", fmt::format("{} must be >= 1", growth_interval));
+    if (growth_interval < 1)
+      bad("growth_interval", fmt::format("{} must be >= 1", growth_interval));
     if (hysteresis < 1) bad("hysteresis", fmt::format("{} must be >= 1", hysteresis));
     if (collapse_backoffs < 1)
       bad("collapse_backoffs", fmt::format("{} must be >= 1", collapse_backoffs));
-    if (collapse_window < 1) bad("collapse_window", fmt::format("{} must be >= 1", collapse_window));
+    if (collapse_window < 1)
+      bad("collapse_window", fmt::format("{} must be >= 1", collapse_window));
   }
   if (!problems.empty()) {
     std::string msg = problems[0];
@@ -138,8 +141,8 @@ bool LossScaler::collapsing() const {
 
 void LossScaler::load_state(const LossScalerState& state) {
   if (!(state.scale > 0) || !std::isfinite(state.scale))
-    throw InputError(fmt::format("loss scaler state: scale {} must be positive and finite",
-                                 state.scale));
+    throw InputError(
+        fmt::format("loss scaler state: scale {} must be positive and finite", state.scale));
   state_ = state;
   if (!config_.dynamic) state_.scale = config_.initial_scale;  // fixed mode keeps its scale
 }

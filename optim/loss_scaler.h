@@ -25,9 +25,8 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace glm::optim {
 
@@ -51,11 +50,11 @@ struct LossScalerConfig {
 // Everything a checkpoint needs to continue bit-exactly.
 struct LossScalerState {
   double scale = 65536.0;
-  std::int64_t growth_tracker = 0;      // clean steps since the last growth or overflow
-  int hysteresis_tracker = 2;           // overflows left before a backoff
-  std::int64_t skipped_steps = 0;       // total skipped (overflow) steps
-  std::int64_t clean_steps = 0;         // consecutive clean steps (not reset by growth)
-  std::int64_t updates = 0;             // update() calls so far
+  std::int64_t growth_tracker = 0;            // clean steps since the last growth or overflow
+  int hysteresis_tracker = 2;                 // overflows left before a backoff
+  std::int64_t skipped_steps = 0;             // total skipped (overflow) steps
+  std::int64_t clean_steps = 0;               // consecutive clean steps (not reset by growth)
+  std::int64_t updates = 0;                   // update() calls so far
   std::vector<std::int64_t> recent_backoffs;  // update() indices of backoffs in the window
   bool operator==(const LossScalerState&) const = default;
 };

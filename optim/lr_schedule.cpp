@@ -1,11 +1,11 @@
 // Learning-rate, batch-size and EGS-alpha schedules (optim/lr_schedule.h).
 #include "optim/lr_schedule.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numbers>
-
-#include <fmt/format.h>
 
 #include "core/error.h"
 #include "core/json_fields.h"
@@ -22,9 +22,8 @@ double learning_rate(const OptimConfig& c, std::int64_t n) {
   if (n >= D) return c.lr_min;  // also covers D == W (no decay phase)
   // Decay over (W, D]: r goes 0 -> 1.
   const double r = static_cast<double>(n - W) / static_cast<double>(D - W);
-  const double coeff = c.lr_decay_style == "linear"
-                           ? 1.0 - r
-                           : 0.5 * (1.0 + std::cos(std::numbers::pi * r));
+  const double coeff =
+      c.lr_decay_style == "linear" ? 1.0 - r : 0.5 * (1.0 + std::cos(std::numbers::pi * r));
   return c.lr_min + (c.lr - c.lr_min) * coeff;
 }
 
@@ -61,7 +60,9 @@ EgsSchedule EgsSchedule::from_json(const nlohmann::json& j, const std::string& s
 }
 
 nlohmann::json EgsSchedule::to_json() const {
-  return {{"alpha", alpha}, {"alpha_init", alpha_init}, {"begin_step", begin_step},
+  return {{"alpha", alpha},
+          {"alpha_init", alpha_init},
+          {"begin_step", begin_step},
           {"end_step", end_step}};
 }
 
@@ -69,8 +70,8 @@ double egs_alpha(const EgsSchedule& s, std::int64_t step) {
   if (s.end_step <= s.begin_step) return step < s.begin_step ? s.alpha_init : s.alpha;
   if (step <= s.begin_step) return s.alpha_init;
   if (step >= s.end_step) return s.alpha;
-  const double r = static_cast<double>(step - s.begin_step) /
-                   static_cast<double>(s.end_step - s.begin_step);
+  const double r =
+      static_cast<double>(step - s.begin_step) / static_cast<double>(s.end_step - s.begin_step);
   return s.alpha_init + (s.alpha - s.alpha_init) * r;
 }
 

@@ -1,9 +1,9 @@
 // Reading and validating the "optim" and "batch" config objects (optim/optim_config.h).
 #include "optim/optim_config.h"
 
-#include <limits>
-
 #include <fmt/format.h>
+
+#include <limits>
 
 #include "core/json_fields.h"
 
@@ -53,10 +53,8 @@ OptimConfig OptimConfig::from_json(const nlohmann::json& j, const std::string& s
   f.get("loss_scale_window", c.loss_scale_window, 1, kMaxSamples);
   f.get("hysteresis", c.hysteresis, 1, 1 << 20);
   f.get("min_loss_scale", c.min_loss_scale, 1e-30, 1e30);
-  if (c.lr_min > c.lr)
-    f.error("lr_min", fmt::format("{} is larger than lr {}", c.lr_min, c.lr));
-  if (c.lr_init > c.lr)
-    f.error("lr_init", fmt::format("{} is larger than lr {}", c.lr_init, c.lr));
+  if (c.lr_min > c.lr) f.error("lr_min", fmt::format("{} is larger than lr {}", c.lr_min, c.lr));
+  if (c.lr_init > c.lr) f.error("lr_init", fmt::format("{} is larger than lr {}", c.lr_init, c.lr));
   if (c.lr_decay_samples > 0 && c.lr_decay_samples < c.lr_warmup_samples)
     f.error("lr_decay_samples",
             fmt::format("{} is smaller than lr_warmup_samples {} (decay counts from sample 0, "
@@ -101,8 +99,8 @@ BatchConfig BatchConfig::from_json(const nlohmann::json& j, const std::string& s
       f.error("rampup_start", fmt::format("{} must be in [1, global_batch_size = {}]",
                                           c.rampup_start, c.global_batch_size));
     if (c.rampup_increment < 1)
-      f.error("rampup_increment", fmt::format("{} must be >= 1 when rampup_samples > 0",
-                                              c.rampup_increment));
+      f.error("rampup_increment",
+              fmt::format("{} must be >= 1 when rampup_samples > 0", c.rampup_increment));
     else if (c.rampup_start >= 1 && (c.global_batch_size - c.rampup_start) % c.rampup_increment)
       f.error("rampup_increment",
               fmt::format("{} does not divide global_batch_size - rampup_start = {}",

@@ -5,9 +5,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "optim/adamw.h"
 #include "optim/loss_scaler.h"
@@ -16,11 +15,11 @@ namespace glm::optim {
 
 struct OptimConfig {
   // Learning-rate schedule (optim/lr_schedule.h), all counted in consumed samples.
-  double lr = 1e-4;                      // peak, reached at the end of warm-up
-  double lr_min = 1e-5;                  // floor of the decay
-  double lr_init = 1e-7;                 // start of the linear warm-up
-  std::int64_t lr_warmup_samples = 0;    // 0 = no warm-up
-  std::int64_t lr_decay_samples = 0;     // counted from sample 0, warm-up included; 0 = no decay
+  double lr = 1e-4;                       // peak, reached at the end of warm-up
+  double lr_min = 1e-5;                   // floor of the decay
+  double lr_init = 1e-7;                  // start of the linear warm-up
+  std::int64_t lr_warmup_samples = 0;     // 0 = no warm-up
+  std::int64_t lr_decay_samples = 0;      // counted from sample 0, warm-up included; 0 = no decay
   std::string lr_decay_style = "cosine";  // cosine | linear | constant
   // AdamW (optim/adamw.h).
   double beta1 = 0.9;
@@ -30,12 +29,12 @@ struct OptimConfig {
   bool decay_embedding = false;
   double clip_grad = 1.0;  // max global gradient L2 norm; 0 = no clipping
   // Dynamic loss scaling, fp16 only (optim/loss_scaler.h).
-  double initial_loss_scale = 65536.0;     // 2^16
-  std::int64_t loss_scale_window = 2000;   // clean steps before the scale doubles
-  int hysteresis = 2;                      // overflows before the scale halves
+  double initial_loss_scale = 65536.0;    // 2^16
+  std::int64_t loss_scale_window = 2000;  // clean steps before the scale doubles
+  int hysteresis = 2;                     // overflows before the scale halves
   double min_loss_scale = 1.0;
 
-  AdamWConfig adamw() const;                  // lr left at 0: set per step
+  AdamWConfig adamw() const;                      // lr left at 0: set per step
   LossScalerConfig loss_scaler(bool fp16) const;  // fp32: fixed scale 1
 
   static OptimConfig from_json(const nlohmann::json& j, const std::string& source,

@@ -30,10 +30,10 @@ ElementRange full_range(const model::ParamLayout& layout);
 
 // The part of one parameter that lies inside a range.
 struct ParamPiece {
-  int spec_index = -1;          // into layout.specs()
-  ElementRange flat;            // where the piece sits in the flat buffer
-  std::int64_t local_begin = 0; // flat.begin - range.begin
-  std::int64_t in_param = 0;    // flat.begin - spec.offset: first element of the tensor held
+  int spec_index = -1;           // into layout.specs()
+  ElementRange flat;             // where the piece sits in the flat buffer
+  std::int64_t local_begin = 0;  // flat.begin - range.begin
+  std::int64_t in_param = 0;     // flat.begin - spec.offset: first element of the tensor held
 };
 
 // Every parameter overlapping `range`, in flat order. The alignment padding between

@@ -1,11 +1,11 @@
 // The spike guard's window statistics and checkpoint state (optim/spike_guard.h).
 #include "optim/spike_guard.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "core/error.h"
 #include "core/json_fields.h"
@@ -85,11 +85,16 @@ void from_json(const nlohmann::json& j, SpikeGuardState& s) {
 
 const char* to_string(SpikeReason reason) {
   switch (reason) {
-    case SpikeReason::none: return "none";
-    case SpikeReason::nonfinite_loss: return "non-finite loss";
-    case SpikeReason::nonfinite_grad_norm: return "non-finite gradient norm";
-    case SpikeReason::loss_outlier: return "loss outlier";
-    case SpikeReason::grad_norm_outlier: return "gradient-norm outlier";
+    case SpikeReason::none:
+      return "none";
+    case SpikeReason::nonfinite_loss:
+      return "non-finite loss";
+    case SpikeReason::nonfinite_grad_norm:
+      return "non-finite gradient norm";
+    case SpikeReason::loss_outlier:
+      return "loss outlier";
+    case SpikeReason::grad_norm_outlier:
+      return "gradient-norm outlier";
   }
   return "?";
 }

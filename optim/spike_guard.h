@@ -19,9 +19,8 @@
 
 #include <cstdint>
 #include <deque>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace glm::optim {
 
@@ -53,7 +52,13 @@ void to_json(nlohmann::json& j, const SpikeGuardState& s);
 void from_json(const nlohmann::json& j, SpikeGuardState& s);
 
 // Why a step was flagged (for the log line).
-enum class SpikeReason { none, nonfinite_loss, nonfinite_grad_norm, loss_outlier, grad_norm_outlier };
+enum class SpikeReason {
+  none,
+  nonfinite_loss,
+  nonfinite_grad_norm,
+  loss_outlier,
+  grad_norm_outlier
+};
 const char* to_string(SpikeReason reason);
 
 class SpikeGuard {

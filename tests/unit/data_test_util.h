@@ -45,26 +45,40 @@ inline std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-// Document i of a small bilingual corpus: English sentences and Chinese lines built from a
-// fixed word list, so a 500-piece tokenizer covers its characters.
+// Document i of a small bilingual corpus: made-up English-like words (syllables from a
+// seeded generator, so there are enough distinct pieces for a few hundred-piece vocabulary)
+// and Chinese lines over 40 characters, so a 400-500 piece tokenizer covers every character.
 inline std::string corpus_document(int i) {
-  static const std::vector<std::string> en = {
-      "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "model", "learns",
-      "from", "text", "every", "day", "and", "night", "small", "data", "sets", "train"};
-  static const std::vector<std::string> zh = {"春眠", "不觉", "晓", "处处", "闻", "啼鸟",
-                                              "夜来", "风雨", "声", "花落", "知", "多少",
-                                              "明月", "光", "山", "水"};
+  static const char* onsets[] = {"b", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p",
+                                 "r", "s", "t", "v", "w", "st", "th", "ch", "pr"};
+  static const char* vowels[] = {"a", "e", "i", "o", "u", "ea", "ou"};
+  static const std::vector<std::string> zh = {
+      "春", "眠", "不", "觉", "晓", "处", "闻", "啼", "鸟", "夜", "来", "风", "雨", "声",
+      "花", "落", "知", "多", "少", "明", "月", "光", "山", "水", "白", "日", "依", "尽",
+      "黄", "河", "入", "海", "流", "欲", "穷", "千", "里", "目", "更", "上"};
+  std::uint32_t state = 2654435761u * static_cast<std::uint32_t>(i + 1);
+  auto next = [&](std::uint32_t n) {
+    state = state * 1664525u + 1013904223u;
+    return (state >> 8) % n;
+  };
   std::string doc;
   const int lines = 1 + i % 3;
   for (int l = 0; l < lines; ++l) {
     if ((i + l) % 2 == 0) {
-      for (int w = 0; w < 6 + (i * 7 + l) % 5; ++w) {
+      const int words = 5 + static_cast<int>(next(6));
+      for (int w = 0; w < words; ++w) {
         if (w) doc += ' ';
-        doc += en[(i * 31 + l * 7 + w * 13) % en.size()];
+        // Zipf-like reuse: a word is one of a few thousand, chosen with a skew.
+        std::uint32_t word = next(40) * next(60);
+        for (int syl = 0; syl < 1 + static_cast<int>(word % 3); ++syl) {
+          doc += onsets[(word / 3 + syl * 7) % 20];
+          doc += vowels[(word / 60 + syl) % 7];
+        }
       }
       doc += ". Number " + std::to_string(i * 37 + l) + ".";
     } else {
-      for (int w = 0; w < 5 + (i + l) % 4; ++w) doc += zh[(i * 17 + l * 5 + w * 3) % zh.size()];
+      const int chars = 5 + static_cast<int>(next(8));
+      for (int c = 0; c < chars; ++c) doc += zh[next(40) * next(40) / 40];
       doc += "。";
     }
     if (l + 1 < lines) doc += '\n';

@@ -52,8 +52,9 @@ TEST(OptimConfig, RoundTripsThroughJson) {
 }
 
 TEST(OptimConfig, RejectsAnUnknownKeyByName) {
-  const std::string msg =
-      error_of([] { OptimConfig::from_json({{"lr", 1e-4}, {"lr_max", 1e-3}}, "run.json"); });
+  const std::string msg = error_of([] {
+    OptimConfig::from_json({{"lr", 1e-4}, {"lr_max", 1e-3}}, "run.json");
+  });
   EXPECT_NE(msg.find("optim.lr_max"), std::string::npos) << msg;
   EXPECT_NE(msg.find("run.json"), std::string::npos) << msg;
 }
@@ -73,30 +74,36 @@ TEST(OptimConfig, RejectsInconsistentValuesNamingEachKey) {
 }
 
 TEST(OptimConfig, UsesTheSectionNameItIsGiven) {
-  const std::string msg =
-      error_of([] { OptimConfig::from_json({{"beta3", 0.5}}, "run.json", "train.optim"); });
+  const std::string msg = error_of([] {
+    OptimConfig::from_json({{"beta3", 0.5}}, "run.json", "train.optim");
+  });
   EXPECT_NE(msg.find("train.optim.beta3"), std::string::npos) << msg;
 }
 
 TEST(BatchConfig, ValidRampupParsesAndRoundTrips) {
-  const BatchConfig b = BatchConfig::from_json(
-      {{"global_batch_size", 4224}, {"rampup_start", 192}, {"rampup_increment", 24},
-       {"rampup_samples", 5490000}},
-      "t.json");
+  const BatchConfig b = BatchConfig::from_json({{"global_batch_size", 4224},
+                                                {"rampup_start", 192},
+                                                {"rampup_increment", 24},
+                                                {"rampup_samples", 5490000}},
+                                               "t.json");
   EXPECT_TRUE(b.rampup());
   EXPECT_EQ(BatchConfig::from_json(b.to_json(), "t.json").to_json(), b.to_json());
 }
 
 TEST(BatchConfig, RejectsRampupThatCannotReachTheGlobalBatch) {
   std::string msg = error_of([] {
-    BatchConfig::from_json({{"global_batch_size", 100}, {"rampup_start", 10},
-                            {"rampup_increment", 7}, {"rampup_samples", 1000}},
+    BatchConfig::from_json({{"global_batch_size", 100},
+                            {"rampup_start", 10},
+                            {"rampup_increment", 7},
+                            {"rampup_samples", 1000}},
                            "t.json");
   });
   EXPECT_NE(msg.find("batch.rampup_increment"), std::string::npos) << msg;
   msg = error_of([] {
-    BatchConfig::from_json({{"global_batch_size", 100}, {"rampup_start", 200},
-                            {"rampup_increment", 4}, {"rampup_samples", 1000}},
+    BatchConfig::from_json({{"global_batch_size", 100},
+                            {"rampup_start", 200},
+                            {"rampup_increment", 4},
+                            {"rampup_samples", 1000}},
                            "t.json");
   });
   EXPECT_NE(msg.find("batch.rampup_start"), std::string::npos) << msg;
@@ -111,8 +118,9 @@ TEST(BatchConfig, RejectsRampupThatCannotReachTheGlobalBatch) {
 TEST(SpikeGuardConfig, RejectsUnknownKeysAndBadValuesByName) {
   std::string msg = error_of([] { SpikeGuardConfig::from_json({{"treshold", 4.0}}, "t.json"); });
   EXPECT_NE(msg.find("spike_guard.treshold"), std::string::npos) << msg;
-  msg = error_of(
-      [] { SpikeGuardConfig::from_json({{"window", 10}, {"min_history", 20}}, "t.json"); });
+  msg = error_of([] {
+    SpikeGuardConfig::from_json({{"window", 10}, {"min_history", 20}}, "t.json");
+  });
   EXPECT_NE(msg.find("spike_guard.min_history"), std::string::npos) << msg;
   const SpikeGuardConfig c = SpikeGuardConfig::from_json({{"enabled", true}}, "t.json");
   EXPECT_TRUE(c.enabled);

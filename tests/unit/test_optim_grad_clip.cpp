@@ -33,7 +33,8 @@ Tensor random_grad(std::int64_t n, std::uint64_t seed, float amp) {
 
 double plain_sum_squares(const Tensor& t, std::int64_t b, std::int64_t e) {
   double s = 0;
-  for (std::int64_t i = b; i < e; ++i) s += static_cast<double>(t.data<float>()[i]) * t.data<float>()[i];
+  for (std::int64_t i = b; i < e; ++i)
+    s += static_cast<double>(t.data<float>()[i]) * t.data<float>()[i];
   return s;
 }
 
@@ -70,7 +71,7 @@ TEST(GradClip, CoefficientIsMinOfOneAndMaxNormOverNorm) {
   EXPECT_DOUBLE_EQ(clip_coefficient(0.5, 1.0), 1.0);
   EXPECT_DOUBLE_EQ(clip_coefficient(4.0, 1.0), 1.0 / (4.0 + kClipEps));
   EXPECT_DOUBLE_EQ(clip_coefficient(1.0, 1.0), 1.0 / (1.0 + kClipEps));  // just below 1
-  EXPECT_DOUBLE_EQ(clip_coefficient(100.0, 0.0), 1.0);  // clipping off
+  EXPECT_DOUBLE_EQ(clip_coefficient(100.0, 0.0), 1.0);                   // clipping off
   EXPECT_DOUBLE_EQ(clip_coefficient(std::numeric_limits<double>::infinity(), 1.0), 1.0);
 }
 

@@ -51,11 +51,9 @@ TEST(LossScaler, HysteresisFollowsMegatronExactly) {
   const std::vector<Row> rows = {
       {kOverflow, true, 65536, 1},  // budget 2 -> 1: no backoff yet
       {kClean, false, 65536, 1},    // a clean step does not restore the budget
-      {kClean, false, 65536, 1},
-      {kOverflow, true, 32768, 0},  // budget used up: halve
+      {kClean, false, 65536, 1},   {kOverflow, true, 32768, 0},  // budget used up: halve
       {kOverflow, true, 16384, 0},  // stays used up: every further overflow halves
-      {kClean, false, 16384, 0},
-      {kClean, false, 16384, 0},
+      {kClean, false, 16384, 0},   {kClean, false, 16384, 0},
       {kClean, false, 32768, 2},    // 3 clean in a row: grow, budget back to 2
       {kOverflow, true, 32768, 1},  // tolerated again
       {kOverflow, true, 16384, 0},

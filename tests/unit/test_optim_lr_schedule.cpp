@@ -27,13 +27,14 @@ OptimConfig cosine_config() {
 
 TEST(LrSchedule, CosineValuesAtTheKeyPoints) {
   const OptimConfig c = cosine_config();
-  EXPECT_NEAR(learning_rate(c, 0), 1e-7, kLrTol);                      // start of warm-up
+  EXPECT_NEAR(learning_rate(c, 0), 1e-7, kLrTol);                        // start of warm-up
   EXPECT_NEAR(learning_rate(c, 500), 1e-7 + (1e-4 - 1e-7) / 2, kLrTol);  // mid warm-up
-  EXPECT_NEAR(learning_rate(c, 1000), 1e-4, kLrTol);                   // end of warm-up: peak
-  EXPECT_NEAR(learning_rate(c, 6000), (1e-4 + 1e-5) / 2, kLrTol);      // mid decay
-  EXPECT_NEAR(learning_rate(c, 3500), 1e-5 + 9e-5 * 0.5 * (1 + std::cos(std::numbers::pi / 4)), kLrTol);
-  EXPECT_NEAR(learning_rate(c, 11000), 1e-5, kLrTol);                  // end of decay
-  EXPECT_EQ(learning_rate(c, 11001), 1e-5);                            // constant after
+  EXPECT_NEAR(learning_rate(c, 1000), 1e-4, kLrTol);                     // end of warm-up: peak
+  EXPECT_NEAR(learning_rate(c, 6000), (1e-4 + 1e-5) / 2, kLrTol);        // mid decay
+  EXPECT_NEAR(learning_rate(c, 3500), 1e-5 + 9e-5 * 0.5 * (1 + std::cos(std::numbers::pi / 4)),
+              kLrTol);
+  EXPECT_NEAR(learning_rate(c, 11000), 1e-5, kLrTol);  // end of decay
+  EXPECT_EQ(learning_rate(c, 11001), 1e-5);            // constant after
   EXPECT_EQ(learning_rate(c, 1'000'000'000), 1e-5);
 }
 

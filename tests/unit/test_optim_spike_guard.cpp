@@ -80,8 +80,8 @@ TEST(SpikeGuard, WaitsForMinHistoryBeforeJudgingOutliers) {
 TEST(SpikeGuard, AFlatWindowDoesNotFlagRoundingNoise) {
   SpikeGuard g(enabled());
   for (int i = 0; i < 50; ++i) ASSERT_FALSE(g.check(2.5, 1.0));  // std = 0
-  EXPECT_FALSE(g.check(2.5 + 1e-6, 1.0 + 1e-6));  // within the std floor
-  EXPECT_TRUE(g.check(2.6, 1.0));                 // 4% up: 40x the floor
+  EXPECT_FALSE(g.check(2.5 + 1e-6, 1.0 + 1e-6));                 // within the std floor
+  EXPECT_TRUE(g.check(2.6, 1.0));                                // 4% up: 40x the floor
 }
 
 TEST(SpikeGuard, AsksForRollbackAfterKFlaggedStepsInARow) {

@@ -1,0 +1,26 @@
+// Shared set-up of the trainer tests: the real bundled corpus prepared once by the ctest
+// fixture (GLM_TEST_CORPUS, see tests/CMakeLists.txt) and the tiny config sized for CI.
+#pragma once
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "train/run_config.h"
+
+namespace glm::testing {
+
+inline std::string test_corpus() {
+  const char* dir = std::getenv("GLM_TEST_CORPUS");
+  return dir ? dir : std::string(GLM_BINARY_DIR) + "/test_corpus";
+}
+
+// configs/tiny.json on the test corpus, with the vocabulary of its 2000-piece tokenizer.
+inline train::RunConfig tiny_run(std::vector<std::string> overrides = {}) {
+  overrides.insert(overrides.begin(), {"model.vocab_size=2048",
+                                       "train.data_dir=\"" + test_corpus() + "\"",
+                                       "train.log_interval=1000000", "train.eval_interval=0"});
+  return train::load_run_config(std::string(GLM_SOURCE_DIR) + "/configs/tiny.json", overrides);
+}
+
+}  // namespace glm::testing
