@@ -40,7 +40,8 @@ AtomicFile::~AtomicFile() {
 void AtomicFile::commit() {
   fsync_path(temp_, false);
   if (std::rename(temp_.c_str(), path_.c_str()) != 0)
-    throw Error(fmt::format("{}: cannot rename {} over it: {}", path_, temp_, std::strerror(errno)));
+    throw Error(
+        fmt::format("{}: cannot rename {} over it: {}", path_, temp_, std::strerror(errno)));
   committed_ = true;
   fs::path dir = fs::path(path_).parent_path();
   fsync_path(dir.empty() ? std::string(".") : dir.string(), true);

@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "core/error.h"
+#include "data/atomic_file.h"
 #include "data/utf8.h"
 
 namespace glm::data {
@@ -47,15 +46,10 @@ void for_each_line(std::string_view text, Fn fn) {
 
 std::string read_file(const std::string& path) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw InputError(fmt::format("{}: no such input file", path));
   if (fs::is_directory(path, ec))
     throw InputError(fmt::format("{}: is a directory, not a text file", path));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: cannot open input file", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw InputError(fmt::format("{}: read error", path));
-  return std::move(ss).str();
+  if (!fs::exists(path, ec)) throw InputError(fmt::format("{}: no such input file", path));
+  return read_file_bytes(path);
 }
 
 }  // namespace
@@ -147,7 +141,8 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
   for (const std::string& input : inputs) {
     std::error_code ec;
     fs::file_status st = fs::status(input, ec);
-    if (!fs::exists(st)) throw InputError(fmt::format("{}: no such input file or directory", input));
+    if (!fs::exists(st))
+      throw InputError(fmt::format("{}: no such input file or directory", input));
     if (!fs::is_directory(st)) {
       files.push_back(input);
       continue;

@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::uint64_t kSplitSeed = 0x676c6d2d76616c69ULL;  // "glm-vali": fixed forever
-constexpr std::size_t kDocsPerChunk = 256;  // work unit of an encoding thread
+constexpr std::size_t kDocsPerChunk = 256;                   // work unit of an encoding thread
 
 double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -38,10 +38,10 @@ void check_options(const PreprocessOptions& o) {
   if (o.inputs.empty()) throw InputError("--input: at least one file or directory is required");
   if (o.output_dir.empty()) throw InputError("--output: an output directory is required");
   if (o.tokenizer_model.empty() && (o.vocab_size < 300 || o.vocab_size > (1 << 24)))
-    throw InputError(fmt::format(
-        "--vocab-size {}: must lie in [300, 16777216] (256 byte pieces and the special "
-        "tokens come first)",
-        o.vocab_size));
+    throw InputError(
+        fmt::format("--vocab-size {}: must lie in [300, 16777216] (256 byte pieces and the special "
+                    "tokens come first)",
+                    o.vocab_size));
   if (!(o.valid_fraction >= 0.0 && o.valid_fraction < 1.0))
     throw InputError(fmt::format("--valid-fraction {}: must lie in [0, 1)", o.valid_fraction));
   if (o.workers < 0) throw InputError(fmt::format("--workers {}: must be >= 0", o.workers));
@@ -99,8 +99,7 @@ void encode_all(const Tokenizer& tok, const std::vector<Document>& docs,
   }
   threads.clear();  // joins
   if (failure) std::rethrow_exception(failure);
-  progress.update(docs_done, tokens_done);
-  progress.finish();
+  progress.finish(docs_done, tokens_done);
 }
 
 }  // namespace
@@ -119,8 +118,8 @@ PreprocessSummary preprocess(const PreprocessOptions& options) {
   check_options(options);
   check_outputs(options);
   PreprocessSummary summary;
-  const int workers =
-      options.workers > 0 ? options.workers
+  const int workers = options.workers > 0
+                          ? options.workers
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 
   // 1. Read the corpus and split it by document.
@@ -133,12 +132,12 @@ PreprocessSummary preprocess(const PreprocessOptions& options) {
         .push_back(std::move(d));
   corpus.documents.clear();
   summary.read_s = since(t0);
-  spdlog::info("read {} files: {} documents ({} train, {} valid) in {:.2f} s",
-               summary.files.size(), train_docs.size() + valid_docs.size(), train_docs.size(),
-               valid_docs.size(), summary.read_s);
+  spdlog::info("read {} files: {} documents ({} train, {} valid) in {:.2f} s", summary.files.size(),
+               train_docs.size() + valid_docs.size(), train_docs.size(), valid_docs.size(),
+               summary.read_s);
   if (train_docs.empty())
-    throw InputError(fmt::format("--valid-fraction {}: leaves no training document",
-                                 options.valid_fraction));
+    throw InputError(
+        fmt::format("--valid-fraction {}: leaves no training document", options.valid_fraction));
   if (valid_docs.empty() && options.valid_fraction > 0)
     spdlog::warn("the valid split is empty: the corpus is too small for --valid-fraction {}",
                  options.valid_fraction);
@@ -151,9 +150,10 @@ PreprocessSummary preprocess(const PreprocessOptions& options) {
           break;
         }
   if (literal_specials > 0)
-    spdlog::warn("{} documents contain a special token's text ([MASK], <eop>, ...) literally; "
-                 "it is encoded as that special token",
-                 literal_specials);
+    spdlog::warn(
+        "{} documents contain a special token's text ([MASK], <eop>, ...) literally; "
+        "it is encoded as that special token",
+        literal_specials);
 
   // 2. The tokenizer: reused, or trained on the train split only.
   t0 = std::chrono::steady_clock::now();

@@ -17,12 +17,12 @@ namespace glm::data {
 struct PreprocessOptions {
   std::vector<std::string> inputs;  // files or directories (data/corpus.h expand_inputs)
   std::string output_dir;
-  int vocab_size = 8000;            // for a trained tokenizer
-  std::string tokenizer_model;      // reuse this model instead of training one
+  int vocab_size = 8000;        // for a trained tokenizer
+  std::string tokenizer_model;  // reuse this model instead of training one
   double valid_fraction = 0.02;
-  int workers = 0;                  // encoding threads; 0: every core
-  bool force = false;               // overwrite existing outputs
-  int compression_level = 1;        // deflate level of the token datasets
+  int workers = 0;            // encoding threads; 0: every core
+  bool force = false;         // overwrite existing outputs
+  int compression_level = 1;  // deflate level of the token datasets
 };
 
 struct SplitSummary {

@@ -41,7 +41,11 @@ void Progress::update(std::int64_t items, std::int64_t tokens) {
   draw(false);
 }
 
-void Progress::finish() { draw(true); }
+void Progress::finish(std::int64_t items, std::int64_t tokens) {
+  items_ = items;
+  tokens_ = tokens;
+  draw(true);
+}
 
 void Progress::draw(bool final) {
   const double t = std::max(1e-9, seconds(std::chrono::steady_clock::now() - start_));

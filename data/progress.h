@@ -3,7 +3,7 @@
 //
 //   Progress p("encode", total_docs);
 //   while (...) p.update(docs_done, tokens_done);   // cheap; redraws at most 10x a second
-//   p.finish();                                     // final line with the totals
+//   p.finish(docs_done, tokens_done);               // final line with the totals
 #pragma once
 
 #include <chrono>
@@ -16,7 +16,7 @@ class Progress {
  public:
   Progress(std::string label, std::int64_t total_items);
   void update(std::int64_t items, std::int64_t tokens);
-  void finish();
+  void finish(std::int64_t items, std::int64_t tokens);
 
  private:
   void draw(bool final);

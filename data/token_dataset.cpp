@@ -53,8 +53,7 @@ void write_string_attr(hid_t file, const std::string& path, const char* name,
 
 void write_int_attr(hid_t file, const std::string& path, const char* name, std::int64_t value) {
   Handle space{H5Screate(H5S_SCALAR), H5Sclose};
-  Handle attr{H5Acreate2(file, name, H5T_STD_I64LE, space.id, H5P_DEFAULT, H5P_DEFAULT),
-              H5Aclose};
+  Handle attr{H5Acreate2(file, name, H5T_STD_I64LE, space.id, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
   if (attr.id < 0 || H5Awrite(attr.id, H5T_NATIVE_INT64, &value) < 0)
     throw Error(fmt::format("{}: cannot write attribute '{}'", path, name));
 }
@@ -267,10 +266,10 @@ TokenDataset::TokenDataset(const std::string& path) : path_(path) {
 
 void TokenDataset::expect_tokenizer(const std::string& sha256) const {
   if (sha256 != tokenizer_sha256_)
-    throw InputError(fmt::format(
-        "{}: made with tokenizer sha256 {}, but the tokenizer in use has sha256 {}; "
-        "re-run glm-preprocess with this tokenizer (--tokenizer)",
-        path_, tokenizer_sha256_, sha256));
+    throw InputError(
+        fmt::format("{}: made with tokenizer sha256 {}, but the tokenizer in use has sha256 {}; "
+                    "re-run glm-preprocess with this tokenizer (--tokenizer)",
+                    path_, tokenizer_sha256_, sha256));
 }
 
 void TokenDataset::read(std::int64_t start, std::int64_t count, std::int32_t* out) const {

@@ -1,7 +1,9 @@
 // The HDF5 token dataset (DESIGN.md section 6): one tokenized split of a corpus.
 //
 // File layout (format "glm-train-tokens", version 1):
-//   /tokens       uint32 [num_tokens], chunked (64k), byte-shuffled and deflated:
+//   /tokens       uint32 [num_tokens], chunked (64k), byte-shuffled and deflated (level 1 by
+//                 default: on the bundled corpus 1.26 bytes/token against 4.24 raw, 1.21 at
+//                 level 4 and 1.19 at 6 for 1.3x and 3x the write time):
 //                 doc_1 <eop> doc_2 <eop> ... doc_n <eop>
 //   /doc_offsets  uint64 [num_documents + 1]: document i is tokens[off[i], off[i+1]),
 //                 its <eop> included; off[0] = 0, off[n] = num_tokens
@@ -82,7 +84,7 @@ class TokenDataset {
 
   // tokens[start, start+count) into out; the range must lie inside the stream.
   void read(std::int64_t start, std::int64_t count, std::int32_t* out) const;
-  std::int64_t num_windows(int seq_len) const;  // floor(num_tokens / seq_len)
+  std::int64_t num_windows(int seq_len) const;                        // floor(num_tokens / seq_len)
   void window(std::int64_t i, int seq_len, std::int32_t* out) const;  // tokens[i*T, (i+1)*T)
 
  private:

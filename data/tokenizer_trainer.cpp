@@ -89,6 +89,10 @@ std::string train_tokenizer(std::span<const std::string> documents,
       {"input_sentence_size", std::to_string(options.max_sentences)},
       {"shuffle_input_sentence", "true"},
       {"num_threads", std::to_string(std::max(1, threads))},
+      // One EM pass per pruning round instead of two: on the bundled corpus (8000 pieces,
+      // 2 cores) training takes 14 s instead of 27 s and the corpus grows by 0.25% in
+      // tokens (1.530M instead of 1.526M).
+      {"num_sub_iterations", "1"},
       {"minloglevel", "1"},  // SentencePiece's INFO lines are noise here; warnings stay
   };
   // SentencePiece keeps its seed and log level in globals: train one model at a time.

@@ -27,10 +27,10 @@ namespace glm::data {
 
 struct TokenizerTrainOptions {
   int vocab_size = 8000;
-  int num_threads = 0;                          // 0: every core
-  std::int64_t max_sentences = 1'000'000;       // lines sampled (shuffled) for training
+  int num_threads = 0;                     // 0: every core
+  std::int64_t max_sentences = 1'000'000;  // lines sampled (shuffled) for training
   double character_coverage = 0.9995;
-  std::uint32_t seed = 1234;                    // SentencePiece's sampling/shuffle seed
+  std::uint32_t seed = 1234;  // SentencePiece's sampling/shuffle seed
 };
 
 // Trains on the lines of `documents` and returns the serialized model (the bytes of a

@@ -8,7 +8,7 @@ build_deps=(build-essential cmake pkg-config git
   nlohmann-json3-dev libspdlog-dev libboost-program-options-dev
   libsentencepiece-dev sentencepiece libssl-dev libgtest-dev libgmock-dev libbenchmark-dev)
 test_deps=(python3 python3-torch python3-numpy python3-h5py libopenblas0-openmp)
-corpus_deps=(fortunes fortunes-zh)
+corpus_deps=(fortunes fortunes-min fortunes-zh)
 
 missing=()
 for p in "${build_deps[@]}" "${test_deps[@]}" "${corpus_deps[@]}"; do

@@ -13,6 +13,7 @@
 #include <boost/program_options.hpp>
 #include <spdlog/spdlog.h>
 
+#include "apps/app_main.h"
 #include "core/error.h"
 #include "data/preprocess.h"
 
@@ -86,16 +87,5 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   spdlog::set_pattern("[glm-preprocess] %^%l%$: %v");
-  try {
-    return run(argc, argv);
-  } catch (const po::error& e) {
-    spdlog::error("{} (see --help)", e.what());
-    return 2;
-  } catch (const glm::InputError& e) {
-    spdlog::error("{}", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    spdlog::error("internal error: {}", e.what());
-    return 1;
-  }
+  return glm::apps::guarded_main([&] { return run(argc, argv); });
 }

@@ -2,7 +2,11 @@
 // reference model doing the same work in the same run on the same machine.
 //
 //   build/bin/bench_model_step --config configs/small.json --threads 2 [--peer]
-//                              [--results tests/bench/RESULTS.md]
+//        [--optimizer none|adamw] [--precision fp32|fp16] [--results tests/bench/RESULTS.md]
+//
+// With --optimizer adamw a step is a whole training step as the trainer runs it: forward,
+// backward, overflow check, gradient norm and clipping, fused AdamW on the fp32 master
+// weights, and in fp16 the refresh of the fp16 weights; the peer adds torch.optim.AdamW.
 //
 // Prints tokens/s for both, their ratio, our achieved TFLOP/s and MFU against the FMA peak
 // of the threads used, and the fraction of the sgemm peak measured in this run. The
@@ -26,7 +30,12 @@
 
 #include "core/cpu_info.h"
 #include "kernels/gemm.h"
+#include "kernels/convert.h"
+#include "kernels/elementwise.h"
 #include "model/glm_model.h"
+#include "model/init.h"
+#include "optim/adamw.h"
+#include "optim/grad_clip.h"
 #include "train/run_config.h"
 
 namespace po = boost::program_options;
@@ -97,7 +106,7 @@ std::string run_capture(const std::string& cmd) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  std::string config_path, results, python;
+  std::string config_path, results, python, optimizer, precision;
   int threads, steps, warmup;
   bool peer = false;
   po::options_description opts("bench_model_step options");
@@ -108,6 +117,8 @@ int main(int argc, char** argv) try {
       "steps", po::value(&steps)->default_value(10), "timed steps")(
       "warmup", po::value(&warmup)->default_value(2), "untimed steps first")(
       "peer", po::bool_switch(&peer), "also time the PyTorch reference model")(
+      "optimizer", po::value(&optimizer)->default_value("none"), "none | adamw")(
+      "precision", po::value(&precision), "fp32 | fp16 (overrides train.precision)")(
       "python", po::value(&python)->default_value("/usr/bin/python3"), "python with torch")(
       "results", po::value(&results), "append a row to this RESULTS.md")(
       "set", po::value<std::vector<std::string>>()->composing(), "config override key=value");
@@ -120,6 +131,10 @@ int main(int argc, char** argv) try {
   po::notify(vm);
   std::vector<std::string> overrides;
   if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
+  if (!precision.empty()) overrides.push_back("train.precision=\"" + precision + "\"");
+  if (optimizer != "none" && optimizer != "adamw")
+    throw InputError(fmt::format("--optimizer {}: expected none or adamw", optimizer));
+  const bool adamw = optimizer == "adamw";
 
   train::RunConfig rc = train::load_run_config(config_path, overrides);
   omp_set_num_threads(threads);
@@ -132,20 +147,38 @@ int main(int argc, char** argv) try {
              sgemm_peak / 1e9);
 
   model::GLMModel m(rc.model, rc.model_options());
-  m.init();
+  model::deepnorm_init(m.params(), rc.train.seed);
+  const bool fp16 = rc.train.precision == "fp16";
+  Tensor master = fp16 ? m.params().flat().clone() : m.params().flat();
+  m.round_params_to_precision();
+  auto layout = std::make_shared<const model::ParamLayout>(m.layout());
+  optim::AdamW opt(layout, rc.optim.adamw(), master);
+  const float loss_scale = fp16 ? 4096.f : 1.f;
   model::Batch batch = bench_batch(B, T, rc.model.vocab_size);
   std::vector<double> ms;
   for (int s = 0; s < warmup + steps; ++s) {
     auto t0 = std::chrono::steady_clock::now();
     m.zero_grads();
-    m.forward_backward(batch, {.step = static_cast<std::uint32_t>(s)});
+    m.forward_backward(batch, {.loss_scale = loss_scale, .step = static_cast<std::uint32_t>(s)});
+    if (adamw) {  // the trainer's update path (src/train/trainer.cpp)
+      Tensor& g = m.grads().flat();
+      if (kernels::all_finite(g)) {
+        double norm = std::sqrt(optim::local_sum_squares(g)) / loss_scale;
+        opt.step(g, 1e-4, static_cast<float>(optim::clip_coefficient(norm, 1.0) / loss_scale));
+        if (fp16) {
+          m.params().flat().copy_from(master);
+          m.round_params_to_precision();
+        }
+      }
+    }
     if (s >= warmup) ms.push_back(1e3 * seconds_since(t0));
   }
   const double step_ms = median(ms), tokens_per_s = B * T / (step_ms / 1e3);
   const double flops = 3.0 * rc.model.forward_flops_per_token() * tokens_per_s;
-  fmt::print("glm-train  {} {}: {:.0f} tokens/s, step {:.1f} ms (median of {}), {:.1f} GFLOP/s, "
+  fmt::print("glm-train  {} {} {}: {:.0f} tokens/s, step {:.1f} ms (median of {}), {:.1f} GFLOP/s, "
              "MFU {:.1f}% of FMA peak, {:.1f}% of sgemm peak\n",
-             config_path, rc.train.precision, tokens_per_s, step_ms, steps, flops / 1e9,
+             config_path, rc.train.precision, adamw ? "fwd+bwd+adamw" : "fwd+bwd", tokens_per_s,
+             step_ms, steps, flops / 1e9,
              100 * flops / fma_peak, 100 * flops / sgemm_peak);
 
   double peer_tps = 0;
@@ -153,8 +186,8 @@ int main(int argc, char** argv) try {
     std::string cmd = fmt::format(
         "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=SkylakeX "
         "{} {}/tests/reference/bench_torch.py --config {} --micro-batch {} --threads {} --steps {} "
-        "--warmup {}",
-        python, GLM_SOURCE_DIR, config_path, B, threads, steps, warmup);
+        "--warmup {} --optimizer {}",
+        python, GLM_SOURCE_DIR, config_path, B, threads, steps, warmup, optimizer);
     std::string out = run_capture(cmd);
     auto j = nlohmann::json::parse(out.substr(out.find('{')), nullptr, false);
     if (out.empty() || j.is_discarded()) {
@@ -173,9 +206,9 @@ int main(int argc, char** argv) try {
     std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
     std::ofstream out(results, std::ios::app);
     out << fmt::format(
-        "| fwd+bwd tokens/s, {} | {} B={} T={} | CPU {} threads {} | {:.0f} (MFU {:.1f}%, {:.0f}% of "
+        "| {} tokens/s, {} | {} B={} T={} | CPU {} threads {} | {:.0f} (MFU {:.1f}%, {:.0f}% of "
         "sgemm) | {} | {} | {} |\n",
-        rc.train.precision, config_path.substr(config_path.rfind('/') + 1), B, T, threads,
+        adamw ? "training step" : "fwd+bwd", rc.train.precision, config_path.substr(config_path.rfind('/') + 1), B, T, threads,
         cpu_isa(), tokens_per_s, 100 * flops / fma_peak, 100 * flops / sgemm_peak,
         peer ? fmt::format("{:.0f} (PyTorch)", peer_tps) : "-",
         peer ? fmt::format("{:.2f}x", tokens_per_s / peer_tps) : "-", date);

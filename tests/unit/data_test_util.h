@@ -49,8 +49,8 @@ inline std::string read_text(const std::string& path) {
 // seeded generator, so there are enough distinct pieces for a few hundred-piece vocabulary)
 // and Chinese lines over 40 characters, so a 400-500 piece tokenizer covers every character.
 inline std::string corpus_document(int i) {
-  static const char* onsets[] = {"b", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p",
-                                 "r", "s", "t", "v", "w", "st", "th", "ch", "pr"};
+  static const char* onsets[] = {"b", "c", "d", "f", "g", "h", "k",  "l",  "m",  "n",
+                                 "p", "r", "s", "t", "v", "w", "st", "th", "ch", "pr"};
   static const char* vowels[] = {"a", "e", "i", "o", "u", "ea", "ou"};
   static const std::vector<std::string> zh = {
       "春", "眠", "不", "觉", "晓", "处", "闻", "啼", "鸟", "夜", "来", "风", "雨", "声",

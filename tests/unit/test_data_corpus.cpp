@@ -61,18 +61,12 @@ TEST(Corpus, Utf8ValidatorRejectsEveryIllFormedKind) {
     std::size_t offset;
   };
   const std::vector<Case> cases = {
-      {"stray continuation", "ab\x80", 2},
-      {"overlong 2-byte (C0)", "\xC0\xAF", 0},
-      {"overlong 2-byte (C1)", "x\xC1\xBF", 1},
-      {"overlong 3-byte", "\xE0\x80\xAF", 0},
-      {"overlong 4-byte", "\xF0\x8F\xBF\xBF", 0},
-      {"surrogate U+D800", "ok \xED\xA0\x80", 3},
-      {"surrogate U+DFFF", "\xED\xBF\xBF", 0},
-      {"above U+10FFFF", "\xF4\x90\x80\x80", 0},
-      {"F5 lead byte", "\xF5\x80\x80\x80", 0},
-      {"truncated at end", "\xE4\xB8", 0},
-      {"truncated mid-text", "\xE4\xB8 x", 0},
-      {"bad third byte", "\xE4\xB8\x41", 0},
+      {"stray continuation", "ab\x80", 2},        {"overlong 2-byte (C0)", "\xC0\xAF", 0},
+      {"overlong 2-byte (C1)", "x\xC1\xBF", 1},   {"overlong 3-byte", "\xE0\x80\xAF", 0},
+      {"overlong 4-byte", "\xF0\x8F\xBF\xBF", 0}, {"surrogate U+D800", "ok \xED\xA0\x80", 3},
+      {"surrogate U+DFFF", "\xED\xBF\xBF", 0},    {"above U+10FFFF", "\xF4\x90\x80\x80", 0},
+      {"F5 lead byte", "\xF5\x80\x80\x80", 0},    {"truncated at end", "\xE4\xB8", 0},
+      {"truncated mid-text", "\xE4\xB8 x", 0},    {"bad third byte", "\xE4\xB8\x41", 0},
   };
   for (const Case& c : cases) EXPECT_EQ(find_invalid_utf8(c.bytes), c.offset) << c.what;
 }
@@ -100,7 +94,9 @@ TEST(Corpus, MissingOrEmptyInputsAreInputErrors) {
 
 TEST(Corpus, ReadsFilesInOrderWithSources) {
   testing::ScratchDir dir;
-  testing::write_text(dir / "a", "\xEF\xBB\xBF" "a1\n%\na2\n");  // with a byte-order mark
+  testing::write_text(dir / "a",
+                      "\xEF\xBB\xBF"
+                      "a1\n%\na2\n");  // with a byte-order mark
   testing::write_text(dir / "b", "b1\n\nb2\n");
   Corpus c = read_corpus({dir / "a", dir / "b"});
   ASSERT_EQ(c.documents.size(), 4u);

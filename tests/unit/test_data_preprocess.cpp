@@ -94,8 +94,8 @@ TEST(Preprocess, EndToEndSplitsAreDisjointAndComplete) {
   // --tokenizer reuses the model: copied, same checksum, no training.
   const std::string out2 = dir / "out2";
   r = glm::testing::run_command(kProgram + " -i " + (dir / "in/fortunes") + " -i " +
-                                    (dir / "in/paragraphs.txt") + " -o " + out2 +
-                                    " --tokenizer " + out + "/tokenizer.model",
+                                    (dir / "in/paragraphs.txt") + " -o " + out2 + " --tokenizer " +
+                                    out + "/tokenizer.model",
                                 dir / "log.txt");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(Tokenizer::from_file(out2 + "/tokenizer.model").sha256(), tok.sha256());
@@ -118,7 +118,8 @@ TEST(Preprocess, BadUsageAndInputExitWithTwoNamingTheProblem) {
       {"--output " + (dir / "o"), "--input"},
       {"--input " + (dir / "in") + " --output " + (dir / "o") + " --workers x", "workers"},
       {"--input " + (dir / "in") + " --output " + (dir / "o") + " --frobnicate", "frobnicate"},
-      {"--input " + (dir / "in") + " --output " + (dir / "o") + " --tokenizer " + (dir / "in/fortunes"),
+      {"--input " + (dir / "in") + " --output " + (dir / "o") + " --tokenizer " +
+           (dir / "in/fortunes"),
        dir / "in/fortunes"},
       {"--input " + (dir / "in") + " --output " + (dir / "o") + " --vocab-size 30000",
        "--vocab-size"},

@@ -56,7 +56,8 @@ TEST_F(TokenizerTest, HasRequestedVocabAndDistinctSpecialTokens) {
   // precede it at the start of a text: SentencePiece's dummy prefix).
   for (const std::string text : {"[gMASK]", "abc[gMASK]def", "明月[gMASK] [gMASK]"}) {
     const auto ids = tok.encode(text);
-    EXPECT_EQ(std::count(ids.begin(), ids.end(), s.gmask), std::count(text.begin(), text.end(), 'g'))
+    EXPECT_EQ(std::count(ids.begin(), ids.end(), s.gmask),
+              std::count(text.begin(), text.end(), 'g'))
         << text;
   }
   EXPECT_EQ(tok.encode("the fox<eop>").back(), s.eop);
