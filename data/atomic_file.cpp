@@ -1,6 +1,5 @@
 #include "data/atomic_file.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,23 +10,10 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/fsync.h"
 
 namespace glm::data {
 namespace fs = std::filesystem;
-
-namespace {
-
-// fsync of a file or directory by path.
-void fsync_path(const std::string& path, bool directory) {
-  int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-  if (fd < 0) throw Error(fmt::format("{}: cannot open for fsync: {}", path, std::strerror(errno)));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) throw Error(fmt::format("{}: fsync failed: {}", path, std::strerror(err)));
-}
-
-}  // namespace
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   temp_ = fmt::format("{}.tmp.{}", path_, ::getpid());
@@ -38,13 +24,13 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::commit() {
-  fsync_path(temp_, false);
+  fsync_file(temp_);
   if (std::rename(temp_.c_str(), path_.c_str()) != 0)
     throw Error(
         fmt::format("{}: cannot rename {} over it: {}", path_, temp_, std::strerror(errno)));
   committed_ = true;
   fs::path dir = fs::path(path_).parent_path();
-  fsync_path(dir.empty() ? std::string(".") : dir.string(), true);
+  fsync_dir(dir.empty() ? std::string(".") : dir.string());
 }
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {

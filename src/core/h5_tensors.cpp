@@ -187,4 +187,36 @@ std::string H5File::attr(const std::string& name) const {
   return buf;
 }
 
+void H5File::set_int_attr(const std::string& object, const std::string& name,
+                          const std::vector<std::int64_t>& values) {
+  QuietH5 quiet;
+  if (!exists(file_, object)) throw Error(fmt::format("{}: no object '{}'", path_, object));
+  Handle obj{H5Oopen(file_, object.c_str(), H5P_DEFAULT), H5Oclose};
+  hsize_t n = values.size();
+  Handle space{n ? H5Screate_simple(1, &n, nullptr) : H5Screate(H5S_NULL), H5Sclose};
+  if (H5Aexists(obj.id, name.c_str()) > 0) H5Adelete(obj.id, name.c_str());
+  Handle a{H5Acreate2(obj.id, name.c_str(), H5T_STD_I64LE, space.id, H5P_DEFAULT, H5P_DEFAULT),
+           H5Aclose};
+  if (a.id < 0 || (n && H5Awrite(a.id, H5T_NATIVE_INT64, values.data()) < 0))
+    throw Error(fmt::format("{}: cannot write attribute {}/{}", path_, object, name));
+}
+
+std::vector<std::int64_t> H5File::int_attr(const std::string& object, const std::string& name) const {
+  QuietH5 quiet;
+  if (!exists(file_, object)) throw InputError(fmt::format("{}: no object '{}'", path_, object));
+  Handle obj{H5Oopen(file_, object.c_str(), H5P_DEFAULT), H5Oclose};
+  if (obj.id < 0 || H5Aexists(obj.id, name.c_str()) <= 0)
+    throw InputError(fmt::format("{}: '{}' has no attribute '{}'", path_, object, name));
+  Handle a{H5Aopen(obj.id, name.c_str(), H5P_DEFAULT), H5Aclose};
+  Handle ftype{H5Aget_type(a.id), H5Tclose};
+  Handle space{H5Aget_space(a.id), H5Sclose};
+  if (H5Tget_class(ftype.id) != H5T_INTEGER)
+    throw InputError(fmt::format("{}: attribute {}/{} is not an integer array", path_, object, name));
+  hssize_t n = H5Sget_simple_extent_npoints(space.id);
+  std::vector<std::int64_t> values(n > 0 ? static_cast<std::size_t>(n) : 0);
+  if (n > 0 && H5Aread(a.id, H5T_NATIVE_INT64, values.data()) < 0)
+    throw InputError(fmt::format("{}: cannot read attribute {}/{}", path_, object, name));
+  return values;
+}
+
 }  // namespace glm

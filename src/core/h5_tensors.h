@@ -3,6 +3,7 @@
 // groups are created on demand. Every failure names the file and the dataset.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ class H5File {
   // String attributes on the root group.
   void set_attr(const std::string& name, const std::string& value);
   std::string attr(const std::string& name) const;
+  // Integer-array attributes on a dataset or group (checkpoint pieces: global_shape, offset).
+  void set_int_attr(const std::string& object, const std::string& name,
+                    const std::vector<std::int64_t>& values);
+  std::vector<std::int64_t> int_attr(const std::string& object, const std::string& name) const;
 
   const std::string& path() const { return path_; }
 

@@ -40,7 +40,7 @@ TEST(GlmTrainCli, TrainsUnderMpirunAndWritesMetrics) {
   auto log = std::filesystem::temp_directory_path() / ("glm_cli_log_" + std::to_string(::getpid()));
   std::filesystem::remove_all(log);
   Result r = run("mpirun -n 1 --oversubscribe " + kTrain + " --config " + kTiny + " --data " +
-                 testing::test_corpus() + " --train-iters 4 --set model.vocab_size=2048 " +
+                 testing::test_corpus() + " --train-iters 4 --set model.vocab_size=6016 " +
                  "--set train.log_interval=2 --set train.eval_iters=2 --log-dir " + log.string());
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("held-out loss"), std::string::npos) << r.output;

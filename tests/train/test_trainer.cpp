@@ -27,16 +27,16 @@ std::string temp_dir(const std::string& name) {
   return d.string();
 }
 
-// Measured: 60 steps of the tiny config (480 samples) take the held-out loss from 7.64
-// (ln 2048 ~ 7.6, a uniform guess) to about 5.6. Asserting a drop of 1.0 nats leaves a wide
-// margin for run-to-run differences between machines while failing any broken trainer.
+// Measured (2026-11-27): 60 steps of the tiny config (480 samples) take the held-out loss
+// from 8.70 (ln 6016 = 8.70, a uniform guess) to 6.49. Asserting a drop of 1.0 nats leaves a
+// wide margin for differences between machines while failing any broken trainer.
 constexpr double kMinHeldOutDrop = 1.0;
 
 TEST(Trainer, TinyConfigLowersHeldOutLossOnTheRealCorpus) {
   RunConfig rc = tiny_run({"train.train_iters=60"});
   Trainer t(rc, {.log_dir = temp_dir("glm_trainer_tiny")});
   auto [before, after] = t.run();
-  EXPECT_NEAR(before.loss, std::log(2048.0), 0.5) << "an untrained model guesses uniformly";
+  EXPECT_NEAR(before.loss, std::log(6016.0), 0.5) << "an untrained model guesses uniformly";
   EXPECT_LT(after.loss, before.loss - kMinHeldOutDrop)
       << "held-out loss " << before.loss << " -> " << after.loss;
   EXPECT_EQ(t.state().step, 60);
@@ -44,10 +44,11 @@ TEST(Trainer, TinyConfigLowersHeldOutLossOnTheRealCorpus) {
   EXPECT_EQ(t.state().skipped_steps, 0);
 }
 
-// fp16 rounds every stored activation and gradient (unit round-off 4.9e-4); over 50 steps
-// the two runs' losses drift apart slowly. Measured: worst per-step relative difference
-// ~3e-3 over 50 steps. 2e-2 is the documented bound.
-constexpr double kFp16LossRelTol = 2e-2;
+// fp16 rounds every stored activation and gradient (unit round-off 4.9e-4), but a step's
+// loss averages ~700 target tokens, so the per-token errors mostly cancel. Measured
+// (2026-11-27): worst per-step relative difference 2.6e-5 over 50 steps. The documented
+// bound, 2e-3, is four times the fp16 unit round-off: a real divergence exceeds it.
+constexpr double kFp16LossRelTol = 2e-3;
 
 TEST(Trainer, Fp16TracksFp32Over50Steps) {
   // A loss scale that never overflows here, so both runs take the same 50 updates.

@@ -15,9 +15,10 @@ inline std::string test_corpus() {
   return dir ? dir : std::string(GLM_BINARY_DIR) + "/test_corpus";
 }
 
-// configs/tiny.json on the test corpus, with the vocabulary of its 2000-piece tokenizer.
+// configs/tiny.json on the test corpus, with the vocabulary of its 6000-piece tokenizer
+// (padded to a multiple of 64).
 inline train::RunConfig tiny_run(std::vector<std::string> overrides = {}) {
-  overrides.insert(overrides.begin(), {"model.vocab_size=2048",
+  overrides.insert(overrides.begin(), {"model.vocab_size=6016",
                                        "train.data_dir=\"" + test_corpus() + "\"",
                                        "train.log_interval=1000000", "train.eval_interval=0"});
   return train::load_run_config(std::string(GLM_SOURCE_DIR) + "/configs/tiny.json", overrides);
