@@ -1,17 +1,22 @@
 // glm-train: pre-train a GLM model from a JSON config on a glm-preprocess data directory.
 //
-//   glm-train --config FILE [--data DIR] [--train-iters N] [--dp N --tp N --pp N]
+//   glm-train --config FILE [--data DIR] [--save DIR] [--load DIR [--load-iter N]]
+//             [--save-interval N] [--train-iters N] [--dp N --tp N --pp N]
 //             [--precision fp32|fp16] [--seed N] [--log-dir DIR] [--set key=value]...
 //   (run under mpirun; one rank until 3D parallelism lands)
 //
-// Writes a log line every train.log_interval steps and <log-dir>/metrics.jsonl.
+// Writes a log line every train.log_interval steps and <log-dir>/metrics.jsonl; checkpoints
+// to --save (train/checkpoint.h). SIGTERM or SIGUSR1: finish the step, save, exit 0.
 #include <mpi.h>
 
+#include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "apps/app_main.h"
@@ -33,8 +38,8 @@ struct MpiSession {
 };
 
 int run(int argc, char** argv, const MpiSession& mpi) {
-  std::string config_path, data_dir, log_dir, precision;
-  std::int64_t train_iters = -1, seed = -1;
+  std::string config_path, data_dir, log_dir, precision, save_dir, load_dir;
+  std::int64_t train_iters = -1, seed = -1, save_interval = -1, load_iter = -1;
   int dp = 1, tp = 1, pp = 1;
   std::vector<std::string> sets;
   po::options_description desc(
@@ -49,6 +54,12 @@ int run(int argc, char** argv, const MpiSession& mpi) {
     ("precision", po::value(&precision), "fp32 | fp16 (overrides train.precision)")
     ("seed", po::value(&seed), "seed of init, data order, masking, dropout (train.seed)")
     ("log-dir", po::value(&log_dir)->default_value("logs/run"), "where metrics.jsonl goes")
+    ("save", po::value(&save_dir), "checkpoint directory (overrides train.save_dir)")
+    ("save-interval", po::value(&save_interval),
+     "checkpoint every N steps; 0 = at the end and on SIGTERM/SIGUSR1 (train.save_interval)")
+    ("load", po::value(&load_dir), "resume from this save directory's latest checkpoint, or "
+     "from a checkpoint directory (iter_XXXXXXXX)")
+    ("load-iter", po::value(&load_iter), "with --load: resume from iteration N instead of latest")
     ("dp", po::value(&dp)->default_value(1), "data-parallel size")
     ("tp", po::value(&tp)->default_value(1), "tensor-parallel size")
     ("pp", po::value(&pp)->default_value(1), "pipeline-parallel size")
@@ -66,6 +77,9 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   if (train_iters >= 0) sets.push_back("train.train_iters=" + std::to_string(train_iters));
   if (!precision.empty()) sets.push_back("train.precision=\"" + precision + "\"");
   if (seed >= 0) sets.push_back("train.seed=" + std::to_string(seed));
+  if (!save_dir.empty()) sets.push_back("train.save_dir=" + nlohmann::json(save_dir).dump());
+  if (save_interval >= 0) sets.push_back("train.save_interval=" + std::to_string(save_interval));
+  if (load_iter >= 0 && load_dir.empty()) throw glm::InputError("--load-iter needs --load DIR");
 
   if (dp < 1 || tp < 1 || pp < 1) throw glm::InputError("--dp, --tp and --pp must be >= 1");
   if (dp * tp * pp != mpi.size)
@@ -78,7 +92,17 @@ int run(int argc, char** argv, const MpiSession& mpi) {
 
   glm::train::RunConfig rc = glm::train::load_run_config(config_path, sets);
   glm::train::Trainer trainer(rc, {.log_dir = log_dir});
+  if (!load_dir.empty())
+    trainer.load(load_dir, load_iter >= 0 ? std::optional<std::int64_t>(load_iter) : std::nullopt);
+  else if (rc.resume.has_value_overrides())
+    spdlog::warn("{}: resume.lr / lr_min / loss_scale / egs_alpha apply only when resuming "
+                 "(--load); ignored", rc.source);
   auto [before, after] = trainer.run();
+  if (trainer.stop_signal()) {
+    spdlog::info("stopped by {} after step {}", strsignal(trainer.stop_signal()),
+                 trainer.state().step);
+    return 0;
+  }
   spdlog::info("held-out loss {:.4f} (perplexity {:.2f}) -> {:.4f} (perplexity {:.2f}) after {} steps",
                before.loss, before.perplexity(), after.loss, after.perplexity(),
                trainer.state().step);

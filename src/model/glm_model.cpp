@@ -1,5 +1,7 @@
 #include "model/glm_model.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "kernels/convert.h"
 #include "kernels/cross_entropy.h"
@@ -77,6 +79,15 @@ struct GLMModel::Workspace {
   Tensor dx_a, dx_b;                    // [R, h] ping-pong gradients between layers
   k::AttentionMask mask;
   Tensor positions;                     // [R] view of the batch's positions
+  // Head buffers sized by the number of target rows, which varies per batch: kept at their
+  // largest size so a step does not allocate (and page-fault) a [rows, V] logits buffer.
+  Tensor head_y, head_dy, head_logits, head_losses;
+
+  // A [n, cols] view of buf, growing it when needed.
+  static Tensor rows(Tensor& buf, std::int64_t n, std::int64_t cols) {
+    if (buf.numel() < n * cols) buf = Tensor::empty({std::max<std::int64_t>(n * cols, 1)}, DType::f32);
+    return buf.slice(0, 0, n * cols).view({n, cols});
+  }
 };
 
 GLMModel::GLMModel(const ModelConfig& config, const ModelOptions& options)
@@ -226,9 +237,11 @@ LossStats GLMModel::forward_backward(const Batch& batch, const StepOptions& opt)
   target_rows(batch.targets.view({batch.targets.numel()}), rows, ids);
   const std::int64_t n = rows.numel(), h = config_.hidden_size;
   const std::int64_t denom = opt.num_targets > 0 ? opt.num_targets : n;
-  Tensor y_t = f32({n, h});
+  Workspace& ws = *ws_;
+  Tensor y_t = Workspace::rows(ws.head_y, n, h);
   k::gather_rows(y_t, y, rows);
-  Tensor logits = f32({n, config_.vocab_size}), losses = f32({n});
+  Tensor logits = Workspace::rows(ws.head_logits, n, config_.vocab_size);
+  Tensor losses = Workspace::rows(ws.head_losses, n, 1).view({n});
   head_forward(logits, y_t);
   // dlogits = loss_scale / denom * (softmax - onehot), written over the logits
   k::softmax_cross_entropy(losses, logits, ids, opt.loss_scale / static_cast<float>(denom), true);
@@ -236,7 +249,7 @@ LossStats GLMModel::forward_backward(const Batch& batch, const StepOptions& opt)
   LossStats stats{sum(losses), n};
 
   // Head: dE += dlogits^T y_t (the tied head's gradient is not shrunk); dy_t = dlogits E
-  Tensor dy_t = f32({n, h}), gE = grads_.embedding();
+  Tensor dy_t = Workspace::rows(ws.head_dy, n, h), gE = grads_.embedding();
   k::linear_backward(&dy_t, gE, nullptr, logits, y_t, params_.embedding());
   Tensor& dy = ws_->dx_a;
   dy.zero_();
@@ -253,9 +266,11 @@ LossStats GLMModel::forward_loss(const Batch& batch) {
   Tensor rows, ids;
   target_rows(batch.targets.view({batch.targets.numel()}), rows, ids);
   const std::int64_t n = rows.numel();
-  Tensor y_t = f32({n, config_.hidden_size});
+  Workspace& ws = *ws_;
+  Tensor y_t = Workspace::rows(ws.head_y, n, config_.hidden_size);
   k::gather_rows(y_t, y, rows);
-  Tensor logits = f32({n, config_.vocab_size}), losses = f32({n});
+  Tensor logits = Workspace::rows(ws.head_logits, n, config_.vocab_size);
+  Tensor losses = Workspace::rows(ws.head_losses, n, 1).view({n});
   head_forward(logits, y_t);
   k::softmax_cross_entropy(losses, logits, ids, 1.f, false);
   return {sum(losses), n};

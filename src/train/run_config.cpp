@@ -35,15 +35,69 @@ nlohmann::json RunConfig::to_json() const {
             {"log_interval", train.log_interval},
             {"eval_interval", train.eval_interval},
             {"eval_iters", train.eval_iters},
-            {"data_dir", train.data_dir}}},
+            {"data_dir", train.data_dir},
+            {"save_dir", train.save_dir},
+            {"save_interval", train.save_interval},
+            {"keep_last", train.keep_last}}},
           {"optim", optim.to_json()},
           {"batch", batch.to_json()},
           {"objective", objective.to_json()},
           {"spike_guard", spike_guard.to_json()},
-          {"egs_schedule", egs_schedule.to_json()}};
+          {"egs_schedule", egs_schedule.to_json()},
+          {"resume", resume.to_json()}};
+}
+
+nlohmann::json ResumeConfig::to_json() const {
+  nlohmann::json j = nlohmann::json::object();
+  if (lr) j["lr"] = *lr;
+  if (lr_min) j["lr_min"] = *lr_min;
+  if (loss_scale) j["loss_scale"] = *loss_scale;
+  if (egs_alpha) j["egs_alpha"] = *egs_alpha;
+  auto ranges = [](const std::vector<SkipRange>& rs) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& r : rs) a.push_back({r.begin, r.end});
+    return a;
+  };
+  if (!skip_iters.empty()) j["skip_iters"] = ranges(skip_iters);
+  if (!skip_samples.empty()) j["skip_samples"] = ranges(skip_samples);
+  return j;
 }
 
 namespace {
+
+// The "resume" section: optional value overrides and [[begin, end], ...] skip ranges.
+ResumeConfig parse_resume(const nlohmann::json& j, const std::string& source) {
+  ResumeConfig r;
+  JsonFields f(j, "resume", source);
+  auto optional = [&](const char* key, std::optional<double>& out, double lo, double hi) {
+    nlohmann::json v = f.object(key);
+    if (v.is_null()) return;
+    if (!v.is_number() || v.get<double>() < lo || v.get<double>() > hi)
+      return f.error(key, fmt::format("expected a number in [{:g}, {:g}], got {}", lo, hi, v.dump()));
+    out = v.get<double>();
+  };
+  optional("lr", r.lr, 0.0, 1.0);
+  optional("lr_min", r.lr_min, 0.0, 1.0);
+  optional("loss_scale", r.loss_scale, 1e-30, 1e30);
+  optional("egs_alpha", r.egs_alpha, 0.0, 1.0);
+  auto ranges = [&](const char* key, std::vector<SkipRange>& out) {
+    nlohmann::json a = f.object(key);
+    if (a.is_null()) return;
+    const std::string want = "a list of [begin, end) pairs of non-negative integers, begin < end";
+    if (!a.is_array()) return f.error(key, fmt::format("expected {}, got {}", want, a.dump()));
+    for (const auto& p : a) {
+      if (!p.is_array() || p.size() != 2 || !p[0].is_number_integer() ||
+          !p[1].is_number_integer() || p[0].get<std::int64_t>() < 0 ||
+          p[0].get<std::int64_t>() >= p[1].get<std::int64_t>())
+        return f.error(key, fmt::format("expected {}, got {}", want, p.dump()));
+      out.push_back({p[0].get<std::int64_t>(), p[1].get<std::int64_t>()});
+    }
+  };
+  ranges("skip_iters", r.skip_iters);
+  ranges("skip_samples", r.skip_samples);
+  throw_if_problems(f.finish(), source);
+  return r;
+}
 
 // "section.key=value": value parsed as JSON when it is valid JSON, as a string otherwise.
 void apply_override(nlohmann::json& doc, const std::string& kv, const std::string& source) {
@@ -78,7 +132,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   nlohmann::json model_j = top.object("model"), train_j = top.object("train");
   nlohmann::json optim_j = top.object("optim"), batch_j = top.object("batch");
   nlohmann::json objective_j = top.object("objective"), spike_j = top.object("spike_guard");
-  nlohmann::json egs_j = top.object("egs_schedule");
+  nlohmann::json egs_j = top.object("egs_schedule"), resume_j = top.object("resume");
   for (const auto& p : top.finish()) problems.push_back(p);
   // Each section reports its own problems; collect them all before failing.
   auto section = [&](auto&& parse) {
@@ -99,6 +153,8 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   if (!egs_j.is_null())
     section([&] { rc.egs_schedule = optim::EgsSchedule::from_json(egs_j, source); });
 
+  section([&] { rc.resume = parse_resume(resume_j, source); });
+
   JsonFields t(train_j, "train", source);
   t.get("micro_batch_size", rc.train.micro_batch_size, 1, 1 << 20);
   t.get("precision", rc.train.precision, {"fp32", "fp16"});
@@ -109,6 +165,9 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   t.get("eval_interval", rc.train.eval_interval, 0, 1 << 30);
   t.get("eval_iters", rc.train.eval_iters, 0, 1 << 20);
   t.get("data_dir", rc.train.data_dir, {});
+  t.get("save_dir", rc.train.save_dir, {});
+  t.get("save_interval", rc.train.save_interval, 0, std::int64_t{1} << 40);
+  t.get("keep_last", rc.train.keep_last, 0, 1 << 20);
   if (rc.batch.global_batch_size % rc.train.micro_batch_size != 0)
     t.error("micro_batch_size", fmt::format("{} does not divide batch.global_batch_size {}",
                                             rc.train.micro_batch_size, rc.batch.global_batch_size));

@@ -6,6 +6,7 @@
 //   objective    CollatorConfig (data/glm_collator.h): the GLM blank-infilling ratios
 //   spike_guard  SpikeGuardConfig (optim/spike_guard.h)
 //   egs_schedule EgsSchedule (optim/lr_schedule.h): embedding-gradient-shrink alpha over steps
+//   resume       ResumeConfig below: overrides applied when resuming, skip ranges
 //
 // Each section is a small typed struct validated once; every problem in the file is
 // reported together, each naming its key ("train.precision: 'fp8' is not one of ...").
@@ -14,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,9 +40,43 @@ struct TrainConfig {
   int eval_interval = 50;          // 0 = only before and after training
   int eval_iters = 10;             // micro-batches of the held-out split per evaluation
   std::string data_dir;            // glm-preprocess output: tokenizer.model, train.h5, valid.h5
+  // Checkpoints (train/checkpoint.h): saved to save_dir every save_interval steps (0 = only
+  // at the end and on SIGTERM/SIGUSR1), keeping the newest keep_last (0 = keep all).
+  std::string save_dir;  // "" = no checkpoints
+  std::int64_t save_interval = 0;
+  int keep_last = 3;
 
   model::Precision precision_mode() const;
   model::Recompute recompute_mode() const;
+};
+
+// [begin, end) half-open range of optimizer steps or of global sample indices.
+struct SkipRange {
+  std::int64_t begin = 0, end = 0;
+  bool contains(std::int64_t x) const { return begin <= x && x < end; }
+  bool operator==(const SkipRange&) const = default;
+};
+
+// What may change when a run resumes from a checkpoint (DESIGN.md section 5b), and the data
+// to pass over. The value overrides apply only on resume (Trainer::load), each logged:
+//   lr, lr_min   replace optim.lr / optim.lr_min (the schedule continues from the
+//                consumed samples with the new values)
+//   loss_scale   the loss scaler's current scale (fp16; growth continues from it)
+//   egs_alpha    a constant embedding-gradient-shrink alpha (replaces egs_schedule)
+// The skip ranges apply whenever training reaches them, resumed or not:
+//   skip_iters [a, b)    optimizer steps a..b-1 consume their global batch without
+//                        training (no forward, no update; counted as skipped steps)
+//   skip_samples [a, b)  before a step draws its batch [c, c+B), if that batch overlaps
+//                        [a, b) the sample position jumps to b: samples c..b-1 are consumed
+//                        without training, the step trains on [b, b+B)
+// Consumed-but-skipped samples count in consumed_samples, so the lr and batch schedules
+// move on as if they had been trained on (as GLM-130B's operators skipped data).
+struct ResumeConfig {
+  std::optional<double> lr, lr_min, loss_scale, egs_alpha;
+  std::vector<SkipRange> skip_iters, skip_samples;
+
+  bool has_value_overrides() const { return lr || lr_min || loss_scale || egs_alpha; }
+  nlohmann::json to_json() const;
 };
 
 struct RunConfig {
@@ -51,6 +87,7 @@ struct RunConfig {
   data::CollatorConfig objective;
   optim::SpikeGuardConfig spike_guard;
   optim::EgsSchedule egs_schedule;  // defaults to a constant model.embedding_grad_shrink
+  ResumeConfig resume;
   std::string source;  // the file it came from
 
   model::ModelOptions model_options() const;

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 
 #include <spdlog/spdlog.h>
 
@@ -14,6 +16,7 @@
 #include "model/init.h"
 #include "optim/grad_clip.h"
 #include "optim/lr_schedule.h"
+#include "train/signals.h"
 
 namespace glm::train {
 namespace {
@@ -80,9 +83,25 @@ StepResult Trainer::train_step() {
   auto t0 = std::chrono::steady_clock::now();
   StepResult r;
   const int mb = config_.train.micro_batch_size;
+  skip_sample_ranges();
   r.global_batch = optim::global_batch_size(config_.batch, state_.consumed_samples);
   r.lr = optim::learning_rate(config_.optim, state_.consumed_samples);
   r.tokens = r.global_batch * config_.model.seq_length;
+  for (const auto& range : config_.resume.skip_iters) {
+    if (!range.contains(state_.step)) continue;
+    // resume.skip_iters: the step consumes its batch without training.
+    r.skipped = true;
+    r.skip_reason = "resume.skip_iters";
+    r.loss = r.grad_norm = std::nan("");
+    spdlog::warn("step {} skipped: resume.skip_iters [{}, {}): samples {}..{} not trained on",
+                 state_.step, range.begin, range.end, state_.consumed_samples,
+                 state_.consumed_samples + r.global_batch - 1);
+    ++state_.skipped_steps;
+    state_.consumed_samples += r.global_batch;
+    ++state_.step;
+    r.seconds = seconds_since(t0);
+    return r;
+  }
   model_->set_embedding_grad_shrink(optim::egs_alpha(config_.egs_schedule, state_.step));
 
   // The whole global batch is collated first: the loss is normalised by its target count.
@@ -158,6 +177,9 @@ EvalResult Trainer::evaluate() {
 
 std::pair<EvalResult, EvalResult> Trainer::run() {
   const auto& tc = config_.train;
+  StopSignalGuard signals;
+  clear_stop_signal();
+  stop_signal_ = 0;
   EvalResult before = evaluate(), after = before;
   metrics_->log_eval(state_.step, before.loss, before.tokens);
   double interval_loss = 0, interval_s = 0, interval_norm = 0;
@@ -193,12 +215,123 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
       interval_loss = interval_s = interval_norm = 0;
       interval_steps = interval_accepted = interval_tokens = 0;
     }
-    if ((tc.eval_interval > 0 && state_.step % tc.eval_interval == 0) || last) {
+    // A stop signal that arrived during the step: finish here with a checkpoint.
+    stop_signal_ = stop_signal_received();
+    if (!stop_signal_ && ((tc.eval_interval > 0 && state_.step % tc.eval_interval == 0) || last)) {
       after = evaluate();
       metrics_->log_eval(state_.step, after.loss, after.tokens);
     }
+    const bool periodic = tc.save_interval > 0 && state_.step % tc.save_interval == 0;
+    if (!tc.save_dir.empty() && (periodic || last || stop_signal_)) save(tc.save_dir);
+    if (stop_signal_) {
+      spdlog::warn("{} received: stopped after step {}{}", strsignal(stop_signal_), state_.step,
+                   tc.save_dir.empty() ? " without a checkpoint (no train.save_dir / --save)" : "");
+      metrics_->log_event({{"event", "stop"}, {"signal", stop_signal_}, {"step", state_.step}});
+      break;
+    }
   }
   return {before, after};
+}
+
+SaveResult Trainer::save(const std::string& save_root) {
+  if (state_.step == checkpoint_step_ && !save_root.empty() &&
+      std::filesystem::exists(std::filesystem::path(save_root) / iter_dir_name(state_.step) / kMetaFile)) {
+    spdlog::info("checkpoint of step {} already in {}", state_.step, save_root);
+    return {(std::filesystem::path(save_root) / iter_dir_name(state_.step)).string(), 0, 0, {}};
+  }
+  SaveResult r = save_checkpoint(save_root, checkpoint_meta(), optimizer_tensors(),
+                                 config_.train.keep_last);
+  checkpoint_step_ = state_.step;
+  spdlog::info("saved checkpoint {} (step {}, {:.1f} MB) in {:.2f} s ({:.0f} MB/s)", r.dir,
+               state_.step, r.bytes / 1e6, r.seconds, r.bytes / 1e6 / std::max(r.seconds, 1e-9));
+  for (const auto& d : r.pruned) spdlog::info("removed old checkpoint {} (keep_last {})", d,
+                                              config_.train.keep_last);
+  metrics_->log_event({{"event", "save"}, {"step", state_.step}, {"dir", r.dir},
+                       {"bytes", r.bytes}, {"seconds", r.seconds}});
+  return r;
+}
+
+void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string path = resolve_checkpoint_dir(dir, iter);
+  const std::string meta_path = (std::filesystem::path(path) / kMetaFile).string();
+  CheckpointMeta meta = read_checkpoint_meta(path);
+  verify_checkpoint_files(path, meta);
+  std::vector<std::string> notes;
+  RunConfig rc = reconcile_resume_config(config_, meta.config, meta_path, notes);
+  if (meta.layout != CheckpointLayout{})
+    throw InputError(fmt::format("{}: written by a {}-rank layout (dp {} tp {} pp {}); this run "
+                                 "is one rank (re-cutting comes with glm-ckpt reshard)",
+                                 meta_path, meta.layout.world_size, meta.layout.dp, meta.layout.tp,
+                                 meta.layout.pp));
+
+  load_optimizer_tensors(path, meta, optimizer_tensors());
+  adamw_->set_step_count(meta.adamw_steps);
+  scaler_.load_state(meta.loss_scaler);
+  spike_guard_.load_state(meta.spike_guard);
+  state_ = {meta.step, meta.consumed_samples, meta.skipped_steps};
+  checkpoint_step_ = meta.step;
+  if (config_.train.precision_mode() == model::Precision::fp16) {  // as after a step
+    model_->params().flat().copy_from(master_);
+    model_->round_params_to_precision();
+  }
+  rc.source = config_.source;
+  config_ = rc;
+  if (config_.resume.loss_scale) {
+    if (scaler_.dynamic()) {
+      notes.push_back(fmt::format("resume override: loss scale {:g} -> {:g}", scaler_.scale(),
+                                  *config_.resume.loss_scale));
+      scaler_.set_scale(*config_.resume.loss_scale);
+    } else {
+      notes.push_back("resume.loss_scale ignored: fp32 runs use a fixed scale of 1");
+    }
+  }
+  for (const auto& n : notes) spdlog::info("resume: {}", n);
+  const double seconds = seconds_since(t0);
+  const std::int64_t bytes = meta.total_bytes();
+  spdlog::info("loaded checkpoint {} (step {}, {} samples consumed, {:.1f} MB) in {:.2f} s",
+               path, meta.step, meta.consumed_samples, bytes / 1e6, seconds);
+  metrics_->log_event({{"event", "load"}, {"step", meta.step}, {"dir", path}, {"bytes", bytes},
+                       {"seconds", seconds}, {"notes", notes}});
+}
+
+CheckpointMeta Trainer::checkpoint_meta() const {
+  CheckpointMeta m;
+  m.step = state_.step;
+  m.consumed_samples = state_.consumed_samples;
+  m.skipped_steps = state_.skipped_steps;
+  m.adamw_steps = adamw_->step_count();
+  m.seed = static_cast<std::uint64_t>(config_.train.seed);
+  m.loss_scaler = scaler_.state();
+  m.spike_guard = spike_guard_.state();
+  m.schedule = {{"lr", optim::learning_rate(config_.optim, state_.consumed_samples)},
+                {"global_batch", optim::global_batch_size(config_.batch, state_.consumed_samples)},
+                {"egs_alpha", optim::egs_alpha(config_.egs_schedule, state_.step)},
+                {"note", "the values of the next step: pure functions of consumed_samples and step"}};
+  m.config = config_.to_json();
+  return m;
+}
+
+OptimizerTensors Trainer::optimizer_tensors() const {
+  return {&model_->layout(), adamw_->master(), adamw_->exp_avg(), adamw_->exp_avg_sq()};
+}
+
+// resume.skip_samples: a batch that would overlap a skipped range starts after it instead.
+void Trainer::skip_sample_ranges() {
+  for (bool moved = true; moved;) {
+    moved = false;
+    const std::int64_t c = state_.consumed_samples;
+    const std::int64_t B = optim::global_batch_size(config_.batch, c);
+    for (const auto& range : config_.resume.skip_samples) {
+      if (c < range.end && range.begin < c + B) {
+        spdlog::warn("step {}: skipping samples {}..{} (resume.skip_samples [{}, {}))",
+                     state_.step, c, range.end - 1, range.begin, range.end);
+        state_.consumed_samples = range.end;
+        moved = true;
+        break;
+      }
+    }
+  }
 }
 
 }  // namespace glm::train

@@ -8,8 +8,11 @@
 // model's parameters are then refreshed from the master weights, rounded to fp16.
 //
 //   Trainer t(run_config, {.log_dir = "logs/run1"});
+//   t.load("ckpt");                  // optional: resume from ckpt/latest (train/checkpoint.h)
 //   EvalResult before = t.evaluate();
-//   t.run();                         // train_iters steps with logging and evaluation
+//   t.run();                         // train_iters steps with logging and evaluation, saving
+//                                    // to train.save_dir every save_interval steps, at the
+//                                    // end, and after the step in which SIGTERM/SIGUSR1 came
 #pragma once
 
 #include <cstdint>
@@ -22,6 +25,7 @@
 #include "optim/adamw.h"
 #include "optim/loss_scaler.h"
 #include "optim/spike_guard.h"
+#include "train/checkpoint.h"
 #include "train/data_pipeline.h"
 #include "train/metrics.h"
 #include "train/run_config.h"
@@ -64,14 +68,35 @@ class Trainer {
   EvalResult evaluate();
   // train_iters steps with logging every log_interval and evaluation every eval_interval,
   // evaluating before the first and after the last step. Returns {before, after}.
+  // Checkpoints go to train.save_dir (if set) every save_interval steps and after the last
+  // step. SIGTERM or SIGUSR1 ends the run after the current step, with a checkpoint and
+  // without the final evaluation (stop_signal() then says which signal).
   std::pair<EvalResult, EvalResult> run();
+
+  // Writes a checkpoint of the current state under save_root (train/checkpoint.h), logs
+  // its time and size (console and metrics.jsonl) and prunes to train.keep_last.
+  SaveResult save(const std::string& save_root);
+  // Resumes from a save root's `latest` (or iteration `iter`), or a checkpoint directory:
+  // verifies it, checks the config against the checkpoint's and applies config.resume's
+  // overrides (each logged), then restores weights, Adam moments and step count, loss
+  // scaler, spike guard and counters. Throws InputError naming the file on any problem; a
+  // trainer whose load failed part-way must not be used.
+  void load(const std::string& dir, std::optional<std::int64_t> iter = std::nullopt);
+  // The current state as a checkpoint's meta (tensors and files left empty).
+  CheckpointMeta checkpoint_meta() const;
+  OptimizerTensors optimizer_tensors() const;
+  int stop_signal() const { return stop_signal_; }
 
   const TrainState& state() const { return state_; }
   model::GLMModel& model() { return *model_; }
   const optim::LossScaler& loss_scaler() const { return scaler_; }
+  const optim::SpikeGuard& spike_guard() const { return spike_guard_; }
+  const optim::AdamW& optimizer() const { return *adamw_; }
   const RunConfig& config() const { return config_; }
 
  private:
+  void skip_sample_ranges();  // resume.skip_samples, before a step draws its batch
+
   RunConfig config_;
   TrainerOptions options_;
   data::Tokenizer tokenizer_;
@@ -84,6 +109,8 @@ class Trainer {
   std::unique_ptr<MetricsLog> metrics_;
   TrainState state_;
   double peak_flops_ = 0;  // per process, for MFU
+  std::int64_t checkpoint_step_ = -1;  // step of the last checkpoint saved or loaded
+  int stop_signal_ = 0;
 };
 
 }  // namespace glm::train

@@ -1,0 +1,93 @@
+// Checkpoints (DESIGN.md section 7): an atomic, verified directory per saved step that holds
+// everything a run needs to continue bit for bit (invariant 5), in a layout-independent form.
+//
+//   <save>/latest                  the step of the newest complete checkpoint ("20\n")
+//   <save>/iter_00000020/meta.json format + version, step, consumed samples, optimizer,
+//                                  loss-scaler and spike-guard state, seed, full run config,
+//                                  the layout that wrote it, every tensor's global shape,
+//                                  each rank file's size, SHA-256 and pieces
+//   <save>/iter_00000020/rank_00000.h5   one HDF5 file per world rank (checkpoint_format.h)
+//
+// Saving writes iter_X.tmp/, fsyncs every file and the directory, renames it to iter_X,
+// fsyncs the save root, then replaces `latest` atomically and prunes to the newest
+// keep_last checkpoints; a crash at any moment leaves the previous checkpoint loadable.
+// Loading checks every file's size and SHA-256 and every piece's shape before use; any
+// problem is an InputError naming the file.
+//
+//   CheckpointMeta meta = ...;                     // the trainer fills state and config
+//   SaveResult s = save_checkpoint("ckpt", meta, tensors, /*keep_last=*/3);
+//   std::string dir = resolve_checkpoint_dir("ckpt", std::nullopt);   // follows latest
+//   CheckpointMeta m = read_checkpoint_meta(dir);
+//   verify_checkpoint_files(dir, m);               // sizes and checksums
+//   load_optimizer_tensors(dir, m, tensors);       // master weights and Adam moments
+//
+// Test hook: the environment variable GLM_TEST_CRASH_IN_SAVE makes the saver _exit(137)
+// as if killed: "after_files" once the rank files are written (before meta.json and the
+// rename), "before_latest" after the rename but before `latest` is replaced. Tests use it
+// to check that a crash during a save leaves the previous checkpoint in charge.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/tensor.h"
+#include "model/param_layout.h"
+#include "train/checkpoint_format.h"
+#include "train/run_config.h"
+
+namespace glm::train {
+
+// One rank's fp32 optimizer tensors over its parameter layout, each flat f32
+// [layout.total()] (parameters at ParamSpec::offset; alignment padding is not saved).
+struct OptimizerTensors {
+  const model::ParamLayout* layout = nullptr;
+  Tensor master, exp_avg, exp_avg_sq;
+};
+
+struct SaveResult {
+  std::string dir;          // the final iter_XXXXXXXX directory
+  std::int64_t bytes = 0;   // all files written
+  double seconds = 0;
+  std::vector<std::string> pruned;  // older checkpoints removed (keep_last)
+};
+
+// Saves one rank's checkpoint under save_root (created if needed). meta carries the state
+// and config; its tensors and files lists are filled in here. Stale iter_*.tmp directories
+// left by a crashed save are removed first. keep_last = 0 keeps every checkpoint.
+SaveResult save_checkpoint(const std::string& save_root, CheckpointMeta meta,
+                           const OptimizerTensors& tensors, int keep_last);
+
+// A save root (its `latest` is followed, or iter_<iter> when iter is given) or a checkpoint
+// directory itself (it holds meta.json). InputError naming what is missing.
+std::string resolve_checkpoint_dir(const std::string& dir, std::optional<std::int64_t> iter);
+
+// meta.json parsed and checked for format, version and internal consistency.
+CheckpointMeta read_checkpoint_meta(const std::string& dir);
+
+// Every rank file listed is present with its recorded size and SHA-256.
+void verify_checkpoint_files(const std::string& dir, const CheckpointMeta& meta);
+// Every piece listed is in its rank file with the recorded attributes, f32 datasets of the
+// recorded shape, and the pieces of each tensor cover it exactly (completeness).
+void verify_checkpoint_pieces(const std::string& dir, const CheckpointMeta& meta);
+
+// Reads the pieces of `out.layout`'s parameters into out's tensors. The checkpoint must hold
+// each parameter piece exactly as the layout cuts it (same layout); re-cutting pieces for
+// another layout comes with `glm-ckpt reshard`.
+void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
+                            const OptimizerTensors& out);
+
+// The resume check: `config` (the run about to continue) against the checkpoint's config.
+// Run settings (train.train_iters, intervals, data_dir, micro_batch_size, recompute, save
+// settings, spike_guard, resume) may differ; optim.lr, optim.lr_min and egs_schedule may
+// differ only through resume.lr / resume.lr_min / resume.egs_alpha; everything else (model,
+// precision, seed, the rest of optim, batch, objective) must match, or an InputError names
+// meta_path and every differing key. Returns config with the resume overrides applied;
+// `notes` receives one line per override used and per run setting changed.
+RunConfig reconcile_resume_config(const RunConfig& config, const nlohmann::json& saved,
+                                  const std::string& meta_path, std::vector<std::string>& notes);
+
+}  // namespace glm::train

@@ -1,0 +1,98 @@
+// The on-disk checkpoint format (DESIGN.md section 7): names, constants and meta.json.
+//
+// Rank file `rank_<world rank:05d>.h5` (one per rank of the layout that wrote it):
+//   root attributes   format = "glm-train-checkpoint", version = "1", rank, step (strings)
+//   /<param name>/    one group per parameter piece the rank holds, e.g.
+//                     /layers.3.mlp.dense_h_to_4h.weight/, with
+//       master        f32, the piece's fp32 master weights
+//       exp_avg       f32, Adam first moment m
+//       exp_avg_sq    f32, Adam second moment v
+//     attributes (int64 arrays) global_shape (the full tensor), offset (where the piece's
+//       block starts in it), shape (the block), flat_range [begin, end) (the part of the
+//       block held, row-major: the whole block, or a cut of it under ZeRO-1 sharding).
+//     The datasets have the block's shape when flat_range is the whole block, else they
+//     are 1-D [end - begin].
+// A piece is therefore self-describing: any layout can re-cut it by global coordinates.
+//
+// meta.json (written after the rank files; see CheckpointMeta::to_json for the keys):
+//   format, version, step, consumed_samples, skipped_steps, adamw_steps, rng, sampler,
+//   schedule, loss_scaler, spike_guard, layout, config, tensors, files.
+// Randomness is counter-based Philox keyed by (seed, purpose, step, global sample index),
+// and the sampler and the lr / batch schedules are pure functions of consumed_samples, so
+// (seed, step, consumed_samples) is the complete RNG, sampler and schedule state; `rng`,
+// `sampler` and `schedule` restate it for people reading the file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/tensor.h"
+#include "optim/loss_scaler.h"
+#include "optim/spike_guard.h"
+
+namespace glm::train {
+
+inline constexpr const char* kCheckpointFormat = "glm-train-checkpoint";
+inline constexpr int kCheckpointVersion = 1;
+inline constexpr const char* kMetaFile = "meta.json";
+inline constexpr const char* kLatestFile = "latest";
+// The three fp32 datasets of every piece.
+inline constexpr const char* kPieceDatasets[] = {"master", "exp_avg", "exp_avg_sq"};
+
+std::string iter_dir_name(std::int64_t step);  // "iter_00000020"
+std::string rank_file_name(int rank);          // "rank_00000.h5"
+// The step of an "iter_XXXXXXXX" name, or -1 for any other name (iter_X.tmp included).
+std::int64_t parse_iter_dir_name(const std::string& name);
+
+// The parallel layout that wrote a checkpoint (DESIGN.md section 4).
+struct CheckpointLayout {
+  int world_size = 1, dp = 1, tp = 1, pp = 1, zero = 0;
+  bool operator==(const CheckpointLayout&) const = default;
+};
+
+// One stored piece of a global tensor (see the rank file description above).
+struct TensorPiece {
+  std::string name;
+  Shape global_shape, offset, shape;
+  std::int64_t flat_begin = 0, flat_end = 0;  // within the block, row-major
+  bool whole_block() const { return flat_begin == 0 && flat_end == shape_numel(shape); }
+};
+
+struct CheckpointFile {
+  std::string name;  // relative to the checkpoint directory
+  int rank = 0;
+  std::int64_t bytes = 0;
+  std::string sha256;
+  std::vector<TensorPiece> pieces;
+};
+
+struct CheckpointTensor {
+  std::string name;
+  Shape global_shape;
+};
+
+struct CheckpointMeta {
+  std::int64_t step = 0;              // optimizer steps taken (skipped ones included)
+  std::int64_t consumed_samples = 0;  // global samples consumed: the sampler state
+  std::int64_t skipped_steps = 0;
+  std::int64_t adamw_steps = 0;       // AdamW's bias-correction count (non-skipped updates)
+  std::uint64_t seed = 0;
+  optim::LossScalerState loss_scaler;
+  optim::SpikeGuardState spike_guard;
+  nlohmann::json schedule = nlohmann::json::object();  // lr, global batch, EGS alpha of the
+                                                       // next step (informational)
+  nlohmann::json config;              // RunConfig::to_json() of the run that saved it
+  CheckpointLayout layout;
+  std::vector<CheckpointTensor> tensors;  // every global tensor, in layout order
+  std::vector<CheckpointFile> files;
+
+  nlohmann::json to_json() const;
+  // Checks keys and types; InputError naming `source` (the meta.json path) and the key.
+  static CheckpointMeta from_json(const nlohmann::json& j, const std::string& source);
+  std::int64_t total_bytes() const;  // sum of the rank files
+};
+
+}  // namespace glm::train

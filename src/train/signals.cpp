@@ -1,0 +1,42 @@
+#include "train/signals.h"
+
+#include <csignal>
+
+#include <atomic>
+
+namespace glm::train {
+namespace {
+
+// Lock-free atomics are async-signal-safe (std::sig_atomic_t would do as well).
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+extern "C" void on_stop_signal(int sig) {
+  int none = 0;
+  g_stop_signal.compare_exchange_strong(none, sig);  // keep the first signal
+}
+
+}  // namespace
+
+int stop_signal_received() { return g_stop_signal.load(); }
+void clear_stop_signal() { g_stop_signal.store(0); }
+
+struct StopSignalGuard::Saved {
+  struct sigaction term, usr1;
+};
+
+StopSignalGuard::StopSignalGuard() : saved_(std::make_unique<Saved>()) {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;  // a blocking read or write in the step resumes
+  sigaction(SIGTERM, &sa, &saved_->term);
+  sigaction(SIGUSR1, &sa, &saved_->usr1);
+}
+
+StopSignalGuard::~StopSignalGuard() {
+  sigaction(SIGTERM, &saved_->term, nullptr);
+  sigaction(SIGUSR1, &saved_->usr1, nullptr);
+}
+
+}  // namespace glm::train

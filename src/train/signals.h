@@ -1,0 +1,34 @@
+// Graceful stop on SIGTERM / SIGUSR1 (DESIGN.md section 7): the handler only records the
+// signal in a lock-free flag (async-signal-safe); the trainer checks it after each step,
+// finishes that step, saves a checkpoint and returns, so the program exits 0.
+//
+//   StopSignalGuard guard;               // handlers installed for the guard's lifetime
+//   while (...) { step(); if (stop_signal_received()) { save(); break; } }
+//
+// Under mpirun, send SIGUSR1 to mpirun (Open MPI forwards it to every rank) or SIGTERM to the
+// ranks themselves; mpirun answers a SIGTERM of its own by killing the job.
+#pragma once
+
+#include <memory>
+
+namespace glm::train {
+
+// The signal number received since the last clear (SIGTERM or SIGUSR1), or 0.
+int stop_signal_received();
+void clear_stop_signal();
+
+// Installs the handlers for SIGTERM and SIGUSR1 and restores the previous ones on
+// destruction. A second signal while one is pending changes nothing (the step still ends).
+class StopSignalGuard {
+ public:
+  StopSignalGuard();
+  ~StopSignalGuard();
+  StopSignalGuard(const StopSignalGuard&) = delete;
+  StopSignalGuard& operator=(const StopSignalGuard&) = delete;
+
+ private:
+  struct Saved;                  // the previous handlers (keeps <csignal> out of this header)
+  std::unique_ptr<Saved> saved_;
+};
+
+}  // namespace glm::train
