@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/h5_raii.h"
 #include "data/atomic_file.h"
 
 namespace glm::data {
@@ -14,28 +15,8 @@ namespace {
 
 constexpr hsize_t kChunkElements = 64 * 1024;  // 256 KiB of tokens per chunk
 
-// Silences HDF5's own error-stack printing while alive: errors are reported by us.
-struct QuietH5 {
-  H5E_auto2_t fn;
-  void* data;
-  QuietH5() {
-    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  }
-  ~QuietH5() { H5Eset_auto2(H5E_DEFAULT, fn, data); }
-};
-
-// An HDF5 handle closed with its own function at scope exit.
-struct Handle {
-  hid_t id;
-  herr_t (*close)(hid_t);
-  Handle(hid_t i, herr_t (*c)(hid_t)) : id(i), close(c) {}
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  ~Handle() {
-    if (id >= 0) close(id);
-  }
-};
+using h5::Handle;
+using QuietH5 = h5::Quiet;
 
 // --- writing ---------------------------------------------------------------------------
 

@@ -5,29 +5,13 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/h5_raii.h"
 
 namespace glm {
 namespace {
 
-// Silences HDF5's own stack printing while alive: we report errors ourselves.
-struct QuietH5 {
-  H5E_auto2_t fn;
-  void* data;
-  QuietH5() {
-    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  }
-  ~QuietH5() { H5Eset_auto2(H5E_DEFAULT, fn, data); }
-};
-
-// Closes an HDF5 handle with the right function when it goes out of scope.
-struct Handle {
-  hid_t id;
-  herr_t (*close)(hid_t);
-  ~Handle() {
-    if (id >= 0) close(id);
-  }
-};
+using h5::Handle;
+using QuietH5 = h5::Quiet;
 
 hid_t mem_type(DType t) {
   switch (t) {

@@ -74,10 +74,12 @@ Result run(const std::vector<std::string>& args, const std::string& log,
   return {status, slurp(log)};
 }
 
-// glm-train on the tiny config with dropout on, logging every step.
+// glm-train on the tiny config of the trainer tests (tiny_run) with dropout on, logging
+// every step.
 std::vector<std::string> train_args(const std::string& log_dir, std::vector<std::string> extra) {
+  const std::string vocab = std::to_string(glm::testing::tiny_run().model.vocab_size);
   std::vector<std::string> a = {kTrain, "--config", kTiny, "--data", glm::testing::test_corpus(),
-                                "--set", "model.vocab_size=2048", "--set", "train.log_interval=1",
+                                "--set", "model.vocab_size=" + vocab, "--set", "train.log_interval=1",
                                 "--set", "train.eval_iters=1", "--set", "model.hidden_dropout=0.1",
                                 "--log-dir", log_dir};
   a.insert(a.end(), extra.begin(), extra.end());
@@ -222,7 +224,10 @@ TEST_F(CheckpointCli, AKillDuringSaveLeavesThePreviousCheckpointInCharge) {
 TEST_F(CheckpointCli, GlmCkptInspectsAndVerifiesAndExits2NamingABrokenFile) {
   Result inspect = run({kCkpt, "inspect", *root_ + "/ref"}, *root_ + "/inspect.out");
   EXPECT_EQ(inspect.status, 0) << inspect.output;
-  for (const char* s : {"step 20", "rank_00000.h5", "embedding.weight", "[2048, 128]", "dp 1"})
+  const std::string embedding =
+      fmt::format("[{}, 128]", glm::testing::tiny_run().model.vocab_size);
+  for (const std::string& s : {std::string("step 20"), std::string("rank_00000.h5"),
+                               std::string("embedding.weight"), embedding, std::string("dp 1")})
     EXPECT_NE(inspect.output.find(s), std::string::npos) << s << " not in:\n" << inspect.output;
   Result ok = run({kCkpt, "verify", ref_dir()}, *root_ + "/verify.out");
   EXPECT_EQ(ok.status, 0) << ok.output;
