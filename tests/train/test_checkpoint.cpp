@@ -120,9 +120,10 @@ void check_resume_is_bit_exact(bool fp16, const std::string& name) {
     resumed = record(t, losses);
   }
   expect_bit_identical(whole, resumed);
-  // The run is not degenerate: most steps trained, and in fp16 the scale moved.
+  // The run is not degenerate: most steps trained, and in fp16 the scale grew (the
+  // checkpoint lands mid-window, so the growth tracker must survive the resume).
   EXPECT_LT(whole.state.skipped_steps, 5);
-  if (fp16) EXPECT_GT(whole.scaler.updates, 0);
+  if (fp16) EXPECT_GT(whole.scaler.scale, 65536.0) << "the loss scale never grew";
   fs::remove_all(dir);
 }
 

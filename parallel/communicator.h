@@ -1,0 +1,70 @@
+// Collective and point-to-point communication over one process group (DESIGN.md section 4),
+// behind one interface so the MPI backend (host memory: CPU runs and tests) and the NCCL
+// backend (device memory) are interchangeable.
+//
+// Every operation either completes or, after `timeout_s` without completing, aborts the
+// whole job with a message naming the rank, the group and the operation: never a silent
+// hang. Each communicator counts the bytes this rank sends, per operation, under the ring
+// algorithms' analytic model (what tests compare against the model's formulas):
+//   all_reduce of n floats over p ranks    2 (p-1) * 4n / p   (reduce-scatter + all-gather)
+//   reduce_scatter to n floats per rank    (p-1) * 4n
+//   all_gather of n floats per rank        (p-1) * 4n
+//   broadcast of b bytes                   b on every rank but the last of the chain
+//   send of b bytes                        b
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace glm::parallel {
+
+enum class CommOp { all_reduce, reduce_scatter, all_gather, broadcast, send, recv, barrier };
+inline constexpr int kNumCommOps = 7;
+const char* comm_op_name(CommOp op);
+
+struct CommStats {
+  std::array<std::uint64_t, kNumCommOps> bytes_sent{};
+  std::array<std::uint64_t, kNumCommOps> calls{};
+  std::uint64_t total_bytes_sent() const;
+  std::uint64_t bytes(CommOp op) const { return bytes_sent[static_cast<int>(op)]; }
+  void reset() { *this = {}; }
+};
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+
+  virtual int rank() const = 0;  // within this group
+  virtual int size() const = 0;
+  const std::string& name() const { return name_; }  // "tp", "dp", "pp", "embedding", "world"
+
+  // data = sum over the group of every rank's data (in place).
+  virtual void all_reduce_sum(std::span<float> data) = 0;
+  // out (n) = sum over ranks r of in[rank*n, (rank+1)*n); in holds size()*n floats.
+  virtual void reduce_scatter_sum(std::span<const float> in, std::span<float> out) = 0;
+  // out (size()*n) = every rank's in (n), in rank order.
+  virtual void all_gather(std::span<const float> in, std::span<float> out) = 0;
+  virtual void broadcast(std::span<std::byte> data, int root) = 0;
+  virtual void send(std::span<const float> data, int peer) = 0;
+  virtual void recv(std::span<float> data, int peer) = 0;
+  virtual void barrier() = 0;
+
+  const CommStats& stats() const { return stats_; }
+  void reset_stats() { stats_.reset(); }
+
+ protected:
+  explicit Communicator(std::string name) : name_(std::move(name)) {}
+  void count(CommOp op, std::uint64_t bytes) {
+    stats_.bytes_sent[static_cast<int>(op)] += bytes;
+    ++stats_.calls[static_cast<int>(op)];
+  }
+
+ private:
+  std::string name_;
+  CommStats stats_;
+};
+
+}  // namespace glm::parallel

@@ -1,0 +1,53 @@
+#include "parallel/topology.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace glm::parallel {
+
+Topology::Topology(int dp, int tp, int pp, int world) : dp_(dp), tp_(tp), pp_(pp) {
+  if (dp < 1 || tp < 1 || pp < 1)
+    throw InputError(fmt::format("parallel sizes must be >= 1 (dp {}, tp {}, pp {})", dp, tp, pp));
+  if (dp * tp * pp != world)
+    throw InputError(fmt::format("world size {} != dp*tp*pp = {}*{}*{} = {}", world, dp, tp, pp,
+                                 dp * tp * pp));
+}
+
+Coord Topology::coord_of(int rank) const {
+  GLM_CHECK(rank >= 0 && rank < world(), "rank {} outside a world of {}", rank, world());
+  return {(rank / tp_) % dp_, rank % tp_, rank / (tp_ * dp_)};
+}
+
+std::vector<int> Topology::tp_group(int rank) const {
+  Coord c = coord_of(rank);
+  std::vector<int> g;
+  for (int t = 0; t < tp_; ++t) g.push_back(rank_of({c.dp, t, c.pp}));
+  return g;
+}
+
+std::vector<int> Topology::dp_group(int rank) const {
+  Coord c = coord_of(rank);
+  std::vector<int> g;
+  for (int d = 0; d < dp_; ++d) g.push_back(rank_of({d, c.tp, c.pp}));
+  return g;
+}
+
+std::vector<int> Topology::pp_group(int rank) const {
+  Coord c = coord_of(rank);
+  std::vector<int> g;
+  for (int p = 0; p < pp_; ++p) g.push_back(rank_of({c.dp, c.tp, p}));
+  return g;
+}
+
+std::vector<int> Topology::embedding_group(int rank) const {
+  Coord c = coord_of(rank);
+  if (pp_ == 1) return {rank};
+  return {rank_of({c.dp, c.tp, 0}), rank_of({c.dp, c.tp, pp_ - 1})};
+}
+
+std::string Topology::describe() const {
+  return fmt::format("dp{} x tp{} x pp{} = {} ranks", dp_, tp_, pp_, world());
+}
+
+}  // namespace glm::parallel

@@ -1,0 +1,112 @@
+// The MPI communicator and process groups under mpirun (4 ranks): every collective against
+// the sums and layouts it must produce, the group membership against the topology's
+// arithmetic, and the byte counters against their formulas.
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <numeric>
+#include <vector>
+
+#include "core/error.h"
+#include "parallel/mpi_communicator.h"
+
+namespace glm::parallel {
+namespace {
+
+constexpr double kTimeoutS = 60;
+
+int world_rank() {
+  int r;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+int world_size() {
+  int s;
+  MPI_Comm_size(MPI_COMM_WORLD, &s);
+  return s;
+}
+
+TEST(Topology, RankOrderIsTpFastestThenDpThenPp) {
+  Topology t(2, 2, 4, 16);  // the worked example in topology.h
+  EXPECT_EQ(t.rank_of({1, 0, 2}), 10);
+  EXPECT_EQ(t.coord_of(13), (Coord{0, 1, 3}));
+  EXPECT_EQ(t.tp_group(5), (std::vector<int>{4, 5}));
+  EXPECT_EQ(t.dp_group(5), (std::vector<int>{5, 7}));
+  EXPECT_EQ(t.pp_group(6), (std::vector<int>{2, 6, 10, 14}));
+  EXPECT_EQ(t.embedding_group(9), (std::vector<int>{1, 13}));
+  for (int r = 0; r < 16; ++r) EXPECT_EQ(t.rank_of(t.coord_of(r)), r);
+  EXPECT_THROW(Topology(2, 2, 2, 6), glm::InputError);
+}
+
+TEST(MpiCommunicator, GroupsMatchTheTopology) {
+  const int W = world_size();
+  ASSERT_EQ(W % 2, 0) << "run with an even number of ranks";
+  Topology topo(1, 2, W / 2, W);  // tp2, pp = W/2
+  ProcessGroups g = make_process_groups(topo, MPI_COMM_WORLD, kTimeoutS);
+  const int r = world_rank();
+  // Each group's all-gather of world ranks lists exactly the topology's members.
+  auto members = [](Communicator& c) {
+    float me = static_cast<float>(world_rank());
+    std::vector<float> all(c.size());
+    c.all_gather(std::span<const float>(&me, 1), all);
+    return std::vector<int>(all.begin(), all.end());
+  };
+  EXPECT_EQ(members(*g.tp), topo.tp_group(r));
+  EXPECT_EQ(members(*g.dp), topo.dp_group(r));
+  EXPECT_EQ(members(*g.pp), topo.pp_group(r));
+  const Coord c = topo.coord_of(r);
+  if (c.pp == 0 || c.pp == topo.pp() - 1) {
+    ASSERT_NE(g.embedding, nullptr);
+    EXPECT_EQ(members(*g.embedding), topo.embedding_group(r));
+  } else {
+    EXPECT_EQ(g.embedding, nullptr);
+  }
+}
+
+TEST(MpiCommunicator, CollectivesComputeTheRightValuesAndCountBytes) {
+  const int W = world_size(), r = world_rank();
+  Topology topo(W, 1, 1, W);
+  ProcessGroups g = make_process_groups(topo, MPI_COMM_WORLD, kTimeoutS);
+  Communicator& c = *g.world;
+  const int n = 10;
+
+  std::vector<float> x(n);
+  for (int i = 0; i < n; ++i) x[i] = static_cast<float>(r * 100 + i);
+  c.all_reduce_sum(x);
+  for (int i = 0; i < n; ++i) EXPECT_EQ(x[i], 100.f * W * (W - 1) / 2 + W * i);
+  EXPECT_EQ(c.stats().bytes(CommOp::all_reduce), 2ull * (W - 1) * 4 * n / W);
+
+  std::vector<float> in(n * W), out(n);
+  for (int i = 0; i < n * W; ++i) in[i] = static_cast<float>(i + r);
+  c.reduce_scatter_sum(in, out);
+  for (int i = 0; i < n; ++i) EXPECT_EQ(out[i], W * static_cast<float>(r * n + i) + W * (W - 1) / 2.f);
+  EXPECT_EQ(c.stats().bytes(CommOp::reduce_scatter), 4ull * (W - 1) * n);
+
+  std::vector<float> gathered(n * W);
+  c.all_gather(out, gathered);
+  for (int q = 0; q < W; ++q)
+    EXPECT_EQ(gathered[q * n], W * static_cast<float>(q * n) + W * (W - 1) / 2.f);
+  EXPECT_EQ(c.stats().bytes(CommOp::all_gather), 4ull * (W - 1) * n);
+
+  std::vector<std::byte> b(7, std::byte{0});
+  if (r == 1) b.assign(7, std::byte{42});
+  c.broadcast(b, 1);
+  EXPECT_EQ(b[6], std::byte{42});
+
+  // A ring of point-to-point messages (even ranks send first to avoid a cycle of waits).
+  std::vector<float> msg(5, static_cast<float>(r)), got(5);
+  const int next = (r + 1) % W, prev = (r + W - 1) % W;
+  if (r % 2 == 0) {
+    c.send(msg, next);
+    c.recv(got, prev);
+  } else {
+    c.recv(got, prev);
+    c.send(msg, next);
+  }
+  EXPECT_EQ(got[4], static_cast<float>(prev));
+  EXPECT_EQ(c.stats().bytes(CommOp::send), 20u);
+  c.barrier();
+}
+
+}  // namespace
+}  // namespace glm::parallel
