@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/app_main.h"
+#include "train/signals.h"
 #include "train/trainer.h"
 
 namespace po = boost::program_options;
@@ -90,6 +91,9 @@ int run(int argc, char** argv, const MpiSession& mpi) {
         "{} ranks: this build trains on one rank; data, tensor and pipeline parallelism are "
         "not available yet (run with mpirun -n 1)", mpi.size));
 
+  // SIGTERM / SIGUSR1 from here on are recorded, never fatal: the trainer stops at the next
+  // step boundary with a checkpoint (train/signals.h).
+  glm::train::StopSignalGuard stop_signals;
   glm::train::RunConfig rc = glm::train::load_run_config(config_path, sets);
   glm::train::Trainer trainer(rc, {.log_dir = log_dir});
   if (!load_dir.empty())
@@ -99,7 +103,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
                  "(--load); ignored", rc.source);
   auto [before, after] = trainer.run();
   if (trainer.stop_signal()) {
-    spdlog::info("stopped by {} after step {}", strsignal(trainer.stop_signal()),
+    spdlog::info("stopped by {} after step {}", glm::train::stop_signal_name(trainer.stop_signal()),
                  trainer.state().step);
     return 0;
   }

@@ -21,6 +21,10 @@ extern "C" void on_stop_signal(int sig) {
 int stop_signal_received() { return g_stop_signal.load(); }
 void clear_stop_signal() { g_stop_signal.store(0); }
 
+const char* stop_signal_name(int sig) {
+  return sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : "signal";
+}
+
 struct StopSignalGuard::Saved {
   struct sigaction term, usr1;
 };

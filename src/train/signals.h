@@ -16,6 +16,7 @@ namespace glm::train {
 // The signal number received since the last clear (SIGTERM or SIGUSR1), or 0.
 int stop_signal_received();
 void clear_stop_signal();
+const char* stop_signal_name(int sig);  // "SIGTERM", "SIGUSR1", else "signal"
 
 // Installs the handlers for SIGTERM and SIGUSR1 and restores the previous ones on
 // destruction. A second signal while one is pending changes nothing (the step still ends).

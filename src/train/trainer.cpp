@@ -177,9 +177,11 @@ EvalResult Trainer::evaluate() {
 
 std::pair<EvalResult, EvalResult> Trainer::run() {
   const auto& tc = config_.train;
-  StopSignalGuard signals;
-  clear_stop_signal();
-  stop_signal_ = 0;
+  StopSignalGuard signals;  // glm-train installs one earlier too, covering set-up and load
+  if ((stop_signal_ = stop_signal_received())) {  // arrived before training began
+    stop_with_checkpoint();
+    return {};
+  }
   EvalResult before = evaluate(), after = before;
   metrics_->log_eval(state_.step, before.loss, before.tokens);
   double interval_loss = 0, interval_s = 0, interval_norm = 0;
@@ -221,16 +223,22 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
       after = evaluate();
       metrics_->log_eval(state_.step, after.loss, after.tokens);
     }
-    const bool periodic = tc.save_interval > 0 && state_.step % tc.save_interval == 0;
-    if (!tc.save_dir.empty() && (periodic || last || stop_signal_)) save(tc.save_dir);
     if (stop_signal_) {
-      spdlog::warn("{} received: stopped after step {}{}", strsignal(stop_signal_), state_.step,
-                   tc.save_dir.empty() ? " without a checkpoint (no train.save_dir / --save)" : "");
-      metrics_->log_event({{"event", "stop"}, {"signal", stop_signal_}, {"step", state_.step}});
+      stop_with_checkpoint();
       break;
     }
+    const bool periodic = tc.save_interval > 0 && state_.step % tc.save_interval == 0;
+    if (!tc.save_dir.empty() && (periodic || last)) save(tc.save_dir);
   }
   return {before, after};
+}
+
+void Trainer::stop_with_checkpoint() {
+  const auto& dir = config_.train.save_dir;
+  if (!dir.empty()) save(dir);
+  spdlog::warn("{} received: stopped after step {}{}", stop_signal_name(stop_signal_), state_.step,
+               dir.empty() ? " without a checkpoint (no train.save_dir / --save)" : "");
+  metrics_->log_event({{"event", "stop"}, {"signal", stop_signal_}, {"step", state_.step}});
 }
 
 SaveResult Trainer::save(const std::string& save_root) {

@@ -95,7 +95,8 @@ class Trainer {
   const RunConfig& config() const { return config_; }
 
  private:
-  void skip_sample_ranges();  // resume.skip_samples, before a step draws its batch
+  void skip_sample_ranges();    // resume.skip_samples, before a step draws its batch
+  void stop_with_checkpoint();  // after a stop signal: save (if save_dir) and log
 
   RunConfig config_;
   TrainerOptions options_;

@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <cstring>
 #include <numeric>
 #include <vector>
 
 #include "core/error.h"
+#include "parallel/data_parallel.h"
 #include "parallel/mpi_communicator.h"
 
 namespace glm::parallel {
@@ -106,6 +108,43 @@ TEST(MpiCommunicator, CollectivesComputeTheRightValuesAndCountBytes) {
   EXPECT_EQ(got[4], static_cast<float>(prev));
   EXPECT_EQ(c.stats().bytes(CommOp::send), 20u);
   c.barrier();
+}
+
+}  // namespace
+}  // namespace glm::parallel
+
+namespace glm::parallel {
+namespace {
+
+TEST(DataParallel, BucketedAllReduceEqualsOneAllReduce) {
+  const int W = world_size(), r = world_rank();
+  ProcessGroups g = make_process_groups(Topology(W, 1, 1, W), MPI_COMM_WORLD, kTimeoutS);
+  Tensor a = Tensor::empty({1003}, DType::f32);
+  for (int i = 0; i < 1003; ++i) a.data<float>()[i] = static_cast<float>((i * 7 + r) % 13);
+  Tensor b = a.clone();
+  all_reduce_buckets(*g.world, a, 4 * 100);  // 11 buckets, the last one short
+  g.world->all_reduce_sum(std::span<float>(b.data<float>(), 1003));
+  EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.nbytes()), 0);
+}
+
+TEST(DataParallel, ReduceScatterThenAllGatherRebuildsTheSum) {
+  const int W = world_size(), r = world_rank();
+  ProcessGroups g = make_process_groups(Topology(W, 1, 1, W), MPI_COMM_WORLD, kTimeoutS);
+  ShardPlan plan(1001, W);
+  EXPECT_EQ(plan.padded % (16 * W), 0);
+  EXPECT_EQ(plan.end(W - 1), 1001);
+  Tensor grads = Tensor::zeros({plan.padded}, DType::f32), shard = Tensor::empty({plan.shard}, DType::f32);
+  for (int i = 0; i < 1001; ++i) grads.data<float>()[i] = static_cast<float>(i % 5 + r);
+  reduce_scatter_shard(*g.world, plan, grads, shard);
+  for (std::int64_t i = plan.begin(r); i < plan.end(r); ++i)
+    ASSERT_EQ(shard.data<float>()[i - plan.begin(r)], W * static_cast<float>(i % 5) + W * (W - 1) / 2.f);
+  Tensor full = Tensor::empty({plan.padded}, DType::f32);
+  all_gather_shards(*g.world, plan, shard, full);
+  for (int i = 0; i < 1001; ++i)
+    ASSERT_EQ(full.data<float>()[i], W * static_cast<float>(i % 5) + W * (W - 1) / 2.f);
+  // ZeRO-1's traffic: (p-1)/p of the padded buffer each way.
+  EXPECT_EQ(g.world->stats().bytes(CommOp::reduce_scatter), 4ull * (W - 1) * plan.shard);
+  EXPECT_EQ(g.world->stats().bytes(CommOp::all_gather), 4ull * (W - 1) * plan.shard);
 }
 
 }  // namespace

@@ -1,0 +1,44 @@
+// Data-parallel gradient synchronisation over the DP group (DESIGN.md section 4).
+//
+// Plain DP: the flat fp32 gradient buffer is all-reduced in buckets of `bucket_bytes`
+// (each bucket one collective, so a backend that can overlap starts reducing the last
+// layers' bucket while earlier layers still run backward).
+// ZeRO-1: the flat buffer is cut into DP equal, contiguous shards (ShardPlan); gradients
+// are reduce-scattered so each rank holds the summed gradients of its shard, AdamW updates
+// that shard's fp32 master weights and moments, and the updated parameters are
+// all-gathered. Sharding is offset arithmetic on the flat buffer; optim::AdamW updates any
+// element range.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+#include "parallel/communicator.h"
+
+namespace glm::parallel {
+
+// All-reduce (sum) of a flat fp32 buffer over the DP group, bucket by bucket.
+void all_reduce_buckets(Communicator& dp, Tensor& flat, std::int64_t bucket_bytes);
+
+// ZeRO-1 shards of a flat buffer of `total` elements over `dp_size` ranks.
+struct ShardPlan {
+  std::int64_t total = 0;   // elements in the flat buffer
+  std::int64_t padded = 0;  // total rounded up to a multiple of dp_size * 16
+  std::int64_t shard = 0;   // padded / dp_size: elements per rank (64-byte multiple)
+  int dp_size = 1;
+
+  ShardPlan(std::int64_t total, int dp_size);
+  // The [begin, end) elements of the flat buffer rank r owns (clipped to total).
+  std::int64_t begin(int r) const { return std::min(total, shard * r); }
+  std::int64_t end(int r) const { return std::min(total, shard * (r + 1)); }
+};
+
+// grads_padded [plan.padded] (the flat gradients followed by zeros) -> out [plan.shard]:
+// the summed gradients of this rank's shard.
+void reduce_scatter_shard(Communicator& dp, const ShardPlan& plan, const Tensor& grads_padded,
+                          Tensor& out);
+// shard [plan.shard] of every rank -> full_padded [plan.padded].
+void all_gather_shards(Communicator& dp, const ShardPlan& plan, const Tensor& shard,
+                       Tensor& full_padded);
+
+}  // namespace glm::parallel
