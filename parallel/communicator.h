@@ -43,6 +43,9 @@ class Communicator {
 
   // data = sum over the group of every rank's data (in place).
   virtual void all_reduce_sum(std::span<float> data) = 0;
+  // The same for small fp64 vectors: loss sums, token counts, gradient-norm partial sums,
+  // overflow flags (exact for integers below 2^53).
+  virtual void all_reduce_sum(std::span<double> data) = 0;
   // out (n) = sum over ranks r of in[rank*n, (rank+1)*n); in holds size()*n floats.
   virtual void reduce_scatter_sum(std::span<const float> in, std::span<float> out) = 0;
   // out (size()*n) = every rank's in (n), in rank order.

@@ -62,6 +62,15 @@ void MpiCommunicator::all_reduce_sum(std::span<float> data) {
   wait(req, CommOp::all_reduce);
 }
 
+void MpiCommunicator::all_reduce_sum(std::span<double> data) {
+  count(CommOp::all_reduce, size_ > 1 ? 2ull * (size_ - 1) * 8 * data.size() / size_ : 0);
+  if (size_ == 1) return;
+  MPI_Request req;
+  check(MPI_Iallreduce(MPI_IN_PLACE, data.data(), to_int(data.size()), MPI_DOUBLE, MPI_SUM, comm_, &req),
+        "Iallreduce");
+  wait(req, CommOp::all_reduce);
+}
+
 void MpiCommunicator::reduce_scatter_sum(std::span<const float> in, std::span<float> out) {
   GLM_CHECK(in.size() == out.size() * size_, "reduce_scatter: in {} != {} x out {}", in.size(), size_,
             out.size());

@@ -30,6 +30,7 @@ class MpiCommunicator final : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   void all_reduce_sum(std::span<float> data) override;
+  void all_reduce_sum(std::span<double> data) override;
   void reduce_scatter_sum(std::span<const float> in, std::span<float> out) override;
   void all_gather(std::span<const float> in, std::span<float> out) override;
   void broadcast(std::span<std::byte> data, int root) override;

@@ -77,6 +77,10 @@ TEST(MpiCommunicator, CollectivesComputeTheRightValuesAndCountBytes) {
   c.all_reduce_sum(x);
   for (int i = 0; i < n; ++i) EXPECT_EQ(x[i], 100.f * W * (W - 1) / 2 + W * i);
   EXPECT_EQ(c.stats().bytes(CommOp::all_reduce), 2ull * (W - 1) * 4 * n / W);
+  std::vector<double> big = {static_cast<double>(r) + 1e12, 1.0};
+  c.all_reduce_sum(big);
+  EXPECT_EQ(big[0], W * 1e12 + W * (W - 1) / 2.0);  // exact beyond fp32's 2^24
+  EXPECT_EQ(big[1], W);
 
   std::vector<float> in(n * W), out(n);
   for (int i = 0; i < n * W; ++i) in[i] = static_cast<float>(i + r);
