@@ -6,14 +6,14 @@
 // DIR is a save directory (its `latest` is followed, or iter_<N> with --iter) or one
 // iter_XXXXXXXX checkpoint directory. Exit 0 when the checkpoint is sound, 2 when it is not
 // (or on bad usage; the message names the file), 1 on an internal failure.
+#include <spdlog/spdlog.h>
+
+#include <boost/program_options.hpp>
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
-
-#include <boost/program_options.hpp>
-#include <spdlog/spdlog.h>
 
 #include "apps/app_main.h"
 #include "train/checkpoint.h"
@@ -34,9 +34,8 @@ void print_inspect(const std::string& dir, const CheckpointMeta& m) {
                            glm::train::kCheckpointVersion);
   std::cout << fmt::format("step {} | consumed samples {} | skipped steps {} | AdamW steps {}\n",
                            m.step, m.consumed_samples, m.skipped_steps, m.adamw_steps);
-  std::cout << fmt::format("layout: world {} (dp {}, tp {}, pp {}, zero {})\n",
-                           m.layout.world_size, m.layout.dp, m.layout.tp, m.layout.pp,
-                           m.layout.zero);
+  std::cout << fmt::format("layout: world {} (dp {}, tp {}, pp {}, zero {})\n", m.layout.world_size,
+                           m.layout.dp, m.layout.tp, m.layout.pp, m.layout.zero);
   std::cout << fmt::format("model: {} | precision {} | seed {}\n", model.dump(),
                            train.value("precision", std::string("?")), m.seed);
   std::cout << fmt::format("loss scale {:g} | next step: {}\n", m.loss_scaler.scale,
@@ -45,8 +44,10 @@ void print_inspect(const std::string& dir, const CheckpointMeta& m) {
   for (const auto& f : m.files)
     std::cout << fmt::format("  {}  rank {}  {} bytes  {} pieces  sha256 {}\n", f.name, f.rank,
                              f.bytes, f.pieces.size(), f.sha256);
-  std::cout << fmt::format("tensors ({}, {} parameters; each stored as f32 master, exp_avg, "
-                           "exp_avg_sq):\n", m.tensors.size(), params);
+  std::cout << fmt::format(
+      "tensors ({}, {} parameters; each stored as f32 master, exp_avg, "
+      "exp_avg_sq):\n",
+      m.tensors.size(), params);
   std::size_t width = 4;
   for (const auto& t : m.tensors) width = std::max(width, t.name.size());
   for (const auto& t : m.tensors)
@@ -86,11 +87,13 @@ int run(int argc, char** argv) {
   }
   po::notify(vm);
   if (command == "reshard")
-    throw glm::InputError("glm-ckpt reshard: not available yet (it comes with 3D parallelism; "
-                          "checkpoints already record every piece's global shape and offset)");
+    throw glm::InputError(
+        "glm-ckpt reshard: not available yet (it comes with 3D parallelism; "
+        "checkpoints already record every piece's global shape and offset)");
   if (command != "inspect" && command != "verify")
     throw glm::InputError(fmt::format("unknown command '{}': expected inspect or verify", command));
-  if (dir.empty()) throw glm::InputError(fmt::format("glm-ckpt {}: give a checkpoint DIR", command));
+  if (dir.empty())
+    throw glm::InputError(fmt::format("glm-ckpt {}: give a checkpoint DIR", command));
 
   const std::string path = glm::train::resolve_checkpoint_dir(
       dir, iter >= 0 ? std::optional<std::int64_t>(iter) : std::nullopt);
@@ -106,10 +109,10 @@ int run(int argc, char** argv) {
   glm::train::verify_checkpoint_pieces(path, meta);
   const std::string meta_path = (std::filesystem::path(path) / glm::train::kMetaFile).string();
   glm::train::parse_run_config(meta.config.dump(), meta_path + " (config)");
-  std::cout << fmt::format("OK {}: step {}, {} file(s), {} tensors, {:.1f} MB; checksums, "
-                           "shapes, pieces and config verified\n",
-                           path, meta.step, meta.files.size(), meta.tensors.size(),
-                           meta.total_bytes() / 1e6);
+  std::cout << fmt::format(
+      "OK {}: step {}, {} file(s), {} tensors, {:.1f} MB; checksums, "
+      "shapes, pieces and config verified\n",
+      path, meta.step, meta.files.size(), meta.tensors.size(), meta.total_bytes() / 1e6);
   return 0;
 }
 

@@ -185,7 +185,8 @@ void H5File::set_int_attr(const std::string& object, const std::string& name,
     throw Error(fmt::format("{}: cannot write attribute {}/{}", path_, object, name));
 }
 
-std::vector<std::int64_t> H5File::int_attr(const std::string& object, const std::string& name) const {
+std::vector<std::int64_t> H5File::int_attr(const std::string& object,
+                                           const std::string& name) const {
   QuietH5 quiet;
   if (!exists(file_, object)) throw InputError(fmt::format("{}: no object '{}'", path_, object));
   Handle obj{H5Oopen(file_, object.c_str(), H5P_DEFAULT), H5Oclose};

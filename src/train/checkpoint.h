@@ -28,11 +28,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/tensor.h"
 #include "model/param_layout.h"
@@ -49,8 +48,8 @@ struct OptimizerTensors {
 };
 
 struct SaveResult {
-  std::string dir;          // the final iter_XXXXXXXX directory
-  std::int64_t bytes = 0;   // all files written
+  std::string dir;         // the final iter_XXXXXXXX directory
+  std::int64_t bytes = 0;  // all files written
   double seconds = 0;
   std::vector<std::string> pruned;  // older checkpoints removed (keep_last)
 };

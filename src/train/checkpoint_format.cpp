@@ -59,12 +59,14 @@ nlohmann::json CheckpointMeta::to_json() const {
        {{"generator", "Philox4x32-10, counter-based"},
         {"seed", seed},
         {"step", step},
-        {"note", "every random number is keyed by (seed, purpose, step, global sample index, "
-                 "coordinates): seed and step are the whole RNG state"}}},
+        {"note",
+         "every random number is keyed by (seed, purpose, step, global sample index, "
+         "coordinates): seed and step are the whole RNG state"}}},
       {"sampler",
        {{"consumed_samples", consumed_samples},
-        {"note", "stateless: the global sample stream is a seeded permutation per epoch, so "
-                 "consumed_samples is the sampler state"}}},
+        {"note",
+         "stateless: the global sample stream is a seeded permutation per epoch, so "
+         "consumed_samples is the sampler state"}}},
       {"schedule", schedule},
       {"loss_scaler", loss_scaler},
       {"spike_guard", spike_guard},
@@ -93,18 +95,20 @@ class MetaReader {
       throw InputError(fmt::format("{}: missing key '{}{}'", source_, where, key));
     return j.at(key);
   }
-  std::int64_t integer(const nlohmann::json& j, const std::string& key, const std::string& where = "",
-                       std::int64_t lo = 0) const {
+  std::int64_t integer(const nlohmann::json& j, const std::string& key,
+                       const std::string& where = "", std::int64_t lo = 0) const {
     const auto& v = at(j, key, where);
     if (!v.is_number_integer() || v.get<std::int64_t>() < lo)
       throw InputError(fmt::format("{}: '{}{}' must be an integer >= {}, got {}", source_, where,
                                    key, lo, v.dump()));
     return v.get<std::int64_t>();
   }
-  std::string string(const nlohmann::json& j, const std::string& key, const std::string& where = "") const {
+  std::string string(const nlohmann::json& j, const std::string& key,
+                     const std::string& where = "") const {
     const auto& v = at(j, key, where);
     if (!v.is_string())
-      throw InputError(fmt::format("{}: '{}{}' must be a string, got {}", source_, where, key, v.dump()));
+      throw InputError(
+          fmt::format("{}: '{}{}' must be a string, got {}", source_, where, key, v.dump()));
     return v.get<std::string>();
   }
   Shape shape(const nlohmann::json& j, const std::string& key, const std::string& where) const {
@@ -121,7 +125,8 @@ class MetaReader {
                               const std::string& where = "") const {
     const auto& v = at(j, key, where);
     if (!v.is_array())
-      throw InputError(fmt::format("{}: '{}{}' must be a list, got {}", source_, where, key, v.dump()));
+      throw InputError(
+          fmt::format("{}: '{}{}' must be a list, got {}", source_, where, key, v.dump()));
     return v;
   }
   template <class T>
@@ -153,8 +158,10 @@ CheckpointMeta CheckpointMeta::from_json(const nlohmann::json& j, const std::str
     throw InputError(fmt::format("{}: format '{}' is not '{}'", source, format, kCheckpointFormat));
   std::int64_t version = r.integer(j, "version");
   if (version != kCheckpointVersion)
-    throw InputError(fmt::format("{}: checkpoint format version {} is not supported (this build "
-                                 "reads version {})", source, version, kCheckpointVersion));
+    throw InputError(
+        fmt::format("{}: checkpoint format version {} is not supported (this build "
+                    "reads version {})",
+                    source, version, kCheckpointVersion));
   CheckpointMeta m;
   m.step = r.integer(j, "step");
   m.consumed_samples = r.integer(j, "consumed_samples");
@@ -165,7 +172,8 @@ CheckpointMeta CheckpointMeta::from_json(const nlohmann::json& j, const std::str
   m.spike_guard = r.state<optim::SpikeGuardState>(j, "spike_guard");
   m.schedule = r.at(j, "schedule", "");
   m.config = r.at(j, "config", "");
-  if (!m.config.is_object()) throw InputError(fmt::format("{}: 'config' must be an object", source));
+  if (!m.config.is_object())
+    throw InputError(fmt::format("{}: 'config' must be an object", source));
   const auto& lay = r.at(j, "layout", "");
   m.layout = {static_cast<int>(r.integer(lay, "world_size", "layout.", 1)),
               static_cast<int>(r.integer(lay, "dp", "layout.", 1)),
@@ -173,9 +181,11 @@ CheckpointMeta CheckpointMeta::from_json(const nlohmann::json& j, const std::str
               static_cast<int>(r.integer(lay, "pp", "layout.", 1)),
               static_cast<int>(r.integer(lay, "zero", "layout."))};
   if (m.layout.world_size != m.layout.dp * m.layout.tp * m.layout.pp)
-    throw InputError(fmt::format("{}: layout.world_size {} != dp*tp*pp", source, m.layout.world_size));
+    throw InputError(
+        fmt::format("{}: layout.world_size {} != dp*tp*pp", source, m.layout.world_size));
   for (const auto& t : r.array(j, "tensors"))
-    m.tensors.push_back({r.string(t, "name", "tensors[]."), r.shape(t, "global_shape", "tensors[].")});
+    m.tensors.push_back(
+        {r.string(t, "name", "tensors[]."), r.shape(t, "global_shape", "tensors[].")});
   for (const auto& f : r.array(j, "files")) {
     CheckpointFile file;
     file.name = r.string(f, "name", "files[].");

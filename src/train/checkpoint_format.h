@@ -24,10 +24,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/tensor.h"
 #include "optim/loss_scaler.h"
@@ -78,13 +77,13 @@ struct CheckpointMeta {
   std::int64_t step = 0;              // optimizer steps taken (skipped ones included)
   std::int64_t consumed_samples = 0;  // global samples consumed: the sampler state
   std::int64_t skipped_steps = 0;
-  std::int64_t adamw_steps = 0;       // AdamW's bias-correction count (non-skipped updates)
+  std::int64_t adamw_steps = 0;  // AdamW's bias-correction count (non-skipped updates)
   std::uint64_t seed = 0;
   optim::LossScalerState loss_scaler;
   optim::SpikeGuardState spike_guard;
   nlohmann::json schedule = nlohmann::json::object();  // lr, global batch, EGS alpha of the
                                                        // next step (informational)
-  nlohmann::json config;              // RunConfig::to_json() of the run that saved it
+  nlohmann::json config;  // RunConfig::to_json() of the run that saved it
   CheckpointLayout layout;
   std::vector<CheckpointTensor> tensors;  // every global tensor, in layout order
   std::vector<CheckpointFile> files;

@@ -1,5 +1,6 @@
 // Saving and loading checkpoints (train/checkpoint.h): the atomic directory protocol, the
 // rank file writer and the tensor loader.
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,8 +12,6 @@
 #include <memory>
 #include <string_view>
 #include <unordered_map>
-
-#include <spdlog/spdlog.h>
 
 #include "core/error.h"
 #include "core/fsync.h"
@@ -128,7 +127,9 @@ SaveResult save_checkpoint(const std::string& save_root, CheckpointMeta meta,
   const fs::path root(save_root);
   std::error_code ec;
   fs::create_directories(root, ec);
-  if (ec) throw InputError(fmt::format("{}: cannot create the save directory: {}", save_root, ec.message()));
+  if (ec)
+    throw InputError(
+        fmt::format("{}: cannot create the save directory: {}", save_root, ec.message()));
   remove_stale(root);
 
   const fs::path final_dir = root / iter_dir_name(meta.step);
@@ -180,7 +181,8 @@ std::string resolve_checkpoint_dir(const std::string& dir, std::optional<std::in
   if (!fs::is_directory(p, ec))
     throw InputError(fmt::format("{}: no such checkpoint directory", dir));
   if (iter) {
-    if (parse_iter_dir_name(p.filename().string()) == *iter && fs::exists(p / kMetaFile)) return dir;
+    if (parse_iter_dir_name(p.filename().string()) == *iter && fs::exists(p / kMetaFile))
+      return dir;
     fs::path d = p / iter_dir_name(*iter);
     if (!fs::is_directory(d, ec))
       throw InputError(fmt::format("{}: no checkpoint of iteration {} (no {})", dir, *iter,
@@ -190,8 +192,10 @@ std::string resolve_checkpoint_dir(const std::string& dir, std::optional<std::in
   if (fs::exists(p / kMetaFile)) return dir;  // a checkpoint directory itself
   const fs::path latest = p / kLatestFile;
   if (!fs::exists(latest))
-    throw InputError(fmt::format("{}: neither a checkpoint ({} missing) nor a save directory "
-                                 "({} missing)", dir, kMetaFile, kLatestFile));
+    throw InputError(
+        fmt::format("{}: neither a checkpoint ({} missing) nor a save directory "
+                    "({} missing)",
+                    dir, kMetaFile, kLatestFile));
   fs::path d = p / iter_dir_name(parse_latest(latest.string()));
   if (!fs::is_directory(d, ec))
     throw InputError(fmt::format("{}: points to {}, which does not exist", latest.string(),
@@ -203,7 +207,8 @@ CheckpointMeta read_checkpoint_meta(const std::string& dir) {
   const std::string path = (fs::path(dir) / kMetaFile).string();
   std::string text = data::read_file_bytes(path);
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw InputError(fmt::format("{}: not valid JSON (corrupt or truncated)", path));
+  if (j.is_discarded())
+    throw InputError(fmt::format("{}: not valid JSON (corrupt or truncated)", path));
   return CheckpointMeta::from_json(j, path);
 }
 
@@ -224,22 +229,26 @@ void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
   for (const auto& spec : out.layout->specs()) {
     auto it = by_name.find(spec.name);
     if (it == by_name.end())
-      throw InputError(fmt::format("{}: no tensor '{}' (the model needs it)", meta_path, spec.name));
+      throw InputError(
+          fmt::format("{}: no tensor '{}' (the model needs it)", meta_path, spec.name));
     const Found* match = nullptr;
     for (const auto& f : it->second)
-      if (f.piece->offset == spec.global_offset && f.piece->shape == spec.shape && f.piece->whole_block())
+      if (f.piece->offset == spec.global_offset && f.piece->shape == spec.shape &&
+          f.piece->whole_block())
         match = &f;
     if (it->second.front().piece->global_shape != spec.global_shape)
-      throw InputError(fmt::format("{}: tensor '{}' has global shape {}, the model's is {}",
-                                   meta_path, spec.name, shape_str(it->second.front().piece->global_shape),
-                                   shape_str(spec.global_shape)));
+      throw InputError(fmt::format(
+          "{}: tensor '{}' has global shape {}, the model's is {}", meta_path, spec.name,
+          shape_str(it->second.front().piece->global_shape), shape_str(spec.global_shape)));
     if (!match)
       throw InputError(fmt::format(
           "{}: tensor '{}' is cut differently from this layout's piece (offset {}, shape {}); "
           "re-cutting checkpoints for another layout comes with glm-ckpt reshard",
           meta_path, spec.name, shape_str(spec.global_offset), shape_str(spec.shape)));
     auto& h5 = open[match->file->name];
-    if (!h5) h5 = std::make_unique<H5File>((fs::path(dir) / match->file->name).string(), H5File::Mode::read);
+    if (!h5)
+      h5 = std::make_unique<H5File>((fs::path(dir) / match->file->name).string(),
+                                    H5File::Mode::read);
     for (int k = 0; k < 3; ++k) {
       const std::string ds = spec.name + "/" + kPieceDatasets[k];
       Tensor t = h5->read(ds);

@@ -25,8 +25,8 @@ std::map<std::string, nlohmann::json> flatten(const nlohmann::json& config) {
 // Run settings: how long, how often, where from and where to; not the math of the run.
 bool is_run_setting(const std::string& key) {
   static const std::set<std::string> keys = {
-      "train.train_iters", "train.log_interval", "train.eval_interval", "train.eval_iters",
-      "train.data_dir",    "train.recompute",    "train.micro_batch_size", "train.save_dir",
+      "train.train_iters",   "train.log_interval", "train.eval_interval",    "train.eval_iters",
+      "train.data_dir",      "train.recompute",    "train.micro_batch_size", "train.save_dir",
       "train.save_interval", "train.keep_last"};
   return keys.count(key) || key.rfind("spike_guard", 0) == 0 || key.rfind("resume", 0) == 0;
 }
@@ -53,8 +53,8 @@ RunConfig reconcile_resume_config(const RunConfig& config, const nlohmann::json&
     if (is_run_setting(key)) {
       notes.push_back(fmt::format("{}: {} -> {} (run setting)", key, was, now));
     } else if (!overridden(key)) {
-      const char* hint = key == "optim.lr"         ? " (change it with resume.lr)"
-                         : key == "optim.lr_min"   ? " (change it with resume.lr_min)"
+      const char* hint = key == "optim.lr"                    ? " (change it with resume.lr)"
+                         : key == "optim.lr_min"              ? " (change it with resume.lr_min)"
                          : key.rfind("egs_schedule.", 0) == 0 ? " (change it with resume.egs_alpha)"
                                                               : "";
       problems.push_back(fmt::format("{}: config {}, checkpoint {}{}", key, now, was, hint));
@@ -67,7 +67,8 @@ RunConfig reconcile_resume_config(const RunConfig& config, const nlohmann::json&
 
   RunConfig out = config;
   if (over.lr) {
-    notes.push_back(fmt::format("resume override: optim.lr {} -> {:g}", theirs["optim.lr"].dump(), *over.lr));
+    notes.push_back(
+        fmt::format("resume override: optim.lr {} -> {:g}", theirs["optim.lr"].dump(), *over.lr));
     out.optim.lr = *over.lr;
   }
   if (over.lr_min) {
@@ -77,7 +78,8 @@ RunConfig reconcile_resume_config(const RunConfig& config, const nlohmann::json&
   }
   if (over.egs_alpha) {
     notes.push_back(fmt::format("resume override: egs_schedule {} -> constant alpha {:g}",
-                                saved.value("egs_schedule", nlohmann::json()).dump(), *over.egs_alpha));
+                                saved.value("egs_schedule", nlohmann::json()).dump(),
+                                *over.egs_alpha));
     out.egs_schedule = optim::EgsSchedule::constant(*over.egs_alpha);
   }
   return out;

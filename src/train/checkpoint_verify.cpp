@@ -16,8 +16,8 @@ void verify_checkpoint_files(const std::string& dir, const CheckpointMeta& meta)
     const fs::path path = fs::path(dir) / f.name;
     std::error_code ec;
     if (!fs::is_regular_file(path, ec))
-      throw InputError(fmt::format("{}: missing (meta.json lists it as rank {}'s file)",
-                                   path.string(), f.rank));
+      throw InputError(
+          fmt::format("{}: missing (meta.json lists it as rank {}'s file)", path.string(), f.rank));
     const auto bytes = static_cast<std::int64_t>(fs::file_size(path, ec));
     if (ec || bytes != f.bytes)
       throw InputError(fmt::format("{}: {} bytes, meta.json records {} (truncated or replaced)",
@@ -39,12 +39,14 @@ void verify_checkpoint_pieces(const std::string& dir, const CheckpointMeta& meta
 
   for (const auto& f : meta.files) {
     H5File h5((fs::path(dir) / f.name).string(), H5File::Mode::read);
-    if (h5.attr("format") != kCheckpointFormat || h5.attr("version") != std::to_string(kCheckpointVersion))
-      throw InputError(fmt::format("{}: not a version-{} {} rank file", h5.path(), kCheckpointVersion,
-                                   kCheckpointFormat));
+    if (h5.attr("format") != kCheckpointFormat ||
+        h5.attr("version") != std::to_string(kCheckpointVersion))
+      throw InputError(fmt::format("{}: not a version-{} {} rank file", h5.path(),
+                                   kCheckpointVersion, kCheckpointFormat));
     if (h5.attr("step") != std::to_string(meta.step) || h5.attr("rank") != std::to_string(f.rank))
-      throw InputError(fmt::format("{}: written for step {} rank {}, meta.json says step {} rank {}",
-                                   h5.path(), h5.attr("step"), h5.attr("rank"), meta.step, f.rank));
+      throw InputError(
+          fmt::format("{}: written for step {} rank {}, meta.json says step {} rank {}", h5.path(),
+                      h5.attr("step"), h5.attr("rank"), meta.step, f.rank));
     for (const auto& p : f.pieces) {
       auto g = global.find(p.name);
       if (g == global.end())
@@ -52,8 +54,9 @@ void verify_checkpoint_pieces(const std::string& dir, const CheckpointMeta& meta
                                      p.name, f.name));
       if (g->second != p.global_shape || p.offset.size() != p.global_shape.size() ||
           p.shape.size() != p.global_shape.size())
-        throw InputError(fmt::format("{}: piece '{}' of {} disagrees with the tensor's global shape {}",
-                                     meta_path, p.name, f.name, shape_str(g->second)));
+        throw InputError(
+            fmt::format("{}: piece '{}' of {} disagrees with the tensor's global shape {}",
+                        meta_path, p.name, f.name, shape_str(g->second)));
       for (std::size_t d = 0; d < p.shape.size(); ++d)
         if (p.offset[d] + p.shape[d] > p.global_shape[d])
           throw InputError(fmt::format("{}: piece '{}' of {} (offset {}, shape {}) lies outside {}",

@@ -73,7 +73,8 @@ ResumeConfig parse_resume(const nlohmann::json& j, const std::string& source) {
     nlohmann::json v = f.object(key);
     if (v.is_null()) return;
     if (!v.is_number() || v.get<double>() < lo || v.get<double>() > hi)
-      return f.error(key, fmt::format("expected a number in [{:g}, {:g}], got {}", lo, hi, v.dump()));
+      return f.error(key,
+                     fmt::format("expected a number in [{:g}, {:g}], got {}", lo, hi, v.dump()));
     out = v.get<double>();
   };
   optional("lr", r.lr, 0.0, 1.0);

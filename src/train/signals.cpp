@@ -1,8 +1,7 @@
 #include "train/signals.h"
 
-#include <csignal>
-
 #include <atomic>
+#include <csignal>
 
 namespace glm::train {
 namespace {

@@ -5,8 +5,8 @@
 //   StopSignalGuard guard;               // handlers installed for the guard's lifetime
 //   while (...) { step(); if (stop_signal_received()) { save(); break; } }
 //
-// Under mpirun, send SIGUSR1 to mpirun (Open MPI forwards it to every rank) or SIGTERM to the
-// ranks themselves; mpirun answers a SIGTERM of its own by killing the job.
+// Under mpirun, send SIGUSR1 to mpirun: Open MPI forwards it to every rank and exits 0. A
+// SIGTERM to mpirun reaches the ranks too (they save and exit 0), but mpirun then exits 1.
 #pragma once
 
 #include <memory>
@@ -28,7 +28,7 @@ class StopSignalGuard {
   StopSignalGuard& operator=(const StopSignalGuard&) = delete;
 
  private:
-  struct Saved;                  // the previous handlers (keeps <csignal> out of this header)
+  struct Saved;  // the previous handlers (keeps <csignal> out of this header)
   std::unique_ptr<Saved> saved_;
 };
 

@@ -242,10 +242,10 @@ void Trainer::stop_with_checkpoint() {
 }
 
 SaveResult Trainer::save(const std::string& save_root) {
-  if (state_.step == checkpoint_step_ && !save_root.empty() &&
-      std::filesystem::exists(std::filesystem::path(save_root) / iter_dir_name(state_.step) / kMetaFile)) {
+  const auto existing = std::filesystem::path(save_root) / iter_dir_name(state_.step);
+  if (state_.step == checkpoint_step_ && std::filesystem::exists(existing / kMetaFile)) {
     spdlog::info("checkpoint of step {} already in {}", state_.step, save_root);
-    return {(std::filesystem::path(save_root) / iter_dir_name(state_.step)).string(), 0, 0, {}};
+    return {existing.string(), 0, 0, {}};
   }
   SaveResult r = save_checkpoint(save_root, checkpoint_meta(), optimizer_tensors(),
                                  config_.train.keep_last);
@@ -315,7 +315,7 @@ CheckpointMeta Trainer::checkpoint_meta() const {
   m.schedule = {{"lr", optim::learning_rate(config_.optim, state_.consumed_samples)},
                 {"global_batch", optim::global_batch_size(config_.batch, state_.consumed_samples)},
                 {"egs_alpha", optim::egs_alpha(config_.egs_schedule, state_.step)},
-                {"note", "the values of the next step: pure functions of consumed_samples and step"}};
+                {"note", "the next step's values: functions of consumed_samples and step"}};
   m.config = config_.to_json();
   return m;
 }

@@ -3,13 +3,12 @@
 // truncated, partial or mismatching checkpoints are refused naming the file; the resume
 // overrides and skip ranges do what README's "Checkpoints and resuming" says.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-
-#include <unistd.h>
 
 #include "core/error.h"
 #include "train/checkpoint.h"
@@ -276,8 +275,8 @@ TEST(Checkpoint, ResumeLossScaleOverrideSetsTheScale) {
     t.train_step();
     t.save(dir + "/ckpt");
   }
-  RunConfig over = tiny_run({"train.precision=\"fp16\"", "optim.initial_loss_scale=1024",
-                             "resume.loss_scale=256"});
+  RunConfig over = tiny_run(
+      {"train.precision=\"fp16\"", "optim.initial_loss_scale=1024", "resume.loss_scale=256"});
   Trainer t(over, {.log_dir = dir + "/log"});
   t.load(dir + "/ckpt");
   EXPECT_EQ(t.loss_scaler().scale(), 256.0);

@@ -2,9 +2,8 @@
 // invariants 5-7): glm-train saves, a new glm-train resumes and matches one uninterrupted run
 // bit for bit; SIGTERM mid-run saves and exits 0; a save killed midway leaves the previous
 // checkpoint in charge; glm-ckpt verify exits 2 naming a broken file.
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,11 +14,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "train/checkpoint.h"
 #include "train_test_util.h"
@@ -78,10 +76,21 @@ Result run(const std::vector<std::string>& args, const std::string& log,
 // every step.
 std::vector<std::string> train_args(const std::string& log_dir, std::vector<std::string> extra) {
   const std::string vocab = std::to_string(glm::testing::tiny_run().model.vocab_size);
-  std::vector<std::string> a = {kTrain, "--config", kTiny, "--data", glm::testing::test_corpus(),
-                                "--set", "model.vocab_size=" + vocab, "--set", "train.log_interval=1",
-                                "--set", "train.eval_iters=1", "--set", "model.hidden_dropout=0.1",
-                                "--log-dir", log_dir};
+  std::vector<std::string> a = {kTrain,
+                                "--config",
+                                kTiny,
+                                "--data",
+                                glm::testing::test_corpus(),
+                                "--set",
+                                "model.vocab_size=" + vocab,
+                                "--set",
+                                "train.log_interval=1",
+                                "--set",
+                                "train.eval_iters=1",
+                                "--set",
+                                "model.hidden_dropout=0.1",
+                                "--log-dir",
+                                log_dir};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
@@ -142,12 +151,13 @@ void expect_matches_reference(const std::string& dir, const std::map<std::int64_
 class CheckpointCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    root_ = new std::string((fs::temp_directory_path() /
-                             ("glm_ckpt_cli_" + std::to_string(::getpid()))).string());
+    root_ = new std::string(
+        (fs::temp_directory_path() / ("glm_ckpt_cli_" + std::to_string(::getpid()))).string());
     fs::remove_all(*root_);
     fs::create_directories(*root_);
-    Result r = run(train_args(*root_ + "/ref_log", {"--train-iters", "20", "--save", *root_ + "/ref"}),
-                   *root_ + "/ref.out");
+    Result r =
+        run(train_args(*root_ + "/ref_log", {"--train-iters", "20", "--save", *root_ + "/ref"}),
+            *root_ + "/ref.out");
     ASSERT_EQ(r.status, 0) << r.output;
     ref_losses_ = new std::map<std::int64_t, double>(losses(*root_ + "/ref_log"));
   }
@@ -178,7 +188,8 @@ TEST_F(CheckpointCli, ASecondProcessResumesBitExactly) {
 
 TEST_F(CheckpointCli, SigtermFinishesTheStepSavesExitsZeroAndResumesExactly) {
   const std::string save = *root_ + "/term", log = *root_ + "/term_log";
-  pid_t pid = spawn(train_args(log, {"--train-iters", "1000", "--save", save}), *root_ + "/term.out");
+  pid_t pid =
+      spawn(train_args(log, {"--train-iters", "1000", "--save", save}), *root_ + "/term.out");
   // Wait until it has logged two steps (at most 60 s), then ask it to stop.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (losses(log).size() < 2 && std::chrono::steady_clock::now() < deadline)
@@ -200,10 +211,12 @@ TEST_F(CheckpointCli, SigtermFinishesTheStepSavesExitsZeroAndResumesExactly) {
 TEST_F(CheckpointCli, AKillDuringSaveLeavesThePreviousCheckpointInCharge) {
   const std::string save = *root_ + "/crash";
   ASSERT_EQ(run(train_args(*root_ + "/crash_log", {"--train-iters", "2", "--save", save}),
-                *root_ + "/crash_a.out").status, 0);
-  Result crashed = run(train_args(*root_ + "/crash_log", {"--train-iters", "4", "--load", save,
-                                                          "--save", save}),
-                       *root_ + "/crash_b.out", {{"GLM_TEST_CRASH_IN_SAVE", "after_files"}});
+                *root_ + "/crash_a.out")
+                .status,
+            0);
+  Result crashed =
+      run(train_args(*root_ + "/crash_log", {"--train-iters", "4", "--load", save, "--save", save}),
+          *root_ + "/crash_b.out", {{"GLM_TEST_CRASH_IN_SAVE", "after_files"}});
   EXPECT_EQ(crashed.status, 137) << crashed.output;
   EXPECT_EQ(latest(save), "2");
   EXPECT_TRUE(fs::exists(save + "/iter_00000004.tmp"));
@@ -211,9 +224,9 @@ TEST_F(CheckpointCli, AKillDuringSaveLeavesThePreviousCheckpointInCharge) {
   EXPECT_EQ(verify.status, 0) << verify.output;
   EXPECT_NE(verify.output.find("iter_00000002"), std::string::npos) << verify.output;
   // The next run loads step 2, saves step 4 and clears the debris.
-  Result again = run(train_args(*root_ + "/crash_log", {"--train-iters", "4", "--load", save,
-                                                        "--save", save}),
-                     *root_ + "/crash_c.out");
+  Result again =
+      run(train_args(*root_ + "/crash_log", {"--train-iters", "4", "--load", save, "--save", save}),
+          *root_ + "/crash_c.out");
   ASSERT_EQ(again.status, 0) << again.output;
   EXPECT_NE(again.output.find("loaded checkpoint " + save + "/iter_00000002"), std::string::npos)
       << again.output;
@@ -224,8 +237,7 @@ TEST_F(CheckpointCli, AKillDuringSaveLeavesThePreviousCheckpointInCharge) {
 TEST_F(CheckpointCli, GlmCkptInspectsAndVerifiesAndExits2NamingABrokenFile) {
   Result inspect = run({kCkpt, "inspect", *root_ + "/ref"}, *root_ + "/inspect.out");
   EXPECT_EQ(inspect.status, 0) << inspect.output;
-  const std::string embedding =
-      fmt::format("[{}, 128]", glm::testing::tiny_run().model.vocab_size);
+  const std::string embedding = fmt::format("[{}, 128]", glm::testing::tiny_run().model.vocab_size);
   for (const std::string& s : {std::string("step 20"), std::string("rank_00000.h5"),
                                std::string("embedding.weight"), embedding, std::string("dp 1")})
     EXPECT_NE(inspect.output.find(s), std::string::npos) << s << " not in:\n" << inspect.output;
@@ -241,15 +253,20 @@ TEST_F(CheckpointCli, GlmCkptInspectsAndVerifiesAndExits2NamingABrokenFile) {
     EXPECT_NE(r.output.find("rank_00000.h5"), std::string::npos) << name << ": " << r.output;
     EXPECT_NE(r.output.find(needle), std::string::npos) << name << ": " << r.output;
   };
-  broken("v_flip", [](const std::string& f) {
-    std::fstream s(f, std::ios::in | std::ios::out | std::ios::binary);
-    s.seekg(4096);
-    const char c = static_cast<char>(s.get());
-    s.seekp(4096);
-    s.put(static_cast<char>(c ^ 0x10));
-  }, "SHA-256");
-  broken("v_trunc", [](const std::string& f) { fs::resize_file(f, 1000); }, "truncated");
-  broken("v_missing", [](const std::string& f) { fs::remove(f); }, "missing");
+  broken(
+      "v_flip",
+      [](const std::string& f) {
+        std::fstream s(f, std::ios::in | std::ios::out | std::ios::binary);
+        s.seekg(4096);
+        const char c = static_cast<char>(s.get());
+        s.seekp(4096);
+        s.put(static_cast<char>(c ^ 0x10));
+      },
+      "SHA-256");
+  broken(
+      "v_trunc", [](const std::string& f) { fs::resize_file(f, 1000); }, "truncated");
+  broken(
+      "v_missing", [](const std::string& f) { fs::remove(f); }, "missing");
   EXPECT_EQ(run({kCkpt, "verify", *root_ + "/nothing"}, *root_ + "/nothing.out").status, 2);
   EXPECT_EQ(run({kCkpt, "frobnicate", ref_dir()}, *root_ + "/cmd.out").status, 2);
 }
