@@ -5,6 +5,8 @@
 // are split over threads and each row is read and written once.
 #include "kernels/geglu.h"
 
+#include <cmath>
+
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/vec_math.h"
 
@@ -23,9 +25,12 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void geglu_row(
 #pragma omp simd
   for (std::int64_t j = 0; j < f; ++j) {
     const float z = x2[j];
-    // 1 + tanh(y) = 2e / (e + 1) with e = exp(2y): no cancellation where tanh saturates.
-    const float e = exp_approx(2.f * kSqrt2OverPi * (z + kCubic * z * z * z));
-    g[j] = x1[j] * (z * e / (e + 1.f));
+    // With a = exp(-2|y|) in (0, 1]: 1 + tanh(y) = 2/(1+a) for y >= 0, 2a/(1+a) for y < 0.
+    // Nothing overflows (a never exceeds 1) and nothing cancels in either saturated tail.
+    const float y = kSqrt2OverPi * (z + kCubic * z * z * z);
+    const float a = exp_approx(-2.f * std::fabs(y));
+    const float half_one_plus_t = (y >= 0.f ? 1.f : a) / (1.f + a);
+    g[j] = x1[j] * (z * half_one_plus_t);
   }
 }
 
@@ -36,17 +41,20 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void geglu_back
 #pragma omp simd
   for (std::int64_t j = 0; j < f; ++j) {
     const float z = x2[j];
-    // With e = exp(2y), y = sqrt(2/pi)(z + 0.044715 z^3): 1 + t = 2e/(e+1), 1 - t = 2/(e+1),
-    // so 1 - t^2 = (1+t)(1-t) keeps full relative precision in both saturated tails.
-    const float e = exp_approx(2.f * kSqrt2OverPi * (z + kCubic * z * z * z));
-    const float inv = 1.f / (e + 1.f);
-    const float one_plus_t = 2.f * e * inv, one_minus_t = 2.f * inv;
+    // y = sqrt(2/pi)(z + 0.044715 z^3), a = exp(-2|y|) in (0, 1]:
+    //   y >= 0:  1 + t = 2/(1+a),  1 - t = 2a/(1+a);   y < 0: the two swap.
+    // 1 - t^2 = (1+t)(1-t) keeps full relative precision in both saturated tails, and no
+    // intermediate can overflow (a large |z| once produced inf * 0 = NaN here).
+    const float y = kSqrt2OverPi * (z + kCubic * z * z * z);
+    const float a = exp_approx(-2.f * std::fabs(y));
+    const float inv = 2.f / (1.f + a);
+    const float one_plus_t = y >= 0.f ? inv : a * inv, one_minus_t = y >= 0.f ? a * inv : inv;
     const float gelu = 0.5f * z * one_plus_t;
     const float dgelu = 0.5f * one_plus_t + 0.5f * z * one_plus_t * one_minus_t * kSqrt2OverPi *
                                                 (1.f + 3.f * kCubic * z * z);
-    const float a = x1[j], d = dg[j];
+    const float x = x1[j], d = dg[j];
     du1[j] = d * gelu;
-    du2[j] = d * a * dgelu;
+    du2[j] = d * x * dgelu;
   }
 }
 

@@ -3,7 +3,7 @@
 //   glm-train --config FILE [--data DIR] [--save DIR] [--load DIR [--load-iter N]]
 //             [--save-interval N] [--train-iters N] [--dp N --tp N --pp N]
 //             [--precision fp32|fp16] [--seed N] [--log-dir DIR] [--set key=value]...
-//   (run under mpirun; one rank until 3D parallelism lands)
+//   (under mpirun: data parallelism over --dp ranks; tensor and pipeline parallelism to come)
 //
 // Writes a log line every train.log_interval steps and <log-dir>/metrics.jsonl; checkpoints
 // to --save (train/checkpoint.h). SIGTERM or SIGUSR1: finish the step, save, exit 0.
@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/app_main.h"
+#include "parallel/mpi_communicator.h"
 #include "train/signals.h"
 #include "train/trainer.h"
 
@@ -42,6 +43,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   std::string config_path, data_dir, log_dir, precision, save_dir, load_dir;
   std::int64_t train_iters = -1, seed = -1, save_interval = -1, load_iter = -1;
   int dp = 1, tp = 1, pp = 1;
+  double collective_timeout_s = 600;
   std::vector<std::string> sets;
   po::options_description desc(
       "glm-train: pre-train a GLM model (DESIGN.md sections 2, 5b).\n\n"
@@ -62,6 +64,8 @@ int run(int argc, char** argv, const MpiSession& mpi) {
      "from a checkpoint directory (iter_XXXXXXXX)")
     ("load-iter", po::value(&load_iter), "with --load: resume from iteration N instead of latest")
     ("dp", po::value(&dp)->default_value(1), "data-parallel size")
+    ("collective-timeout", po::value(&collective_timeout_s)->default_value(600),
+     "seconds a collective may take before the job is aborted (naming rank and operation)")
     ("tp", po::value(&tp)->default_value(1), "tensor-parallel size")
     ("pp", po::value(&pp)->default_value(1), "pipeline-parallel size")
     ("set", po::value(&sets)->composing(), "config override section.key=value (repeatable)");
@@ -86,16 +90,19 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   if (dp * tp * pp != mpi.size)
     throw glm::InputError(fmt::format("world size {} != dp*tp*pp = {}*{}*{} = {}", mpi.size, dp,
                                       tp, pp, dp * tp * pp));
-  if (mpi.size > 1)
+  if (tp > 1 || pp > 1)
     throw glm::InputError(fmt::format(
-        "{} ranks: this build trains on one rank; data, tensor and pipeline parallelism are "
-        "not available yet (run with mpirun -n 1)", mpi.size));
+        "--tp {} --pp {}: tensor and pipeline parallelism are not available yet; data "
+        "parallelism is (--dp N under mpirun -n N)", tp, pp));
+  glm::parallel::Topology topology(dp, tp, pp, mpi.size);
+  glm::parallel::ProcessGroups groups =
+      glm::parallel::make_process_groups(topology, MPI_COMM_WORLD, collective_timeout_s);
 
   // SIGTERM / SIGUSR1 from here on are recorded, never fatal: the trainer stops at the next
   // step boundary with a checkpoint (train/signals.h).
   glm::train::StopSignalGuard stop_signals;
   glm::train::RunConfig rc = glm::train::load_run_config(config_path, sets);
-  glm::train::Trainer trainer(rc, {.log_dir = log_dir});
+  glm::train::Trainer trainer(rc, {.log_dir = log_dir, .dp = groups.dp.get()});
   if (!load_dir.empty())
     trainer.load(load_dir, load_iter >= 0 ? std::optional<std::int64_t>(load_iter) : std::nullopt);
   else if (rc.resume.has_value_overrides())

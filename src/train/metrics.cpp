@@ -25,6 +25,7 @@ std::string format_duration(double s) {
 
 MetricsLog::MetricsLog(const std::string& log_dir, std::int64_t total_steps)
     : total_steps_(total_steps), started_(now_s()) {
+  if (log_dir.empty()) return;
   std::error_code ec;
   std::filesystem::create_directories(log_dir, ec);
   if (ec) throw InputError(fmt::format("--log-dir {}: cannot create: {}", log_dir, ec.message()));
@@ -34,6 +35,7 @@ MetricsLog::MetricsLog(const std::string& log_dir, std::int64_t total_steps)
 }
 
 void MetricsLog::write(const nlohmann::json& j) {
+  if (!out_.is_open()) return;
   out_ << j.dump() << '\n';
   out_.flush();  // a crash loses at most the line being written
 }

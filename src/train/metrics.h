@@ -29,6 +29,7 @@ struct StepMetrics {
 class MetricsLog {
  public:
   // Creates log_dir and opens metrics.jsonl for appending (a resumed run continues it).
+  // An empty log_dir writes no file (data-parallel ranks other than 0).
   MetricsLog(const std::string& log_dir, std::int64_t total_steps);
 
   void log_step(const StepMetrics& m);

@@ -16,6 +16,7 @@
 #include "model/init.h"
 #include "optim/grad_clip.h"
 #include "optim/lr_schedule.h"
+#include "parallel/data_parallel.h"
 #include "train/signals.h"
 
 namespace glm::train {
@@ -43,6 +44,16 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
         "{}: model.vocab_size {} is smaller than the tokenizer's vocabulary {} ({})",
         config_.source, mc.vocab_size, tokenizer_.vocab_size(), tokenizer_.name()));
 
+  const int mb = config_.train.micro_batch_size, D = dp_size();
+  const auto& bc = config_.batch;
+  for (std::int64_t b : {bc.global_batch_size, bc.rampup() ? bc.rampup_start : bc.global_batch_size,
+                         bc.rampup() ? bc.rampup_increment : bc.global_batch_size})
+    if (b % (std::int64_t{mb} * D) != 0)
+      throw InputError(fmt::format(
+          "{}: batch sizes (global_batch_size {}, rampup_start {}, rampup_increment {}) must be "
+          "multiples of train.micro_batch_size x dp = {} x {}",
+          config_.source, bc.global_batch_size, bc.rampup_start, bc.rampup_increment, mb, D));
+
   const std::uint64_t seed = static_cast<std::uint64_t>(config_.train.seed);
   train_data_ = std::make_unique<DataPipeline>(config_.train.data_dir, "train", tokenizer_,
                                                config_.objective, mc.seq_length, seed);
@@ -61,7 +72,8 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
     master_ = model_->params().flat();  // AdamW updates the model's weights in place
   }
   adamw_ = std::make_unique<optim::AdamW>(layout, config_.optim.adamw(), master_);
-  metrics_ = std::make_unique<MetricsLog>(options_.log_dir, config_.train.train_iters);
+  metrics_ = std::make_unique<MetricsLog>(dp_rank() == 0 ? options_.log_dir : std::string(),
+                                          config_.train.train_iters);
   peak_flops_ = measure_fma_peak_flops(omp_get_max_threads());
 
   spdlog::info("model: {} parameters, N={} h={} a={} f={} V={} T={}, {} {}",
@@ -71,13 +83,18 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
   spdlog::info("data: {} train windows, {} held-out windows of {} tokens ({})",
                train_data_->num_windows(), valid_data_->num_windows(), mc.seq_length,
                config_.train.data_dir);
-  spdlog::info("device: CPU, {} threads, {}; FMA peak {:.0f} GFLOP/s (MFU is against it)",
-               omp_get_max_threads(), cpu_isa(), peak_flops_ / 1e9);
+  spdlog::info("device: CPU, {} threads, {}; FMA peak {:.0f} GFLOP/s (MFU is against it); "
+               "data parallel x{}",
+               omp_get_max_threads(), cpu_isa(), peak_flops_ / 1e9, D);
   metrics_->log_event({{"event", "start"}, {"config", config_.to_json()},
                        {"parameters", mc.num_parameters()}, {"peak_flops", peak_flops_}});
 }
 
 Trainer::~Trainer() = default;
+
+void Trainer::dp_sum(std::span<double> values) const {
+  if (options_.dp && options_.dp->size() > 1) options_.dp->all_reduce_sum(values);
+}
 
 StepResult Trainer::train_step() {
   auto t0 = std::chrono::steady_clock::now();
@@ -104,13 +121,18 @@ StepResult Trainer::train_step() {
   }
   model_->set_embedding_grad_shrink(optim::egs_alpha(config_.egs_schedule, state_.step));
 
-  // The whole global batch is collated first: the loss is normalised by its target count.
+  // This rank's slice of the global batch is collated first: the loss is normalised by the
+  // target count of the whole global batch (summed over the DP group).
+  const std::int64_t local = r.global_batch / dp_size();
+  const std::int64_t slice_start = state_.consumed_samples + dp_rank() * local;
   std::vector<model::Batch> batches;
-  std::int64_t targets = 0;
-  for (std::int64_t first = 0; first < r.global_batch; first += mb) {
-    batches.push_back(train_data_->micro_batch(state_.consumed_samples + first, mb));
-    targets += batches.back().num_targets();
+  double counts[1] = {0};
+  for (std::int64_t first = 0; first < local; first += mb) {
+    batches.push_back(train_data_->micro_batch(slice_start + first, mb));
+    counts[0] += static_cast<double>(batches.back().num_targets());
   }
+  dp_sum(counts);
+  const auto targets = static_cast<std::int64_t>(counts[0]);
   const float scale = static_cast<float>(scaler_.scale());
   model_->zero_grads();
   double loss_sum = 0;
@@ -120,10 +142,16 @@ StepResult Trainer::train_step() {
                                              .step = static_cast<std::uint32_t>(state_.step),
                                              .training = true})
                     .loss_sum;
-  r.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, targets));
+  double sums[1] = {loss_sum};
+  dp_sum(sums);
+  r.loss = sums[0] / static_cast<double>(std::max<std::int64_t>(1, targets));
+
+  // Data parallel: every rank's gradients (already divided by the global target count)
+  // are summed, so all ranks hold the gradient of the whole global batch.
+  Tensor& grads = model_->grads().flat();
+  if (dp_size() > 1) parallel::all_reduce_buckets(*options_.dp, grads, options_.dp_bucket_bytes);
 
   // Overflow: skip the step (the loss scaler backs off in fp16; fp32 just skips).
-  Tensor& grads = model_->grads().flat();
   const bool found_inf = !kernels::all_finite(grads);
   r.skipped = scaler_.dynamic() ? scaler_.update(found_inf) : found_inf;
   r.grad_norm = std::nan("");
@@ -210,15 +238,22 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
       m.step_ms = 1e3 * interval_s / interval_steps;
       const double flops = 3.0 * config_.model.forward_flops_per_token() * m.tokens_per_s;
       m.tflops = flops / 1e12;
-      m.mfu = flops / peak_flops_;
+      m.mfu = flops / (peak_flops_ * dp_size());
       m.memory_gb = memory_stats(DeviceKind::cpu).peak / 1e9;
       m.global_batch = static_cast<int>(r.global_batch);
       metrics_->log_step(m);
       interval_loss = interval_s = interval_norm = 0;
       interval_steps = interval_accepted = interval_tokens = 0;
     }
-    // A stop signal that arrived during the step: finish here with a checkpoint.
+    // A stop signal that arrived during the step: finish here with a checkpoint. Every DP
+    // rank must stop at the same step, so the ranks agree on it.
     stop_signal_ = stop_signal_received();
+    if (dp_size() > 1) {
+      double s[2] = {static_cast<double>(stop_signal_ != 0), static_cast<double>(stop_signal_)};
+      dp_sum(s);
+      // (a rank that got none takes the signal the others got; under mpirun all get the same)
+      if (s[0] > 0) stop_signal_ = stop_signal_ ? stop_signal_ : static_cast<int>(s[1] / s[0]);
+    }
     if (!stop_signal_ && ((tc.eval_interval > 0 && state_.step % tc.eval_interval == 0) || last)) {
       after = evaluate();
       metrics_->log_eval(state_.step, after.loss, after.tokens);
@@ -242,6 +277,18 @@ void Trainer::stop_with_checkpoint() {
 }
 
 SaveResult Trainer::save(const std::string& save_root) {
+  // Data-parallel ranks hold identical state: DP rank 0 writes it once, the others wait.
+  if (dp_rank() != 0) {
+    options_.dp->barrier();
+    checkpoint_step_ = state_.step;
+    return {};
+  }
+  struct BarrierAtExit {
+    parallel::Communicator* dp;
+    ~BarrierAtExit() {
+      if (dp && dp->size() > 1) dp->barrier();
+    }
+  } release{options_.dp};
   const auto existing = std::filesystem::path(save_root) / iter_dir_name(state_.step);
   if (state_.step == checkpoint_step_ && std::filesystem::exists(existing / kMetaFile)) {
     spdlog::info("checkpoint of step {} already in {}", state_.step, save_root);

@@ -25,6 +25,7 @@
 #include "optim/adamw.h"
 #include "optim/loss_scaler.h"
 #include "optim/spike_guard.h"
+#include "parallel/communicator.h"
 #include "train/checkpoint.h"
 #include "train/data_pipeline.h"
 #include "train/metrics.h"
@@ -34,6 +35,12 @@ namespace glm::train {
 
 struct TrainerOptions {
   std::string log_dir = "logs/run";
+  // The data-parallel group (null: one process). Rank r of D trains on samples
+  // [r*B/D, (r+1)*B/D) of each global batch of B; gradients are all-reduced in buckets, so
+  // every rank holds the same weights and optimizer state (checkpoints are written once, by
+  // DP rank 0, and load into any DP size). Only DP rank 0 writes metrics.jsonl.
+  parallel::Communicator* dp = nullptr;
+  std::int64_t dp_bucket_bytes = 25 << 20;
 };
 
 struct TrainState {
@@ -96,6 +103,10 @@ class Trainer {
 
  private:
   void skip_sample_ranges();    // resume.skip_samples, before a step draws its batch
+  int dp_size() const { return options_.dp ? options_.dp->size() : 1; }
+  int dp_rank() const { return options_.dp ? options_.dp->rank() : 0; }
+  // Sums over the DP group (identity without one).
+  void dp_sum(std::span<double> values) const;
   void stop_with_checkpoint();  // after a stop signal: save (if save_dir) and log
 
   RunConfig config_;
