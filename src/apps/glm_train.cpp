@@ -44,6 +44,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   std::int64_t train_iters = -1, seed = -1, save_interval = -1, load_iter = -1;
   int dp = 1, tp = 1, pp = 1;
   double collective_timeout_s = 600;
+  int zero = 0;
   std::vector<std::string> sets;
   po::options_description desc(
       "glm-train: pre-train a GLM model (DESIGN.md sections 2, 5b).\n\n"
@@ -64,6 +65,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
      "from a checkpoint directory (iter_XXXXXXXX)")
     ("load-iter", po::value(&load_iter), "with --load: resume from iteration N instead of latest")
     ("dp", po::value(&dp)->default_value(1), "data-parallel size")
+    ("zero", po::value(&zero)->default_value(0), "1: ZeRO-1, shard the optimizer state over the DP group")
     ("collective-timeout", po::value(&collective_timeout_s)->default_value(600),
      "seconds a collective may take before the job is aborted (naming rank and operation)")
     ("tp", po::value(&tp)->default_value(1), "tensor-parallel size")
@@ -90,6 +92,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   if (dp * tp * pp != mpi.size)
     throw glm::InputError(fmt::format("world size {} != dp*tp*pp = {}*{}*{} = {}", mpi.size, dp,
                                       tp, pp, dp * tp * pp));
+  if (zero != 0 && zero != 1) throw glm::InputError(fmt::format("--zero {}: expected 0 or 1", zero));
   if (tp > 1 || pp > 1)
     throw glm::InputError(fmt::format(
         "--tp {} --pp {}: tensor and pipeline parallelism are not available yet; data "
@@ -102,7 +105,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   // step boundary with a checkpoint (train/signals.h).
   glm::train::StopSignalGuard stop_signals;
   glm::train::RunConfig rc = glm::train::load_run_config(config_path, sets);
-  glm::train::Trainer trainer(rc, {.log_dir = log_dir, .dp = groups.dp.get()});
+  glm::train::Trainer trainer(rc, {.log_dir = log_dir, .dp = groups.dp.get(), .zero = zero == 1});
   if (!load_dir.empty())
     trainer.load(load_dir, load_iter >= 0 ? std::optional<std::int64_t>(load_iter) : std::nullopt);
   else if (rc.resume.has_value_overrides())

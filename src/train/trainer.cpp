@@ -65,13 +65,19 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
   model_ = std::make_unique<model::GLMModel>(mc, config_.model_options());
   model::deepnorm_init(model_->params(), seed);
   auto layout = std::make_shared<const model::ParamLayout>(model_->layout());
+  optim::ElementRange range = optim::full_range(*layout);
+  if (options_.zero && D > 1) {
+    zero_ = std::make_unique<ShardedUpdate>(*options_.dp, layout->total());
+    range = zero_->range();
+  }
+  Tensor own = model_->params().flat().slice(0, range.begin, range.end);
   if (config_.train.precision_mode() == model::Precision::fp16) {
-    master_ = model_->params().flat().clone();
+    master_ = own.clone();
     model_->round_params_to_precision();
   } else {
-    master_ = model_->params().flat();  // AdamW updates the model's weights in place
+    master_ = own;  // AdamW updates the model's weights (or this rank's shard) in place
   }
-  adamw_ = std::make_unique<optim::AdamW>(layout, config_.optim.adamw(), master_);
+  adamw_ = std::make_unique<optim::AdamW>(layout, config_.optim.adamw(), range, master_);
   metrics_ = std::make_unique<MetricsLog>(dp_rank() == 0 ? options_.log_dir : std::string(),
                                           config_.train.train_iters);
   peak_flops_ = measure_fma_peak_flops(omp_get_max_threads());
@@ -148,16 +154,29 @@ StepResult Trainer::train_step() {
 
   // Data parallel: every rank's gradients (already divided by the global target count)
   // are summed, so all ranks hold the gradient of the whole global batch.
-  Tensor& grads = model_->grads().flat();
-  if (dp_size() > 1) parallel::all_reduce_buckets(*options_.dp, grads, options_.dp_bucket_bytes);
+  // With ZeRO-1 they are reduce-scattered instead: this rank holds its shard's sum.
+  Tensor& full_grads = model_->grads().flat();
+  Tensor grads = full_grads;
+  if (zero_) {
+    zero_->reduce_grads(full_grads);
+    grads = zero_->shard_grads();
+  } else if (dp_size() > 1) {
+    parallel::all_reduce_buckets(*options_.dp, full_grads, options_.dp_bucket_bytes);
+  }
 
-  // Overflow: skip the step (the loss scaler backs off in fp16; fp32 just skips).
-  const bool found_inf = !kernels::all_finite(grads);
+  // Overflow: skip the step (the loss scaler backs off in fp16; fp32 just skips). Under
+  // ZeRO-1 each rank sees only its shard, so the ranks agree on the verdict and the norm.
+  double shard_stats[2] = {kernels::all_finite(grads) ? 0.0 : 1.0, 0.0};
+  if (zero_) {
+    if (shard_stats[0] == 0) shard_stats[1] = optim::local_sum_squares(grads);
+    dp_sum(shard_stats);
+  }
+  const bool found_inf = shard_stats[0] > 0;
   r.skipped = scaler_.dynamic() ? scaler_.update(found_inf) : found_inf;
   r.grad_norm = std::nan("");
   if (r.skipped) r.skip_reason = "inf/nan gradients";
   if (!r.skipped) {
-    r.grad_norm = std::sqrt(optim::local_sum_squares(grads)) / scale;
+    r.grad_norm = std::sqrt(zero_ ? shard_stats[1] : optim::local_sum_squares(grads)) / scale;
     if (spike_guard_.config().enabled && spike_guard_.check(r.loss, r.grad_norm)) {
       r.skipped = true;
       r.skip_reason = fmt::format("spike guard: {} (z {:.1f})",
@@ -169,10 +188,7 @@ StepResult Trainer::train_step() {
                             ? optim::clip_coefficient(r.grad_norm, config_.optim.clip_grad)
                             : 1.0;
     adamw_->step(grads, r.lr, static_cast<float>(clip / scale));
-    if (config_.train.precision_mode() == model::Precision::fp16) {
-      model_->params().flat().copy_from(master_);
-      model_->round_params_to_precision();
-    }
+    refresh_params();
   } else {
     ++state_.skipped_steps;
     spdlog::warn("step {} skipped: {} (loss scale now {:g})", state_.step, r.skip_reason,
@@ -277,7 +293,9 @@ void Trainer::stop_with_checkpoint() {
 }
 
 SaveResult Trainer::save(const std::string& save_root) {
-  // Data-parallel ranks hold identical state: DP rank 0 writes it once, the others wait.
+  // Data-parallel ranks hold identical state (ZeRO-1 shards are gathered first, by every
+  // rank): DP rank 0 writes it once, the others wait.
+  const OptimizerTensors tensors = optimizer_tensors();
   if (dp_rank() != 0) {
     options_.dp->barrier();
     checkpoint_step_ = state_.step;
@@ -294,8 +312,7 @@ SaveResult Trainer::save(const std::string& save_root) {
     spdlog::info("checkpoint of step {} already in {}", state_.step, save_root);
     return {existing.string(), 0, 0, {}};
   }
-  SaveResult r = save_checkpoint(save_root, checkpoint_meta(), optimizer_tensors(),
-                                 config_.train.keep_last);
+  SaveResult r = save_checkpoint(save_root, checkpoint_meta(), tensors, config_.train.keep_last);
   checkpoint_step_ = state_.step;
   spdlog::info("saved checkpoint {} (step {}, {:.1f} MB) in {:.2f} s ({:.0f} MB/s)", r.dir,
                state_.step, r.bytes / 1e6, r.seconds, r.bytes / 1e6 / std::max(r.seconds, 1e-9));
@@ -320,16 +337,26 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
                                  meta_path, meta.layout.world_size, meta.layout.dp, meta.layout.tp,
                                  meta.layout.pp));
 
-  load_optimizer_tensors(path, meta, optimizer_tensors());
+  if (zero_) {
+    // The checkpoint holds whole tensors: load them, keep this rank's shard.
+    const auto& layout = model_->layout();
+    OptimizerTensors full{&layout, Tensor::empty({layout.total()}, DType::f32),
+                          Tensor::empty({layout.total()}, DType::f32),
+                          Tensor::empty({layout.total()}, DType::f32)};
+    load_optimizer_tensors(path, meta, full);
+    const auto range = zero_->range();
+    adamw_->master().copy_from(full.master.slice(0, range.begin, range.end));
+    adamw_->exp_avg().copy_from(full.exp_avg.slice(0, range.begin, range.end));
+    adamw_->exp_avg_sq().copy_from(full.exp_avg_sq.slice(0, range.begin, range.end));
+  } else {
+    load_optimizer_tensors(path, meta, optimizer_tensors());
+  }
   adamw_->set_step_count(meta.adamw_steps);
   scaler_.load_state(meta.loss_scaler);
   spike_guard_.load_state(meta.spike_guard);
   state_ = {meta.step, meta.consumed_samples, meta.skipped_steps};
   checkpoint_step_ = meta.step;
-  if (config_.train.precision_mode() == model::Precision::fp16) {  // as after a step
-    model_->params().flat().copy_from(master_);
-    model_->round_params_to_precision();
-  }
+  refresh_params();  // as after a step
   rc.source = config_.source;
   config_ = rc;
   if (config_.resume.loss_scale) {
@@ -368,7 +395,26 @@ CheckpointMeta Trainer::checkpoint_meta() const {
 }
 
 OptimizerTensors Trainer::optimizer_tensors() const {
-  return {&model_->layout(), adamw_->master(), adamw_->exp_avg(), adamw_->exp_avg_sq()};
+  if (!zero_) return {&model_->layout(), adamw_->master(), adamw_->exp_avg(), adamw_->exp_avg_sq()};
+  // ZeRO-1: whole tensors gathered from every rank's shard (a collective: all ranks call it).
+  const std::int64_t total = model_->layout().total();
+  OptimizerTensors t{&model_->layout(), Tensor::empty({total}, DType::f32),
+                     Tensor::empty({total}, DType::f32), Tensor::empty({total}, DType::f32)};
+  zero_->gather(adamw_->master(), t.master);
+  zero_->gather(adamw_->exp_avg(), t.exp_avg);
+  zero_->gather(adamw_->exp_avg_sq(), t.exp_avg_sq);
+  return t;
+}
+
+void Trainer::refresh_params() {
+  const bool fp16 = config_.train.precision_mode() == model::Precision::fp16;
+  if (zero_) {
+    // fp32: this rank's shard is already in place; the gather brings everyone else's.
+    zero_->gather(master_, model_->params().flat());
+  } else if (fp16) {
+    model_->params().flat().copy_from(master_);
+  }
+  if (fp16) model_->round_params_to_precision();
 }
 
 // resume.skip_samples: a batch that would overlap a skipped range starts after it instead.

@@ -30,6 +30,7 @@
 #include "train/data_pipeline.h"
 #include "train/metrics.h"
 #include "train/run_config.h"
+#include "train/sharded_update.h"
 
 namespace glm::train {
 
@@ -41,6 +42,9 @@ struct TrainerOptions {
   // DP rank 0, and load into any DP size). Only DP rank 0 writes metrics.jsonl.
   parallel::Communicator* dp = nullptr;
   std::int64_t dp_bucket_bytes = 25 << 20;
+  // ZeRO-1 over the DP group (train/sharded_update.h): each rank keeps and updates one
+  // shard of the master weights and Adam moments. Same results as without it.
+  bool zero = false;
 };
 
 struct TrainState {
@@ -113,7 +117,13 @@ class Trainer {
   TrainerOptions options_;
   data::Tokenizer tokenizer_;
   std::unique_ptr<model::GLMModel> model_;
-  Tensor master_;  // fp32 master weights: the model's own buffer in fp32, a copy in fp16
+  // fp32 master weights: the model's own buffer in fp32, a copy in fp16; with ZeRO-1 only
+  // this rank's shard of either.
+  Tensor master_;
+  std::unique_ptr<ShardedUpdate> zero_;  // ZeRO-1 state exchange (null without ZeRO-1)
+  // After an update: refresh the model's parameters from the master weights (all-gathering
+  // the shards under ZeRO-1, rounding to fp16 in fp16 mode).
+  void refresh_params();
   std::unique_ptr<optim::AdamW> adamw_;
   optim::LossScaler scaler_;
   optim::SpikeGuard spike_guard_;

@@ -1,4 +1,5 @@
-// Data parallelism through the real glm-train under mpirun: dp 2 and dp 4 match the
+// Data parallelism through the real glm-train under mpirun: dp 2 and dp 4, with and without
+// ZeRO-1, match the
 // single-process run (invariant 3: losses within 1e-5 relative, parameters within 1e-4),
 // with dropout on (its masks are keyed by global sample, not by rank); a DP checkpoint
 // resumes in another DP size; a killed rank ends the whole job promptly, naming it.
@@ -87,16 +88,21 @@ TEST(DataParallel, Dp2AndDp4MatchOneProcess) {
     std::string out = base + "/dp" + std::to_string(n);
     ASSERT_EQ(std::system(train_cmd(n, out, "--train-iters 10").c_str()), 0)
         << "see " << out << ".out";
+    if (n == 1) continue;
+    out = base + "/zero" + std::to_string(n);  // ZeRO-1: sharded optimizer state
+    ASSERT_EQ(std::system(train_cmd(n, out, "--train-iters 10 --zero 1").c_str()), 0)
+        << "see " << out << ".out";
   }
   std::vector<double> l1 = losses(base + "/dp1");
   ASSERT_EQ(l1.size(), 10u);
-  for (int n : {2, 4}) {
-    std::string out = base + "/dp" + std::to_string(n);
+  for (std::string run : {"dp2", "dp4", "zero2", "zero4"}) {
+    const std::string out = base + "/" + run;
+    const std::string n = run;
     std::vector<double> ln = losses(out);
     ASSERT_EQ(ln.size(), l1.size());
     for (std::size_t s = 0; s < l1.size(); ++s)
-      EXPECT_NEAR(ln[s], l1[s], kLossRelTol * l1[s]) << "dp" << n << " step " << s + 1;
-    EXPECT_LT(param_rel_diff(base + "/dp1", out, 10), kParamRelTol) << "dp" << n;
+      EXPECT_NEAR(ln[s], l1[s], kLossRelTol * l1[s]) << n << " step " << s + 1;
+    EXPECT_LT(param_rel_diff(base + "/dp1", out, 10), kParamRelTol) << n;
   }
   // A dp2 checkpoint resumes in one process (DP state is replicated, stored once) and
   // continues like the dp1 run resumed from its own checkpoint.
@@ -104,6 +110,10 @@ TEST(DataParallel, Dp2AndDp4MatchOneProcess) {
   ASSERT_EQ(std::system(train_cmd(1, r1, "--train-iters 12 --load " + base + "/dp1/ckpt").c_str()), 0);
   ASSERT_EQ(std::system(train_cmd(1, r2, "--train-iters 12 --load " + base + "/dp2/ckpt").c_str()), 0);
   EXPECT_LT(param_rel_diff(r1, r2, 12), kParamRelTol);
+  // A ZeRO-1 checkpoint (shards gathered into whole tensors) resumes in dp2 without ZeRO.
+  std::string r3 = base + "/resume3";
+  ASSERT_EQ(std::system(train_cmd(2, r3, "--train-iters 12 --load " + base + "/zero4/ckpt").c_str()), 0);
+  EXPECT_LT(param_rel_diff(r1, r3, 12), kParamRelTol);
   fs::remove_all(base);
 }
 
