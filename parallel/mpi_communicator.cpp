@@ -53,22 +53,21 @@ void MpiCommunicator::wait(MPI_Request& req, CommOp op) {
   }
 }
 
-void MpiCommunicator::all_reduce_sum(std::span<float> data) {
-  count(CommOp::all_reduce, size_ > 1 ? 2ull * (size_ - 1) * 4 * data.size() / size_ : 0);
+void MpiCommunicator::all_reduce(void* data, std::size_t n, std::size_t elem_bytes,
+                                 MPI_Datatype type) {
+  count(CommOp::all_reduce, size_ > 1 ? 2ull * (size_ - 1) * elem_bytes * n / size_ : 0);
   if (size_ == 1) return;
   MPI_Request req;
-  check(MPI_Iallreduce(MPI_IN_PLACE, data.data(), to_int(data.size()), MPI_FLOAT, MPI_SUM, comm_, &req),
-        "Iallreduce");
+  check(MPI_Iallreduce(MPI_IN_PLACE, data, to_int(n), type, MPI_SUM, comm_, &req), "Iallreduce");
   wait(req, CommOp::all_reduce);
 }
 
+void MpiCommunicator::all_reduce_sum(std::span<float> data) {
+  all_reduce(data.data(), data.size(), sizeof(float), MPI_FLOAT);
+}
+
 void MpiCommunicator::all_reduce_sum(std::span<double> data) {
-  count(CommOp::all_reduce, size_ > 1 ? 2ull * (size_ - 1) * 8 * data.size() / size_ : 0);
-  if (size_ == 1) return;
-  MPI_Request req;
-  check(MPI_Iallreduce(MPI_IN_PLACE, data.data(), to_int(data.size()), MPI_DOUBLE, MPI_SUM, comm_, &req),
-        "Iallreduce");
-  wait(req, CommOp::all_reduce);
+  all_reduce(data.data(), data.size(), sizeof(double), MPI_DOUBLE);
 }
 
 void MpiCommunicator::reduce_scatter_sum(std::span<const float> in, std::span<float> out) {

@@ -42,6 +42,8 @@ class MpiCommunicator final : public Communicator {
 
  private:
   void wait(MPI_Request& req, CommOp op);  // polls until done or the deadline aborts
+  // In-place sum of n elements of `type` (elem_bytes each) over the group, counted.
+  void all_reduce(void* data, std::size_t n, std::size_t elem_bytes, MPI_Datatype type);
   MPI_Comm comm_;
   int rank_ = 0, size_ = 1, world_rank_ = 0;
   double timeout_s_;
