@@ -1,0 +1,515 @@
+// Fused weight-only INT8 / INT4 / fp16 linears on the CPU (kernels/quant.h).
+//
+// What makes it fast:
+// - Batch-1 decode is memory-bound: the GEMV streams each weight byte once and dequantizes
+//   in registers. INT8: 16 bytes -> vpmovsxbd -> vcvtdq2ps -> FMA with x. INT4 (AVX-512):
+//   16 bytes widened to 16 dword lanes; the low nibble of each lane indexes a 16-entry
+//   float table with vpermps (which reads only the index's low 4 bits), the high nibble
+//   after one shift: two table lookups give 32 weights without any int->float conversion.
+//   Low nibbles are even elements and high nibbles odd ones, so x is split once per call
+//   into its even and odd halves instead of interleaving weights. Four independent
+//   accumulators hide the FMA latency; each group's partial sum is scaled by its fp16
+//   scale (F16C) into a running vector, and reduced horizontally once per row.
+// - Small batches (n <= 64) dequantize one output row at a time into an L1-resident buffer
+//   and reuse it for all n inputs (four inputs per pass share each buffer load).
+// - Larger batches (prefill, evaluation) dequantize 128-row tiles and use the fp32 GEMM.
+// Output rows are split over OpenMP threads. The plain loops (QuantIsa::reference) are the
+// readable definition the tests compare with.
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "core/error.h"
+#include "core/half.h"
+#include "kernels/cpu/check.h"
+#include "kernels/gemm.h"
+#include "kernels/quant.h"
+
+namespace glm::kernels {
+using namespace cpu;
+
+namespace {
+
+#define GLM_CPU_HAS(feature) (__builtin_cpu_init(), __builtin_cpu_supports(feature))
+
+// Weight storage kinds the kernels handle.
+enum class WKind { i8, i4, f16 };
+
+// The weight operand in raw form. f16: s is unused, G = in.
+struct WView {
+  WKind kind;
+  std::int64_t out, in, G;
+  const void* w;           // i8 [out, in] | u8 [out, in/2] | f16 [out, in]
+  const std::uint16_t* s;  // f16 [out, in/G]
+  std::int64_t ng() const { return in / G; }
+};
+
+inline int nibble(std::uint8_t byte, std::int64_t i) {
+  const int v = i % 2 == 0 ? (byte & 0xF) : (byte >> 4);
+  return v >= 8 ? v - 16 : v;
+}
+
+// ---------------------------------------------------------------- reference (plain loops)
+
+float ref_dot(const WView& W, std::int64_t o, const float* x) {
+  float total = 0.f;
+  for (std::int64_t g = 0; g < W.ng(); ++g) {
+    float acc = 0.f;
+    for (std::int64_t i = g * W.G; i < (g + 1) * W.G; ++i) {
+      float w;
+      switch (W.kind) {
+        case WKind::i8: w = static_cast<const std::int8_t*>(W.w)[o * W.in + i]; break;
+        case WKind::i4: w = nibble(static_cast<const std::uint8_t*>(W.w)[o * (W.in / 2) + i / 2], i); break;
+        default: w = half_to_float(static_cast<const std::uint16_t*>(W.w)[o * W.in + i]); break;
+      }
+      acc += x[i] * w;
+    }
+    total += W.kind == WKind::f16 ? acc : acc * half_to_float(W.s[o * W.ng() + g]);
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------- AVX-512 GEMV rows
+
+#define GLM_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma")))
+#define GLM_AVX2 __attribute__((target("avx2,f16c,fma")))
+
+GLM_AVX512 inline float scale_of(const std::uint16_t* s, std::int64_t i) {
+  return _cvtsh_ss(s[i]);
+}
+
+// dot(x, dequant(row o)) for int8
+GLM_AVX512 float dot_i8_avx512(const WView& W, std::int64_t o, const float* x) {
+  const std::int8_t* q = static_cast<const std::int8_t*>(W.w) + o * W.in;
+  const std::int64_t G = W.G, ng = W.ng();
+  __m512 total = _mm512_setzero_ps();
+  float tail_total = 0.f;
+  for (std::int64_t g = 0; g < ng; ++g) {
+    const std::int8_t* qg = q + g * G;
+    const float* xg = x + g * G;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    std::int64_t i = 0;
+    for (; i + 64 <= G; i += 64) {
+      __m512i b = _mm512_loadu_si512(qg + i);
+      __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_castsi512_si128(b)));
+      __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(b, 1)));
+      __m512 w2 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(b, 2)));
+      __m512 w3 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(b, 3)));
+      a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xg + i), a0);
+      a1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xg + i + 16), a1);
+      a2 = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xg + i + 32), a2);
+      a3 = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xg + i + 48), a3);
+    }
+    for (; i + 16 <= G; i += 16) {
+      __m512 w0 = _mm512_cvtepi32_ps(
+          _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qg + i))));
+      a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xg + i), a0);
+    }
+    float tail = 0.f;
+    for (; i < G; ++i) tail += xg[i] * static_cast<float>(qg[i]);
+    const float s = scale_of(W.s, o * ng + g);
+    __m512 acc = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+    total = _mm512_fmadd_ps(acc, _mm512_set1_ps(s), total);
+    tail_total += tail * s;
+  }
+  return _mm512_reduce_add_ps(total) + tail_total;
+}
+
+// dot(x, dequant(row o)) for int4; xe/xo are x's even and odd elements [in/2]
+GLM_AVX512 float dot_i4_avx512(const WView& W, std::int64_t o, const float* xe, const float* xo) {
+  const std::uint8_t* q = static_cast<const std::uint8_t*>(W.w) + o * (W.in / 2);
+  const std::int64_t Gh = W.G / 2, ng = W.ng();
+  // nibble value -> float (two's complement): index 0..7 -> 0..7, 8..15 -> -8..-1
+  const __m512 table = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+  __m512 total = _mm512_setzero_ps();
+  float tail_total = 0.f;
+  for (std::int64_t g = 0; g < ng; ++g) {
+    const std::uint8_t* qg = q + g * Gh;
+    const float* eg = xe + g * Gh;
+    const float* og = xo + g * Gh;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    std::int64_t j = 0;
+    for (; j + 32 <= Gh; j += 32) {
+      __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qg + j));
+      __m512i b0 = _mm512_cvtepu8_epi32(_mm256_castsi256_si128(b));
+      __m512i b1 = _mm512_cvtepu8_epi32(_mm256_extracti128_si256(b, 1));
+      a0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(b0, table), _mm512_loadu_ps(eg + j), a0);
+      a1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(b0, 4), table),
+                           _mm512_loadu_ps(og + j), a1);
+      a2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(b1, table), _mm512_loadu_ps(eg + j + 16), a2);
+      a3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(b1, 4), table),
+                           _mm512_loadu_ps(og + j + 16), a3);
+    }
+    for (; j + 16 <= Gh; j += 16) {
+      __m512i b0 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qg + j)));
+      a0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(b0, table), _mm512_loadu_ps(eg + j), a0);
+      a1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(b0, 4), table),
+                           _mm512_loadu_ps(og + j), a1);
+    }
+    float tail = 0.f;
+    for (; j < Gh; ++j) tail += eg[j] * nibble(qg[j], 0) + og[j] * nibble(qg[j], 1);
+    const float s = scale_of(W.s, o * ng + g);
+    __m512 acc = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+    total = _mm512_fmadd_ps(acc, _mm512_set1_ps(s), total);
+    tail_total += tail * s;
+  }
+  return _mm512_reduce_add_ps(total) + tail_total;
+}
+
+GLM_AVX512 float dot_f16_avx512(const WView& W, std::int64_t o, const float* x) {
+  const std::uint16_t* w = static_cast<const std::uint16_t*>(W.w) + o * W.in;
+  const std::int64_t in = W.in;
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  std::int64_t i = 0;
+  for (; i + 64 <= in; i += 64) {
+    a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))),
+                         _mm512_loadu_ps(x + i), a0);
+    a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 16))),
+                         _mm512_loadu_ps(x + i + 16), a1);
+    a2 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 32))),
+                         _mm512_loadu_ps(x + i + 32), a2);
+    a3 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 48))),
+                         _mm512_loadu_ps(x + i + 48), a3);
+  }
+  for (; i + 16 <= in; i += 16)
+    a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))),
+                         _mm512_loadu_ps(x + i), a0);
+  float tail = 0.f;
+  for (; i < in; ++i) tail += x[i] * _cvtsh_ss(w[i]);
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))) + tail;
+}
+
+// ---------------------------------------------------------------- AVX2 GEMV rows
+
+GLM_AVX2 inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+GLM_AVX2 float dot_i8_avx2(const WView& W, std::int64_t o, const float* x) {
+  const std::int8_t* q = static_cast<const std::int8_t*>(W.w) + o * W.in;
+  const std::int64_t G = W.G, ng = W.ng();
+  __m256 total = _mm256_setzero_ps();
+  float tail_total = 0.f;
+  for (std::int64_t g = 0; g < ng; ++g) {
+    const std::int8_t* qg = q + g * G;
+    const float* xg = x + g * G;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    std::int64_t i = 0;
+    for (; i + 32 <= G; i += 32) {
+      __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qg + i));
+      __m128i lo = _mm256_castsi256_si128(b), hi = _mm256_extracti128_si256(b, 1);
+      a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), _mm256_loadu_ps(xg + i), a0);
+      a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))),
+                           _mm256_loadu_ps(xg + i + 8), a1);
+      a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), _mm256_loadu_ps(xg + i + 16), a2);
+      a3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))),
+                           _mm256_loadu_ps(xg + i + 24), a3);
+    }
+    for (; i + 8 <= G; i += 8) {
+      __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(qg + i));
+      a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), _mm256_loadu_ps(xg + i), a0);
+    }
+    float tail = 0.f;
+    for (; i < G; ++i) tail += xg[i] * static_cast<float>(qg[i]);
+    const float s = _cvtsh_ss(W.s[o * ng + g]);
+    __m256 acc = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    total = _mm256_fmadd_ps(acc, _mm256_set1_ps(s), total);
+    tail_total += tail * s;
+  }
+  return hsum256(total) + tail_total;
+}
+
+GLM_AVX2 float dot_i4_avx2(const WView& W, std::int64_t o, const float* xe, const float* xo) {
+  const std::uint8_t* q = static_cast<const std::uint8_t*>(W.w) + o * (W.in / 2);
+  const std::int64_t Gh = W.G / 2, ng = W.ng();
+  __m256 total = _mm256_setzero_ps();
+  float tail_total = 0.f;
+  for (std::int64_t g = 0; g < ng; ++g) {
+    const std::uint8_t* qg = q + g * Gh;
+    const float* eg = xe + g * Gh;
+    const float* og = xo + g * Gh;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    std::int64_t j = 0;
+    for (; j + 16 <= Gh; j += 16) {
+      __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qg + j));
+      __m256i b0 = _mm256_cvtepu8_epi32(b), b1 = _mm256_cvtepu8_epi32(_mm_srli_si128(b, 8));
+      // sign-extend a nibble: shift it to the top of the lane, arithmetic shift back
+      a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(b0, 28), 28)),
+                           _mm256_loadu_ps(eg + j), a0);
+      a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(b0, 24), 28)),
+                           _mm256_loadu_ps(og + j), a1);
+      a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(b1, 28), 28)),
+                           _mm256_loadu_ps(eg + j + 8), a2);
+      a3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(b1, 24), 28)),
+                           _mm256_loadu_ps(og + j + 8), a3);
+    }
+    float tail = 0.f;
+    for (; j < Gh; ++j) tail += eg[j] * nibble(qg[j], 0) + og[j] * nibble(qg[j], 1);
+    const float s = _cvtsh_ss(W.s[o * ng + g]);
+    __m256 acc = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    total = _mm256_fmadd_ps(acc, _mm256_set1_ps(s), total);
+    tail_total += tail * s;
+  }
+  return hsum256(total) + tail_total;
+}
+
+GLM_AVX2 inline __m256 load_f16x8(const std::uint16_t* w) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
+}
+
+GLM_AVX2 float dot_f16_avx2(const WView& W, std::int64_t o, const float* x) {
+  const std::uint16_t* w = static_cast<const std::uint16_t*>(W.w) + o * W.in;
+  const std::int64_t in = W.in;
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  std::int64_t i = 0;
+  for (; i + 32 <= in; i += 32) {
+    a0 = _mm256_fmadd_ps(load_f16x8(w + i), _mm256_loadu_ps(x + i), a0);
+    a1 = _mm256_fmadd_ps(load_f16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    a2 = _mm256_fmadd_ps(load_f16x8(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+    a3 = _mm256_fmadd_ps(load_f16x8(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+  }
+  for (; i + 8 <= in; i += 8) a0 = _mm256_fmadd_ps(load_f16x8(w + i), _mm256_loadu_ps(x + i), a0);
+  float tail = 0.f;
+  for (; i < in; ++i) tail += x[i] * _cvtsh_ss(w[i]);
+  return hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) + tail;
+}
+
+// ---------------------------------------------------------------- row dequant + fp32 dots
+
+// dst [in] = dequant(row o); GCC vectorises each clone.
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void dequant_row(
+    float* dst, const WView& W, std::int64_t o) {
+  const std::int64_t in = W.in, G = W.G, ng = W.ng();
+  if (W.kind == WKind::f16) {
+    const std::uint16_t* w = static_cast<const std::uint16_t*>(W.w) + o * in;
+    for (std::int64_t i = 0; i < in; ++i) dst[i] = half_to_float(w[i]);
+    return;
+  }
+  for (std::int64_t g = 0; g < ng; ++g) {
+    const float s = half_to_float(W.s[o * ng + g]);
+    float* d = dst + g * G;
+    if (W.kind == WKind::i8) {
+      const std::int8_t* q = static_cast<const std::int8_t*>(W.w) + o * in + g * G;
+#pragma omp simd
+      for (std::int64_t i = 0; i < G; ++i) d[i] = s * static_cast<float>(q[i]);
+    } else {
+      const std::uint8_t* q = static_cast<const std::uint8_t*>(W.w) + o * (in / 2) + g * G / 2;
+#pragma omp simd
+      for (std::int64_t j = 0; j < G / 2; ++j) {
+        const auto b = static_cast<std::int8_t>(q[j]);
+        d[2 * j] = s * static_cast<float>(static_cast<std::int8_t>(b << 4) >> 4);
+        d[2 * j + 1] = s * static_cast<float>(b >> 4);
+      }
+    }
+  }
+}
+
+// out[r] = dot(x_r, w) for 4 rows of x (stride ldx)
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void dot4(
+    float* out, const float* x, std::int64_t ldx, const float* w, std::int64_t in) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+  for (std::int64_t i = 0; i < in; ++i) {
+    s0 += x0[i] * w[i];
+    s1 += x1[i] * w[i];
+    s2 += x2[i] * w[i];
+    s3 += x3[i] * w[i];
+  }
+  out[0] = s0;
+  out[1] = s1;
+  out[2] = s2;
+  out[3] = s3;
+}
+
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) float dot1(
+    const float* x, const float* w, std::int64_t in) {
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (std::int64_t i = 0; i < in; ++i) s += x[i] * w[i];
+  return s;
+}
+
+// ---------------------------------------------------------------- drivers
+
+QuantIsa resolve(QuantIsa isa) {
+  if (isa == QuantIsa::best)
+    return quant_isa_available(QuantIsa::avx512) ? QuantIsa::avx512
+           : quant_isa_available(QuantIsa::avx2) ? QuantIsa::avx2
+                                                  : QuantIsa::reference;
+  if (!quant_isa_available(isa))
+    throw Error(fmt::format("quant kernels: ISA {} is not available on this CPU", quant_isa_name(isa)));
+  return isa;
+}
+
+void gemv(float* y, const float* x, const WView& W, const float* b, QuantIsa isa) {
+  // int4: x split into even and odd elements once per call (see the file comment)
+  std::vector<float> xe, xo;
+  if (W.kind == WKind::i4 && isa != QuantIsa::reference) {
+    xe.resize(W.in / 2);
+    xo.resize(W.in / 2);
+    for (std::int64_t j = 0; j < W.in / 2; ++j) {
+      xe[j] = x[2 * j];
+      xo[j] = x[2 * j + 1];
+    }
+  }
+  const std::int64_t out = W.out;
+#pragma omp parallel for schedule(static) if (out * W.in > kParallelMin)
+  for (std::int64_t o = 0; o < out; ++o) {
+    float v;
+    if (isa == QuantIsa::avx512) {
+      v = W.kind == WKind::i8   ? dot_i8_avx512(W, o, x)
+          : W.kind == WKind::i4 ? dot_i4_avx512(W, o, xe.data(), xo.data())
+                                : dot_f16_avx512(W, o, x);
+    } else if (isa == QuantIsa::avx2) {
+      v = W.kind == WKind::i8   ? dot_i8_avx2(W, o, x)
+          : W.kind == WKind::i4 ? dot_i4_avx2(W, o, xe.data(), xo.data())
+                                : dot_f16_avx2(W, o, x);
+    } else {
+      v = ref_dot(W, o, x);
+    }
+    y[o] = v + (b ? b[o] : 0.f);
+  }
+}
+
+void small_gemm(float* y, const float* x, std::int64_t n, const WView& W, const float* b) {
+  const std::int64_t out = W.out, in = W.in;
+#pragma omp parallel if (out * in > kParallelMin)
+  {
+    std::vector<float> row(in);  // one dequantized row, reused by all n inputs
+    float part[4];
+#pragma omp for schedule(static)
+    for (std::int64_t o = 0; o < out; ++o) {
+      dequant_row(row.data(), W, o);
+      const float bias = b ? b[o] : 0.f;
+      std::int64_t r = 0;
+      for (; r + 4 <= n; r += 4) {
+        dot4(part, x + r * in, in, row.data(), in);
+        for (int k = 0; k < 4; ++k) y[(r + k) * out + o] = part[k] + bias;
+      }
+      for (; r < n; ++r) y[r * out + o] = dot1(x + r * in, row.data(), in) + bias;
+    }
+  }
+}
+
+void tiled_gemm(float* y, const float* x, std::int64_t n, const WView& W, const float* b) {
+  constexpr std::int64_t kTile = 128;
+  const std::int64_t out = W.out, in = W.in;
+  std::vector<float> tile(static_cast<std::size_t>(std::min(kTile, out) * in));
+  for (std::int64_t o0 = 0; o0 < out; o0 += kTile) {
+    const std::int64_t rows = std::min(kTile, out - o0);
+#pragma omp parallel for schedule(static) if (rows * in > kParallelMin)
+    for (std::int64_t r = 0; r < rows; ++r) dequant_row(tile.data() + r * in, W, o0 + r);
+    // y[:, o0:o0+rows] = x tile^T
+    GemmArgs g;
+    g.trans_a = Trans::N;
+    g.trans_b = Trans::T;
+    g.M = n;
+    g.N = rows;
+    g.K = in;
+    g.A = x;
+    g.lda = in;
+    g.B = tile.data();
+    g.ldb = in;
+    g.C = y + o0;
+    g.ldc = out;
+    gemm(g);
+  }
+  if (b) {
+#pragma omp parallel for schedule(static) if (n * out > kParallelMin)
+    for (std::int64_t r = 0; r < n; ++r)
+      for (std::int64_t o = 0; o < out; ++o) y[r * out + o] += b[o];
+  }
+}
+
+void run_linear(Tensor& y, const Tensor& x, const WView& W, const Tensor* b, QuantIsa isa,
+                const char* op) {
+  require_cpu(op, y, x, b);
+  require_f32(op, "x", x);
+  require_f32(op, "y", y);
+  GLM_CHECK(x.dim() >= 1 && x.size(-1) == W.in, "{}: x {} does not end in in={}", op,
+            x.describe(), W.in);
+  const std::int64_t n = rows_of(x);
+  require_numel(op, "y", y, n * W.out);
+  if (b) {
+    require_f32(op, "b", *b);
+    require_numel(op, "b", *b, W.out);
+  }
+  isa = resolve(isa);
+  const float* bp = b ? b->data<float>() : nullptr;
+  float* yp = y.data<float>();
+  const float* xp = x.data<float>();
+  if (n == 0) return;
+  if (isa == QuantIsa::reference) {
+    for (std::int64_t r = 0; r < n; ++r) gemv(yp + r * W.out, xp + r * W.in, W, bp, isa);
+  } else if (n == 1) {
+    gemv(yp, xp, W, bp, isa);
+  } else if (n <= kQuantSmallBatch) {
+    small_gemm(yp, xp, n, W, bp);
+  } else {
+    tiled_gemm(yp, xp, n, W, bp);
+  }
+}
+
+}  // namespace
+
+bool quant_isa_available(QuantIsa isa) {
+  switch (isa) {
+    case QuantIsa::best:
+    case QuantIsa::reference: return true;
+    case QuantIsa::avx2: return GLM_CPU_HAS("avx2") && GLM_CPU_HAS("fma") && GLM_CPU_HAS("f16c");
+    case QuantIsa::avx512:
+      return GLM_CPU_HAS("avx512f") && GLM_CPU_HAS("avx512bw") && GLM_CPU_HAS("avx512vl") &&
+             GLM_CPU_HAS("avx512dq") && GLM_CPU_HAS("f16c") && GLM_CPU_HAS("fma");
+  }
+  return false;
+}
+
+std::string_view quant_isa_name(QuantIsa isa) {
+  switch (isa) {
+    case QuantIsa::best: return "best";
+    case QuantIsa::avx512: return "avx512";
+    case QuantIsa::avx2: return "avx2";
+    case QuantIsa::reference: return "reference";
+  }
+  return "?";
+}
+
+void quant_linear_forward(Tensor& y, const Tensor& x, const QuantWeight& W, const Tensor* b,
+                          QuantIsa isa) {
+  const char* op = "quant_linear_forward";
+  require_cpu(op, W.q, W.scales);
+  GLM_CHECK(W.bits == 8 || W.bits == 4, "{}: bits {}", op, W.bits);
+  GLM_CHECK(W.group > 0 && W.in % W.group == 0 && (W.bits == 8 || W.group % 2 == 0),
+            "{}: bad group size {} for in={}", op, W.group, W.in);
+  if (W.bits == 8) {
+    require_layout(op, "q", W.q, DType::i8);
+    require_shape(op, "q", W.q, {W.out, W.in});
+  } else {
+    require_layout(op, "q", W.q, DType::u8);
+    require_shape(op, "q", W.q, {W.out, W.in / 2});
+  }
+  require_layout(op, "scales", W.scales, DType::f16);
+  require_shape(op, "scales", W.scales, {W.out, W.groups()});
+  WView v{W.bits == 8 ? WKind::i8 : WKind::i4, W.out, W.in, W.group, W.q.raw(),
+          W.scales.data<std::uint16_t>()};
+  run_linear(y, x, v, b, isa, op);
+}
+
+void f16_linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
+                        QuantIsa isa) {
+  const char* op = "f16_linear_forward";
+  require_cpu(op, W);
+  require_layout(op, "W", W, DType::f16);
+  GLM_CHECK(W.dim() == 2, "{}: W must be [out, in], got {}", op, W.describe());
+  WView v{WKind::f16, W.size(0), W.size(1), W.size(1), W.raw(), nullptr};
+  run_linear(y, x, v, b, isa, op);
+}
+
+}  // namespace glm::kernels

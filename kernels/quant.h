@@ -1,0 +1,69 @@
+// Weight-only quantization for inference (DESIGN.md section 8): the INT8/INT4 weight format
+// that glm-export writes and the CPU (and CUDA) kernels read, and fused linears that
+// dequantize weights in registers inside the matrix product.
+//
+// Format (fixed: the CUDA kernels in kernels/cuda/quant_* read the same bytes). A linear
+// weight W is [out, in] row-major fp32 (y = x W^T + b). Symmetric absmax per output row with
+// a group size G along `in` (G = in for per-row; G divides in, and is even for int4):
+//   scale[o][g] = absmax(W[o, g*G : (g+1)*G]) / qmax     qmax = 127 (int8) or 7 (int4)
+//                 stored as fp16 bits (uint16) in [out, in/G]
+//   q[o][i]     = clamp(round_half_away_from_zero(W[o][i] / s), -qmax, qmax)
+//                 s = float(fp16 scale) (a zero scale gives q = 0)
+//   int8: int8 [out, in];  int4: two's-complement nibbles, two per byte, LOW NIBBLE FIRST
+//         (element 2j in bits 0-3 of byte j of the row, 2j+1 in bits 4-7): u8 [out, in/2]
+//   dequantized value = q * float(scale)
+//
+// Kernels (y [n, out] = x [n, in] * dequant(W)^T (+ b), fp32 x and y, accumulation in fp32):
+//   n == 1       GEMV: OpenMP over output rows, weights dequantized in registers
+//                (AVX-512 / AVX2 chosen at run time, a plain loop otherwise)
+//   n <= 64      small GEMM: each output row is dequantized once into an L1-resident row
+//                buffer and reused by all n inputs (never a copy of the whole matrix)
+//   n > 64       prefill / evaluation: blocks of 128 rows are dequantized into a per-call
+//                tile (128 x in fp32) and multiplied with the fp32 GEMM (kernels/gemm.h)
+// The same three shapes exist for fp16-stored weights (F16C conversion), for fp16 exports.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/tensor.h"
+
+namespace glm::kernels {
+
+inline constexpr int kQuantSmallBatch = 64;  // largest n the small-GEMM path takes
+
+// A quantized weight: the packed values and their scales (views or owned host tensors).
+struct QuantWeight {
+  int bits = 8;              // 8 or 4
+  std::int64_t out = 0, in = 0;
+  std::int64_t group = 0;    // G: elements per scale along `in` (= in for per-row)
+  Tensor q;                  // bits 8: i8 [out, in];  bits 4: u8 [out, in/2]
+  Tensor scales;             // f16 [out, in/G]
+  std::int64_t groups() const { return group > 0 ? in / group : 0; }
+  int qmax() const { return bits == 8 ? 127 : 7; }
+  std::int64_t weight_bytes() const { return q.nbytes() + scales.nbytes(); }
+};
+
+// The kernel implementations; `best` picks the widest the CPU supports at run time.
+enum class QuantIsa { best, avx512, avx2, reference };
+bool quant_isa_available(QuantIsa isa);
+std::string_view quant_isa_name(QuantIsa isa);
+
+// Checks (out, in, G, bits) against the format rules; InputError naming `what` otherwise.
+// group 0 means per-row (G = in).
+std::int64_t resolve_group_size(std::int64_t in, std::int64_t group, int bits,
+                                std::string_view what);
+
+// W f32 [out, in] -> a new QuantWeight (group 0 = per-row).
+QuantWeight quantize_weight(const Tensor& W, int bits, std::int64_t group);
+// W f32 [out, in] = dequant(q): the reference every kernel is tested against.
+void dequantize_weight(Tensor& W, const QuantWeight& q);
+
+// y f32 [n, out] = x f32 [n, in] * dequant(W)^T + b (b f32 [out] or null).
+void quant_linear_forward(Tensor& y, const Tensor& x, const QuantWeight& W, const Tensor* b,
+                          QuantIsa isa = QuantIsa::best);
+// The same with fp16-stored weights W f16 [out, in].
+void f16_linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
+                        QuantIsa isa = QuantIsa::best);
+
+}  // namespace glm::kernels
