@@ -17,4 +17,8 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
                      const Tensor& W, bool accumulate_dx = false);
 
+// y [R, out] += b [out] on every row: the bias of a row-parallel linear layer, added once
+// after its partial products are summed over the tensor-parallel group.
+void add_bias(Tensor& y, const Tensor& b);
+
 }  // namespace glm::kernels

@@ -82,4 +82,16 @@ double clip_grad_norm(Tensor& grad, double max_norm) {
   return norm;
 }
 
+double primary_sum_squares(const model::ParamLayout& layout, const Tensor& values,
+                           ElementRange range) {
+  double s = 0;
+  for (const auto& spec : layout.specs()) {
+    if (!spec.primary) continue;
+    const std::int64_t lo = std::max(spec.offset, range.begin);
+    const std::int64_t hi = std::min(spec.offset + spec.numel(), range.end);
+    if (lo < hi) s += local_sum_squares(values, {lo - range.begin, hi - range.begin});
+  }
+  return s;
+}
+
 }  // namespace glm::optim

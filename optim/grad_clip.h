@@ -11,6 +11,9 @@
 // Tip: instead of apply_clip, fold the coefficient into AdamW::step's inv_scale.
 #pragma once
 
+#include "model/param_layout.h"
+#include "optim/param_range.h"
+
 #include <cstdint>
 
 #include "core/tensor.h"
@@ -35,5 +38,12 @@ void apply_clip(Tensor& grad, double coeff);
 
 // One process, one buffer: computes the norm, clips in place, returns the norm before clipping.
 double clip_grad_norm(Tensor& grad, double max_norm);
+
+// Sum of squares of the parameters this rank counts in the global norm: the primary pieces
+// of `layout` (not the TP-replicated copies on tp_rank > 0, nor the last stage's tied
+// embedding copy) within `range` of the flat buffer; `values` holds exactly that range.
+// Summed over every rank, it is the squared norm of the whole model's gradient.
+double primary_sum_squares(const model::ParamLayout& layout, const Tensor& values,
+                           ElementRange range);
 
 }  // namespace glm::optim

@@ -16,6 +16,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -53,6 +54,11 @@ class Communicator {
   virtual void broadcast(std::span<std::byte> data, int root) = 0;
   virtual void send(std::span<const float> data, int peer) = 0;
   virtual void recv(std::span<float> data, int peer) = 0;
+  // Both at once (either may be empty, peer ignored then): posted together and completed
+  // together, so two neighbours that exchange in opposite directions cannot deadlock (the
+  // pipeline's send-forward/receive-backward pairs). Counted as a send and a recv.
+  virtual void send_recv(std::span<const float> send_data, int send_peer,
+                         std::span<float> recv_data, int recv_peer) = 0;
   virtual void barrier() = 0;
 
   const CommStats& stats() const { return stats_; }
@@ -68,6 +74,13 @@ class Communicator {
  private:
   std::string name_;
   CommStats stats_;
+};
+
+// The groups of one rank in a DP x TP x PP layout (parallel/topology.h), whatever the
+// backend: built over MPI by make_process_groups (parallel/mpi_communicator.h).
+struct ProcessGroups {
+  std::unique_ptr<Communicator> world, tp, dp, pp;
+  std::unique_ptr<Communicator> embedding;  // null on ranks that are neither first nor last stage
 };
 
 }  // namespace glm::parallel

@@ -34,12 +34,15 @@ MpiCommunicator::~MpiCommunicator() {
   if (!finalized && comm_ != MPI_COMM_WORLD && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
 }
 
-void MpiCommunicator::wait(MPI_Request& req, CommOp op) {
+void MpiCommunicator::wait(MPI_Request& req, CommOp op) { wait_all({&req, 1}, op); }
+
+void MpiCommunicator::wait_all(std::span<MPI_Request> reqs, CommOp op) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   int done = 0;
   for (long polls = 0;; ++polls) {
-    check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), comm_op_name(op));
+    check(MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &done, MPI_STATUSES_IGNORE),
+          comm_op_name(op));
     if (done) return;
     double waited = std::chrono::duration<double>(clock::now() - start).count();
     if (waited > timeout_s_) {
@@ -113,6 +116,25 @@ void MpiCommunicator::recv(std::span<float> data, int peer) {
   MPI_Request req;
   check(MPI_Irecv(data.data(), to_int(data.size()), MPI_FLOAT, peer, 0, comm_, &req), "Irecv");
   wait(req, CommOp::recv);
+}
+
+void MpiCommunicator::send_recv(std::span<const float> send_data, int send_peer,
+                                std::span<float> recv_data, int recv_peer) {
+  MPI_Request reqs[2];
+  int n = 0;
+  if (!recv_data.empty()) {
+    count(CommOp::recv, 0);
+    check(MPI_Irecv(recv_data.data(), to_int(recv_data.size()), MPI_FLOAT, recv_peer, 0, comm_,
+                    &reqs[n++]),
+          "Irecv");
+  }
+  if (!send_data.empty()) {
+    count(CommOp::send, 4ull * send_data.size());
+    check(MPI_Isend(send_data.data(), to_int(send_data.size()), MPI_FLOAT, send_peer, 0, comm_,
+                    &reqs[n++]),
+          "Isend");
+  }
+  if (n) wait_all({reqs, static_cast<std::size_t>(n)}, send_data.empty() ? CommOp::recv : CommOp::send);
 }
 
 void MpiCommunicator::barrier() {

@@ -36,22 +36,20 @@ class MpiCommunicator final : public Communicator {
   void broadcast(std::span<std::byte> data, int root) override;
   void send(std::span<const float> data, int peer) override;
   void recv(std::span<float> data, int peer) override;
+  void send_recv(std::span<const float> send_data, int send_peer, std::span<float> recv_data,
+                 int recv_peer) override;
   void barrier() override;
 
   MPI_Comm comm() const { return comm_; }
 
  private:
   void wait(MPI_Request& req, CommOp op);  // polls until done or the deadline aborts
+  void wait_all(std::span<MPI_Request> reqs, CommOp op);
   // In-place sum of n elements of `type` (elem_bytes each) over the group, counted.
   void all_reduce(void* data, std::size_t n, std::size_t elem_bytes, MPI_Datatype type);
   MPI_Comm comm_;
   int rank_ = 0, size_ = 1, world_rank_ = 0;
   double timeout_s_;
-};
-
-struct ProcessGroups {
-  std::unique_ptr<Communicator> world, tp, dp, pp;
-  std::unique_ptr<Communicator> embedding;  // null on ranks that are neither first nor last stage
 };
 
 // Collective over `world`: every rank must call it with the same topology.

@@ -3,7 +3,8 @@
 //   glm-train --config FILE [--data DIR] [--save DIR] [--load DIR [--load-iter N]]
 //             [--save-interval N] [--train-iters N] [--dp N --tp N --pp N]
 //             [--precision fp32|fp16] [--seed N] [--log-dir DIR] [--set key=value]...
-//   (under mpirun: data parallelism over --dp ranks; tensor and pipeline parallelism to come)
+//   (under mpirun -n R: R = dp x tp x pp ranks; the layout comes from the flags or the
+//    config's "parallel" section, dp defaulting to R / (tp x pp))
 //
 // Writes a log line every train.log_interval steps and <log-dir>/metrics.jsonl; checkpoints
 // to --save (train/checkpoint.h). SIGTERM or SIGUSR1: finish the step, save, exit 0.
@@ -42,9 +43,8 @@ struct MpiSession {
 int run(int argc, char** argv, const MpiSession& mpi) {
   std::string config_path, data_dir, log_dir, precision, save_dir, load_dir;
   std::int64_t train_iters = -1, seed = -1, save_interval = -1, load_iter = -1;
-  int dp = 1, tp = 1, pp = 1;
+  int dp = -1, tp = -1, pp = -1, zero = -1;
   double collective_timeout_s = 600;
-  int zero = 0;
   std::vector<std::string> sets;
   po::options_description desc(
       "glm-train: pre-train a GLM model (DESIGN.md sections 2, 5b).\n\n"
@@ -64,12 +64,12 @@ int run(int argc, char** argv, const MpiSession& mpi) {
     ("load", po::value(&load_dir), "resume from this save directory's latest checkpoint, or "
      "from a checkpoint directory (iter_XXXXXXXX)")
     ("load-iter", po::value(&load_iter), "with --load: resume from iteration N instead of latest")
-    ("dp", po::value(&dp)->default_value(1), "data-parallel size")
-    ("zero", po::value(&zero)->default_value(0), "1: ZeRO-1, shard the optimizer state over the DP group")
+    ("dp", po::value(&dp), "data-parallel size (parallel.dp; default: ranks / (tp x pp))")
+    ("zero", po::value(&zero), "1: ZeRO-1, shard the optimizer state over the DP group (parallel.zero)")
     ("collective-timeout", po::value(&collective_timeout_s)->default_value(600),
      "seconds a collective may take before the job is aborted (naming rank and operation)")
-    ("tp", po::value(&tp)->default_value(1), "tensor-parallel size")
-    ("pp", po::value(&pp)->default_value(1), "pipeline-parallel size")
+    ("tp", po::value(&tp), "tensor-parallel size (parallel.tp, default 1)")
+    ("pp", po::value(&pp), "pipeline-parallel size (parallel.pp, default 1)")
     ("set", po::value(&sets)->composing(), "config override section.key=value (repeatable)");
   // clang-format on
   po::variables_map vm;
@@ -88,24 +88,36 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   if (save_interval >= 0) sets.push_back("train.save_interval=" + std::to_string(save_interval));
   if (load_iter >= 0 && load_dir.empty()) throw glm::InputError("--load-iter needs --load DIR");
 
-  if (dp < 1 || tp < 1 || pp < 1) throw glm::InputError("--dp, --tp and --pp must be >= 1");
-  if (dp * tp * pp != mpi.size)
-    throw glm::InputError(fmt::format("world size {} != dp*tp*pp = {}*{}*{} = {}", mpi.size, dp,
-                                      tp, pp, dp * tp * pp));
-  if (zero != 0 && zero != 1) throw glm::InputError(fmt::format("--zero {}: expected 0 or 1", zero));
-  if (tp > 1 || pp > 1)
-    throw glm::InputError(fmt::format(
-        "--tp {} --pp {}: tensor and pipeline parallelism are not available yet; data "
-        "parallelism is (--dp N under mpirun -n N)", tp, pp));
-  glm::parallel::Topology topology(dp, tp, pp, mpi.size);
-  glm::parallel::ProcessGroups groups =
-      glm::parallel::make_process_groups(topology, MPI_COMM_WORLD, collective_timeout_s);
+  for (auto [flag, v] : {std::pair{"dp", dp}, {"tp", tp}, {"pp", pp}})
+    if (vm.count(flag)) {
+      if (v < 1) throw glm::InputError(fmt::format("--{} {}: must be >= 1", flag, v));
+      sets.push_back(fmt::format("parallel.{}={}", flag, v));
+    }
+  if (vm.count("zero")) {
+    if (zero != 0 && zero != 1) throw glm::InputError(fmt::format("--zero {}: expected 0 or 1", zero));
+    sets.push_back(fmt::format("parallel.zero={}", zero == 1 ? "true" : "false"));
+  }
 
   // SIGTERM / SIGUSR1 from here on are recorded, never fatal: the trainer stops at the next
   // step boundary with a checkpoint (train/signals.h).
   glm::train::StopSignalGuard stop_signals;
   glm::train::RunConfig rc = glm::train::load_run_config(config_path, sets);
-  glm::train::Trainer trainer(rc, {.log_dir = log_dir, .dp = groups.dp.get(), .zero = zero == 1});
+  auto& par = rc.parallel;
+  if (par.dp == 0) {
+    if (mpi.size % (par.tp * par.pp) != 0)
+      throw glm::InputError(fmt::format("world size {} is not a multiple of tp x pp = {} x {}",
+                                        mpi.size, par.tp, par.pp));
+    par.dp = mpi.size / (par.tp * par.pp);
+  }
+  if (par.dp * par.tp * par.pp != mpi.size)
+    throw glm::InputError(fmt::format("world size {} != dp*tp*pp = {}*{}*{} = {} (mpirun -n {} "
+                                      "for this layout)",
+                                      mpi.size, par.dp, par.tp, par.pp, par.dp * par.tp * par.pp,
+                                      par.dp * par.tp * par.pp));
+  glm::parallel::Topology topology(par.dp, par.tp, par.pp, mpi.size);
+  glm::parallel::ProcessGroups groups =
+      glm::parallel::make_process_groups(topology, MPI_COMM_WORLD, collective_timeout_s);
+  glm::train::Trainer trainer(rc, {.log_dir = log_dir, .groups = &groups, .zero = par.zero});
   if (!load_dir.empty())
     trainer.load(load_dir, load_iter >= 0 ? std::optional<std::int64_t>(load_iter) : std::nullopt);
   else if (rc.resume.has_value_overrides())

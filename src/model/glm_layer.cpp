@@ -9,6 +9,7 @@
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
 #include "kernels/rope.h"
+#include "parallel/tensor_parallel.h"
 
 namespace glm::model {
 
@@ -20,16 +21,17 @@ enum Place { kAttnProbs = 0, kAttnOut = 1, kMlpOut = 2 };
 Tensor f32(Shape s) { return Tensor::empty(std::move(s), DType::f32); }
 }  // namespace
 
-LayerActivations LayerActivations::allocate(const ModelConfig& c, int B, int T) {
-  const std::int64_t R = std::int64_t{B} * T, h = c.hidden_size, f = c.ffn_hidden_size;
-  const std::int64_t a = c.num_heads, d = c.head_dim();
+LayerActivations LayerActivations::allocate(const ModelConfig& c, const ModelShard& shard, int B,
+                                            int T) {
+  const std::int64_t R = std::int64_t{B} * T, h = c.hidden_size, f = shard.local_ffn(c);
+  const std::int64_t a = shard.local_heads(c), d = c.head_dim();
   LayerActivations x;
   x.a = f32({R, h});
   x.ln_in_mean = f32({R});
   x.ln_in_rstd = f32({R});
   x.qkv = f32({B, T, a, 3, d});
   x.probs = f32({B, a, T, T});
-  x.ctx = f32({R, h});
+  x.ctx = f32({R, a * d});
   x.h = f32({R, h});
   x.ln_post_mean = f32({R});
   x.ln_post_rstd = f32({R});
@@ -39,15 +41,15 @@ LayerActivations LayerActivations::allocate(const ModelConfig& c, int B, int T) 
   return x;
 }
 
-LayerScratch LayerScratch::allocate(const ModelConfig& c, int B, int T) {
-  const std::int64_t R = std::int64_t{B} * T, h = c.hidden_size, f = c.ffn_hidden_size;
-  const std::int64_t a = c.num_heads, d = c.head_dim();
+LayerScratch LayerScratch::allocate(const ModelConfig& c, const ModelShard& shard, int B, int T) {
+  const std::int64_t R = std::int64_t{B} * T, h = c.hidden_size, f = shard.local_ffn(c);
+  const std::int64_t a = shard.local_heads(c), d = c.head_dim();
   LayerScratch s;
   s.t_h = f32({R, h});
   s.dt_h = f32({R, h});
   s.dm = f32({R, h});
   s.dh = f32({R, h});
-  s.dctx = f32({R, h});
+  s.dctx = f32({R, a * d});
   s.da = f32({R, h});
   s.dg = f32({R, f});
   s.du = f32({R, 2 * f});
@@ -56,8 +58,12 @@ LayerScratch LayerScratch::allocate(const ModelConfig& c, int B, int T) {
   return s;
 }
 
-GLMLayer::GLMLayer(const ModelConfig& config, int layer_index, Precision precision)
+GLMLayer::GLMLayer(const ModelConfig& config, const ModelShard& shard, int layer_index,
+                   Precision precision)
     : c_(config),
+      shard_(shard),
+      heads_(shard.local_heads(config)),
+      h_local_(std::int64_t{shard.local_heads(config)} * config.head_dim()),
       layer_(layer_index),
       alpha_(static_cast<float>(config.deepnorm_alpha())),
       precision_(precision) {}
@@ -68,11 +74,13 @@ void GLMLayer::store(Tensor& t) const {
 
 k::AttentionArgs GLMLayer::attention_args(const LayerContext& ctx) const {
   k::AttentionArgs args;
-  args.heads = c_.num_heads;
+  args.heads = heads_;
   args.head_dim = c_.head_dim();
   args.layer_number = layer_ + 1;  // query-key layer scaling c = l + 1
   args.dropout_p = ctx.training ? static_cast<float>(c_.attention_dropout) : 0.f;
-  args.dropout = {ctx.seed, ctx.step, site(kAttnProbs), ctx.sample_offset, c_.num_heads, 0};
+  // masks keyed by the global head index, so a TP cut drops what one process drops
+  args.dropout = {ctx.seed,           ctx.step,     site(kAttnProbs),
+                  ctx.sample_offset,  c_.num_heads, std::int64_t{shard_.tp_rank} * heads_};
   return args;
 }
 
@@ -82,6 +90,18 @@ void GLMLayer::hidden_dropout(Tensor& t, int place, const LayerContext& ctx) con
   Tensor v = t.view({ctx.B, ctx.T, c_.hidden_size});
   k::DropoutSite s{ctx.seed, ctx.step, site(place), ctx.sample_offset, 1, 0};
   k::dropout_apply(v, static_cast<float>(c_.hidden_dropout), s, 1);
+}
+
+void GLMLayer::row_parallel_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor& b,
+                                    const LayerContext& ctx) const {
+  if (!ctx.tp || ctx.tp->size() == 1) {
+    k::linear_forward(y, x, W, &b);
+    return;
+  }
+  k::linear_forward(y, x, W, nullptr);  // this rank's partial product
+  store(y);                             // (partials travel in fp16 on a GPU)
+  parallel::reduce_from_tp(ctx.tp, y);
+  k::add_bias(y, b);
 }
 
 void GLMLayer::forward(Tensor& out, LayerActivations& acts, LayerScratch& s, const Tensor& x,
@@ -94,19 +114,19 @@ void GLMLayer::forward(Tensor& out, LayerActivations& acts, LayerScratch& s, con
   store(acts.a);
 
   // qkv = a Wqkv^T + b, then RoPE on q and k                          [B, T, a, 3, d]
-  Tensor qkv_rows = acts.qkv.view({R, 3 * std::int64_t{c_.hidden_size}});
-  k::linear_forward(qkv_rows, acts.a, w.qkv_w, &w.qkv_b);
-  Tensor qkv_heads = acts.qkv.view({R, c_.num_heads, 3, c_.head_dim()});
+  Tensor qkv_rows = acts.qkv.view({R, 3 * h_local_});
+  k::linear_forward(qkv_rows, acts.a, w.qkv_w, &w.qkv_b);  // column-parallel: local heads
+  Tensor qkv_heads = acts.qkv.view({R, heads_, 3, c_.head_dim()});
   k::rope_forward(qkv_heads, *ctx.positions, static_cast<float>(c_.rope_base));
   store(acts.qkv);
 
   // ctx = softmax(mask(q k^T / sqrt(d))) v                           [R, h]
-  Tensor ctx_rows = acts.ctx.view({ctx.B, ctx.T, c_.hidden_size});
+  Tensor ctx_rows = acts.ctx.view({ctx.B, ctx.T, h_local_});
   k::attention_forward(ctx_rows, acts.probs, acts.qkv, *ctx.mask, attention_args(ctx));
   store(acts.ctx);
 
   // h = alpha * a + dropout(ctx Wd^T + bd);  m = LN_post(h)          [R, h]
-  k::linear_forward(s.t_h, acts.ctx, w.dense_w, &w.dense_b);
+  row_parallel_forward(s.t_h, acts.ctx, w.dense_w, w.dense_b, ctx);
   store(s.t_h);
   hidden_dropout(s.t_h, kAttnOut, ctx);
   k::residual_layernorm_forward(acts.h, acts.m, acts.ln_post_mean, acts.ln_post_rstd, acts.a,
@@ -121,7 +141,7 @@ void GLMLayer::forward(Tensor& out, LayerActivations& acts, LayerScratch& s, con
   store(acts.g);
 
   // out = alpha * m + dropout(g W2^T + b2)                           [R, h]
-  k::linear_forward(s.t_h, acts.g, w.w2, &w.b2);
+  row_parallel_forward(s.t_h, acts.g, w.w2, w.b2, ctx);
   store(s.t_h);
   hidden_dropout(s.t_h, kMlpOut, ctx);
   k::scaled_add(out, alpha_, acts.m, s.t_h);
@@ -143,8 +163,9 @@ void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const T
   store(s.dg);
   k::geglu_backward(s.du, s.dg, acts.u);
   store(s.du);
-  // W1: dm = du W1, dW1 += du^T m
+  // W1: dm = du W1, dW1 += du^T m (column-parallel: dm summed over the TP group)
   k::linear_backward(&s.dm, g.w1, &g.b1, s.du, acts.m, w.w1);
+  parallel::copy_to_tp_backward(ctx.tp, s.dm);
 
   // --- m = LN_post(h): upstream gradient is dm + alpha * dout ---
   k::layernorm_backward(s.dh, g.ln_post_w, g.ln_post_b, s.dm, &dout, alpha_, acts.h,
@@ -156,15 +177,16 @@ void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const T
   hidden_dropout(s.dt_h, kAttnOut, ctx);
   k::linear_backward(&s.dctx, g.dense_w, &g.dense_b, s.dt_h, acts.ctx, w.dense_w);
   store(s.dctx);
-  Tensor dctx_rows = s.dctx.view({ctx.B, ctx.T, c_.hidden_size});
+  Tensor dctx_rows = s.dctx.view({ctx.B, ctx.T, h_local_});
   k::attention_backward(s.dqkv, s.dscores, dctx_rows, acts.probs, acts.qkv, *ctx.mask,
                         attention_args(ctx));
-  Tensor dqkv_heads = s.dqkv.view({R, c_.num_heads, 3, c_.head_dim()});
+  Tensor dqkv_heads = s.dqkv.view({R, heads_, 3, c_.head_dim()});
   k::rope_backward(dqkv_heads, *ctx.positions, static_cast<float>(c_.rope_base));
-  Tensor dqkv_rows = s.dqkv.view({R, 3 * std::int64_t{c_.hidden_size}});
+  Tensor dqkv_rows = s.dqkv.view({R, 3 * h_local_});
   store(s.dqkv);
-  // Wqkv: da = dqkv Wqkv, dWqkv += dqkv^T a
+  // Wqkv: da = dqkv Wqkv, dWqkv += dqkv^T a (column-parallel: da summed over the TP group)
   k::linear_backward(&s.da, g.qkv_w, &g.qkv_b, dqkv_rows, acts.a, w.qkv_w);
+  parallel::copy_to_tp_backward(ctx.tp, s.da);
 
   // --- a = LN_in(x): upstream gradient is da + alpha * dh ---
   k::layernorm_backward(dx, g.ln_in_w, g.ln_in_b, s.da, &s.dh, alpha_, x, acts.ln_in_mean,

@@ -10,6 +10,12 @@
 // Recomputation runs forward again into a scratch LayerActivations just before backward;
 // both paths run the same deterministic kernels, so gradients are bit-identical.
 // Rows R = B*T; shapes in the comments use B, T, h, a, d, f (STYLE.md legend).
+//
+// Tensor parallelism (ModelShard tp_size t > 1, LayerContext::tp the group): the layer holds
+// a/t heads and f/t of the GeGLU inner size. QKV and W1 are column-parallel, the attention
+// output and W2 row-parallel (parallel/tensor_parallel.h): one all-reduce of [R, h] after
+// each row-parallel layer in forward, one per column-parallel input in backward. a, f and
+// h_l = a d / t in the activation shapes below are then the local sizes.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +23,7 @@
 #include "kernels/attention.h"
 #include "model/model_config.h"
 #include "model/param_layout.h"
+#include "parallel/communicator.h"
 
 namespace glm::model {
 
@@ -31,6 +38,7 @@ struct LayerContext {
   std::uint64_t seed = 0;
   std::uint32_t step = 0;
   std::int64_t sample_offset = 0;
+  parallel::Communicator* tp = nullptr;  // the tensor-parallel group (null: none)
 };
 
 struct LayerActivations {
@@ -41,7 +49,7 @@ struct LayerActivations {
   Tensor h, ln_post_mean, ln_post_rstd;  // [R, h] residual sum, [R], [R]
   Tensor m;                              // [R, h]
   Tensor u, g;                           // [R, 2f], [R, f]
-  static LayerActivations allocate(const ModelConfig& c, int B, int T);
+  static LayerActivations allocate(const ModelConfig& c, const ModelShard& shard, int B, int T);
 };
 
 struct LayerScratch {
@@ -51,12 +59,12 @@ struct LayerScratch {
   Tensor dg, du;       // [R, f], [R, 2f]
   Tensor dqkv;         // [B, T, a, 3, d]
   Tensor dscores;      // [B, a, T, T]
-  static LayerScratch allocate(const ModelConfig& c, int B, int T);
+  static LayerScratch allocate(const ModelConfig& c, const ModelShard& shard, int B, int T);
 };
 
 class GLMLayer {
  public:
-  GLMLayer(const ModelConfig& config, int layer_index, Precision precision);
+  GLMLayer(const ModelConfig& config, const ModelShard& shard, int layer_index, Precision precision);
 
   // out [R, h] from x [R, h]; fills acts.
   void forward(Tensor& out, LayerActivations& acts, LayerScratch& s, const Tensor& x,
@@ -74,8 +82,15 @@ class GLMLayer {
   kernels::AttentionArgs attention_args(const LayerContext& ctx) const;
   void hidden_dropout(Tensor& t, int place, const LayerContext& ctx) const;
   void store(Tensor& t) const;  // round to fp16 where a GPU would store fp16
+  // y = x W^T + b for a row-parallel layer: partial products summed over the TP group,
+  // then the (replicated) bias; the plain linear without TP.
+  void row_parallel_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor& b,
+                            const LayerContext& ctx) const;
 
   ModelConfig c_;
+  ModelShard shard_;
+  int heads_ = 0;         // local heads a/t
+  std::int64_t h_local_ = 0;  // a/t * d
   int layer_;
   float alpha_;
   Precision precision_;

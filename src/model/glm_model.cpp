@@ -11,6 +11,7 @@
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
 #include "model/init.h"
+#include "parallel/tensor_parallel.h"
 
 namespace glm::model {
 
@@ -71,20 +72,24 @@ std::int64_t Batch::num_targets() const {
 
 struct GLMModel::Workspace {
   int B = 0, T = 0;
-  std::vector<Tensor> x;                // N+1 layer inputs [R, h]; x[0] = embedding output
+  std::vector<Tensor> x;                // layer inputs [R, h]; x[0] = the stage input
   std::vector<LayerActivations> acts;   // one per layer (one shared with recomputation)
-  LayerScratch scratch;
   Tensor recompute_out;                 // [R, h]
   Tensor y, lnf_mean, lnf_rstd;         // final LN output [R, h] and its statistics
   Tensor dx_a, dx_b;                    // [R, h] ping-pong gradients between layers
+  Tensor dout;                          // [R, h] gradient of the stage output (received)
+  Tensor empty;                         // stage 0's "gradient of its input"
   k::AttentionMask mask;
   Tensor positions;                     // [R] view of the batch's positions
+  // The last stage's target rows, their ids and the micro-batch's loss denominator.
+  Tensor rows, ids;
   // Head buffers sized by the number of target rows, which varies per batch: kept at their
   // largest size so a step does not allocate (and page-fault) a [rows, V] logits buffer.
   Tensor head_y, head_dy, head_logits, head_losses;
+  std::int64_t head_n = 0;
 
   // A [n, cols] view of buf, growing it when needed.
-  static Tensor rows(Tensor& buf, std::int64_t n, std::int64_t cols) {
+  static Tensor rows_of(Tensor& buf, std::int64_t n, std::int64_t cols) {
     if (buf.numel() < n * cols) buf = Tensor::empty({std::max<std::int64_t>(n * cols, 1)}, DType::f32);
     return buf.slice(0, 0, n * cols).view({n, cols});
   }
@@ -96,10 +101,10 @@ GLMModel::GLMModel(const ModelConfig& config, const ModelOptions& options)
       layout_(std::make_shared<ParamLayout>(config, options.shard)),
       params_(layout_),
       grads_(layout_) {
-  GLM_CHECK(options.shard.has_embedding && options.shard.has_head,
-            "pipeline stages without embedding or head are built by the parallel runtime");
+  GLM_CHECK(options.shard.tp_size == 1 || (options.tp && options.tp->size() == options.shard.tp_size),
+            "a tensor-parallel shard (tp {}) needs its TP group", options.shard.tp_size);
   for (int l = options.shard.first_layer; l < options.shard.end_layer(config); ++l)
-    layers_.emplace_back(config, l, options.precision);
+    layers_.emplace_back(config, options.shard, l, options.precision);
 }
 
 GLMModel::~GLMModel() = default;
@@ -119,31 +124,41 @@ void GLMModel::store(Tensor& t) const {
   if (options_.precision == Precision::fp16) k::round_to_f16(t);
 }
 
-GLMModel::Workspace& GLMModel::workspace(int B, int T) {
-  if (ws_ && ws_->B == B && ws_->T == T) return *ws_;
-  ws_.reset();  // free the old activations before allocating new ones
-  auto ws = std::make_unique<Workspace>();
+GLMModel::Workspace& GLMModel::slot(int i, int B, int T) {
+  GLM_CHECK(i >= 0 && i < 64, "activation slot {} out of range", i);
+  if (static_cast<int>(slots_.size()) <= i) slots_.resize(i + 1);
+  if (scratch_B_ != B || scratch_T_ != T) {
+    scratch_ = {};
+    scratch_ = LayerScratch::allocate(config_, options_.shard, B, T);
+    scratch_B_ = B;
+    scratch_T_ = T;
+  }
+  auto& ws = slots_[i];
+  if (ws && ws->B == B && ws->T == T) return *ws;
+  ws.reset();  // free the old activations before allocating new ones
+  ws = std::make_unique<Workspace>();
   const std::int64_t R = std::int64_t{B} * T, h = config_.hidden_size;
   ws->B = B;
   ws->T = T;
-  for (std::size_t i = 0; i <= layers_.size(); ++i) ws->x.push_back(f32({R, h}));
+  for (std::size_t l = 0; l <= layers_.size(); ++l) ws->x.push_back(f32({R, h}));
   std::size_t n_acts = options_.recompute == Recompute::full ? 1 : layers_.size();
-  for (std::size_t i = 0; i < n_acts; ++i)
-    ws->acts.push_back(LayerActivations::allocate(config_, B, T));
-  ws->scratch = LayerScratch::allocate(config_, B, T);
+  for (std::size_t l = 0; l < n_acts; ++l)
+    ws->acts.push_back(LayerActivations::allocate(config_, options_.shard, B, T));
   if (options_.recompute == Recompute::full) ws->recompute_out = f32({R, h});
-  ws->y = f32({R, h});
-  ws->lnf_mean = f32({R});
-  ws->lnf_rstd = f32({R});
+  if (last_stage()) {
+    ws->y = f32({R, h});
+    ws->lnf_mean = f32({R});
+    ws->lnf_rstd = f32({R});
+  } else {
+    ws->dout = f32({R, h});
+  }
   ws->dx_a = f32({R, h});
   ws->dx_b = f32({R, h});
-  ws_ = std::move(ws);
-  return *ws_;
+  return *ws;
 }
 
-LayerContext GLMModel::make_context(const Batch& b, bool training, std::uint32_t step) {
-  check_batch(b, config_);
-  Workspace& ws = workspace(b.batch_size(), b.seq_len());
+LayerContext GLMModel::make_context(Workspace& ws, const Batch& b, bool training,
+                                    std::uint32_t step) {
   ws.mask = {b.prefix_len, b.valid_len};
   ws.positions = b.positions.view({b.tokens.numel()});
   LayerContext ctx;
@@ -155,63 +170,100 @@ LayerContext GLMModel::make_context(const Batch& b, bool training, std::uint32_t
   ctx.seed = options_.seed;
   ctx.step = step;
   ctx.sample_offset = b.sample_offset;
+  ctx.tp = options_.tp;
   return ctx;
 }
 
-const Tensor& GLMModel::forward_trunk(const Batch& batch, const LayerContext& ctx) {
-  Workspace& ws = *ws_;
+void GLMModel::forward_layers(Workspace& ws, const Batch& batch, const LayerContext& ctx) {
   const std::int64_t R = std::int64_t{ctx.B} * ctx.T;
-  Tensor tokens = batch.tokens.view({R});
-
-  // x0 = dropout(E[tokens])                                          [R, h]
-  k::embedding_forward(ws.x[0], tokens, params_.embedding(), 0, config_.vocab_size);
-  store(ws.x[0]);
-  if (ctx.training && config_.hidden_dropout > 0) {
-    Tensor v = ws.x[0].view({ctx.B, ctx.T, config_.hidden_size});
-    k::dropout_apply(v, static_cast<float>(config_.hidden_dropout),
-                     {ctx.seed, ctx.step, kEmbeddingDropoutSite, ctx.sample_offset, 1, 0}, 1);
+  if (first_stage()) {
+    // x0 = dropout(E[tokens])  (vocab-parallel: each rank looks up its rows, then sum)  [R, h]
+    Tensor tokens = batch.tokens.view({R});
+    k::embedding_forward(ws.x[0], tokens, params_.embedding(),
+                         options_.shard.vocab_start(config_), config_.vocab_size);
+    parallel::reduce_from_tp(options_.tp, ws.x[0]);
+    store(ws.x[0]);
+    if (ctx.training && config_.hidden_dropout > 0) {
+      Tensor v = ws.x[0].view({ctx.B, ctx.T, config_.hidden_size});
+      k::dropout_apply(v, static_cast<float>(config_.hidden_dropout),
+                       {ctx.seed, ctx.step, kEmbeddingDropoutSite, ctx.sample_offset, 1, 0}, 1);
+    }
   }
-
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     LayerActivations& acts = ws.acts[options_.recompute == Recompute::full ? 0 : i];
     int l = options_.shard.first_layer + static_cast<int>(i);
-    layers_[i].forward(ws.x[i + 1], acts, ws.scratch, ws.x[i], params_.layer(l), ctx);
+    layers_[i].forward(ws.x[i + 1], acts, scratch_, ws.x[i], params_.layer(l), ctx);
   }
+}
 
+LossStats GLMModel::head_loss(Workspace& ws, const Batch& batch, float grad_scale,
+                              bool write_grad) {
   // y = LN_final(x_N)                                                [R, h]
   k::layernorm_forward(ws.y, ws.lnf_mean, ws.lnf_rstd, ws.x.back(), params_.final_ln_w(),
                        params_.final_ln_b(), static_cast<float>(config_.layernorm_epsilon));
   store(ws.y);
-  return ws.y;
+  // Loss only where there is a target: gather those rows before the head GEMM.
+  target_rows(batch.targets.view({batch.targets.numel()}), ws.rows, ws.ids);
+  const std::int64_t n = ws.rows.numel(), h = config_.hidden_size;
+  const std::int64_t V_local = options_.shard.local_vocab(config_);
+  ws.head_n = n;
+  Tensor y_t = Workspace::rows_of(ws.head_y, n, h);
+  k::gather_rows(y_t, ws.y, ws.rows);
+  Tensor logits = Workspace::rows_of(ws.head_logits, n, V_local);
+  Tensor losses = Workspace::rows_of(ws.head_losses, n, 1).view({n});
+  head_forward(logits, y_t);
+  // (with write_grad) dlogits = grad_scale * (softmax - onehot), written over the logits
+  parallel::vocab_parallel_cross_entropy(options_.tp, losses, logits, ws.ids,
+                                         options_.shard.vocab_start(config_), grad_scale,
+                                         write_grad);
+  if (write_grad) store(logits);
+  return {sum(losses), n};
 }
 
-void GLMModel::backward_trunk(const Batch& batch, const LayerContext& ctx, Tensor& dy) {
-  Workspace& ws = *ws_;
-  const std::int64_t R = std::int64_t{ctx.B} * ctx.T;
-
+Tensor& GLMModel::head_backward(Workspace& ws) {
+  const std::int64_t n = ws.head_n, h = config_.hidden_size;
+  const std::int64_t V_local = options_.shard.local_vocab(config_);
+  Tensor y_t = Workspace::rows_of(ws.head_y, n, h);
+  Tensor logits = Workspace::rows_of(ws.head_logits, n, V_local);
+  // Head: dE += dlogits^T y_t (the tied head's gradient is not shrunk); dy_t = dlogits E,
+  // summed over the TP group (y_t is the replicated input of a column-parallel product)
+  Tensor dy_t = Workspace::rows_of(ws.head_dy, n, h), gE = grads_.embedding();
+  k::linear_backward(&dy_t, gE, nullptr, logits, y_t, params_.embedding());
+  parallel::copy_to_tp_backward(options_.tp, dy_t);
+  Tensor& dy = ws.dx_a;
+  dy.zero_();
+  k::scatter_add_rows(dy, dy_t, ws.rows);
+  store(dy);
   // y = LN_final(x_N)
   Tensor g_lnf_w = grads_.final_ln_w(), g_lnf_b = grads_.final_ln_b();
-  Tensor* cur = &ws.dx_b;
-  k::layernorm_backward(*cur, g_lnf_w, g_lnf_b, dy, nullptr, 0.f, ws.x.back(), ws.lnf_mean,
+  k::layernorm_backward(ws.dx_b, g_lnf_w, g_lnf_b, dy, nullptr, 0.f, ws.x.back(), ws.lnf_mean,
                         ws.lnf_rstd, params_.final_ln_w());
-  store(*cur);
+  store(ws.dx_b);
+  return ws.dx_b;
+}
 
+Tensor& GLMModel::backward_layers(Workspace& ws, const Batch& batch, const LayerContext& ctx,
+                                  Tensor& dx) {
+  const std::int64_t R = std::int64_t{ctx.B} * ctx.T;
+  Tensor* cur = &dx;
   for (std::size_t i = layers_.size(); i-- > 0;) {
     int l = options_.shard.first_layer + static_cast<int>(i);
     LayerParams w = params_.layer(l);
     LayerActivations* acts = &ws.acts[0];
     if (options_.recompute == Recompute::full) {
       // Recompute this layer's activations from its saved input, exactly as forward did.
-      layers_[i].forward(ws.recompute_out, *acts, ws.scratch, ws.x[i], w, ctx);
+      layers_[i].forward(ws.recompute_out, *acts, scratch_, ws.x[i], w, ctx);
     } else {
       acts = &ws.acts[i];
     }
     Tensor* next = cur == &ws.dx_a ? &ws.dx_b : &ws.dx_a;
-    layers_[i].backward(*next, ws.scratch, *cur, ws.x[i], *acts, w, grads_.layer(l), ctx);
+    layers_[i].backward(*next, scratch_, *cur, ws.x[i], *acts, w, grads_.layer(l), ctx);
     cur = next;
   }
+  if (!first_stage()) return *cur;
 
-  // x0 = dropout(E[tokens]): dE += alpha_e * dropout(dx0)  (embedding gradient shrink)
+  // x0 = dropout(E[tokens]): dE += alpha_e * dropout(dx0)  (embedding gradient shrink; each
+  // TP rank adds the rows of its vocabulary shard)
   if (ctx.training && config_.hidden_dropout > 0) {
     Tensor v = cur->view({ctx.B, ctx.T, config_.hidden_size});
     k::dropout_apply(v, static_cast<float>(config_.hidden_dropout),
@@ -219,68 +271,75 @@ void GLMModel::backward_trunk(const Batch& batch, const LayerContext& ctx, Tenso
   }
   Tensor gE = grads_.embedding();
   k::embedding_backward(gE, *cur, batch.tokens.view({R}),
-                        static_cast<float>(config_.embedding_grad_shrink), 0);
+                        static_cast<float>(config_.embedding_grad_shrink),
+                        options_.shard.vocab_start(config_));
+  return ws.empty;
 }
 
 void GLMModel::head_forward(Tensor& logits, const Tensor& y_rows) {
-  // logits = y E^T with the tied embedding                          [rows, V]
+  // logits = y E^T with the tied embedding (this rank's vocabulary shard)  [rows, V_local]
   k::linear_forward(logits, y_rows, params_.embedding(), nullptr);
   store(logits);
 }
 
+Tensor& GLMModel::stage_input(int i, int B, int T) {
+  GLM_CHECK(!first_stage(), "stage 0 has no input to receive");
+  return slot(i, B, T).x[0];
+}
+
+const Tensor& GLMModel::stage_output(int i) const {
+  GLM_CHECK(i < static_cast<int>(slots_.size()) && slots_[i], "slot {} holds no forward", i);
+  return slots_[i]->x.back();
+}
+
+Tensor& GLMModel::stage_output_grad(int i) {
+  GLM_CHECK(!last_stage() && i < static_cast<int>(slots_.size()) && slots_[i],
+            "slot {}: no output gradient to receive here", i);
+  return slots_[i]->dout;
+}
+
+LossStats GLMModel::stage_forward(const Batch& batch, const StepOptions& opt, int i) {
+  check_batch(batch, config_);
+  Workspace& ws = slot(i, batch.batch_size(), batch.seq_len());
+  LayerContext ctx = make_context(ws, batch, opt.training, opt.step);
+  forward_layers(ws, batch, ctx);
+  if (!last_stage()) return {};
+  const std::int64_t denom = opt.num_targets > 0 ? opt.num_targets : batch.num_targets();
+  const float scale = opt.loss_scale / static_cast<float>(std::max<std::int64_t>(denom, 1));
+  return head_loss(ws, batch, scale, opt.training);
+}
+
+const Tensor& GLMModel::stage_backward(const Batch& batch, const StepOptions& opt, int i) {
+  Workspace& ws = slot(i, batch.batch_size(), batch.seq_len());
+  LayerContext ctx = make_context(ws, batch, opt.training, opt.step);
+  Tensor& dx = last_stage() ? head_backward(ws) : ws.dout;
+  return backward_layers(ws, batch, ctx, dx);
+}
+
 LossStats GLMModel::forward_backward(const Batch& batch, const StepOptions& opt) {
-  LayerContext ctx = make_context(batch, opt.training, opt.step);
-  const Tensor& y = forward_trunk(batch, ctx);
-
-  // Loss only where there is a target: gather those rows before the head GEMM.
-  Tensor rows, ids;
-  target_rows(batch.targets.view({batch.targets.numel()}), rows, ids);
-  const std::int64_t n = rows.numel(), h = config_.hidden_size;
-  const std::int64_t denom = opt.num_targets > 0 ? opt.num_targets : n;
-  Workspace& ws = *ws_;
-  Tensor y_t = Workspace::rows(ws.head_y, n, h);
-  k::gather_rows(y_t, y, rows);
-  Tensor logits = Workspace::rows(ws.head_logits, n, config_.vocab_size);
-  Tensor losses = Workspace::rows(ws.head_losses, n, 1).view({n});
-  head_forward(logits, y_t);
-  // dlogits = loss_scale / denom * (softmax - onehot), written over the logits
-  k::softmax_cross_entropy(losses, logits, ids, opt.loss_scale / static_cast<float>(denom), true);
-  store(logits);
-  LossStats stats{sum(losses), n};
-
-  // Head: dE += dlogits^T y_t (the tied head's gradient is not shrunk); dy_t = dlogits E
-  Tensor dy_t = Workspace::rows(ws.head_dy, n, h), gE = grads_.embedding();
-  k::linear_backward(&dy_t, gE, nullptr, logits, y_t, params_.embedding());
-  Tensor& dy = ws_->dx_a;
-  dy.zero_();
-  k::scatter_add_rows(dy, dy_t, rows);
-  store(dy);
-
-  backward_trunk(batch, ctx, dy);
+  GLM_CHECK(first_stage() && last_stage(), "forward_backward needs the whole model on one stage");
+  LossStats stats = stage_forward(batch, opt, 0);
+  stage_backward(batch, opt, 0);
   return stats;
 }
 
 LossStats GLMModel::forward_loss(const Batch& batch) {
-  LayerContext ctx = make_context(batch, false, 0);
-  const Tensor& y = forward_trunk(batch, ctx);
-  Tensor rows, ids;
-  target_rows(batch.targets.view({batch.targets.numel()}), rows, ids);
-  const std::int64_t n = rows.numel();
-  Workspace& ws = *ws_;
-  Tensor y_t = Workspace::rows(ws.head_y, n, config_.hidden_size);
-  k::gather_rows(y_t, y, rows);
-  Tensor logits = Workspace::rows(ws.head_logits, n, config_.vocab_size);
-  Tensor losses = Workspace::rows(ws.head_losses, n, 1).view({n});
-  head_forward(logits, y_t);
-  k::softmax_cross_entropy(losses, logits, ids, 1.f, false);
-  return {sum(losses), n};
+  GLM_CHECK(first_stage() && last_stage(), "forward_loss needs the whole model on one stage");
+  return stage_forward(batch, {.training = false}, 0);
 }
 
 Tensor GLMModel::forward_logits(const Batch& batch) {
-  LayerContext ctx = make_context(batch, false, 0);
-  const Tensor& y = forward_trunk(batch, ctx);
-  Tensor logits = f32({y.size(0), config_.vocab_size});
-  head_forward(logits, y);
+  GLM_CHECK(first_stage() && last_stage() && options_.shard.tp_size == 1,
+            "forward_logits needs the whole model in one process");
+  check_batch(batch, config_);
+  Workspace& ws = slot(0, batch.batch_size(), batch.seq_len());
+  LayerContext ctx = make_context(ws, batch, false, 0);
+  forward_layers(ws, batch, ctx);
+  k::layernorm_forward(ws.y, ws.lnf_mean, ws.lnf_rstd, ws.x.back(), params_.final_ln_w(),
+                       params_.final_ln_b(), static_cast<float>(config_.layernorm_epsilon));
+  store(ws.y);
+  Tensor logits = f32({ws.y.size(0), config_.vocab_size});
+  head_forward(logits, ws.y);
   return logits;
 }
 

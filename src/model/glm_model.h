@@ -11,6 +11,16 @@
 //   m.init();
 //   LossStats s = m.forward_backward(batch, {.loss_scale = 1, .num_targets = n});
 //   // m.grads() now holds d(sum of target losses / n * loss_scale) / d(params)
+//
+// Parallel use (DESIGN.md section 4): options.shard says which layers (a pipeline stage)
+// and which tensor-parallel slice this rank holds, options.tp is its TP group. A pipeline
+// stage runs micro-batches through numbered activation slots, so the 1F1B schedule
+// (parallel/pipeline_schedule.h) can keep several in flight:
+//   stage_input(slot, B, T)  <- receive the previous stage's output here (not on stage 0)
+//   stage_forward(b, opt, slot)            loss on the last stage, else stage_output(slot)
+//   stage_output_grad(slot)  <- receive the next stage's input gradient (not on the last)
+//   stage_backward(b, opt, slot)           returns d(stage input) to send back (not stage 0)
+// forward_backward / forward_loss are that sequence on slot 0 for a single stage.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +40,7 @@ struct ModelOptions {
   Recompute recompute = Recompute::none;
   std::uint64_t seed = 1234;  // init and dropout keys
   ModelShard shard = {};
+  parallel::Communicator* tp = nullptr;  // the TP group when shard.tp_size > 1
 };
 
 struct StepOptions {
@@ -56,11 +67,29 @@ class GLMModel {
   void round_params_to_precision();
 
   // Forward and backward of one micro-batch; gradients accumulate into grads().
+  // (A model that is one whole pipeline stage: embedding, layers and head.)
   LossStats forward_backward(const Batch& batch, const StepOptions& opt);
   // Forward only (no dropout): loss on target positions.
   LossStats forward_loss(const Batch& batch);
-  // Forward only: logits at every position, [B*T, V].
+  // Forward only: logits at every position, [B*T, V] (whole model, no tensor parallelism).
   Tensor forward_logits(const Batch& batch);
+
+  // --- pipeline stage API (see the header comment) ---
+  bool first_stage() const { return options_.shard.has_embedding; }
+  bool last_stage() const { return options_.shard.has_head; }
+  // Where the previous stage's output [B*T, h] for `slot` is received (not on stage 0).
+  Tensor& stage_input(int slot, int B, int T);
+  // Forward of this stage for one micro-batch. The last stage returns the loss (and, when
+  // training, keeps d(loss)/d(logits) for stage_backward); other stages return {} and leave
+  // their output in stage_output(slot).
+  LossStats stage_forward(const Batch& batch, const StepOptions& opt, int slot);
+  const Tensor& stage_output(int slot) const;
+  // Where the next stage's gradient of this stage's output is received (not on the last).
+  Tensor& stage_output_grad(int slot);
+  // Backward of the micro-batch held in `slot` (same batch and options as its forward);
+  // gradients accumulate into grads(). Returns d(stage input) (empty on stage 0), valid
+  // until the slot is used again.
+  const Tensor& stage_backward(const Batch& batch, const StepOptions& opt, int slot);
 
   void zero_grads() { grads_.flat().zero_(); }
   // EGS alpha_e may follow a schedule or be overridden on resume (DESIGN.md section 2).
@@ -73,13 +102,19 @@ class GLMModel {
   const ModelOptions& options() const { return options_; }
 
  private:
-  struct Workspace;  // activations sized for one (B, T)
-  Workspace& workspace(int B, int T);
-  LayerContext make_context(const Batch& b, bool training, std::uint32_t step);
-  // Embedding and layers: returns the final hidden state LN_final(x_N), [R, h].
-  const Tensor& forward_trunk(const Batch& batch, const LayerContext& ctx);
-  void backward_trunk(const Batch& batch, const LayerContext& ctx, Tensor& dy);
-  // logits for the chosen rows of y, [rows, V]
+  struct Workspace;  // one micro-batch's activations, sized for one (B, T)
+  Workspace& slot(int i, int B, int T);
+  LayerContext make_context(Workspace& ws, const Batch& b, bool training, std::uint32_t step);
+  // Embedding (stage 0) and this stage's layers: x_N in ws.x.back(), [R, h].
+  void forward_layers(Workspace& ws, const Batch& batch, const LayerContext& ctx);
+  // Loss of the target rows through final LN and the (vocab-parallel) head; with
+  // grad_scale > 0 the rows' d(loss)/d(logits) stays in ws.head_logits.
+  LossStats head_loss(Workspace& ws, const Batch& batch, float grad_scale, bool write_grad);
+  // dlogits -> dE (tied head) and d(x_N) through LN_final, into ws.dx_b
+  Tensor& head_backward(Workspace& ws);
+  // From d(x_N) back through the layers and (stage 0) the embedding; returns d(stage input).
+  Tensor& backward_layers(Workspace& ws, const Batch& batch, const LayerContext& ctx, Tensor& dx);
+  // logits for the chosen rows of y, [rows, V_local]
   void head_forward(Tensor& logits, const Tensor& y_rows);
   void store(Tensor& t) const;
 
@@ -88,7 +123,9 @@ class GLMModel {
   std::shared_ptr<const ParamLayout> layout_;
   FlatParams params_, grads_;
   std::vector<GLMLayer> layers_;
-  std::unique_ptr<Workspace> ws_;
+  std::vector<std::unique_ptr<Workspace>> slots_;
+  LayerScratch scratch_;  // shared by every slot: used only inside one layer's pass
+  int scratch_B_ = 0, scratch_T_ = 0;
 };
 
 }  // namespace glm::model

@@ -40,9 +40,6 @@ void deepnorm_init(FlatParams& params, std::uint64_t seed) {
     Tensor t = params.at(static_cast<int>(i));
     float* v = t.data<float>();
     const std::int64_t n = s.numel();
-    // Row-major global index of local element 0 (pieces are whole rows of the global tensor).
-    std::int64_t row_len = s.shape.size() > 1 ? s.shape[1] : 1;
-    std::int64_t g0 = s.global_offset.empty() ? 0 : s.global_offset[0] * row_len;
     switch (s.kind) {
       case ParamKind::bias:
       case ParamKind::norm_bias:
@@ -52,15 +49,19 @@ void deepnorm_init(FlatParams& params, std::uint64_t seed) {
         for (std::int64_t j = 0; j < n; ++j) v[j] = 1.f;
         break;
       case ParamKind::embedding:
-        fill_normal(v, n, g0, name_id(s.name), key, [&](std::int64_t) { return s.init_std; });
-        break;
       case ParamKind::matrix: {
-        bool qkv = s.name.find("query_key_value") != std::string::npos;
-        fill_normal(v, n, g0, name_id(s.name), key, [&](std::int64_t j) {
-          if (!qkv) return s.init_std;
-          // rows are [heads, 3, d]: the third block of d rows in each head is the value part
-          std::int64_t row = s.global_offset[0] + j / row_len;
-          return (row % (3 * d)) >= 2 * d ? s.init_std * beta : s.init_std;
+        // Each element draws from its index in the global tensor, so every layout (any
+        // tensor-parallel cut) holds the same initial values.
+        const bool qkv = s.name.find("query_key_value") != std::string::npos;
+        const std::int64_t row_len = s.global_shape.back();
+        for_each_run(s.global_shape, s.box(), [&](std::int64_t local, std::int64_t global,
+                                                  std::int64_t len) {
+          fill_normal(v + local, len, global, name_id(s.name), key, [&](std::int64_t j) {
+            if (!qkv) return s.init_std;
+            // rows are [heads, 3, d]: the third block of d rows in each head is the value part
+            std::int64_t row = (global + j) / row_len;
+            return (row % (3 * d)) >= 2 * d ? s.init_std * beta : s.init_std;
+          });
         });
         break;
       }

@@ -4,48 +4,91 @@
 
 #include "core/error.h"
 
+#include <fmt/ranges.h>
+
 namespace glm::model {
 
 std::string layer_prefix(int l) { return fmt::format("layers.{}.", l); }
 
+void ModelShard::validate(const ModelConfig& c, const std::string& what) const {
+  std::vector<std::string> bad;
+  if (tp_size < 1 || tp_rank < 0 || tp_rank >= tp_size)
+    bad.push_back(fmt::format("tp rank {} of {}", tp_rank, tp_size));
+  else {
+    if (c.num_heads % tp_size)
+      bad.push_back(fmt::format("model.num_heads {} is not divisible by tp {}", c.num_heads, tp_size));
+    if (c.vocab_size % tp_size)
+      bad.push_back(fmt::format("model.vocab_size {} is not divisible by tp {}", c.vocab_size, tp_size));
+    if (c.ffn_hidden_size % tp_size)
+      bad.push_back(fmt::format("the GeGLU inner size (model.ffn_hidden_size) {} is not divisible "
+                                "by tp {}", c.ffn_hidden_size, tp_size));
+  }
+  if (first_layer < 0 || end_layer(c) > c.num_layers || first_layer > end_layer(c))
+    bad.push_back(fmt::format("layers [{}, {}) outside the model's {}", first_layer, end_layer(c),
+                              c.num_layers));
+  if (!bad.empty()) throw InputError(fmt::format("{}: {}", what, fmt::join(bad, "; ")));
+}
+
 ParamLayout::ParamLayout(const ModelConfig& c, const ModelShard& shard) : config_(c), shard_(shard) {
-  GLM_CHECK(shard.tp_size == 1, "tensor-parallel parameter slices are not laid out yet");
+  shard.validate(c, "model shard");
   const std::int64_t h = c.hidden_size, f = c.ffn_hidden_size, V = c.vocab_size;
   auto xavier = [](std::int64_t out, std::int64_t in) {
     return static_cast<float>(std::sqrt(2.0 / static_cast<double>(out + in)));
   };
-  // Xavier normal for every matrix; DeepNorm's beta additionally scales the value part of
-  // QKV (done in init, per row), the attention output and both MLP matrices.
+  // Xavier normal for every matrix (of the full tensor's fan-in and fan-out); DeepNorm's
+  // beta additionally scales the value part of QKV (done in init, per row), the attention
+  // output and both MLP matrices.
   const float beta = static_cast<float>(c.deepnorm_beta());
   if (shard.has_embedding || shard.has_head)
-    add("embedding.weight", {V, h}, ParamKind::embedding, -1, static_cast<float>(c.init_std));
+    add("embedding.weight", {V, h}, Split::rows, ParamKind::embedding, -1,
+        static_cast<float>(c.init_std));
   for (int l = shard.first_layer; l < shard.end_layer(c); ++l) {
     std::string p = layer_prefix(l);
-    add(p + "input_layernorm.weight", {h}, ParamKind::norm_weight, l, 0);
-    add(p + "input_layernorm.bias", {h}, ParamKind::norm_bias, l, 0);
-    add(p + "attention.query_key_value.weight", {3 * h, h}, ParamKind::matrix, l, xavier(3 * h, h));
-    add(p + "attention.query_key_value.bias", {3 * h}, ParamKind::bias, l, 0);
-    add(p + "attention.dense.weight", {h, h}, ParamKind::matrix, l, xavier(h, h) * beta);
-    add(p + "attention.dense.bias", {h}, ParamKind::bias, l, 0);
-    add(p + "post_attention_layernorm.weight", {h}, ParamKind::norm_weight, l, 0);
-    add(p + "post_attention_layernorm.bias", {h}, ParamKind::norm_bias, l, 0);
-    add(p + "mlp.dense_h_to_4h.weight", {2 * f, h}, ParamKind::matrix, l, xavier(2 * f, h) * beta);
-    add(p + "mlp.dense_h_to_4h.bias", {2 * f}, ParamKind::bias, l, 0);
-    add(p + "mlp.dense_4h_to_h.weight", {h, f}, ParamKind::matrix, l, xavier(h, f) * beta);
-    add(p + "mlp.dense_4h_to_h.bias", {h}, ParamKind::bias, l, 0);
+    add(p + "input_layernorm.weight", {h}, Split::replicated, ParamKind::norm_weight, l, 0);
+    add(p + "input_layernorm.bias", {h}, Split::replicated, ParamKind::norm_bias, l, 0);
+    add(p + "attention.query_key_value.weight", {3 * h, h}, Split::rows, ParamKind::matrix, l,
+        xavier(3 * h, h));
+    add(p + "attention.query_key_value.bias", {3 * h}, Split::rows, ParamKind::bias, l, 0);
+    add(p + "attention.dense.weight", {h, h}, Split::columns, ParamKind::matrix, l,
+        xavier(h, h) * beta);
+    add(p + "attention.dense.bias", {h}, Split::replicated, ParamKind::bias, l, 0);
+    add(p + "post_attention_layernorm.weight", {h}, Split::replicated, ParamKind::norm_weight, l, 0);
+    add(p + "post_attention_layernorm.bias", {h}, Split::replicated, ParamKind::norm_bias, l, 0);
+    add(p + "mlp.dense_h_to_4h.weight", {2, f, h}, Split::halves, ParamKind::matrix, l,
+        xavier(2 * f, h) * beta);
+    add(p + "mlp.dense_h_to_4h.bias", {2, f}, Split::halves, ParamKind::bias, l, 0);
+    add(p + "mlp.dense_4h_to_h.weight", {h, f}, Split::columns, ParamKind::matrix, l,
+        xavier(h, f) * beta);
+    add(p + "mlp.dense_4h_to_h.bias", {h}, Split::replicated, ParamKind::bias, l, 0);
   }
   if (shard.has_head) {
-    add("final_layernorm.weight", {h}, ParamKind::norm_weight, -1, 0);
-    add("final_layernorm.bias", {h}, ParamKind::norm_bias, -1, 0);
+    add("final_layernorm.weight", {h}, Split::replicated, ParamKind::norm_weight, -1, 0);
+    add("final_layernorm.bias", {h}, Split::replicated, ParamKind::norm_bias, -1, 0);
   }
+  // The last stage's tied embedding is a copy of the first stage's (gradients summed over
+  // the embedding group); the first stage writes it.
+  if (shard.has_head && !shard.has_embedding) specs_[index_.at("embedding.weight")].primary = false;
 }
 
-void ParamLayout::add(std::string name, Shape shape, ParamKind kind, int layer, float init_std) {
+void ParamLayout::add(std::string name, Shape global_shape, Split split, ParamKind kind, int layer,
+                      float init_std) {
+  const int t = shard_.tp_size, r = shard_.tp_rank;
   ParamSpec s;
   s.name = std::move(name);
-  s.global_shape = shape;
-  s.global_offset = Shape(shape.size(), 0);
-  s.shape = std::move(shape);
+  s.global_shape = global_shape;
+  s.global_offset = Shape(global_shape.size(), 0);
+  s.box_shape = global_shape;
+  const std::size_t cut = split == Split::rows ? 0 : 1;  // the dimension split over TP
+  if (split != Split::replicated) {
+    s.box_shape[cut] = global_shape[cut] / t;
+    s.global_offset[cut] = r * s.box_shape[cut];
+  }
+  s.primary = split != Split::replicated || r == 0;
+  s.shape = s.box_shape;
+  if (split == Split::halves) {  // [2, f/t, ...] used as [2f/t, ...]
+    s.shape.erase(s.shape.begin());
+    s.shape[0] *= 2;
+  }
   s.kind = kind;
   s.layer = layer;
   s.init_std = init_std;

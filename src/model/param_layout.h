@@ -15,12 +15,20 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/box.h"
 #include "core/tensor.h"
 #include "model/model_config.h"
 
 namespace glm::model {
 
 // Which part of the model this rank holds (DESIGN.md section 4). Default: all of it.
+// Tensor parallelism (Megatron style) cuts, for tp_size t and tp_rank r:
+//   embedding [V, h]        rows (vocabulary) [r V/t, (r+1) V/t)
+//   QKV [3h, h] + bias      rows, i.e. heads [r a/t, (r+1) a/t) (rows are [a, 3, d])
+//   attention.dense [h, h]  columns (row-parallel: its input is the local heads' context)
+//   W1 [2f, h] + bias       rows [r f/t, (r+1) f/t) of the x1 half AND the same of x2
+//   W2 [h, f]               columns (row-parallel)
+//   LayerNorms, the row-parallel biases (dense, W2): replicated on every TP rank.
 struct ModelShard {
   int first_layer = 0;
   int last_layer = -1;        // exclusive; -1 = num_layers
@@ -28,20 +36,37 @@ struct ModelShard {
   bool has_head = true;       // the last pipeline stage (final LN and tied head)
   int tp_rank = 0, tp_size = 1;
   int end_layer(const ModelConfig& c) const { return last_layer < 0 ? c.num_layers : last_layer; }
+  int local_heads(const ModelConfig& c) const { return c.num_heads / tp_size; }
+  int local_ffn(const ModelConfig& c) const { return c.ffn_hidden_size / tp_size; }
+  std::int64_t local_vocab(const ModelConfig& c) const { return c.vocab_size / tp_size; }
+  std::int64_t vocab_start(const ModelConfig& c) const { return tp_rank * local_vocab(c); }
+  // What a shard cannot be: heads, vocabulary or f not divisible by tp, layers outside
+  // [0, N). InputError naming the sizes (`what` says where they came from).
+  void validate(const ModelConfig& c, const std::string& what) const;
 };
 
 enum class ParamKind { matrix, bias, norm_weight, norm_bias, embedding };
 
+// Pieces are boxes in a tensor's global frame (core/box.h). The frame is the tensor's
+// global shape, except for W1 and its bias, whose frame is [2, f, h] / [2, f]: the x1 and
+// x2 halves, so that a tensor-parallel piece (a slice of each half) is one box. Row-major
+// order is the same in both views, so a piece's memory is its box, element for element.
 struct ParamSpec {
-  std::string name;  // "layers.3.mlp.dense_h_to_4h.weight"
-  Shape shape;       // local shape held here
-  Shape global_shape;
-  Shape global_offset;  // where this piece starts in the global tensor
+  std::string name;     // "layers.3.mlp.dense_h_to_4h.weight"
+  Shape shape;          // local shape as the model uses it ([2f/t, h] for W1)
+  Shape global_shape;   // the frame: the full tensor ([2, f, h] for W1)
+  Shape global_offset;  // where this piece's box starts in the frame
+  Shape box_shape;      // the piece's box in the frame ([2, f/t, h] for W1; else = shape)
+  // This rank writes the piece to checkpoints and counts it in the gradient norm: false
+  // for copies (a replicated parameter on tp_rank > 0; the last stage's tied embedding
+  // when it is not also the first stage).
+  bool primary = true;
   ParamKind kind;
   int layer = -1;        // -1 outside the transformer layers
   float init_std = 0.f;  // matrices and embedding: normal(0, init_std)
   std::int64_t offset = 0;  // in the flat buffer, in elements
   std::int64_t numel() const { return shape_numel(shape); }
+  Box box() const { return {global_offset, box_shape}; }
 };
 
 class ParamLayout {
@@ -56,7 +81,10 @@ class ParamLayout {
   const ModelShard& shard() const { return shard_; }
 
  private:
-  void add(std::string name, Shape shape, ParamKind kind, int layer, float init_std);
+  // How a parameter is cut over the TP group.
+  enum class Split { replicated, rows, columns, halves };
+  void add(std::string name, Shape global_shape, Split split, ParamKind kind, int layer,
+           float init_std);
   ModelConfig config_;
   ModelShard shard_;
   std::vector<ParamSpec> specs_;
@@ -72,6 +100,7 @@ struct LayerParams {
   Tensor ln_post_w, ln_post_b;  // [h]
   Tensor w1, b1;                // [2f, h] (x1 rows then x2 rows); [2f]
   Tensor w2, b2;                // [h, f]; [h]
+  // (under tensor parallelism: local heads a/t and inner size f/t in place of a and f)
 };
 
 class FlatParams {

@@ -35,6 +35,7 @@
 
 #include "core/tensor.h"
 #include "model/param_layout.h"
+#include "parallel/communicator.h"
 #include "train/checkpoint_format.h"
 #include "train/run_config.h"
 
@@ -73,9 +74,33 @@ void verify_checkpoint_files(const std::string& dir, const CheckpointMeta& meta)
 // recorded shape, and the pieces of each tensor cover it exactly (completeness).
 void verify_checkpoint_pieces(const std::string& dir, const CheckpointMeta& meta);
 
-// Reads the pieces of `out.layout`'s parameters into out's tensors. The checkpoint must hold
-// each parameter piece exactly as the layout cuts it (same layout); re-cutting pieces for
-// another layout comes with `glm-ckpt reshard`.
+// Several rank files from one process (glm-ckpt reshard): {world rank, its tensors} each.
+SaveResult save_checkpoint_files(const std::string& save_root, CheckpointMeta meta,
+                                 const std::vector<std::pair<int, OptimizerTensors>>& ranks,
+                                 int keep_last);
+
+// A parallel run's save, called by every rank of `world`: world rank 0 prepares and
+// publishes the directory; the ranks with `writes` (DP rank 0 of each TP x PP position)
+// each write their rank file with their primary pieces. `writers` lists every writing
+// rank and its model shard (so rank 0 can describe all files in meta.json).
+struct RankShard {
+  int rank = 0;
+  model::ModelShard shard;
+};
+struct CollectiveSave {
+  parallel::Communicator* world = nullptr;
+  int world_rank = 0;
+  bool writes = false;
+  std::vector<RankShard> writers;
+};
+SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMeta meta,
+                                      const OptimizerTensors& tensors, int keep_last,
+                                      const CollectiveSave& group);
+
+// Reads the pieces of `out.layout`'s parameters into out's tensors, re-cut from whatever
+// layout wrote the checkpoint: each stored piece's overlap with this rank's box is copied
+// (by global offsets), and the box must be covered completely. Any checkpoint therefore
+// loads into any layout, including one process (a one-process layout gives full tensors).
 void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
                             const OptimizerTensors& out);
 

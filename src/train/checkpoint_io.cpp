@@ -35,17 +35,19 @@ void maybe_crash(std::string_view point) {
   }
 }
 
-// The pieces this rank holds: today whole parameters (spec's local block, all of it).
+// The pieces a rank writes: its primary parameter pieces (copies are written by their
+// primary holder), each a whole box.
 std::vector<TensorPiece> pieces_of(const model::ParamLayout& layout) {
   std::vector<TensorPiece> pieces;
   for (const auto& s : layout.specs())
-    pieces.push_back({s.name, s.global_shape, s.global_offset, s.shape, 0, s.numel()});
+    if (s.primary)
+      pieces.push_back({s.name, s.global_shape, s.global_offset, s.box_shape, 0, s.numel()});
   return pieces;
 }
 
-// The piece of one parameter inside a flat [layout.total()] tensor, shaped as its block.
+// The piece of one parameter inside a flat [layout.total()] tensor, shaped as its box.
 Tensor piece_view(const Tensor& flat, const model::ParamSpec& spec) {
-  return flat.slice(0, spec.offset, spec.offset + spec.numel()).view(spec.shape);
+  return flat.slice(0, spec.offset, spec.offset + spec.numel()).view(spec.box_shape);
 }
 
 void write_rank_file(const std::string& path, int rank, std::int64_t step,
@@ -57,11 +59,12 @@ void write_rank_file(const std::string& path, int rank, std::int64_t step,
   f.set_attr("step", std::to_string(step));
   const Tensor* sources[] = {&t.master, &t.exp_avg, &t.exp_avg_sq};
   for (const auto& spec : t.layout->specs()) {
+    if (!spec.primary) continue;
     for (int k = 0; k < 3; ++k)
       f.write(spec.name + "/" + kPieceDatasets[k], piece_view(*sources[k], spec));
     f.set_int_attr(spec.name, "global_shape", spec.global_shape);
     f.set_int_attr(spec.name, "offset", spec.global_offset);
-    f.set_int_attr(spec.name, "shape", spec.shape);
+    f.set_int_attr(spec.name, "shape", spec.box_shape);
     f.set_int_attr(spec.name, "flat_range", {0, spec.numel()});
   }
 }
@@ -118,12 +121,9 @@ std::int64_t parse_latest(const std::string& path) {
   return step;
 }
 
-}  // namespace
 
-SaveResult save_checkpoint(const std::string& save_root, CheckpointMeta meta,
-                           const OptimizerTensors& tensors, int keep_last) {
-  const auto t0 = std::chrono::steady_clock::now();
-  GLM_CHECK(tensors.layout != nullptr, "save_checkpoint: no layout");
+// Step 1 of a save: the save root exists, stale temporaries are gone, iter_X.tmp/ is new.
+fs::path begin_save(const std::string& save_root, std::int64_t step) {
   const fs::path root(save_root);
   std::error_code ec;
   fs::create_directories(root, ec);
@@ -131,22 +131,38 @@ SaveResult save_checkpoint(const std::string& save_root, CheckpointMeta meta,
     throw InputError(
         fmt::format("{}: cannot create the save directory: {}", save_root, ec.message()));
   remove_stale(root);
-
-  const fs::path final_dir = root / iter_dir_name(meta.step);
-  const fs::path tmp = root / (iter_dir_name(meta.step) + ".tmp");
+  const fs::path tmp = root / (iter_dir_name(step) + ".tmp");
   fs::create_directories(tmp);
+  return tmp;
+}
 
-  // Rank files first (one per rank; this process is rank 0 of a world of one).
-  const int rank = 0;
+// Step 2, once per writing rank: its rank file, fsynced.
+void write_rank(const fs::path& tmp, int rank, std::int64_t step, const OptimizerTensors& t) {
+  GLM_CHECK(t.layout != nullptr, "save_checkpoint: no layout");
   const fs::path rank_path = tmp / rank_file_name(rank);
-  write_rank_file(rank_path.string(), rank, meta.step, tensors);
+  write_rank_file(rank_path.string(), rank, step, t);
   fsync_file(rank_path.string());
-  maybe_crash("after_files");
+}
 
+// Step 3: meta.json describing every rank file, then the atomic publication.
+SaveResult publish(const std::string& save_root, const fs::path& tmp, CheckpointMeta meta,
+                   const std::vector<std::pair<int, const model::ParamLayout*>>& writers,
+                   int keep_last, std::chrono::steady_clock::time_point t0) {
+  maybe_crash("after_files");
+  const fs::path root(save_root);
   meta.tensors.clear();
-  for (const auto& s : tensors.layout->specs()) meta.tensors.push_back({s.name, s.global_shape});
-  meta.files = {{rank_file_name(rank), rank, static_cast<std::int64_t>(fs::file_size(rank_path)),
-                 sha256_file_hex(rank_path.string()), pieces_of(*tensors.layout)}};
+  meta.files.clear();
+  std::unordered_map<std::string, bool> listed;
+  for (const auto& [rank, layout] : writers) {
+    for (const auto& s : layout->specs())
+      if (!listed[s.name]) {
+        listed[s.name] = true;
+        meta.tensors.push_back({s.name, s.global_shape});
+      }
+    const fs::path path = tmp / rank_file_name(rank);
+    meta.files.push_back({rank_file_name(rank), rank, static_cast<std::int64_t>(fs::file_size(path)),
+                          sha256_file_hex(path.string()), pieces_of(*layout)});
+  }
   const fs::path meta_path = tmp / kMetaFile;
   {
     std::ofstream out(meta_path, std::ios::binary | std::ios::trunc);
@@ -159,6 +175,7 @@ SaveResult save_checkpoint(const std::string& save_root, CheckpointMeta meta,
 
   // Publish: rename into place (an existing checkpoint of the same step is replaced), make
   // the rename durable, then point `latest` at it.
+  const fs::path final_dir = root / iter_dir_name(meta.step);
   const fs::path old = root / (iter_dir_name(meta.step) + ".old");
   if (fs::exists(final_dir)) fs::rename(final_dir, old);
   fs::rename(tmp, final_dir);
@@ -174,6 +191,56 @@ SaveResult save_checkpoint(const std::string& save_root, CheckpointMeta meta,
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }
+
+}  // namespace
+
+SaveResult save_checkpoint(const std::string& save_root, CheckpointMeta meta,
+                           const OptimizerTensors& tensors, int keep_last) {
+  return save_checkpoint_files(save_root, std::move(meta), {{0, tensors}}, keep_last);
+}
+
+SaveResult save_checkpoint_files(const std::string& save_root, CheckpointMeta meta,
+                                 const std::vector<std::pair<int, OptimizerTensors>>& ranks,
+                                 int keep_last) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const fs::path tmp = begin_save(save_root, meta.step);
+  std::vector<std::pair<int, const model::ParamLayout*>> writers;
+  for (const auto& [rank, t] : ranks) {
+    write_rank(tmp, rank, meta.step, t);
+    writers.push_back({rank, t.layout});
+  }
+  return publish(save_root, tmp, std::move(meta), writers, keep_last, t0);
+}
+
+SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMeta meta,
+                                      const OptimizerTensors& tensors, int keep_last,
+                                      const CollectiveSave& group) {
+  const auto t0 = std::chrono::steady_clock::now();
+  GLM_CHECK(group.world != nullptr, "save_checkpoint_collective: no world communicator");
+  const bool leader = group.world->rank() == 0;
+  const fs::path tmp = fs::path(save_root) / (iter_dir_name(meta.step) + ".tmp");
+  // Rank 0 prepares the directory, the writers fill it, rank 0 publishes; the barriers
+  // order the three phases (a failure on one rank aborts through the collective timeout).
+  if (leader) begin_save(save_root, meta.step);
+  group.world->barrier();
+  if (group.writes) write_rank(tmp, group.world_rank, meta.step, tensors);
+  group.world->barrier();
+  SaveResult r;
+  if (leader) {
+    std::vector<model::ParamLayout> layouts;
+    layouts.reserve(group.writers.size());
+    for (const auto& w : group.writers) layouts.emplace_back(tensors.layout->config(), w.shard);
+    std::vector<std::pair<int, const model::ParamLayout*>> writers;
+    for (std::size_t i = 0; i < layouts.size(); ++i)
+      writers.push_back({group.writers[i].rank, &layouts[i]});
+    r = publish(save_root, tmp, std::move(meta), writers, keep_last, t0);
+  } else {
+    r.dir = (fs::path(save_root) / iter_dir_name(meta.step)).string();
+  }
+  group.world->barrier();
+  return r;
+}
+
 
 std::string resolve_checkpoint_dir(const std::string& dir, std::optional<std::int64_t> iter) {
   const fs::path p(dir);
@@ -215,7 +282,7 @@ CheckpointMeta read_checkpoint_meta(const std::string& dir) {
 void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
                             const OptimizerTensors& out) {
   GLM_CHECK(out.layout != nullptr, "load_optimizer_tensors: no layout");
-  // Where each parameter piece lives in the checkpoint: (file, piece).
+  // Where each tensor's pieces live in the checkpoint: (file, piece).
   struct Found {
     const CheckpointFile* file;
     const TensorPiece* piece;
@@ -225,44 +292,58 @@ void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
     for (const auto& p : f.pieces) by_name[p.name].push_back({&f, &p});
   const std::string meta_path = (fs::path(dir) / kMetaFile).string();
   std::unordered_map<std::string, std::unique_ptr<H5File>> open;
+  auto file = [&](const CheckpointFile& f) -> H5File& {
+    auto& h5 = open[f.name];
+    if (!h5) h5 = std::make_unique<H5File>((fs::path(dir) / f.name).string(), H5File::Mode::read);
+    return *h5;
+  };
   const Tensor* targets[] = {&out.master, &out.exp_avg, &out.exp_avg_sq};
   for (const auto& spec : out.layout->specs()) {
     auto it = by_name.find(spec.name);
     if (it == by_name.end())
       throw InputError(
           fmt::format("{}: no tensor '{}' (the model needs it)", meta_path, spec.name));
-    const Found* match = nullptr;
-    for (const auto& f : it->second)
-      if (f.piece->offset == spec.global_offset && f.piece->shape == spec.shape &&
-          f.piece->whole_block())
-        match = &f;
-    if (it->second.front().piece->global_shape != spec.global_shape)
-      throw InputError(fmt::format(
-          "{}: tensor '{}' has global shape {}, the model's is {}", meta_path, spec.name,
-          shape_str(it->second.front().piece->global_shape), shape_str(spec.global_shape)));
-    if (!match)
-      throw InputError(fmt::format(
-          "{}: tensor '{}' is cut differently from this layout's piece (offset {}, shape {}); "
-          "re-cutting checkpoints for another layout comes with glm-ckpt reshard",
-          meta_path, spec.name, shape_str(spec.global_offset), shape_str(spec.shape)));
-    auto& h5 = open[match->file->name];
-    if (!h5)
-      h5 = std::make_unique<H5File>((fs::path(dir) / match->file->name).string(),
-                                    H5File::Mode::read);
-    for (int k = 0; k < 3; ++k) {
-      const std::string ds = spec.name + "/" + kPieceDatasets[k];
-      Tensor t = h5->read(ds);
-      if (t.dtype() != DType::f32 || t.shape() != spec.shape)
-        throw InputError(fmt::format("{}: dataset '{}' is {}, expected f32{}", h5->path(), ds,
-                                     t.describe(), shape_str(spec.shape)));
-      piece_view(*targets[k], spec).copy_from(t);
+    // Re-cut: copy every stored piece's overlap with this rank's box (same layout: one
+    // piece, the whole box; another layout: parts of one or more pieces).
+    const Box mine = spec.box();
+    std::int64_t copied = 0;
+    for (const Found& f : it->second) {
+      const TensorPiece& p = *f.piece;
+      if (p.global_shape != spec.global_shape)
+        throw InputError(fmt::format("{}: tensor '{}' has global shape {}, the model's is {}",
+                                     meta_path, spec.name, shape_str(p.global_shape),
+                                     shape_str(spec.global_shape)));
+      const Box theirs{p.offset, p.shape};
+      const auto common = intersect(mine, theirs);
+      if (!common) continue;
+      if (!p.whole_block())
+        throw InputError(fmt::format("{}: piece '{}' of {} holds part of its block (flat range "
+                                     "[{}, {})); only whole pieces can be re-cut",
+                                     meta_path, p.name, f.file->name, p.flat_begin, p.flat_end));
+      H5File& h5 = file(*f.file);
+      for (int k = 0; k < 3; ++k) {
+        const std::string ds = spec.name + "/" + kPieceDatasets[k];
+        Tensor t = h5.read(ds);
+        if (t.dtype() != DType::f32 || t.shape() != p.shape)
+          throw InputError(fmt::format("{}: dataset '{}' is {}, expected f32{}", h5.path(), ds,
+                                       t.describe(), shape_str(p.shape)));
+        Tensor dst = piece_view(*targets[k], spec);
+        float* d = dst.data<float>();
+        const float* src = t.data<float>();
+        for_each_run(mine, theirs, *common, [&](std::int64_t in_mine, std::int64_t in_theirs,
+                                                std::int64_t n) {
+          std::memcpy(d + in_mine, src + in_theirs, static_cast<std::size_t>(n) * sizeof(float));
+        });
+      }
+      copied += shape_numel(common->shape);
     }
+    if (copied != spec.numel())
+      throw InputError(fmt::format(
+          "{}: the pieces of '{}' cover {} of the {} elements this rank needs (offset {}, shape "
+          "{}): the checkpoint is incomplete",
+          meta_path, spec.name, copied, spec.numel(), shape_str(spec.global_offset),
+          shape_str(spec.box_shape)));
   }
-  std::size_t pieces = 0;
-  for (const auto& f : meta.files) pieces += f.pieces.size();
-  if (pieces != out.layout->specs().size())
-    throw InputError(fmt::format("{}: {} tensor pieces, the model has {} parameters", meta_path,
-                                 pieces, out.layout->specs().size()));
 }
 
 }  // namespace glm::train

@@ -44,7 +44,13 @@ nlohmann::json RunConfig::to_json() const {
           {"objective", objective.to_json()},
           {"spike_guard", spike_guard.to_json()},
           {"egs_schedule", egs_schedule.to_json()},
-          {"resume", resume.to_json()}};
+          {"resume", resume.to_json()},
+          {"parallel", parallel.to_json()}};
+}
+
+nlohmann::json ParallelConfig::to_json() const {
+  return {{"dp", dp}, {"tp", tp}, {"pp", pp}, {"zero", zero},
+          {"pipeline_first_last_layers", pipeline_first_last_layers}};
 }
 
 nlohmann::json ResumeConfig::to_json() const {
@@ -134,6 +140,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   nlohmann::json optim_j = top.object("optim"), batch_j = top.object("batch");
   nlohmann::json objective_j = top.object("objective"), spike_j = top.object("spike_guard");
   nlohmann::json egs_j = top.object("egs_schedule"), resume_j = top.object("resume");
+  nlohmann::json parallel_j = top.object("parallel");
   for (const auto& p : top.finish()) problems.push_back(p);
   // Each section reports its own problems; collect them all before failing.
   auto section = [&](auto&& parse) {
@@ -155,6 +162,16 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
     section([&] { rc.egs_schedule = optim::EgsSchedule::from_json(egs_j, source); });
 
   section([&] { rc.resume = parse_resume(resume_j, source); });
+
+  if (!parallel_j.is_null()) {
+    JsonFields pj(parallel_j, "parallel", source);
+    pj.get("dp", rc.parallel.dp, 0, 1 << 20);
+    pj.get("tp", rc.parallel.tp, 1, 1 << 10);
+    pj.get("pp", rc.parallel.pp, 1, 1 << 10);
+    pj.get("zero", rc.parallel.zero);
+    pj.get("pipeline_first_last_layers", rc.parallel.pipeline_first_last_layers, -1, 1 << 20);
+    for (const auto& p : pj.finish()) problems.push_back(p);
+  }
 
   JsonFields t(train_j, "train", source);
   t.get("micro_batch_size", rc.train.micro_batch_size, 1, 1 << 20);

@@ -7,6 +7,7 @@
 //   spike_guard  SpikeGuardConfig (optim/spike_guard.h)
 //   egs_schedule EgsSchedule (optim/lr_schedule.h): embedding-gradient-shrink alpha over steps
 //   resume       ResumeConfig below: overrides applied when resuming, skip ranges
+//   parallel     ParallelConfig below: the DP x TP x PP layout (glm-train flags override it)
 //
 // Each section is a small typed struct validated once; every problem in the file is
 // reported together, each naming its key ("train.precision: 'fp8' is not one of ...").
@@ -79,6 +80,18 @@ struct ResumeConfig {
   nlohmann::json to_json() const;
 };
 
+// The parallel layout of a run (DESIGN.md section 4). A run setting: a checkpoint written in
+// one layout resumes in any other.
+struct ParallelConfig {
+  int dp = 0;  // 0: the world size / (tp x pp)
+  int tp = 1, pp = 1;
+  bool zero = false;  // ZeRO-1 over the DP group
+  // Layers on the first and last pipeline stage (-1: split evenly), GLM-130B style
+  // (parallel/pipeline_schedule.h: pipeline_layer_split).
+  int pipeline_first_last_layers = -1;
+  nlohmann::json to_json() const;
+};
+
 struct RunConfig {
   model::ModelConfig model;
   TrainConfig train;
@@ -88,6 +101,7 @@ struct RunConfig {
   optim::SpikeGuardConfig spike_guard;
   optim::EgsSchedule egs_schedule;  // defaults to a constant model.embedding_grad_shrink
   ResumeConfig resume;
+  ParallelConfig parallel;
   std::string source;  // the file it came from
 
   model::ModelOptions model_options() const;

@@ -17,7 +17,9 @@
 #include "optim/grad_clip.h"
 #include "optim/lr_schedule.h"
 #include "parallel/data_parallel.h"
+#include "train/pipeline_runner.h"
 #include "train/signals.h"
+#include "parallel/pipeline_schedule.h"
 
 namespace glm::train {
 namespace {
@@ -44,7 +46,7 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
         "{}: model.vocab_size {} is smaller than the tokenizer's vocabulary {} ({})",
         config_.source, mc.vocab_size, tokenizer_.vocab_size(), tokenizer_.name()));
 
-  const int mb = config_.train.micro_batch_size, D = dp_size();
+  const int mb = config_.train.micro_batch_size, D = dp_size(), P = pp_size();
   const auto& bc = config_.batch;
   for (std::int64_t b : {bc.global_batch_size, bc.rampup() ? bc.rampup_start : bc.global_batch_size,
                          bc.rampup() ? bc.rampup_increment : bc.global_batch_size})
@@ -53,6 +55,16 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
           "{}: batch sizes (global_batch_size {}, rampup_start {}, rampup_increment {}) must be "
           "multiples of train.micro_batch_size x dp = {} x {}",
           config_.source, bc.global_batch_size, bc.rampup_start, bc.rampup_increment, mb, D));
+  // 1F1B needs at least as many micro-batches per step as stages (the smallest batch of a
+  // ramp-up included), or stages would idle for the whole step.
+  const std::int64_t smallest = bc.rampup() ? bc.rampup_start : bc.global_batch_size;
+  if (smallest / (std::int64_t{mb} * D) < P)
+    throw InputError(fmt::format(
+        "{}: {} micro-batches per step (batch {} / (train.micro_batch_size {} x dp {})) is fewer "
+        "than the {} pipeline stages; use a larger batch or smaller micro-batches",
+        config_.source, smallest / (std::int64_t{mb} * D), smallest, mb, D, P));
+  const model::ModelShard shard = shard_of(tp_rank(), pp_rank());
+  shard.validate(mc, fmt::format("{} with tp {} pp {}", config_.source, tp_size(), P));
 
   const std::uint64_t seed = static_cast<std::uint64_t>(config_.train.seed);
   train_data_ = std::make_unique<DataPipeline>(config_.train.data_dir, "train", tokenizer_,
@@ -62,12 +74,15 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
                                                seed ^ kEvalSeedSalt);
 
   // Initialise in fp32, keep that as the master copy, then round the model's weights.
-  model_ = std::make_unique<model::GLMModel>(mc, config_.model_options());
+  model::ModelOptions mo = config_.model_options();
+  mo.shard = shard;
+  mo.tp = tp();
+  model_ = std::make_unique<model::GLMModel>(mc, mo);
   model::deepnorm_init(model_->params(), seed);
   auto layout = std::make_shared<const model::ParamLayout>(model_->layout());
   optim::ElementRange range = optim::full_range(*layout);
   if (options_.zero && D > 1) {
-    zero_ = std::make_unique<ShardedUpdate>(*options_.dp, layout->total());
+    zero_ = std::make_unique<ShardedUpdate>(*dp(), layout->total());
     range = zero_->range();
   }
   Tensor own = model_->params().flat().slice(0, range.begin, range.end);
@@ -78,7 +93,7 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
     master_ = own;  // AdamW updates the model's weights (or this rank's shard) in place
   }
   adamw_ = std::make_unique<optim::AdamW>(layout, config_.optim.adamw(), range, master_);
-  metrics_ = std::make_unique<MetricsLog>(dp_rank() == 0 ? options_.log_dir : std::string(),
+  metrics_ = std::make_unique<MetricsLog>(world_rank() == 0 ? options_.log_dir : std::string(),
                                           config_.train.train_iters);
   peak_flops_ = measure_fma_peak_flops(omp_get_max_threads());
 
@@ -89,9 +104,12 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
   spdlog::info("data: {} train windows, {} held-out windows of {} tokens ({})",
                train_data_->num_windows(), valid_data_->num_windows(), mc.seq_length,
                config_.train.data_dir);
-  spdlog::info("device: CPU, {} threads, {}; FMA peak {:.0f} GFLOP/s (MFU is against it); "
-               "data parallel x{}",
-               omp_get_max_threads(), cpu_isa(), peak_flops_ / 1e9, D);
+  spdlog::info("device: CPU, {} threads, {}; FMA peak {:.0f} GFLOP/s per rank (MFU is against "
+               "it); layout dp {} x tp {} x pp {}{}, this rank: layers [{}, {}){}{}",
+               omp_get_max_threads(), cpu_isa(), peak_flops_ / 1e9, D, tp_size(), P,
+               options_.zero && D > 1 ? " with ZeRO-1" : "", shard.first_layer,
+               shard.end_layer(mc), shard.has_embedding ? " + embedding" : "",
+               shard.has_head ? " + head" : "");
   metrics_->log_event({{"event", "start"}, {"config", config_.to_json()},
                        {"parameters", mc.num_parameters()}, {"peak_flops", peak_flops_}});
 }
@@ -99,7 +117,27 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
 Trainer::~Trainer() = default;
 
 void Trainer::dp_sum(std::span<double> values) const {
-  if (options_.dp && options_.dp->size() > 1) options_.dp->all_reduce_sum(values);
+  if (dp() && dp()->size() > 1) dp()->all_reduce_sum(values);
+}
+
+void Trainer::world_sum(std::span<double> values) const {
+  if (world() && world()->size() > 1) world()->all_reduce_sum(values);
+}
+
+model::ModelShard Trainer::shard_of(int t, int stage) const {
+  const int P = pp_size();
+  const std::vector<int> split = parallel::pipeline_layer_split(
+      config_.model.num_layers, P, config_.parallel.pipeline_first_last_layers);
+  int first = 0;
+  for (int s = 0; s < stage; ++s) first += split[s];
+  model::ModelShard shard;
+  shard.first_layer = first;
+  shard.last_layer = first + split[stage];
+  shard.has_embedding = stage == 0;
+  shard.has_head = stage == P - 1;
+  shard.tp_rank = t;
+  shard.tp_size = tp_size();
+  return shard;
 }
 
 StepResult Trainer::train_step() {
@@ -141,42 +179,55 @@ StepResult Trainer::train_step() {
   const auto targets = static_cast<std::int64_t>(counts[0]);
   const float scale = static_cast<float>(scaler_.scale());
   model_->zero_grads();
-  double loss_sum = 0;
-  for (const auto& b : batches)
-    loss_sum += model_->forward_backward(b, {.loss_scale = scale,
-                                             .num_targets = targets,
-                                             .step = static_cast<std::uint32_t>(state_.step),
-                                             .training = true})
-                    .loss_sum;
-  double sums[1] = {loss_sum};
-  dp_sum(sums);
-  r.loss = sums[0] / static_cast<double>(std::max<std::int64_t>(1, targets));
+  // Forward and backward of every micro-batch through this rank's stage (1F1B under PP).
+  const PipelineStats ps = run_pipeline_step(
+      *model_, pp(), batches,
+      {.loss_scale = scale, .num_targets = targets,
+       .step = static_cast<std::uint32_t>(state_.step), .training = true});
+  r.compute_seconds = ps.compute_s;
+  r.pipeline_comm_seconds = ps.comm_s;
+
+  // The tied embedding: the first stage's copy and the last stage's receive gradients from
+  // the input lookup and the head respectively; both must apply their sum.
+  parallel::Communicator* emb = options_.groups ? options_.groups->embedding.get() : nullptr;
+  if (emb && emb->size() > 1) {
+    Tensor gE = model_->grads().embedding();
+    emb->all_reduce_sum(std::span<float>(gE.data<float>(), static_cast<std::size_t>(gE.numel())));
+  }
 
   // Data parallel: every rank's gradients (already divided by the global target count)
   // are summed, so all ranks hold the gradient of the whole global batch.
   // With ZeRO-1 they are reduce-scattered instead: this rank holds its shard's sum.
   Tensor& full_grads = model_->grads().flat();
   Tensor grads = full_grads;
+  optim::ElementRange range = optim::full_range(model_->layout());
   if (zero_) {
     zero_->reduce_grads(full_grads);
     grads = zero_->shard_grads();
+    range = zero_->range();
   } else if (dp_size() > 1) {
-    parallel::all_reduce_buckets(*options_.dp, full_grads, options_.dp_bucket_bytes);
+    parallel::all_reduce_buckets(*dp(), full_grads, options_.dp_bucket_bytes);
   }
 
-  // Overflow: skip the step (the loss scaler backs off in fp16; fp32 just skips). Under
-  // ZeRO-1 each rank sees only its shard, so the ranks agree on the verdict and the norm.
-  double shard_stats[2] = {kernels::all_finite(grads) ? 0.0 : 1.0, 0.0};
-  if (zero_) {
-    if (shard_stats[0] == 0) shard_stats[1] = optim::local_sum_squares(grads);
-    dp_sum(shard_stats);
-  }
+  // One reduction over every rank agrees on the loss, the overflow verdict and the global
+  // gradient norm: the loss from the last stages' TP rank 0 (one per DP slice), the squares
+  // from each parameter's primary piece, counted once (under ZeRO-1 by its shard's owner,
+  // else by DP rank 0).
+  const bool counts_loss = model_->last_stage() && tp_rank() == 0;
+  const bool counts_norm = zero_ || dp_rank() == 0;
+  double step_stats[3] = {counts_loss ? ps.loss_sum : 0.0,
+                          kernels::all_finite(grads) ? 0.0 : 1.0,
+                          counts_norm ? optim::primary_sum_squares(model_->layout(), grads, range)
+                                      : 0.0};
+  world_sum(step_stats);
+  r.loss = step_stats[0] / static_cast<double>(std::max<std::int64_t>(1, targets));
+  const double shard_stats[2] = {step_stats[1], step_stats[2]};
   const bool found_inf = shard_stats[0] > 0;
   r.skipped = scaler_.dynamic() ? scaler_.update(found_inf) : found_inf;
   r.grad_norm = std::nan("");
   if (r.skipped) r.skip_reason = "inf/nan gradients";
   if (!r.skipped) {
-    r.grad_norm = std::sqrt(zero_ ? shard_stats[1] : optim::local_sum_squares(grads)) / scale;
+    r.grad_norm = std::sqrt(shard_stats[1]) / scale;
     if (spike_guard_.config().enabled && spike_guard_.check(r.loss, r.grad_norm)) {
       r.skipped = true;
       r.skip_reason = fmt::format("spike guard: {} (z {:.1f})",
@@ -211,11 +262,16 @@ EvalResult Trainer::evaluate() {
   double sum = 0;
   for (int i = 0; i < config_.train.eval_iters; ++i) {
     model::Batch b = valid_data_->micro_batch(std::int64_t{i} * mb, mb);
-    model::LossStats s = model_->forward_loss(b);
+    PipelineStats s = run_pipeline_forward(*model_, pp(), b);
     sum += s.loss_sum;
     e.tokens += s.num_targets;
   }
-  e.loss = e.tokens > 0 ? sum / static_cast<double>(e.tokens) : std::nan("");
+  // Every DP slice evaluates the same batches: one last-stage rank reports them.
+  const bool reports = model_->last_stage() && tp_rank() == 0 && dp_rank() == 0;
+  double totals[2] = {reports ? sum : 0.0, reports ? static_cast<double>(e.tokens) : 0.0};
+  world_sum(totals);
+  e.tokens = static_cast<std::int64_t>(totals[1]);
+  e.loss = e.tokens > 0 ? totals[0] / totals[1] : std::nan("");
   return e;
 }
 
@@ -254,19 +310,19 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
       m.step_ms = 1e3 * interval_s / interval_steps;
       const double flops = 3.0 * config_.model.forward_flops_per_token() * m.tokens_per_s;
       m.tflops = flops / 1e12;
-      m.mfu = flops / (peak_flops_ * dp_size());
+      m.mfu = flops / (peak_flops_ * world_size());
       m.memory_gb = memory_stats(DeviceKind::cpu).peak / 1e9;
       m.global_batch = static_cast<int>(r.global_batch);
       metrics_->log_step(m);
       interval_loss = interval_s = interval_norm = 0;
       interval_steps = interval_accepted = interval_tokens = 0;
     }
-    // A stop signal that arrived during the step: finish here with a checkpoint. Every DP
-    // rank must stop at the same step, so the ranks agree on it.
+    // A stop signal that arrived during the step: finish here with a checkpoint. Every rank
+    // must stop at the same step, so the ranks agree on it.
     stop_signal_ = stop_signal_received();
-    if (dp_size() > 1) {
+    if (world_size() > 1) {
       double s[2] = {static_cast<double>(stop_signal_ != 0), static_cast<double>(stop_signal_)};
-      dp_sum(s);
+      world_sum(s);
       // (a rank that got none takes the signal the others got; under mpirun all get the same)
       if (s[0] > 0) stop_signal_ = stop_signal_ ? stop_signal_ : static_cast<int>(s[1] / s[0]);
     }
@@ -293,27 +349,28 @@ void Trainer::stop_with_checkpoint() {
 }
 
 SaveResult Trainer::save(const std::string& save_root) {
-  // Data-parallel ranks hold identical state (ZeRO-1 shards are gathered first, by every
-  // rank): DP rank 0 writes it once, the others wait.
+  // DP ranks of one TP x PP position hold identical state (ZeRO-1 shards are gathered
+  // first, by every rank of the DP group): DP rank 0 of each position writes its pieces.
   const OptimizerTensors tensors = optimizer_tensors();
-  if (dp_rank() != 0) {
-    options_.dp->barrier();
-    checkpoint_step_ = state_.step;
-    return {};
-  }
-  struct BarrierAtExit {
-    parallel::Communicator* dp;
-    ~BarrierAtExit() {
-      if (dp && dp->size() > 1) dp->barrier();
-    }
-  } release{options_.dp};
   const auto existing = std::filesystem::path(save_root) / iter_dir_name(state_.step);
   if (state_.step == checkpoint_step_ && std::filesystem::exists(existing / kMetaFile)) {
-    spdlog::info("checkpoint of step {} already in {}", state_.step, save_root);
+    if (world_rank() == 0) spdlog::info("checkpoint of step {} already in {}", state_.step, save_root);
     return {existing.string(), 0, 0, {}};
   }
-  SaveResult r = save_checkpoint(save_root, checkpoint_meta(), tensors, config_.train.keep_last);
+  SaveResult r;
+  if (world_size() == 1) {
+    r = save_checkpoint(save_root, checkpoint_meta(), tensors, config_.train.keep_last);
+  } else {
+    CollectiveSave group{world(), world_rank(), dp_rank() == 0, {}};
+    const int D = dp_size(), T = tp_size();
+    for (int stage = 0; stage < pp_size(); ++stage)
+      for (int t = 0; t < T; ++t)
+        group.writers.push_back({t + T * D * stage, shard_of(t, stage)});  // rank of (dp 0, t, stage)
+    r = save_checkpoint_collective(save_root, checkpoint_meta(), tensors, config_.train.keep_last,
+                                   group);
+  }
   checkpoint_step_ = state_.step;
+  if (world_rank() != 0) return r;
   spdlog::info("saved checkpoint {} (step {}, {:.1f} MB) in {:.2f} s ({:.0f} MB/s)", r.dir,
                state_.step, r.bytes / 1e6, r.seconds, r.bytes / 1e6 / std::max(r.seconds, 1e-9));
   for (const auto& d : r.pruned) spdlog::info("removed old checkpoint {} (keep_last {})", d,
@@ -331,14 +388,16 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
   verify_checkpoint_files(path, meta);
   std::vector<std::string> notes;
   RunConfig rc = reconcile_resume_config(config_, meta.config, meta_path, notes);
-  if (meta.layout != CheckpointLayout{})
-    throw InputError(fmt::format("{}: written by a {}-rank layout (dp {} tp {} pp {}); this run "
-                                 "is one rank (re-cutting comes with glm-ckpt reshard)",
-                                 meta_path, meta.layout.world_size, meta.layout.dp, meta.layout.tp,
-                                 meta.layout.pp));
+  const CheckpointLayout here = checkpoint_meta().layout;
+  if (meta.layout != here)
+    notes.push_back(fmt::format("re-cut from layout dp {} tp {} pp {}{} ({} ranks) to dp {} tp {} "
+                                "pp {}{}",
+                                meta.layout.dp, meta.layout.tp, meta.layout.pp,
+                                meta.layout.zero ? " zero" : "", meta.layout.world_size, here.dp,
+                                here.tp, here.pp, here.zero ? " zero" : ""));
 
   if (zero_) {
-    // The checkpoint holds whole tensors: load them, keep this rank's shard.
+    // The checkpoint holds whole pieces: load this rank's, keep its ZeRO-1 shard.
     const auto& layout = model_->layout();
     OptimizerTensors full{&layout, Tensor::empty({layout.total()}, DType::f32),
                           Tensor::empty({layout.total()}, DType::f32),
@@ -368,7 +427,8 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
       notes.push_back("resume.loss_scale ignored: fp32 runs use a fixed scale of 1");
     }
   }
-  for (const auto& n : notes) spdlog::info("resume: {}", n);
+  if (world_rank() == 0)
+    for (const auto& n : notes) spdlog::info("resume: {}", n);
   const double seconds = seconds_since(t0);
   const std::int64_t bytes = meta.total_bytes();
   spdlog::info("loaded checkpoint {} (step {}, {} samples consumed, {:.1f} MB) in {:.2f} s",
@@ -391,6 +451,7 @@ CheckpointMeta Trainer::checkpoint_meta() const {
                 {"egs_alpha", optim::egs_alpha(config_.egs_schedule, state_.step)},
                 {"note", "the next step's values: functions of consumed_samples and step"}};
   m.config = config_.to_json();
+  m.layout = {world_size(), dp_size(), tp_size(), pp_size(), zero_ ? 1 : 0};
   return m;
 }
 

@@ -1,5 +1,6 @@
-// The training loop of one process (DESIGN.md section 5b), written against the parallel
-// design: global batch = micro-batch x micro-batches x DP (DP = 1 until issue 5).
+// The training loop of one rank (DESIGN.md section 5b) in a DP x TP x PP layout (section 4):
+// global batch = micro-batch x micro-batches x DP; each rank holds one pipeline stage's
+// layers, cut over its TP group, and runs the micro-batches through the 1F1B schedule.
 //
 // One optimizer step: collate every micro-batch of the global batch (the loss denominator
 // is the global count of target tokens), forward+backward each with the current loss
@@ -36,11 +37,13 @@ namespace glm::train {
 
 struct TrainerOptions {
   std::string log_dir = "logs/run";
-  // The data-parallel group (null: one process). Rank r of D trains on samples
-  // [r*B/D, (r+1)*B/D) of each global batch of B; gradients are all-reduced in buckets, so
-  // every rank holds the same weights and optimizer state (checkpoints are written once, by
-  // DP rank 0, and load into any DP size). Only DP rank 0 writes metrics.jsonl.
-  parallel::Communicator* dp = nullptr;
+  // The process groups of a parallel run (null: one process); the layout's sizes are the
+  // groups' sizes. DP rank r of D trains on samples [r*B/D, (r+1)*B/D) of each global batch
+  // of B; gradients are all-reduced in buckets over the DP group (and the tied embedding's
+  // over the embedding group), so the DP ranks of one TP x PP position hold the same
+  // weights and optimizer state. Checkpoints: DP rank 0 of each position writes its pieces
+  // (they load into any layout). Only world rank 0 writes metrics.jsonl.
+  parallel::ProcessGroups* groups = nullptr;
   std::int64_t dp_bucket_bytes = 25 << 20;
   // ZeRO-1 over the DP group (train/sharded_update.h): each rank keeps and updates one
   // shard of the master weights and Adam moments. Same results as without it.
@@ -62,6 +65,8 @@ struct StepResult {
   std::int64_t global_batch = 0;
   std::int64_t tokens = 0;  // global batch x sequence length
   double seconds = 0;
+  double compute_seconds = 0;  // this rank's forward and backward passes
+  double pipeline_comm_seconds = 0;  // waiting on point-to-point pipeline transfers
 };
 
 struct EvalResult {
@@ -107,10 +112,26 @@ class Trainer {
 
  private:
   void skip_sample_ranges();    // resume.skip_samples, before a step draws its batch
-  int dp_size() const { return options_.dp ? options_.dp->size() : 1; }
-  int dp_rank() const { return options_.dp ? options_.dp->rank() : 0; }
-  // Sums over the DP group (identity without one).
+  parallel::Communicator* group(std::unique_ptr<parallel::Communicator> parallel::ProcessGroups::*g) const {
+    return options_.groups ? (options_.groups->*g).get() : nullptr;
+  }
+  parallel::Communicator* dp() const { return group(&parallel::ProcessGroups::dp); }
+  parallel::Communicator* tp() const { return group(&parallel::ProcessGroups::tp); }
+  parallel::Communicator* pp() const { return group(&parallel::ProcessGroups::pp); }
+  parallel::Communicator* world() const { return group(&parallel::ProcessGroups::world); }
+  int dp_size() const { return dp() ? dp()->size() : 1; }
+  int dp_rank() const { return dp() ? dp()->rank() : 0; }
+  int tp_size() const { return tp() ? tp()->size() : 1; }
+  int tp_rank() const { return tp() ? tp()->rank() : 0; }
+  int pp_size() const { return pp() ? pp()->size() : 1; }
+  int pp_rank() const { return pp() ? pp()->rank() : 0; }
+  int world_rank() const { return world() ? world()->rank() : 0; }
+  int world_size() const { return world() ? world()->size() : 1; }
+  // The model shard of position (tp rank, pp stage) of this run's layout.
+  model::ModelShard shard_of(int tp_rank, int stage) const;
+  // Sums over the DP group / over every rank (identity without one).
   void dp_sum(std::span<double> values) const;
+  void world_sum(std::span<double> values) const;
   void stop_with_checkpoint();  // after a stop signal: save (if save_dir) and log
 
   RunConfig config_;
@@ -131,6 +152,7 @@ class Trainer {
   std::unique_ptr<MetricsLog> metrics_;
   TrainState state_;
   double peak_flops_ = 0;  // per process, for MFU
+  double comm_s_ = 0, compute_s_ = 0;  // pipeline time split over the logging interval
   std::int64_t checkpoint_step_ = -1;  // step of the last checkpoint saved or loaded
   int stop_signal_ = 0;
 };

@@ -1,0 +1,96 @@
+// Vocab-parallel cross-entropy pieces on CPU (kernels/cross_entropy.h): the per-shard
+// passes of the fused kernel in cross_entropy.cpp, split where the ranks must combine
+// their row maxima and sums. Rows are split over threads; exp is vec_math's polynomial.
+#include <cmath>
+#include <limits>
+
+#include "kernels/cpu/check.h"
+#include "kernels/cpu/vec_math.h"
+#include "kernels/cross_entropy.h"
+
+namespace glm::kernels {
+using namespace cpu;
+
+namespace {
+void check_shapes(const char* op, const Tensor& logits, const Tensor* targets, const Tensor& per_row,
+                  std::int64_t per_row_cols) {
+  require_cpu(op, logits, per_row);
+  require_f32(op, "logits", logits);
+  require_f32(op, "per-row values", per_row);
+  GLM_CHECK(logits.dim() == 2, "{}: logits must be [R, V_local], got {}", op,
+            shape_str(logits.shape()));
+  require_numel(op, "per-row values", per_row, logits.size(0) * per_row_cols);
+  if (targets) {
+    require_cpu(op, *targets);
+    require_i32(op, "targets", *targets);
+    require_numel(op, "targets", *targets, logits.size(0));
+  }
+}
+}  // namespace
+
+void sharded_ce_row_max(Tensor& row_max, const Tensor& logits) {
+  check_shapes("sharded_ce_row_max", logits, nullptr, row_max, 1);
+  const std::int64_t R = logits.size(0), V = logits.size(1);
+  const float* X = logits.data<float>();
+  float* M = row_max.data<float>();
+#pragma omp parallel for schedule(static) if (R * V >= kParallelMin)
+  for (std::int64_t r = 0; r < R; ++r) {
+    float m = -std::numeric_limits<float>::infinity();
+    const float* x = X + r * V;
+#pragma omp simd reduction(max : m)
+    for (std::int64_t j = 0; j < V; ++j) m = x[j] > m ? x[j] : m;
+    M[r] = m;
+  }
+}
+
+void sharded_ce_partials(Tensor& partials, const Tensor& logits, const Tensor& targets,
+                         const Tensor& row_max, std::int64_t vocab_start) {
+  check_shapes("sharded_ce_partials", logits, &targets, partials, 2);
+  const std::int64_t R = logits.size(0), V = logits.size(1);
+  const float *X = logits.data<float>(), *M = row_max.data<float>();
+  const std::int32_t* T = targets.data<std::int32_t>();
+  float* P = partials.data<float>();
+#pragma omp parallel for schedule(static) if (R * V >= kParallelMin)
+  for (std::int64_t r = 0; r < R; ++r) {
+    const float* x = X + r * V;
+    const float m = M[r];
+    float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t j = 0; j < V; ++j) sum += exp_approx(x[j] - m);
+    const std::int64_t local = std::int64_t{T[r]} - vocab_start;
+    P[2 * r] = T[r] < 0 ? 0.f : sum;
+    P[2 * r + 1] = T[r] >= 0 && local >= 0 && local < V ? x[local] : 0.f;
+  }
+}
+
+void sharded_ce_finish(Tensor& losses, Tensor& logits, const Tensor& targets,
+                       const Tensor& row_max, const Tensor& totals, std::int64_t vocab_start,
+                       float grad_scale, bool write_grad) {
+  check_shapes("sharded_ce_finish", logits, &targets, totals, 2);
+  require_numel("sharded_ce_finish", "losses", losses, logits.size(0));
+  const std::int64_t R = logits.size(0), V = logits.size(1);
+  const float *M = row_max.data<float>(), *S = totals.data<float>();
+  const std::int32_t* T = targets.data<std::int32_t>();
+  float *X = logits.data<float>(), *L = losses.data<float>();
+#pragma omp parallel for schedule(static) if (R * V >= kParallelMin)
+  for (std::int64_t r = 0; r < R; ++r) {
+    float* x = X + r * V;
+    if (T[r] < 0) {
+      L[r] = 0.f;
+      if (write_grad)
+        for (std::int64_t j = 0; j < V; ++j) x[j] = 0.f;
+      continue;
+    }
+    const float m = M[r], sum = S[2 * r];
+    // loss = logsumexp over the whole vocabulary - the target's logit
+    L[r] = std::log(sum) + (m - S[2 * r + 1]);
+    if (!write_grad) continue;
+    const float k = grad_scale / sum;
+#pragma omp simd
+    for (std::int64_t j = 0; j < V; ++j) x[j] = exp_approx(x[j] - m) * k;
+    const std::int64_t local = std::int64_t{T[r]} - vocab_start;
+    if (local >= 0 && local < V) x[local] -= grad_scale;
+  }
+}
+
+}  // namespace glm::kernels

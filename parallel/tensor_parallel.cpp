@@ -1,0 +1,60 @@
+#include "parallel/tensor_parallel.h"
+
+#include <algorithm>
+#include <span>
+
+#include "core/error.h"
+#include "kernels/cross_entropy.h"
+
+namespace glm::parallel {
+namespace {
+
+bool active(const Communicator* tp) { return tp && tp->size() > 1; }
+
+std::span<float> floats(Tensor& t) {
+  GLM_CHECK(t.dtype() == DType::f32 && t.is_contiguous() && t.device().is_cpu(),
+            "tensor-parallel reduction needs a contiguous f32 host tensor, got {}", t.describe());
+  return {t.data<float>(), static_cast<std::size_t>(t.numel())};
+}
+
+}  // namespace
+
+void reduce_from_tp(Communicator* tp, Tensor& x) {
+  if (active(tp)) tp->all_reduce_sum(floats(x));
+}
+
+void copy_to_tp_backward(Communicator* tp, Tensor& dx) {
+  if (active(tp)) tp->all_reduce_sum(floats(dx));
+}
+
+void vocab_parallel_cross_entropy(Communicator* tp, Tensor& losses, Tensor& logits_shard,
+                                  const Tensor& targets, std::int64_t vocab_start,
+                                  float grad_scale, bool write_grad) {
+  if (!active(tp)) {
+    GLM_CHECK(vocab_start == 0, "vocab_parallel_cross_entropy: a shard without a TP group");
+    kernels::softmax_cross_entropy(losses, logits_shard, targets, grad_scale, write_grad);
+    return;
+  }
+  const std::int64_t R = logits_shard.size(0);
+  const int t = tp->size();
+  // M[r] = max over every rank's row maxima (all-gathered: the interface sums, not maxes)
+  Tensor local_max = Tensor::empty({R}, DType::f32);
+  kernels::sharded_ce_row_max(local_max, logits_shard);
+  Tensor all_max = Tensor::empty({t, R}, DType::f32);
+  tp->all_gather(floats(local_max), floats(all_max));
+  Tensor row_max = Tensor::empty({R}, DType::f32);
+  const float* a = all_max.data<float>();
+  float* m = row_max.data<float>();
+  for (std::int64_t r = 0; r < R; ++r) {
+    m[r] = a[r];
+    for (int k = 1; k < t; ++k) m[r] = std::max(m[r], a[k * R + r]);
+  }
+  // sum of exp(logit - M) and the target's logit, each summed over the ranks
+  Tensor partials = Tensor::empty({R, 2}, DType::f32);
+  kernels::sharded_ce_partials(partials, logits_shard, targets, row_max, vocab_start);
+  tp->all_reduce_sum(floats(partials));
+  kernels::sharded_ce_finish(losses, logits_shard, targets, row_max, partials, vocab_start,
+                             grad_scale, write_grad);
+}
+
+}  // namespace glm::parallel

@@ -1,0 +1,102 @@
+#include "train/pipeline_runner.h"
+
+#include <chrono>
+#include <span>
+
+#include "core/error.h"
+#include "parallel/pipeline_schedule.h"
+
+namespace glm::train {
+namespace {
+
+using clock = std::chrono::steady_clock;
+double since(clock::time_point t0) {
+  return std::chrono::duration<double>(clock::now() - t0).count();
+}
+
+std::span<const float> floats(const Tensor& t) {
+  return {t.data<float>(), static_cast<std::size_t>(t.numel())};
+}
+std::span<float> floats(Tensor& t) { return {t.data<float>(), static_cast<std::size_t>(t.numel())}; }
+
+}  // namespace
+
+PipelineStats run_pipeline_step(model::GLMModel& m, parallel::Communicator* pp,
+                                const std::vector<model::Batch>& batches,
+                                const model::StepOptions& opt) {
+  PipelineStats st;
+  const int M = static_cast<int>(batches.size());
+  if (!pp || pp->size() == 1) {
+    auto t0 = clock::now();
+    for (const auto& b : batches) {
+      model::LossStats s = m.forward_backward(b, opt);
+      st.loss_sum += s.loss_sum;
+      st.num_targets += s.num_targets;
+    }
+    st.compute_s = since(t0);
+    return st;
+  }
+  const int stage = pp->rank(), P = pp->size();
+  const int slots = parallel::pipeline_slots(stage, P, M);
+  const bool first = stage == 0, last = stage == P - 1;
+  GLM_CHECK(first == m.first_stage() && last == m.last_stage(),
+            "pipeline stage {} of {} holds the wrong model shard", stage, P);
+
+  // Each step's send is posted together with the next step's receive.
+  std::span<const float> pending;
+  int pending_peer = -1;
+  auto exchange = [&](std::span<float> recv, int recv_peer) {
+    if (pending.empty() && recv.empty()) return;
+    auto t0 = clock::now();
+    pp->send_recv(pending, pending_peer, recv, recv_peer);
+    pending = {};
+    st.comm_s += since(t0);
+  };
+  for (const parallel::PipeStep& step : parallel::one_f_one_b(stage, P, M)) {
+    const model::Batch& b = batches[step.micro_batch];
+    const int slot = step.micro_batch % slots;
+    if (step.op == parallel::PipeOp::forward) {
+      if (first) exchange({}, -1);
+      else exchange(floats(m.stage_input(slot, b.batch_size(), b.seq_len())), stage - 1);
+      auto t0 = clock::now();
+      model::LossStats s = m.stage_forward(b, opt, slot);
+      st.compute_s += since(t0);
+      st.loss_sum += s.loss_sum;
+      st.num_targets += s.num_targets;
+      if (!last) {
+        pending = floats(m.stage_output(slot));
+        pending_peer = stage + 1;
+      }
+    } else {
+      if (last) exchange({}, -1);
+      else exchange(floats(m.stage_output_grad(slot)), stage + 1);
+      auto t0 = clock::now();
+      const Tensor& dx = m.stage_backward(b, opt, slot);
+      st.compute_s += since(t0);
+      if (!first) {
+        pending = floats(dx);
+        pending_peer = stage - 1;
+      }
+    }
+  }
+  exchange({}, -1);
+  return st;
+}
+
+PipelineStats run_pipeline_forward(model::GLMModel& m, parallel::Communicator* pp,
+                                   const model::Batch& b) {
+  PipelineStats st;
+  const model::StepOptions opt{.training = false};
+  auto t0 = clock::now();
+  if (pp && pp->size() > 1 && !m.first_stage()) {
+    pp->recv(floats(m.stage_input(0, b.batch_size(), b.seq_len())), pp->rank() - 1);
+  }
+  model::LossStats s = m.stage_forward(b, opt, 0);
+  if (pp && pp->size() > 1 && !m.last_stage()) pp->send(floats(m.stage_output(0)), pp->rank() + 1);
+  st.loss_sum = s.loss_sum;
+  st.num_targets = s.num_targets;
+  st.compute_s = since(t0);
+  return st;
+}
+
+}  // namespace glm::train
