@@ -25,6 +25,10 @@
 #include "kernels/cpu/vec_math.h"
 #include "kernels/gemm.h"
 
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
+#endif
+
 namespace glm::kernels {
 using namespace cpu;
 
@@ -130,6 +134,10 @@ void head_gemm(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t 
 }  // namespace
 
 void attention_softmax_forward(Tensor& scores, const AttentionMask& mask, float scale) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(scores, mask.prefix_len, mask.valid_len))
+    return cuda::attention_softmax_forward(scores, mask, scale);
+#endif
   constexpr const char* op = "attention_softmax_forward";
   require_cpu(op, scores);
   require_f32(op, "scores", scores);
@@ -147,6 +155,9 @@ void attention_softmax_forward(Tensor& scores, const AttentionMask& mask, float 
 }
 
 void attention_softmax_backward(Tensor& dprobs, const Tensor& probs, float scale) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(dprobs, probs)) return cuda::attention_softmax_backward(dprobs, probs, scale);
+#endif
   constexpr const char* op = "attention_softmax_backward";
   require_cpu(op, dprobs, probs);
   require_f32(op, "dprobs", dprobs);
@@ -162,6 +173,9 @@ void attention_softmax_backward(Tensor& dprobs, const Tensor& probs, float scale
 
 void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const AttentionMask& mask,
                        const AttentionArgs& args) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(ctx, probs, qkv)) return cuda::attention_forward(ctx, probs, qkv, mask, args);
+#endif
   constexpr const char* op = "attention_forward";
   require_cpu(op, ctx, probs, qkv);
   const auto [B, T, a, d] = check_qkv(op, qkv, args);
@@ -208,6 +222,10 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
 
 void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const Tensor& probs,
                         const Tensor& qkv, const AttentionMask& mask, const AttentionArgs& args) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(dqkv, scratch, dctx, probs, qkv))
+    return cuda::attention_backward(dqkv, scratch, dctx, probs, qkv, mask, args);
+#endif
   constexpr const char* op = "attention_backward";
   require_cpu(op, dqkv, scratch, dctx, probs, qkv);
   const auto [B, T, a, d] = check_qkv(op, qkv, args);

@@ -15,6 +15,10 @@
 #include "core/half.h"
 #include "kernels/cpu/check.h"
 
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
+#endif
+
 namespace glm::kernels {
 using namespace cpu;
 
@@ -96,6 +100,9 @@ void check_pair(const char* op, const Tensor& dst, DType dst_type, const Tensor&
 }  // namespace
 
 void f32_to_f16(Tensor& dst, const Tensor& src) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(dst, src)) return cuda::f32_to_f16(dst, src, cuda::current_stream());
+#endif
   check_pair("f32_to_f16", dst, DType::f16, src, DType::f32);
   std::uint16_t* D = dst.data<std::uint16_t>();
   const float* S = src.data<float>();
@@ -104,6 +111,9 @@ void f32_to_f16(Tensor& dst, const Tensor& src) {
 }
 
 void f16_to_f32(Tensor& dst, const Tensor& src) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(dst, src)) return cuda::f16_to_f32(dst, src, cuda::current_stream());
+#endif
   check_pair("f16_to_f32", dst, DType::f32, src, DType::f16);
   float* D = dst.data<float>();
   const std::uint16_t* S = src.data<std::uint16_t>();
@@ -112,6 +122,9 @@ void f16_to_f32(Tensor& dst, const Tensor& src) {
 }
 
 void round_to_f16(Tensor& x) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(x)) return cuda::round_to_f16(x, cuda::current_stream());
+#endif
   require_cpu("round_to_f16", x);
   require_f32("round_to_f16", "x", x);
   float* X = x.data<float>();

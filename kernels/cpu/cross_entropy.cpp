@@ -13,6 +13,10 @@
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/vec_math.h"
 
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
+#endif
+
 namespace glm::kernels {
 using namespace cpu;
 
@@ -55,6 +59,10 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) float ce_row(
 
 void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets, float grad_scale,
                            bool write_grad) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(losses, logits, targets))
+    return cuda::softmax_cross_entropy(losses, logits, targets, grad_scale, write_grad);
+#endif
   constexpr const char* op = "softmax_cross_entropy";
   require_cpu(op, losses, logits, targets);
   require_f32(op, "losses", losses);

@@ -12,6 +12,10 @@
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/dropout_row.h"
 
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
+#endif
+
 namespace glm::kernels {
 using namespace cpu;
 
@@ -78,6 +82,9 @@ bool dropout_keep(const DropoutSite& site, float p, std::int64_t global_row, std
 }
 
 void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t groups) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(x)) return cuda::dropout_apply(x, p, site, groups);
+#endif
   constexpr const char* op = "dropout_apply";
   require_cpu(op, x);
   require_f32(op, "x", x);

@@ -15,6 +15,10 @@
 
 #include "kernels/cpu/check.h"
 
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
+#endif
+
 namespace glm::kernels {
 using namespace cpu;
 
@@ -96,6 +100,9 @@ void check_rows(const char* op, const Tensor& rows_tensor, const Tensor& table,
 }  // namespace
 
 void scaled_add(Tensor& y, float alpha, const Tensor& a, const Tensor& b) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(y, a, b)) return cuda::scaled_add(y, alpha, a, b);
+#endif
   constexpr const char* op = "scaled_add";
   require_cpu(op, y, a, b);
   require_f32(op, "y", y);
@@ -109,6 +116,9 @@ void scaled_add(Tensor& y, float alpha, const Tensor& a, const Tensor& b) {
 }
 
 void axpy(Tensor& y, float alpha, const Tensor& x) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(y, x)) return cuda::axpy(y, alpha, x);
+#endif
   constexpr const char* op = "axpy";
   require_cpu(op, y, x);
   require_f32(op, "y", y);
@@ -121,6 +131,9 @@ void axpy(Tensor& y, float alpha, const Tensor& x) {
 }
 
 void scale(Tensor& y, float alpha) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(y)) return cuda::scale(y, alpha);
+#endif
   require_cpu("scale", y);
   require_f32("scale", "y", y);
   float* Y = y.data<float>();
@@ -129,6 +142,9 @@ void scale(Tensor& y, float alpha) {
 }
 
 double sum_squares(const Tensor& x) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(x)) return cuda::sum_squares(x);
+#endif
   require_cpu("sum_squares", x);
   require_f32("sum_squares", "x", x);
   const float* X = x.data<float>();
@@ -147,6 +163,9 @@ double sum_squares(const Tensor& x) {
 }
 
 bool all_finite(const Tensor& x) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(x)) return cuda::all_finite(x);
+#endif
   require_cpu("all_finite", x);
   require_f32("all_finite", "x", x);
   const float* X = x.data<float>();
@@ -162,6 +181,9 @@ bool all_finite(const Tensor& x) {
 }
 
 void gather_rows(Tensor& out, const Tensor& src, const Tensor& index) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(out, src, index)) return cuda::gather_rows(out, src, index);
+#endif
   constexpr const char* op = "gather_rows";
   require_cpu(op, out, src, index);
   require_f32(op, "out", out);
@@ -179,6 +201,9 @@ void gather_rows(Tensor& out, const Tensor& src, const Tensor& index) {
 // dst[index[r]] += src[r]. Indices may repeat, so threads split the columns (each walks
 // all rows in order): deterministic for any thread count, no atomics.
 void scatter_add_rows(Tensor& dst, const Tensor& src, const Tensor& index) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(dst, src, index)) return cuda::scatter_add_rows(dst, src, index);
+#endif
   constexpr const char* op = "scatter_add_rows";
   require_cpu(op, dst, src, index);
   require_f32(op, "dst", dst);

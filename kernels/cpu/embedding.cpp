@@ -13,6 +13,10 @@
 
 #include "kernels/cpu/check.h"
 
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
+#endif
+
 namespace glm::kernels {
 using namespace cpu;
 
@@ -37,6 +41,10 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void axpy_row(f
 
 void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
                        std::int64_t vocab_start, std::int64_t vocab_total) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(x, tokens, table))
+    return cuda::embedding_forward(x, tokens, table, vocab_start, vocab_total);
+#endif
   constexpr const char* op = "embedding_forward";
   require_cpu(op, x, tokens, table);
   require_f32(op, "x", x);
@@ -71,6 +79,10 @@ void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
 
 void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, float alpha,
                         std::int64_t vocab_start) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(dtable, dx, tokens))
+    return cuda::embedding_backward(dtable, dx, tokens, alpha, vocab_start);
+#endif
   constexpr const char* op = "embedding_backward";
   require_cpu(op, dtable, dx, tokens);
   require_f32(op, "dtable", dtable);

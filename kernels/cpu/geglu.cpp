@@ -10,6 +10,10 @@
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/vec_math.h"
 
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
+#endif
+
 namespace glm::kernels {
 using namespace cpu;
 
@@ -71,6 +75,9 @@ void check_shapes(const char* op, const Tensor& g, const Tensor& u) {
 }  // namespace
 
 void geglu_forward(Tensor& g, const Tensor& u) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(g, u)) return cuda::geglu_forward(g, u);
+#endif
   require_cpu("geglu_forward", g, u);
   check_shapes("geglu_forward", g, u);
   const std::int64_t f = u.size(-1) / 2, R = rows_of(u);
@@ -81,6 +88,9 @@ void geglu_forward(Tensor& g, const Tensor& u) {
 }
 
 void geglu_backward(Tensor& du, const Tensor& dg, const Tensor& u) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(du, dg, u)) return cuda::geglu_backward(du, dg, u);
+#endif
   constexpr const char* op = "geglu_backward";
   require_cpu(op, du, dg, u);
   check_shapes(op, dg, u);

@@ -15,6 +15,10 @@
 
 #include "kernels/cpu/check.h"
 
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
+#endif
+
 namespace glm::kernels {
 using namespace cpu;
 
@@ -117,6 +121,10 @@ void check_forward(const char* op, const Tensor& y, const Tensor& mean, const Te
 
 void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x, const Tensor& gamma,
                        const Tensor& beta, float eps) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(y, mean, rstd, x, gamma, beta))
+    return cuda::layernorm_forward(y, mean, rstd, x, gamma, beta, eps);
+#endif
   check_forward("layernorm_forward", y, mean, rstd, x, gamma, beta);
   const std::int64_t h = x.size(-1), R = rows_of(x);
   float *Y = y.data<float>(), *MEAN = mean.data<float>(), *RSTD = rstd.data<float>();
@@ -129,6 +137,10 @@ void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x, c
 void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& a,
                                 const Tensor& f, float alpha, const Tensor& gamma,
                                 const Tensor& beta, float eps) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(s, y, mean, rstd, a, f, gamma, beta))
+    return cuda::residual_layernorm_forward(s, y, mean, rstd, a, f, alpha, gamma, beta, eps);
+#endif
   constexpr const char* op = "residual_layernorm_forward";
   check_forward(op, y, mean, rstd, a, gamma, beta);
   require_cpu(op, s, f);
@@ -151,6 +163,10 @@ void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd
 void layernorm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor& dy,
                         const Tensor* dres, float alpha_res, const Tensor& x, const Tensor& mean,
                         const Tensor& rstd, const Tensor& gamma) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(dx, dgamma, dbeta, dy, dres, x, mean, rstd, gamma))
+    return cuda::layernorm_backward(dx, dgamma, dbeta, dy, dres, alpha_res, x, mean, rstd, gamma);
+#endif
   constexpr const char* op = "layernorm_backward";
   require_cpu(op, dx, dgamma, dbeta, dy, dres, x, mean, rstd, gamma);
   for (auto [name, t] : {std::pair<const char*, const Tensor*>{"dx", &dx},

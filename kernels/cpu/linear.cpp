@@ -9,6 +9,10 @@
 #include "kernels/cpu/check.h"
 #include "kernels/gemm.h"
 
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
+#endif
+
 namespace glm::kernels {
 using namespace cpu;
 
@@ -40,6 +44,9 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void column_sum
 }  // namespace
 
 void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(y, x, W, b)) return cuda::linear_forward(y, x, W, b);
+#endif
   constexpr const char* op = "linear_forward";
   require_cpu(op, y, x, W, b);
   require_f32(op, "y", y);
@@ -81,6 +88,10 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
 
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
                      const Tensor& W, bool accumulate_dx) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(dx, dW, db, dy, x, W))
+    return cuda::linear_backward(dx, dW, db, dy, x, W, accumulate_dx);
+#endif
   constexpr const char* op = "linear_backward";
   require_cpu(op, dx, dW, db, dy, x, W);
   require_f32(op, "dW", dW);

@@ -10,6 +10,10 @@
 
 #include "kernels/cpu/check.h"
 
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
+#endif
+
 namespace glm::kernels {
 using namespace cpu;
 
@@ -66,10 +70,16 @@ void rope_apply(const char* op, Tensor& qkv, const Tensor& positions, float base
 }  // namespace
 
 void rope_forward(Tensor& qkv, const Tensor& positions, float base) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(qkv, positions)) return cuda::rope_forward(qkv, positions, base);
+#endif
   rope_apply("rope_forward", qkv, positions, base, 1.f);
 }
 
 void rope_backward(Tensor& dqkv, const Tensor& positions, float base) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(dqkv, positions)) return cuda::rope_backward(dqkv, positions, base);
+#endif
   rope_apply("rope_backward", dqkv, positions, base, -1.f);
 }
 

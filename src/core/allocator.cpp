@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/cuda_caching_allocator.h"
 #include "core/error.h"
 
 #ifdef GLM_WITH_CUDA
@@ -47,8 +48,12 @@ void* device_alloc(Device dev, std::size_t bytes) {
     if (!p) throw Error(fmt::format("host allocation of {} bytes failed", bytes));
   } else {
 #ifdef GLM_WITH_CUDA
-    cuda_check(cudaSetDevice(dev.index), "cudaSetDevice");
-    cuda_check(cudaMalloc(&p, bytes), fmt::format("cudaMalloc({} bytes)", bytes).c_str());
+    // Through the caching allocator (src/core/cuda_caching_allocator.h): freed blocks are
+    // reused instead of paying a synchronising cudaMalloc/cudaFree per tensor.
+    p = cuda_caching_allocator(dev.index).allocate(bytes);
+    if (!p)
+      throw Error(fmt::format("CUDA out of memory allocating {} bytes on cuda:{} ({})", bytes,
+                              dev.index, cuda_memory_report(dev.index)));
 #else
     throw Error("this build has no CUDA backend (configure with -DGLM_CUDA=ON and nvcc present)");
 #endif
@@ -65,7 +70,7 @@ void device_free(Device dev, void* ptr, std::size_t bytes) {
     std::free(ptr);
   } else {
 #ifdef GLM_WITH_CUDA
-    cudaFree(ptr);  // errors on free are not actionable; the context may be tearing down
+    cuda_caching_allocator(dev.index).deallocate(ptr);
 #endif
   }
 }

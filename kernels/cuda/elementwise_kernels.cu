@@ -1,0 +1,151 @@
+// Elementwise ops and reductions, then their launchers. Grid-stride loops (memory-bound:
+// one pass, coalesced). sum_squares reduces in fp64 in two fixed stages (per-block partials,
+// then one block in order), so its result does not depend on scheduling.
+#include <cuda_runtime.h>
+
+#include <climits>
+
+#include "kernels/cuda/elementwise_launch.h"
+#include "kernels/cuda/launch_config.h"
+
+namespace glm::kernels::cuda {
+namespace {
+
+#define GRID_STRIDE(i, n)                                                                   \
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; \
+       i < (n); i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+
+__global__ void scaled_add_grid_stride(float* y, float alpha, const float* a, const float* b,
+                                       std::int64_t n) {
+  GRID_STRIDE(i, n) y[i] = alpha * a[i] + b[i];
+}
+
+__global__ void axpy_grid_stride(float* y, float alpha, const float* x, std::int64_t n) {
+  GRID_STRIDE(i, n) y[i] += alpha * x[i];
+}
+
+__global__ void scale_grid_stride(float* y, float alpha, std::int64_t n) {
+  GRID_STRIDE(i, n) y[i] *= alpha;
+}
+
+// Block-wide fp64 sum of one value per thread (blockDim.x == 256).
+__device__ double block_sum_256(double v) {
+  __shared__ double part[8];
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  if (threadIdx.x % 32 == 0) part[threadIdx.x / 32] = v;
+  __syncthreads();
+  double s = 0;
+  if (threadIdx.x == 0)
+    for (int w = 0; w < 8; ++w) s += part[w];
+  return s;  // valid in thread 0
+}
+
+__global__ void sum_squares_block_partials(double* partials, const float* x, std::int64_t n) {
+  double s = 0;
+  GRID_STRIDE(i, n) s += static_cast<double>(x[i]) * x[i];
+  const double total = block_sum_256(s);
+  if (threadIdx.x == 0) partials[blockIdx.x] = total;
+}
+
+__global__ void sum_partials_in_order(double* out, const double* partials, int count) {
+  double s = 0;
+  for (int i = threadIdx.x; i < count; i += blockDim.x) s += partials[i];
+  const double total = block_sum_256(s);
+  if (threadIdx.x == 0) *out = total;
+}
+
+__global__ void nonfinite_flag_grid_stride(unsigned* flag, const float* x, std::int64_t n) {
+  unsigned bad = 0;
+  GRID_STRIDE(i, n) bad |= (__float_as_uint(x[i]) & 0x7F800000u) == 0x7F800000u;
+  if (__any_sync(0xffffffffu, bad) && threadIdx.x % 32 == 0) atomicOr(flag, 1u);
+}
+
+__global__ void gather_rows_grid_stride(float* out, const float* src, const std::int32_t* index,
+                                        std::int64_t R, std::int64_t h, std::int64_t src_rows,
+                                        int* bad_row) {
+  GRID_STRIDE(t, R * h) {
+    const std::int64_t r = t / h, c = t % h;
+    const std::int32_t idx = index[r];
+    if (idx < 0 || idx >= src_rows) {
+      if (c == 0) atomicMin(bad_row, static_cast<int>(r));
+      out[t] = 0.f;
+    } else {
+      out[t] = src[static_cast<std::int64_t>(idx) * h + c];
+    }
+  }
+}
+
+// One thread per column walks all rows in order: repeated indices add in row order.
+__global__ void scatter_add_rows_column_per_thread(float* dst, const float* src,
+                                                   const std::int32_t* index, std::int64_t R,
+                                                   std::int64_t h, std::int64_t dst_rows,
+                                                   int* bad_row) {
+  GRID_STRIDE(c, h) {
+    for (std::int64_t r = 0; r < R; ++r) {
+      const std::int32_t idx = index[r];
+      if (idx < 0 || idx >= dst_rows) {
+        if (c == 0) atomicMin(bad_row, static_cast<int>(r));
+        continue;
+      }
+      dst[static_cast<std::int64_t>(idx) * h + c] += src[r * h + c];
+    }
+  }
+}
+
+constexpr int kThreads = 256;
+
+}  // namespace
+
+cudaError_t launch_scaled_add(float* y, float alpha, const float* a, const float* b,
+                              std::int64_t n, cudaStream_t s) {
+  if (n == 0) return cudaSuccess;
+  scaled_add_grid_stride<<<grid_stride_blocks(n, kThreads), kThreads, 0, s>>>(y, alpha, a, b, n);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_axpy(float* y, float alpha, const float* x, std::int64_t n, cudaStream_t s) {
+  if (n == 0) return cudaSuccess;
+  axpy_grid_stride<<<grid_stride_blocks(n, kThreads), kThreads, 0, s>>>(y, alpha, x, n);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_scale(float* y, float alpha, std::int64_t n, cudaStream_t s) {
+  if (n == 0) return cudaSuccess;
+  scale_grid_stride<<<grid_stride_blocks(n, kThreads), kThreads, 0, s>>>(y, alpha, n);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_sum_squares(double* out, double* partials, const float* x, std::int64_t n,
+                               cudaStream_t s) {
+  sum_squares_block_partials<<<kSumSquaresBlocks, kThreads, 0, s>>>(partials, x, n);
+  sum_partials_in_order<<<1, kThreads, 0, s>>>(out, partials, kSumSquaresBlocks);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_nonfinite_flag(unsigned* flag, const float* x, std::int64_t n,
+                                  cudaStream_t s) {
+  if (n == 0) return cudaSuccess;
+  nonfinite_flag_grid_stride<<<grid_stride_blocks(n, kThreads, 4096), kThreads, 0, s>>>(flag, x,
+                                                                                        n);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_gather_rows(float* out, const float* src, const std::int32_t* index,
+                               std::int64_t R, std::int64_t h, std::int64_t src_rows,
+                               int* bad_row, cudaStream_t s) {
+  if (R * h == 0) return cudaSuccess;
+  gather_rows_grid_stride<<<grid_stride_blocks(R * h, kThreads), kThreads, 0, s>>>(
+      out, src, index, R, h, src_rows, bad_row);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_scatter_add_rows(float* dst, const float* src, const std::int32_t* index,
+                                    std::int64_t R, std::int64_t h, std::int64_t dst_rows,
+                                    int* bad_row, cudaStream_t s) {
+  if (R * h == 0) return cudaSuccess;
+  scatter_add_rows_column_per_thread<<<grid_stride_blocks(h, kThreads), kThreads, 0, s>>>(
+      dst, src, index, R, h, dst_rows, bad_row);
+  return cudaGetLastError();
+}
+
+}  // namespace glm::kernels::cuda

@@ -1,0 +1,35 @@
+// Raw-pointer launchers of the elementwise and reduction kernels (elementwise_kernels.cu).
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+namespace glm::kernels::cuda {
+
+cudaError_t launch_scaled_add(float* y, float alpha, const float* a, const float* b,
+                              std::int64_t n, cudaStream_t s);  // y = alpha*a + b
+cudaError_t launch_axpy(float* y, float alpha, const float* x, std::int64_t n, cudaStream_t s);
+cudaError_t launch_scale(float* y, float alpha, std::int64_t n, cudaStream_t s);
+
+// Partial sums of x^2 in fp64: kSumSquaresBlocks partials written to `partials`, then
+// summed in block order into *out (deterministic for a given n).
+constexpr int kSumSquaresBlocks = 256;
+cudaError_t launch_sum_squares(double* out, double* partials, const float* x, std::int64_t n,
+                               cudaStream_t s);
+
+// *flag |= 1 if some element of x is inf or NaN (flag must be zeroed by the caller).
+cudaError_t launch_nonfinite_flag(unsigned* flag, const float* x, std::int64_t n,
+                                  cudaStream_t s);
+
+// out[r] = src[index[r]] ([R, h] rows); bad_row = smallest r with index outside [0, rows)
+// (left at its initial value, which the caller sets to INT32_MAX, when every index is valid).
+cudaError_t launch_gather_rows(float* out, const float* src, const std::int32_t* index,
+                               std::int64_t R, std::int64_t h, std::int64_t src_rows,
+                               int* bad_row, cudaStream_t s);
+// dst[index[r]] += src[r], rows in order per column (deterministic, no atomics on data).
+cudaError_t launch_scatter_add_rows(float* dst, const float* src, const std::int32_t* index,
+                                    std::int64_t R, std::int64_t h, std::int64_t dst_rows,
+                                    int* bad_row, cudaStream_t s);
+
+}  // namespace glm::kernels::cuda

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Builds the CUDA test and benchmark binaries on this machine (sm_90: H100/H200) and copies
+# them, with the non-system shared libraries they load (per ldd), into gpu_bundle/ (git-
+# ignored), so a GPU machine without the Debian dependencies (OpenMPI, HDF5, spdlog, fmt,
+# Boost, GoogleTest) can run them: launch/gpu_check.sh uses gpu_bundle/ first.
+#
+#   launch/gpu_bundle.sh [--build-dir DIR] [--with-cuda-libs]
+#
+# CUDA's own libraries (cudart, cuBLAS, cuBLASLt, NCCL: several hundred MB) are left out by
+# default: the GPU machine has its own CUDA 13; --with-cuda-libs copies them too. The
+# driver (libcuda) and the C runtime (libc, libm, ld-linux, ...) are never copied.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$ROOT/build-cuda
+WITH_CUDA_LIBS=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build-dir) BUILD=$2; shift 2 ;;
+    --with-cuda-libs) WITH_CUDA_LIBS=1; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "gpu_bundle.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+OUT=$ROOT/gpu_bundle
+
+cmake -S "$ROOT" -B "$BUILD" -DGLM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
+targets=(glm_cuda_tests)
+if grep -q "glm_nccl_tests" "$BUILD/Makefile" 2>/dev/null || \
+   cmake --build "$BUILD" --target help 2>/dev/null | grep -q glm_nccl_tests; then
+  targets+=(glm_nccl_tests)
+fi
+for src in "$ROOT"/tests/bench/cuda/*.cpp "$ROOT"/tests/bench/cuda/*.cu; do
+  [ -e "$src" ] || continue
+  name=$(basename "${src%.*}")
+  targets+=("$name")
+done
+echo "gpu_bundle: building ${targets[*]}"
+cmake --build "$BUILD" -j"${GLM_BUILD_JOBS:-2}" --target "${targets[@]}"
+
+rm -rf "$OUT"
+mkdir -p "$OUT/bin" "$OUT/lib"
+for t in "${targets[@]}"; do cp "$BUILD/bin/$t" "$OUT/bin/"; done
+
+# Libraries every Linux has (glibc and the loader) or that must come from the GPU machine's
+# driver; everything else that ldd resolves is copied.
+is_system() {
+  case "$1" in
+    libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libresolv.so*|libutil.so*) return 0 ;;
+    libcuda.so*|libnvidia-*) return 0 ;;
+  esac
+  if [ "$WITH_CUDA_LIBS" = 0 ]; then
+    case "$1" in libcudart.so*|libcublas.so*|libcublasLt.so*|libnccl.so*|libcudnn*) return 0 ;; esac
+  fi
+  return 1
+}
+for bin in "$OUT"/bin/*; do
+  ldd "$bin" | awk '/=> \// {print $3}' | while read -r lib; do
+    base=$(basename "$lib")
+    is_system "$base" && continue
+    [ -e "$OUT/lib/$base" ] || cp -L "$lib" "$OUT/lib/$base"
+  done
+done
+# Open MPI loads its components at run time (dlopen), which ldd does not show.
+if ls "$OUT"/lib/libmpi.so* >/dev/null 2>&1; then
+  for d in /usr/lib/x86_64-linux-gnu/openmpi/lib/openmpi3 /usr/lib/x86_64-linux-gnu/openmpi/lib/pmix; do
+    [ -d "$d" ] && mkdir -p "$OUT/openmpi" && cp -rL "$d" "$OUT/openmpi/" 2>/dev/null || true
+  done
+fi
+{
+  echo "built $(date -u +%Y-%m-%dT%H:%MZ) on $(hostname) from $(git -C "$ROOT" rev-parse --short HEAD)"
+  echo "cuda libs included: $WITH_CUDA_LIBS"
+  ls -1 "$OUT/bin" "$OUT/lib"
+} > "$OUT/MANIFEST.txt"
+du -sh "$OUT" | awk '{print "gpu_bundle: " $1 " in gpu_bundle/"}'

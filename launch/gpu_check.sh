@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The GPU check of the CUDA backend: one script, under 8 minutes on one H100/H200, writing
+# every log and a summary.md into OUT_DIR.
+#
+#   launch/gpu_check.sh OUT_DIR [--dry-run]
+#
+# Binaries: first the prebuilt gpu_bundle/ (launch/gpu_bundle.sh, carried from a machine
+# with the Debian dependencies); if they cannot run here (missing libraries), a reduced
+# from-source build of kernels/cuda/standalone (the kernels + a self-contained check with
+# naive CPU references; needs only nvcc, cuBLASLt and CMake).
+# Steps (each under its own `timeout`, skipped once the 7.5-minute budget is spent):
+#   env           nvidia-smi, nvcc
+#   unit          glm_cuda_tests (every CUDA op vs the CPU; AdamW bitwise; allocator)
+#   nccl          glm_nccl_tests as one MPI process (NCCL collectives on device buffers)
+#   attention     bench_cuda_attention: flash vs unfused cuBLAS path, timing + agreement
+#   gemm          bench_cuda_gemm: cuBLASLt fp16 / cuBLAS fp32 TFLOP/s
+#   bench:<name>  every other build/bin/bench_cuda_* (tests/bench/cuda)
+#   standalone    check_cuda_kernels (always in fallback mode; with --standalone too)
+# --dry-run builds everything here (gpu_bundle.sh and the standalone project) and runs the
+# same steps, which without a GPU print their "no CUDA device present" lines and exit 0.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=""
+DRY=0
+STANDALONE=0
+for a in "$@"; do
+  case "$a" in
+    --dry-run) DRY=1 ;;
+    --standalone) STANDALONE=1 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -*) echo "gpu_check.sh: unknown option $a" >&2; exit 2 ;;
+    *) OUT=$a ;;
+  esac
+done
+if [ -z "$OUT" ]; then echo "usage: launch/gpu_check.sh OUT_DIR [--dry-run] [--standalone]" >&2; exit 2; fi
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+BUDGET=450  # seconds: leaves margin under the 8-minute limit
+START=$SECONDS
+SUMMARY=$OUT/summary.md
+FAILED=0
+{
+  echo "# GPU check ($(date -u +%Y-%m-%dT%H:%MZ))"
+  echo
+  echo "mode: $([ $DRY = 1 ] && echo 'dry run (no GPU expected)' || echo 'GPU')"
+  echo
+  echo "| step | status | seconds | log |"
+  echo "|---|---|---|---|"
+} > "$SUMMARY"
+
+# run NAME LIMIT_S COMMAND...: logs to OUT/NAME.log, one summary row.
+run() {
+  local name=$1 limit=$2
+  shift 2
+  local log="$OUT/${name//[:\/]/_}.log" left=$((BUDGET - (SECONDS - START)))
+  if [ "$left" -le 5 ]; then
+    echo "| $name | skipped (time budget spent) | 0 | |" >> "$SUMMARY"
+    return 0
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  local t0=$SECONDS status
+  echo "== $name (limit ${limit}s): $*" | tee "$log"
+  timeout --kill-after=10 "$limit" "$@" >> "$log" 2>&1
+  local rc=$?
+  case $rc in
+    0) status="ok" ;;
+    124|137) status="TIMEOUT after ${limit}s"; FAILED=1 ;;
+    *) status="FAILED (exit $rc)"; FAILED=1 ;;
+  esac
+  if grep -q "no CUDA device present" "$log"; then status="$status, no GPU: skipped inside"; fi
+  tail -n 3 "$log" | sed 's/^/    /'
+  echo "| $name | $status | $((SECONDS - t0)) | $(basename "$log") |" >> "$SUMMARY"
+  return 0
+}
+
+# --- binaries ---------------------------------------------------------------------------
+BIN=""
+if [ $DRY = 1 ]; then
+  BUDGET=100000  # building here is not part of the GPU check's 8 minutes
+  run build_bundle 3600 bash "$ROOT/launch/gpu_bundle.sh"
+fi
+if [ -x "$ROOT/gpu_bundle/bin/glm_cuda_tests" ]; then
+  export LD_LIBRARY_PATH="$ROOT/gpu_bundle/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib:${LD_LIBRARY_PATH:-}"
+  # pip-installed CUDA libraries of a PyTorch environment
+  for d in $(python3 -c 'import nvidia, os; p = nvidia.__path__[0]; print(" ".join(os.path.join(p, x, "lib") for x in os.listdir(p)))' 2>/dev/null); do
+    [ -d "$d" ] && LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$d"
+  done
+  if [ -d "$ROOT/gpu_bundle/openmpi" ]; then export OPAL_PREFIX="$ROOT/gpu_bundle/openmpi"; fi
+  missing=$(ldd "$ROOT/gpu_bundle/bin/glm_cuda_tests" | grep "not found")
+  if [ -z "$missing" ] && "$ROOT/gpu_bundle/bin/glm_cuda_tests" --gtest_list_tests > "$OUT/bundle_probe.log" 2>&1; then
+    BIN=$ROOT/gpu_bundle/bin
+    echo "binaries: gpu_bundle/ ($(head -1 "$ROOT/gpu_bundle/MANIFEST.txt" 2>/dev/null))" | tee -a "$SUMMARY"
+  else
+    echo "gpu_bundle/ cannot run here: ${missing:-$(tail -2 "$OUT/bundle_probe.log")}" | tee -a "$SUMMARY"
+  fi
+else
+  echo "no gpu_bundle/ (run launch/gpu_bundle.sh on a build machine)" | tee -a "$SUMMARY"
+fi
+echo >> "$SUMMARY"
+
+STANDALONE_BUILD=$OUT/build-standalone
+if [ -z "$BIN" ] || [ $STANDALONE = 1 ] || [ $DRY = 1 ]; then
+  run standalone_build "$([ $DRY = 1 ] && echo 1800 || echo 300)" bash -c "cmake -S '$ROOT/kernels/cuda/standalone' -B '$STANDALONE_BUILD' -DCMAKE_CUDA_ARCHITECTURES=90 && cmake --build '$STANDALONE_BUILD' -j\$(nproc)"
+fi
+if [ $DRY = 1 ]; then  # the check's own clock starts after the builds
+  START=$SECONDS
+  BUDGET=450
+fi
+
+# --- steps --------------------------------------------------------------------------------
+run env 30 bash -c "nvidia-smi || echo 'nvidia-smi: no NVIDIA driver / no CUDA device present'; nvcc --version || /usr/local/cuda/bin/nvcc --version"
+if [ -n "$BIN" ]; then
+  run unit 240 "$BIN/glm_cuda_tests" --gtest_output="xml:$OUT/glm_cuda_tests.xml"
+  if [ -x "$BIN/glm_nccl_tests" ]; then
+    run nccl 60 env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$BIN/glm_nccl_tests"
+  fi
+  [ -x "$BIN/bench_cuda_attention" ] && run attention 150 "$BIN/bench_cuda_attention" --iters 5
+  [ -x "$BIN/bench_cuda_gemm" ] && run gemm 90 "$BIN/bench_cuda_gemm" --iters 30
+  for b in "$BIN"/bench_cuda_*; do
+    name=$(basename "$b")
+    case "$name" in bench_cuda_attention|bench_cuda_gemm) continue ;; esac
+    run "bench:$name" 90 "$b"
+  done
+fi
+if [ -x "$STANDALONE_BUILD/check_cuda_kernels" ]; then
+  run standalone 180 "$STANDALONE_BUILD/check_cuda_kernels"
+fi
+
+{
+  echo
+  echo "total: $((SECONDS - START)) s; $([ $FAILED = 0 ] && echo 'every step exited 0' || echo 'SOME STEPS FAILED')"
+  echo
+  echo "Key lines:"
+  echo '```'
+  grep -h -E "^\[  (PASSED|FAILED) |^(PASS|FAIL|TIME|ALL PASSED|FAILED)|TF/s|no CUDA device present" "$OUT"/*.log 2>/dev/null | head -60
+  echo '```'
+} >> "$SUMMARY"
+cat "$SUMMARY"
+exit $FAILED
