@@ -2,6 +2,8 @@
 //
 //   glm-ckpt inspect DIR [--iter N] [--json]   layout, step, state, files, tensors
 //   glm-ckpt verify DIR [--iter N]             sizes, SHA-256, pieces, completeness, config
+//   glm-ckpt reshard --in DIR [--iter N] --out DIR --dp N --tp N --pp N [--zero 0|1]
+//                                              the checkpoint re-cut for another layout
 //
 // DIR is a save directory (its `latest` is followed, or iter_<N> with --iter) or one
 // iter_XXXXXXXX checkpoint directory. Exit 0 when the checkpoint is sound, 2 when it is not
@@ -17,6 +19,7 @@
 
 #include "apps/app_main.h"
 #include "train/checkpoint.h"
+#include "train/checkpoint_reshard.h"
 #include "train/run_config.h"
 
 namespace po = boost::program_options;
@@ -56,12 +59,14 @@ void print_inspect(const std::string& dir, const CheckpointMeta& m) {
 }
 
 int run(int argc, char** argv) {
-  std::string command, dir;
+  std::string command, dir, in_dir, out_dir;
   std::int64_t iter = -1;
+  int dp = 1, tp = 1, pp = 1, zero = 0;
   po::options_description desc(
       "glm-ckpt: inspect and verify glm-train checkpoints (DESIGN.md section 7).\n\n"
       "Usage: glm-ckpt inspect DIR [--iter N] [--json]\n"
       "       glm-ckpt verify DIR [--iter N]\n"
+      "       glm-ckpt reshard --in DIR [--iter N] --out DIR --dp N --tp N --pp N [--zero 0|1]\n"
       "DIR: a save directory (follows its `latest`) or an iter_XXXXXXXX directory.\n"
       "verify exits 0 when every file, checksum, shape and piece is sound, 2 otherwise.\n\n"
       "Options");
@@ -69,7 +74,13 @@ int run(int argc, char** argv) {
   desc.add_options()
     ("help,h", "show this help")
     ("iter", po::value(&iter), "the checkpoint of iteration N instead of latest")
-    ("json", "inspect: print meta.json instead of the summary");
+    ("json", "inspect: print meta.json instead of the summary")
+    ("in", po::value(&in_dir), "reshard: the checkpoint to read (save directory or iter_X)")
+    ("out", po::value(&out_dir), "reshard: the save directory to write (a new latest)")
+    ("dp", po::value(&dp)->default_value(1), "reshard: data-parallel size of the new layout")
+    ("tp", po::value(&tp)->default_value(1), "reshard: tensor-parallel size")
+    ("pp", po::value(&pp)->default_value(1), "reshard: pipeline-parallel size")
+    ("zero", po::value(&zero)->default_value(0), "reshard: 1 if the new layout uses ZeRO-1");
   po::options_description hidden;
   hidden.add_options()
     ("command", po::value(&command))
@@ -86,12 +97,28 @@ int run(int argc, char** argv) {
     return vm.count("help") ? 0 : 2;
   }
   po::notify(vm);
-  if (command == "reshard")
-    throw glm::InputError(
-        "glm-ckpt reshard: not available yet (it comes with 3D parallelism; "
-        "checkpoints already record every piece's global shape and offset)");
+  if (command == "reshard") {
+    if (in_dir.empty() && !dir.empty()) in_dir = dir;
+    if (in_dir.empty() || out_dir.empty())
+      throw glm::InputError("glm-ckpt reshard: give --in DIR and --out DIR");
+    if (zero != 0 && zero != 1) throw glm::InputError(fmt::format("--zero {}: expected 0 or 1", zero));
+    glm::train::ParallelConfig to;
+    to.dp = dp;
+    to.tp = tp;
+    to.pp = pp;
+    to.zero = zero == 1;
+    auto r = glm::train::reshard_checkpoint(
+        in_dir, iter >= 0 ? std::optional<std::int64_t>(iter) : std::nullopt, out_dir, to);
+    std::cout << fmt::format(
+        "resharded {} (dp {} tp {} pp {}, {} ranks) -> {} (dp {} tp {} pp {}, {} ranks): {} "
+        "file(s), {:.1f} MB in {:.2f} s\n",
+        r.from_dir, r.from.dp, r.from.tp, r.from.pp, r.from.world_size, r.saved.dir, r.to.dp,
+        r.to.tp, r.to.pp, r.to.world_size, r.to.tp * r.to.pp, r.saved.bytes / 1e6, r.saved.seconds);
+    return 0;
+  }
   if (command != "inspect" && command != "verify")
-    throw glm::InputError(fmt::format("unknown command '{}': expected inspect or verify", command));
+    throw glm::InputError(
+        fmt::format("unknown command '{}': expected inspect, verify or reshard", command));
   if (dir.empty())
     throw glm::InputError(fmt::format("glm-ckpt {}: give a checkpoint DIR", command));
 

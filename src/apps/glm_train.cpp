@@ -45,6 +45,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   std::int64_t train_iters = -1, seed = -1, save_interval = -1, load_iter = -1;
   int dp = -1, tp = -1, pp = -1, zero = -1;
   double collective_timeout_s = 600;
+  bool comm_log = false;
   std::vector<std::string> sets;
   po::options_description desc(
       "glm-train: pre-train a GLM model (DESIGN.md sections 2, 5b).\n\n"
@@ -70,6 +71,8 @@ int run(int argc, char** argv, const MpiSession& mpi) {
      "seconds a collective may take before the job is aborted (naming rank and operation)")
     ("tp", po::value(&tp), "tensor-parallel size (parallel.tp, default 1)")
     ("pp", po::value(&pp), "pipeline-parallel size (parallel.pp, default 1)")
+    ("comm-log", po::bool_switch(&comm_log), "every rank logs the bytes it sends per step, per "
+     "group, to <log-dir>/comm_rank_RRRRR.jsonl")
     ("set", po::value(&sets)->composing(), "config override section.key=value (repeatable)");
   // clang-format on
   po::variables_map vm;
@@ -117,7 +120,8 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   glm::parallel::Topology topology(par.dp, par.tp, par.pp, mpi.size);
   glm::parallel::ProcessGroups groups =
       glm::parallel::make_process_groups(topology, MPI_COMM_WORLD, collective_timeout_s);
-  glm::train::Trainer trainer(rc, {.log_dir = log_dir, .groups = &groups, .zero = par.zero});
+  glm::train::Trainer trainer(rc, {.log_dir = log_dir, .groups = &groups, .zero = par.zero,
+                                   .comm_log = comm_log});
   if (!load_dir.empty())
     trainer.load(load_dir, load_iter >= 0 ? std::optional<std::int64_t>(load_iter) : std::nullopt);
   else if (rc.resume.has_value_overrides())

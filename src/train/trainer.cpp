@@ -17,6 +17,7 @@
 #include "optim/grad_clip.h"
 #include "optim/lr_schedule.h"
 #include "parallel/data_parallel.h"
+#include "train/layout_shards.h"
 #include "train/pipeline_runner.h"
 #include "train/signals.h"
 #include "parallel/pipeline_schedule.h"
@@ -124,20 +125,27 @@ void Trainer::world_sum(std::span<double> values) const {
   if (world() && world()->size() > 1) world()->all_reduce_sum(values);
 }
 
+std::vector<std::pair<std::string, std::uint64_t>> Trainer::comm_bytes() const {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  if (!options_.groups) return out;
+  const auto& g = *options_.groups;
+  for (const parallel::Communicator* c : {g.tp.get(), g.dp.get(), g.pp.get(), g.embedding.get(),
+                                          g.world.get()})
+    if (c) out.emplace_back(c->name(), c->stats().total_bytes_sent());
+  return out;
+}
+
 model::ModelShard Trainer::shard_of(int t, int stage) const {
-  const int P = pp_size();
-  const std::vector<int> split = parallel::pipeline_layer_split(
-      config_.model.num_layers, P, config_.parallel.pipeline_first_last_layers);
-  int first = 0;
-  for (int s = 0; s < stage; ++s) first += split[s];
-  model::ModelShard shard;
-  shard.first_layer = first;
-  shard.last_layer = first + split[stage];
-  shard.has_embedding = stage == 0;
-  shard.has_head = stage == P - 1;
-  shard.tp_rank = t;
-  shard.tp_size = tp_size();
-  return shard;
+  return shard_for(config_.model, layout(), t, stage);
+}
+
+ParallelConfig Trainer::layout() const {
+  ParallelConfig p = config_.parallel;
+  p.dp = dp_size();
+  p.tp = tp_size();
+  p.pp = pp_size();
+  p.zero = zero_ != nullptr;
+  return p;
 }
 
 StepResult Trainer::train_step() {
@@ -186,6 +194,7 @@ StepResult Trainer::train_step() {
        .step = static_cast<std::uint32_t>(state_.step), .training = true});
   r.compute_seconds = ps.compute_s;
   r.pipeline_comm_seconds = ps.comm_s;
+  r.head_rows = ps.num_targets;
 
   // The tied embedding: the first stage's copy and the last stage's receive gradients from
   // the input lookup and the head respectively; both must apply their sum.
@@ -286,8 +295,24 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
   metrics_->log_eval(state_.step, before.loss, before.tokens);
   double interval_loss = 0, interval_s = 0, interval_norm = 0;
   std::int64_t interval_steps = 0, interval_accepted = 0, interval_tokens = 0;
+  if (options_.comm_log) {
+    const auto path = std::filesystem::path(options_.log_dir) /
+                      fmt::format("comm_rank_{:05d}.jsonl", world_rank());
+    std::filesystem::create_directories(path.parent_path());
+    comm_log_ = std::make_unique<std::ofstream>(path, std::ios::app);
+  }
   while (state_.step < tc.train_iters) {
+    const auto bytes_before = comm_bytes();
     StepResult r = train_step();
+    if (comm_log_) {
+      nlohmann::json bytes = nlohmann::json::object();
+      const auto bytes_after = comm_bytes();
+      for (std::size_t g = 0; g < bytes_after.size(); ++g)
+        bytes[bytes_after[g].first] = bytes_after[g].second - bytes_before[g].second;
+      *comm_log_ << nlohmann::json{{"step", state_.step}, {"head_rows", r.head_rows},
+                                   {"bytes", bytes}}.dump()
+                 << '\n' << std::flush;
+    }
     ++interval_steps;
     interval_s += r.seconds;
     interval_tokens += r.tokens;
@@ -361,11 +386,8 @@ SaveResult Trainer::save(const std::string& save_root) {
   if (world_size() == 1) {
     r = save_checkpoint(save_root, checkpoint_meta(), tensors, config_.train.keep_last);
   } else {
-    CollectiveSave group{world(), world_rank(), dp_rank() == 0, {}};
-    const int D = dp_size(), T = tp_size();
-    for (int stage = 0; stage < pp_size(); ++stage)
-      for (int t = 0; t < T; ++t)
-        group.writers.push_back({t + T * D * stage, shard_of(t, stage)});  // rank of (dp 0, t, stage)
+    CollectiveSave group{world(), world_rank(), dp_rank() == 0,
+                         checkpoint_writers(config_.model, layout())};
     r = save_checkpoint_collective(save_root, checkpoint_meta(), tensors, config_.train.keep_last,
                                    group);
   }
@@ -450,7 +472,9 @@ CheckpointMeta Trainer::checkpoint_meta() const {
                 {"global_batch", optim::global_batch_size(config_.batch, state_.consumed_samples)},
                 {"egs_alpha", optim::egs_alpha(config_.egs_schedule, state_.step)},
                 {"note", "the next step's values: functions of consumed_samples and step"}};
-  m.config = config_.to_json();
+  RunConfig rc = config_;
+  rc.parallel = layout();  // the layout that wrote it, also in the config it restates
+  m.config = rc.to_json();
   m.layout = {world_size(), dp_size(), tp_size(), pp_size(), zero_ ? 1 : 0};
   return m;
 }

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +49,11 @@ struct TrainerOptions {
   // ZeRO-1 over the DP group (train/sharded_update.h): each rank keeps and updates one
   // shard of the master weights and Adam moments. Same results as without it.
   bool zero = false;
+  // Every rank appends one JSON line per training step to <log_dir>/comm_rank_<RRRRR>.jsonl:
+  // {"step", "head_rows", "bytes": {group: bytes this rank sent during the step}} with the
+  // groups tp, dp, pp, embedding, world (the communicators' analytic byte counts; the
+  // layout tests compare them with the formulas).
+  bool comm_log = false;
 };
 
 struct TrainState {
@@ -65,6 +71,7 @@ struct StepResult {
   std::int64_t global_batch = 0;
   std::int64_t tokens = 0;  // global batch x sequence length
   double seconds = 0;
+  std::int64_t head_rows = 0;  // target rows through this rank's head (last stage)
   double compute_seconds = 0;  // this rank's forward and backward passes
   double pipeline_comm_seconds = 0;  // waiting on point-to-point pipeline transfers
 };
@@ -129,6 +136,7 @@ class Trainer {
   int world_size() const { return world() ? world()->size() : 1; }
   // The model shard of position (tp rank, pp stage) of this run's layout.
   model::ModelShard shard_of(int tp_rank, int stage) const;
+  ParallelConfig layout() const;  // this run's actual layout
   // Sums over the DP group / over every rank (identity without one).
   void dp_sum(std::span<double> values) const;
   void world_sum(std::span<double> values) const;
@@ -152,7 +160,9 @@ class Trainer {
   std::unique_ptr<MetricsLog> metrics_;
   TrainState state_;
   double peak_flops_ = 0;  // per process, for MFU
-  double comm_s_ = 0, compute_s_ = 0;  // pipeline time split over the logging interval
+  std::unique_ptr<std::ofstream> comm_log_;  // TrainerOptions::comm_log
+  // Bytes each group's communicator has sent so far (for the per-step differences).
+  std::vector<std::pair<std::string, std::uint64_t>> comm_bytes() const;
   std::int64_t checkpoint_step_ = -1;  // step of the last checkpoint saved or loaded
   int stop_signal_ = 0;
 };

@@ -1,0 +1,55 @@
+#include "train/checkpoint_reshard.h"
+
+#include <filesystem>
+#include <memory>
+
+#include "core/error.h"
+#include "train/layout_shards.h"
+
+namespace glm::train {
+
+ReshardResult reshard_checkpoint(const std::string& in_dir, std::optional<std::int64_t> iter,
+                                 const std::string& out_root, const ParallelConfig& to_layout) {
+  ReshardResult r;
+  r.from_dir = resolve_checkpoint_dir(in_dir, iter);
+  CheckpointMeta meta = read_checkpoint_meta(r.from_dir);
+  verify_checkpoint_files(r.from_dir, meta);
+  verify_checkpoint_pieces(r.from_dir, meta);
+  const std::string meta_path = (std::filesystem::path(r.from_dir) / kMetaFile).string();
+  RunConfig rc = parse_run_config(meta.config.dump(), meta_path + " (config)");
+  if (std::filesystem::weakly_canonical(out_root) ==
+      std::filesystem::weakly_canonical(std::filesystem::path(r.from_dir).parent_path()))
+    throw InputError(fmt::format("{}: reshard into the save directory it reads from would mix "
+                                 "layouts; give another --out",
+                                 out_root));
+
+  ParallelConfig to = to_layout;
+  to.pipeline_first_last_layers = rc.parallel.pipeline_first_last_layers;
+  if (to.dp < 1 || to.tp < 1 || to.pp < 1)
+    throw InputError(fmt::format("reshard: --dp {} --tp {} --pp {}: sizes must be >= 1", to.dp,
+                                 to.tp, to.pp));
+  const std::vector<RankShard> writers = checkpoint_writers(rc.model, to);
+  for (const auto& w : writers)
+    w.shard.validate(rc.model, fmt::format("reshard to dp {} tp {} pp {}", to.dp, to.tp, to.pp));
+
+  // Each new rank file's tensors, re-cut from the stored pieces.
+  std::vector<std::unique_ptr<model::ParamLayout>> layouts;
+  std::vector<std::pair<int, OptimizerTensors>> files;
+  for (const auto& w : writers) {
+    layouts.push_back(std::make_unique<model::ParamLayout>(rc.model, w.shard));
+    const std::int64_t n = layouts.back()->total();
+    OptimizerTensors t{layouts.back().get(), Tensor::zeros({n}, DType::f32),
+                       Tensor::zeros({n}, DType::f32), Tensor::zeros({n}, DType::f32)};
+    load_optimizer_tensors(r.from_dir, meta, t);
+    files.emplace_back(w.rank, std::move(t));
+  }
+  r.from = meta.layout;
+  r.to = {to.dp * to.tp * to.pp, to.dp, to.tp, to.pp, to.zero ? 1 : 0};
+  meta.layout = r.to;
+  rc.parallel = to;
+  meta.config = rc.to_json();
+  r.saved = save_checkpoint_files(out_root, meta, files, /*keep_last=*/0);
+  return r;
+}
+
+}  // namespace glm::train
