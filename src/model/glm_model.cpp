@@ -298,7 +298,8 @@ Tensor& GLMModel::stage_output_grad(int i) {
   return slots_[i]->dout;
 }
 
-LossStats GLMModel::stage_forward(const Batch& batch, const StepOptions& opt, int i) {
+LossStats GLMModel::stage_forward(const Batch& batch, const StepOptions& opt, int i,
+                                  bool backward) {
   check_batch(batch, config_);
   Workspace& ws = slot(i, batch.batch_size(), batch.seq_len());
   LayerContext ctx = make_context(ws, batch, opt.training, opt.step);
@@ -306,7 +307,7 @@ LossStats GLMModel::stage_forward(const Batch& batch, const StepOptions& opt, in
   if (!last_stage()) return {};
   const std::int64_t denom = opt.num_targets > 0 ? opt.num_targets : batch.num_targets();
   const float scale = opt.loss_scale / static_cast<float>(std::max<std::int64_t>(denom, 1));
-  return head_loss(ws, batch, scale, opt.training);
+  return head_loss(ws, batch, scale, backward);
 }
 
 const Tensor& GLMModel::stage_backward(const Batch& batch, const StepOptions& opt, int i) {
@@ -325,7 +326,7 @@ LossStats GLMModel::forward_backward(const Batch& batch, const StepOptions& opt)
 
 LossStats GLMModel::forward_loss(const Batch& batch) {
   GLM_CHECK(first_stage() && last_stage(), "forward_loss needs the whole model on one stage");
-  return stage_forward(batch, {.training = false}, 0);
+  return stage_forward(batch, {.training = false}, 0, /*backward=*/false);
 }
 
 Tensor GLMModel::forward_logits(const Batch& batch) {

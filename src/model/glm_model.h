@@ -79,10 +79,11 @@ class GLMModel {
   bool last_stage() const { return options_.shard.has_head; }
   // Where the previous stage's output [B*T, h] for `slot` is received (not on stage 0).
   Tensor& stage_input(int slot, int B, int T);
-  // Forward of this stage for one micro-batch. The last stage returns the loss (and, when
-  // training, keeps d(loss)/d(logits) for stage_backward); other stages return {} and leave
-  // their output in stage_output(slot).
-  LossStats stage_forward(const Batch& batch, const StepOptions& opt, int slot);
+  // Forward of this stage for one micro-batch. The last stage returns the loss (and, with
+  // backward, keeps d(loss)/d(logits) for stage_backward); other stages return {} and leave
+  // their output in stage_output(slot). backward = false: evaluation, no stage_backward.
+  LossStats stage_forward(const Batch& batch, const StepOptions& opt, int slot,
+                          bool backward = true);
   const Tensor& stage_output(int slot) const;
   // Where the next stage's gradient of this stage's output is received (not on the last).
   Tensor& stage_output_grad(int slot);

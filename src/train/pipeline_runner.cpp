@@ -91,7 +91,7 @@ PipelineStats run_pipeline_forward(model::GLMModel& m, parallel::Communicator* p
   if (pp && pp->size() > 1 && !m.first_stage()) {
     pp->recv(floats(m.stage_input(0, b.batch_size(), b.seq_len())), pp->rank() - 1);
   }
-  model::LossStats s = m.stage_forward(b, opt, 0);
+  model::LossStats s = m.stage_forward(b, opt, 0, /*backward=*/false);
   if (pp && pp->size() > 1 && !m.last_stage()) pp->send(floats(m.stage_output(0)), pp->rank() + 1);
   st.loss_sum = s.loss_sum;
   st.num_targets = s.num_targets;

@@ -129,7 +129,7 @@ TEST(GLMLayer, BackwardMatchesFiniteDifferences) {
   const std::int64_t R = B * T;
   GLMModel holder(c, {.seed = 5});  // owns a parameter buffer laid out for the layers
   randomize(holder, 5);
-  GLMLayer layer(c, 1, Precision::fp32);  // layer 1: query-key scaling c = 2
+  GLMLayer layer(c, ModelShard{}, 1, Precision::fp32);  // layer 1: query-key scaling c = 2
   LayerParams w = holder.params().layer(1);
   holder.zero_grads();
   LayerParams gw = holder.grads().layer(1);
@@ -138,8 +138,8 @@ TEST(GLMLayer, BackwardMatchesFiniteDifferences) {
   kernels::AttentionMask mask{b.prefix_len, b.valid_len};
   Tensor positions = b.positions.view({R});
   LayerContext ctx{B, T, &mask, &positions, true, 77, 2, 0};
-  LayerActivations acts = LayerActivations::allocate(c, B, T);
-  LayerScratch scratch = LayerScratch::allocate(c, B, T);
+  LayerActivations acts = LayerActivations::allocate(c, ModelShard{}, B, T);
+  LayerScratch scratch = LayerScratch::allocate(c, ModelShard{}, B, T);
 
   Tensor x = Tensor::empty({R, c.hidden_size}, DType::f32), out = x.clone(), dx = x.clone();
   Tensor proj = x.clone();  // L = sum(proj * out)
