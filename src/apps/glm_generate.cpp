@@ -1,0 +1,145 @@
+// glm-generate: text from an exported model file (infer/generate.h), streamed to stdout.
+//
+//   glm-generate --model FILE (--prompt TEXT | stdin) [--max-new-tokens N] [--temperature T]
+//                [--top-k K] [--top-p P] [--seed S] [--device cpu|cuda] [--min-new-tokens N]
+//
+// A prompt without [MASK] is continued ([gMASK] generation); a prompt with [MASK] has each
+// blank filled in order and is printed with the blanks filled. Timing goes to stderr.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/program_options.hpp>
+#include <cstdint>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "apps/app_main.h"
+#include "data/tokenizer.h"
+#include "infer/generate.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+// Prints the text of a growing token list as it grows: the decoded text of all tokens so
+// far minus what was printed (SentencePiece decodes whitespace and multi-byte characters
+// only in context). Text that ends in an incomplete UTF-8 character waits for more tokens.
+class Streamer {
+ public:
+  explicit Streamer(const glm::data::Tokenizer& tok) : tok_(tok) {}
+  void push(std::int32_t id) {
+    ids_.push_back(id);
+    const std::string text = tok_.decode(ids_);
+    if (text.size() <= printed_ || text.compare(0, printed_, text_, 0, printed_) != 0) return;
+    if (text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0) return;
+    std::cout << text.substr(printed_) << std::flush;
+    printed_ = text.size();
+    text_ = text;
+  }
+  void finish() {  // whatever is left (a final incomplete character)
+    const std::string text = tok_.decode(ids_);
+    if (text.size() > printed_ && text.compare(0, printed_, text_, 0, printed_) == 0)
+      std::cout << text.substr(printed_);
+    std::cout << std::flush;
+  }
+
+ private:
+  const glm::data::Tokenizer& tok_;
+  std::vector<std::int32_t> ids_;
+  std::string text_;
+  std::size_t printed_ = 0;
+};
+
+int run(int argc, char** argv) {
+  std::string model_path, prompt, device = "cpu";
+  glm::infer::GenerateOptions o;
+  po::options_description desc(
+      "glm-generate: generate text with an exported model (glm-export).\n"
+      "Without [MASK] in the prompt the text is continued ([gMASK]); each [MASK] in the\n"
+      "prompt is filled in, in order. Output streams to stdout as it is generated.\n\n"
+      "Usage: glm-generate --model FILE (--prompt TEXT | stdin) [options]\n\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "show this help")
+    ("model", po::value(&model_path)->required(), "the model file written by glm-export")
+    ("prompt", po::value(&prompt), "the prompt (default: read stdin)")
+    ("max-new-tokens", po::value(&o.max_new_tokens)->default_value(64), "tokens to generate at most")
+    ("min-new-tokens", po::value(&o.min_new_tokens)->default_value(0), "<eop> cannot stop generation before this many tokens")
+    ("temperature", po::value(&o.sampling.temperature)->default_value(0.f), "0 = greedy")
+    ("top-k", po::value(&o.sampling.top_k)->default_value(0), "sample among the K most likely tokens (0 = all)")
+    ("top-p", po::value(&o.sampling.top_p)->default_value(1.f), "nucleus sampling mass (1 = off)")
+    ("seed", po::value(&o.sampling.seed)->default_value(1234), "sampling seed")
+    ("device", po::value(&device)->default_value("cpu"), "cpu (cuda: not in this build yet)");
+  // clang-format on
+  po::variables_map vm;
+  po::store(po::parse_command_line(argc, argv, desc), vm);
+  if (vm.count("help") || argc == 1) {
+    std::cout << desc << "\n";
+    return vm.count("help") ? 0 : 2;
+  }
+  po::notify(vm);
+  if (device == "cuda")
+    throw glm::InputError(
+        "--device cuda: CUDA inference is not available yet (the fused CUDA INT4/INT8 kernels "
+        "exist, the CUDA engine does not); use --device cpu");
+  if (device != "cpu") throw glm::InputError(fmt::format("--device {}: expected cpu or cuda", device));
+  glm::infer::validate(o.sampling);
+  if (!vm.count("prompt")) {
+    prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    while (!prompt.empty() && (prompt.back() == '\n' || prompt.back() == '\r')) prompt.pop_back();
+  }
+
+  glm::infer::Engine engine(glm::infer::load_model_file(model_path));
+  glm::data::Tokenizer tok =
+      glm::data::Tokenizer::from_bytes(engine.model().tokenizer_bytes, model_path + " (tokenizer)");
+  const std::vector<std::int32_t> ids = tok.encode(prompt);
+  const auto& sp = tok.special();
+  const int T = engine.config().seq_length;
+  if (static_cast<int>(ids.size()) + 2 > T)
+    spdlog::warn("the prompt has {} tokens; the model was trained on sequences of {}", ids.size(), T);
+
+  // Infilling prints the prompt with its blanks filled: the text before each [MASK], then
+  // that blank's tokens as they come. Continuation prints only the new text.
+  std::vector<std::vector<std::int32_t>> segments(1);
+  for (std::int32_t id : ids) {
+    if (id == sp.mask)
+      segments.emplace_back();
+    else
+      segments.back().push_back(id);
+  }
+  const bool infill = segments.size() > 1;
+  int current = -1;
+  std::unique_ptr<Streamer> stream;
+  auto open_span = [&](int span) {
+    while (current < span) {
+      if (stream) stream->finish();
+      ++current;
+      if (infill) std::cout << tok.decode(segments[current]) << std::flush;
+      stream = std::make_unique<Streamer>(tok);
+    }
+  };
+  glm::infer::Generation g = glm::infer::generate(
+      engine, sp, tok.vocab_size(), ids, o, [&](int span, std::int32_t id) {
+        open_span(span);
+        stream->push(id);
+      });
+  open_span(infill ? static_cast<int>(segments.size()) - 2 : 0);
+  stream->finish();
+  if (infill) std::cout << tok.decode(segments.back());
+  std::cout << std::endl;
+  const double tps = g.decode_steps > 0 ? g.decode_steps / g.decode_seconds : 0;
+  spdlog::info("{} prompt tokens in {:.3f} s; {} new tokens, {:.1f} tokens/s ({}-bit weights)",
+               g.prompt.tokens.size(), g.prefill_seconds, g.tokens.size(), tps, engine.model().bits);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("glm-generate"));
+  spdlog::set_pattern("[glm-generate] %^%l%$: %v");
+  return glm::apps::guarded_main([&] { return run(argc, argv); });
+}

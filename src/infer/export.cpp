@@ -1,0 +1,245 @@
+#include "infer/export.h"
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "core/error.h"
+#include "core/h5_tensors.h"
+#include "data/atomic_file.h"
+#include "data/tokenizer.h"
+#include "infer/model_file.h"
+#include "infer/safetensors.h"
+#include "kernels/convert.h"
+#include "kernels/quant.h"
+#include "model/param_layout.h"
+#include "train/checkpoint.h"
+#include "train/run_config.h"
+
+namespace glm::infer {
+namespace {
+
+namespace fs = std::filesystem;
+
+// rows [r0, r1) of a 2-D f32 tensor, contiguous
+Tensor rows(const Tensor& W, std::int64_t r0, std::int64_t r1) {
+  return W.slice(0, r0, r1).clone();
+}
+
+// columns [c0, c1) of a 2-D f32 tensor, contiguous
+Tensor cols(const Tensor& W, std::int64_t c0, std::int64_t c1) {
+  const std::int64_t R = W.size(0), C = W.size(1), n = c1 - c0;
+  Tensor out = Tensor::empty({R, n}, DType::f32);
+  for (std::int64_t r = 0; r < R; ++r)
+    std::copy_n(W.data<float>() + r * C + c0, n, out.data<float>() + r * n);
+  return out;
+}
+
+// vertical concatenation of two [*, in] f32 tensors
+Tensor vcat(const Tensor& a, const Tensor& b) {
+  Tensor out = Tensor::empty({a.size(0) + b.size(0), a.size(1)}, DType::f32);
+  std::copy_n(a.data<float>(), a.numel(), out.data<float>());
+  std::copy_n(b.data<float>(), b.numel(), out.data<float>() + a.numel());
+  return out;
+}
+
+Tensor to_f16(const Tensor& x) {
+  Tensor c = x.is_contiguous() ? x : x.clone();
+  Tensor h = Tensor::empty(c.shape(), DType::f16);
+  kernels::f32_to_f16(h, c);
+  return h;
+}
+
+Tensor bytes_tensor(const std::string& s) {
+  Tensor t = Tensor::empty({static_cast<std::int64_t>(s.size())}, DType::u8);
+  std::copy(s.begin(), s.end(), t.data<std::uint8_t>());
+  return t;
+}
+
+// The named tensors of the model file, in writing order.
+class Entries {
+ public:
+  void add(std::string name, Tensor t) { items_.emplace_back(std::move(name), std::move(t)); }
+  // A linear (f32 [out, in]) as fp16 or quantized, with its G checked against `in`.
+  std::int64_t add_linear(const std::string& name, const Tensor& W, int bits, std::int64_t group) {
+    if (bits == 16) {
+      add(name + ".weight", to_f16(W));
+      return static_cast<std::int64_t>(items_.back().second.nbytes());
+    }
+    kernels::QuantWeight q = kernels::quantize_weight(W, bits, group);
+    add(name + ".qweight", q.q);
+    add(name + ".scales", q.scales);
+    return q.weight_bytes();
+  }
+  const std::vector<std::pair<std::string, Tensor>>& items() const { return items_; }
+
+ private:
+  std::vector<std::pair<std::string, Tensor>> items_;
+};
+
+void check_options(const ExportOptions& o, const model::ModelConfig& c) {
+  if (o.bits != 16 && o.bits != 8 && o.bits != 4)
+    throw InputError(fmt::format("--bits {}: expected 16, 8 or 4", o.bits));
+  if (o.out.empty()) throw InputError("--out: give the model file to write");
+  if (o.tp < 1) throw InputError(fmt::format("--tp {}: must be >= 1", o.tp));
+  const int h = c.hidden_size, f = c.ffn_hidden_size, a = c.num_heads;
+  if (a % o.tp != 0 || f % o.tp != 0)
+    throw InputError(fmt::format(
+        "--tp {}: must divide the number of heads ({}) and the GeGLU size f ({})", o.tp, a, f));
+  if (o.group_size < 0) throw InputError(fmt::format("--group-size {}: must be >= 0", o.group_size));
+  if (o.bits == 16) return;
+  // every linear's local `in`: h (qkv, W1), h/N (dense), f/N (W2)
+  for (auto [in, what] : {std::pair<std::int64_t, const char*>{h, "hidden size h"},
+                          {h / o.tp, "h / tp (attention output slice)"},
+                          {f / o.tp, "f / tp (W2 slice)"}}) {
+    const std::int64_t G = o.group_size == 0 ? in : o.group_size;
+    if (in % G != 0 || (o.bits == 4 && G % 2 != 0))
+      throw InputError(fmt::format(
+          "--group-size {}: must divide the {} = {}{} for {}-bit export with --tp {}",
+          o.group_size, what, in, o.bits == 4 ? " and be even" : "", o.bits, o.tp));
+  }
+}
+
+std::string find_tokenizer(const ExportOptions& o, const train::RunConfig& rc,
+                           const std::string& meta_path) {
+  if (!o.tokenizer.empty()) {
+    if (!fs::exists(o.tokenizer))
+      throw InputError(fmt::format("--tokenizer {}: no such file", o.tokenizer));
+    return o.tokenizer;
+  }
+  if (rc.train.data_dir.empty())
+    throw InputError(fmt::format(
+        "{}: the run config has no train.data_dir to find tokenizer.model in; give --tokenizer",
+        meta_path));
+  const std::string p = (fs::path(rc.train.data_dir) / "tokenizer.model").string();
+  if (!fs::exists(p))
+    throw InputError(fmt::format(
+        "{}: not found (the checkpoint's train.data_dir is {}); give --tokenizer MODEL", p,
+        rc.train.data_dir));
+  return p;
+}
+
+}  // namespace
+
+WriteResult write_model_file(const model::FlatParams& p, const train::RunConfig& rc,
+                             const data::Tokenizer& tok, const ExportOptions& o,
+                             const ModelSource& src) {
+  const model::ModelConfig& c = rc.model;
+  check_options(o, c);
+  WriteResult out;
+  const int N = o.tp, bits = o.bits;
+  const std::int64_t h = c.hidden_size, f = c.ffn_hidden_size, G = o.group_size;
+  Entries e;
+  e.add("tokenizer", bytes_tensor(tok.model_bytes()));
+  e.add("embedding.weight", to_f16(p.embedding()));
+  e.add("final_layernorm.weight", to_f16(p.final_ln_w()));
+  e.add("final_layernorm.bias", to_f16(p.final_ln_b()));
+  for (int l = 0; l < c.num_layers; ++l) {
+    const model::LayerParams w = p.layer(l);
+    const std::string pre = model::layer_prefix(l);
+    e.add(pre + "input_layernorm.weight", to_f16(w.ln_in_w));
+    e.add(pre + "input_layernorm.bias", to_f16(w.ln_in_b));
+    e.add(pre + "post_attention_layernorm.weight", to_f16(w.ln_post_w));
+    e.add(pre + "post_attention_layernorm.bias", to_f16(w.ln_post_b));
+    e.add(pre + kDense + ".bias", to_f16(w.dense_b));
+    e.add(pre + kW2 + ".bias", to_f16(w.b2));
+    for (int r = 0; r < N; ++r) {
+      const std::string rp = tp_group(r) + pre;
+      // QKV: rows [heads, 3, d] -> rank r's heads are one row block
+      const std::int64_t q0 = r * 3 * h / N, q1 = (r + 1) * 3 * h / N;
+      out.linear_bytes += e.add_linear(rp + kQkv, rows(w.qkv_w, q0, q1), bits, G);
+      e.add(rp + kQkv + ".bias", to_f16(w.qkv_b.slice(0, q0, q1)));
+      // dense: row-parallel, split along `in` (rank r's heads' context columns)
+      out.linear_bytes += e.add_linear(rp + kDense, cols(w.dense_w, r * h / N, (r + 1) * h / N), bits, G);
+      // W1: the same rows of x1 and of x2, stacked [x1 slice | x2 slice]
+      const std::int64_t f0 = r * f / N, f1 = (r + 1) * f / N;
+      out.linear_bytes += e.add_linear(
+          rp + kW1, vcat(rows(w.w1, f0, f1), rows(w.w1, f + f0, f + f1)), bits, G);
+      e.add(rp + kW1 + ".bias",
+            to_f16(vcat(w.b1.slice(0, f0, f1).clone().view({f1 - f0, 1}),
+                        w.b1.slice(0, f + f0, f + f1).clone().view({f1 - f0, 1}))
+                       .view({2 * (f1 - f0)})));
+      // W2: row-parallel, split along `in`
+      out.linear_bytes += e.add_linear(rp + kW2, cols(w.w2, f0, f1), bits, G);
+    }
+  }
+
+  const std::map<std::string, std::string> attrs = {
+      {"format", kModelFormat},
+      {"version", std::to_string(kModelFormatVersion)},
+      {"bits", std::to_string(bits)},
+      {"group_size", std::to_string(bits == 16 ? 0 : G)},
+      {"tp", std::to_string(N)},
+      {"model_config", c.to_json().dump()},
+      {"run_config", rc.to_json().dump()},
+      {"checkpoint", src.checkpoint},
+      {"step", std::to_string(src.step)},
+      {"tokenizer_sha256", tok.sha256()},
+  };
+  {
+    data::AtomicFile file(o.out);
+    {
+      H5File h5(file.temp_path(), H5File::Mode::create);
+      for (const auto& [k, v] : attrs) h5.set_attr(k, v);
+      for (const auto& [name, tensor] : e.items()) h5.write(name, tensor);
+    }
+    file.commit();  // fsync, rename, fsync the directory
+  }
+  out.file_bytes = static_cast<std::int64_t>(fs::file_size(o.out));
+  if (!o.safetensors.empty()) {
+    std::map<std::string, std::string> meta_st = attrs;
+    meta_st["int4_packing"] = "two's-complement nibbles, two per byte, low nibble first";
+    meta_st["layout"] = "see src/infer/model_file.h: tp_<r>/ slices, '<name>.qweight' + '.scales'";
+    write_safetensors(o.safetensors, e.items(), meta_st);
+  }
+  return out;
+}
+
+ExportResult export_model(const ExportOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ExportResult res;
+  if (o.load.empty()) throw InputError("--load: give a checkpoint directory");
+  res.checkpoint = train::resolve_checkpoint_dir(o.load, o.iter);
+  const std::string meta_path = (fs::path(res.checkpoint) / train::kMetaFile).string();
+  train::CheckpointMeta meta = train::read_checkpoint_meta(res.checkpoint);
+  // the same checks as `glm-ckpt verify`: a checkpoint that fails them is refused
+  train::verify_checkpoint_files(res.checkpoint, meta);
+  train::verify_checkpoint_pieces(res.checkpoint, meta);
+  train::RunConfig rc = train::parse_run_config(meta.config.dump(), meta_path + " (config)");
+  const model::ModelConfig& c = rc.model;
+  check_options(o, c);
+  data::Tokenizer tok = data::Tokenizer::from_file(find_tokenizer(o, rc, meta_path));
+  if (tok.vocab_size() > c.vocab_size)
+    throw InputError(fmt::format("{}: {} pieces do not fit the model's vocabulary of {}", tok.name(),
+                                 tok.vocab_size(), c.vocab_size));
+  res.step = meta.step;
+
+  // fp32 master weights of the whole model, through a one-process layout
+  auto layout = std::make_shared<const model::ParamLayout>(c, model::ModelShard{});
+  train::OptimizerTensors t;
+  t.layout = layout.get();
+  t.master = Tensor::zeros({layout->total()}, DType::f32);
+  t.exp_avg = Tensor::zeros({layout->total()}, DType::f32);
+  t.exp_avg_sq = Tensor::zeros({layout->total()}, DType::f32);
+  train::load_optimizer_tensors(res.checkpoint, meta, t);
+  t.exp_avg = Tensor();
+  t.exp_avg_sq = Tensor();
+  model::FlatParams p(layout);
+  p.flat().copy_from(t.master);
+  t.master = Tensor();
+  res.parameters = layout->total();
+
+  ModelSource src{res.checkpoint, meta.step};
+  const WriteResult w = write_model_file(p, rc, tok, o, src);
+  res.file_bytes = w.file_bytes;
+  res.linear_bytes = w.linear_bytes;
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return res;
+}
+
+}  // namespace glm::infer

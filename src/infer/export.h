@@ -1,0 +1,60 @@
+// glm-export's logic: a checkpoint -> one self-contained model file (infer/model_file.h),
+// optionally also a safetensors file (infer/safetensors.h).
+//
+//   ExportOptions o{.load = "ckpt", .bits = 4, .group_size = 128, .out = "model.h5"};
+//   ExportResult r = export_model(o);
+//
+// The checkpoint is verified like `glm-ckpt verify` (sizes, SHA-256, pieces) and refused
+// with an InputError naming the file when that fails; the fp32 master weights of the whole
+// model are read through a one-process parameter layout (load_optimizer_tensors re-cuts
+// pieces by their global offsets). Linear weights are quantized per TP slice; everything
+// else is stored fp16. The file is written to a temporary name, fsynced and renamed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "data/tokenizer.h"
+#include "model/param_layout.h"
+#include "train/run_config.h"
+
+namespace glm::infer {
+
+struct ExportOptions {
+  std::string load;                   // save root or iter_XXXXXXXX directory
+  std::optional<std::int64_t> iter;   // iteration (default: latest)
+  int bits = 16;                      // 16, 8 or 4
+  std::int64_t group_size = 0;        // INT formats: G along `in`; 0 = per output row
+  int tp = 1;                         // tensor-parallel shards to write
+  std::string out;                    // the HDF5 model file
+  std::string safetensors;            // optional second output
+  std::string tokenizer;              // default: <run config train.data_dir>/tokenizer.model
+};
+
+struct ExportResult {
+  std::string checkpoint;   // the resolved iter_XXXXXXXX directory
+  std::int64_t step = 0;
+  std::int64_t file_bytes = 0;
+  std::int64_t linear_bytes = 0;  // packed linear weights + scales (or fp16 linears)
+  std::int64_t parameters = 0;
+  double seconds = 0;
+};
+
+ExportResult export_model(const ExportOptions& options);
+
+// The writing half of export_model, for weights already in memory (a checkpoint's, or a
+// randomly initialised model's in benchmarks): options' bits, group_size, tp, out and
+// safetensors are used; `source` is recorded in the file's attributes.
+struct ModelSource {
+  std::string checkpoint;  // where the weights came from
+  std::int64_t step = 0;
+};
+struct WriteResult {
+  std::int64_t file_bytes = 0, linear_bytes = 0;
+};
+WriteResult write_model_file(const model::FlatParams& params, const train::RunConfig& run,
+                             const data::Tokenizer& tokenizer, const ExportOptions& options,
+                             const ModelSource& source);
+
+}  // namespace glm::infer

@@ -1,0 +1,46 @@
+// The key/value cache of one sequence: per layer and TP rank, the RoPE-rotated keys and the
+// values of every token seen so far, fp32 [a/N, capacity, d] (head-major, so a head's keys
+// are contiguous for the score loop). The sequence's GLM prefix length P (bidirectional
+// context) is recorded with it.
+//
+//   KVCache cache(config, /*tp=*/1, /*capacity=*/512);
+//   engine.forward(cache, prompt, positions, P, ...);   // appends the prompt
+//   engine.forward(cache, {next}, {pos}, P, ...);        // one decode step
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+#include "model/model_config.h"
+
+namespace glm::infer {
+
+class KVCache {
+ public:
+  KVCache(const model::ModelConfig& config, int tp, int capacity);
+
+  int length() const { return length_; }      // tokens cached
+  int capacity() const { return capacity_; }
+  void reset() { length_ = 0; }
+  void advance(int n) { length_ += n; }        // after a forward appended n tokens
+
+  Tensor& k(int layer, int rank) { return k_[layer * tp_ + rank]; }  // f32 [a/N, cap, d]
+  Tensor& v(int layer, int rank) { return v_[layer * tp_ + rank]; }
+  std::int64_t bytes() const;
+
+ private:
+  int tp_, capacity_, length_ = 0;
+  std::vector<Tensor> k_, v_;
+};
+
+// The attention of n new queries (cache indices [t0, t0+n)) of one layer and TP rank:
+// stores their keys and values into the cache, then for each head
+//   ctx_i = sum_j softmax_j(c * (q_i . k_j) / (sqrt(d) c)) v_j  over allowed j
+// with the GLM mask: key j is allowed iff j < prefix_len or j <= i (i, j cache indices).
+// qkv [n, a/N, 3, d] after RoPE; ctx [n, a/N * d]. layer_number c = l + 1 is the query-key
+// layer scaling of training (mathematically a no-op, kept to round like training does).
+void cached_attention(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, int t0,
+                      int prefix_len, int layer_number);
+
+}  // namespace glm::infer

@@ -1,0 +1,166 @@
+#include "infer/model_file.h"
+
+#include <filesystem>
+#include <memory>
+
+#include "core/error.h"
+#include "core/h5_tensors.h"
+#include "kernels/convert.h"
+#include "model/param_layout.h"
+
+namespace glm::infer {
+
+std::string tp_group(int rank) { return fmt::format("tp_{}/", rank); }
+
+void LinearWeight::forward(Tensor& y, const Tensor& x, const Tensor* b) const {
+  if (bits == 16)
+    kernels::f16_linear_forward(y, x, f16, b);
+  else
+    kernels::quant_linear_forward(y, x, q, b);
+}
+
+std::int64_t ModelFile::weight_bytes() const {
+  std::int64_t n = static_cast<std::int64_t>(embedding.nbytes());
+  for (const auto& l : layers)
+    for (const auto& r : l.ranks) n += r.qkv.bytes() + r.dense.bytes() + r.w1.bytes() + r.w2.bytes();
+  return n;
+}
+
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(const std::string& path) : h5_(path, H5File::Mode::read), path_(path) {}
+
+  std::string attr(const std::string& name) const {
+    try {
+      return h5_.attr(name);
+    } catch (const Error&) {
+      throw InputError(fmt::format("{}: attribute '{}' missing: not a {} file", path_, name,
+                                   kModelFormat));
+    }
+  }
+  std::int64_t int_attr(const std::string& name) const {
+    const std::string v = attr(name);
+    try {
+      return std::stoll(v);
+    } catch (const std::exception&) {
+      throw InputError(fmt::format("{}: attribute '{}' is '{}', not an integer", path_, name, v));
+    }
+  }
+  Tensor read(const std::string& name, DType dtype, const Shape& shape) const {
+    if (!h5_.has(name)) throw InputError(fmt::format("{}: dataset '{}' missing", path_, name));
+    Tensor t = h5_.read(name);
+    if (t.dtype() != dtype || t.shape() != shape)
+      throw InputError(fmt::format("{}: dataset '{}' is {}, expected {} {}", path_, name,
+                                   t.describe(), dtype_name(dtype), shape_str(shape)));
+    return t;
+  }
+  Tensor read_bytes(const std::string& name) const {
+    if (!h5_.has(name)) throw InputError(fmt::format("{}: dataset '{}' missing", path_, name));
+    Tensor t = h5_.read(name);
+    if (t.dtype() != DType::u8 || t.dim() != 1)
+      throw InputError(fmt::format("{}: dataset '{}' is {}, expected u8 bytes", path_, name, t.describe()));
+    return t;
+  }
+  // f16 on disk -> f32 in memory (norms and biases)
+  Tensor read_f32(const std::string& name, const Shape& shape) const {
+    Tensor h = read(name, DType::f16, shape);
+    Tensor f = Tensor::empty(shape, DType::f32);
+    kernels::f16_to_f32(f, h);
+    return f;
+  }
+  LinearWeight linear(const std::string& name, std::int64_t out, std::int64_t in, int bits,
+                      std::int64_t group) const {
+    LinearWeight w;
+    w.bits = bits;
+    if (bits == 16) {
+      w.f16 = read(name + ".weight", DType::f16, {out, in});
+      return w;
+    }
+    const std::int64_t G = group == 0 ? in : group;
+    if (in % G != 0) throw InputError(fmt::format("{}: group size {} does not divide {} of '{}'", path_, G, in, name));
+    w.q.bits = bits;
+    w.q.out = out;
+    w.q.in = in;
+    w.q.group = G;
+    w.q.q = bits == 8 ? read(name + ".qweight", DType::i8, {out, in})
+                      : read(name + ".qweight", DType::u8, {out, in / 2});
+    w.q.scales = read(name + ".scales", DType::f16, {out, in / G});
+    return w;
+  }
+
+ private:
+  H5File h5_;
+  std::string path_;
+};
+
+}  // namespace
+
+ModelFile load_model_file(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw InputError(fmt::format("{}: no such model file", path));
+  std::unique_ptr<Reader> rd;
+  try {
+    rd = std::make_unique<Reader>(path);
+  } catch (const InputError&) {
+    throw;
+  } catch (const Error& e) {
+    throw InputError(fmt::format("{}: not a readable HDF5 model file ({})", path, e.what()));
+  }
+  const Reader& r = *rd;
+  ModelFile m;
+  m.path = path;
+  if (r.attr("format") != kModelFormat)
+    throw InputError(fmt::format("{}: format '{}', expected '{}'", path, r.attr("format"), kModelFormat));
+  if (r.int_attr("version") != kModelFormatVersion)
+    throw InputError(fmt::format("{}: version {}, this build reads version {}", path,
+                                 r.attr("version"), kModelFormatVersion));
+  m.bits = static_cast<int>(r.int_attr("bits"));
+  m.group_size = r.int_attr("group_size");
+  m.tp = static_cast<int>(r.int_attr("tp"));
+  m.step = r.int_attr("step");
+  if (m.bits != 16 && m.bits != 8 && m.bits != 4)
+    throw InputError(fmt::format("{}: bits {} is not 16, 8 or 4", path, m.bits));
+  try {
+    m.config = model::ModelConfig::from_json(nlohmann::json::parse(r.attr("model_config")),
+                                             path + " (model_config)");
+    m.run_config = nlohmann::json::parse(r.attr("run_config"));
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(fmt::format("{}: bad config JSON: {}", path, e.what()));
+  }
+  const model::ModelConfig& c = m.config;
+  const std::int64_t V = c.vocab_size, h = c.hidden_size, f = c.ffn_hidden_size;
+  const int N = m.tp;
+  if (N < 1 || c.num_heads % N != 0 || f % N != 0)
+    throw InputError(fmt::format("{}: tp {} does not divide heads {} and f {}", path, N, c.num_heads, f));
+  Tensor tok = r.read_bytes("tokenizer");
+  m.tokenizer_bytes.assign(reinterpret_cast<const char*>(tok.raw()), tok.nbytes());
+  m.embedding = r.read("embedding.weight", DType::f16, {V, h});
+  m.final_ln_w = r.read_f32("final_layernorm.weight", {h});
+  m.final_ln_b = r.read_f32("final_layernorm.bias", {h});
+  for (int l = 0; l < c.num_layers; ++l) {
+    const std::string pre = model::layer_prefix(l);
+    LayerWeights L;
+    L.ln_in_w = r.read_f32(pre + "input_layernorm.weight", {h});
+    L.ln_in_b = r.read_f32(pre + "input_layernorm.bias", {h});
+    L.ln_post_w = r.read_f32(pre + "post_attention_layernorm.weight", {h});
+    L.ln_post_b = r.read_f32(pre + "post_attention_layernorm.bias", {h});
+    L.dense_b = r.read_f32(pre + kDense + ".bias", {h});
+    L.b2 = r.read_f32(pre + kW2 + ".bias", {h});
+    for (int k = 0; k < N; ++k) {
+      const std::string rp = tp_group(k) + pre;
+      RankLayerWeights R;
+      R.qkv = r.linear(rp + kQkv, 3 * h / N, h, m.bits, m.group_size);
+      R.qkv_b = r.read_f32(rp + kQkv + ".bias", {3 * h / N});
+      R.dense = r.linear(rp + kDense, h, h / N, m.bits, m.group_size);
+      R.w1 = r.linear(rp + kW1, 2 * f / N, h, m.bits, m.group_size);
+      R.b1 = r.read_f32(rp + kW1 + ".bias", {2 * f / N});
+      R.w2 = r.linear(rp + kW2, h, f / N, m.bits, m.group_size);
+      L.ranks.push_back(std::move(R));
+    }
+    m.layers.push_back(std::move(L));
+  }
+  return m;
+}
+
+}  // namespace glm::infer

@@ -1,0 +1,99 @@
+// The exported model file (DESIGN.md section 8): one self-contained HDF5 file written by
+// glm-export and read by glm-generate / glm-eval.
+//
+// Root attributes (strings): format "glm-model", version "1", bits "16" | "8" | "4",
+// group_size (G of the INT formats; "0" means per output row; "0" for fp16), tp (tensor-
+// parallel shards N), model_config (ModelConfig JSON), run_config (the checkpoint's full run
+// config JSON: seed and objective are what glm-eval needs), checkpoint (source directory),
+// step, tokenizer_sha256.
+// Datasets:
+//   tokenizer                                u8 [bytes]: the SentencePiece model
+//   embedding.weight                         f16 [V, h] (also the tied head)
+//   final_layernorm.{weight,bias}            f16 [h]
+//   layers.<l>.input_layernorm.{weight,bias}, layers.<l>.post_attention_layernorm.{...}
+//                                            f16 [h] (replicated over TP ranks)
+//   layers.<l>.attention.dense.bias, layers.<l>.mlp.dense_4h_to_h.bias
+//                                            f16 [h]: row-parallel biases, added once after
+//                                            the partial products are summed
+//   tp_<r>/layers.<l>.<linear>...            TP rank r's slice of each linear (N = tp):
+//     attention.query_key_value  column-parallel by heads: rows [r*3h/N, (r+1)*3h/N) (rows
+//                                are [heads, 3, d], so rank r holds heads [r*a/N, (r+1)*a/N)
+//                                whole); its bias slice likewise  -> [3h/N, h], [3h/N]
+//     attention.dense            row-parallel: columns [r*h/N, (r+1)*h/N) -> [h, h/N]
+//     mlp.dense_h_to_4h          column-parallel with both halves cut alike: rows
+//                                [r*f/N, (r+1)*f/N) of x1 followed by the same rows of x2,
+//                                so the local [2f/N, h] matrix is again [x1 | x2] and GeGLU
+//                                runs locally; bias likewise -> [2f/N]
+//     mlp.dense_4h_to_h          row-parallel: columns [r*f/N, (r+1)*f/N) -> [h, f/N]
+//   each linear is stored as `<name>.weight` f16 [out, in] (bits 16), or as
+//   `<name>.qweight` (i8 [out, in] or u8 [out, in/2], kernels/quant.h) and
+//   `<name>.scales` (f16 [out, in/G]) with G applied to the local `in` of the slice.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/tensor.h"
+#include "kernels/quant.h"
+#include "model/model_config.h"
+
+namespace glm::infer {
+
+inline constexpr const char* kModelFormat = "glm-model";
+inline constexpr int kModelFormatVersion = 1;
+
+// The four linears of a layer, by parameter name suffix.
+inline constexpr const char* kQkv = "attention.query_key_value";
+inline constexpr const char* kDense = "attention.dense";
+inline constexpr const char* kW1 = "mlp.dense_h_to_4h";
+inline constexpr const char* kW2 = "mlp.dense_4h_to_h";
+
+std::string tp_group(int rank);  // "tp_<rank>/"
+
+// One linear weight as stored: fp16, or INT8/INT4 with scales.
+struct LinearWeight {
+  int bits = 16;
+  Tensor f16;                // bits 16: f16 [out, in]
+  kernels::QuantWeight q;    // bits 8 / 4
+  std::int64_t out() const { return bits == 16 ? f16.size(0) : q.out; }
+  std::int64_t in() const { return bits == 16 ? f16.size(1) : q.in; }
+  std::int64_t bytes() const { return bits == 16 ? static_cast<std::int64_t>(f16.nbytes()) : q.weight_bytes(); }
+  // y [n, out] = x [n, in] W^T (+ b)
+  void forward(Tensor& y, const Tensor& x, const Tensor* b) const;
+};
+
+// What one TP rank holds of a layer (the local slices above), biases in f32.
+struct RankLayerWeights {
+  LinearWeight qkv, dense, w1, w2;
+  Tensor qkv_b, b1;  // f32 [3h/N], [2f/N]
+};
+
+struct LayerWeights {
+  Tensor ln_in_w, ln_in_b, ln_post_w, ln_post_b;  // f32 [h]
+  Tensor dense_b, b2;                             // f32 [h]
+  std::vector<RankLayerWeights> ranks;            // tp entries
+};
+
+struct ModelFile {
+  std::string path;
+  model::ModelConfig config;
+  nlohmann::json run_config;
+  int bits = 16, tp = 1;
+  std::int64_t group_size = 0;  // as exported (0 = per row)
+  std::int64_t step = 0;
+  std::string tokenizer_bytes;
+  Tensor embedding;             // f16 [V, h]
+  Tensor final_ln_w, final_ln_b;  // f32 [h]
+  std::vector<LayerWeights> layers;
+
+  std::int64_t weight_bytes() const;  // bytes the forward pass streams per token (head included)
+};
+
+// Reads and checks a model file: format, version, every dataset's presence, dtype and
+// shape. InputError naming the file and the dataset or attribute otherwise.
+ModelFile load_model_file(const std::string& path);
+
+}  // namespace glm::infer

@@ -1,0 +1,33 @@
+// Held-out perplexity of a model file (glm-eval). The samples are the GLM-objective samples
+// the trainer evaluates on (src/train/trainer.cpp Trainer::evaluate): the dataset's windows
+// in the sampler order and masking of seed train.seed ^ "eval" salt, collated with the run's
+// objective, loss on target positions only. Sample i is the trainer's held-out sample i, so
+// with max_samples = train.eval_iters x train.micro_batch_size (the default) the loss is
+// the one the trainer logs as eval_loss, up to the weights' fp16 / INT rounding.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "data/tokenizer.h"
+#include "infer/engine.h"
+
+namespace glm::infer {
+
+// The trainer's held-out salt (trainer.cpp kEvalSeedSalt, "eval"); kept equal by a test.
+inline constexpr std::uint64_t kEvalSeedSalt = 0x6576616CULL;
+
+struct PerplexityResult {
+  double loss = 0;           // mean target-token cross-entropy (natural log)
+  double perplexity = 0;     // exp(loss)
+  std::int64_t tokens = 0;   // target tokens
+  std::int64_t samples = 0;
+  double seconds = 0;
+};
+
+// data_file: a glm-preprocess split (DIR/valid.h5); max_samples 0 = the trainer's
+// evaluation set size from the exported run config.
+PerplexityResult evaluate_perplexity(const Engine& engine, const data::Tokenizer& tokenizer,
+                                     const std::string& data_file, std::int64_t max_samples);
+
+}  // namespace glm::infer
