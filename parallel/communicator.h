@@ -29,6 +29,7 @@ const char* comm_op_name(CommOp op);
 struct CommStats {
   std::array<std::uint64_t, kNumCommOps> bytes_sent{};
   std::array<std::uint64_t, kNumCommOps> calls{};
+  double seconds = 0;  // wall time inside this communicator's operations (waiting included)
   std::uint64_t total_bytes_sent() const;
   std::uint64_t bytes(CommOp op) const { return bytes_sent[static_cast<int>(op)]; }
   void reset() { *this = {}; }
@@ -70,6 +71,7 @@ class Communicator {
     stats_.bytes_sent[static_cast<int>(op)] += bytes;
     ++stats_.calls[static_cast<int>(op)];
   }
+  void add_seconds(double s) { stats_.seconds += s; }
 
  private:
   std::string name_;

@@ -43,7 +43,10 @@ void MpiCommunicator::wait_all(std::span<MPI_Request> reqs, CommOp op) {
   for (long polls = 0;; ++polls) {
     check(MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &done, MPI_STATUSES_IGNORE),
           comm_op_name(op));
-    if (done) return;
+    if (done) {
+      add_seconds(std::chrono::duration<double>(clock::now() - start).count());
+      return;
+    }
     double waited = std::chrono::duration<double>(clock::now() - start).count();
     if (waited > timeout_s_) {
       spdlog::error("rank {} (group {}, rank {} of {}): {} did not complete within {:g} s; "

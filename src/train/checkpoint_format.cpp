@@ -212,9 +212,14 @@ CheckpointMeta CheckpointMeta::from_json(const nlohmann::json& j, const std::str
     }
     m.files.push_back(std::move(file));
   }
-  if (static_cast<int>(m.files.size()) != m.layout.world_size)
-    throw InputError(fmt::format("{}: {} rank files listed for a world of {} ranks", source,
-                                 m.files.size(), m.layout.world_size));
+  // DP rank 0 of each TP x PP position writes (the DP replicas hold the same state).
+  if (m.layout.world_size != m.layout.dp * m.layout.tp * m.layout.pp)
+    throw InputError(fmt::format("{}: layout world_size {} != dp {} x tp {} x pp {}", source,
+                                 m.layout.world_size, m.layout.dp, m.layout.tp, m.layout.pp));
+  if (static_cast<int>(m.files.size()) != m.layout.tp * m.layout.pp)
+    throw InputError(fmt::format("{}: {} rank files listed; a layout with tp {} x pp {} writes {}",
+                                 source, m.files.size(), m.layout.tp, m.layout.pp,
+                                 m.layout.tp * m.layout.pp));
   return m;
 }
 

@@ -1,6 +1,8 @@
 // The on-disk checkpoint format (DESIGN.md section 7): names, constants and meta.json.
 //
-// Rank file `rank_<world rank:05d>.h5` (one per rank of the layout that wrote it):
+// Rank file `rank_<world rank:05d>.h5` (one per TP x PP position of the layout that wrote
+// it, written by that position's DP rank 0; TP-replicated tensors and the last stage's
+// tied-embedding copy are written once, by their primary holder):
 //   root attributes   format = "glm-train-checkpoint", version = "1", rank, step (strings)
 //   /<param name>/    one group per parameter piece the rank holds, e.g.
 //                     /layers.3.mlp.dense_h_to_4h.weight/, with

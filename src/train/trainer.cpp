@@ -125,13 +125,13 @@ void Trainer::world_sum(std::span<double> values) const {
   if (world() && world()->size() > 1) world()->all_reduce_sum(values);
 }
 
-std::vector<std::pair<std::string, std::uint64_t>> Trainer::comm_bytes() const {
-  std::vector<std::pair<std::string, std::uint64_t>> out;
+std::vector<Trainer::GroupTraffic> Trainer::comm_traffic() const {
+  std::vector<GroupTraffic> out;
   if (!options_.groups) return out;
   const auto& g = *options_.groups;
   for (const parallel::Communicator* c : {g.tp.get(), g.dp.get(), g.pp.get(), g.embedding.get(),
                                           g.world.get()})
-    if (c) out.emplace_back(c->name(), c->stats().total_bytes_sent());
+    if (c) out.push_back({c->name(), c->stats().total_bytes_sent(), c->stats().seconds});
   return out;
 }
 
@@ -302,15 +302,18 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
     comm_log_ = std::make_unique<std::ofstream>(path, std::ios::app);
   }
   while (state_.step < tc.train_iters) {
-    const auto bytes_before = comm_bytes();
+    const auto before = comm_traffic();
     StepResult r = train_step();
     if (comm_log_) {
-      nlohmann::json bytes = nlohmann::json::object();
-      const auto bytes_after = comm_bytes();
-      for (std::size_t g = 0; g < bytes_after.size(); ++g)
-        bytes[bytes_after[g].first] = bytes_after[g].second - bytes_before[g].second;
+      nlohmann::json bytes = nlohmann::json::object(), secs = nlohmann::json::object();
+      const auto after = comm_traffic();
+      for (std::size_t g = 0; g < after.size(); ++g) {
+        bytes[after[g].group] = after[g].bytes - before[g].bytes;
+        secs[after[g].group] = after[g].seconds - before[g].seconds;
+      }
       *comm_log_ << nlohmann::json{{"step", state_.step}, {"head_rows", r.head_rows},
-                                   {"bytes", bytes}}.dump()
+                                   {"step_s", r.seconds}, {"compute_s", r.compute_seconds},
+                                   {"bytes", bytes}, {"comm_s", secs}}.dump()
                  << '\n' << std::flush;
     }
     ++interval_steps;

@@ -50,9 +50,10 @@ struct TrainerOptions {
   // shard of the master weights and Adam moments. Same results as without it.
   bool zero = false;
   // Every rank appends one JSON line per training step to <log_dir>/comm_rank_<RRRRR>.jsonl:
-  // {"step", "head_rows", "bytes": {group: bytes this rank sent during the step}} with the
+  // {"step", "head_rows", "step_s", "compute_s", "bytes": {group: bytes this rank sent
+  // during the step}, "comm_s": {group: seconds inside that group's operations}} with the
   // groups tp, dp, pp, embedding, world (the communicators' analytic byte counts; the
-  // layout tests compare them with the formulas).
+  // layout tests compare them with the formulas; tests/bench/bench_parallel.sh sums times).
   bool comm_log = false;
 };
 
@@ -162,7 +163,12 @@ class Trainer {
   double peak_flops_ = 0;  // per process, for MFU
   std::unique_ptr<std::ofstream> comm_log_;  // TrainerOptions::comm_log
   // Bytes each group's communicator has sent so far (for the per-step differences).
-  std::vector<std::pair<std::string, std::uint64_t>> comm_bytes() const;
+  struct GroupTraffic {
+    std::string group;
+    std::uint64_t bytes = 0;
+    double seconds = 0;
+  };
+  std::vector<GroupTraffic> comm_traffic() const;
   std::int64_t checkpoint_step_ = -1;  // step of the last checkpoint saved or loaded
   int stop_signal_ = 0;
 };

@@ -1,0 +1,289 @@
+// 3D parallelism through the real glm-train under mpirun (DESIGN.md invariant 3): every
+// tested (dp, tp, pp) layout, with ZeRO-1 off and on, trains 10 fp32 steps (dropout on)
+// that match the single-process run (loss 1e-5 relative, parameters 1e-4 relative); the
+// bytes each rank sends per step equal the analytic count of the layout (written here from
+// the formulas, not from the code); a (2,2,2) checkpoint resumes in (1,2,4), (4,1,2) and one
+// process like the uninterrupted run; glm-ckpt reshard writes what the new layout loads.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "model/param_layout.h"
+#include "parallel/data_parallel.h"
+#include "train/checkpoint.h"
+#include "train/layout_shards.h"
+#include "train_test_util.h"
+
+namespace glm {
+namespace {
+
+namespace fs = std::filesystem;
+
+// DESIGN.md invariant 3.
+constexpr double kLossRelTol = 1e-5;
+constexpr double kParamRelTol = 1e-4;
+
+const std::string kTrain = std::string(GLM_BINARY_DIR) + "/bin/glm-train";
+const std::string kCkpt = std::string(GLM_BINARY_DIR) + "/bin/glm-ckpt";
+const std::string kTiny = std::string(GLM_SOURCE_DIR) + "/configs/tiny.json";
+// tiny.json with 4 layers (so pp 4 has one per stage) and micro-batch 1 (so every layout
+// of the global batch of 8 has at least pp micro-batches).
+const std::vector<std::string> kSets = {
+    "model.vocab_size=6016", "model.num_layers=4",     "train.micro_batch_size=1",
+    "model.hidden_dropout=0.1", "model.attention_dropout=0.1", "train.log_interval=1",
+    "train.eval_interval=0", "train.eval_iters=1"};
+
+struct Layout {
+  int dp, tp, pp;
+  bool zero;
+  int world() const { return dp * tp * pp; }
+  std::string name() const { return fmt::format("d{}t{}p{}{}", dp, tp, pp, zero ? "z" : ""); }
+};
+
+std::string base_dir() {
+  return (fs::temp_directory_path() / ("glm_3d_" + std::to_string(::getpid()))).string();
+}
+
+// Runs glm-train in `lay` writing <out>/log and <out>/ckpt; returns the exit status.
+int train(const Layout& lay, const std::string& out, const std::string& extra) {
+  std::string cmd = fmt::format(
+      "mpirun -n {} --oversubscribe -x OMP_NUM_THREADS=1 {} --config {} --data {} --dp {} --tp {} "
+      "--pp {} --zero {} --comm-log --log-dir {}/log --save {}/ckpt {}",
+      lay.world(), kTrain, kTiny, testing::test_corpus(), lay.dp, lay.tp, lay.pp, lay.zero ? 1 : 0,
+      out, out, extra);
+  for (const auto& s : kSets) cmd += " --set " + s;
+  return std::system((cmd + " > " + out + ".out 2>&1").c_str());
+}
+
+std::vector<nlohmann::json> jsonl(const std::string& path) {
+  std::vector<nlohmann::json> v;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) v.push_back(nlohmann::json::parse(line));
+  return v;
+}
+
+std::vector<double> losses(const std::string& out) {
+  std::vector<double> l;
+  for (const auto& j : jsonl(out + "/log/metrics.jsonl"))
+    if (j.contains("loss")) l.push_back(j["loss"].get<double>());
+  return l;
+}
+
+train::RunConfig config() {
+  std::vector<std::string> sets(kSets.begin(), kSets.end());
+  return testing::tiny_run(sets);
+}
+
+// The master weights of a checkpoint as whole tensors (re-cut into one process).
+Tensor full_master(const std::string& ckpt, int iter) {
+  const std::string dir = train::resolve_checkpoint_dir(ckpt, iter);
+  train::CheckpointMeta meta = train::read_checkpoint_meta(dir);
+  static model::ParamLayout layout(config().model, {});
+  train::OptimizerTensors t{&layout, Tensor::zeros({layout.total()}, DType::f32),
+                            Tensor::zeros({layout.total()}, DType::f32),
+                            Tensor::zeros({layout.total()}, DType::f32)};
+  train::load_optimizer_tensors(dir, meta, t);
+  return t.master;
+}
+
+// Largest |a - b| / max|a| over the parameters (per tensor).
+double param_rel_diff(const Tensor& a, const Tensor& b) {
+  model::ParamLayout layout(config().model, {});
+  double worst = 0;
+  for (const auto& s : layout.specs()) {
+    double scale = 0, diff = 0;
+    for (std::int64_t i = s.offset; i < s.offset + s.numel(); ++i) {
+      scale = std::max(scale, double(std::abs(a.data<float>()[i])));
+      diff = std::max(diff, double(std::abs(a.data<float>()[i] - b.data<float>()[i])));
+    }
+    if (scale > 0) worst = std::max(worst, diff / scale);
+  }
+  return worst;
+}
+
+// --- the analytic byte count of one training step, per rank ---------------------------
+// Ring models (parallel/communicator.h): all-reduce of n floats over p ranks sends
+// 2(p-1)/p * 4n bytes, reduce-scatter and all-gather (p-1) * 4n per rank's n, send 4n.
+std::uint64_t all_reduce(int p, std::uint64_t floats, std::uint64_t elem = 4) {
+  return p > 1 ? 2ull * (p - 1) * elem * floats / p : 0;
+}
+
+struct Expected {
+  std::uint64_t tp = 0, dp = 0, pp = 0, embedding = 0, world = 0;
+};
+
+Expected expected_bytes(const Layout& lay, int world_rank, std::int64_t head_rows) {
+  const train::RunConfig rc = config();
+  const auto& c = rc.model;
+  const int t = lay.tp, D = lay.dp, P = lay.pp;
+  const int tp_rank = world_rank % t, stage = world_rank / (t * D);
+  train::ParallelConfig pc;
+  pc.dp = D;
+  pc.tp = t;
+  pc.pp = P;
+  const model::ModelShard shard = train::shard_for(c, pc, tp_rank, stage);
+  const std::uint64_t h = c.hidden_size, R = std::uint64_t{1} * c.seq_length;  // micro-batch 1
+  const std::uint64_t M = rc.batch.global_batch_size / (rc.train.micro_batch_size * D);
+  const std::uint64_t layers = shard.end_layer(c) - shard.first_layer;
+  const std::uint64_t n = head_rows;  // target rows through the head, all micro-batches
+  Expected e;
+  // TP: per micro-batch 2 all-reduces of [R, h] per layer forward (row-parallel outputs)
+  // and 2 backward (column-parallel inputs); the embedding's forward all-reduce; the head's
+  // all-gather of row maxima [n], all-reduce of [n, 2] and backward all-reduce of [n, h].
+  e.tp = M * layers * 4 * all_reduce(t, R * h);
+  if (shard.has_embedding) e.tp += M * all_reduce(t, R * h);
+  if (shard.has_head) e.tp += (t > 1 ? (t - 1) * 4ull * n : 0) + all_reduce(t, 2 * n) + all_reduce(t, n * h);
+  // PP: each micro-batch's output [R, h] forward, its input gradient backward.
+  if (!shard.has_head) e.pp += M * 4 * R * h;
+  if (!shard.has_embedding) e.pp += M * 4 * R * h;
+  // Embedding group (pp > 1): the tied embedding's gradient [V/t, h] summed over 2 ranks.
+  if (P > 1 && (shard.has_embedding || shard.has_head))
+    e.embedding = all_reduce(2, std::uint64_t(c.vocab_size / t) * h);
+  // DP: the global target count (1 double), then the flat gradient buffer: bucketed
+  // all-reduce, or under ZeRO-1 reduce-scatter + all-gather of the padded shards.
+  const std::uint64_t total = model::ParamLayout(c, shard).total();
+  e.dp = all_reduce(D, 1, 8);
+  if (D > 1) {
+    if (lay.zero) {
+      parallel::ShardPlan plan(static_cast<std::int64_t>(total), D);
+      e.dp += 2ull * (D - 1) * 4 * plan.shard;
+    } else {
+      e.dp += all_reduce(D, total);
+    }
+  }
+  // World: loss, overflow flag and squared norm (3 doubles) agreed by every rank.
+  e.world = all_reduce(lay.world(), 3, 8);
+  return e;
+}
+
+void check_bytes(const Layout& lay, const std::string& out) {
+  for (int r = 0; r < lay.world(); ++r) {
+    const auto lines = jsonl(fmt::format("{}/log/comm_rank_{:05d}.jsonl", out, r));
+    ASSERT_EQ(lines.size(), 10u) << lay.name() << " rank " << r;
+    for (const auto& j : lines) {
+      const Expected e = expected_bytes(lay, r, j["head_rows"].get<std::int64_t>());
+      const auto& b = j["bytes"];
+      const std::string where = fmt::format("{} rank {} step {}", lay.name(), r, j["step"].get<int>());
+      EXPECT_EQ(b.value("tp", 0ull), e.tp) << where;
+      EXPECT_EQ(b.value("dp", 0ull), e.dp) << where;
+      EXPECT_EQ(b.value("pp", 0ull), e.pp) << where;
+      EXPECT_EQ(b.value("embedding", 0ull), e.embedding) << where;
+      EXPECT_EQ(b.value("world", 0ull), e.world) << where;
+    }
+  }
+}
+
+class ParallelLayouts : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    base_ = base_dir();
+    fs::remove_all(base_);
+    fs::create_directories(base_);
+    reference_ = base_ + "/one";
+    ASSERT_EQ(train({1, 1, 1, false}, reference_, "--train-iters 10"), 0)
+        << "see " << reference_ << ".out";
+  }
+  static void TearDownTestSuite() { fs::remove_all(base_); }
+
+  // Runs `lay` with ZeRO-1 off and on (on only when dp > 1) and checks losses, weights
+  // and bytes against the single-process run.
+  void matches_one_process(Layout lay) {
+    const std::vector<double> l1 = losses(reference_);
+    ASSERT_EQ(l1.size(), 10u);
+    const Tensor p1 = full_master(reference_ + "/ckpt", 10);
+    for (bool zero : {false, true}) {
+      if (zero && lay.dp == 1) continue;
+      lay.zero = zero;
+      const std::string out = base_ + "/" + lay.name();
+      ASSERT_EQ(train(lay, out, "--train-iters 10"), 0) << "see " << out << ".out";
+      const std::vector<double> ln = losses(out);
+      ASSERT_EQ(ln.size(), l1.size()) << lay.name();
+      for (std::size_t s = 0; s < l1.size(); ++s)
+        EXPECT_NEAR(ln[s], l1[s], kLossRelTol * l1[s]) << lay.name() << " step " << s + 1;
+      EXPECT_LT(param_rel_diff(p1, full_master(out + "/ckpt", 10)), kParamRelTol) << lay.name();
+      check_bytes(lay, out);
+    }
+  }
+
+  static std::string base_, reference_;
+};
+std::string ParallelLayouts::base_, ParallelLayouts::reference_;
+
+TEST_F(ParallelLayouts, Dp2) { matches_one_process({2, 1, 1, false}); }
+TEST_F(ParallelLayouts, Tp2) { matches_one_process({1, 2, 1, false}); }
+TEST_F(ParallelLayouts, Pp2) { matches_one_process({1, 1, 2, false}); }
+TEST_F(ParallelLayouts, Dp2Tp2) { matches_one_process({2, 2, 1, false}); }
+TEST_F(ParallelLayouts, Dp2Pp2) { matches_one_process({2, 1, 2, false}); }
+TEST_F(ParallelLayouts, Tp2Pp2) { matches_one_process({1, 2, 2, false}); }
+TEST_F(ParallelLayouts, Dp2Tp2Pp2) { matches_one_process({2, 2, 2, false}); }
+TEST_F(ParallelLayouts, Dp4) { matches_one_process({4, 1, 1, false}); }
+TEST_F(ParallelLayouts, Tp4) { matches_one_process({1, 4, 1, false}); }
+TEST_F(ParallelLayouts, Pp4) { matches_one_process({1, 1, 4, false}); }
+
+// Save in (2,2,2), then continue to step 12 in (1,2,4), (4,1,2) and one process: each
+// continuation matches the uninterrupted single-process run (fp32 tolerance); a checkpoint
+// resharded offline by glm-ckpt to (1,4,1) verifies and continues the same way.
+TEST_F(ParallelLayouts, SaveIn222ResumeInOtherLayouts) {
+  const std::string src = base_ + "/save222";
+  ASSERT_EQ(train({2, 2, 2, true}, src, "--train-iters 10"), 0) << "see " << src << ".out";
+  const std::string full = base_ + "/one12";
+  ASSERT_EQ(train({1, 1, 1, false}, full, "--train-iters 12"), 0) << "see " << full << ".out";
+  const Tensor want = full_master(full + "/ckpt", 12);
+  for (Layout lay : {Layout{1, 2, 4, false}, Layout{4, 1, 2, false}, Layout{1, 1, 1, false}}) {
+    const std::string out = base_ + "/resume_" + lay.name();
+    ASSERT_EQ(train(lay, out, "--train-iters 12 --load " + src + "/ckpt"), 0)
+        << "see " << out << ".out";
+    EXPECT_LT(param_rel_diff(want, full_master(out + "/ckpt", 12)), kParamRelTol) << lay.name();
+  }
+  const std::string resharded = base_ + "/resharded";
+  ASSERT_EQ(std::system(fmt::format("{} reshard --in {}/ckpt --out {} --dp 1 --tp 4 --pp 1 > {}.out "
+                                    "2>&1 && {} verify {} >> {}.out 2>&1",
+                                    kCkpt, src, resharded, resharded, kCkpt, resharded, resharded)
+                            .c_str()),
+            0)
+      << "see " << resharded << ".out";
+  // the resharded files hold exactly the re-cut weights of step 10
+  EXPECT_EQ(param_rel_diff(full_master(src + "/ckpt", 10), full_master(resharded, 10)), 0.0);
+  const std::string out = base_ + "/resume_resharded";
+  ASSERT_EQ(train({1, 4, 1, false}, out, "--train-iters 12 --load " + resharded), 0)
+      << "see " << out << ".out";
+  EXPECT_LT(param_rel_diff(want, full_master(out + "/ckpt", 12)), kParamRelTol);
+}
+
+// Layout errors are clear and name the sizes.
+TEST_F(ParallelLayouts, BadLayoutsAreRefusedClearly) {
+  struct Case {
+    std::string args, message;
+    int ranks;
+  };
+  const std::vector<Case> cases = {
+      {"--dp 1 --tp 3", "world size 2 != dp*tp*pp", 2},
+      {"--tp 3 --set model.num_heads=4", "num_heads 4 is not divisible by tp 3", 3},
+      {"--pp 2 --set model.num_layers=1", "does not split over 2 pipeline stages", 2},
+      {"--pp 2 --set train.micro_batch_size=8 --dp 1", "fewer than the 2 pipeline stages", 2},
+  };
+  for (const auto& k : cases) {
+    const std::string out = base_ + "/bad";
+    std::string cmd = fmt::format(
+        "mpirun -n {} --oversubscribe -x OMP_NUM_THREADS=1 {} --config {} --data {} "
+        "--set model.vocab_size=6016 --train-iters 1 --log-dir {}/log {} > {}.out 2>&1",
+        k.ranks, kTrain, kTiny, testing::test_corpus(), out, k.args, out);
+    EXPECT_NE(std::system(cmd.c_str()), 0) << k.args;
+    std::ifstream in(out + ".out");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find(k.message), std::string::npos) << k.args << ":\n" << text;
+  }
+}
+
+}  // namespace
+}  // namespace glm
