@@ -85,7 +85,10 @@ if [ -x "$ROOT/gpu_bundle/bin/glm_cuda_tests" ]; then
   for d in $(python3 -c 'import nvidia, os; p = nvidia.__path__[0]; print(" ".join(os.path.join(p, x, "lib") for x in os.listdir(p)))' 2>/dev/null); do
     [ -d "$d" ] && LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$d"
   done
-  if [ -d "$ROOT/gpu_bundle/openmpi" ]; then export OPAL_PREFIX="$ROOT/gpu_bundle/openmpi"; fi
+  # Without a system Open MPI, point it at the components the bundle carries.
+  if ! command -v mpirun >/dev/null 2>&1 && [ -d "$ROOT/gpu_bundle/openmpi" ]; then
+    export OPAL_PREFIX="$ROOT/gpu_bundle/openmpi"
+  fi
   missing=$(ldd "$ROOT/gpu_bundle/bin/glm_cuda_tests" | grep "not found")
   if [ -z "$missing" ] && "$ROOT/gpu_bundle/bin/glm_cuda_tests" --gtest_list_tests > "$OUT/bundle_probe.log" 2>&1; then
     BIN=$ROOT/gpu_bundle/bin

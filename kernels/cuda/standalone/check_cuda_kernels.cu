@@ -292,7 +292,7 @@ void time_flash_attention() {
   fp.prefix_len = P.p, fp.valid_len = L.p, fp.B = B, fp.T = T, fp.a = a, fp.d = d;
   fp.c = 1.f, fp.alpha = 1.f / std::sqrt(float(d)), fp.dropout = true, fp.drop = make_dropout(0.1f);
   cudaEvent_t e0, e1, e2;
-  CK(cudaEventCreate(&e0)), CK(cudaEventCreate(&e1)), CK(cudaEventCreate(&e2));
+  CK(cudaEventCreate(&e0)); CK(cudaEventCreate(&e1)); CK(cudaEventCreate(&e2));
   CK(launch_attention_flash_forward(fp, 0));
   CK(cudaEventRecord(e0));
   CK(launch_attention_flash_forward(fp, 0));
@@ -310,8 +310,8 @@ void time_flash_attention() {
 void time_cublaslt_fp16_gemm() {
   const int64_t M = 8192, N = 8192, K = 8192;
   void *A, *B, *C, *ws;
-  CK(cudaMalloc(&A, M * K * 2)), CK(cudaMalloc(&B, K * N * 2)), CK(cudaMalloc(&C, M * N * 2));
-  CK(cudaMemset(A, 0, M * K * 2)), CK(cudaMemset(B, 0, K * N * 2));
+  CK(cudaMalloc(&A, M * K * 2)); CK(cudaMalloc(&B, K * N * 2)); CK(cudaMalloc(&C, M * N * 2));
+  CK(cudaMemset(A, 0, M * K * 2)); CK(cudaMemset(B, 0, K * N * 2));
   const size_t wsb = 32 << 20;
   CK(cudaMalloc(&ws, wsb));
   cublasLtHandle_t h;
@@ -337,7 +337,7 @@ void time_cublaslt_fp16_gemm() {
   auto run = [&] { return cublasLtMatmul(h, desc, &one, A, la, B, lb, &zero, C, lc, C, lc, &res.algo, ws, wsb, 0); };
   for (int i = 0; i < 3; ++i) run();
   cudaEvent_t e0, e1;
-  CK(cudaEventCreate(&e0)), CK(cudaEventCreate(&e1));
+  CK(cudaEventCreate(&e0)); CK(cudaEventCreate(&e1));
   const int iters = 20;
   CK(cudaEventRecord(e0));
   for (int i = 0; i < iters; ++i) run();
