@@ -18,8 +18,8 @@
 //                (AVX-512 / AVX2 chosen at run time, a plain loop otherwise)
 //   n <= 64      small GEMM: each output row is dequantized once into an L1-resident row
 //                buffer and reused by all n inputs (never a copy of the whole matrix)
-//   n > 64       prefill / evaluation: blocks of 128 rows are dequantized into a per-call
-//                tile (128 x in fp32) and multiplied with the fp32 GEMM (kernels/gemm.h)
+//   n > 64       prefill / evaluation: blocks of rows (>= 128, ~4 MB) are dequantized into
+//                a per-call tile and multiplied with the fp32 GEMM (kernels/gemm.h)
 // The same three shapes exist for fp16-stored weights (F16C conversion), for fp16 exports.
 #pragma once
 

@@ -12,7 +12,8 @@
 //   scale (F16C) into a running vector, and reduced horizontally once per row.
 // - Small batches (n <= 64) dequantize one output row at a time into an L1-resident buffer
 //   and reuse it for all n inputs (four inputs per pass share each buffer load).
-// - Larger batches (prefill, evaluation) dequantize 128-row tiles and use the fp32 GEMM.
+// - Larger batches (prefill, evaluation) dequantize tiles of ~4 MB (>= 128 rows) and use
+//   the fp32 GEMM.
 // Output rows are split over OpenMP threads. The plain loops (QuantIsa::reference) are the
 // readable definition the tests compare with.
 #include <immintrin.h>
@@ -282,12 +283,25 @@ GLM_AVX2 float dot_f16_avx2(const WView& W, std::int64_t o, const float* x) {
 
 // ---------------------------------------------------------------- row dequant + fp32 dots
 
-// dst [in] = dequant(row o); GCC vectorises each clone.
+bool have_f16c() {
+  static const bool yes = GLM_CPU_HAS("f16c") && GLM_CPU_HAS("avx2");
+  return yes;
+}
+
+// fp16 -> fp32 for one row, 8 values per vcvtph2ps
+GLM_AVX2 void f16_row_f16c(float* dst, const std::uint16_t* w, std::int64_t in) {
+  std::int64_t i = 0;
+  for (; i + 8 <= in; i += 8) _mm256_storeu_ps(dst + i, load_f16x8(w + i));
+  for (; i < in; ++i) dst[i] = _cvtsh_ss(w[i]);
+}
+
+// dst [in] = dequant(row o); GCC vectorises each clone (fp16 rows use F16C).
 __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void dequant_row(
     float* dst, const WView& W, std::int64_t o) {
   const std::int64_t in = W.in, G = W.G, ng = W.ng();
   if (W.kind == WKind::f16) {
     const std::uint16_t* w = static_cast<const std::uint16_t*>(W.w) + o * in;
+    if (have_f16c()) return f16_row_f16c(dst, w, in);
     for (std::int64_t i = 0; i < in; ++i) dst[i] = half_to_float(w[i]);
     return;
   }
@@ -399,8 +413,9 @@ void small_gemm(float* y, const float* x, std::int64_t n, const WView& W, const 
 }
 
 void tiled_gemm(float* y, const float* x, std::int64_t n, const WView& W, const float* b) {
-  constexpr std::int64_t kTile = 128;
+  // ~4 MB of fp32 tile (at least 128 rows): few GEMM calls, still cache-sized
   const std::int64_t out = W.out, in = W.in;
+  const std::int64_t kTile = std::max<std::int64_t>(128, (std::int64_t{1} << 20) / in);
   std::vector<float> tile(static_cast<std::size_t>(std::min(kTile, out) * in));
   for (std::int64_t o0 = 0; o0 < out; o0 += kTile) {
     const std::int64_t rows = std::min(kTile, out - o0);

@@ -182,6 +182,18 @@ TEST(QuantLinear, LargeShapeUsesThreadsAndMatches) {
       EXPECT_TRUE(test::all_close(y.data<float>(), naive_linear(x, D, nullptr), 0, 2 * kLinearAtol))
           << "bits " << bits << " n " << n;
     }
+  }  // in = 4096: the tiled path cuts 300 rows into tiles of 256 + 44
+  Tensor Wl = test::random_tensor({300, 4096}, 22);
+  Tensor x = test::random_tensor({70, 4096}, 23);
+  for (int bits : {8, 4}) {
+    QuantWeight q = kernels::quantize_weight(Wl, bits, 64);
+    Tensor D = Tensor::empty({300, 4096}, DType::f32);
+    kernels::dequantize_weight(D, q);
+    Tensor y = Tensor::empty({70, 300}, DType::f32);
+    kernels::quant_linear_forward(y, x, q, nullptr);
+    // 4096 terms: error grows ~sqrt(in); 8x the small shapes' budget
+    EXPECT_TRUE(test::all_close(y.data<float>(), naive_linear(x, D, nullptr), 0, 8 * kLinearAtol))
+        << "bits " << bits;
   }
 }
 
