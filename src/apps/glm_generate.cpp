@@ -24,15 +24,28 @@ namespace po = boost::program_options;
 
 namespace {
 
+// SentencePiece drops the word-boundary space of the first piece when decoding a list on
+// its own; text continuing earlier output keeps it.
+std::string decode_continuation(const glm::data::Tokenizer& tok,
+                                const std::vector<std::int32_t>& ids) {
+  std::string text = tok.decode(ids);
+  if (!ids.empty() && tok.id_to_piece(ids[0]).rfind("\xE2\x96\x81", 0) == 0 &&
+      (text.empty() || text[0] != ' '))
+    text.insert(0, " ");
+  return text;
+}
+
 // Prints the text of a growing token list as it grows: the decoded text of all tokens so
 // far minus what was printed (SentencePiece decodes whitespace and multi-byte characters
 // only in context). Text that ends in an incomplete UTF-8 character waits for more tokens.
 class Streamer {
  public:
-  explicit Streamer(const glm::data::Tokenizer& tok) : tok_(tok) {}
+  // continuation: the text follows earlier output (keep a leading word-boundary space)
+  Streamer(const glm::data::Tokenizer& tok, bool continuation)
+      : tok_(tok), continuation_(continuation) {}
   void push(std::int32_t id) {
     ids_.push_back(id);
-    const std::string text = tok_.decode(ids_);
+    const std::string text = continuation_ ? decode_continuation(tok_, ids_) : tok_.decode(ids_);
     if (text.size() <= printed_ || text.compare(0, printed_, text_, 0, printed_) != 0) return;
     if (text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0) return;
     std::cout << text.substr(printed_) << std::flush;
@@ -40,7 +53,7 @@ class Streamer {
     text_ = text;
   }
   void finish() {  // whatever is left (a final incomplete character)
-    const std::string text = tok_.decode(ids_);
+    const std::string text = continuation_ ? decode_continuation(tok_, ids_) : tok_.decode(ids_);
     if (text.size() > printed_ && text.compare(0, printed_, text_, 0, printed_) == 0)
       std::cout << text.substr(printed_);
     std::cout << std::flush;
@@ -48,6 +61,7 @@ class Streamer {
 
  private:
   const glm::data::Tokenizer& tok_;
+  bool continuation_;
   std::vector<std::int32_t> ids_;
   std::string text_;
   std::size_t printed_ = 0;
@@ -117,8 +131,10 @@ int run(int argc, char** argv) {
     while (current < span) {
       if (stream) stream->finish();
       ++current;
-      if (infill) std::cout << tok.decode(segments[current]) << std::flush;
-      stream = std::make_unique<Streamer>(tok);
+      if (infill)
+        std::cout << (current == 0 ? tok.decode(segments[0]) : decode_continuation(tok, segments[current]))
+                  << std::flush;
+      stream = std::make_unique<Streamer>(tok, /*continuation=*/true);
     }
   };
   glm::infer::Generation g = glm::infer::generate(
@@ -128,7 +144,7 @@ int run(int argc, char** argv) {
       });
   open_span(infill ? static_cast<int>(segments.size()) - 2 : 0);
   stream->finish();
-  if (infill) std::cout << tok.decode(segments.back());
+  if (infill) std::cout << decode_continuation(tok, segments.back());
   std::cout << std::endl;
   const double tps = g.decode_steps > 0 ? g.decode_steps / g.decode_seconds : 0;
   spdlog::info("{} prompt tokens in {:.3f} s; {} new tokens, {:.1f} tokens/s ({}-bit weights)",
