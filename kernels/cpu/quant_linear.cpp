@@ -22,6 +22,12 @@
 #include <immintrin.h>
 #include <omp.h>
 
+// GCC 12's AVX-512 intrinsics (_mm512_cvtepi8_epi32, _mm512_reduce_add_ps, ...) start from
+// _mm512_undefined_*() and trip -W(maybe-)uninitialized inside the system header: false
+// positives that would bury real warnings of this file.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include <algorithm>
 #include <cstdint>
 #include <vector>
