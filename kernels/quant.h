@@ -34,11 +34,11 @@ inline constexpr int kQuantSmallBatch = 64;  // largest n the small-GEMM path ta
 
 // A quantized weight: the packed values and their scales (views or owned host tensors).
 struct QuantWeight {
-  int bits = 8;              // 8 or 4
+  int bits = 8;  // 8 or 4
   std::int64_t out = 0, in = 0;
-  std::int64_t group = 0;    // G: elements per scale along `in` (= in for per-row)
-  Tensor q;                  // bits 8: i8 [out, in];  bits 4: u8 [out, in/2]
-  Tensor scales;             // f16 [out, in/G]
+  std::int64_t group = 0;  // G: elements per scale along `in` (= in for per-row)
+  Tensor q;                // bits 8: i8 [out, in];  bits 4: u8 [out, in/2]
+  Tensor scales;           // f16 [out, in/G]
   std::int64_t groups() const { return group > 0 ? in / group : 0; }
   int qmax() const { return bits == 8 ? 127 : 7; }
   std::int64_t weight_bytes() const { return q.nbytes() + scales.nbytes(); }

@@ -10,23 +10,16 @@
 //   into its even and odd halves instead of interleaving weights; a group's fp16 scale is
 //   folded into the 16-entry table. Four independent accumulators hide the FMA latency;
 //   INT8 (and AVX2 INT4) scale each group's partial sum into a running vector (F16C);
-//   rows are reduced horizontally once. Software
-//   prefetch 1 KB ahead keeps more misses in flight than the hardware prefetcher alone
-//   (int8 GEMV on 4096x4096: 3.0 -> 1.8 ms on one thread here).
+//   rows are reduced horizontally once. Software prefetch 1 KB ahead keeps more misses in
+//   flight than the hardware prefetcher alone (int8 GEMV on 4096x4096: 3.0 -> 1.8 ms on
+//   one thread here). The row kernels live in quant_gemv_avx512.cpp / quant_gemv_avx2.cpp.
 // - Small batches (n <= 64) dequantize one output row at a time into an L1-resident buffer
 //   and reuse it for all n inputs (four inputs per pass share each buffer load).
 // - Larger batches (prefill, evaluation) dequantize tiles of ~4 MB (>= 128 rows) and use
 //   the fp32 GEMM.
 // Output rows are split over OpenMP threads. The plain loops (QuantIsa::reference) are the
 // readable definition the tests compare with.
-#include <immintrin.h>
 #include <omp.h>
-
-// GCC 12's AVX-512 intrinsics (_mm512_cvtepi8_epi32, _mm512_reduce_add_ps, ...) start from
-// _mm512_undefined_*() and trip -W(maybe-)uninitialized inside the system header: false
-// positives that would bury real warnings of this file.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include <algorithm>
 #include <cstdint>
@@ -35,6 +28,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "kernels/cpu/check.h"
+#include "kernels/cpu/quant_rows.h"
 #include "kernels/gemm.h"
 #include "kernels/quant.h"
 
@@ -45,23 +39,6 @@ namespace {
 
 #define GLM_CPU_HAS(feature) (__builtin_cpu_init(), __builtin_cpu_supports(feature))
 
-// Weight storage kinds the kernels handle.
-enum class WKind { i8, i4, f16 };
-
-// The weight operand in raw form. f16: s is unused, G = in.
-struct WView {
-  WKind kind;
-  std::int64_t out, in, G;
-  const void* w;           // i8 [out, in] | u8 [out, in/2] | f16 [out, in]
-  const std::uint16_t* s;  // f16 [out, in/G]
-  std::int64_t ng() const { return in / G; }
-};
-
-inline int nibble(std::uint8_t byte, std::int64_t i) {
-  const int v = i % 2 == 0 ? (byte & 0xF) : (byte >> 4);
-  return v >= 8 ? v - 16 : v;
-}
-
 // ---------------------------------------------------------------- reference (plain loops)
 
 float ref_dot(const WView& W, std::int64_t o, const float* x) {
@@ -71,236 +48,21 @@ float ref_dot(const WView& W, std::int64_t o, const float* x) {
     for (std::int64_t i = g * W.G; i < (g + 1) * W.G; ++i) {
       float w;
       switch (W.kind) {
-        case WKind::i8: w = static_cast<const std::int8_t*>(W.w)[o * W.in + i]; break;
-        case WKind::i4: w = nibble(static_cast<const std::uint8_t*>(W.w)[o * (W.in / 2) + i / 2], i); break;
-        default: w = half_to_float(static_cast<const std::uint16_t*>(W.w)[o * W.in + i]); break;
+        case WKind::i8:
+          w = static_cast<const std::int8_t*>(W.w)[o * W.in + i];
+          break;
+        case WKind::i4:
+          w = nibble(static_cast<const std::uint8_t*>(W.w)[o * (W.in / 2) + i / 2], i);
+          break;
+        default:
+          w = half_to_float(static_cast<const std::uint16_t*>(W.w)[o * W.in + i]);
+          break;
       }
       acc += x[i] * w;
     }
     total += W.kind == WKind::f16 ? acc : acc * half_to_float(W.s[o * W.ng() + g]);
   }
   return total;
-}
-
-// ---------------------------------------------------------------- AVX-512 GEMV rows
-
-#define GLM_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma")))
-#define GLM_AVX2 __attribute__((target("avx2,f16c,fma")))
-
-// Software prefetch distance in weight bytes: a GEMV streams each weight once, so the
-// loads run ahead of the hardware prefetcher's page-bounded streams.
-constexpr int kPrefetch = 1024;
-
-GLM_AVX512 inline float scale_of(const std::uint16_t* s, std::int64_t i) {
-  return _cvtsh_ss(s[i]);
-}
-
-// dot(x, dequant(row o)) for int8
-GLM_AVX512 float dot_i8_avx512(const WView& W, std::int64_t o, const float* x) {
-  const std::int8_t* q = static_cast<const std::int8_t*>(W.w) + o * W.in;
-  const std::int64_t G = W.G, ng = W.ng();
-  __m512 total = _mm512_setzero_ps();
-  float tail_total = 0.f;
-  for (std::int64_t g = 0; g < ng; ++g) {
-    const std::int8_t* qg = q + g * G;
-    const float* xg = x + g * G;
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    std::int64_t i = 0;
-    for (; i + 64 <= G; i += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(qg + i) + kPrefetch, _MM_HINT_T0);
-      __m512i b = _mm512_loadu_si512(qg + i);
-      __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_castsi512_si128(b)));
-      __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(b, 1)));
-      __m512 w2 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(b, 2)));
-      __m512 w3 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(b, 3)));
-      a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xg + i), a0);
-      a1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xg + i + 16), a1);
-      a2 = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xg + i + 32), a2);
-      a3 = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xg + i + 48), a3);
-    }
-    for (; i + 16 <= G; i += 16) {
-      __m512 w0 = _mm512_cvtepi32_ps(
-          _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qg + i))));
-      a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xg + i), a0);
-    }
-    float tail = 0.f;
-    for (; i < G; ++i) tail += xg[i] * static_cast<float>(qg[i]);
-    const float s = scale_of(W.s, o * ng + g);
-    __m512 acc = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
-    total = _mm512_fmadd_ps(acc, _mm512_set1_ps(s), total);
-    tail_total += tail * s;
-  }
-  return _mm512_reduce_add_ps(total) + tail_total;
-}
-
-// dot(x, dequant(row o)) for int4; xe/xo are x's even and odd elements [in/2]. The group's
-// scale is folded into the lookup table (q * s is exact in fp32: |q| <= 8, s has an 11-bit
-// significand), so groups need no reduction of their own: four accumulators run through
-// the whole row.
-GLM_AVX512 float dot_i4_avx512(const WView& W, std::int64_t o, const float* xe, const float* xo) {
-  const std::uint8_t* q = static_cast<const std::uint8_t*>(W.w) + o * (W.in / 2);
-  const std::int64_t Gh = W.G / 2, ng = W.ng();
-  // nibble value -> float (two's complement): index 0..7 -> 0..7, 8..15 -> -8..-1
-  const __m512 table = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  float tail_total = 0.f;
-  for (std::int64_t g = 0; g < ng; ++g) {
-    const std::uint8_t* qg = q + g * Gh;
-    const float* eg = xe + g * Gh;
-    const float* og = xo + g * Gh;
-    const float s = scale_of(W.s, o * ng + g);
-    const __m512 tg = _mm512_mul_ps(table, _mm512_set1_ps(s));  // dequantized nibble values
-    std::int64_t j = 0;
-    for (; j + 32 <= Gh; j += 32) {
-      _mm_prefetch(reinterpret_cast<const char*>(qg + j) + kPrefetch, _MM_HINT_T0);
-      __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qg + j));
-      __m512i b0 = _mm512_cvtepu8_epi32(_mm256_castsi256_si128(b));
-      __m512i b1 = _mm512_cvtepu8_epi32(_mm256_extracti128_si256(b, 1));
-      a0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(b0, tg), _mm512_loadu_ps(eg + j), a0);
-      a1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(b0, 4), tg),
-                           _mm512_loadu_ps(og + j), a1);
-      a2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(b1, tg), _mm512_loadu_ps(eg + j + 16), a2);
-      a3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(b1, 4), tg),
-                           _mm512_loadu_ps(og + j + 16), a3);
-    }
-    for (; j + 16 <= Gh; j += 16) {
-      __m512i b0 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qg + j)));
-      a0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(b0, tg), _mm512_loadu_ps(eg + j), a0);
-      a1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(b0, 4), tg),
-                           _mm512_loadu_ps(og + j), a1);
-    }
-    float tail = 0.f;
-    for (; j < Gh; ++j) tail += eg[j] * nibble(qg[j], 0) + og[j] * nibble(qg[j], 1);
-    tail_total += tail * s;
-  }
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))) +
-         tail_total;
-}
-
-GLM_AVX512 float dot_f16_avx512(const WView& W, std::int64_t o, const float* x) {
-  const std::uint16_t* w = static_cast<const std::uint16_t*>(W.w) + o * W.in;
-  const std::int64_t in = W.in;
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  std::int64_t i = 0;
-  for (; i + 64 <= in; i += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(w + i) + kPrefetch, _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(w + i + 32) + kPrefetch, _MM_HINT_T0);
-    a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))),
-                         _mm512_loadu_ps(x + i), a0);
-    a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 16))),
-                         _mm512_loadu_ps(x + i + 16), a1);
-    a2 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 32))),
-                         _mm512_loadu_ps(x + i + 32), a2);
-    a3 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 48))),
-                         _mm512_loadu_ps(x + i + 48), a3);
-  }
-  for (; i + 16 <= in; i += 16)
-    a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))),
-                         _mm512_loadu_ps(x + i), a0);
-  float tail = 0.f;
-  for (; i < in; ++i) tail += x[i] * _cvtsh_ss(w[i]);
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))) + tail;
-}
-
-// ---------------------------------------------------------------- AVX2 GEMV rows
-
-GLM_AVX2 inline float hsum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-GLM_AVX2 float dot_i8_avx2(const WView& W, std::int64_t o, const float* x) {
-  const std::int8_t* q = static_cast<const std::int8_t*>(W.w) + o * W.in;
-  const std::int64_t G = W.G, ng = W.ng();
-  __m256 total = _mm256_setzero_ps();
-  float tail_total = 0.f;
-  for (std::int64_t g = 0; g < ng; ++g) {
-    const std::int8_t* qg = q + g * G;
-    const float* xg = x + g * G;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    std::int64_t i = 0;
-    for (; i + 32 <= G; i += 32) {
-      _mm_prefetch(reinterpret_cast<const char*>(qg + i) + kPrefetch, _MM_HINT_T0);
-      __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qg + i));
-      __m128i lo = _mm256_castsi256_si128(b), hi = _mm256_extracti128_si256(b, 1);
-      a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), _mm256_loadu_ps(xg + i), a0);
-      a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))),
-                           _mm256_loadu_ps(xg + i + 8), a1);
-      a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), _mm256_loadu_ps(xg + i + 16), a2);
-      a3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))),
-                           _mm256_loadu_ps(xg + i + 24), a3);
-    }
-    for (; i + 8 <= G; i += 8) {
-      __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(qg + i));
-      a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), _mm256_loadu_ps(xg + i), a0);
-    }
-    float tail = 0.f;
-    for (; i < G; ++i) tail += xg[i] * static_cast<float>(qg[i]);
-    const float s = _cvtsh_ss(W.s[o * ng + g]);
-    __m256 acc = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-    total = _mm256_fmadd_ps(acc, _mm256_set1_ps(s), total);
-    tail_total += tail * s;
-  }
-  return hsum256(total) + tail_total;
-}
-
-GLM_AVX2 float dot_i4_avx2(const WView& W, std::int64_t o, const float* xe, const float* xo) {
-  const std::uint8_t* q = static_cast<const std::uint8_t*>(W.w) + o * (W.in / 2);
-  const std::int64_t Gh = W.G / 2, ng = W.ng();
-  __m256 total = _mm256_setzero_ps();
-  float tail_total = 0.f;
-  for (std::int64_t g = 0; g < ng; ++g) {
-    const std::uint8_t* qg = q + g * Gh;
-    const float* eg = xe + g * Gh;
-    const float* og = xo + g * Gh;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    std::int64_t j = 0;
-    for (; j + 16 <= Gh; j += 16) {
-      _mm_prefetch(reinterpret_cast<const char*>(qg + j) + kPrefetch, _MM_HINT_T0);
-      __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qg + j));
-      __m256i b0 = _mm256_cvtepu8_epi32(b), b1 = _mm256_cvtepu8_epi32(_mm_srli_si128(b, 8));
-      // sign-extend a nibble: shift it to the top of the lane, arithmetic shift back
-      a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(b0, 28), 28)),
-                           _mm256_loadu_ps(eg + j), a0);
-      a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(b0, 24), 28)),
-                           _mm256_loadu_ps(og + j), a1);
-      a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(b1, 28), 28)),
-                           _mm256_loadu_ps(eg + j + 8), a2);
-      a3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(b1, 24), 28)),
-                           _mm256_loadu_ps(og + j + 8), a3);
-    }
-    float tail = 0.f;
-    for (; j < Gh; ++j) tail += eg[j] * nibble(qg[j], 0) + og[j] * nibble(qg[j], 1);
-    const float s = _cvtsh_ss(W.s[o * ng + g]);
-    __m256 acc = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-    total = _mm256_fmadd_ps(acc, _mm256_set1_ps(s), total);
-    tail_total += tail * s;
-  }
-  return hsum256(total) + tail_total;
-}
-
-GLM_AVX2 inline __m256 load_f16x8(const std::uint16_t* w) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
-}
-
-GLM_AVX2 float dot_f16_avx2(const WView& W, std::int64_t o, const float* x) {
-  const std::uint16_t* w = static_cast<const std::uint16_t*>(W.w) + o * W.in;
-  const std::int64_t in = W.in;
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  std::int64_t i = 0;
-  for (; i + 32 <= in; i += 32) {
-    _mm_prefetch(reinterpret_cast<const char*>(w + i) + kPrefetch, _MM_HINT_T0);
-    a0 = _mm256_fmadd_ps(load_f16x8(w + i), _mm256_loadu_ps(x + i), a0);
-    a1 = _mm256_fmadd_ps(load_f16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-    a2 = _mm256_fmadd_ps(load_f16x8(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
-    a3 = _mm256_fmadd_ps(load_f16x8(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
-  }
-  for (; i + 8 <= in; i += 8) a0 = _mm256_fmadd_ps(load_f16x8(w + i), _mm256_loadu_ps(x + i), a0);
-  float tail = 0.f;
-  for (; i < in; ++i) tail += x[i] * _cvtsh_ss(w[i]);
-  return hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) + tail;
 }
 
 // ---------------------------------------------------------------- row dequant + fp32 dots
@@ -310,16 +72,10 @@ bool have_f16c() {
   return yes;
 }
 
-// fp16 -> fp32 for one row, 8 values per vcvtph2ps
-GLM_AVX2 void f16_row_f16c(float* dst, const std::uint16_t* w, std::int64_t in) {
-  std::int64_t i = 0;
-  for (; i + 8 <= in; i += 8) _mm256_storeu_ps(dst + i, load_f16x8(w + i));
-  for (; i < in; ++i) dst[i] = _cvtsh_ss(w[i]);
-}
-
 // dst [in] = dequant(row o); GCC vectorises each clone (fp16 rows use F16C).
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void dequant_row(
-    float* dst, const WView& W, std::int64_t o) {
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void dequant_row(float* dst,
+                                                                                  const WView& W,
+                                                                                  std::int64_t o) {
   const std::int64_t in = W.in, G = W.G, ng = W.ng();
   if (W.kind == WKind::f16) {
     const std::uint16_t* w = static_cast<const std::uint16_t*>(W.w) + o * in;
@@ -364,8 +120,9 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void dot4(
   out[3] = s3;
 }
 
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) float dot1(
-    const float* x, const float* w, std::int64_t in) {
+__attribute__((target_clones("avx512f", "avx2,fma", "default"))) float dot1(const float* x,
+                                                                            const float* w,
+                                                                            std::int64_t in) {
   float s = 0;
 #pragma omp simd reduction(+ : s)
   for (std::int64_t i = 0; i < in; ++i) s += x[i] * w[i];
@@ -378,9 +135,10 @@ QuantIsa resolve(QuantIsa isa) {
   if (isa == QuantIsa::best)
     return quant_isa_available(QuantIsa::avx512) ? QuantIsa::avx512
            : quant_isa_available(QuantIsa::avx2) ? QuantIsa::avx2
-                                                  : QuantIsa::reference;
+                                                 : QuantIsa::reference;
   if (!quant_isa_available(isa))
-    throw Error(fmt::format("quant kernels: ISA {} is not available on this CPU", quant_isa_name(isa)));
+    throw Error(
+        fmt::format("quant kernels: ISA {} is not available on this CPU", quant_isa_name(isa)));
   return isa;
 }
 
@@ -470,8 +228,8 @@ void run_linear(Tensor& y, const Tensor& x, const WView& W, const Tensor* b, Qua
   require_cpu(op, y, x, b);
   require_f32(op, "x", x);
   require_f32(op, "y", y);
-  GLM_CHECK(x.dim() >= 1 && x.size(-1) == W.in, "{}: x {} does not end in in={}", op,
-            x.describe(), W.in);
+  GLM_CHECK(x.dim() >= 1 && x.size(-1) == W.in, "{}: x {} does not end in in={}", op, x.describe(),
+            W.in);
   const std::int64_t n = rows_of(x);
   require_numel(op, "y", y, n * W.out);
   if (b) {
@@ -499,8 +257,10 @@ void run_linear(Tensor& y, const Tensor& x, const WView& W, const Tensor* b, Qua
 bool quant_isa_available(QuantIsa isa) {
   switch (isa) {
     case QuantIsa::best:
-    case QuantIsa::reference: return true;
-    case QuantIsa::avx2: return GLM_CPU_HAS("avx2") && GLM_CPU_HAS("fma") && GLM_CPU_HAS("f16c");
+    case QuantIsa::reference:
+      return true;
+    case QuantIsa::avx2:
+      return GLM_CPU_HAS("avx2") && GLM_CPU_HAS("fma") && GLM_CPU_HAS("f16c");
     case QuantIsa::avx512:
       return GLM_CPU_HAS("avx512f") && GLM_CPU_HAS("avx512bw") && GLM_CPU_HAS("avx512vl") &&
              GLM_CPU_HAS("avx512dq") && GLM_CPU_HAS("f16c") && GLM_CPU_HAS("fma");
@@ -510,10 +270,14 @@ bool quant_isa_available(QuantIsa isa) {
 
 std::string_view quant_isa_name(QuantIsa isa) {
   switch (isa) {
-    case QuantIsa::best: return "best";
-    case QuantIsa::avx512: return "avx512";
-    case QuantIsa::avx2: return "avx2";
-    case QuantIsa::reference: return "reference";
+    case QuantIsa::best:
+      return "best";
+    case QuantIsa::avx512:
+      return "avx512";
+    case QuantIsa::avx2:
+      return "avx2";
+    case QuantIsa::reference:
+      return "reference";
   }
   return "?";
 }

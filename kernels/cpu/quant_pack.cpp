@@ -22,11 +22,11 @@ std::int64_t resolve_group_size(std::int64_t in, std::int64_t group, int bits,
   if (in <= 0) throw InputError(fmt::format("{}: input dimension {} is empty", what, in));
   const std::int64_t G = group == 0 ? in : group;
   if (G < 0 || in % G != 0)
-    throw InputError(fmt::format("{}: group size {} does not divide the input dimension {}", what,
-                                 group, in));
+    throw InputError(
+        fmt::format("{}: group size {} does not divide the input dimension {}", what, group, in));
   if (bits == 4 && G % 2 != 0)
-    throw InputError(fmt::format("{}: int4 needs an even group size, got {} (input dimension {})",
-                                 what, G, in));
+    throw InputError(
+        fmt::format("{}: int4 needs an even group size, got {} (input dimension {})", what, G, in));
   return G;
 }
 

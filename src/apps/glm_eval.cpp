@@ -10,9 +10,8 @@
 #include <boost/program_options.hpp>
 #include <cstdint>
 #include <iostream>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "apps/app_main.h"
 #include "data/tokenizer.h"
@@ -51,17 +50,21 @@ int run(int argc, char** argv) {
   const glm::infer::PerplexityResult r =
       glm::infer::evaluate_perplexity(engine, tok, data_path, max_samples);
   if (vm.count("json")) {
-    nlohmann::json j = {{"model", model_path},     {"data", data_path},
-                        {"bits", engine.model().bits}, {"group_size", engine.model().group_size},
-                        {"loss", r.loss},          {"perplexity", r.perplexity},
-                        {"tokens", r.tokens},      {"samples", r.samples},
+    nlohmann::json j = {{"model", model_path},
+                        {"data", data_path},
+                        {"bits", engine.model().bits},
+                        {"group_size", engine.model().group_size},
+                        {"loss", r.loss},
+                        {"perplexity", r.perplexity},
+                        {"tokens", r.tokens},
+                        {"samples", r.samples},
                         {"seconds", r.seconds}};
     std::cout << j.dump() << std::endl;
   } else {
-    std::cout << fmt::format("{}: loss {:.4f} | perplexity {:.2f} | {} target tokens in {} samples "
-                             "| {}-bit weights | {:.1f} s\n",
-                             data_path, r.loss, r.perplexity, r.tokens, r.samples,
-                             engine.model().bits, r.seconds);
+    std::cout << fmt::format(
+        "{}: loss {:.4f} | perplexity {:.2f} | {} target tokens in {} samples "
+        "| {}-bit weights | {:.1f} s\n",
+        data_path, r.loss, r.perplexity, r.tokens, r.samples, engine.model().bits, r.seconds);
   }
   return 0;
 }

@@ -51,11 +51,15 @@ int run(int argc, char** argv) {
   po::notify(vm);
   if (iter >= 0) o.iter = iter;
   const glm::infer::ExportResult r = glm::infer::export_model(o);
-  spdlog::info("{}: step {} of {} ({} parameters) as {}-bit{}{}: {:.1f} MB ({:.1f} MB of linear weights) in {:.2f} s",
-               o.out, r.step, r.checkpoint, r.parameters, o.bits,
-               o.bits == 16 ? "" : fmt::format(", group {}", o.group_size == 0 ? std::string("per-row") : std::to_string(o.group_size)),
-               o.tp > 1 ? fmt::format(", {} TP shards", o.tp) : "", r.file_bytes / 1e6,
-               r.linear_bytes / 1e6, r.seconds);
+  spdlog::info(
+      "{}: step {} of {} ({} parameters) as {}-bit{}{}: {:.1f} MB ({:.1f} MB of linear weights) in "
+      "{:.2f} s",
+      o.out, r.step, r.checkpoint, r.parameters, o.bits,
+      o.bits == 16 ? ""
+                   : fmt::format(", group {}", o.group_size == 0 ? std::string("per-row")
+                                                                 : std::to_string(o.group_size)),
+      o.tp > 1 ? fmt::format(", {} TP shards", o.tp) : "", r.file_bytes / 1e6, r.linear_bytes / 1e6,
+      r.seconds);
   if (!o.safetensors.empty()) spdlog::info("safetensors: {}", o.safetensors);
   return 0;
 }

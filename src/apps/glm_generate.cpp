@@ -99,7 +99,8 @@ int run(int argc, char** argv) {
     throw glm::InputError(
         "--device cuda: CUDA inference is not available yet (the fused CUDA INT4/INT8 kernels "
         "exist, the CUDA engine does not); use --device cpu");
-  if (device != "cpu") throw glm::InputError(fmt::format("--device {}: expected cpu or cuda", device));
+  if (device != "cpu")
+    throw glm::InputError(fmt::format("--device {}: expected cpu or cuda", device));
   glm::infer::validate(o.sampling);
   if (!vm.count("prompt")) {
     prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
@@ -113,7 +114,8 @@ int run(int argc, char** argv) {
   const auto& sp = tok.special();
   const int T = engine.config().seq_length;
   if (static_cast<int>(ids.size()) + 2 > T)
-    spdlog::warn("the prompt has {} tokens; the model was trained on sequences of {}", ids.size(), T);
+    spdlog::warn("the prompt has {} tokens; the model was trained on sequences of {}", ids.size(),
+                 T);
 
   // Infilling prints the prompt with its blanks filled: the text before each [MASK], then
   // that blank's tokens as they come. Continuation prints only the new text.
@@ -132,13 +134,14 @@ int run(int argc, char** argv) {
       if (stream) stream->finish();
       ++current;
       if (infill)
-        std::cout << (current == 0 ? tok.decode(segments[0]) : decode_continuation(tok, segments[current]))
+        std::cout << (current == 0 ? tok.decode(segments[0])
+                                   : decode_continuation(tok, segments[current]))
                   << std::flush;
       stream = std::make_unique<Streamer>(tok, /*continuation=*/true);
     }
   };
-  glm::infer::Generation g = glm::infer::generate(
-      engine, sp, tok.vocab_size(), ids, o, [&](int span, std::int32_t id) {
+  glm::infer::Generation g =
+      glm::infer::generate(engine, sp, tok.vocab_size(), ids, o, [&](int span, std::int32_t id) {
         open_span(span);
         stream->push(id);
       });
@@ -148,7 +151,8 @@ int run(int argc, char** argv) {
   std::cout << std::endl;
   const double tps = g.decode_steps > 0 ? g.decode_steps / g.decode_seconds : 0;
   spdlog::info("{} prompt tokens in {:.3f} s; {} new tokens, {:.1f} tokens/s ({}-bit weights)",
-               g.prompt.tokens.size(), g.prefill_seconds, g.tokens.size(), tps, engine.model().bits);
+               g.prompt.tokens.size(), g.prefill_seconds, g.tokens.size(), tps,
+               engine.model().bits);
   return 0;
 }
 

@@ -37,7 +37,8 @@ Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,
   const std::int64_t n = static_cast<std::int64_t>(tokens.size()), h = c.hidden_size;
   const std::int64_t f = c.ffn_hidden_size, N = m_.tp, al = c.num_heads / N, d = c.head_dim();
   const float eps = static_cast<float>(c.layernorm_epsilon);
-  GLM_CHECK(positions.size() == tokens.size(), "forward: {} tokens, {} positions", n, positions.size());
+  GLM_CHECK(positions.size() == tokens.size(), "forward: {} tokens, {} positions", n,
+            positions.size());
   if (cache.length() + n > cache.capacity())
     throw InputError(fmt::format("sequence of {} tokens exceeds the KV cache of {}",
                                  cache.length() + n, cache.capacity()));
@@ -67,7 +68,7 @@ Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,
     // attention: per TP rank, its heads; dense partial products summed over ranks
     for (int r = 0; r < N; ++r) {
       const RankLayerWeights& R = L.ranks[r];
-      R.qkv.forward(qkv, a, &R.qkv_b);                                     // [n, a/N, 3, d]
+      R.qkv.forward(qkv, a, &R.qkv_b);  // [n, a/N, 3, d]
       Tensor heads = qkv.view({n, al, 3, d});
       k::rope_forward(heads, pos, static_cast<float>(c.rope_base));
       cached_attention(ctx, heads, cache.k(l, r), cache.v(l, r), t0, prefix_len, l + 1);

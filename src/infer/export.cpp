@@ -1,13 +1,13 @@
 #include "infer/export.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <utility>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "core/error.h"
 #include "core/h5_tensors.h"
@@ -91,7 +91,8 @@ void check_options(const ExportOptions& o, const model::ModelConfig& c) {
   if (a % o.tp != 0 || f % o.tp != 0)
     throw InputError(fmt::format(
         "--tp {}: must divide the number of heads ({}) and the GeGLU size f ({})", o.tp, a, f));
-  if (o.group_size < 0) throw InputError(fmt::format("--group-size {}: must be >= 0", o.group_size));
+  if (o.group_size < 0)
+    throw InputError(fmt::format("--group-size {}: must be >= 0", o.group_size));
   if (o.bits == 16) return;
   // every linear's local `in`: h (qkv, W1), h/N (dense), f/N (W2)
   for (auto [in, what] : {std::pair<std::int64_t, const char*>{h, "hidden size h"},
@@ -99,9 +100,9 @@ void check_options(const ExportOptions& o, const model::ModelConfig& c) {
                           {f / o.tp, "f / tp (W2 slice)"}}) {
     const std::int64_t G = o.group_size == 0 ? in : o.group_size;
     if (in % G != 0 || (o.bits == 4 && G % 2 != 0))
-      throw InputError(fmt::format(
-          "--group-size {}: must divide the {} = {}{} for {}-bit export with --tp {}",
-          o.group_size, what, in, o.bits == 4 ? " and be even" : "", o.bits, o.tp));
+      throw InputError(
+          fmt::format("--group-size {}: must divide the {} = {}{} for {}-bit export with --tp {}",
+                      o.group_size, what, in, o.bits == 4 ? " and be even" : "", o.bits, o.tp));
   }
 }
 
@@ -118,9 +119,9 @@ std::string find_tokenizer(const ExportOptions& o, const train::RunConfig& rc,
         meta_path));
   const std::string p = (fs::path(rc.train.data_dir) / "tokenizer.model").string();
   if (!fs::exists(p))
-    throw InputError(fmt::format(
-        "{}: not found (the checkpoint's train.data_dir is {}); give --tokenizer MODEL", p,
-        rc.train.data_dir));
+    throw InputError(
+        fmt::format("{}: not found (the checkpoint's train.data_dir is {}); give --tokenizer MODEL",
+                    p, rc.train.data_dir));
   return p;
 }
 
@@ -155,11 +156,12 @@ WriteResult write_model_file(const model::FlatParams& p, const train::RunConfig&
       out.linear_bytes += e.add_linear(rp + kQkv, rows(w.qkv_w, q0, q1), bits, G);
       e.add(rp + kQkv + ".bias", to_f16(w.qkv_b.slice(0, q0, q1)));
       // dense: row-parallel, split along `in` (rank r's heads' context columns)
-      out.linear_bytes += e.add_linear(rp + kDense, cols(w.dense_w, r * h / N, (r + 1) * h / N), bits, G);
+      out.linear_bytes +=
+          e.add_linear(rp + kDense, cols(w.dense_w, r * h / N, (r + 1) * h / N), bits, G);
       // W1: the same rows of x1 and of x2, stacked [x1 slice | x2 slice]
       const std::int64_t f0 = r * f / N, f1 = (r + 1) * f / N;
-      out.linear_bytes += e.add_linear(
-          rp + kW1, vcat(rows(w.w1, f0, f1), rows(w.w1, f + f0, f + f1)), bits, G);
+      out.linear_bytes +=
+          e.add_linear(rp + kW1, vcat(rows(w.w1, f0, f1), rows(w.w1, f + f0, f + f1)), bits, G);
       e.add(rp + kW1 + ".bias",
             to_f16(vcat(w.b1.slice(0, f0, f1).clone().view({f1 - f0, 1}),
                         w.b1.slice(0, f + f0, f + f1).clone().view({f1 - f0, 1}))
@@ -215,8 +217,8 @@ ExportResult export_model(const ExportOptions& o) {
   check_options(o, c);
   data::Tokenizer tok = data::Tokenizer::from_file(find_tokenizer(o, rc, meta_path));
   if (tok.vocab_size() > c.vocab_size)
-    throw InputError(fmt::format("{}: {} pieces do not fit the model's vocabulary of {}", tok.name(),
-                                 tok.vocab_size(), c.vocab_size));
+    throw InputError(fmt::format("{}: {} pieces do not fit the model's vocabulary of {}",
+                                 tok.name(), tok.vocab_size(), c.vocab_size));
   res.step = meta.step;
 
   // fp32 master weights of the whole model, through a one-process layout

@@ -22,18 +22,18 @@
 namespace glm::infer {
 
 struct ExportOptions {
-  std::string load;                   // save root or iter_XXXXXXXX directory
-  std::optional<std::int64_t> iter;   // iteration (default: latest)
-  int bits = 16;                      // 16, 8 or 4
-  std::int64_t group_size = 0;        // INT formats: G along `in`; 0 = per output row
-  int tp = 1;                         // tensor-parallel shards to write
-  std::string out;                    // the HDF5 model file
-  std::string safetensors;            // optional second output
-  std::string tokenizer;              // default: <run config train.data_dir>/tokenizer.model
+  std::string load;                  // save root or iter_XXXXXXXX directory
+  std::optional<std::int64_t> iter;  // iteration (default: latest)
+  int bits = 16;                     // 16, 8 or 4
+  std::int64_t group_size = 0;       // INT formats: G along `in`; 0 = per output row
+  int tp = 1;                        // tensor-parallel shards to write
+  std::string out;                   // the HDF5 model file
+  std::string safetensors;           // optional second output
+  std::string tokenizer;             // default: <run config train.data_dir>/tokenizer.model
 };
 
 struct ExportResult {
-  std::string checkpoint;   // the resolved iter_XXXXXXXX directory
+  std::string checkpoint;  // the resolved iter_XXXXXXXX directory
   std::int64_t step = 0;
   std::int64_t file_bytes = 0;
   std::int64_t linear_bytes = 0;  // packed linear weights + scales (or fp16 linears)

@@ -69,9 +69,9 @@ Generation generate(const Engine& engine, const data::SpecialTokens& sp, int voc
     if (static_cast<int>(g.tokens.size()) < o.min_new_tokens && sp.eop >= 0 &&
         sp.eop < logits.size(1))
       logits.data<float>()[sp.eop] = -INFINITY;
-    const std::int32_t id = sample_token(
-        {logits.data<float>(), static_cast<std::size_t>(logits.size(1))}, vocab_limit, o.sampling,
-        step++);
+    const std::int32_t id =
+        sample_token({logits.data<float>(), static_cast<std::size_t>(logits.size(1))}, vocab_limit,
+                     o.sampling, step++);
     std::int32_t feed, feed_pos;
     if (id == sp.eop) {
       g.span_finished[span] = true;

@@ -42,9 +42,9 @@ struct GenerateOptions {
 
 struct Generation {
   PromptLayout prompt;
-  std::vector<std::int32_t> tokens;    // generated ids (<sop>/<eop> not included)
-  std::vector<int> span_of_token;      // which [MASK] each token fills (0 for [gMASK])
-  std::vector<bool> span_finished;     // <eop> reached for each span
+  std::vector<std::int32_t> tokens;  // generated ids (<sop>/<eop> not included)
+  std::vector<int> span_of_token;    // which [MASK] each token fills (0 for [gMASK])
+  std::vector<bool> span_finished;   // <eop> reached for each span
   double prefill_seconds = 0, decode_seconds = 0;
   int decode_steps = 0;
 };

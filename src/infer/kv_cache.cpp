@@ -32,7 +32,7 @@ std::int64_t KVCache::bytes() const {
 namespace {
 
 __attribute__((target_clones("avx512f", "avx2,fma", "default"))) float dot(const float* a,
-                                                                          const float* b, int d) {
+                                                                           const float* b, int d) {
   float s = 0.f;
 #pragma omp simd reduction(+ : s)
   for (int i = 0; i < d; ++i) s += a[i] * b[i];
@@ -40,15 +40,15 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) float dot(const
 }
 
 __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void axpy(float* y, float a,
-                                                                          const float* x, int d) {
+                                                                           const float* x, int d) {
 #pragma omp simd
   for (int i = 0; i < d; ++i) y[i] += a * x[i];
 }
 
 }  // namespace
 
-void cached_attention(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, int t0,
-                      int prefix_len, int layer_number) {
+void cached_attention(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, int t0, int prefix_len,
+                      int layer_number) {
   const int n = static_cast<int>(qkv.size(0)), al = static_cast<int>(qkv.size(1));
   const int d = static_cast<int>(qkv.size(3)), cap = static_cast<int>(K.size(1));
   GLM_CHECK(t0 + n <= cap, "KV cache overflow: {} + {} tokens, capacity {}", t0, n, cap);

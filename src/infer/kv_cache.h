@@ -20,10 +20,10 @@ class KVCache {
  public:
   KVCache(const model::ModelConfig& config, int tp, int capacity);
 
-  int length() const { return length_; }      // tokens cached
+  int length() const { return length_; }  // tokens cached
   int capacity() const { return capacity_; }
   void reset() { length_ = 0; }
-  void advance(int n) { length_ += n; }        // after a forward appended n tokens
+  void advance(int n) { length_ += n; }  // after a forward appended n tokens
 
   Tensor& k(int layer, int rank) { return k_[layer * tp_ + rank]; }  // f32 [a/N, cap, d]
   Tensor& v(int layer, int rank) { return v_[layer * tp_ + rank]; }
@@ -40,7 +40,7 @@ class KVCache {
 // with the GLM mask: key j is allowed iff j < prefix_len or j <= i (i, j cache indices).
 // qkv [n, a/N, 3, d] after RoPE; ctx [n, a/N * d]. layer_number c = l + 1 is the query-key
 // layer scaling of training (mathematically a no-op, kept to round like training does).
-void cached_attention(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, int t0,
-                      int prefix_len, int layer_number);
+void cached_attention(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, int t0, int prefix_len,
+                      int layer_number);
 
 }  // namespace glm::infer

@@ -22,7 +22,8 @@ void LinearWeight::forward(Tensor& y, const Tensor& x, const Tensor* b) const {
 std::int64_t ModelFile::weight_bytes() const {
   std::int64_t n = static_cast<std::int64_t>(embedding.nbytes());
   for (const auto& l : layers)
-    for (const auto& r : l.ranks) n += r.qkv.bytes() + r.dense.bytes() + r.w1.bytes() + r.w2.bytes();
+    for (const auto& r : l.ranks)
+      n += r.qkv.bytes() + r.dense.bytes() + r.w1.bytes() + r.w2.bytes();
   return n;
 }
 
@@ -36,8 +37,8 @@ class Reader {
     try {
       return h5_.attr(name);
     } catch (const Error&) {
-      throw InputError(fmt::format("{}: attribute '{}' missing: not a {} file", path_, name,
-                                   kModelFormat));
+      throw InputError(
+          fmt::format("{}: attribute '{}' missing: not a {} file", path_, name, kModelFormat));
     }
   }
   std::int64_t int_attr(const std::string& name) const {
@@ -60,7 +61,8 @@ class Reader {
     if (!h5_.has(name)) throw InputError(fmt::format("{}: dataset '{}' missing", path_, name));
     Tensor t = h5_.read(name);
     if (t.dtype() != DType::u8 || t.dim() != 1)
-      throw InputError(fmt::format("{}: dataset '{}' is {}, expected u8 bytes", path_, name, t.describe()));
+      throw InputError(
+          fmt::format("{}: dataset '{}' is {}, expected u8 bytes", path_, name, t.describe()));
     return t;
   }
   // f16 on disk -> f32 in memory (norms and biases)
@@ -79,7 +81,9 @@ class Reader {
       return w;
     }
     const std::int64_t G = group == 0 ? in : group;
-    if (in % G != 0) throw InputError(fmt::format("{}: group size {} does not divide {} of '{}'", path_, G, in, name));
+    if (in % G != 0)
+      throw InputError(
+          fmt::format("{}: group size {} does not divide {} of '{}'", path_, G, in, name));
     w.q.bits = bits;
     w.q.out = out;
     w.q.in = in;
@@ -111,7 +115,8 @@ ModelFile load_model_file(const std::string& path) {
   ModelFile m;
   m.path = path;
   if (r.attr("format") != kModelFormat)
-    throw InputError(fmt::format("{}: format '{}', expected '{}'", path, r.attr("format"), kModelFormat));
+    throw InputError(
+        fmt::format("{}: format '{}', expected '{}'", path, r.attr("format"), kModelFormat));
   if (r.int_attr("version") != kModelFormatVersion)
     throw InputError(fmt::format("{}: version {}, this build reads version {}", path,
                                  r.attr("version"), kModelFormatVersion));
@@ -132,7 +137,8 @@ ModelFile load_model_file(const std::string& path) {
   const std::int64_t V = c.vocab_size, h = c.hidden_size, f = c.ffn_hidden_size;
   const int N = m.tp;
   if (N < 1 || c.num_heads % N != 0 || f % N != 0)
-    throw InputError(fmt::format("{}: tp {} does not divide heads {} and f {}", path, N, c.num_heads, f));
+    throw InputError(
+        fmt::format("{}: tp {} does not divide heads {} and f {}", path, N, c.num_heads, f));
   Tensor tok = r.read_bytes("tokenizer");
   m.tokenizer_bytes.assign(reinterpret_cast<const char*>(tok.raw()), tok.nbytes());
   m.embedding = r.read("embedding.weight", DType::f16, {V, h});

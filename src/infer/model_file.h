@@ -31,10 +31,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/tensor.h"
 #include "kernels/quant.h"
@@ -56,11 +55,13 @@ std::string tp_group(int rank);  // "tp_<rank>/"
 // One linear weight as stored: fp16, or INT8/INT4 with scales.
 struct LinearWeight {
   int bits = 16;
-  Tensor f16;                // bits 16: f16 [out, in]
-  kernels::QuantWeight q;    // bits 8 / 4
+  Tensor f16;              // bits 16: f16 [out, in]
+  kernels::QuantWeight q;  // bits 8 / 4
   std::int64_t out() const { return bits == 16 ? f16.size(0) : q.out; }
   std::int64_t in() const { return bits == 16 ? f16.size(1) : q.in; }
-  std::int64_t bytes() const { return bits == 16 ? static_cast<std::int64_t>(f16.nbytes()) : q.weight_bytes(); }
+  std::int64_t bytes() const {
+    return bits == 16 ? static_cast<std::int64_t>(f16.nbytes()) : q.weight_bytes();
+  }
   // y [n, out] = x [n, in] W^T (+ b)
   void forward(Tensor& y, const Tensor& x, const Tensor* b) const;
 };
@@ -85,7 +86,7 @@ struct ModelFile {
   std::int64_t group_size = 0;  // as exported (0 = per row)
   std::int64_t step = 0;
   std::string tokenizer_bytes;
-  Tensor embedding;             // f16 [V, h]
+  Tensor embedding;               // f16 [V, h]
   Tensor final_ln_w, final_ln_b;  // f32 [h]
   std::vector<LayerWeights> layers;
 

@@ -17,16 +17,17 @@ PerplexityResult evaluate_perplexity(const Engine& engine, const data::Tokenizer
   namespace fs = std::filesystem;
   const fs::path path(data_file);
   if (path.extension() != ".h5")
-    throw InputError(fmt::format("--data {}: expected a glm-preprocess split such as DIR/valid.h5", data_file));
+    throw InputError(
+        fmt::format("--data {}: expected a glm-preprocess split such as DIR/valid.h5", data_file));
   if (!fs::exists(path)) throw InputError(fmt::format("--data {}: no such file", data_file));
   if (max_samples < 0) throw InputError(fmt::format("--max-samples {}: must be >= 0", max_samples));
   const ModelFile& m = engine.model();
-  train::RunConfig rc =
-      train::parse_run_config(m.run_config.dump(), m.path + " (run_config)");
+  train::RunConfig rc = train::parse_run_config(m.run_config.dump(), m.path + " (run_config)");
   if (max_samples == 0) max_samples = std::int64_t{rc.train.eval_iters} * rc.train.micro_batch_size;
   const int T = m.config.seq_length;
   train::DataPipeline data(path.parent_path().string(), path.stem().string(), tokenizer,
-                           rc.objective, T, static_cast<std::uint64_t>(rc.train.seed) ^ kEvalSeedSalt);
+                           rc.objective, T,
+                           static_cast<std::uint64_t>(rc.train.seed) ^ kEvalSeedSalt);
 
   PerplexityResult res;
   double sum = 0;

@@ -18,9 +18,9 @@ namespace glm::infer {
 inline constexpr std::uint64_t kEvalSeedSalt = 0x6576616CULL;
 
 struct PerplexityResult {
-  double loss = 0;           // mean target-token cross-entropy (natural log)
-  double perplexity = 0;     // exp(loss)
-  std::int64_t tokens = 0;   // target tokens
+  double loss = 0;          // mean target-token cross-entropy (natural log)
+  double perplexity = 0;    // exp(loss)
+  std::int64_t tokens = 0;  // target tokens
   std::int64_t samples = 0;
   double seconds = 0;
 };

@@ -2,7 +2,6 @@
 
 #include <cstdint>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -13,12 +12,18 @@ namespace {
 
 const char* st_dtype(DType t) {
   switch (t) {
-    case DType::f32: return "F32";
-    case DType::f16: return "F16";
-    case DType::i8: return "I8";
-    case DType::u8: return "U8";
-    case DType::i32: return "I32";
-    default: throw Error(fmt::format("safetensors: no dtype for {}", dtype_name(t)));
+    case DType::f32:
+      return "F32";
+    case DType::f16:
+      return "F16";
+    case DType::i8:
+      return "I8";
+    case DType::u8:
+      return "U8";
+    case DType::i32:
+      return "I32";
+    default:
+      throw Error(fmt::format("safetensors: no dtype for {}", dtype_name(t)));
   }
 }
 
@@ -35,7 +40,8 @@ std::int64_t write_safetensors(const std::string& path,
     GLM_CHECK(t.is_contiguous() && t.device().is_cpu(), "safetensors: {} must be host-contiguous",
               name);
     const std::uint64_t n = t.nbytes();
-    header[name] = {{"dtype", st_dtype(t.dtype())}, {"shape", t.shape()},
+    header[name] = {{"dtype", st_dtype(t.dtype())},
+                    {"shape", t.shape()},
                     {"data_offsets", {offset, offset + n}}};
     offset += n;
   }

@@ -18,8 +18,8 @@ void validate(const SamplingOptions& o) {
     throw InputError(fmt::format("--top-p {}: must be in (0, 1]", o.top_p));
 }
 
-std::int32_t sample_token(std::span<const float> logits, int vocab_limit,
-                          const SamplingOptions& o, std::uint64_t step) {
+std::int32_t sample_token(std::span<const float> logits, int vocab_limit, const SamplingOptions& o,
+                          std::uint64_t step) {
   const int V = std::min<int>(vocab_limit, static_cast<int>(logits.size()));
   GLM_CHECK(V > 0, "sample_token: empty vocabulary");
   if (o.temperature == 0.f || o.top_k == 1)

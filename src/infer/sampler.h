@@ -21,7 +21,7 @@ struct SamplingOptions {
 // InputError naming the option when a value is out of range.
 void validate(const SamplingOptions& o);
 
-std::int32_t sample_token(std::span<const float> logits, int vocab_limit,
-                          const SamplingOptions& o, std::uint64_t step);
+std::int32_t sample_token(std::span<const float> logits, int vocab_limit, const SamplingOptions& o,
+                          std::uint64_t step);
 
 }  // namespace glm::infer

@@ -13,7 +13,8 @@
 //    level cache is large (300 MB here), so the calls cycle through copies of W totalling
 //    over 1 GB: every call streams its weights from memory.
 // 3. Decode tokens/s of the engine on a randomly initialised model of --config (fp16, INT8,
-//    INT4 group 64: 128 does not divide small.json's f = 1344): a 16-token [gMASK] prompt, then 64 greedy decode steps.
+//    INT4 group 64: 128 does not divide small.json's f = 1344): a 16-token [gMASK] prompt, then 64
+//    greedy decode steps.
 // Every figure is the median of --repeats runs.
 #include <immintrin.h>
 #include <omp.h>
@@ -45,7 +46,9 @@ using namespace glm;
 namespace {
 
 using clk = std::chrono::steady_clock;
-double seconds_since(clk::time_point t) { return std::chrono::duration<double>(clk::now() - t).count(); }
+double seconds_since(clk::time_point t) {
+  return std::chrono::duration<double>(clk::now() - t).count();
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -91,7 +94,8 @@ Bandwidth measure_bandwidth(int repeats) {
 #pragma omp parallel reduction(+ : sum)
     {
       const int th = omp_get_thread_num(), nt = omp_get_num_threads();
-      const std::int64_t b = n * th / nt / 32 * 32, e = th + 1 == nt ? n : n * (th + 1) / nt / 32 * 32;
+      const std::int64_t b = n * th / nt / 32 * 32,
+                         e = th + 1 == nt ? n : n * (th + 1) / nt / 32 * 32;
       sum += sum_avx2(a.data() + b, e - b);
     }
     read.push_back(1.0 * n * 4 / seconds_since(t) / 1e9);
@@ -136,7 +140,8 @@ std::vector<GemvResult> bench_gemv(int repeats) {
   std::vector<GemvResult> res;
   {  // fp16
     Tensor W16 = Tensor::empty({out, in}, DType::f16);
-    for (std::int64_t i = 0; i < W.numel(); ++i) W16.data<std::uint16_t>()[i] = float_to_half(W.data<float>()[i]);
+    for (std::int64_t i = 0; i < W.numel(); ++i)
+      W16.data<std::uint16_t>()[i] = float_to_half(W.data<float>()[i]);
     const int copies = static_cast<int>(kTotal / W16.nbytes()) + 1;
     std::vector<Tensor> ws(copies);
     for (auto& w : ws) w = W16.clone();
@@ -227,37 +232,42 @@ int main(int argc, char** argv) {
   }
   omp_set_num_threads(threads);
   try {
-  const std::string machine = fmt::format("CPU {} threads {}", threads, cpu_isa());
-  const Bandwidth bw = measure_bandwidth(repeats);
-  std::cout << fmt::format("STREAM triad {:.1f} GB/s, read-only {:.1f} GB/s ({})\n", bw.triad_gbs,
-                           bw.read_gbs, machine) << std::flush;
-  std::vector<std::string> rows;
-  for (const GemvResult& r : bench_gemv(repeats)) {
-    std::cout << fmt::format("GEMV 4096x4096 {:<15} {:6.1f} MB  {:8.1f} us  {:6.1f} GB/s  {:5.1f}% of triad  {:5.1f}% of read\n",
-                             r.what, r.bytes / 1e6, r.us, r.gbs, 100 * r.gbs / bw.triad_gbs,
-                             100 * r.gbs / bw.read_gbs) << std::flush;
-    rows.push_back(fmt::format(
-        "| GEMV batch 1, {} weights, GB/s of weight bytes | 4096x4096 | {} | {:.1f} GB/s ({:.0f} us) | "
-        "{:.1f} GB/s (STREAM triad; read-only {:.1f}) | {:.0f}% | 2026-11-27 |",
-        r.what, machine, r.gbs, r.us, bw.triad_gbs, bw.read_gbs, 100 * r.gbs / bw.triad_gbs));
-  }
-  if (!config.empty()) {
-    for (const DecodeResult& d : bench_decode(config, tokenizer, repeats)) {
-      std::cout << fmt::format("decode {} {:<15} {:7.1f} tokens/s  ({:.1f} MB of weights per token, {:.1f} GB/s)\n",
-                               config, d.what, d.tokens_per_s, d.weight_mb,
-                               d.tokens_per_s * d.weight_mb / 1e3);
+    const std::string machine = fmt::format("CPU {} threads {}", threads, cpu_isa());
+    const Bandwidth bw = measure_bandwidth(repeats);
+    std::cout << fmt::format("STREAM triad {:.1f} GB/s, read-only {:.1f} GB/s ({})\n", bw.triad_gbs,
+                             bw.read_gbs, machine)
+              << std::flush;
+    std::vector<std::string> rows;
+    for (const GemvResult& r : bench_gemv(repeats)) {
+      std::cout << fmt::format(
+                       "GEMV 4096x4096 {:<15} {:6.1f} MB  {:8.1f} us  {:6.1f} GB/s  {:5.1f}% of "
+                       "triad  {:5.1f}% of read\n",
+                       r.what, r.bytes / 1e6, r.us, r.gbs, 100 * r.gbs / bw.triad_gbs,
+                       100 * r.gbs / bw.read_gbs)
+                << std::flush;
       rows.push_back(fmt::format(
-          "| decode tokens/s, batch 1, {} weights | {} (random init) | {} | {:.1f} tokens/s "
-          "({:.0f} MB/token, {:.1f} GB/s) | {:.1f} GB/s (STREAM triad) | {:.0f}% | 2026-11-27 |",
-          d.what, std::filesystem::path(config).filename().string(), machine, d.tokens_per_s,
-          d.weight_mb, d.tokens_per_s * d.weight_mb / 1e3, bw.triad_gbs,
-          100 * d.tokens_per_s * d.weight_mb / 1e3 / bw.triad_gbs));
+          "| GEMV batch 1, {} weights, GB/s of weight bytes | 4096x4096 | {} | {:.1f} GB/s ({:.0f} "
+          "us) | "
+          "{:.1f} GB/s (STREAM triad; read-only {:.1f}) | {:.0f}% | 2026-11-27 |",
+          r.what, machine, r.gbs, r.us, bw.triad_gbs, bw.read_gbs, 100 * r.gbs / bw.triad_gbs));
     }
-  }
-  if (!results.empty()) {
-    std::ofstream out(results, std::ios::app);
-    for (const auto& r : rows) out << r << "\n";
-  }
+    if (!config.empty()) {
+      for (const DecodeResult& d : bench_decode(config, tokenizer, repeats)) {
+        std::cout << fmt::format(
+            "decode {} {:<15} {:7.1f} tokens/s  ({:.1f} MB of weights per token, {:.1f} GB/s)\n",
+            config, d.what, d.tokens_per_s, d.weight_mb, d.tokens_per_s * d.weight_mb / 1e3);
+        rows.push_back(fmt::format(
+            "| decode tokens/s, batch 1, {} weights | {} (random init) | {} | {:.1f} tokens/s "
+            "({:.0f} MB/token, {:.1f} GB/s) | {:.1f} GB/s (STREAM triad) | {:.0f}% | 2026-11-27 |",
+            d.what, std::filesystem::path(config).filename().string(), machine, d.tokens_per_s,
+            d.weight_mb, d.tokens_per_s * d.weight_mb / 1e3, bw.triad_gbs,
+            100 * d.tokens_per_s * d.weight_mb / 1e3 / bw.triad_gbs));
+      }
+    }
+    if (!results.empty()) {
+      std::ofstream out(results, std::ios::app);
+      for (const auto& r : rows) out << r << "\n";
+    }
   } catch (const std::exception& e) {
     std::cerr << "bench_quant_gemv: " << e.what() << "\n";
     return 1;

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "core/half.h"
 #include "core/h5_tensors.h"
+#include "core/half.h"
 #include "infer/engine.h"
 #include "infer/export.h"
 #include "infer/generate.h"
@@ -44,7 +44,7 @@ std::string test_dir(const std::string& name) {
 struct Saved {
   train::RunConfig rc;
   std::string ckpt;
-  Tensor params;  // fp32 master weights, flat over the one-process layout
+  Tensor params;     // fp32 master weights, flat over the one-process layout
   double eval_loss;  // the trainer's held-out loss (fp32 weights)
 };
 
@@ -108,7 +108,8 @@ model::Batch heldout(const train::RunConfig& rc, data::Tokenizer& tok, int first
 // Engine logits for every valid position of sample b of a batch.
 Tensor engine_logits(const Engine& e, const model::Batch& batch, int b) {
   const std::int64_t T = batch.seq_len();
-  const int L = batch.valid_len.data<std::int32_t>()[b], P = batch.prefix_len.data<std::int32_t>()[b];
+  const int L = batch.valid_len.data<std::int32_t>()[b],
+            P = batch.prefix_len.data<std::int32_t>()[b];
   std::vector<std::int64_t> rows(L);
   for (int i = 0; i < L; ++i) rows[i] = i;
   KVCache cache = e.new_cache(static_cast<int>(T));
@@ -192,8 +193,10 @@ TEST(Infer, QuantizedLogitsCloseToFp16) {
     const double l2 = diff(got.data<float>(), ref.data<float>(), ref.numel()).l2_rel;
     EXPECT_LT(l2, tol) << "bits " << cfg.first << " group " << cfg.second;
     EXPECT_GT(l2, 0) << "quantization must change something";
-    if (cfg.first == 8) err8 = l2;
-    else EXPECT_GT(l2, err8) << "int4 is coarser than int8";
+    if (cfg.first == 8)
+      err8 = l2;
+    else
+      EXPECT_GT(l2, err8) << "int4 is coarser than int8";
   }
 }
 
@@ -208,8 +211,10 @@ TEST(Infer, TensorParallelShardsMatchOneShard) {
   model::Batch batch = heldout(s.rc, tok, 0, 1);
   Tensor ref = engine_logits(e1, batch, 0);
   // the same products summed in another order (partial sums over ranks): 2.4e-7 observed
-  EXPECT_LT(diff(engine_logits(e2, batch, 0).data<float>(), ref.data<float>(), ref.numel()).max_rel, 1e-5);
-  EXPECT_LT(diff(engine_logits(e4, batch, 0).data<float>(), ref.data<float>(), ref.numel()).max_rel, 1e-5);
+  EXPECT_LT(diff(engine_logits(e2, batch, 0).data<float>(), ref.data<float>(), ref.numel()).max_rel,
+            1e-5);
+  EXPECT_LT(diff(engine_logits(e4, batch, 0).data<float>(), ref.data<float>(), ref.numel()).max_rel,
+            1e-5);
   // an int4 export cut for tp 2 needs G to divide every local input dimension
   ExportOptions bad;
   bad.load = s.ckpt;

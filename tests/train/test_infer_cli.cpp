@@ -49,35 +49,37 @@ std::string saved_checkpoint(const std::string& dir) {
 TEST(InferCli, ExportGenerateEvalEndToEnd) {
   const std::string dir = std::string(GLM_BINARY_DIR) + "/test_infer_cli/e2e";
   const std::string ckpt = saved_checkpoint(dir);
-  CliResult ex = run(kBin + "glm-export --load " + dir + "/ckpt --bits 4 --group-size 64 --out " + dir +
-                   "/m4.h5",
-               dir);
+  CliResult ex = run(
+      kBin + "glm-export --load " + dir + "/ckpt --bits 4 --group-size 64 --out " + dir + "/m4.h5",
+      dir);
   ASSERT_EQ(ex.status, 0) << ex.out << ex.err;
   EXPECT_NE((ex.out + ex.err).find("4-bit, group 64"), std::string::npos) << ex.out << ex.err;
 
   CliResult gen = run(kBin + "glm-generate --model " + dir +
-                    "/m4.h5 --prompt 'Hello there' --max-new-tokens 8 --min-new-tokens 8 "
-                    "--temperature 0.9 --top-k 20 --seed 3",
-                dir);
+                          "/m4.h5 --prompt 'Hello there' --max-new-tokens 8 --min-new-tokens 8 "
+                          "--temperature 0.9 --top-k 20 --seed 3",
+                      dir);
   ASSERT_EQ(gen.status, 0) << gen.err;
   EXPECT_FALSE(gen.out.empty());
   EXPECT_NE(gen.err.find("8 new tokens"), std::string::npos) << gen.err;
   // stdin prompt, same seed: the same text
-  CliResult gen2 = run("echo 'Hello there' | " + kBin + "glm-generate --model " + dir +
-                     "/m4.h5 --max-new-tokens 8 --min-new-tokens 8 --temperature 0.9 --top-k 20 --seed 3",
-                 dir);
+  CliResult gen2 =
+      run("echo 'Hello there' | " + kBin + "glm-generate --model " + dir +
+              "/m4.h5 --max-new-tokens 8 --min-new-tokens 8 --temperature 0.9 --top-k 20 --seed 3",
+          dir);
   ASSERT_EQ(gen2.status, 0) << gen2.err;
   EXPECT_EQ(gen.out, gen2.out);
 
-  CliResult ev = run(kBin + "glm-eval --model " + dir + "/m4.h5 --data " + glm::testing::test_corpus() +
-                   "/valid.h5 --max-samples 3 --json",
-               dir);
+  CliResult ev = run(kBin + "glm-eval --model " + dir + "/m4.h5 --data " +
+                         glm::testing::test_corpus() + "/valid.h5 --max-samples 3 --json",
+                     dir);
   ASSERT_EQ(ev.status, 0) << ev.err;
   auto j = nlohmann::json::parse(ev.out);
   EXPECT_EQ(j["samples"], 3);
   EXPECT_EQ(j["bits"], 4);
   EXPECT_GT(j["loss"].get<double>(), 0);
-  EXPECT_NEAR(j["perplexity"].get<double>(), std::exp(j["loss"].get<double>()), 1e-6 * j["perplexity"].get<double>());
+  EXPECT_NEAR(j["perplexity"].get<double>(), std::exp(j["loss"].get<double>()),
+              1e-6 * j["perplexity"].get<double>());
 }
 
 // A checkpoint re-cut for another layout (glm-ckpt reshard to tp 2 x pp 2, four rank files)
@@ -123,18 +125,22 @@ TEST(InferCli, BadInputExitsTwoNamingIt) {
     EXPECT_EQ(r.status, 2) << cmd << "\n" << r.out << r.err;
     EXPECT_NE((r.out + r.err).find(names), std::string::npos) << cmd << "\n" << r.out << r.err;
   };
-  expect2(kBin + "glm-export --load " + dir + "/nope --bits 8 --out " + dir + "/m.h5", dir + "/nope");
+  expect2(kBin + "glm-export --load " + dir + "/nope --bits 8 --out " + dir + "/m.h5",
+          dir + "/nope");
   expect2(kBin + "glm-export --load " + dir + "/ckpt --bits 3 --out " + dir + "/m.h5", "--bits");
-  expect2(kBin + "glm-export --load " + dir + "/ckpt --bits 4 --group-size 7 --out " + dir + "/m.h5",
-          "--group-size");
-  expect2(kBin + "glm-export --load " + dir + "/ckpt --bits 8 --tp 3 --out " + dir + "/m.h5", "--tp");
+  expect2(
+      kBin + "glm-export --load " + dir + "/ckpt --bits 4 --group-size 7 --out " + dir + "/m.h5",
+      "--group-size");
+  expect2(kBin + "glm-export --load " + dir + "/ckpt --bits 8 --tp 3 --out " + dir + "/m.h5",
+          "--tp");
   expect2(kBin + "glm-export --load " + dir + "/ckpt --bits 8 --tokenizer " + dir +
               "/none.model --out " + dir + "/m.h5",
           "none.model");
   expect2(kBin + "glm-export --bits 8 --out " + dir + "/m.h5", "load");
   // a truncated rank file: refused as glm-ckpt verify refuses it
   fs::resize_file(ckpt + "/rank_00000.h5", fs::file_size(ckpt + "/rank_00000.h5") - 100);
-  expect2(kBin + "glm-export --load " + dir + "/ckpt --bits 8 --out " + dir + "/m.h5", "rank_00000.h5");
+  expect2(kBin + "glm-export --load " + dir + "/ckpt --bits 8 --out " + dir + "/m.h5",
+          "rank_00000.h5");
   EXPECT_FALSE(fs::exists(dir + "/m.h5"));
   expect2(kBin + "glm-generate --model " + dir + "/missing.h5 --prompt hi", "missing.h5");
   expect2(kBin + "glm-generate --model " + ckpt + "/meta.json --prompt hi", "meta.json");

@@ -120,8 +120,7 @@ struct LinearCase {
 };
 
 TEST(QuantLinear, FusedKernelsMatchDequantizedReference) {
-  const LinearCase cases[] = {{37, 96, 32}, {37, 130, 0}, {37, 96, 0}, {19, 256, 128},
-                              {8, 200, 8}};
+  const LinearCase cases[] = {{37, 96, 32}, {37, 130, 0}, {37, 96, 0}, {19, 256, 128}, {8, 200, 8}};
   for (const LinearCase& c : cases)
     for (int bits : {8, 4})
       for (std::int64_t n : {1, 3, 17, 64, 70}) {
@@ -136,8 +135,8 @@ TEST(QuantLinear, FusedKernelsMatchDequantizedReference) {
           Tensor y = Tensor::empty({n, c.out}, DType::f32);
           kernels::quant_linear_forward(y, x, q, &b, isa);
           EXPECT_TRUE(test::all_close(y.data<float>(), want, 0, kLinearAtol))
-              << "bits " << bits << " out " << c.out << " in " << c.in << " G " << c.group
-              << " n " << n << " isa " << kernels::quant_isa_name(isa);
+              << "bits " << bits << " out " << c.out << " in " << c.in << " G " << c.group << " n "
+              << n << " isa " << kernels::quant_isa_name(isa);
         }
         // no bias
         Tensor y = Tensor::empty({n, c.out}, DType::f32);
