@@ -19,18 +19,13 @@ fi
 # splits the cores between the ranks); any --tp/--pp layout of 2 ranks gives the same run.
 threads=${THREADS:-$(( $(nproc) >= 2 ? $(nproc) / 2 : 1 ))}
 echo "== training configs/tiny.json on $corpus (2 ranks x $threads threads, dp 2) =="
+ckpt=data_out/ckpt_quickstart
 bash launch/train.sh -n 2 --threads "$threads" -- \
-  --config configs/tiny.json --data "$corpus" --dp 2 --log-dir logs/quickstart
-echo "metrics: logs/quickstart/metrics.jsonl"
+  --config configs/tiny.json --data "$corpus" --dp 2 --log-dir logs/quickstart --save "$ckpt"
+echo "metrics: logs/quickstart/metrics.jsonl, checkpoint: $ckpt"
 
 # INT4 export of the trained model, its held-out perplexity and a generated sample
 # (glm-export, glm-eval, glm-generate: README "Export, generation and evaluation").
-ckpt=data_out/ckpt_quickstart  # the training line above may save here itself (--save)
-if [[ ! -f $ckpt/latest ]]; then
-  echo "== the run above kept no checkpoint: training it again with --save $ckpt =="
-  bash launch/train.sh -n 1 -- --config configs/tiny.json --data "$corpus" \
-    --save "$ckpt" --log-dir logs/quickstart_save
-fi
 echo "== INT4 (group 64) export of $ckpt, held-out perplexity and a sample =="
 build/bin/glm-export --load "$ckpt" --bits 4 --group-size 64 --out data_out/tiny-int4.h5
 OMP_NUM_THREADS=$(nproc) build/bin/glm-eval --model data_out/tiny-int4.h5 --data "$corpus/valid.h5"

@@ -230,13 +230,12 @@ StepResult Trainer::train_step() {
                                       : 0.0};
   world_sum(step_stats);
   r.loss = step_stats[0] / static_cast<double>(std::max<std::int64_t>(1, targets));
-  const double shard_stats[2] = {step_stats[1], step_stats[2]};
-  const bool found_inf = shard_stats[0] > 0;
+  const bool found_inf = step_stats[1] > 0;
   r.skipped = scaler_.dynamic() ? scaler_.update(found_inf) : found_inf;
   r.grad_norm = std::nan("");
   if (r.skipped) r.skip_reason = "inf/nan gradients";
   if (!r.skipped) {
-    r.grad_norm = std::sqrt(shard_stats[1]) / scale;
+    r.grad_norm = std::sqrt(step_stats[2]) / scale;
     if (spike_guard_.config().enabled && spike_guard_.check(r.loss, r.grad_norm)) {
       r.skipped = true;
       r.skip_reason = fmt::format("spike guard: {} (z {:.1f})",
