@@ -5,17 +5,12 @@
 
 #include "core/error.h"
 #include "kernels/cross_entropy.h"
+#include "parallel/tensor_span.h"
 
 namespace glm::parallel {
 namespace {
 
 bool active(const Communicator* tp) { return tp && tp->size() > 1; }
-
-std::span<float> floats(Tensor& t) {
-  GLM_CHECK(t.dtype() == DType::f32 && t.is_contiguous() && t.device().is_cpu(),
-            "tensor-parallel reduction needs a contiguous f32 host tensor, got {}", t.describe());
-  return {t.data<float>(), static_cast<std::size_t>(t.numel())};
-}
 
 }  // namespace
 

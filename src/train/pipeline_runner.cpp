@@ -5,19 +5,17 @@
 
 #include "core/error.h"
 #include "parallel/pipeline_schedule.h"
+#include "parallel/tensor_span.h"
 
 namespace glm::train {
 namespace {
+
+using parallel::floats;
 
 using clock = std::chrono::steady_clock;
 double since(clock::time_point t0) {
   return std::chrono::duration<double>(clock::now() - t0).count();
 }
-
-std::span<const float> floats(const Tensor& t) {
-  return {t.data<float>(), static_cast<std::size_t>(t.numel())};
-}
-std::span<float> floats(Tensor& t) { return {t.data<float>(), static_cast<std::size_t>(t.numel())}; }
 
 }  // namespace
 

@@ -21,6 +21,7 @@
 #include "train/pipeline_runner.h"
 #include "train/signals.h"
 #include "parallel/pipeline_schedule.h"
+#include "parallel/tensor_span.h"
 
 namespace glm::train {
 namespace {
@@ -201,7 +202,7 @@ StepResult Trainer::train_step() {
   parallel::Communicator* emb = options_.groups ? options_.groups->embedding.get() : nullptr;
   if (emb && emb->size() > 1) {
     Tensor gE = model_->grads().embedding();
-    emb->all_reduce_sum(std::span<float>(gE.data<float>(), static_cast<std::size_t>(gE.numel())));
+    emb->all_reduce_sum(parallel::floats(gE));
   }
 
   // Data parallel: every rank's gradients (already divided by the global target count)
