@@ -1,6 +1,6 @@
 // glm-eval: held-out perplexity of an exported model file (infer/perplexity.h).
 //
-//   glm-eval --model FILE --data FILE.h5 [--max-samples N] [--json]
+//   glm-eval --model FILE --data FILE.h5 [--max-samples N] [--device cpu|cuda] [--json]
 //
 // The samples are the trainer's held-out evaluation samples (the GLM objective with the
 // run's seed and ratios, loss on target tokens only), so an fp16 export reproduces the
@@ -15,6 +15,7 @@
 
 #include "apps/app_main.h"
 #include "data/tokenizer.h"
+#include "infer/device.h"
 #include "infer/perplexity.h"
 
 namespace po = boost::program_options;
@@ -22,12 +23,13 @@ namespace po = boost::program_options;
 namespace {
 
 int run(int argc, char** argv) {
-  std::string model_path, data_path;
+  std::string model_path, data_path, device = "cpu";
   std::int64_t max_samples = 0;
   po::options_description desc(
       "glm-eval: held-out loss and perplexity of a model file on a glm-preprocess split,\n"
       "over the same GLM-objective samples as the trainer's evaluation.\n\n"
-      "Usage: glm-eval --model FILE --data DIR/valid.h5 [--max-samples N] [--json]\n\nOptions");
+      "Usage: glm-eval --model FILE --data DIR/valid.h5 [--max-samples N] [--device cpu|cuda]\n"
+      "                [--json]\n\nOptions");
   // clang-format off
   desc.add_options()
     ("help,h", "show this help")
@@ -35,6 +37,7 @@ int run(int argc, char** argv) {
     ("data", po::value(&data_path)->required(), "a dataset split, e.g. data_out/corpus/valid.h5")
     ("max-samples", po::value(&max_samples)->default_value(0),
      "samples to evaluate (0 = the trainer's evaluation set: eval_iters x micro_batch_size)")
+    ("device", po::value(&device)->default_value("cpu"), "cpu, or cuda (the first GPU; needs a CUDA build)")
     ("json", "print one JSON object instead of text");
   // clang-format on
   po::variables_map vm;
@@ -44,7 +47,8 @@ int run(int argc, char** argv) {
     return vm.count("help") ? 0 : 2;
   }
   po::notify(vm);
-  glm::infer::Engine engine(glm::infer::load_model_file(model_path));
+  const glm::Device dev = glm::infer::parse_device(device);
+  glm::infer::Engine engine(glm::infer::load_model_file(model_path), dev);
   glm::data::Tokenizer tok =
       glm::data::Tokenizer::from_bytes(engine.model().tokenizer_bytes, model_path + " (tokenizer)");
   const glm::infer::PerplexityResult r =
@@ -53,6 +57,7 @@ int run(int argc, char** argv) {
     nlohmann::json j = {{"model", model_path},
                         {"data", data_path},
                         {"bits", engine.model().bits},
+                        {"device", device},
                         {"group_size", engine.model().group_size},
                         {"loss", r.loss},
                         {"perplexity", r.perplexity},
@@ -63,8 +68,9 @@ int run(int argc, char** argv) {
   } else {
     std::cout << fmt::format(
         "{}: loss {:.4f} | perplexity {:.2f} | {} target tokens in {} samples "
-        "| {}-bit weights | {:.1f} s\n",
-        data_path, r.loss, r.perplexity, r.tokens, r.samples, engine.model().bits, r.seconds);
+        "| {}-bit weights | {} | {:.1f} s\n",
+        data_path, r.loss, r.perplexity, r.tokens, r.samples, engine.model().bits, device,
+        r.seconds);
   }
   return 0;
 }

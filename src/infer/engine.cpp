@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "infer/cuda_engine.h"
 #include "kernels/convert.h"
 #include "kernels/elementwise.h"
 #include "kernels/geglu.h"
@@ -27,32 +28,58 @@ void add_bias(Tensor& y, const Tensor& b) {
 }
 }  // namespace
 
-Engine::Engine(ModelFile model)
-    : m_(std::move(model)), alpha_(static_cast<float>(m_.config.deepnorm_alpha())) {}
+Engine::Engine(ModelFile model, Device device)
+    : m_(std::move(model)),
+      alpha_(static_cast<float>(m_.config.deepnorm_alpha())),
+      device_(device) {
+  if (device_.is_cuda()) cuda_ = std::make_unique<CudaEngine>(m_, device_);
+}
+
+Engine::~Engine() = default;
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
+
+KVCache Engine::new_cache(int capacity) const {
+  if (capacity < 1)
+    throw InputError(fmt::format("a KV cache of {} tokens: the capacity must be >= 1", capacity));
+  if (cuda_) cuda_->check_cache_capacity(capacity);
+  return KVCache(m_.config, m_.tp, capacity, device_);
+}
 
 Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,
                        std::span<const std::int32_t> positions, int prefix_len,
                        std::span<const std::int64_t> rows) const {
+  const std::int64_t n = static_cast<std::int64_t>(tokens.size());
+  GLM_CHECK(positions.size() == tokens.size(), "forward: {} tokens, {} positions", n,
+            positions.size());
+  GLM_CHECK(cache.device() == device_, "forward: the KV cache is on {}, the engine on {}",
+            cache.device().is_cpu() ? "cpu" : "cuda", device_.is_cpu() ? "cpu" : "cuda");
+  if (cache.length() + n > cache.capacity())
+    throw InputError(fmt::format("sequence of {} tokens exceeds the KV cache of {}",
+                                 cache.length() + n, cache.capacity()));
+  for (std::int64_t i = 0; i < n; ++i)
+    if (tokens[i] < 0 || tokens[i] >= m_.config.vocab_size)
+      throw InputError(fmt::format("token id {} at position {} is outside the vocabulary of {}",
+                                   tokens[i], i, m_.config.vocab_size));
+  for (std::int64_t r : rows) GLM_CHECK(r >= 0 && r < n, "forward: logit row {} of {}", r, n);
+  if (cuda_) return cuda_->forward(m_, cache, tokens, positions, prefix_len, rows);
+  return forward_cpu(cache, tokens, positions, prefix_len, rows);
+}
+
+Tensor Engine::forward_cpu(KVCache& cache, std::span<const std::int32_t> tokens,
+                           std::span<const std::int32_t> positions, int prefix_len,
+                           std::span<const std::int64_t> rows) const {
   const model::ModelConfig& c = m_.config;
   const std::int64_t n = static_cast<std::int64_t>(tokens.size()), h = c.hidden_size;
   const std::int64_t f = c.ffn_hidden_size, N = m_.tp, al = c.num_heads / N, d = c.head_dim();
   const float eps = static_cast<float>(c.layernorm_epsilon);
-  GLM_CHECK(positions.size() == tokens.size(), "forward: {} tokens, {} positions", n,
-            positions.size());
-  if (cache.length() + n > cache.capacity())
-    throw InputError(fmt::format("sequence of {} tokens exceeds the KV cache of {}",
-                                 cache.length() + n, cache.capacity()));
   const int t0 = cache.length();
 
   // x0 = E[tokens]                                                   [n, h]
   Tensor x = f32({n, h});
   for (std::int64_t i = 0; i < n; ++i) {
-    const std::int32_t t = tokens[i];
-    if (t < 0 || t >= c.vocab_size)
-      throw InputError(fmt::format("token id {} at position {} is outside the vocabulary of {}", t,
-                                   i, c.vocab_size));
     Tensor dst = x.select(i);
-    k::f16_to_f32(dst, m_.embedding.select(t));
+    k::f16_to_f32(dst, m_.embedding.select(tokens[i]));
   }
   Tensor pos = Tensor::empty({n}, DType::i32);
   std::copy(positions.begin(), positions.end(), pos.data<std::int32_t>());
@@ -97,7 +124,6 @@ Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,
   const std::int64_t nr = static_cast<std::int64_t>(rows.size());
   Tensor xr = f32({nr, h});
   for (std::int64_t i = 0; i < nr; ++i) {
-    GLM_CHECK(rows[i] >= 0 && rows[i] < n, "forward: logit row {} of {}", rows[i], n);
     std::copy_n(x.data<float>() + rows[i] * h, h, xr.data<float>() + i * h);
   }
   Tensor y = f32({nr, h}), mr = f32({nr}), rr = f32({nr});

@@ -14,12 +14,13 @@
 
 namespace glm::infer {
 
-KVCache::KVCache(const model::ModelConfig& c, int tp, int capacity) : tp_(tp), capacity_(capacity) {
+KVCache::KVCache(const model::ModelConfig& c, int tp, int capacity, Device device)
+    : tp_(tp), capacity_(capacity), device_(device) {
   GLM_CHECK(tp >= 1 && c.num_heads % tp == 0, "KVCache: tp {} vs {} heads", tp, c.num_heads);
   const std::int64_t al = c.num_heads / tp, d = c.head_dim();
   for (int i = 0; i < c.num_layers * tp; ++i) {
-    k_.push_back(Tensor::empty({al, capacity, d}, DType::f32));
-    v_.push_back(Tensor::empty({al, capacity, d}, DType::f32));
+    k_.push_back(Tensor::empty({al, capacity, d}, DType::f32, device));
+    v_.push_back(Tensor::empty({al, capacity, d}, DType::f32, device));
   }
 }
 
@@ -49,6 +50,8 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void axpy(float
 
 void cached_attention(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, int t0, int prefix_len,
                       int layer_number) {
+  GLM_CHECK(K.device().is_cpu() && V.device().is_cpu() && qkv.device().is_cpu(),
+            "cached_attention is the CPU path: a device cache goes through the CUDA engine");
   const int n = static_cast<int>(qkv.size(0)), al = static_cast<int>(qkv.size(1));
   const int d = static_cast<int>(qkv.size(3)), cap = static_cast<int>(K.size(1));
   GLM_CHECK(t0 + n <= cap, "KV cache overflow: {} + {} tokens, capacity {}", t0, n, cap);

@@ -1,7 +1,8 @@
 // The key/value cache of one sequence: per layer and TP rank, the RoPE-rotated keys and the
 // values of every token seen so far, fp32 [a/N, capacity, d] (head-major, so a head's keys
-// are contiguous for the score loop). The sequence's GLM prefix length P (bidirectional
-// context) is recorded with it.
+// are contiguous for the score loop), in host memory or on the CUDA device of the engine
+// that made it (Engine::new_cache). The sequence's GLM prefix length P (bidirectional
+// context) is passed with every forward call.
 //
 //   KVCache cache(config, /*tp=*/1, /*capacity=*/512);
 //   engine.forward(cache, prompt, positions, P, ...);   // appends the prompt
@@ -18,10 +19,11 @@ namespace glm::infer {
 
 class KVCache {
  public:
-  KVCache(const model::ModelConfig& config, int tp, int capacity);
+  KVCache(const model::ModelConfig& config, int tp, int capacity, Device device = Device::cpu());
 
   int length() const { return length_; }  // tokens cached
   int capacity() const { return capacity_; }
+  Device device() const { return device_; }
   void reset() { length_ = 0; }
   void advance(int n) { length_ += n; }  // after a forward appended n tokens
 
@@ -31,6 +33,7 @@ class KVCache {
 
  private:
   int tp_, capacity_, length_ = 0;
+  Device device_;
   std::vector<Tensor> k_, v_;
 };
 

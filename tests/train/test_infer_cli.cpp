@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/allocator.h"
 #include "core/h5_tensors.h"
 #include "train/trainer.h"
 #include "train_test_util.h"
@@ -144,8 +145,15 @@ TEST(InferCli, BadInputExitsTwoNamingIt) {
   EXPECT_FALSE(fs::exists(dir + "/m.h5"));
   expect2(kBin + "glm-generate --model " + dir + "/missing.h5 --prompt hi", "missing.h5");
   expect2(kBin + "glm-generate --model " + ckpt + "/meta.json --prompt hi", "meta.json");
-  expect2(kBin + "glm-generate --model x.h5 --prompt hi --device cuda", "--device cuda");
+  // --device cuda: refused with the reason without a GPU (infer/device.h); with one, the
+  // engine gets as far as the missing model file
+  const std::string cuda_reason = !built_with_cuda()        ? "this build lacks CUDA"
+                                  : cuda_device_count() == 0 ? "no CUDA device present"
+                                                             : "x.h5";
+  expect2(kBin + "glm-generate --model x.h5 --prompt hi --device cuda", cuda_reason);
+  expect2(kBin + "glm-eval --model x.h5 --data x.h5 --device cuda", cuda_reason);
   expect2(kBin + "glm-generate --model x.h5 --prompt hi --device tpu", "--device tpu");
+  expect2(kBin + "glm-eval --model x.h5 --data x.h5 --device tpu", "--device tpu");
   expect2(kBin + "glm-generate --model x.h5 --prompt hi --temperature -1", "--temperature");
   expect2(kBin + "glm-eval --model " + dir + "/missing.h5 --data x.h5", "missing.h5");
   CliResult help = run(kBin + "glm-export --help", dir);

@@ -1,0 +1,27 @@
+#include "infer/device.h"
+
+#include "core/allocator.h"
+#include "core/error.h"
+
+namespace glm::infer {
+
+Device parse_device(std::string_view name) {
+  if (name != "cuda") return parse_device(name, built_with_cuda(), 0);
+  return parse_device(name, built_with_cuda(), built_with_cuda() ? cuda_device_count() : 0);
+}
+
+Device parse_device(std::string_view name, bool built_with_cuda, int cuda_devices) {
+  if (name == "cpu") return Device::cpu();
+  if (name != "cuda") throw InputError(fmt::format("--device {}: expected cpu or cuda", name));
+  if (!built_with_cuda)
+    throw InputError(
+        "--device cuda: this build lacks CUDA (it was configured with GLM_CUDA=OFF or without "
+        "nvcc; rebuild with -DGLM_CUDA=ON); use --device cpu");
+  if (cuda_devices <= 0)
+    throw InputError(
+        "--device cuda: no CUDA device present (this build has CUDA, but the CUDA runtime sees "
+        "no GPU); use --device cpu");
+  return Device::cuda(0);
+}
+
+}  // namespace glm::infer

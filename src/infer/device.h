@@ -1,0 +1,20 @@
+// The --device option of glm-generate and glm-eval: "cpu", or "cuda" for the first CUDA
+// device. Asking for cuda is an InputError with the reason when the build has no CUDA
+// backend (GLM_CUDA=OFF) or when the runtime sees no GPU.
+//
+//   Engine engine(load_model_file(path), parse_device(device_option));
+#pragma once
+
+#include <string_view>
+
+#include "core/dtype.h"
+
+namespace glm::infer {
+
+// Decides with this build and this machine (built_with_cuda(), cuda_device_count()).
+Device parse_device(std::string_view name);
+
+// The same decision with the facts given, so every branch is testable on any machine.
+Device parse_device(std::string_view name, bool built_with_cuda, int cuda_devices);
+
+}  // namespace glm::infer
