@@ -174,6 +174,7 @@ TEST_F(EngineFiles, CudaEngineWithoutGpuIsRefusedAndTheCpuEngineRunsTheFiles) {
   EXPECT_EQ(logits[0].shape(), (Shape{static_cast<std::int64_t>(s.rows.size()), 512}));
   for (const Tensor& t : logits)
     for (std::int64_t i = 0; i < t.numel(); ++i) ASSERT_TRUE(std::isfinite(t.data<float>()[i]));
+  EXPECT_THROW(cpu.new_cache(0), InputError);
   if (cuda_device_count() > 0) {
     infer::Engine gpu(infer::load_model_file(path), Device::cuda());
     EXPECT_TRUE(gpu.device().is_cuda());
