@@ -1,6 +1,7 @@
 // AVX-512 GEMV row kernels of the quantized linears (quant_rows.h; the design is described
-// at the top of quant_linear.cpp): INT8 widened with vpmovsxbd + vcvtdq2ps, INT4 through a
-// 16-entry vpermps table with the group's scale folded in, fp16 through vcvtph2ps.
+// at the top of quant_linear.cpp) for fp32 activations: INT8 widened with vpmovsxbd (from
+// memory) + vcvtdq2ps, INT4 through a 16-entry vpermps table with the group's scale folded
+// in, fp16 through vcvtph2ps.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -19,6 +20,10 @@ namespace glm::kernels::cpu {
 
 GLM_AVX512 inline float scale_of(const std::uint16_t* s, std::int64_t i) { return _cvtsh_ss(s[i]); }
 
+GLM_AVX512 inline __m128i load16(const std::int8_t* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+
 // dot(x, dequant(row o)) for int8
 GLM_AVX512 float dot_i8_avx512(const WView& W, std::int64_t o, const float* x) {
   const std::int8_t* q = static_cast<const std::int8_t*>(W.w) + o * W.in;
@@ -32,19 +37,18 @@ GLM_AVX512 float dot_i8_avx512(const WView& W, std::int64_t o, const float* x) {
     std::int64_t i = 0;
     for (; i + 64 <= G; i += 64) {
       _mm_prefetch(reinterpret_cast<const char*>(qg + i) + kPrefetch, _MM_HINT_T0);
-      __m512i b = _mm512_loadu_si512(qg + i);
-      __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_castsi512_si128(b)));
-      __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(b, 1)));
-      __m512 w2 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(b, 2)));
-      __m512 w3 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(b, 3)));
+      // vpmovsxbd straight from memory: no vextracti32x4 on the shuffle port
+      __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(qg + i)));
+      __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(qg + i + 16)));
+      __m512 w2 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(qg + i + 32)));
+      __m512 w3 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(qg + i + 48)));
       a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xg + i), a0);
       a1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xg + i + 16), a1);
       a2 = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xg + i + 32), a2);
       a3 = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xg + i + 48), a3);
     }
     for (; i + 16 <= G; i += 16) {
-      __m512 w0 = _mm512_cvtepi32_ps(
-          _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qg + i))));
+      __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(qg + i)));
       a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xg + i), a0);
     }
     float tail = 0.f;

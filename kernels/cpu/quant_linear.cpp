@@ -17,6 +17,11 @@
 //   and reuse it for all n inputs (four inputs per pass share each buffer load).
 // - Larger batches (prefill, evaluation) dequantize tiles of ~4 MB (>= 128 rows) and use
 //   the fp32 GEMM.
+// - QuantActivations::int8 (x rounded per block of 32, kernels/quant.h): with AVX-512 VNNI
+//   and n <= 64, integer dot products on the packed weights (quant_gemv_vnni.cpp; INT4
+//   GEMV about 2x the fp32 kernel's throughput from L2); elsewhere x is rounded
+//   (quant_activations.cpp) and the fp32 paths below run on it, so every ISA computes the
+//   same product up to fp32 rounding.
 // Output rows are split over OpenMP threads. The plain loops (QuantIsa::reference) are the
 // readable definition the tests compare with.
 #include <omp.h>
@@ -223,8 +228,21 @@ void tiled_gemm(float* y, const float* x, std::int64_t n, const WView& W, const 
   }
 }
 
+// QuantActivations::int8 on AVX-512 VNNI, n <= 64: x rounded once per input row into the
+// VNNI layout; each weight row is then read once for all n inputs (it stays in L1).
+void vnni_linear(float* y, const float* x, std::int64_t n, const WView& W, const float* b) {
+  std::vector<XQ> xq(n);
+  for (std::int64_t r = 0; r < n; ++r) quantize_x_for_vnni(xq[r], x + r * W.in, W.in, W.kind);
+  const std::int64_t out = W.out;
+#pragma omp parallel for schedule(static) if (out * W.in > kParallelMin)
+  for (std::int64_t o = 0; o < out; ++o)
+    for (std::int64_t r = 0; r < n; ++r)
+      y[r * out + o] = (W.kind == WKind::i4 ? dot_i4_vnni(W, o, xq[r]) : dot_i8_vnni(W, o, xq[r])) +
+                       (b ? b[o] : 0.f);
+}
+
 void run_linear(Tensor& y, const Tensor& x, const WView& W, const Tensor* b, QuantIsa isa,
-                const char* op) {
+                QuantActivations act, const char* op) {
   require_cpu(op, y, x, b);
   require_f32(op, "x", x);
   require_f32(op, "y", y);
@@ -241,6 +259,15 @@ void run_linear(Tensor& y, const Tensor& x, const WView& W, const Tensor* b, Qua
   float* yp = y.data<float>();
   const float* xp = x.data<float>();
   if (n == 0) return;
+  std::vector<float> xr;  // int8 activations without VNNI: the rounded x, exact kernels
+  if (act == QuantActivations::int8 && W.kind != WKind::f16) {
+    if (isa == QuantIsa::avx512 && n <= kQuantSmallBatch && quant_int8_dot_available() &&
+        vnni_fits(W))
+      return vnni_linear(yp, xp, n, W, bp);
+    xr.assign(xp, xp + n * W.in);
+    for (std::int64_t r = 0; r < n; ++r) round_x_int8(xr.data() + r * W.in, W.in);
+    xp = xr.data();
+  }
   if (isa == QuantIsa::reference) {
     for (std::int64_t r = 0; r < n; ++r) gemv(yp + r * W.out, xp + r * W.in, W, bp, isa);
   } else if (n == 1) {
@@ -268,6 +295,11 @@ bool quant_isa_available(QuantIsa isa) {
   return false;
 }
 
+bool quant_int8_dot_available() {
+  static const bool yes = quant_isa_available(QuantIsa::avx512) && GLM_CPU_HAS("avx512vnni");
+  return yes;
+}
+
 std::string_view quant_isa_name(QuantIsa isa) {
   switch (isa) {
     case QuantIsa::best:
@@ -283,7 +315,7 @@ std::string_view quant_isa_name(QuantIsa isa) {
 }
 
 void quant_linear_forward(Tensor& y, const Tensor& x, const QuantWeight& W, const Tensor* b,
-                          QuantIsa isa) {
+                          QuantIsa isa, QuantActivations act) {
   const char* op = "quant_linear_forward";
   require_cpu(op, W.q, W.scales);
   GLM_CHECK(W.bits == 8 || W.bits == 4, "{}: bits {}", op, W.bits);
@@ -300,7 +332,7 @@ void quant_linear_forward(Tensor& y, const Tensor& x, const QuantWeight& W, cons
   require_shape(op, "scales", W.scales, {W.out, W.groups()});
   WView v{W.bits == 8 ? WKind::i8 : WKind::i4, W.out, W.in, W.group, W.q.raw(),
           W.scales.data<std::uint16_t>()};
-  run_linear(y, x, v, b, isa, op);
+  run_linear(y, x, v, b, isa, act, op);
 }
 
 void f16_linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
@@ -310,7 +342,7 @@ void f16_linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tenso
   require_layout(op, "W", W, DType::f16);
   GLM_CHECK(W.dim() == 2, "{}: W must be [out, in], got {}", op, W.describe());
   WView v{WKind::f16, W.size(0), W.size(1), W.size(1), W.raw(), nullptr};
-  run_linear(y, x, v, b, isa, op);
+  run_linear(y, x, v, b, isa, QuantActivations::fp32, op);
 }
 
 }  // namespace glm::kernels

@@ -8,10 +8,11 @@
 //
 // 1. STREAM triad a = b + s*c over three 512 MB arrays (bytes counted: 2 reads + 1 write),
 //    and a read-only pass (sum) for reference.
-// 2. GEMV y = x W^T on W [4096, 4096] as fp16, INT8 per-row, INT4 per-row and INT4 group
-//    128: GB/s of weight bytes (packed values + scales) read per call. The machine's last-
-//    level cache is large (300 MB here), so the calls cycle through copies of W totalling
-//    over 1 GB: every call streams its weights from memory.
+// 2. GEMV y = x W^T on W [4096, 4096] as fp16, INT8 per-row, INT4 per-row, INT4 group 128
+//    and group 64, the quantized ones with fp32 x and with x rounded to int8
+//    (kernels::QuantActivations): GB/s of weight bytes (packed values + scales) read per
+//    call. The machine's last-level cache is large (300 MB here), so the calls cycle
+//    through copies of W totalling over 1 GB: every call streams its weights from memory.
 // 3. Decode tokens/s of the engine on a randomly initialised model of --config (fp16, INT8,
 //    INT4 group 64: 128 does not divide small.json's f = 1344): a 16-token [gMASK] prompt, then 64
 //    greedy decode steps.
@@ -148,9 +149,11 @@ std::vector<GemvResult> bench_gemv(int repeats) {
     res.push_back(time_gemv("fp16", W16.nbytes(), copies, repeats,
                             [&](int i) { kernels::f16_linear_forward(y, x, ws[i], nullptr); }));
   }
+  using kernels::QuantActivations;
   for (auto [bits, group, name] : {std::tuple<int, int, const char*>{8, 0, "int8 per-row"},
                                    {4, 0, "int4 per-row"},
-                                   {4, 128, "int4 group 128"}}) {
+                                   {4, 128, "int4 group 128"},
+                                   {4, 64, "int4 group 64"}}) {
     kernels::QuantWeight q = kernels::quantize_weight(W, bits, group);
     const int copies = static_cast<int>(kTotal / q.weight_bytes()) + 1;
     std::vector<kernels::QuantWeight> ws(copies, q);
@@ -158,8 +161,13 @@ std::vector<GemvResult> bench_gemv(int repeats) {
       w.q = q.q.clone();
       w.scales = q.scales.clone();
     }
-    res.push_back(time_gemv(name, q.weight_bytes(), copies, repeats,
-                            [&](int i) { kernels::quant_linear_forward(y, x, ws[i], nullptr); }));
+    // exact fp32 x, then x rounded to int8 per block of 32 (VNNI integer dots where present)
+    for (QuantActivations act : {QuantActivations::fp32, QuantActivations::int8})
+      res.push_back(time_gemv(
+          fmt::format("{}, x {}", name, act == QuantActivations::fp32 ? "fp32" : "int8"),
+          q.weight_bytes(), copies, repeats, [&](int i) {
+            kernels::quant_linear_forward(y, x, ws[i], nullptr, kernels::QuantIsa::best, act);
+          }));
   }
   return res;
 }
@@ -240,7 +248,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> rows;
     for (const GemvResult& r : bench_gemv(repeats)) {
       std::cout << fmt::format(
-                       "GEMV 4096x4096 {:<15} {:6.1f} MB  {:8.1f} us  {:6.1f} GB/s  {:5.1f}% of "
+                       "GEMV 4096x4096 {:<25} {:6.1f} MB  {:8.1f} us  {:6.1f} GB/s  {:5.1f}% of "
                        "triad  {:5.1f}% of read\n",
                        r.what, r.bytes / 1e6, r.us, r.gbs, 100 * r.gbs / bw.triad_gbs,
                        100 * r.gbs / bw.read_gbs)
@@ -248,7 +256,7 @@ int main(int argc, char** argv) {
       rows.push_back(fmt::format(
           "| GEMV batch 1, {} weights, GB/s of weight bytes | 4096x4096 | {} | {:.1f} GB/s ({:.0f} "
           "us) | "
-          "{:.1f} GB/s (STREAM triad; read-only {:.1f}) | {:.0f}% | 2026-11-27 |",
+          "{:.1f} GB/s (STREAM triad; read-only {:.1f}) | {:.0f}% | 2026-11-28 |",
           r.what, machine, r.gbs, r.us, bw.triad_gbs, bw.read_gbs, 100 * r.gbs / bw.triad_gbs));
     }
     if (!config.empty()) {
@@ -258,7 +266,7 @@ int main(int argc, char** argv) {
             config, d.what, d.tokens_per_s, d.weight_mb, d.tokens_per_s * d.weight_mb / 1e3);
         rows.push_back(fmt::format(
             "| decode tokens/s, batch 1, {} weights | {} (random init) | {} | {:.1f} tokens/s "
-            "({:.0f} MB/token, {:.1f} GB/s) | {:.1f} GB/s (STREAM triad) | {:.0f}% | 2026-11-27 |",
+            "({:.0f} MB/token, {:.1f} GB/s) | {:.1f} GB/s (STREAM triad) | {:.0f}% | 2026-11-28 |",
             d.what, std::filesystem::path(config).filename().string(), machine, d.tokens_per_s,
             d.weight_mb, d.tokens_per_s * d.weight_mb / 1e3, bw.triad_gbs,
             100 * d.tokens_per_s * d.weight_mb / 1e3 / bw.triad_gbs));

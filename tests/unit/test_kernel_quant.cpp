@@ -1,12 +1,14 @@
 // INT8 / INT4 weight quantization and the fused quantized linears (kernels/quant.h):
 // packing round trips, the exact bit layout, and every kernel path (GEMV, small GEMM,
-// tiled GEMM; AVX-512, AVX2, reference) against dequantize-then-fp64 naive products on
-// odd shapes.
+// tiled GEMM; AVX-512, AVX-512 VNNI, AVX2, reference) against dequantize-then-fp64 naive
+// products on odd shapes, with fp32 activations and with activations rounded to int8.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -17,6 +19,7 @@
 namespace glm {
 namespace {
 
+using kernels::QuantActivations;
 using kernels::QuantIsa;
 using kernels::QuantWeight;
 
@@ -194,6 +197,129 @@ TEST(QuantLinear, LargeShapeUsesThreadsAndMatches) {
     EXPECT_TRUE(test::all_close(y.data<float>(), naive_linear(x, D, nullptr), 0, 8 * kLinearAtol))
         << "bits " << bits;
   }
+}
+
+// ------------------------------------------------------------ int8 activations
+
+// absmax of x's block (kActivationBlock elements along the row) holding element i of row r
+float block_absmax(const Tensor& x, std::int64_t r, std::int64_t i) {
+  const std::int64_t in = x.size(1), b0 = i / kernels::kActivationBlock * kernels::kActivationBlock;
+  float m = 0.f;
+  for (std::int64_t k = b0; k < std::min(in, b0 + kernels::kActivationBlock); ++k)
+    m = std::max(m, std::abs(x.data<float>()[r * in + k]));
+  return m;
+}
+
+// x with a different scale in every block (1e-3 .. 1e2) and one all-zero block: each block's
+// rounding must use its own absmax.
+Tensor ragged_activations(std::int64_t n, std::int64_t in, std::uint64_t seed) {
+  Tensor x = test::random_tensor({n, in}, seed);
+  for (std::int64_t r = 0; r < n; ++r)
+    for (std::int64_t i = 0; i < in; ++i) {
+      const std::int64_t blk = i / kernels::kActivationBlock;
+      x.data<float>()[r * in + i] *= blk == 1 ? 0.f : std::pow(10.f, float((blk + r) % 6) - 3.f);
+    }
+  return x;
+}
+
+TEST(QuantActivations, Int8RoundingIsPerBlockAndWithinHalfAStep) {
+  for (std::int64_t in : {130, 96, 7}) {
+    Tensor x = ragged_activations(3, in, in);
+    Tensor xr = Tensor::empty({3, in}, DType::f32);
+    kernels::round_activations_int8(xr, x);
+    for (std::int64_t r = 0; r < 3; ++r)
+      for (std::int64_t i = 0; i < in; ++i) {
+        const float amax = block_absmax(x, r, i), sx = amax / 127.f;
+        const float v = x.data<float>()[r * in + i], got = xr.data<float>()[r * in + i];
+        // |x - sx q| <= sx / 2, plus fp32 rounding of x / sx and of sx * q (a few ulp of amax)
+        ASSERT_LE(std::abs(got - v), sx / 2 + 4e-7f * amax) << "in " << in << " at " << r << "," << i;
+        // an integer multiple of sx in [-127, 127]
+        const double q = sx > 0 ? got / double(sx) : 0.0;
+        ASSERT_LE(std::abs(q - std::nearbyint(q)), 1e-4) << "in " << in << " at " << r << "," << i;
+        ASSERT_LE(std::abs(q), 127.0 + 1e-4);
+        if (amax == 0.f) ASSERT_EQ(got, 0.f);
+      }
+  }
+}
+
+// The int8-activation mode computes the exact product with the rounded x: every path (VNNI
+// integer dots, or the fp32 kernels on the rounded x) must match the fp64 product of the
+// rounded x and the dequantized weights within the fp32 budget of the exact mode. Shapes
+// reach every VNNI weight-scale layout: per-row (in 130: a 2-byte / 2-element tail chunk),
+// groups of whole chunks (int4 G 128, int8 G 64 and 128), several groups per chunk (int4 G 8,
+// 16, 32, 64; int8 G 8, 16, 32) with the last chunk's scales masked, and shapes that do not
+// fit (int8 G 3, 40) and take the rounded-x fp32 path.
+TEST(QuantLinear, Int8ActivationsMatchRoundedReference) {
+  struct Case {
+    int bits;
+    std::int64_t out, in, group;
+  };
+  const Case cases[] = {{4, 37, 96, 32},  {4, 37, 130, 0},  {4, 19, 256, 128}, {4, 8, 200, 8},
+                        {4, 11, 320, 64}, {4, 6, 176, 16},  {8, 37, 96, 32},   {8, 37, 130, 0},
+                        {8, 19, 256, 128}, {8, 8, 200, 8},  {8, 11, 320, 64},  {8, 6, 176, 16},
+                        {8, 5, 120, 3},   {8, 7, 200, 40}};
+  for (const Case& c : cases)
+    for (std::int64_t n : {1, 3, 17, 64, 70}) {
+      Tensor W = test::random_tensor({c.out, c.in}, c.out * 7 + c.in + c.bits);
+      Tensor x = ragged_activations(n, c.in, n + 200);
+      Tensor b = test::random_tensor({c.out}, 5);
+      QuantWeight q = kernels::quantize_weight(W, c.bits, c.group);
+      Tensor D = Tensor::empty({c.out, c.in}, DType::f32);
+      kernels::dequantize_weight(D, q);
+      Tensor xr = Tensor::empty({n, c.in}, DType::f32);
+      kernels::round_activations_int8(xr, x);
+      const auto want = naive_linear(xr, D, &b);
+      const auto exact = naive_linear(x, D, &b);
+      for (QuantIsa isa : isas()) {
+        Tensor y = Tensor::empty({n, c.out}, DType::f32);
+        kernels::quant_linear_forward(y, x, q, &b, isa, QuantActivations::int8);
+        const std::string where = fmt::format("bits {} out {} in {} G {} n {} isa {}", c.bits,
+                                              c.out, c.in, c.group, n,
+                                              kernels::quant_isa_name(isa));
+        EXPECT_TRUE(test::all_close(y.data<float>(), want, 0, kLinearAtol)) << where;
+        // Against the unrounded x: |y - y_exact| <= sum_i |w_i| * sx_i / 2, sx_i = the absmax
+        // of i's block / 127 (the bound the rounding guarantees), plus the fp32 budget.
+        double worst_excess = -1;
+        for (std::int64_t r = 0; r < n; ++r)
+          for (std::int64_t o = 0; o < c.out; ++o) {
+            double bound = kLinearAtol;
+            for (std::int64_t i = 0; i < c.in; ++i)
+              bound += std::abs(D.data<float>()[o * c.in + i]) * block_absmax(x, r, i) / 254.0;
+            const double err = std::abs(y.data<float>()[r * c.out + o] - exact[r * c.out + o]);
+            worst_excess = std::max(worst_excess, err - bound);
+          }
+        EXPECT_LE(worst_excess, 0) << where;
+      }
+    }
+}
+
+TEST(QuantLinear, Int8ActivationsChangeTheResultOnlyByTheRounding) {
+  // The mode must round (else the tests above prove nothing about the int8 path), and at
+  // in = 4096 under threads it still matches the rounded reference.
+  Tensor W = test::random_tensor({300, 4096}, 31);
+  for (int bits : {8, 4})
+    for (std::int64_t group : {0, 128, 64}) {
+      QuantWeight q = kernels::quantize_weight(W, bits, group);
+      Tensor D = Tensor::empty({300, 4096}, DType::f32);
+      kernels::dequantize_weight(D, q);
+      for (std::int64_t n : {1, 5}) {
+        Tensor x = test::random_tensor({n, 4096}, 7 * n + group);
+        Tensor xr = Tensor::empty({n, 4096}, DType::f32);
+        kernels::round_activations_int8(xr, x);
+        Tensor y = Tensor::empty({n, 300}, DType::f32), y32 = Tensor::empty({n, 300}, DType::f32);
+        kernels::quant_linear_forward(y, x, q, nullptr, QuantIsa::best, QuantActivations::int8);
+        kernels::quant_linear_forward(y32, x, q, nullptr);
+        // 4096 terms: the large-shape budget of LargeShapeUsesThreadsAndMatches
+        EXPECT_TRUE(
+            test::all_close(y.data<float>(), naive_linear(xr, D, nullptr), 0, 8 * kLinearAtol))
+            << "bits " << bits << " G " << group << " n " << n;
+        // x ~ U(-1, 1): the rounding moves outputs of size ~10 by ~1e-2, far above 8e-5
+        double moved = 0;
+        for (std::int64_t i = 0; i < y.numel(); ++i)
+          moved = std::max(moved, double(std::abs(y.data<float>()[i] - y32.data<float>()[i])));
+        EXPECT_GT(moved, 20 * 8 * kLinearAtol) << "bits " << bits << " G " << group;
+      }
+    }
 }
 
 }  // namespace
