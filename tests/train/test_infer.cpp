@@ -39,7 +39,7 @@ std::string test_dir(const std::string& name) {
   return d;
 }
 
-// tiny (h=128, N=2, a=4, f=320, T=128, V=6016) with 2 training steps so LayerNorms and biases
+// tiny (h=128, N=2, a=4, f=384, T=128, V=6016) with 2 training steps so LayerNorms and biases
 // are no longer their init constants; saved as a one-process checkpoint.
 struct Saved {
   train::RunConfig rc;
@@ -371,10 +371,10 @@ TEST(Infer, SafetensorsHeaderDescribesTheTensors) {
   EXPECT_EQ(j["__metadata__"]["bits"], "4");
   const auto& q = j["tp_0/layers.1.mlp.dense_4h_to_h.qweight"];
   EXPECT_EQ(q["dtype"], "U8");
-  EXPECT_EQ(q["shape"], nlohmann::json({128, 160}));  // [h, f/2]
+  EXPECT_EQ(q["shape"], nlohmann::json({128, 192}));  // [h, f/2]
   const auto& sc = j["tp_0/layers.1.mlp.dense_4h_to_h.scales"];
   EXPECT_EQ(sc["dtype"], "F16");
-  EXPECT_EQ(sc["shape"], nlohmann::json({128, 5}));  // f / 64
+  EXPECT_EQ(sc["shape"], nlohmann::json({128, 6}));  // f / 64
   // the bytes at the recorded offsets are the HDF5 file's
   H5File h5(dir + "/m4.h5", H5File::Mode::read);
   Tensor ref = h5.read("tp_0/layers.1.mlp.dense_4h_to_h.qweight");

@@ -35,8 +35,17 @@ TEST(RunConfig, SmallConfigHasTheBenchmarkShape) {
   RunConfig rc = load_run_config(std::string(GLM_SOURCE_DIR) + "/configs/small.json");
   EXPECT_EQ(rc.model.hidden_size, 512);
   EXPECT_EQ(rc.model.num_layers, 8);
-  EXPECT_EQ(rc.model.ffn_hidden_size, 1344);
+  EXPECT_EQ(rc.model.ffn_hidden_size, 1408);  // 11 x 128: INT4 group 128 divides it
   EXPECT_EQ(rc.train.micro_batch_size, 8);
+}
+
+TEST(RunConfig, GpuConfigOf1_3BParameters) {
+  RunConfig rc = load_run_config(std::string(GLM_SOURCE_DIR) + "/configs/1.3b.json");
+  EXPECT_EQ(rc.train.device, "cuda");
+  EXPECT_EQ(rc.train.precision, "fp16");
+  EXPECT_EQ(rc.model.seq_length, 2048);
+  EXPECT_NEAR(rc.model.num_parameters() / 1e9, 1.35, 0.01);
+  EXPECT_EQ(rc.model.ffn_hidden_size % 128, 0);  // INT4 group 128 divides every input width
 }
 
 TEST(RunConfig, UnknownKeyIsRejectedByName) {
