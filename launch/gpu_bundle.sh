@@ -24,7 +24,9 @@ done
 OUT=$ROOT/gpu_bundle
 
 cmake -S "$ROOT" -B "$BUILD" -DGLM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
-targets=(glm_cuda_tests)
+# glm_train_tests holds the GPU-vs-CPU training agreement (CudaTraining.*), glm-train the
+# GPU training command itself; both need the test corpus, copied below.
+targets=(glm_cuda_tests glm_train_tests glm-train glm-preprocess)
 if grep -q "glm_nccl_tests" "$BUILD/Makefile" 2>/dev/null || \
    cmake --build "$BUILD" --target help 2>/dev/null | grep -q glm_nccl_tests; then
   targets+=(glm_nccl_tests)
@@ -40,6 +42,13 @@ cmake --build "$BUILD" -j"${GLM_BUILD_JOBS:-2}" --target "${targets[@]}"
 rm -rf "$OUT"
 mkdir -p "$OUT/bin" "$OUT/lib"
 for t in "${targets[@]}"; do cp "$BUILD/bin/$t" "$OUT/bin/"; done
+# The trainer tests' corpus (tokenizer + train/valid HDF5, a few MB): made here, where the
+# corpus packages are installed, so the GPU machine needs none.
+if [ ! -f "$BUILD/test_corpus/train.h5" ]; then
+  GLM_BUILD_DIR=$BUILD bash "$ROOT/launch/prepare_corpus.sh" "$BUILD/test_corpus" --vocab-size 6000 >/dev/null
+fi
+cp -r "$BUILD/test_corpus" "$OUT/test_corpus"
+# configs/ and the PyTorch peer travel with the working tree (the GPU check runs in it).
 
 # Libraries every Linux has (glibc and the loader) or that must come from the GPU machine's
 # driver; everything else that ldd resolves is copied.

@@ -12,6 +12,11 @@
 #   env           nvidia-smi, nvcc
 #   unit          glm_cuda_tests (every CUDA op vs the CPU; AdamW bitwise; allocator)
 #   nccl          glm_nccl_tests as one MPI process (NCCL collectives on device buffers)
+#   train_agree   glm_train_tests CudaTraining.*: 50 steps of configs/tiny.json on the GPU vs
+#                 the CPU (fp32 and fp16), a GPU checkpoint resumed on the CPU
+#   train_step    bench_cuda_train_step: configs/1.3b.json (T=2048, fp16) training steps,
+#                 tokens/s, TFLOP/s, MFU, peak memory, and the PyTorch peer on the same GPU
+#   train_cli     glm-train --device cuda on the test corpus (20 steps, as a user runs it)
 #   attention     bench_cuda_attention: flash vs unfused cuBLAS path, timing + agreement
 #   gemm          bench_cuda_gemm: cuBLASLt fp16 / cuBLAS fp32 TFLOP/s
 #   bench:<name>  every other build/bin/bench_cuda_* (tests/bench/cuda)
@@ -27,7 +32,7 @@ for a in "$@"; do
   case "$a" in
     --dry-run) DRY=1 ;;
     --standalone) STANDALONE=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     -*) echo "gpu_check.sh: unknown option $a" >&2; exit 2 ;;
     *) OUT=$a ;;
   esac
@@ -114,6 +119,11 @@ fi
 run env 30 bash -c "nvidia-smi || echo 'nvidia-smi: no NVIDIA driver / no CUDA device present'; nvcc --version || /usr/local/cuda/bin/nvcc --version"
 if [ -n "$BIN" ]; then
   run unit 240 "$BIN/glm_cuda_tests" --gtest_output="xml:$OUT/glm_cuda_tests.xml"
+  CORPUS=$ROOT/gpu_bundle/test_corpus
+  run train_agree 180 env GLM_TEST_CORPUS="$CORPUS" OMP_NUM_THREADS=8 "$BIN/glm_train_tests" \
+    --gtest_filter='CudaTraining.*'
+  [ -x "$BIN/bench_cuda_train_step" ] && run train_step 150 "$BIN/bench_cuda_train_step" \
+    --config "$ROOT/configs/1.3b.json" --peer --results "$OUT/RESULTS_rows.md"
   if [ -x "$BIN/glm_nccl_tests" ]; then
     run nccl 60 env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$BIN/glm_nccl_tests"
   fi
@@ -121,9 +131,12 @@ if [ -n "$BIN" ]; then
   [ -x "$BIN/bench_cuda_gemm" ] && run gemm 90 "$BIN/bench_cuda_gemm" --iters 30
   for b in "$BIN"/bench_cuda_*; do
     name=$(basename "$b")
-    case "$name" in bench_cuda_attention|bench_cuda_gemm) continue ;; esac
+    case "$name" in bench_cuda_attention|bench_cuda_gemm|bench_cuda_train_step) continue ;; esac
     run "bench:$name" 90 "$b"
   done
+  run train_cli 90 env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=8 "$BIN/glm-train" --config "$ROOT/configs/tiny.json" \
+    --data "$CORPUS" --device cuda --precision fp16 --train-iters 20 \
+    --set model.vocab_size=6016 --log-dir "$OUT/train_cli"
 fi
 if [ -x "$STANDALONE_BUILD/check_cuda_kernels" ]; then
   run standalone 180 "$STANDALONE_BUILD/check_cuda_kernels"
@@ -135,7 +148,7 @@ fi
   echo
   echo "Key lines:"
   echo '```'
-  grep -h -E "^\[  (PASSED|FAILED) |^(PASS|FAIL|TIME|ALL PASSED|FAILED)|TF/s|no CUDA device present" "$OUT"/*.log 2>/dev/null | head -60
+  grep -h -E "^\[  (PASSED|FAILED) |^(PASS|FAIL|TIME|ALL PASSED|FAILED)|TF/s|TFLOP/s|tokens/s|no CUDA device present|^\[ (fp16|fp32|model)" "$OUT"/*.log 2>/dev/null | head -80
   echo '```'
 } >> "$SUMMARY"
 cat "$SUMMARY"

@@ -9,7 +9,19 @@
 
 #include "core/error.h"
 
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/cuda_adamw.h"
+#endif
+
 namespace glm::optim {
+
+#ifdef GLM_WITH_CUDA
+struct AdamW::DeviceUpdate {
+  kernels::cuda::AdamWUpdate update;
+};
+#else
+struct AdamW::DeviceUpdate {};
+#endif
 
 namespace {
 
@@ -61,8 +73,8 @@ AdamW::AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig confi
     : layout_(std::move(layout)), config_(config), range_(range), master_(std::move(master)) {
   GLM_CHECK(layout_ != nullptr, "AdamW: no parameter layout");
   require_range_tensor("master", master_, range_.size());
-  m_ = Tensor::zeros({range_.size()}, DType::f32);
-  v_ = Tensor::zeros({range_.size()}, DType::f32);
+  m_ = Tensor::zeros({range_.size()}, DType::f32, master_.device());
+  v_ = Tensor::zeros({range_.size()}, DType::f32, master_.device());
   build_segments();
 }
 
@@ -83,6 +95,7 @@ void AdamW::set_step_count(std::int64_t t) {
 // joins the non-decaying runs (its gradient is zero, so it stays zero either way).
 void AdamW::build_segments() {
   segments_.clear();
+  device_.reset();
   auto push = [&](std::int64_t b, std::int64_t e, bool decay) {
     if (b >= e) return;
     if (!segments_.empty() && segments_.back().end == b && segments_.back().decay == decay)
@@ -118,6 +131,20 @@ void AdamW::step(const Tensor& grad, double lr, float inv_scale) {
                         static_cast<float>(config_.eps),
                         static_cast<float>(1.0 - lr * config_.weight_decay),
                         inv_scale};
+#ifdef GLM_WITH_CUDA
+  if (master_.device().is_cuda()) {
+    if (!device_) {
+      std::vector<kernels::cuda::AdamWSegment> segs;
+      for (const Segment& s : segments_) segs.push_back({s.begin, s.end, s.decay});
+      device_ = std::make_shared<DeviceUpdate>(DeviceUpdate{kernels::cuda::AdamWUpdate(segs)});
+    }
+    device_->update.step(master_, m_, v_, grad,
+                         kernels::cuda::adamw_step_constants(lr, config_.beta1, config_.beta2,
+                                                             config_.eps, config_.weight_decay,
+                                                             step_, inv_scale));
+    return;
+  }
+#endif
   float* P = master_.data<float>();
   float* M = m_.data<float>();
   float* V = v_.data<float>();

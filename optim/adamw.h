@@ -21,6 +21,8 @@
 // element is computed by the same correctly rounded fp32 operations whatever the thread
 // count, the ISA clone, or where a range cut puts it in a vector: a sub-range update is
 // bit-identical to the full update restricted to it (what ZeRO-1 layout equivalence needs).
+// A master on a CUDA device keeps m and v there and runs the same math in one fused kernel
+// over the same segments (kernels/cuda/cuda_adamw.h: bit-identical by construction).
 #pragma once
 
 #include <cstdint>
@@ -89,6 +91,8 @@ class AdamW {
   Tensor master_, m_, v_;
   std::int64_t step_ = 0;
   std::vector<Segment> segments_;
+  struct DeviceUpdate;                    // the CUDA kernel's chunk table (CUDA masters)
+  std::shared_ptr<DeviceUpdate> device_;  // rebuilt with the segments
 };
 
 }  // namespace glm::optim

@@ -43,10 +43,12 @@ void require_grad(const char* op, const Tensor& grad) {
 }  // namespace
 
 double local_sum_squares(const Tensor& grad, ElementRange range) {
-  require_grad("local_sum_squares", grad);
   GLM_CHECK(range.begin >= 0 && range.begin <= range.end && range.end <= grad.numel(),
             "local_sum_squares: range [{}, {}) outside the gradient's {} elements", range.begin,
             range.end, grad.numel());
+  if (grad.device().is_cuda())  // the device's fixed-order fp64 reduction (one read-back)
+    return kernels::sum_squares(grad.view({grad.numel()}).slice(0, range.begin, range.end));
+  require_grad("local_sum_squares", grad);
   const float* x = grad.data<float>() + range.begin;
   const std::int64_t n = range.size();
   const std::int64_t blocks = (n + kSumBlock - 1) / kSumBlock;

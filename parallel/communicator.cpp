@@ -15,6 +15,17 @@ const char* comm_op_name(CommOp op) {
   return "?";
 }
 
+namespace {
+struct FinishedWork final : CommWork {
+  void wait() override {}
+};
+}  // namespace
+
+std::unique_ptr<CommWork> Communicator::all_reduce_sum_start(std::span<float> data) {
+  all_reduce_sum(data);
+  return std::make_unique<FinishedWork>();
+}
+
 std::uint64_t CommStats::total_bytes_sent() const {
   std::uint64_t s = 0;
   for (auto b : bytes_sent) s += b;

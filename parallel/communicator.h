@@ -35,12 +35,22 @@ struct CommStats {
   void reset() { *this = {}; }
 };
 
+// A collective in flight (Communicator::all_reduce_sum_start): wait() returns once its
+// buffer holds the result; the buffer must stay allocated until then.
+class CommWork {
+ public:
+  virtual ~CommWork() = default;
+  virtual void wait() = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
 
   virtual int rank() const = 0;  // within this group
   virtual int size() const = 0;
+  // Whether the buffers may be CUDA device memory (NCCL); MPI takes host memory only.
+  virtual bool takes_device_memory() const { return false; }
   const std::string& name() const { return name_; }  // "tp", "dp", "pp", "embedding", "world"
 
   // data = sum over the group of every rank's data (in place).
@@ -48,6 +58,10 @@ class Communicator {
   // The same for small fp64 vectors: loss sums, token counts, gradient-norm partial sums,
   // overflow flags (exact for integers below 2^53).
   virtual void all_reduce_sum(std::span<double> data) = 0;
+  // Starts all_reduce_sum(data) and returns its handle, so the caller can compute while it
+  // runs: NCCL runs it on its own stream; backends without asynchronous progress (MPI here)
+  // complete it inside this call (the default) and return a finished handle.
+  virtual std::unique_ptr<CommWork> all_reduce_sum_start(std::span<float> data);
   // out (n) = sum over ranks r of in[rank*n, (rank+1)*n); in holds size()*n floats.
   virtual void reduce_scatter_sum(std::span<const float> in, std::span<float> out) = 0;
   // out (size()*n) = every rank's in (n), in rank order.

@@ -5,7 +5,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/allocator.h"
 #include "core/error.h"
+#include "core/tensor.h"
 #include "kernels/cuda/cuda_stream.h"
 
 namespace glm::parallel {
@@ -35,6 +37,28 @@ class DeviceScope {
  private:
   int previous_ = 0;
 };
+
+// NCCL moves device memory only. Host buffers (the scalars a trainer agrees on: loss,
+// overflow flag, gradient norm, stop signals) travel through a device copy.
+bool is_host_memory(const void* p) {
+  cudaPointerAttributes a{};
+  if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+    cudaGetLastError();  // clear the error of an unknown pointer: plain host memory
+    return true;
+  }
+  return a.type == cudaMemoryTypeUnregistered || a.type == cudaMemoryTypeHost;
+}
+
+// Runs op on a device copy of host elements and copies the result back.
+template <class T, class Op>
+void through_device(std::span<T> host, int device, Op op) {
+  const std::size_t bytes = host.size_bytes();
+  Tensor buf = Tensor::empty({static_cast<std::int64_t>(std::max<std::size_t>(bytes, 1))},
+                             DType::u8, Device::cuda(device));
+  copy_bytes(buf.raw(), buf.device(), host.data(), Device::cpu(), bytes);
+  op(std::span<T>(static_cast<T*>(buf.raw()), host.size()));
+  copy_bytes(host.data(), Device::cpu(), buf.raw(), buf.device(), bytes);
+}
 
 }  // namespace
 
@@ -168,6 +192,8 @@ void NcclCommunicator::run_blocking(CommOp op, cudaEvent_t done) {
 }
 
 void NcclCommunicator::all_reduce_sum(std::span<float> data) {
+  if (!data.empty() && is_host_memory(data.data()))
+    return through_device(data, device_, [this](std::span<float> d) { all_reduce_sum(d); });
   count(CommOp::all_reduce, size_ > 1 ? 2ull * (size_ - 1) * 4 * data.size() / size_ : 0);
   DeviceScope on(device_);
   begin();
@@ -177,6 +203,8 @@ void NcclCommunicator::all_reduce_sum(std::span<float> data) {
 }
 
 void NcclCommunicator::all_reduce_sum(std::span<double> data) {
+  if (!data.empty() && is_host_memory(data.data()))
+    return through_device(data, device_, [this](std::span<double> d) { all_reduce_sum(d); });
   count(CommOp::all_reduce, size_ > 1 ? 2ull * (size_ - 1) * 8 * data.size() / size_ : 0);
   DeviceScope on(device_);
   begin();
@@ -193,6 +221,19 @@ NcclWork NcclCommunicator::all_reduce_sum_async(std::span<float> data) {
   check_nccl(ncclAllReduce(data.data(), data.data(), data.size(), ncclFloat, ncclSum, comm_, stream_),
              "ncclAllReduce");
   return NcclWork(this, CommOp::all_reduce, finish());
+}
+
+namespace {
+struct NcclCommWork final : CommWork {
+  explicit NcclCommWork(NcclWork w) : work(std::move(w)) {}
+  void wait() override { work.wait(); }
+  NcclWork work;
+};
+}  // namespace
+
+std::unique_ptr<CommWork> NcclCommunicator::all_reduce_sum_start(std::span<float> data) {
+  if (!data.empty() && is_host_memory(data.data())) return Communicator::all_reduce_sum_start(data);
+  return std::make_unique<NcclCommWork>(all_reduce_sum_async(data));
 }
 
 void NcclCommunicator::reduce_scatter_sum(std::span<const float> in, std::span<float> out) {
@@ -218,6 +259,8 @@ void NcclCommunicator::all_gather(std::span<const float> in, std::span<float> ou
 }
 
 void NcclCommunicator::broadcast(std::span<std::byte> data, int root) {
+  if (!data.empty() && is_host_memory(data.data()))
+    return through_device(data, device_, [&](std::span<std::byte> d) { broadcast(d, root); });
   count(CommOp::broadcast, (rank_ - root + size_) % size_ != size_ - 1 ? data.size() : 0);
   DeviceScope on(device_);
   begin();

@@ -25,6 +25,8 @@
 //     pending.push_back(dp.all_reduce_sum_async(bucket_span));   // after the backward so far
 //   for (auto& w : pending) w.wait();                            // deadline-polled
 // The bucket's memory must stay allocated until its handle is waited on.
+// all_reduce_sum and broadcast also take host memory (copied through the device: the
+// trainer's agreed scalars); the other operations take device memory only.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -73,6 +75,9 @@ class NcclCommunicator final : public Communicator {
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
+  bool takes_device_memory() const override { return true; }
+  // all_reduce_sum_async behind the interface's handle (device memory).
+  std::unique_ptr<CommWork> all_reduce_sum_start(std::span<float> data) override;
   // All spans point to device memory on this communicator's device.
   void all_reduce_sum(std::span<float> data) override;
   void all_reduce_sum(std::span<double> data) override;

@@ -32,20 +32,24 @@ void vocab_parallel_cross_entropy(Communicator* tp, Tensor& losses, Tensor& logi
   }
   const std::int64_t R = logits_shard.size(0);
   const int t = tp->size();
-  // M[r] = max over every rank's row maxima (all-gathered: the interface sums, not maxes)
-  Tensor local_max = Tensor::empty({R}, DType::f32);
+  const Device dev = logits_shard.device();  // temporaries live with the logits
+  // M[r] = max over every rank's row maxima (all-gathered: the interface sums, not maxes);
+  // the [t, R] maxima are combined on the host (R floats per rank).
+  Tensor local_max = Tensor::empty({R}, DType::f32, dev);
   kernels::sharded_ce_row_max(local_max, logits_shard);
-  Tensor all_max = Tensor::empty({t, R}, DType::f32);
+  Tensor all_max = Tensor::empty({t, R}, DType::f32, dev);
   tp->all_gather(floats(local_max), floats(all_max));
+  const Tensor all_host = dev.is_cpu() ? all_max : all_max.to(Device::cpu());
   Tensor row_max = Tensor::empty({R}, DType::f32);
-  const float* a = all_max.data<float>();
+  const float* a = all_host.data<float>();
   float* m = row_max.data<float>();
   for (std::int64_t r = 0; r < R; ++r) {
     m[r] = a[r];
     for (int k = 1; k < t; ++k) m[r] = std::max(m[r], a[k * R + r]);
   }
+  if (!dev.is_cpu()) row_max = row_max.to(dev);
   // sum of exp(logit - M) and the target's logit, each summed over the ranks
-  Tensor partials = Tensor::empty({R, 2}, DType::f32);
+  Tensor partials = Tensor::empty({R, 2}, DType::f32, dev);
   kernels::sharded_ce_partials(partials, logits_shard, targets, row_max, vocab_start);
   tp->all_reduce_sum(floats(partials));
   kernels::sharded_ce_finish(losses, logits_shard, targets, row_max, partials, vocab_start,

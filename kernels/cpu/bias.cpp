@@ -4,10 +4,17 @@
 #include "kernels/cpu/check.h"
 #include "kernels/linear.h"
 
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
+#endif
+
 namespace glm::kernels {
 using namespace cpu;
 
 void add_bias(Tensor& y, const Tensor& b) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(y, b)) return cuda::add_bias(y, b);
+#endif
   constexpr const char* op = "add_bias";
   require_cpu(op, y, b);
   require_f32(op, "y", y);

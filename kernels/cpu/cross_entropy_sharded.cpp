@@ -8,6 +8,10 @@
 #include "kernels/cpu/vec_math.h"
 #include "kernels/cross_entropy.h"
 
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
+#endif
+
 namespace glm::kernels {
 using namespace cpu;
 
@@ -29,6 +33,9 @@ void check_shapes(const char* op, const Tensor& logits, const Tensor* targets, c
 }  // namespace
 
 void sharded_ce_row_max(Tensor& row_max, const Tensor& logits) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(row_max, logits)) return cuda::sharded_ce_row_max(row_max, logits);
+#endif
   check_shapes("sharded_ce_row_max", logits, nullptr, row_max, 1);
   const std::int64_t R = logits.size(0), V = logits.size(1);
   const float* X = logits.data<float>();
@@ -45,6 +52,10 @@ void sharded_ce_row_max(Tensor& row_max, const Tensor& logits) {
 
 void sharded_ce_partials(Tensor& partials, const Tensor& logits, const Tensor& targets,
                          const Tensor& row_max, std::int64_t vocab_start) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(partials, logits, targets, row_max))
+    return cuda::sharded_ce_partials(partials, logits, targets, row_max, vocab_start);
+#endif
   check_shapes("sharded_ce_partials", logits, &targets, partials, 2);
   const std::int64_t R = logits.size(0), V = logits.size(1);
   const float *X = logits.data<float>(), *M = row_max.data<float>();
@@ -66,6 +77,11 @@ void sharded_ce_partials(Tensor& partials, const Tensor& logits, const Tensor& t
 void sharded_ce_finish(Tensor& losses, Tensor& logits, const Tensor& targets,
                        const Tensor& row_max, const Tensor& totals, std::int64_t vocab_start,
                        float grad_scale, bool write_grad) {
+#ifdef GLM_WITH_CUDA
+  if (cuda::any_on_cuda(losses, logits, targets, row_max, totals))
+    return cuda::sharded_ce_finish(losses, logits, targets, row_max, totals, vocab_start,
+                                   grad_scale, write_grad);
+#endif
   check_shapes("sharded_ce_finish", logits, &targets, totals, 2);
   require_numel("sharded_ce_finish", "losses", losses, logits.size(0));
   const std::int64_t R = logits.size(0), V = logits.size(1);

@@ -43,9 +43,11 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void column_sum
 
 }  // namespace
 
-void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b) {
+// (inputs: the CPU multiplies in fp32 either way; f16 operands are exact fp32 values.)
+void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
+                    [[maybe_unused]] MatmulInputs inputs) {
 #ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(y, x, W, b)) return cuda::linear_forward(y, x, W, b);
+  if (cuda::any_on_cuda(y, x, W, b)) return cuda::linear_forward(y, x, W, b, inputs);
 #endif
   constexpr const char* op = "linear_forward";
   require_cpu(op, y, x, W, b);
@@ -87,10 +89,10 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
 }
 
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
-                     const Tensor& W, bool accumulate_dx) {
+                     const Tensor& W, bool accumulate_dx, [[maybe_unused]] MatmulInputs inputs) {
 #ifdef GLM_WITH_CUDA
   if (cuda::any_on_cuda(dx, dW, db, dy, x, W))
-    return cuda::linear_backward(dx, dW, db, dy, x, W, accumulate_dx);
+    return cuda::linear_backward(dx, dW, db, dy, x, W, accumulate_dx, inputs);
 #endif
   constexpr const char* op = "linear_backward";
   require_cpu(op, dx, dW, db, dy, x, W);

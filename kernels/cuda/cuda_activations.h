@@ -22,6 +22,14 @@ void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
 void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, float alpha,
                         std::int64_t vocab_start);
 
+// The vocab-parallel passes (kernels/cross_entropy.h; cuda_tensor_parallel.cpp).
+void sharded_ce_row_max(Tensor& row_max, const Tensor& logits);
+void sharded_ce_partials(Tensor& partials, const Tensor& logits, const Tensor& targets,
+                         const Tensor& row_max, std::int64_t vocab_start);
+void sharded_ce_finish(Tensor& losses, Tensor& logits, const Tensor& targets,
+                       const Tensor& row_max, const Tensor& totals, std::int64_t vocab_start,
+                       float grad_scale, bool write_grad);
+
 void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets,
                            float grad_scale, bool write_grad);
 

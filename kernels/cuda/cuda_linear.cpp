@@ -1,6 +1,7 @@
 #include "kernels/cuda/cuda_linear.h"
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_convert.h"
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/launch_config.h"
 #include "kernels/cuda/layernorm_launch.h"
@@ -28,14 +29,54 @@ LinearDims check_linear(const char* op, const Tensor& y_or_dy, const Tensor& x, 
   return {R, out, in};
 }
 
+// An fp16 copy of an fp32 tensor holding fp16 values (exact), on the current stream; the
+// caching allocator makes the scratch cheap.
+Tensor to_f16(const Tensor& t) {
+  Tensor h = Tensor::empty(t.shape(), DType::f16, t.device());
+  f32_to_f16(h, t, current_stream());
+  return h;
+}
+
+// C f32 [M, N] = alpha op(A) op(B) + beta C with f16 A and B (cuBLASLt, fp32 accumulation).
+void gemm_f16_in_f32_out(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t K,
+                         const Tensor& A, std::int64_t lda, const Tensor& B, std::int64_t ldb,
+                         float beta, Tensor& C, std::int64_t ldc, const Tensor* bias) {
+  LtGemmArgs g;
+  g.trans_a = ta;
+  g.trans_b = tb;
+  g.M = M;
+  g.N = N;
+  g.K = K;
+  g.beta = beta;
+  g.ab_type = DType::f16;
+  g.c_type = DType::f32;
+  g.A = A.raw();
+  g.lda = lda;
+  g.B = B.raw();
+  g.ldb = ldb;
+  g.C = C.raw();
+  g.ldc = ldc;
+  g.bias = bias ? bias->raw() : nullptr;
+  if (M > 0 && N > 0) gemm_lt(g);
+}
+
 }  // namespace
 
-void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b) {
+void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
+                    MatmulInputs inputs) {
   constexpr const char* op = "cuda::linear_forward";
   const auto [R, out, in] = check_linear(op, y, x, W, DType::f32, DType::f32);
   if (b) {
     require_f32(op, "b", *b);
     require_shape(op, "b", *b, {out});
+  }
+  if (inputs == MatmulInputs::f16) {
+    // y [R, out] = x16 [R, in] W16^T + b (fp32 bias in the epilogue)
+    gemm_f16_in_f32_out(Trans::N, Trans::T, R, out, in, to_f16(x), in, to_f16(W), in, 0.f, y,
+                        out, b);
+    return;
+  }
+  if (b) {
     check_launch(launch_fill_rows(y.data<float>(), b->data<float>(), R, out, current_stream()), op);
   }
   // y [R, out] = x [R, in] W^T (+ y holding the bias)
@@ -55,7 +96,7 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
 }
 
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
-                     const Tensor& W, bool accumulate_dx) {
+                     const Tensor& W, bool accumulate_dx, MatmulInputs inputs) {
   constexpr const char* op = "cuda::linear_backward";
   const auto [R, out, in] = check_linear(op, dy, x, W, DType::f32, DType::f32);
   require_f32(op, "dW", dW);
@@ -63,6 +104,19 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
   if (dx) {
     require_f32(op, "dx", *dx);
     require_shape(op, "dx", *dx, x.shape());
+  }
+  if (inputs == MatmulInputs::f16) {
+    const Tensor dy16 = to_f16(dy);
+    // dx [R, in] (=/+=) dy16 [R, out] W16 [out, in]
+    if (dx)
+      gemm_f16_in_f32_out(Trans::N, Trans::N, R, in, out, dy16, out, to_f16(W), in,
+                          accumulate_dx ? 1.f : 0.f, *dx, in, nullptr);
+    // dW [out, in] += dy16^T [out, R] x16 [R, in]
+    if (R > 0)
+      gemm_f16_in_f32_out(Trans::T, Trans::N, out, in, R, dy16, out, to_f16(x), in, 1.f, dW, in,
+                          nullptr);
+  }
+  if (dx && inputs == MatmulInputs::f32) {
     // dx [R, in] (=/+=) dy [R, out] W [out, in]
     GemmArgs g;
     g.M = R;
@@ -77,7 +131,7 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
     g.ldc = in;
     gemm_f32(g);
   }
-  {
+  if (inputs == MatmulInputs::f32) {
     // dW [out, in] += dy^T [out, R] x [R, in]
     GemmArgs g;
     g.trans_a = Trans::T;

@@ -8,12 +8,20 @@
 #pragma once
 
 #include "core/tensor.h"
+#include "kernels/linear.h"
 
 namespace glm::kernels::cuda {
 
-void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b);
+// inputs = f16 (fp32 tensors holding fp16 values, kernels/linear.h): the operands are
+// converted to fp16 scratch (exact) and multiplied by cuBLASLt on tensor cores with fp32
+// accumulation into the fp32 outputs (the bias in the epilogue; dW accumulates in fp32).
+void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
+                    MatmulInputs inputs = MatmulInputs::f32);
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
-                     const Tensor& W, bool accumulate_dx = false);
+                     const Tensor& W, bool accumulate_dx = false,
+                     MatmulInputs inputs = MatmulInputs::f32);
+// y [R, n] += b [n]: the bias after a row-parallel product (cuda_tensor_parallel.cpp).
+void add_bias(Tensor& y, const Tensor& b);
 
 // y f16 [R, out] = x f16 [R, in] W f16 [out, in]^T + b (f16 [out] or null), fp32 accumulate.
 void linear_forward_f16(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b);

@@ -2,7 +2,8 @@
 //
 //   glm-train --config FILE [--data DIR] [--save DIR] [--load DIR [--load-iter N]]
 //             [--save-interval N] [--train-iters N] [--dp N --tp N --pp N]
-//             [--precision fp32|fp16] [--seed N] [--log-dir DIR] [--set key=value]...
+//             [--precision fp32|fp16] [--device cpu|cuda] [--seed N] [--log-dir DIR]
+//             [--set key=value]...
 //   (under mpirun -n R: R = dp x tp x pp ranks; the layout comes from the flags or the
 //    config's "parallel" section, dp defaulting to R / (tp x pp))
 //
@@ -10,6 +11,7 @@
 // to --save (train/checkpoint.h). SIGTERM or SIGUSR1: finish the step, save, exit 0.
 #include <mpi.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <optional>
@@ -21,7 +23,11 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/app_main.h"
+#include "core/allocator.h"
 #include "parallel/mpi_communicator.h"
+#ifdef GLM_WITH_NCCL
+#include "parallel/nccl_communicator.h"
+#endif
 #include "train/signals.h"
 #include "train/trainer.h"
 
@@ -41,7 +47,7 @@ struct MpiSession {
 };
 
 int run(int argc, char** argv, const MpiSession& mpi) {
-  std::string config_path, data_dir, log_dir, precision, save_dir, load_dir;
+  std::string config_path, data_dir, log_dir, precision, device, save_dir, load_dir;
   std::int64_t train_iters = -1, seed = -1, save_interval = -1, load_iter = -1;
   int dp = -1, tp = -1, pp = -1, zero = -1;
   double collective_timeout_s = 600;
@@ -57,6 +63,8 @@ int run(int argc, char** argv, const MpiSession& mpi) {
     ("data", po::value(&data_dir), "glm-preprocess output directory (overrides train.data_dir)")
     ("train-iters", po::value(&train_iters), "optimizer steps (overrides train.train_iters)")
     ("precision", po::value(&precision), "fp32 | fp16 (overrides train.precision)")
+    ("device", po::value(&device), "cpu | cuda (overrides train.device; cuda: one GPU per rank, "
+     "the node-local rank modulo the visible GPUs, NCCL between ranks)")
     ("seed", po::value(&seed), "seed of init, data order, masking, dropout (train.seed)")
     ("log-dir", po::value(&log_dir)->default_value("logs/run"), "where metrics.jsonl goes")
     ("save", po::value(&save_dir), "checkpoint directory (overrides train.save_dir)")
@@ -86,6 +94,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   if (!data_dir.empty()) sets.push_back("train.data_dir=\"" + data_dir + "\"");
   if (train_iters >= 0) sets.push_back("train.train_iters=" + std::to_string(train_iters));
   if (!precision.empty()) sets.push_back("train.precision=\"" + precision + "\"");
+  if (!device.empty()) sets.push_back("train.device=" + nlohmann::json(device).dump());
   if (seed >= 0) sets.push_back("train.seed=" + std::to_string(seed));
   if (!save_dir.empty()) sets.push_back("train.save_dir=" + nlohmann::json(save_dir).dump());
   if (save_interval >= 0) sets.push_back("train.save_interval=" + std::to_string(save_interval));
@@ -118,8 +127,22 @@ int run(int argc, char** argv, const MpiSession& mpi) {
                                       mpi.size, par.dp, par.tp, par.pp, par.dp * par.tp * par.pp,
                                       par.dp * par.tp * par.pp));
   glm::parallel::Topology topology(par.dp, par.tp, par.pp, mpi.size);
-  glm::parallel::ProcessGroups groups =
-      glm::parallel::make_process_groups(topology, MPI_COMM_WORLD, collective_timeout_s);
+  glm::parallel::ProcessGroups groups;
+  if (rc.train.device == "cuda" && glm::cuda_device_count() > 0) {
+    // One GPU per rank: the node-local rank (Open MPI, Slurm) modulo the visible GPUs.
+    const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+    if (!local) local = std::getenv("SLURM_LOCALID");
+    const int local_rank = local ? std::atoi(local) : mpi.rank;
+    const int gpu = local_rank % glm::cuda_device_count();
+    glm::set_current_cuda_device(gpu);
+#ifdef GLM_WITH_NCCL
+    if (mpi.size > 1)
+      groups = glm::parallel::make_nccl_process_groups(topology, MPI_COMM_WORLD,
+                                                       collective_timeout_s, gpu);
+#endif
+  }
+  if (!groups.world)  // CPU runs, one-rank GPU runs (and the trainer's clear refusals)
+    groups = glm::parallel::make_process_groups(topology, MPI_COMM_WORLD, collective_timeout_s);
   glm::train::Trainer trainer(rc, {.log_dir = log_dir, .groups = &groups, .zero = par.zero,
                                    .comm_log = comm_log});
   if (!load_dir.empty())

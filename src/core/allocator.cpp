@@ -118,4 +118,49 @@ void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, std:
 #endif
 }
 
+int current_cuda_device() {
+#ifdef GLM_WITH_CUDA
+  int d = 0;
+  if (cudaGetDevice(&d) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return d;
+#else
+  return 0;
+#endif
+}
+
+void set_current_cuda_device(int index) {
+#ifdef GLM_WITH_CUDA
+  const cudaError_t e = cudaSetDevice(index);
+  if (e != cudaSuccess)
+    throw Error(fmt::format("cudaSetDevice({}): {}", index, cudaGetErrorString(e)));
+#else
+  throw Error(fmt::format("cannot select CUDA device {}: this build has no CUDA backend", index));
+#endif
+}
+
+void cuda_synchronize() {
+#ifdef GLM_WITH_CUDA
+  const cudaError_t e = cudaDeviceSynchronize();
+  if (e != cudaSuccess)
+    throw Error(fmt::format("cudaDeviceSynchronize: {}", cudaGetErrorString(e)));
+#endif
+}
+
+std::string cuda_device_name(int index) {
+#ifdef GLM_WITH_CUDA
+  cudaDeviceProp p{};
+  if (cudaGetDeviceProperties(&p, index) != cudaSuccess) {
+    cudaGetLastError();
+    return "";
+  }
+  return p.name;
+#else
+  (void)index;
+  return "";
+#endif
+}
+
 }  // namespace glm

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "core/dtype.h"
 
@@ -25,6 +26,14 @@ void reset_peak_memory(DeviceKind kind);
 bool built_with_cuda();
 // Number of CUDA devices visible now (0 without CUDA or without a GPU).
 int cuda_device_count();
+// The calling thread's current CUDA device (0 without CUDA), and setting it (kernels run on
+// the current device; a rank of a GPU job picks its own once, before any CUDA work).
+int current_cuda_device();
+void set_current_cuda_device(int index);
+// Waits until every queued operation on the current CUDA device is done (no-op without CUDA).
+void cuda_synchronize();
+// "NVIDIA H100 80GB HBM3" for device `index` ("" without CUDA).
+std::string cuda_device_name(int index);
 
 // Copies bytes between any two devices (host<->device through the CUDA runtime).
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, std::size_t bytes);

@@ -18,11 +18,16 @@ namespace k = glm::kernels;
 namespace {
 enum Place { kAttnProbs = 0, kAttnOut = 1, kMlpOut = 2 };
 
-Tensor f32(Shape s) { return Tensor::empty(std::move(s), DType::f32); }
+// The attention's per-(sample, head) buffer: [B, a, T, T] probabilities on the CPU, [B, a, T]
+// row statistics on CUDA (the flash path).
+Shape attention_buffer(Device dev, std::int64_t B, std::int64_t a, std::int64_t T) {
+  return dev.is_cuda() ? Shape{B, a, T} : Shape{B, a, T, T};
+}
 }  // namespace
 
 LayerActivations LayerActivations::allocate(const ModelConfig& c, const ModelShard& shard, int B,
-                                            int T) {
+                                            int T, Device dev) {
+  auto f32 = [dev](Shape s) { return Tensor::empty(std::move(s), DType::f32, dev); };
   const std::int64_t R = std::int64_t{B} * T, h = c.hidden_size, f = shard.local_ffn(c);
   const std::int64_t a = shard.local_heads(c), d = c.head_dim();
   LayerActivations x;
@@ -30,7 +35,7 @@ LayerActivations LayerActivations::allocate(const ModelConfig& c, const ModelSha
   x.ln_in_mean = f32({R});
   x.ln_in_rstd = f32({R});
   x.qkv = f32({B, T, a, 3, d});
-  x.probs = f32({B, a, T, T});
+  x.probs = f32(attention_buffer(dev, B, a, T));
   x.ctx = f32({R, a * d});
   x.h = f32({R, h});
   x.ln_post_mean = f32({R});
@@ -41,7 +46,9 @@ LayerActivations LayerActivations::allocate(const ModelConfig& c, const ModelSha
   return x;
 }
 
-LayerScratch LayerScratch::allocate(const ModelConfig& c, const ModelShard& shard, int B, int T) {
+LayerScratch LayerScratch::allocate(const ModelConfig& c, const ModelShard& shard, int B, int T,
+                                    Device dev) {
+  auto f32 = [dev](Shape s) { return Tensor::empty(std::move(s), DType::f32, dev); };
   const std::int64_t R = std::int64_t{B} * T, h = c.hidden_size, f = shard.local_ffn(c);
   const std::int64_t a = shard.local_heads(c), d = c.head_dim();
   LayerScratch s;
@@ -54,7 +61,7 @@ LayerScratch LayerScratch::allocate(const ModelConfig& c, const ModelShard& shar
   s.dg = f32({R, f});
   s.du = f32({R, 2 * f});
   s.dqkv = f32({B, T, a, 3, d});
-  s.dscores = f32({B, a, T, T});
+  s.dscores = f32(attention_buffer(dev, B, a, T));
   return s;
 }
 
@@ -70,6 +77,10 @@ GLMLayer::GLMLayer(const ModelConfig& config, const ModelShard& shard, int layer
 
 void GLMLayer::store(Tensor& t) const {
   if (precision_ == Precision::fp16) k::round_to_f16(t);
+}
+
+k::MatmulInputs GLMLayer::inputs() const {
+  return precision_ == Precision::fp16 ? k::MatmulInputs::f16 : k::MatmulInputs::f32;
 }
 
 k::AttentionArgs GLMLayer::attention_args(const LayerContext& ctx) const {
@@ -95,10 +106,10 @@ void GLMLayer::hidden_dropout(Tensor& t, int place, const LayerContext& ctx) con
 void GLMLayer::row_parallel_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor& b,
                                     const LayerContext& ctx) const {
   if (!ctx.tp || ctx.tp->size() == 1) {
-    k::linear_forward(y, x, W, &b);
+    k::linear_forward(y, x, W, &b, inputs());
     return;
   }
-  k::linear_forward(y, x, W, nullptr);  // this rank's partial product
+  k::linear_forward(y, x, W, nullptr, inputs());  // this rank's partial product
   store(y);                             // (partials travel in fp16 on a GPU)
   parallel::reduce_from_tp(ctx.tp, y);
   k::add_bias(y, b);
@@ -115,7 +126,7 @@ void GLMLayer::forward(Tensor& out, LayerActivations& acts, LayerScratch& s, con
 
   // qkv = a Wqkv^T + b, then RoPE on q and k                          [B, T, a, 3, d]
   Tensor qkv_rows = acts.qkv.view({R, 3 * h_local_});
-  k::linear_forward(qkv_rows, acts.a, w.qkv_w, &w.qkv_b);  // column-parallel: local heads
+  k::linear_forward(qkv_rows, acts.a, w.qkv_w, &w.qkv_b, inputs());  // column-parallel: local heads
   Tensor qkv_heads = acts.qkv.view({R, heads_, 3, c_.head_dim()});
   k::rope_forward(qkv_heads, *ctx.positions, static_cast<float>(c_.rope_base));
   store(acts.qkv);
@@ -135,7 +146,7 @@ void GLMLayer::forward(Tensor& out, LayerActivations& acts, LayerScratch& s, con
   store(acts.m);
 
   // u = m W1^T + b1;  g = x1 * GELU(x2)                               [R, 2f], [R, f]
-  k::linear_forward(acts.u, acts.m, w.w1, &w.b1);
+  k::linear_forward(acts.u, acts.m, w.w1, &w.b1, inputs());
   store(acts.u);
   k::geglu_forward(acts.g, acts.u);
   store(acts.g);
@@ -158,13 +169,14 @@ void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const T
   // d(MLP output) = dropout(dout) (same mask);  the alpha*dout residual term joins below.
   s.dt_h.copy_from(dout);
   hidden_dropout(s.dt_h, kMlpOut, ctx);
+  store(s.dt_h);  // (the dropout's 1/(1-p) scaling leaves fp16 values; a GPU stores fp16)
   // W2: dg = dt W2, dW2 += dt^T g, db2 += sum dt
-  k::linear_backward(&s.dg, g.w2, &g.b2, s.dt_h, acts.g, w.w2);
+  k::linear_backward(&s.dg, g.w2, &g.b2, s.dt_h, acts.g, w.w2, false, inputs());
   store(s.dg);
   k::geglu_backward(s.du, s.dg, acts.u);
   store(s.du);
   // W1: dm = du W1, dW1 += du^T m (column-parallel: dm summed over the TP group)
-  k::linear_backward(&s.dm, g.w1, &g.b1, s.du, acts.m, w.w1);
+  k::linear_backward(&s.dm, g.w1, &g.b1, s.du, acts.m, w.w1, false, inputs());
   parallel::copy_to_tp_backward(ctx.tp, s.dm);
 
   // --- m = LN_post(h): upstream gradient is dm + alpha * dout ---
@@ -175,7 +187,9 @@ void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const T
   // --- h = alpha*a + dropout(Attn(a)) ---
   s.dt_h.copy_from(s.dh);
   hidden_dropout(s.dt_h, kAttnOut, ctx);
-  k::linear_backward(&s.dctx, g.dense_w, &g.dense_b, s.dt_h, acts.ctx, w.dense_w);
+  store(s.dt_h);
+  k::linear_backward(&s.dctx, g.dense_w, &g.dense_b, s.dt_h, acts.ctx, w.dense_w, false,
+                    inputs());
   store(s.dctx);
   Tensor dctx_rows = s.dctx.view({ctx.B, ctx.T, h_local_});
   k::attention_backward(s.dqkv, s.dscores, dctx_rows, acts.probs, acts.qkv, *ctx.mask,
@@ -185,7 +199,7 @@ void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const T
   Tensor dqkv_rows = s.dqkv.view({R, 3 * h_local_});
   store(s.dqkv);
   // Wqkv: da = dqkv Wqkv, dWqkv += dqkv^T a (column-parallel: da summed over the TP group)
-  k::linear_backward(&s.da, g.qkv_w, &g.qkv_b, dqkv_rows, acts.a, w.qkv_w);
+  k::linear_backward(&s.da, g.qkv_w, &g.qkv_b, dqkv_rows, acts.a, w.qkv_w, false, inputs());
   parallel::copy_to_tp_backward(ctx.tp, s.da);
 
   // --- a = LN_in(x): upstream gradient is da + alpha * dh ---

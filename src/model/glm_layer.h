@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "kernels/attention.h"
+#include "kernels/linear.h"
 #include "model/model_config.h"
 #include "model/param_layout.h"
 #include "parallel/communicator.h"
@@ -41,15 +42,19 @@ struct LayerContext {
   parallel::Communicator* tp = nullptr;  // the tensor-parallel group (null: none)
 };
 
+// Buffers live on the model's device. On CUDA, attention takes the flash path
+// (kernels/cuda/cuda_attention.h): probs holds each query row's log-sum-exp [B, a, T] and
+// the backward's scratch D_i = dctx_i . ctx_i [B, a, T], so no T x T buffer exists.
 struct LayerActivations {
   Tensor a, ln_in_mean, ln_in_rstd;      // [R, h], [R], [R]
   Tensor qkv;                            // [B, T, a, 3, d] after RoPE
-  Tensor probs;                          // [B, a, T, T] before dropout
+  Tensor probs;                          // [B, a, T, T] before dropout (CUDA: [B, a, T])
   Tensor ctx;                            // [R, h]
   Tensor h, ln_post_mean, ln_post_rstd;  // [R, h] residual sum, [R], [R]
   Tensor m;                              // [R, h]
   Tensor u, g;                           // [R, 2f], [R, f]
-  static LayerActivations allocate(const ModelConfig& c, const ModelShard& shard, int B, int T);
+  static LayerActivations allocate(const ModelConfig& c, const ModelShard& shard, int B, int T,
+                                   Device dev = Device::cpu());
 };
 
 struct LayerScratch {
@@ -58,8 +63,9 @@ struct LayerScratch {
   Tensor dctx, da;     // [R, h]
   Tensor dg, du;       // [R, f], [R, 2f]
   Tensor dqkv;         // [B, T, a, 3, d]
-  Tensor dscores;      // [B, a, T, T]
-  static LayerScratch allocate(const ModelConfig& c, const ModelShard& shard, int B, int T);
+  Tensor dscores;      // [B, a, T, T] (CUDA: [B, a, T])
+  static LayerScratch allocate(const ModelConfig& c, const ModelShard& shard, int B, int T,
+                               Device dev = Device::cpu());
 };
 
 class GLMLayer {
@@ -82,6 +88,8 @@ class GLMLayer {
   kernels::AttentionArgs attention_args(const LayerContext& ctx) const;
   void hidden_dropout(Tensor& t, int place, const LayerContext& ctx) const;
   void store(Tensor& t) const;  // round to fp16 where a GPU would store fp16
+  // fp16 mode: every operand of a product is stored in fp16 (kernels/linear.h)
+  kernels::MatmulInputs inputs() const;
   // y = x W^T + b for a row-parallel layer: partial products summed over the TP group,
   // then the (replicated) bias; the plain linear without TP.
   void row_parallel_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor& b,

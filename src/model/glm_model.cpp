@@ -20,10 +20,9 @@ namespace k = glm::kernels;
 namespace {
 constexpr std::uint32_t kEmbeddingDropoutSite = 0x7FFFFFFFu;  // layers use layer*8 + place
 
-Tensor f32(Shape s) { return Tensor::empty(std::move(s), DType::f32); }
-
-// Rows with a target (>= 0) and their target ids, in row order.
-void target_rows(const Tensor& targets, Tensor& rows, Tensor& ids) {
+// Rows with a target (>= 0) and their target ids, in row order, from the host targets;
+// the two index tensors are placed on `dev`.
+void target_rows(const Tensor& targets, Tensor& rows, Tensor& ids, Device dev) {
   const std::int64_t R = targets.numel();
   const std::int32_t* t = targets.data<std::int32_t>();
   std::int64_t n = 0;
@@ -37,9 +36,14 @@ void target_rows(const Tensor& targets, Tensor& rows, Tensor& ids) {
       pr[j] = static_cast<std::int32_t>(r);
       pi[j++] = t[r];
     }
+  if (!dev.is_cpu()) {
+    rows = rows.to(dev);
+    ids = ids.to(dev);
+  }
 }
 
-double sum(const Tensor& x) {
+double sum(const Tensor& x_any) {
+  const Tensor x = x_any.device().is_cpu() ? x_any : x_any.to(Device::cpu());
   double s = 0;
   const float* p = x.data<float>();
   for (std::int64_t i = 0; i < x.numel(); ++i) s += p[i];
@@ -48,6 +52,8 @@ double sum(const Tensor& x) {
 
 void check_batch(const Batch& b, const ModelConfig& c) {
   auto bad = [](const std::string& m) { throw InputError("batch: " + m); };
+  for (const Tensor* t : {&b.tokens, &b.positions, &b.targets, &b.prefix_len, &b.valid_len})
+    if (!t->device().is_cpu()) bad("batches arrive on the host (the model copies them over)");
   if (b.tokens.dim() != 2 || b.tokens.dtype() != DType::i32) bad("tokens must be i32 [B, T]");
   const auto B = b.tokens.size(0), T = b.tokens.size(1);
   if (T > c.seq_length) bad(fmt::format("length {} exceeds model.seq_length {}", T, c.seq_length));
@@ -79,6 +85,7 @@ struct GLMModel::Workspace {
   Tensor dx_a, dx_b;                    // [R, h] ping-pong gradients between layers
   Tensor dout;                          // [R, h] gradient of the stage output (received)
   Tensor empty;                         // stage 0's "gradient of its input"
+  Batch batch;                          // the micro-batch's tensors on the model's device
   k::AttentionMask mask;
   Tensor positions;                     // [R] view of the batch's positions
   // The last stage's target rows, their ids and the micro-batch's loss denominator.
@@ -89,8 +96,9 @@ struct GLMModel::Workspace {
   std::int64_t head_n = 0;
 
   // A [n, cols] view of buf, growing it when needed.
-  static Tensor rows_of(Tensor& buf, std::int64_t n, std::int64_t cols) {
-    if (buf.numel() < n * cols) buf = Tensor::empty({std::max<std::int64_t>(n * cols, 1)}, DType::f32);
+  Tensor rows_of(Tensor& buf, std::int64_t n, std::int64_t cols) const {
+    if (buf.numel() < n * cols)
+      buf = Tensor::empty({std::max<std::int64_t>(n * cols, 1)}, DType::f32, x[0].device());
     return buf.slice(0, 0, n * cols).view({n, cols});
   }
 };
@@ -99,8 +107,8 @@ GLMModel::GLMModel(const ModelConfig& config, const ModelOptions& options)
     : config_(config),
       options_(options),
       layout_(std::make_shared<ParamLayout>(config, options.shard)),
-      params_(layout_),
-      grads_(layout_) {
+      params_(layout_, options.device),
+      grads_(layout_, options.device) {
   GLM_CHECK(options.shard.tp_size == 1 || (options.tp && options.tp->size() == options.shard.tp_size),
             "a tensor-parallel shard (tp {}) needs its TP group", options.shard.tp_size);
   for (int l = options.shard.first_layer; l < options.shard.end_layer(config); ++l)
@@ -120,6 +128,10 @@ void GLMModel::round_params_to_precision() {
   if (options_.precision == Precision::fp16) k::round_to_f16(params_.flat());
 }
 
+k::MatmulInputs GLMModel::inputs() const {
+  return options_.precision == Precision::fp16 ? k::MatmulInputs::f16 : k::MatmulInputs::f32;
+}
+
 void GLMModel::store(Tensor& t) const {
   if (options_.precision == Precision::fp16) k::round_to_f16(t);
 }
@@ -129,7 +141,7 @@ GLMModel::Workspace& GLMModel::slot(int i, int B, int T) {
   if (static_cast<int>(slots_.size()) <= i) slots_.resize(i + 1);
   if (scratch_B_ != B || scratch_T_ != T) {
     scratch_ = {};
-    scratch_ = LayerScratch::allocate(config_, options_.shard, B, T);
+    scratch_ = LayerScratch::allocate(config_, options_.shard, B, T, options_.device);
     scratch_B_ = B;
     scratch_T_ = T;
   }
@@ -143,7 +155,7 @@ GLMModel::Workspace& GLMModel::slot(int i, int B, int T) {
   for (std::size_t l = 0; l <= layers_.size(); ++l) ws->x.push_back(f32({R, h}));
   std::size_t n_acts = options_.recompute == Recompute::full ? 1 : layers_.size();
   for (std::size_t l = 0; l < n_acts; ++l)
-    ws->acts.push_back(LayerActivations::allocate(config_, options_.shard, B, T));
+    ws->acts.push_back(LayerActivations::allocate(config_, options_.shard, B, T, options_.device));
   if (options_.recompute == Recompute::full) ws->recompute_out = f32({R, h});
   if (last_stage()) {
     ws->y = f32({R, h});
@@ -157,8 +169,20 @@ GLMModel::Workspace& GLMModel::slot(int i, int B, int T) {
   return *ws;
 }
 
-LayerContext GLMModel::make_context(Workspace& ws, const Batch& b, bool training,
+void GLMModel::upload_batch(Workspace& ws, const Batch& b) {
+  if (options_.device.is_cpu()) {
+    ws.batch = b;
+    return;
+  }
+  const Device dev = options_.device;
+  ws.batch = {b.tokens.to(dev), b.positions.to(dev), Tensor(), b.prefix_len.to(dev),
+              b.valid_len.to(dev), b.sample_offset};  // targets stay on the host (target_rows)
+}
+
+LayerContext GLMModel::make_context(Workspace& ws, const Batch& host_batch, bool training,
                                     std::uint32_t step) {
+  upload_batch(ws, host_batch);
+  const Batch& b = ws.batch;
   ws.mask = {b.prefix_len, b.valid_len};
   ws.positions = b.positions.view({b.tokens.numel()});
   LayerContext ctx;
@@ -174,11 +198,11 @@ LayerContext GLMModel::make_context(Workspace& ws, const Batch& b, bool training
   return ctx;
 }
 
-void GLMModel::forward_layers(Workspace& ws, const Batch& batch, const LayerContext& ctx) {
+void GLMModel::forward_layers(Workspace& ws, const LayerContext& ctx) {
   const std::int64_t R = std::int64_t{ctx.B} * ctx.T;
   if (first_stage()) {
     // x0 = dropout(E[tokens])  (vocab-parallel: each rank looks up its rows, then sum)  [R, h]
-    Tensor tokens = batch.tokens.view({R});
+    Tensor tokens = ws.batch.tokens.view({R});
     k::embedding_forward(ws.x[0], tokens, params_.embedding(),
                          options_.shard.vocab_start(config_), config_.vocab_size);
     parallel::reduce_from_tp(options_.tp, ws.x[0]);
@@ -198,19 +222,20 @@ void GLMModel::forward_layers(Workspace& ws, const Batch& batch, const LayerCont
 
 LossStats GLMModel::head_loss(Workspace& ws, const Batch& batch, float grad_scale,
                               bool write_grad) {
+  // (batch: the host micro-batch, whose targets pick the rows)
   // y = LN_final(x_N)                                                [R, h]
   k::layernorm_forward(ws.y, ws.lnf_mean, ws.lnf_rstd, ws.x.back(), params_.final_ln_w(),
                        params_.final_ln_b(), static_cast<float>(config_.layernorm_epsilon));
   store(ws.y);
   // Loss only where there is a target: gather those rows before the head GEMM.
-  target_rows(batch.targets.view({batch.targets.numel()}), ws.rows, ws.ids);
+  target_rows(batch.targets.view({batch.targets.numel()}), ws.rows, ws.ids, options_.device);
   const std::int64_t n = ws.rows.numel(), h = config_.hidden_size;
   const std::int64_t V_local = options_.shard.local_vocab(config_);
   ws.head_n = n;
-  Tensor y_t = Workspace::rows_of(ws.head_y, n, h);
+  Tensor y_t = ws.rows_of(ws.head_y, n, h);
   k::gather_rows(y_t, ws.y, ws.rows);
-  Tensor logits = Workspace::rows_of(ws.head_logits, n, V_local);
-  Tensor losses = Workspace::rows_of(ws.head_losses, n, 1).view({n});
+  Tensor logits = ws.rows_of(ws.head_logits, n, V_local);
+  Tensor losses = ws.rows_of(ws.head_losses, n, 1).view({n});
   head_forward(logits, y_t);
   // (with write_grad) dlogits = grad_scale * (softmax - onehot), written over the logits
   parallel::vocab_parallel_cross_entropy(options_.tp, losses, logits, ws.ids,
@@ -223,12 +248,12 @@ LossStats GLMModel::head_loss(Workspace& ws, const Batch& batch, float grad_scal
 Tensor& GLMModel::head_backward(Workspace& ws) {
   const std::int64_t n = ws.head_n, h = config_.hidden_size;
   const std::int64_t V_local = options_.shard.local_vocab(config_);
-  Tensor y_t = Workspace::rows_of(ws.head_y, n, h);
-  Tensor logits = Workspace::rows_of(ws.head_logits, n, V_local);
+  Tensor y_t = ws.rows_of(ws.head_y, n, h);
+  Tensor logits = ws.rows_of(ws.head_logits, n, V_local);
   // Head: dE += dlogits^T y_t (the tied head's gradient is not shrunk); dy_t = dlogits E,
   // summed over the TP group (y_t is the replicated input of a column-parallel product)
-  Tensor dy_t = Workspace::rows_of(ws.head_dy, n, h), gE = grads_.embedding();
-  k::linear_backward(&dy_t, gE, nullptr, logits, y_t, params_.embedding());
+  Tensor dy_t = ws.rows_of(ws.head_dy, n, h), gE = grads_.embedding();
+  k::linear_backward(&dy_t, gE, nullptr, logits, y_t, params_.embedding(), false, inputs());
   parallel::copy_to_tp_backward(options_.tp, dy_t);
   Tensor& dy = ws.dx_a;
   dy.zero_();
@@ -242,8 +267,8 @@ Tensor& GLMModel::head_backward(Workspace& ws) {
   return ws.dx_b;
 }
 
-Tensor& GLMModel::backward_layers(Workspace& ws, const Batch& batch, const LayerContext& ctx,
-                                  Tensor& dx) {
+Tensor& GLMModel::backward_layers(Workspace& ws, const LayerContext& ctx, Tensor& dx,
+                                  const std::function<void(int)>& on_layer_grads) {
   const std::int64_t R = std::int64_t{ctx.B} * ctx.T;
   Tensor* cur = &dx;
   for (std::size_t i = layers_.size(); i-- > 0;) {
@@ -259,6 +284,7 @@ Tensor& GLMModel::backward_layers(Workspace& ws, const Batch& batch, const Layer
     Tensor* next = cur == &ws.dx_a ? &ws.dx_b : &ws.dx_a;
     layers_[i].backward(*next, scratch_, *cur, ws.x[i], *acts, w, grads_.layer(l), ctx);
     cur = next;
+    if (on_layer_grads) on_layer_grads(l);
   }
   if (!first_stage()) return *cur;
 
@@ -270,7 +296,7 @@ Tensor& GLMModel::backward_layers(Workspace& ws, const Batch& batch, const Layer
                      {ctx.seed, ctx.step, kEmbeddingDropoutSite, ctx.sample_offset, 1, 0}, 1);
   }
   Tensor gE = grads_.embedding();
-  k::embedding_backward(gE, *cur, batch.tokens.view({R}),
+  k::embedding_backward(gE, *cur, ws.batch.tokens.view({R}),
                         static_cast<float>(config_.embedding_grad_shrink),
                         options_.shard.vocab_start(config_));
   return ws.empty;
@@ -278,7 +304,7 @@ Tensor& GLMModel::backward_layers(Workspace& ws, const Batch& batch, const Layer
 
 void GLMModel::head_forward(Tensor& logits, const Tensor& y_rows) {
   // logits = y E^T with the tied embedding (this rank's vocabulary shard)  [rows, V_local]
-  k::linear_forward(logits, y_rows, params_.embedding(), nullptr);
+  k::linear_forward(logits, y_rows, params_.embedding(), nullptr, inputs());
   store(logits);
 }
 
@@ -303,7 +329,7 @@ LossStats GLMModel::stage_forward(const Batch& batch, const StepOptions& opt, in
   check_batch(batch, config_);
   Workspace& ws = slot(i, batch.batch_size(), batch.seq_len());
   LayerContext ctx = make_context(ws, batch, opt.training, opt.step);
-  forward_layers(ws, batch, ctx);
+  forward_layers(ws, ctx);
   if (!last_stage()) return {};
   const std::int64_t denom = opt.num_targets > 0 ? opt.num_targets : batch.num_targets();
   const float scale = opt.loss_scale / static_cast<float>(std::max<std::int64_t>(denom, 1));
@@ -314,7 +340,7 @@ const Tensor& GLMModel::stage_backward(const Batch& batch, const StepOptions& op
   Workspace& ws = slot(i, batch.batch_size(), batch.seq_len());
   LayerContext ctx = make_context(ws, batch, opt.training, opt.step);
   Tensor& dx = last_stage() ? head_backward(ws) : ws.dout;
-  return backward_layers(ws, batch, ctx, dx);
+  return backward_layers(ws, ctx, dx, opt.on_layer_grads);
 }
 
 LossStats GLMModel::forward_backward(const Batch& batch, const StepOptions& opt) {
@@ -335,13 +361,13 @@ Tensor GLMModel::forward_logits(const Batch& batch) {
   check_batch(batch, config_);
   Workspace& ws = slot(0, batch.batch_size(), batch.seq_len());
   LayerContext ctx = make_context(ws, batch, false, 0);
-  forward_layers(ws, batch, ctx);
+  forward_layers(ws, ctx);
   k::layernorm_forward(ws.y, ws.lnf_mean, ws.lnf_rstd, ws.x.back(), params_.final_ln_w(),
                        params_.final_ln_b(), static_cast<float>(config_.layernorm_epsilon));
   store(ws.y);
   Tensor logits = f32({ws.y.size(0), config_.vocab_size});
   head_forward(logits, ws.y);
-  return logits;
+  return logits.device().is_cpu() ? logits : logits.to(Device::cpu());
 }
 
 }  // namespace glm::model

@@ -21,9 +21,11 @@
 //   stage_output_grad(slot)  <- receive the next stage's input gradient (not on the last)
 //   stage_backward(b, opt, slot)           returns d(stage input) to send back (not stage 0)
 // forward_backward / forward_loss are that sequence on slot 0 for a single stage.
+// Tensors the stage API hands out (stage_input, stage_output, ...) live on options.device.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -41,6 +43,10 @@ struct ModelOptions {
   std::uint64_t seed = 1234;  // init and dropout keys
   ModelShard shard = {};
   parallel::Communicator* tp = nullptr;  // the TP group when shard.tp_size > 1
+  // Where parameters, gradients and activations live. Batches arrive on the host and are
+  // copied to the device per micro-batch; the loss comes back to the host. On CUDA the TP
+  // group must take device buffers (parallel/nccl_communicator.h).
+  Device device = Device::cpu();
 };
 
 struct StepOptions {
@@ -48,6 +54,10 @@ struct StepOptions {
   std::int64_t num_targets = 0;   // loss denominator: targets in the global batch; 0 = this batch's
   std::uint32_t step = 0;         // dropout masks change every step
   bool training = true;           // dropout on
+  // Called with the global layer index right after each layer's backward (the trainer sets
+  // it for a step's last backward, when each layer's gradient is final as soon as its
+  // backward returns, to start that layer's data-parallel all-reduce).
+  std::function<void(int layer)> on_layer_grads = nullptr;
 };
 
 struct LossStats {
@@ -71,7 +81,8 @@ class GLMModel {
   LossStats forward_backward(const Batch& batch, const StepOptions& opt);
   // Forward only (no dropout): loss on target positions.
   LossStats forward_loss(const Batch& batch);
-  // Forward only: logits at every position, [B*T, V] (whole model, no tensor parallelism).
+  // Forward only: logits at every position, [B*T, V] (whole model, no tensor parallelism),
+  // on the host.
   Tensor forward_logits(const Batch& batch);
 
   // --- pipeline stage API (see the header comment) ---
@@ -107,14 +118,19 @@ class GLMModel {
   Workspace& slot(int i, int B, int T);
   LayerContext make_context(Workspace& ws, const Batch& b, bool training, std::uint32_t step);
   // Embedding (stage 0) and this stage's layers: x_N in ws.x.back(), [R, h].
-  void forward_layers(Workspace& ws, const Batch& batch, const LayerContext& ctx);
+  void forward_layers(Workspace& ws, const LayerContext& ctx);
   // Loss of the target rows through final LN and the (vocab-parallel) head; with
   // grad_scale > 0 the rows' d(loss)/d(logits) stays in ws.head_logits.
   LossStats head_loss(Workspace& ws, const Batch& batch, float grad_scale, bool write_grad);
+  // The micro-batch's index tensors on the model's device (the batch itself on CUDA).
+  void upload_batch(Workspace& ws, const Batch& b);
+  Tensor f32(Shape s) const { return Tensor::empty(std::move(s), DType::f32, options_.device); }
+  kernels::MatmulInputs inputs() const;
   // dlogits -> dE (tied head) and d(x_N) through LN_final, into ws.dx_b
   Tensor& head_backward(Workspace& ws);
   // From d(x_N) back through the layers and (stage 0) the embedding; returns d(stage input).
-  Tensor& backward_layers(Workspace& ws, const Batch& batch, const LayerContext& ctx, Tensor& dx);
+  Tensor& backward_layers(Workspace& ws, const LayerContext& ctx, Tensor& dx,
+                          const std::function<void(int)>& on_layer_grads);
   // logits for the chosen rows of y, [rows, V_local]
   void head_forward(Tensor& logits, const Tensor& y_rows);
   void store(Tensor& t) const;

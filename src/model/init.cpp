@@ -1,5 +1,7 @@
 #include "model/init.h"
 
+#include <memory>
+
 #include "core/philox.h"
 
 namespace glm::model {
@@ -30,6 +32,14 @@ void fill_normal(float* v, std::int64_t n, std::int64_t global_offset, std::uint
 }  // namespace
 
 void deepnorm_init(FlatParams& params, std::uint64_t seed) {
+  if (!params.flat().device().is_cpu()) {
+    // Drawn on the host (the same values on every device), then copied over.
+    auto layout = std::make_shared<const ParamLayout>(params.layout());
+    FlatParams host(layout);
+    deepnorm_init(host, seed);
+    params.flat().copy_from(host.flat());
+    return;
+  }
   const auto& layout = params.layout();
   const auto& c = layout.config();
   const philox::Key key = philox::make_key(seed, philox::kInit);

@@ -24,10 +24,17 @@ PipelineStats run_pipeline_step(model::GLMModel& m, parallel::Communicator* pp,
                                 const model::StepOptions& opt) {
   PipelineStats st;
   const int M = static_cast<int>(batches.size());
+  // on_layer_grads belongs to the step's last backward only (gradients final).
+  model::StepOptions earlier = opt;
+  earlier.on_layer_grads = nullptr;
+  auto opt_of = [&](int micro_batch) -> const model::StepOptions& {
+    return micro_batch == M - 1 ? opt : earlier;
+  };
   if (!pp || pp->size() == 1) {
     auto t0 = clock::now();
-    for (const auto& b : batches) {
-      model::LossStats s = m.forward_backward(b, opt);
+    for (int i = 0; i < M; ++i) {
+      const model::Batch& b = batches[i];
+      model::LossStats s = m.forward_backward(b, opt_of(i));
       st.loss_sum += s.loss_sum;
       st.num_targets += s.num_targets;
     }
@@ -57,7 +64,7 @@ PipelineStats run_pipeline_step(model::GLMModel& m, parallel::Communicator* pp,
       if (first) exchange({}, -1);
       else exchange(floats(m.stage_input(slot, b.batch_size(), b.seq_len())), stage - 1);
       auto t0 = clock::now();
-      model::LossStats s = m.stage_forward(b, opt, slot);
+      model::LossStats s = m.stage_forward(b, opt_of(step.micro_batch), slot);
       st.compute_s += since(t0);
       st.loss_sum += s.loss_sum;
       st.num_targets += s.num_targets;
@@ -69,7 +76,7 @@ PipelineStats run_pipeline_step(model::GLMModel& m, parallel::Communicator* pp,
       if (last) exchange({}, -1);
       else exchange(floats(m.stage_output_grad(slot)), stage + 1);
       auto t0 = clock::now();
-      const Tensor& dx = m.stage_backward(b, opt, slot);
+      const Tensor& dx = m.stage_backward(b, opt_of(step.micro_batch), slot);
       st.compute_s += since(t0);
       if (!first) {
         pending = floats(dx);

@@ -21,7 +21,9 @@ struct PipelineStats {
   double comm_s = 0;            // time in point-to-point transfers (waiting included)
 };
 
-// Forward and backward of every micro-batch; `opt` is shared by all of them.
+// Forward and backward of every micro-batch; `opt` is shared by all of them, except that
+// opt.on_layer_grads is passed to the last micro-batch's backward only (the last backward
+// of the step on every stage under 1F1B).
 PipelineStats run_pipeline_step(model::GLMModel& m, parallel::Communicator* pp,
                                 const std::vector<model::Batch>& batches,
                                 const model::StepOptions& opt);

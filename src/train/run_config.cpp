@@ -21,6 +21,8 @@ model::ModelOptions RunConfig::model_options() const {
   o.precision = train.precision_mode();
   o.recompute = train.recompute_mode();
   o.seed = static_cast<std::uint64_t>(train.seed);
+  // (the CUDA device index is the trainer's to choose: one GPU per rank)
+  o.device = train.device == "cuda" ? Device::cuda() : Device::cpu();
   return o;
 }
 
@@ -30,6 +32,7 @@ nlohmann::json RunConfig::to_json() const {
            {{"micro_batch_size", train.micro_batch_size},
             {"precision", train.precision},
             {"recompute", train.recompute},
+            {"device", train.device},
             {"seed", train.seed},
             {"train_iters", train.train_iters},
             {"log_interval", train.log_interval},
@@ -177,6 +180,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   t.get("micro_batch_size", rc.train.micro_batch_size, 1, 1 << 20);
   t.get("precision", rc.train.precision, {"fp32", "fp16"});
   t.get("recompute", rc.train.recompute, {"none", "full"});
+  t.get("device", rc.train.device, {"cpu", "cuda"});
   t.get("seed", rc.train.seed, 0, std::int64_t{1} << 62);
   t.get("train_iters", rc.train.train_iters, 0, std::int64_t{1} << 40);
   t.get("log_interval", rc.train.log_interval, 1, 1 << 30);

@@ -35,6 +35,8 @@ struct TrainConfig {
   int micro_batch_size = 8;
   std::string precision = "fp32";  // fp32 | fp16
   std::string recompute = "none";  // none | full
+  // cpu | cuda (one GPU per rank: local rank modulo the visible GPUs; NCCL groups)
+  std::string device = "cpu";
   std::int64_t seed = 1234;
   std::int64_t train_iters = 100;  // optimizer steps
   int log_interval = 10;

@@ -19,7 +19,9 @@ namespace glm::train {
 
 class ShardedUpdate {
  public:
-  ShardedUpdate(parallel::Communicator& dp, std::int64_t total);
+  // The exchange buffers live on `dev`, the device of the gradients and master weights
+  // (CUDA with an NCCL group).
+  ShardedUpdate(parallel::Communicator& dp, std::int64_t total, Device dev = Device::cpu());
 
   // This rank's [begin, end) of the flat buffer.
   optim::ElementRange range() const;

@@ -22,6 +22,8 @@
 #include "train/signals.h"
 #include "parallel/pipeline_schedule.h"
 #include "parallel/tensor_span.h"
+#include "train/device_peak.h"
+#include "train/grad_reduce.h"
 
 namespace glm::train {
 namespace {
@@ -30,6 +32,31 @@ constexpr std::uint64_t kEvalSeedSalt = 0x6576616CULL;  // "eval": held-out orde
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Where this rank trains: train.device, on the rank's current CUDA device (glm-train picks
+// one GPU per rank before it builds the process groups).
+Device training_device(const RunConfig& rc, const parallel::Communicator* world) {
+  if (rc.train.device != "cuda") return Device::cpu();
+  if (!built_with_cuda())
+    throw InputError(fmt::format("{}: train.device cuda: this build has no CUDA backend (nvcc was "
+                                 "not found when it was configured)",
+                                 rc.source));
+  if (cuda_device_count() == 0)
+    throw InputError(fmt::format("{}: train.device cuda: no CUDA device present", rc.source));
+  if (world && world->size() > 1 && !world->takes_device_memory())
+    throw InputError(fmt::format(
+        "{}: train.device cuda on {} ranks needs NCCL process groups (device buffers); this "
+        "build has no NCCL backend",
+        rc.source, world->size()));
+  return Device::cuda(current_cuda_device());
+}
+
+// Checkpoint files are written from and read into host memory.
+OptimizerTensors on_host(const OptimizerTensors& t) {
+  if (t.master.device().is_cpu()) return t;
+  return {t.layout, t.master.to(Device::cpu()), t.exp_avg.to(Device::cpu()),
+          t.exp_avg_sq.to(Device::cpu())};
 }
 
 }  // namespace
@@ -79,12 +106,13 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
   model::ModelOptions mo = config_.model_options();
   mo.shard = shard;
   mo.tp = tp();
+  mo.device = training_device(config_, world());
   model_ = std::make_unique<model::GLMModel>(mc, mo);
   model::deepnorm_init(model_->params(), seed);
   auto layout = std::make_shared<const model::ParamLayout>(model_->layout());
   optim::ElementRange range = optim::full_range(*layout);
   if (options_.zero && D > 1) {
-    zero_ = std::make_unique<ShardedUpdate>(*dp(), layout->total());
+    zero_ = std::make_unique<ShardedUpdate>(*dp(), layout->total(), mo.device);
     range = zero_->range();
   }
   Tensor own = model_->params().flat().slice(0, range.begin, range.end);
@@ -97,7 +125,14 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
   adamw_ = std::make_unique<optim::AdamW>(layout, config_.optim.adamw(), range, master_);
   metrics_ = std::make_unique<MetricsLog>(world_rank() == 0 ? options_.log_dir : std::string(),
                                           config_.train.train_iters);
-  peak_flops_ = measure_fma_peak_flops(omp_get_max_threads());
+  const bool fp16 = config_.train.precision_mode() == model::Precision::fp16;
+  const std::string where =
+      mo.device.is_cuda()
+          ? fmt::format("CUDA device {} ({})", mo.device.index, cuda_device_name(mo.device.index))
+          : fmt::format("CPU, {} threads, {}", omp_get_max_threads(), cpu_isa());
+  peak_flops_ = peak_flops_override(
+      mo.device.is_cuda() ? cuda_peak_flops(cuda_device_name(mo.device.index), fp16)
+                          : measure_fma_peak_flops(omp_get_max_threads()));
 
   spdlog::info("model: {} parameters, N={} h={} a={} f={} V={} T={}, {} {}",
                mc.num_parameters(), mc.num_layers, mc.hidden_size, mc.num_heads,
@@ -106,9 +141,11 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
   spdlog::info("data: {} train windows, {} held-out windows of {} tokens ({})",
                train_data_->num_windows(), valid_data_->num_windows(), mc.seq_length,
                config_.train.data_dir);
-  spdlog::info("device: CPU, {} threads, {}; FMA peak {:.0f} GFLOP/s per rank (MFU is against "
-               "it); layout dp {} x tp {} x pp {}{}, this rank: layers [{}, {}){}{}",
-               omp_get_max_threads(), cpu_isa(), peak_flops_ / 1e9, D, tp_size(), P,
+  spdlog::info("device: {}; peak {:.0f} GFLOP/s per rank (MFU is against it{}); layout dp {} x "
+               "tp {} x pp {}{}, this rank: layers [{}, {}){}{}",
+               where, peak_flops_ / 1e9,
+               mo.device.is_cuda() ? (fp16 ? ": fp16 tensor cores" : ": fp32, no TF32") : "", D,
+               tp_size(), P,
                options_.zero && D > 1 ? " with ZeRO-1" : "", shard.first_layer,
                shard.end_layer(mc), shard.has_embedding ? " + embedding" : "",
                shard.has_head ? " + head" : "");
@@ -188,11 +225,16 @@ StepResult Trainer::train_step() {
   const auto targets = static_cast<std::int64_t>(counts[0]);
   const float scale = static_cast<float>(scaler_.scale());
   model_->zero_grads();
+  // Data parallel without ZeRO-1: every rank's gradients (already divided by the global
+  // target count) are summed layer by layer during the last backward (train/grad_reduce.h),
+  // so all ranks hold the gradient of the whole global batch.
+  std::optional<LayerwiseGradReduce> reduce;
+  if (!zero_ && dp_size() > 1) reduce.emplace(*dp(), model_->layout(), model_->grads().flat());
+  model::StepOptions step_opt{.loss_scale = scale, .num_targets = targets,
+                              .step = static_cast<std::uint32_t>(state_.step), .training = true};
+  if (reduce) step_opt.on_layer_grads = [&reduce](int layer) { reduce->layer_done(layer); };
   // Forward and backward of every micro-batch through this rank's stage (1F1B under PP).
-  const PipelineStats ps = run_pipeline_step(
-      *model_, pp(), batches,
-      {.loss_scale = scale, .num_targets = targets,
-       .step = static_cast<std::uint32_t>(state_.step), .training = true});
+  const PipelineStats ps = run_pipeline_step(*model_, pp(), batches, step_opt);
   r.compute_seconds = ps.compute_s;
   r.pipeline_comm_seconds = ps.comm_s;
   r.head_rows = ps.num_targets;
@@ -205,9 +247,8 @@ StepResult Trainer::train_step() {
     emb->all_reduce_sum(parallel::floats(gE));
   }
 
-  // Data parallel: every rank's gradients (already divided by the global target count)
-  // are summed, so all ranks hold the gradient of the whole global batch.
-  // With ZeRO-1 they are reduce-scattered instead: this rank holds its shard's sum.
+  // Data parallel: the ranges no layer covers, then wait for every layer's (see above).
+  // With ZeRO-1 the gradients are reduce-scattered instead: this rank holds its shard's sum.
   Tensor& full_grads = model_->grads().flat();
   Tensor grads = full_grads;
   optim::ElementRange range = optim::full_range(model_->layout());
@@ -215,8 +256,8 @@ StepResult Trainer::train_step() {
     zero_->reduce_grads(full_grads);
     grads = zero_->shard_grads();
     range = zero_->range();
-  } else if (dp_size() > 1) {
-    parallel::all_reduce_buckets(*dp(), full_grads, options_.dp_bucket_bytes);
+  } else if (reduce) {
+    reduce->finish();
   }
 
   // One reduction over every rank agrees on the loss, the overflow verdict and the global
@@ -261,6 +302,7 @@ StepResult Trainer::train_step() {
     spdlog::warn("loss scale has collapsed to {:g}: a warning sign of divergence", scaler_.scale());
   state_.consumed_samples += r.global_batch;
   ++state_.step;
+  if (model_->options().device.is_cuda()) cuda_synchronize();  // the step's time is its work
   r.seconds = seconds_since(t0);
   return r;
 }
@@ -338,8 +380,8 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
       m.step_ms = 1e3 * interval_s / interval_steps;
       const double flops = 3.0 * config_.model.forward_flops_per_token() * m.tokens_per_s;
       m.tflops = flops / 1e12;
-      m.mfu = flops / (peak_flops_ * world_size());
-      m.memory_gb = memory_stats(DeviceKind::cpu).peak / 1e9;
+      m.mfu = peak_flops_ > 0 ? flops / (peak_flops_ * world_size()) : std::nan("");
+      m.memory_gb = memory_stats(model_->options().device.kind).peak / 1e9;
       m.global_batch = static_cast<int>(r.global_batch);
       metrics_->log_step(m);
       interval_loss = interval_s = interval_norm = 0;
@@ -379,7 +421,7 @@ void Trainer::stop_with_checkpoint() {
 SaveResult Trainer::save(const std::string& save_root) {
   // DP ranks of one TP x PP position hold identical state (ZeRO-1 shards are gathered
   // first, by every rank of the DP group): DP rank 0 of each position writes its pieces.
-  const OptimizerTensors tensors = optimizer_tensors();
+  const OptimizerTensors tensors = on_host(optimizer_tensors());
   const auto existing = std::filesystem::path(save_root) / iter_dir_name(state_.step);
   if (state_.step == checkpoint_step_ && std::filesystem::exists(existing / kMetaFile)) {
     if (world_rank() == 0) spdlog::info("checkpoint of step {} already in {}", state_.step, save_root);
@@ -432,8 +474,14 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
     adamw_->master().copy_from(full.master.slice(0, range.begin, range.end));
     adamw_->exp_avg().copy_from(full.exp_avg.slice(0, range.begin, range.end));
     adamw_->exp_avg_sq().copy_from(full.exp_avg_sq.slice(0, range.begin, range.end));
-  } else {
+  } else if (adamw_->master().device().is_cpu()) {
     load_optimizer_tensors(path, meta, optimizer_tensors());
+  } else {
+    OptimizerTensors host = on_host(optimizer_tensors());
+    load_optimizer_tensors(path, meta, host);
+    adamw_->master().copy_from(host.master);
+    adamw_->exp_avg().copy_from(host.exp_avg);
+    adamw_->exp_avg_sq().copy_from(host.exp_avg_sq);
   }
   adamw_->set_step_count(meta.adamw_steps);
   scaler_.load_state(meta.loss_scaler);

@@ -40,12 +40,12 @@ struct TrainerOptions {
   std::string log_dir = "logs/run";
   // The process groups of a parallel run (null: one process); the layout's sizes are the
   // groups' sizes. DP rank r of D trains on samples [r*B/D, (r+1)*B/D) of each global batch
-  // of B; gradients are all-reduced in buckets over the DP group (and the tied embedding's
-  // over the embedding group), so the DP ranks of one TP x PP position hold the same
-  // weights and optimizer state. Checkpoints: DP rank 0 of each position writes its pieces
+  // of B; gradients are all-reduced layer by layer over the DP group, overlapping the last
+  // backward where the backend allows (train/grad_reduce.h), and the tied embedding's over
+  // the embedding group, so the DP ranks of one TP x PP position hold the same weights and
+  // optimizer state. Checkpoints: DP rank 0 of each position writes its pieces
   // (they load into any layout). Only world rank 0 writes metrics.jsonl.
   parallel::ProcessGroups* groups = nullptr;
-  std::int64_t dp_bucket_bytes = 25 << 20;
   // ZeRO-1 over the DP group (train/sharded_update.h): each rank keeps and updates one
   // shard of the master weights and Adam moments. Same results as without it.
   bool zero = false;

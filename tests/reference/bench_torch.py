@@ -3,13 +3,19 @@
 model the golden test checks) so that glm-train is compared with an honest PyTorch run.
 
     python3 bench_torch.py --config CONFIG.json --micro-batch 8 --threads 2 --steps 10 \
-        --warmup 3 [--optimizer none|adamw] [--precision fp32]
+        --warmup 3 [--optimizer none|adamw] [--precision fp32|fp16] [--device cpu|cuda]
 
 CONFIG.json holds a "model" object (DESIGN.md section 2 keys; ffn_hidden_size 0 = 8h/3 rounded
 to a multiple of 64; nonzero dropouts are applied as in training). One step = zero_grad +
 forward + loss + backward (+ AdamW step with --optimizer adamw), on random tokens with
 positions 0..T-1, prefix_len T//4, valid_len T and a target at every position.
 Prints one JSON line: tokens_per_s_median, step_ms_median, step_ms, threads, torch, ...
+
+On a GPU (--device cuda, the peer of the GPU check): the same model moved to the device,
+fp16 under torch.autocast (fp32 master weights, a fixed loss scale of 1024), timed with
+torch.cuda.synchronize() around each step; peak memory in the JSON. The reference is eager
+PyTorch with the unfused attention of the golden test (no FlashAttention), i.e. what a
+plain PyTorch implementation of the same math achieves.
 
 What makes it fast (the best PyTorch 1.13 eager can do on CPU): every matrix product is one
 addmm or one bmm over all heads and the batch (in-place scale and mask on the scores),
@@ -40,7 +46,8 @@ def parse_args(argv):
     p.add_argument("--steps", type=int, default=10, help="timed steps")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     p.add_argument("--optimizer", choices=("none", "adamw"), default="none")
-    p.add_argument("--precision", choices=("fp32",), default="fp32")
+    p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--seed", type=int, default=1234)
     return p.parse_args(argv)
 
@@ -67,6 +74,14 @@ def main(argv=None):
     model.train()  # dropout as configured
     gen = torch.Generator().manual_seed(args.seed + 1)
     batch = make_batch(cfg, args.micro_batch, gen)
+    cuda = args.device == "cuda"
+    if args.precision == "fp16" and not cuda:
+        print("bench_torch: --precision fp16 needs --device cuda", file=sys.stderr)
+        return 2
+    if cuda:
+        model = model.to("cuda")
+        batch = {k: v.to("cuda") for k, v in batch.items()}
+        torch.set_default_device("cuda")  # the masks and angles the model builds per step
     opt = None
     if args.optimizer == "adamw":
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-8,
@@ -74,10 +89,17 @@ def main(argv=None):
 
     def step():
         model.zero_grad(set_to_none=True)
-        _, loss, _ = model(batch)
-        loss.backward()
+        if args.precision == "fp16":
+            with torch.autocast("cuda", dtype=torch.float16):
+                _, loss, _ = model(batch)
+            (loss * 1024.0).backward()
+        else:
+            _, loss, _ = model(batch)
+            loss.backward()
         if opt is not None:
             opt.step()
+        if cuda:
+            torch.cuda.synchronize()
         return loss
 
     for _ in range(args.warmup):
@@ -103,6 +125,8 @@ def main(argv=None):
         "seq_length": cfg["seq_length"],
         "optimizer": args.optimizer,
         "precision": args.precision,
+        "device": args.device,
+        "peak_memory_gb": torch.cuda.max_memory_allocated() / 1e9 if cuda else None,
         "ffn_hidden_size": cfg["ffn_hidden_size"],
         "loss": loss.item(),
     }))

@@ -1,0 +1,37 @@
+#include "train/device_peak.h"
+
+#include <cstdlib>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace glm::train {
+
+double cuda_peak_flops(const std::string& name, bool fp16) {
+  // NVIDIA datasheets, dense (no sparsity), TFLOP/s: {fp16 tensor core, fp32}.
+  struct Card {
+    std::string_view match;
+    double fp16, fp32;
+  };
+  // More specific names first: "H100 PCIe" before "H100".
+  static constexpr Card kCards[] = {
+      {"H100 PCIe", 756.0, 51.2}, {"H100 NVL", 835.0, 60.0}, {"H100", 989.4, 66.9},
+      {"H200", 989.4, 66.9},      {"H800", 989.4, 66.9},     {"A100", 312.0, 19.5},
+      {"A800", 312.0, 19.5},      {"L40S", 362.0, 91.6},     {"A10", 125.0, 31.2},
+  };
+  for (const Card& c : kCards)
+    if (name.find(c.match) != std::string::npos) return 1e12 * (fp16 ? c.fp16 : c.fp32);
+  return 0.0;
+}
+
+double peak_flops_override(double fallback) {
+  const char* v = std::getenv("GLM_PEAK_TFLOPS");
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const double t = std::strtod(v, &end);
+  if (end == v || *end != '\0' || !(t > 0))
+    throw InputError(fmt::format("GLM_PEAK_TFLOPS='{}': expected a positive number of TFLOP/s", v));
+  return t * 1e12;
+}
+
+}  // namespace glm::train

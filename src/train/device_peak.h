@@ -1,0 +1,19 @@
+// The peak arithmetic rate MFU is measured against, per training device (DESIGN.md 5b).
+//   CPU:  the FMA peak measured at start-up (core/cpu_info.h), per process.
+//   CUDA: the card's dense datasheet peak for the run's precision: tensor-core fp16 in fp16
+//         mode (the products run on tensor cores), fp32 CUDA cores in fp32 mode (no TF32).
+// Unknown cards give 0 (MFU is then not reported); GLM_PEAK_TFLOPS overrides either.
+#pragma once
+
+#include <string>
+
+namespace glm::train {
+
+// Dense peak FLOP/s of a CUDA card by its name ("NVIDIA H100 80GB HBM3"); 0 when unknown.
+double cuda_peak_flops(const std::string& device_name, bool fp16);
+
+// GLM_PEAK_TFLOPS (a positive number of TFLOP/s) when set, else `fallback`. Throws
+// InputError naming the variable for a malformed value.
+double peak_flops_override(double fallback);
+
+}  // namespace glm::train
