@@ -23,7 +23,7 @@ namespace po = boost::program_options;
 namespace {
 
 int run(int argc, char** argv) {
-  std::string model_path, data_path, device = "cpu";
+  std::string model_path, data_path, device = "cpu", activations = "fp32";
   std::int64_t max_samples = 0;
   po::options_description desc(
       "glm-eval: held-out loss and perplexity of a model file on a glm-preprocess split,\n"
@@ -38,6 +38,9 @@ int run(int argc, char** argv) {
     ("max-samples", po::value(&max_samples)->default_value(0),
      "samples to evaluate (0 = the trainer's evaluation set: eval_iters x micro_batch_size)")
     ("device", po::value(&device)->default_value("cpu"), "cpu, or cuda (the first GPU; needs a CUDA build)")
+    ("activations", po::value(&activations)->default_value("fp32"),
+     "fp32 (exact), or int8: INT8/INT4 linears round their input per block of 32 and use "
+     "integer dot products (CPU; fastest decode)")
     ("json", "print one JSON object instead of text");
   // clang-format on
   po::variables_map vm;
@@ -49,6 +52,7 @@ int run(int argc, char** argv) {
   po::notify(vm);
   const glm::Device dev = glm::infer::parse_device(device);
   glm::infer::Engine engine(glm::infer::load_model_file(model_path), dev);
+  engine.set_activations(glm::infer::parse_activations(activations));
   glm::data::Tokenizer tok =
       glm::data::Tokenizer::from_bytes(engine.model().tokenizer_bytes, model_path + " (tokenizer)");
   const glm::infer::PerplexityResult r =
@@ -58,6 +62,7 @@ int run(int argc, char** argv) {
                         {"data", data_path},
                         {"bits", engine.model().bits},
                         {"device", device},
+                        {"activations", activations},
                         {"group_size", engine.model().group_size},
                         {"loss", r.loss},
                         {"perplexity", r.perplexity},

@@ -72,7 +72,7 @@ class Streamer {
 };
 
 int run(int argc, char** argv) {
-  std::string model_path, prompt, device = "cpu";
+  std::string model_path, prompt, device = "cpu", activations = "fp32";
   glm::infer::GenerateOptions o;
   po::options_description desc(
       "glm-generate: generate text with an exported model (glm-export).\n"
@@ -90,7 +90,10 @@ int run(int argc, char** argv) {
     ("top-k", po::value(&o.sampling.top_k)->default_value(0), "sample among the K most likely tokens (0 = all)")
     ("top-p", po::value(&o.sampling.top_p)->default_value(1.f), "nucleus sampling mass (1 = off)")
     ("seed", po::value(&o.sampling.seed)->default_value(1234), "sampling seed")
-    ("device", po::value(&device)->default_value("cpu"), "cpu, or cuda (the first GPU; needs a CUDA build)");
+    ("device", po::value(&device)->default_value("cpu"), "cpu, or cuda (the first GPU; needs a CUDA build)")
+    ("activations", po::value(&activations)->default_value("fp32"),
+     "fp32 (exact), or int8: INT8/INT4 linears round their input per block of 32 and use "
+     "integer dot products (CPU; fastest decode)");
   // clang-format on
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -107,6 +110,7 @@ int run(int argc, char** argv) {
   }
 
   glm::infer::Engine engine(glm::infer::load_model_file(model_path), dev);
+  engine.set_activations(glm::infer::parse_activations(activations));
   glm::data::Tokenizer tok =
       glm::data::Tokenizer::from_bytes(engine.model().tokenizer_bytes, model_path + " (tokenizer)");
   const std::vector<std::int32_t> ids = tok.encode(prompt);

@@ -24,4 +24,10 @@ Device parse_device(std::string_view name, bool built_with_cuda, int cuda_device
   return Device::cuda(0);
 }
 
+kernels::QuantActivations parse_activations(std::string_view name) {
+  if (name == "fp32") return kernels::QuantActivations::fp32;
+  if (name == "int8") return kernels::QuantActivations::int8;
+  throw InputError(fmt::format("--activations {}: expected fp32 or int8", name));
+}
+
 }  // namespace glm::infer

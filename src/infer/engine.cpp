@@ -35,6 +35,13 @@ Engine::Engine(ModelFile model, Device device)
   if (device_.is_cuda()) cuda_ = std::make_unique<CudaEngine>(m_, device_);
 }
 
+void Engine::set_activations(kernels::QuantActivations act) {
+  if (cuda_ && act != kernels::QuantActivations::fp32)
+    throw InputError("int8 activations are a CPU option: the CUDA engine's linears take fp16 "
+                     "activations");
+  act_ = act;
+}
+
 Engine::~Engine() = default;
 Engine::Engine(Engine&&) noexcept = default;
 Engine& Engine::operator=(Engine&&) noexcept = default;
@@ -95,12 +102,12 @@ Tensor Engine::forward_cpu(KVCache& cache, std::span<const std::int32_t> tokens,
     // attention: per TP rank, its heads; dense partial products summed over ranks
     for (int r = 0; r < N; ++r) {
       const RankLayerWeights& R = L.ranks[r];
-      R.qkv.forward(qkv, a, &R.qkv_b);  // [n, a/N, 3, d]
+      R.qkv.forward(qkv, a, &R.qkv_b, act_);  // [n, a/N, 3, d]
       Tensor heads = qkv.view({n, al, 3, d});
       k::rope_forward(heads, pos, static_cast<float>(c.rope_base));
       cached_attention(ctx, heads, cache.k(l, r), cache.v(l, r), t0, prefix_len, l + 1);
       // (with one rank the bias goes into the product, as in training)
-      R.dense.forward(r == 0 ? t_h : part, ctx, N == 1 ? &L.dense_b : nullptr);  // [n, h]
+      R.dense.forward(r == 0 ? t_h : part, ctx, N == 1 ? &L.dense_b : nullptr, act_);  // [n, h]
       if (r > 0) k::axpy(t_h, 1.f, part);
     }
     // h = alpha * a + (attn + bd);  m = LN_post(h)
@@ -109,9 +116,9 @@ Tensor Engine::forward_cpu(KVCache& cache, std::span<const std::int32_t> tokens,
     // MLP: per rank u = m W1^T + b1, g = x1 * GELU(x2), partial g W2^T; summed, + b2
     for (int r = 0; r < N; ++r) {
       const RankLayerWeights& R = L.ranks[r];
-      R.w1.forward(u, m, &R.b1);
+      R.w1.forward(u, m, &R.b1, act_);
       k::geglu_forward(g, u);
-      R.w2.forward(r == 0 ? t_h : part, g, N == 1 ? &L.b2 : nullptr);
+      R.w2.forward(r == 0 ? t_h : part, g, N == 1 ? &L.b2 : nullptr, act_);
       if (r > 0) k::axpy(t_h, 1.f, part);
     }
     if (N > 1) add_bias(t_h, L.b2);

@@ -41,6 +41,12 @@ class Engine {
   const ModelFile& model() const { return m_; }
   const model::ModelConfig& config() const { return m_.config; }
   Device device() const { return device_; }
+  // How the CPU's INT8/INT4 linears take their input: fp32 (exact, the default) or int8
+  // (x rounded per block of 32, integer dot products on AVX-512 VNNI: the fastest decode,
+  // within the rounding bound of kernels/quant.h). InputError on a CUDA engine, whose
+  // linears take fp16 activations.
+  void set_activations(kernels::QuantActivations act);
+  kernels::QuantActivations activations() const { return act_; }
   // A cache on the engine's device; InputError when a CUDA cache cannot hold `capacity`.
   KVCache new_cache(int capacity) const;
 
@@ -61,6 +67,7 @@ class Engine {
   ModelFile m_;
   float alpha_;
   Device device_;
+  kernels::QuantActivations act_ = kernels::QuantActivations::fp32;
   std::unique_ptr<CudaEngine> cuda_;  // the device weights (CUDA engines only)
 };
 

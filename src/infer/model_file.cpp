@@ -12,11 +12,12 @@ namespace glm::infer {
 
 std::string tp_group(int rank) { return fmt::format("tp_{}/", rank); }
 
-void LinearWeight::forward(Tensor& y, const Tensor& x, const Tensor* b) const {
+void LinearWeight::forward(Tensor& y, const Tensor& x, const Tensor* b,
+                           kernels::QuantActivations act) const {
   if (bits == 16)
     kernels::f16_linear_forward(y, x, f16, b);
   else
-    kernels::quant_linear_forward(y, x, q, b);
+    kernels::quant_linear_forward(y, x, q, b, kernels::QuantIsa::best, act);
 }
 
 std::int64_t ModelFile::weight_bytes() const {

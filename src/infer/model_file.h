@@ -62,8 +62,10 @@ struct LinearWeight {
   std::int64_t bytes() const {
     return bits == 16 ? static_cast<std::int64_t>(f16.nbytes()) : q.weight_bytes();
   }
-  // y [n, out] = x [n, in] W^T (+ b)
-  void forward(Tensor& y, const Tensor& x, const Tensor* b) const;
+  // y [n, out] = x [n, in] W^T (+ b); act: INT8/INT4 weights may round x to int8 blocks
+  // for integer dot products (kernels/quant.h); fp16 weights always take x as it is.
+  void forward(Tensor& y, const Tensor& x, const Tensor* b,
+               kernels::QuantActivations act = kernels::QuantActivations::fp32) const;
 };
 
 // What one TP rank holds of a layer (the local slices above), biases in f32.

@@ -17,6 +17,7 @@
 
 #include "core/h5_tensors.h"
 #include "core/half.h"
+#include "infer/device.h"
 #include "infer/engine.h"
 #include "infer/export.h"
 #include "infer/generate.h"
@@ -198,6 +199,25 @@ TEST(Infer, QuantizedLogitsCloseToFp16) {
     else
       EXPECT_GT(l2, err8) << "int4 is coarser than int8";
   }
+}
+
+// int8 activations (Engine::set_activations): the INT4 engine's logits with x rounded per
+// block of 32 stay near the exact-activation logits (the rounding adds an error of the
+// order of the weights' own, 0.2% rms per element, kernels/quant.h) and do change them.
+TEST(Infer, Int8ActivationsStayCloseToExactActivations) {
+  const std::string dir = test_dir("act8");
+  Saved s = save_tiny(dir);
+  data::Tokenizer tok = train::load_tokenizer(s.rc.train.data_dir);
+  model::Batch batch = heldout(s.rc, tok, 0, 2);
+  Engine exact(load_model_file(export_to(s, dir + "/m4.h5", 4, 64)));
+  Engine fast(load_model_file(dir + "/m4.h5"));
+  fast.set_activations(kernels::QuantActivations::int8);
+  EXPECT_EQ(fast.activations(), kernels::QuantActivations::int8);
+  const Tensor a = engine_logits(exact, batch, 0), b = engine_logits(fast, batch, 0);
+  const double l2 = diff(b.data<float>(), a.data<float>(), a.numel()).l2_rel;
+  EXPECT_GT(l2, 0) << "int8 activations must change the product";
+  EXPECT_LT(l2, 0.02);  // int4's own error vs fp16 is bounded at 0.02-0.03 above
+  EXPECT_THROW(infer::parse_activations("int4"), InputError);
 }
 
 TEST(Infer, TensorParallelShardsMatchOneShard) {
