@@ -26,8 +26,8 @@ echo "metrics: logs/quickstart/metrics.jsonl, checkpoint: $ckpt"
 
 # INT4 export of the trained model, its held-out perplexity and a generated sample
 # (glm-export, glm-eval, glm-generate: README "Export, generation and evaluation").
-echo "== INT4 (group 64) export of $ckpt, held-out perplexity and a sample =="
-build/bin/glm-export --load "$ckpt" --bits 4 --group-size 64 --out data_out/tiny-int4.h5
+echo "== INT4 (group 128) export of $ckpt, held-out perplexity and a sample =="
+build/bin/glm-export --load "$ckpt" --bits 4 --group-size 128 --out data_out/tiny-int4.h5
 OMP_NUM_THREADS=$(nproc) build/bin/glm-eval --model data_out/tiny-int4.h5 --data "$corpus/valid.h5"
 OMP_NUM_THREADS=$(nproc) build/bin/glm-generate --model data_out/tiny-int4.h5 \
   --prompt "A journey of a thousand miles" --max-new-tokens 40 --min-new-tokens 16 \

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/launch_config.h"
 #include "kernels/cuda/pointwise_launch.h"
 
@@ -13,20 +14,6 @@ namespace glm::kernels::cuda {
 namespace {
 
 constexpr int kThreads = 512;
-
-template <bool kMax>
-__device__ float block_reduce(float v, float* part) {
-  for (int o = 16; o > 0; o >>= 1) {
-    const float w = __shfl_xor_sync(0xffffffffu, v, o);
-    v = kMax ? fmaxf(v, w) : v + w;
-  }
-  if (threadIdx.x % 32 == 0) part[threadIdx.x / 32] = v;
-  __syncthreads();
-  float r = part[0];
-  for (int w = 1; w < kThreads / 32; ++w) r = kMax ? fmaxf(r, part[w]) : r + part[w];
-  __syncthreads();  // part is reused by the next reduction
-  return r;
-}
 
 __global__ void softmax_cross_entropy_block_per_row(float* losses, float* logits,
                                                     const std::int32_t* targets, std::int64_t V,
@@ -50,14 +37,14 @@ __global__ void softmax_cross_entropy_block_per_row(float* losses, float* logits
   const float x_target = x[target];
   float m = -INFINITY;
   for (std::int64_t j = threadIdx.x; j < V; j += kThreads) m = fmaxf(m, x[j]);
-  m = block_reduce<true>(m, part);
+  m = block_reduce<kThreads, true>(m, part);
   float sum = 0.f;
   for (std::int64_t j = threadIdx.x; j < V; j += kThreads) {
     const float e = expf(x[j] - m);
     if (write_grad) x[j] = e;
     sum += e;
   }
-  sum = block_reduce<false>(sum, part);
+  sum = block_reduce<kThreads, false>(sum, part);
   if (write_grad) {
     const float k = grad_scale / sum;
     for (std::int64_t j = threadIdx.x; j < V; j += kThreads)

@@ -37,10 +37,12 @@ Tensor to_f16(const Tensor& t) {
   return h;
 }
 
-// C f32 [M, N] = alpha op(A) op(B) + beta C with f16 A and B (cuBLASLt, fp32 accumulation).
-void gemm_f16_in_f32_out(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t K,
-                         const Tensor& A, std::int64_t lda, const Tensor& B, std::int64_t ldb,
-                         float beta, Tensor& C, std::int64_t ldc, const Tensor* bias) {
+// C [M, N] = op(A) op(B) + beta C through cuBLASLt (fp32 accumulation): A and B f16, C and
+// the optional bias epilogue f16 or f32 (their dtypes say which).
+void lt_gemm(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t K, const Tensor& A,
+             std::int64_t lda, const Tensor& B, std::int64_t ldb, float beta, Tensor& C,
+             std::int64_t ldc, const Tensor* bias) {
+  if (M == 0 || N == 0 || (K == 0 && beta == 1.f)) return;  // nothing to compute or add
   LtGemmArgs g;
   g.trans_a = ta;
   g.trans_b = tb;
@@ -48,8 +50,8 @@ void gemm_f16_in_f32_out(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std
   g.N = N;
   g.K = K;
   g.beta = beta;
-  g.ab_type = DType::f16;
-  g.c_type = DType::f32;
+  g.ab_type = A.dtype();
+  g.c_type = C.dtype();
   g.A = A.raw();
   g.lda = lda;
   g.B = B.raw();
@@ -57,7 +59,7 @@ void gemm_f16_in_f32_out(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std
   g.C = C.raw();
   g.ldc = ldc;
   g.bias = bias ? bias->raw() : nullptr;
-  if (M > 0 && N > 0) gemm_lt(g);
+  gemm_lt(g);
 }
 
 }  // namespace
@@ -72,8 +74,7 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
   }
   if (inputs == MatmulInputs::f16) {
     // y [R, out] = x16 [R, in] W16^T + b (fp32 bias in the epilogue)
-    gemm_f16_in_f32_out(Trans::N, Trans::T, R, out, in, to_f16(x), in, to_f16(W), in, 0.f, y,
-                        out, b);
+    lt_gemm(Trans::N, Trans::T, R, out, in, to_f16(x), in, to_f16(W), in, 0.f, y, out, b);
     return;
   }
   if (b) {
@@ -109,12 +110,10 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
     const Tensor dy16 = to_f16(dy);
     // dx [R, in] (=/+=) dy16 [R, out] W16 [out, in]
     if (dx)
-      gemm_f16_in_f32_out(Trans::N, Trans::N, R, in, out, dy16, out, to_f16(W), in,
-                          accumulate_dx ? 1.f : 0.f, *dx, in, nullptr);
+      lt_gemm(Trans::N, Trans::N, R, in, out, dy16, out, to_f16(W), in, accumulate_dx ? 1.f : 0.f,
+              *dx, in, nullptr);
     // dW [out, in] += dy16^T [out, R] x16 [R, in]
-    if (R > 0)
-      gemm_f16_in_f32_out(Trans::T, Trans::N, out, in, R, dy16, out, to_f16(x), in, 1.f, dW, in,
-                          nullptr);
+    if (R > 0) lt_gemm(Trans::T, Trans::N, out, in, R, dy16, out, to_f16(x), in, 1.f, dW, in, nullptr);
   }
   if (dx && inputs == MatmulInputs::f32) {
     // dx [R, in] (=/+=) dy [R, out] W [out, in]
@@ -165,21 +164,8 @@ void linear_forward_f16(Tensor& y, const Tensor& x, const Tensor& W, const Tenso
     require_tensor(op, "b", *b, DType::f16);
     require_shape(op, "b", *b, {out});
   }
-  LtGemmArgs g;
-  g.trans_b = Trans::T;
-  g.M = R;
-  g.N = out;
-  g.K = in;
-  g.ab_type = DType::f16;
-  g.c_type = DType::f16;
-  g.A = x.raw();
-  g.lda = in;
-  g.B = W.raw();
-  g.ldb = in;
-  g.C = y.raw();
-  g.ldc = out;
-  g.bias = b ? b->raw() : nullptr;
-  gemm_lt(g);
+  // y [R, out] = x [R, in] W^T + b (f16 bias in the epilogue)
+  lt_gemm(Trans::N, Trans::T, R, out, in, x, in, W, in, 0.f, y, out, b);
 }
 
 void linear_backward_f16(Tensor* dx, Tensor& dW_f32, const Tensor& dy, const Tensor& x,
@@ -191,32 +177,11 @@ void linear_backward_f16(Tensor* dx, Tensor& dW_f32, const Tensor& dy, const Ten
   if (dx) {
     require_tensor(op, "dx", *dx, DType::f16);
     require_shape(op, "dx", *dx, x.shape());
-    LtGemmArgs g;
-    g.M = R;
-    g.N = in;
-    g.K = out;
-    g.A = dy.raw();
-    g.lda = out;
-    g.B = W.raw();
-    g.ldb = in;
-    g.C = dx->raw();
-    g.ldc = in;
-    gemm_lt(g);
+    // dx f16 [R, in] = dy [R, out] W [out, in]
+    lt_gemm(Trans::N, Trans::N, R, in, out, dy, out, W, in, 0.f, *dx, in, nullptr);
   }
-  LtGemmArgs g;
-  g.trans_a = Trans::T;
-  g.M = out;
-  g.N = in;
-  g.K = R;
-  g.beta = 1.f;
-  g.c_type = DType::f32;
-  g.A = dy.raw();
-  g.lda = out;
-  g.B = x.raw();
-  g.ldb = in;
-  g.C = dW_f32.raw();
-  g.ldc = in;
-  if (R > 0) gemm_lt(g);
+  // dW f32 [out, in] += dy^T [out, R] x [R, in] (fp32 accumulation into the main gradient)
+  lt_gemm(Trans::T, Trans::N, out, in, R, dy, out, x, in, 1.f, dW_f32, in, nullptr);
 }
 
 }  // namespace glm::kernels::cuda

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/launch_config.h"
 #include "kernels/cuda/sharded_ce_launch.h"
 
@@ -12,20 +13,6 @@ namespace glm::kernels::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-template <bool kMax>
-__device__ float block_reduce(float v, float* part) {
-  for (int o = 16; o > 0; o >>= 1) {
-    const float w = __shfl_xor_sync(0xffffffffu, v, o);
-    v = kMax ? fmaxf(v, w) : v + w;
-  }
-  if (threadIdx.x % 32 == 0) part[threadIdx.x / 32] = v;
-  __syncthreads();
-  float r = part[0];
-  for (int w = 1; w < kThreads / 32; ++w) r = kMax ? fmaxf(r, part[w]) : r + part[w];
-  __syncthreads();  // part is reused by the next reduction
-  return r;
-}
 
 __global__ void add_bias_grid_stride(float* y, const float* b, std::int64_t R, std::int64_t n) {
   const std::int64_t total = R * n;
@@ -39,7 +26,7 @@ __global__ void row_max_block_per_row(float* row_max, const float* logits, std::
   const float* x = logits + blockIdx.x * V;
   float m = -INFINITY;
   for (std::int64_t j = threadIdx.x; j < V; j += kThreads) m = fmaxf(m, x[j]);
-  m = block_reduce<true>(m, part);
+  m = block_reduce<kThreads, true>(m, part);
   if (threadIdx.x == 0) row_max[blockIdx.x] = m;
 }
 
@@ -57,7 +44,7 @@ __global__ void partials_block_per_row(float* partials, const float* logits,
   const float m = row_max[r];
   float sum = 0.f;
   for (std::int64_t j = threadIdx.x; j < V; j += kThreads) sum += expf(x[j] - m);
-  sum = block_reduce<false>(sum, part);
+  sum = block_reduce<kThreads, false>(sum, part);
   if (threadIdx.x == 0) {
     const std::int64_t local = std::int64_t{t} - vocab_start;
     partials[2 * r] = sum;

@@ -37,20 +37,16 @@
 #include "optim/adamw.h"
 #include "optim/grad_clip.h"
 #include "train/run_config.h"
+#include "tests/bench/bench_util.h"
 
 namespace po = boost::program_options;
 using namespace glm;
+using bench::bench_batch;
+using bench::median;
+using bench::run_capture;
+using bench::seconds_since;
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
 
 // Best of 3 square sgemms with the process's GEMM backend: the attainable GEMM peak.
 double measure_sgemm_flops(int n) {
@@ -69,38 +65,6 @@ double measure_sgemm_flops(int n) {
     best = std::max(best, 2.0 * n * n * n / seconds_since(t0));
   }
   return best;
-}
-
-// Same synthetic batch as tests/reference/bench_torch.py: random tokens and targets at every
-// position, positions 0..T-1, a bidirectional prefix of T/4, no padding.
-model::Batch bench_batch(int B, int T, int V) {
-  model::Batch b;
-  b.tokens = Tensor::empty({B, T}, DType::i32);
-  b.positions = Tensor::empty({B, T}, DType::i32);
-  b.targets = Tensor::empty({B, T}, DType::i32);
-  b.prefix_len = Tensor::empty({B}, DType::i32);
-  b.valid_len = Tensor::empty({B}, DType::i32);
-  std::mt19937 rng(1);
-  for (int i = 0; i < B * T; ++i) {
-    b.tokens.data<std::int32_t>()[i] = static_cast<std::int32_t>(rng() % V);
-    b.targets.data<std::int32_t>()[i] = static_cast<std::int32_t>(rng() % V);
-    b.positions.data<std::int32_t>()[i] = i % T;
-  }
-  for (int s = 0; s < B; ++s) {
-    b.prefix_len.data<std::int32_t>()[s] = T / 4;
-    b.valid_len.data<std::int32_t>()[s] = T;
-  }
-  return b;
-}
-
-std::string run_capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  if (pclose(p) != 0) out.clear();
-  return out;
 }
 
 }  // namespace

@@ -19,14 +19,8 @@ namespace glm::train {
 namespace {
 
 namespace fs = std::filesystem;
+using glm::testing::temp_dir;
 using glm::testing::tiny_run;
-
-std::string temp_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d.string();
-}
 
 bool bit_equal(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && a.dtype() == b.dtype() &&

@@ -20,14 +20,8 @@
 namespace glm::train {
 namespace {
 
+using glm::testing::temp_dir;
 using glm::testing::tiny_run;
-
-std::string temp_dir(const std::string& name) {
-  auto d = std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d);
-  return d.string();
-}
 
 bool have_gpu() { return built_with_cuda() && cuda_device_count() > 0; }
 

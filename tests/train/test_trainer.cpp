@@ -18,14 +18,8 @@ namespace glm::train {
 namespace {
 
 using glm::testing::test_corpus;
+using glm::testing::temp_dir;
 using glm::testing::tiny_run;
-
-std::string temp_dir(const std::string& name) {
-  auto d = std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d);
-  return d.string();
-}
 
 // Measured (2026-11-27): 60 steps of the tiny config (480 samples) take the held-out loss
 // from 8.70 (ln 6016 = 8.70, a uniform guess) to 6.49. Asserting a drop of 1.0 nats leaves a

@@ -2,13 +2,24 @@
 // fixture (GLM_TEST_CORPUS, see tests/CMakeLists.txt) and the tiny config sized for CI.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "train/run_config.h"
 
 namespace glm::testing {
+
+// A fresh, empty directory under the system temp dir, unique to this process.
+inline std::string temp_dir(const std::string& name) {
+  auto d = std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d.string();
+}
 
 inline std::string test_corpus() {
   const char* dir = std::getenv("GLM_TEST_CORPUS");

@@ -35,40 +35,16 @@
 #include "optim/param_range.h"
 #include "train/device_peak.h"
 #include "train/run_config.h"
+#include "tests/bench/bench_util.h"
 
 namespace po = boost::program_options;
 using namespace glm;
+using bench::bench_batch;
+using bench::median;
+using bench::run_capture;
+using bench::seconds_since;
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
-// Random tokens and targets at every position, positions 0..T-1, a bidirectional prefix of
-// T/4, no padding: the batch tests/reference/bench_torch.py builds.
-model::Batch bench_batch(int B, int T, int V) {
-  model::Batch b;
-  for (Tensor* t : {&b.tokens, &b.positions, &b.targets}) *t = Tensor::empty({B, T}, DType::i32);
-  b.prefix_len = Tensor::empty({B}, DType::i32);
-  b.valid_len = Tensor::empty({B}, DType::i32);
-  std::mt19937 rng(1);
-  for (int i = 0; i < B * T; ++i) {
-    b.tokens.data<std::int32_t>()[i] = static_cast<std::int32_t>(rng() % V);
-    b.targets.data<std::int32_t>()[i] = static_cast<std::int32_t>(rng() % V);
-    b.positions.data<std::int32_t>()[i] = i % T;
-  }
-  for (int s = 0; s < B; ++s) {
-    b.prefix_len.data<std::int32_t>()[s] = T / 4;
-    b.valid_len.data<std::int32_t>()[s] = T;
-  }
-  return b;
-}
 
 struct Timing {
   std::vector<double> step_ms;
@@ -113,16 +89,6 @@ Timing time_steps(const train::RunConfig& rc, int B, int warmup, int steps) {
   }
   t.peak_gb = memory_stats(DeviceKind::cuda).peak / 1e9;
   return t;
-}
-
-std::string run_capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  if (pclose(p) != 0) out.clear();
-  return out;
 }
 
 }  // namespace
