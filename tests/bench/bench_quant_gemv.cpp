@@ -24,6 +24,7 @@
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -172,6 +173,14 @@ std::vector<GemvResult> bench_gemv(int repeats) {
   return res;
 }
 
+// The date rows are measured on, UTC (YYYY-MM-DD).
+std::string today() {
+  char date[16];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
+  return date;
+}
+
 struct DecodeResult {
   std::string what;
   double tokens_per_s, weight_mb;
@@ -185,9 +194,11 @@ std::vector<DecodeResult> bench_decode(const std::string& config, const std::str
   model::deepnorm_init(m.params(), 1234);
   std::vector<DecodeResult> res;
   const std::string tmp = (std::filesystem::temp_directory_path() / "bench_quant_gemv.h5").string();
+  // (128 must divide the config's f; configs/small.json's 1408 = 11 x 128 does)
   for (auto [bits, group, name] : {std::tuple<int, int, const char*>{16, 0, "fp16"},
                                    {8, 0, "int8 per-row"},
-                                   {4, 64, "int4 group 64"}}) {
+                                   {4, 0, "int4 per-row"},
+                                   {4, 128, "int4 group 128"}}) {
     infer::ExportOptions o;
     o.bits = bits;
     o.group_size = group;
@@ -200,12 +211,19 @@ std::vector<DecodeResult> bench_decode(const std::string& config, const std::str
     g.max_new_tokens = 64;
     data::SpecialTokens sp = tok.special();
     sp.eop = -1;  // a random model may predict <eop>: time every step
-    std::vector<double> tps;
-    for (int r = 0; r < repeats; ++r) {
-      infer::Generation out = infer::generate(e, sp, tok.vocab_size(), prompt, g);
-      tps.push_back(out.decode_steps / out.decode_seconds);
+    // exact fp32 activations; INT8/INT4 also with --activations int8
+    using kernels::QuantActivations;
+    for (QuantActivations act : {QuantActivations::fp32, QuantActivations::int8}) {
+      if (bits == 16 && act == QuantActivations::int8) continue;
+      e.set_activations(act);
+      std::vector<double> tps;
+      for (int r = 0; r < repeats; ++r) {
+        infer::Generation out = infer::generate(e, sp, tok.vocab_size(), prompt, g);
+        tps.push_back(out.decode_steps / out.decode_seconds);
+      }
+      res.push_back({fmt::format("{}{}", name, act == QuantActivations::int8 ? ", x int8" : ""),
+                     median(tps), e.model().weight_bytes() / 1e6});
     }
-    res.push_back({name, median(tps), e.model().weight_bytes() / 1e6});
   }
   std::filesystem::remove(tmp);
   return res;
@@ -256,20 +274,21 @@ int main(int argc, char** argv) {
       rows.push_back(fmt::format(
           "| GEMV batch 1, {} weights, GB/s of weight bytes | 4096x4096 | {} | {:.1f} GB/s ({:.0f} "
           "us) | "
-          "{:.1f} GB/s (STREAM triad; read-only {:.1f}) | {:.0f}% | 2026-11-28 |",
-          r.what, machine, r.gbs, r.us, bw.triad_gbs, bw.read_gbs, 100 * r.gbs / bw.triad_gbs));
+          "{:.1f} GB/s (STREAM triad; read-only {:.1f}) | {:.0f}% | {} |",
+          r.what, machine, r.gbs, r.us, bw.triad_gbs, bw.read_gbs, 100 * r.gbs / bw.triad_gbs,
+          today()));
     }
     if (!config.empty()) {
       for (const DecodeResult& d : bench_decode(config, tokenizer, repeats)) {
         std::cout << fmt::format(
-            "decode {} {:<15} {:7.1f} tokens/s  ({:.1f} MB of weights per token, {:.1f} GB/s)\n",
+            "decode {} {:<23} {:7.1f} tokens/s  ({:.1f} MB of weights per token, {:.1f} GB/s)\n",
             config, d.what, d.tokens_per_s, d.weight_mb, d.tokens_per_s * d.weight_mb / 1e3);
         rows.push_back(fmt::format(
             "| decode tokens/s, batch 1, {} weights | {} (random init) | {} | {:.1f} tokens/s "
-            "({:.0f} MB/token, {:.1f} GB/s) | {:.1f} GB/s (STREAM triad) | {:.0f}% | 2026-11-28 |",
+            "({:.0f} MB/token, {:.1f} GB/s) | {:.1f} GB/s (STREAM triad) | {:.0f}% | {} |",
             d.what, std::filesystem::path(config).filename().string(), machine, d.tokens_per_s,
             d.weight_mb, d.tokens_per_s * d.weight_mb / 1e3, bw.triad_gbs,
-            100 * d.tokens_per_s * d.weight_mb / 1e3 / bw.triad_gbs));
+            100 * d.tokens_per_s * d.weight_mb / 1e3 / bw.triad_gbs, today()));
       }
     }
     if (!results.empty()) {
