@@ -116,11 +116,15 @@ if [ $DRY = 1 ]; then  # the check's own clock starts after the builds
 fi
 
 # --- steps --------------------------------------------------------------------------------
+# Prebuilt binaries read configs and the PyTorch peer from this checkout, not from the path
+# they were built in (tests/bench/bench_util.h, tests/train/train_test_util.h).
+export GLM_SOURCE_DIR=$ROOT
 run env 30 bash -c "nvidia-smi || echo 'nvidia-smi: no NVIDIA driver / no CUDA device present'; nvcc --version || /usr/local/cuda/bin/nvcc --version"
 if [ -n "$BIN" ]; then
   run unit 240 "$BIN/glm_cuda_tests" --gtest_output="xml:$OUT/glm_cuda_tests.xml"
   CORPUS=$ROOT/gpu_bundle/test_corpus
-  run train_agree 180 env GLM_TEST_CORPUS="$CORPUS" OMP_NUM_THREADS=8 "$BIN/glm_train_tests" \
+  run train_agree 180 env GLM_TEST_CORPUS="$CORPUS" GLM_SOURCE_DIR="$ROOT" OMP_NUM_THREADS=8 \
+    "$BIN/glm_train_tests" \
     --gtest_filter='CudaTraining.*'
   [ -x "$BIN/bench_cuda_train_step" ] && run train_step 150 "$BIN/bench_cuda_train_step" \
     --config "$ROOT/configs/1.3b.json" --peer --results "$OUT/RESULTS_rows.md"

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -14,6 +15,14 @@
 #include "model/batch.h"
 
 namespace glm::bench {
+
+// The repository root the benchmark reads configs and the PyTorch peer from: GLM_SOURCE_DIR
+// in the environment (prebuilt binaries run in another checkout, launch/gpu_check.sh), else
+// the source tree it was built from.
+inline std::string source_dir() {
+  const char* dir = std::getenv("GLM_SOURCE_DIR");
+  return dir && *dir ? dir : std::string(GLM_SOURCE_DIR);
+}
 
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -21,6 +21,13 @@ inline std::string temp_dir(const std::string& name) {
   return d.string();
 }
 
+// The repository the tests read configs from: GLM_SOURCE_DIR in the environment (the GPU check
+// runs prebuilt binaries in another checkout, launch/gpu_check.sh), else where they were built.
+inline std::string source_dir() {
+  const char* dir = std::getenv("GLM_SOURCE_DIR");
+  return dir && *dir ? dir : std::string(GLM_SOURCE_DIR);
+}
+
 inline std::string test_corpus() {
   const char* dir = std::getenv("GLM_TEST_CORPUS");
   return dir ? dir : std::string(GLM_BINARY_DIR) + "/test_corpus";
@@ -32,7 +39,7 @@ inline train::RunConfig tiny_run(std::vector<std::string> overrides = {}) {
   overrides.insert(overrides.begin(), {"model.vocab_size=6016",
                                        "train.data_dir=\"" + test_corpus() + "\"",
                                        "train.log_interval=1000000", "train.eval_interval=0"});
-  return train::load_run_config(std::string(GLM_SOURCE_DIR) + "/configs/tiny.json", overrides);
+  return train::load_run_config(source_dir() + "/configs/tiny.json", overrides);
 }
 
 }  // namespace glm::testing

@@ -22,6 +22,7 @@
 #include "infer/engine.h"
 #include "infer/generate.h"
 #include "kernels/cuda/cuda_convert.h"
+#include "tests/bench/bench_util.h"
 #include "tests/cuda/random_model_file.h"
 
 namespace po = boost::program_options;
@@ -54,7 +55,7 @@ double decode_tokens_per_s(const infer::Engine& e, const data::Tokenizer& tok, i
 
 std::string default_config() {
   if (fs::exists("configs/small.json")) return "configs/small.json";
-  return std::string(GLM_SOURCE_DIR) + "/configs/small.json";
+  return bench::source_dir() + "/configs/small.json";
 }
 
 }  // namespace

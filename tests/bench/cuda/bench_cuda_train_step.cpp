@@ -99,7 +99,7 @@ int main(int argc, char** argv) try {
   bool peer = false;
   po::options_description opts("bench_cuda_train_step options");
   opts.add_options()("help", "show this help")(
-      "config", po::value(&config_path)->default_value(std::string(GLM_SOURCE_DIR) + "/configs/1.3b.json"),
+      "config", po::value(&config_path)->default_value(bench::source_dir() + "/configs/1.3b.json"),
       "run config (model, train.micro_batch_size, train.precision)")(
       "micro-batch", po::value(&micro_batch), "micro-batch (default: the config's, halved until it fits)")(
       "steps", po::value(&steps)->default_value(5), "timed steps")(
@@ -158,7 +158,7 @@ int main(int argc, char** argv) try {
     const std::string cmd = fmt::format(
         "{} {}/tests/reference/bench_torch.py --config {} --micro-batch {} --steps {} --warmup {} "
         "--optimizer adamw --precision {} --device cuda",
-        python, GLM_SOURCE_DIR, config_path, B, steps, warmup, rc.train.precision);
+        python, bench::source_dir(), config_path, B, steps, warmup, rc.train.precision);
     const std::string out = run_capture(cmd);
     const auto brace = out.find('{');
     auto j = brace == std::string::npos ? nlohmann::json() : nlohmann::json::parse(out.substr(brace), nullptr, false);
