@@ -179,10 +179,8 @@ void GLMModel::upload_batch(Workspace& ws, const Batch& b) {
               b.valid_len.to(dev), b.sample_offset};  // targets stay on the host (target_rows)
 }
 
-LayerContext GLMModel::make_context(Workspace& ws, const Batch& host_batch, bool training,
-                                    std::uint32_t step) {
-  upload_batch(ws, host_batch);
-  const Batch& b = ws.batch;
+LayerContext GLMModel::make_context(Workspace& ws, bool training, std::uint32_t step) {
+  const Batch& b = ws.batch;  // uploaded by the slot's forward (upload_batch)
   ws.mask = {b.prefix_len, b.valid_len};
   ws.positions = b.positions.view({b.tokens.numel()});
   LayerContext ctx;
@@ -328,7 +326,8 @@ LossStats GLMModel::stage_forward(const Batch& batch, const StepOptions& opt, in
                                   bool backward) {
   check_batch(batch, config_);
   Workspace& ws = slot(i, batch.batch_size(), batch.seq_len());
-  LayerContext ctx = make_context(ws, batch, opt.training, opt.step);
+  upload_batch(ws, batch);
+  LayerContext ctx = make_context(ws, opt.training, opt.step);
   forward_layers(ws, ctx);
   if (!last_stage()) return {};
   const std::int64_t denom = opt.num_targets > 0 ? opt.num_targets : batch.num_targets();
@@ -338,7 +337,7 @@ LossStats GLMModel::stage_forward(const Batch& batch, const StepOptions& opt, in
 
 const Tensor& GLMModel::stage_backward(const Batch& batch, const StepOptions& opt, int i) {
   Workspace& ws = slot(i, batch.batch_size(), batch.seq_len());
-  LayerContext ctx = make_context(ws, batch, opt.training, opt.step);
+  LayerContext ctx = make_context(ws, opt.training, opt.step);  // the forward's batch
   Tensor& dx = last_stage() ? head_backward(ws) : ws.dout;
   return backward_layers(ws, ctx, dx, opt.on_layer_grads);
 }
@@ -360,7 +359,8 @@ Tensor GLMModel::forward_logits(const Batch& batch) {
             "forward_logits needs the whole model in one process");
   check_batch(batch, config_);
   Workspace& ws = slot(0, batch.batch_size(), batch.seq_len());
-  LayerContext ctx = make_context(ws, batch, false, 0);
+  upload_batch(ws, batch);
+  LayerContext ctx = make_context(ws, false, 0);
   forward_layers(ws, ctx);
   k::layernorm_forward(ws.y, ws.lnf_mean, ws.lnf_rstd, ws.x.back(), params_.final_ln_w(),
                        params_.final_ln_b(), static_cast<float>(config_.layernorm_epsilon));

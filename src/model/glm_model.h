@@ -116,7 +116,8 @@ class GLMModel {
  private:
   struct Workspace;  // one micro-batch's activations, sized for one (B, T)
   Workspace& slot(int i, int B, int T);
-  LayerContext make_context(Workspace& ws, const Batch& b, bool training, std::uint32_t step);
+  // The layers' context over the slot's uploaded batch (ws.batch).
+  LayerContext make_context(Workspace& ws, bool training, std::uint32_t step);
   // Embedding (stage 0) and this stage's layers: x_N in ws.x.back(), [R, h].
   void forward_layers(Workspace& ws, const LayerContext& ctx);
   // Loss of the target rows through final LN and the (vocab-parallel) head; with

@@ -34,24 +34,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Where this rank trains: train.device, on the rank's current CUDA device (glm-train picks
-// one GPU per rank before it builds the process groups).
-Device training_device(const RunConfig& rc, const parallel::Communicator* world) {
-  if (rc.train.device != "cuda") return Device::cpu();
-  if (!built_with_cuda())
-    throw InputError(fmt::format("{}: train.device cuda: this build has no CUDA backend (nvcc was "
-                                 "not found when it was configured)",
-                                 rc.source));
-  if (cuda_device_count() == 0)
-    throw InputError(fmt::format("{}: train.device cuda: no CUDA device present", rc.source));
-  if (world && world->size() > 1 && !world->takes_device_memory())
-    throw InputError(fmt::format(
-        "{}: train.device cuda on {} ranks needs NCCL process groups (device buffers); this "
-        "build has no NCCL backend",
-        rc.source, world->size()));
-  return Device::cuda(current_cuda_device());
-}
-
 // Checkpoint files are written from and read into host memory.
 OptimizerTensors on_host(const OptimizerTensors& t) {
   if (t.master.device().is_cpu()) return t;
@@ -60,6 +42,23 @@ OptimizerTensors on_host(const OptimizerTensors& t) {
 }
 
 }  // namespace
+
+Device training_device(const RunConfig& rc, const parallel::Communicator* world,
+                       bool built_with_cuda, int cuda_devices, int current_device) {
+  if (rc.train.device != "cuda") return Device::cpu();
+  if (!built_with_cuda)
+    throw InputError(fmt::format("{}: train.device cuda: this build has no CUDA backend (nvcc was "
+                                 "not found when it was configured)",
+                                 rc.source));
+  if (cuda_devices <= 0)
+    throw InputError(fmt::format("{}: train.device cuda: no CUDA device present", rc.source));
+  if (world && world->size() > 1 && !world->takes_device_memory())
+    throw InputError(fmt::format(
+        "{}: train.device cuda on {} ranks needs NCCL process groups (device buffers); this "
+        "build has no NCCL backend",
+        rc.source, world->size()));
+  return Device::cuda(current_device);
+}
 
 double EvalResult::perplexity() const { return std::exp(std::min(loss, 50.0)); }
 
@@ -106,7 +105,10 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
   model::ModelOptions mo = config_.model_options();
   mo.shard = shard;
   mo.tp = tp();
-  mo.device = training_device(config_, world());
+  // (the CUDA runtime is asked only by a CUDA run; glm-train picked this rank's GPU)
+  const bool cuda = config_.train.device == "cuda";
+  mo.device = training_device(config_, world(), built_with_cuda(), cuda ? cuda_device_count() : 0,
+                              cuda ? current_cuda_device() : 0);
   model_ = std::make_unique<model::GLMModel>(mc, mo);
   model::deepnorm_init(model_->params(), seed);
   auto layout = std::make_shared<const model::ParamLayout>(model_->layout());

@@ -13,12 +13,10 @@
 #include <vector>
 
 #include "core/allocator.h"
+#include "tests/gpu_skip.h"
 #include "core/tensor.h"
 
 namespace glm::cudatest {
-
-#define SKIP_WITHOUT_GPU()                                                        \
-  if (::glm::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device present: GPU test not run"
 
 inline Tensor random_tensor(const Shape& shape, std::uint64_t seed, float lo = -1.f,
                             float hi = 1.f) {

@@ -7,14 +7,12 @@
 #include <random>
 
 #include "core/allocator.h"
+#include "tests/gpu_skip.h"
 #include "core/half.h"
 #include "kernels/cuda/cuda_convert.h"
 
 namespace glm {
 namespace {
-
-#define SKIP_WITHOUT_GPU()                                                        \
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device present: GPU test not run"
 
 TEST(CudaConvert, AllHalfPatternsMatchCpuReference) {
   SKIP_WITHOUT_GPU();

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/allocator.h"
+#include "tests/gpu_skip.h"
 #include "core/error.h"
 #include "core/half.h"
 #include "kernels/cuda/quant_dequant.h"
@@ -28,9 +29,6 @@ namespace {
 
 namespace kc = kernels::cuda;
 namespace kq = kernels::cuda::quant;
-
-#define SKIP_WITHOUT_GPU()                                                        \
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device present: GPU test not run"
 
 // ---- host reference: the format definition, literally --------------------------------------
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/allocator.h"
+#include "tests/gpu_skip.h"
 #include "core/error.h"
 #include "train/device_peak.h"
 #include "train/trainer.h"
@@ -22,11 +23,6 @@ namespace {
 
 using glm::testing::temp_dir;
 using glm::testing::tiny_run;
-
-bool have_gpu() { return built_with_cuda() && cuda_device_count() > 0; }
-
-#define SKIP_WITHOUT_GPU()                                                       \
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device present: GPU test not run"
 
 // Tolerances (not yet measured on a GPU; the first GPU run records the figures in
 // tests/bench/RESULTS.md). fp32: the GPU sums in another order (cuBLAS SGEMM without TF32,
@@ -100,20 +96,26 @@ TEST(CudaTraining, CheckpointFromGpuResumesOnCpu) {
   EXPECT_EQ(cpu.state().step, 3);
 }
 
-// Runs everywhere: without a GPU (or without CUDA in the build) a CUDA run is refused with
-// a message that says why, before any work.
-TEST(CudaTraining, RefusedClearlyWithoutAGpu) {
-  if (have_gpu()) GTEST_SKIP() << "a GPU is present: the refusal does not apply";
-  try {
-    Trainer t(tiny_run({"train.device=\"cuda\""}), {.log_dir = temp_dir("glm_cuda_refused")});
-    FAIL() << "a CUDA run without a GPU was accepted";
-  } catch (const InputError& e) {
-    const std::string m = e.what();
-    EXPECT_NE(m.find("train.device cuda"), std::string::npos) << m;
-    EXPECT_TRUE(m.find("no CUDA device present") != std::string::npos ||
-                m.find("no CUDA backend") != std::string::npos)
-        << m;
-  }
+// The device decision with every combination of facts (runs on any machine): a CUDA run
+// is refused, before any work, with a message that says why.
+TEST(CudaTraining, DeviceDecisionRefusesClearly) {
+  const RunConfig cpu = tiny_run(), gpu = tiny_run({"train.device=\"cuda\""});
+  EXPECT_TRUE(training_device(cpu, nullptr, false, 0, 0).is_cpu());
+  EXPECT_TRUE(training_device(cpu, nullptr, true, 4, 1).is_cpu());
+  EXPECT_EQ(training_device(gpu, nullptr, true, 4, 3), Device::cuda(3));
+  auto message = [&](bool built, int devices) -> std::string {
+    try {
+      training_device(gpu, nullptr, built, devices, 0);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  const std::string no_backend = message(false, 0), no_device = message(true, 0);
+  EXPECT_NE(no_backend.find("train.device cuda: this build has no CUDA backend"), std::string::npos)
+      << no_backend;
+  EXPECT_NE(no_device.find("train.device cuda: no CUDA device present"), std::string::npos)
+      << no_device;
 }
 
 TEST(CudaTraining, DeviceIsARunSettingOfTheConfig) {

@@ -8,14 +8,12 @@
 #include <vector>
 
 #include "core/allocator.h"
+#include "tests/gpu_skip.h"
 #include "core/tensor.h"
 #include "parallel/nccl_communicator.h"
 
 namespace glm::parallel {
 namespace {
-
-#define SKIP_WITHOUT_GPU()                                                        \
-  if (::glm::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device present: GPU test not run"
 
 struct World {
   int rank = 0, size = 1, device = 0;
