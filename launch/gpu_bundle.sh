@@ -25,8 +25,9 @@ OUT=$ROOT/gpu_bundle
 
 cmake -S "$ROOT" -B "$BUILD" -DGLM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
 # glm_train_tests holds the GPU-vs-CPU training agreement (CudaTraining.*), glm-train the
-# GPU training command itself; both need the test corpus, copied below.
-targets=(glm_cuda_tests glm_train_tests glm-train glm-preprocess)
+# GPU training command itself (both need the test corpus, copied below); glm-export,
+# glm-generate and glm-eval take its checkpoint to an INT4 file and run it on the GPU.
+targets=(glm_cuda_tests glm_train_tests glm-train glm-preprocess glm-export glm-generate glm-eval)
 if grep -q "glm_nccl_tests" "$BUILD/Makefile" 2>/dev/null || \
    cmake --build "$BUILD" --target help 2>/dev/null | grep -q glm_nccl_tests; then
   targets+=(glm_nccl_tests)
@@ -41,7 +42,9 @@ cmake --build "$BUILD" -j"${GLM_BUILD_JOBS:-2}" --target "${targets[@]}"
 
 rm -rf "$OUT"
 mkdir -p "$OUT/bin" "$OUT/lib"
-for t in "${targets[@]}"; do cp "$BUILD/bin/$t" "$OUT/bin/"; done
+# Stripped: the bundle travels to the GPU machine with the working tree, which carries at
+# most 64 MiB in all.
+for t in "${targets[@]}"; do cp "$BUILD/bin/$t" "$OUT/bin/" && strip --strip-unneeded "$OUT/bin/$t"; done
 # The trainer tests' corpus (tokenizer + train/valid HDF5, a few MB): made here, where the
 # corpus packages are installed, so the GPU machine needs none.
 if [ ! -f "$BUILD/test_corpus/train.h5" ]; then
@@ -81,3 +84,8 @@ fi
   ls -1 "$OUT/bin" "$OUT/lib"
 } > "$OUT/MANIFEST.txt"
 du -sh "$OUT" | awk '{print "gpu_bundle: " $1 " in gpu_bundle/"}'
+kib=$(du -sk "$OUT" | awk '{print $1}')
+if [ "$kib" -gt $((60 * 1024)) ]; then
+  echo "gpu_bundle: $((kib / 1024)) MiB is more than the 60 MiB that fit the GPU machine's carry limit" >&2
+  exit 1
+fi

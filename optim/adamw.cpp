@@ -54,14 +54,19 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void adamw_span
   }
 }
 
-void require_range_tensor(const char* what, const Tensor& t, std::int64_t n) {
-  GLM_CHECK(t.device().is_cpu(), "AdamW: {} must be on the CPU, got {}", what, t.describe());
+}  // namespace
+
+void check_range_tensor(const char* what, const Tensor& t, std::int64_t n, Device device) {
   GLM_CHECK(t.dtype() == DType::f32 && t.is_contiguous() && t.numel() == n,
             "AdamW: {} must be contiguous f32 with {} elements (the range), got {}", what, n,
             t.describe());
+  GLM_CHECK(t.device() == device, "AdamW: {} is {}, but the master weights are on {}", what,
+            t.describe(), device_name(device));
+#ifndef GLM_WITH_CUDA
+  GLM_CHECK(device.is_cpu(), "AdamW: {} is {}: this build has no CUDA backend", what,
+            t.describe());
+#endif
 }
-
-}  // namespace
 
 bool decays(model::ParamKind kind, const AdamWConfig& config) {
   return kind == model::ParamKind::matrix ||
@@ -72,7 +77,8 @@ AdamW::AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig confi
              ElementRange range, Tensor master)
     : layout_(std::move(layout)), config_(config), range_(range), master_(std::move(master)) {
   GLM_CHECK(layout_ != nullptr, "AdamW: no parameter layout");
-  require_range_tensor("master", master_, range_.size());
+  // The master's device is where the update runs (the CPU loop or the CUDA kernel).
+  check_range_tensor("master", master_, range_.size(), master_.device());
   m_ = Tensor::zeros({range_.size()}, DType::f32, master_.device());
   v_ = Tensor::zeros({range_.size()}, DType::f32, master_.device());
   build_segments();
@@ -116,7 +122,7 @@ void AdamW::build_segments() {
 
 void AdamW::step(const Tensor& grad, double lr, float inv_scale) {
   const std::int64_t n = range_.size();
-  require_range_tensor("grad", grad, n);
+  check_range_tensor("grad", grad, n, master_.device());
   ++step_;
   config_.lr = lr;
   const double t = static_cast<double>(step_);

@@ -47,6 +47,11 @@ struct AdamWConfig {
 // Whether AdamW applies weight decay to a parameter of this kind.
 bool decays(model::ParamKind kind, const AdamWConfig& config);
 
+// The check AdamW applies to its master (at construction) and to every gradient: contiguous
+// f32 with n elements, on `device` (the master's: the CPU, or a CUDA device in a CUDA
+// build). Throws glm::Error naming `what`, the tensor and the device.
+void check_range_tensor(const char* what, const Tensor& t, std::int64_t n, Device device);
+
 class AdamW {
  public:
   // master: f32 [range.size()] (any shape with that many contiguous elements), updated in
@@ -58,7 +63,8 @@ class AdamW {
   // The whole layout.
   AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig config, Tensor master);
 
-  // One update with the gradient of this range (f32, range.size() elements). The fused pass
+  // One update with the gradient of this range (f32, range.size() elements, on the master's
+  // device). The fused pass
   // multiplies the gradient by inv_scale (1/loss_scale, optionally times the clip
   // coefficient) so no separate unscale pass is needed. Increments step() first.
   void step(const Tensor& grad, double lr, float inv_scale = 1.f);

@@ -73,7 +73,9 @@ double clip_coefficient(double total_norm, double max_norm) {
 }
 
 void apply_clip(Tensor& grad, double coeff) {
-  require_grad("apply_clip", grad);
+  // kernels::scale runs on the gradient's device
+  GLM_CHECK(grad.dtype() == DType::f32 && grad.is_contiguous(),
+            "apply_clip: gradient must be contiguous f32, got {}", grad.describe());
   if (coeff == 1.0) return;
   kernels::scale(grad, static_cast<float>(coeff));
 }

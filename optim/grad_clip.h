@@ -5,18 +5,15 @@
 //   coeff = min(1, max_norm / (norm + 1e-6))           (Megatron / PyTorch clip_grad_norm_)
 //   grad *= coeff                                      (only when coeff < 1)
 // The sums accumulate in fp64 over fixed blocks of kSumBlock elements combined in index
-// order, so they are bit-identical for any thread count. A non-finite gradient makes the
-// sum non-finite (fp64 cannot overflow on squares of finite floats), so the same pass also
-// detects overflow: found_inf = !std::isfinite(sum).
-// Tip: instead of apply_clip, fold the coefficient into AdamW::step's inv_scale.
+// order, so they are bit-identical for any thread count. Gradients may live on the CPU or a
+// CUDA device (the device runs its own fixed-order fp64 reduction). Overflow is detected
+// separately (kernels::all_finite), so a step can be skipped before any norm is needed.
 #pragma once
-
-#include "model/param_layout.h"
-#include "optim/param_range.h"
 
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "model/param_layout.h"
 #include "optim/param_range.h"
 
 namespace glm::optim {

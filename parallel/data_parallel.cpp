@@ -3,14 +3,14 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "parallel/tensor_span.h"
 
 namespace glm::parallel {
 
 void all_reduce_buckets(Communicator& dp, Tensor& flat, std::int64_t bucket_bytes) {
-  GLM_CHECK(flat.dtype() == DType::f32 && flat.is_contiguous(), "DP all-reduce of {}", flat.describe());
+  float* p = floats(dp, flat).data();
   if (dp.size() == 1) return;
   const std::int64_t n = flat.numel(), per = std::max<std::int64_t>(1, bucket_bytes / 4);
-  float* p = flat.data<float>();
   // Buckets from the end of the buffer: the last layers' gradients are ready first.
   for (std::int64_t end = n; end > 0; end -= per) {
     const std::int64_t begin = std::max<std::int64_t>(0, end - per);
@@ -30,17 +30,14 @@ void reduce_scatter_shard(Communicator& dp, const ShardPlan& plan, const Tensor&
   GLM_CHECK(grads_padded.numel() == plan.padded && out.numel() == plan.shard,
             "reduce_scatter_shard: {} -> {} for plan {} / {}", grads_padded.describe(),
             out.describe(), plan.padded, plan.shard);
-  dp.reduce_scatter_sum(
-      std::span<const float>(grads_padded.data<float>(), static_cast<std::size_t>(plan.padded)),
-      std::span<float>(out.data<float>(), static_cast<std::size_t>(plan.shard)));
+  dp.reduce_scatter_sum(floats(dp, grads_padded), floats(dp, out));
 }
 
 void all_gather_shards(Communicator& dp, const ShardPlan& plan, const Tensor& shard,
                        Tensor& full_padded) {
   GLM_CHECK(full_padded.numel() == plan.padded && shard.numel() == plan.shard,
             "all_gather_shards: {} -> {}", shard.describe(), full_padded.describe());
-  dp.all_gather(std::span<const float>(shard.data<float>(), static_cast<std::size_t>(plan.shard)),
-                std::span<float>(full_padded.data<float>(), static_cast<std::size_t>(plan.padded)));
+  dp.all_gather(floats(dp, shard), floats(dp, full_padded));
 }
 
 }  // namespace glm::parallel

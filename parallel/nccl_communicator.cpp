@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "kernels/cuda/cuda_stream.h"
+#include "parallel/deadline.h"
 
 namespace glm::parallel {
 namespace {
@@ -49,16 +50,40 @@ bool is_host_memory(const void* p) {
   return a.type == cudaMemoryTypeUnregistered || a.type == cudaMemoryTypeHost;
 }
 
-// Runs op on a device copy of host elements and copies the result back.
-template <class T, class Op>
-void through_device(std::span<T> host, int device, Op op) {
-  const std::size_t bytes = host.size_bytes();
-  Tensor buf = Tensor::empty({static_cast<std::int64_t>(std::max<std::size_t>(bytes, 1))},
-                             DType::u8, Device::cuda(device));
-  copy_bytes(buf.raw(), buf.device(), host.data(), Device::cpu(), bytes);
-  op(std::span<T>(static_cast<T*>(buf.raw()), host.size()));
-  copy_bytes(host.data(), Device::cpu(), buf.raw(), buf.device(), bytes);
+template <class T>
+bool on_host(std::span<T> s) {
+  return !s.empty() && is_host_memory(s.data());
 }
+
+// The device-side stand-in for one operation's buffer: the span itself when it is device
+// memory, else a device copy (filled from the host for inputs, copied back by finish()
+// for outputs).
+template <class T>
+class Staged {
+ public:
+  Staged(std::span<T> s, int device, bool is_input) : host_(s) {
+    if (!on_host(s)) {
+      dev_ = s;
+      return;
+    }
+    staged_ = true;
+    buf_ = Tensor::empty({static_cast<std::int64_t>(std::max<std::size_t>(s.size_bytes(), 1))},
+                         DType::u8, Device::cuda(device));
+    dev_ = std::span<T>(static_cast<T*>(buf_.raw()), s.size());
+    if (is_input) copy_bytes(buf_.raw(), buf_.device(), s.data(), Device::cpu(), s.size_bytes());
+  }
+  std::span<T> span() const { return dev_; }
+  void finish() {
+    if (staged_)
+      copy_bytes(const_cast<std::remove_const_t<T>*>(host_.data()), Device::cpu(), buf_.raw(),
+                 buf_.device(), host_.size_bytes());
+  }
+
+ private:
+  std::span<T> host_, dev_;
+  bool staged_ = false;
+  Tensor buf_;
+};
 
 }  // namespace
 
@@ -128,7 +153,17 @@ NcclCommunicator::NcclCommunicator(MPI_Comm group, std::string name, double time
     }
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
-  check_nccl(ncclCommInitRank(&comm_, size_, id, rank_), "ncclCommInitRank");
+  {
+    // ncclCommInitRank blocks until every rank of the group has joined: bounded by the
+    // collective timeout, so a peer that died before joining ends the job with a message.
+    Deadline deadline(timeout_s_, [this] {
+      spdlog::error("rank {} (group {}, rank {} of {}): ncclCommInitRank did not complete within "
+                    "{:g} s (a peer has died or hangs); aborting the job",
+                    world_rank_, this->name(), rank_, size_, timeout_s_);
+      MPI_Abort(MPI_COMM_WORLD, 3);
+    });
+    check_nccl(ncclCommInitRank(&comm_, size_, id, rank_), "ncclCommInitRank");
+  }
   check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
   check_cuda(cudaMalloc(&barrier_buf_, sizeof(float)), "cudaMalloc(barrier)");
 }
@@ -171,7 +206,10 @@ void NcclCommunicator::poll(cudaEvent_t done, CommOp op) {
   const auto start = clock::now();
   for (long polls = 0;; ++polls) {
     const cudaError_t e = cudaEventQuery(done);
-    if (e == cudaSuccess) return;
+    if (e == cudaSuccess) {
+      add_seconds(std::chrono::duration<double>(clock::now() - start).count());
+      return;
+    }
     if (e != cudaErrorNotReady) check_cuda(e, comm_op_name(op));
     ncclResult_t async = ncclSuccess;
     check_nccl(ncclCommGetAsyncError(comm_, &async), "ncclCommGetAsyncError");
@@ -192,8 +230,11 @@ void NcclCommunicator::run_blocking(CommOp op, cudaEvent_t done) {
 }
 
 void NcclCommunicator::all_reduce_sum(std::span<float> data) {
-  if (!data.empty() && is_host_memory(data.data()))
-    return through_device(data, device_, [this](std::span<float> d) { all_reduce_sum(d); });
+  if (on_host(data)) {
+    Staged<float> d(data, device_, true);
+    all_reduce_sum(d.span());
+    return d.finish();
+  }
   count(CommOp::all_reduce, size_ > 1 ? 2ull * (size_ - 1) * 4 * data.size() / size_ : 0);
   DeviceScope on(device_);
   begin();
@@ -203,8 +244,11 @@ void NcclCommunicator::all_reduce_sum(std::span<float> data) {
 }
 
 void NcclCommunicator::all_reduce_sum(std::span<double> data) {
-  if (!data.empty() && is_host_memory(data.data()))
-    return through_device(data, device_, [this](std::span<double> d) { all_reduce_sum(d); });
+  if (on_host(data)) {
+    Staged<double> d(data, device_, true);
+    all_reduce_sum(d.span());
+    return d.finish();
+  }
   count(CommOp::all_reduce, size_ > 1 ? 2ull * (size_ - 1) * 8 * data.size() / size_ : 0);
   DeviceScope on(device_);
   begin();
@@ -232,13 +276,19 @@ struct NcclCommWork final : CommWork {
 }  // namespace
 
 std::unique_ptr<CommWork> NcclCommunicator::all_reduce_sum_start(std::span<float> data) {
-  if (!data.empty() && is_host_memory(data.data())) return Communicator::all_reduce_sum_start(data);
+  if (on_host(data)) return Communicator::all_reduce_sum_start(data);
   return std::make_unique<NcclCommWork>(all_reduce_sum_async(data));
 }
 
 void NcclCommunicator::reduce_scatter_sum(std::span<const float> in, std::span<float> out) {
   GLM_CHECK(in.size() == out.size() * size_, "reduce_scatter: in {} != {} x out {}", in.size(),
             size_, out.size());
+  if (on_host(in) || on_host(out)) {
+    Staged<const float> i(in, device_, true);
+    Staged<float> o(out, device_, false);
+    reduce_scatter_sum(i.span(), o.span());
+    return o.finish();
+  }
   count(CommOp::reduce_scatter, 4ull * (size_ - 1) * out.size());
   DeviceScope on(device_);
   begin();
@@ -250,6 +300,12 @@ void NcclCommunicator::reduce_scatter_sum(std::span<const float> in, std::span<f
 void NcclCommunicator::all_gather(std::span<const float> in, std::span<float> out) {
   GLM_CHECK(out.size() == in.size() * size_, "all_gather: out {} != {} x in {}", out.size(), size_,
             in.size());
+  if (on_host(in) || on_host(out)) {
+    Staged<const float> i(in, device_, true);
+    Staged<float> o(out, device_, false);
+    all_gather(i.span(), o.span());
+    return o.finish();
+  }
   count(CommOp::all_gather, 4ull * (size_ - 1) * in.size());
   DeviceScope on(device_);
   begin();
@@ -259,8 +315,11 @@ void NcclCommunicator::all_gather(std::span<const float> in, std::span<float> ou
 }
 
 void NcclCommunicator::broadcast(std::span<std::byte> data, int root) {
-  if (!data.empty() && is_host_memory(data.data()))
-    return through_device(data, device_, [&](std::span<std::byte> d) { broadcast(d, root); });
+  if (on_host(data)) {
+    Staged<std::byte> d(data, device_, true);
+    broadcast(d.span(), root);
+    return d.finish();
+  }
   count(CommOp::broadcast, (rank_ - root + size_) % size_ != size_ - 1 ? data.size() : 0);
   DeviceScope on(device_);
   begin();
@@ -270,6 +329,10 @@ void NcclCommunicator::broadcast(std::span<std::byte> data, int root) {
 }
 
 void NcclCommunicator::send(std::span<const float> data, int peer) {
+  if (on_host(data)) {
+    Staged<const float> d(data, device_, true);
+    return send(d.span(), peer);
+  }
   count(CommOp::send, 4ull * data.size());
   DeviceScope on(device_);
   begin();
@@ -278,6 +341,11 @@ void NcclCommunicator::send(std::span<const float> data, int peer) {
 }
 
 void NcclCommunicator::recv(std::span<float> data, int peer) {
+  if (on_host(data)) {
+    Staged<float> d(data, device_, false);
+    recv(d.span(), peer);
+    return d.finish();
+  }
   count(CommOp::recv, 0);
   DeviceScope on(device_);
   begin();
@@ -287,6 +355,12 @@ void NcclCommunicator::recv(std::span<float> data, int peer) {
 
 void NcclCommunicator::send_recv(std::span<const float> send_data, int send_peer,
                                  std::span<float> recv_data, int recv_peer) {
+  if (on_host(send_data) || on_host(recv_data)) {
+    Staged<const float> out(send_data, device_, true);
+    Staged<float> in(recv_data, device_, false);
+    send_recv(out.span(), send_peer, in.span(), recv_peer);
+    return in.finish();
+  }
   count(CommOp::send, 4ull * send_data.size());
   count(CommOp::recv, 0);
   DeviceScope on(device_);

@@ -3,12 +3,14 @@
 // (GLM_WITH_NCCL).
 //
 //   MPI_Init(...);                                    // ranks come from mpirun, as for MPI
-//   int dev = local_rank % cuda_device_count();       // one GPU per rank
+//   int dev = train::rank_gpu(local_rank, local_size, cuda_device_count());  // one GPU per rank
 //   NcclCommunicator dp(dp_mpi_comm, "dp", /*timeout_s=*/600, dev);
 //   dp.all_reduce_sum(grads_on_device);               // std::span over device floats
 //
 // Set-up: rank 0 of the group creates the ncclUniqueId and broadcasts it over the group's
-// MPI communicator (which is only borrowed for that). Every collective runs on this
+// MPI communicator (which is only borrowed for that); both the broadcast and the blocking
+// ncclCommInitRank are bounded by the same timeout (parallel/deadline.h), so a peer that
+// dies before joining ends the job with a message naming this rank and group. Every collective runs on this
 // communicator's own stream, after the caller's current stream (kernels/cuda/cuda_stream.h)
 // has reached the point of the call (an event), and is polled with cudaEventQuery and
 // ncclCommGetAsyncError until a deadline, exactly as MpiCommunicator polls MPI_Test: past
@@ -25,8 +27,8 @@
 //     pending.push_back(dp.all_reduce_sum_async(bucket_span));   // after the backward so far
 //   for (auto& w : pending) w.wait();                            // deadline-polled
 // The bucket's memory must stay allocated until its handle is waited on.
-// all_reduce_sum and broadcast also take host memory (copied through the device: the
-// trainer's agreed scalars); the other operations take device memory only.
+// Every operation also takes host memory (the trainer's agreed scalars), staged through a
+// device copy; the seconds a rank waits inside its operations are counted in stats().
 #pragma once
 
 #include <cuda_runtime_api.h>

@@ -15,11 +15,11 @@ bool active(const Communicator* tp) { return tp && tp->size() > 1; }
 }  // namespace
 
 void reduce_from_tp(Communicator* tp, Tensor& x) {
-  if (active(tp)) tp->all_reduce_sum(floats(x));
+  if (active(tp)) tp->all_reduce_sum(floats(*tp, x));
 }
 
 void copy_to_tp_backward(Communicator* tp, Tensor& dx) {
-  if (active(tp)) tp->all_reduce_sum(floats(dx));
+  if (active(tp)) tp->all_reduce_sum(floats(*tp, dx));
 }
 
 void vocab_parallel_cross_entropy(Communicator* tp, Tensor& losses, Tensor& logits_shard,
@@ -38,7 +38,7 @@ void vocab_parallel_cross_entropy(Communicator* tp, Tensor& losses, Tensor& logi
   Tensor local_max = Tensor::empty({R}, DType::f32, dev);
   kernels::sharded_ce_row_max(local_max, logits_shard);
   Tensor all_max = Tensor::empty({t, R}, DType::f32, dev);
-  tp->all_gather(floats(local_max), floats(all_max));
+  tp->all_gather(floats(*tp, local_max), floats(*tp, all_max));
   const Tensor all_host = dev.is_cpu() ? all_max : all_max.to(Device::cpu());
   Tensor row_max = Tensor::empty({R}, DType::f32);
   const float* a = all_host.data<float>();
@@ -51,7 +51,7 @@ void vocab_parallel_cross_entropy(Communicator* tp, Tensor& losses, Tensor& logi
   // sum of exp(logit - M) and the target's logit, each summed over the ranks
   Tensor partials = Tensor::empty({R, 2}, DType::f32, dev);
   kernels::sharded_ce_partials(partials, logits_shard, targets, row_max, vocab_start);
-  tp->all_reduce_sum(floats(partials));
+  tp->all_reduce_sum(floats(*tp, partials));
   kernels::sharded_ce_finish(losses, logits_shard, targets, row_max, partials, vocab_start,
                              grad_scale, write_grad);
 }

@@ -2,6 +2,8 @@
 // the unfused path's per-sample cuBLAS GEMMs, in the same order as kernels/cpu/attention.cpp.
 #include "kernels/cuda/cuda_attention.h"
 
+#include <algorithm>
+
 #include <cmath>
 
 #include "kernels/cuda/attention_launch.h"
@@ -46,7 +48,10 @@ FlashParams flash_params(const char* op, const Dims& D, const Tensor& qkv,
             kFlashMaxHeadDim);
   GLM_CHECK(D.a <= 65535 && D.B <= 65535, "{}: {} heads x {} samples exceed the grid", op, D.a,
             D.B);
-  const std::int64_t need = flash_smem_bytes(FlashKernel::backward_dq, D.d);
+  // The largest tile of the three kernels (forward, dq, dkv) that this call may launch.
+  std::int64_t need = 0;
+  for (FlashKernel k : {FlashKernel::forward, FlashKernel::backward_dq, FlashKernel::backward_dkv})
+    need = std::max(need, flash_smem_bytes(k, D.d));
   GLM_CHECK(need <= max_shared_memory_optin(),
             "{}: head dim {} needs {} bytes of shared memory, the device allows {}", op, D.d, need,
             max_shared_memory_optin());

@@ -105,6 +105,12 @@ void gemm_f32(const GemmArgs& g) {
         "cublasSgemmStridedBatched");
 }
 
+std::uint32_t lt_alignment(const void* p, std::int64_t batch_stride_bytes) {
+  std::uint64_t bits = reinterpret_cast<std::uintptr_t>(p) | 256u;
+  if (batch_stride_bytes > 0) bits |= static_cast<std::uint64_t>(batch_stride_bytes);
+  return static_cast<std::uint32_t>(bits & (~bits + 1));  // the lowest set bit
+}
+
 void gemm_lt(const LtGemmArgs& g) {
   check_lt_gemm_args(g);
   if (g.M == 0 || g.N == 0 || g.batch == 0) return;
@@ -148,6 +154,20 @@ void gemm_lt(const LtGemmArgs& g) {
   check(cublasLtMatmulPreferenceSetAttribute(pref.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                              &ws, sizeof(ws)),
         "preference workspace");
+  // The heuristic assumes 256-byte aligned operands unless told otherwise; a parameter's
+  // gradient view inside the flat buffer is only 64-byte aligned, and an algorithm chosen
+  // for 256 may then fail at launch or read misaligned vectors.
+  const std::size_t eb = dtype_bytes(g.ab_type, 1), ec = dtype_bytes(g.c_type, 1);
+  const std::uint32_t align[4] = {lt_alignment(g.B, g.batch > 1 ? g.stride_b * eb : 0),
+                                  lt_alignment(g.A, g.batch > 1 ? g.stride_a * eb : 0),
+                                  lt_alignment(g.C, g.batch > 1 ? g.stride_c * ec : 0),
+                                  lt_alignment(g.C, g.batch > 1 ? g.stride_c * ec : 0)};
+  const cublasLtMatmulPreferenceAttributes_t which[4] = {
+      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+  for (int i = 0; i < 4; ++i)
+    check(cublasLtMatmulPreferenceSetAttribute(pref.pref, which[i], &align[i], sizeof(align[i])),
+          "preference alignment");
   cublasLtMatmulHeuristicResult_t heuristic{};
   int found = 0;
   check(cublasLtMatmulAlgoGetHeuristic(h, desc.desc, la.layout, lb.layout, lc.layout, lc.layout,

@@ -39,6 +39,11 @@ struct LtGemmArgs {
 
 void gemm_lt(const LtGemmArgs& g);
 
+// The alignment gemm_lt tells cuBLASLt's heuristic for an operand (its
+// MIN_ALIGNMENT_*_BYTES preference): the largest power of two, at most 256, dividing the
+// pointer and, for a strided batch, the stride in bytes.
+std::uint32_t lt_alignment(const void* p, std::int64_t batch_stride_bytes);
+
 // The argument checks both paths run first (host-side; tested without a GPU): dimensions,
 // leading dimensions against the stored shapes, null pointers, and int32 limits of cuBLAS.
 void check_gemm_args(const GemmArgs& g);

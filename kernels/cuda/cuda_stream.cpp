@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 
+#include "core/allocator.h"
 #include "core/error.h"
 
 namespace glm::kernels::cuda {
@@ -72,7 +73,6 @@ float Event::ms_since(const Event& start) const {
 }
 
 namespace {
-thread_local cudaStream_t t_current = nullptr;
 
 // Per-thread, per-device handles and workspace, released when the thread exits.
 struct ThreadHandles {
@@ -93,10 +93,10 @@ ThreadHandles& handles_for_current_device() {
 }
 }  // namespace
 
-cudaStream_t current_stream() { return t_current; }
+cudaStream_t current_stream() { return static_cast<cudaStream_t>(current_cuda_stream()); }
 
-StreamScope::StreamScope(cudaStream_t s) : previous_(t_current) { t_current = s; }
-StreamScope::~StreamScope() { t_current = previous_; }
+StreamScope::StreamScope(cudaStream_t s) : previous_(current_stream()) { set_current_cuda_stream(s); }
+StreamScope::~StreamScope() { set_current_cuda_stream(previous_); }
 
 cublasHandle_t cublas_handle() {
   ThreadHandles& h = handles_for_current_device();
@@ -105,7 +105,7 @@ cublasHandle_t cublas_handle() {
     // fp32 GEMMs stay fp32 (no TF32): the fp32 mode is the reference the CPU matches.
     check(cublasSetMathMode(h.blas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
   }
-  check(cublasSetStream(h.blas, t_current), "cublasSetStream");
+  check(cublasSetStream(h.blas, current_stream()), "cublasSetStream");
   return h.blas;
 }
 

@@ -28,6 +28,7 @@
 #ifdef GLM_WITH_NCCL
 #include "parallel/nccl_communicator.h"
 #endif
+#include "train/device_policy.h"
 #include "train/signals.h"
 #include "train/trainer.h"
 
@@ -44,6 +45,19 @@ struct MpiSession {
     MPI_Comm_size(MPI_COMM_WORLD, &size);
   }
   ~MpiSession() { MPI_Finalize(); }
+};
+
+// This rank's index among the ranks of its node, and their number (whatever the launcher:
+// mpirun, srun, a singleton).
+struct NodeRanks {
+  int rank = 0, size = 1;
+  explicit NodeRanks(MPI_Comm world) {
+    MPI_Comm node;
+    MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &rank);
+    MPI_Comm_size(node, &size);
+    MPI_Comm_free(&node);
+  }
 };
 
 int run(int argc, char** argv, const MpiSession& mpi) {
@@ -64,7 +78,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
     ("train-iters", po::value(&train_iters), "optimizer steps (overrides train.train_iters)")
     ("precision", po::value(&precision), "fp32 | fp16 (overrides train.precision)")
     ("device", po::value(&device), "cpu | cuda (overrides train.device; cuda: one GPU per rank, "
-     "the node-local rank modulo the visible GPUs, NCCL between ranks)")
+     "GPU i for the node's local rank i, NCCL between ranks)")
     ("seed", po::value(&seed), "seed of init, data order, masking, dropout (train.seed)")
     ("log-dir", po::value(&log_dir)->default_value("logs/run"), "where metrics.jsonl goes")
     ("save", po::value(&save_dir), "checkpoint directory (overrides train.save_dir)")
@@ -129,11 +143,9 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   glm::parallel::Topology topology(par.dp, par.tp, par.pp, mpi.size);
   glm::parallel::ProcessGroups groups;
   if (rc.train.device == "cuda" && glm::cuda_device_count() > 0) {
-    // One GPU per rank: the node-local rank (Open MPI, Slurm) modulo the visible GPUs.
-    const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
-    if (!local) local = std::getenv("SLURM_LOCALID");
-    const int local_rank = local ? std::atoi(local) : mpi.rank;
-    const int gpu = local_rank % glm::cuda_device_count();
+    // One GPU per rank: GPU i for the node's local rank i (ranks sharing memory = one node).
+    const NodeRanks node(MPI_COMM_WORLD);
+    const int gpu = glm::train::rank_gpu(node.rank, node.size, glm::cuda_device_count());
     glm::set_current_cuda_device(gpu);
 #ifdef GLM_WITH_NCCL
     if (mpi.size > 1)

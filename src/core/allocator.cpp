@@ -112,11 +112,35 @@ void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, std:
   cudaMemcpyKind kind = dst_dev.is_cpu()   ? cudaMemcpyDeviceToHost
                         : src_dev.is_cpu() ? cudaMemcpyHostToDevice
                                            : cudaMemcpyDeviceToDevice;
-  cuda_check(cudaMemcpy(dst, src, bytes, kind), "cudaMemcpy");
+  const auto stream = static_cast<cudaStream_t>(current_cuda_stream());
+  cuda_check(cudaMemcpyAsync(dst, src, bytes, kind, stream), "cudaMemcpyAsync");
+  // Host memory may be read or freed as soon as this returns.
+  if (kind != cudaMemcpyDeviceToDevice) cuda_check(cudaStreamSynchronize(stream), "cudaMemcpy");
 #else
   throw Error("copy to or from a CUDA device in a build without CUDA");
 #endif
 }
+
+void zero_bytes(void* dst, Device dev, std::size_t bytes) {
+  if (bytes == 0) return;
+  if (dev.is_cpu()) {
+    std::memset(dst, 0, bytes);
+    return;
+  }
+#ifdef GLM_WITH_CUDA
+  cuda_check(cudaMemsetAsync(dst, 0, bytes, static_cast<cudaStream_t>(current_cuda_stream())),
+             "cudaMemsetAsync");
+#else
+  throw Error("zeroing CUDA device memory in a build without CUDA");
+#endif
+}
+
+namespace {
+thread_local void* t_current_stream = nullptr;
+}
+
+void* current_cuda_stream() { return t_current_stream; }
+void set_current_cuda_stream(void* stream) { t_current_stream = stream; }
 
 int current_cuda_device() {
 #ifdef GLM_WITH_CUDA

@@ -35,7 +35,17 @@ void cuda_synchronize();
 // "NVIDIA H100 80GB HBM3" for device `index` ("" without CUDA).
 std::string cuda_device_name(int index);
 
-// Copies bytes between any two devices (host<->device through the CUDA runtime).
+// The calling thread's current CUDA stream (a cudaStream_t; null is the legacy default
+// stream): kernels/cuda enqueue their work there (kernels/cuda/cuda_stream.h's StreamScope
+// sets it), and copy_bytes / zero_bytes run there too, so they are ordered with the kernels.
+void* current_cuda_stream();
+void set_current_cuda_stream(void* stream);
+
+// Copies bytes between any two devices. A copy that involves host memory has completed
+// when it returns; a device-to-device copy is enqueued on the current stream.
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, std::size_t bytes);
+// Sets bytes to zero: memset on the host, cudaMemsetAsync on the current stream on a GPU
+// (no host buffer, no copy).
+void zero_bytes(void* dst, Device dev, std::size_t bytes);
 
 }  // namespace glm

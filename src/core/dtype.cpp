@@ -32,4 +32,8 @@ std::string_view dtype_name(DType t) {
   return "?";
 }
 
+std::string device_name(Device d) {
+  return d.is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(d.index);
+}
+
 }  // namespace glm

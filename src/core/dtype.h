@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace glm {
@@ -26,5 +27,7 @@ struct Device {
   bool is_cuda() const { return kind == DeviceKind::cuda; }
   bool operator==(const Device&) const = default;
 };
+
+std::string device_name(Device d);  // "cpu", "cuda:0"
 
 }  // namespace glm

@@ -1,6 +1,5 @@
 #include "core/tensor.h"
 
-#include <cstring>
 
 #include "core/allocator.h"
 
@@ -105,12 +104,7 @@ Tensor Tensor::select(std::int64_t i) const {
 
 void Tensor::zero_() {
   GLM_CHECK(is_contiguous(), "zero_() of a non-contiguous tensor {}", describe());
-  if (device_.is_cpu()) {
-    std::memset(base_, 0, nbytes());
-  } else {
-    Tensor host = Tensor::zeros(shape_, dtype_);
-    copy_from(host);
-  }
+  zero_bytes(base_, device_, nbytes());
 }
 
 void Tensor::copy_from(const Tensor& src) {
@@ -127,8 +121,7 @@ Tensor Tensor::to(Device dev) const {
 }
 
 std::string Tensor::describe() const {
-  return fmt::format("{}{} {}", dtype_name(dtype_), shape_str(shape_),
-                     device_.is_cpu() ? "cpu" : fmt::format("cuda:{}", device_.index));
+  return fmt::format("{}{} {}", dtype_name(dtype_), shape_str(shape_), device_name(device_));
 }
 
 }  // namespace glm

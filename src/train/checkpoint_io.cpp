@@ -136,9 +136,18 @@ fs::path begin_save(const std::string& save_root, std::int64_t step) {
   return tmp;
 }
 
+// Checkpoint files are written from and read into host memory: a trainer on a GPU passes
+// host copies (a device pointer here would be read or written by HDF5 directly).
+void require_host(const char* op, const OptimizerTensors& t) {
+  GLM_CHECK(t.layout != nullptr, "{}: no layout", op);
+  for (const Tensor* x : {&t.master, &t.exp_avg, &t.exp_avg_sq})
+    GLM_CHECK(x->device().is_cpu(), "{}: optimizer tensors must be in host memory, got {}", op,
+              x->describe());
+}
+
 // Step 2, once per writing rank: its rank file, fsynced.
 void write_rank(const fs::path& tmp, int rank, std::int64_t step, const OptimizerTensors& t) {
-  GLM_CHECK(t.layout != nullptr, "save_checkpoint: no layout");
+  require_host("save_checkpoint", t);
   const fs::path rank_path = tmp / rank_file_name(rank);
   write_rank_file(rank_path.string(), rank, step, t);
   fsync_file(rank_path.string());
@@ -281,7 +290,7 @@ CheckpointMeta read_checkpoint_meta(const std::string& dir) {
 
 void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
                             const OptimizerTensors& out) {
-  GLM_CHECK(out.layout != nullptr, "load_optimizer_tensors: no layout");
+  require_host("load_optimizer_tensors", out);
   // Where each tensor's pieces live in the checkpoint: (file, piece).
   struct Found {
     const CheckpointFile* file;

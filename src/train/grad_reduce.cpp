@@ -53,7 +53,7 @@ void LayerwiseGradReduce::start(Range& r) {
   if (r.started || r.end <= r.begin) return;
   r.started = true;
   Tensor part = flat_.slice(0, r.begin, r.end);
-  pending_.push_back(dp_.all_reduce_sum_start(parallel::floats(part)));
+  pending_.push_back(dp_.all_reduce_sum_start(parallel::floats(dp_, part)));
 }
 
 void LayerwiseGradReduce::layer_done(int layer) {

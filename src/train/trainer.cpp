@@ -23,6 +23,7 @@
 #include "parallel/pipeline_schedule.h"
 #include "parallel/tensor_span.h"
 #include "train/device_peak.h"
+#include "train/device_policy.h"
 #include "train/grad_reduce.h"
 
 namespace glm::train {
@@ -42,23 +43,6 @@ OptimizerTensors on_host(const OptimizerTensors& t) {
 }
 
 }  // namespace
-
-Device training_device(const RunConfig& rc, const parallel::Communicator* world,
-                       bool built_with_cuda, int cuda_devices, int current_device) {
-  if (rc.train.device != "cuda") return Device::cpu();
-  if (!built_with_cuda)
-    throw InputError(fmt::format("{}: train.device cuda: this build has no CUDA backend (nvcc was "
-                                 "not found when it was configured)",
-                                 rc.source));
-  if (cuda_devices <= 0)
-    throw InputError(fmt::format("{}: train.device cuda: no CUDA device present", rc.source));
-  if (world && world->size() > 1 && !world->takes_device_memory())
-    throw InputError(fmt::format(
-        "{}: train.device cuda on {} ranks needs NCCL process groups (device buffers); this "
-        "build has no NCCL backend",
-        rc.source, world->size()));
-  return Device::cuda(current_device);
-}
 
 double EvalResult::perplexity() const { return std::exp(std::min(loss, 50.0)); }
 
@@ -246,7 +230,7 @@ StepResult Trainer::train_step() {
   parallel::Communicator* emb = options_.groups ? options_.groups->embedding.get() : nullptr;
   if (emb && emb->size() > 1) {
     Tensor gE = model_->grads().embedding();
-    emb->all_reduce_sum(parallel::floats(gE));
+    emb->all_reduce_sum(parallel::floats(*emb, gE));
   }
 
   // Data parallel: the ranges no layer covers, then wait for every layer's (see above).

@@ -57,14 +57,6 @@ struct TrainerOptions {
   bool comm_log = false;
 };
 
-// Where a rank trains (train.device): the CPU, or CUDA device `current_device` (glm-train
-// picks one GPU per rank before it builds the process groups). Decided from the facts given
-// (this build has CUDA, the GPUs the runtime sees) so every refusal is testable anywhere:
-// InputError naming train.device for a build without CUDA, no GPU, or several ranks whose
-// world group cannot take device memory (no NCCL).
-Device training_device(const RunConfig& rc, const parallel::Communicator* world,
-                       bool built_with_cuda, int cuda_devices, int current_device);
-
 struct TrainState {
   std::int64_t step = 0;              // optimizer steps taken (skipped ones included)
   std::int64_t consumed_samples = 0;  // global samples consumed

@@ -219,6 +219,19 @@ TEST(CudaGemmArgs, BadShapesAreRejectedBeforeAnyCudaCall) {
   EXPECT_THROW(cuda::check_lt_gemm_args(lt), Error);
 }
 
+// A gradient view 64 bytes into the flat buffer must not be given to cuBLASLt as 256-byte
+// aligned (its default assumption), nor a strided batch whose stride breaks the alignment.
+TEST(CudaGemmArgs, CublasLtIsToldTheOperandsRealAlignment) {
+  using kernels::cuda::lt_alignment;
+  alignas(256) static unsigned char buf[1024];
+  EXPECT_EQ(lt_alignment(buf, 0), 256u);
+  EXPECT_EQ(lt_alignment(buf + 512, 0), 256u);  // capped at the largest cuBLASLt asks about
+  EXPECT_EQ(lt_alignment(buf + 64, 0), 64u);    // ParamLayout's alignment of a parameter
+  EXPECT_EQ(lt_alignment(buf + 2, 0), 2u);      // one fp16 element in
+  EXPECT_EQ(lt_alignment(buf, 48), 16u);        // a batch stride of 24 fp16 elements
+  EXPECT_EQ(lt_alignment(buf + 128, 1024), 128u);
+}
+
 TEST(CudaAdamW, ChunksTileTheSegmentsInOrder) {
   using namespace kernels::cuda;
   const std::vector<AdamWSegment> segs = {

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "parallel/data_parallel.h"
 #include "parallel/mpi_communicator.h"
+#include "parallel/tensor_span.h"
 
 namespace glm::parallel {
 namespace {
@@ -112,6 +113,27 @@ TEST(MpiCommunicator, CollectivesComputeTheRightValuesAndCountBytes) {
   EXPECT_EQ(got[4], static_cast<float>(prev));
   EXPECT_EQ(c.stats().bytes(CommOp::send), 20u);
   c.barrier();
+}
+
+// A CUDA tensor handed to an MPI group (a CUDA run without NCCL groups) is refused by name
+// before MPI sees the pointer. The tensor is host memory labelled as device memory, so the
+// check runs without a GPU; nothing is sent, and every rank refuses alike.
+TEST(MpiCommunicator, RefusesDeviceMemoryNamingTheGroup) {
+  const int W = world_size();
+  ProcessGroups g = make_process_groups(Topology(W, 1, 1, W), MPI_COMM_WORLD, kTimeoutS);
+  std::vector<float> host(16, 1.f);
+  Tensor on_cuda = Tensor::wrap(host.data(), {16}, DType::f32, Device::cuda(0));
+  EXPECT_FALSE(g.dp->takes_device_memory());
+  try {
+    all_reduce_buckets(*g.dp, on_cuda, 64);
+    FAIL() << "an MPI group took a CUDA tensor";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("group 'dp' moves host memory only"), std::string::npos)
+        << e.what();
+  }
+  Tensor host_tensor = Tensor::wrap(host.data(), {16}, DType::f32);
+  EXPECT_EQ(floats(*g.dp, host_tensor).size(), 16u);
+  EXPECT_EQ(g.dp->stats().total_bytes_sent(), 0u);
 }
 
 }  // namespace

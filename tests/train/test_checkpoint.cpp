@@ -206,6 +206,27 @@ TEST_F(BrokenCheckpoint, TheIntactOneLoadsAndVerifies) {
   EXPECT_NO_THROW(verify_checkpoint_pieces(*root_ + "/good/iter_00000002", m));
 }
 
+// Checkpoint files are read into host memory only: device tensors (a GPU trainer that forgot
+// its host copies) are refused by name instead of HDF5 writing through a device pointer.
+// The tensors are host memory labelled as CUDA, so the check runs without a GPU.
+TEST_F(BrokenCheckpoint, DeviceTensorsAreRefusedNamingHostMemory) {
+  Trainer t(tiny_run(), {.log_dir = *root_ + "/log"});
+  const std::string dir = *root_ + "/good/iter_00000002";
+  const CheckpointMeta m = read_checkpoint_meta(dir);
+  const auto& layout = t.model().layout();
+  std::vector<float> host(3 * static_cast<std::size_t>(layout.total()));
+  auto labelled = [&](int i) {
+    return Tensor::wrap(host.data() + i * layout.total(), {layout.total()}, DType::f32,
+                        Device::cuda(0));
+  };
+  try {
+    load_optimizer_tensors(dir, m, {&layout, labelled(0), labelled(1), labelled(2)});
+    FAIL() << "device tensors were accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("must be in host memory"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(BrokenCheckpoint, AFlippedByteFailsTheChecksumNamingTheFile) {
   std::string dir = copy("flipped");
   const std::string file = dir + "/rank_00000.h5";

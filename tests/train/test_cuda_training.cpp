@@ -15,6 +15,7 @@
 #include "tests/gpu_skip.h"
 #include "core/error.h"
 #include "train/device_peak.h"
+#include "train/device_policy.h"
 #include "train/trainer.h"
 #include "train_test_util.h"
 
@@ -116,6 +117,25 @@ TEST(CudaTraining, DeviceDecisionRefusesClearly) {
       << no_backend;
   EXPECT_NE(no_device.find("train.device cuda: no CUDA device present"), std::string::npos)
       << no_device;
+}
+
+// One GPU per rank: the GPU is the node-local rank; a node with more ranks than GPUs (two
+// ranks on a one-GPU machine, which NCCL would reject as "Duplicate GPU detected") is
+// refused before any GPU work, naming the counts.
+TEST(CudaTraining, EachRankGetsItsOwnGpuOrAClearRefusal) {
+  EXPECT_EQ(rank_gpu(0, 1, 1), 0);
+  EXPECT_EQ(rank_gpu(3, 4, 8), 3);
+  EXPECT_EQ(rank_gpu(7, 8, 8), 7);
+  try {
+    rank_gpu(1, 2, 1);
+    FAIL() << "two ranks on one GPU were accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("2 ranks on this node share 1 GPU"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(rank_gpu(0, 1, 0), InputError);
+  const RunConfig gpu = tiny_run({"train.device=\"cuda\""});
+  EXPECT_THROW(training_device(gpu, nullptr, true, 2, 2), InputError);  // no such GPU
 }
 
 TEST(CudaTraining, DeviceIsARunSettingOfTheConfig) {

@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/error.h"
 #include "model/param_layout.h"
 #include "optim/adamw.h"
@@ -272,6 +273,37 @@ TEST(AdamW, RejectsAGradientOfTheWrongSize) {
   EXPECT_THROW(
       AdamW(layout, {}, {0, layout->total() + 1}, Tensor::zeros({layout->total() + 1}, DType::f32)),
       Error);
+}
+
+// A view of host memory labelled as CUDA device memory: never dereferenced, it lets the
+// device checks run on a machine without a GPU.
+Tensor labelled_cuda(std::vector<float>& host) {
+  return Tensor::wrap(host.data(), {static_cast<std::int64_t>(host.size())}, DType::f32,
+                      Device::cuda(0));
+}
+
+TEST(AdamW, TakesAMasterOnAnyBackendOfTheBuildAndNamesADeviceMismatch) {
+  std::vector<float> host(100);
+  const Tensor on_cuda = labelled_cuda(host);
+  EXPECT_NO_THROW(check_range_tensor("master", Tensor::zeros({100}, DType::f32), 100,
+                                     Device::cpu()));
+  // A device master is what --device cuda hands the optimizer: accepted by a CUDA build.
+  if (built_with_cuda()) {
+    EXPECT_NO_THROW(check_range_tensor("master", on_cuda, 100, Device::cuda(0)));
+  } else {
+    EXPECT_THROW(check_range_tensor("master", on_cuda, 100, Device::cuda(0)), Error);
+  }
+  try {
+    check_range_tensor("grad", on_cuda, 100, Device::cpu());
+    FAIL() << "a CUDA gradient for a CPU master was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("grad is f32[100] cuda:0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("on cpu"), std::string::npos) << e.what();
+  }
+  auto layout = make_layout(odd_config());
+  AdamW adam(layout, {}, {0, 100}, Tensor::zeros({100}, DType::f32));
+  EXPECT_THROW(adam.step(on_cuda, 1e-3), Error);
+  EXPECT_EQ(adam.step_count(), 0);
 }
 
 TEST(ParamRange, PiecesCoverExactlyTheParametersInsideTheRange) {
