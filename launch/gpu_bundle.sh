@@ -5,19 +5,23 @@
 # Boost, GoogleTest) can run them: launch/gpu_check.sh uses gpu_bundle/ first.
 #
 #   launch/gpu_bundle.sh [--build-dir DIR] [--with-cuda-libs]
+#   (the build directory defaults to $GLM_BUNDLE_BUILD_DIR, else build-cuda/; an existing
+#    CUDA build such as build/ is reused, reconfigured for sm_90)
 #
 # CUDA's own libraries (cudart, cuBLAS, cuBLASLt, NCCL: several hundred MB) are left out by
-# default: the GPU machine has its own CUDA 13; --with-cuda-libs copies them too. The
-# driver (libcuda) and the C runtime (libc, libm, ld-linux, ...) are never copied.
+# default: the GPU machine has its own CUDA 13 (in its PyTorch environment, which
+# launch/gpu_check.sh puts on the loader path); --with-cuda-libs copies them too, but they
+# do not fit the 64 MiB that travels to the GPU machine. The driver (libcuda) and the C
+# runtime (libc, libm, ld-linux, ...) are never copied.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=$ROOT/build-cuda
+BUILD=${GLM_BUNDLE_BUILD_DIR:-$ROOT/build-cuda}  # or --build-dir; a CUDA build of this tree
 WITH_CUDA_LIBS=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) BUILD=$2; shift 2 ;;
     --with-cuda-libs) WITH_CUDA_LIBS=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "gpu_bundle.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
