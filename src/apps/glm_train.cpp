@@ -24,11 +24,14 @@
 
 #include "apps/app_main.h"
 #include "core/allocator.h"
+#include "model/param_layout.h"
 #include "parallel/mpi_communicator.h"
 #ifdef GLM_WITH_NCCL
 #include "parallel/nccl_communicator.h"
 #endif
+#include "plan/plan.h"
 #include "train/device_policy.h"
+#include "train/layout_shards.h"
 #include "train/signals.h"
 #include "train/trainer.h"
 
@@ -60,12 +63,27 @@ struct NodeRanks {
   }
 };
 
+// --dry-run: the layout checks the trainer makes, on the config alone.
+void print_dry_run(const glm::train::RunConfig& rc, int ranks) {
+  const glm::train::ParallelConfig par = glm::plan::validate_layout(rc, ranks);
+  std::cout << fmt::format("{}: valid for dp {} x tp {} x pp {} = {} ranks{}, {} parameters\n",
+                           rc.source, par.dp, par.tp, par.pp, ranks, par.zero ? " (ZeRO-1)" : "",
+                           glm::model::ParamLayout(rc.model, {}).total());
+  for (int stage = 0; stage < par.pp; ++stage) {
+    const glm::model::ModelShard s = glm::train::shard_for(rc.model, par, 0, stage);
+    std::cout << fmt::format("  stage {}: layers [{}, {}){}{}, {} parameters per TP rank\n",
+                             stage, s.first_layer, s.end_layer(rc.model),
+                             s.has_embedding ? " + embedding" : "", s.has_head ? " + head" : "",
+                             glm::model::ParamLayout(rc.model, s).total());
+  }
+}
+
 int run(int argc, char** argv, const MpiSession& mpi) {
   std::string config_path, data_dir, log_dir, precision, device, save_dir, load_dir;
   std::int64_t train_iters = -1, seed = -1, save_interval = -1, load_iter = -1;
   int dp = -1, tp = -1, pp = -1, zero = -1;
   double collective_timeout_s = 600;
-  bool comm_log = false;
+  bool comm_log = false, dry_run = false;
   std::vector<std::string> sets;
   po::options_description desc(
       "glm-train: pre-train a GLM model (DESIGN.md sections 2, 5b).\n\n"
@@ -95,6 +113,9 @@ int run(int argc, char** argv, const MpiSession& mpi) {
     ("pp", po::value(&pp), "pipeline-parallel size (parallel.pp, default 1)")
     ("comm-log", po::bool_switch(&comm_log), "every rank logs the bytes it sends per step, per "
      "group, to <log-dir>/comm_rank_RRRRR.jsonl")
+    ("dry-run", po::bool_switch(&dry_run), "validate the config and its layout (parallel "
+     "section or --dp/--tp/--pp, for dp x tp x pp ranks) without allocating, print each "
+     "stage's parameters, exit; glm-plan estimates memory and speed")
     ("set", po::value(&sets)->composing(), "config override section.key=value (repeatable)");
   // clang-format on
   po::variables_map vm;
@@ -129,6 +150,10 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   glm::train::StopSignalGuard stop_signals;
   glm::train::RunConfig rc = glm::train::load_run_config(config_path, sets);
   auto& par = rc.parallel;
+  if (dry_run) {
+    if (mpi.rank == 0) print_dry_run(rc, par.dp > 0 ? par.dp * par.tp * par.pp : mpi.size);
+    return 0;
+  }
   if (par.dp == 0) {
     if (mpi.size % (par.tp * par.pp) != 0)
       throw glm::InputError(fmt::format("world size {} is not a multiple of tp x pp = {} x {}",

@@ -19,6 +19,12 @@ namespace glm::train {
 model::ModelShard shard_for(const model::ModelConfig& c, const ParallelConfig& p, int tp_rank,
                             int stage);
 
+// The batch schedule against a layout: every batch size of the ramp-up (start, increment,
+// full) a multiple of micro_batch x dp, and at least as many micro-batches per step as
+// pipeline stages (1F1B would otherwise idle stages for the whole step). InputError naming
+// the sizes and the config file.
+void check_batch_layout(const RunConfig& rc, int micro_batch, int dp, int pp);
+
 // The ranks that write checkpoint files: DP rank 0 of every (tp, stage) position, as
 // world rank tp + TP * DP * stage (parallel/topology.h), with their shards.
 std::vector<RankShard> checkpoint_writers(const model::ModelConfig& c, const ParallelConfig& p);

@@ -59,22 +59,7 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
         config_.source, mc.vocab_size, tokenizer_.vocab_size(), tokenizer_.name()));
 
   const int mb = config_.train.micro_batch_size, D = dp_size(), P = pp_size();
-  const auto& bc = config_.batch;
-  for (std::int64_t b : {bc.global_batch_size, bc.rampup() ? bc.rampup_start : bc.global_batch_size,
-                         bc.rampup() ? bc.rampup_increment : bc.global_batch_size})
-    if (b % (std::int64_t{mb} * D) != 0)
-      throw InputError(fmt::format(
-          "{}: batch sizes (global_batch_size {}, rampup_start {}, rampup_increment {}) must be "
-          "multiples of train.micro_batch_size x dp = {} x {}",
-          config_.source, bc.global_batch_size, bc.rampup_start, bc.rampup_increment, mb, D));
-  // 1F1B needs at least as many micro-batches per step as stages (the smallest batch of a
-  // ramp-up included), or stages would idle for the whole step.
-  const std::int64_t smallest = bc.rampup() ? bc.rampup_start : bc.global_batch_size;
-  if (smallest / (std::int64_t{mb} * D) < P)
-    throw InputError(fmt::format(
-        "{}: {} micro-batches per step (batch {} / (train.micro_batch_size {} x dp {})) is fewer "
-        "than the {} pipeline stages; use a larger batch or smaller micro-batches",
-        config_.source, smallest / (std::int64_t{mb} * D), smallest, mb, D, P));
+  check_batch_layout(config_, mb, D, P);
   const model::ModelShard shard = shard_of(tp_rank(), pp_rank());
   shard.validate(mc, fmt::format("{} with tp {} pp {}", config_.source, tp_size(), P));
 

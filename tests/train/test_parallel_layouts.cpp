@@ -1,8 +1,8 @@
 // 3D parallelism through the real glm-train under mpirun (DESIGN.md invariant 3): every
 // tested (dp, tp, pp) layout, with ZeRO-1 off and on, trains 10 fp32 steps (dropout on)
 // that match the single-process run (loss 1e-5 relative, parameters 1e-4 relative); the
-// bytes each rank sends per step equal the analytic count of the layout (written here from
-// the formulas, not from the code); a (2,2,2) checkpoint resumes in (1,2,4), (4,1,2) and one
+// bytes each rank sends per step equal the analytic count of the layout (plan/comm_volume.h,
+// which glm-plan uses); a (2,2,2) checkpoint resumes in (1,2,4), (4,1,2) and one
 // process like the uninterrupted run; glm-ckpt reshard writes what the new layout loads.
 #include <gtest/gtest.h>
 
@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/param_layout.h"
-#include "parallel/data_parallel.h"
+#include "plan/comm_volume.h"
 #include "train/checkpoint.h"
 #include "train/layout_shards.h"
 #include "train_test_util.h"
@@ -112,58 +112,18 @@ double param_rel_diff(const Tensor& a, const Tensor& b) {
 }
 
 // --- the analytic byte count of one training step, per rank ---------------------------
-// Ring models (parallel/communicator.h): all-reduce of n floats over p ranks sends
-// 2(p-1)/p * 4n bytes, reduce-scatter and all-gather (p-1) * 4n per rank's n, send 4n.
-std::uint64_t all_reduce(int p, std::uint64_t floats, std::uint64_t elem = 4) {
-  return p > 1 ? 2ull * (p - 1) * elem * floats / p : 0;
-}
-
-struct Expected {
-  std::uint64_t tp = 0, dp = 0, pp = 0, embedding = 0, world = 0;
-};
-
-Expected expected_bytes(const Layout& lay, int world_rank, std::int64_t head_rows) {
+// plan::step_comm_bytes: the planner's count, here against what the communicators count.
+plan::CommBytes expected_bytes(const Layout& lay, int world_rank, std::int64_t head_rows) {
   const train::RunConfig rc = config();
-  const auto& c = rc.model;
-  const int t = lay.tp, D = lay.dp, P = lay.pp;
-  const int tp_rank = world_rank % t, stage = world_rank / (t * D);
   train::ParallelConfig pc;
-  pc.dp = D;
-  pc.tp = t;
-  pc.pp = P;
-  const model::ModelShard shard = train::shard_for(c, pc, tp_rank, stage);
-  const std::uint64_t h = c.hidden_size, R = std::uint64_t{1} * c.seq_length;  // micro-batch 1
-  const std::uint64_t M = rc.batch.global_batch_size / (rc.train.micro_batch_size * D);
-  const std::uint64_t layers = shard.end_layer(c) - shard.first_layer;
-  const std::uint64_t n = head_rows;  // target rows through the head, all micro-batches
-  Expected e;
-  // TP: per micro-batch 2 all-reduces of [R, h] per layer forward (row-parallel outputs)
-  // and 2 backward (column-parallel inputs); the embedding's forward all-reduce; the head's
-  // all-gather of row maxima [n], all-reduce of [n, 2] and backward all-reduce of [n, h].
-  e.tp = M * layers * 4 * all_reduce(t, R * h);
-  if (shard.has_embedding) e.tp += M * all_reduce(t, R * h);
-  if (shard.has_head) e.tp += (t > 1 ? (t - 1) * 4ull * n : 0) + all_reduce(t, 2 * n) + all_reduce(t, n * h);
-  // PP: each micro-batch's output [R, h] forward, its input gradient backward.
-  if (!shard.has_head) e.pp += M * 4 * R * h;
-  if (!shard.has_embedding) e.pp += M * 4 * R * h;
-  // Embedding group (pp > 1): the tied embedding's gradient [V/t, h] summed over 2 ranks.
-  if (P > 1 && (shard.has_embedding || shard.has_head))
-    e.embedding = all_reduce(2, std::uint64_t(c.vocab_size / t) * h);
-  // DP: the global target count (1 double), then the flat gradient buffer: bucketed
-  // all-reduce, or under ZeRO-1 reduce-scatter + all-gather of the padded shards.
-  const std::uint64_t total = model::ParamLayout(c, shard).total();
-  e.dp = all_reduce(D, 1, 8);
-  if (D > 1) {
-    if (lay.zero) {
-      parallel::ShardPlan plan(static_cast<std::int64_t>(total), D);
-      e.dp += 2ull * (D - 1) * 4 * plan.shard;
-    } else {
-      e.dp += all_reduce(D, total);
-    }
-  }
-  // World: loss, overflow flag and squared norm (3 doubles) agreed by every rank.
-  e.world = all_reduce(lay.world(), 3, 8);
-  return e;
+  pc.dp = lay.dp;
+  pc.tp = lay.tp;
+  pc.pp = lay.pp;
+  pc.zero = lay.zero;
+  const int tp_rank = world_rank % lay.tp, stage = world_rank / (lay.tp * lay.dp);
+  const int mb = rc.train.micro_batch_size;
+  return plan::step_comm_bytes(rc.model, pc, tp_rank, stage, mb,
+                               rc.batch.global_batch_size / (mb * lay.dp), head_rows);
 }
 
 void check_bytes(const Layout& lay, const std::string& out) {
@@ -171,7 +131,7 @@ void check_bytes(const Layout& lay, const std::string& out) {
     const auto lines = jsonl(fmt::format("{}/log/comm_rank_{:05d}.jsonl", out, r));
     ASSERT_EQ(lines.size(), 10u) << lay.name() << " rank " << r;
     for (const auto& j : lines) {
-      const Expected e = expected_bytes(lay, r, j["head_rows"].get<std::int64_t>());
+      const plan::CommBytes e = expected_bytes(lay, r, j["head_rows"].get<std::int64_t>());
       const auto& b = j["bytes"];
       const std::string where = fmt::format("{} rank {} step {}", lay.name(), r, j["step"].get<int>());
       EXPECT_EQ(b.value("tp", 0ull), e.tp) << where;

@@ -1,0 +1,81 @@
+// Memory per GPU of one pipeline stage, by category, for a layout of a run config.
+//
+// Counts follow what the code allocates: parameter counts from model::ParamLayout (the table
+// the model allocates from), ZeRO shards from parallel::ShardPlan, activation slots from
+// parallel::pipeline_slots (1F1B: stage s holds min(M, P - s) micro-batches), and per slot
+// the tensors of GLMModel's workspace and GLMLayer's LayerActivations (src/model/*), with
+// the element sizes of a Storage policy:
+//   as-built  what this code stores today: every buffer fp32 (fp16 mode rounds values to
+//             fp16 in fp32 buffers, src/model/glm_model.h), plus a separate fp32 master
+//             copy in fp16 mode
+//   16bit     DESIGN.md section 3's policy (and GLM-130B's / Megatron's): 16-bit weights and
+//             activations, fp32 main gradients, fp32 master weights and Adam moments
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/model_config.h"
+#include "train/run_config.h"
+
+namespace glm::plan {
+
+enum class Recompute { none, selective, full };
+Recompute parse_recompute(const std::string& s, const std::string& what);
+std::string to_string(Recompute r);
+
+struct Storage {
+  std::string name;
+  int param = 4;       // model weights
+  int grad = 4;        // accumulated gradients
+  int master = 0;      // fp32 master copy (0: the optimizer updates the weights in place)
+  int moments = 8;     // Adam m and v
+  int activation = 4;  // stored activations and activation gradients
+  int statistic = 4;   // LayerNorm mean/rstd, softmax statistics, logits and losses (fp32)
+  // ZeRO-1 copies the gradients into a padded buffer before the reduce-scatter
+  // (train/sharded_update.h); a gradient buffer allocated padded needs only the shard.
+  bool zero_padded_copy = true;
+};
+// "as-built" or "16bit" for a run precision ("fp32" | "fp16" | "bf16").
+Storage storage_policy(const std::string& name, const std::string& precision);
+
+// What a plan is asked about.
+struct LayoutChoice {
+  train::ParallelConfig parallel;  // dp, tp, pp, zero, pipeline_first_last_layers
+  Recompute recompute = Recompute::none;
+  int micro_batch = 1;
+  std::int64_t global_batch = 1;
+  bool cuda = true;              // CUDA's attention keeps [B, a, T] softmax statistics, the CPU
+                                 // path the whole [B, a, T, T] probabilities
+  double target_fraction = 1.0;  // share of positions that are targets (head rows)
+  std::int64_t micro_batches() const {  // per DP rank per step
+    return global_batch / (std::int64_t{micro_batch} * parallel.dp);
+  }
+};
+
+struct StageMemory {
+  int stage = 0;
+  int layers = 0;
+  bool embedding = false, head = false;
+  std::int64_t params = 0;        // this rank's parameter elements (ParamLayout total)
+  std::int64_t opt_elements = 0;  // elements of the optimizer state this rank updates
+  int slots = 0;                  // micro-batches in flight (activation slots)
+  // bytes
+  double parameters = 0, gradients = 0, master = 0, moments = 0;
+  double activations_per_slot = 0;  // one micro-batch: layer inputs, stored layer tensors
+  double activations = 0;           // x slots
+  double loss_softmax = 0;          // head rows x V/t logits, losses, head inputs (x slots)
+  double layer_scratch = 0;         // one layer's backward temporaries (shared by slots)
+  double comm_buffers = 0;          // ZeRO padded gradient and shard buffers
+  double total() const {
+    return parameters + gradients + master + moments + activations + loss_softmax + layer_scratch +
+           comm_buffers;
+  }
+};
+
+// One entry per stage (TP ranks of a stage hold equal amounts).
+std::vector<StageMemory> plan_memory(const model::ModelConfig& c, const LayoutChoice& l,
+                                     const Storage& s);
+
+}  // namespace glm::plan

@@ -1,0 +1,137 @@
+// glm-plan's arithmetic against published runs and against the code it plans for:
+// GLM-130B on 768 A100-40G (Zeng et al. 2022, section 3 and appendix), GPT-3 175B on 1024
+// A100-80G with Megatron-LM (Narayanan et al. 2021, table 1), and the project's own
+// parameter layout and pipeline schedule. Measured runs: tests/train/test_plan_measured.cpp.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "model/param_layout.h"
+#include "parallel/pipeline_schedule.h"
+#include "plan/plan.h"
+#include "train/layout_shards.h"
+
+namespace glm::plan {
+namespace {
+
+const std::string kGlm130b = std::string(GLM_SOURCE_DIR) + "/configs/glm-130b.json";
+const std::string kHardware = std::string(GLM_SOURCE_DIR) + "/configs/hardware/";
+
+// GLM-130B's reported per-GPU rate: 134 TFLOP/s counting recomputation (HFU 43.3% of the
+// A100's 312). The planner's prediction at the hardware file's stated efficiency must land
+// within this share of it (docs/planning.md's table shows where it lands).
+constexpr double kGlmReportedTflops = 134.0;
+// Megatron-LM's GPT-3 175B on 1024 A100 (TP8 x PP16, batch 1536): 138 TFLOP/s per GPU,
+// counted with recomputation (their FLOP formula includes the extra forward).
+constexpr double kGpt3ReportedTflops = 138.0;
+// How far a prediction may land from a published rate: the planner has one efficiency
+// figure (assumed, not measured) and no kernel-level model, so 15% is what it claims.
+constexpr double kRateTolerance = 0.15;
+
+PlanRequest glm130b(const std::string& hw, std::vector<std::string> sets = {}) {
+  PlanRequest r;
+  r.config = train::load_run_config(kGlm130b, sets);
+  r.gpus = 768;
+  r.hardware = load_hardware(kHardware + hw + ".json");
+  r.storage = "16bit";
+  r.recompute = Recompute::full;
+  return r;
+}
+
+TEST(Plan, Glm130bConfigIsThePapersModel) {
+  const train::RunConfig rc = train::load_run_config(kGlm130b);
+  // The layout the model allocates from agrees with the closed form, and with the paper's
+  // name: 128.7e9 counted, "130B" (a round name; within 2%).
+  const double n = double(model::ParamLayout(rc.model, {}).total());
+  EXPECT_EQ(model::ParamLayout(rc.model, {}).total(), rc.model.num_parameters());
+  EXPECT_NEAR(n, 130e9, 0.02 * 130e9);
+  EXPECT_EQ(validate_layout(rc, 768).dp, 24);
+  EXPECT_EQ(parallel::pipeline_layer_split(70, 8, rc.parallel.pipeline_first_last_layers),
+            (std::vector<int>{8, 9, 9, 9, 9, 9, 9, 8}));
+  EXPECT_THROW(validate_layout(rc, 512), InputError);  // 512 != 24 x 4 x 8
+}
+
+TEST(Plan, ParameterCountsAreTheModelsLayout) {
+  const PlanRequest r = glm130b("a100-40g");
+  const Plan p = make_plan(r);
+  for (const StageMemory& m : p.memory) {
+    const model::ModelShard s = train::shard_for(r.config.model, p.layout.parallel, 0, m.stage);
+    EXPECT_EQ(m.params, model::ParamLayout(r.config.model, s).total()) << "stage " << m.stage;
+    EXPECT_EQ(m.slots, std::min<int>(176, 8 - m.stage));  // 1F1B: min(M, P - s)
+  }
+}
+
+TEST(Plan, Glm130bFitsIn40GOnlyWithRecomputeAndZero) {
+  EXPECT_TRUE(make_plan(glm130b("a100-40g")).fits());
+  PlanRequest no_recompute = glm130b("a100-40g");
+  no_recompute.recompute = Recompute::none;
+  EXPECT_FALSE(make_plan(no_recompute).fits());
+  EXPECT_FALSE(make_plan(glm130b("a100-40g", {"parallel.zero=false"})).fits());
+  // this code's fp32 buffers do not fit in 40 GB; in 80 GB they do
+  PlanRequest as_built = glm130b("a100-40g");
+  as_built.storage = "as-built";
+  EXPECT_FALSE(make_plan(as_built).fits());
+  as_built.hardware = load_hardware(kHardware + "a100-80g.json");
+  EXPECT_TRUE(make_plan(as_built).fits());
+}
+
+TEST(Plan, Glm130bThroughputNearThePaper) {
+  const Plan p = make_plan(glm130b("a100-40g"));
+  EXPECT_NEAR(p.time.hardware_tflops_per_gpu, kGlmReportedTflops,
+              kRateTolerance * kGlmReportedTflops);
+  // full recomputation: one more forward of every layer (not the head), HFU/MFU just under 4/3
+  const double ratio = p.time.hfu / p.time.mfu;
+  EXPECT_LT(ratio, 4.0 / 3.0);
+  EXPECT_GT(ratio, 4.0 / 3.0 - 0.01);
+  EXPECT_DOUBLE_EQ(p.time.bubble, 7.0 / (176 + 7));
+}
+
+TEST(Plan, Gpt3OnMegatronNearThePaper) {
+  // GPT-3 175B in GLM's shape: a GeGLU inner size of 8h/3 has the 8h^2 MLP parameters of a
+  // 4h GELU MLP, so the FLOPs are the same; vocabulary 51200 (Megatron's padding of 50257).
+  PlanRequest r;
+  r.config = train::load_run_config(
+      kGlm130b, {"model.num_layers=96", "model.ffn_hidden_size=32768", "model.vocab_size=51200",
+                 "batch.global_batch_size=1536", "batch.rampup_start=1536",
+                 "batch.rampup_increment=1536", "parallel.dp=8", "parallel.tp=8", "parallel.pp=16",
+                 "parallel.pipeline_first_last_layers=-1"});
+  r.gpus = 1024;
+  r.hardware = load_hardware(kHardware + "a100-80g.json");
+  r.storage = "16bit";
+  r.recompute = Recompute::full;
+  const Plan p = make_plan(r);
+  EXPECT_TRUE(p.fits());
+  EXPECT_NEAR(p.time.hardware_tflops_per_gpu, kGpt3ReportedTflops,
+              kRateTolerance * kGpt3ReportedTflops);
+}
+
+TEST(Plan, SearchRanksFittingLayoutsFirst) {
+  PlanRequest r = glm130b("a100-40g");
+  r.gpus = 64;
+  r.config.batch.global_batch_size = r.config.batch.rampup_start = 192;
+  r.config.batch.rampup_increment = 192;
+  const std::vector<Plan> ranked = search_layouts(r);
+  ASSERT_FALSE(ranked.empty());
+  bool seen_misfit = false;
+  for (std::size_t i = 0; i < ranked.size(); ++i) {
+    if (!ranked[i].fits()) seen_misfit = true;
+    EXPECT_FALSE(seen_misfit && ranked[i].fits()) << "a fitting layout after a misfit at " << i;
+    if (i > 0 && ranked[i].fits() == ranked[i - 1].fits())
+      EXPECT_LE(ranked[i].time.tokens_per_s, ranked[i - 1].time.tokens_per_s);
+  }
+}
+
+TEST(Plan, BadHardwareFilesAreRefusedNamingTheField) {
+  nlohmann::json j = nlohmann::json::parse(R"({"peak_tflops_16bit": {"value": 1}})");
+  try {
+    parse_hardware(j, "x.json");
+    FAIL() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("peak_tflops_16bit"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(load_hardware("no-such-machine"), InputError);
+}
+
+}  // namespace
+}  // namespace glm::plan
