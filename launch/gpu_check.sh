@@ -145,21 +145,26 @@ if [ $DRY = 1 ]; then
   BUDGET=100000  # building here is not part of the GPU check's 8 minutes
   run build_bundle 3600 bash "$ROOT/launch/gpu_bundle.sh"
 fi
+if [ ! -d "$ROOT/gpu_bundle" ] && [ -f "$ROOT/gpu_bundle.tar.xz" ]; then
+  # the packed bundle launch/gpu_bundle.sh writes (xz through Python where tar lacks it)
+  tar -C "$ROOT" -xJf "$ROOT/gpu_bundle.tar.xz" 2>/dev/null ||
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+      "$ROOT/gpu_bundle.tar.xz" "$ROOT"
+fi
 if [ -x "$ROOT/gpu_bundle/bin/glm_cuda_tests" ]; then
   export LD_LIBRARY_PATH="$ROOT/gpu_bundle/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib:${LD_LIBRARY_PATH:-}"
   # CUDA 13's runtime, cuBLAS(Lt) and NCCL may exist only as a PyTorch environment's pip
   # packages (site-packages/nvidia/*/lib, or nvidia/cu13/lib): every such directory that
   # holds a shared library joins the loader path.
   for d in $(cuda_pip_lib_dirs); do LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$d"; done
-  # Open MPI from the bundle: a singleton (no mpirun) starts without orted, and finds its
-  # run-time components where the bundle carries them, not at Debian's build-time paths.
+  # Open MPI from the bundle (whatever MPI this machine has, if any): a singleton (no
+  # mpirun) starts without orted, and finds its run-time components and help files where
+  # the bundle carries them, not at Debian's build-time paths.
   if [ -d "$ROOT/gpu_bundle/openmpi/openmpi3" ]; then
+    export OPAL_PREFIX="$ROOT/gpu_bundle/openmpi"
     export OMPI_MCA_ess_singleton_isolated=1
-    if ! command -v mpirun >/dev/null 2>&1; then
-      export OMPI_MCA_mca_base_component_path="$ROOT/gpu_bundle/openmpi/openmpi3"
-      export PMIX_MCA_mca_base_component_path="$ROOT/gpu_bundle/openmpi/pmix"
-      export OMPI_MCA_mca_base_component_show_load_errors=0
-    fi
+    export OMPI_MCA_mca_base_component_path="$ROOT/gpu_bundle/openmpi/openmpi3"
+    export OMPI_MCA_mca_base_component_show_load_errors=0
   fi
   missing=$(missing_libs "$ROOT/gpu_bundle/bin/glm_cuda_tests")
   if [ -z "$missing" ] && "$ROOT/gpu_bundle/bin/glm_cuda_tests" --gtest_list_tests > "$OUT/bundle_probe.log" 2>&1; then
