@@ -7,17 +7,6 @@
 
 namespace glm::parallel {
 
-void all_reduce_buckets(Communicator& dp, Tensor& flat, std::int64_t bucket_bytes) {
-  float* p = floats(dp, flat).data();
-  if (dp.size() == 1) return;
-  const std::int64_t n = flat.numel(), per = std::max<std::int64_t>(1, bucket_bytes / 4);
-  // Buckets from the end of the buffer: the last layers' gradients are ready first.
-  for (std::int64_t end = n; end > 0; end -= per) {
-    const std::int64_t begin = std::max<std::int64_t>(0, end - per);
-    dp.all_reduce_sum(std::span<float>(p + begin, static_cast<std::size_t>(end - begin)));
-  }
-}
-
 ShardPlan::ShardPlan(std::int64_t total_, int dp_size_) : total(total_), dp_size(dp_size_) {
   GLM_CHECK(dp_size >= 1, "dp size {}", dp_size);
   const std::int64_t unit = std::int64_t{dp_size} * 16;

@@ -1,9 +1,6 @@
-// Data-parallel gradient synchronisation over the DP group (DESIGN.md section 4).
-//
-// Plain DP: the flat fp32 gradient buffer is all-reduced in buckets of `bucket_bytes`
-// (each bucket one collective, so a backend that can overlap starts reducing the last
-// layers' bucket while earlier layers still run backward).
-// ZeRO-1: the flat buffer is cut into DP equal, contiguous shards (ShardPlan); gradients
+// ZeRO-1's data-parallel exchange over the DP group (DESIGN.md section 4). (Plain DP
+// all-reduces layer by layer during the backward: train/grad_reduce.h.)
+// The flat buffer is cut into DP equal, contiguous shards (ShardPlan); gradients
 // are reduce-scattered so each rank holds the summed gradients of its shard, AdamW updates
 // that shard's fp32 master weights and moments, and the updated parameters are
 // all-gathered. Sharding is offset arithmetic on the flat buffer; optim::AdamW updates any
@@ -16,9 +13,6 @@
 #include "parallel/communicator.h"
 
 namespace glm::parallel {
-
-// All-reduce (sum) of a flat fp32 buffer over the DP group, bucket by bucket.
-void all_reduce_buckets(Communicator& dp, Tensor& flat, std::int64_t bucket_bytes);
 
 // ZeRO-1 shards of a flat buffer of `total` elements over `dp_size` ranks.
 struct ShardPlan {

@@ -19,14 +19,14 @@
 // MPI_Abort, so the whole job ends instead of hanging. Bytes are counted with the same ring
 // model as the MPI backend (communicator.h).
 //
-// Overlap (data-parallel buckets during backward): all_reduce_sum_async enqueues the
-// all-reduce and returns a handle at once; the trainer keeps computing on its stream and
-// calls wait() on each handle before the optimizer step (see README, CUDA backend):
+// Overlap (train/grad_reduce.h, during the last backward): all_reduce_sum_async enqueues
+// the all-reduce of one layer's gradient range and returns a handle at once; the trainer
+// keeps computing on its stream and waits on every handle before the optimizer step:
 //   std::vector<NcclWork> pending;
-//   for each bucket whose layers' backward is done (last layers first):
-//     pending.push_back(dp.all_reduce_sum_async(bucket_span));   // after the backward so far
+//   for each layer whose backward is done (last layers first):
+//     pending.push_back(dp.all_reduce_sum_async(layer_grads));   // after the backward so far
 //   for (auto& w : pending) w.wait();                            // deadline-polled
-// The bucket's memory must stay allocated until its handle is waited on.
+// The range's memory must stay allocated until its handle is waited on.
 // Every operation also takes host memory (the trainer's agreed scalars), staged through a
 // device copy; the seconds a rank waits inside its operations are counted in stats().
 #pragma once

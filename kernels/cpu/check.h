@@ -12,11 +12,12 @@
 
 namespace glm::kernels::cpu {
 
-// Throws glm::Error naming the op when a tensor lives on a CUDA device (null pointers are
-// optional arguments and pass).
+// Throws glm::Error naming the op when a tensor lives on a CUDA device: the op reached its
+// CPU kernel with device memory (an op without a CUDA path, or a caller that mixed
+// devices). Null pointers are optional arguments and pass.
 inline void require_cpu_one(std::string_view op, const Tensor& t) {
   if (!t.device().is_cpu())
-    throw Error(fmt::format("op {} has no CUDA kernel yet (got {})", op, t.describe()));
+    throw Error(fmt::format("op {}: the CPU kernel got a device tensor {}", op, t.describe()));
 }
 inline void require_cpu_one(std::string_view op, const Tensor* t) {
   if (t) require_cpu_one(op, *t);

@@ -180,7 +180,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   }
   if (!groups.world)  // CPU runs, one-rank GPU runs (and the trainer's clear refusals)
     groups = glm::parallel::make_process_groups(topology, MPI_COMM_WORLD, collective_timeout_s);
-  glm::train::Trainer trainer(rc, {.log_dir = log_dir, .groups = &groups, .zero = par.zero,
+  glm::train::Trainer trainer(rc, {.log_dir = log_dir, .groups = &groups,
                                    .comm_log = comm_log});
   if (!load_dir.empty())
     trainer.load(load_dir, load_iter >= 0 ? std::optional<std::int64_t>(load_iter) : std::nullopt);

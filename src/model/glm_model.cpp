@@ -266,7 +266,7 @@ Tensor& GLMModel::head_backward(Workspace& ws) {
 }
 
 Tensor& GLMModel::backward_layers(Workspace& ws, const LayerContext& ctx, Tensor& dx,
-                                  const std::function<void(int)>& on_layer_grads) {
+                                  const StepOptions& opt) {
   const std::int64_t R = std::int64_t{ctx.B} * ctx.T;
   Tensor* cur = &dx;
   for (std::size_t i = layers_.size(); i-- > 0;) {
@@ -282,7 +282,7 @@ Tensor& GLMModel::backward_layers(Workspace& ws, const LayerContext& ctx, Tensor
     Tensor* next = cur == &ws.dx_a ? &ws.dx_b : &ws.dx_a;
     layers_[i].backward(*next, scratch_, *cur, ws.x[i], *acts, w, grads_.layer(l), ctx);
     cur = next;
-    if (on_layer_grads) on_layer_grads(l);
+    if (opt.on_layer_grads) opt.on_layer_grads(l);
   }
   if (!first_stage()) return *cur;
 
@@ -295,7 +295,8 @@ Tensor& GLMModel::backward_layers(Workspace& ws, const LayerContext& ctx, Tensor
   }
   Tensor gE = grads_.embedding();
   k::embedding_backward(gE, *cur, ws.batch.tokens.view({R}),
-                        static_cast<float>(config_.embedding_grad_shrink),
+                        opt.embedding_grad_shrink.value_or(
+                            static_cast<float>(config_.embedding_grad_shrink)),
                         options_.shard.vocab_start(config_));
   return ws.empty;
 }
@@ -339,7 +340,7 @@ const Tensor& GLMModel::stage_backward(const Batch& batch, const StepOptions& op
   Workspace& ws = slot(i, batch.batch_size(), batch.seq_len());
   LayerContext ctx = make_context(ws, opt.training, opt.step);  // the forward's batch
   Tensor& dx = last_stage() ? head_backward(ws) : ws.dout;
-  return backward_layers(ws, ctx, dx, opt.on_layer_grads);
+  return backward_layers(ws, ctx, dx, opt);
 }
 
 LossStats GLMModel::forward_backward(const Batch& batch, const StepOptions& opt) {

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "model/batch.h"
@@ -58,6 +59,9 @@ struct StepOptions {
   // it for a step's last backward, when each layer's gradient is final as soon as its
   // backward returns, to start that layer's data-parallel all-reduce).
   std::function<void(int layer)> on_layer_grads = nullptr;
+  // EGS alpha_e of this step, when it follows a schedule or a resume override (DESIGN.md
+  // section 2); unset: the config's model.embedding_grad_shrink.
+  std::optional<float> embedding_grad_shrink;
 };
 
 struct LossStats {
@@ -104,8 +108,6 @@ class GLMModel {
   const Tensor& stage_backward(const Batch& batch, const StepOptions& opt, int slot);
 
   void zero_grads() { grads_.flat().zero_(); }
-  // EGS alpha_e may follow a schedule or be overridden on resume (DESIGN.md section 2).
-  void set_embedding_grad_shrink(double alpha) { config_.embedding_grad_shrink = alpha; }
 
   FlatParams& params() { return params_; }
   FlatParams& grads() { return grads_; }
@@ -131,7 +133,7 @@ class GLMModel {
   Tensor& head_backward(Workspace& ws);
   // From d(x_N) back through the layers and (stage 0) the embedding; returns d(stage input).
   Tensor& backward_layers(Workspace& ws, const LayerContext& ctx, Tensor& dx,
-                          const std::function<void(int)>& on_layer_grads);
+                          const StepOptions& opt);
   // logits for the chosen rows of y, [rows, V_local]
   void head_forward(Tensor& logits, const Tensor& y_rows);
   void store(Tensor& t) const;

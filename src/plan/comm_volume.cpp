@@ -36,7 +36,7 @@ CommBytes step_comm_bytes(const model::ModelConfig& c, const train::ParallelConf
   // Embedding group (pp > 1): the tied embedding's gradient [V/t, h] summed over 2 ranks.
   if (P > 1 && (shard.has_embedding || shard.has_head))
     e.embedding = ring_all_reduce_bytes(2, std::uint64_t(c.vocab_size / t) * h, grad);
-  // DP: the global target count (1 double), then the flat gradient buffer: bucketed
+  // DP: the global target count (1 double), then the flat gradient buffer: layer by layer
   // all-reduce, or under ZeRO-1 reduce-scatter + all-gather of the padded shards.
   const std::uint64_t total = model::ParamLayout(c, shard).total();
   e.dp = ring_all_reduce_bytes(D, 1, 8);

@@ -22,9 +22,12 @@ const char* stop_signal_name(int sig);  // "SIGTERM", "SIGUSR1", else "signal"
 // creates afterwards (OpenMP workers, oneDNN, MPI's progress threads), and receives them on
 // one dedicated thread with sigwait(), which records them like the handler does. Call it
 // first thing in main(), before MPI_Init or any OpenMP region. Why: a handler runs on
-// whichever thread the kernel picks, interrupting library code mid-flight; with glm-train
-// that left the heap corrupted ("corrupted double-linked list") in about half of the runs
-// stopped during a step. With the signals blocked, no library thread is ever interrupted.
+// whichever thread the kernel picks and interrupts it mid-call (EINTR in a library that
+// may not retry). What was observed, with the handler alone: glm-train stopped during a
+// step aborted with glibc's "corrupted double-linked list" in about half of the runs. The
+// handler itself only does a compare-and-swap on a lock-free atomic and cannot corrupt a
+// heap; the cause was not found. With the signals blocked and taken by sigwait, no library
+// thread is ever interrupted, and the abort has not been seen since.
 void start_stop_signal_thread();
 
 // Installs the handlers for SIGTERM and SIGUSR1 and restores the previous ones on

@@ -82,7 +82,7 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
   model::deepnorm_init(model_->params(), seed);
   auto layout = std::make_shared<const model::ParamLayout>(model_->layout());
   optim::ElementRange range = optim::full_range(*layout);
-  if (options_.zero && D > 1) {
+  if (config_.parallel.zero && D > 1) {
     zero_ = std::make_unique<ShardedUpdate>(*dp(), layout->total(), mo.device);
     range = zero_->range();
   }
@@ -117,7 +117,7 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
                where, peak_flops_ / 1e9,
                mo.device.is_cuda() ? (fp16 ? ": fp16 tensor cores" : ": fp32, no TF32") : "", D,
                tp_size(), P,
-               options_.zero && D > 1 ? " with ZeRO-1" : "", shard.first_layer,
+               zero_ ? " with ZeRO-1" : "", shard.first_layer,
                shard.end_layer(mc), shard.has_embedding ? " + embedding" : "",
                shard.has_head ? " + head" : "");
   metrics_->log_event({{"event", "start"}, {"config", config_.to_json()},
@@ -180,7 +180,6 @@ StepResult Trainer::train_step() {
     r.seconds = seconds_since(t0);
     return r;
   }
-  model_->set_embedding_grad_shrink(optim::egs_alpha(config_.egs_schedule, state_.step));
 
   // This rank's slice of the global batch is collated first: the loss is normalised by the
   // target count of the whole global batch (summed over the DP group).
@@ -203,6 +202,8 @@ StepResult Trainer::train_step() {
   if (!zero_ && dp_size() > 1) reduce.emplace(*dp(), model_->layout(), model_->grads().flat());
   model::StepOptions step_opt{.loss_scale = scale, .num_targets = targets,
                               .step = static_cast<std::uint32_t>(state_.step), .training = true};
+  step_opt.embedding_grad_shrink =
+      static_cast<float>(optim::egs_alpha(config_.egs_schedule, state_.step));
   if (reduce) step_opt.on_layer_grads = [&reduce](int layer) { reduce->layer_done(layer); };
   // Forward and backward of every micro-batch through this rank's stage (1F1B under PP).
   const PipelineStats ps = run_pipeline_step(*model_, pp(), batches, step_opt);
@@ -392,12 +393,20 @@ void Trainer::stop_with_checkpoint() {
 SaveResult Trainer::save(const std::string& save_root) {
   // DP ranks of one TP x PP position hold identical state (ZeRO-1 shards are gathered
   // first, by every rank of the DP group): DP rank 0 of each position writes its pieces.
-  const OptimizerTensors tensors = on_host(optimizer_tensors());
+  // Whether this step is already saved is rank 0's view of the directory, agreed by every
+  // rank: ranks that saw a shared file system differently would otherwise split between
+  // the collective save below and returning here, and hang.
   const auto existing = std::filesystem::path(save_root) / iter_dir_name(state_.step);
-  if (state_.step == checkpoint_step_ && std::filesystem::exists(existing / kMetaFile)) {
+  double saved[1] = {world_rank() == 0 && state_.step == checkpoint_step_ &&
+                             std::filesystem::exists(existing / kMetaFile)
+                         ? 1.0
+                         : 0.0};
+  world_sum(saved);
+  if (saved[0] > 0) {
     if (world_rank() == 0) spdlog::info("checkpoint of step {} already in {}", state_.step, save_root);
     return {existing.string(), 0, 0, {}};
   }
+  const OptimizerTensors tensors = on_host(optimizer_tensors());
   SaveResult r;
   if (world_size() == 1) {
     r = save_checkpoint(save_root, checkpoint_meta(), tensors, config_.train.keep_last);

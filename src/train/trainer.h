@@ -44,11 +44,10 @@ struct TrainerOptions {
   // backward where the backend allows (train/grad_reduce.h), and the tied embedding's over
   // the embedding group, so the DP ranks of one TP x PP position hold the same weights and
   // optimizer state. Checkpoints: DP rank 0 of each position writes its pieces
-  // (they load into any layout). Only world rank 0 writes metrics.jsonl.
+  // (they load into any layout). Only world rank 0 writes metrics.jsonl. ZeRO-1 is the
+  // run config's parallel.zero (train/sharded_update.h): each rank keeps and updates one
+  // shard of the master weights and Adam moments, with the same results.
   parallel::ProcessGroups* groups = nullptr;
-  // ZeRO-1 over the DP group (train/sharded_update.h): each rank keeps and updates one
-  // shard of the master weights and Adam moments. Same results as without it.
-  bool zero = false;
   // Every rank appends one JSON line per training step to <log_dir>/comm_rank_<RRRRR>.jsonl:
   // {"step", "head_rows", "step_s", "compute_s", "bytes": {group: bytes this rank sent
   // during the step}, "comm_s": {group: seconds inside that group's operations}} with the

@@ -121,18 +121,20 @@ TEST(MpiCommunicator, CollectivesComputeTheRightValuesAndCountBytes) {
 TEST(MpiCommunicator, RefusesDeviceMemoryNamingTheGroup) {
   const int W = world_size();
   ProcessGroups g = make_process_groups(Topology(W, 1, 1, W), MPI_COMM_WORLD, kTimeoutS);
-  std::vector<float> host(16, 1.f);
-  Tensor on_cuda = Tensor::wrap(host.data(), {16}, DType::f32, Device::cuda(0));
+  std::vector<float> host(16 * W, 1.f);  // a padded ZeRO-1 buffer: 16 floats per rank
+  Tensor on_cuda = Tensor::wrap(host.data(), {16 * W}, DType::f32, Device::cuda(0));
   EXPECT_FALSE(g.dp->takes_device_memory());
+  const ShardPlan plan(16, W);
+  Tensor shard = Tensor::empty({plan.shard}, DType::f32);
   try {
-    all_reduce_buckets(*g.dp, on_cuda, 64);
+    reduce_scatter_shard(*g.dp, plan, on_cuda, shard);
     FAIL() << "an MPI group took a CUDA tensor";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("group 'dp' moves host memory only"), std::string::npos)
         << e.what();
   }
-  Tensor host_tensor = Tensor::wrap(host.data(), {16}, DType::f32);
-  EXPECT_EQ(floats(*g.dp, host_tensor).size(), 16u);
+  Tensor host_tensor = Tensor::wrap(host.data(), {16 * W}, DType::f32);
+  EXPECT_EQ(floats(*g.dp, host_tensor).size(), 16u * W);
   EXPECT_EQ(g.dp->stats().total_bytes_sent(), 0u);
 }
 
@@ -141,17 +143,6 @@ TEST(MpiCommunicator, RefusesDeviceMemoryNamingTheGroup) {
 
 namespace glm::parallel {
 namespace {
-
-TEST(DataParallel, BucketedAllReduceEqualsOneAllReduce) {
-  const int W = world_size(), r = world_rank();
-  ProcessGroups g = make_process_groups(Topology(W, 1, 1, W), MPI_COMM_WORLD, kTimeoutS);
-  Tensor a = Tensor::empty({1003}, DType::f32);
-  for (int i = 0; i < 1003; ++i) a.data<float>()[i] = static_cast<float>((i * 7 + r) % 13);
-  Tensor b = a.clone();
-  all_reduce_buckets(*g.world, a, 4 * 100);  // 11 buckets, the last one short
-  g.world->all_reduce_sum(std::span<float>(b.data<float>(), 1003));
-  EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.nbytes()), 0);
-}
 
 TEST(DataParallel, ReduceScatterThenAllGatherRebuildsTheSum) {
   const int W = world_size(), r = world_rank();
