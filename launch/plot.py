@@ -11,7 +11,7 @@ Writes three PNGs into --out (default: RUN/plots for one run, ./plots for severa
   loss.png        training and held-out loss against step and against tokens seen
   optimizer.png   learning rate, gradient norm, loss scale, skipped steps
   throughput.png  tokens/s and MFU
-and prints their paths. Exit 2 when a run has no metrics to plot.
+and prints their paths. Exit 2 when a run is missing or has no metrics to plot.
 """
 import argparse
 import json
@@ -25,13 +25,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
 
+def fail(message):
+    print(f"plot: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 class Run:
     """One run's step and eval records, by step (a resumed run's repeat of a step wins)."""
 
     def __init__(self, path, label):
         self.path = path if path.endswith(".jsonl") else os.path.join(path, "metrics.jsonl")
         if not os.path.isfile(self.path):
-            raise SystemExit(f"plot: {self.path}: no such file (a glm-train --log-dir holds one)")
+            fail(f"{self.path}: no such file (a glm-train --log-dir holds one)")
         self.label = label or os.path.basename(os.path.dirname(os.path.abspath(self.path)))
         steps, evals, self.seq_length = {}, {}, None
         with open(self.path) as f:
@@ -47,7 +52,7 @@ class Run:
                 elif "eval_loss" in rec:
                     evals[rec["step"]] = rec
         if not steps and not evals:
-            raise SystemExit(f"plot: {self.path}: no step or eval records")
+            fail(f"{self.path}: no step or eval records")
         self.steps = [steps[s] for s in sorted(steps)]
         self.evals = [evals[s] for s in sorted(evals)]
 
