@@ -33,4 +33,6 @@ class Progress {
   bool terminal_, drawn_ = false, finished_ = false;
 };
 
+std::string format_duration(double seconds);  // "1h02m", "3m05s", "42s"; "?" if not finite
+
 }  // namespace glm

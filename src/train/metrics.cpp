@@ -8,6 +8,7 @@
 
 #include "core/crc32c.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "train/tensorboard/event_file_writer.h"
 
 namespace glm::train {
@@ -16,14 +17,6 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 }  // namespace
-
-std::string format_duration(double s) {
-  if (!std::isfinite(s) || s < 0) return "?";
-  auto t = static_cast<long>(s + 0.5);
-  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t % 3600) / 60);
-  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
-  return fmt::format("{}s", t);
-}
 
 MetricsLog::MetricsLog(const std::string& log_dir, std::int64_t total_steps)
     : total_steps_(total_steps), started_(now_s()) {

@@ -60,6 +60,4 @@ class MetricsLog {
   std::int64_t first_step_ = -1;
 };
 
-std::string format_duration(double seconds);  // "1h02m", "3m05s", "42s"
-
 }  // namespace glm::train
