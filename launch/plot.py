@@ -101,7 +101,8 @@ def optimizer_figure(runs, out):
         ax.set(xlabel="step", title=title, yscale=scale)
         if key == "skipped":
             ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-            ax.set_ylim(bottom=0)
+            top = max([max(run.col(key)[1], default=0) for run in runs], default=0)
+            ax.set_ylim(0, max(1, 1.1 * top))  # whole steps, even when none was skipped
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return save(fig, out, "optimizer.png")
