@@ -6,12 +6,15 @@ set -euo pipefail
 build_deps=(build-essential cmake pkg-config git
   libopenblas-dev libdnnl-dev libopenmpi-dev openmpi-bin libhdf5-dev
   nlohmann-json3-dev libspdlog-dev libboost-program-options-dev
-  libsentencepiece-dev sentencepiece libssl-dev libgtest-dev libgmock-dev libbenchmark-dev)
-test_deps=(python3 python3-torch python3-numpy python3-h5py libopenblas0-openmp)
+  libsentencepiece-dev sentencepiece libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libprotobuf-dev protobuf-compiler)
+test_deps=(python3 python3-torch python3-numpy python3-h5py libopenblas0-openmp
+  python3-protobuf python3-crc32c)
+plot_deps=(python3-matplotlib)
 corpus_deps=(fortunes fortunes-min fortunes-zh)
 
 missing=()
-for p in "${build_deps[@]}" "${test_deps[@]}" "${corpus_deps[@]}"; do
+for p in "${build_deps[@]}" "${test_deps[@]}" "${plot_deps[@]}" "${corpus_deps[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "core/h5_tensors.h"
 #include "data/atomic_file.h"
 #include "data/tokenizer.h"
@@ -140,6 +141,7 @@ WriteResult write_model_file(const model::FlatParams& p, const train::RunConfig&
   e.add("embedding.weight", to_f16(p.embedding()));
   e.add("final_layernorm.weight", to_f16(p.final_ln_w()));
   e.add("final_layernorm.bias", to_f16(p.final_ln_b()));
+  Progress progress("glm-export: layers quantized", c.num_layers);
   for (int l = 0; l < c.num_layers; ++l) {
     const model::LayerParams w = p.layer(l);
     const std::string pre = model::layer_prefix(l);
@@ -169,7 +171,9 @@ WriteResult write_model_file(const model::FlatParams& p, const train::RunConfig&
       // W2: row-parallel, split along `in`
       out.linear_bytes += e.add_linear(rp + kW2, cols(w.w2, f0, f1), bits, G);
     }
+    progress.advance();
   }
+  progress.finish();
 
   const std::map<std::string, std::string> attrs = {
       {"format", kModelFormat},

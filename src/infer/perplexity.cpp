@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "train/data_pipeline.h"
 #include "train/run_config.h"
 
@@ -32,6 +33,7 @@ PerplexityResult evaluate_perplexity(const Engine& engine, const data::Tokenizer
   PerplexityResult res;
   double sum = 0;
   KVCache cache = engine.new_cache(T);
+  Progress progress("glm-eval: held-out samples", max_samples);
   for (std::int64_t s = 0; s < max_samples; ++s) {
     model::Batch b = data.micro_batch(s, 1);
     const int L = b.valid_len.data<std::int32_t>()[0], P = b.prefix_len.data<std::int32_t>()[0];
@@ -56,7 +58,9 @@ PerplexityResult evaluate_perplexity(const Engine& engine, const data::Tokenizer
     }
     res.tokens += static_cast<std::int64_t>(rows.size());
     ++res.samples;
+    progress.advance();
   }
+  progress.finish();
   res.loss = res.tokens > 0 ? sum / static_cast<double>(res.tokens) : std::nan("");
   res.perplexity = std::exp(res.loss);
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "train/layout_shards.h"
 
 namespace glm::train {
@@ -35,6 +36,7 @@ ReshardResult reshard_checkpoint(const std::string& in_dir, std::optional<std::i
   // Each new rank file's tensors, re-cut from the stored pieces.
   std::vector<std::unique_ptr<model::ParamLayout>> layouts;
   std::vector<std::pair<int, OptimizerTensors>> files;
+  Progress progress("reshard: new rank files re-cut", static_cast<std::int64_t>(writers.size()));
   for (const auto& w : writers) {
     layouts.push_back(std::make_unique<model::ParamLayout>(rc.model, w.shard));
     const std::int64_t n = layouts.back()->total();
@@ -42,7 +44,9 @@ ReshardResult reshard_checkpoint(const std::string& in_dir, std::optional<std::i
                        Tensor::zeros({n}, DType::f32), Tensor::zeros({n}, DType::f32)};
     load_optimizer_tensors(r.from_dir, meta, t);
     files.emplace_back(w.rank, std::move(t));
+    progress.advance();
   }
+  progress.finish();
   r.from = meta.layout;
   r.to = {to.dp * to.tp * to.pp, to.dp, to.tp, to.pp, to.zero ? 1 : 0};
   meta.layout = r.to;

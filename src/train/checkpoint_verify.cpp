@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/h5_tensors.h"
+#include "core/progress.h"
 #include "core/sha256.h"
 #include "train/checkpoint.h"
 
@@ -12,6 +13,9 @@ namespace glm::train {
 namespace fs = std::filesystem;
 
 void verify_checkpoint_files(const std::string& dir, const CheckpointMeta& meta) {
+  std::int64_t total_bytes = 0;
+  for (const auto& f : meta.files) total_bytes += f.bytes;
+  Progress progress(fmt::format("{}: checksums, bytes", dir), total_bytes);
   for (const auto& f : meta.files) {
     const fs::path path = fs::path(dir) / f.name;
     std::error_code ec;
@@ -26,6 +30,7 @@ void verify_checkpoint_files(const std::string& dir, const CheckpointMeta& meta)
     if (sha != f.sha256)
       throw InputError(fmt::format("{}: SHA-256 {} does not match meta.json's {} (corrupt file)",
                                    path.string(), sha, f.sha256));
+    progress.advance(f.bytes);
   }
 }
 

@@ -6,7 +6,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/crc32c.h"
 #include "core/error.h"
+#include "core/progress.h"
+#include "train/tensorboard/event_file_writer.h"
 
 namespace glm::train {
 namespace {
@@ -14,14 +17,6 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 }  // namespace
-
-std::string format_duration(double s) {
-  if (!std::isfinite(s) || s < 0) return "?";
-  auto t = static_cast<long>(s + 0.5);
-  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t % 3600) / 60);
-  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
-  return fmt::format("{}s", t);
-}
 
 MetricsLog::MetricsLog(const std::string& log_dir, std::int64_t total_steps)
     : total_steps_(total_steps), started_(now_s()) {
@@ -32,7 +27,14 @@ MetricsLog::MetricsLog(const std::string& log_dir, std::int64_t total_steps)
   path_ = (std::filesystem::path(log_dir) / "metrics.jsonl").string();
   out_.open(path_, std::ios::app);
   if (!out_) throw InputError(fmt::format("{}: cannot open for writing", path_));
+  events_ = std::make_unique<tensorboard::EventFileWriter>(log_dir);
+  spdlog::info("metrics: {} and TensorBoard events {} (CRC32C: {})", path_, events_->path(),
+               crc32c_path());
 }
+
+MetricsLog::~MetricsLog() = default;
+
+std::string MetricsLog::events_path() const { return events_ ? events_->path() : std::string(); }
 
 void MetricsLog::write(const nlohmann::json& j) {
   if (!out_.is_open()) return;
@@ -61,6 +63,21 @@ void MetricsLog::log_step(const StepMetrics& m) {
          {"step_ms", m.step_ms},     {"tflops", m.tflops},
          {"mfu", m.mfu},             {"memory_gb", m.memory_gb},
          {"global_batch", m.global_batch}});
+  if (events_) {
+    events_->add_scalars(
+        m.step, {{"train/loss", m.loss},
+                 {"train/lr", m.lr},
+                 {"train/grad_norm", m.grad_norm},
+                 {"train/loss_scale", m.loss_scale},
+                 {"train/skipped", static_cast<double>(m.skipped)},
+                 {"train/tokens_per_s", m.tokens_per_s},
+                 {"train/step_ms", m.step_ms},
+                 {"train/tflops", m.tflops},
+                 {"train/mfu", m.mfu},
+                 {"train/consumed_samples", static_cast<double>(m.consumed_samples)},
+                 {"train/global_batch", static_cast<double>(m.global_batch)},
+                 {"mem/peak_gb", m.memory_gb}});
+  }
 }
 
 void MetricsLog::log_eval(std::int64_t step, double loss, std::int64_t tokens) {
@@ -68,6 +85,26 @@ void MetricsLog::log_eval(std::int64_t step, double loss, std::int64_t tokens) {
   spdlog::info("eval  step {:>6} | held-out loss {:.4f} | perplexity {:.2f} | {} target tokens",
                step, loss, ppl, tokens);
   write({{"step", step}, {"eval_loss", loss}, {"eval_ppl", ppl}, {"eval_tokens", tokens}});
+  if (events_) {
+    events_->add_scalars(step, {{"eval/loss", loss},
+                                {"eval/ppl", ppl},
+                                {"eval/tokens", static_cast<double>(tokens)}});
+  }
+}
+
+void MetricsLog::log_config(std::int64_t step, const nlohmann::json& config) {
+  if (!events_) return;
+  // Indented four spaces: Markdown shows it as a code block, keeping the JSON's layout.
+  std::string text;
+  std::string dumped = config.dump(2);
+  std::size_t begin = 0;
+  while (begin <= dumped.size()) {
+    std::size_t end = dumped.find('\n', begin);
+    if (end == std::string::npos) end = dumped.size();
+    text += "    " + dumped.substr(begin, end - begin) + "\n";
+    begin = end + 1;
+  }
+  events_->add_text(step, "config", text);
 }
 
 void MetricsLog::log_event(const nlohmann::json& event) { write(event); }

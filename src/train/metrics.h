@@ -1,12 +1,19 @@
 // Training metrics: one line per logged step on the console (spdlog, rank 0) and the same
-// numbers as one JSON object per line in <log_dir>/metrics.jsonl (DESIGN.md section 10).
+// numbers as one JSON object per line in <log_dir>/metrics.jsonl and as TensorBoard scalars
+// in <log_dir>/events.out.tfevents.* (DESIGN.md section 10). Tags: train/<key> for the step
+// record, eval/loss, eval/ppl, eval/tokens, mem/peak_gb, and the resolved config as text.
 #pragma once
 
 #include <cstdint>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+namespace glm::tensorboard {
+class EventFileWriter;
+}
 
 namespace glm::train {
 
@@ -31,22 +38,26 @@ class MetricsLog {
   // Creates log_dir and opens metrics.jsonl for appending (a resumed run continues it).
   // An empty log_dir writes no file (data-parallel ranks other than 0).
   MetricsLog(const std::string& log_dir, std::int64_t total_steps);
+  ~MetricsLog();
 
   void log_step(const StepMetrics& m);
   void log_eval(std::int64_t step, double loss, std::int64_t tokens);
   void log_event(const nlohmann::json& event);  // anything else worth a record
+  // The resolved run config, as a TensorBoard text summary (metrics.jsonl has it in the
+  // start event).
+  void log_config(std::int64_t step, const nlohmann::json& config);
 
   const std::string& path() const { return path_; }
+  std::string events_path() const;  // empty when no file is written
 
  private:
   void write(const nlohmann::json& j);
   std::string path_;
   std::ofstream out_;
+  std::unique_ptr<tensorboard::EventFileWriter> events_;
   std::int64_t total_steps_;
   double started_ = 0;  // seconds, steady clock
   std::int64_t first_step_ = -1;
 };
-
-std::string format_duration(double seconds);  // "1h02m", "3m05s", "42s"
 
 }  // namespace glm::train

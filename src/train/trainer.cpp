@@ -122,6 +122,7 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
                shard.has_head ? " + head" : "");
   metrics_->log_event({{"event", "start"}, {"config", config_.to_json()},
                        {"parameters", mc.num_parameters()}, {"peak_flops", peak_flops_}});
+  metrics_->log_config(state_.step, config_.to_json());
 }
 
 Trainer::~Trainer() = default;

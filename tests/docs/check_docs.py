@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""README.md and docs/*.md stay true to the tree they describe.
+
+1. Every relative link ([text](path) or [text](path#anchor) or [text](#anchor)) resolves:
+   the file or directory exists, and an anchor names a heading of the target file (GitHub's
+   slug rule: lower case, punctuation dropped, spaces to hyphens).
+2. Every `build/bin/PROGRAM` command in the README's quickstart section ("## The two
+   commands") runs with --help and exits 0, and so does every launch/*.py named there.
+Usage: check_docs.py SOURCE_DIR BUILD_DIR
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+FENCE = re.compile(r"^(```|~~~)")
+
+
+def prose_lines(text):
+    """Lines outside fenced code blocks (links in code are not links)."""
+    inside = False
+    for line in text.splitlines():
+        if FENCE.match(line.strip()):
+            inside = not inside
+            continue
+        if not inside:
+            yield line
+
+
+def slug(heading):
+    s = heading.strip().lower()
+    s = re.sub(r"[^\w\- ]", "", s)  # drops punctuation and backticks, keeps letters, digits, _ -
+    return s.replace(" ", "-")
+
+
+def anchors(path):
+    out = set()
+    for line in prose_lines(open(path, encoding="utf-8").read()):
+        m = re.match(r"^#{1,6}\s+(.*)$", line)
+        if m:
+            out.add(slug(m.group(1)))
+    return out
+
+
+def check_links(files):
+    problems = []
+    for f in files:
+        for n, line in enumerate(prose_lines(open(f, encoding="utf-8").read()), 1):
+            for target in LINK.findall(line):
+                if re.match(r"^[a-z]+:", target):
+                    continue  # http:, https:, mailto:
+                path, _, anchor = target.partition("#")
+                dest = os.path.normpath(os.path.join(os.path.dirname(f), path)) if path else f
+                if not os.path.exists(dest):
+                    problems.append(f"{f}: link to {target}: {dest} does not exist")
+                elif anchor and (not dest.endswith(".md") or anchor not in anchors(dest)):
+                    problems.append(f"{f}: link to {target}: no heading '#{anchor}' in {dest}")
+    return problems
+
+
+def quickstart_section(readme):
+    text = open(readme, encoding="utf-8").read()
+    m = re.search(r"^## The two commands\n(.*?)(?=^## )", text, re.S | re.M)
+    if not m:
+        raise SystemExit(f"{readme}: no '## The two commands' section")
+    return m.group(1)
+
+
+def check_commands(readme, source_dir, build_dir):
+    section = quickstart_section(readme)
+    programs = sorted(set(re.findall(r"(?<![\w/])build/bin/([\w\-]+)", section)))
+    scripts = sorted(set(re.findall(r"(?<![\w/])(launch/[\w\-]+\.py)", section)))
+    if not programs:
+        return [f"{readme}: the quickstart section names no build/bin/ command"], 0
+    problems = []
+    commands = [[os.path.join(build_dir, "bin", p), "--help"] for p in programs]
+    commands += [[sys.executable, os.path.join(source_dir, s), "--help"] for s in scripts]
+    for cmd in commands:
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        except OSError as e:
+            problems.append(f"{readme}: {' '.join(cmd)}: {e}")
+            continue
+        if r.returncode != 0 or not r.stdout.strip():
+            problems.append(f"{readme}: {' '.join(cmd)} exited {r.returncode}: {r.stderr[-300:]}")
+    return problems, len(commands)
+
+
+def main():
+    source_dir, build_dir = sys.argv[1:3]
+    readme = os.path.join(source_dir, "README.md")
+    files = [readme] + sorted(glob.glob(os.path.join(source_dir, "docs", "*.md")))
+    problems = check_links(files)
+    command_problems, n = check_commands(readme, source_dir, build_dir)
+    problems += command_problems
+    for p in problems:
+        print(p)
+    if problems:
+        sys.exit(1)
+    print(f"ok: links of {len(files)} files resolve; {n} quickstart commands answer --help")
+
+
+if __name__ == "__main__":
+    main()
