@@ -3,7 +3,7 @@
 // Per sample b the products run as one strided-batched GEMM over the heads, reading q, k, v
 // straight out of the interleaved qkv [B, T, a, 3, d] (row stride 3*a*d, head stride 3*d)
 // and writing ctx [B, T, a*d] / dqkv in place, so no head is ever copied or transposed.
-// The mask is a prefix per query row (allowed keys are j < lim(i), see row_limit), so the
+// The mask is a prefix per query row (allowed keys are j < glm_mask_limit(i), kernels/glm_mask.h), so the
 // softmax touches only allowed keys and writes exact zeros elsewhere. Softmax, dropout and
 // their backward run fused per row while the row (T floats) is in L1, rows split over
 // threads; exp is the vectorised polynomial of vec_math.h.
@@ -23,6 +23,7 @@
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/dropout_row.h"
 #include "kernels/cpu/vec_math.h"
+#include "kernels/glm_mask.h"
 #include "kernels/gemm.h"
 
 #ifdef GLM_WITH_CUDA
@@ -34,9 +35,8 @@ using namespace cpu;
 
 namespace {
 
-// Query i attends keys j < L with (j < P or j <= i): exactly the keys j < lim.
 inline std::int64_t row_limit(std::int64_t i, std::int64_t P, std::int64_t L) {
-  return std::min(L, std::max(P, i + 1));
+  return glm_mask_limit(i, P, L);
 }
 
 // p_j = softmax_j(scale * s_j) over j < lim, 0 for j >= lim (a row with lim = 0 is all 0).

@@ -21,6 +21,7 @@
 #include "kernels/cuda/attention_launch.h"
 #include "kernels/cuda/dropout_device.cuh"
 #include "kernels/cuda/launch_config.h"
+#include "kernels/glm_mask.h"
 
 namespace glm::kernels::cuda {
 namespace {
@@ -37,10 +38,9 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
-// Query i attends keys j < lim(i) = min(L, max(P, i + 1)).
+// Query i attends keys j < row_limit(i) (kernels/glm_mask.h).
 __device__ __forceinline__ std::int64_t row_limit(std::int64_t i, std::int64_t P, std::int64_t L) {
-  const std::int64_t m = P > i + 1 ? P : i + 1;
-  return L < m ? L : m;
+  return glm_mask_limit(i, P, L);
 }
 __device__ __forceinline__ std::int64_t clamp_len(std::int32_t v, std::int64_t T) {
   return v < 0 ? 0 : (v > T ? T : v);

@@ -1,6 +1,6 @@
 // KV-cache attention kernels for inference, then their launchers (STYLE.md: kernels, then
 // launchers). Math and mask of infer::cached_attention (src/infer/kv_cache.h):
-//   s_j   = c * (q . k_j) / (sqrt(d) c)             j in [0, last], last = max(t0+i, P-1)
+//   s_j   = c * (q . k_j) / (sqrt(d) c)             j < glm_mask_limit(t0+i, P, t0+n)
 //   ctx_i = sum_j softmax_j(s) v_j                     fp32 throughout
 // Written for clarity: one block per (query, head); a warp per key for the scores (lanes
 // over d: coalesced reads of one cached key row), the scores of every visible key in shared
@@ -14,6 +14,7 @@
 
 #include "kernels/cuda/kv_attention_launch.h"
 #include "kernels/cuda/launch_config.h"
+#include "kernels/glm_mask.h"
 
 namespace glm::kernels::cuda {
 namespace {
@@ -83,7 +84,8 @@ __global__ void kv_attention_block_per_query_head(Out* __restrict__ ctx,
   float* red = q + d;
   float* p = red + 32;
   const int h = blockIdx.x, i = blockIdx.y;
-  const int keys = max(t0 + i, prefix_len - 1) + 1;  // keys [0, keys) are visible
+  // keys [0, keys) are visible; the cache holds t0 + n keys (n = gridDim.y)
+  const int keys = static_cast<int>(glm_mask_limit(t0 + i, prefix_len, t0 + gridDim.y));
   const long row = static_cast<long>(i) * a + h;
   for (int e = threadIdx.x; e < d; e += blockDim.x) q[e] = qkv[row * 3 * d + e];
   __syncthreads();

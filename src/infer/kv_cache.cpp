@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/glm_mask.h"
 
 namespace glm::infer {
 
@@ -80,25 +81,25 @@ void cached_attention(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, int 
     for (int a = 0; a < al; ++a)
       for (int i = 0; i < n; ++i) {
         const int qi = t0 + i;                          // cache index of the query
-        const int last = std::max(qi, prefix_len - 1);  // keys [0, last] are allowed
+        const int keys = static_cast<int>(kernels::glm_mask_limit(qi, prefix_len, t0 + n));
         const float* q = src + (static_cast<std::int64_t>(i) * al + a) * 3 * d;
         const float* Ka = Kp + static_cast<std::int64_t>(a) * cap * d;
         const float* Va = Vp + static_cast<std::int64_t>(a) * cap * d;
         float mx = -INFINITY;
-        for (int j = 0; j <= last; ++j) {
+        for (int j = 0; j < keys; ++j) {
           // q / (sqrt(d) c) inside the product, times c in the fp32 softmax (layer scaling)
           p[j] = dot(q, Ka + static_cast<std::int64_t>(j) * d, d) * inv * c;
           mx = std::max(mx, p[j]);
         }
         float sum = 0.f;
-        for (int j = 0; j <= last; ++j) {
+        for (int j = 0; j < keys; ++j) {
           p[j] = std::exp(p[j] - mx);
           sum += p[j];
         }
         float* o = out + (static_cast<std::int64_t>(i) * al + a) * d;
         std::fill_n(o, d, 0.f);
         const float r = 1.f / sum;
-        for (int j = 0; j <= last; ++j) axpy(o, p[j] * r, Va + static_cast<std::int64_t>(j) * d, d);
+        for (int j = 0; j < keys; ++j) axpy(o, p[j] * r, Va + static_cast<std::int64_t>(j) * d, d);
       }
   }
 }

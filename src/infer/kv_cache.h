@@ -40,7 +40,7 @@ class KVCache {
 // The attention of n new queries (cache indices [t0, t0+n)) of one layer and TP rank:
 // stores their keys and values into the cache, then for each head
 //   ctx_i = sum_j softmax_j(c * (q_i . k_j) / (sqrt(d) c)) v_j  over allowed j
-// with the GLM mask: key j is allowed iff j < prefix_len or j <= i (i, j cache indices).
+// with the GLM mask of kernels/glm_mask.h (i, j cache indices, L = t0 + n).
 // qkv [n, a/N, 3, d] after RoPE; ctx [n, a/N * d]. layer_number c = l + 1 is the query-key
 // layer scaling of training (mathematically a no-op, kept to round like training does).
 void cached_attention(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, int t0, int prefix_len,
