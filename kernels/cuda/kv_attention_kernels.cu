@@ -68,7 +68,6 @@ __device__ float block_max(float v, float* red) {
 }
 
 __device__ void store(float* p, float v) { *p = v; }
-__device__ void store(__half* p, float v) { *p = __float2half_rn(v); }
 
 // grid (a, n): block (h, i) computes ctx row i, head h. Shared memory: q [d], red [32],
 // p [t0 + n] (the scores, then the unnormalised probabilities).
@@ -145,9 +144,7 @@ cudaError_t launch_kv_attention(const KvAttentionParams& p, cudaStream_t s) {
                                                     p.prefix_len, p.inv, p.c);
     return cudaGetLastError();
   };
-  if (p.ctx_f16)
-    return launch(kv_attention_block_per_query_head<__half>, static_cast<__half*>(p.ctx));
-  return launch(kv_attention_block_per_query_head<float>, static_cast<float*>(p.ctx));
+  return launch(kv_attention_block_per_query_head<float>, p.ctx);
 }
 
 }  // namespace glm::kernels::cuda

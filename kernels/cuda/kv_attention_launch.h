@@ -13,8 +13,7 @@ struct KvAttentionParams {
   const float* qkv = nullptr;  // [n, a, 3, d] this call's queries/keys/values after RoPE
   float* K = nullptr;          // [a, cap, d] cached keys (rows [t0, t0+n) written here)
   float* V = nullptr;          // [a, cap, d] cached values
-  void* ctx = nullptr;         // [n, a*d] f32, or f16 bits when ctx_f16
-  bool ctx_f16 = false;
+  float* ctx = nullptr;        // [n, a*d]
   int n = 0, a = 0, d = 0, cap = 0;
   int t0 = 0;          // cache index of the first new token
   int prefix_len = 0;  // P: keys j < P are visible to every query

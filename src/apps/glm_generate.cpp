@@ -3,7 +3,7 @@
 //   glm-generate --model FILE (--prompt TEXT | stdin) [--max-new-tokens N] [--temperature T]
 //                [--top-k K] [--top-p P] [--seed S] [--device cpu|cuda] [--min-new-tokens N]
 //
-// --device cuda runs the engine on the first GPU (infer/cuda_engine.h); a build without CUDA
+// --device cuda runs the engine on the first GPU (infer/engine.h); a build without CUDA
 // or a machine without a GPU is refused with the reason (infer/device.h).
 //
 // A prompt without [MASK] is continued ([gMASK] generation); a prompt with [MASK] has each

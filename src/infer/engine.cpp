@@ -2,61 +2,75 @@
 
 #include <algorithm>
 
+#include "core/allocator.h"
 #include "core/error.h"
-#include "infer/cuda_engine.h"
 #include "kernels/convert.h"
 #include "kernels/elementwise.h"
-#include "kernels/geglu.h"
+#include "kernels/kv_attention.h"
 #include "kernels/layernorm.h"
-#include "kernels/rope.h"
+#include "kernels/linear.h"
 
 namespace glm::infer {
 
 namespace k = glm::kernels;
 
-namespace {
-Tensor f32(Shape s) { return Tensor::empty(std::move(s), DType::f32); }
-
-// y [n, h] += b [h] on every row (the replicated bias of a row-parallel linear)
-void add_bias(Tensor& y, const Tensor& b) {
-  const std::int64_t h = b.numel(), n = y.numel() / h;
-  float* Y = y.data<float>();
-  const float* B = b.data<float>();
-  for (std::int64_t i = 0; i < n; ++i)
-#pragma omp simd
-    for (std::int64_t j = 0; j < h; ++j) Y[i * h + j] += B[j];
-}
-}  // namespace
-
-Engine::Engine(ModelFile model, Device device)
-    : m_(std::move(model)),
-      alpha_(static_cast<float>(m_.config.deepnorm_alpha())),
-      device_(device) {
-  if (device_.is_cuda()) cuda_ = std::make_unique<CudaEngine>(m_, device_);
+Engine::Engine(ModelFile model, Device device) : m_(std::move(model)), device_(device) {
+  if (device_.is_cuda() && !built_with_cuda())
+    throw InputError(fmt::format(
+        "{}: cannot run on CUDA: this build lacks CUDA (configured with GLM_CUDA=OFF or without "
+        "nvcc); use the CPU",
+        m_.path));
+  if (device_.is_cuda() && cuda_device_count() <= device_.index)
+    throw InputError(fmt::format("{}: cannot run on cuda:{}: no CUDA device present", m_.path,
+                                 device_.index));
+  const model::ModelConfig& c = m_.config;
+  // Uploaded once, as stored (never an fp16 copy of a quantized weight); the CPU keeps the
+  // file's tensors.
+  auto on_device = [this](const Tensor& t) { return device_.is_cpu() ? t : t.to(device_); };
+  head_ = k::LinearWeight::of(on_device(m_.embedding));
+  final_ln_w_ = on_device(m_.final_ln_w);
+  final_ln_b_ = on_device(m_.final_ln_b);
+  for (int l = 0; l < c.num_layers; ++l) {
+    std::vector<model::LayerWeights> w;
+    std::vector<model::GLMLayer> layer;
+    for (int r = 0; r < m_.tp; ++r) {
+      w.push_back(device_.is_cpu() ? m_.layers[l][r] : m_.layers[l][r].to(device_));
+      model::ModelShard shard;
+      shard.tp_rank = r;
+      shard.tp_size = m_.tp;
+      layer.emplace_back(c, shard, l, model::Precision::fp32);
+    }
+    weights_.push_back(std::move(w));
+    layers_.push_back(std::move(layer));
+  }
 }
 
 void Engine::set_activations(kernels::QuantActivations act) {
-  if (cuda_ && act != kernels::QuantActivations::fp32)
+  if (device_.is_cuda() && act != kernels::QuantActivations::fp32)
     throw InputError("int8 activations are a CPU option: the CUDA engine's linears take fp16 "
                      "activations");
   act_ = act;
 }
 
-Engine::~Engine() = default;
-Engine::Engine(Engine&&) noexcept = default;
-Engine& Engine::operator=(Engine&&) noexcept = default;
-
 KVCache Engine::new_cache(int capacity) const {
   if (capacity < 1)
     throw InputError(fmt::format("a KV cache of {} tokens: the capacity must be >= 1", capacity));
-  if (cuda_) cuda_->check_cache_capacity(capacity);
+  const std::int64_t d = m_.config.head_dim();
+  const std::int64_t max_keys = k::kv_attention_max_keys(device_, d);
+  if (capacity > max_keys)
+    throw InputError(fmt::format(
+        "a KV cache of {} tokens exceeds the {} the CUDA attention kernel holds at head dim {} "
+        "on cuda:{}; generate fewer tokens or use --device cpu",
+        capacity, max_keys, d, device_.index));
   return KVCache(m_.config, m_.tp, capacity, device_);
 }
 
 Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,
                        std::span<const std::int32_t> positions, int prefix_len,
                        std::span<const std::int64_t> rows) const {
-  const std::int64_t n = static_cast<std::int64_t>(tokens.size());
+  const model::ModelConfig& c = m_.config;
+  const std::int64_t n = static_cast<std::int64_t>(tokens.size()), h = c.hidden_size;
+  const std::int64_t V = c.vocab_size, nr = static_cast<std::int64_t>(rows.size());
   GLM_CHECK(positions.size() == tokens.size(), "forward: {} tokens, {} positions", n,
             positions.size());
   GLM_CHECK(cache.device() == device_, "forward: the KV cache is on {}, the engine on {}",
@@ -65,79 +79,92 @@ Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,
     throw InputError(fmt::format("sequence of {} tokens exceeds the KV cache of {}",
                                  cache.length() + n, cache.capacity()));
   for (std::int64_t i = 0; i < n; ++i)
-    if (tokens[i] < 0 || tokens[i] >= m_.config.vocab_size)
+    if (tokens[i] < 0 || tokens[i] >= V)
       throw InputError(fmt::format("token id {} at position {} is outside the vocabulary of {}",
-                                   tokens[i], i, m_.config.vocab_size));
+                                   tokens[i], i, V));
   for (std::int64_t r : rows) GLM_CHECK(r >= 0 && r < n, "forward: logit row {} of {}", r, n);
-  if (cuda_) return cuda_->forward(m_, cache, tokens, positions, prefix_len, rows);
-  return forward_cpu(cache, tokens, positions, prefix_len, rows);
-}
+  if (n == 0) return Tensor::empty({0, V}, DType::f32);  // rows is empty too (checked)
+  auto f32 = [this](Shape s) { return Tensor::empty(std::move(s), DType::f32, device_); };
 
-Tensor Engine::forward_cpu(KVCache& cache, std::span<const std::int32_t> tokens,
-                           std::span<const std::int32_t> positions, int prefix_len,
-                           std::span<const std::int64_t> rows) const {
-  const model::ModelConfig& c = m_.config;
-  const std::int64_t n = static_cast<std::int64_t>(tokens.size()), h = c.hidden_size;
-  const std::int64_t f = c.ffn_hidden_size, N = m_.tp, al = c.num_heads / N, d = c.head_dim();
-  const float eps = static_cast<float>(c.layernorm_epsilon);
-  const int t0 = cache.length();
-
-  // x0 = E[tokens]                                                   [n, h]
-  Tensor x = f32({n, h});
+  // x0 = E[tokens]: rows of the host table, fp16 -> fp32, on the engine's device      [n, h]
+  Tensor x = Tensor::empty({n, h}, DType::f32);
   for (std::int64_t i = 0; i < n; ++i) {
     Tensor dst = x.select(i);
     k::f16_to_f32(dst, m_.embedding.select(tokens[i]));
   }
   Tensor pos = Tensor::empty({n}, DType::i32);
   std::copy(positions.begin(), positions.end(), pos.data<std::int32_t>());
-
-  Tensor a = f32({n, h}), hs = f32({n, h}), m = f32({n, h}), t_h = f32({n, h}), part = f32({n, h});
-  Tensor mean = f32({n}), rstd = f32({n});
-  Tensor qkv = f32({n, 3 * h / N}), ctx = f32({n, h / N});
-  Tensor u = f32({n, 2 * f / N}), g = f32({n, f / N});
-  for (int l = 0; l < c.num_layers; ++l) {
-    const LayerWeights& L = m_.layers[l];
-    // a = LN_in(x)
-    k::layernorm_forward(a, mean, rstd, x, L.ln_in_w, L.ln_in_b, eps);
-    // attention: per TP rank, its heads; dense partial products summed over ranks
-    for (int r = 0; r < N; ++r) {
-      const RankLayerWeights& R = L.ranks[r];
-      R.qkv.forward(qkv, a, &R.qkv_b, act_);  // [n, a/N, 3, d]
-      Tensor heads = qkv.view({n, al, 3, d});
-      k::rope_forward(heads, pos, static_cast<float>(c.rope_base));
-      cached_attention(ctx, heads, cache.k(l, r), cache.v(l, r), t0, prefix_len, l + 1);
-      // (with one rank the bias goes into the product, as in training)
-      R.dense.forward(r == 0 ? t_h : part, ctx, N == 1 ? &L.dense_b : nullptr, act_);  // [n, h]
-      if (r > 0) k::axpy(t_h, 1.f, part);
-    }
-    // h = alpha * a + (attn + bd);  m = LN_post(h)
-    if (N > 1) add_bias(t_h, L.dense_b);
-    k::residual_layernorm_forward(hs, m, mean, rstd, a, t_h, alpha_, L.ln_post_w, L.ln_post_b, eps);
-    // MLP: per rank u = m W1^T + b1, g = x1 * GELU(x2), partial g W2^T; summed, + b2
-    for (int r = 0; r < N; ++r) {
-      const RankLayerWeights& R = L.ranks[r];
-      R.w1.forward(u, m, &R.b1, act_);
-      k::geglu_forward(g, u);
-      R.w2.forward(r == 0 ? t_h : part, g, N == 1 ? &L.b2 : nullptr, act_);
-      if (r > 0) k::axpy(t_h, 1.f, part);
-    }
-    if (N > 1) add_bias(t_h, L.b2);
-    // out = alpha * m + mlp
-    k::scaled_add(x, alpha_, m, t_h);
+  if (device_.is_cuda()) {
+    x = x.to(device_);
+    pos = pos.to(device_);
   }
+
+  model::LayerContext ctx;
+  ctx.B = 1;
+  ctx.T = static_cast<int>(n);
+  ctx.positions = &pos;
+  ctx.activations = act_;
+  std::vector<model::LayerActivations> acts;
+  for (int r = 0; r < m_.tp; ++r) {
+    model::ModelShard shard;
+    shard.tp_size = m_.tp;
+    acts.push_back(model::LayerActivations::allocate(c, shard, 1, static_cast<int>(n), device_,
+                                                     /*attention_buffer=*/false));
+  }
+  model::LayerScratch s;
+  s.t_h = f32({n, h});
+  Tensor part = m_.tp > 1 ? f32({n, h}) : Tensor();
+  for (int l = 0; l < c.num_layers; ++l) layer_forward(l, x, acts, s, part, ctx, cache, prefix_len);
   cache.advance(static_cast<int>(n));
+  if (nr == 0) return Tensor::empty({0, V}, DType::f32);
 
-  // y = LN_final(x_N) on the requested rows; logits = y E^T             [rows, V]
-  const std::int64_t nr = static_cast<std::int64_t>(rows.size());
+  // y = LN_final(x_N) on the requested rows; logits = y E^T                        [rows, V]
+  Tensor index = Tensor::empty({nr}, DType::i32);
+  for (std::int64_t i = 0; i < nr; ++i)
+    index.data<std::int32_t>()[i] = static_cast<std::int32_t>(rows[i]);
   Tensor xr = f32({nr, h});
-  for (std::int64_t i = 0; i < nr; ++i) {
-    std::copy_n(x.data<float>() + rows[i] * h, h, xr.data<float>() + i * h);
+  k::gather_rows(xr, x, device_.is_cpu() ? index : index.to(device_));
+  Tensor y = f32({nr, h}), mean = f32({nr}), rstd = f32({nr});
+  k::layernorm_forward(y, mean, rstd, xr, final_ln_w_, final_ln_b_,
+                       static_cast<float>(c.layernorm_epsilon));
+  Tensor logits = f32({nr, V});
+  k::stored_linear_forward(logits, y, head_, false);
+  return device_.is_cpu() ? logits : logits.to(Device::cpu());
+}
+
+void Engine::layer_forward(int l, Tensor& x, std::vector<model::LayerActivations>& acts,
+                           model::LayerScratch& s, Tensor& part, const model::LayerContext& ctx,
+                           KVCache& cache, int prefix_len) const {
+  const std::vector<model::GLMLayer>& L = layers_[l];
+  const std::vector<model::LayerWeights>& W = weights_[l];
+  const int N = m_.tp;
+  auto kv = [&](int r) {
+    return model::LayerCache{&cache.k(l, r), &cache.v(l, r), cache.length(), prefix_len};
+  };
+  if (N == 1) {  // the layer's forward exactly as training runs it
+    const model::LayerCache c0 = kv(0);
+    L[0].forward(x, acts[0], s, x, W[0], ctx, &c0);
+    return;
   }
-  Tensor y = f32({nr, h}), mr = f32({nr}), rr = f32({nr});
-  k::layernorm_forward(y, mr, rr, xr, m_.final_ln_w, m_.final_ln_b, eps);
-  Tensor logits = f32({nr, c.vocab_size});
-  k::f16_linear_forward(logits, y, m_.embedding, nullptr);
-  return logits;
+  // The same steps over N shards: LN_in once, each shard's heads, the partial products
+  // summed in shard order (training's all-reduce), then the replicated bias.
+  Tensor& t = s.t_h;
+  L[0].input_norm(acts[0], x, W[0]);
+  for (int r = 0; r < N; ++r) {
+    acts[r].a = acts[0].a;
+    const model::LayerCache cr = kv(r);
+    L[r].attention_output(r == 0 ? t : part, acts[r], W[r], ctx, &cr, false);
+    if (r > 0) k::axpy(t, 1.f, part);
+  }
+  k::add_bias(t, W[0].dense.bias);
+  L[0].attention_residual(acts[0], t, W[0], ctx);
+  for (int r = 0; r < N; ++r) {
+    acts[r].m = acts[0].m;
+    L[r].mlp_output(r == 0 ? t : part, acts[r], W[r], ctx, false);
+    if (r > 0) k::axpy(t, 1.f, part);
+  }
+  k::add_bias(t, W[0].w2.bias);
+  L[0].mlp_residual(x, acts[0], t, ctx);
 }
 
 }  // namespace glm::infer

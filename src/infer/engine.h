@@ -1,18 +1,19 @@
-// The inference engine: the GLM forward of training (DESIGN.md section 2, no dropout) over
-// an exported model file, with a KV cache for prefill and decode, on the CPU or a GPU.
+// The inference engine: an exported model file run through the model's own layer forward
+// (model/glm_layer.h, no dropout), with a KV cache for prefill and decode, on the CPU or a
+// GPU. Per call:
 //
-//   a   = LN_in(x);  qkv = a Wqkv^T + b;  RoPE(q, k);  ctx = Attn(q, K, V) (GLM mask)
-//   h   = alpha * a + (ctx Wd^T + bd);    m = LN_post(h)
-//   out = alpha * m + W2 (x1 * GELU(x2)) + b2,   [x1 x2] = m W1^T + b1
+//   x_0 = E[tokens];  x_{l+1} = GLMLayer l (x_l) attending to the cache (kernels/kv_attention.h)
 //   logits = LN_final(x_N) E^T  (tied fp16 embedding)
-// CPU: activations are fp32; linears use the fused fp16 / INT8 / INT4 kernels
-// (kernels/quant.h). CUDA (infer/cuda_engine.h): the weights are uploaded once as stored
-// (packed INT8/INT4 + fp16 scales, or fp16), the residual stream, LayerNorms, softmax and
-// the KV cache stay fp32 on the device, and each linear reads its input rounded to fp16
-// (the CUDA kernels' x is fp16). Logits come back to the host as fp32 either way.
-// A file exported with --tp N is run as its N tensor-parallel ranks one after another in
-// this process: column-parallel outputs stay per rank, row-parallel partial products are
-// summed (the all-reduce) before the replicated bias.
+//
+// The linears run as stored (kernels/stored_linear.h): fp16 or INT8/INT4 weights with fp32
+// activations on the CPU (fused kernels of kernels/quant.h); on CUDA the weights are
+// uploaded once as stored, the residual stream, LayerNorms, softmax and the KV cache stay
+// fp32 on the device, and each linear reads its input converted to fp16. Logits come back
+// to the host as fp32 either way.
+// A file exported with --tp N is run as its N tensor-parallel shards one after another in
+// this process, through the layer's forward steps: column-parallel outputs stay per shard,
+// row-parallel partial products are summed (where training all-reduces) before the
+// replicated bias.
 //
 //   Engine eng(load_model_file("model.h5"), Device::cuda());   // or Device::cpu()
 //   KVCache cache = eng.new_cache(256);                        // on the engine's device
@@ -22,21 +23,18 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "infer/kv_cache.h"
 #include "infer/model_file.h"
+#include "model/glm_layer.h"
 
 namespace glm::infer {
-
-class CudaEngine;
 
 class Engine {
  public:
   // device: Device::cpu(), or a CUDA device (InputError when the build lacks CUDA).
   explicit Engine(ModelFile model, Device device = Device::cpu());
-  ~Engine();
-  Engine(Engine&&) noexcept;
-  Engine& operator=(Engine&&) noexcept;
 
   const ModelFile& model() const { return m_; }
   const model::ModelConfig& config() const { return m_.config; }
@@ -60,15 +58,19 @@ class Engine {
                  std::span<const std::int64_t> rows) const;
 
  private:
-  Tensor forward_cpu(KVCache& cache, std::span<const std::int32_t> tokens,
-                     std::span<const std::int32_t> positions, int prefix_len,
-                     std::span<const std::int64_t> rows) const;
+  // Layer l over the n rows of x in place, on every TP shard.
+  void layer_forward(int l, Tensor& x, std::vector<model::LayerActivations>& acts,
+                     model::LayerScratch& s, Tensor& part, const model::LayerContext& ctx,
+                     KVCache& cache, int prefix_len) const;
 
-  ModelFile m_;
-  float alpha_;
+  ModelFile m_;  // the file as read (host): the embedding rows are gathered from it
   Device device_;
   kernels::QuantActivations act_ = kernels::QuantActivations::fp32;
-  std::unique_ptr<CudaEngine> cuda_;  // the device weights (CUDA engines only)
+  // The model on device_ (on the CPU: the file's own tensors).
+  kernels::LinearWeight head_;  // the tied fp16 embedding [V, h] as a linear without bias
+  Tensor final_ln_w_, final_ln_b_;
+  std::vector<std::vector<model::LayerWeights>> weights_;  // [layer][TP shard]
+  std::vector<std::vector<model::GLMLayer>> layers_;       // [layer][TP shard]
 };
 
 }  // namespace glm::infer

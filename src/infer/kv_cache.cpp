@@ -1,17 +1,7 @@
-// KV cache storage and attention against it (infer/kv_cache.h). The score and value loops
-// are `omp simd` reductions compiled per ISA (target_clones); (head, query) pairs are
-// split over threads when there is enough work (prefill), a decode step runs its heads
-// in parallel.
+// KV cache storage (infer/kv_cache.h).
 #include "infer/kv_cache.h"
 
-#include <omp.h>
-
-#include <algorithm>
-#include <cmath>
-#include <vector>
-
 #include "core/error.h"
-#include "kernels/glm_mask.h"
 
 namespace glm::infer {
 
@@ -29,79 +19,6 @@ std::int64_t KVCache::bytes() const {
   std::int64_t n = 0;
   for (const auto& t : k_) n += 2 * static_cast<std::int64_t>(t.nbytes());
   return n;
-}
-
-namespace {
-
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) float dot(const float* a,
-                                                                           const float* b, int d) {
-  float s = 0.f;
-#pragma omp simd reduction(+ : s)
-  for (int i = 0; i < d; ++i) s += a[i] * b[i];
-  return s;
-}
-
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void axpy(float* y, float a,
-                                                                           const float* x, int d) {
-#pragma omp simd
-  for (int i = 0; i < d; ++i) y[i] += a * x[i];
-}
-
-}  // namespace
-
-void cached_attention(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, int t0, int prefix_len,
-                      int layer_number) {
-  GLM_CHECK(K.device().is_cpu() && V.device().is_cpu() && qkv.device().is_cpu(),
-            "cached_attention is the CPU path: a device cache goes through the CUDA engine");
-  const int n = static_cast<int>(qkv.size(0)), al = static_cast<int>(qkv.size(1));
-  const int d = static_cast<int>(qkv.size(3)), cap = static_cast<int>(K.size(1));
-  GLM_CHECK(t0 + n <= cap, "KV cache overflow: {} + {} tokens, capacity {}", t0, n, cap);
-  // A bidirectional prefix must arrive whole: queries before P see keys up to P.
-  GLM_CHECK(t0 >= prefix_len || t0 + n >= prefix_len,
-            "the prefix [0, {}) must be in one forward call (got tokens [{}, {}))", prefix_len, t0,
-            t0 + n);
-  const float* src = qkv.data<float>();
-  float* Kp = K.data<float>();
-  float* Vp = V.data<float>();
-  // store the new keys and values: qkv row i, head a -> [a][t0 + i][:]
-  for (int i = 0; i < n; ++i)
-    for (int a = 0; a < al; ++a) {
-      const float* base = src + (static_cast<std::int64_t>(i) * al + a) * 3 * d;
-      std::copy_n(base + d, d, Kp + (static_cast<std::int64_t>(a) * cap + t0 + i) * d);
-      std::copy_n(base + 2 * d, d, Vp + (static_cast<std::int64_t>(a) * cap + t0 + i) * d);
-    }
-  const float c = static_cast<float>(layer_number);
-  const float inv = 1.f / (std::sqrt(static_cast<float>(d)) * c);
-  float* out = ctx.data<float>();
-  const std::int64_t work = static_cast<std::int64_t>(n) * al * (t0 + n) * d;
-#pragma omp parallel if (work > (1 << 15))
-  {
-    std::vector<float> p(static_cast<std::size_t>(t0 + n));
-#pragma omp for schedule(dynamic, 4) collapse(2)
-    for (int a = 0; a < al; ++a)
-      for (int i = 0; i < n; ++i) {
-        const int qi = t0 + i;                          // cache index of the query
-        const int keys = static_cast<int>(kernels::glm_mask_limit(qi, prefix_len, t0 + n));
-        const float* q = src + (static_cast<std::int64_t>(i) * al + a) * 3 * d;
-        const float* Ka = Kp + static_cast<std::int64_t>(a) * cap * d;
-        const float* Va = Vp + static_cast<std::int64_t>(a) * cap * d;
-        float mx = -INFINITY;
-        for (int j = 0; j < keys; ++j) {
-          // q / (sqrt(d) c) inside the product, times c in the fp32 softmax (layer scaling)
-          p[j] = dot(q, Ka + static_cast<std::int64_t>(j) * d, d) * inv * c;
-          mx = std::max(mx, p[j]);
-        }
-        float sum = 0.f;
-        for (int j = 0; j < keys; ++j) {
-          p[j] = std::exp(p[j] - mx);
-          sum += p[j];
-        }
-        float* o = out + (static_cast<std::int64_t>(i) * al + a) * d;
-        std::fill_n(o, d, 0.f);
-        const float r = 1.f / sum;
-        for (int j = 0; j < keys; ++j) axpy(o, p[j] * r, Va + static_cast<std::int64_t>(j) * d, d);
-      }
-  }
 }
 
 }  // namespace glm::infer

@@ -1,8 +1,9 @@
 // The key/value cache of one sequence: per layer and TP rank, the RoPE-rotated keys and the
 // values of every token seen so far, fp32 [a/N, capacity, d] (head-major, so a head's keys
 // are contiguous for the score loop), in host memory or on the CUDA device of the engine
-// that made it (Engine::new_cache). The sequence's GLM prefix length P (bidirectional
-// context) is passed with every forward call.
+// that made it (Engine::new_cache). The layers attend to it with kernels/kv_attention.h.
+// The sequence's GLM prefix length P (bidirectional context) is passed with every forward
+// call.
 //
 //   KVCache cache(config, /*tp=*/1, /*capacity=*/512);
 //   engine.forward(cache, prompt, positions, P, ...);   // appends the prompt
@@ -36,14 +37,5 @@ class KVCache {
   Device device_;
   std::vector<Tensor> k_, v_;
 };
-
-// The attention of n new queries (cache indices [t0, t0+n)) of one layer and TP rank:
-// stores their keys and values into the cache, then for each head
-//   ctx_i = sum_j softmax_j(c * (q_i . k_j) / (sqrt(d) c)) v_j  over allowed j
-// with the GLM mask of kernels/glm_mask.h (i, j cache indices, L = t0 + n).
-// qkv [n, a/N, 3, d] after RoPE; ctx [n, a/N * d]. layer_number c = l + 1 is the query-key
-// layer scaling of training (mathematically a no-op, kept to round like training does).
-void cached_attention(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, int t0, int prefix_len,
-                      int layer_number);
 
 }  // namespace glm::infer

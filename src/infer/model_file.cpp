@@ -12,19 +12,12 @@ namespace glm::infer {
 
 std::string tp_group(int rank) { return fmt::format("tp_{}/", rank); }
 
-void LinearWeight::forward(Tensor& y, const Tensor& x, const Tensor* b,
-                           kernels::QuantActivations act) const {
-  if (bits == 16)
-    kernels::f16_linear_forward(y, x, f16, b);
-  else
-    kernels::quant_linear_forward(y, x, q, b, kernels::QuantIsa::best, act);
-}
-
 std::int64_t ModelFile::weight_bytes() const {
   std::int64_t n = static_cast<std::int64_t>(embedding.nbytes());
   for (const auto& l : layers)
-    for (const auto& r : l.ranks)
-      n += r.qkv.bytes() + r.dense.bytes() + r.w1.bytes() + r.w2.bytes();
+    for (const auto& r : l)
+      n += r.qkv.weight_bytes() + r.dense.weight_bytes() + r.w1.weight_bytes() +
+           r.w2.weight_bytes();
   return n;
 }
 
@@ -73,26 +66,24 @@ class Reader {
     kernels::f16_to_f32(f, h);
     return f;
   }
-  LinearWeight linear(const std::string& name, std::int64_t out, std::int64_t in, int bits,
-                      std::int64_t group) const {
-    LinearWeight w;
-    w.bits = bits;
-    if (bits == 16) {
-      w.f16 = read(name + ".weight", DType::f16, {out, in});
-      return w;
-    }
+  kernels::LinearWeight linear(const std::string& name, std::int64_t out, std::int64_t in,
+                               int bits, std::int64_t group, Tensor bias) const {
+    if (bits == 16)
+      return kernels::LinearWeight::of(read(name + ".weight", DType::f16, {out, in}),
+                                       std::move(bias));
+    kernels::QuantWeight q;
     const std::int64_t G = group == 0 ? in : group;
     if (in % G != 0)
       throw InputError(
           fmt::format("{}: group size {} does not divide {} of '{}'", path_, G, in, name));
-    w.q.bits = bits;
-    w.q.out = out;
-    w.q.in = in;
-    w.q.group = G;
-    w.q.q = bits == 8 ? read(name + ".qweight", DType::i8, {out, in})
-                      : read(name + ".qweight", DType::u8, {out, in / 2});
-    w.q.scales = read(name + ".scales", DType::f16, {out, in / G});
-    return w;
+    q.bits = bits;
+    q.out = out;
+    q.in = in;
+    q.group = G;
+    q.q = bits == 8 ? read(name + ".qweight", DType::i8, {out, in})
+                    : read(name + ".qweight", DType::u8, {out, in / 2});
+    q.scales = read(name + ".scales", DType::f16, {out, in / G});
+    return kernels::LinearWeight::quantized(std::move(q), std::move(bias));
   }
 
  private:
@@ -147,23 +138,24 @@ ModelFile load_model_file(const std::string& path) {
   m.final_ln_b = r.read_f32("final_layernorm.bias", {h});
   for (int l = 0; l < c.num_layers; ++l) {
     const std::string pre = model::layer_prefix(l);
-    LayerWeights L;
-    L.ln_in_w = r.read_f32(pre + "input_layernorm.weight", {h});
-    L.ln_in_b = r.read_f32(pre + "input_layernorm.bias", {h});
-    L.ln_post_w = r.read_f32(pre + "post_attention_layernorm.weight", {h});
-    L.ln_post_b = r.read_f32(pre + "post_attention_layernorm.bias", {h});
-    L.dense_b = r.read_f32(pre + kDense + ".bias", {h});
-    L.b2 = r.read_f32(pre + kW2 + ".bias", {h});
+    model::LayerWeights shared;
+    shared.ln_in_w = r.read_f32(pre + "input_layernorm.weight", {h});
+    shared.ln_in_b = r.read_f32(pre + "input_layernorm.bias", {h});
+    shared.ln_post_w = r.read_f32(pre + "post_attention_layernorm.weight", {h});
+    shared.ln_post_b = r.read_f32(pre + "post_attention_layernorm.bias", {h});
+    const Tensor dense_b = r.read_f32(pre + kDense + ".bias", {h});
+    const Tensor b2 = r.read_f32(pre + kW2 + ".bias", {h});
+    std::vector<model::LayerWeights> L;
     for (int k = 0; k < N; ++k) {
       const std::string rp = tp_group(k) + pre;
-      RankLayerWeights R;
-      R.qkv = r.linear(rp + kQkv, 3 * h / N, h, m.bits, m.group_size);
-      R.qkv_b = r.read_f32(rp + kQkv + ".bias", {3 * h / N});
-      R.dense = r.linear(rp + kDense, h, h / N, m.bits, m.group_size);
-      R.w1 = r.linear(rp + kW1, 2 * f / N, h, m.bits, m.group_size);
-      R.b1 = r.read_f32(rp + kW1 + ".bias", {2 * f / N});
-      R.w2 = r.linear(rp + kW2, h, f / N, m.bits, m.group_size);
-      L.ranks.push_back(std::move(R));
+      model::LayerWeights R = shared;
+      R.qkv = r.linear(rp + kQkv, 3 * h / N, h, m.bits, m.group_size,
+                       r.read_f32(rp + kQkv + ".bias", {3 * h / N}));
+      R.dense = r.linear(rp + kDense, h, h / N, m.bits, m.group_size, dense_b);
+      R.w1 = r.linear(rp + kW1, 2 * f / N, h, m.bits, m.group_size,
+                      r.read_f32(rp + kW1 + ".bias", {2 * f / N}));
+      R.w2 = r.linear(rp + kW2, h, f / N, m.bits, m.group_size, b2);
+      L.push_back(std::move(R));
     }
     m.layers.push_back(std::move(L));
   }

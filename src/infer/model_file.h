@@ -37,6 +37,7 @@
 
 #include "core/tensor.h"
 #include "kernels/quant.h"
+#include "model/glm_layer.h"
 #include "model/model_config.h"
 
 namespace glm::infer {
@@ -52,34 +53,6 @@ inline constexpr const char* kW2 = "mlp.dense_4h_to_h";
 
 std::string tp_group(int rank);  // "tp_<rank>/"
 
-// One linear weight as stored: fp16, or INT8/INT4 with scales.
-struct LinearWeight {
-  int bits = 16;
-  Tensor f16;              // bits 16: f16 [out, in]
-  kernels::QuantWeight q;  // bits 8 / 4
-  std::int64_t out() const { return bits == 16 ? f16.size(0) : q.out; }
-  std::int64_t in() const { return bits == 16 ? f16.size(1) : q.in; }
-  std::int64_t bytes() const {
-    return bits == 16 ? static_cast<std::int64_t>(f16.nbytes()) : q.weight_bytes();
-  }
-  // y [n, out] = x [n, in] W^T (+ b); act: INT8/INT4 weights may round x to int8 blocks
-  // for integer dot products (kernels/quant.h); fp16 weights always take x as it is.
-  void forward(Tensor& y, const Tensor& x, const Tensor* b,
-               kernels::QuantActivations act = kernels::QuantActivations::fp32) const;
-};
-
-// What one TP rank holds of a layer (the local slices above), biases in f32.
-struct RankLayerWeights {
-  LinearWeight qkv, dense, w1, w2;
-  Tensor qkv_b, b1;  // f32 [3h/N], [2f/N]
-};
-
-struct LayerWeights {
-  Tensor ln_in_w, ln_in_b, ln_post_w, ln_post_b;  // f32 [h]
-  Tensor dense_b, b2;                             // f32 [h]
-  std::vector<RankLayerWeights> ranks;            // tp entries
-};
-
 struct ModelFile {
   std::string path;
   model::ModelConfig config;
@@ -90,7 +63,10 @@ struct ModelFile {
   std::string tokenizer_bytes;
   Tensor embedding;               // f16 [V, h]
   Tensor final_ln_w, final_ln_b;  // f32 [h]
-  std::vector<LayerWeights> layers;
+  // layers[l][r]: TP shard r of layer l as the layer's forward reads it (model/glm_layer.h):
+  // the linears as stored with f32 biases (dense and W2 carry the replicated row-parallel
+  // bias on every shard), the LayerNorms f32 and shared by the shards.
+  std::vector<std::vector<model::LayerWeights>> layers;
 
   std::int64_t weight_bytes() const;  // bytes the forward pass streams per token (head included)
 };

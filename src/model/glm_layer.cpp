@@ -6,6 +6,7 @@
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/geglu.h"
+#include "kernels/kv_attention.h"
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
 #include "kernels/rope.h"
@@ -20,13 +21,44 @@ enum Place { kAttnProbs = 0, kAttnOut = 1, kMlpOut = 2 };
 
 // The attention's per-(sample, head) buffer: [B, a, T, T] probabilities on the CPU, [B, a, T]
 // row statistics on CUDA (the flash path).
-Shape attention_buffer(Device dev, std::int64_t B, std::int64_t a, std::int64_t T) {
+Shape attention_buffer_shape(Device dev, std::int64_t B, std::int64_t a, std::int64_t T) {
   return dev.is_cuda() ? Shape{B, a, T} : Shape{B, a, T, T};
 }
 }  // namespace
 
+LayerWeights LayerWeights::of(const LayerParams& p) {
+  LayerWeights w;
+  w.ln_in_w = p.ln_in_w;
+  w.ln_in_b = p.ln_in_b;
+  w.ln_post_w = p.ln_post_w;
+  w.ln_post_b = p.ln_post_b;
+  w.qkv = k::LinearWeight::of(p.qkv_w, p.qkv_b);
+  w.dense = k::LinearWeight::of(p.dense_w, p.dense_b);
+  w.w1 = k::LinearWeight::of(p.w1, p.b1);
+  w.w2 = k::LinearWeight::of(p.w2, p.b2);
+  return w;
+}
+
+LayerWeights LayerWeights::to(Device dev) const {
+  LayerWeights w;
+  w.ln_in_w = ln_in_w.to(dev);
+  w.ln_in_b = ln_in_b.to(dev);
+  w.ln_post_w = ln_post_w.to(dev);
+  w.ln_post_b = ln_post_b.to(dev);
+  w.qkv = qkv.to(dev);
+  w.dense = dense.to(dev);
+  w.w1 = w1.to(dev);
+  w.w2 = w2.to(dev);
+  return w;
+}
+
+std::int64_t LayerWeights::bytes() const {
+  return static_cast<std::int64_t>(4 * ln_in_w.nbytes()) + qkv.bytes() + dense.bytes() +
+         w1.bytes() + w2.bytes();
+}
+
 LayerActivations LayerActivations::allocate(const ModelConfig& c, const ModelShard& shard, int B,
-                                            int T, Device dev) {
+                                            int T, Device dev, bool attention_buffer) {
   auto f32 = [dev](Shape s) { return Tensor::empty(std::move(s), DType::f32, dev); };
   const std::int64_t R = std::int64_t{B} * T, h = c.hidden_size, f = shard.local_ffn(c);
   const std::int64_t a = shard.local_heads(c), d = c.head_dim();
@@ -35,7 +67,7 @@ LayerActivations LayerActivations::allocate(const ModelConfig& c, const ModelSha
   x.ln_in_mean = f32({R});
   x.ln_in_rstd = f32({R});
   x.qkv = f32({B, T, a, 3, d});
-  x.probs = f32(attention_buffer(dev, B, a, T));
+  if (attention_buffer) x.probs = f32(attention_buffer_shape(dev, B, a, T));
   x.ctx = f32({R, a * d});
   x.h = f32({R, h});
   x.ln_post_mean = f32({R});
@@ -61,7 +93,7 @@ LayerScratch LayerScratch::allocate(const ModelConfig& c, const ModelShard& shar
   s.dg = f32({R, f});
   s.du = f32({R, 2 * f});
   s.dqkv = f32({B, T, a, 3, d});
-  s.dscores = f32(attention_buffer(dev, B, a, T));
+  s.dscores = f32(attention_buffer_shape(dev, B, a, T));
   return s;
 }
 
@@ -103,59 +135,92 @@ void GLMLayer::hidden_dropout(Tensor& t, int place, const LayerContext& ctx) con
   k::dropout_apply(v, static_cast<float>(c_.hidden_dropout), s, 1);
 }
 
-void GLMLayer::row_parallel_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor& b,
-                                    const LayerContext& ctx) const {
-  if (!ctx.tp || ctx.tp->size() == 1) {
-    k::linear_forward(y, x, W, &b, inputs());
-    return;
-  }
-  k::linear_forward(y, x, W, nullptr, inputs());  // this rank's partial product
-  store(y);                             // (partials travel in fp16 on a GPU)
-  parallel::reduce_from_tp(ctx.tp, y);
-  k::add_bias(y, b);
+k::LinearOptions GLMLayer::linear_options(const LayerContext& ctx) const {
+  return {.inputs = inputs(), .activations = ctx.activations};
+}
+
+void GLMLayer::finish_row_parallel(Tensor& t, const k::LinearWeight& W,
+                                   const LayerContext& ctx) const {
+  if (!tp_split(ctx)) return;  // the product carries the bias
+  store(t);                    // (partials travel in fp16 on a GPU)
+  parallel::reduce_from_tp(ctx.tp, t);
+  k::add_bias(t, W.bias);
 }
 
 void GLMLayer::forward(Tensor& out, LayerActivations& acts, LayerScratch& s, const Tensor& x,
-                       const LayerParams& w, const LayerContext& ctx) const {
-  const float eps = static_cast<float>(c_.layernorm_epsilon);
-  const std::int64_t R = std::int64_t{ctx.B} * ctx.T;
+                       const LayerWeights& w, const LayerContext& ctx,
+                       const LayerCache* cache) const {
+  const bool whole = !tp_split(ctx);  // no TP: each row-parallel product takes its bias
+  input_norm(acts, x, w);
+  attention_output(s.t_h, acts, w, ctx, cache, whole);
+  finish_row_parallel(s.t_h, w.dense, ctx);
+  attention_residual(acts, s.t_h, w, ctx);
+  mlp_output(s.t_h, acts, w, ctx, whole);
+  finish_row_parallel(s.t_h, w.w2, ctx);
+  mlp_residual(out, acts, s.t_h, ctx);
+}
 
+void GLMLayer::input_norm(LayerActivations& acts, const Tensor& x, const LayerWeights& w) const {
   // a = LN_in(x)                                                     [R, h]
-  k::layernorm_forward(acts.a, acts.ln_in_mean, acts.ln_in_rstd, x, w.ln_in_w, w.ln_in_b, eps);
+  k::layernorm_forward(acts.a, acts.ln_in_mean, acts.ln_in_rstd, x, w.ln_in_w, w.ln_in_b,
+                       static_cast<float>(c_.layernorm_epsilon));
   store(acts.a);
+}
 
+void GLMLayer::attention_output(Tensor& t, LayerActivations& acts, const LayerWeights& w,
+                                const LayerContext& ctx, const LayerCache* cache,
+                                bool with_bias) const {
+  const std::int64_t R = acts.a.size(0);
   // qkv = a Wqkv^T + b, then RoPE on q and k                          [B, T, a, 3, d]
   Tensor qkv_rows = acts.qkv.view({R, 3 * h_local_});
-  k::linear_forward(qkv_rows, acts.a, w.qkv_w, &w.qkv_b, inputs());  // column-parallel: local heads
+  k::stored_linear_forward(qkv_rows, acts.a, w.qkv, true, linear_options(ctx));  // local heads
   Tensor qkv_heads = acts.qkv.view({R, heads_, 3, c_.head_dim()});
   k::rope_forward(qkv_heads, *ctx.positions, static_cast<float>(c_.rope_base));
   store(acts.qkv);
 
   // ctx = softmax(mask(q k^T / sqrt(d))) v                           [R, h]
-  Tensor ctx_rows = acts.ctx.view({ctx.B, ctx.T, h_local_});
-  k::attention_forward(ctx_rows, acts.probs, acts.qkv, *ctx.mask, attention_args(ctx));
+  if (cache) {  // the new tokens attend to the cache (after appending their keys and values)
+    k::kv_attention_forward(acts.ctx, qkv_heads, *cache->K, *cache->V, cache->t0,
+                            cache->prefix_len, layer_ + 1);
+  } else {
+    Tensor ctx_rows = acts.ctx.view({ctx.B, ctx.T, h_local_});
+    k::attention_forward(ctx_rows, acts.probs, acts.qkv, *ctx.mask, attention_args(ctx));
+  }
   store(acts.ctx);
 
-  // h = alpha * a + dropout(ctx Wd^T + bd);  m = LN_post(h)          [R, h]
-  row_parallel_forward(s.t_h, acts.ctx, w.dense_w, w.dense_b, ctx);
-  store(s.t_h);
-  hidden_dropout(s.t_h, kAttnOut, ctx);
-  k::residual_layernorm_forward(acts.h, acts.m, acts.ln_post_mean, acts.ln_post_rstd, acts.a,
-                                s.t_h, alpha_, w.ln_post_w, w.ln_post_b, eps);
+  // t = ctx Wd^T (row-parallel: this shard's partial product)        [R, h]
+  k::stored_linear_forward(t, acts.ctx, w.dense, with_bias, linear_options(ctx));
+}
+
+void GLMLayer::attention_residual(LayerActivations& acts, Tensor& t, const LayerWeights& w,
+                                  const LayerContext& ctx) const {
+  // h = alpha * a + dropout(t);  m = LN_post(h)                      [R, h]
+  store(t);
+  hidden_dropout(t, kAttnOut, ctx);
+  k::residual_layernorm_forward(acts.h, acts.m, acts.ln_post_mean, acts.ln_post_rstd, acts.a, t,
+                                alpha_, w.ln_post_w, w.ln_post_b,
+                                static_cast<float>(c_.layernorm_epsilon));
   store(acts.h);
   store(acts.m);
+}
 
+void GLMLayer::mlp_output(Tensor& t, LayerActivations& acts, const LayerWeights& w,
+                          const LayerContext& ctx, bool with_bias) const {
   // u = m W1^T + b1;  g = x1 * GELU(x2)                               [R, 2f], [R, f]
-  k::linear_forward(acts.u, acts.m, w.w1, &w.b1, inputs());
+  k::stored_linear_forward(acts.u, acts.m, w.w1, true, linear_options(ctx));
   store(acts.u);
   k::geglu_forward(acts.g, acts.u);
   store(acts.g);
+  // t = g W2^T (row-parallel: this shard's partial product)           [R, h]
+  k::stored_linear_forward(t, acts.g, w.w2, with_bias, linear_options(ctx));
+}
 
-  // out = alpha * m + dropout(g W2^T + b2)                           [R, h]
-  row_parallel_forward(s.t_h, acts.g, w.w2, w.b2, ctx);
-  store(s.t_h);
-  hidden_dropout(s.t_h, kMlpOut, ctx);
-  k::scaled_add(out, alpha_, acts.m, s.t_h);
+void GLMLayer::mlp_residual(Tensor& out, const LayerActivations& acts, Tensor& t,
+                            const LayerContext& ctx) const {
+  // out = alpha * m + dropout(t)                                     [R, h]
+  store(t);
+  hidden_dropout(t, kMlpOut, ctx);
+  k::scaled_add(out, alpha_, acts.m, t);
   store(out);
 }
 

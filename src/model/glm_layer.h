@@ -5,8 +5,10 @@
 //   m   = LN_post(h)
 //   out = alpha * m + dropout(MLP(m))         MLP = W2 (x1 * GELU(x2)),  [x1 x2] = W1 m
 //
-// The layer owns no tensors: parameters come as LayerParams views, what forward saves for
-// backward lives in LayerActivations, temporaries in a LayerScratch shared by all layers.
+// The layer owns no tensors: forward reads LayerWeights (training: fp32 views of the
+// parameter buffer; inference: the fp16 or INT8/INT4 linears of a model file), backward the
+// LayerParams views; what forward saves for backward lives in LayerActivations,
+// temporaries in a LayerScratch shared by all layers.
 // Recomputation runs forward again into a scratch LayerActivations just before backward;
 // both paths run the same deterministic kernels, so gradients are bit-identical.
 // Rows R = B*T; shapes in the comments use B, T, h, a, d, f (STYLE.md legend).
@@ -16,12 +18,20 @@
 // output and W2 row-parallel (parallel/tensor_parallel.h): one all-reduce of [R, h] after
 // each row-parallel layer in forward, one per column-parallel input in backward. a, f and
 // h_l = a d / t in the activation shapes below are then the local sizes.
+//
+// Inference runs this same forward (infer/engine.h): with a LayerCache, attention appends
+// the new tokens' keys and values to the cache and attends to every cached key
+// (kernels/kv_attention.h) in place of the full-sequence attention. A model file cut into
+// tensor-parallel shards runs in one process as the composition of forward's steps,
+// attention_output / attention_residual / mlp_output / mlp_residual, with the partial
+// products of the shards summed where training all-reduces them.
 #pragma once
 
 #include <cstdint>
 
 #include "kernels/attention.h"
 #include "kernels/linear.h"
+#include "kernels/stored_linear.h"
 #include "model/model_config.h"
 #include "model/param_layout.h"
 #include "parallel/communicator.h"
@@ -40,6 +50,26 @@ struct LayerContext {
   std::uint32_t step = 0;
   std::int64_t sample_offset = 0;
   parallel::Communicator* tp = nullptr;  // the tensor-parallel group (null: none)
+  // How INT8/INT4 linears take their input on the CPU (inference, kernels/quant.h).
+  kernels::QuantActivations activations = kernels::QuantActivations::fp32;
+};
+
+// The weights forward reads. Each linear carries its bias; for the row-parallel dense and
+// W2 that is the replicated bias, added once after the partial products are summed.
+struct LayerWeights {
+  Tensor ln_in_w, ln_in_b, ln_post_w, ln_post_b;  // f32 [h]
+  kernels::LinearWeight qkv, dense, w1, w2;
+  static LayerWeights of(const LayerParams& p);  // fp32 views, no copy
+  LayerWeights to(Device dev) const;
+  std::int64_t bytes() const;
+};
+
+// One layer's KV cache during inference: K, V f32 [a, cap, d]; this call's n tokens go to
+// cache rows [t0, t0 + n); keys below prefix_len are visible to every query.
+struct LayerCache {
+  Tensor* K = nullptr;
+  Tensor* V = nullptr;
+  int t0 = 0, prefix_len = 0;
 };
 
 // Buffers live on the model's device. On CUDA, attention takes the flash path
@@ -53,8 +83,9 @@ struct LayerActivations {
   Tensor h, ln_post_mean, ln_post_rstd;  // [R, h] residual sum, [R], [R]
   Tensor m;                              // [R, h]
   Tensor u, g;                           // [R, 2f], [R, f]
+  // attention_buffer = false: no probs (inference attends to a KV cache instead).
   static LayerActivations allocate(const ModelConfig& c, const ModelShard& shard, int B, int T,
-                                   Device dev = Device::cpu());
+                                   Device dev = Device::cpu(), bool attention_buffer = true);
 };
 
 struct LayerScratch {
@@ -72,9 +103,27 @@ class GLMLayer {
  public:
   GLMLayer(const ModelConfig& config, const ModelShard& shard, int layer_index, Precision precision);
 
-  // out [R, h] from x [R, h]; fills acts.
+  // out [R, h] from x [R, h]; fills acts. out may be x itself (inference) when no backward
+  // follows. With a cache, attention is the KV-cache attention (R = the new tokens).
   void forward(Tensor& out, LayerActivations& acts, LayerScratch& s, const Tensor& x,
-               const LayerParams& w, const LayerContext& ctx) const;
+               const LayerWeights& w, const LayerContext& ctx,
+               const LayerCache* cache = nullptr) const;
+
+  // --- forward's steps (a TP shard's part; the shard sum and bias are the caller's) ---
+  // a = LN_in(x)                                                       [R, h]
+  void input_norm(LayerActivations& acts, const Tensor& x, const LayerWeights& w) const;
+  // t = ctx Wd^T (+ bd when with_bias), ctx = Attn(a Wqkv^T + b) of this shard's heads
+  void attention_output(Tensor& t, LayerActivations& acts, const LayerWeights& w,
+                        const LayerContext& ctx, const LayerCache* cache, bool with_bias) const;
+  // h = alpha * a + dropout(t);  m = LN_post(h)                        [R, h]
+  void attention_residual(LayerActivations& acts, Tensor& t, const LayerWeights& w,
+                          const LayerContext& ctx) const;
+  // t = g W2^T (+ b2 when with_bias), g = x1 * GELU(x2), [x1 x2] = m W1^T + b1
+  void mlp_output(Tensor& t, LayerActivations& acts, const LayerWeights& w,
+                  const LayerContext& ctx, bool with_bias) const;
+  // out = alpha * m + dropout(t)                                        [R, h]
+  void mlp_residual(Tensor& out, const LayerActivations& acts, Tensor& t,
+                    const LayerContext& ctx) const;
 
   // dx [R, h] (=) from dout [R, h]; parameter gradients accumulate (+=) into gw.
   void backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const Tensor& x,
@@ -90,10 +139,12 @@ class GLMLayer {
   void store(Tensor& t) const;  // round to fp16 where a GPU would store fp16
   // fp16 mode: every operand of a product is stored in fp16 (kernels/linear.h)
   kernels::MatmulInputs inputs() const;
-  // y = x W^T + b for a row-parallel layer: partial products summed over the TP group,
-  // then the (replicated) bias; the plain linear without TP.
-  void row_parallel_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor& b,
-                            const LayerContext& ctx) const;
+  kernels::LinearOptions linear_options(const LayerContext& ctx) const;
+  // A row-parallel product t (no bias yet) summed over the TP group, then the bias; with
+  // no TP group the product already carries its bias.
+  void finish_row_parallel(Tensor& t, const kernels::LinearWeight& W,
+                           const LayerContext& ctx) const;
+  bool tp_split(const LayerContext& ctx) const { return ctx.tp && ctx.tp->size() > 1; }
 
   ModelConfig c_;
   ModelShard shard_;

@@ -214,7 +214,8 @@ void GLMModel::forward_layers(Workspace& ws, const LayerContext& ctx) {
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     LayerActivations& acts = ws.acts[options_.recompute == Recompute::full ? 0 : i];
     int l = options_.shard.first_layer + static_cast<int>(i);
-    layers_[i].forward(ws.x[i + 1], acts, scratch_, ws.x[i], params_.layer(l), ctx);
+    layers_[i].forward(ws.x[i + 1], acts, scratch_, ws.x[i],
+                       LayerWeights::of(params_.layer(l)), ctx);
   }
 }
 
@@ -275,7 +276,7 @@ Tensor& GLMModel::backward_layers(Workspace& ws, const LayerContext& ctx, Tensor
     LayerActivations* acts = &ws.acts[0];
     if (options_.recompute == Recompute::full) {
       // Recompute this layer's activations from its saved input, exactly as forward did.
-      layers_[i].forward(ws.recompute_out, *acts, scratch_, ws.x[i], w, ctx);
+      layers_[i].forward(ws.recompute_out, *acts, scratch_, ws.x[i], LayerWeights::of(w), ctx);
     } else {
       acts = &ws.acts[i];
     }

@@ -1,8 +1,8 @@
-// The CUDA inference engine (infer/cuda_engine.h) against the CPU engine on the same model
+// The inference engine on CUDA (infer/engine.h) against the CPU engine on the same model
 // file: fp16, INT8, INT4 per-row and grouped, tensor-parallel exports; a [gMASK] prefill plus
 // decode steps and a [MASK] infilling sequence, teacher-forced (both engines are fed the
 // same tokens, so their logits are compared at every step). The KV-cache attention kernel
-// against infer::cached_attention. The host-side part (the random model files, the refusal
+// against the CPU backend of kernels/kv_attention.h. The host-side part (the random model files, the refusal
 // of a CUDA engine without a GPU) runs everywhere; the rest skips visibly without a GPU.
 #include <gtest/gtest.h>
 
@@ -19,7 +19,7 @@
 #include "infer/generate.h"
 #include "infer/model_file.h"
 #include "kernels/convert.h"
-#include "kernels/cuda/kv_attention.h"
+#include "kernels/kv_attention.h"
 #include "random_model_file.h"
 
 namespace glm::cudatest {
@@ -271,25 +271,18 @@ struct AttentionCase {
   int n, a, d, cap, t0, prefix_len, layer;
 };
 
-void expect_kv_attention_matches(const AttentionCase& c, DType ctx_dtype) {
+void expect_kv_attention_matches(const AttentionCase& c) {
   const Shape qkv_shape{c.n, c.a, 3, c.d}, kv_shape{c.a, c.cap, c.d};
   const Tensor qkv = random_tensor(qkv_shape, 11);
   // the cache already holds t0 tokens (random); the rest of it is garbage on both sides
   Tensor K = random_tensor(kv_shape, 12), V = random_tensor(kv_shape, 13);
   Tensor Kd = dev(K), Vd = dev(V);
   Tensor ctx = Tensor::empty({c.n, c.a * c.d}, DType::f32);
-  infer::cached_attention(ctx, qkv, K, V, c.t0, c.prefix_len, c.layer);
-  Tensor ctx_d = Tensor::empty({c.n, c.a * c.d}, ctx_dtype, Device::cuda());
-  kernels::cuda::kv_cache_attention(ctx_d, dev(qkv), Kd, Vd, c.t0, c.prefix_len, c.layer);
+  kernels::kv_attention_forward(ctx, qkv, K, V, c.t0, c.prefix_len, c.layer);
+  Tensor ctx_d = Tensor::empty({c.n, c.a * c.d}, DType::f32, Device::cuda());
+  kernels::kv_attention_forward(ctx_d, dev(qkv), Kd, Vd, c.t0, c.prefix_len, c.layer);
   Tensor got = host(ctx_d);
-  if (ctx_dtype == DType::f16) {
-    Tensor f = Tensor::empty(got.shape(), DType::f32);
-    kernels::f16_to_f32(f, got);
-    got = f;
-  }
-  const double rtol = ctx_dtype == DType::f16 ? kF16Rtol : kF32Rtol;
-  const double atol = ctx_dtype == DType::f16 ? kF16Atol : kF32Atol;
-  EXPECT_TRUE(close(got, ctx, rtol, atol))
+  EXPECT_TRUE(close(got, ctx, kF32Rtol, kF32Atol))
       << "n " << c.n << " t0 " << c.t0 << " P " << c.prefix_len << " d " << c.d;
   // the new keys and values are in the cache rows [t0, t0 + n), exactly
   const Tensor Kh = host(Kd), Vh = host(Vd);
@@ -302,22 +295,20 @@ void expect_kv_attention_matches(const AttentionCase& c, DType ctx_dtype) {
       }
 }
 
-TEST(CudaKvAttention, MatchesCpuCachedAttention) {
+TEST(CudaKvAttention, MatchesTheCpuBackend) {
   SKIP_WITHOUT_GPU();
-  for (DType dt : {DType::f32, DType::f16}) {
-    expect_kv_attention_matches({12, 4, 64, 20, 0, 11, 1}, dt);  // prefill, P inside it
-    expect_kv_attention_matches({12, 4, 64, 20, 0, 12, 2}, dt);  // prefill all prefix
-    expect_kv_attention_matches({1, 4, 64, 20, 12, 11, 2}, dt);  // decode step
-    expect_kv_attention_matches({3, 2, 128, 40, 17, 5, 3}, dt);  // a few queries, d 128
-    expect_kv_attention_matches({2, 3, 40, 9, 6, 8, 1}, dt);     // P ends in the new tokens
-    expect_kv_attention_matches({1, 2, 96, 1, 0, 0, 1}, dt);     // first token, no prefix
-  }
+  expect_kv_attention_matches({12, 4, 64, 20, 0, 11, 1});  // prefill, P inside it
+  expect_kv_attention_matches({12, 4, 64, 20, 0, 12, 2});  // prefill all prefix
+  expect_kv_attention_matches({1, 4, 64, 20, 12, 11, 2});  // decode step
+  expect_kv_attention_matches({3, 2, 128, 40, 17, 5, 3});  // a few queries, d 128
+  expect_kv_attention_matches({2, 3, 40, 9, 6, 8, 1});     // P ends in the new tokens
+  expect_kv_attention_matches({1, 2, 96, 1, 0, 0, 1});     // first token, no prefix
 }
 
 // 14000 keys: the scores need 56 KB of shared memory, above the 48 KB default (the opt-in).
 TEST(CudaKvAttention, LongCacheUsesOptInSharedMemory) {
   SKIP_WITHOUT_GPU();
-  expect_kv_attention_matches({1, 2, 64, 14000, 13999, 100, 1}, DType::f32);
+  expect_kv_attention_matches({1, 2, 64, 14000, 13999, 100, 1});
 }
 
 }  // namespace

@@ -146,7 +146,7 @@ TEST(GLMLayer, BackwardMatchesFiniteDifferences) {
   fill_uniform(x, 1, -1.f, 1.f);
   fill_uniform(proj, 2, -1.f, 1.f);
   auto objective = [&] {
-    layer.forward(out, acts, scratch, x, w, ctx);
+    layer.forward(out, acts, scratch, x, LayerWeights::of(w), ctx);
     return dot(out, proj);
   };
   objective();

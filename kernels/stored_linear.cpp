@@ -1,0 +1,99 @@
+// The one entry of the stored-weight linear (kernels/stored_linear.h): checks, then the CPU
+// or CUDA backend.
+#include "kernels/stored_linear.h"
+
+#include "core/error.h"
+#include "kernels/convert.h"
+
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/stored_linear.h"
+#endif
+
+namespace glm::kernels {
+
+LinearWeight LinearWeight::of(Tensor W, Tensor b) {
+  GLM_CHECK(W.dtype() == DType::f32 || W.dtype() == DType::f16,
+            "LinearWeight::of: W is {}, expected f32 or f16", W.describe());
+  LinearWeight w;
+  w.bits = W.dtype() == DType::f32 ? 32 : 16;
+  w.dense = std::move(W);
+  w.bias = std::move(b);
+  return w;
+}
+
+LinearWeight LinearWeight::quantized(QuantWeight q, Tensor b) {
+  GLM_CHECK(q.bits == 8 || q.bits == 4, "LinearWeight::quantized: bits {}", q.bits);
+  LinearWeight w;
+  w.bits = q.bits;
+  w.quant = std::move(q);
+  w.bias = std::move(b);
+  return w;
+}
+
+std::int64_t LinearWeight::weight_bytes() const {
+  return bits >= 16 ? static_cast<std::int64_t>(dense.nbytes()) : quant.weight_bytes();
+}
+
+std::int64_t LinearWeight::bytes() const {
+  std::int64_t n = weight_bytes();
+  if (has_bias()) n += static_cast<std::int64_t>(bias.nbytes());
+  if (bias_f16.raw()) n += static_cast<std::int64_t>(bias_f16.nbytes());
+  return n;
+}
+
+LinearWeight LinearWeight::to(Device dev) const {
+  LinearWeight w;
+  w.bits = bits;
+  if (bits >= 16) {
+    w.dense = dense.to(dev);
+  } else {
+    w.quant = quant;
+    w.quant.q = quant.q.to(dev);
+    w.quant.scales = quant.scales.to(dev);
+  }
+  if (has_bias()) {
+    w.bias = bias.to(dev);
+    if (dev.is_cuda() && bits <= 16) {  // the fused kernels add an fp16 bias
+      Tensor b16 = Tensor::empty(bias.shape(), DType::f16);
+      Tensor host = bias.to(Device::cpu());
+      f32_to_f16(b16, host);
+      w.bias_f16 = b16.to(dev);
+    }
+  }
+  return w;
+}
+
+void stored_linear_forward(Tensor& y, const Tensor& x, const LinearWeight& W, bool with_bias,
+                           const LinearOptions& o) {
+  const char* op = "stored_linear_forward";
+  GLM_CHECK(x.dim() == 2 && x.size(1) == W.in(), "{}: x is {}, expected [n, {}]", op,
+            x.describe(), W.in());
+  GLM_CHECK(y.dim() == 2 && y.size(0) == x.size(0) && y.size(1) == W.out(),
+            "{}: y is {}, expected [{}, {}]", op, y.describe(), x.size(0), W.out());
+  GLM_CHECK(x.dtype() == DType::f32 && y.dtype() == DType::f32, "{}: x {} and y {} must be f32",
+            op, x.describe(), y.describe());
+  GLM_CHECK(x.device() == W.device() && y.device() == W.device(),
+            "{}: x {}, y {} and the weight (on {}) must share a device", op, x.describe(),
+            y.describe(), W.device().is_cpu() ? "cpu" : "cuda");
+  const Tensor* b = with_bias && W.has_bias() ? &W.bias : nullptr;
+  if (b)
+    GLM_CHECK(b->numel() == W.out(), "{}: bias {} for {} outputs", op, b->describe(), W.out());
+  if (W.bits == 32) {
+    linear_forward(y, x, W.dense, b, o.inputs);
+    return;
+  }
+  if (x.device().is_cuda()) {
+#ifdef GLM_WITH_CUDA
+    cuda::stored_linear_forward(y, x, W, b != nullptr);
+    return;
+#else
+    throw Error(fmt::format("{}: a device tensor {} in a build without CUDA", op, x.describe()));
+#endif
+  }
+  if (W.bits == 16)
+    f16_linear_forward(y, x, W.dense, b);
+  else
+    quant_linear_forward(y, x, W.quant, b, QuantIsa::best, o.activations);
+}
+
+}  // namespace glm::kernels
