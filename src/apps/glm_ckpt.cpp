@@ -18,6 +18,7 @@
 #include <string>
 
 #include "apps/app_main.h"
+#include "apps/option_range.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_reshard.h"
 #include "train/run_config.h"
@@ -60,7 +61,7 @@ void print_inspect(const std::string& dir, const CheckpointMeta& m) {
 
 int run(int argc, char** argv) {
   std::string command, dir, in_dir, out_dir;
-  std::int64_t iter = -1;
+  std::int64_t iter = 0;
   int dp = 1, tp = 1, pp = 1, zero = 0;
   po::options_description desc(
       "glm-ckpt: inspect and verify glm-train checkpoints (DESIGN.md section 7).\n\n"
@@ -97,7 +98,11 @@ int run(int argc, char** argv) {
     return vm.count("help") ? 0 : 2;
   }
   po::notify(vm);
+  glm::apps::require_range<std::int64_t>(vm, "iter", 0, std::int64_t{1} << 40);
+  const std::optional<std::int64_t> at_iter =
+      vm.count("iter") ? std::optional<std::int64_t>(iter) : std::nullopt;
   if (command == "reshard") {
+    for (const char* flag : {"dp", "tp", "pp"}) glm::apps::require_range(vm, flag, 1, 1 << 20);
     if (in_dir.empty() && !dir.empty()) in_dir = dir;
     if (in_dir.empty() || out_dir.empty())
       throw glm::InputError("glm-ckpt reshard: give --in DIR and --out DIR");
@@ -108,7 +113,7 @@ int run(int argc, char** argv) {
     to.pp = pp;
     to.zero = zero == 1;
     auto r = glm::train::reshard_checkpoint(
-        in_dir, iter >= 0 ? std::optional<std::int64_t>(iter) : std::nullopt, out_dir, to);
+        in_dir, at_iter, out_dir, to);
     std::cout << fmt::format(
         "resharded {} (dp {} tp {} pp {}, {} ranks) -> {} (dp {} tp {} pp {}, {} ranks): {} "
         "file(s), {:.1f} MB in {:.2f} s\n",
@@ -123,7 +128,7 @@ int run(int argc, char** argv) {
     throw glm::InputError(fmt::format("glm-ckpt {}: give a checkpoint DIR", command));
 
   const std::string path = glm::train::resolve_checkpoint_dir(
-      dir, iter >= 0 ? std::optional<std::int64_t>(iter) : std::nullopt);
+      dir, at_iter);
   CheckpointMeta meta = glm::train::read_checkpoint_meta(path);
   if (command == "inspect") {
     if (vm.count("json"))

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "apps/app_main.h"
+#include "apps/option_range.h"
 #include "data/tokenizer.h"
 #include "infer/device.h"
 #include "infer/perplexity.h"
@@ -50,6 +51,7 @@ int run(int argc, char** argv) {
     return vm.count("help") ? 0 : 2;
   }
   po::notify(vm);
+  glm::apps::require_range<std::int64_t>(vm, "max-samples", 0, std::int64_t{1} << 40);
   const glm::Device dev = glm::infer::parse_device(device);
   glm::infer::Engine engine(glm::infer::load_model_file(model_path), dev);
   engine.set_activations(glm::infer::parse_activations(activations));

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "apps/app_main.h"
+#include "apps/option_range.h"
 #include "infer/export.h"
 
 namespace po = boost::program_options;
@@ -49,7 +50,10 @@ int run(int argc, char** argv) {
     return vm.count("help") ? 0 : 2;
   }
   po::notify(vm);
-  if (iter >= 0) o.iter = iter;
+  glm::apps::require_range<std::int64_t>(vm, "iter", 0, std::int64_t{1} << 40);
+  glm::apps::require_range(vm, "tp", 1, 1 << 16);
+  glm::apps::require_range<std::int64_t>(vm, "group-size", 0, std::int64_t{1} << 30);
+  if (vm.count("iter")) o.iter = iter;
   const glm::infer::ExportResult r = glm::infer::export_model(o);
   spdlog::info(
       "{}: step {} of {} ({} parameters) as {}-bit{}{}: {:.1f} MB ({:.1f} MB of linear weights) in "

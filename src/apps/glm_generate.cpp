@@ -15,11 +15,13 @@
 #include <cstdint>
 #include <iostream>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "apps/app_main.h"
+#include "apps/option_range.h"
 #include "data/tokenizer.h"
 #include "infer/device.h"
 #include "infer/generate.h"
@@ -74,6 +76,7 @@ class Streamer {
 int run(int argc, char** argv) {
   std::string model_path, prompt, device = "cpu", activations = "fp32";
   glm::infer::GenerateOptions o;
+  std::int64_t seed = 1234;
   po::options_description desc(
       "glm-generate: generate text with an exported model (glm-export).\n"
       "Without [MASK] in the prompt the text is continued ([gMASK]); each [MASK] in the\n"
@@ -89,7 +92,7 @@ int run(int argc, char** argv) {
     ("temperature", po::value(&o.sampling.temperature)->default_value(0.f), "0 = greedy")
     ("top-k", po::value(&o.sampling.top_k)->default_value(0), "sample among the K most likely tokens (0 = all)")
     ("top-p", po::value(&o.sampling.top_p)->default_value(1.f), "nucleus sampling mass (1 = off)")
-    ("seed", po::value(&o.sampling.seed)->default_value(1234), "sampling seed")
+    ("seed", po::value(&seed)->default_value(1234), "sampling seed (0 .. 2^63 - 1)")
     ("device", po::value(&device)->default_value("cpu"), "cpu, or cuda (the first GPU; needs a CUDA build)")
     ("activations", po::value(&activations)->default_value("fp32"),
      "fp32 (exact), or int8: INT8/INT4 linears round their input per block of 32 and use "
@@ -102,6 +105,8 @@ int run(int argc, char** argv) {
     return vm.count("help") ? 0 : 2;
   }
   po::notify(vm);
+  glm::apps::require_range<std::int64_t>(vm, "seed", 0, std::numeric_limits<std::int64_t>::max());
+  o.sampling.seed = static_cast<std::uint64_t>(seed);
   const glm::Device dev = glm::infer::parse_device(device);
   glm::infer::validate(o.sampling);
   if (!vm.count("prompt")) {

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/app_main.h"
+#include "apps/option_range.h"
 #include "core/error.h"
 #include "data/preprocess.h"
 
@@ -58,8 +59,8 @@ int run(int argc, char** argv) {
   po::notify(vm);
   if (!vm.count("input")) throw glm::InputError("--input is required (see --help)");
   if (!vm.count("output")) throw glm::InputError("--output is required (see --help)");
-  if (o.compression_level < 0 || o.compression_level > 9)
-    throw glm::InputError(fmt::format("--compression {}: must lie in 0..9", o.compression_level));
+  glm::apps::require_range(vm, "compression", 0, 9);
+  glm::apps::require_range(vm, "workers", 0, 4096);
   if (vm.count("tokenizer") && !vm["vocab-size"].defaulted())
     spdlog::warn("--vocab-size is ignored with --tokenizer (the model fixes the vocabulary)");
 

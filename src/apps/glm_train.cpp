@@ -23,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/app_main.h"
+#include "apps/option_range.h"
 #include "core/allocator.h"
 #include "model/param_layout.h"
 #include "parallel/mpi_communicator.h"
@@ -80,7 +81,7 @@ void print_dry_run(const glm::train::RunConfig& rc, int ranks) {
 
 int run(int argc, char** argv, const MpiSession& mpi) {
   std::string config_path, data_dir, log_dir, precision, device, save_dir, load_dir;
-  std::int64_t train_iters = -1, seed = -1, save_interval = -1, load_iter = -1;
+  std::int64_t train_iters = 0, seed = 0, save_interval = 0, load_iter = 0;
   int dp = -1, tp = -1, pp = -1, zero = -1;
   double collective_timeout_s = 600;
   bool comm_log = false, dry_run = false;
@@ -126,18 +127,28 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   }
   po::notify(vm);
   if (config_path.empty()) throw glm::InputError("--config is required (see --help)");
+  // The ranges of the config fields these options set (train/run_config.cpp), and a week
+  // as the longest a collective may sensibly wait.
+  constexpr std::int64_t kMaxSteps = std::int64_t{1} << 40, kMaxSeed = std::int64_t{1} << 62;
+  glm::apps::require_range<std::int64_t>(vm, "train-iters", 1, kMaxSteps);
+  glm::apps::require_range<std::int64_t>(vm, "seed", 0, kMaxSeed);
+  glm::apps::require_range<std::int64_t>(vm, "save-interval", 0, kMaxSteps);
+  glm::apps::require_range<std::int64_t>(vm, "load-iter", 0, kMaxSteps);
+  glm::apps::require_above<double>(vm, "collective-timeout", 0, 7 * 86400);
   if (!data_dir.empty()) sets.push_back("train.data_dir=\"" + data_dir + "\"");
-  if (train_iters >= 0) sets.push_back("train.train_iters=" + std::to_string(train_iters));
+  if (vm.count("train-iters")) sets.push_back("train.train_iters=" + std::to_string(train_iters));
   if (!precision.empty()) sets.push_back("train.precision=\"" + precision + "\"");
   if (!device.empty()) sets.push_back("train.device=" + nlohmann::json(device).dump());
-  if (seed >= 0) sets.push_back("train.seed=" + std::to_string(seed));
+  if (vm.count("seed")) sets.push_back("train.seed=" + std::to_string(seed));
   if (!save_dir.empty()) sets.push_back("train.save_dir=" + nlohmann::json(save_dir).dump());
-  if (save_interval >= 0) sets.push_back("train.save_interval=" + std::to_string(save_interval));
-  if (load_iter >= 0 && load_dir.empty()) throw glm::InputError("--load-iter needs --load DIR");
+  if (vm.count("save-interval"))
+    sets.push_back("train.save_interval=" + std::to_string(save_interval));
+  if (vm.count("load-iter") && load_dir.empty())
+    throw glm::InputError("--load-iter needs --load DIR");
 
   for (auto [flag, v] : {std::pair{"dp", dp}, {"tp", tp}, {"pp", pp}})
     if (vm.count(flag)) {
-      if (v < 1) throw glm::InputError(fmt::format("--{} {}: must be >= 1", flag, v));
+      glm::apps::require_range(vm, flag, 1, 1 << 20);
       sets.push_back(fmt::format("parallel.{}={}", flag, v));
     }
   if (vm.count("zero")) {
@@ -183,7 +194,8 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   glm::train::Trainer trainer(rc, {.log_dir = log_dir, .groups = &groups,
                                    .comm_log = comm_log});
   if (!load_dir.empty())
-    trainer.load(load_dir, load_iter >= 0 ? std::optional<std::int64_t>(load_iter) : std::nullopt);
+    trainer.load(load_dir, vm.count("load-iter") ? std::optional<std::int64_t>(load_iter)
+                                                  : std::nullopt);
   else if (rc.resume.has_value_overrides())
     spdlog::warn("{}: resume.lr / lr_min / loss_scale / egs_alpha apply only when resuming "
                  "(--load); ignored", rc.source);

@@ -3,6 +3,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
+
+#include <unistd.h>
 
 #include "core/cuda_caching_allocator.h"
 #include "core/error.h"
@@ -87,6 +91,31 @@ bool built_with_cuda() {
 #else
   return false;
 #endif
+}
+
+std::size_t available_memory_bytes(Device dev) {
+  if (dev.is_cuda()) {
+#ifdef GLM_WITH_CUDA
+    const int previous = current_cuda_device();
+    set_current_cuda_device(dev.index);
+    std::size_t free = 0, total = 0;
+    const cudaError_t e = cudaMemGetInfo(&free, &total);
+    set_current_cuda_device(previous);
+    if (e != cudaSuccess)
+      throw Error(fmt::format("cudaMemGetInfo on cuda:{}: {}", dev.index, cudaGetErrorString(e)));
+    return free;
+#else
+    throw Error("available_memory_bytes: a CUDA device in a build without CUDA");
+#endif
+  }
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  std::size_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024;
+  return static_cast<std::size_t>(sysconf(_SC_AVPHYS_PAGES)) *
+         static_cast<std::size_t>(sysconf(_SC_PAGE_SIZE));
 }
 
 int cuda_device_count() {

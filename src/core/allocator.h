@@ -22,6 +22,11 @@ struct MemoryStats {
 MemoryStats memory_stats(DeviceKind kind);
 void reset_peak_memory(DeviceKind kind);
 
+// Bytes that could be allocated on `dev` now: the host's MemAvailable (/proc/meminfo; free
+// pages where that file is missing), or the GPU's free memory (cudaMemGetInfo). Limits
+// that grow with a user's request (a KV cache) are checked against it before allocating.
+std::size_t available_memory_bytes(Device dev);
+
 // True when this build links the CUDA runtime (GLM_CUDA=ON); says nothing about a GPU.
 bool built_with_cuda();
 // Number of CUDA devices visible now (0 without CUDA or without a GPU).

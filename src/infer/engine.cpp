@@ -1,6 +1,8 @@
 #include "infer/engine.h"
 
 #include <algorithm>
+#include <limits>
+#include <string>
 
 #include "core/allocator.h"
 #include "core/error.h"
@@ -52,17 +54,35 @@ void Engine::set_activations(kernels::QuantActivations act) {
   act_ = act;
 }
 
-KVCache Engine::new_cache(int capacity) const {
+std::int64_t Engine::max_cache_tokens() const {
+  const model::ModelConfig& c = m_.config;
+  const std::int64_t per_token = 2 * std::int64_t{c.num_layers} * c.hidden_size * 4;  // K and V
+  const std::int64_t memory =
+      static_cast<std::int64_t>(available_memory_bytes(device_)) / std::max<std::int64_t>(per_token, 1);
+  const std::int64_t kernel = k::kv_attention_max_keys(device_, c.head_dim());
+  return std::min({memory, kernel, std::int64_t{std::numeric_limits<int>::max()}});
+}
+
+KVCache Engine::new_cache(std::int64_t capacity) const {
   if (capacity < 1)
     throw InputError(fmt::format("a KV cache of {} tokens: the capacity must be >= 1", capacity));
-  const std::int64_t d = m_.config.head_dim();
+  const model::ModelConfig& c = m_.config;
+  const std::int64_t d = c.head_dim();
   const std::int64_t max_keys = k::kv_attention_max_keys(device_, d);
+  const std::string where = device_.is_cpu() ? "cpu" : fmt::format("cuda:{}", device_.index);
   if (capacity > max_keys)
     throw InputError(fmt::format(
         "a KV cache of {} tokens exceeds the {} the CUDA attention kernel holds at head dim {} "
-        "on cuda:{}; generate fewer tokens or use --device cpu",
-        capacity, max_keys, d, device_.index));
-  return KVCache(m_.config, m_.tp, capacity, device_);
+        "on {}; generate fewer tokens or use --device cpu",
+        capacity, max_keys, d, where));
+  const std::int64_t limit = max_cache_tokens();
+  if (capacity > limit)
+    throw InputError(fmt::format(
+        "a KV cache of {} tokens needs {:.1f} GiB ({} layers x 2 x {} floats a token), more than "
+        "the {:.1f} GiB available on {}; generate fewer tokens",
+        capacity, capacity * 8.0 * c.num_layers * c.hidden_size / (1 << 30), c.num_layers,
+        c.hidden_size, static_cast<double>(available_memory_bytes(device_)) / (1 << 30), where));
+  return KVCache(m_.config, m_.tp, static_cast<int>(capacity), device_);
 }
 
 Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,

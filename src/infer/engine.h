@@ -45,8 +45,11 @@ class Engine {
   // linears take fp16 activations.
   void set_activations(kernels::QuantActivations act);
   kernels::QuantActivations activations() const { return act_; }
-  // A cache on the engine's device; InputError when a CUDA cache cannot hold `capacity`.
-  KVCache new_cache(int capacity) const;
+  // The most tokens a KV cache on the engine's device can hold now: the attention kernel's
+  // limit (CUDA) and the memory available for the cache (2 x layers x h x 4 bytes a token).
+  std::int64_t max_cache_tokens() const;
+  // A cache on the engine's device; InputError when `capacity` exceeds max_cache_tokens().
+  KVCache new_cache(std::int64_t capacity) const;
 
   // Runs tokens (with their RoPE positions) through the model, appending them to the
   // cache after its current length. prefix_len is the sequence's GLM prefix P in cache

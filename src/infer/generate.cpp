@@ -44,7 +44,15 @@ Generation generate(const Engine& engine, const data::SpecialTokens& sp, int voc
   const int spans = p.infill() ? static_cast<int>(p.mask_positions.size()) : 1;
   g.span_finished.assign(spans, false);
   // every span adds a <sop> (the first one is in the prompt for [gMASK])
-  const int capacity = static_cast<int>(p.tokens.size()) + o.max_new_tokens + spans + 1;
+  const std::int64_t capacity =
+      static_cast<std::int64_t>(p.tokens.size()) + o.max_new_tokens + spans + 1;
+  const std::int64_t limit = engine.max_cache_tokens();
+  if (capacity > limit)
+    throw InputError(fmt::format(
+        "--max-new-tokens {}: with the prompt's {} tokens the KV cache needs {} tokens; this "
+        "model holds at most {} on {} (memory available, attention kernel)",
+        o.max_new_tokens, p.tokens.size(), capacity, limit,
+        engine.device().is_cpu() ? "cpu" : "cuda"));
   KVCache cache = engine.new_cache(capacity);
 
   // prefill: the prompt, plus (infilling) the first span's <sop>

@@ -161,5 +161,40 @@ TEST(InferCli, BadInputExitsTwoNamingIt) {
   EXPECT_NE(help.out.find("--group-size"), std::string::npos);
 }
 
+// Every numeric option given out of its range is refused before any work, naming the
+// option and its range; a negative value is never taken for "not given".
+TEST(InferCli, NumericOptionsOutOfRangeExitTwoNamingTheRange) {
+  const std::string dir = std::string(GLM_BINARY_DIR) + "/test_infer_cli/ranges";
+  const std::string ckpt = saved_checkpoint(dir);
+  const std::string model = dir + "/m.h5";
+  ASSERT_EQ(run(kBin + "glm-export --load " + ckpt + " --bits 4 --out " + model, dir).status, 0);
+  auto expect2 = [&](const std::string& args, const std::string& names) {
+    CliResult r = run(kBin + args, dir);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.out << r.err;
+    EXPECT_NE((r.out + r.err).find(names), std::string::npos) << args << "\n" << r.out << r.err;
+  };
+  const std::string cfg = std::string(GLM_SOURCE_DIR) + "/configs/tiny.json --dry-run";
+  expect2("glm-train --config " + cfg + " --train-iters -5", "--train-iters -5: must be in [1,");
+  expect2("glm-train --config " + cfg + " --train-iters 0", "--train-iters 0: must be in [1,");
+  expect2("glm-train --config " + cfg + " --seed -3", "--seed -3: must be in [0,");
+  expect2("glm-train --config " + cfg + " --save-interval -2", "--save-interval -2");
+  expect2("glm-train --config " + cfg + " --load " + ckpt + " --load-iter -1", "--load-iter -1");
+  expect2("glm-train --config " + cfg + " --collective-timeout 0", "--collective-timeout 0");
+  expect2("glm-train --config " + cfg + " --pp 0", "--pp 0: must be in [1,");
+  // a KV cache beyond the memory available is refused before it is allocated
+  expect2("glm-generate --model " + model + " --prompt hi --max-new-tokens 100000000",
+          "--max-new-tokens 100000000: with the prompt's");
+  expect2("glm-generate --model " + model + " --prompt hi --max-new-tokens 2147483000",
+          "--max-new-tokens 2147483000");
+  expect2("glm-generate --model " + model + " --prompt hi --seed -3", "--seed -3: must be in [0,");
+  expect2("glm-export --load " + ckpt + " --bits 4 --iter -5 --out " + dir + "/x.h5", "--iter -5");
+  expect2("glm-export --load " + ckpt + " --bits 4 --tp 0 --out " + dir + "/x.h5", "--tp 0");
+  expect2("glm-ckpt inspect " + ckpt + " --iter -5", "--iter -5: must be in [0,");
+  expect2("glm-ckpt reshard --in " + ckpt + " --out " + dir + "/r --dp 0", "--dp 0");
+  expect2("glm-eval --model " + model + " --data x.h5 --max-samples -4", "--max-samples -4");
+  EXPECT_FALSE(fs::exists(dir + "/x.h5"));
+  EXPECT_FALSE(fs::exists(dir + "/r"));
+}
+
 }  // namespace
 }  // namespace glm::infer
