@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "apps/app_main.h"
+#include "apps/option_range.h"
 #include "plan/plan.h"
 
 namespace po = boost::program_options;
@@ -62,7 +63,9 @@ int run(int argc, char** argv) {
   po::notify(vm);
   if (config_path.empty()) throw glm::InputError("--config is required (see --help)");
   if (hardware.empty()) throw glm::InputError("--hardware is required (see --help)");
-  if (gpus < 1) throw glm::InputError(fmt::format("--gpus {}: must be >= 1", gpus));
+  if (!vm.count("gpus")) throw glm::InputError("--gpus is required (see --help)");
+  glm::apps::require_range(vm, "gpus", 1, 1 << 24);
+  glm::apps::require_range(vm, "top", 1, 10000);
   if (!(target_fraction > 0 && target_fraction <= 1))
     throw glm::InputError(fmt::format("--target-fraction {}: must be in (0, 1]", target_fraction));
   if (gpu_mem_gb < 0 || efficiency < 0 || efficiency > 1)
