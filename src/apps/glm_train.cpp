@@ -156,9 +156,6 @@ int run(int argc, char** argv, const MpiSession& mpi) {
     sets.push_back(fmt::format("parallel.zero={}", zero == 1 ? "true" : "false"));
   }
 
-  // SIGTERM / SIGUSR1 from here on are recorded, never fatal: the trainer stops at the next
-  // step boundary with a checkpoint (train/signals.h).
-  glm::train::StopSignalGuard stop_signals;
   glm::train::RunConfig rc = glm::train::load_run_config(config_path, sets);
   auto& par = rc.parallel;
   if (dry_run) {
@@ -200,8 +197,8 @@ int run(int argc, char** argv, const MpiSession& mpi) {
     spdlog::warn("{}: resume.lr / lr_min / loss_scale / egs_alpha apply only when resuming "
                  "(--load); ignored", rc.source);
   auto [before, after] = trainer.run();
-  if (trainer.stop_signal()) {
-    spdlog::info("stopped by {} after step {}", glm::train::stop_signal_name(trainer.stop_signal()),
+  if (trainer.stop_signals()) {
+    spdlog::info("stopped by {} after step {}", glm::train::stop_signals_name(trainer.stop_signals()),
                  trainer.state().step);
     return 0;
   }
@@ -214,7 +211,8 @@ int run(int argc, char** argv, const MpiSession& mpi) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Before MPI and OpenMP start threads: stop signals go to one sigwait thread only.
+  // Before MPI and OpenMP start threads: SIGTERM, SIGUSR1 and SIGINT go to one sigwait
+  // thread, which records them; the trainer stops at the next step with a checkpoint.
   glm::train::start_stop_signal_thread();
   MpiSession mpi(argc, argv);
   spdlog::set_pattern(fmt::format("[glm-train r{}] %^%l%$: %v", mpi.rank));

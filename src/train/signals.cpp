@@ -1,21 +1,19 @@
 #include "train/signals.h"
 
-#include <atomic>
 #include <pthread.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <thread>
 
 namespace glm::train {
 namespace {
 
-// Lock-free atomics are async-signal-safe (std::sig_atomic_t would do as well).
-std::atomic<int> g_stop_signal{0};
-static_assert(std::atomic<int>::is_always_lock_free);
+std::atomic<StopSignals> g_stop_signals{0};
 
-extern "C" void on_stop_signal(int sig) {
-  int none = 0;
-  g_stop_signal.compare_exchange_strong(none, sig);  // keep the first signal
+StopSignals bit_of(int sig) {
+  return sig == SIGTERM ? kStopSigterm : sig == SIGUSR1 ? kStopSigusr1 : kStopSigint;
 }
 
 }  // namespace
@@ -28,38 +26,31 @@ void start_stop_signal_thread() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every thread created later
   std::thread([set] {
     for (;;) {
       int sig = 0;
-      if (sigwait(&set, &sig) == 0) on_stop_signal(sig);
+      if (sigwait(&set, &sig) != 0) continue;
+      const StopSignals before = g_stop_signals.fetch_or(bit_of(sig));
+      if (sig == SIGINT && (before & kStopSigint)) {
+        static const char msg[] = "second SIGINT: stopping now, without a checkpoint\n";
+        (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+        _exit(130);
+      }
     }
   }).detach();
 }
 
-int stop_signal_received() { return g_stop_signal.load(); }
-void clear_stop_signal() { g_stop_signal.store(0); }
+StopSignals stop_signals_received() { return g_stop_signals.load(); }
+void clear_stop_signals() { g_stop_signals.store(0); }
 
-const char* stop_signal_name(int sig) {
-  return sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : "signal";
-}
-
-struct StopSignalGuard::Saved {
-  struct sigaction term, usr1;
-};
-
-StopSignalGuard::StopSignalGuard() : saved_(std::make_unique<Saved>()) {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;  // a blocking read or write in the step resumes
-  sigaction(SIGTERM, &sa, &saved_->term);
-  sigaction(SIGUSR1, &sa, &saved_->usr1);
-}
-
-StopSignalGuard::~StopSignalGuard() {
-  sigaction(SIGTERM, &saved_->term, nullptr);
-  sigaction(SIGUSR1, &saved_->usr1, nullptr);
+std::string stop_signals_name(StopSignals s) {
+  std::string name;
+  for (auto [bit, text] : {std::pair{kStopSigterm, "SIGTERM"}, {kStopSigusr1, "SIGUSR1"},
+                           {kStopSigint, "SIGINT"}})
+    if (s & bit) name += (name.empty() ? "" : "+") + std::string(text);
+  return name;
 }
 
 }  // namespace glm::train

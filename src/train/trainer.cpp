@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -299,10 +300,30 @@ EvalResult Trainer::evaluate() {
   return e;
 }
 
+// Test hook of the fault suite (tests/faults): GLM_TEST_CRASH_AT_STEP=N makes rank 0 exit
+// with status 137, as if killed, right after step N, every time a run reaches it.
+void Trainer::crash_if_testing(std::int64_t step) const {
+  static const char* at = std::getenv("GLM_TEST_CRASH_AT_STEP");
+  if (at && world_rank() == 0 && std::to_string(step) == at) {
+    spdlog::warn("GLM_TEST_CRASH_AT_STEP={}: exiting as if killed", at);
+    std::_Exit(137);
+  }
+}
+
+StopSignals Trainer::agreed_stop_signals() const {
+  StopSignals s = stop_signals_received();
+  if (world_size() == 1) return s;
+  double got[3] = {};  // how many ranks received each signal
+  for (int b = 0; b < 3; ++b) got[b] = (s >> b) & 1u;
+  world_sum(got);
+  for (int b = 0; b < 3; ++b)
+    if (got[b] > 0) s |= 1u << b;
+  return s;
+}
+
 std::pair<EvalResult, EvalResult> Trainer::run() {
   const auto& tc = config_.train;
-  StopSignalGuard signals;  // glm-train installs one earlier too, covering set-up and load
-  if ((stop_signal_ = stop_signal_received())) {  // arrived before training began
+  if ((stop_signals_ = agreed_stop_signals())) {  // arrived before training began
     stop_with_checkpoint();
     return {};
   }
@@ -360,20 +381,15 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
       interval_loss = interval_s = interval_norm = 0;
       interval_steps = interval_accepted = interval_tokens = 0;
     }
+    crash_if_testing(state_.step);
     // A stop signal that arrived during the step: finish here with a checkpoint. Every rank
     // must stop at the same step, so the ranks agree on it.
-    stop_signal_ = stop_signal_received();
-    if (world_size() > 1) {
-      double s[2] = {static_cast<double>(stop_signal_ != 0), static_cast<double>(stop_signal_)};
-      world_sum(s);
-      // (a rank that got none takes the signal the others got; under mpirun all get the same)
-      if (s[0] > 0) stop_signal_ = stop_signal_ ? stop_signal_ : static_cast<int>(s[1] / s[0]);
-    }
-    if (!stop_signal_ && ((tc.eval_interval > 0 && state_.step % tc.eval_interval == 0) || last)) {
+    stop_signals_ = agreed_stop_signals();
+    if (!stop_signals_ && ((tc.eval_interval > 0 && state_.step % tc.eval_interval == 0) || last)) {
       after = evaluate();
       metrics_->log_eval(state_.step, after.loss, after.tokens);
     }
-    if (stop_signal_) {
+    if (stop_signals_) {
       stop_with_checkpoint();
       break;
     }
@@ -386,9 +402,9 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
 void Trainer::stop_with_checkpoint() {
   const auto& dir = config_.train.save_dir;
   if (!dir.empty()) save(dir);
-  spdlog::warn("{} received: stopped after step {}{}", stop_signal_name(stop_signal_), state_.step,
+  spdlog::warn("{} received: stopped after step {}{}", stop_signals_name(stop_signals_), state_.step,
                dir.empty() ? " without a checkpoint (no train.save_dir / --save)" : "");
-  metrics_->log_event({{"event", "stop"}, {"signal", stop_signal_}, {"step", state_.step}});
+  metrics_->log_event({{"event", "stop"}, {"signals", stop_signals_name(stop_signals_)}, {"step", state_.step}});
 }
 
 SaveResult Trainer::save(const std::string& save_root) {

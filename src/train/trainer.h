@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 
+#include "train/signals.h"
 #include "data/tokenizer.h"
 #include "model/glm_model.h"
 #include "optim/adamw.h"
@@ -93,7 +94,7 @@ class Trainer {
   // evaluating before the first and after the last step. Returns {before, after}.
   // Checkpoints go to train.save_dir (if set) every save_interval steps and after the last
   // step. SIGTERM or SIGUSR1 ends the run after the current step, with a checkpoint and
-  // without the final evaluation (stop_signal() then says which signal).
+  // without the final evaluation (stop_signals() then says which signals).
   std::pair<EvalResult, EvalResult> run();
 
   // Writes a checkpoint of the current state under save_root (train/checkpoint.h), logs
@@ -108,7 +109,7 @@ class Trainer {
   // The current state as a checkpoint's meta (tensors and files left empty).
   CheckpointMeta checkpoint_meta() const;
   OptimizerTensors optimizer_tensors() const;
-  int stop_signal() const { return stop_signal_; }
+  StopSignals stop_signals() const { return stop_signals_; }
 
   const TrainState& state() const { return state_; }
   model::GLMModel& model() { return *model_; }
@@ -140,6 +141,9 @@ class Trainer {
   // Sums over the DP group / over every rank (identity without one).
   void dp_sum(std::span<double> values) const;
   void world_sum(std::span<double> values) const;
+  void crash_if_testing(std::int64_t step) const;  // GLM_TEST_CRASH_AT_STEP (tests/faults)
+  // The union of every rank's stop signals (a collective: every rank calls it each step).
+  StopSignals agreed_stop_signals() const;
   void stop_with_checkpoint();  // after a stop signal: save (if save_dir) and log
 
   RunConfig config_;
@@ -169,7 +173,7 @@ class Trainer {
   };
   std::vector<GroupTraffic> comm_traffic() const;
   std::int64_t checkpoint_step_ = -1;  // step of the last checkpoint saved or loaded
-  int stop_signal_ = 0;
+  StopSignals stop_signals_ = 0;  // the union over ranks of the stop signals received
 };
 
 }  // namespace glm::train

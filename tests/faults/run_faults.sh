@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# The fault suite (ctest label "faults"): real glm-train jobs under launch/train.sh, each
+# trial with a fault injected from outside, asserting the exit code, that nothing hangs
+# (every job runs under `timeout`), and that training continues bit for bit: the loss of
+# the last step equals that of an uninterrupted run of the same layout.
+#   tests/faults/run_faults.sh BUILD_DIR CORPUS_DIR WORK_DIR
+# Trials: SIGKILL of a rank and of mpirun at a step chosen by a seed (supervised restart),
+# a crash loop (the same step killed twice), SIGTERM to the launcher, SIGTERM to one rank,
+# SIGINT twice, SIGKILL during a save, an input error (no restart).
+set -uo pipefail
+build=$(realpath "$1") corpus=$(realpath "$2") work=$3
+root=$(cd "$(dirname "$0")/../.." && pwd)
+export GLM_BUILD_DIR=$build OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+rm -rf "$work" && mkdir -p "$work"
+cd "$root"
+steps=12
+base=(--config configs/tiny.json --data "$corpus" --train-iters $steps --set train.log_interval=1
+      --set train.eval_interval=0 --save-interval 4)
+failures=0
+fail() { echo "FAIL [$trial]: $*"; failures=$((failures + 1)); }
+ok() { echo "ok   [$trial]: $*"; }
+trained_steps() { local n; n=$(grep -c '"loss":' "$1/metrics.jsonl" 2>/dev/null); echo "${n:-0}"; }
+last_loss() { grep "\"step\":$steps," "$1/metrics.jsonl" | grep -o '"loss":[-0-9.e]*' | tail -n 1; }
+wait_for_steps() {  # log_dir n: until n steps are logged (at most 120 s)
+  for _ in $(seq 1 1200); do
+    (( $(trained_steps "$1") >= $2 )) && return 0
+    sleep 0.1
+  done
+  return 1
+}
+rank_pids() { pgrep -x glm-train -a | grep -F -- "$1" | cut -d' ' -f1; }
+launch() {  # name extra_launcher_args...: starts a supervised job in the background
+  local name=$1; shift
+  timeout 300 launch/train.sh -n 2 --threads 1 "$@" -- "${base[@]}" --save "$work/$name/ckpt" \
+    --log-dir "$work/$name/log" > "$work/$name.out" 2>&1 &
+  job=$!
+}
+
+trial=reference
+timeout 300 launch/train.sh -n 2 --threads 1 -- "${base[@]}" --save "$work/ref/ckpt" \
+  --log-dir "$work/ref/log" > "$work/ref.out" 2>&1
+rc=$?
+ref=$(last_loss "$work/ref/log")
+if (( rc != 0 )) || [[ -z "$ref" ]]; then
+  fail "the uninterrupted run failed (exit $rc)"; cat "$work/ref.out"; exit 1
+fi
+ok "uninterrupted: $ref at step $steps"
+
+for seed in 1 2; do
+  for target in rank launcher; do
+    trial="SIGKILL $target, seed $seed"
+    name="kill_${target}_$seed"
+    at=$(( 2 + (seed * 7 + ${#target}) % (steps - 3) ))
+    launch "$name" --max-restarts 2 --restart-backoff 1
+    if ! wait_for_steps "$work/$name/log" "$at"; then fail "never reached step $at"; kill "$job"; continue; fi
+    if [[ $target == rank ]]; then
+      pid=$(rank_pids "$work/$name/ckpt" | sed -n "$(( seed % 2 + 1 ))p")
+    else
+      pid=$(pgrep -f -- "mpirun.*$work/$name/ckpt" | head -n 1)
+    fi
+    kill -KILL "$pid"
+    wait "$job"; rc=$?
+    got=$(last_loss "$work/$name/log")
+    restarts=$(wc -l < "$work/$name/log/restarts.jsonl" 2>/dev/null || echo 0)
+    if (( rc != 0 )); then fail "exit $rc"; tail -5 "$work/$name.out"
+    elif [[ "$got" != "$ref" ]]; then fail "loss $got, uninterrupted $ref"
+    elif (( restarts != 1 )); then fail "$restarts restarts logged, expected 1"
+    else ok "killed at step >= $at, one restart, $got"; fi
+  done
+done
+
+trial="crash loop"
+name=crash_loop
+# rank 0 dies after step 6 on every attempt (a test hook of the trainer): the restart
+# resumes from step 4 and dies at step 6 again
+GLM_TEST_CRASH_AT_STEP=6 launch "$name" --max-restarts 5 --restart-backoff 0
+wait "$job"; rc=$?
+restarts=$(grep -c '"job failed"' "$work/$name/log/restarts.jsonl" 2>/dev/null)
+if (( rc == 1 )) && grep -q "crash loop" "$work/$name.out" && [[ "$restarts" == 1 ]]
+then ok "exit 1 after two failures at step 6, one restart"
+else fail "exit $rc, ${restarts:-0} restarts"; tail -5 "$work/$name.out"; fi
+
+trial="SIGTERM to the launcher"
+name=term_launcher
+launch "$name"
+wait_for_steps "$work/$name/log" 3
+kill -TERM "$(pgrep -P "$job" -f launch/train.sh)"  # the launcher, not timeout's process group
+wait "$job"; rc=$?
+k=$(tr -dc 0-9 < "$work/$name/ckpt/latest" 2>/dev/null)
+if (( rc != 0 )); then fail "exit $rc"; tail -5 "$work/$name.out"
+elif [[ -z "$k" ]] || (( k >= steps )); then fail "no stop checkpoint before step $steps (latest '$k')"
+else
+  timeout 300 launch/train.sh -n 2 --threads 1 -- "${base[@]}" --load "$work/$name/ckpt" \
+    --save "$work/$name/ckpt" --log-dir "$work/$name/log2" > "$work/$name.2.out" 2>&1
+  got=$(last_loss "$work/$name/log2")
+  [[ "$got" == "$ref" ]] && ok "exit 0, saved step $k, the resumed run gives $got" || fail "resumed loss $got, uninterrupted $ref"
+fi
+
+trial="SIGTERM to one rank"
+name=term_rank
+launch "$name"
+wait_for_steps "$work/$name/log" 3
+kill -TERM "$(rank_pids "$work/$name/ckpt" | tail -n 1)"
+wait "$job"; rc=$?
+k=$(tr -dc 0-9 < "$work/$name/ckpt/latest" 2>/dev/null)
+if (( rc == 0 )) && [[ -n "$k" ]] && (( k < steps )) && grep -q "SIGTERM received: stopped after step $k" "$work/$name.out"
+then ok "every rank stopped after step $k, exit 0"; else fail "exit $rc, latest '$k'"; tail -5 "$work/$name.out"; fi
+
+trial="SIGINT twice"
+name=int_twice
+timeout 300 "$build/bin/glm-train" "${base[@]/#$steps/100000}" --save "$work/$name/ckpt" \
+  --log-dir "$work/$name/log" > "$work/$name.out" 2>&1 &
+job=$!
+wait_for_steps "$work/$name/log" 2
+pid=$(pgrep -P "$job" -x glm-train)  # glm-train itself, not timeout
+kill -INT "$pid"; sleep 0.1; kill -INT "$pid"  # (two at once would merge into one)
+wait "$job"; rc=$?
+(( rc == 130 )) && grep -q "second SIGINT" "$work/$name.out" && ok "exit 130 at once" || { fail "exit $rc"; tail -3 "$work/$name.out"; }
+
+trial="SIGKILL during a save"
+name=kill_in_save
+launch "$name"
+# the second save (step 8), so that a finished checkpoint (step 4) must stay in charge
+for _ in $(seq 1 12000); do [[ -e "$work/$name/ckpt/iter_00000008.tmp" ]] && break; sleep 0.01; done
+pkill -KILL -f -- "mpirun.*$work/$name/ckpt"
+wait "$job"
+if "$build/bin/glm-ckpt" verify "$work/$name/ckpt" > "$work/$name.verify" 2>&1; then
+  timeout 300 launch/train.sh -n 2 --threads 1 -- "${base[@]}" --load "$work/$name/ckpt" \
+    --save "$work/$name/ckpt" --log-dir "$work/$name/log2" > "$work/$name.2.out" 2>&1
+  got=$(last_loss "$work/$name/log2")
+  [[ "$got" == "$ref" ]] && ok "the latest checkpoint verifies and resumes to $got" || fail "resumed loss $got, uninterrupted $ref"
+else
+  fail "glm-ckpt verify failed"; cat "$work/$name.verify"
+fi
+
+trial="input error"
+name=input_error
+timeout 300 launch/train.sh -n 2 --threads 1 --max-restarts 3 -- "${base[@]}" --seed -1 \
+  --save "$work/$name/ckpt" --log-dir "$work/$name/log" > "$work/$name.out" 2>&1
+rc=$?
+if (( rc == 2 )) && ! [[ -e "$work/$name/log/restarts.jsonl" ]] && grep -q "not restarting" "$work/$name.out"
+then ok "exit 2, no restart"; else fail "exit $rc"; tail -3 "$work/$name.out"; fi
+
+echo "fault suite: $failures failed"
+exit $(( failures > 0 ))
