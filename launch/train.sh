@@ -60,55 +60,13 @@ if [[ $(id -u) -eq 0 ]]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 
-# glm-train's own arguments: where it saves and logs, and any --load of the first launch.
+# glm-train's own arguments: where it saves and logs (launch/restart_lib.sh).
 train_args=("$@")
-save_dir="" log_dir="logs/run"
-for ((i = 0; i < ${#train_args[@]}; i++)); do
-  case "${train_args[$i]}" in
-    --save) save_dir="${train_args[$((i + 1))]:-}" ;;
-    --save=*) save_dir="${train_args[$i]#--save=}" ;;
-    --log-dir) log_dir="${train_args[$((i + 1))]:-}" ;;
-    --log-dir=*) log_dir="${train_args[$i]#--log-dir=}" ;;
-  esac
-done
+source launch/restart_lib.sh
+restart_lib_init "${train_args[@]}"
 if (( max_restarts > 0 )) && [[ -z "$save_dir" ]]; then
   fail_usage "--max-restarts needs glm-train's --save DIR (the checkpoints a restart resumes from)"
 fi
-
-# The arguments of a relaunch: the first launch's, with --load (and --load-iter) replaced by
-# the save directory's latest checkpoint once one exists.
-relaunch_args() {
-  local out=() skip=0 a
-  for a in "${train_args[@]}"; do
-    if (( skip )); then skip=0; continue; fi
-    case "$a" in
-      --load|--load-iter) skip=1 ;;
-      --load=*|--load-iter=*) ;;
-      *) out+=("$a") ;;
-    esac
-  done
-  if [[ -e "$save_dir/latest" ]]; then out+=(--load "$save_dir"); else out=("${train_args[@]}"); fi
-  printf '%s\0' "${out[@]}"
-}
-
-# The step of the save directory's latest checkpoint ("none" before the first save; the
-# `latest` file holds the iteration number).
-latest_step() {
-  local n
-  [[ -f "$save_dir/latest" ]] && n=$(tr -dc '0-9' < "$save_dir/latest") || n=""
-  [[ -n "$n" ]] && echo $((10#$n)) || echo none
-}
-# The last training step metrics.jsonl logged (0 when it has none).
-last_logged_step() {
-  local line
-  line=$(grep '"loss":' "$log_dir/metrics.jsonl" 2>/dev/null | tail -n 1 || true)
-  [[ "$line" =~ \"step\":\ *([0-9]+) ]] && echo "${BASH_REMATCH[1]}" || echo 0
-}
-log_restart() {  # attempt exit_code cause resume_step last_step backoff
-  mkdir -p "$log_dir"
-  printf '{"time": "%s", "restart": %d, "exit_code": %d, "cause": "%s", "resumes_from_step": "%s", "last_logged_step": %d, "backoff_s": %d}\n' \
-    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$1" "$2" "$3" "$4" "$5" "$6" >> "$log_dir/restarts.jsonl"
-}
 
 stop_requested=0 interrupts=0 job=0
 on_stop() {  # SIGTERM / first SIGINT: the ranks save and stop; a second SIGINT kills
@@ -125,9 +83,6 @@ on_stop() {  # SIGTERM / first SIGINT: the ranks save and stop; a second SIGINT 
 }
 trap 'on_stop TERM' TERM
 trap 'on_stop INT' INT
-
-# Stop events the trainer logged (one per stop on a signal, with its checkpoint).
-stop_events() { local n; n=$(grep -c '"event":"stop"' "$log_dir/metrics.jsonl" 2>/dev/null); echo "${n:-0}"; }
 
 attempt=0 previous_fail_step=-1
 args=("${train_args[@]}")
@@ -181,5 +136,5 @@ while true; do
   sleep "$wait_s" &
   wait $! || true
   (( stop_requested )) && { echo "launch/train.sh: stopped on request before restarting" >&2; exit 0; }
-  mapfile -d '' args < <(relaunch_args)
+  mapfile -d '' args < <(relaunch_args "${train_args[@]}")
 done

@@ -141,5 +141,24 @@ rc=$?
 if (( rc == 2 )) && ! [[ -e "$work/$name/log/restarts.jsonl" ]] && grep -q "not restarting" "$work/$name.out"
 then ok "exit 2, no restart"; else fail "exit $rc"; tail -3 "$work/$name.out"; fi
 
+trial="SLURM requeue"
+name=slurm
+# srun and scontrol stand-ins: srun runs the ranks under mpirun, scontrol records the requeue
+mkdir -p "$work/$name/bin"
+printf '#!/usr/bin/env bash\nwhile [[ $1 == --* ]]; do shift; done\nexec mpirun --oversubscribe -n 2 --bind-to none "$@"\n' > "$work/$name/bin/srun"
+printf '#!/usr/bin/env bash\necho "$@" >> %q\n' "$work/$name/scontrol.log" > "$work/$name/bin/scontrol"
+chmod +x "$work/$name/bin/srun" "$work/$name/bin/scontrol"
+slurm_job() {  # restart_count extra_env...
+  env PATH="$work/$name/bin:$PATH" SLURM_JOB_ID=77 SLURM_RESTART_COUNT="$1" GLM_MAX_RESTARTS=2 \
+    SLURM_CPUS_PER_TASK=1 "${@:2}" timeout 300 bash launch/slurm.sbatch "${base[@]}" \
+    --save "$work/$name/ckpt" --log-dir "$work/$name/log" >> "$work/$name.out" 2>&1
+}
+slurm_job 0 GLM_TEST_CRASH_AT_STEP=6; rc1=$?
+slurm_job 1; rc2=$?
+got=$(last_loss "$work/$name/log")
+if (( rc1 == 0 && rc2 == 0 )) && grep -q "requeue 77" "$work/$name/scontrol.log" 2>/dev/null && [[ "$got" == "$ref" ]]
+then ok "the failed step requeued the job, which resumed to $got"
+else fail "exits $rc1, $rc2; loss $got"; tail -5 "$work/$name.out"; fi
+
 echo "fault suite: $failures failed"
 exit $(( failures > 0 ))
