@@ -48,11 +48,13 @@ struct OutSpec {
 };
 
 // One output of a forward: a tensor on the backend's device, or host scalars (reductions
-// such as sum_squares). Neither (a default Out) means "not produced on this backend".
+// such as sum_squares). saved_only marks a tensor the backward reads that this backend
+// stores in another form (CUDA flash attention's softmax statistics): it is not compared.
 struct Out {
   Tensor t;
   Vec scalars;
-  bool present() const { return t.defined() || !scalars.empty(); }
+  bool saved_only = false;
+  bool compared() const { return !saved_only && (t.defined() || !scalars.empty()); }
 };
 
 // A gradient from a backward: value - start = scale * dL/dinput (start: the contents the
