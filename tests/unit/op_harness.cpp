@@ -15,6 +15,7 @@
 #include <random>
 
 #include "core/allocator.h"
+#include "core/error.h"
 #include "tests/gpu_skip.h"
 #include "tests/test_util.h"
 
@@ -22,6 +23,11 @@ namespace glm::ops {
 
 std::vector<RowFactory>& registry() {
   static std::vector<RowFactory> rows;
+  return rows;
+}
+
+std::vector<ErrorRowFactory>& error_registry() {
+  static std::vector<ErrorRowFactory> rows;
   return rows;
 }
 
@@ -206,7 +212,7 @@ struct Param {
   bool cuda;
 };
 void PrintTo(const Param& p, std::ostream* os) {
-  *os << registry()[p.row].name << (p.cuda ? " on cuda" : " on cpu");
+  *os << "row " << p.row << (p.cuda ? " on cuda" : " on cpu");
 }
 
 class OpHarness : public ::testing::TestWithParam<Param> {};
@@ -299,6 +305,40 @@ std::vector<Param> all_params() {
 INSTANTIATE_TEST_SUITE_P(Ops, OpHarness, ::testing::ValuesIn(all_params()),
                          [](const ::testing::TestParamInfo<Param>& info) {
                            return registry()[info.param.row].name +
+                                  (info.param.cuda ? "_cuda" : "_cpu");
+                         });
+
+class OpHarnessErrors : public ::testing::TestWithParam<Param> {};
+
+TEST_P(OpHarnessErrors, Throws) {
+  const ErrorRowFactory& factory = error_registry()[GetParam().row];
+  if (GetParam().cuda) SKIP_WITHOUT_GPU();
+  ErrorRow row = factory.make();
+  RowRun r{GetParam().cuda ? Device::cuda() : Device::cpu(), {}};
+  for (const Tensor& t : row.inputs) r.in.push_back(t.to(r.device));
+  try {
+    row.call(r);
+    ADD_FAILURE() << "no exception; expected one containing \"" << row.message << "\"";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(row.message), std::string::npos) << e.what();
+  } catch (const Error& e) {
+    EXPECT_FALSE(row.input_error) << "an Error that is not an InputError: " << e.what();
+    EXPECT_NE(std::string(e.what()).find(row.message), std::string::npos) << e.what();
+  }
+}
+
+std::vector<Param> all_error_params() {
+  std::vector<Param> p;
+  for (std::size_t i = 0; i < error_registry().size(); ++i) {
+    p.push_back({i, false});
+    p.push_back({i, true});
+  }
+  return p;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, OpHarnessErrors, ::testing::ValuesIn(all_error_params()),
+                         [](const ::testing::TestParamInfo<Param>& info) {
+                           return error_registry()[info.param.row].name +
                                   (info.param.cuda ? "_cuda" : "_cpu");
                          });
 

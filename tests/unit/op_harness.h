@@ -12,7 +12,8 @@
 // Without a CUDA device the CUDA instances skip with a visible reason.
 //
 // Rows register themselves with GLM_OP_ROWS (see test_ops_*.cpp); each becomes the tests
-// Ops/OpHarness.MatchesReference/<row>_cpu and .../<row>_cuda. GLM_OP_TIMING=N adds a timing
+// Ops/OpHarness.MatchesReference/<row>_cpu and .../<row>_cuda. Argument checks register
+// with GLM_OP_ERROR_ROWS and become Ops/OpHarnessErrors.Throws/<row>_cpu and _cuda. GLM_OP_TIMING=N adds a timing
 // pass: the median of N runs of the forward and of the backward per backend is printed.
 // docs/building-and-testing.md says how to add a row.
 #pragma once
@@ -113,6 +114,27 @@ struct Registrar {
 #define GLM_OP_ROWS_CAT(a, b) GLM_OP_ROWS_CAT2(a, b)
 #define GLM_OP_ROWS(fn) \
   static const ::glm::ops::Registrar GLM_OP_ROWS_CAT(glm_op_rows_, __LINE__)(fn)
+
+// An argument check of a public entry, made on every backend: the call must throw
+// glm::Error (InputError where input_error) with `message` in its text.
+struct ErrorRow {
+  std::vector<Tensor> inputs;  // host tensors, copied to the backend as for OpRow
+  std::function<void(RowRun&)> call;
+  std::string message;
+  bool input_error = true;
+};
+struct ErrorRowFactory {
+  std::string name;
+  std::function<ErrorRow()> make;
+};
+std::vector<ErrorRowFactory>& error_registry();
+struct ErrorRegistrar {
+  explicit ErrorRegistrar(std::vector<ErrorRowFactory> (*rows)()) {
+    for (auto& r : rows()) error_registry().push_back(std::move(r));
+  }
+};
+#define GLM_OP_ERROR_ROWS(fn) \
+  static const ::glm::ops::ErrorRegistrar GLM_OP_ROWS_CAT(glm_op_error_rows_, __LINE__)(fn)
 
 // Helpers the rows share.
 Vec to_vec(const Tensor& host);                        // any host dtype, as doubles
