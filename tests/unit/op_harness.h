@@ -40,6 +40,9 @@ struct Tol {
 // tensor's scale catches any wrong term (an O(1) error) with margin. The same bound the
 // per-op CUDA tests used for CUDA against the CPU.
 inline constexpr Tol kF32{2e-5, 2e-6};
+// A CUDA result that must equal the CPU's bit for bit (a copy, a max, a mask decision, one
+// fp32 add per element): zero tolerance (a NaN fails it).
+inline constexpr Tol kBitEqual{0, 0};
 
 struct OutSpec {
   std::string name;

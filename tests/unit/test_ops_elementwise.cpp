@@ -17,10 +17,6 @@ namespace k = kernels;
 using test::i32_tensor;
 using test::random_tensor;
 
-// A CUDA result that must equal the CPU's bit for bit (a copy, a mask decision, an exact
-// rounding): zero tolerance (a NaN fails it).
-constexpr Tol kBitEqual{0, 0};
-
 // Element (b, g, i, c) of x viewed as [B, G, I, C] is kept iff kernels::dropout_keep says so
 // at global row ((sample_offset + b) * groups_total + group_offset + g) * I + i.
 OpRow dropout_row() {
@@ -271,35 +267,45 @@ OpRow cross_entropy_row(std::int64_t R, std::int64_t V) {
   return row;
 }
 
-// The vocab-parallel cross-entropy on one shard holding the whole vocabulary: the
-// combination over ranks between its steps is the identity.
-OpRow sharded_ce_row(std::int64_t R, std::int64_t V) {
+// The vocab-parallel cross-entropy's three passes on one shard holding ids [start, start+V),
+// the combination over ranks between them being the identity (one shard): with start 0 and
+// every target inside, the plain cross-entropy; otherwise the shard's own pieces, a target
+// in another shard contributing no target logit.
+OpRow sharded_ce_row(std::int64_t R, std::int64_t V, std::int64_t start,
+                     std::vector<Tensor> inputs) {
   OpRow row;
-  row.inputs = ce_inputs(R, V);
-  row.outputs = {{"row_max", {}, kBitEqual, true}, {"partials"}, {"losses"}};
-  auto run = [R](RowRun& r, bool write_grad) {
+  row.inputs = std::move(inputs);
+  row.outputs = {{"row_max", {}, kBitEqual, true},
+                 {"partials"},
+                 {"losses"},
+                 {"logits untouched without write_grad", {}, {}, true}};
+  auto run = [R, start](RowRun& r, bool write_grad) {
     Tensor row_max = r.empty({R}), partials = r.empty({R, 2}), loss = r.empty({R});
     Tensor logits = r.in[0].clone();
     k::sharded_ce_row_max(row_max, logits);
-    k::sharded_ce_partials(partials, logits, r.in[1], row_max, 0);
-    k::sharded_ce_finish(loss, logits, r.in[1], row_max, partials, 0, kGradScale, write_grad);
+    k::sharded_ce_partials(partials, logits, r.in[1], row_max, start);
+    k::sharded_ce_finish(loss, logits, r.in[1], row_max, partials, start, kGradScale,
+                         write_grad);
     return std::vector<Tensor>{row_max, partials, loss, logits};
   };
   row.forward = [run](RowRun& r) {
     auto t = run(r, false);
-    return std::vector<Out>{{t[0]}, {t[1]}, {t[2]}};
+    return std::vector<Out>{{t[0]}, {t[1]}, {t[2]}, {t[3]}};
   };
-  row.reference = [R, V](const std::vector<Vec>& in) {
-    Vec row_max(R), partials(R * 2);
+  row.reference = [R, V, start](const std::vector<Vec>& in) {
+    Vec row_max(R), partials(R * 2), loss(R, 0.0);
     for (std::int64_t r = 0; r < R; ++r) {
       double m = -INFINITY, s = 0;
       for (std::int64_t j = 0; j < V; ++j) m = std::max(m, in[0][r * V + j]);
       for (std::int64_t j = 0; j < V; ++j) s += std::exp(in[0][r * V + j] - m);
+      const auto local = static_cast<std::int64_t>(in[1][r]) - start;
+      const bool ignored = in[1][r] < 0, here = !ignored && local >= 0 && local < V;
       row_max[r] = m;
-      partials[2 * r] = in[1][r] >= 0 ? s : 0;  // an ignored row contributes nothing
-      partials[2 * r + 1] = in[1][r] >= 0 ? in[0][r * V + static_cast<std::int64_t>(in[1][r])] : 0;
+      partials[2 * r] = ignored ? 0 : s;  // an ignored row contributes nothing
+      partials[2 * r + 1] = here ? in[0][r * V + local] : 0;
+      if (!ignored) loss[r] = std::log(s) + m - partials[2 * r + 1];
     }
-    return std::vector<Vec>{row_max, partials, ce_losses(in[0], in[1], R, V)};
+    return std::vector<Vec>{row_max, partials, loss, in[0]};
   };
   row.diff = {0};
   row.loss_outputs = {2};
@@ -320,7 +326,15 @@ std::vector<RowFactory> rows() {
       {"embedding_R37_V29_h70_shard11", [] { return embedding_row(); }},
       {"cross_entropy_R37_V1031", [] { return cross_entropy_row(37, 1031); }},
       {"cross_entropy_R3_V2", [] { return cross_entropy_row(3, 2); }},
-      {"sharded_cross_entropy_R37_V1031", [] { return sharded_ce_row(37, 1031); }},
+      {"sharded_cross_entropy_R37_V1031", [] { return sharded_ce_row(37, 1031, 0, ce_inputs(37, 1031)); }},
+      {"sharded_cross_entropy_shard100_R19_V77",
+       [] {
+         constexpr std::int64_t R = 19, V = 77, start = 100;
+         std::vector<std::int32_t> t(R);
+         for (std::int64_t r = 0; r < R; ++r)  // in the shard, in another shard, or ignored
+           t[r] = r % 5 == 0 ? -1 : r % 3 == 0 ? 7 : static_cast<std::int32_t>(start + (r * 13) % V);
+         return sharded_ce_row(R, V, start, {random_tensor({R, V}, 3, -4, 4), i32_tensor(t)});
+       }},
   };
 }
 GLM_OP_ROWS(rows);
@@ -349,7 +363,7 @@ std::vector<ErrorRowFactory> error_rows() {
            Tensor loss = r.empty({37}), logits = r.in[0].clone();
            k::softmax_cross_entropy(loss, logits, r.in[1], 1.f, false);
          };
-         e.message = "1031";
+         e.message = "target 1031 at row 6";
          return e;
        }},
       {"gather_rows_index_out_of_range",

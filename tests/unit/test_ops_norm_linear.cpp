@@ -153,7 +153,7 @@ OpRow linear_row(std::int64_t R, std::int64_t in, std::int64_t out, bool bias, b
 OpRow add_bias_row(std::int64_t R, std::int64_t out) {
   OpRow row;
   row.inputs = {random_tensor({R, out}, 31), random_tensor({out}, 32)};
-  row.outputs = {{"y"}};
+  row.outputs = {{"y", kF32, kBitEqual}};  // one fp32 add per element
   row.forward = [](RowRun& r) {
     Tensor y = r.in[0].clone();
     k::add_bias(y, r.in[1]);
@@ -213,7 +213,11 @@ std::vector<RowFactory> rows() {
       {"linear_f16_R37_in72_out40", [] { return linear_row(37, 72, 40, true, false, M::f16); }},
       {"linear_f16_acc_dx_R19_in72_out40",
        [] { return linear_row(19, 72, 40, true, true, M::f16); }},
+      {"linear_f16_R45_in96_out70", [] { return linear_row(45, 96, 70, true, false, M::f16); }},
+      {"linear_f16_acc_dx_R45_in96_out70",
+       [] { return linear_row(45, 96, 70, true, true, M::f16); }},
       {"add_bias_R37_out67", [] { return add_bias_row(37, 67); }},
+      {"add_bias_R29_out51", [] { return add_bias_row(29, 51); }},
       {"geglu_R37_f77", [] { return geglu_row(37, 77); }},
       {"geglu_R2_f3", [] { return geglu_row(2, 3); }},
   };
