@@ -374,7 +374,7 @@ std::vector<ErrorRowFactory> error_rows() {
            Tensor out = r.empty({5, kRowWidth});
            k::gather_rows(out, r.in[0], r.in[1]);
          };
-         e.message = "13";
+         e.message = "index 13 at row 3";
          e.input_error = false;
          return e;
        }},
