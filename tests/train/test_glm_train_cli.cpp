@@ -2,9 +2,6 @@
 // section 10, and exiting 2 with a message that names the problem on bad input.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>

@@ -295,20 +295,23 @@ TEST_P(OpHarness, MatchesReference) {
     time_row(factory.name, row, dev, w, std::atoi(t));
 }
 
-std::vector<Param> all_params() {
+// Every row of a registry on the CPU and on CUDA, named <row>_cpu and <row>_cuda.
+template <class Factory>
+std::vector<Param> params(const std::vector<Factory>& rows) {
   std::vector<Param> p;
-  for (std::size_t i = 0; i < registry().size(); ++i) {
+  for (std::size_t i = 0; i < rows.size(); ++i) {
     p.push_back({i, false});
     p.push_back({i, true});
   }
   return p;
 }
+template <class Factory>
+std::string param_name(const std::vector<Factory>& rows, const Param& p) {
+  return rows[p.row].name + (p.cuda ? "_cuda" : "_cpu");
+}
 
-INSTANTIATE_TEST_SUITE_P(Ops, OpHarness, ::testing::ValuesIn(all_params()),
-                         [](const ::testing::TestParamInfo<Param>& info) {
-                           return registry()[info.param.row].name +
-                                  (info.param.cuda ? "_cuda" : "_cpu");
-                         });
+INSTANTIATE_TEST_SUITE_P(Ops, OpHarness, ::testing::ValuesIn(params(registry())),
+                         [](const auto& info) { return param_name(registry(), info.param); });
 
 class OpHarnessErrors : public ::testing::TestWithParam<Param> {};
 
@@ -329,20 +332,8 @@ TEST_P(OpHarnessErrors, Throws) {
   }
 }
 
-std::vector<Param> all_error_params() {
-  std::vector<Param> p;
-  for (std::size_t i = 0; i < error_registry().size(); ++i) {
-    p.push_back({i, false});
-    p.push_back({i, true});
-  }
-  return p;
-}
-
-INSTANTIATE_TEST_SUITE_P(Ops, OpHarnessErrors, ::testing::ValuesIn(all_error_params()),
-                         [](const ::testing::TestParamInfo<Param>& info) {
-                           return error_registry()[info.param.row].name +
-                                  (info.param.cuda ? "_cuda" : "_cpu");
-                         });
+INSTANTIATE_TEST_SUITE_P(Ops, OpHarnessErrors, ::testing::ValuesIn(params(error_registry())),
+                         [](const auto& info) { return param_name(error_registry(), info.param); });
 
 }  // namespace
 }  // namespace glm::ops
