@@ -28,10 +28,11 @@ done
 OUT=$ROOT/gpu_bundle
 
 cmake -S "$ROOT" -B "$BUILD" -DGLM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
-# glm_train_tests holds the GPU-vs-CPU training agreement (CudaTraining.*), glm-train the
-# GPU training command itself (both need the test corpus, copied below); glm-export,
-# glm-generate and glm-eval take its checkpoint to an INT4 file and run it on the GPU.
-targets=(glm_cuda_tests glm_train_tests glm-train glm-preprocess glm-export glm-generate glm-eval)
+# glm_unit_tests holds the op harness (its Ops/*_cuda rows); glm_train_tests the GPU-vs-CPU
+# training agreement (CudaTraining.*), glm-train the GPU training command itself (both need
+# the test corpus, copied below); glm-export, glm-generate and glm-eval take its checkpoint
+# to an INT4 file and run it on the GPU.
+targets=(glm_cuda_tests glm_unit_tests glm_train_tests glm-train glm-preprocess glm-export glm-generate glm-eval)
 if grep -q "glm_nccl_tests" "$BUILD/Makefile" 2>/dev/null || \
    cmake --build "$BUILD" --target help 2>/dev/null | grep -q glm_nccl_tests; then
   targets+=(glm_nccl_tests)

@@ -10,7 +10,10 @@
 # naive CPU references; needs only nvcc, cuBLASLt and CMake).
 # Steps (each under its own `timeout`, skipped once the 7.5-minute budget is spent):
 #   env           nvidia-smi, nvcc
-#   unit          glm_cuda_tests (every CUDA op vs the CPU; AdamW bitwise; allocator)
+#   ops           glm_unit_tests Ops/*: the op harness, every kernel op on CUDA against the
+#                 fp64 reference, finite differences and the CPU (tests/unit/op_harness.h)
+#   unit          glm_cuda_tests (the model and AdamW vs the CPU; internal CUDA entries;
+#                 allocator)
 #   nccl          glm_nccl_tests as one MPI process (NCCL collectives on device buffers)
 #   train_agree   glm_train_tests CudaTraining.*: 50 steps of configs/tiny.json on the GPU vs
 #                 the CPU (fp32 and fp16), a GPU checkpoint resumed on the CPU
@@ -193,9 +196,11 @@ fi
 export GLM_SOURCE_DIR=$ROOT
 run env 30 bash -c "nvidia-smi || echo 'nvidia-smi: no NVIDIA driver / no CUDA device present'; nvcc --version || /usr/local/cuda/bin/nvcc --version"
 # The steps that need the prebuilt binaries (a GPU check without them has failed).
-BUNDLE_STEPS="unit train_agree train_step nccl attention gemm bench:* train_cli export generate eval"
+BUNDLE_STEPS="ops unit train_agree train_step nccl attention gemm bench:* train_cli export generate eval"
 if [ -n "$BIN" ]; then
   MPI_ENV=(env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=8)
+  step ops 180 "$BIN/glm_unit_tests" --gtest_filter='Ops/*' \
+    --gtest_output="xml:$OUT/glm_op_harness.xml"
   step unit 240 "$BIN/glm_cuda_tests" --gtest_output="xml:$OUT/glm_cuda_tests.xml"
   CORPUS=$ROOT/gpu_bundle/test_corpus
   run train_agree 180 env GLM_TEST_CORPUS="$CORPUS" GLM_SOURCE_DIR="$ROOT" OMP_NUM_THREADS=8 \

@@ -6,23 +6,17 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "model/batch.h"
+#include "tests/test_util.h"
 
 namespace glm::bench {
 
-// The repository root the benchmark reads configs and the PyTorch peer from: GLM_SOURCE_DIR
-// in the environment (prebuilt binaries run in another checkout, launch/gpu_check.sh), else
-// the source tree it was built from.
-inline std::string source_dir() {
-  const char* dir = std::getenv("GLM_SOURCE_DIR");
-  return dir && *dir ? dir : std::string(GLM_SOURCE_DIR);
-}
+// The repository root the benchmark reads configs and the PyTorch peer from.
+using test::source_dir;
 
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -55,13 +49,8 @@ inline model::Batch bench_batch(int B, int T, int V) {
 
 // stdout of a shell command; empty when it fails (the peer's failure is reported by the caller).
 inline std::string run_capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  if (pclose(p) != 0) out.clear();
-  return out;
+  test::CommandResult r = test::run_command(cmd);
+  return r.status == 0 ? r.output : std::string();
 }
 
 }  // namespace glm::bench

@@ -1,7 +1,7 @@
-// Helpers of the CUDA op tests: the skip without a GPU, random host tensors, device copies,
-// and a comparison that reports the worst element. Each test runs the CPU op (the reference,
-// itself tested against naive loops and finite differences in tests/unit) and the CUDA op
-// on the same inputs.
+// Helpers of the CUDA tests: the skip without a GPU, random host tensors (tests/test_util.h),
+// device copies, and a comparison that reports the worst element. Each test runs the CPU
+// code (the reference, itself tested against naive loops and finite differences in
+// tests/unit) and the CUDA code on the same inputs.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,29 +9,17 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <random>
 #include <vector>
 
 #include "core/allocator.h"
 #include "tests/gpu_skip.h"
 #include "core/tensor.h"
+#include "tests/test_util.h"
 
 namespace glm::cudatest {
 
-inline Tensor random_tensor(const Shape& shape, std::uint64_t seed, float lo = -1.f,
-                            float hi = 1.f) {
-  Tensor t = Tensor::empty(shape, DType::f32);
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
-
-inline Tensor i32_tensor(const std::vector<std::int32_t>& v) {
-  Tensor t = Tensor::empty({static_cast<std::int64_t>(v.size())}, DType::i32);
-  for (std::size_t i = 0; i < v.size(); ++i) t.data<std::int32_t>()[i] = v[i];
-  return t;
-}
+using test::i32_tensor;
+using test::random_tensor;
 
 inline Tensor dev(const Tensor& t) { return t.to(Device::cuda()); }
 inline Tensor host(const Tensor& t) { return t.to(Device::cpu()); }

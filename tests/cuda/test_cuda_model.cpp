@@ -1,16 +1,13 @@
-// The model and optimizer on CUDA tensors against the CPU (the reference): the ops added for
-// tensor parallelism (add_bias, vocab-parallel cross-entropy passes), the fp16-operand
-// product of the fp16 mode, a whole GLMModel forward + backward (flash attention on the GPU,
-// the unfused T x T path on the CPU), and AdamW on a device master. Skip without a GPU.
+// The model and optimizer on CUDA tensors against the CPU (the reference): a whole GLMModel
+// forward + backward (flash attention on the GPU, the unfused T x T path on the CPU), and
+// AdamW on a device master. Skip without a GPU. The single ops are in the op harness
+// (tests/unit/op_harness.h).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <memory>
 
 #include "cuda_test_util.h"
-#include "kernels/convert.h"
-#include "kernels/cross_entropy.h"
-#include "kernels/linear.h"
 #include "model/glm_model.h"
 #include "model/init.h"
 #include "optim/adamw.h"
@@ -20,67 +17,6 @@ namespace glm {
 namespace {
 
 using namespace cudatest;
-namespace k = kernels;
-
-TEST(CudaTensorParallelOps, AddBiasMatchesCpu) {
-  SKIP_WITHOUT_GPU();
-  Tensor y = random_tensor({29, 51}, 1), b = random_tensor({51}, 2);
-  Tensor yd = dev(y);
-  k::add_bias(y, b);
-  k::add_bias(yd, dev(b));
-  EXPECT_TRUE(close(host(yd), y, 0, 0));  // one fp32 add per element: identical
-}
-
-TEST(CudaTensorParallelOps, ShardedCrossEntropyPassesMatchCpu) {
-  SKIP_WITHOUT_GPU();
-  const std::int64_t R = 19, V = 77, start = 100;  // this shard holds ids [100, 177)
-  Tensor logits = random_tensor({R, V}, 3, -4.f, 4.f);
-  std::vector<std::int32_t> t(R);
-  for (std::int64_t r = 0; r < R; ++r)  // in the shard, in another shard, or ignored
-    t[r] = r % 5 == 0 ? -1 : r % 3 == 0 ? 7 : static_cast<std::int32_t>(start + (r * 13) % V);
-  Tensor targets = i32_tensor(t);
-  Tensor m = Tensor::empty({R}, DType::f32), md = Tensor::empty({R}, DType::f32, Device::cuda());
-  Tensor logits_d = dev(logits), targets_d = dev(targets);
-  k::sharded_ce_row_max(m, logits);
-  k::sharded_ce_row_max(md, logits_d);
-  EXPECT_TRUE(close(host(md), m, 0, 0));  // a max is exact
-  Tensor p = Tensor::empty({R, 2}, DType::f32), pd = Tensor::empty({R, 2}, DType::f32, Device::cuda());
-  k::sharded_ce_partials(p, logits, targets, m, start);
-  k::sharded_ce_partials(pd, logits_d, targets_d, dev(m), start);
-  EXPECT_TRUE(close(host(pd), p, kF32Rtol, kF32Atol));
-  for (const bool write_grad : {false, true}) {
-    Tensor l = Tensor::empty({R}, DType::f32), ld = Tensor::empty({R}, DType::f32, Device::cuda());
-    Tensor x = logits.clone(), xd = dev(logits);
-    k::sharded_ce_finish(l, x, targets, m, p, start, 0.25f, write_grad);
-    k::sharded_ce_finish(ld, xd, targets_d, dev(m), dev(p), start, 0.25f, write_grad);
-    EXPECT_TRUE(close(host(ld), l, kF32Rtol, kF32Atol)) << "write_grad " << write_grad;
-    EXPECT_TRUE(close(host(xd), x, kF32Rtol, kF32Atol)) << "write_grad " << write_grad;
-  }
-}
-
-// fp16 operands (values already fp16, as the fp16 mode stores them): tensor cores with fp32
-// accumulation and fp32 outputs, against the CPU's fp32 product of the same values.
-TEST(CudaLinear, Fp16OperandsOnTensorCoresMatchCpu) {
-  SKIP_WITHOUT_GPU();
-  const std::int64_t R = 45, in = 96, out = 70;
-  Tensor x = random_tensor({R, in}, 41), W = random_tensor({out, in}, 42),
-         b = random_tensor({out}, 43), dy = random_tensor({R, out}, 44);
-  for (Tensor* t : {&x, &W, &dy}) k::round_to_f16(*t);
-  Tensor y = Tensor::empty({R, out}, DType::f32), yd = Tensor::empty({R, out}, DType::f32, Device::cuda());
-  k::linear_forward(y, x, W, &b, k::MatmulInputs::f16);
-  const Tensor bd = dev(b);
-  k::linear_forward(yd, dev(x), dev(W), &bd, k::MatmulInputs::f16);
-  EXPECT_TRUE(close(host(yd), y, kF32Rtol, kF32Atol));
-  for (const bool acc : {false, true}) {
-    Tensor dx = random_tensor({R, in}, 45), dW = random_tensor({out, in}, 46), db = random_tensor({out}, 47);
-    Tensor dxd = dev(dx), dWd = dev(dW), dbd = dev(db);
-    k::linear_backward(&dx, dW, &db, dy, x, W, acc, k::MatmulInputs::f16);
-    k::linear_backward(&dxd, dWd, &dbd, dev(dy), dev(x), dev(W), acc, k::MatmulInputs::f16);
-    EXPECT_TRUE(close(host(dxd), dx, kF32Rtol, kF32Atol)) << "accumulate " << acc;
-    EXPECT_TRUE(close(host(dWd), dW, kF32Rtol, kF32Atol)) << "accumulate " << acc;
-    EXPECT_TRUE(close(host(dbd), db, kF32Rtol, kF32Atol)) << "accumulate " << acc;
-  }
-}
 
 model::ModelConfig small_model() {
   model::ModelConfig c;

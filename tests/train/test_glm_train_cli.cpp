@@ -2,9 +2,6 @@
 // section 10, and exiting 2 with a message that names the problem on bad input.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -18,20 +15,8 @@
 namespace glm {
 namespace {
 
-struct Result {
-  int status;
-  std::string output;
-};
-
-Result run(const std::string& cmd) {
-  Result r{0, ""};
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  while (fgets(buf, sizeof buf, p)) r.output += buf;
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+// The command's exit status and its stdout and stderr together.
+test::CommandResult run(const std::string& cmd) { return test::run_command(cmd + " 2>&1"); }
 
 const std::string kTrain = std::string(GLM_BINARY_DIR) + "/bin/glm-train";
 const std::string kTiny = std::string(GLM_SOURCE_DIR) + "/configs/tiny.json";
@@ -39,7 +24,7 @@ const std::string kTiny = std::string(GLM_SOURCE_DIR) + "/configs/tiny.json";
 TEST(GlmTrainCli, TrainsUnderMpirunAndWritesMetrics) {
   auto log = std::filesystem::temp_directory_path() / ("glm_cli_log_" + std::to_string(::getpid()));
   std::filesystem::remove_all(log);
-  Result r = run("mpirun -n 1 --oversubscribe " + kTrain + " --config " + kTiny + " --data " +
+  test::CommandResult r = run("mpirun -n 1 --oversubscribe " + kTrain + " --config " + kTiny + " --data " +
                  testing::test_corpus() + " --train-iters 4 --set model.vocab_size=6016 " +
                  "--set train.log_interval=2 --set train.eval_iters=2 --log-dir " + log.string());
   ASSERT_EQ(r.status, 0) << r.output;
@@ -59,7 +44,7 @@ TEST(GlmTrainCli, TrainsUnderMpirunAndWritesMetrics) {
 }
 
 TEST(GlmTrainCli, BadInputExitsTwoNamingTheProblem) {
-  Result r = run(kTrain + " --config /nonexistent.json");
+  test::CommandResult r = run(kTrain + " --config /nonexistent.json");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("/nonexistent.json"), std::string::npos) << r.output;
 

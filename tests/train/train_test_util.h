@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "train/run_config.h"
 
 namespace glm::testing {
@@ -21,12 +22,7 @@ inline std::string temp_dir(const std::string& name) {
   return d.string();
 }
 
-// The repository the tests read configs from: GLM_SOURCE_DIR in the environment (the GPU check
-// runs prebuilt binaries in another checkout, launch/gpu_check.sh), else where they were built.
-inline std::string source_dir() {
-  const char* dir = std::getenv("GLM_SOURCE_DIR");
-  return dir && *dir ? dir : std::string(GLM_SOURCE_DIR);
-}
+using test::source_dir;
 
 inline std::string test_corpus() {
   const char* dir = std::getenv("GLM_TEST_CORPUS");

@@ -1,5 +1,5 @@
-// Shared helpers of the data tests: a scratch directory per test, file writing, a small
-// generated bilingual corpus, and running a program with its output captured.
+// Shared helpers of the data tests: a scratch directory per test, file writing and a small
+// generated bilingual corpus (running a program: tests/test_util.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -84,19 +84,6 @@ inline std::string corpus_document(int i) {
     if (l + 1 < lines) doc += '\n';
   }
   return doc;
-}
-
-// Runs a shell command, returning its exit status and combined stdout+stderr.
-struct CommandResult {
-  int status = -1;
-  std::string output;
-};
-inline CommandResult run_command(const std::string& command, const std::string& scratch_file) {
-  CommandResult r;
-  const int rc = std::system((command + " > " + scratch_file + " 2>&1").c_str());
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.output = read_text(scratch_file);
-  return r;
 }
 
 }  // namespace glm::testing

@@ -8,6 +8,7 @@
 
 #include "model/batch.h"
 #include "model/model_config.h"
+#include "tests/test_util.h"
 
 namespace glm::testing {
 
@@ -24,12 +25,7 @@ inline model::ModelConfig tiny_config(int layers = 2) {
   return c;
 }
 
-inline void fill_uniform(Tensor& t, std::uint64_t seed, float lo, float hi) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  float* p = t.data<float>();
-  for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = u(rng);
-}
+using test::fill_uniform;
 
 // Special tokens at the top of the vocabulary.
 struct Special {

@@ -13,6 +13,7 @@
 #include "data/token_dataset.h"
 #include "data/tokenizer.h"
 #include "data_test_util.h"
+#include "tests/test_util.h"
 
 namespace glm::data {
 namespace {
@@ -53,7 +54,7 @@ TEST(Preprocess, EndToEndSplitsAreDisjointAndComplete) {
   const std::string out = dir / "out";
   const std::string cmd = kProgram + " --input " + (dir / "in") + " --output " + out +
                           " --vocab-size 400 --valid-fraction 0.2 --workers 2";
-  auto r = glm::testing::run_command(cmd, dir / "log.txt");
+  auto r = glm::test::run_command(cmd + " 2>&1");
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* f : {"tokenizer.model", "train.h5", "valid.h5"})
     EXPECT_TRUE(std::filesystem::exists(out + "/" + f)) << f;
@@ -81,22 +82,21 @@ TEST(Preprocess, EndToEndSplitsAreDisjointAndComplete) {
   EXPECT_EQ(all, expected);
 
   // Existing outputs are refused without --force (exit 2, naming the file) ...
-  r = glm::testing::run_command(cmd, dir / "log.txt");
+  r = glm::test::run_command(cmd + " 2>&1");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find(out + "/tokenizer.model"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("--force"), std::string::npos) << r.output;
   // ... and replaced with it; the same corpus and options give the same tokens.
-  r = glm::testing::run_command(cmd + " --force", dir / "log.txt");
+  r = glm::test::run_command(cmd + " --force 2>&1");
   ASSERT_EQ(r.status, 0) << r.output;
   TokenDataset train2(out + "/train.h5");
   EXPECT_TRUE(std::ranges::equal(train2.tokens(), train.tokens()));
 
   // --tokenizer reuses the model: copied, same checksum, no training.
   const std::string out2 = dir / "out2";
-  r = glm::testing::run_command(kProgram + " -i " + (dir / "in/fortunes") + " -i " +
-                                    (dir / "in/paragraphs.txt") + " -o " + out2 + " --tokenizer " +
-                                    out + "/tokenizer.model",
-                                dir / "log.txt");
+  r = glm::test::run_command(kProgram + " -i " + (dir / "in/fortunes") + " -i " +
+                             (dir / "in/paragraphs.txt") + " -o " + out2 + " --tokenizer " + out +
+                             "/tokenizer.model 2>&1");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(Tokenizer::from_file(out2 + "/tokenizer.model").sha256(), tok.sha256());
   TokenDataset(out2 + "/valid.h5").expect_tokenizer(tok.sha256());
@@ -125,11 +125,11 @@ TEST(Preprocess, BadUsageAndInputExitWithTwoNamingTheProblem) {
        "--vocab-size"},
   };
   for (const Case& c : cases) {
-    auto r = glm::testing::run_command(kProgram + " " + c.args, dir / "log.txt");
+    auto r = glm::test::run_command(kProgram + " " + c.args + " 2>&1");
     EXPECT_EQ(r.status, 2) << c.args << "\n" << r.output;
     EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.args << "\n" << r.output;
   }
-  auto r = glm::testing::run_command(kProgram + " --help", dir / "log.txt");
+  auto r = glm::test::run_command(kProgram + " --help 2>&1");
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.output.find("--valid-fraction"), std::string::npos);
 }

@@ -1,6 +1,7 @@
-// Helpers shared by the kernel tests (tests/unit/test_kernel_*.cpp): random tensors, a
-// comparison that reports the worst element, and central finite differences. References
-// live in each test file as plain loops with fp64 accumulation.
+// Helpers shared by the kernel tests (tests/unit/test_kernel_*.cpp): a comparison that
+// reports the worst element and central finite differences (random tensors come from
+// tests/test_util.h). References live in each test file as plain loops with fp64
+// accumulation.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,29 +9,13 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
+#include "tests/test_util.h"
 
 namespace glm::test {
-
-inline Tensor random_tensor(const Shape& shape, std::uint64_t seed, float lo = -1.f,
-                            float hi = 1.f) {
-  Tensor t = Tensor::empty(shape, DType::f32);
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  float* p = t.data<float>();
-  for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
-  return t;
-}
-
-inline Tensor i32_tensor(const std::vector<std::int32_t>& v) {
-  Tensor t = Tensor::empty({static_cast<std::int64_t>(v.size())}, DType::i32);
-  for (std::size_t i = 0; i < v.size(); ++i) t.data<std::int32_t>()[i] = v[i];
-  return t;
-}
 
 inline std::vector<double> to_double(const Tensor& t) {
   const float* p = t.data<float>();
