@@ -5,12 +5,10 @@
 // gemm.h takes raw pointers and stays CPU-only: CUDA callers use kernels/cuda/cuda_gemm.h.
 #pragma once
 
-#include "kernels/cuda/cuda_activations.h"
 #include "kernels/cuda/cuda_attention.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_convert.h"
 #include "kernels/cuda/cuda_dropout.h"
 #include "kernels/cuda/cuda_elementwise.h"
-#include "kernels/cuda/cuda_layernorm.h"
 #include "kernels/cuda/cuda_linear.h"
 #include "kernels/cuda/cuda_stream.h"

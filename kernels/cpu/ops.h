@@ -1,0 +1,48 @@
+// The CPU backend: one function per op, with the signature of the public op in
+// kernels/<op>.h. The op's entry (kernels/<op>.cpp) has checked the arguments, so these
+// take host tensors of the right dtypes and shapes and check only data (token ids).
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+#include "kernels/linear.h"
+
+namespace glm::kernels::cpu {
+
+void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x, const Tensor& gamma,
+                       const Tensor& beta, float eps);
+void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& a,
+                                const Tensor& f, float alpha, const Tensor& gamma,
+                                const Tensor& beta, float eps);
+void layernorm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor& dy,
+                        const Tensor* dres, float alpha_res, const Tensor& x, const Tensor& mean,
+                        const Tensor& rstd, const Tensor& gamma);
+
+void geglu_forward(Tensor& g, const Tensor& u);
+void geglu_backward(Tensor& du, const Tensor& dg, const Tensor& u);
+
+// rope_forward with sign +1, rope_backward (the inverse rotation) with sign -1.
+void rope_apply(Tensor& qkv, const Tensor& positions, float base, float sign);
+
+void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
+                       std::int64_t vocab_start, std::int64_t vocab_total);
+void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, float alpha,
+                        std::int64_t vocab_start);
+
+void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets, float grad_scale,
+                           bool write_grad);
+void sharded_ce_row_max(Tensor& row_max, const Tensor& logits);
+void sharded_ce_partials(Tensor& partials, const Tensor& logits, const Tensor& targets,
+                         const Tensor& row_max, std::int64_t vocab_start);
+void sharded_ce_finish(Tensor& losses, Tensor& logits, const Tensor& targets, const Tensor& row_max,
+                       const Tensor& totals, std::int64_t vocab_start, float grad_scale,
+                       bool write_grad);
+
+void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
+                    MatmulInputs inputs);
+void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
+                     const Tensor& W, bool accumulate_dx, MatmulInputs inputs);
+void add_bias(Tensor& y, const Tensor& b);
+
+}  // namespace glm::kernels::cpu
