@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "kernels/dropout.h"
 #include "kernels/linear.h"
 
 namespace glm::kernels::cpu {
@@ -44,5 +45,21 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
                      const Tensor& W, bool accumulate_dx, MatmulInputs inputs);
 void add_bias(Tensor& y, const Tensor& b);
+
+void scaled_add(Tensor& y, float alpha, const Tensor& a, const Tensor& b);
+void axpy(Tensor& y, float alpha, const Tensor& x);
+void scale(Tensor& y, float alpha);
+double sum_squares(const Tensor& x);
+bool all_finite(const Tensor& x);
+void gather_rows(Tensor& out, const Tensor& src, const Tensor& index);
+void scatter_add_rows(Tensor& dst, const Tensor& src, const Tensor& index);
+
+// x viewed as [B, groups, I, C], p in (0, 1).
+void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t B, std::int64_t groups,
+                   std::int64_t I);
+
+void f32_to_f16(Tensor& dst, const Tensor& src);
+void f16_to_f32(Tensor& dst, const Tensor& src);
+void round_to_f16(Tensor& x);
 
 }  // namespace glm::kernels::cpu

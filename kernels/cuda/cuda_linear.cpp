@@ -1,7 +1,7 @@
 #include "kernels/cuda/cuda_linear.h"
 
+#include "kernels/cuda/convert_launch.h"
 #include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_convert.h"
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/launch_config.h"
 #include "kernels/cuda/layernorm_launch.h"
@@ -13,7 +13,9 @@ namespace {
 // caching allocator makes the scratch cheap.
 Tensor to_f16(const Tensor& t) {
   Tensor h = Tensor::empty(t.shape(), DType::f16, t.device());
-  f32_to_f16(h, t, current_stream());
+  check_launch(
+      launch_f32_to_f16(h.data<std::uint16_t>(), t.data<float>(), t.numel(), current_stream()),
+      "linear fp16 operands");
   return h;
 }
 

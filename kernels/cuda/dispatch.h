@@ -7,8 +7,5 @@
 
 #include "kernels/cuda/cuda_attention.h"
 #include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_convert.h"
-#include "kernels/cuda/cuda_dropout.h"
-#include "kernels/cuda/cuda_elementwise.h"
 #include "kernels/cuda/cuda_linear.h"
 #include "kernels/cuda/cuda_stream.h"

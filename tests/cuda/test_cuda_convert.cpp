@@ -9,7 +9,7 @@
 #include "core/allocator.h"
 #include "tests/gpu_skip.h"
 #include "core/half.h"
-#include "kernels/cuda/cuda_convert.h"
+#include "kernels/convert.h"
 
 namespace glm {
 namespace {
@@ -19,7 +19,7 @@ TEST(CudaConvert, AllHalfPatternsMatchCpuReference) {
   Tensor h = Tensor::empty({65536}, DType::f16);
   for (int i = 0; i < 65536; ++i) h.data<std::uint16_t>()[i] = static_cast<std::uint16_t>(i);
   Tensor hd = h.to(Device::cuda()), fd = Tensor::empty({65536}, DType::f32, Device::cuda());
-  kernels::cuda::f16_to_f32(fd, hd);
+  kernels::f16_to_f32(fd, hd);
   Tensor f = fd.to(Device::cpu());
   for (int i = 0; i < 65536; ++i) {
     float want = half_to_float(static_cast<std::uint16_t>(i)), got = f.data<float>()[i];
@@ -39,8 +39,8 @@ TEST(CudaConvert, FloatToHalfRoundsLikeCpu) {
   std::uniform_real_distribution<float> e(-30.f, 17.f);
   for (int i = 0; i < n; ++i) f.data<float>()[i] = (i % 2 ? -1.f : 1.f) * std::exp2(e(rng));
   Tensor fd = f.to(Device::cuda()), hd = Tensor::empty({n}, DType::f16, Device::cuda());
-  kernels::cuda::f32_to_f16(hd, fd);
-  kernels::cuda::round_to_f16(fd);
+  kernels::f32_to_f16(hd, fd);
+  kernels::round_to_f16(fd);
   Tensor h = hd.to(Device::cpu()), r = fd.to(Device::cpu());
   for (int i = 0; i < n; ++i) {
     ASSERT_EQ(h.data<std::uint16_t>()[i], float_to_half(f.data<float>()[i])) << f.data<float>()[i];
