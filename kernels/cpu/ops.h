@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "kernels/attention.h"
 #include "kernels/dropout.h"
 #include "kernels/linear.h"
 
@@ -61,5 +62,12 @@ void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t B, 
 void f32_to_f16(Tensor& dst, const Tensor& src);
 void f16_to_f32(Tensor& dst, const Tensor& src);
 void round_to_f16(Tensor& x);
+
+void attention_softmax_forward(Tensor& scores, const AttentionMask& mask, float scale);
+void attention_softmax_backward(Tensor& dprobs, const Tensor& probs, float scale);
+void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const AttentionMask& mask,
+                       const AttentionArgs& args);
+void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const Tensor& probs,
+                        const Tensor& qkv, const AttentionMask& mask, const AttentionArgs& args);
 
 }  // namespace glm::kernels::cpu

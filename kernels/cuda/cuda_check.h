@@ -34,13 +34,4 @@ inline void require_i32(std::string_view op, std::string_view name, const Tensor
 // A launcher's return code: throws naming the op.
 inline void check_launch(cudaError_t e, std::string_view op) { check(e, op); }
 
-// True when any of the given tensors lives on a CUDA device (the dispatch test in
-// kernels/cpu/*.cpp; null pointers are absent optional arguments).
-inline bool on_cuda_one(const Tensor& t) { return t.device().is_cuda(); }
-inline bool on_cuda_one(const Tensor* t) { return t && t->device().is_cuda(); }
-template <class... Ts>
-bool any_on_cuda(const Ts&... ts) {
-  return (on_cuda_one(ts) || ...);
-}
-
 }  // namespace glm::kernels::cuda
