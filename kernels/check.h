@@ -20,6 +20,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "kernels/gemm.h"
 
 namespace glm::kernels {
 
@@ -96,5 +97,13 @@ inline LinearDims require_linear(std::string_view op, const Tensor& y_or_dy, con
             shape_str(x.shape()), shape_str(W.shape()));
   return {R, out, in};
 }
+
+// The raw operands of a GEMM (kernels/gemm.h, kernels/cuda/cuda_gemm.h): sizes >= 0, each
+// leading dimension at least its stored matrix's row width (A is M x K, or K x M when
+// transposed; B is K x N, or N x K; C is M x N), C present, A and B present unless the
+// product is empty.
+void require_gemm_dims(std::string_view op, Trans ta, Trans tb, std::int64_t M, std::int64_t N,
+                       std::int64_t K, std::int64_t lda, std::int64_t ldb, std::int64_t ldc,
+                       std::int64_t batch, const void* A, const void* B, const void* C);
 
 }  // namespace glm::kernels
