@@ -1,19 +1,20 @@
 // Argument checks of the ops, run once in each op's entry (kernels/<op>.cpp) for every
 // backend, before it dispatches to kernels/cpu or kernels/cuda. Shape mismatches are bugs
 // in the caller (the model), so they are GLM_CHECKs that print the shapes; data errors (a
-// bad token id) are InputErrors raised by the kernels themselves.
+// bad token id) are InputErrors raised by the backends, which alone read the data.
 //
 // Adding an op:
-//   1. declare it in kernels/<op>.h (Tensor arguments; the public API);
-//   2. write its entry in kernels/<op>.cpp: op_device() over every tensor, the dtype and
-//      shape checks below, then `if (dev.is_cuda())` the CUDA launcher (under
-//      GLM_WITH_CUDA) and otherwise cpu::<op>;
+//   1. declare it in kernels/<op>.h (Tensor arguments: the public API);
+//   2. write its entry in kernels/<op>.cpp: op_device() over every tensor argument, the
+//      dtype and shape checks below, then on a CUDA device (under GLM_WITH_CUDA) the CUDA
+//      launcher, else cpu::<op>;
 //   3. one kernel per backend: cpu::<op> in kernels/cpu/<op>.cpp (declared in
-//      kernels/cpu/ops.h, takes checked tensors) and a raw-pointer launcher in
-//      kernels/cuda/<op>_kernels.cu (declared in kernels/cuda/<op>_launch.h; nvcc compiles
+//      kernels/cpu/ops.h; takes checked tensors), and a kernel with its raw-pointer launcher
+//      in kernels/cuda/<op>_kernels.cu (declared in a kernels/cuda/*_launch.h; nvcc compiles
 //      no fmt, so .cu files see no Tensor).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <string_view>
@@ -102,8 +103,20 @@ inline LinearDims require_linear(std::string_view op, const Tensor& y_or_dy, con
 // leading dimension at least its stored matrix's row width (A is M x K, or K x M when
 // transposed; B is K x N, or N x K; C is M x N), C present, A and B present unless the
 // product is empty.
-void require_gemm_dims(std::string_view op, Trans ta, Trans tb, std::int64_t M, std::int64_t N,
-                       std::int64_t K, std::int64_t lda, std::int64_t ldb, std::int64_t ldc,
-                       std::int64_t batch, const void* A, const void* B, const void* C);
+inline void require_gemm_dims(std::string_view op, Trans ta, Trans tb, std::int64_t M,
+                              std::int64_t N, std::int64_t K, std::int64_t lda, std::int64_t ldb,
+                              std::int64_t ldc, std::int64_t batch, const void* A, const void* B,
+                              const void* C) {
+  GLM_CHECK(M >= 0 && N >= 0 && K >= 0 && batch >= 0, "{}: M={} N={} K={} batch={}", op, M, N, K,
+            batch);
+  const std::int64_t a_cols = ta == Trans::N ? K : M, b_cols = tb == Trans::N ? N : K;
+  GLM_CHECK(lda >= std::max<std::int64_t>(a_cols, 1), "{}: lda={} < {} (M={} N={} K={})", op, lda,
+            a_cols, M, N, K);
+  GLM_CHECK(ldb >= std::max<std::int64_t>(b_cols, 1), "{}: ldb={} < {} (M={} N={} K={})", op, ldb,
+            b_cols, M, N, K);
+  GLM_CHECK(ldc >= std::max<std::int64_t>(N, 1), "{}: ldc={} < N={}", op, ldc, N);
+  GLM_CHECK(C != nullptr, "{}: C is null", op);
+  GLM_CHECK(K == 0 || M == 0 || N == 0 || (A != nullptr && B != nullptr), "{}: A or B is null", op);
+}
 
 }  // namespace glm::kernels
