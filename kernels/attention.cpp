@@ -60,16 +60,15 @@ void attention_softmax_forward(Tensor& scores, const AttentionMask& mask, float 
   require_f32(op, "scores", scores);
   GLM_CHECK(scores.dim() == 4 && scores.size(2) == scores.size(3),
             "{}: scores must be [B, a, T, T], got {}", op, shape_str(scores.shape()));
-  const std::int64_t B = scores.size(0), a = scores.size(1), T = scores.size(2);
-  check_mask(op, mask, B);
+  check_mask(op, mask, scores.size(0));
   GLM_CHECK(scale > 0.f, "{}: scale {} must be positive", op, scale);
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda())
-    return cuda::check_launch(
-        cuda::launch_attention_softmax_rows(
-            scores.data<float>(), mask.prefix_len.data<std::int32_t>(),
-            mask.valid_len.data<std::int32_t>(), B, a, T, scale, cuda::current_stream()),
-        op);
+    return cuda::check_launch(cuda::launch_attention_softmax_rows(
+                                  scores.data<float>(), mask.prefix_len.data<std::int32_t>(),
+                                  mask.valid_len.data<std::int32_t>(), scores.size(0),
+                                  scores.size(1), scores.size(2), scale, cuda::current_stream()),
+                              op);
 #endif
   cpu::attention_softmax_forward(scores, mask, scale);
 }

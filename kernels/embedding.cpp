@@ -60,7 +60,7 @@ void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, 
   require_f32(op, "dx", dx);
   require_i32(op, "tokens", tokens);
   GLM_CHECK(dtable.dim() == 2, "{}: dtable must be [V, h], got {}", op, shape_str(dtable.shape()));
-  const std::int64_t V = dtable.size(0), h = dtable.size(1), R = tokens.numel();
+  const std::int64_t h = dtable.size(1), R = tokens.numel();
   GLM_CHECK(dx.dim() >= 1 && dx.size(-1) == h && rows_of(dx) == R,
             "{}: dx {} does not match tokens {} and dtable {}", op, shape_str(dx.shape()),
             shape_str(tokens.shape()), shape_str(dtable.shape()));
@@ -68,10 +68,11 @@ void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, 
   if (dev.is_cuda()) {
     GLM_CHECK(R < INT_MAX, "{}: {} rows exceed the int32 row index", op, R);
     cuda::DeviceFlag bad(INT_MAX);
-    cuda::check_launch(cuda::launch_embedding_backward(
-                           dtable.data<float>(), dx.data<float>(), tokens.data<std::int32_t>(),
-                           alpha, R, V, h, vocab_start, bad.get(), cuda::current_stream()),
-                       op);
+    cuda::check_launch(
+        cuda::launch_embedding_backward(dtable.data<float>(), dx.data<float>(),
+                                        tokens.data<std::int32_t>(), alpha, R, dtable.size(0), h,
+                                        vocab_start, bad.get(), cuda::current_stream()),
+        op);
     const std::int32_t r = bad.read();
     if (r != INT_MAX)
       throw InputError(

@@ -83,24 +83,11 @@ void layernorm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor&
                         const Tensor* dres, float alpha_res, const Tensor& x, const Tensor& mean,
                         const Tensor& rstd, const Tensor& gamma) {
   constexpr const char* op = "layernorm_backward";
-  [[maybe_unused]] const Device dev = op_device(op, {{"dx", dx},
-                                                     {"dgamma", dgamma},
-                                                     {"dbeta", dbeta},
-                                                     {"dy", dy},
-                                                     {"dres", dres},
-                                                     {"x", x},
-                                                     {"mean", mean},
-                                                     {"rstd", rstd},
-                                                     {"gamma", gamma}});
-  require_f32(op, {{"dx", dx},
-                   {"dgamma", dgamma},
-                   {"dbeta", dbeta},
-                   {"dy", dy},
-                   {"dres", dres},
-                   {"x", x},
-                   {"mean", mean},
-                   {"rstd", rstd},
-                   {"gamma", gamma}});
+  const std::initializer_list<Arg> tensors = {{"dx", dx},     {"dgamma", dgamma}, {"dbeta", dbeta},
+                                              {"dy", dy},     {"dres", dres},     {"x", x},
+                                              {"mean", mean}, {"rstd", rstd},     {"gamma", gamma}};
+  [[maybe_unused]] const Device dev = op_device(op, tensors);
+  require_f32(op, tensors);
   GLM_CHECK(x.dim() >= 1, "{}: x must have a last dimension, got {}", op, shape_str(x.shape()));
   const std::int64_t h = x.size(-1), R = rows_of(x);
   require_shape(op, "dx", dx, x.shape());

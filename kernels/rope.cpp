@@ -20,14 +20,15 @@ void rope_apply(const char* op, Tensor& qkv, const Tensor& positions, float base
   require_i32(op, "positions", positions);
   GLM_CHECK(qkv.dim() == 4 && qkv.size(2) == 3, "{}: qkv must be [R, a, 3, d], got {}", op,
             shape_str(qkv.shape()));
-  const std::int64_t R = qkv.size(0), a = qkv.size(1), d = qkv.size(3);
+  const std::int64_t R = qkv.size(0), d = qkv.size(3);
   GLM_CHECK(d % 2 == 0, "{}: head dim {} must be even", op, d);
   require_shape(op, "positions", positions, {R});
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda())
-    return cuda::check_launch(cuda::launch_rope(qkv.data<float>(), positions.data<std::int32_t>(),
-                                                R, a, d, base, sign, cuda::current_stream()),
-                              op);
+    return cuda::check_launch(
+        cuda::launch_rope(qkv.data<float>(), positions.data<std::int32_t>(), R, qkv.size(1), d,
+                          base, sign, cuda::current_stream()),
+        op);
 #endif
   cpu::rope_apply(qkv, positions, base, sign);
 }
