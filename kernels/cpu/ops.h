@@ -1,6 +1,7 @@
 // The CPU backend: one function per op, with the signature of the public op in
-// kernels/<op>.h. The op's entry (kernels/<op>.cpp) has checked the arguments, so these
-// take host tensors of the right dtypes and shapes and check only data (token ids).
+// kernels/<op>.h (rope and dropout take what their entry has already worked out). The op's
+// entry (kernels/<op>.cpp) has checked the arguments, so these take host tensors of the
+// right dtypes and shapes and check only data (token ids, row indices, mask lengths).
 #pragma once
 
 #include <cstdint>
