@@ -1,42 +1,25 @@
-// The one entry of the KV-cache attention (kernels/kv_attention.h): checks, then the CPU or
-// CUDA backend.
+// The KV-cache attention's entry: checked once here, then run by kernels/cpu/kv_attention.cpp
+// or kernels/cuda/kv_attention.cpp.
 #include "kernels/kv_attention.h"
 
 #include <limits>
 
 #include "core/error.h"
+#include "kernels/check.h"
+#include "kernels/cpu/ops.h"
 
-namespace glm::kernels {
-
-namespace cpu {
-void kv_attention_forward(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, int t0,
-                          int prefix_len, int layer_number);
-}
 #ifdef GLM_WITH_CUDA
-namespace cuda {
-void kv_attention_forward(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, int t0,
-                          int prefix_len, int layer_number);
-std::int64_t kv_attention_max_keys(std::int64_t d);
-}  // namespace cuda
+#include "kernels/cuda/kv_attention.h"
 #endif
 
-namespace {
-void require(const char* op, const char* name, const Tensor& t, Device dev) {
-  GLM_CHECK(t.dtype() == DType::f32 && t.is_contiguous(), "{}: {} is {}, expected contiguous f32",
-            op, name, t.describe());
-  GLM_CHECK(t.device() == dev, "{}: {} is {}, the cache is on {}", op, name, t.describe(),
-            dev.is_cpu() ? "cpu" : "cuda");
-}
-}  // namespace
+namespace glm::kernels {
 
 void kv_attention_forward(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, int t0,
                           int prefix_len, int layer_number) {
   constexpr const char* op = "kv_attention_forward";
-  const Device dev = K.device();
-  require(op, "K", K, dev);
-  require(op, "V", V, dev);
-  require(op, "qkv", qkv, dev);
-  require(op, "ctx", ctx, dev);
+  [[maybe_unused]] const Device dev =
+      op_device(op, {{"ctx", ctx}, {"qkv", qkv}, {"K", K}, {"V", V}});
+  require_f32(op, {{"ctx", ctx}, {"qkv", qkv}, {"K", K}, {"V", V}});
   GLM_CHECK(qkv.dim() == 4 && qkv.size(2) == 3, "{}: qkv must be [n, a, 3, d], got {}", op,
             qkv.describe());
   const std::int64_t n = qkv.size(0), a = qkv.size(1), d = qkv.size(3);
@@ -53,14 +36,9 @@ void kv_attention_forward(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, 
             "the prefix [0, {}) must be in one forward call (got tokens [{}, {}))", prefix_len, t0,
             t0 + n);
   GLM_CHECK(layer_number >= 1, "{}: layer number {} must be >= 1", op, layer_number);
-  if (dev.is_cuda()) {
 #ifdef GLM_WITH_CUDA
-    cuda::kv_attention_forward(ctx, qkv, K, V, t0, prefix_len, layer_number);
-    return;
-#else
-    throw Error(fmt::format("{}: a device cache {} in a build without CUDA", op, K.describe()));
+  if (dev.is_cuda()) return cuda::kv_attention_forward(ctx, qkv, K, V, t0, prefix_len, layer_number);
 #endif
-  }
   cpu::kv_attention_forward(ctx, qkv, K, V, t0, prefix_len, layer_number);
 }
 

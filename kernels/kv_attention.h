@@ -10,8 +10,8 @@
 // qkv [n, a, 3, d] f32 after RoPE; ctx [n, a*d] f32. layer_number c = l + 1 is training's
 // query-key layer scaling (mathematically a no-op, kept so that rounding follows training).
 // The prefix [0, P) must arrive in one call (t0 >= P or t0 + n >= P) and t0 + n <= cap.
-// Backends: kernels/cpu/kv_attention.cpp, kernels/cuda/kv_attention.cpp (one block per
-// (query, head) holding the scores of every visible key in shared memory, so a CUDA cache
+// Entry kernels/kv_attention.cpp; backends kernels/cpu/kv_attention.cpp and
+// kernels/cuda/kv_attention.cpp (one block per (query, head) holding the scores of every visible key in shared memory, so a CUDA cache
 // is limited to kv_attention_max_keys tokens).
 #pragma once
 

@@ -1,8 +1,9 @@
-// The one entry of the stored-weight linear (kernels/stored_linear.h): checks, then the CPU
-// or CUDA backend.
+// The stored-weight linear's entry (kernels/stored_linear.h): checked once here, then the
+// CPU kernels of kernels/quant.h or kernels/cuda/stored_linear.cpp.
 #include "kernels/stored_linear.h"
 
 #include "core/error.h"
+#include "kernels/check.h"
 #include "kernels/convert.h"
 
 #ifdef GLM_WITH_CUDA
@@ -72,9 +73,8 @@ void stored_linear_forward(Tensor& y, const Tensor& x, const LinearWeight& W, bo
             "{}: y is {}, expected [{}, {}]", op, y.describe(), x.size(0), W.out());
   GLM_CHECK(x.dtype() == DType::f32 && y.dtype() == DType::f32, "{}: x {} and y {} must be f32",
             op, x.describe(), y.describe());
-  GLM_CHECK(x.device() == W.device() && y.device() == W.device(),
-            "{}: x {}, y {} and the weight (on {}) must share a device", op, x.describe(),
-            y.describe(), W.device().is_cpu() ? "cpu" : "cuda");
+  const Tensor& stored = W.bits >= 16 ? W.dense : W.quant.q;
+  const Device dev = op_device(op, {{"y", y}, {"x", x}, {"W", stored}});
   const Tensor* b = with_bias && W.has_bias() ? &W.bias : nullptr;
   if (b)
     GLM_CHECK(b->numel() == W.out(), "{}: bias {} for {} outputs", op, b->describe(), W.out());
@@ -82,14 +82,13 @@ void stored_linear_forward(Tensor& y, const Tensor& x, const LinearWeight& W, bo
     linear_forward(y, x, W.dense, b, o.inputs);
     return;
   }
-  if (x.device().is_cuda()) {
 #ifdef GLM_WITH_CUDA
-    cuda::stored_linear_forward(y, x, W, b != nullptr);
-    return;
-#else
-    throw Error(fmt::format("{}: a device tensor {} in a build without CUDA", op, x.describe()));
-#endif
+  if (dev.is_cuda()) {
+    GLM_CHECK(!b || W.bias_f16.raw(), "{}: a CUDA weight's bias needs its fp16 copy "
+              "(LinearWeight::to makes it)", op);
+    return cuda::stored_linear_forward(y, x, W, b != nullptr);
   }
+#endif
   if (W.bits == 16)
     f16_linear_forward(y, x, W.dense, b);
   else

@@ -3,8 +3,8 @@
 // Per sample b the products run as one strided-batched GEMM over the heads, reading q, k, v
 // straight out of the interleaved qkv [B, T, a, 3, d] (row stride 3*a*d, head stride 3*d)
 // and writing ctx [B, T, a*d] / dqkv in place, so no head is ever copied or transposed.
-// The mask is a prefix per query row (allowed keys are j < glm_mask_limit(i), kernels/glm_mask.h), so the
-// softmax touches only allowed keys and writes exact zeros elsewhere. Softmax, dropout and
+// The mask is a prefix per query row (allowed keys are j < glm_mask_limit(i), kernels/glm_mask.h),
+// so the softmax touches only allowed keys and writes exact zeros elsewhere. Softmax, dropout and
 // their backward run fused per row while the row (T floats) is in L1, rows split over
 // threads; exp is the vectorised polynomial of vec_math.h.
 //
@@ -12,8 +12,6 @@
 // needs them at dropped positions too) and drops into a per-sample [a, T, T] temporary for
 // the PV product. Backward uses `scratch` [B, a, T, T]: for each sample first the dropped
 // probabilities (recomputed from probs and Philox; only when dropout_p > 0), then dP.
-#include "kernels/attention.h"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -22,16 +20,12 @@
 
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/dropout_row.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/cpu/vec_math.h"
-#include "kernels/glm_mask.h"
 #include "kernels/gemm.h"
+#include "kernels/glm_mask.h"
 
-#ifdef GLM_WITH_CUDA
-#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
-#endif
-
-namespace glm::kernels {
-using namespace cpu;
+namespace glm::kernels::cpu {
 
 namespace {
 
@@ -75,35 +69,14 @@ struct MaskView {
   const std::int32_t* L;
 };
 
-MaskView check_mask(const char* op, const AttentionMask& mask, std::int64_t B, std::int64_t T) {
-  require_cpu(op, mask.prefix_len, mask.valid_len);
-  require_i32(op, "mask.prefix_len", mask.prefix_len);
-  require_i32(op, "mask.valid_len", mask.valid_len);
-  require_shape(op, "mask.prefix_len", mask.prefix_len, {B});
-  require_shape(op, "mask.valid_len", mask.valid_len, {B});
+// The mask's lengths, each checked against [0, T].
+MaskView read_mask(const char* op, const AttentionMask& mask, std::int64_t B, std::int64_t T) {
   MaskView m{mask.prefix_len.data<std::int32_t>(), mask.valid_len.data<std::int32_t>()};
   for (std::int64_t b = 0; b < B; ++b)
     GLM_CHECK(m.P[b] >= 0 && m.P[b] <= T && m.L[b] >= 0 && m.L[b] <= T,
               "{}: sample {} has prefix length {} / valid length {} outside [0, T={}]", op, b,
               m.P[b], m.L[b], T);
   return m;
-}
-
-struct Dims {
-  std::int64_t B, T, a, d;
-};
-
-Dims check_qkv(const char* op, const Tensor& qkv, const AttentionArgs& args) {
-  require_f32(op, "qkv", qkv);
-  GLM_CHECK(qkv.dim() == 5 && qkv.size(3) == 3 && qkv.size(2) == args.heads &&
-                qkv.size(4) == args.head_dim,
-            "{}: qkv {} is not [B, T, a={}, 3, d={}]", op, shape_str(qkv.shape()), args.heads,
-            args.head_dim);
-  GLM_CHECK(args.layer_number >= 1, "{}: layer_number {} must be >= 1", op, args.layer_number);
-  if (!(args.dropout_p >= 0.f && args.dropout_p < 1.f))
-    throw InputError(
-        fmt::format("attention dropout probability {} is outside [0, 1)", args.dropout_p));
-  return {qkv.size(0), qkv.size(1), qkv.size(2), qkv.size(4)};
 }
 
 // Strided-batched GEMM over the a heads of one sample.
@@ -134,18 +107,8 @@ void head_gemm(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t 
 }  // namespace
 
 void attention_softmax_forward(Tensor& scores, const AttentionMask& mask, float scale) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(scores, mask.prefix_len, mask.valid_len))
-    return cuda::attention_softmax_forward(scores, mask, scale);
-#endif
-  constexpr const char* op = "attention_softmax_forward";
-  require_cpu(op, scores);
-  require_f32(op, "scores", scores);
-  GLM_CHECK(scores.dim() == 4 && scores.size(2) == scores.size(3),
-            "{}: scores must be [B, a, T, T], got {}", op, shape_str(scores.shape()));
   const std::int64_t B = scores.size(0), a = scores.size(1), T = scores.size(2);
-  const MaskView m = check_mask(op, mask, B, T);
-  GLM_CHECK(scale > 0.f, "{}: scale {} must be positive", op, scale);
+  const MaskView m = read_mask("attention_softmax_forward", mask, B, T);
   float* S = scores.data<float>();
 #pragma omp parallel for schedule(static) if (B * a * T * T >= kParallelMin)
   for (std::int64_t row = 0; row < B * a * T; ++row) {
@@ -155,14 +118,6 @@ void attention_softmax_forward(Tensor& scores, const AttentionMask& mask, float 
 }
 
 void attention_softmax_backward(Tensor& dprobs, const Tensor& probs, float scale) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(dprobs, probs)) return cuda::attention_softmax_backward(dprobs, probs, scale);
-#endif
-  constexpr const char* op = "attention_softmax_backward";
-  require_cpu(op, dprobs, probs);
-  require_f32(op, "dprobs", dprobs);
-  require_f32(op, "probs", probs);
-  require_shape(op, "dprobs", dprobs, probs.shape());
   const std::int64_t T = probs.dim() > 0 ? probs.size(-1) : 0, rows = rows_of(probs);
   float* DP = dprobs.data<float>();
   const float* P = probs.data<float>();
@@ -173,17 +128,8 @@ void attention_softmax_backward(Tensor& dprobs, const Tensor& probs, float scale
 
 void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const AttentionMask& mask,
                        const AttentionArgs& args) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(ctx, probs, qkv)) return cuda::attention_forward(ctx, probs, qkv, mask, args);
-#endif
-  constexpr const char* op = "attention_forward";
-  require_cpu(op, ctx, probs, qkv);
-  const auto [B, T, a, d] = check_qkv(op, qkv, args);
-  require_f32(op, "ctx", ctx);
-  require_f32(op, "probs", probs);
-  require_shape(op, "ctx", ctx, {B, T, a * d});
-  require_shape(op, "probs", probs, {B, a, T, T});
-  const MaskView m = check_mask(op, mask, B, T);
+  const std::int64_t B = qkv.size(0), T = qkv.size(1), a = qkv.size(2), d = qkv.size(4);
+  const MaskView m = read_mask("attention_forward", mask, B, T);
   const float c = static_cast<float>(args.layer_number);
   const float alpha = 1.f / (std::sqrt(static_cast<float>(d)) * c);
   const bool drop = args.dropout_p > 0.f;
@@ -222,23 +168,8 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
 
 void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const Tensor& probs,
                         const Tensor& qkv, const AttentionMask& mask, const AttentionArgs& args) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(dqkv, scratch, dctx, probs, qkv))
-    return cuda::attention_backward(dqkv, scratch, dctx, probs, qkv, mask, args);
-#endif
-  constexpr const char* op = "attention_backward";
-  require_cpu(op, dqkv, scratch, dctx, probs, qkv);
-  const auto [B, T, a, d] = check_qkv(op, qkv, args);
-  for (auto [name, t] : {std::pair<const char*, const Tensor*>{"dqkv", &dqkv},
-                         {"scratch", &scratch},
-                         {"dctx", &dctx},
-                         {"probs", &probs}})
-    require_f32(op, name, *t);
-  require_shape(op, "dqkv", dqkv, qkv.shape());
-  require_shape(op, "dctx", dctx, {B, T, a * d});
-  require_shape(op, "probs", probs, {B, a, T, T});
-  require_shape(op, "scratch", scratch, {B, a, T, T});
-  check_mask(op, mask, B, T);  // the mask is already in probs; only validated here
+  const std::int64_t B = qkv.size(0), T = qkv.size(1), a = qkv.size(2), d = qkv.size(4);
+  read_mask("attention_backward", mask, B, T);  // the mask is already in probs; only validated here
   const float c = static_cast<float>(args.layer_number);
   const float alpha = 1.f / (std::sqrt(static_cast<float>(d)) * c);
   const bool drop = args.dropout_p > 0.f;
@@ -289,4 +220,4 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
   }
 }
 
-}  // namespace glm::kernels
+}  // namespace glm::kernels::cpu

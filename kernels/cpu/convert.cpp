@@ -5,8 +5,6 @@
 // split over threads (the op is memory-bound). CPUs without F16C use core/half.h, the
 // reference; both give the same bits for every non-NaN value (NaN stays NaN; F16C keeps the
 // top payload bits where half.h canonicalises them).
-#include "kernels/convert.h"
-
 #include <immintrin.h>
 #include <omp.h>
 
@@ -14,13 +12,9 @@
 
 #include "core/half.h"
 #include "kernels/cpu/check.h"
+#include "kernels/cpu/ops.h"
 
-#ifdef GLM_WITH_CUDA
-#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
-#endif
-
-namespace glm::kernels {
-using namespace cpu;
+namespace glm::kernels::cpu {
 
 namespace {
 
@@ -89,21 +83,9 @@ void parallel_chunks(std::int64_t n, F&& fn) {
   }
 }
 
-void check_pair(const char* op, const Tensor& dst, DType dst_type, const Tensor& src,
-                DType src_type) {
-  require_cpu(op, dst, src);
-  require_layout(op, "dst", dst, dst_type);
-  require_layout(op, "src", src, src_type);
-  require_numel(op, "dst", dst, src.numel());
-}
-
 }  // namespace
 
 void f32_to_f16(Tensor& dst, const Tensor& src) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(dst, src)) return cuda::f32_to_f16(dst, src, cuda::current_stream());
-#endif
-  check_pair("f32_to_f16", dst, DType::f16, src, DType::f32);
   std::uint16_t* D = dst.data<std::uint16_t>();
   const float* S = src.data<float>();
   parallel_chunks(src.numel(),
@@ -111,10 +93,6 @@ void f32_to_f16(Tensor& dst, const Tensor& src) {
 }
 
 void f16_to_f32(Tensor& dst, const Tensor& src) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(dst, src)) return cuda::f16_to_f32(dst, src, cuda::current_stream());
-#endif
-  check_pair("f16_to_f32", dst, DType::f32, src, DType::f16);
   float* D = dst.data<float>();
   const std::uint16_t* S = src.data<std::uint16_t>();
   parallel_chunks(src.numel(),
@@ -122,14 +100,9 @@ void f16_to_f32(Tensor& dst, const Tensor& src) {
 }
 
 void round_to_f16(Tensor& x) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(x)) return cuda::round_to_f16(x, cuda::current_stream());
-#endif
-  require_cpu("round_to_f16", x);
-  require_f32("round_to_f16", "x", x);
   float* X = x.data<float>();
   parallel_chunks(x.numel(),
                   [&](std::int64_t i0, std::int64_t i1) { round_span(X + i0, i1 - i0); });
 }
 
-}  // namespace glm::kernels
+}  // namespace glm::kernels::cpu

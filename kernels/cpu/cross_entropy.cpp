@@ -5,20 +5,14 @@
 // stores exp(x - max) into the row when the gradient is wanted) and the final scaling into
 // dlogits. exp is the branch-free polynomial of vec_math.h, so the passes vectorise
 // (libm expf would be a scalar call per element). Rows are split over threads.
-#include "kernels/cross_entropy.h"
-
 #include <cmath>
 #include <limits>
 
 #include "kernels/cpu/check.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/cpu/vec_math.h"
 
-#ifdef GLM_WITH_CUDA
-#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
-#endif
-
-namespace glm::kernels {
-using namespace cpu;
+namespace glm::kernels::cpu {
 
 namespace {
 
@@ -59,28 +53,15 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) float ce_row(
 
 void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets, float grad_scale,
                            bool write_grad) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(losses, logits, targets))
-    return cuda::softmax_cross_entropy(losses, logits, targets, grad_scale, write_grad);
-#endif
-  constexpr const char* op = "softmax_cross_entropy";
-  require_cpu(op, losses, logits, targets);
-  require_f32(op, "losses", losses);
-  require_f32(op, "logits", logits);
-  require_i32(op, "targets", targets);
-  GLM_CHECK(logits.dim() == 2, "{}: logits must be [R, V], got {}", op, shape_str(logits.shape()));
   const std::int64_t R = logits.size(0), V = logits.size(1);
-  require_numel(op, "targets", targets, R);
-  require_numel(op, "losses", losses, R);
   const std::int32_t* T = targets.data<std::int32_t>();
   for (std::int64_t r = 0; r < R; ++r)
     if (T[r] >= V)
       throw InputError(fmt::format(
           "cross-entropy: target {} at row {} is outside the vocabulary [0, {})", T[r], r, V));
-  GLM_CHECK(V > 0 || R == 0, "{}: empty vocabulary", op);
   float *L = losses.data<float>(), *X = logits.data<float>();
 #pragma omp parallel for schedule(static) if (R * V >= kParallelMin)
   for (std::int64_t r = 0; r < R; ++r) L[r] = ce_row(X + r * V, V, T[r], grad_scale, write_grad);
 }
 
-}  // namespace glm::kernels
+}  // namespace glm::kernels::cpu

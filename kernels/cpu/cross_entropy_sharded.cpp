@@ -5,38 +5,12 @@
 #include <limits>
 
 #include "kernels/cpu/check.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/cpu/vec_math.h"
-#include "kernels/cross_entropy.h"
 
-#ifdef GLM_WITH_CUDA
-#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
-#endif
-
-namespace glm::kernels {
-using namespace cpu;
-
-namespace {
-void check_shapes(const char* op, const Tensor& logits, const Tensor* targets, const Tensor& per_row,
-                  std::int64_t per_row_cols) {
-  require_cpu(op, logits, per_row);
-  require_f32(op, "logits", logits);
-  require_f32(op, "per-row values", per_row);
-  GLM_CHECK(logits.dim() == 2, "{}: logits must be [R, V_local], got {}", op,
-            shape_str(logits.shape()));
-  require_numel(op, "per-row values", per_row, logits.size(0) * per_row_cols);
-  if (targets) {
-    require_cpu(op, *targets);
-    require_i32(op, "targets", *targets);
-    require_numel(op, "targets", *targets, logits.size(0));
-  }
-}
-}  // namespace
+namespace glm::kernels::cpu {
 
 void sharded_ce_row_max(Tensor& row_max, const Tensor& logits) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(row_max, logits)) return cuda::sharded_ce_row_max(row_max, logits);
-#endif
-  check_shapes("sharded_ce_row_max", logits, nullptr, row_max, 1);
   const std::int64_t R = logits.size(0), V = logits.size(1);
   const float* X = logits.data<float>();
   float* M = row_max.data<float>();
@@ -52,11 +26,6 @@ void sharded_ce_row_max(Tensor& row_max, const Tensor& logits) {
 
 void sharded_ce_partials(Tensor& partials, const Tensor& logits, const Tensor& targets,
                          const Tensor& row_max, std::int64_t vocab_start) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(partials, logits, targets, row_max))
-    return cuda::sharded_ce_partials(partials, logits, targets, row_max, vocab_start);
-#endif
-  check_shapes("sharded_ce_partials", logits, &targets, partials, 2);
   const std::int64_t R = logits.size(0), V = logits.size(1);
   const float *X = logits.data<float>(), *M = row_max.data<float>();
   const std::int32_t* T = targets.data<std::int32_t>();
@@ -77,13 +46,6 @@ void sharded_ce_partials(Tensor& partials, const Tensor& logits, const Tensor& t
 void sharded_ce_finish(Tensor& losses, Tensor& logits, const Tensor& targets,
                        const Tensor& row_max, const Tensor& totals, std::int64_t vocab_start,
                        float grad_scale, bool write_grad) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(losses, logits, targets, row_max, totals))
-    return cuda::sharded_ce_finish(losses, logits, targets, row_max, totals, vocab_start,
-                                   grad_scale, write_grad);
-#endif
-  check_shapes("sharded_ce_finish", logits, &targets, totals, 2);
-  require_numel("sharded_ce_finish", "losses", losses, logits.size(0));
   const std::int64_t R = logits.size(0), V = logits.size(1);
   const float *M = row_max.data<float>(), *S = totals.data<float>();
   const std::int32_t* T = targets.data<std::int32_t>();
@@ -109,4 +71,4 @@ void sharded_ce_finish(Tensor& losses, Tensor& logits, const Tensor& targets,
   }
 }
 
-}  // namespace glm::kernels
+}  // namespace glm::kernels::cpu

@@ -3,23 +3,15 @@
 // columns; a row's random bits are generated in a vectorised loop (`omp simd` over counter
 // blocks, per-ISA clones), then applied in a second vectorised pass; rows are split over
 // threads.
-#include "kernels/dropout.h"
-
 #include <algorithm>
 #include <cstdint>
 
 #include "core/philox.h"
 #include "kernels/cpu/check.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/cpu/dropout_row.h"
 
-#ifdef GLM_WITH_CUDA
-#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
-#endif
-
-namespace glm::kernels {
-using namespace cpu;
-
-namespace cpu {
+namespace glm::kernels::cpu {
 
 DropoutStream dropout_stream(const DropoutSite& site, float p) {
   DropoutStream s;
@@ -70,32 +62,9 @@ void dropout_row(float* dst, const float* src, std::int64_t n, const DropoutStre
   }
 }
 
-}  // namespace cpu
-
-bool dropout_keep(const DropoutSite& site, float p, std::int64_t global_row, std::int64_t col) {
-  const auto r = static_cast<std::uint64_t>(global_row);
-  const philox::Block b =
-      philox::philox4x32_10({static_cast<std::uint32_t>(col / 4), static_cast<std::uint32_t>(r),
-                             static_cast<std::uint32_t>(r >> 32) ^ site.site, site.step},
-                            philox::make_key(site.seed, philox::kDropout));
-  return philox::to_uniform(b.v[col % 4]) >= p;
-}
-
-void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t groups) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(x)) return cuda::dropout_apply(x, p, site, groups);
-#endif
-  constexpr const char* op = "dropout_apply";
-  require_cpu(op, x);
-  require_f32(op, "x", x);
-  if (!(p >= 0.f && p < 1.f))
-    throw InputError(fmt::format("dropout probability {} is outside [0, 1)", p));
-  if (p == 0.f || x.numel() == 0) return;
-  GLM_CHECK(x.dim() >= 2, "{}: x must be at least [B, C], got {}", op, shape_str(x.shape()));
-  const std::int64_t B = x.size(0), C = x.size(-1), rows = x.numel() / C;
-  GLM_CHECK(groups >= 1 && rows % (B * groups) == 0, "{}: {} groups do not divide the rows of {}",
-            op, groups, shape_str(x.shape()));
-  const std::int64_t I = rows / (B * groups);
+void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t B,
+                   std::int64_t groups, std::int64_t I) {
+  const std::int64_t C = x.size(-1), rows = B * groups * I;
   const DropoutStream s = dropout_stream(site, p);
   float* X = x.data<float>();
   // Element (b, g, i, c) of the [B, G, I, C] view is row rr = (b*G + g)*I + i.
@@ -106,4 +75,4 @@ void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t gro
   }
 }
 
-}  // namespace glm::kernels
+}  // namespace glm::kernels::cpu

@@ -4,8 +4,6 @@
 // chunks, with `omp simd` inner loops compiled per ISA. Reductions keep per-thread partial
 // sums combined in thread order (deterministic for a fixed thread count); all_finite tests
 // the exponent bits with an OR-reduction instead of branching per element.
-#include "kernels/elementwise.h"
-
 #include <omp.h>
 
 #include <algorithm>
@@ -14,13 +12,9 @@
 #include <vector>
 
 #include "kernels/cpu/check.h"
+#include "kernels/cpu/ops.h"
 
-#ifdef GLM_WITH_CUDA
-#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
-#endif
-
-namespace glm::kernels {
-using namespace cpu;
+namespace glm::kernels::cpu {
 
 namespace {
 
@@ -79,35 +73,17 @@ void parallel_chunks(std::int64_t n, F&& fn) {
   }
 }
 
-void check_same(const char* op, const char* name, const Tensor& t, const Tensor& y) {
-  require_f32(op, name, t);
-  require_shape(op, name, t, y.shape());
-}
-
-void check_rows(const char* op, const Tensor& rows_tensor, const Tensor& table,
-                const Tensor& index) {
-  require_i32(op, "index", index);
-  GLM_CHECK(rows_tensor.dim() == 2 && table.dim() == 2 && rows_tensor.size(1) == table.size(1) &&
-                rows_tensor.size(0) == index.numel(),
-            "{}: rows {} / table {} / index {} do not match", op, shape_str(rows_tensor.shape()),
-            shape_str(table.shape()), shape_str(index.shape()));
+// Every index names a row of the table (N rows): a bad one is a caller bug.
+void check_indices(const char* op, const Tensor& index, std::int64_t N) {
   const std::int32_t* idx = index.data<std::int32_t>();
   for (std::int64_t r = 0; r < index.numel(); ++r)
-    GLM_CHECK(idx[r] >= 0 && idx[r] < table.size(0), "{}: index {} at row {} outside [0, {})", op,
-              idx[r], r, table.size(0));
+    GLM_CHECK(idx[r] >= 0 && idx[r] < N, "{}: index {} at row {} outside [0, {})", op, idx[r], r,
+              N);
 }
 
 }  // namespace
 
 void scaled_add(Tensor& y, float alpha, const Tensor& a, const Tensor& b) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(y, a, b)) return cuda::scaled_add(y, alpha, a, b);
-#endif
-  constexpr const char* op = "scaled_add";
-  require_cpu(op, y, a, b);
-  require_f32(op, "y", y);
-  check_same(op, "a", a, y);
-  check_same(op, "b", b, y);
   float* Y = y.data<float>();
   const float *A = a.data<float>(), *B = b.data<float>();
   parallel_chunks(y.numel(), [&](std::int64_t i0, std::int64_t i1) {
@@ -116,13 +92,6 @@ void scaled_add(Tensor& y, float alpha, const Tensor& a, const Tensor& b) {
 }
 
 void axpy(Tensor& y, float alpha, const Tensor& x) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(y, x)) return cuda::axpy(y, alpha, x);
-#endif
-  constexpr const char* op = "axpy";
-  require_cpu(op, y, x);
-  require_f32(op, "y", y);
-  check_same(op, "x", x, y);
   float* Y = y.data<float>();
   const float* X = x.data<float>();
   parallel_chunks(y.numel(), [&](std::int64_t i0, std::int64_t i1) {
@@ -131,22 +100,12 @@ void axpy(Tensor& y, float alpha, const Tensor& x) {
 }
 
 void scale(Tensor& y, float alpha) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(y)) return cuda::scale(y, alpha);
-#endif
-  require_cpu("scale", y);
-  require_f32("scale", "y", y);
   float* Y = y.data<float>();
   parallel_chunks(y.numel(),
                   [&](std::int64_t i0, std::int64_t i1) { scale_span(Y + i0, alpha, i1 - i0); });
 }
 
 double sum_squares(const Tensor& x) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(x)) return cuda::sum_squares(x);
-#endif
-  require_cpu("sum_squares", x);
-  require_f32("sum_squares", "x", x);
   const float* X = x.data<float>();
   const std::int64_t n = x.numel();
   const int nt = n >= kParallelMin ? omp_get_max_threads() : 1;
@@ -163,11 +122,6 @@ double sum_squares(const Tensor& x) {
 }
 
 bool all_finite(const Tensor& x) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(x)) return cuda::all_finite(x);
-#endif
-  require_cpu("all_finite", x);
-  require_f32("all_finite", "x", x);
   const float* X = x.data<float>();
   std::uint32_t bad = 0;
   const std::int64_t n = x.numel();
@@ -181,14 +135,7 @@ bool all_finite(const Tensor& x) {
 }
 
 void gather_rows(Tensor& out, const Tensor& src, const Tensor& index) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(out, src, index)) return cuda::gather_rows(out, src, index);
-#endif
-  constexpr const char* op = "gather_rows";
-  require_cpu(op, out, src, index);
-  require_f32(op, "out", out);
-  require_f32(op, "src", src);
-  check_rows(op, out, src, index);
+  check_indices("gather_rows", index, src.size(0));
   const std::int64_t R = out.size(0), h = out.size(1);
   float* O = out.data<float>();
   const float* S = src.data<float>();
@@ -201,14 +148,7 @@ void gather_rows(Tensor& out, const Tensor& src, const Tensor& index) {
 // dst[index[r]] += src[r]. Indices may repeat, so threads split the columns (each walks
 // all rows in order): deterministic for any thread count, no atomics.
 void scatter_add_rows(Tensor& dst, const Tensor& src, const Tensor& index) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(dst, src, index)) return cuda::scatter_add_rows(dst, src, index);
-#endif
-  constexpr const char* op = "scatter_add_rows";
-  require_cpu(op, dst, src, index);
-  require_f32(op, "dst", dst);
-  require_f32(op, "src", src);
-  check_rows(op, src, dst, index);
+  check_indices("scatter_add_rows", index, dst.size(0));
   const std::int64_t R = src.size(0), h = src.size(1);
   float* D = dst.data<float>();
   const float* S = src.data<float>();
@@ -226,4 +166,4 @@ void scatter_add_rows(Tensor& dst, const Tensor& src, const Tensor& index) {
   }
 }
 
-}  // namespace glm::kernels
+}  // namespace glm::kernels::cpu

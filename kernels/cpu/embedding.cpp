@@ -5,20 +5,14 @@
 // thread walks all rows in order for its column range. No two threads touch the same
 // dtable element and the summation order is fixed, so the result is bit-identical for any
 // thread count (no atomics).
-#include "kernels/embedding.h"
-
 #include <omp.h>
 
 #include <algorithm>
 
 #include "kernels/cpu/check.h"
+#include "kernels/cpu/ops.h"
 
-#ifdef GLM_WITH_CUDA
-#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
-#endif
-
-namespace glm::kernels {
-using namespace cpu;
+namespace glm::kernels::cpu {
 
 namespace {
 
@@ -41,23 +35,7 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void axpy_row(f
 
 void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
                        std::int64_t vocab_start, std::int64_t vocab_total) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(x, tokens, table))
-    return cuda::embedding_forward(x, tokens, table, vocab_start, vocab_total);
-#endif
-  constexpr const char* op = "embedding_forward";
-  require_cpu(op, x, tokens, table);
-  require_f32(op, "x", x);
-  require_i32(op, "tokens", tokens);
-  require_f32(op, "table", table);
-  GLM_CHECK(table.dim() == 2, "{}: table must be [V, h], got {}", op, shape_str(table.shape()));
   const std::int64_t V = table.size(0), h = table.size(1), R = tokens.numel();
-  GLM_CHECK(vocab_start >= 0 && vocab_start + V <= vocab_total,
-            "{}: table rows [{}, {}) outside the vocabulary of {}", op, vocab_start,
-            vocab_start + V, vocab_total);
-  GLM_CHECK(x.dim() >= 1 && x.size(-1) == h && rows_of(x) == R,
-            "{}: x {} does not match tokens {} and table {}", op, shape_str(x.shape()),
-            shape_str(tokens.shape()), shape_str(table.shape()));
   const std::int32_t* tok = tokens.data<std::int32_t>();
   for (std::int64_t r = 0; r < R; ++r)
     if (tok[r] < 0 || tok[r] >= vocab_total)
@@ -79,20 +57,7 @@ void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
 
 void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, float alpha,
                         std::int64_t vocab_start) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(dtable, dx, tokens))
-    return cuda::embedding_backward(dtable, dx, tokens, alpha, vocab_start);
-#endif
-  constexpr const char* op = "embedding_backward";
-  require_cpu(op, dtable, dx, tokens);
-  require_f32(op, "dtable", dtable);
-  require_f32(op, "dx", dx);
-  require_i32(op, "tokens", tokens);
-  GLM_CHECK(dtable.dim() == 2, "{}: dtable must be [V, h], got {}", op, shape_str(dtable.shape()));
   const std::int64_t V = dtable.size(0), h = dtable.size(1), R = tokens.numel();
-  GLM_CHECK(dx.dim() >= 1 && dx.size(-1) == h && rows_of(dx) == R,
-            "{}: dx {} does not match tokens {} and dtable {}", op, shape_str(dx.shape()),
-            shape_str(tokens.shape()), shape_str(dtable.shape()));
   const std::int32_t* tok = tokens.data<std::int32_t>();
   for (std::int64_t r = 0; r < R; ++r)
     if (tok[r] < 0)
@@ -122,4 +87,4 @@ void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, 
   }
 }
 
-}  // namespace glm::kernels
+}  // namespace glm::kernels::cpu

@@ -3,19 +3,13 @@
 // What makes it fast: tanh is rewritten in terms of the branch-free exp of vec_math.h, so
 // the whole row is one vectorised loop (libm tanhf would be a scalar call per element); rows
 // are split over threads and each row is read and written once.
-#include "kernels/geglu.h"
-
 #include <cmath>
 
 #include "kernels/cpu/check.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/cpu/vec_math.h"
 
-#ifdef GLM_WITH_CUDA
-#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
-#endif
-
-namespace glm::kernels {
-using namespace cpu;
+namespace glm::kernels::cpu {
 
 namespace {
 
@@ -62,24 +56,9 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void geglu_back
   }
 }
 
-void check_shapes(const char* op, const Tensor& g, const Tensor& u) {
-  require_f32(op, "g", g);
-  require_f32(op, "u", u);
-  GLM_CHECK(u.dim() >= 1 && u.size(-1) % 2 == 0, "{}: u must be [R, 2f], got {}", op,
-            shape_str(u.shape()));
-  Shape gs = u.shape();
-  gs.back() /= 2;
-  require_shape(op, "g", g, gs);
-}
-
 }  // namespace
 
 void geglu_forward(Tensor& g, const Tensor& u) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(g, u)) return cuda::geglu_forward(g, u);
-#endif
-  require_cpu("geglu_forward", g, u);
-  check_shapes("geglu_forward", g, u);
   const std::int64_t f = u.size(-1) / 2, R = rows_of(u);
   float* G = g.data<float>();
   const float* U = u.data<float>();
@@ -88,14 +67,6 @@ void geglu_forward(Tensor& g, const Tensor& u) {
 }
 
 void geglu_backward(Tensor& du, const Tensor& dg, const Tensor& u) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(du, dg, u)) return cuda::geglu_backward(du, dg, u);
-#endif
-  constexpr const char* op = "geglu_backward";
-  require_cpu(op, du, dg, u);
-  check_shapes(op, dg, u);
-  require_f32(op, "du", du);
-  require_shape(op, "du", du, u.shape());
   const std::int64_t f = u.size(-1) / 2, R = rows_of(u);
   float* DU = du.data<float>();
   const float *DG = dg.data<float>(), *U = u.data<float>();
@@ -105,4 +76,4 @@ void geglu_backward(Tensor& du, const Tensor& dg, const Tensor& u) {
                        U + r * 2 * f + f, f);
 }
 
-}  // namespace glm::kernels
+}  // namespace glm::kernels::cpu

@@ -22,22 +22,6 @@ namespace {
 // -1: not chosen yet (read GLM_GEMM_BACKEND at first use).
 std::atomic<int> g_backend{-1};
 
-void check_args(const GemmArgs& g) {
-  GLM_CHECK(g.M >= 0 && g.N >= 0 && g.K >= 0 && g.batch >= 0, "gemm: M={} N={} K={} batch={}", g.M,
-            g.N, g.K, g.batch);
-  // Stored shapes: A is M x K (or K x M when transposed), B is K x N (or N x K), C is M x N.
-  std::int64_t a_cols = g.trans_a == Trans::N ? g.K : g.M;
-  std::int64_t b_cols = g.trans_b == Trans::N ? g.N : g.K;
-  GLM_CHECK(g.lda >= std::max<std::int64_t>(a_cols, 1), "gemm: lda={} < {} (M={} N={} K={})", g.lda,
-            a_cols, g.M, g.N, g.K);
-  GLM_CHECK(g.ldb >= std::max<std::int64_t>(b_cols, 1), "gemm: ldb={} < {} (M={} N={} K={})", g.ldb,
-            b_cols, g.M, g.N, g.K);
-  GLM_CHECK(g.ldc >= std::max<std::int64_t>(g.N, 1), "gemm: ldc={} < N={}", g.ldc, g.N);
-  GLM_CHECK(g.C != nullptr, "gemm: C is null");
-  GLM_CHECK(g.K == 0 || g.M == 0 || g.N == 0 || (g.A != nullptr && g.B != nullptr),
-            "gemm: A or B is null");
-}
-
 // C = beta * C for K == 0 (the product is empty); beta == 0 writes zeros without reading C,
 // the BLAS convention (C may hold garbage, even NaN).
 void scale_c(float* C, std::int64_t M, std::int64_t N, std::int64_t ldc, float beta) {
@@ -129,7 +113,8 @@ GemmBackend gemm_backend() {
 void gemm(const GemmArgs& g) { gemm(g, gemm_backend()); }
 
 void gemm(const GemmArgs& g, GemmBackend backend) {
-  check_args(g);
+  require_gemm_dims("gemm", g.trans_a, g.trans_b, g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.batch, g.A,
+                    g.B, g.C);
   if (g.M == 0 || g.N == 0 || g.batch == 0) return;
   if (g.K == 0) {
     for (std::int64_t b = 0; b < g.batch; ++b)

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/glm_mask.h"
 
 namespace glm::kernels::cpu {

@@ -6,21 +6,15 @@
 // backward computes dx per row and accumulates dgamma/dbeta into per-thread partial rows
 // that are summed in thread order afterwards (deterministic, no atomics), so the whole
 // backward is a single pass over dy, dres and x.
-#include "kernels/layernorm.h"
-
 #include <omp.h>
 
 #include <cmath>
 #include <vector>
 
 #include "kernels/cpu/check.h"
+#include "kernels/cpu/ops.h"
 
-#ifdef GLM_WITH_CUDA
-#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
-#endif
-
-namespace glm::kernels {
-using namespace cpu;
+namespace glm::kernels::cpu {
 
 namespace {
 
@@ -98,34 +92,10 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void backward_r
   }
 }
 
-void check_forward(const char* op, const Tensor& y, const Tensor& mean, const Tensor& rstd,
-                   const Tensor& x, const Tensor& gamma, const Tensor& beta) {
-  require_cpu(op, y, mean, rstd, x, gamma, beta);
-  for (auto [name, t] : {std::pair<const char*, const Tensor*>{"y", &y},
-                         {"mean", &mean},
-                         {"rstd", &rstd},
-                         {"x", &x},
-                         {"gamma", &gamma},
-                         {"beta", &beta}})
-    require_f32(op, name, *t);
-  GLM_CHECK(x.dim() >= 1, "{}: x must have a last dimension, got {}", op, shape_str(x.shape()));
-  const std::int64_t h = x.size(-1), R = rows_of(x);
-  require_shape(op, "y", y, x.shape());
-  require_numel(op, "mean", mean, R);
-  require_numel(op, "rstd", rstd, R);
-  require_shape(op, "gamma", gamma, {h});
-  require_shape(op, "beta", beta, {h});
-}
-
 }  // namespace
 
 void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x, const Tensor& gamma,
                        const Tensor& beta, float eps) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(y, mean, rstd, x, gamma, beta))
-    return cuda::layernorm_forward(y, mean, rstd, x, gamma, beta, eps);
-#endif
-  check_forward("layernorm_forward", y, mean, rstd, x, gamma, beta);
   const std::int64_t h = x.size(-1), R = rows_of(x);
   float *Y = y.data<float>(), *MEAN = mean.data<float>(), *RSTD = rstd.data<float>();
   const float *X = x.data<float>(), *G = gamma.data<float>(), *BT = beta.data<float>();
@@ -137,17 +107,6 @@ void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x, c
 void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& a,
                                 const Tensor& f, float alpha, const Tensor& gamma,
                                 const Tensor& beta, float eps) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(s, y, mean, rstd, a, f, gamma, beta))
-    return cuda::residual_layernorm_forward(s, y, mean, rstd, a, f, alpha, gamma, beta, eps);
-#endif
-  constexpr const char* op = "residual_layernorm_forward";
-  check_forward(op, y, mean, rstd, a, gamma, beta);
-  require_cpu(op, s, f);
-  require_f32(op, "s", s);
-  require_f32(op, "f", f);
-  require_shape(op, "s", s, a.shape());
-  require_shape(op, "f", f, a.shape());
   const std::int64_t h = a.size(-1), R = rows_of(a);
   float *S = s.data<float>(), *Y = y.data<float>(), *MEAN = mean.data<float>(),
         *RSTD = rstd.data<float>();
@@ -163,35 +122,7 @@ void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd
 void layernorm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor& dy,
                         const Tensor* dres, float alpha_res, const Tensor& x, const Tensor& mean,
                         const Tensor& rstd, const Tensor& gamma) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(dx, dgamma, dbeta, dy, dres, x, mean, rstd, gamma))
-    return cuda::layernorm_backward(dx, dgamma, dbeta, dy, dres, alpha_res, x, mean, rstd, gamma);
-#endif
-  constexpr const char* op = "layernorm_backward";
-  require_cpu(op, dx, dgamma, dbeta, dy, dres, x, mean, rstd, gamma);
-  for (auto [name, t] : {std::pair<const char*, const Tensor*>{"dx", &dx},
-                         {"dgamma", &dgamma},
-                         {"dbeta", &dbeta},
-                         {"dy", &dy},
-                         {"x", &x},
-                         {"mean", &mean},
-                         {"rstd", &rstd},
-                         {"gamma", &gamma}})
-    require_f32(op, name, *t);
-  GLM_CHECK(x.dim() >= 1, "{}: x must have a last dimension, got {}", op, shape_str(x.shape()));
   const std::int64_t h = x.size(-1), R = rows_of(x);
-  require_shape(op, "dx", dx, x.shape());
-  require_shape(op, "dy", dy, x.shape());
-  if (dres) {
-    require_f32(op, "dres", *dres);
-    require_shape(op, "dres", *dres, x.shape());
-  }
-  require_numel(op, "mean", mean, R);
-  require_numel(op, "rstd", rstd, R);
-  require_shape(op, "gamma", gamma, {h});
-  require_shape(op, "dgamma", dgamma, {h});
-  require_shape(op, "dbeta", dbeta, {h});
-
   float* DX = dx.data<float>();
   const float *DY = dy.data<float>(), *DRES = dres ? dres->data<float>() : nullptr,
               *X = x.data<float>(), *MEAN = mean.data<float>(), *RSTD = rstd.data<float>(),
@@ -218,4 +149,4 @@ void layernorm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor&
   }
 }
 
-}  // namespace glm::kernels
+}  // namespace glm::kernels::cpu

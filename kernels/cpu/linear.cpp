@@ -7,14 +7,10 @@
 #include <vector>
 
 #include "kernels/cpu/check.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/gemm.h"
 
-#ifdef GLM_WITH_CUDA
-#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
-#endif
-
-namespace glm::kernels {
-using namespace cpu;
+namespace glm::kernels::cpu {
 
 namespace {
 
@@ -46,26 +42,9 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void column_sum
 // (inputs: the CPU multiplies in fp32 either way; f16 operands are exact fp32 values.)
 void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
                     [[maybe_unused]] MatmulInputs inputs) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(y, x, W, b)) return cuda::linear_forward(y, x, W, b, inputs);
-#endif
-  constexpr const char* op = "linear_forward";
-  require_cpu(op, y, x, W, b);
-  require_f32(op, "y", y);
-  require_f32(op, "x", x);
-  require_f32(op, "W", W);
-  GLM_CHECK(W.dim() == 2, "{}: W must be [out, in], got {}", op, shape_str(W.shape()));
-  const std::int64_t out = W.size(0), in = W.size(1);
-  GLM_CHECK(x.dim() >= 1 && x.size(-1) == in, "{}: x {} does not match W {}", op,
-            shape_str(x.shape()), shape_str(W.shape()));
-  const std::int64_t R = rows_of(x);
-  GLM_CHECK(y.dim() >= 1 && y.size(-1) == out && rows_of(y) == R,
-            "{}: y {} does not match x {} and W {}", op, shape_str(y.shape()), shape_str(x.shape()),
-            shape_str(W.shape()));
+  const std::int64_t out = W.size(0), in = W.size(1), R = rows_of(x);
   float* Y = y.data<float>();
   if (b) {
-    require_f32(op, "b", *b);
-    require_shape(op, "b", *b, {out});
     const float* B = b->data<float>();
 #pragma omp parallel for schedule(static) if (R * out >= kParallelMin)
     for (std::int64_t r = 0; r < R; ++r) fill_row(Y + r * out, B, out);
@@ -90,27 +69,8 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
 
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
                      const Tensor& W, bool accumulate_dx, [[maybe_unused]] MatmulInputs inputs) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(dx, dW, db, dy, x, W))
-    return cuda::linear_backward(dx, dW, db, dy, x, W, accumulate_dx, inputs);
-#endif
-  constexpr const char* op = "linear_backward";
-  require_cpu(op, dx, dW, db, dy, x, W);
-  require_f32(op, "dW", dW);
-  require_f32(op, "dy", dy);
-  require_f32(op, "x", x);
-  require_f32(op, "W", W);
-  GLM_CHECK(W.dim() == 2, "{}: W must be [out, in], got {}", op, shape_str(W.shape()));
-  const std::int64_t out = W.size(0), in = W.size(1);
-  require_shape(op, "dW", dW, W.shape());
-  const std::int64_t R = rows_of(x);
-  GLM_CHECK(x.size(-1) == in && dy.size(-1) == out && rows_of(dy) == R,
-            "{}: dy {} / x {} do not match W {}", op, shape_str(dy.shape()), shape_str(x.shape()),
-            shape_str(W.shape()));
-
+  const std::int64_t out = W.size(0), in = W.size(1), R = rows_of(x);
   if (dx) {
-    require_f32(op, "dx", *dx);
-    require_shape(op, "dx", *dx, x.shape());
     // dx [R, in] (=/+=) dy [R, out] W [out, in]
     GemmArgs g;
     g.M = R;
@@ -142,8 +102,6 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
     gemm(g);
   }
   if (db) {
-    require_f32(op, "db", *db);
-    require_shape(op, "db", *db, {out});
     const float* DY = dy.data<float>();
     float* DB = db->data<float>();
     const std::int64_t blocks = (out + kColBlock - 1) / kColBlock;
@@ -153,4 +111,4 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
   }
 }
 
-}  // namespace glm::kernels
+}  // namespace glm::kernels::cpu

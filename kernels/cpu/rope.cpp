@@ -3,19 +3,13 @@
 // What makes it fast: cos/sin depend only on (position, i), so they are computed once per
 // row into a small buffer and reused by the q and k of every head of that row; the rotation
 // itself is an `omp simd` loop over the half dim. Rows are split over threads.
-#include "kernels/rope.h"
-
 #include <cmath>
 #include <vector>
 
 #include "kernels/cpu/check.h"
+#include "kernels/cpu/ops.h"
 
-#ifdef GLM_WITH_CUDA
-#include "kernels/cuda/dispatch.h"  // CUDA tensors go to kernels/cuda
-#endif
-
-namespace glm::kernels {
-using namespace cpu;
+namespace glm::kernels::cpu {
 
 namespace {
 
@@ -31,15 +25,10 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void rotate(
   }
 }
 
-void rope_apply(const char* op, Tensor& qkv, const Tensor& positions, float base, float sign) {
-  require_cpu(op, qkv, positions);
-  require_f32(op, "qkv", qkv);
-  require_i32(op, "positions", positions);
-  GLM_CHECK(qkv.dim() == 4 && qkv.size(2) == 3, "{}: qkv must be [R, a, 3, d], got {}", op,
-            shape_str(qkv.shape()));
+}  // namespace
+
+void rope_apply(Tensor& qkv, const Tensor& positions, float base, float sign) {
   const std::int64_t R = qkv.size(0), a = qkv.size(1), d = qkv.size(3);
-  GLM_CHECK(d % 2 == 0, "{}: head dim {} must be even", op, d);
-  require_shape(op, "positions", positions, {R});
   const std::int64_t half = d / 2;
   // inv_freq_i = base^(-2i/d), in fp32 as the PyTorch reference computes it.
   std::vector<float> inv_freq(half);
@@ -67,20 +56,4 @@ void rope_apply(const char* op, Tensor& qkv, const Tensor& positions, float base
   }
 }
 
-}  // namespace
-
-void rope_forward(Tensor& qkv, const Tensor& positions, float base) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(qkv, positions)) return cuda::rope_forward(qkv, positions, base);
-#endif
-  rope_apply("rope_forward", qkv, positions, base, 1.f);
-}
-
-void rope_backward(Tensor& dqkv, const Tensor& positions, float base) {
-#ifdef GLM_WITH_CUDA
-  if (cuda::any_on_cuda(dqkv, positions)) return cuda::rope_backward(dqkv, positions, base);
-#endif
-  rope_apply("rope_backward", dqkv, positions, base, -1.f);
-}
-
-}  // namespace glm::kernels
+}  // namespace glm::kernels::cpu

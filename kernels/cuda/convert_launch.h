@@ -1,5 +1,6 @@
-// Raw-pointer launchers of the conversion kernels (convert_kernels.cu). Kept free of fmt
-// and Tensor so nvcc compiles only kernels; cuda_convert.cpp wraps them for Tensors.
+// Raw-pointer launchers of the conversion kernels (convert_kernels.cu), called by the
+// conversions' entry (kernels/convert.cpp). Kept free of fmt and Tensor so nvcc compiles
+// only kernels.
 #pragma once
 
 #include <cstdint>

@@ -1,9 +1,9 @@
-// Attention on CUDA (contract in cuda_attention.h): argument checks, the flash launches and
-// the unfused path's per-sample cuBLAS GEMMs, in the same order as kernels/cpu/attention.cpp.
+// Attention on CUDA (contract in cuda_attention.h): the flash launches with their
+// shared-memory planning, and the unfused path's per-sample cuBLAS GEMMs in the same order
+// as kernels/cpu/attention.cpp.
 #include "kernels/cuda/cuda_attention.h"
 
 #include <algorithm>
-
 #include <cmath>
 
 #include "kernels/cuda/attention_launch.h"
@@ -19,24 +19,7 @@ struct Dims {
   std::int64_t B, T, a, d;
 };
 
-Dims check_qkv(const char* op, const Tensor& qkv, const AttentionMask& mask,
-               const AttentionArgs& args) {
-  require_f32(op, "qkv", qkv);
-  GLM_CHECK(qkv.dim() == 5 && qkv.size(3) == 3 && qkv.size(2) == args.heads &&
-                qkv.size(4) == args.head_dim,
-            "{}: qkv {} is not [B, T, a={}, 3, d={}]", op, shape_str(qkv.shape()), args.heads,
-            args.head_dim);
-  GLM_CHECK(args.layer_number >= 1, "{}: layer_number {} must be >= 1", op, args.layer_number);
-  if (!(args.dropout_p >= 0.f && args.dropout_p < 1.f))
-    throw InputError(
-        fmt::format("attention dropout probability {} is outside [0, 1)", args.dropout_p));
-  const std::int64_t B = qkv.size(0);
-  require_i32(op, "mask.prefix_len", mask.prefix_len);
-  require_i32(op, "mask.valid_len", mask.valid_len);
-  require_shape(op, "mask.prefix_len", mask.prefix_len, {B});
-  require_shape(op, "mask.valid_len", mask.valid_len, {B});
-  return {B, qkv.size(1), qkv.size(2), qkv.size(4)};
-}
+Dims dims_of(const Tensor& qkv) { return {qkv.size(0), qkv.size(1), qkv.size(2), qkv.size(4)}; }
 
 float alpha_of(const Dims& D, const AttentionArgs& args) {
   return 1.f / (std::sqrt(static_cast<float>(D.d)) * static_cast<float>(args.layer_number));
@@ -101,50 +84,12 @@ DropoutParams sample_dropout(const AttentionArgs& args, std::int64_t b) {
   return d;
 }
 
-bool is_flash_state(const Tensor& probs, const Dims& D) {
-  return probs.shape() == Shape{D.B, D.a, D.T};
-}
-
 }  // namespace
 
-void attention_softmax_forward(Tensor& scores, const AttentionMask& mask, float scale) {
-  constexpr const char* op = "cuda::attention_softmax_forward";
-  require_f32(op, "scores", scores);
-  GLM_CHECK(scores.dim() == 4 && scores.size(2) == scores.size(3),
-            "{}: scores must be [B, a, T, T], got {}", op, shape_str(scores.shape()));
-  const std::int64_t B = scores.size(0), a = scores.size(1), T = scores.size(2);
-  require_i32(op, "mask.prefix_len", mask.prefix_len);
-  require_i32(op, "mask.valid_len", mask.valid_len);
-  require_shape(op, "mask.prefix_len", mask.prefix_len, {B});
-  require_shape(op, "mask.valid_len", mask.valid_len, {B});
-  GLM_CHECK(scale > 0.f, "{}: scale {} must be positive", op, scale);
-  check_launch(launch_attention_softmax_rows(scores.data<float>(),
-                                             mask.prefix_len.data<std::int32_t>(),
-                                             mask.valid_len.data<std::int32_t>(), B, a, T, scale,
-                                             current_stream()),
-               op);
-}
-
-void attention_softmax_backward(Tensor& dprobs, const Tensor& probs, float scale) {
-  constexpr const char* op = "cuda::attention_softmax_backward";
-  require_f32(op, "dprobs", dprobs);
-  require_f32(op, "probs", probs);
-  require_shape(op, "dprobs", dprobs, probs.shape());
-  const std::int64_t T = probs.dim() > 0 ? probs.size(-1) : 0;
-  check_launch(launch_attention_softmax_backward_rows(dprobs.data<float>(), probs.data<float>(),
-                                                      rows_of(probs), 1, T, scale, 0, nullptr,
-                                                      current_stream()),
-               op);
-}
-
-void attention_forward_flash(Tensor& ctx, Tensor& lse, const Tensor& qkv,
-                             const AttentionMask& mask, const AttentionArgs& args) {
-  constexpr const char* op = "cuda::attention_forward_flash";
-  const Dims D = check_qkv(op, qkv, mask, args);
-  require_f32(op, "ctx", ctx);
-  require_f32(op, "lse", lse);
-  require_shape(op, "ctx", ctx, {D.B, D.T, D.a * D.d});
-  require_numel(op, "lse", lse, D.B * D.a * D.T);
+void attention_forward_flash(Tensor& ctx, Tensor& lse, const Tensor& qkv, const AttentionMask& mask,
+                             const AttentionArgs& args) {
+  constexpr const char* op = "attention_forward";
+  const Dims D = dims_of(qkv);
   FlashParams p = flash_params(op, D, qkv, mask, args);
   p.ctx = ctx.data<float>();
   p.lse = lse.data<float>();
@@ -154,17 +99,8 @@ void attention_forward_flash(Tensor& ctx, Tensor& lse, const Tensor& qkv,
 void attention_backward_flash(Tensor& dqkv, Tensor& rowdot, const Tensor& dctx, const Tensor& lse,
                               const Tensor& qkv, const AttentionMask& mask,
                               const AttentionArgs& args) {
-  constexpr const char* op = "cuda::attention_backward_flash";
-  const Dims D = check_qkv(op, qkv, mask, args);
-  require_f32(op, "dqkv", dqkv);
-  require_f32(op, "rowdot", rowdot);
-  require_f32(op, "dctx", dctx);
-  require_f32(op, "lse", lse);
-  require_shape(op, "dqkv", dqkv, qkv.shape());
-  require_shape(op, "dctx", dctx, {D.B, D.T, D.a * D.d});
-  require_numel(op, "lse", lse, D.B * D.a * D.T);
-  GLM_CHECK(rowdot.numel() >= D.B * D.a * D.T, "{}: rowdot {} holds fewer than B*a*T = {} floats",
-            op, rowdot.describe(), D.B * D.a * D.T);
+  constexpr const char* op = "attention_backward";
+  const Dims D = dims_of(qkv);
   FlashParams p = flash_params(op, D, qkv, mask, args);
   p.lse = lse.data<float>();
   p.dctx = dctx.data<float>();
@@ -175,13 +111,9 @@ void attention_backward_flash(Tensor& dqkv, Tensor& rowdot, const Tensor& dctx, 
 
 void attention_forward_unfused(Tensor& ctx, Tensor& probs, const Tensor& qkv,
                                const AttentionMask& mask, const AttentionArgs& args) {
-  constexpr const char* op = "cuda::attention_forward_unfused";
-  const auto D = check_qkv(op, qkv, mask, args);
+  constexpr const char* op = "attention_forward";
+  const Dims D = dims_of(qkv);
   const auto [B, T, a, d] = D;
-  require_f32(op, "ctx", ctx);
-  require_f32(op, "probs", probs);
-  require_shape(op, "ctx", ctx, {B, T, a * d});
-  require_shape(op, "probs", probs, {B, a, T, T});
   const float c = static_cast<float>(args.layer_number), alpha = alpha_of(D, args);
   const bool drop = args.dropout_p > 0.f;
   Tensor dropped = drop ? Tensor::empty({a, T, T}, DType::f32, qkv.device()) : Tensor();
@@ -213,18 +145,9 @@ void attention_forward_unfused(Tensor& ctx, Tensor& probs, const Tensor& qkv,
 void attention_backward_unfused(Tensor& dqkv, Tensor& scratch, const Tensor& dctx,
                                 const Tensor& probs, const Tensor& qkv, const AttentionMask& mask,
                                 const AttentionArgs& args) {
-  constexpr const char* op = "cuda::attention_backward_unfused";
-  const auto D = check_qkv(op, qkv, mask, args);
+  constexpr const char* op = "attention_backward";
+  const Dims D = dims_of(qkv);
   const auto [B, T, a, d] = D;
-  for (auto [name, t] : {std::pair<const char*, const Tensor*>{"dqkv", &dqkv},
-                         {"scratch", &scratch},
-                         {"dctx", &dctx},
-                         {"probs", &probs}})
-    require_f32(op, name, *t);
-  require_shape(op, "dqkv", dqkv, qkv.shape());
-  require_shape(op, "dctx", dctx, {B, T, a * d});
-  require_shape(op, "probs", probs, {B, a, T, T});
-  require_shape(op, "scratch", scratch, {B, a, T, T});
   const float c = static_cast<float>(args.layer_number), alpha = alpha_of(D, args);
   const bool drop = args.dropout_p > 0.f;
   const std::int64_t ld = 3 * a * d;
@@ -253,24 +176,6 @@ void attention_backward_unfused(Tensor& dqkv, Tensor& scratch, const Tensor& dct
     head_gemm(Trans::N, Trans::N, T, d, T, alpha, S, T, T * T, q + d, ld, 3 * d, dq, ld, 3 * d, a);
     head_gemm(Trans::T, Trans::N, T, d, T, alpha, S, T, T * T, q, ld, 3 * d, dq + d, ld, 3 * d, a);
   }
-}
-
-void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const AttentionMask& mask,
-                       const AttentionArgs& args) {
-  const Dims D = check_qkv("cuda::attention_forward", qkv, mask, args);
-  if (is_flash_state(probs, D))
-    attention_forward_flash(ctx, probs, qkv, mask, args);
-  else
-    attention_forward_unfused(ctx, probs, qkv, mask, args);
-}
-
-void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const Tensor& probs,
-                        const Tensor& qkv, const AttentionMask& mask, const AttentionArgs& args) {
-  const Dims D = check_qkv("cuda::attention_backward", qkv, mask, args);
-  if (is_flash_state(probs, D))
-    attention_backward_flash(dqkv, scratch, dctx, probs, qkv, mask, args);
-  else
-    attention_backward_unfused(dqkv, scratch, dctx, probs, qkv, mask, args);
 }
 
 }  // namespace glm::kernels::cuda

@@ -1,7 +1,9 @@
-// Attention on CUDA tensors: the GPU side of kernels/attention.h (GLM mask, query-key layer
-// scaling, fp32 softmax, dropout on the probabilities with the CPU's Philox mask).
+// Attention on CUDA tensors: the CUDA backend of kernels/attention.h (GLM mask, query-key
+// layer scaling, fp32 softmax, dropout on the probabilities with the CPU's Philox mask).
+// The entry (kernels/attention.cpp) checks the arguments and picks the path; the flash path
+// checks only what depends on the device (head dim against its shared memory).
 //
-// Two paths behind the interface's signatures, chosen by the shape of `probs`:
+// Two paths, chosen by the entry from the shape of `probs`:
 //   probs [B, a, T]     flash path: fused tiled kernels with an online softmax; probs holds
 //                       the log-sum-exp of each query row (the only per-row state the
 //                       backward needs); no T x T buffer exists. scratch in the backward
@@ -20,15 +22,7 @@
 
 namespace glm::kernels::cuda {
 
-void attention_softmax_forward(Tensor& scores, const AttentionMask& mask, float scale);
-void attention_softmax_backward(Tensor& dprobs, const Tensor& probs, float scale);
-
-void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const AttentionMask& mask,
-                       const AttentionArgs& args);
-void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const Tensor& probs,
-                        const Tensor& qkv, const AttentionMask& mask, const AttentionArgs& args);
-
-// The two paths by name (tests and benchmarks compare them).
+// The two paths (benchmarks also call them by name to compare them).
 void attention_forward_flash(Tensor& ctx, Tensor& lse, const Tensor& qkv,
                              const AttentionMask& mask, const AttentionArgs& args);
 void attention_backward_flash(Tensor& dqkv, Tensor& rowdot, const Tensor& dctx, const Tensor& lse,

@@ -4,26 +4,17 @@
 #include <climits>
 
 #include "core/error.h"
+#include "kernels/check.h"
 #include "kernels/cuda/cuda_stream.h"
 
 namespace glm::kernels::cuda {
 namespace {
 
-// Stored shapes: A is M x K (K x M when transposed), B is K x N (N x K), C is M x N.
-void check_dims(const char* op, Trans ta, Trans tb, std::int64_t M, std::int64_t N,
-                std::int64_t K, std::int64_t lda, std::int64_t ldb, std::int64_t ldc,
-                std::int64_t batch, const void* A, const void* B, const void* C) {
-  GLM_CHECK(M >= 0 && N >= 0 && K >= 0 && batch >= 0, "{}: M={} N={} K={} batch={}", op, M, N, K,
-            batch);
-  const std::int64_t a_cols = ta == Trans::N ? K : M, b_cols = tb == Trans::N ? N : K;
-  GLM_CHECK(lda >= std::max<std::int64_t>(a_cols, 1), "{}: lda={} < {} (M={} N={} K={})", op, lda,
-            a_cols, M, N, K);
-  GLM_CHECK(ldb >= std::max<std::int64_t>(b_cols, 1), "{}: ldb={} < {} (M={} N={} K={})", op, ldb,
-            b_cols, M, N, K);
-  GLM_CHECK(ldc >= std::max<std::int64_t>(N, 1), "{}: ldc={} < N={}", op, ldc, N);
-  GLM_CHECK(C != nullptr, "{}: C is null", op);
-  GLM_CHECK(K == 0 || M == 0 || N == 0 || (A != nullptr && B != nullptr), "{}: A or B is null",
-            op);
+// The dimensions of kernels/check.h, which cuBLAS also needs in int32.
+void check_dims(const char* op, Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t K,
+                std::int64_t lda, std::int64_t ldb, std::int64_t ldc, std::int64_t batch,
+                const void* A, const void* B, const void* C) {
+  require_gemm_dims(op, ta, tb, M, N, K, lda, ldb, ldc, batch, A, B, C);
   for (std::int64_t v : {M, N, K, lda, ldb, ldc, batch})
     GLM_CHECK(v <= INT_MAX, "{}: dimension {} exceeds cuBLAS's int32 range", op, v);
 }
@@ -99,9 +90,9 @@ void gemm_f32(const GemmArgs& g) {
   // K == 0 is handled by cuBLAS (C = beta * C).
   check(cublasSgemmStridedBatched(h, op_of(g.trans_b), op_of(g.trans_a), static_cast<int>(g.N),
                                   static_cast<int>(g.M), static_cast<int>(g.K), &g.alpha, g.B,
-                                  static_cast<int>(g.ldb), g.stride_b, g.A,
-                                  static_cast<int>(g.lda), g.stride_a, &g.beta, g.C,
-                                  static_cast<int>(g.ldc), g.stride_c, static_cast<int>(g.batch)),
+                                  static_cast<int>(g.ldb), g.stride_b, g.A, static_cast<int>(g.lda),
+                                  g.stride_a, &g.beta, g.C, static_cast<int>(g.ldc), g.stride_c,
+                                  static_cast<int>(g.batch)),
         "cublasSgemmStridedBatched");
 }
 
@@ -129,9 +120,9 @@ void gemm_lt(const LtGemmArgs& g) {
     // Column-major rows are the N output features: the bias is one value per n, broadcast
     // over the M rows of the row-major result.
     const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-    check(cublasLtMatmulDescSetAttribute(desc.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi,
-                                         sizeof(epi)),
-          "desc epilogue");
+    check(
+        cublasLtMatmulDescSetAttribute(desc.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)),
+        "desc epilogue");
     check(cublasLtMatmulDescSetAttribute(desc.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias,
                                          sizeof(g.bias)),
           "desc bias pointer");

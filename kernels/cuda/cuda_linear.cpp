@@ -1,7 +1,7 @@
 #include "kernels/cuda/cuda_linear.h"
 
+#include "kernels/cuda/convert_launch.h"
 #include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_convert.h"
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/launch_config.h"
 #include "kernels/cuda/layernorm_launch.h"
@@ -9,31 +9,13 @@
 namespace glm::kernels::cuda {
 namespace {
 
-struct LinearDims {
-  std::int64_t R, out, in;
-};
-
-LinearDims check_linear(const char* op, const Tensor& y_or_dy, const Tensor& x, const Tensor& W,
-                        DType act, DType weight) {
-  require_tensor(op, "x", x, act);
-  require_tensor(op, "W", W, weight);
-  require_tensor(op, "y", y_or_dy, act);
-  GLM_CHECK(W.dim() == 2, "{}: W must be [out, in], got {}", op, shape_str(W.shape()));
-  const std::int64_t out = W.size(0), in = W.size(1);
-  GLM_CHECK(x.dim() >= 1 && x.size(-1) == in, "{}: x {} does not match W {}", op,
-            shape_str(x.shape()), shape_str(W.shape()));
-  const std::int64_t R = rows_of(x);
-  GLM_CHECK(y_or_dy.dim() >= 1 && y_or_dy.size(-1) == out && rows_of(y_or_dy) == R,
-            "{}: y {} does not match x {} and W {}", op, shape_str(y_or_dy.shape()),
-            shape_str(x.shape()), shape_str(W.shape()));
-  return {R, out, in};
-}
-
 // An fp16 copy of an fp32 tensor holding fp16 values (exact), on the current stream; the
 // caching allocator makes the scratch cheap.
 Tensor to_f16(const Tensor& t) {
   Tensor h = Tensor::empty(t.shape(), DType::f16, t.device());
-  f32_to_f16(h, t, current_stream());
+  check_launch(
+      launch_f32_to_f16(h.data<std::uint16_t>(), t.data<float>(), t.numel(), current_stream()),
+      "linear fp16 operands");
   return h;
 }
 
@@ -66,12 +48,8 @@ void lt_gemm(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t K,
 
 void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
                     MatmulInputs inputs) {
-  constexpr const char* op = "cuda::linear_forward";
-  const auto [R, out, in] = check_linear(op, y, x, W, DType::f32, DType::f32);
-  if (b) {
-    require_f32(op, "b", *b);
-    require_shape(op, "b", *b, {out});
-  }
+  constexpr const char* op = "linear_forward";
+  const std::int64_t out = W.size(0), in = W.size(1), R = rows_of(x);
   if (inputs == MatmulInputs::f16) {
     // y [R, out] = x16 [R, in] W16^T + b (fp32 bias in the epilogue)
     lt_gemm(Trans::N, Trans::T, R, out, in, to_f16(x), in, to_f16(W), in, 0.f, y, out, b);
@@ -98,14 +76,8 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
 
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
                      const Tensor& W, bool accumulate_dx, MatmulInputs inputs) {
-  constexpr const char* op = "cuda::linear_backward";
-  const auto [R, out, in] = check_linear(op, dy, x, W, DType::f32, DType::f32);
-  require_f32(op, "dW", dW);
-  require_shape(op, "dW", dW, W.shape());
-  if (dx) {
-    require_f32(op, "dx", *dx);
-    require_shape(op, "dx", *dx, x.shape());
-  }
+  constexpr const char* op = "linear_backward";
+  const std::int64_t out = W.size(0), in = W.size(1), R = rows_of(x);
   if (inputs == MatmulInputs::f16) {
     const Tensor dy16 = to_f16(dy);
     // dx [R, in] (=/+=) dy16 [R, out] W16 [out, in]
@@ -113,7 +85,8 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
       lt_gemm(Trans::N, Trans::N, R, in, out, dy16, out, to_f16(W), in, accumulate_dx ? 1.f : 0.f,
               *dx, in, nullptr);
     // dW [out, in] += dy16^T [out, R] x16 [R, in]
-    if (R > 0) lt_gemm(Trans::T, Trans::N, out, in, R, dy16, out, to_f16(x), in, 1.f, dW, in, nullptr);
+    if (R > 0)
+      lt_gemm(Trans::T, Trans::N, out, in, R, dy16, out, to_f16(x), in, 1.f, dW, in, nullptr);
   }
   if (dx && inputs == MatmulInputs::f32) {
     // dx [R, in] (=/+=) dy [R, out] W [out, in]
@@ -147,8 +120,6 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
     gemm_f32(g);
   }
   if (db) {
-    require_f32(op, "db", *db);
-    require_shape(op, "db", *db, {out});
     Tensor partials =
         Tensor::empty({row_chunks(R) * std::max<std::int64_t>(out, 1)}, DType::f32, dy.device());
     check_launch(launch_column_sums(db->data<float>(), partials.data<float>(), dy.data<float>(), R,
@@ -159,29 +130,15 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
 
 void linear_forward_f16(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b) {
   constexpr const char* op = "cuda::linear_forward_f16";
-  const auto [R, out, in] = check_linear(op, y, x, W, DType::f16, DType::f16);
+  for (auto [name, t] : {std::pair<const char*, const Tensor*>{"y", &y}, {"x", &x}, {"W", &W}})
+    require_device(op, name, *t);
+  const auto [R, out, in] = require_linear(op, y, x, W, DType::f16, DType::f16);
   if (b) {
     require_tensor(op, "b", *b, DType::f16);
     require_shape(op, "b", *b, {out});
   }
   // y [R, out] = x [R, in] W^T + b (f16 bias in the epilogue)
   lt_gemm(Trans::N, Trans::T, R, out, in, x, in, W, in, 0.f, y, out, b);
-}
-
-void linear_backward_f16(Tensor* dx, Tensor& dW_f32, const Tensor& dy, const Tensor& x,
-                         const Tensor& W) {
-  constexpr const char* op = "cuda::linear_backward_f16";
-  const auto [R, out, in] = check_linear(op, dy, x, W, DType::f16, DType::f16);
-  require_f32(op, "dW", dW_f32);
-  require_shape(op, "dW", dW_f32, W.shape());
-  if (dx) {
-    require_tensor(op, "dx", *dx, DType::f16);
-    require_shape(op, "dx", *dx, x.shape());
-    // dx f16 [R, in] = dy [R, out] W [out, in]
-    lt_gemm(Trans::N, Trans::N, R, in, out, dy, out, W, in, 0.f, *dx, in, nullptr);
-  }
-  // dW f32 [out, in] += dy^T [out, R] x [R, in] (fp32 accumulation into the main gradient)
-  lt_gemm(Trans::T, Trans::N, out, in, R, dy, out, x, in, 1.f, dW_f32, in, nullptr);
 }
 
 }  // namespace glm::kernels::cuda

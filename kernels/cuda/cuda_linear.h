@@ -1,6 +1,7 @@
-// Linear layers on CUDA tensors: the GPU side of kernels/linear.h (weights [out, in],
-// y = x W^T + b; dW and db +=, dx = or +=), plus the fp16 forms the mixed-precision mode
-// uses (DESIGN.md section 3: fp16 storage, fp32 accumulation).
+// Linear layers on CUDA tensors: the CUDA backend of kernels/linear.h (weights [out, in],
+// y = x W^T + b; dW and db +=, dx = or +=), called by its entry (kernels/linear.cpp) with
+// checked arguments; plus an fp16-storage forward that callers reach directly and that
+// checks its own arguments (DESIGN.md section 3: fp16 storage, fp32 accumulation).
 //
 // fp32: cuBLAS SGEMM (no TF32) after a bias fill, as on the CPU; db is a fixed-order column
 // sum (deterministic). fp16: one cuBLASLt call with the bias in its epilogue; the weight
@@ -20,14 +21,6 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
                      const Tensor& W, bool accumulate_dx = false,
                      MatmulInputs inputs = MatmulInputs::f32);
-// y [R, n] += b [n]: the bias after a row-parallel product (cuda_tensor_parallel.cpp).
-void add_bias(Tensor& y, const Tensor& b);
-
 // y f16 [R, out] = x f16 [R, in] W f16 [out, in]^T + b (f16 [out] or null), fp32 accumulate.
 void linear_forward_f16(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b);
-// dx f16 [R, in] = dy W (may be null); dW f32 [out, in] += dy^T x (fp32 accumulation into
-// the fp32 main gradient). db is left to the caller (a column sum of dy in fp32).
-void linear_backward_f16(Tensor* dx, Tensor& dW_f32, const Tensor& dy, const Tensor& x,
-                         const Tensor& W);
-
 }  // namespace glm::kernels::cuda

@@ -1,5 +1,5 @@
-// Argument checks shared by the CPU kernels (kernels/cpu/check.h): CUDA tensors are refused
-// with the op's name, mismatched shapes are reported with the shapes.
+// The ops' argument checks (kernels/check.h, run by each op's entry): mixed or unsupported
+// devices are refused with the op's name, mismatched shapes are reported with the shapes.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -18,8 +18,9 @@ TEST(KernelChecks, CudaTensorIsRefusedNamingTheOp) {
   Tensor u = Tensor::wrap(buf, {2, 4}, DType::f32, Device::cuda(0));
   Tensor g = Tensor::empty({2, 2}, DType::f32);
 #ifdef GLM_WITH_CUDA
-  // With the CUDA backend the op dispatches to kernels/cuda, whose checks refuse the CPU
-  // tensor mixed in with a CUDA one, naming the op and the tensor.
+  // With the CUDA backend the op runs on CUDA, and its entry refuses the CPU tensor mixed in
+  // with a CUDA one, naming the op and the tensor; without it, the entry refuses the device
+  // tensor.
   const char* expected = "cuda::geglu_forward: g must be on a CUDA device";
 #else
   const char* expected = "op geglu_forward: the CPU kernel got a device tensor";

@@ -242,7 +242,7 @@ void check_attention(int64_t B, int64_t T, int64_t a, int64_t d, float p) {
   char what[96];
   std::snprintf(what, sizeof what, "flash attention fwd B%lld T%lld a%lld d%lld p%.1f", (long long)B,
                 (long long)T, (long long)a, (long long)d, p);
-  // fp32 against fp64 over T keys: see tests/cuda/test_cuda_attention.cpp (kAttnRtol).
+  // fp32 against fp64 over T keys: see tests/unit/test_ops_attention.cpp (kAttn).
   report(what, ctx.get(), wctx, 1e-4, 1e-5);
   what[16] = 'b', what[17] = 'w', what[18] = 'd';
   report(what, dq.get(), wdq, 1e-4, 1e-5);

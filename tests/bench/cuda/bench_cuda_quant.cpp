@@ -24,6 +24,7 @@
 #include "core/allocator.h"
 #include "core/error.h"
 #include "core/half.h"
+#include "kernels/convert.h"
 #include "kernels/cuda/cuda_convert.h"
 #include "kernels/cuda/quant_gemm.h"
 
@@ -234,7 +235,7 @@ int run(int reps, const std::string& out_file) {
       Tensor yq = Tensor::empty({n, sh.out}, DType::f32, Device::cuda());
       cublas_f16(cb, yc, x, ws.f16[0]);
       Tensor ycf = Tensor::empty({n, sh.out}, DType::f32, Device::cuda());
-      kc::f16_to_f32(ycf, yc);
+      glm::kernels::f16_to_f32(ycf, yc);
       Tensor ref = ycf.to(Device::cpu());
       for (int bits : {8, 4}) {
         kc::quant_linear_forward(yq, x, bits == 8 ? ws.int8[0] : ws.int4[0], nullptr);

@@ -1,0 +1,66 @@
+// The fp16 <-> fp32 conversions' entries: checked once here, then run by
+// kernels/cpu/convert.cpp or kernels/cuda/convert_kernels.cu.
+#include "kernels/convert.h"
+
+#include <cstdint>
+
+#include "kernels/check.h"
+#include "kernels/cpu/ops.h"
+
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/convert_launch.h"
+#include "kernels/cuda/cuda_check.h"
+#endif
+
+namespace glm::kernels {
+namespace {
+
+// dst and src on one device, of the given dtypes, contiguous, of one element count.
+[[maybe_unused]] Device check_pair(const char* op, const Tensor& dst, DType dst_type,
+                                   const Tensor& src, DType src_type) {
+  const Device dev = op_device(op, {{"dst", dst}, {"src", src}});
+  require_layout(op, "dst", dst, dst_type);
+  require_layout(op, "src", src, src_type);
+  require_numel(op, "dst", dst, src.numel());
+  return dev;
+}
+
+}  // namespace
+
+void f32_to_f16(Tensor& dst, const Tensor& src) {
+  constexpr const char* op = "f32_to_f16";
+  [[maybe_unused]] const Device dev = check_pair(op, dst, DType::f16, src, DType::f32);
+#ifdef GLM_WITH_CUDA
+  if (dev.is_cuda())
+    return cuda::check_launch(cuda::launch_f32_to_f16(dst.data<std::uint16_t>(), src.data<float>(),
+                                                      src.numel(), cuda::current_stream()),
+                              op);
+#endif
+  cpu::f32_to_f16(dst, src);
+}
+
+void f16_to_f32(Tensor& dst, const Tensor& src) {
+  constexpr const char* op = "f16_to_f32";
+  [[maybe_unused]] const Device dev = check_pair(op, dst, DType::f32, src, DType::f16);
+#ifdef GLM_WITH_CUDA
+  if (dev.is_cuda())
+    return cuda::check_launch(cuda::launch_f16_to_f32(dst.data<float>(), src.data<std::uint16_t>(),
+                                                      src.numel(), cuda::current_stream()),
+                              op);
+#endif
+  cpu::f16_to_f32(dst, src);
+}
+
+void round_to_f16(Tensor& x) {
+  constexpr const char* op = "round_to_f16";
+  [[maybe_unused]] const Device dev = op_device(op, {{"x", x}});
+  require_f32(op, "x", x);
+#ifdef GLM_WITH_CUDA
+  if (dev.is_cuda())
+    return cuda::check_launch(
+        cuda::launch_round_to_f16(x.data<float>(), x.numel(), cuda::current_stream()), op);
+#endif
+  cpu::round_to_f16(x);
+}
+
+}  // namespace glm::kernels

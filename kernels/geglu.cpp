@@ -1,0 +1,59 @@
+// The GeGLU ops' entries: checked once here, then run by kernels/cpu/geglu.cpp or
+// kernels/cuda/geglu_kernels.cu.
+#include "kernels/geglu.h"
+
+#include "kernels/check.h"
+#include "kernels/cpu/ops.h"
+
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/pointwise_launch.h"
+#endif
+
+namespace glm::kernels {
+namespace {
+
+// u [R, 2f] and the activation-shaped g (or dg) [R, f], fp32.
+void check_shapes(const char* op, const Tensor& g, const Tensor& u) {
+  require_f32(op, "g", g);
+  require_f32(op, "u", u);
+  GLM_CHECK(u.dim() >= 1 && u.size(-1) % 2 == 0, "{}: u must be [R, 2f], got {}", op,
+            shape_str(u.shape()));
+  Shape gs = u.shape();
+  gs.back() /= 2;
+  require_shape(op, "g", g, gs);
+}
+
+}  // namespace
+
+void geglu_forward(Tensor& g, const Tensor& u) {
+  constexpr const char* op = "geglu_forward";
+  [[maybe_unused]] const Device dev = op_device(op, {{"g", g}, {"u", u}});
+  check_shapes(op, g, u);
+#ifdef GLM_WITH_CUDA
+  if (dev.is_cuda())
+    return cuda::check_launch(
+        cuda::launch_geglu_forward(g.data<float>(), u.data<float>(), rows_of(u), u.size(-1) / 2,
+                                   cuda::current_stream()),
+        op);
+#endif
+  cpu::geglu_forward(g, u);
+}
+
+void geglu_backward(Tensor& du, const Tensor& dg, const Tensor& u) {
+  constexpr const char* op = "geglu_backward";
+  [[maybe_unused]] const Device dev = op_device(op, {{"du", du}, {"dg", dg}, {"u", u}});
+  check_shapes(op, dg, u);
+  require_f32(op, "du", du);
+  require_shape(op, "du", du, u.shape());
+#ifdef GLM_WITH_CUDA
+  if (dev.is_cuda())
+    return cuda::check_launch(
+        cuda::launch_geglu_backward(du.data<float>(), dg.data<float>(), u.data<float>(), rows_of(u),
+                                    u.size(-1) / 2, cuda::current_stream()),
+        op);
+#endif
+  cpu::geglu_backward(du, dg, u);
+}
+
+}  // namespace glm::kernels

@@ -1,0 +1,70 @@
+// The linear ops' entries: checked once here, then run by kernels/cpu/linear.cpp and
+// bias.cpp, or on CUDA by kernels/cuda/cuda_linear.cpp (cuBLAS) and the bias kernel.
+#include "kernels/linear.h"
+
+#include <algorithm>
+
+#include "kernels/check.h"
+#include "kernels/cpu/ops.h"
+
+#ifdef GLM_WITH_CUDA
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_linear.h"
+#include "kernels/cuda/sharded_ce_launch.h"
+#endif
+
+namespace glm::kernels {
+
+void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
+                    MatmulInputs inputs) {
+  constexpr const char* op = "linear_forward";
+  [[maybe_unused]] const Device dev = op_device(op, {{"y", y}, {"x", x}, {"W", W}, {"b", b}});
+  const LinearDims d = require_linear(op, y, x, W, DType::f32, DType::f32);
+  if (b) {
+    require_f32(op, "b", *b);
+    require_shape(op, "b", *b, {d.out});
+  }
+#ifdef GLM_WITH_CUDA
+  if (dev.is_cuda()) return cuda::linear_forward(y, x, W, b, inputs);
+#endif
+  cpu::linear_forward(y, x, W, b, inputs);
+}
+
+void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
+                     const Tensor& W, bool accumulate_dx, MatmulInputs inputs) {
+  constexpr const char* op = "linear_backward";
+  [[maybe_unused]] const Device dev =
+      op_device(op, {{"dx", dx}, {"dW", dW}, {"db", db}, {"dy", dy}, {"x", x}, {"W", W}});
+  const LinearDims d = require_linear(op, dy, x, W, DType::f32, DType::f32);
+  require_f32(op, "dW", dW);
+  require_shape(op, "dW", dW, W.shape());
+  if (dx) {
+    require_f32(op, "dx", *dx);
+    require_shape(op, "dx", *dx, x.shape());
+  }
+  if (db) {
+    require_f32(op, "db", *db);
+    require_shape(op, "db", *db, {d.out});
+  }
+#ifdef GLM_WITH_CUDA
+  if (dev.is_cuda()) return cuda::linear_backward(dx, dW, db, dy, x, W, accumulate_dx, inputs);
+#endif
+  cpu::linear_backward(dx, dW, db, dy, x, W, accumulate_dx, inputs);
+}
+
+void add_bias(Tensor& y, const Tensor& b) {
+  constexpr const char* op = "add_bias";
+  [[maybe_unused]] const Device dev = op_device(op, {{"y", y}, {"b", b}});
+  require_f32(op, "y", y);
+  require_f32(op, "b", b);
+  const std::int64_t n = b.numel(), R = y.numel() / std::max<std::int64_t>(n, 1);
+  GLM_CHECK(R * n == y.numel(), "{}: y {} is not rows of b {}", op, y.describe(), b.describe());
+#ifdef GLM_WITH_CUDA
+  if (dev.is_cuda())
+    return cuda::check_launch(
+        cuda::launch_add_bias(y.data<float>(), b.data<float>(), R, n, cuda::current_stream()), op);
+#endif
+  cpu::add_bias(y, b);
+}
+
+}  // namespace glm::kernels
