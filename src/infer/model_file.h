@@ -37,7 +37,7 @@
 
 #include "core/tensor.h"
 #include "kernels/quant.h"
-#include "model/model_config.h"
+#include "spec/model_config.h"
 
 namespace glm::infer {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "model/batch.h"
+#include "spec/batch.h"
 
 namespace glm::bench {
 
