@@ -21,7 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/batch.h"
+#include "spec/batch.h"
 
 namespace glm::data {
 

@@ -13,8 +13,8 @@
 #include <cstdint>
 
 #include "core/tensor.h"
-#include "model/param_layout.h"
 #include "optim/param_range.h"
+#include "spec/param_layout.h"
 
 namespace glm::optim {
 

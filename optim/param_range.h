@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/param_layout.h"
+#include "spec/param_layout.h"
 
 namespace glm::optim {
 

@@ -1,4 +1,4 @@
-// glm-ckpt: look into and check glm-train checkpoints (train/checkpoint.h).
+// glm-ckpt: look into and check glm-train checkpoints (checkpoint/checkpoint.h).
 //
 //   glm-ckpt inspect DIR [--iter N] [--json]   layout, step, state, files, tensors
 //   glm-ckpt verify DIR [--iter N]             sizes, SHA-256, pieces, completeness, config
@@ -19,23 +19,23 @@
 
 #include "apps/app_main.h"
 #include "apps/option_range.h"
-#include "train/checkpoint.h"
-#include "train/checkpoint_reshard.h"
-#include "train/run_config.h"
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/reshard.h"
+#include "config/run_config.h"
 
 namespace po = boost::program_options;
 
 namespace {
 
-using glm::train::CheckpointMeta;
+using glm::checkpoint::CheckpointMeta;
 
 void print_inspect(const std::string& dir, const CheckpointMeta& m) {
   const auto& model = m.config.value("model", nlohmann::json::object());
   const auto& train = m.config.value("train", nlohmann::json::object());
   std::int64_t params = 0;
   for (const auto& t : m.tensors) params += glm::shape_numel(t.global_shape);
-  std::cout << fmt::format("checkpoint {} ({} version {})\n", dir, glm::train::kCheckpointFormat,
-                           glm::train::kCheckpointVersion);
+  std::cout << fmt::format("checkpoint {} ({} version {})\n", dir,
+                           glm::checkpoint::kCheckpointFormat, glm::checkpoint::kCheckpointVersion);
   std::cout << fmt::format("step {} | consumed samples {} | skipped steps {} | AdamW steps {}\n",
                            m.step, m.consumed_samples, m.skipped_steps, m.adamw_steps);
   std::cout << fmt::format("layout: world {} (dp {}, tp {}, pp {}, zero {})\n", m.layout.world_size,
@@ -107,12 +107,12 @@ int run(int argc, char** argv) {
     if (in_dir.empty() || out_dir.empty())
       throw glm::InputError("glm-ckpt reshard: give --in DIR and --out DIR");
     if (zero != 0 && zero != 1) throw glm::InputError(fmt::format("--zero {}: expected 0 or 1", zero));
-    glm::train::ParallelConfig to;
+    glm::config::ParallelConfig to;
     to.dp = dp;
     to.tp = tp;
     to.pp = pp;
     to.zero = zero == 1;
-    auto r = glm::train::reshard_checkpoint(
+    auto r = glm::checkpoint::reshard_checkpoint(
         in_dir, at_iter, out_dir, to);
     std::cout << fmt::format(
         "resharded {} (dp {} tp {} pp {}, {} ranks) -> {} (dp {} tp {} pp {}, {} ranks): {} "
@@ -127,9 +127,9 @@ int run(int argc, char** argv) {
   if (dir.empty())
     throw glm::InputError(fmt::format("glm-ckpt {}: give a checkpoint DIR", command));
 
-  const std::string path = glm::train::resolve_checkpoint_dir(
+  const std::string path = glm::checkpoint::resolve_checkpoint_dir(
       dir, at_iter);
-  CheckpointMeta meta = glm::train::read_checkpoint_meta(path);
+  CheckpointMeta meta = glm::checkpoint::read_checkpoint_meta(path);
   if (command == "inspect") {
     if (vm.count("json"))
       std::cout << meta.to_json().dump(2) << "\n";
@@ -137,10 +137,10 @@ int run(int argc, char** argv) {
       print_inspect(path, meta);
     return 0;
   }
-  glm::train::verify_checkpoint_files(path, meta);
-  glm::train::verify_checkpoint_pieces(path, meta);
-  const std::string meta_path = (std::filesystem::path(path) / glm::train::kMetaFile).string();
-  glm::train::parse_run_config(meta.config.dump(), meta_path + " (config)");
+  glm::checkpoint::verify_checkpoint_files(path, meta);
+  glm::checkpoint::verify_checkpoint_pieces(path, meta);
+  const std::string meta_path = (std::filesystem::path(path) / glm::checkpoint::kMetaFile).string();
+  glm::config::parse_run_config(meta.config.dump(), meta_path + " (config)");
   std::cout << fmt::format(
       "OK {}: step {}, {} file(s), {} tensors, {:.1f} MB; checksums, "
       "shapes, pieces and config verified\n",

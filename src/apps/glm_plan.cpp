@@ -84,10 +84,10 @@ int run(int argc, char** argv) {
   sets.push_back(fmt::format("parallel.dp={}", vm.count("dp") ? dp : 0));
 
   glm::plan::PlanRequest req;
-  req.config = glm::train::load_run_config(config_path, sets);
+  req.config = glm::config::load_run_config(config_path, sets);
   if (vm.count("pp") && !vm.count("dp") && req.config.parallel.pipeline_first_last_layers >= 0) {
     // the config's first/last-stage size was chosen for its own pp
-    const auto& src = glm::train::load_run_config(config_path);
+    const auto& src = glm::config::load_run_config(config_path);
     if (src.parallel.pp != pp) req.config.parallel.pipeline_first_last_layers = -1;
   }
   req.gpus = gpus;

@@ -8,7 +8,7 @@
 //    config's "parallel" section, dp defaulting to R / (tp x pp))
 //
 // Writes a log line every train.log_interval steps and <log-dir>/metrics.jsonl; checkpoints
-// to --save (train/checkpoint.h). SIGTERM or SIGUSR1: finish the step, save, exit 0.
+// to --save (checkpoint/checkpoint.h). SIGTERM or SIGUSR1: finish the step, save, exit 0.
 #include <mpi.h>
 
 #include <cstdlib>
@@ -25,14 +25,14 @@
 #include "apps/app_main.h"
 #include "apps/option_range.h"
 #include "core/allocator.h"
-#include "model/param_layout.h"
 #include "parallel/mpi_communicator.h"
+#include "spec/param_layout.h"
 #ifdef GLM_WITH_NCCL
 #include "parallel/nccl_communicator.h"
 #endif
+#include "config/layout.h"
 #include "plan/plan.h"
 #include "train/device_policy.h"
-#include "train/layout_shards.h"
 #include "train/signals.h"
 #include "train/trainer.h"
 
@@ -65,13 +65,13 @@ struct NodeRanks {
 };
 
 // --dry-run: the layout checks the trainer makes, on the config alone.
-void print_dry_run(const glm::train::RunConfig& rc, int ranks) {
-  const glm::train::ParallelConfig par = glm::plan::validate_layout(rc, ranks);
+void print_dry_run(const glm::config::RunConfig& rc, int ranks) {
+  const glm::config::ParallelConfig par = glm::plan::validate_layout(rc, ranks);
   std::cout << fmt::format("{}: valid for dp {} x tp {} x pp {} = {} ranks{}, {} parameters\n",
                            rc.source, par.dp, par.tp, par.pp, ranks, par.zero ? " (ZeRO-1)" : "",
                            glm::model::ParamLayout(rc.model, {}).total());
   for (int stage = 0; stage < par.pp; ++stage) {
-    const glm::model::ModelShard s = glm::train::shard_for(rc.model, par, 0, stage);
+    const glm::model::ModelShard s = glm::config::shard_for(rc.model, par, 0, stage);
     std::cout << fmt::format("  stage {}: layers [{}, {}){}{}, {} parameters per TP rank\n",
                              stage, s.first_layer, s.end_layer(rc.model),
                              s.has_embedding ? " + embedding" : "", s.has_head ? " + head" : "",
@@ -156,7 +156,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
     sets.push_back(fmt::format("parallel.zero={}", zero == 1 ? "true" : "false"));
   }
 
-  glm::train::RunConfig rc = glm::train::load_run_config(config_path, sets);
+  glm::config::RunConfig rc = glm::config::load_run_config(config_path, sets);
   auto& par = rc.parallel;
   if (dry_run) {
     if (mpi.rank == 0) print_dry_run(rc, par.dp > 0 ? par.dp * par.tp * par.pp : mpi.size);

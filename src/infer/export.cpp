@@ -9,18 +9,18 @@
 #include <utility>
 #include <vector>
 
+#include "checkpoint/checkpoint.h"
+#include "config/run_config.h"
 #include "core/error.h"
-#include "core/progress.h"
 #include "core/h5_tensors.h"
+#include "core/progress.h"
 #include "data/atomic_file.h"
 #include "data/tokenizer.h"
 #include "infer/model_file.h"
 #include "infer/safetensors.h"
 #include "kernels/convert.h"
 #include "kernels/quant.h"
-#include "model/param_layout.h"
-#include "train/checkpoint.h"
-#include "train/run_config.h"
+#include "spec/param_layout.h"
 
 namespace glm::infer {
 namespace {
@@ -107,7 +107,7 @@ void check_options(const ExportOptions& o, const model::ModelConfig& c) {
   }
 }
 
-std::string find_tokenizer(const ExportOptions& o, const train::RunConfig& rc,
+std::string find_tokenizer(const ExportOptions& o, const config::RunConfig& rc,
                            const std::string& meta_path) {
   if (!o.tokenizer.empty()) {
     if (!fs::exists(o.tokenizer))
@@ -128,7 +128,7 @@ std::string find_tokenizer(const ExportOptions& o, const train::RunConfig& rc,
 
 }  // namespace
 
-WriteResult write_model_file(const model::FlatParams& p, const train::RunConfig& rc,
+WriteResult write_model_file(const model::FlatParams& p, const config::RunConfig& rc,
                              const data::Tokenizer& tok, const ExportOptions& o,
                              const ModelSource& src) {
   const model::ModelConfig& c = rc.model;
@@ -210,13 +210,13 @@ ExportResult export_model(const ExportOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   ExportResult res;
   if (o.load.empty()) throw InputError("--load: give a checkpoint directory");
-  res.checkpoint = train::resolve_checkpoint_dir(o.load, o.iter);
-  const std::string meta_path = (fs::path(res.checkpoint) / train::kMetaFile).string();
-  train::CheckpointMeta meta = train::read_checkpoint_meta(res.checkpoint);
+  res.checkpoint = checkpoint::resolve_checkpoint_dir(o.load, o.iter);
+  const std::string meta_path = (fs::path(res.checkpoint) / checkpoint::kMetaFile).string();
+  checkpoint::CheckpointMeta meta = checkpoint::read_checkpoint_meta(res.checkpoint);
   // the same checks as `glm-ckpt verify`: a checkpoint that fails them is refused
-  train::verify_checkpoint_files(res.checkpoint, meta);
-  train::verify_checkpoint_pieces(res.checkpoint, meta);
-  train::RunConfig rc = train::parse_run_config(meta.config.dump(), meta_path + " (config)");
+  checkpoint::verify_checkpoint_files(res.checkpoint, meta);
+  checkpoint::verify_checkpoint_pieces(res.checkpoint, meta);
+  config::RunConfig rc = config::parse_run_config(meta.config.dump(), meta_path + " (config)");
   const model::ModelConfig& c = rc.model;
   check_options(o, c);
   data::Tokenizer tok = data::Tokenizer::from_file(find_tokenizer(o, rc, meta_path));
@@ -227,12 +227,12 @@ ExportResult export_model(const ExportOptions& o) {
 
   // fp32 master weights of the whole model, through a one-process layout
   auto layout = std::make_shared<const model::ParamLayout>(c, model::ModelShard{});
-  train::OptimizerTensors t;
+  checkpoint::OptimizerTensors t;
   t.layout = layout.get();
   t.master = Tensor::zeros({layout->total()}, DType::f32);
   t.exp_avg = Tensor::zeros({layout->total()}, DType::f32);
   t.exp_avg_sq = Tensor::zeros({layout->total()}, DType::f32);
-  train::load_optimizer_tensors(res.checkpoint, meta, t);
+  checkpoint::load_optimizer_tensors(res.checkpoint, meta, t);
   t.exp_avg = Tensor();
   t.exp_avg_sq = Tensor();
   model::FlatParams p(layout);

@@ -15,9 +15,9 @@
 #include <optional>
 #include <string>
 
+#include "config/run_config.h"
 #include "data/tokenizer.h"
-#include "model/param_layout.h"
-#include "train/run_config.h"
+#include "spec/param_layout.h"
 
 namespace glm::infer {
 
@@ -53,7 +53,7 @@ struct ModelSource {
 struct WriteResult {
   std::int64_t file_bytes = 0, linear_bytes = 0;
 };
-WriteResult write_model_file(const model::FlatParams& params, const train::RunConfig& run,
+WriteResult write_model_file(const model::FlatParams& params, const config::RunConfig& run,
                              const data::Tokenizer& tokenizer, const ExportOptions& options,
                              const ModelSource& source);
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "model/model_config.h"
+#include "spec/model_config.h"
 
 namespace glm::infer {
 

@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "core/h5_tensors.h"
 #include "kernels/convert.h"
-#include "model/param_layout.h"
+#include "spec/param_layout.h"
 
 namespace glm::infer {
 

@@ -38,7 +38,7 @@
 #include "core/tensor.h"
 #include "kernels/quant.h"
 #include "model/glm_layer.h"
-#include "model/model_config.h"
+#include "spec/model_config.h"
 
 namespace glm::infer {
 

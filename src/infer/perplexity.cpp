@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <vector>
 
+#include "config/run_config.h"
 #include "core/error.h"
 #include "core/progress.h"
-#include "train/data_pipeline.h"
-#include "train/run_config.h"
+#include "data/data_pipeline.h"
 
 namespace glm::infer {
 
@@ -23,10 +23,10 @@ PerplexityResult evaluate_perplexity(const Engine& engine, const data::Tokenizer
   if (!fs::exists(path)) throw InputError(fmt::format("--data {}: no such file", data_file));
   if (max_samples < 0) throw InputError(fmt::format("--max-samples {}: must be >= 0", max_samples));
   const ModelFile& m = engine.model();
-  train::RunConfig rc = train::parse_run_config(m.run_config.dump(), m.path + " (run_config)");
+  config::RunConfig rc = config::parse_run_config(m.run_config.dump(), m.path + " (run_config)");
   if (max_samples == 0) max_samples = std::int64_t{rc.train.eval_iters} * rc.train.micro_batch_size;
   const int T = m.config.seq_length;
-  train::DataPipeline data(path.parent_path().string(), path.stem().string(), tokenizer,
+  data::DataPipeline data(path.parent_path().string(), path.stem().string(), tokenizer,
                            rc.objective, T,
                            static_cast<std::uint64_t>(rc.train.seed) ^ kEvalSeedSalt);
 

@@ -32,8 +32,8 @@
 #include "kernels/attention.h"
 #include "kernels/linear.h"
 #include "kernels/stored_linear.h"
-#include "model/model_config.h"
-#include "model/param_layout.h"
+#include "spec/model_config.h"
+#include "spec/param_layout.h"
 #include "parallel/communicator.h"
 
 namespace glm::model {

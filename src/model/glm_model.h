@@ -30,9 +30,9 @@
 #include <optional>
 #include <vector>
 
-#include "model/batch.h"
+#include "spec/batch.h"
 #include "model/glm_layer.h"
-#include "model/param_layout.h"
+#include "spec/param_layout.h"
 
 namespace glm::model {
 

@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-#include "model/param_layout.h"
+#include "spec/param_layout.h"
 
 namespace glm::model {
 

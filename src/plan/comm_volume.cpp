@@ -1,8 +1,8 @@
 #include "plan/comm_volume.h"
 
-#include "model/param_layout.h"
+#include "config/layout.h"
 #include "parallel/data_parallel.h"
-#include "train/layout_shards.h"
+#include "spec/param_layout.h"
 
 namespace glm::plan {
 
@@ -10,11 +10,11 @@ std::uint64_t ring_all_reduce_bytes(int p, std::uint64_t elements, std::uint64_t
   return p > 1 ? 2ull * (p - 1) * elem * elements / p : 0;
 }
 
-CommBytes step_comm_bytes(const model::ModelConfig& c, const train::ParallelConfig& p, int tp_rank,
+CommBytes step_comm_bytes(const model::ModelConfig& c, const config::ParallelConfig& p, int tp_rank,
                           int stage, int micro_batch, std::int64_t micro_batches,
                           std::int64_t head_rows, bool recompute_full, const WireBytes& wire) {
   const int t = p.tp, D = p.dp, P = p.pp;
-  const model::ModelShard shard = train::shard_for(c, p, tp_rank, stage);
+  const model::ModelShard shard = config::shard_for(c, p, tp_rank, stage);
   const std::uint64_t h = c.hidden_size, R = std::uint64_t(micro_batch) * c.seq_length;
   const std::uint64_t M = micro_batches, n = head_rows;
   const std::uint64_t layers = shard.end_layer(c) - shard.first_layer;

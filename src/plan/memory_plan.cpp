@@ -4,11 +4,11 @@
 
 #include <cmath>
 
+#include "config/layout.h"
 #include "core/error.h"
-#include "model/param_layout.h"
 #include "parallel/data_parallel.h"
 #include "parallel/pipeline_schedule.h"
-#include "train/layout_shards.h"
+#include "spec/param_layout.h"
 
 namespace glm::plan {
 
@@ -59,12 +59,12 @@ double layer_activation_bytes(double B, double T, double h, double hl, double fl
 
 std::vector<StageMemory> plan_memory(const model::ModelConfig& c, const LayoutChoice& l,
                                      const Storage& s) {
-  const train::ParallelConfig& p = l.parallel;
+  const config::ParallelConfig& p = l.parallel;
   const std::int64_t M = l.micro_batches();
   const double B = l.micro_batch, T = c.seq_length, R = B * T, h = c.hidden_size;
   std::vector<StageMemory> out;
   for (int stage = 0; stage < p.pp; ++stage) {
-    const model::ModelShard shard = train::shard_for(c, p, /*tp_rank=*/0, stage);
+    const model::ModelShard shard = config::shard_for(c, p, /*tp_rank=*/0, stage);
     const double hl = double(shard.local_heads(c)) * c.head_dim(), fl = shard.local_ffn(c);
     const double al = shard.local_heads(c), Vl = double(shard.local_vocab(c));
     StageMemory m;

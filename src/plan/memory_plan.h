@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "model/model_config.h"
-#include "train/run_config.h"
+#include "config/run_config.h"
+#include "spec/model_config.h"
 
 namespace glm::plan {
 
@@ -42,7 +42,7 @@ Storage storage_policy(const std::string& name, const std::string& precision);
 
 // What a plan is asked about.
 struct LayoutChoice {
-  train::ParallelConfig parallel;  // dp, tp, pp, zero, pipeline_first_last_layers
+  config::ParallelConfig parallel;  // dp, tp, pp, zero, pipeline_first_last_layers
   Recompute recompute = Recompute::none;
   int micro_batch = 1;
   std::int64_t global_batch = 1;

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "config/layout.h"
 #include "core/error.h"
-#include "train/layout_shards.h"
 
 namespace glm::plan {
 
@@ -18,8 +18,8 @@ double Plan::max_stage_bytes() const {
   return worst;
 }
 
-train::ParallelConfig validate_layout(const train::RunConfig& rc, int gpus) {
-  train::ParallelConfig par = rc.parallel;
+config::ParallelConfig validate_layout(const config::RunConfig& rc, int gpus) {
+  config::ParallelConfig par = rc.parallel;
   if (par.dp == 0) {
     if (gpus % (par.tp * par.pp) != 0)
       throw InputError(
@@ -29,16 +29,16 @@ train::ParallelConfig validate_layout(const train::RunConfig& rc, int gpus) {
   if (par.dp * par.tp * par.pp != gpus)
     throw InputError(
         fmt::format("{} GPUs != dp x tp x pp = {} x {} x {}", gpus, par.dp, par.tp, par.pp));
-  train::check_batch_layout(rc, rc.train.micro_batch_size, par.dp, par.pp);
+  config::check_batch_layout(rc, rc.train.micro_batch_size, par.dp, par.pp);
   for (int stage = 0; stage < par.pp; ++stage)  // layer split and TP divisibility
-    train::shard_for(rc.model, par, 0, stage)
+    config::shard_for(rc.model, par, 0, stage)
         .validate(rc.model, fmt::format("{} with tp {} pp {}", rc.source, par.tp, par.pp));
   return par;
 }
 
 Plan make_plan(const PlanRequest& req) {
-  const train::RunConfig& rc = req.config;
-  const train::ParallelConfig par = validate_layout(rc, req.gpus);
+  const config::RunConfig& rc = req.config;
+  const config::ParallelConfig par = validate_layout(rc, req.gpus);
   const int mb = rc.train.micro_batch_size;
   Plan p;
   p.layout.parallel = par;

@@ -11,15 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "config/run_config.h"
 #include "plan/hardware.h"
 #include "plan/memory_plan.h"
 #include "plan/step_time.h"
-#include "train/run_config.h"
 
 namespace glm::plan {
 
 struct PlanRequest {
-  train::RunConfig config;  // model, precision, micro-batch, recompute, batch, layout
+  config::RunConfig config;  // model, precision, micro-batch, recompute, batch, layout
   int gpus = 1;
   Hardware hardware;
   std::string storage = "as-built";  // memory_plan.h
@@ -44,7 +44,7 @@ struct Plan {
 // as the trainer would, without allocating: InputError for sizes that do not multiply to
 // gpus, heads/vocabulary/f not divisible by tp, layers that do not split over pp, batch
 // sizes not multiples of micro-batch x dp, fewer micro-batches than stages.
-train::ParallelConfig validate_layout(const train::RunConfig& rc, int gpus);
+config::ParallelConfig validate_layout(const config::RunConfig& rc, int gpus);
 
 // The layout in req.config (parallel.dp 0 = gpus / (tp x pp)). InputError when the layout
 // cannot run: sizes that do not multiply to gpus, heads/vocabulary/f not divisible by tp,

@@ -1,8 +1,8 @@
 // The text and JSON forms of a plan (plan/plan.h).
 #include <fmt/format.h>
 
-#include "model/param_layout.h"
 #include "plan/plan.h"
+#include "spec/param_layout.h"
 
 namespace glm::plan {
 namespace {

@@ -3,16 +3,16 @@
 #include <algorithm>
 #include <cmath>
 
-#include "model/param_layout.h"
+#include "config/layout.h"
 #include "parallel/data_parallel.h"
 #include "parallel/pipeline_schedule.h"
-#include "train/layout_shards.h"
+#include "spec/param_layout.h"
 
 namespace glm::plan {
 
 StepTime plan_step_time(const model::ModelConfig& c, const LayoutChoice& l, const Storage& s,
                         const Hardware& hw, const std::string& precision, double gemm_efficiency) {
-  const train::ParallelConfig& p = l.parallel;
+  const config::ParallelConfig& p = l.parallel;
   const int t = p.tp, D = p.dp, P = p.pp, world = t * D * P;
   const std::int64_t M = l.micro_batches();
   const double T = c.seq_length, R = double(l.micro_batch) * T, h = c.hidden_size;
@@ -42,7 +42,7 @@ StepTime plan_step_time(const model::ModelConfig& c, const LayoutChoice& l, cons
 
   double slowest = 0;
   for (int stage = 0; stage < P; ++stage) {
-    const model::ModelShard shard = train::shard_for(c, p, 0, stage);
+    const model::ModelShard shard = config::shard_for(c, p, 0, stage);
     const int layers = shard.end_layer(c) - shard.first_layer;
     StageTime x;
     const double fwd = R * (layers * layer_fwd + (shard.has_head ? head_fwd : 0.0)) / t;

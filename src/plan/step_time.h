@@ -20,10 +20,10 @@
 
 #include <vector>
 
-#include "model/model_config.h"
 #include "plan/comm_volume.h"
 #include "plan/hardware.h"
 #include "plan/memory_plan.h"
+#include "spec/model_config.h"
 
 namespace glm::plan {
 

@@ -4,7 +4,7 @@
 
 namespace glm::train {
 
-Device training_device(const RunConfig& rc, const parallel::Communicator* world,
+Device training_device(const config::RunConfig& rc, const parallel::Communicator* world,
                        bool built_with_cuda, int cuda_devices, int current_device) {
   if (rc.train.device != "cuda") return Device::cpu();
   if (!built_with_cuda)

@@ -7,16 +7,16 @@
 //   Device dev = training_device(rc, world, built_with_cuda(), cuda_device_count(), gpu);
 #pragma once
 
+#include "config/run_config.h"
 #include "core/dtype.h"
 #include "parallel/communicator.h"
-#include "train/run_config.h"
 
 namespace glm::train {
 
 // The CPU, or CUDA device `current_device` (glm-train picks one GPU per rank before it
 // builds the process groups). InputError naming train.device for a build without CUDA, no
 // GPU, or several ranks whose world group cannot take device memory (no NCCL).
-Device training_device(const RunConfig& rc, const parallel::Communicator* world,
+Device training_device(const config::RunConfig& rc, const parallel::Communicator* world,
                        bool built_with_cuda, int cuda_devices, int current_device);
 
 // The GPU of the rank with node-local index `local_rank` among `local_size` ranks on its

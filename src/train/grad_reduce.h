@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "model/param_layout.h"
 #include "parallel/communicator.h"
+#include "spec/param_layout.h"
 
 namespace glm::train {
 

@@ -10,6 +10,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "config/layout.h"
+#include "config/resume_check.h"
 #include "core/allocator.h"
 #include "core/cpu_info.h"
 #include "core/error.h"
@@ -18,14 +20,13 @@
 #include "optim/grad_clip.h"
 #include "optim/lr_schedule.h"
 #include "parallel/data_parallel.h"
-#include "train/layout_shards.h"
-#include "train/pipeline_runner.h"
-#include "train/signals.h"
 #include "parallel/pipeline_schedule.h"
 #include "parallel/tensor_span.h"
 #include "train/device_peak.h"
 #include "train/device_policy.h"
 #include "train/grad_reduce.h"
+#include "train/pipeline_runner.h"
+#include "train/signals.h"
 
 namespace glm::train {
 namespace {
@@ -37,7 +38,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 // Checkpoint files are written from and read into host memory.
-OptimizerTensors on_host(const OptimizerTensors& t) {
+checkpoint::OptimizerTensors on_host(const checkpoint::OptimizerTensors& t) {
   if (t.master.device().is_cpu()) return t;
   return {t.layout, t.master.to(Device::cpu()), t.exp_avg.to(Device::cpu()),
           t.exp_avg_sq.to(Device::cpu())};
@@ -47,10 +48,10 @@ OptimizerTensors on_host(const OptimizerTensors& t) {
 
 double EvalResult::perplexity() const { return std::exp(std::min(loss, 50.0)); }
 
-Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
+Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
     : config_(config),
       options_(options),
-      tokenizer_(load_tokenizer(config.train.data_dir)),
+      tokenizer_(data::load_tokenizer(config.train.data_dir)),
       scaler_(config.optim.loss_scaler(config.train.precision_mode() == model::Precision::fp16)),
       spike_guard_(config.spike_guard) {
   const auto& mc = config_.model;
@@ -60,14 +61,14 @@ Trainer::Trainer(const RunConfig& config, const TrainerOptions& options)
         config_.source, mc.vocab_size, tokenizer_.vocab_size(), tokenizer_.name()));
 
   const int mb = config_.train.micro_batch_size, D = dp_size(), P = pp_size();
-  check_batch_layout(config_, mb, D, P);
+  config::check_batch_layout(config_, mb, D, P);
   const model::ModelShard shard = shard_of(tp_rank(), pp_rank());
   shard.validate(mc, fmt::format("{} with tp {} pp {}", config_.source, tp_size(), P));
 
   const std::uint64_t seed = static_cast<std::uint64_t>(config_.train.seed);
-  train_data_ = std::make_unique<DataPipeline>(config_.train.data_dir, "train", tokenizer_,
+  train_data_ = std::make_unique<data::DataPipeline>(config_.train.data_dir, "train", tokenizer_,
                                                config_.objective, mc.seq_length, seed);
-  valid_data_ = std::make_unique<DataPipeline>(config_.train.data_dir, "valid", tokenizer_,
+  valid_data_ = std::make_unique<data::DataPipeline>(config_.train.data_dir, "valid", tokenizer_,
                                                config_.objective, mc.seq_length,
                                                seed ^ kEvalSeedSalt);
 
@@ -147,11 +148,11 @@ std::vector<Trainer::GroupTraffic> Trainer::comm_traffic() const {
 }
 
 model::ModelShard Trainer::shard_of(int t, int stage) const {
-  return shard_for(config_.model, layout(), t, stage);
+  return config::shard_for(config_.model, layout(), t, stage);
 }
 
-ParallelConfig Trainer::layout() const {
-  ParallelConfig p = config_.parallel;
+config::ParallelConfig Trainer::layout() const {
+  config::ParallelConfig p = config_.parallel;
   p.dp = dp_size();
   p.tp = tp_size();
   p.pp = pp_size();
@@ -407,15 +408,15 @@ void Trainer::stop_with_checkpoint() {
   metrics_->log_event({{"event", "stop"}, {"signals", stop_signals_name(stop_signals_)}, {"step", state_.step}});
 }
 
-SaveResult Trainer::save(const std::string& save_root) {
+checkpoint::SaveResult Trainer::save(const std::string& save_root) {
   // DP ranks of one TP x PP position hold identical state (ZeRO-1 shards are gathered
   // first, by every rank of the DP group): DP rank 0 of each position writes its pieces.
   // Whether this step is already saved is rank 0's view of the directory, agreed by every
   // rank: ranks that saw a shared file system differently would otherwise split between
   // the collective save below and returning here, and hang.
-  const auto existing = std::filesystem::path(save_root) / iter_dir_name(state_.step);
+  const auto existing = std::filesystem::path(save_root) / checkpoint::iter_dir_name(state_.step);
   double saved[1] = {world_rank() == 0 && state_.step == checkpoint_step_ &&
-                             std::filesystem::exists(existing / kMetaFile)
+                             std::filesystem::exists(existing / checkpoint::kMetaFile)
                          ? 1.0
                          : 0.0};
   world_sum(saved);
@@ -423,15 +424,15 @@ SaveResult Trainer::save(const std::string& save_root) {
     if (world_rank() == 0) spdlog::info("checkpoint of step {} already in {}", state_.step, save_root);
     return {existing.string(), 0, 0, {}};
   }
-  const OptimizerTensors tensors = on_host(optimizer_tensors());
-  SaveResult r;
+  const checkpoint::OptimizerTensors tensors = on_host(optimizer_tensors());
+  checkpoint::SaveResult r;
   if (world_size() == 1) {
-    r = save_checkpoint(save_root, checkpoint_meta(), tensors, config_.train.keep_last);
+    r = checkpoint::save_checkpoint(save_root, checkpoint_meta(), tensors, config_.train.keep_last);
   } else {
-    CollectiveSave group{world(), world_rank(), dp_rank() == 0,
-                         checkpoint_writers(config_.model, layout())};
-    r = save_checkpoint_collective(save_root, checkpoint_meta(), tensors, config_.train.keep_last,
-                                   group);
+    checkpoint::CollectiveSave group{world(), world_rank(), dp_rank() == 0,
+                                     checkpoint::checkpoint_writers(config_.model, layout())};
+    r = checkpoint::save_checkpoint_collective(save_root, checkpoint_meta(), tensors,
+                                               config_.train.keep_last, group);
   }
   checkpoint_step_ = state_.step;
   if (world_rank() != 0) return r;
@@ -446,13 +447,13 @@ SaveResult Trainer::save(const std::string& save_root) {
 
 void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
   const auto t0 = std::chrono::steady_clock::now();
-  const std::string path = resolve_checkpoint_dir(dir, iter);
-  const std::string meta_path = (std::filesystem::path(path) / kMetaFile).string();
-  CheckpointMeta meta = read_checkpoint_meta(path);
-  verify_checkpoint_files(path, meta);
+  const std::string path = checkpoint::resolve_checkpoint_dir(dir, iter);
+  const std::string meta_path = (std::filesystem::path(path) / checkpoint::kMetaFile).string();
+  checkpoint::CheckpointMeta meta = checkpoint::read_checkpoint_meta(path);
+  checkpoint::verify_checkpoint_files(path, meta);
   std::vector<std::string> notes;
-  RunConfig rc = reconcile_resume_config(config_, meta.config, meta_path, notes);
-  const CheckpointLayout here = checkpoint_meta().layout;
+  config::RunConfig rc = config::reconcile_resume_config(config_, meta.config, meta_path, notes);
+  const checkpoint::CheckpointLayout here = checkpoint_meta().layout;
   if (meta.layout != here)
     notes.push_back(fmt::format("re-cut from layout dp {} tp {} pp {}{} ({} ranks) to dp {} tp {} "
                                 "pp {}{}",
@@ -463,19 +464,19 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
   if (zero_) {
     // The checkpoint holds whole pieces: load this rank's, keep its ZeRO-1 shard.
     const auto& layout = model_->layout();
-    OptimizerTensors full{&layout, Tensor::empty({layout.total()}, DType::f32),
+    checkpoint::OptimizerTensors full{&layout, Tensor::empty({layout.total()}, DType::f32),
                           Tensor::empty({layout.total()}, DType::f32),
                           Tensor::empty({layout.total()}, DType::f32)};
-    load_optimizer_tensors(path, meta, full);
+    checkpoint::load_optimizer_tensors(path, meta, full);
     const auto range = zero_->range();
     adamw_->master().copy_from(full.master.slice(0, range.begin, range.end));
     adamw_->exp_avg().copy_from(full.exp_avg.slice(0, range.begin, range.end));
     adamw_->exp_avg_sq().copy_from(full.exp_avg_sq.slice(0, range.begin, range.end));
   } else if (adamw_->master().device().is_cpu()) {
-    load_optimizer_tensors(path, meta, optimizer_tensors());
+    checkpoint::load_optimizer_tensors(path, meta, optimizer_tensors());
   } else {
-    OptimizerTensors host = on_host(optimizer_tensors());
-    load_optimizer_tensors(path, meta, host);
+    checkpoint::OptimizerTensors host = on_host(optimizer_tensors());
+    checkpoint::load_optimizer_tensors(path, meta, host);
     adamw_->master().copy_from(host.master);
     adamw_->exp_avg().copy_from(host.exp_avg);
     adamw_->exp_avg_sq().copy_from(host.exp_avg_sq);
@@ -507,8 +508,8 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
                        {"seconds", seconds}, {"notes", notes}});
 }
 
-CheckpointMeta Trainer::checkpoint_meta() const {
-  CheckpointMeta m;
+checkpoint::CheckpointMeta Trainer::checkpoint_meta() const {
+  checkpoint::CheckpointMeta m;
   m.step = state_.step;
   m.consumed_samples = state_.consumed_samples;
   m.skipped_steps = state_.skipped_steps;
@@ -520,18 +521,18 @@ CheckpointMeta Trainer::checkpoint_meta() const {
                 {"global_batch", optim::global_batch_size(config_.batch, state_.consumed_samples)},
                 {"egs_alpha", optim::egs_alpha(config_.egs_schedule, state_.step)},
                 {"note", "the next step's values: functions of consumed_samples and step"}};
-  RunConfig rc = config_;
+  config::RunConfig rc = config_;
   rc.parallel = layout();  // the layout that wrote it, also in the config it restates
   m.config = rc.to_json();
   m.layout = {world_size(), dp_size(), tp_size(), pp_size(), zero_ ? 1 : 0};
   return m;
 }
 
-OptimizerTensors Trainer::optimizer_tensors() const {
+checkpoint::OptimizerTensors Trainer::optimizer_tensors() const {
   if (!zero_) return {&model_->layout(), adamw_->master(), adamw_->exp_avg(), adamw_->exp_avg_sq()};
   // ZeRO-1: whole tensors gathered from every rank's shard (a collective: all ranks call it).
   const std::int64_t total = model_->layout().total();
-  OptimizerTensors t{&model_->layout(), Tensor::empty({total}, DType::f32),
+  checkpoint::OptimizerTensors t{&model_->layout(), Tensor::empty({total}, DType::f32),
                      Tensor::empty({total}, DType::f32), Tensor::empty({total}, DType::f32)};
   zero_->gather(adamw_->master(), t.master);
   zero_->gather(adamw_->exp_avg(), t.exp_avg);

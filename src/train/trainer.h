@@ -9,7 +9,7 @@
 // model's parameters are then refreshed from the master weights, rounded to fp16.
 //
 //   Trainer t(run_config, {.log_dir = "logs/run1"});
-//   t.load("ckpt");                  // optional: resume from ckpt/latest (train/checkpoint.h)
+//   t.load("ckpt");                  // optional: resume from ckpt/latest (checkpoint/checkpoint.h)
 //   EvalResult before = t.evaluate();
 //   t.run();                         // train_iters steps with logging and evaluation, saving
 //                                    // to train.save_dir every save_interval steps, at the
@@ -22,6 +22,9 @@
 #include <optional>
 #include <string>
 
+#include "checkpoint/checkpoint.h"
+#include "config/run_config.h"
+#include "data/data_pipeline.h"
 #include "train/signals.h"
 #include "data/tokenizer.h"
 #include "model/glm_model.h"
@@ -29,10 +32,7 @@
 #include "optim/loss_scaler.h"
 #include "optim/spike_guard.h"
 #include "parallel/communicator.h"
-#include "train/checkpoint.h"
-#include "train/data_pipeline.h"
 #include "train/metrics.h"
-#include "train/run_config.h"
 #include "train/sharded_update.h"
 
 namespace glm::train {
@@ -85,7 +85,7 @@ struct EvalResult {
 
 class Trainer {
  public:
-  Trainer(const RunConfig& config, const TrainerOptions& options);
+  Trainer(const config::RunConfig& config, const TrainerOptions& options);
   ~Trainer();
 
   StepResult train_step();
@@ -97,9 +97,9 @@ class Trainer {
   // without the final evaluation (stop_signals() then says which signals).
   std::pair<EvalResult, EvalResult> run();
 
-  // Writes a checkpoint of the current state under save_root (train/checkpoint.h), logs
+  // Writes a checkpoint of the current state under save_root (checkpoint/checkpoint.h), logs
   // its time and size (console and metrics.jsonl) and prunes to train.keep_last.
-  SaveResult save(const std::string& save_root);
+  checkpoint::SaveResult save(const std::string& save_root);
   // Resumes from a save root's `latest` (or iteration `iter`), or a checkpoint directory:
   // verifies it, checks the config against the checkpoint's and applies config.resume's
   // overrides (each logged), then restores weights, Adam moments and step count, loss
@@ -107,8 +107,8 @@ class Trainer {
   // trainer whose load failed part-way must not be used.
   void load(const std::string& dir, std::optional<std::int64_t> iter = std::nullopt);
   // The current state as a checkpoint's meta (tensors and files left empty).
-  CheckpointMeta checkpoint_meta() const;
-  OptimizerTensors optimizer_tensors() const;
+  checkpoint::CheckpointMeta checkpoint_meta() const;
+  checkpoint::OptimizerTensors optimizer_tensors() const;
   StopSignals stop_signals() const { return stop_signals_; }
 
   const TrainState& state() const { return state_; }
@@ -116,7 +116,7 @@ class Trainer {
   const optim::LossScaler& loss_scaler() const { return scaler_; }
   const optim::SpikeGuard& spike_guard() const { return spike_guard_; }
   const optim::AdamW& optimizer() const { return *adamw_; }
-  const RunConfig& config() const { return config_; }
+  const config::RunConfig& config() const { return config_; }
 
  private:
   void skip_sample_ranges();    // resume.skip_samples, before a step draws its batch
@@ -137,7 +137,7 @@ class Trainer {
   int world_size() const { return world() ? world()->size() : 1; }
   // The model shard of position (tp rank, pp stage) of this run's layout.
   model::ModelShard shard_of(int tp_rank, int stage) const;
-  ParallelConfig layout() const;  // this run's actual layout
+  config::ParallelConfig layout() const;  // this run's actual layout
   // Sums over the DP group / over every rank (identity without one).
   void dp_sum(std::span<double> values) const;
   void world_sum(std::span<double> values) const;
@@ -146,7 +146,7 @@ class Trainer {
   StopSignals agreed_stop_signals() const;
   void stop_with_checkpoint();  // after a stop signal: save (if save_dir) and log
 
-  RunConfig config_;
+  config::RunConfig config_;
   TrainerOptions options_;
   data::Tokenizer tokenizer_;
   std::unique_ptr<model::GLMModel> model_;
@@ -160,7 +160,7 @@ class Trainer {
   std::unique_ptr<optim::AdamW> adamw_;
   optim::LossScaler scaler_;
   optim::SpikeGuard spike_guard_;
-  std::unique_ptr<DataPipeline> train_data_, valid_data_;
+  std::unique_ptr<data::DataPipeline> train_data_, valid_data_;
   std::unique_ptr<MetricsLog> metrics_;
   TrainState state_;
   double peak_flops_ = 0;  // per process, for MFU

@@ -28,15 +28,15 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "config/run_config.h"
 #include "core/cpu_info.h"
-#include "kernels/gemm.h"
 #include "kernels/convert.h"
 #include "kernels/elementwise.h"
+#include "kernels/gemm.h"
 #include "model/glm_model.h"
 #include "model/init.h"
 #include "optim/adamw.h"
 #include "optim/grad_clip.h"
-#include "train/run_config.h"
 #include "tests/bench/bench_util.h"
 
 namespace po = boost::program_options;
@@ -100,7 +100,7 @@ int main(int argc, char** argv) try {
     throw InputError(fmt::format("--optimizer {}: expected none or adamw", optimizer));
   const bool adamw = optimizer == "adamw";
 
-  train::RunConfig rc = train::load_run_config(config_path, overrides);
+  config::RunConfig rc = config::load_run_config(config_path, overrides);
   omp_set_num_threads(threads);
   const int B = rc.train.micro_batch_size, T = rc.model.seq_length;
 

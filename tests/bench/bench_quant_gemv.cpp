@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "config/run_config.h"
 #include "core/cpu_info.h"
 #include "core/half.h"
 #include "data/tokenizer.h"
@@ -40,7 +41,6 @@
 #include "kernels/quant.h"
 #include "model/glm_model.h"
 #include "model/init.h"
-#include "train/run_config.h"
 
 namespace po = boost::program_options;
 using namespace glm;
@@ -188,7 +188,7 @@ struct DecodeResult {
 
 std::vector<DecodeResult> bench_decode(const std::string& config, const std::string& tokenizer,
                                        int repeats) {
-  train::RunConfig rc = train::load_run_config(config);
+  config::RunConfig rc = config::load_run_config(config);
   data::Tokenizer tok = data::Tokenizer::from_file(tokenizer);
   model::GLMModel m(rc.model, {.precision = model::Precision::fp32});
   model::deepnorm_init(m.params(), 1234);

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "model/batch.h"
+#include "spec/batch.h"
 #include "tests/test_util.h"
 
 namespace glm::bench {

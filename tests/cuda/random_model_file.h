@@ -14,12 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "config/run_config.h"
 #include "data/tokenizer.h"
 #include "data/tokenizer_trainer.h"
 #include "infer/export.h"
 #include "model/glm_model.h"
 #include "model/init.h"
-#include "train/run_config.h"
 
 namespace glm::cudatest {
 
@@ -55,8 +55,8 @@ inline data::Tokenizer synthetic_tokenizer(int vocab = 400) {
 }
 
 // A run config holding `model_json` (the "model" section) and defaults elsewhere.
-inline train::RunConfig run_config(const std::string& model_json) {
-  return train::parse_run_config("{\"model\": " + model_json + "}", "random model config");
+inline config::RunConfig run_config(const std::string& model_json) {
+  return config::parse_run_config("{\"model\": " + model_json + "}", "random model config");
 }
 
 // DeepNorm initialisation, then every parameter (LayerNorm gains and biases included) plus
@@ -73,7 +73,7 @@ inline model::GLMModel random_model(const model::ModelConfig& config, std::uint6
   return m;
 }
 
-inline void write_model(model::GLMModel& m, const train::RunConfig& rc, const data::Tokenizer& tok,
+inline void write_model(model::GLMModel& m, const config::RunConfig& rc, const data::Tokenizer& tok,
                         const std::string& path, int bits, std::int64_t group, int tp) {
   infer::ExportOptions o;
   o.bits = bits;

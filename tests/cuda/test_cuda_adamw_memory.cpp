@@ -7,8 +7,8 @@
 #include "core/cuda_caching_allocator.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda/cuda_adamw.h"
-#include "model/param_layout.h"
 #include "optim/adamw.h"
+#include "spec/param_layout.h"
 
 namespace glm {
 namespace {

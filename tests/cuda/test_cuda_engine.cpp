@@ -65,7 +65,7 @@ class EngineFiles : public ::testing::Test {
     dir_ = new std::string((fs::temp_directory_path() / "glm_cuda_engine_test").string());
     fs::remove_all(*dir_);
     fs::create_directories(*dir_);
-    rc_ = new train::RunConfig(run_config(kModel));
+    rc_ = new config::RunConfig(run_config(kModel));
     tok_ = new data::Tokenizer(synthetic_tokenizer());
     model_ = new model::GLMModel(random_model(rc_->model, 7, 0.05f));
   }
@@ -86,12 +86,12 @@ class EngineFiles : public ::testing::Test {
 
  private:
   static std::string* dir_;
-  static train::RunConfig* rc_;
+  static config::RunConfig* rc_;
   static data::Tokenizer* tok_;
   static model::GLMModel* model_;
 };
 std::string* EngineFiles::dir_ = nullptr;
-train::RunConfig* EngineFiles::rc_ = nullptr;
+config::RunConfig* EngineFiles::rc_ = nullptr;
 data::Tokenizer* EngineFiles::tok_ = nullptr;
 model::GLMModel* EngineFiles::model_ = nullptr;
 

@@ -16,8 +16,8 @@
 #include "kernels/cuda/cuda_adamw.h"
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/launch_config.h"
-#include "model/param_layout.h"
 #include "optim/adamw.h"
+#include "spec/param_layout.h"
 
 namespace glm {
 namespace {

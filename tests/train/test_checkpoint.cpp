@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "checkpoint/checkpoint.h"
 #include "core/error.h"
-#include "train/checkpoint.h"
 #include "train/trainer.h"
 #include "train_test_util.h"
 
@@ -56,7 +56,7 @@ struct RunRecord {
 RunRecord record(Trainer& t, std::vector<double> losses) {
   RunRecord r;
   r.losses = std::move(losses);
-  OptimizerTensors o = t.optimizer_tensors();
+  checkpoint::OptimizerTensors o = t.optimizer_tensors();
   r.master = o.master.clone();
   r.exp_avg = o.exp_avg.clone();
   r.exp_avg_sq = o.exp_avg_sq.clone();
@@ -87,7 +87,7 @@ void expect_bit_identical(const RunRecord& a, const RunRecord& b) {
 
 // 20 steps in one go == 10 steps, save, a fresh Trainer that loads, 10 more steps.
 void check_resume_is_bit_exact(bool fp16, const std::string& name) {
-  RunConfig rc = tiny_run(exactness_overrides(fp16));
+  config::RunConfig rc = tiny_run(exactness_overrides(fp16));
   const std::string dir = temp_dir(name);
   RunRecord whole, resumed;
   {
@@ -125,8 +125,9 @@ TEST(Checkpoint, ResumeIsBitExactFp16) { check_resume_is_bit_exact(true, "glm_ck
 
 TEST(Checkpoint, SavesEveryIntervalKeepsTheLastKAndPointsLatestAtTheNewest) {
   const std::string dir = temp_dir("glm_ckpt_keep");
-  RunConfig rc = tiny_run({"train.train_iters=5", "train.save_interval=1", "train.keep_last=2",
-                           "train.save_dir=\"" + dir + "/ckpt\""});
+  config::RunConfig rc =
+      tiny_run({"train.train_iters=5", "train.save_interval=1", "train.keep_last=2",
+                "train.save_dir=\"" + dir + "/ckpt\""});
   fs::create_directories(dir + "/ckpt/iter_00000003.tmp");  // as left by a crashed save
   Trainer t(rc, {.log_dir = dir + "/log"});
   t.run();
@@ -138,12 +139,13 @@ TEST(Checkpoint, SavesEveryIntervalKeepsTheLastKAndPointsLatestAtTheNewest) {
   std::string text;
   latest >> text;
   EXPECT_EQ(text, "5");
-  CheckpointMeta m = read_checkpoint_meta(resolve_checkpoint_dir(dir + "/ckpt", std::nullopt));
+  checkpoint::CheckpointMeta m = checkpoint::read_checkpoint_meta(
+      checkpoint::resolve_checkpoint_dir(dir + "/ckpt", std::nullopt));
   EXPECT_EQ(m.step, 5);
   EXPECT_EQ(m.consumed_samples, 40);
-  verify_checkpoint_files(dir + "/ckpt/iter_00000005", m);
-  verify_checkpoint_pieces(dir + "/ckpt/iter_00000005", m);
-  EXPECT_EQ(resolve_checkpoint_dir(dir + "/ckpt", 4), dir + "/ckpt/iter_00000004");
+  checkpoint::verify_checkpoint_files(dir + "/ckpt/iter_00000005", m);
+  checkpoint::verify_checkpoint_pieces(dir + "/ckpt/iter_00000005", m);
+  EXPECT_EQ(checkpoint::resolve_checkpoint_dir(dir + "/ckpt", 4), dir + "/ckpt/iter_00000004");
   // metrics.jsonl records each save with its time and size.
   std::ifstream metrics(dir + "/log/metrics.jsonl");
   int saves = 0;
@@ -182,7 +184,7 @@ class BrokenCheckpoint : public ::testing::Test {
   // Loading `save_dir` into a fresh trainer fails with an InputError whose message holds
   // every one of `needles`.
   void expect_refused(const std::string& save_dir, const std::vector<std::string>& needles,
-                      const RunConfig& rc = tiny_run()) {
+                      const config::RunConfig& rc = tiny_run()) {
     Trainer t(rc, {.log_dir = *root_ + "/log"});
     try {
       t.load(save_dir);
@@ -202,8 +204,8 @@ TEST_F(BrokenCheckpoint, TheIntactOneLoadsAndVerifies) {
   t.load(*root_ + "/good");
   EXPECT_EQ(t.state().step, 2);
   EXPECT_EQ(t.state().consumed_samples, 16);
-  CheckpointMeta m = read_checkpoint_meta(*root_ + "/good/iter_00000002");
-  EXPECT_NO_THROW(verify_checkpoint_pieces(*root_ + "/good/iter_00000002", m));
+  checkpoint::CheckpointMeta m = checkpoint::read_checkpoint_meta(*root_ + "/good/iter_00000002");
+  EXPECT_NO_THROW(checkpoint::verify_checkpoint_pieces(*root_ + "/good/iter_00000002", m));
 }
 
 // Checkpoint files are read into host memory only: device tensors (a GPU trainer that forgot
@@ -212,7 +214,7 @@ TEST_F(BrokenCheckpoint, TheIntactOneLoadsAndVerifies) {
 TEST_F(BrokenCheckpoint, DeviceTensorsAreRefusedNamingHostMemory) {
   Trainer t(tiny_run(), {.log_dir = *root_ + "/log"});
   const std::string dir = *root_ + "/good/iter_00000002";
-  const CheckpointMeta m = read_checkpoint_meta(dir);
+  const checkpoint::CheckpointMeta m = checkpoint::read_checkpoint_meta(dir);
   const auto& layout = t.model().layout();
   std::vector<float> host(3 * static_cast<std::size_t>(layout.total()));
   auto labelled = [&](int i) {
@@ -220,7 +222,7 @@ TEST_F(BrokenCheckpoint, DeviceTensorsAreRefusedNamingHostMemory) {
                         Device::cuda(0));
   };
   try {
-    load_optimizer_tensors(dir, m, {&layout, labelled(0), labelled(1), labelled(2)});
+    checkpoint::load_optimizer_tensors(dir, m, {&layout, labelled(0), labelled(1), labelled(2)});
     FAIL() << "device tensors were accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("must be in host memory"), std::string::npos) << e.what();
@@ -271,7 +273,7 @@ TEST_F(BrokenCheckpoint, AConfigThatDoesNotMatchIsRefusedNamingMetaJsonAndTheKey
 }
 
 TEST_F(BrokenCheckpoint, ResumeOverridesAreAppliedAndRunSettingsMayChange) {
-  RunConfig rc = tiny_run({"train.train_iters=7", "train.eval_iters=3", "resume.lr=0.001",
+  config::RunConfig rc = tiny_run({"train.train_iters=7", "train.eval_iters=3", "resume.lr=0.001",
                            "resume.lr_min=0.0001", "resume.egs_alpha=0.5"});
   Trainer t(rc, {.log_dir = *root_ + "/log"});
   t.load(*root_ + "/good");
@@ -284,13 +286,13 @@ TEST_F(BrokenCheckpoint, ResumeOverridesAreAppliedAndRunSettingsMayChange) {
 
 TEST(Checkpoint, ResumeLossScaleOverrideSetsTheScale) {
   const std::string dir = temp_dir("glm_ckpt_scale");
-  RunConfig rc = tiny_run({"train.precision=\"fp16\"", "optim.initial_loss_scale=1024"});
+  config::RunConfig rc = tiny_run({"train.precision=\"fp16\"", "optim.initial_loss_scale=1024"});
   {
     Trainer t(rc, {.log_dir = dir + "/log"});
     t.train_step();
     t.save(dir + "/ckpt");
   }
-  RunConfig over = tiny_run(
+  config::RunConfig over = tiny_run(
       {"train.precision=\"fp16\"", "optim.initial_loss_scale=1024", "resume.loss_scale=256"});
   Trainer t(over, {.log_dir = dir + "/log"});
   t.load(dir + "/ckpt");

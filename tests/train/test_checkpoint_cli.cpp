@@ -19,10 +19,10 @@
 #include <thread>
 #include <vector>
 
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 #include "train_test_util.h"
 
-namespace glm::train {
+namespace glm::checkpoint {
 namespace {
 
 namespace fs = std::filesystem;
@@ -272,4 +272,4 @@ TEST_F(CheckpointCli, GlmCkptInspectsAndVerifiesAndExits2NamingABrokenFile) {
 }
 
 }  // namespace
-}  // namespace glm::train
+}  // namespace glm::checkpoint

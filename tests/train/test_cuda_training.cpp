@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "core/allocator.h"
-#include "tests/gpu_skip.h"
 #include "core/error.h"
+#include "tests/gpu_skip.h"
 #include "train/device_peak.h"
 #include "train/device_policy.h"
 #include "train/trainer.h"
@@ -100,7 +100,7 @@ TEST(CudaTraining, CheckpointFromGpuResumesOnCpu) {
 // The device decision with every combination of facts (runs on any machine): a CUDA run
 // is refused, before any work, with a message that says why.
 TEST(CudaTraining, DeviceDecisionRefusesClearly) {
-  const RunConfig cpu = tiny_run(), gpu = tiny_run({"train.device=\"cuda\""});
+  const config::RunConfig cpu = tiny_run(), gpu = tiny_run({"train.device=\"cuda\""});
   EXPECT_TRUE(training_device(cpu, nullptr, false, 0, 0).is_cpu());
   EXPECT_TRUE(training_device(cpu, nullptr, true, 4, 1).is_cpu());
   EXPECT_EQ(training_device(gpu, nullptr, true, 4, 3), Device::cuda(3));
@@ -134,12 +134,12 @@ TEST(CudaTraining, EachRankGetsItsOwnGpuOrAClearRefusal) {
         << e.what();
   }
   EXPECT_THROW(rank_gpu(0, 1, 0), InputError);
-  const RunConfig gpu = tiny_run({"train.device=\"cuda\""});
+  const config::RunConfig gpu = tiny_run({"train.device=\"cuda\""});
   EXPECT_THROW(training_device(gpu, nullptr, true, 2, 2), InputError);  // no such GPU
 }
 
 TEST(CudaTraining, DeviceIsARunSettingOfTheConfig) {
-  RunConfig rc = tiny_run({"train.device=\"cuda\""});
+  config::RunConfig rc = tiny_run({"train.device=\"cuda\""});
   EXPECT_EQ(rc.train.device, "cuda");
   EXPECT_TRUE(rc.model_options().device.is_cuda());
   EXPECT_THROW(tiny_run({"train.device=\"tpu\""}), InputError);

@@ -21,7 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/h5_tensors.h"
-#include "model/param_layout.h"
+#include "spec/param_layout.h"
 #include "train_test_util.h"
 
 namespace glm {
@@ -65,7 +65,7 @@ std::vector<double> losses(const std::string& out) {
 double param_rel_diff(const std::string& a, const std::string& b, int iter) {
   const std::string dir = fmt::format("/ckpt/iter_{:08d}/rank_00000.h5", iter);
   H5File fa(a + dir, H5File::Mode::read), fb(b + dir, H5File::Mode::read);
-  train::RunConfig rc = testing::tiny_run();
+  config::RunConfig rc = testing::tiny_run();
   model::ParamLayout layout(rc.model, {});
   double worst = 0;
   for (const auto& s : layout.specs()) {

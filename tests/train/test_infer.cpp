@@ -17,13 +17,13 @@
 
 #include "core/h5_tensors.h"
 #include "core/half.h"
+#include "data/data_pipeline.h"
 #include "infer/device.h"
 #include "infer/engine.h"
 #include "infer/export.h"
 #include "infer/generate.h"
 #include "infer/perplexity.h"
 #include "model/glm_model.h"
-#include "train/data_pipeline.h"
 #include "train/trainer.h"
 #include "train_test_util.h"
 
@@ -43,7 +43,7 @@ std::string test_dir(const std::string& name) {
 // tiny (h=128, N=2, a=4, f=384, T=128, V=6016) with 2 training steps so LayerNorms and biases
 // are no longer their init constants; saved as a one-process checkpoint.
 struct Saved {
-  train::RunConfig rc;
+  config::RunConfig rc;
   std::string ckpt;
   Tensor params;     // fp32 master weights, flat over the one-process layout
   double eval_loss;  // the trainer's held-out loss (fp32 weights)
@@ -100,8 +100,8 @@ Diff diff(const float* a, const float* b, std::int64_t n) {
 }
 
 // Held-out samples as the trainer evaluates them ([gMASK] and [MASK] kinds, padding).
-model::Batch heldout(const train::RunConfig& rc, data::Tokenizer& tok, int first, int B) {
-  train::DataPipeline p(rc.train.data_dir, "valid", tok, rc.objective, rc.model.seq_length,
+model::Batch heldout(const config::RunConfig& rc, data::Tokenizer& tok, int first, int B) {
+  data::DataPipeline p(rc.train.data_dir, "valid", tok, rc.objective, rc.model.seq_length,
                         static_cast<std::uint64_t>(rc.train.seed) ^ kEvalSeedSalt);
   return p.micro_batch(first, B);
 }
@@ -130,7 +130,7 @@ TEST(Infer, Fp16PrefillMatchesModelForwardLogits) {
   Saved s = save_tiny(dir);
   Engine e(load_model_file(export_to(s, dir + "/m16.h5", 16)));
   model::GLMModel m = rounded_model(s);
-  data::Tokenizer tok = train::load_tokenizer(s.rc.train.data_dir);
+  data::Tokenizer tok = data::load_tokenizer(s.rc.train.data_dir);
   model::Batch batch = heldout(s.rc, tok, 0, 6);  // seed 1234: both sample kinds among 6
   Tensor want = m.forward_logits(batch);          // [B*T, V]
   const std::int64_t T = batch.seq_len(), V = s.rc.model.vocab_size;
@@ -180,7 +180,7 @@ TEST(Infer, QuantizedLogitsCloseToFp16) {
   const std::string dir = test_dir("quant");
   Saved s = save_tiny(dir);
   Engine e16(load_model_file(export_to(s, dir + "/m16.h5", 16)));
-  data::Tokenizer tok = train::load_tokenizer(s.rc.train.data_dir);
+  data::Tokenizer tok = data::load_tokenizer(s.rc.train.data_dir);
   model::Batch batch = heldout(s.rc, tok, 0, 2);
   Tensor ref = engine_logits(e16, batch, 0);
   // relative L2 error of the logits; measured on this model: int8 per-row 0.03%, int4
@@ -207,7 +207,7 @@ TEST(Infer, QuantizedLogitsCloseToFp16) {
 TEST(Infer, Int8ActivationsStayCloseToExactActivations) {
   const std::string dir = test_dir("act8");
   Saved s = save_tiny(dir);
-  data::Tokenizer tok = train::load_tokenizer(s.rc.train.data_dir);
+  data::Tokenizer tok = data::load_tokenizer(s.rc.train.data_dir);
   model::Batch batch = heldout(s.rc, tok, 0, 2);
   Engine exact(load_model_file(export_to(s, dir + "/m4.h5", 4, 64)));
   Engine fast(load_model_file(dir + "/m4.h5"));
@@ -227,7 +227,7 @@ TEST(Infer, TensorParallelShardsMatchOneShard) {
   Engine e2(load_model_file(export_to(s, dir + "/tp2.h5", 16, 0, 2)));
   Engine e4(load_model_file(export_to(s, dir + "/tp4.h5", 16, 0, 4)));
   ASSERT_EQ(e2.model().tp, 2);
-  data::Tokenizer tok = train::load_tokenizer(s.rc.train.data_dir);
+  data::Tokenizer tok = data::load_tokenizer(s.rc.train.data_dir);
   model::Batch batch = heldout(s.rc, tok, 0, 1);
   Tensor ref = engine_logits(e1, batch, 0);
   // the same products summed in another order (partial sums over ranks): 2.4e-7 observed
@@ -279,8 +279,8 @@ TEST(Infer, EvalLossMatchesModelAndTrainer) {
 }
 
 TEST(Infer, PromptLayoutFollowsTheCollator) {
-  train::RunConfig rc = glm::testing::tiny_run();
-  data::Tokenizer tok = train::load_tokenizer(rc.train.data_dir);
+  config::RunConfig rc = glm::testing::tiny_run();
+  data::Tokenizer tok = data::load_tokenizer(rc.train.data_dir);
   const auto& sp = tok.special();
   model::Batch batch = heldout(rc, tok, 0, 8);
   const std::int64_t T = batch.seq_len();

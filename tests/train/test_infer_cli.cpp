@@ -41,7 +41,7 @@ CliResult run(const std::string& cmd, const std::string& dir) {
 std::string saved_checkpoint(const std::string& dir) {
   fs::remove_all(dir);
   fs::create_directories(dir);
-  train::RunConfig rc = glm::testing::tiny_run({"train.eval_iters=1"});
+  config::RunConfig rc = glm::testing::tiny_run({"train.eval_iters=1"});
   train::Trainer t(rc, {.log_dir = dir + "/log"});
   t.train_step();
   return t.save(dir + "/ckpt").dir;

@@ -18,10 +18,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "model/param_layout.h"
+#include "checkpoint/checkpoint.h"
+#include "config/layout.h"
 #include "plan/comm_volume.h"
-#include "train/checkpoint.h"
-#include "train/layout_shards.h"
+#include "spec/param_layout.h"
 #include "train_test_util.h"
 
 namespace glm {
@@ -79,20 +79,20 @@ std::vector<double> losses(const std::string& out) {
   return l;
 }
 
-train::RunConfig config() {
+config::RunConfig config() {
   std::vector<std::string> sets(kSets.begin(), kSets.end());
   return testing::tiny_run(sets);
 }
 
 // The master weights of a checkpoint as whole tensors (re-cut into one process).
 Tensor full_master(const std::string& ckpt, int iter) {
-  const std::string dir = train::resolve_checkpoint_dir(ckpt, iter);
-  train::CheckpointMeta meta = train::read_checkpoint_meta(dir);
+  const std::string dir = checkpoint::resolve_checkpoint_dir(ckpt, iter);
+  checkpoint::CheckpointMeta meta = checkpoint::read_checkpoint_meta(dir);
   static model::ParamLayout layout(config().model, {});
-  train::OptimizerTensors t{&layout, Tensor::zeros({layout.total()}, DType::f32),
+  checkpoint::OptimizerTensors t{&layout, Tensor::zeros({layout.total()}, DType::f32),
                             Tensor::zeros({layout.total()}, DType::f32),
                             Tensor::zeros({layout.total()}, DType::f32)};
-  train::load_optimizer_tensors(dir, meta, t);
+  checkpoint::load_optimizer_tensors(dir, meta, t);
   return t.master;
 }
 
@@ -114,8 +114,8 @@ double param_rel_diff(const Tensor& a, const Tensor& b) {
 // --- the analytic byte count of one training step, per rank ---------------------------
 // plan::step_comm_bytes: the planner's count, here against what the communicators count.
 plan::CommBytes expected_bytes(const Layout& lay, int world_rank, std::int64_t head_rows) {
-  const train::RunConfig rc = config();
-  train::ParallelConfig pc;
+  const config::RunConfig rc = config();
+  config::ParallelConfig pc;
   pc.dp = lay.dp;
   pc.tp = lay.tp;
   pc.pp = lay.pp;

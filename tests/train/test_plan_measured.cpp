@@ -60,7 +60,7 @@ std::string run_train(const PlanRun& r) {
   return out;
 }
 
-plan::StageMemory planned_stage0(const PlanRun& r, const train::RunConfig& rc) {
+plan::StageMemory planned_stage0(const PlanRun& r, const config::RunConfig& rc) {
   plan::LayoutChoice l;
   l.parallel.dp = r.dp;
   l.parallel.tp = r.tp;
@@ -73,7 +73,7 @@ plan::StageMemory planned_stage0(const PlanRun& r, const train::RunConfig& rc) {
 }
 
 TEST(PlanMeasured, MemoryMatchesTheAllocatorInFourLayouts) {
-  const train::RunConfig rc = testing::tiny_run(kSets);
+  const config::RunConfig rc = testing::tiny_run(kSets);
   for (const PlanRun& r : {PlanRun{2, 1, 1, false}, PlanRun{1, 2, 1, false},
                            PlanRun{1, 1, 2, false}, PlanRun{2, 1, 1, true}}) {
     const std::string out = run_train(r);

@@ -27,7 +27,7 @@ using glm::testing::tiny_run;
 constexpr double kMinHeldOutDrop = 1.0;
 
 TEST(Trainer, TinyConfigLowersHeldOutLossOnTheRealCorpus) {
-  RunConfig rc = tiny_run({"train.train_iters=60"});
+  config::RunConfig rc = tiny_run({"train.train_iters=60"});
   Trainer t(rc, {.log_dir = temp_dir("glm_trainer_tiny")});
   auto [before, after] = t.run();
   EXPECT_NEAR(before.loss, std::log(6016.0), 0.5) << "an untrained model guesses uniformly";
@@ -46,8 +46,8 @@ constexpr double kFp16LossRelTol = 2e-3;
 
 TEST(Trainer, Fp16TracksFp32Over50Steps) {
   // A loss scale that never overflows here, so both runs take the same 50 updates.
-  RunConfig r32 = tiny_run({"train.train_iters=50"});
-  RunConfig r16 = tiny_run({"train.train_iters=50", "train.precision=\"fp16\"",
+  config::RunConfig r32 = tiny_run({"train.train_iters=50"});
+  config::RunConfig r16 = tiny_run({"train.train_iters=50", "train.precision=\"fp16\"",
                             "optim.initial_loss_scale=4096"});
   Trainer t32(r32, {.log_dir = temp_dir("glm_trainer_fp32")});
   Trainer t16(r16, {.log_dir = temp_dir("glm_trainer_fp16")});
@@ -65,7 +65,7 @@ TEST(Trainer, Fp16TracksFp32Over50Steps) {
 TEST(Trainer, Fp16OverflowSkipsTheStepAndBacksOff) {
   // An absurd initial scale overflows the fp16 gradients: the step is skipped, the weights
   // stay, and after `hysteresis` overflows the scale halves.
-  RunConfig rc = tiny_run({"train.precision=\"fp16\"", "optim.initial_loss_scale=1e30",
+  config::RunConfig rc = tiny_run({"train.precision=\"fp16\"", "optim.initial_loss_scale=1e30",
                            "optim.hysteresis=1"});
   Trainer t(rc, {.log_dir = temp_dir("glm_trainer_overflow")});
   Tensor before = t.model().params().flat().clone();
@@ -77,8 +77,8 @@ TEST(Trainer, Fp16OverflowSkipsTheStepAndBacksOff) {
 }
 
 TEST(Trainer, RecomputeGivesBitIdenticalTraining) {
-  RunConfig a = tiny_run({"model.hidden_dropout=0.1", "model.attention_dropout=0.1"});
-  RunConfig b = tiny_run({"model.hidden_dropout=0.1", "model.attention_dropout=0.1",
+  config::RunConfig a = tiny_run({"model.hidden_dropout=0.1", "model.attention_dropout=0.1"});
+  config::RunConfig b = tiny_run({"model.hidden_dropout=0.1", "model.attention_dropout=0.1",
                           "train.recompute=\"full\""});
   Trainer ta(a, {.log_dir = temp_dir("glm_trainer_rc0")});
   Trainer tb(b, {.log_dir = temp_dir("glm_trainer_rc1")});
@@ -88,7 +88,7 @@ TEST(Trainer, RecomputeGivesBitIdenticalTraining) {
   EXPECT_EQ(std::memcmp(pa.raw(), pb.raw(), pa.nbytes()), 0);
 }
 
-std::string input_error(const RunConfig& rc) {
+std::string input_error(const config::RunConfig& rc) {
   try {
     Trainer t(rc, {.log_dir = temp_dir("glm_trainer_bad")});
   } catch (const InputError& e) {

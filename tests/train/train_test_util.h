@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "config/run_config.h"
 #include "tests/test_util.h"
-#include "train/run_config.h"
 
 namespace glm::testing {
 
@@ -31,11 +31,11 @@ inline std::string test_corpus() {
 
 // configs/tiny.json on the test corpus, with the vocabulary of its 6000-piece tokenizer
 // (padded to a multiple of 64).
-inline train::RunConfig tiny_run(std::vector<std::string> overrides = {}) {
+inline config::RunConfig tiny_run(std::vector<std::string> overrides = {}) {
   overrides.insert(overrides.begin(), {"model.vocab_size=6016",
                                        "train.data_dir=\"" + test_corpus() + "\"",
                                        "train.log_interval=1000000", "train.eval_interval=0"});
-  return train::load_run_config(source_dir() + "/configs/tiny.json", overrides);
+  return config::load_run_config(source_dir() + "/configs/tiny.json", overrides);
 }
 
 }  // namespace glm::testing

@@ -6,8 +6,8 @@
 #include <random>
 #include <vector>
 
-#include "model/batch.h"
-#include "model/model_config.h"
+#include "spec/batch.h"
+#include "spec/model_config.h"
 #include "tests/test_util.h"
 
 namespace glm::testing {

@@ -4,10 +4,10 @@
 
 #include <string>
 
+#include "config/run_config.h"
 #include "core/error.h"
-#include "train/run_config.h"
 
-namespace glm::train {
+namespace glm::config {
 namespace {
 
 const char* kValid = R"({"model": {"vocab_size": 100, "hidden_size": 64, "num_layers": 2,
@@ -83,4 +83,4 @@ TEST(RunConfig, MissingFileIsAnInputErrorNamingIt) {
 }
 
 }  // namespace
-}  // namespace glm::train
+}  // namespace glm::config

@@ -12,8 +12,8 @@
 
 #include "core/allocator.h"
 #include "core/error.h"
-#include "model/param_layout.h"
 #include "optim/adamw.h"
+#include "spec/param_layout.h"
 
 namespace glm::optim {
 namespace {

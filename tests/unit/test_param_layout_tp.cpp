@@ -1,4 +1,4 @@
-// Tensor-parallel parameter layouts (model/param_layout.h) and boxes (core/box.h): the TP
+// Tensor-parallel parameter layouts (spec/param_layout.h) and boxes (core/box.h): the TP
 // pieces of every parameter cover its global frame exactly once among primaries, hold the
 // same initial values as the one-process model (init is keyed by global index), and
 // re-cutting by boxes round-trips.
@@ -9,7 +9,7 @@
 #include "core/box.h"
 #include "core/error.h"
 #include "model/init.h"
-#include "model/param_layout.h"
+#include "spec/param_layout.h"
 
 namespace glm::model {
 namespace {

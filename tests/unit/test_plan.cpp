@@ -7,10 +7,10 @@
 #include <cmath>
 #include <string>
 
-#include "model/param_layout.h"
+#include "config/layout.h"
 #include "parallel/pipeline_schedule.h"
 #include "plan/plan.h"
-#include "train/layout_shards.h"
+#include "spec/param_layout.h"
 
 namespace glm::plan {
 namespace {
@@ -31,7 +31,7 @@ constexpr double kRateTolerance = 0.15;
 
 PlanRequest glm130b(const std::string& hw, std::vector<std::string> sets = {}) {
   PlanRequest r;
-  r.config = train::load_run_config(kGlm130b, sets);
+  r.config = config::load_run_config(kGlm130b, sets);
   r.gpus = 768;
   r.hardware = load_hardware(kHardware + hw + ".json");
   r.storage = "16bit";
@@ -40,7 +40,7 @@ PlanRequest glm130b(const std::string& hw, std::vector<std::string> sets = {}) {
 }
 
 TEST(Plan, Glm130bConfigIsThePapersModel) {
-  const train::RunConfig rc = train::load_run_config(kGlm130b);
+  const config::RunConfig rc = config::load_run_config(kGlm130b);
   // The layout the model allocates from agrees with the closed form, and with the paper's
   // name: 128.7e9 counted, "130B" (a round name; within 2%).
   const double n = double(model::ParamLayout(rc.model, {}).total());
@@ -56,7 +56,7 @@ TEST(Plan, ParameterCountsAreTheModelsLayout) {
   const PlanRequest r = glm130b("a100-40g");
   const Plan p = make_plan(r);
   for (const StageMemory& m : p.memory) {
-    const model::ModelShard s = train::shard_for(r.config.model, p.layout.parallel, 0, m.stage);
+    const model::ModelShard s = config::shard_for(r.config.model, p.layout.parallel, 0, m.stage);
     EXPECT_EQ(m.params, model::ParamLayout(r.config.model, s).total()) << "stage " << m.stage;
     EXPECT_EQ(m.slots, std::min<int>(176, 8 - m.stage));  // 1F1B: min(M, P - s)
   }
@@ -91,7 +91,7 @@ TEST(Plan, Gpt3OnMegatronNearThePaper) {
   // GPT-3 175B in GLM's shape: a GeGLU inner size of 8h/3 has the 8h^2 MLP parameters of a
   // 4h GELU MLP, so the FLOPs are the same; vocabulary 51200 (Megatron's padding of 50257).
   PlanRequest r;
-  r.config = train::load_run_config(
+  r.config = config::load_run_config(
       kGlm130b, {"model.num_layers=96", "model.ffn_hidden_size=32768", "model.vocab_size=51200",
                  "batch.global_batch_size=1536", "batch.rampup_start=1536",
                  "batch.rampup_increment=1536", "parallel.dp=8", "parallel.tp=8", "parallel.pp=16",

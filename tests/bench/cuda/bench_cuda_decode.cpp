@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   }
   const std::string dir = (fs::temp_directory_path() / "bench_cuda_decode").string();
   try {
-    const train::RunConfig rc = train::load_run_config(config);
+    const config::RunConfig rc = config::load_run_config(config);
     const data::Tokenizer tok = cudatest::synthetic_tokenizer();
     model::GLMModel m = cudatest::random_model(rc.model, 1234, 0.f);
     fs::create_directories(dir);

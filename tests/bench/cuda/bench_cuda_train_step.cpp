@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "config/run_config.h"
 #include "core/allocator.h"
 #include "core/error.h"
 #include "kernels/elementwise.h"
@@ -33,9 +34,8 @@
 #include "optim/adamw.h"
 #include "optim/grad_clip.h"
 #include "optim/param_range.h"
-#include "train/device_peak.h"
-#include "train/run_config.h"
 #include "tests/bench/bench_util.h"
+#include "train/device_peak.h"
 
 namespace po = boost::program_options;
 using namespace glm;
@@ -52,7 +52,7 @@ struct Timing {
 };
 
 // warmup + steps training steps at micro-batch B; throws glm::Error when out of memory.
-Timing time_steps(const train::RunConfig& rc, int B, int warmup, int steps) {
+Timing time_steps(const config::RunConfig& rc, int B, int warmup, int steps) {
   const Device gpu = Device::cuda(current_cuda_device());
   model::ModelOptions mo = rc.model_options();
   mo.device = gpu;
@@ -123,7 +123,7 @@ int main(int argc, char** argv) try {
   std::vector<std::string> overrides;
   if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
   if (!precision.empty()) overrides.push_back("train.precision=\"" + precision + "\"");
-  const train::RunConfig rc = train::load_run_config(config_path, overrides);
+  const config::RunConfig rc = config::load_run_config(config_path, overrides);
   const bool fp16 = rc.train.precision == "fp16";
   const std::string card = cuda_device_name(current_cuda_device());
   const double peak = train::peak_flops_override(train::cuda_peak_flops(card, fp16));

@@ -34,7 +34,7 @@
 #include "optim/loss_scaler.h"
 #include "optim/spike_guard.h"
 
-namespace glm::train {
+namespace glm::checkpoint {
 
 inline constexpr const char* kCheckpointFormat = "glm-train-checkpoint";
 inline constexpr int kCheckpointVersion = 1;
@@ -96,4 +96,4 @@ struct CheckpointMeta {
   std::int64_t total_bytes() const;  // sum of the rank files
 };
 
-}  // namespace glm::train
+}  // namespace glm::checkpoint

@@ -17,7 +17,7 @@
 
 #include "core/box.h"
 #include "core/tensor.h"
-#include "model/model_config.h"
+#include "spec/model_config.h"
 
 namespace glm::model {
 

@@ -1,4 +1,4 @@
-#include "model/model_config.h"
+#include "spec/model_config.h"
 
 #include <cmath>
 

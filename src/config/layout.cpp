@@ -1,11 +1,11 @@
-#include "train/layout_shards.h"
+#include "config/layout.h"
 
 #include <fmt/format.h>
 
 #include "core/error.h"
 #include "parallel/pipeline_schedule.h"
 
-namespace glm::train {
+namespace glm::config {
 
 model::ModelShard shard_for(const model::ModelConfig& c, const ParallelConfig& p, int tp_rank,
                             int stage) {
@@ -40,11 +40,4 @@ void check_batch_layout(const RunConfig& rc, int mb, int D, int P) {
         rc.source, smallest / (std::int64_t{mb} * D), smallest, mb, D, P));
 }
 
-std::vector<RankShard> checkpoint_writers(const model::ModelConfig& c, const ParallelConfig& p) {
-  std::vector<RankShard> writers;
-  for (int stage = 0; stage < p.pp; ++stage)
-    for (int t = 0; t < p.tp; ++t) writers.push_back({t + p.tp * p.dp * stage, shard_for(c, p, t, stage)});
-  return writers;
-}
-
-}  // namespace glm::train
+}  // namespace glm::config

@@ -1,30 +1,31 @@
-#include "train/checkpoint_reshard.h"
+#include "checkpoint/reshard.h"
 
 #include <filesystem>
 #include <memory>
 
+#include "config/run_config.h"
 #include "core/error.h"
 #include "core/progress.h"
-#include "train/layout_shards.h"
 
-namespace glm::train {
+namespace glm::checkpoint {
 
 ReshardResult reshard_checkpoint(const std::string& in_dir, std::optional<std::int64_t> iter,
-                                 const std::string& out_root, const ParallelConfig& to_layout) {
+                                 const std::string& out_root,
+                                 const config::ParallelConfig& to_layout) {
   ReshardResult r;
   r.from_dir = resolve_checkpoint_dir(in_dir, iter);
   CheckpointMeta meta = read_checkpoint_meta(r.from_dir);
   verify_checkpoint_files(r.from_dir, meta);
   verify_checkpoint_pieces(r.from_dir, meta);
   const std::string meta_path = (std::filesystem::path(r.from_dir) / kMetaFile).string();
-  RunConfig rc = parse_run_config(meta.config.dump(), meta_path + " (config)");
+  config::RunConfig rc = config::parse_run_config(meta.config.dump(), meta_path + " (config)");
   if (std::filesystem::weakly_canonical(out_root) ==
       std::filesystem::weakly_canonical(std::filesystem::path(r.from_dir).parent_path()))
     throw InputError(fmt::format("{}: reshard into the save directory it reads from would mix "
                                  "layouts; give another --out",
                                  out_root));
 
-  ParallelConfig to = to_layout;
+  config::ParallelConfig to = to_layout;
   to.pipeline_first_last_layers = rc.parallel.pipeline_first_last_layers;
   if (to.dp < 1 || to.tp < 1 || to.pp < 1)
     throw InputError(fmt::format("reshard: --dp {} --tp {} --pp {}: sizes must be >= 1", to.dp,
@@ -56,4 +57,4 @@ ReshardResult reshard_checkpoint(const std::string& in_dir, std::optional<std::i
   return r;
 }
 
-}  // namespace glm::train
+}  // namespace glm::checkpoint

@@ -6,7 +6,7 @@
 //                                  loss-scaler and spike-guard state, seed, full run config,
 //                                  the layout that wrote it, every tensor's global shape,
 //                                  each rank file's size, SHA-256 and pieces
-//   <save>/iter_00000020/rank_00000.h5   one HDF5 file per world rank (checkpoint_format.h)
+//   <save>/iter_00000020/rank_00000.h5   one HDF5 file per world rank (checkpoint/format.h)
 //
 // Saving writes iter_X.tmp/, fsyncs every file and the directory, renames it to iter_X,
 // fsyncs the save root, then replaces `latest` atomically and prunes to the newest
@@ -33,13 +33,13 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/format.h"
+#include "config/run_config.h"
 #include "core/tensor.h"
-#include "model/param_layout.h"
 #include "parallel/communicator.h"
-#include "train/checkpoint_format.h"
-#include "train/run_config.h"
+#include "spec/param_layout.h"
 
-namespace glm::train {
+namespace glm::checkpoint {
 
 // One rank's fp32 optimizer tensors over its parameter layout, each flat f32
 // [layout.total()] (parameters at ParamSpec::offset; alignment padding is not saved).
@@ -97,6 +97,11 @@ SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMe
                                       const OptimizerTensors& tensors, int keep_last,
                                       const CollectiveSave& group);
 
+// The ranks that write checkpoint files: DP rank 0 of every (tp, stage) position, as
+// world rank tp + TP * DP * stage (parallel/topology.h), with their shards.
+std::vector<RankShard> checkpoint_writers(const model::ModelConfig& c,
+                                          const config::ParallelConfig& p);
+
 // Reads the pieces of `out.layout`'s parameters into out's tensors, re-cut from whatever
 // layout wrote the checkpoint: each stored piece's overlap with this rank's box is copied
 // (by global offsets), and the box must be covered completely. Any checkpoint therefore
@@ -104,14 +109,4 @@ SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMe
 void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
                             const OptimizerTensors& out);
 
-// The resume check: `config` (the run about to continue) against the checkpoint's config.
-// Run settings (train.train_iters, intervals, data_dir, micro_batch_size, recompute, save
-// settings, spike_guard, resume) may differ; optim.lr, optim.lr_min and egs_schedule may
-// differ only through resume.lr / resume.lr_min / resume.egs_alpha; everything else (model,
-// precision, seed, the rest of optim, batch, objective) must match, or an InputError names
-// meta_path and every differing key. Returns config with the resume overrides applied;
-// `notes` receives one line per override used and per run setting changed.
-RunConfig reconcile_resume_config(const RunConfig& config, const nlohmann::json& saved,
-                                  const std::string& meta_path, std::vector<std::string>& notes);
-
-}  // namespace glm::train
+}  // namespace glm::checkpoint

@@ -1,11 +1,11 @@
-// meta.json of a checkpoint (train/checkpoint_format.h): writing and strict reading.
-#include "train/checkpoint_format.h"
+// meta.json of a checkpoint (checkpoint/format.h): writing and strict reading.
+#include "checkpoint/format.h"
 
 #include <cctype>
 
 #include "core/error.h"
 
-namespace glm::train {
+namespace glm::checkpoint {
 
 std::string iter_dir_name(std::int64_t step) { return fmt::format("iter_{:08d}", step); }
 
@@ -223,4 +223,4 @@ CheckpointMeta CheckpointMeta::from_json(const nlohmann::json& j, const std::str
   return m;
 }
 
-}  // namespace glm::train
+}  // namespace glm::checkpoint

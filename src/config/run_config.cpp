@@ -1,4 +1,4 @@
-#include "train/run_config.h"
+#include "config/run_config.h"
 
 #include <fstream>
 #include <sstream>
@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "core/json_fields.h"
 
-namespace glm::train {
+namespace glm::config {
 
 model::Precision TrainConfig::precision_mode() const {
   return precision == "fp16" ? model::Precision::fp16 : model::Precision::fp32;
@@ -209,4 +209,4 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   return parse_run_config(ss.str(), path, overrides);
 }
 
-}  // namespace glm::train
+}  // namespace glm::config

@@ -1,37 +1,37 @@
-#include "train/data_pipeline.h"
+#include "data/data_pipeline.h"
 
 #include <filesystem>
 #include <vector>
 
 #include "core/error.h"
 
-namespace glm::train {
+namespace glm::data {
 namespace {
 
-std::unique_ptr<data::TokenDataset> open_split(const std::string& dir, const std::string& split,
-                                               const data::Tokenizer& tok) {
+std::unique_ptr<TokenDataset> open_split(const std::string& dir, const std::string& split,
+                                               const Tokenizer& tok) {
   auto path = std::filesystem::path(dir) / (split + ".h5");
   if (!std::filesystem::exists(path))
     throw InputError(fmt::format("{}: missing (run glm-preprocess --output {})", path.string(), dir));
-  auto ds = std::make_unique<data::TokenDataset>(path.string());
+  auto ds = std::make_unique<TokenDataset>(path.string());
   ds->expect_tokenizer(tok.sha256());
   return ds;
 }
 
-data::ObjectiveTokens objective_tokens(const data::Tokenizer& tok) {
+ObjectiveTokens objective_tokens(const Tokenizer& tok) {
   const auto& s = tok.special();
   return {s.mask, s.gmask, s.sop, s.eop, s.pad};
 }
 
 }  // namespace
 
-data::Tokenizer load_tokenizer(const std::string& dir) {
+Tokenizer load_tokenizer(const std::string& dir) {
   if (dir.empty()) throw InputError("no data directory: give --data DIR (or train.data_dir)");
-  return data::Tokenizer::from_file((std::filesystem::path(dir) / "tokenizer.model").string());
+  return Tokenizer::from_file((std::filesystem::path(dir) / "tokenizer.model").string());
 }
 
 DataPipeline::DataPipeline(const std::string& dir, const std::string& split,
-                           const data::Tokenizer& tokenizer, const data::CollatorConfig& objective,
+                           const Tokenizer& tokenizer, const CollatorConfig& objective,
                            int seq_len, std::uint64_t seed)
     : dataset_(open_split(dir, split, tokenizer)),
       sampler_(dataset_->num_windows(seq_len), seed),
@@ -50,4 +50,4 @@ model::Batch DataPipeline::micro_batch(std::int64_t first, int B) {
   return b;
 }
 
-}  // namespace glm::train
+}  // namespace glm::data

@@ -1,5 +1,5 @@
 // A run's configuration file (configs/*.json): the sections
-//   model        ModelConfig (src/model/model_config.h)
+//   model        ModelConfig (src/spec/model_config.h)
 //   train        TrainConfig below: micro-batch, precision, iterations, intervals, data
 //   optim        OptimConfig (optim/optim_config.h): AdamW, lr schedule, clipping, loss scale
 //   batch        BatchConfig: global batch size and its ramp-up
@@ -24,12 +24,12 @@
 
 #include "data/glm_collator.h"
 #include "model/glm_model.h"
-#include "model/model_config.h"
 #include "optim/lr_schedule.h"
 #include "optim/optim_config.h"
 #include "optim/spike_guard.h"
+#include "spec/model_config.h"
 
-namespace glm::train {
+namespace glm::config {
 
 struct TrainConfig {
   int micro_batch_size = 8;
@@ -43,7 +43,7 @@ struct TrainConfig {
   int eval_interval = 50;          // 0 = only before and after training
   int eval_iters = 10;             // micro-batches of the held-out split per evaluation
   std::string data_dir;            // glm-preprocess output: tokenizer.model, train.h5, valid.h5
-  // Checkpoints (train/checkpoint.h): saved to save_dir every save_interval steps (0 = only
+  // Checkpoints (checkpoint/checkpoint.h): saved to save_dir every save_interval steps (0 = only
   // at the end and on SIGTERM/SIGUSR1), keeping the newest keep_last (0 = keep all).
   std::string save_dir;  // "" = no checkpoints
   std::int64_t save_interval = 0;
@@ -116,4 +116,4 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
 // Reads a file; a missing or unreadable file is an InputError naming it.
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides = {});
 
-}  // namespace glm::train
+}  // namespace glm::config

@@ -1,15 +1,15 @@
-// Verification of a checkpoint directory (train/checkpoint.h): files present with their
+// Verification of a checkpoint directory (checkpoint/checkpoint.h): files present with their
 // recorded size and SHA-256, pieces as recorded, every tensor covered exactly once.
 #include <filesystem>
 #include <map>
 
+#include "checkpoint/checkpoint.h"
 #include "core/error.h"
 #include "core/h5_tensors.h"
 #include "core/progress.h"
 #include "core/sha256.h"
-#include "train/checkpoint.h"
 
-namespace glm::train {
+namespace glm::checkpoint {
 namespace fs = std::filesystem;
 
 void verify_checkpoint_files(const std::string& dir, const CheckpointMeta& meta) {
@@ -96,4 +96,4 @@ void verify_checkpoint_pieces(const std::string& dir, const CheckpointMeta& meta
                                    shape_numel(shape)));
 }
 
-}  // namespace glm::train
+}  // namespace glm::checkpoint

@@ -1,4 +1,4 @@
-// Saving and loading checkpoints (train/checkpoint.h): the atomic directory protocol, the
+// Saving and loading checkpoints (checkpoint/checkpoint.h): the atomic directory protocol, the
 // rank file writer and the tensor loader.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -13,15 +13,16 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "checkpoint/checkpoint.h"
+#include "config/layout.h"
 #include "core/error.h"
 #include "core/fsync.h"
 #include "core/h5_tensors.h"
 #include "core/sha256.h"
 #include "data/atomic_file.h"
 #include "optim/param_range.h"
-#include "train/checkpoint.h"
 
-namespace glm::train {
+namespace glm::checkpoint {
 namespace fs = std::filesystem;
 
 namespace {
@@ -355,4 +356,13 @@ void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
   }
 }
 
-}  // namespace glm::train
+std::vector<RankShard> checkpoint_writers(const model::ModelConfig& c,
+                                          const config::ParallelConfig& p) {
+  std::vector<RankShard> writers;
+  for (int stage = 0; stage < p.pp; ++stage)
+    for (int t = 0; t < p.tp; ++t)
+      writers.push_back({t + p.tp * p.dp * stage, config::shard_for(c, p, t, stage)});
+  return writers;
+}
+
+}  // namespace glm::checkpoint

@@ -1,12 +1,16 @@
-// The resume check (train/checkpoint.h): which config keys may change when a run continues
-// from a checkpoint, and the resume overrides.
+// The resume check (config/resume_check.h): which config keys may change when a run
+// continues from a checkpoint, and the resume overrides.
+#include "config/resume_check.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <map>
 #include <set>
 
 #include "core/error.h"
-#include "train/checkpoint.h"
 
-namespace glm::train {
+namespace glm::config {
 namespace {
 
 // "section.key" -> value for every key of a two-level config JSON.
@@ -86,4 +90,4 @@ RunConfig reconcile_resume_config(const RunConfig& config, const nlohmann::json&
   return out;
 }
 
-}  // namespace glm::train
+}  // namespace glm::config

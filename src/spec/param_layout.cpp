@@ -1,4 +1,4 @@
-#include "model/param_layout.h"
+#include "spec/param_layout.h"
 
 #include <cmath>
 

@@ -10,10 +10,10 @@
 #include <optional>
 #include <string>
 
-#include "train/checkpoint.h"
-#include "train/run_config.h"
+#include "checkpoint/checkpoint.h"
+#include "config/run_config.h"
 
-namespace glm::train {
+namespace glm::checkpoint {
 
 struct ReshardResult {
   std::string from_dir;  // the checkpoint read
@@ -24,6 +24,6 @@ struct ReshardResult {
 // Verifies the input (files, checksums, pieces) first; InputError naming the file or the
 // layout problem (sizes that do not divide the model, layers that do not split).
 ReshardResult reshard_checkpoint(const std::string& in_dir, std::optional<std::int64_t> iter,
-                                 const std::string& out_root, const ParallelConfig& to);
+                                 const std::string& out_root, const config::ParallelConfig& to);
 
-}  // namespace glm::train
+}  // namespace glm::checkpoint

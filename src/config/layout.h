@@ -1,17 +1,15 @@
-// Which part of the model each rank of a DP x TP x PP layout holds (DESIGN.md section 4),
-// shared by the trainer, checkpoint writing and `glm-ckpt reshard`.
+// What a DP x TP x PP layout means for a run (DESIGN.md section 4): which part of the model
+// each rank holds, and whether the run's batch schedule fits the layout. Shared by the
+// trainer, checkpoint writing and resharding, and the planner.
 //
 //   ModelShard s = shard_for(config.model, config.parallel, /*tp_rank=*/1, /*stage=*/0);
-//   for (const RankShard& w : checkpoint_writers(config.model, config.parallel)) ...
+//   check_batch_layout(config, config.train.micro_batch_size, dp, pp);
 #pragma once
 
-#include <vector>
+#include "config/run_config.h"
+#include "spec/param_layout.h"
 
-#include "model/param_layout.h"
-#include "train/checkpoint.h"
-#include "train/run_config.h"
-
-namespace glm::train {
+namespace glm::config {
 
 // Stage `stage`'s layers (pipeline_layer_split with the config's first/last-stage size),
 // embedding on stage 0, head on the last, TP slice tp_rank of p.tp. InputError when the
@@ -25,8 +23,4 @@ model::ModelShard shard_for(const model::ModelConfig& c, const ParallelConfig& p
 // the sizes and the config file.
 void check_batch_layout(const RunConfig& rc, int micro_batch, int dp, int pp);
 
-// The ranks that write checkpoint files: DP rank 0 of every (tp, stage) position, as
-// world rank tp + TP * DP * stage (parallel/topology.h), with their shards.
-std::vector<RankShard> checkpoint_writers(const model::ModelConfig& c, const ParallelConfig& p);
-
-}  // namespace glm::train
+}  // namespace glm::config
