@@ -17,6 +17,10 @@
 
 namespace glm::data {
 
+// The held-out split's stream: its sample order and masks are keyed by the run's seed xor
+// this salt ("eval"), so training's evaluation and glm-eval draw the same samples.
+inline constexpr std::uint64_t kEvalSeedSalt = 0x6576616CULL;
+
 class DataPipeline {
  public:
   // Opens DIR/<split>.h5 and checks it was made with `tokenizer`. seed keys the sample

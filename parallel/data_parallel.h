@@ -1,5 +1,6 @@
-// ZeRO-1's data-parallel exchange over the DP group (DESIGN.md section 4). (Plain DP
-// all-reduces layer by layer during the backward: train/grad_reduce.h.)
+// ZeRO-1's data-parallel exchange over the DP group (DESIGN.md section 4), used by the
+// sharded optimizer (optim/sharded_optimizer.h) and costed by the planner (src/plan/).
+// (Plain DP all-reduces layer by layer during the backward: train/grad_reduce.h.)
 // The flat buffer is cut into DP equal, contiguous shards (ShardPlan); gradients
 // are reduce-scattered so each rank holds the summed gradients of its shard, AdamW updates
 // that shard's fp32 master weights and moments, and the updated parameters are

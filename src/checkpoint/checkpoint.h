@@ -36,17 +36,15 @@
 #include "checkpoint/format.h"
 #include "config/run_config.h"
 #include "core/tensor.h"
+#include "optim/optimizer_tensors.h"
 #include "parallel/communicator.h"
 #include "spec/param_layout.h"
 
 namespace glm::checkpoint {
 
-// One rank's fp32 optimizer tensors over its parameter layout, each flat f32
-// [layout.total()] (parameters at ParamSpec::offset; alignment padding is not saved).
-struct OptimizerTensors {
-  const model::ParamLayout* layout = nullptr;
-  Tensor master, exp_avg, exp_avg_sq;
-};
+// What a rank file holds: the optimizer's fp32 master weights and Adam moments over the
+// rank's parameter layout, as whole tensors (optim/optimizer_tensors.h).
+using optim::OptimizerTensors;
 
 struct SaveResult {
   std::string dir;         // the final iter_XXXXXXXX directory

@@ -28,7 +28,7 @@ PerplexityResult evaluate_perplexity(const Engine& engine, const data::Tokenizer
   const int T = m.config.seq_length;
   data::DataPipeline data(path.parent_path().string(), path.stem().string(), tokenizer,
                            rc.objective, T,
-                           static_cast<std::uint64_t>(rc.train.seed) ^ kEvalSeedSalt);
+                           static_cast<std::uint64_t>(rc.train.seed) ^ data::kEvalSeedSalt);
 
   PerplexityResult res;
   double sum = 0;

@@ -1,6 +1,6 @@
 // Held-out perplexity of a model file (glm-eval). The samples are the GLM-objective samples
-// the trainer evaluates on (src/train/trainer.cpp Trainer::evaluate): the dataset's windows
-// in the sampler order and masking of seed train.seed ^ "eval" salt, collated with the run's
+// the trainer evaluates on (Trainer::evaluate): the dataset's windows in the sampler order
+// and masking of seed train.seed ^ data::kEvalSeedSalt, collated with the run's
 // objective, loss on target positions only. Sample i is the trainer's held-out sample i, so
 // with max_samples = train.eval_iters x train.micro_batch_size (the default) the loss is
 // the one the trainer logs as eval_loss, up to the weights' fp16 / INT rounding.
@@ -13,9 +13,6 @@
 #include "infer/engine.h"
 
 namespace glm::infer {
-
-// The trainer's held-out salt (trainer.cpp kEvalSeedSalt, "eval"); kept equal by a test.
-inline constexpr std::uint64_t kEvalSeedSalt = 0x6576616CULL;
 
 struct PerplexityResult {
   double loss = 0;          // mean target-token cross-entropy (natural log)

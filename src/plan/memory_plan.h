@@ -34,7 +34,7 @@ struct Storage {
   int activation = 4;  // stored activations and activation gradients
   int statistic = 4;   // LayerNorm mean/rstd, softmax statistics, logits and losses (fp32)
   // ZeRO-1 copies the gradients into a padded buffer before the reduce-scatter
-  // (train/sharded_update.h); a gradient buffer allocated padded needs only the shard.
+  // (optim/sharded_optimizer.h); a gradient buffer allocated padded needs only the shard.
   bool zero_padded_copy = true;
 };
 // "as-built" or "16bit" for a run precision ("fp32" | "fp16" | "bf16").

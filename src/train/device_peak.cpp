@@ -1,8 +1,12 @@
 #include "train/device_peak.h"
 
+#include <omp.h>
+
 #include <cstdlib>
 #include <string_view>
 
+#include "core/allocator.h"
+#include "core/cpu_info.h"
 #include "core/error.h"
 
 namespace glm::train {
@@ -32,6 +36,16 @@ double peak_flops_override(double fallback) {
   if (end == v || *end != '\0' || !(t > 0))
     throw InputError(fmt::format("GLM_PEAK_TFLOPS='{}': expected a positive number of TFLOP/s", v));
   return t * 1e12;
+}
+
+double rank_peak_flops(Device dev, bool fp16) {
+  return peak_flops_override(dev.is_cuda() ? cuda_peak_flops(cuda_device_name(dev.index), fp16)
+                                           : measure_fma_peak_flops(omp_get_max_threads()));
+}
+
+std::string describe_training_device(Device dev) {
+  return dev.is_cuda() ? fmt::format("CUDA device {} ({})", dev.index, cuda_device_name(dev.index))
+                       : fmt::format("CPU, {} threads, {}", omp_get_max_threads(), cpu_isa());
 }
 
 }  // namespace glm::train

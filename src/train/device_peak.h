@@ -7,7 +7,17 @@
 
 #include <string>
 
+#include "core/dtype.h"
+
 namespace glm::train {
+
+// The peak this rank's MFU is against on `dev`: its card's datasheet peak for the precision,
+// or the CPU FMA peak measured now over the OpenMP threads; GLM_PEAK_TFLOPS overrides either.
+double rank_peak_flops(Device dev, bool fp16);
+
+// The device for the start-up line: "CUDA device 0 (NVIDIA H100 ...)" or
+// "CPU, 8 threads, avx512".
+std::string describe_training_device(Device dev);
 
 // Dense peak FLOP/s of a CUDA card by its name ("NVIDIA H100 80GB HBM3"); 0 when unknown.
 double cuda_peak_flops(const std::string& device_name, bool fp16);

@@ -17,23 +17,24 @@
 #pragma once
 
 #include <cstdint>
-#include <fstream>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "checkpoint/checkpoint.h"
 #include "config/run_config.h"
-#include "data/data_pipeline.h"
 #include "train/signals.h"
 #include "data/tokenizer.h"
 #include "model/glm_model.h"
 #include "optim/adamw.h"
 #include "optim/loss_scaler.h"
+#include "optim/sharded_optimizer.h"
 #include "optim/spike_guard.h"
 #include "parallel/communicator.h"
+#include "train/comm_log.h"
 #include "train/metrics.h"
-#include "train/sharded_update.h"
+#include "train/training_data.h"
 
 namespace glm::train {
 
@@ -46,14 +47,11 @@ struct TrainerOptions {
   // the embedding group, so the DP ranks of one TP x PP position hold the same weights and
   // optimizer state. Checkpoints: DP rank 0 of each position writes its pieces
   // (they load into any layout). Only world rank 0 writes metrics.jsonl. ZeRO-1 is the
-  // run config's parallel.zero (train/sharded_update.h): each rank keeps and updates one
+  // run config's parallel.zero (optim/sharded_optimizer.h): each rank keeps and updates one
   // shard of the master weights and Adam moments, with the same results.
   parallel::ProcessGroups* groups = nullptr;
-  // Every rank appends one JSON line per training step to <log_dir>/comm_rank_<RRRRR>.jsonl:
-  // {"step", "head_rows", "step_s", "compute_s", "bytes": {group: bytes this rank sent
-  // during the step}, "comm_s": {group: seconds inside that group's operations}} with the
-  // groups tp, dp, pp, embedding, world (the communicators' analytic byte counts; the
-  // layout tests compare them with the formulas; tests/bench/bench_parallel.sh sums times).
+  // Every rank appends one JSON line per training step to <log_dir>/comm_rank_<RRRRR>.jsonl
+  // (train/comm_log.h).
   bool comm_log = false;
 };
 
@@ -108,14 +106,15 @@ class Trainer {
   void load(const std::string& dir, std::optional<std::int64_t> iter = std::nullopt);
   // The current state as a checkpoint's meta (tensors and files left empty).
   checkpoint::CheckpointMeta checkpoint_meta() const;
-  checkpoint::OptimizerTensors optimizer_tensors() const;
+  // The optimizer's state as whole tensors (a collective under ZeRO-1).
+  optim::OptimizerTensors optimizer_tensors() const;
   StopSignals stop_signals() const { return stop_signals_; }
 
   const TrainState& state() const { return state_; }
   model::GLMModel& model() { return *model_; }
   const optim::LossScaler& loss_scaler() const { return scaler_; }
   const optim::SpikeGuard& spike_guard() const { return spike_guard_; }
-  const optim::AdamW& optimizer() const { return *adamw_; }
+  const optim::AdamW& optimizer() const { return optimizer_->adamw(); }
   const config::RunConfig& config() const { return config_; }
 
  private:
@@ -142,36 +141,23 @@ class Trainer {
   void dp_sum(std::span<double> values) const;
   void world_sum(std::span<double> values) const;
   void crash_if_testing(std::int64_t step) const;  // GLM_TEST_CRASH_AT_STEP (tests/faults)
-  // The union of every rank's stop signals (a collective: every rank calls it each step).
-  StopSignals agreed_stop_signals() const;
   void stop_with_checkpoint();  // after a stop signal: save (if save_dir) and log
+  // After the optimizer wrote the model's fp32 weights: round them in fp16 mode.
+  void round_params();
 
   config::RunConfig config_;
   TrainerOptions options_;
   data::Tokenizer tokenizer_;
   std::unique_ptr<model::GLMModel> model_;
-  // fp32 master weights: the model's own buffer in fp32, a copy in fp16; with ZeRO-1 only
-  // this rank's shard of either.
-  Tensor master_;
-  std::unique_ptr<ShardedUpdate> zero_;  // ZeRO-1 state exchange (null without ZeRO-1)
-  // After an update: refresh the model's parameters from the master weights (all-gathering
-  // the shards under ZeRO-1, rounding to fp16 in fp16 mode).
-  void refresh_params();
-  std::unique_ptr<optim::AdamW> adamw_;
+  // The master weights, Adam moments and ZeRO-1 shards: the optimizer's own.
+  std::unique_ptr<optim::ShardedOptimizer> optimizer_;
   optim::LossScaler scaler_;
   optim::SpikeGuard spike_guard_;
-  std::unique_ptr<data::DataPipeline> train_data_, valid_data_;
+  TrainingData data_;
   std::unique_ptr<MetricsLog> metrics_;
   TrainState state_;
   double peak_flops_ = 0;  // per process, for MFU
-  std::unique_ptr<std::ofstream> comm_log_;  // TrainerOptions::comm_log
-  // Bytes each group's communicator has sent so far (for the per-step differences).
-  struct GroupTraffic {
-    std::string group;
-    std::uint64_t bytes = 0;
-    double seconds = 0;
-  };
-  std::vector<GroupTraffic> comm_traffic() const;
+  std::unique_ptr<CommLog> comm_log_;  // TrainerOptions::comm_log
   std::int64_t checkpoint_step_ = -1;  // step of the last checkpoint saved or loaded
   StopSignals stop_signals_ = 0;  // the union over ranks of the stop signals received
 };

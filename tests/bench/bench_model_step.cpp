@@ -126,7 +126,7 @@ int main(int argc, char** argv) try {
     auto t0 = std::chrono::steady_clock::now();
     m.zero_grads();
     m.forward_backward(batch, {.loss_scale = loss_scale, .step = static_cast<std::uint32_t>(s)});
-    if (adamw) {  // the trainer's update path (src/train/trainer.cpp)
+    if (adamw) {  // the trainer's update path (src/train/step.cpp)
       Tensor& g = m.grads().flat();
       if (kernels::all_finite(g)) {
         double norm = std::sqrt(optim::local_sum_squares(g)) / loss_scale;

@@ -102,7 +102,7 @@ Diff diff(const float* a, const float* b, std::int64_t n) {
 // Held-out samples as the trainer evaluates them ([gMASK] and [MASK] kinds, padding).
 model::Batch heldout(const config::RunConfig& rc, data::Tokenizer& tok, int first, int B) {
   data::DataPipeline p(rc.train.data_dir, "valid", tok, rc.objective, rc.model.seq_length,
-                        static_cast<std::uint64_t>(rc.train.seed) ^ kEvalSeedSalt);
+                        static_cast<std::uint64_t>(rc.train.seed) ^ data::kEvalSeedSalt);
   return p.micro_batch(first, B);
 }
 

@@ -73,7 +73,7 @@ Timing time_steps(const config::RunConfig& rc, int B, int warmup, int steps) {
     m.zero_grads();
     m.forward_backward(batch, {.loss_scale = loss_scale, .step = static_cast<std::uint32_t>(s)});
     Tensor& g = m.grads().flat();
-    if (kernels::all_finite(g)) {  // the trainer's update path (src/train/trainer.cpp)
+    if (kernels::all_finite(g)) {  // the trainer's update path (src/train/step.cpp)
       const double sq = optim::primary_sum_squares(*layout, g, optim::full_range(*layout));
       const double norm = std::sqrt(sq) / loss_scale;
       opt.step(g, 1e-4, static_cast<float>(optim::clip_coefficient(norm, 1.0) / loss_scale));

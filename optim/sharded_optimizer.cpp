@@ -1,0 +1,107 @@
+#include "optim/sharded_optimizer.h"
+
+#include "core/error.h"
+
+namespace glm::optim {
+
+ShardedOptimizer::ShardedOptimizer(std::shared_ptr<const model::ParamLayout> layout,
+                                   const AdamWConfig& config, Tensor params,
+                                   const ShardingOptions& options)
+    : layout_(std::move(layout)),
+      params_(std::move(params)),
+      options_(options),
+      range_(full_range(*layout_)) {
+  GLM_CHECK(params_.numel() == layout_->total(), "optimizer: parameters {} for a layout of {}",
+            params_.describe(), layout_->total());
+  if (options_.zero && options_.dp && options_.dp->size() > 1) {
+    plan_.emplace(layout_->total(), options_.dp->size());
+    // The exchange buffers live with the gradients and master weights (CUDA with NCCL).
+    padded_ = Tensor::zeros({plan_->padded}, DType::f32, params_.device());
+    shard_ = Tensor::zeros({plan_->shard}, DType::f32, params_.device());
+    const int r = options_.dp->rank();
+    range_ = {plan_->begin(r), plan_->end(r)};
+  }
+  Tensor own = params_.slice(0, range_.begin, range_.end);
+  master_ = options_.separate_master ? own.clone() : own;
+  adamw_ = std::make_unique<AdamW>(layout_, config, range_, master_);
+}
+
+Tensor ShardedOptimizer::reduce_grads(const Tensor& grads) {
+  if (!plan_) return grads;
+  GLM_CHECK(grads.numel() == plan_->total, "ZeRO-1: gradients of {} elements, plan of {}",
+            grads.numel(), plan_->total);
+  // The tail beyond `total` stays zero from construction.
+  padded_.slice(0, 0, plan_->total).copy_from(grads.view({plan_->total}));
+  parallel::reduce_scatter_shard(*options_.dp, *plan_, padded_, shard_);
+  return shard_.slice(0, 0, range_.size());
+}
+
+void ShardedOptimizer::step(const Tensor& grads, double lr, float inv_scale) {
+  adamw_->step(grads, lr, inv_scale);
+  write_params();
+}
+
+namespace {
+
+OptimizerTensors on_host(const OptimizerTensors& t) {
+  if (t.master.device().is_cpu()) return t;
+  return {t.layout, t.master.to(Device::cpu()), t.exp_avg.to(Device::cpu()),
+          t.exp_avg_sq.to(Device::cpu())};
+}
+
+}  // namespace
+
+void ShardedOptimizer::gather(const Tensor& shard, Tensor& full) {
+  GLM_CHECK(shard.numel() == range_.size() && full.numel() == plan_->total,
+            "ZeRO-1 gather: shard {} / full {}", shard.describe(), full.describe());
+  // (copies across devices where they differ; the padding tail stays zero)
+  shard_.slice(0, 0, shard.numel()).copy_from(shard.view({shard.numel()}));
+  parallel::all_gather_shards(*options_.dp, *plan_, shard_, padded_);
+  full.view({plan_->total}).copy_from(padded_.slice(0, 0, plan_->total));
+}
+
+void ShardedOptimizer::write_params() {
+  if (plan_) {
+    // fp32: this rank's shard is already in place; the gather brings everyone else's.
+    gather(master_, params_);
+  } else if (options_.separate_master) {
+    params_.copy_from(master_);
+  }
+}
+
+OptimizerTensors ShardedOptimizer::state() {
+  if (!plan_)
+    return {layout_.get(), adamw_->master(), adamw_->exp_avg(), adamw_->exp_avg_sq()};
+  const std::int64_t total = layout_->total();
+  OptimizerTensors t{layout_.get(), Tensor::empty({total}, DType::f32),
+                     Tensor::empty({total}, DType::f32), Tensor::empty({total}, DType::f32)};
+  gather(adamw_->master(), t.master);
+  gather(adamw_->exp_avg(), t.exp_avg);
+  gather(adamw_->exp_avg_sq(), t.exp_avg_sq);
+  return t;
+}
+
+OptimizerTensors ShardedOptimizer::host_state() { return on_host(state()); }
+
+void ShardedOptimizer::load_state(const std::function<void(const OptimizerTensors&)>& read) {
+  if (plan_) {
+    // Whole tensors are read; this rank keeps its shard of them.
+    const std::int64_t total = layout_->total();
+    OptimizerTensors full{layout_.get(), Tensor::empty({total}, DType::f32),
+                          Tensor::empty({total}, DType::f32), Tensor::empty({total}, DType::f32)};
+    read(full);
+    adamw_->master().copy_from(full.master.slice(0, range_.begin, range_.end));
+    adamw_->exp_avg().copy_from(full.exp_avg.slice(0, range_.begin, range_.end));
+    adamw_->exp_avg_sq().copy_from(full.exp_avg_sq.slice(0, range_.begin, range_.end));
+  } else if (adamw_->master().device().is_cpu()) {
+    read(state());  // straight into this optimizer's buffers
+  } else {
+    const OptimizerTensors host = host_state();
+    read(host);
+    adamw_->master().copy_from(host.master);
+    adamw_->exp_avg().copy_from(host.exp_avg);
+    adamw_->exp_avg_sq().copy_from(host.exp_avg_sq);
+  }
+}
+
+}  // namespace glm::optim

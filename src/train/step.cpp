@@ -1,0 +1,164 @@
+// One optimizer step of the trainer (trainer.h): the global batch's micro-batches through
+// this rank's stage, the gradient reductions, the overflow / norm / spike checks and the
+// update; and the data skips of resume.skip_iters and resume.skip_samples.
+#include <chrono>
+#include <cmath>
+#include <optional>
+
+#include <spdlog/spdlog.h>
+
+#include "core/allocator.h"
+#include "kernels/elementwise.h"
+#include "optim/grad_clip.h"
+#include "optim/lr_schedule.h"
+#include "parallel/tensor_span.h"
+#include "train/grad_reduce.h"
+#include "train/pipeline_runner.h"
+#include "train/trainer.h"
+
+namespace glm::train {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+StepResult Trainer::train_step() {
+  auto t0 = std::chrono::steady_clock::now();
+  StepResult r;
+  const int mb = config_.train.micro_batch_size;
+  skip_sample_ranges();
+  r.global_batch = optim::global_batch_size(config_.batch, state_.consumed_samples);
+  r.lr = optim::learning_rate(config_.optim, state_.consumed_samples);
+  r.tokens = r.global_batch * config_.model.seq_length;
+  for (const auto& range : config_.resume.skip_iters) {
+    if (!range.contains(state_.step)) continue;
+    // resume.skip_iters: the step consumes its batch without training.
+    r.skipped = true;
+    r.skip_reason = "resume.skip_iters";
+    r.loss = r.grad_norm = std::nan("");
+    spdlog::warn("step {} skipped: resume.skip_iters [{}, {}): samples {}..{} not trained on",
+                 state_.step, range.begin, range.end, state_.consumed_samples,
+                 state_.consumed_samples + r.global_batch - 1);
+    ++state_.skipped_steps;
+    state_.consumed_samples += r.global_batch;
+    ++state_.step;
+    r.seconds = seconds_since(t0);
+    return r;
+  }
+
+  // This rank's slice of the global batch is collated first: the loss is normalised by the
+  // target count of the whole global batch (summed over the DP group).
+  const std::int64_t local = r.global_batch / dp_size();
+  const std::int64_t slice_start = state_.consumed_samples + dp_rank() * local;
+  std::vector<model::Batch> batches;
+  double counts[1] = {0};
+  for (std::int64_t first = 0; first < local; first += mb) {
+    batches.push_back(data_.train->micro_batch(slice_start + first, mb));
+    counts[0] += static_cast<double>(batches.back().num_targets());
+  }
+  dp_sum(counts);
+  const auto targets = static_cast<std::int64_t>(counts[0]);
+  const float scale = static_cast<float>(scaler_.scale());
+  model_->zero_grads();
+  // Data parallel without ZeRO-1: every rank's gradients (already divided by the global
+  // target count) are summed layer by layer during the last backward (train/grad_reduce.h),
+  // so all ranks hold the gradient of the whole global batch.
+  std::optional<LayerwiseGradReduce> reduce;
+  if (!optimizer_->sharded() && dp_size() > 1)
+    reduce.emplace(*dp(), model_->layout(), model_->grads().flat());
+  model::StepOptions step_opt{.loss_scale = scale, .num_targets = targets,
+                              .step = static_cast<std::uint32_t>(state_.step), .training = true};
+  step_opt.embedding_grad_shrink =
+      static_cast<float>(optim::egs_alpha(config_.egs_schedule, state_.step));
+  if (reduce) step_opt.on_layer_grads = [&reduce](int layer) { reduce->layer_done(layer); };
+  // Forward and backward of every micro-batch through this rank's stage (1F1B under PP).
+  const PipelineStats ps = run_pipeline_step(*model_, pp(), batches, step_opt);
+  r.compute_seconds = ps.compute_s;
+  r.pipeline_comm_seconds = ps.comm_s;
+  r.head_rows = ps.num_targets;
+
+  // The tied embedding: the first stage's copy and the last stage's receive gradients from
+  // the input lookup and the head respectively; both must apply their sum.
+  parallel::Communicator* emb = options_.groups ? options_.groups->embedding.get() : nullptr;
+  if (emb && emb->size() > 1) {
+    Tensor gE = model_->grads().embedding();
+    emb->all_reduce_sum(parallel::floats(*emb, gE));
+  }
+
+  // Data parallel: the ranges no layer covers, then wait for every layer's (see above).
+  // With ZeRO-1 the optimizer reduce-scatters the gradients instead: this rank then holds
+  // its shard's sum.
+  if (reduce) reduce->finish();
+  const Tensor grads = optimizer_->reduce_grads(model_->grads().flat());
+  const optim::ElementRange range = optimizer_->range();
+
+  // One reduction over every rank agrees on the loss, the overflow verdict and the global
+  // gradient norm: the loss from the last stages' TP rank 0 (one per DP slice), the squares
+  // from each parameter's primary piece, counted once (under ZeRO-1 by its shard's owner,
+  // else by DP rank 0).
+  const bool counts_loss = model_->last_stage() && tp_rank() == 0;
+  const bool counts_norm = optimizer_->sharded() || dp_rank() == 0;
+  double step_stats[3] = {counts_loss ? ps.loss_sum : 0.0,
+                          kernels::all_finite(grads) ? 0.0 : 1.0,
+                          counts_norm ? optim::primary_sum_squares(model_->layout(), grads, range)
+                                      : 0.0};
+  world_sum(step_stats);
+  r.loss = step_stats[0] / static_cast<double>(std::max<std::int64_t>(1, targets));
+  const bool found_inf = step_stats[1] > 0;
+  r.skipped = scaler_.dynamic() ? scaler_.update(found_inf) : found_inf;
+  r.grad_norm = std::nan("");
+  if (r.skipped) r.skip_reason = "inf/nan gradients";
+  if (!r.skipped) {
+    r.grad_norm = std::sqrt(step_stats[2]) / scale;
+    if (spike_guard_.config().enabled && spike_guard_.check(r.loss, r.grad_norm)) {
+      r.skipped = true;
+      r.skip_reason = fmt::format("spike guard: {} (z {:.1f})",
+                                  optim::to_string(spike_guard_.last_reason()),
+                                  spike_guard_.last_z());
+    }
+  }
+  if (!r.skipped) {
+    const double clip = config_.optim.clip_grad > 0
+                            ? optim::clip_coefficient(r.grad_norm, config_.optim.clip_grad)
+                            : 1.0;
+    optimizer_->step(grads, r.lr, static_cast<float>(clip / scale));
+    round_params();
+  } else {
+    ++state_.skipped_steps;
+    spdlog::warn("step {} skipped: {} (loss scale now {:g})", state_.step, r.skip_reason,
+                 scaler_.scale());
+    if (spike_guard_.should_rollback())
+      spdlog::warn("spike guard: {} guarded steps in a row; rolling back needs a checkpoint "
+                   "(--save), continuing", spike_guard_.consecutive_flagged());
+  }
+  if (scaler_.dynamic() && scaler_.collapsing())
+    spdlog::warn("loss scale has collapsed to {:g}: a warning sign of divergence", scaler_.scale());
+  state_.consumed_samples += r.global_batch;
+  ++state_.step;
+  if (model_->options().device.is_cuda()) cuda_synchronize();  // the step's time is its work
+  r.seconds = seconds_since(t0);
+  return r;
+}
+
+// resume.skip_samples: a batch that would overlap a skipped range starts after it instead.
+void Trainer::skip_sample_ranges() {
+  for (bool moved = true; moved;) {
+    moved = false;
+    const std::int64_t c = state_.consumed_samples;
+    const std::int64_t B = optim::global_batch_size(config_.batch, c);
+    for (const auto& range : config_.resume.skip_samples) {
+      if (c < range.end && range.begin < c + B) {
+        spdlog::warn("step {}: skipping samples {}..{} (resume.skip_samples [{}, {}))",
+                     state_.step, c, range.end - 1, range.begin, range.end);
+        state_.consumed_samples = range.end;
+        moved = true;
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace glm::train

@@ -1,0 +1,133 @@
+// The trainer's checkpoints (trainer.h): which rank writes what when it saves, and a load
+// that restores the optimizer's state into this run's layout and applies the resume
+// overrides (config/resume_check.h).
+#include <chrono>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "config/resume_check.h"
+#include "optim/lr_schedule.h"
+#include "train/signals.h"
+#include "train/trainer.h"
+
+namespace glm::train {
+
+void Trainer::stop_with_checkpoint() {
+  const auto& dir = config_.train.save_dir;
+  if (!dir.empty()) save(dir);
+  spdlog::warn("{} received: stopped after step {}{}", stop_signals_name(stop_signals_), state_.step,
+               dir.empty() ? " without a checkpoint (no train.save_dir / --save)" : "");
+  metrics_->log_event({{"event", "stop"}, {"signals", stop_signals_name(stop_signals_)}, {"step", state_.step}});
+}
+
+checkpoint::SaveResult Trainer::save(const std::string& save_root) {
+  // DP ranks of one TP x PP position hold identical state (ZeRO-1 shards are gathered
+  // first, by every rank of the DP group): DP rank 0 of each position writes its pieces.
+  // Whether this step is already saved is rank 0's view of the directory, agreed by every
+  // rank: ranks that saw a shared file system differently would otherwise split between
+  // the collective save below and returning here, and hang.
+  const auto existing = std::filesystem::path(save_root) / checkpoint::iter_dir_name(state_.step);
+  double saved[1] = {world_rank() == 0 && state_.step == checkpoint_step_ &&
+                             std::filesystem::exists(existing / checkpoint::kMetaFile)
+                         ? 1.0
+                         : 0.0};
+  world_sum(saved);
+  if (saved[0] > 0) {
+    if (world_rank() == 0)
+      spdlog::info("checkpoint of step {} already in {}", state_.step, save_root);
+    return {existing.string(), 0, 0, {}};
+  }
+  const optim::OptimizerTensors tensors = optimizer_->host_state();
+  checkpoint::SaveResult r;
+  if (world_size() == 1) {
+    r = checkpoint::save_checkpoint(save_root, checkpoint_meta(), tensors, config_.train.keep_last);
+  } else {
+    checkpoint::CollectiveSave group{world(), world_rank(), dp_rank() == 0,
+                                     checkpoint::checkpoint_writers(config_.model, layout())};
+    r = checkpoint::save_checkpoint_collective(save_root, checkpoint_meta(), tensors,
+                                               config_.train.keep_last, group);
+  }
+  checkpoint_step_ = state_.step;
+  if (world_rank() != 0) return r;
+  spdlog::info("saved checkpoint {} (step {}, {:.1f} MB) in {:.2f} s ({:.0f} MB/s)", r.dir,
+               state_.step, r.bytes / 1e6, r.seconds, r.bytes / 1e6 / std::max(r.seconds, 1e-9));
+  for (const auto& d : r.pruned) spdlog::info("removed old checkpoint {} (keep_last {})", d,
+                                              config_.train.keep_last);
+  metrics_->log_event({{"event", "save"}, {"step", state_.step}, {"dir", r.dir},
+                       {"bytes", r.bytes}, {"seconds", r.seconds}});
+  return r;
+}
+
+void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string path = checkpoint::resolve_checkpoint_dir(dir, iter);
+  const std::string meta_path = (std::filesystem::path(path) / checkpoint::kMetaFile).string();
+  checkpoint::CheckpointMeta meta = checkpoint::read_checkpoint_meta(path);
+  checkpoint::verify_checkpoint_files(path, meta);
+  std::vector<std::string> notes;
+  config::RunConfig rc = config::reconcile_resume_config(config_, meta.config, meta_path, notes);
+  const checkpoint::CheckpointLayout here = checkpoint_meta().layout;
+  if (meta.layout != here)
+    notes.push_back(fmt::format("re-cut from layout dp {} tp {} pp {}{} ({} ranks) to dp {} tp {} "
+                                "pp {}{}",
+                                meta.layout.dp, meta.layout.tp, meta.layout.pp,
+                                meta.layout.zero ? " zero" : "", meta.layout.world_size, here.dp,
+                                here.tp, here.pp, here.zero ? " zero" : ""));
+
+  // The checkpoint holds whole pieces; the optimizer keeps its part of them.
+  optimizer_->load_state([&](const optim::OptimizerTensors& whole) {
+    checkpoint::load_optimizer_tensors(path, meta, whole);
+  });
+  optimizer_->set_step_count(meta.adamw_steps);
+  scaler_.load_state(meta.loss_scaler);
+  spike_guard_.load_state(meta.spike_guard);
+  state_ = {meta.step, meta.consumed_samples, meta.skipped_steps};
+  checkpoint_step_ = meta.step;
+  optimizer_->write_params();  // as after a step
+  round_params();
+  rc.source = config_.source;
+  config_ = rc;
+  if (config_.resume.loss_scale) {
+    if (scaler_.dynamic()) {
+      notes.push_back(fmt::format("resume override: loss scale {:g} -> {:g}", scaler_.scale(),
+                                  *config_.resume.loss_scale));
+      scaler_.set_scale(*config_.resume.loss_scale);
+    } else {
+      notes.push_back("resume.loss_scale ignored: fp32 runs use a fixed scale of 1");
+    }
+  }
+  if (world_rank() == 0)
+    for (const auto& n : notes) spdlog::info("resume: {}", n);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::int64_t bytes = meta.total_bytes();
+  spdlog::info("loaded checkpoint {} (step {}, {} samples consumed, {:.1f} MB) in {:.2f} s",
+               path, meta.step, meta.consumed_samples, bytes / 1e6, seconds);
+  metrics_->log_event({{"event", "load"}, {"step", meta.step}, {"dir", path}, {"bytes", bytes},
+                       {"seconds", seconds}, {"notes", notes}});
+}
+
+checkpoint::CheckpointMeta Trainer::checkpoint_meta() const {
+  checkpoint::CheckpointMeta m;
+  m.step = state_.step;
+  m.consumed_samples = state_.consumed_samples;
+  m.skipped_steps = state_.skipped_steps;
+  m.adamw_steps = optimizer_->step_count();
+  m.seed = static_cast<std::uint64_t>(config_.train.seed);
+  m.loss_scaler = scaler_.state();
+  m.spike_guard = spike_guard_.state();
+  m.schedule = {{"lr", optim::learning_rate(config_.optim, state_.consumed_samples)},
+                {"global_batch", optim::global_batch_size(config_.batch, state_.consumed_samples)},
+                {"egs_alpha", optim::egs_alpha(config_.egs_schedule, state_.step)},
+                {"note", "the next step's values: functions of consumed_samples and step"}};
+  config::RunConfig rc = config_;
+  rc.parallel = layout();  // the layout that wrote it, also in the config it restates
+  m.config = rc.to_json();
+  m.layout = {world_size(), dp_size(), tp_size(), pp_size(), optimizer_->sharded() ? 1 : 0};
+  return m;
+}
+
+optim::OptimizerTensors Trainer::optimizer_tensors() const { return optimizer_->state(); }
+
+}  // namespace glm::train
