@@ -72,20 +72,6 @@ double clip_coefficient(double total_norm, double max_norm) {
   return std::min(1.0, max_norm / (total_norm + kClipEps));
 }
 
-void apply_clip(Tensor& grad, double coeff) {
-  // kernels::scale runs on the gradient's device
-  GLM_CHECK(grad.dtype() == DType::f32 && grad.is_contiguous(),
-            "apply_clip: gradient must be contiguous f32, got {}", grad.describe());
-  if (coeff == 1.0) return;
-  kernels::scale(grad, static_cast<float>(coeff));
-}
-
-double clip_grad_norm(Tensor& grad, double max_norm) {
-  const double norm = std::sqrt(local_sum_squares(grad));
-  apply_clip(grad, clip_coefficient(norm, max_norm));
-  return norm;
-}
-
 double primary_sum_squares(const model::ParamLayout& layout, const Tensor& values,
                            ElementRange range) {
   double s = 0;

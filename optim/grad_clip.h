@@ -3,7 +3,7 @@
 // owns, the sums are all-reduced, and every rank scales by the same coefficient.
 //   norm  = sqrt(sum over all ranks of local_sum_squares)
 //   coeff = min(1, max_norm / (norm + 1e-6))           (Megatron / PyTorch clip_grad_norm_)
-//   grad *= coeff                                      (only when coeff < 1)
+//   grad *= coeff    (folded into the optimizer's update: AdamW::step's inv_scale)
 // The sums accumulate in fp64 over fixed blocks of kSumBlock elements combined in index
 // order, so they are bit-identical for any thread count. Gradients may live on the CPU or a
 // CUDA device (the device runs its own fixed-order fp64 reduction). Overflow is detected
@@ -29,12 +29,6 @@ double local_sum_squares(const Tensor& grad);
 // min(1, max_norm / (total_norm + kClipEps)); 1 when max_norm <= 0 (clipping off) or the
 // norm is not finite (the step is skipped anyway).
 double clip_coefficient(double total_norm, double max_norm);
-
-// grad *= coeff in place (skipped when coeff == 1).
-void apply_clip(Tensor& grad, double coeff);
-
-// One process, one buffer: computes the norm, clips in place, returns the norm before clipping.
-double clip_grad_norm(Tensor& grad, double max_norm);
 
 // Sum of squares of the parameters this rank counts in the global norm: the primary pieces
 // of `layout` (not the TP-replicated copies on tp_rank > 0, nor the last stage's tied

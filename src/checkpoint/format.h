@@ -11,9 +11,9 @@
 //       exp_avg_sq    f32, Adam second moment v
 //     attributes (int64 arrays) global_shape (the full tensor), offset (where the piece's
 //       block starts in it), shape (the block), flat_range [begin, end) (the part of the
-//       block held, row-major: the whole block, or a cut of it under ZeRO-1 sharding).
-//     The datasets have the block's shape when flat_range is the whole block, else they
-//     are 1-D [end - begin].
+//       block held, row-major). Saves write whole blocks (a ZeRO-1 run gathers its shards
+//       first), so flat_range is [0, numel) and the datasets have the block's shape; the
+//       reader also takes a cut of a block, stored 1-D [end - begin].
 // A piece is therefore self-describing: any layout can re-cut it by global coordinates.
 //
 // meta.json (written after the rank files; see CheckpointMeta::to_json for the keys):

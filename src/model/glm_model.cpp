@@ -70,12 +70,6 @@ void check_batch(const Batch& b, const ModelConfig& c) {
 }
 }  // namespace
 
-std::int64_t Batch::num_targets() const {
-  std::int64_t n = 0;
-  for (std::int64_t i = 0; i < targets.numel(); ++i) n += targets.data<std::int32_t>()[i] >= 0;
-  return n;
-}
-
 struct GLMModel::Workspace {
   int B = 0, T = 0;
   std::vector<Tensor> x;                // layer inputs [R, h]; x[0] = the stage input
