@@ -127,7 +127,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   }
   po::notify(vm);
   if (config_path.empty()) throw glm::InputError("--config is required (see --help)");
-  // The ranges of the config fields these options set (train/run_config.cpp), and a week
+  // The ranges of the config fields these options set (config/run_config.cpp), and a week
   // as the longest a collective may sensibly wait.
   constexpr std::int64_t kMaxSteps = std::int64_t{1} << 40, kMaxSeed = std::int64_t{1} << 62;
   glm::apps::require_range<std::int64_t>(vm, "train-iters", 1, kMaxSteps);

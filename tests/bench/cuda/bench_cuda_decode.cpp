@@ -21,7 +21,7 @@
 #include "core/error.h"
 #include "infer/engine.h"
 #include "infer/generate.h"
-#include "kernels/cuda/cuda_convert.h"
+#include "kernels/cuda/device_description.h"
 #include "tests/bench/bench_util.h"
 #include "tests/cuda/random_model_file.h"
 

@@ -25,7 +25,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "kernels/convert.h"
-#include "kernels/cuda/cuda_convert.h"
+#include "kernels/cuda/device_description.h"
 #include "kernels/cuda/quant_gemm.h"
 
 namespace {

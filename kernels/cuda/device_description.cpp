@@ -1,4 +1,4 @@
-#include "kernels/cuda/cuda_convert.h"
+#include "kernels/cuda/device_description.h"
 
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>

@@ -1,5 +1,4 @@
-// The CUDA device's name and compute capability, for messages and benchmark labels. (The
-// fp16 <-> fp32 conversions are kernels/convert.h, for every backend.)
+// The CUDA device's name and compute capability, for messages and benchmark labels.
 #pragma once
 
 #include <string>
