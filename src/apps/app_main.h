@@ -21,6 +21,9 @@ int guarded_main(Run&& run) {
   } catch (const InputError& e) {
     spdlog::error("{}", e.what());
     return 2;
+  } catch (const SystemError& e) {
+    spdlog::error("{}", e.what());
+    return 1;
   } catch (const std::exception& e) {
     spdlog::error("internal error: {}", e.what());
     return 1;

@@ -46,6 +46,14 @@ namespace glm::checkpoint {
 // rank's parameter layout, as whole tensors (optim/optimizer_tensors.h).
 using optim::OptimizerTensors;
 
+// A save that could not complete (a full disk, an I/O error): the message names the path,
+// the system's reason and the checkpoint `latest` still names; the partial directory is
+// removed. Every rank of a collective save throws it together.
+class SaveError : public SystemError {
+ public:
+  explicit SaveError(const std::string& what) : SystemError(what) {}
+};
+
 struct SaveResult {
   std::string dir;         // the final iter_XXXXXXXX directory
   std::int64_t bytes = 0;  // all files written

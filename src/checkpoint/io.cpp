@@ -68,12 +68,31 @@ void write_rank_file(const std::string& path, int rank, std::int64_t step,
     f.set_int_attr(spec.name, "shape", spec.box_shape);
     f.set_int_attr(spec.name, "flat_range", {0, spec.numel()});
   }
+  f.close();  // a full disk shows here at the latest, not in a destructor
 }
 
 void remove_dir(const fs::path& dir, const char* why) {
   std::error_code ec;
   fs::remove_all(dir, ec);
   if (ec) spdlog::warn("{}: cannot remove ({}): {}", dir.string(), why, ec.message());
+}
+
+// A failed save: its partial directory goes (tmp empty: another rank removes it), `latest`
+// still names the previous checkpoint, and the error says both.
+[[noreturn]] void throw_save_failed(const std::string& save_root, const fs::path& tmp,
+                                    const std::string& why) {
+  if (!tmp.empty()) remove_dir(tmp, "a failed save");
+  const fs::path latest = fs::path(save_root) / kLatestFile;
+  std::string previous = "no checkpoint yet";
+  if (fs::exists(latest)) {
+    std::ifstream in(latest);
+    std::string step;
+    in >> step;
+    previous = "latest still names step " + step;
+  }
+  throw SaveError(fmt::format("saving a checkpoint to {} failed: {}; its partial directory was "
+                              "removed, {}",
+                              save_root, why, previous));
 }
 
 // Removes iter_*.tmp / iter_*.old left behind by a save that died.
@@ -176,9 +195,12 @@ SaveResult publish(const std::string& save_root, const fs::path& tmp, Checkpoint
   const fs::path meta_path = tmp / kMetaFile;
   {
     std::ofstream out(meta_path, std::ios::binary | std::ios::trunc);
+    errno = 0;
     out << meta.to_json().dump(2) << '\n';
     out.close();
-    if (!out) throw Error(fmt::format("{}: write failed", meta_path.string()));
+    if (!out)
+      throw SystemError(fmt::format("{}: write failed: {}", meta_path.string(),
+                                    write_failure_reason(meta_path.string(), errno)));
   }
   fsync_file(meta_path.string());
   fsync_dir(tmp.string());
@@ -213,13 +235,20 @@ SaveResult save_checkpoint_files(const std::string& save_root, CheckpointMeta me
                                  const std::vector<std::pair<int, OptimizerTensors>>& ranks,
                                  int keep_last) {
   const auto t0 = std::chrono::steady_clock::now();
-  const fs::path tmp = begin_save(save_root, meta.step);
-  std::vector<std::pair<int, const model::ParamLayout*>> writers;
-  for (const auto& [rank, t] : ranks) {
-    write_rank(tmp, rank, meta.step, t);
-    writers.push_back({rank, t.layout});
+  const fs::path tmp = fs::path(save_root) / (iter_dir_name(meta.step) + ".tmp");
+  try {
+    begin_save(save_root, meta.step);
+    std::vector<std::pair<int, const model::ParamLayout*>> writers;
+    for (const auto& [rank, t] : ranks) {
+      write_rank(tmp, rank, meta.step, t);
+      writers.push_back({rank, t.layout});
+    }
+    return publish(save_root, tmp, std::move(meta), writers, keep_last, t0);
+  } catch (const SystemError& e) {
+    throw_save_failed(save_root, tmp, e.what());
+  } catch (const fs::filesystem_error& e) {  // a directory made or renamed: its errno
+    throw_save_failed(save_root, tmp, e.what());
   }
-  return publish(save_root, tmp, std::move(meta), writers, keep_last, t0);
 }
 
 SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMeta meta,
@@ -231,23 +260,44 @@ SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMe
   const fs::path tmp = fs::path(save_root) / (iter_dir_name(meta.step) + ".tmp");
   // Rank 0 prepares the directory, the writers fill it, rank 0 publishes; the barriers
   // order the three phases (a failure on one rank aborts through the collective timeout).
-  if (leader) begin_save(save_root, meta.step);
-  group.world->barrier();
-  if (group.writes) write_rank(tmp, group.world_rank, meta.step, tensors);
-  group.world->barrier();
+  // A rank whose write fails (a full disk) says so in the agreement after the phase, so
+  // every rank fails the save together instead of waiting in a barrier.
+  std::string failure;
+  auto agree = [&](auto&& phase) {
+    try {
+      phase();
+    } catch (const SystemError& e) {
+      failure = e.what();
+    } catch (const fs::filesystem_error& e) {
+      failure = e.what();
+    }
+    double failed[1] = {failure.empty() ? 0.0 : 1.0};
+    group.world->all_reduce_sum(failed);
+    if (failed[0] == 0) return;
+    if (failure.empty())
+      failure = "another rank could not write its part (its own message names the file)";
+    throw_save_failed(save_root, leader ? tmp : fs::path(), failure);
+  };
+  agree([&] {
+    if (leader) begin_save(save_root, meta.step);
+  });
+  agree([&] {
+    if (group.writes) write_rank(tmp, group.world_rank, meta.step, tensors);
+  });
   SaveResult r;
-  if (leader) {
-    std::vector<model::ParamLayout> layouts;
-    layouts.reserve(group.writers.size());
-    for (const auto& w : group.writers) layouts.emplace_back(tensors.layout->config(), w.shard);
-    std::vector<std::pair<int, const model::ParamLayout*>> writers;
-    for (std::size_t i = 0; i < layouts.size(); ++i)
-      writers.push_back({group.writers[i].rank, &layouts[i]});
-    r = publish(save_root, tmp, std::move(meta), writers, keep_last, t0);
-  } else {
-    r.dir = (fs::path(save_root) / iter_dir_name(meta.step)).string();
-  }
-  group.world->barrier();
+  agree([&] {
+    if (leader) {
+      std::vector<model::ParamLayout> layouts;
+      layouts.reserve(group.writers.size());
+      for (const auto& w : group.writers) layouts.emplace_back(tensors.layout->config(), w.shard);
+      std::vector<std::pair<int, const model::ParamLayout*>> writers;
+      for (std::size_t i = 0; i < layouts.size(); ++i)
+        writers.push_back({group.writers[i].rank, &layouts[i]});
+      r = publish(save_root, tmp, std::move(meta), writers, keep_last, t0);
+    } else {
+      r.dir = (fs::path(save_root) / iter_dir_name(meta.step)).string();
+    }
+  });
   return r;
 }
 

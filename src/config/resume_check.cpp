@@ -31,7 +31,8 @@ bool is_run_setting(const std::string& key) {
   static const std::set<std::string> keys = {
       "train.train_iters",   "train.log_interval", "train.eval_interval",    "train.eval_iters",
       "train.data_dir",      "train.recompute",    "train.micro_batch_size", "train.save_dir",
-      "train.save_interval", "train.keep_last",    "train.device"};
+      "train.save_interval", "train.keep_last",    "train.device",
+      "train.save_failure"};
   return keys.count(key) || key.rfind("spike_guard", 0) == 0 || key.rfind("resume", 0) == 0 ||
          key.rfind("parallel", 0) == 0;  // any checkpoint loads into any layout
 }

@@ -41,7 +41,8 @@ nlohmann::json RunConfig::to_json() const {
             {"data_dir", train.data_dir},
             {"save_dir", train.save_dir},
             {"save_interval", train.save_interval},
-            {"keep_last", train.keep_last}}},
+            {"keep_last", train.keep_last},
+            {"save_failure", train.save_failure}}},
           {"optim", optim.to_json()},
           {"batch", batch.to_json()},
           {"objective", objective.to_json()},
@@ -190,6 +191,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   t.get("save_dir", rc.train.save_dir, {});
   t.get("save_interval", rc.train.save_interval, 0, std::int64_t{1} << 40);
   t.get("keep_last", rc.train.keep_last, 0, 1 << 20);
+  t.get("save_failure", rc.train.save_failure, {"stop", "continue"});
   if (rc.batch.global_batch_size % rc.train.micro_batch_size != 0)
     t.error("micro_batch_size", fmt::format("{} does not divide batch.global_batch_size {}",
                                             rc.train.micro_batch_size, rc.batch.global_batch_size));

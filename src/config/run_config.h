@@ -48,6 +48,9 @@ struct TrainConfig {
   std::string save_dir;  // "" = no checkpoints
   std::int64_t save_interval = 0;
   int keep_last = 3;
+  // A save that fails (disk full, I/O error): "stop" (the default) ends training with the
+  // error, "continue" warns and tries again at the next save step.
+  std::string save_failure = "stop";
 
   model::Precision precision_mode() const;
   model::Recompute recompute_mode() const;

@@ -24,6 +24,13 @@ class InputError : public Error {
   explicit InputError(const std::string& what) : Error(what) {}
 };
 
+// The machine failed the program, not the input nor the code: a full disk, an I/O error, a
+// lost file system. Programs print it as it is (no "internal error") and exit 1.
+class SystemError : public Error {
+ public:
+  explicit SystemError(const std::string& what) : Error(what) {}
+};
+
 [[noreturn]] void check_failed(const char* cond, const char* file, int line, const std::string& msg);
 
 }  // namespace glm

@@ -10,8 +10,14 @@
 
 namespace glm {
 
-// Each throws glm::Error naming the path when it cannot be opened or fsync fails.
+// Each throws glm::SystemError naming the path and the reason when it cannot be opened or
+// fsync fails.
 void fsync_file(const std::string& path);
 void fsync_dir(const std::string& path);
+
+// Why a write under `path` failed, for messages: strerror(err) when err is set ("No space
+// left on device"); else, when the file system holding `path` has no free blocks, that;
+// else "I/O error". HDF5 reports a failed write without its errno, hence the second look.
+std::string write_failure_reason(const std::string& path, int err);
 
 }  // namespace glm

@@ -1,10 +1,13 @@
 #include "core/h5_tensors.h"
 
+#include <cerrno>
+
 #include <hdf5.h>
 
 #include <cstring>
 
 #include "core/error.h"
+#include "core/fsync.h"
 #include "core/h5_raii.h"
 
 namespace glm {
@@ -70,8 +73,22 @@ H5File::~H5File() {
   if (file_ >= 0) H5Fclose(file_);
 }
 
+void H5File::close() {
+  if (file_ < 0) return;
+  QuietH5 quiet;
+  errno = 0;
+  const herr_t flushed = H5Fflush(file_, H5F_SCOPE_GLOBAL);
+  const int err = errno;
+  const herr_t closed = H5Fclose(file_);
+  file_ = -1;
+  if (flushed < 0 || closed < 0)
+    throw SystemError(fmt::format("{}: cannot write the file: {}", path_,
+                                  write_failure_reason(path_, err)));
+}
+
 void H5File::write(const std::string& name, const Tensor& t) {
   QuietH5 quiet;
+  errno = 0;
   GLM_CHECK(t.device().is_cpu() && t.is_contiguous(), "H5 write of {}", t.describe());
   make_parents(file_, name);
   std::vector<hsize_t> dims(t.shape().begin(), t.shape().end());
@@ -80,10 +97,13 @@ void H5File::write(const std::string& name, const Tensor& t) {
   hid_t ftype = t.dtype() == DType::f16 ? f16_type() : mem_type(t.dtype());
   Handle ds{H5Dcreate2(file_, name.c_str(), ftype, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
             H5Dclose};
-  if (ds.id < 0) throw Error(fmt::format("{}: cannot create dataset {}", path_, name));
+  if (ds.id < 0)
+    throw SystemError(fmt::format("{}: cannot create dataset {}: {}", path_, name,
+                                  write_failure_reason(path_, errno)));
   hid_t mtype = t.dtype() == DType::f16 ? f16_type() : mem_type(t.dtype());
   if (H5Dwrite(ds.id, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw()) < 0)
-    throw Error(fmt::format("{}: cannot write dataset {}", path_, name));
+    throw SystemError(fmt::format("{}: cannot write dataset {}: {}", path_, name,
+                                  write_failure_reason(path_, errno)));
 }
 
 bool H5File::has(const std::string& name) const {

@@ -15,7 +15,10 @@ class H5File {
  public:
   enum class Mode { read, create };  // create truncates an existing file
   H5File(const std::string& path, Mode mode);
-  ~H5File();
+  ~H5File();  // closes the file if close() was not called (errors are then lost)
+  // Flushes and closes the file; SystemError naming the path and the reason if the data
+  // did not reach the file (a full disk). A file written for keeps calls it.
+  void close();
   H5File(const H5File&) = delete;
   H5File& operator=(const H5File&) = delete;
 

@@ -188,7 +188,7 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
       break;
     }
     const bool periodic = tc.save_interval > 0 && state_.step % tc.save_interval == 0;
-    if (!tc.save_dir.empty() && (periodic || last)) save(tc.save_dir);
+    if (!tc.save_dir.empty() && (periodic || last)) save_as_configured(tc.save_dir);
   }
   return {before, after};
 }

@@ -141,6 +141,8 @@ class Trainer {
   void dp_sum(std::span<double> values) const;
   void world_sum(std::span<double> values) const;
   void crash_if_testing(std::int64_t step) const;  // GLM_TEST_CRASH_AT_STEP (tests/faults)
+  // save(), then train.save_failure: a failed save stops training (rethrown) or is logged.
+  void save_as_configured(const std::string& save_root);
   void stop_with_checkpoint();  // after a stop signal: save (if save_dir) and log
   // After the optimizer wrote the model's fp32 weights: round them in fp16 mode.
   void round_params();

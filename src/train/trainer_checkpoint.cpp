@@ -13,9 +13,21 @@
 
 namespace glm::train {
 
+void Trainer::save_as_configured(const std::string& save_root) {
+  try {
+    save(save_root);
+  } catch (const checkpoint::SaveError& e) {
+    if (config_.train.save_failure == "stop") throw;
+    spdlog::warn("step {}: {}; training continues (train.save_failure \"continue\"), the next "
+                 "save step tries again",
+                 state_.step, e.what());
+    metrics_->log_event({{"event", "save_failed"}, {"step", state_.step}, {"error", e.what()}});
+  }
+}
+
 void Trainer::stop_with_checkpoint() {
   const auto& dir = config_.train.save_dir;
-  if (!dir.empty()) save(dir);
+  if (!dir.empty()) save_as_configured(dir);
   spdlog::warn("{} received: stopped after step {}{}", stop_signals_name(stop_signals_), state_.step,
                dir.empty() ? " without a checkpoint (no train.save_dir / --save)" : "");
   metrics_->log_event({{"event", "stop"}, {"signals", stop_signals_name(stop_signals_)}, {"step", state_.step}});

@@ -6,7 +6,8 @@
 #   tests/faults/run_faults.sh BUILD_DIR CORPUS_DIR WORK_DIR
 # Trials: SIGKILL of a rank and of mpirun at a step chosen by a seed (supervised restart),
 # a crash loop (the same step killed twice), SIGTERM to the launcher, SIGTERM to one rank,
-# SIGINT twice, SIGKILL during a save, an input error (no restart).
+# SIGINT twice, SIGKILL during a save, an input error (no restart), a SLURM requeue, and a
+# full disk during a save (a small tmpfs, where mounting is permitted).
 set -uo pipefail
 build=$(realpath "$1") corpus=$(realpath "$2") work=$3
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -159,6 +160,35 @@ got=$(last_loss "$work/$name/log")
 if (( rc1 == 0 && rc2 == 0 )) && grep -q "requeue 77" "$work/$name/scontrol.log" 2>/dev/null && [[ "$got" == "$ref" ]]
 then ok "the failed step requeued the job, which resumed to $got"
 else fail "exits $rc1, $rc2; loss $got"; tail -5 "$work/$name.out"; fi
+
+trial="disk full"
+name=disk_full
+# a tmpfs with room for one checkpoint (17.5 MB) but not two; where mounting is not
+# permitted the trial says so and counts as skipped, not passed
+mkdir -p "$work/$name/fs"
+if mount -t tmpfs -o size=30m tmpfs "$work/$name/fs" 2> "$work/$name.mount"; then
+  full_args=("${base[@]/#$steps/6}")
+  full_args=("${full_args[@]/#4/2}")  # --save-interval 2: the second save overflows
+  timeout 300 launch/train.sh -n 2 --threads 1 -- "${full_args[@]}" \
+    --save "$work/$name/fs/ckpt" --log-dir "$work/$name/log" > "$work/$name.out" 2>&1
+  rc=$?
+  left=$(compgen -G "$work/$name/fs/ckpt/*.tmp" | wc -l)
+  k=$(tr -dc 0-9 < "$work/$name/fs/ckpt/latest" 2>/dev/null)
+  if (( rc == 1 )) && grep -q "No space left on device" "$work/$name.out" && (( left == 0 )) && [[ "$k" == 2 ]]
+  then ok "stop: exit 1 naming the file and 'No space left on device', no partial directory, latest 2"
+  else fail "stop: exit $rc, $left partial directories, latest '$k'"; grep -m2 error "$work/$name.out"; fi
+  rm -rf "$work/$name/fs/ckpt" "$work/$name/log"
+  timeout 300 launch/train.sh -n 2 --threads 1 -- "${full_args[@]}" \
+    --save "$work/$name/fs/ckpt" --log-dir "$work/$name/log" \
+    --set 'train.save_failure="continue"' > "$work/$name.2.out" 2>&1
+  rc=$?
+  failed=$(grep -c '"event":"save_failed"' "$work/$name/log/metrics.jsonl" 2>/dev/null)
+  if (( rc == 0 )) && [[ "$failed" == 2 ]]; then ok "continue: exit 0, the two failed saves logged"
+  else fail "continue: exit $rc, ${failed:-0} failed saves logged"; fi
+  umount "$work/$name/fs"
+else
+  echo "skip [$trial]: cannot mount a tmpfs here ($(head -c 200 "$work/$name.mount"))"
+fi
 
 echo "fault suite: $failures failed"
 exit $(( failures > 0 ))
