@@ -19,11 +19,13 @@
 #include <vector>
 
 #include <boost/program_options.hpp>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "apps/app_main.h"
 #include "apps/option_range.h"
+#include "train/hang_watchdog.h"
 #include "core/allocator.h"
 #include "parallel/mpi_communicator.h"
 #include "spec/param_layout.h"
@@ -83,7 +85,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   std::string config_path, data_dir, log_dir, precision, device, save_dir, load_dir;
   std::int64_t train_iters = 0, seed = 0, save_interval = 0, load_iter = 0;
   int dp = -1, tp = -1, pp = -1, zero = -1;
-  double collective_timeout_s = 600;
+  double collective_timeout_s = 600, hang_timeout_s = 0;
   bool comm_log = false, dry_run = false;
   std::vector<std::string> sets;
   po::options_description desc(
@@ -108,6 +110,10 @@ int run(int argc, char** argv, const MpiSession& mpi) {
     ("load-iter", po::value(&load_iter), "with --load: resume from iteration N instead of latest")
     ("dp", po::value(&dp), "data-parallel size (parallel.dp; default: ranks / (tp x pp))")
     ("zero", po::value(&zero), "1: ZeRO-1, shard the optimizer state over the DP group (parallel.zero)")
+    ("hang-timeout", po::value(&hang_timeout_s)->default_value(0),
+     "abort the job when a rank makes no progress (data, a layer's forward or backward, a "
+     "reduction, the optimizer, a save, an evaluation) for this many seconds, naming every "
+     "rank's phase (0 = off)")
     ("collective-timeout", po::value(&collective_timeout_s)->default_value(600),
      "seconds a collective may take before the job is aborted (naming rank and operation)")
     ("tp", po::value(&tp), "tensor-parallel size (parallel.tp, default 1)")
@@ -135,6 +141,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   glm::apps::require_range<std::int64_t>(vm, "save-interval", 0, kMaxSteps);
   glm::apps::require_range<std::int64_t>(vm, "load-iter", 0, kMaxSteps);
   glm::apps::require_above<double>(vm, "collective-timeout", 0, 7 * 86400);
+  glm::apps::require_range<double>(vm, "hang-timeout", 0, 7 * 86400);
   if (!data_dir.empty()) sets.push_back("train.data_dir=\"" + data_dir + "\"");
   if (vm.count("train-iters")) sets.push_back("train.train_iters=" + std::to_string(train_iters));
   if (!precision.empty()) sets.push_back("train.precision=\"" + precision + "\"");
@@ -196,6 +203,14 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   else if (rc.resume.has_value_overrides())
     spdlog::warn("{}: resume.lr / lr_min / loss_scale / egs_alpha apply only when resuming "
                  "(--load); ignored", rc.source);
+  std::unique_ptr<glm::train::HangWatchdog> watchdog;  // armed once set-up and load are done
+  if (hang_timeout_s > 0)
+    watchdog = std::make_unique<glm::train::HangWatchdog>(
+        hang_timeout_s, mpi.rank, log_dir, [](const std::string& message) {
+          spdlog::error("{}", message);
+          spdlog::default_logger()->flush();
+          MPI_Abort(MPI_COMM_WORLD, 1);
+        });
   auto [before, after] = trainer.run();
   if (trainer.stop_signals()) {
     spdlog::info("stopped by {} after step {}", glm::train::stop_signals_name(trainer.stop_signals()),

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/heartbeat.h"
 #include "kernels/convert.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/dropout.h"
@@ -208,6 +209,7 @@ void GLMModel::forward_layers(Workspace& ws, const LayerContext& ctx) {
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     LayerActivations& acts = ws.acts[options_.recompute == Recompute::full ? 0 : i];
     int l = options_.shard.first_layer + static_cast<int>(i);
+    heartbeat(Phase::forward, l);
     layers_[i].forward(ws.x[i + 1], acts, scratch_, ws.x[i],
                        LayerWeights::of(params_.layer(l)), ctx);
   }
@@ -266,6 +268,7 @@ Tensor& GLMModel::backward_layers(Workspace& ws, const LayerContext& ctx, Tensor
   Tensor* cur = &dx;
   for (std::size_t i = layers_.size(); i-- > 0;) {
     int l = options_.shard.first_layer + static_cast<int>(i);
+    heartbeat(Phase::backward, l);
     LayerParams w = params_.layer(l);
     LayerActivations* acts = &ws.acts[0];
     if (options_.recompute == Recompute::full) {

@@ -12,6 +12,7 @@
 #include "optim/grad_clip.h"
 #include "optim/lr_schedule.h"
 #include "parallel/tensor_span.h"
+#include "core/heartbeat.h"
 #include "train/grad_reduce.h"
 #include "train/pipeline_runner.h"
 #include "train/trainer.h"
@@ -27,6 +28,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 StepResult Trainer::train_step() {
   auto t0 = std::chrono::steady_clock::now();
+  heartbeat(Phase::data);
+  stall_if_testing(state_.step + 1);
   StepResult r;
   const int mb = config_.train.micro_batch_size;
   skip_sample_ranges();
@@ -59,6 +62,7 @@ StepResult Trainer::train_step() {
     batches.push_back(data_.train->micro_batch(slice_start + first, mb));
     counts[0] += static_cast<double>(batches.back().num_targets());
   }
+  heartbeat(Phase::reduction);
   dp_sum(counts);
   const auto targets = static_cast<std::int64_t>(counts[0]);
   const float scale = static_cast<float>(scaler_.scale());
@@ -91,6 +95,7 @@ StepResult Trainer::train_step() {
   // Data parallel: the ranges no layer covers, then wait for every layer's (see above).
   // With ZeRO-1 the optimizer reduce-scatters the gradients instead: this rank then holds
   // its shard's sum.
+  heartbeat(Phase::reduction);
   if (reduce) reduce->finish();
   const Tensor grads = optimizer_->reduce_grads(model_->grads().flat());
   const optim::ElementRange range = optimizer_->range();
@@ -124,6 +129,7 @@ StepResult Trainer::train_step() {
     const double clip = config_.optim.clip_grad > 0
                             ? optim::clip_coefficient(r.grad_norm, config_.optim.clip_grad)
                             : 1.0;
+    heartbeat(Phase::optimizer);
     optimizer_->step(grads, r.lr, static_cast<float>(clip / scale));
     round_params();
   } else {

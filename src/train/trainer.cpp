@@ -4,13 +4,16 @@
 #include "train/trainer.h"
 
 #include <cmath>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "config/layout.h"
 #include "core/allocator.h"
 #include "core/error.h"
+#include "core/heartbeat.h"
 #include "model/init.h"
 #include "train/device_peak.h"
 #include "train/device_policy.h"
@@ -101,6 +104,7 @@ config::ParallelConfig Trainer::layout() const {
 void Trainer::round_params() { model_->round_params_to_precision(); }
 
 EvalResult Trainer::evaluate() {
+  heartbeat(Phase::evaluation);
   EvalResult e;
   const int mb = config_.train.micro_batch_size;
   double sum = 0;
@@ -117,6 +121,16 @@ EvalResult Trainer::evaluate() {
   e.tokens = static_cast<std::int64_t>(totals[1]);
   e.loss = e.tokens > 0 ? totals[0] / totals[1] : std::nan("");
   return e;
+}
+
+// Test hook of the fault suite (tests/faults): GLM_TEST_STALL_AT_STEP=N:R makes rank R stop
+// making progress (sleep, for ever) when step N begins.
+void Trainer::stall_if_testing(std::int64_t step) const {
+  static const char* at = std::getenv("GLM_TEST_STALL_AT_STEP");
+  if (at && fmt::format("{}:{}", step, world_rank()) == at) {
+    spdlog::warn("GLM_TEST_STALL_AT_STEP={}: stalling", at);
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
 }
 
 // Test hook of the fault suite (tests/faults): GLM_TEST_CRASH_AT_STEP=N makes rank 0 exit

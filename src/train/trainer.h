@@ -140,6 +140,7 @@ class Trainer {
   // Sums over the DP group / over every rank (identity without one).
   void dp_sum(std::span<double> values) const;
   void world_sum(std::span<double> values) const;
+  void stall_if_testing(std::int64_t step) const;  // GLM_TEST_STALL_AT_STEP (tests/faults)
   void crash_if_testing(std::int64_t step) const;  // GLM_TEST_CRASH_AT_STEP (tests/faults)
   // save(), then train.save_failure: a failed save stops training (rethrown) or is logged.
   void save_as_configured(const std::string& save_root);

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/resume_check.h"
+#include "core/heartbeat.h"
 #include "optim/lr_schedule.h"
 #include "train/signals.h"
 #include "train/trainer.h"
@@ -34,6 +35,7 @@ void Trainer::stop_with_checkpoint() {
 }
 
 checkpoint::SaveResult Trainer::save(const std::string& save_root) {
+  heartbeat(Phase::save);
   // DP ranks of one TP x PP position hold identical state (ZeRO-1 shards are gathered
   // first, by every rank of the DP group): DP rank 0 of each position writes its pieces.
   // Whether this step is already saved is rank 0's view of the directory, agreed by every

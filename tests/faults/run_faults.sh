@@ -7,7 +7,7 @@
 # Trials: SIGKILL of a rank and of mpirun at a step chosen by a seed (supervised restart),
 # a crash loop (the same step killed twice), SIGTERM to the launcher, SIGTERM to one rank,
 # SIGINT twice, SIGKILL during a save, an input error (no restart), a SLURM requeue, and a
-# full disk during a save (a small tmpfs, where mounting is permitted).
+# full disk during a save (a small tmpfs, where mounting is permitted), and a hung rank.
 set -uo pipefail
 build=$(realpath "$1") corpus=$(realpath "$2") work=$3
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -189,6 +189,19 @@ if mount -t tmpfs -o size=30m tmpfs "$work/$name/fs" 2> "$work/$name.mount"; the
 else
   echo "skip [$trial]: cannot mount a tmpfs here ($(head -c 200 "$work/$name.mount"))"
 fi
+
+trial="injected hang"
+name=hang
+# rank 1 stops making progress when step 3 begins (a test hook of the trainer); rank 0 then
+# waits in the step's first reduction. The watchdog must end the job within seconds.
+start=$(date +%s)
+GLM_TEST_STALL_AT_STEP=3:1 timeout 120 launch/train.sh -n 2 --threads 1 -- "${base[@]}" \
+  --hang-timeout 4 --log-dir "$work/$name/log" > "$work/$name.out" 2>&1
+rc=$? took=$(( $(date +%s) - start ))
+if (( rc != 0 && rc != 124 )) && grep -q "hang: rank . made no progress" "$work/$name.out" &&
+   grep -q "every rank's phase (those outside a collective first, then the longest in it): rank 1 data" "$work/$name.out"
+then ok "aborted after ${took}s (exit $rc), naming rank 1 in phase data first"
+else fail "exit $rc after ${took}s"; grep -m2 "hang:" "$work/$name.out"; fi
 
 echo "fault suite: $failures failed"
 exit $(( failures > 0 ))
