@@ -86,7 +86,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   std::int64_t train_iters = 0, seed = 0, save_interval = 0, load_iter = 0;
   int dp = -1, tp = -1, pp = -1, zero = -1;
   double collective_timeout_s = 600, hang_timeout_s = 0;
-  bool comm_log = false, dry_run = false;
+  bool comm_log = false, dry_run = false, debug_nonfinite = false;
   std::vector<std::string> sets;
   po::options_description desc(
       "glm-train: pre-train a GLM model (DESIGN.md sections 2, 5b).\n\n"
@@ -120,6 +120,9 @@ int run(int argc, char** argv, const MpiSession& mpi) {
     ("pp", po::value(&pp), "pipeline-parallel size (parallel.pp, default 1)")
     ("comm-log", po::bool_switch(&comm_log), "every rank logs the bytes it sends per step, per "
      "group, to <log-dir>/comm_rank_RRRRR.jsonl")
+    ("debug-nonfinite", po::bool_switch(&debug_nonfinite), "on a step skipped for inf/nan "
+     "gradients, every rank names the first layer and tensor (forward activation, activation "
+     "gradient, parameter gradient) that became non-finite; checks every tensor")
     ("dry-run", po::bool_switch(&dry_run), "validate the config and its layout (parallel "
      "section or --dp/--tp/--pp, for dp x tp x pp ranks) without allocating, print each "
      "stage's parameters, exit; glm-plan estimates memory and speed")
@@ -196,7 +199,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   if (!groups.world)  // CPU runs, one-rank GPU runs (and the trainer's clear refusals)
     groups = glm::parallel::make_process_groups(topology, MPI_COMM_WORLD, collective_timeout_s);
   glm::train::Trainer trainer(rc, {.log_dir = log_dir, .groups = &groups,
-                                   .comm_log = comm_log});
+                                   .comm_log = comm_log, .debug_nonfinite = debug_nonfinite});
   if (!load_dir.empty())
     trainer.load(load_dir, vm.count("load-iter") ? std::optional<std::int64_t>(load_iter)
                                                   : std::nullopt);

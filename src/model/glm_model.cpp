@@ -191,6 +191,11 @@ LayerContext GLMModel::make_context(Workspace& ws, bool training, std::uint32_t 
   return ctx;
 }
 
+void GLMModel::check_finite(const Tensor& t, const char* kind, const std::string& where) {
+  if (first_nonfinite_.empty() && !k::all_finite(t))
+    first_nonfinite_ = fmt::format("{}: {}", kind, where);
+}
+
 void GLMModel::forward_layers(Workspace& ws, const LayerContext& ctx) {
   const std::int64_t R = std::int64_t{ctx.B} * ctx.T;
   if (first_stage()) {
@@ -206,12 +211,14 @@ void GLMModel::forward_layers(Workspace& ws, const LayerContext& ctx) {
                        {ctx.seed, ctx.step, kEmbeddingDropoutSite, ctx.sample_offset, 1, 0}, 1);
     }
   }
+  if (find_nonfinite_ && first_stage()) check_finite(ws.x[0], "forward activation", "embedding output");
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     LayerActivations& acts = ws.acts[options_.recompute == Recompute::full ? 0 : i];
     int l = options_.shard.first_layer + static_cast<int>(i);
     heartbeat(Phase::forward, l);
     layers_[i].forward(ws.x[i + 1], acts, scratch_, ws.x[i],
                        LayerWeights::of(params_.layer(l)), ctx);
+    if (find_nonfinite_) check_finite(ws.x[i + 1], "forward activation", fmt::format("output of layer {}", l));
   }
 }
 
@@ -259,6 +266,10 @@ Tensor& GLMModel::head_backward(Workspace& ws) {
   k::layernorm_backward(ws.dx_b, g_lnf_w, g_lnf_b, dy, nullptr, 0.f, ws.x.back(), ws.lnf_mean,
                         ws.lnf_rstd, params_.final_ln_w());
   store(ws.dx_b);
+  if (find_nonfinite_) {
+    check_finite(gE, "parameter gradient", "embedding (the tied head)");
+    check_finite(ws.dx_b, "activation gradient", "input of the final LayerNorm");
+  }
   return ws.dx_b;
 }
 
@@ -279,6 +290,19 @@ Tensor& GLMModel::backward_layers(Workspace& ws, const LayerContext& ctx, Tensor
     }
     Tensor* next = cur == &ws.dx_a ? &ws.dx_b : &ws.dx_a;
     layers_[i].backward(*next, scratch_, *cur, ws.x[i], *acts, w, grads_.layer(l), ctx);
+    if (find_nonfinite_) {
+      check_finite(*next, "activation gradient", fmt::format("input of layer {}", l));
+      const LayerParams g = grads_.layer(l);
+      const std::pair<const char*, const Tensor*> named[] = {
+          {"input_layernorm.weight", &g.ln_in_w}, {"input_layernorm.bias", &g.ln_in_b},
+          {"attention.query_key_value.weight", &g.qkv_w}, {"attention.query_key_value.bias", &g.qkv_b},
+          {"attention.dense.weight", &g.dense_w}, {"attention.dense.bias", &g.dense_b},
+          {"post_attention_layernorm.weight", &g.ln_post_w}, {"post_attention_layernorm.bias", &g.ln_post_b},
+          {"mlp.dense_h_to_4h.weight", &g.w1}, {"mlp.dense_h_to_4h.bias", &g.b1},
+          {"mlp.dense_4h_to_h.weight", &g.w2}, {"mlp.dense_4h_to_h.bias", &g.b2}};
+      for (const auto& [name, t] : named)
+        check_finite(*t, "parameter gradient", fmt::format("layers.{}.{}", l, name));
+    }
     cur = next;
     if (opt.on_layer_grads) opt.on_layer_grads(l);
   }
@@ -296,6 +320,7 @@ Tensor& GLMModel::backward_layers(Workspace& ws, const LayerContext& ctx, Tensor
                         opt.embedding_grad_shrink.value_or(
                             static_cast<float>(config_.embedding_grad_shrink)),
                         options_.shard.vocab_start(config_));
+  if (find_nonfinite_) check_finite(gE, "parameter gradient", "embedding");
   return ws.empty;
 }
 

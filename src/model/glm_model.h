@@ -28,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "spec/batch.h"
@@ -109,6 +110,14 @@ class GLMModel {
 
   void zero_grads() { grads_.flat().zero_(); }
 
+  // Non-finite provenance (glm-train --debug-nonfinite): when on, every forward activation,
+  // activation gradient and parameter gradient is checked as it is produced, and the first
+  // non-finite one since the last clear is named ("activation gradient: input of layer 3").
+  // Off by default: each check is a pass over the tensor.
+  void set_find_nonfinite(bool on) { find_nonfinite_ = on; }
+  void clear_nonfinite() { first_nonfinite_.clear(); }
+  const std::string& first_nonfinite() const { return first_nonfinite_; }
+
   FlatParams& params() { return params_; }
   FlatParams& grads() { return grads_; }
   const ParamLayout& layout() const { return *layout_; }
@@ -137,6 +146,10 @@ class GLMModel {
   // logits for the chosen rows of y, [rows, V_local]
   void head_forward(Tensor& logits, const Tensor& y_rows);
   void store(Tensor& t) const;
+  void check_finite(const Tensor& t, const char* kind, const std::string& where);
+
+  bool find_nonfinite_ = false;
+  std::string first_nonfinite_;
 
   ModelConfig config_;
   ModelOptions options_;

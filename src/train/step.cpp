@@ -30,6 +30,7 @@ StepResult Trainer::train_step() {
   auto t0 = std::chrono::steady_clock::now();
   heartbeat(Phase::data);
   stall_if_testing(state_.step + 1);
+  model_->clear_nonfinite();
   StepResult r;
   const int mb = config_.train.micro_batch_size;
   skip_sample_ranges();
@@ -116,6 +117,11 @@ StepResult Trainer::train_step() {
   r.skipped = scaler_.dynamic() ? scaler_.update(found_inf) : found_inf;
   r.grad_norm = std::nan("");
   if (r.skipped) r.skip_reason = "inf/nan gradients";
+  if (found_inf && options_.debug_nonfinite)
+    spdlog::warn("rank {} step {}: {}", world_rank(), state_.step + 1,
+                 model_->first_nonfinite().empty()
+                     ? std::string("every tensor of this rank stayed finite (another rank's did not)")
+                     : "first non-finite: " + model_->first_nonfinite());
   if (!r.skipped) {
     r.grad_norm = std::sqrt(step_stats[2]) / scale;
     if (spike_guard_.config().enabled && spike_guard_.check(r.loss, r.grad_norm)) {

@@ -48,6 +48,7 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
   mo.device = training_device(config_, world(), built_with_cuda(), cuda ? cuda_device_count() : 0,
                               cuda ? current_cuda_device() : 0);
   model_ = std::make_unique<model::GLMModel>(mc, mo);
+  model_->set_find_nonfinite(options_.debug_nonfinite);
   model::deepnorm_init(model_->params(), static_cast<std::uint64_t>(config_.train.seed));
   const bool fp16 = config_.train.precision_mode() == model::Precision::fp16;
   optimizer_ = std::make_unique<optim::ShardedOptimizer>(

@@ -53,6 +53,10 @@ struct TrainerOptions {
   // Every rank appends one JSON line per training step to <log_dir>/comm_rank_<RRRRR>.jsonl
   // (train/comm_log.h).
   bool comm_log = false;
+  // On a step skipped for inf/nan gradients, every rank names the first forward activation,
+  // activation gradient or parameter gradient that became non-finite (GLMModel's check;
+  // glm-train --debug-nonfinite). Costs a pass over each tensor.
+  bool debug_nonfinite = false;
 };
 
 struct TrainState {

@@ -203,5 +203,16 @@ if (( rc != 0 && rc != 124 )) && grep -q "hang: rank . made no progress" "$work/
 then ok "aborted after ${took}s (exit $rc), naming rank 1 in phase data first"
 else fail "exit $rc after ${took}s"; grep -m2 "hang:" "$work/$name.out"; fi
 
+trial="non-finite provenance"
+name=nonfinite
+# fp16 with a loss scale of 1e30: every step overflows; each rank names where it began
+timeout 300 launch/train.sh -n 2 --threads 1 -- "${base[@]/#$steps/2}" --precision fp16 \
+  --set optim.initial_loss_scale=1e30 --debug-nonfinite --log-dir "$work/$name/log" \
+  > "$work/$name.out" 2>&1
+rc=$?
+named=$(grep -c "step 1: first non-finite: parameter gradient: embedding" "$work/$name.out")
+if (( rc == 0 && named == 2 )); then ok "both ranks named the tied head's gradient at step 1"
+else fail "exit $rc, $named ranks named it"; grep -m2 "non-finite" "$work/$name.out"; fi
+
 echo "fault suite: $failures failed"
 exit $(( failures > 0 ))
