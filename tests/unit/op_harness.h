@@ -97,15 +97,15 @@ struct OpRow {
   // The cotangent of loss output k (default: uniform in [-1, 1), seeded); a row overrides
   // it where the op fixes its form (cross-entropy's grad_scale, fp16-representable dy).
   std::function<Tensor(int k, const Shape&)> cotangent;
-
-  // Rows whose public entry has no CUDA dispatch say why; their CUDA instance skips with it.
-  std::string cpu_only;
 };
 
 // Registration: a named factory per row, so inputs are built only when the row runs.
 struct RowFactory {
   std::string name;  // [A-Za-z0-9_]: op and shape, e.g. layernorm_R37_h203
   std::function<OpRow()> make;
+  // An op whose public entry has no CUDA dispatch gets no CUDA instance (this says where its
+  // CUDA kernels are tested instead).
+  std::string cpu_only = {};
 };
 std::vector<RowFactory>& registry();
 struct Registrar {

@@ -99,8 +99,8 @@ OpRow f16_to_f32_row() {
 // worst case at in = 96..200 (the bound tests/cuda/test_cuda_quant.cpp states for CUDA).
 constexpr Tol kQuant{1e-4, 1e-5};
 constexpr const char* kQuantCpuOnly =
-    "kernels/quant.h's entries run on the CPU; the CUDA INT8/INT4 kernels are checked against "
-    "the same definition in tests/cuda/test_cuda_quant.cpp";
+    "kernels/quant.h's kernels run on the CPU; on CUDA the stored_linear rows "
+    "(test_ops_inference.cpp) and tests/cuda/test_cuda_quant.cpp check the INT8/INT4 kernels";
 
 // y [n, out] = x [n, in] dequant(W)^T + b. bits 8: int8 q; 4: two nibbles a byte, low first;
 // bits 16: W stored as fp16 (f16_linear_forward). Scales are fp16 bits per group of `in`.
@@ -120,7 +120,6 @@ OpRow quant_row(int bits, std::int64_t n, std::int64_t out, std::int64_t in, std
     row.inputs = {x, q.q, q.scales, b};
   }
   row.outputs = {{"y", kQuant, kQuant}};
-  row.cpu_only = kQuantCpuOnly;
   row.forward = [bits, n, out, in, G, isa](RowRun& r) {
     Tensor y = r.empty({n, out});
     if (bits == 16) {
@@ -179,15 +178,15 @@ std::vector<RowFactory> rows() {
   for (const std::int64_t n : {1, 5, 70}) {
     const std::string s = "_n" + std::to_string(n) + "_out37";
     r.push_back({"quant_int8_rowwise" + s + "_in200",
-                 [n] { return quant_row(8, n, 37, 200, 0, I::best); }});
+                 [n] { return quant_row(8, n, 37, 200, 0, I::best); }, kQuantCpuOnly});
     r.push_back({"quant_int4_group32" + s + "_in96",
-                 [n] { return quant_row(4, n, 37, 96, 32, I::best); }});
-    r.push_back({"f16_linear" + s + "_in90", [n] { return quant_row(16, n, 37, 90, 0, I::best); }});
+                 [n] { return quant_row(4, n, 37, 96, 32, I::best); }, kQuantCpuOnly});
+    r.push_back({"f16_linear" + s + "_in90", [n] { return quant_row(16, n, 37, 90, 0, I::best); }, kQuantCpuOnly});
   }
   r.push_back({"quant_int4_group32_n5_out37_in96_reference_isa",
-               [] { return quant_row(4, 5, 37, 96, 32, I::reference); }});
+               [] { return quant_row(4, 5, 37, 96, 32, I::reference); }, kQuantCpuOnly});
   r.push_back({"quant_int8_group50_n1_out37_in200_reference_isa",
-               [] { return quant_row(8, 1, 37, 200, 50, I::reference); }});
+               [] { return quant_row(8, 1, 37, 200, 50, I::reference); }, kQuantCpuOnly});
   return r;
 }
 GLM_OP_ROWS(rows);
