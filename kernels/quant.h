@@ -80,7 +80,13 @@ void dequantize_weight(Tensor& W, const QuantWeight& q);
 // reference the int8-activation kernels are tested against.
 void round_activations_int8(Tensor& xr, const Tensor& x);
 
-// y f32 [n, out] = x f32 [n, in] * dequant(W)^T + b (b f32 [out] or null).
+// Checks W against the format above (bits, group, q and scales dtypes and shapes); a
+// GLM_CHECK naming `op` otherwise.
+void require_quant_weight(std::string_view op, const QuantWeight& W);
+
+// y f32 [n, out] = x f32 [n, in] * dequant(W)^T + b (b f32 [out] or null). On a CUDA device
+// (kernels/cuda/quant_gemm.h) x and b are fp16 and y is f32 or f16; `isa` and `act` are the
+// CPU's choices.
 void quant_linear_forward(Tensor& y, const Tensor& x, const QuantWeight& W, const Tensor* b,
                           QuantIsa isa = QuantIsa::best,
                           QuantActivations act = QuantActivations::fp32);

@@ -14,15 +14,11 @@
 // embedding when decay_embedding), else 0 (biases, LayerNorms, alignment padding).
 // This is PyTorch's torch.optim.AdamW and apex FusedAdam(adam_w_mode) math.
 //
-// What makes it fast: one fused pass per element (read g, m, v, p; write m, v, p: 28 bytes,
-// memory-bound), split into one contiguous chunk per OpenMP thread, `omp simd` inner loops
-// compiled per ISA (avx512f / avx2+fma / default, chosen at run time).
-// Deterministic: no reductions, and glm_optim is built without FMA contraction, so every
-// element is computed by the same correctly rounded fp32 operations whatever the thread
-// count, the ISA clone, or where a range cut puts it in a vector: a sub-range update is
-// bit-identical to the full update restricted to it (what ZeRO-1 layout equivalence needs).
-// A master on a CUDA device keeps m and v there and runs the same math in one fused kernel
-// over the same segments (kernels/cuda/cuda_adamw.h: bit-identical by construction).
+// The update is one fused pass per element (read g, m, v, p; write m, v, p: 28 bytes,
+// memory-bound): the op kernels/adamw.h, on the master's device. Deterministic: no
+// reductions and no FMA contraction, so a sub-range update is bit-identical to the full
+// update restricted to it (what ZeRO-1 layout equivalence needs), and a CUDA master's update
+// to the CPU's.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +26,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "kernels/adamw.h"
 #include "optim/param_range.h"
 #include "spec/param_layout.h"
 
@@ -85,10 +82,6 @@ class AdamW {
   const model::ParamLayout& layout() const { return *layout_; }
 
  private:
-  struct Segment {  // a run of elements with one weight-decay decision, local frame
-    std::int64_t begin, end;
-    bool decay;
-  };
   void build_segments();
 
   std::shared_ptr<const model::ParamLayout> layout_;
@@ -96,9 +89,8 @@ class AdamW {
   ElementRange range_;
   Tensor master_, m_, v_;
   std::int64_t step_ = 0;
-  std::vector<Segment> segments_;
-  struct DeviceUpdate;                    // the CUDA kernel's chunk table (CUDA masters)
-  std::shared_ptr<DeviceUpdate> device_;  // rebuilt with the segments
+  std::vector<kernels::AdamWSegment> segments_;  // runs with one weight-decay decision
+  std::shared_ptr<kernels::AdamWUpdate> update_;  // the op over them, rebuilt with them
 };
 
 }  // namespace glm::optim

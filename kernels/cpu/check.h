@@ -1,6 +1,7 @@
 // Helpers of the CPU kernels: when a kernel goes parallel and how it splits rows over
-// threads, and require_cpu for the quantized ops (kernels/quant.h), which check their own
-// arguments. The argument checks themselves are kernels/check.h, run by each op's entry.
+// threads, and require_cpu for the host-only export utilities of kernels/quant.h
+// (quantize_weight, dequantize_weight). The argument checks of the ops are kernels/check.h,
+// run by each op's entry.
 #pragma once
 
 #include <cstdint>

@@ -5,11 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "core/tensor.h"
+#include "kernels/adamw_step.h"
 #include "kernels/attention.h"
 #include "kernels/dropout.h"
 #include "kernels/linear.h"
+#include "kernels/quant.h"
 
 namespace glm::kernels::cpu {
 
@@ -60,6 +63,7 @@ void scatter_add_rows(Tensor& dst, const Tensor& src, const Tensor& index);
 void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t B, std::int64_t groups,
                    std::int64_t I);
 
+void convert(Tensor& dst, const Tensor& src);
 void f32_to_f16(Tensor& dst, const Tensor& src);
 void f16_to_f32(Tensor& dst, const Tensor& src);
 void round_to_f16(Tensor& x);
@@ -70,6 +74,16 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
                        const AttentionArgs& args);
 void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const Tensor& probs,
                         const Tensor& qkv, const AttentionMask& mask, const AttentionArgs& args);
+
+// kernels/quant.h: the fused weight-only linears (x, y f32; b f32 or null).
+void quant_linear_forward(Tensor& y, const Tensor& x, const QuantWeight& W, const Tensor* b,
+                          QuantIsa isa, QuantActivations act);
+void f16_linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
+                        QuantIsa isa);
+
+// kernels/adamw.h: p, m, v updated in place over the segments, which tile [0, p.numel()).
+void adamw_update(Tensor& p, Tensor& m, Tensor& v, const Tensor& grad,
+                  std::span<const AdamWSegment> segments, const AdamWStepConstants& c);
 
 // kernels/kv_attention.h
 void kv_attention_forward(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, int t0,

@@ -33,6 +33,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "kernels/cpu/check.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/cpu/quant_rows.h"
 #include "kernels/gemm.h"
 #include "kernels/quant.h"
@@ -242,18 +243,8 @@ void vnni_linear(float* y, const float* x, std::int64_t n, const WView& W, const
 }
 
 void run_linear(Tensor& y, const Tensor& x, const WView& W, const Tensor* b, QuantIsa isa,
-                QuantActivations act, const char* op) {
-  require_cpu(op, y, x, b);
-  require_f32(op, "x", x);
-  require_f32(op, "y", y);
-  GLM_CHECK(x.dim() >= 1 && x.size(-1) == W.in, "{}: x {} does not end in in={}", op, x.describe(),
-            W.in);
+                QuantActivations act) {
   const std::int64_t n = rows_of(x);
-  require_numel(op, "y", y, n * W.out);
-  if (b) {
-    require_f32(op, "b", *b);
-    require_numel(op, "b", *b, W.out);
-  }
   isa = resolve(isa);
   const float* bp = b ? b->data<float>() : nullptr;
   float* yp = y.data<float>();
@@ -314,35 +305,20 @@ std::string_view quant_isa_name(QuantIsa isa) {
   return "?";
 }
 
+namespace cpu {
+
 void quant_linear_forward(Tensor& y, const Tensor& x, const QuantWeight& W, const Tensor* b,
                           QuantIsa isa, QuantActivations act) {
-  const char* op = "quant_linear_forward";
-  require_cpu(op, W.q, W.scales);
-  GLM_CHECK(W.bits == 8 || W.bits == 4, "{}: bits {}", op, W.bits);
-  GLM_CHECK(W.group > 0 && W.in % W.group == 0 && (W.bits == 8 || W.group % 2 == 0),
-            "{}: bad group size {} for in={}", op, W.group, W.in);
-  if (W.bits == 8) {
-    require_layout(op, "q", W.q, DType::i8);
-    require_shape(op, "q", W.q, {W.out, W.in});
-  } else {
-    require_layout(op, "q", W.q, DType::u8);
-    require_shape(op, "q", W.q, {W.out, W.in / 2});
-  }
-  require_layout(op, "scales", W.scales, DType::f16);
-  require_shape(op, "scales", W.scales, {W.out, W.groups()});
   WView v{W.bits == 8 ? WKind::i8 : WKind::i4, W.out, W.in, W.group, W.q.raw(),
           W.scales.data<std::uint16_t>()};
-  run_linear(y, x, v, b, isa, act, op);
+  run_linear(y, x, v, b, isa, act);
 }
 
 void f16_linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
                         QuantIsa isa) {
-  const char* op = "f16_linear_forward";
-  require_cpu(op, W);
-  require_layout(op, "W", W, DType::f16);
-  GLM_CHECK(W.dim() == 2, "{}: W must be [out, in], got {}", op, W.describe());
   WView v{WKind::f16, W.size(0), W.size(1), W.size(1), W.raw(), nullptr};
-  run_linear(y, x, v, b, isa, QuantActivations::fp32, op);
+  run_linear(y, x, v, b, isa, QuantActivations::fp32);
 }
 
+}  // namespace cpu
 }  // namespace glm::kernels

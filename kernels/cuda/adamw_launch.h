@@ -5,17 +5,11 @@
 
 #include <cuda_runtime_api.h>
 
+#include "kernels/adamw_step.h"
+
 namespace glm::kernels::cuda {
 
-// optim/adamw.cpp's per-step constants, folded the same way on the host.
-struct AdamWStepConstants {
-  float beta1, one_minus_beta1, beta2, one_minus_beta2;
-  float step_size;       // lr / (1 - beta1^t)
-  float inv_sqrt_bias2;  // 1 / sqrt(1 - beta2^t)
-  float eps;
-  float decay_keep;  // 1 - lr*wd (decaying elements)
-  float inv_scale;
-};
+using kernels::AdamWStepConstants;
 
 // A run of elements [begin, end) (local frame) with one weight-decay decision, at most
 // kAdamWChunk elements long: one block per chunk (multi-tensor-apply style).

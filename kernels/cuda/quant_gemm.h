@@ -11,7 +11,8 @@
 // (mma.m16n8k16, fp32 accumulators) so each dequantized weight serves up to 64 rows of x;
 // odd shapes (rows not 16-byte aligned, G not a multiple of the vector width) take a plain
 // warp-per-row kernel. Work goes on `stream` (nullptr = the legacy default stream).
-// Argument errors throw glm::Error before any CUDA call.
+// The linears are the CUDA backend of kernels::quant_linear_forward / f16_linear_forward,
+// whose entries check the arguments (before any CUDA call); quantize_weight checks its own.
 #pragma once
 
 #include "core/tensor.h"

@@ -6,8 +6,7 @@
 
 #include "kernels/convert.h"
 #include "kernels/cuda/cuda_gemm.h"
-#include "kernels/cuda/cuda_stream.h"
-#include "kernels/cuda/quant_gemm.h"
+#include "kernels/quant.h"
 
 namespace glm::kernels::cuda {
 
@@ -34,9 +33,9 @@ void stored_linear_forward(Tensor& y, const Tensor& x, const LinearWeight& W, bo
     g.bias = with_bias ? W.bias.raw() : nullptr;
     gemm_lt(g);
   } else if (W.bits == 16) {
-    f16_linear_forward(y, x16, W.dense, b16, current_stream());
+    kernels::f16_linear_forward(y, x16, W.dense, b16);
   } else {
-    quant_linear_forward(y, x16, W.quant, b16, current_stream());
+    kernels::quant_linear_forward(y, x16, W.quant, b16);
   }
 }
 

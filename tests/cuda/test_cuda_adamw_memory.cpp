@@ -38,7 +38,7 @@ TEST(CudaAdamW, UpdateIsBitIdenticalToOptimAdamW) {
     at = piece.local_begin + piece.flat.size();
   }
   if (at < n) segs.push_back({at, n, false});
-  kernels::cuda::AdamWUpdate update(segs);
+  kernels::AdamWUpdate update(segs, Device::cuda());
   Tensor pd = dev(master), md = Tensor::zeros({n}, DType::f32, Device::cuda()),
          vd = Tensor::zeros({n}, DType::f32, Device::cuda()), gd = dev(grad);
   optim::AdamW adam(layout, cfg, master);

@@ -312,7 +312,7 @@ TEST(QuantArgs, BadArgumentsThrowBeforeAnyCudaCall) {
   Tensor x = d.t({3, 96}, DType::f16), y = d.t({3, 37}, DType::f32), b = d.t({37}, DType::f16);
 
   auto call = [&](kernels::QuantWeight w, Tensor xx, Tensor yy, const Tensor* bb) {
-    kc::quant_linear_forward(yy, xx, w, bb);
+    kernels::quant_linear_forward(yy, xx, w, bb);
   };
   auto with = [&](auto edit) {
     kernels::QuantWeight w = W;
@@ -338,8 +338,8 @@ TEST(QuantArgs, BadArgumentsThrowBeforeAnyCudaCall) {
   EXPECT_THROW(call(odd, d.t({3, 90}, DType::f16), y, &b), Error);              // int4, odd G
 
   Tensor wf = d.t({37, 96}, DType::f16);
-  EXPECT_THROW(kc::f16_linear_forward(y, x, d.t({37, 96}, DType::f32), &b), Error);
-  EXPECT_THROW(kc::f16_linear_forward(y, x, d.t({37, 95}, DType::f16), &b), Error);
+  EXPECT_THROW(kernels::f16_linear_forward(y, x, d.t({37, 96}, DType::f32), &b), Error);
+  EXPECT_THROW(kernels::f16_linear_forward(y, x, d.t({37, 95}, DType::f16), &b), Error);
   EXPECT_THROW(kc::quantize_weight(W, d.t({37, 96}, DType::i8)), Error);
   EXPECT_THROW(kc::quantize_weight(W, d.t({36, 96}, DType::f32)), Error);
   EXPECT_THROW(kc::quantize_weight(W, Tensor::zeros({37, 96}, DType::f32)), Error);
@@ -447,7 +447,7 @@ TEST(CudaQuant, LinearMatchesDequantizedReference) {
           const std::vector<std::uint16_t> x = random_halves(n * c.in, 7 + static_cast<std::uint32_t>(n));
           Tensor xd = device_copy(x.data(), {n, c.in}, DType::f16);
           Tensor y = Tensor::empty({n, c.out}, ydt, Device::cuda());
-          kc::quant_linear_forward(y, xd, Q, &b);
+          kernels::quant_linear_forward(y, xd, Q, &b);
           const auto plan = kc::quant_gemm_plan({n, c.out, c.in, c.group, bits, true});
           check_linear(y, x, n, c.in, c.out, wdq, bias,
                        fmt::format("int{} {}x{} G{} n={} y {} path {}", bits, c.out, c.in, c.group,
@@ -469,7 +469,7 @@ TEST(CudaQuant, LargeBatchRunsInChunksAndNoBiasWorks) {
       for (std::int64_t i = 0; i < c.in; ++i) wdq[o * c.in + i] = ref.dequant(o, i);
     const std::vector<std::uint16_t> x = random_halves(n * c.in, 9);
     Tensor y = Tensor::empty({n, c.out}, DType::f32, Device::cuda());
-    kc::quant_linear_forward(y, device_copy(x.data(), {n, c.in}, DType::f16), Q, nullptr);
+    kernels::quant_linear_forward(y, device_copy(x.data(), {n, c.in}, DType::f16), Q, nullptr);
     check_linear(y, x, n, c.in, c.out, wdq, std::vector<std::uint16_t>(c.out, 0),
                  fmt::format("int{} n=70 no bias", bits));
   }
@@ -485,7 +485,7 @@ TEST(CudaQuant, F16WeightsMatchReference) {
       const std::vector<std::uint16_t> x = random_halves(n * c.in, 43), bias = random_halves(c.out, 47);
       Tensor y = Tensor::empty({n, c.out}, DType::f32, Device::cuda());
       Tensor b = device_copy(bias.data(), {c.out}, DType::f16);
-      kc::f16_linear_forward(y, device_copy(x.data(), {n, c.in}, DType::f16),
+      kernels::f16_linear_forward(y, device_copy(x.data(), {n, c.in}, DType::f16),
                              device_copy(wh.data(), {c.out, c.in}, DType::f16), &b);
       check_linear(y, x, n, c.in, c.out, wf, bias,
                    fmt::format("fp16 {}x{} n={}", c.out, c.in, n));

@@ -208,20 +208,20 @@ int run(int reps, const std::string& out_file) {
     auto plan_path = [&](std::int64_t n, int bits) {
       return path_name(kc::quant_gemm_plan({n, sh.out, sh.in, bits == 16 ? sh.in : sh.group, bits, true}).path);
     };
-    gemv_row("int4", b4, [&](int i) { kc::quant_linear_forward(y1, x1, ws.int4[i % copies], nullptr); },
+    gemv_row("int4", b4, [&](int i) { kernels::quant_linear_forward(y1, x1, ws.int4[i % copies], nullptr); },
              plan_path(1, 4));
-    gemv_row("int8", b8, [&](int i) { kc::quant_linear_forward(y1, x1, ws.int8[i % copies], nullptr); },
+    gemv_row("int8", b8, [&](int i) { kernels::quant_linear_forward(y1, x1, ws.int8[i % copies], nullptr); },
              plan_path(1, 8));
     gemv_row("fp16 (ours)", f16_bytes,
-             [&](int i) { kc::f16_linear_forward(y1, x1, ws.f16[i % copies], nullptr); }, plan_path(1, 16));
+             [&](int i) { kernels::f16_linear_forward(y1, x1, ws.f16[i % copies], nullptr); }, plan_path(1, 16));
     gemv_row("fp16 cuBLAS", f16_bytes, [&](int i) { cublas_f16(cb, y1, x1, ws.f16[i % copies]); },
              "cublasGemmEx");
 
     // 2. small batch
     for (std::int64_t n : {1, 2, 4, 8, 16, 32, 64}) {
       Tensor x = random_x(n, sh.in), y = Tensor::empty({n, sh.out}, DType::f16, Device::cuda());
-      const double t4 = median_us(reps, [&](int i) { kc::quant_linear_forward(y, x, ws.int4[i % copies], nullptr); });
-      const double t8 = median_us(reps, [&](int i) { kc::quant_linear_forward(y, x, ws.int8[i % copies], nullptr); });
+      const double t4 = median_us(reps, [&](int i) { kernels::quant_linear_forward(y, x, ws.int4[i % copies], nullptr); });
+      const double t8 = median_us(reps, [&](int i) { kernels::quant_linear_forward(y, x, ws.int8[i % copies], nullptr); });
       const double tc = median_us(reps, [&](int i) { cublas_f16(cb, y, x, ws.f16[i % copies]); });
       batch_md += fmt::format("| {} | {} | {:.1f} | {:.1f} | {:.1f} | {:.2f}x | {:.2f}x | {} |\n", name, n,
                               t4, t8, tc, tc / t4, tc / t8, plan_path(n, 4));
@@ -238,7 +238,7 @@ int run(int reps, const std::string& out_file) {
       glm::kernels::f16_to_f32(ycf, yc);
       Tensor ref = ycf.to(Device::cpu());
       for (int bits : {8, 4}) {
-        kc::quant_linear_forward(yq, x, bits == 8 ? ws.int8[0] : ws.int4[0], nullptr);
+        kernels::quant_linear_forward(yq, x, bits == 8 ? ws.int8[0] : ws.int4[0], nullptr);
         Tensor got = yq.to(Device::cpu());
         double max_ref = 0, max_diff = 0;
         for (std::int64_t i = 0; i < n * sh.out; ++i) {
