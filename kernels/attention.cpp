@@ -6,6 +6,7 @@
 #include "kernels/attention.h"
 
 #include "kernels/check.h"
+#include "kernels/widen.h"
 #include "kernels/cpu/ops.h"
 
 #ifdef GLM_WITH_CUDA
@@ -53,6 +54,11 @@ bool is_flash_state(Device dev, const Tensor& probs, const Dims& D) {
 }  // namespace
 
 void attention_softmax_forward(Tensor& scores, const AttentionMask& mask, float scale) {
+  if (any_16bit({&scores})) {
+    Wide S(scores, Wide::inout);
+    attention_softmax_forward(*S, mask, scale);
+    return S.store();
+  }
   constexpr const char* op = "attention_softmax_forward";
   [[maybe_unused]] const Device dev = op_device(op, {{"scores", scores},
                                                      {"mask.prefix_len", mask.prefix_len},
@@ -74,6 +80,11 @@ void attention_softmax_forward(Tensor& scores, const AttentionMask& mask, float 
 }
 
 void attention_softmax_backward(Tensor& dprobs, const Tensor& probs, float scale) {
+  if (any_16bit({&dprobs, &probs})) {
+    Wide DP(dprobs, Wide::inout), P(probs);
+    attention_softmax_backward(*DP, *P, scale);
+    return DP.store();
+  }
   constexpr const char* op = "attention_softmax_backward";
   [[maybe_unused]] const Device dev = op_device(op, {{"dprobs", dprobs}, {"probs", probs}});
   require_f32(op, "dprobs", dprobs);
@@ -93,6 +104,12 @@ void attention_softmax_backward(Tensor& dprobs, const Tensor& probs, float scale
 
 void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const AttentionMask& mask,
                        const AttentionArgs& args) {
+  if (any_16bit({&ctx, &probs, &qkv})) {
+    Wide C(ctx, Wide::out), P(probs, Wide::out), Q(qkv);
+    attention_forward(*C, *P, *Q, mask, args);
+    P.store();
+    return C.store();
+  }
   constexpr const char* op = "attention_forward";
   [[maybe_unused]] const Device dev = op_device(op, {{"ctx", ctx},
                                                      {"probs", probs},
@@ -114,6 +131,11 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
 
 void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const Tensor& probs,
                         const Tensor& qkv, const AttentionMask& mask, const AttentionArgs& args) {
+  if (any_16bit({&dqkv, &scratch, &dctx, &probs, &qkv})) {
+    Wide DQ(dqkv, Wide::out), S(scratch, Wide::out), DC(dctx), P(probs), Q(qkv);
+    attention_backward(*DQ, *S, *DC, *P, *Q, mask, args);
+    return DQ.store();
+  }
   constexpr const char* op = "attention_backward";
   [[maybe_unused]] const Device dev = op_device(op, {{"dqkv", dqkv},
                                                      {"scratch", scratch},

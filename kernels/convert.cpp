@@ -1,4 +1,4 @@
-// The fp16 <-> fp32 conversions' entries: checked once here, then run by
+// The conversions' entries: checked once here, then run by
 // kernels/cpu/convert.cpp or kernels/cuda/convert_kernels.cu.
 #include "kernels/convert.h"
 
@@ -25,7 +25,36 @@ namespace {
   return dev;
 }
 
+#ifdef GLM_WITH_CUDA
+cuda::FloatKind float_kind(DType t) {
+  return t == DType::f16 ? cuda::FloatKind::f16
+         : t == DType::bf16 ? cuda::FloatKind::bf16
+                            : cuda::FloatKind::f32;
+}
+#endif
+
 }  // namespace
+
+bool is_float_storage(DType t) { return t == DType::f32 || t == DType::f16 || t == DType::bf16; }
+
+void convert(Tensor& dst, const Tensor& src) {
+  constexpr const char* op = "convert";
+  [[maybe_unused]] const Device dev = op_device(op, {{"dst", dst}, {"src", src}});
+  for (const Arg& a : {Arg("dst", dst), Arg("src", src)}) {
+    GLM_CHECK(is_float_storage(a.t->dtype()), "{}: {} is {}, expected f32, f16 or bf16", op,
+              a.name, a.t->describe());
+    require_layout(op, a.name, *a.t, a.t->dtype());
+  }
+  require_numel(op, "dst", dst, src.numel());
+#ifdef GLM_WITH_CUDA
+  if (dev.is_cuda())
+    return cuda::check_launch(cuda::launch_convert(dst.raw(), float_kind(dst.dtype()), src.raw(),
+                                                   float_kind(src.dtype()), src.numel(),
+                                                   cuda::current_stream()),
+                              op);
+#endif
+  cpu::convert(dst, src);
+}
 
 void f32_to_f16(Tensor& dst, const Tensor& src) {
   constexpr const char* op = "f32_to_f16";
@@ -49,6 +78,16 @@ void f16_to_f32(Tensor& dst, const Tensor& src) {
                               op);
 #endif
   cpu::f16_to_f32(dst, src);
+}
+
+void round_to(Tensor& x, DType storage) {
+  GLM_CHECK(storage == DType::f16 || storage == DType::bf16, "round_to: {} is not f16 or bf16",
+            dtype_name(storage));
+  require_f32("round_to", "x", x);
+  if (storage == DType::f16) return round_to_f16(x);
+  Tensor stored = Tensor::empty(x.shape(), storage, x.device());
+  convert(stored, x);
+  convert(x, stored);
 }
 
 void round_to_f16(Tensor& x) {

@@ -5,6 +5,7 @@
 #include "kernels/cross_entropy.h"
 
 #include "kernels/check.h"
+#include "kernels/widen.h"
 #include "kernels/cpu/ops.h"
 
 #ifdef GLM_WITH_CUDA
@@ -48,6 +49,12 @@ void check_sharded(const char* op, const Tensor& logits, const Tensor* targets,
 
 void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets, float grad_scale,
                            bool write_grad) {
+  if (any_16bit({&losses, &logits})) {
+    Wide L(losses, Wide::out), Z(logits, write_grad ? Wide::inout : Wide::in);
+    softmax_cross_entropy(*L, *Z, targets, grad_scale, write_grad);
+    if (write_grad) Z.store();
+    return L.store();
+  }
   constexpr const char* op = "softmax_cross_entropy";
   [[maybe_unused]] const Device dev =
       op_device(op, {{"losses", losses}, {"logits", logits}, {"targets", targets}});
@@ -79,6 +86,11 @@ void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets
 }
 
 void sharded_ce_row_max(Tensor& row_max, const Tensor& logits) {
+  if (any_16bit({&row_max, &logits})) {
+    Wide M(row_max, Wide::out);
+    sharded_ce_row_max(*M, *Wide(logits));
+    return M.store();
+  }
   constexpr const char* op = "sharded_ce_row_max";
   [[maybe_unused]] const Device dev = op_device(op, {{"row_max", row_max}, {"logits", logits}});
   check_sharded(op, logits, nullptr, nullptr, row_max, 1);
@@ -96,6 +108,11 @@ void sharded_ce_row_max(Tensor& row_max, const Tensor& logits) {
 
 void sharded_ce_partials(Tensor& partials, const Tensor& logits, const Tensor& targets,
                          const Tensor& row_max, std::int64_t vocab_start) {
+  if (any_16bit({&partials, &logits, &row_max})) {
+    Wide P(partials, Wide::out);
+    sharded_ce_partials(*P, *Wide(logits), targets, *Wide(row_max), vocab_start);
+    return P.store();
+  }
   constexpr const char* op = "sharded_ce_partials";
   [[maybe_unused]] const Device dev = op_device(
       op, {{"partials", partials}, {"logits", logits}, {"targets", targets}, {"row_max", row_max}});
@@ -117,6 +134,13 @@ void sharded_ce_partials(Tensor& partials, const Tensor& logits, const Tensor& t
 void sharded_ce_finish(Tensor& losses, Tensor& logits, const Tensor& targets, const Tensor& row_max,
                        const Tensor& totals, std::int64_t vocab_start, float grad_scale,
                        bool write_grad) {
+  if (any_16bit({&losses, &logits, &row_max, &totals})) {
+    Wide L(losses, Wide::out), Z(logits, write_grad ? Wide::inout : Wide::in);
+    sharded_ce_finish(*L, *Z, targets, *Wide(row_max), *Wide(totals), vocab_start, grad_scale,
+                      write_grad);
+    if (write_grad) Z.store();
+    return L.store();
+  }
   constexpr const char* op = "sharded_ce_finish";
   [[maybe_unused]] const Device dev = op_device(op, {{"losses", losses},
                                                      {"logits", logits},

@@ -4,6 +4,7 @@
 
 #include "core/philox.h"
 #include "kernels/check.h"
+#include "kernels/widen.h"
 #include "kernels/cpu/ops.h"
 
 #ifdef GLM_WITH_CUDA
@@ -23,6 +24,11 @@ bool dropout_keep(const DropoutSite& site, float p, std::int64_t global_row, std
 }
 
 void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t groups) {
+  if (p > 0 && any_16bit({&x})) {
+    Wide X(x, Wide::inout);
+    dropout_apply(*X, p, site, groups);
+    return X.store();
+  }
   constexpr const char* op = "dropout_apply";
   [[maybe_unused]] const Device dev = op_device(op, {{"x", x}});
   require_f32(op, "x", x);

@@ -5,6 +5,7 @@
 #include "kernels/elementwise.h"
 
 #include "kernels/check.h"
+#include "kernels/widen.h"
 #include "kernels/cpu/ops.h"
 
 #ifdef GLM_WITH_CUDA
@@ -43,6 +44,11 @@ void report_bad_index(const char* op, cuda::DeviceFlag& bad, const Tensor& index
 }  // namespace
 
 void scaled_add(Tensor& y, float alpha, const Tensor& a, const Tensor& b) {
+  if (any_16bit({&y, &a, &b})) {
+    Wide Y(y, Wide::out), A(a), Bt(b);
+    scaled_add(*Y, alpha, *A, *Bt);
+    return Y.store();
+  }
   constexpr const char* op = "scaled_add";
   [[maybe_unused]] const Device dev = op_device(op, {{"y", y}, {"a", a}, {"b", b}});
   require_f32(op, "y", y);
@@ -59,6 +65,11 @@ void scaled_add(Tensor& y, float alpha, const Tensor& a, const Tensor& b) {
 }
 
 void axpy(Tensor& y, float alpha, const Tensor& x) {
+  if (any_16bit({&y, &x})) {
+    Wide Y(y, Wide::inout), X(x);
+    axpy(*Y, alpha, *X);
+    return Y.store();
+  }
   constexpr const char* op = "axpy";
   [[maybe_unused]] const Device dev = op_device(op, {{"y", y}, {"x", x}});
   require_f32(op, "y", y);
@@ -73,6 +84,11 @@ void axpy(Tensor& y, float alpha, const Tensor& x) {
 }
 
 void scale(Tensor& y, float alpha) {
+  if (any_16bit({&y})) {
+    Wide Y(y, Wide::inout);
+    scale(*Y, alpha);
+    return Y.store();
+  }
   constexpr const char* op = "scale";
   [[maybe_unused]] const Device dev = op_device(op, {{"y", y}});
   require_f32(op, "y", y);
@@ -85,6 +101,7 @@ void scale(Tensor& y, float alpha) {
 }
 
 double sum_squares(const Tensor& x) {
+  if (any_16bit({&x})) return sum_squares(*Wide(x));
   constexpr const char* op = "sum_squares";
   [[maybe_unused]] const Device dev = op_device(op, {{"x", x}});
   require_f32(op, "x", x);
@@ -105,6 +122,7 @@ double sum_squares(const Tensor& x) {
 }
 
 bool all_finite(const Tensor& x) {
+  if (any_16bit({&x})) return all_finite(*Wide(x));
   constexpr const char* op = "all_finite";
   [[maybe_unused]] const Device dev = op_device(op, {{"x", x}});
   require_f32(op, "x", x);
@@ -122,6 +140,11 @@ bool all_finite(const Tensor& x) {
 }
 
 void gather_rows(Tensor& out, const Tensor& src, const Tensor& index) {
+  if (any_16bit({&out, &src})) {
+    Wide O(out, Wide::out), S(src);
+    gather_rows(*O, *S, index);
+    return O.store();
+  }
   constexpr const char* op = "gather_rows";
   [[maybe_unused]] const Device dev = op_device(op, {{"out", out}, {"src", src}, {"index", index}});
   require_f32(op, {{"out", out}, {"src", src}});
@@ -141,6 +164,11 @@ void gather_rows(Tensor& out, const Tensor& src, const Tensor& index) {
 }
 
 void scatter_add_rows(Tensor& dst, const Tensor& src, const Tensor& index) {
+  if (any_16bit({&dst, &src})) {
+    Wide D(dst, Wide::inout), S(src);
+    scatter_add_rows(*D, *S, index);
+    return D.store();
+  }
   constexpr const char* op = "scatter_add_rows";
   [[maybe_unused]] const Device dev = op_device(op, {{"dst", dst}, {"src", src}, {"index", index}});
   require_f32(op, {{"dst", dst}, {"src", src}});

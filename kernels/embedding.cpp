@@ -4,6 +4,8 @@
 #include "kernels/embedding.h"
 
 #include "kernels/check.h"
+#include "kernels/widen.h"
+#include "kernels/widen.h"
 #include "kernels/cpu/ops.h"
 
 #ifdef GLM_WITH_CUDA
@@ -18,6 +20,11 @@ namespace glm::kernels {
 
 void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
                        std::int64_t vocab_start, std::int64_t vocab_total) {
+  if (any_16bit({&x, &table})) {
+    Wide X(x, Wide::out), Tb(table);
+    embedding_forward(*X, tokens, *Tb, vocab_start, vocab_total);
+    return X.store();
+  }
   constexpr const char* op = "embedding_forward";
   [[maybe_unused]] const Device dev =
       op_device(op, {{"x", x}, {"tokens", tokens}, {"table", table}});
@@ -53,6 +60,11 @@ void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
 
 void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, float alpha,
                         std::int64_t vocab_start) {
+  if (any_16bit({&dtable, &dx})) {
+    Wide DT(dtable, Wide::inout), DX(dx);
+    embedding_backward(*DT, *DX, tokens, alpha, vocab_start);
+    return DT.store();
+  }
   constexpr const char* op = "embedding_backward";
   [[maybe_unused]] const Device dev =
       op_device(op, {{"dtable", dtable}, {"dx", dx}, {"tokens", tokens}});

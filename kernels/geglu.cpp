@@ -3,6 +3,7 @@
 #include "kernels/geglu.h"
 
 #include "kernels/check.h"
+#include "kernels/widen.h"
 #include "kernels/cpu/ops.h"
 
 #ifdef GLM_WITH_CUDA
@@ -27,6 +28,11 @@ void check_shapes(const char* op, const Tensor& g, const Tensor& u) {
 }  // namespace
 
 void geglu_forward(Tensor& g, const Tensor& u) {
+  if (any_16bit({&g, &u})) {
+    Wide G(g, Wide::out), U(u);
+    geglu_forward(*G, *U);
+    return G.store();
+  }
   constexpr const char* op = "geglu_forward";
   [[maybe_unused]] const Device dev = op_device(op, {{"g", g}, {"u", u}});
   check_shapes(op, g, u);
@@ -41,6 +47,11 @@ void geglu_forward(Tensor& g, const Tensor& u) {
 }
 
 void geglu_backward(Tensor& du, const Tensor& dg, const Tensor& u) {
+  if (any_16bit({&du, &dg, &u})) {
+    Wide DU(du, Wide::out), DG(dg), U(u);
+    geglu_backward(*DU, *DG, *U);
+    return DU.store();
+  }
   constexpr const char* op = "geglu_backward";
   [[maybe_unused]] const Device dev = op_device(op, {{"du", du}, {"dg", dg}, {"u", u}});
   check_shapes(op, dg, u);

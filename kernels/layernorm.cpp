@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "kernels/check.h"
+#include "kernels/widen.h"
 #include "kernels/cpu/ops.h"
 
 #ifdef GLM_WITH_CUDA
@@ -35,6 +36,13 @@ void check_forward(const char* op, const Tensor& y, const Tensor& mean, const Te
 
 void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x, const Tensor& gamma,
                        const Tensor& beta, float eps) {
+  if (any_16bit({&y, &mean, &rstd, &x, &gamma, &beta})) {
+    Wide Y(y, Wide::out), M(mean, Wide::out), S(rstd, Wide::out), X(x), G(gamma), Bt(beta);
+    layernorm_forward(*Y, *M, *S, *X, *G, *Bt, eps);
+    M.store();
+    S.store();
+    return Y.store();
+  }
   constexpr const char* op = "layernorm_forward";
   [[maybe_unused]] const Device dev = op_device(
       op, {{"y", y}, {"mean", mean}, {"rstd", rstd}, {"x", x}, {"gamma", gamma}, {"beta", beta}});
@@ -54,6 +62,15 @@ void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x, c
 void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& a,
                                 const Tensor& f, float alpha, const Tensor& gamma,
                                 const Tensor& beta, float eps) {
+  if (any_16bit({&s, &y, &mean, &rstd, &a, &f, &gamma, &beta})) {
+    Wide S(s, Wide::out), Y(y, Wide::out), M(mean, Wide::out), R(rstd, Wide::out), A(a), F(f),
+        G(gamma), Bt(beta);
+    residual_layernorm_forward(*S, *Y, *M, *R, *A, *F, alpha, *G, *Bt, eps);
+    M.store();
+    R.store();
+    S.store();
+    return Y.store();
+  }
   constexpr const char* op = "residual_layernorm_forward";
   [[maybe_unused]] const Device dev = op_device(op, {{"s", s},
                                                      {"y", y},
@@ -82,6 +99,14 @@ void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd
 void layernorm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor& dy,
                         const Tensor* dres, float alpha_res, const Tensor& x, const Tensor& mean,
                         const Tensor& rstd, const Tensor& gamma) {
+  if (any_16bit({&dx, &dgamma, &dbeta, &dy, dres, &x, &mean, &rstd, &gamma})) {
+    Wide DX(dx, Wide::out), DG(dgamma, Wide::inout), DB(dbeta, Wide::inout), DY(dy),
+        DR(dres), X(x), M(mean), S(rstd), G(gamma);
+    layernorm_backward(*DX, *DG, *DB, *DY, DR.get(), alpha_res, *X, *M, *S, *G);
+    DG.store();
+    DB.store();
+    return DX.store();
+  }
   constexpr const char* op = "layernorm_backward";
   const std::initializer_list<Arg> tensors = {{"dx", dx},     {"dgamma", dgamma}, {"dbeta", dbeta},
                                               {"dy", dy},     {"dres", dres},     {"x", x},

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "kernels/check.h"
+#include "kernels/widen.h"
 #include "kernels/cpu/ops.h"
 
 #ifdef GLM_WITH_CUDA
@@ -17,6 +18,11 @@ namespace glm::kernels {
 
 void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
                     MatmulInputs inputs) {
+  if (any_16bit({&y, &x, &W, b})) {
+    Wide Y(y, Wide::out), X(x), WW(W), Bb(b);
+    linear_forward(*Y, *X, *WW, Bb.get(), inputs);
+    return Y.store();
+  }
   constexpr const char* op = "linear_forward";
   [[maybe_unused]] const Device dev = op_device(op, {{"y", y}, {"x", x}, {"W", W}, {"b", b}});
   const LinearDims d = require_linear(op, y, x, W, DType::f32, DType::f32);
@@ -32,6 +38,14 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
 
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
                      const Tensor& W, bool accumulate_dx, MatmulInputs inputs) {
+  if (any_16bit({dx, &dW, db, &dy, &x, &W})) {
+    Wide DX(dx, accumulate_dx ? Wide::inout : Wide::out), DW(dW, Wide::inout),
+        DB(db, Wide::inout), DY(dy), X(x), WW(W);
+    linear_backward(DX.get(), *DW, DB.get(), *DY, *X, *WW, accumulate_dx, inputs);
+    if (dx) DX.store();
+    if (db) DB.store();
+    return DW.store();
+  }
   constexpr const char* op = "linear_backward";
   [[maybe_unused]] const Device dev =
       op_device(op, {{"dx", dx}, {"dW", dW}, {"db", db}, {"dy", dy}, {"x", x}, {"W", W}});
@@ -53,6 +67,11 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
 }
 
 void add_bias(Tensor& y, const Tensor& b) {
+  if (any_16bit({&y, &b})) {
+    Wide Y(y, Wide::inout), Bb(b);
+    add_bias(*Y, *Bb);
+    return Y.store();
+  }
   constexpr const char* op = "add_bias";
   [[maybe_unused]] const Device dev = op_device(op, {{"y", y}, {"b", b}});
   require_f32(op, "y", y);

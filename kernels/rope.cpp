@@ -3,6 +3,7 @@
 #include "kernels/rope.h"
 
 #include "kernels/check.h"
+#include "kernels/widen.h"
 #include "kernels/cpu/ops.h"
 
 #ifdef GLM_WITH_CUDA
@@ -15,6 +16,11 @@ namespace {
 
 // sign +1 rotates (forward), -1 applies the inverse rotation (backward).
 void rope_apply(const char* op, Tensor& qkv, const Tensor& positions, float base, float sign) {
+  if (any_16bit({&qkv})) {
+    Wide Q(qkv, Wide::inout);
+    rope_apply(op, *Q, positions, base, sign);
+    return Q.store();
+  }
   [[maybe_unused]] const Device dev = op_device(op, {{"qkv", qkv}, {"positions", positions}});
   require_f32(op, "qkv", qkv);
   require_i32(op, "positions", positions);

@@ -71,17 +71,18 @@ void stored_linear_forward(Tensor& y, const Tensor& x, const LinearWeight& W, bo
             x.describe(), W.in());
   GLM_CHECK(y.dim() == 2 && y.size(0) == x.size(0) && y.size(1) == W.out(),
             "{}: y is {}, expected [{}, {}]", op, y.describe(), x.size(0), W.out());
-  GLM_CHECK(x.dtype() == DType::f32 && y.dtype() == DType::f32, "{}: x {} and y {} must be f32",
-            op, x.describe(), y.describe());
   const Tensor& stored = W.bits >= 16 ? W.dense : W.quant.q;
   const Device dev = op_device(op, {{"y", y}, {"x", x}, {"W", stored}});
   const Tensor* b = with_bias && W.has_bias() ? &W.bias : nullptr;
   if (b)
     GLM_CHECK(b->numel() == W.out(), "{}: bias {} for {} outputs", op, b->describe(), W.out());
-  if (W.bits == 32) {
+  if (W.bits == 32) {  // any activation storage (kernels/widen.h)
     linear_forward(y, x, W.dense, b, o.inputs);
     return;
   }
+  GLM_CHECK(x.dtype() == DType::f32 && y.dtype() == DType::f32,
+            "{}: x {} and y {} must be f32 with {}-bit weights", op, x.describe(), y.describe(),
+            W.bits);
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda()) {
     GLM_CHECK(!b || W.bias_f16.raw(), "{}: a CUDA weight's bias needs its fp16 copy "

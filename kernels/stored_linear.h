@@ -2,7 +2,8 @@
 // with scales (exported models, kernels/quant.h). The model's one forward calls this for
 // every linear, so training and inference run the same layer code (model/glm_layer.h).
 //
-//   y [n, out] = x [n, in] W^T (+ b)          x and y f32, on the weight's device
+//   y [n, out] = x [n, in] W^T (+ b)          on the weight's device; x and y f32 (or, with
+//                                             fp32 weights, any storage of kernels/widen.h)
 //
 // Backends: fp32 weights take kernels::linear_forward (MatmulInputs as training asks). On
 // the CPU, fp16 and INT8/INT4 weights take the fused kernels of kernels/quant.h (weights

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "kernels/cross_entropy.h"
+#include "kernels/widen.h"
 #include "parallel/tensor_span.h"
 
 namespace glm::parallel {
@@ -12,14 +13,21 @@ namespace {
 
 bool active(const Communicator* tp) { return tp && tp->size() > 1; }
 
+// The sum over the group in fp32 (the precision policy's tp_reduce), whatever x's storage.
+void all_reduce_f32(Communicator& tp, Tensor& x) {
+  kernels::Wide X(x, kernels::Wide::inout);
+  tp.all_reduce_sum(floats(tp, *X));
+  X.store();
+}
+
 }  // namespace
 
 void reduce_from_tp(Communicator* tp, Tensor& x) {
-  if (active(tp)) tp->all_reduce_sum(floats(*tp, x));
+  if (active(tp)) all_reduce_f32(*tp, x);
 }
 
 void copy_to_tp_backward(Communicator* tp, Tensor& dx) {
-  if (active(tp)) tp->all_reduce_sum(floats(*tp, dx));
+  if (active(tp)) all_reduce_f32(*tp, dx);
 }
 
 void vocab_parallel_cross_entropy(Communicator* tp, Tensor& losses, Tensor& logits_shard,

@@ -1,14 +1,18 @@
-// fp16 <-> fp32 conversion on CPU (kernels/convert.h).
+// fp32 / fp16 / bf16 conversion on CPU (kernels/convert.h).
 //
 // What makes it fast: F16C converts 8 values per instruction (vcvtph2ps / vcvtps2ph with
 // round-to-nearest-even), chosen at run time with __builtin_cpu_supports; large tensors are
 // split over threads (the op is memory-bound). CPUs without F16C use core/half.h, the
 // reference; both give the same bits for every non-NaN value (NaN stays NaN; F16C keeps the
-// top payload bits where half.h canonicalises them).
+// top payload bits where half.h canonicalises them). bf16 is the top half of an fp32: plain
+// integer loops (rounding by adding 0x7FFF plus the kept lowest bit) that the compiler
+// vectorises; fp16 <-> bf16 goes through fp32 in blocks that stay in L1.
 #include <immintrin.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "core/half.h"
 #include "kernels/cpu/check.h"
@@ -66,6 +70,46 @@ void round_span(float* x, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) x[i] = round_to_half(x[i]);
 }
 
+// Rounds to nearest even, as float_to_bf16; branch-free so `omp simd` vectorises it.
+void to_bf16_span(std::uint16_t* dst, const float* src, std::int64_t n) {
+  const std::uint32_t* x = reinterpret_cast<const std::uint32_t*>(src);
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::uint32_t v = x[i];
+    const bool nan = (v & 0x7FFFFFFFu) > 0x7F800000u;
+    const std::uint32_t rounded = (v + 0x7FFFu + ((v >> 16) & 1u)) >> 16;
+    dst[i] = static_cast<std::uint16_t>(nan ? ((v >> 16) | 0x40u) : rounded);
+  }
+}
+void bf16_to_f32_span(float* dst, const std::uint16_t* src, std::int64_t n) {
+  std::uint32_t* d = reinterpret_cast<std::uint32_t*>(dst);
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) d[i] = static_cast<std::uint32_t>(src[i]) << 16;
+}
+
+// One span of any conversion: direct for the pairs with fp32, through an L1 block otherwise.
+void convert_span(void* dst, DType dt, const void* src, DType st, std::int64_t n) {
+  auto* d16 = static_cast<std::uint16_t*>(dst);
+  auto* df = static_cast<float*>(dst);
+  const auto* s16 = static_cast<const std::uint16_t*>(src);
+  const auto* sf = static_cast<const float*>(src);
+  if (dt == st) {
+    std::memcpy(dst, src, dtype_bytes(dt, static_cast<std::size_t>(n)));
+  } else if (st == DType::f32) {
+    dt == DType::f16 ? to_f16_span(d16, sf, n) : to_bf16_span(d16, sf, n);
+  } else if (dt == DType::f32) {
+    st == DType::f16 ? to_f32_span(df, s16, n) : bf16_to_f32_span(df, s16, n);
+  } else {
+    constexpr std::int64_t kBlock = 1024;
+    float buf[kBlock];
+    for (std::int64_t i = 0; i < n; i += kBlock) {
+      const std::int64_t m = std::min(kBlock, n - i);
+      convert_span(buf, DType::f32, s16 + i, st, m);
+      convert_span(d16 + i, dt, buf, DType::f32, m);
+    }
+  }
+}
+
 // fn(begin, end) over [0, n), one chunk per thread (multiples of 8 so the vector loop
 // covers all but the last chunk's tail).
 template <class F>
@@ -84,6 +128,15 @@ void parallel_chunks(std::int64_t n, F&& fn) {
 }
 
 }  // namespace
+
+void convert(Tensor& dst, const Tensor& src) {
+  auto* D = static_cast<std::uint8_t*>(dst.raw());
+  const auto* S = static_cast<const std::uint8_t*>(src.raw());
+  const std::size_t ds = dtype_bytes(dst.dtype(), 1), ss = dtype_bytes(src.dtype(), 1);
+  parallel_chunks(src.numel(), [&](std::int64_t i0, std::int64_t i1) {
+    convert_span(D + i0 * ds, dst.dtype(), S + i0 * ss, src.dtype(), i1 - i0);
+  });
+}
 
 void f32_to_f16(Tensor& dst, const Tensor& src) {
   std::uint16_t* D = dst.data<std::uint16_t>();

@@ -1,5 +1,7 @@
-// fp16 <-> fp32 conversion kernels, then their launchers (STYLE.md: kernels, then launchers).
-// Grid-stride loops: one launch covers any n at memory bandwidth.
+// fp32 / fp16 / bf16 conversion kernels, then their launchers (STYLE.md: kernels, then
+// launchers). Grid-stride loops: one launch covers any n at memory bandwidth. Every rounding
+// is to nearest even (__float2half_rn, __float2bfloat16_rn), as on the CPU (core/half.h).
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -28,6 +30,28 @@ __global__ void round_to_f16_grid_stride(float* __restrict__ x, long n) {
     x[i] = __half2float(__float2half_rn(x[i]));
 }
 
+__device__ float load_as_float(const void* p, FloatKind k, long i) {
+  if (k == FloatKind::f16) return __half2float(static_cast<const __half*>(p)[i]);
+  if (k == FloatKind::bf16) return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+  return static_cast<const float*>(p)[i];
+}
+
+__device__ void store_float(void* p, FloatKind k, long i, float v) {
+  if (k == FloatKind::f16)
+    static_cast<__half*>(p)[i] = __float2half_rn(v);
+  else if (k == FloatKind::bf16)
+    static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
+  else
+    static_cast<float*>(p)[i] = v;
+}
+
+__global__ void convert_grid_stride(void* __restrict__ dst, FloatKind dk,
+                                    const void* __restrict__ src, FloatKind sk, long n) {
+  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<long>(gridDim.x) * blockDim.x)
+    store_float(dst, dk, i, load_as_float(src, sk, i));
+}
+
 int grid_for(long n) {
   long blocks = (n + 255) / 256;
   return static_cast<int>(blocks < 65535 ? (blocks > 0 ? blocks : 1) : 65535);
@@ -47,6 +71,12 @@ cudaError_t launch_f16_to_f32(float* dst, const std::uint16_t* src, long n, cuda
 
 cudaError_t launch_round_to_f16(float* x, long n, cudaStream_t s) {
   round_to_f16_grid_stride<<<grid_for(n), 256, 0, s>>>(x, n);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_convert(void* dst, FloatKind dst_kind, const void* src, FloatKind src_kind,
+                           long n, cudaStream_t s) {
+  convert_grid_stride<<<grid_for(n), 256, 0, s>>>(dst, dst_kind, src, src_kind, n);
   return cudaGetLastError();
 }
 

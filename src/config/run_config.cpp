@@ -5,11 +5,12 @@
 
 #include "core/error.h"
 #include "core/json_fields.h"
+#include "spec/precision.h"
 
 namespace glm::config {
 
 model::Precision TrainConfig::precision_mode() const {
-  return precision == "fp16" ? model::Precision::fp16 : model::Precision::fp32;
+  return model::parse_precision(precision, "train.precision");
 }
 
 model::Recompute TrainConfig::recompute_mode() const {
@@ -179,7 +180,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
 
   JsonFields t(train_j, "train", source);
   t.get("micro_batch_size", rc.train.micro_batch_size, 1, 1 << 20);
-  t.get("precision", rc.train.precision, {"fp32", "fp16"});
+  t.get("precision", rc.train.precision, {"fp32", "fp16", "bf16"});
   t.get("recompute", rc.train.recompute, {"none", "full"});
   t.get("device", rc.train.device, {"cpu", "cuda"});
   t.get("seed", rc.train.seed, 0, std::int64_t{1} << 62);

@@ -33,7 +33,7 @@ namespace glm::config {
 
 struct TrainConfig {
   int micro_batch_size = 8;
-  std::string precision = "fp32";  // fp32 | fp16
+  std::string precision = "fp32";  // fp32 | fp16 | bf16 (spec/precision.h)
   std::string recompute = "none";  // none | full
   // cpu | cuda (one GPU per rank: local rank modulo the visible GPUs; NCCL groups)
   std::string device = "cpu";

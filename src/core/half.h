@@ -1,4 +1,4 @@
-// Scalar IEEE binary16 <-> binary32 conversion: the reference the vectorised (F16C)
+// Scalar IEEE binary16 and bfloat16 <-> binary32 conversion: the reference the vectorised
 // kernels in kernels/convert.h are tested against, and what small host code uses.
 #pragma once
 
@@ -54,5 +54,29 @@ inline std::uint16_t float_to_half(float f) {
 
 // The fp32 value a store to fp16 would leave behind.
 inline float round_to_half(float f) { return half_to_float(float_to_half(f)); }
+
+// bfloat16: the top 16 bits of a binary32 (8 exponent bits, 7 mantissa bits).
+inline float bf16_to_float(std::uint16_t b) {
+  const std::uint32_t bits = static_cast<std::uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// Round to nearest even (as __float2bfloat16_rn); NaN stays a quiet NaN of the same sign,
+// overflow past the largest bf16 gives inf.
+inline std::uint16_t float_to_bf16(float f) {
+  std::uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((x >> 16) | 0x40u);
+  x += 0x7FFFu + ((x >> 16) & 1u);
+  return static_cast<std::uint16_t>(x >> 16);
+}
+
+inline float round_to_bf16(float f) { return bf16_to_float(float_to_bf16(f)); }
+
+// The stored value of f in a 16-bit dtype (DType::f16 or DType::bf16) and back.
+inline std::uint16_t float_to_16(float f, bool bf16) { return bf16 ? float_to_bf16(f) : float_to_half(f); }
+inline float float_from_16(std::uint16_t h, bool bf16) { return bf16 ? bf16_to_float(h) : half_to_float(h); }
 
 }  // namespace glm

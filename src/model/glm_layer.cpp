@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "kernels/convert.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/geglu.h"
@@ -58,42 +57,47 @@ std::int64_t LayerWeights::bytes() const {
 }
 
 LayerActivations LayerActivations::allocate(const ModelConfig& c, const ModelShard& shard, int B,
-                                            int T, Device dev, bool attention_buffer) {
+                                            int T, Device dev, bool attention_buffer,
+                                            DType act) {
   auto f32 = [dev](Shape s) { return Tensor::empty(std::move(s), DType::f32, dev); };
+  auto stored = [dev, act](Shape s) { return Tensor::empty(std::move(s), act, dev); };
+  const DType probs_type = dev.is_cuda() ? DType::f32 : act;  // CUDA: softmax statistics
   const std::int64_t R = std::int64_t{B} * T, h = c.hidden_size, f = shard.local_ffn(c);
   const std::int64_t a = shard.local_heads(c), d = c.head_dim();
   LayerActivations x;
-  x.a = f32({R, h});
+  x.a = stored({R, h});
   x.ln_in_mean = f32({R});
   x.ln_in_rstd = f32({R});
-  x.qkv = f32({B, T, a, 3, d});
-  if (attention_buffer) x.probs = f32(attention_buffer_shape(dev, B, a, T));
-  x.ctx = f32({R, a * d});
-  x.h = f32({R, h});
+  x.qkv = stored({B, T, a, 3, d});
+  if (attention_buffer)
+    x.probs = Tensor::empty(attention_buffer_shape(dev, B, a, T), probs_type, dev);
+  x.ctx = stored({R, a * d});
+  x.h = stored({R, h});
   x.ln_post_mean = f32({R});
   x.ln_post_rstd = f32({R});
-  x.m = f32({R, h});
-  x.u = f32({R, 2 * f});
-  x.g = f32({R, f});
+  x.m = stored({R, h});
+  x.u = stored({R, 2 * f});
+  x.g = stored({R, f});
   return x;
 }
 
 LayerScratch LayerScratch::allocate(const ModelConfig& c, const ModelShard& shard, int B, int T,
-                                    Device dev) {
-  auto f32 = [dev](Shape s) { return Tensor::empty(std::move(s), DType::f32, dev); };
+                                    Device dev, DType act) {
+  auto stored = [dev, act](Shape s) { return Tensor::empty(std::move(s), act, dev); };
   const std::int64_t R = std::int64_t{B} * T, h = c.hidden_size, f = shard.local_ffn(c);
   const std::int64_t a = shard.local_heads(c), d = c.head_dim();
   LayerScratch s;
-  s.t_h = f32({R, h});
-  s.dt_h = f32({R, h});
-  s.dm = f32({R, h});
-  s.dh = f32({R, h});
-  s.dctx = f32({R, a * d});
-  s.da = f32({R, h});
-  s.dg = f32({R, f});
-  s.du = f32({R, 2 * f});
-  s.dqkv = f32({B, T, a, 3, d});
-  s.dscores = f32(attention_buffer_shape(dev, B, a, T));
+  s.t_h = stored({R, h});
+  s.dt_h = stored({R, h});
+  s.dm = stored({R, h});
+  s.dh = stored({R, h});
+  s.dctx = stored({R, a * d});
+  s.da = stored({R, h});
+  s.dg = stored({R, f});
+  s.du = stored({R, 2 * f});
+  s.dqkv = stored({B, T, a, 3, d});
+  s.dscores = Tensor::empty(attention_buffer_shape(dev, B, a, T),
+                            dev.is_cuda() ? DType::f32 : act, dev);
   return s;
 }
 
@@ -106,10 +110,6 @@ GLMLayer::GLMLayer(const ModelConfig& config, const ModelShard& shard, int layer
       layer_(layer_index),
       alpha_(static_cast<float>(config.deepnorm_alpha())),
       precision_(precision) {}
-
-void GLMLayer::store(Tensor& t) const {
-  if (precision_ == Precision::fp16) k::round_to_f16(t);
-}
 
 k::MatmulInputs GLMLayer::inputs() const {
   return precision_ == Precision::fp16 ? k::MatmulInputs::f16 : k::MatmulInputs::f32;
@@ -142,7 +142,6 @@ k::LinearOptions GLMLayer::linear_options(const LayerContext& ctx) const {
 void GLMLayer::finish_row_parallel(Tensor& t, const k::LinearWeight& W,
                                    const LayerContext& ctx) const {
   if (!tp_split(ctx)) return;  // the product carries the bias
-  store(t);                    // (partials travel in fp16 on a GPU)
   parallel::reduce_from_tp(ctx.tp, t);
   k::add_bias(t, W.bias);
 }
@@ -164,7 +163,6 @@ void GLMLayer::input_norm(LayerActivations& acts, const Tensor& x, const LayerWe
   // a = LN_in(x)                                                     [R, h]
   k::layernorm_forward(acts.a, acts.ln_in_mean, acts.ln_in_rstd, x, w.ln_in_w, w.ln_in_b,
                        static_cast<float>(c_.layernorm_epsilon));
-  store(acts.a);
 }
 
 void GLMLayer::attention_output(Tensor& t, LayerActivations& acts, const LayerWeights& w,
@@ -176,7 +174,6 @@ void GLMLayer::attention_output(Tensor& t, LayerActivations& acts, const LayerWe
   k::stored_linear_forward(qkv_rows, acts.a, w.qkv, true, linear_options(ctx));  // local heads
   Tensor qkv_heads = acts.qkv.view({R, heads_, 3, c_.head_dim()});
   k::rope_forward(qkv_heads, *ctx.positions, static_cast<float>(c_.rope_base));
-  store(acts.qkv);
 
   // ctx = softmax(mask(q k^T / sqrt(d))) v                           [R, h]
   if (cache) {  // the new tokens attend to the cache (after appending their keys and values)
@@ -186,7 +183,6 @@ void GLMLayer::attention_output(Tensor& t, LayerActivations& acts, const LayerWe
     Tensor ctx_rows = acts.ctx.view({ctx.B, ctx.T, h_local_});
     k::attention_forward(ctx_rows, acts.probs, acts.qkv, *ctx.mask, attention_args(ctx));
   }
-  store(acts.ctx);
 
   // t = ctx Wd^T (row-parallel: this shard's partial product)        [R, h]
   k::stored_linear_forward(t, acts.ctx, w.dense, with_bias, linear_options(ctx));
@@ -195,22 +191,17 @@ void GLMLayer::attention_output(Tensor& t, LayerActivations& acts, const LayerWe
 void GLMLayer::attention_residual(LayerActivations& acts, Tensor& t, const LayerWeights& w,
                                   const LayerContext& ctx) const {
   // h = alpha * a + dropout(t);  m = LN_post(h)                      [R, h]
-  store(t);
   hidden_dropout(t, kAttnOut, ctx);
   k::residual_layernorm_forward(acts.h, acts.m, acts.ln_post_mean, acts.ln_post_rstd, acts.a, t,
                                 alpha_, w.ln_post_w, w.ln_post_b,
                                 static_cast<float>(c_.layernorm_epsilon));
-  store(acts.h);
-  store(acts.m);
 }
 
 void GLMLayer::mlp_output(Tensor& t, LayerActivations& acts, const LayerWeights& w,
                           const LayerContext& ctx, bool with_bias) const {
   // u = m W1^T + b1;  g = x1 * GELU(x2)                               [R, 2f], [R, f]
   k::stored_linear_forward(acts.u, acts.m, w.w1, true, linear_options(ctx));
-  store(acts.u);
   k::geglu_forward(acts.g, acts.u);
-  store(acts.g);
   // t = g W2^T (row-parallel: this shard's partial product)           [R, h]
   k::stored_linear_forward(t, acts.g, w.w2, with_bias, linear_options(ctx));
 }
@@ -218,10 +209,8 @@ void GLMLayer::mlp_output(Tensor& t, LayerActivations& acts, const LayerWeights&
 void GLMLayer::mlp_residual(Tensor& out, const LayerActivations& acts, Tensor& t,
                             const LayerContext& ctx) const {
   // out = alpha * m + dropout(t)                                     [R, h]
-  store(t);
   hidden_dropout(t, kMlpOut, ctx);
   k::scaled_add(out, alpha_, acts.m, t);
-  store(out);
 }
 
 void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const Tensor& x,
@@ -234,12 +223,9 @@ void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const T
   // d(MLP output) = dropout(dout) (same mask);  the alpha*dout residual term joins below.
   s.dt_h.copy_from(dout);
   hidden_dropout(s.dt_h, kMlpOut, ctx);
-  store(s.dt_h);  // (the dropout's 1/(1-p) scaling leaves fp16 values; a GPU stores fp16)
   // W2: dg = dt W2, dW2 += dt^T g, db2 += sum dt
   k::linear_backward(&s.dg, g.w2, &g.b2, s.dt_h, acts.g, w.w2, false, inputs());
-  store(s.dg);
   k::geglu_backward(s.du, s.dg, acts.u);
-  store(s.du);
   // W1: dm = du W1, dW1 += du^T m (column-parallel: dm summed over the TP group)
   k::linear_backward(&s.dm, g.w1, &g.b1, s.du, acts.m, w.w1, false, inputs());
   parallel::copy_to_tp_backward(ctx.tp, s.dm);
@@ -247,22 +233,18 @@ void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const T
   // --- m = LN_post(h): upstream gradient is dm + alpha * dout ---
   k::layernorm_backward(s.dh, g.ln_post_w, g.ln_post_b, s.dm, &dout, alpha_, acts.h,
                         acts.ln_post_mean, acts.ln_post_rstd, w.ln_post_w);
-  store(s.dh);
 
   // --- h = alpha*a + dropout(Attn(a)) ---
   s.dt_h.copy_from(s.dh);
   hidden_dropout(s.dt_h, kAttnOut, ctx);
-  store(s.dt_h);
   k::linear_backward(&s.dctx, g.dense_w, &g.dense_b, s.dt_h, acts.ctx, w.dense_w, false,
                     inputs());
-  store(s.dctx);
   Tensor dctx_rows = s.dctx.view({ctx.B, ctx.T, h_local_});
   k::attention_backward(s.dqkv, s.dscores, dctx_rows, acts.probs, acts.qkv, *ctx.mask,
                         attention_args(ctx));
   Tensor dqkv_heads = s.dqkv.view({R, heads_, 3, c_.head_dim()});
   k::rope_backward(dqkv_heads, *ctx.positions, static_cast<float>(c_.rope_base));
   Tensor dqkv_rows = s.dqkv.view({R, 3 * h_local_});
-  store(s.dqkv);
   // Wqkv: da = dqkv Wqkv, dWqkv += dqkv^T a (column-parallel: da summed over the TP group)
   k::linear_backward(&s.da, g.qkv_w, &g.qkv_b, dqkv_rows, acts.a, w.qkv_w, false, inputs());
   parallel::copy_to_tp_backward(ctx.tp, s.da);
@@ -270,7 +252,6 @@ void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const T
   // --- a = LN_in(x): upstream gradient is da + alpha * dh ---
   k::layernorm_backward(dx, g.ln_in_w, g.ln_in_b, s.da, &s.dh, alpha_, x, acts.ln_in_mean,
                         acts.ln_in_rstd, w.ln_in_w);
-  store(dx);
 }
 
 }  // namespace glm::model

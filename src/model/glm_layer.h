@@ -34,11 +34,10 @@
 #include "kernels/stored_linear.h"
 #include "spec/model_config.h"
 #include "spec/param_layout.h"
+#include "spec/precision.h"
 #include "parallel/communicator.h"
 
 namespace glm::model {
-
-enum class Precision { fp32, fp16 };
 
 // What every layer of one micro-batch shares.
 struct LayerContext {
@@ -72,9 +71,10 @@ struct LayerCache {
   int t0 = 0, prefix_len = 0;
 };
 
-// Buffers live on the model's device. On CUDA, attention takes the flash path
+// Buffers live on the model's device, in the activation dtype `act` of the precision policy
+// (spec/precision.h), except the fp32 LayerNorm statistics. On CUDA, attention takes the flash path
 // (kernels/cuda/cuda_attention.h): probs holds each query row's log-sum-exp [B, a, T] and
-// the backward's scratch D_i = dctx_i . ctx_i [B, a, T], so no T x T buffer exists.
+// the backward's scratch D_i = dctx_i . ctx_i [B, a, T], both fp32, so no T x T buffer exists.
 struct LayerActivations {
   Tensor a, ln_in_mean, ln_in_rstd;      // [R, h], [R], [R]
   Tensor qkv;                            // [B, T, a, 3, d] after RoPE
@@ -85,7 +85,8 @@ struct LayerActivations {
   Tensor u, g;                           // [R, 2f], [R, f]
   // attention_buffer = false: no probs (inference attends to a KV cache instead).
   static LayerActivations allocate(const ModelConfig& c, const ModelShard& shard, int B, int T,
-                                   Device dev = Device::cpu(), bool attention_buffer = true);
+                                   Device dev = Device::cpu(), bool attention_buffer = true,
+                                   DType act = DType::f32);
 };
 
 struct LayerScratch {
@@ -96,7 +97,7 @@ struct LayerScratch {
   Tensor dqkv;         // [B, T, a, 3, d]
   Tensor dscores;      // [B, a, T, T] (CUDA: [B, a, T])
   static LayerScratch allocate(const ModelConfig& c, const ModelShard& shard, int B, int T,
-                               Device dev = Device::cpu());
+                               Device dev = Device::cpu(), DType act = DType::f32);
 };
 
 class GLMLayer {
@@ -136,8 +137,7 @@ class GLMLayer {
  private:
   kernels::AttentionArgs attention_args(const LayerContext& ctx) const;
   void hidden_dropout(Tensor& t, int place, const LayerContext& ctx) const;
-  void store(Tensor& t) const;  // round to fp16 where a GPU would store fp16
-  // fp16 mode: every operand of a product is stored in fp16 (kernels/linear.h)
+  // fp16: every operand of a product is fp16 (CUDA multiplies on tensor cores, linear.h)
   kernels::MatmulInputs inputs() const;
   kernels::LinearOptions linear_options(const LayerContext& ctx) const;
   // A row-parallel product t (no bias yet) summed over the TP group, then the bias; with

@@ -90,10 +90,10 @@ struct GLMModel::Workspace {
   Tensor head_y, head_dy, head_logits, head_losses;
   std::int64_t head_n = 0;
 
-  // A [n, cols] view of buf, growing it when needed.
-  Tensor rows_of(Tensor& buf, std::int64_t n, std::int64_t cols) const {
+  // A [n, cols] view of buf (of dtype `type`), growing it when needed.
+  Tensor rows_of(Tensor& buf, std::int64_t n, std::int64_t cols, DType type) const {
     if (buf.numel() < n * cols)
-      buf = Tensor::empty({std::max<std::int64_t>(n * cols, 1)}, DType::f32, x[0].device());
+      buf = Tensor::empty({std::max<std::int64_t>(n * cols, 1)}, type, x[0].device());
     return buf.slice(0, 0, n * cols).view({n, cols});
   }
 };
@@ -120,15 +120,17 @@ void GLMModel::init() {
 }
 
 void GLMModel::round_params_to_precision() {
-  if (options_.precision == Precision::fp16) k::round_to_f16(params_.flat());
+  const DType values = precision_policy(options_.precision).params;
+  if (values != DType::f32) k::round_to(params_.flat(), values);
 }
 
 k::MatmulInputs GLMModel::inputs() const {
   return options_.precision == Precision::fp16 ? k::MatmulInputs::f16 : k::MatmulInputs::f32;
 }
 
-void GLMModel::store(Tensor& t) const {
-  if (options_.precision == Precision::fp16) k::round_to_f16(t);
+Tensor GLMModel::stored(Shape s) const {
+  return Tensor::empty(std::move(s), precision_policy(options_.precision).activations,
+                       options_.device);
 }
 
 GLMModel::Workspace& GLMModel::slot(int i, int B, int T) {
@@ -136,7 +138,8 @@ GLMModel::Workspace& GLMModel::slot(int i, int B, int T) {
   if (static_cast<int>(slots_.size()) <= i) slots_.resize(i + 1);
   if (scratch_B_ != B || scratch_T_ != T) {
     scratch_ = {};
-    scratch_ = LayerScratch::allocate(config_, options_.shard, B, T, options_.device);
+    scratch_ = LayerScratch::allocate(config_, options_.shard, B, T, options_.device,
+                                      precision_policy(options_.precision).activations);
     scratch_B_ = B;
     scratch_T_ = T;
   }
@@ -147,20 +150,21 @@ GLMModel::Workspace& GLMModel::slot(int i, int B, int T) {
   const std::int64_t R = std::int64_t{B} * T, h = config_.hidden_size;
   ws->B = B;
   ws->T = T;
-  for (std::size_t l = 0; l <= layers_.size(); ++l) ws->x.push_back(f32({R, h}));
+  for (std::size_t l = 0; l <= layers_.size(); ++l) ws->x.push_back(stored({R, h}));
   std::size_t n_acts = options_.recompute == Recompute::full ? 1 : layers_.size();
   for (std::size_t l = 0; l < n_acts; ++l)
-    ws->acts.push_back(LayerActivations::allocate(config_, options_.shard, B, T, options_.device));
-  if (options_.recompute == Recompute::full) ws->recompute_out = f32({R, h});
+    ws->acts.push_back(LayerActivations::allocate(config_, options_.shard, B, T, options_.device,
+                                                  true, precision_policy(options_.precision).activations));
+  if (options_.recompute == Recompute::full) ws->recompute_out = stored({R, h});
   if (last_stage()) {
-    ws->y = f32({R, h});
+    ws->y = stored({R, h});
     ws->lnf_mean = f32({R});
     ws->lnf_rstd = f32({R});
   } else {
-    ws->dout = f32({R, h});
+    ws->dout = stored({R, h});
   }
-  ws->dx_a = f32({R, h});
-  ws->dx_b = f32({R, h});
+  ws->dx_a = stored({R, h});
+  ws->dx_b = stored({R, h});
   return *ws;
 }
 
@@ -204,7 +208,6 @@ void GLMModel::forward_layers(Workspace& ws, const LayerContext& ctx) {
     k::embedding_forward(ws.x[0], tokens, params_.embedding(),
                          options_.shard.vocab_start(config_), config_.vocab_size);
     parallel::reduce_from_tp(options_.tp, ws.x[0]);
-    store(ws.x[0]);
     if (ctx.training && config_.hidden_dropout > 0) {
       Tensor v = ws.x[0].view({ctx.B, ctx.T, config_.hidden_size});
       k::dropout_apply(v, static_cast<float>(config_.hidden_dropout),
@@ -228,44 +231,42 @@ LossStats GLMModel::head_loss(Workspace& ws, const Batch& batch, float grad_scal
   // y = LN_final(x_N)                                                [R, h]
   k::layernorm_forward(ws.y, ws.lnf_mean, ws.lnf_rstd, ws.x.back(), params_.final_ln_w(),
                        params_.final_ln_b(), static_cast<float>(config_.layernorm_epsilon));
-  store(ws.y);
   // Loss only where there is a target: gather those rows before the head GEMM.
   target_rows(batch.targets.view({batch.targets.numel()}), ws.rows, ws.ids, options_.device);
   const std::int64_t n = ws.rows.numel(), h = config_.hidden_size;
   const std::int64_t V_local = options_.shard.local_vocab(config_);
+  const DType act = precision_policy(options_.precision).activations;
   ws.head_n = n;
-  Tensor y_t = ws.rows_of(ws.head_y, n, h);
+  Tensor y_t = ws.rows_of(ws.head_y, n, h, act);
   k::gather_rows(y_t, ws.y, ws.rows);
-  Tensor logits = ws.rows_of(ws.head_logits, n, V_local);
-  Tensor losses = ws.rows_of(ws.head_losses, n, 1).view({n});
+  Tensor logits = ws.rows_of(ws.head_logits, n, V_local, act);
+  Tensor losses = ws.rows_of(ws.head_losses, n, 1, DType::f32).view({n});
   head_forward(logits, y_t);
   // (with write_grad) dlogits = grad_scale * (softmax - onehot), written over the logits
   parallel::vocab_parallel_cross_entropy(options_.tp, losses, logits, ws.ids,
                                          options_.shard.vocab_start(config_), grad_scale,
                                          write_grad);
-  if (write_grad) store(logits);
   return {sum(losses), n};
 }
 
 Tensor& GLMModel::head_backward(Workspace& ws) {
   const std::int64_t n = ws.head_n, h = config_.hidden_size;
   const std::int64_t V_local = options_.shard.local_vocab(config_);
-  Tensor y_t = ws.rows_of(ws.head_y, n, h);
-  Tensor logits = ws.rows_of(ws.head_logits, n, V_local);
+  const DType act = precision_policy(options_.precision).activations;
+  Tensor y_t = ws.rows_of(ws.head_y, n, h, act);
+  Tensor logits = ws.rows_of(ws.head_logits, n, V_local, act);
   // Head: dE += dlogits^T y_t (the tied head's gradient is not shrunk); dy_t = dlogits E,
   // summed over the TP group (y_t is the replicated input of a column-parallel product)
-  Tensor dy_t = ws.rows_of(ws.head_dy, n, h), gE = grads_.embedding();
+  Tensor dy_t = ws.rows_of(ws.head_dy, n, h, act), gE = grads_.embedding();
   k::linear_backward(&dy_t, gE, nullptr, logits, y_t, params_.embedding(), false, inputs());
   parallel::copy_to_tp_backward(options_.tp, dy_t);
   Tensor& dy = ws.dx_a;
   dy.zero_();
   k::scatter_add_rows(dy, dy_t, ws.rows);
-  store(dy);
   // y = LN_final(x_N)
   Tensor g_lnf_w = grads_.final_ln_w(), g_lnf_b = grads_.final_ln_b();
   k::layernorm_backward(ws.dx_b, g_lnf_w, g_lnf_b, dy, nullptr, 0.f, ws.x.back(), ws.lnf_mean,
                         ws.lnf_rstd, params_.final_ln_w());
-  store(ws.dx_b);
   if (find_nonfinite_) {
     check_finite(gE, "parameter gradient", "embedding (the tied head)");
     check_finite(ws.dx_b, "activation gradient", "input of the final LayerNorm");
@@ -327,7 +328,6 @@ Tensor& GLMModel::backward_layers(Workspace& ws, const LayerContext& ctx, Tensor
 void GLMModel::head_forward(Tensor& logits, const Tensor& y_rows) {
   // logits = y E^T with the tied embedding (this rank's vocabulary shard)  [rows, V_local]
   k::linear_forward(logits, y_rows, params_.embedding(), nullptr, inputs());
-  store(logits);
 }
 
 Tensor& GLMModel::stage_input(int i, int B, int T) {
@@ -388,7 +388,6 @@ Tensor GLMModel::forward_logits(const Batch& batch) {
   forward_layers(ws, ctx);
   k::layernorm_forward(ws.y, ws.lnf_mean, ws.lnf_rstd, ws.x.back(), params_.final_ln_w(),
                        params_.final_ln_b(), static_cast<float>(config_.layernorm_epsilon));
-  store(ws.y);
   Tensor logits = f32({ws.y.size(0), config_.vocab_size});
   head_forward(logits, ws.y);
   return logits.device().is_cpu() ? logits : logits.to(Device::cpu());

@@ -2,9 +2,10 @@
 // of GLMLayers, final LayerNorm and the tied output head with the loss on target positions.
 //
 // Parameters and gradients are each one flat fp32 buffer over a ParamLayout (gradients
-// accumulate across micro-batches until zero_grads()). In fp16 mode the parameters hold
-// fp16-representable values (the trainer's fp32 master weights live in the optimizer) and
-// activations and activation gradients are rounded to fp16 where a GPU would store them.
+// accumulate across micro-batches until zero_grads()). In the 16-bit precisions
+// (spec/precision.h) the parameters hold values rounded to fp16 or bf16 (the trainer's fp32
+// master weights live in the optimizer), and activations and activation gradients are
+// stored as fp16 or bf16 tensors; the ops compute in fp32 inside (kernels/widen.h).
 //
 // Usage (one micro-batch):
 //   GLMModel m(config, {.precision = Precision::fp32, .seed = 1});
@@ -77,8 +78,8 @@ class GLMModel {
   GLMModel(GLMModel&&) noexcept;
   GLMModel& operator=(GLMModel&&) noexcept;
 
-  void init();  // DeepNorm init from options.seed (rounded to fp16 in fp16 mode)
-  // After writing parameters directly: make them fp16-representable in fp16 mode.
+  void init();  // DeepNorm init from options.seed (rounded to the 16-bit type in fp16 / bf16)
+  // After writing parameters directly: round them to the precision's parameter values.
   void round_params_to_precision();
 
   // Forward and backward of one micro-batch; gradients accumulate into grads().
@@ -145,7 +146,7 @@ class GLMModel {
                           const StepOptions& opt);
   // logits for the chosen rows of y, [rows, V_local]
   void head_forward(Tensor& logits, const Tensor& y_rows);
-  void store(Tensor& t) const;
+  Tensor stored(Shape s) const;  // an activation buffer in the precision's dtype
   void check_finite(const Tensor& t, const char* kind, const std::string& where);
 
   bool find_nonfinite_ = false;

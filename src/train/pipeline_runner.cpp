@@ -10,7 +10,7 @@
 namespace glm::train {
 namespace {
 
-using parallel::floats;
+using parallel::message;
 
 using clock = std::chrono::steady_clock;
 double since(clock::time_point t0) {
@@ -62,24 +62,24 @@ PipelineStats run_pipeline_step(model::GLMModel& m, parallel::Communicator* pp,
     const int slot = step.micro_batch % slots;
     if (step.op == parallel::PipeOp::forward) {
       if (first) exchange({}, -1);
-      else exchange(floats(*pp, m.stage_input(slot, b.batch_size(), b.seq_len())), stage - 1);
+      else exchange(message(*pp, m.stage_input(slot, b.batch_size(), b.seq_len())), stage - 1);
       auto t0 = clock::now();
       model::LossStats s = m.stage_forward(b, opt_of(step.micro_batch), slot);
       st.compute_s += since(t0);
       st.loss_sum += s.loss_sum;
       st.num_targets += s.num_targets;
       if (!last) {
-        pending = floats(*pp, m.stage_output(slot));
+        pending = message(*pp, m.stage_output(slot));
         pending_peer = stage + 1;
       }
     } else {
       if (last) exchange({}, -1);
-      else exchange(floats(*pp, m.stage_output_grad(slot)), stage + 1);
+      else exchange(message(*pp, m.stage_output_grad(slot)), stage + 1);
       auto t0 = clock::now();
       const Tensor& dx = m.stage_backward(b, opt_of(step.micro_batch), slot);
       st.compute_s += since(t0);
       if (!first) {
-        pending = floats(*pp, dx);
+        pending = message(*pp, dx);
         pending_peer = stage - 1;
       }
     }
@@ -94,10 +94,10 @@ PipelineStats run_pipeline_forward(model::GLMModel& m, parallel::Communicator* p
   const model::StepOptions opt{.training = false};
   auto t0 = clock::now();
   if (pp && pp->size() > 1 && !m.first_stage()) {
-    pp->recv(floats(*pp, m.stage_input(0, b.batch_size(), b.seq_len())), pp->rank() - 1);
+    pp->recv(message(*pp, m.stage_input(0, b.batch_size(), b.seq_len())), pp->rank() - 1);
   }
   model::LossStats s = m.stage_forward(b, opt, 0, /*backward=*/false);
-  if (pp && pp->size() > 1 && !m.last_stage()) pp->send(floats(*pp, m.stage_output(0)), pp->rank() + 1);
+  if (pp && pp->size() > 1 && !m.last_stage()) pp->send(message(*pp, m.stage_output(0)), pp->rank() + 1);
   st.loss_sum = s.loss_sum;
   st.num_targets = s.num_targets;
   st.compute_s = since(t0);

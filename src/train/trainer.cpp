@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/heartbeat.h"
 #include "model/init.h"
+#include "spec/precision.h"
 #include "train/device_peak.h"
 #include "train/device_policy.h"
 #include "train/pipeline_runner.h"
@@ -29,7 +30,8 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
     : config_(config),
       options_(options),
       tokenizer_(data::load_tokenizer(config.train.data_dir)),
-      scaler_(config.optim.loss_scaler(config.train.precision_mode() == model::Precision::fp16)),
+      scaler_(config.optim.loss_scaler(
+          model::precision_policy(config.train.precision_mode()).loss_scaling)),
       spike_guard_(config.spike_guard) {
   const auto& mc = config_.model;
   check_vocabulary(config_, tokenizer_);
@@ -50,15 +52,18 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
   model_ = std::make_unique<model::GLMModel>(mc, mo);
   model_->set_find_nonfinite(options_.debug_nonfinite);
   model::deepnorm_init(model_->params(), static_cast<std::uint64_t>(config_.train.seed));
-  const bool fp16 = config_.train.precision_mode() == model::Precision::fp16;
+  const model::Precision precision = config_.train.precision_mode();
+  const model::PrecisionPolicy policy = model::precision_policy(precision);
   optimizer_ = std::make_unique<optim::ShardedOptimizer>(
       std::make_shared<const model::ParamLayout>(model_->layout()), config_.optim.adamw(),
       model_->params().flat(),
-      optim::ShardingOptions{.dp = dp(), .zero = config_.parallel.zero, .separate_master = fp16});
+      optim::ShardingOptions{.dp = dp(),
+                             .zero = config_.parallel.zero,
+                             .separate_master = policy.separate_master()});
   round_params();
   metrics_ = std::make_unique<MetricsLog>(world_rank() == 0 ? options_.log_dir : std::string(),
                                           config_.train.train_iters);
-  peak_flops_ = rank_peak_flops(mo.device, fp16);
+  peak_flops_ = rank_peak_flops(mo.device, precision == model::Precision::fp16);
 
   spdlog::info("model: {} parameters, N={} h={} a={} f={} V={} T={}, {} {}",
                mc.num_parameters(), mc.num_layers, mc.hidden_size, mc.num_heads,
@@ -70,10 +75,18 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
   spdlog::info("device: {}; peak {:.0f} GFLOP/s per rank (MFU is against it{}); layout dp {} x "
                "tp {} x pp {}{}, this rank: layers [{}, {}){}{}",
                describe_training_device(mo.device), peak_flops_ / 1e9,
-               mo.device.is_cuda() ? (fp16 ? ": fp16 tensor cores" : ": fp32, no TF32") : "", D,
+               mo.device.is_cuda() ? (precision == model::Precision::fp16 ? ": fp16 tensor cores"
+                                                                           : ": fp32, no TF32")
+                                   : "",
+               D,
                tp_size(), P, optimizer_->sharded() ? " with ZeRO-1" : "", shard.first_layer,
                shard.end_layer(mc), shard.has_embedding ? " + embedding" : "",
                shard.has_head ? " + head" : "");
+  spdlog::info("precision: {}: activations stored as {}, parameter values {}, fp32 master "
+               "weights and moments{}, loss scaling {}",
+               model::precision_name(precision), dtype_name(policy.activations),
+               dtype_name(policy.params), policy.separate_master() ? "" : " (the parameters)",
+               policy.loss_scaling ? "dynamic" : "off");
   metrics_->log_event({{"event", "start"}, {"config", config_.to_json()},
                        {"parameters", mc.num_parameters()}, {"peak_flops", peak_flops_}});
   metrics_->log_config(state_.step, config_.to_json());

@@ -16,6 +16,8 @@
 
 #include "core/allocator.h"
 #include "core/error.h"
+#include "core/half.h"
+#include "kernels/convert.h"
 #include "tests/gpu_skip.h"
 #include "tests/test_util.h"
 
@@ -38,6 +40,7 @@ Vec to_vec(const Tensor& t) {
       case DType::f32: v[i] = t.data<float>()[i]; break;
       case DType::i32: v[i] = t.data<std::int32_t>()[i]; break;
       case DType::f16: v[i] = t.data<std::uint16_t>()[i]; break;
+      case DType::bf16: v[i] = bf16_to_float(t.data<std::uint16_t>()[i]); break;
       case DType::i8: v[i] = t.data<std::int8_t>()[i]; break;
       case DType::u8: v[i] = t.data<std::uint8_t>()[i]; break;
       default: ADD_FAILURE() << "to_vec: unsupported dtype"; return {};
@@ -60,7 +63,25 @@ double half_bits_to_double(std::uint16_t h) {
   return s * std::ldexp(1024 + m, e - 25);    // (1 + m/1024) * 2^(e-15)
 }
 
+Tensor RowRun::put(const Tensor& host) const {
+  if (storage == DType::f32 || host.dtype() != DType::f32) return host.to(device);
+  Tensor t = Tensor::empty(host.shape(), storage);
+  kernels::convert(t, host);
+  return t.to(device);
+}
+
 namespace {
+
+// The unit roundoff of a storage dtype (0 for f32): RNE stores within u relative.
+double roundoff(DType t) {
+  return t == DType::bf16 ? std::ldexp(1.0, -8) : t == DType::f16 ? std::ldexp(1.0, -11) : 0.0;
+}
+
+// A tolerance widened by k roundings of the storage.
+Tol widened(Tol t, DType storage, double k) {
+  const double u = roundoff(storage);
+  return {t.rtol + k * u, t.atol + k * u};
+}
 
 // Central differences of the fp64 reference: step h = kFdStep * max(1, |x|). The truncation
 // error is h^2 f'''/6 ~ 1e-10 and the rounding of L (2^-53 |L|) divided by 2h ~ 1e-11 |L|:
@@ -122,14 +143,26 @@ bool same_value(double a, double b) { return a == b || (std::isnan(a) && std::is
   return f << " (scale " << scale << ", rtol " << tol.rtol << ", atol " << tol.atol << ")";
 }
 
-Vec out_to_vec(const Out& o) {
-  if (!o.compared()) return {};
-  return o.t.defined() ? to_vec(o.t.to(Device::cpu())) : o.scalars;
+// A tensor's values on the host: 16-bit storage as fp32 (f16 inputs of the f32 rows stay
+// bit patterns: those rows never run in 16-bit storage).
+Vec values(const Tensor& t, DType storage) {
+  Tensor h = t.to(Device::cpu());
+  if (storage != DType::f32 && (h.dtype() == DType::f16 || h.dtype() == DType::bf16)) {
+    Tensor f = Tensor::empty(h.shape(), DType::f32);
+    kernels::convert(f, h);
+    h = f;
+  }
+  return to_vec(h);
 }
 
-RowRun make_run(const OpRow& row, Device dev) {
-  RowRun r{dev, {}};
-  for (const Tensor& t : row.inputs) r.in.push_back(t.to(dev));
+Vec out_to_vec(const Out& o, DType storage) {
+  if (!o.compared()) return {};
+  return o.t.defined() ? values(o.t, storage) : o.scalars;
+}
+
+RowRun make_run(const OpRow& row, Device dev, DType storage) {
+  RowRun r{dev, {}, storage};
+  for (const Tensor& t : row.inputs) r.in.push_back(r.put(t));
   return r;
 }
 
@@ -140,16 +173,16 @@ struct Result {
   std::vector<Vec> raw_grads;  // value as the kernel left it: CUDA against the CPU
 };
 
-Result run_backend(const OpRow& row, Device dev, const std::vector<Tensor>& w) {
+Result run_backend(const OpRow& row, Device dev, DType storage, const std::vector<Tensor>& w) {
   Result res;
-  RowRun r = make_run(row, dev);
+  RowRun r = make_run(row, dev, storage);
   std::vector<Out> fwd = row.forward(r);
-  for (const Out& o : fwd) res.outs.push_back(out_to_vec(o));
+  for (const Out& o : fwd) res.outs.push_back(out_to_vec(o, storage));
   if (!row.backward) return res;
-  std::vector<Tensor> wd;
-  for (const Tensor& t : w) wd.push_back(r.put(t));
+  std::vector<Tensor> wd;  // the cotangents stay fp32: the ops take mixed storage
+  for (const Tensor& t : w) wd.push_back(t.to(dev));
   for (const Grad& g : row.backward(r, fwd, wd)) {
-    Vec v = to_vec(g.value.to(Device::cpu()));
+    Vec v = values(g.value, storage);
     res.raw_grads.push_back(v);
     if (g.start.defined()) {
       const Vec s = to_vec(g.start);
@@ -186,7 +219,7 @@ void time_row(const std::string& name, const OpRow& row, Device dev,
   };
   std::vector<double> fwd_us, bwd_us;
   for (int i = 0; i <= reps; ++i) {  // the first call warms caches and the allocator
-    RowRun r = make_run(row, dev);
+    RowRun r = make_run(row, dev, DType::f32);
     std::vector<Tensor> wd;
     for (const Tensor& t : w) wd.push_back(r.put(t));
     sync();
@@ -212,9 +245,11 @@ void time_row(const std::string& name, const OpRow& row, Device dev,
 struct Param {
   std::size_t row;
   bool cuda;
+  DType storage = DType::f32;
 };
 void PrintTo(const Param& p, std::ostream* os) {
-  *os << "row " << p.row << (p.cuda ? " on cuda" : " on cpu");
+  *os << "row " << p.row << (p.cuda ? " on cuda" : " on cpu") << " in "
+      << dtype_name(p.storage);
 }
 
 class OpHarness : public ::testing::TestWithParam<Param> {};
@@ -222,8 +257,12 @@ class OpHarness : public ::testing::TestWithParam<Param> {};
 TEST_P(OpHarness, MatchesReference) {
   const RowFactory& factory = registry()[GetParam().row];
   const bool on_cuda = GetParam().cuda;
+  const DType storage = GetParam().storage;
   if (on_cuda) SKIP_WITHOUT_GPU();
   OpRow row = factory.make();
+  if (storage != DType::f32)  // the values the 16-bit storage holds
+    for (Tensor& t : row.inputs)
+      if (t.dtype() == DType::f32) kernels::round_to(t, storage);
 
   std::vector<Vec> in;
   for (const Tensor& t : row.inputs) in.push_back(to_vec(t));
@@ -233,7 +272,7 @@ TEST_P(OpHarness, MatchesReference) {
   // Cotangents, shaped like the CPU outputs.
   std::vector<Tensor> w;
   if (row.backward) {
-    RowRun probe = make_run(row, Device::cpu());
+    RowRun probe = make_run(row, Device::cpu(), DType::f32);
     const std::vector<Out> outs = row.forward(probe);
     for (std::size_t k = 0; k < row.loss_outputs.size(); ++k) {
       const Shape& s = outs[row.loss_outputs[k]].t.shape();
@@ -243,12 +282,15 @@ TEST_P(OpHarness, MatchesReference) {
   }
 
   const Device dev = on_cuda ? Device::cuda() : Device::cpu();
-  const Result got = run_backend(row, dev, w);
+  const Result got = run_backend(row, dev, storage, w);
   ASSERT_EQ(got.outs.size(), row.outputs.size()) << "forward outputs";
+  // 16-bit storage: exact outputs round once, the others once more than in fp32.
+  const bool sixteen = storage != DType::f32;
   for (std::size_t k = 0; k < want.size(); ++k) {
     if (got.outs[k].empty()) continue;  // saved in another form on this backend
     const OutSpec& spec = row.outputs[k];
-    EXPECT_TRUE(compare(got.outs[k], want[k], spec.tol, spec.exact))
+    EXPECT_TRUE(compare(got.outs[k], want[k], widened(spec.tol, storage, 2),
+                        spec.exact && !sixteen))
         << spec.name << " against the fp64 reference";
   }
 
@@ -271,22 +313,24 @@ TEST_P(OpHarness, MatchesReference) {
         x[input][e] = x0;
         fd[e] = (up - down) / (2 * h);
       }
-      EXPECT_TRUE(compare(got.grads[g], fd, row.grad_tol, false, idx))
+      EXPECT_TRUE(compare(got.grads[g], fd, widened(row.grad_tol, storage, 8), false, idx))
           << "gradient of input " << input << " against central differences ("
           << idx.size() << " elements)";
     }
   }
 
   if (on_cuda) {  // and against the CPU result
-    const Result cpu = run_backend(row, Device::cpu(), w);
+    const Result cpu = run_backend(row, Device::cpu(), storage, w);
     for (std::size_t k = 0; k < row.outputs.size(); ++k) {
       if (got.outs[k].empty()) continue;
       const OutSpec& spec = row.outputs[k];
-      EXPECT_TRUE(compare(got.outs[k], cpu.outs[k], spec.cuda_tol, spec.exact))
+      EXPECT_TRUE(compare(got.outs[k], cpu.outs[k], widened(spec.cuda_tol, storage, 2),
+                          spec.exact && !sixteen))
           << spec.name << " against the CPU";
     }
     for (std::size_t g = 0; g < got.grads.size(); ++g)
-      EXPECT_TRUE(compare(got.raw_grads[g], cpu.raw_grads[g], row.grad_cuda_tol, false))
+      EXPECT_TRUE(compare(got.raw_grads[g], cpu.raw_grads[g],
+                          widened(row.grad_cuda_tol, storage, 8), false))
           << "gradient of input " << row.diff[g] << " against the CPU";
   }
 
@@ -295,21 +339,33 @@ TEST_P(OpHarness, MatchesReference) {
 }
 
 // Every row of a registry on the CPU and (unless CPU-only) on CUDA, named <row>_cpu and
-// <row>_cuda.
+// <row>_cuda; op rows also in 16-bit storage (unless f32-only): <row>_cpu_bf16,
+// <row>_cpu_fp16 and <row>_cuda_bf16 (fp16 on CUDA differs from bf16 only in the
+// conversion kernel, which the convert rows test).
 template <class Factory>
 std::vector<Param> params(const std::vector<Factory>& rows) {
   std::vector<Param> p;
   for (std::size_t i = 0; i < rows.size(); ++i) {
+    bool cuda = true, sixteen = false;
+    if constexpr (requires { rows[i].cpu_only; }) {
+      cuda = rows[i].cpu_only.empty();
+      sixteen = rows[i].f32_only.empty();
+    }
     p.push_back({i, false});
-    if constexpr (requires { rows[i].cpu_only; })
-      if (!rows[i].cpu_only.empty()) continue;
-    p.push_back({i, true});
+    if (cuda) p.push_back({i, true});
+    if (!sixteen) continue;
+    p.push_back({i, false, DType::bf16});
+    p.push_back({i, false, DType::f16});
+    if (cuda) p.push_back({i, true, DType::bf16});
   }
   return p;
 }
 template <class Factory>
 std::string param_name(const std::vector<Factory>& rows, const Param& p) {
-  return rows[p.row].name + (p.cuda ? "_cuda" : "_cpu");
+  const std::string storage = p.storage == DType::bf16  ? "_bf16"
+                              : p.storage == DType::f16 ? "_fp16"
+                                                        : "";
+  return rows[p.row].name + (p.cuda ? "_cuda" : "_cpu") + storage;
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, OpHarness, ::testing::ValuesIn(params(registry())),

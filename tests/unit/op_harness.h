@@ -10,6 +10,12 @@
 //     the fp64 reference in fp64 (every element of small inputs, a seeded sample of large);
 //   - on CUDA, each output and gradient also against the CPU result (OutSpec::cuda_tol).
 // Without a CUDA device the CUDA instances skip with a visible reason.
+// Each row also runs with 16-bit storage (instances <row>_cpu_bf16, <row>_cpu_fp16 and
+// <row>_cuda_bf16): its fp32 inputs rounded to bf16 / fp16 and stored so, every float
+// tensor the row allocates stored so too, the reference computed from the rounded inputs,
+// and the tolerances widened by the storage's rounding (kernels/widen.h: the op computes in
+// fp32 and rounds each output once). A row with inputs that are not fp32 values (f16 bit
+// patterns, packed weights) or an op without 16-bit storage says so in f32_only.
 //
 // Rows register themselves with GLM_OP_ROWS (see test_ops_*.cpp); each becomes the tests
 // Ops/OpHarness.MatchesReference/<row>_cpu and .../<row>_cuda. Argument checks register
@@ -71,12 +77,19 @@ struct Grad {
 };
 
 // The row's inputs on one backend; forward and backward allocate their outputs through it.
+// Floating-point tensors (f32 asked for) are stored in `storage`: f32, or f16 / bf16 in the
+// 16-bit instances.
 struct RowRun {
   Device device;
   std::vector<Tensor> in;  // copies of OpRow::inputs on `device`
-  Tensor put(const Tensor& host) const { return host.to(device); }
-  Tensor empty(const Shape& s, DType t = DType::f32) const { return Tensor::empty(s, t, device); }
-  Tensor zeros(const Shape& s, DType t = DType::f32) const { return Tensor::zeros(s, t, device); }
+  DType storage = DType::f32;
+  Tensor put(const Tensor& host) const;  // on `device`, f32 values rounded into `storage`
+  Tensor empty(const Shape& s, DType t = DType::f32) const {
+    return Tensor::empty(s, t == DType::f32 ? storage : t, device);
+  }
+  Tensor zeros(const Shape& s, DType t = DType::f32) const {
+    return Tensor::zeros(s, t == DType::f32 ? storage : t, device);
+  }
   bool cuda() const { return device.kind == DeviceKind::cuda; }
 };
 
@@ -106,6 +119,8 @@ struct RowFactory {
   // An op whose public entry has no CUDA dispatch gets no CUDA instance (this says where its
   // CUDA kernels are tested instead).
   std::string cpu_only = {};
+  // A row that runs in fp32 storage only says why (empty: it runs in 16-bit storage too).
+  std::string f32_only = {};
 };
 std::vector<RowFactory>& registry();
 struct Registrar {

@@ -187,6 +187,8 @@ std::vector<RowFactory> rows() {
                [] { return quant_row(4, 5, 37, 96, 32, I::reference); }, kQuantCpuOnly});
   r.push_back({"quant_int8_group50_n1_out37_in200_reference_isa",
                [] { return quant_row(8, 1, 37, 200, 50, I::reference); }, kQuantCpuOnly});
+  for (RowFactory& f : r)
+    f.f32_only = "inputs are f16 bit patterns or packed weights; the conversions are the 16-bit path";
   return r;
 }
 GLM_OP_ROWS(rows);

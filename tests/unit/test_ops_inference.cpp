@@ -137,6 +137,7 @@ std::vector<RowFactory> rows() {
     r.push_back(
         {"stored_linear_int4_g32" + s + "_in96", [n] { return stored_row(4, n, 37, 96, 32); }});
   }
+  for (RowFactory& f : r) f.f32_only = "inference keeps fp32 activations and KV caches";
   return r;
 }
 GLM_OP_ROWS(rows);
