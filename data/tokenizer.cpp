@@ -2,6 +2,9 @@
 
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include "core/error.h"
 #include "core/sha256.h"
 #include "data/atomic_file.h"
@@ -69,5 +72,27 @@ std::string Tokenizer::id_to_piece(int id) const {
   return impl_->sp.IdToPiece(id);
 }
 int Tokenizer::piece_to_id(std::string_view piece) const { return impl_->sp.PieceToId(piece); }
+
+std::vector<std::int32_t> Tokenizer::text_bytes_per_id() const {
+  static constexpr std::string_view kSpace = "\xe2\x96\x81";  // U+2581, SentencePiece's space
+  std::vector<std::int32_t> bytes(static_cast<std::size_t>(vocab_size()), 0);
+  const int specials[] = {special_.mask, special_.gmask, special_.smask,
+                          special_.sop,  special_.eop,   special_.pad};
+  for (int id = 0; id < vocab_size(); ++id) {
+    if (impl_->sp.IsControl(id) || impl_->sp.IsUnknown(id) || impl_->sp.IsUnused(id) ||
+        std::find(std::begin(specials), std::end(specials), id) != std::end(specials))
+      continue;
+    if (impl_->sp.IsByte(id)) {
+      bytes[id] = 1;
+      continue;
+    }
+    const std::string piece = impl_->sp.IdToPiece(id);
+    std::size_t n = piece.size();  // each 3-byte space mark stands for one byte
+    for (auto at = piece.find(kSpace); at != std::string::npos; at = piece.find(kSpace, at + 1))
+      n -= kSpace.size() - 1;
+    bytes[id] = static_cast<std::int32_t>(n);
+  }
+  return bytes;
+}
 
 }  // namespace glm::data

@@ -56,6 +56,10 @@ class Tokenizer {
   int unk_id() const;
   std::string id_to_piece(int id) const;
   int piece_to_id(std::string_view piece) const;  // unk_id() when absent
+  // The UTF-8 bytes of text each id stands for, indexed by id: a piece's "▁" is one space,
+  // a byte piece <0xNN> one byte, control, unknown and special tokens none. The denominator
+  // of bits per byte (data/text_bytes.h).
+  std::vector<std::int32_t> text_bytes_per_id() const;
 
   const std::string& model_bytes() const { return bytes_; }  // the serialized model
   const std::string& sha256() const { return sha256_; }      // of model_bytes(), hex

@@ -68,15 +68,17 @@ int run(int argc, char** argv) {
                         {"group_size", engine.model().group_size},
                         {"loss", r.loss},
                         {"perplexity", r.perplexity},
+                        {"bits_per_byte", r.bits_per_byte},
+                        {"bytes", r.bytes},
                         {"tokens", r.tokens},
                         {"samples", r.samples},
                         {"seconds", r.seconds}};
     std::cout << j.dump() << std::endl;
   } else {
     std::cout << fmt::format(
-        "{}: loss {:.4f} | perplexity {:.2f} | {} target tokens in {} samples "
-        "| {}-bit weights | {} | {:.1f} s\n",
-        data_path, r.loss, r.perplexity, r.tokens, r.samples, engine.model().bits, device,
+        "{}: loss {:.4f} | perplexity {:.2f} | {:.4f} bits/byte | {} target tokens ({} bytes) "
+        "in {} samples | {}-bit weights | {} | {:.1f} s\n",
+        data_path, r.loss, r.perplexity, r.bits_per_byte, r.tokens, r.bytes, r.samples, engine.model().bits, device,
         r.seconds);
   }
   return 0;

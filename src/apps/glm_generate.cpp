@@ -2,6 +2,7 @@
 //
 //   glm-generate --model FILE (--prompt TEXT | stdin) [--max-new-tokens N] [--temperature T]
 //                [--top-k K] [--top-p P] [--seed S] [--device cpu|cuda] [--min-new-tokens N]
+//                [--repetition-penalty R] [--no-repeat-ngram-size N]
 //
 // --device cuda runs the engine on the first GPU (infer/engine.h); a build without CUDA
 // or a machine without a GPU is refused with the reason (infer/device.h).
@@ -92,6 +93,10 @@ int run(int argc, char** argv) {
     ("temperature", po::value(&o.sampling.temperature)->default_value(0.f), "0 = greedy")
     ("top-k", po::value(&o.sampling.top_k)->default_value(0), "sample among the K most likely tokens (0 = all)")
     ("top-p", po::value(&o.sampling.top_p)->default_value(1.f), "nucleus sampling mass (1 = off)")
+    ("repetition-penalty", po::value(&o.repetition.penalty)->default_value(1.f),
+     "divide (multiply, if negative) the logit of every token already in the text by this (1 = off)")
+    ("no-repeat-ngram-size", po::value(&o.repetition.no_repeat_ngram)->default_value(0),
+     "never repeat an n-gram of this many tokens (0 = off)")
     ("seed", po::value(&seed)->default_value(1234), "sampling seed (0 .. 2^63 - 1)")
     ("device", po::value(&device)->default_value("cpu"), "cpu, or cuda (the first GPU; needs a CUDA build)")
     ("activations", po::value(&activations)->default_value("fp32"),
@@ -109,6 +114,7 @@ int run(int argc, char** argv) {
   o.sampling.seed = static_cast<std::uint64_t>(seed);
   const glm::Device dev = glm::infer::parse_device(device);
   glm::infer::validate(o.sampling);
+  glm::infer::validate(o.repetition);
   if (!vm.count("prompt")) {
     prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
     while (!prompt.empty() && (prompt.back() == '\n' || prompt.back() == '\r')) prompt.pop_back();
@@ -157,6 +163,9 @@ int run(int argc, char** argv) {
   stream->finish();
   if (infill) std::cout << decode_continuation(tok, segments.back());
   std::cout << std::endl;
+  if (g.tokens.empty() && o.max_new_tokens > 0)
+    spdlog::warn("no new tokens: the model's first choice was <eop>, which ends generation; "
+                 "--min-new-tokens N keeps <eop> out until N tokens are generated");
   const double tps = g.decode_steps > 0 ? g.decode_steps / g.decode_seconds : 0;
   spdlog::info("{} prompt tokens in {:.3f} s; {} new tokens, {:.1f} tokens/s ({}-bit weights, {})",
                g.prompt.tokens.size(), g.prefill_seconds, g.tokens.size(), tps, engine.model().bits,

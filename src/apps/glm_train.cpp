@@ -220,9 +220,10 @@ int run(int argc, char** argv, const MpiSession& mpi) {
                  trainer.state().step);
     return 0;
   }
-  spdlog::info("held-out loss {:.4f} (perplexity {:.2f}) -> {:.4f} (perplexity {:.2f}) after {} steps",
-               before.loss, before.perplexity(), after.loss, after.perplexity(),
-               trainer.state().step);
+  spdlog::info("held-out loss {:.4f} (perplexity {:.2f}, {:.4f} bits/byte) -> {:.4f} "
+               "(perplexity {:.2f}, {:.4f} bits/byte) after {} steps",
+               before.loss, before.perplexity(), before.bits_per_byte(), after.loss,
+               after.perplexity(), after.bits_per_byte(), trainer.state().step);
   return 0;
 }
 

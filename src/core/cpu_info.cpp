@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 
 #include <omp.h>
 
@@ -65,20 +66,31 @@ float fma_loop(long iters, float seed) {
 }
 }  // namespace
 
+namespace {
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+}  // namespace
+
 double measure_fma_peak_flops(int threads) {
   const long iters = 10000000;  // ~40 ms a rep: long enough for the clock to ramp up
-  double best = 0;
-  for (int rep = 0; rep < 5; ++rep) {  // best of 5: other tenants of the machine only slow it
-    auto t0 = std::chrono::steady_clock::now();
-    float sink = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : sink)
-    sink += fma_loop(iters, static_cast<float>(omp_get_thread_num()));
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    volatile float keep = sink;
-    (void)keep;
-    best = std::max(best, 2.0 * 12 * lanes() * iters * threads / s);
+  const double flops_per_rep = 2.0 * 12 * lanes() * iters;
+  double best = 0;  // FLOPs per CPU-second of the fastest thread
+#pragma omp parallel num_threads(threads) reduction(max : best)
+  for (int rep = 0; rep < 5; ++rep) {
+    // The empty asm statements pin the loop between the two clock reads: without them the
+    // compiler may move the pure computation before the first or after the second.
+    const double t0 = thread_cpu_seconds();
+    float seed = static_cast<float>(omp_get_thread_num() + rep);
+    asm volatile("" : "+x"(seed));
+    float result = fma_loop(iters, seed);
+    asm volatile("" : "+x"(result));
+    const double s = thread_cpu_seconds() - t0;
+    if (s > 0) best = std::max(best, flops_per_rep / s);
   }
-  return best;
+  return best * threads;
 }
 
 }  // namespace glm

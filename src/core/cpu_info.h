@@ -8,7 +8,11 @@ namespace glm {
 
 // "avx512" | "avx2" | "scalar": the best level the run-time dispatch will pick here.
 std::string cpu_isa();
-// fp32 FLOP/s of a tight FMA loop on `threads` threads (about 0.2 s of measurement).
+// The fp32 FMA peak of `threads` threads: the fastest thread's FLOPs per second of its own
+// CPU time in a tight FMA loop (best of 5, about 0.2 s), times `threads`. Timed by CPU time,
+// not wall time, so a machine whose cores are shared or busy does not lower it: no kernel
+// can run more FLOPs in a second than its threads have CPU-seconds at this rate, which makes
+// it an upper bound for MFU, loaded or quiet, with one rank or several per machine.
 double measure_fma_peak_flops(int threads);
 
 }  // namespace glm

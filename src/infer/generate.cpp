@@ -33,6 +33,7 @@ Generation generate(const Engine& engine, const data::SpecialTokens& sp, int voc
                     const std::function<void(int, std::int32_t)>& on_token) {
   using clock = std::chrono::steady_clock;
   validate(o.sampling);
+  validate(o.repetition);
   if (o.max_new_tokens < 0)
     throw InputError(fmt::format("--max-new-tokens {}: must be >= 0", o.max_new_tokens));
   if (o.min_new_tokens < 0 || o.min_new_tokens > o.max_new_tokens)
@@ -73,7 +74,11 @@ Generation generate(const Engine& engine, const data::SpecialTokens& sp, int voc
 
   t0 = clock::now();
   std::uint64_t step = 0;
+  std::vector<std::int32_t> history = toks;  // the sequence the model has seen so far
   while (static_cast<int>(g.tokens.size()) < o.max_new_tokens) {
+    if (o.repetition.active())
+      apply_repetition_controls({logits.data<float>(), static_cast<std::size_t>(logits.size(1))},
+                                history, o.repetition);
     if (static_cast<int>(g.tokens.size()) < o.min_new_tokens && sp.eop >= 0 &&
         sp.eop < logits.size(1))
       logits.data<float>()[sp.eop] = -INFINITY;
@@ -94,6 +99,7 @@ Generation generate(const Engine& engine, const data::SpecialTokens& sp, int voc
       feed = id;
       feed_pos = next_position(span);
     }
+    history.push_back(feed);
     const std::int64_t row = 0;
     logits = engine.forward(cache, {&feed, 1}, {&feed_pos, 1}, p.prefix_len, {&row, 1});
     ++g.decode_steps;

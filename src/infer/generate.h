@@ -19,6 +19,7 @@
 
 #include "data/tokenizer.h"
 #include "infer/engine.h"
+#include "infer/repetition.h"
 #include "infer/sampler.h"
 
 namespace glm::infer {
@@ -38,6 +39,7 @@ struct GenerateOptions {
   int max_new_tokens = 64;  // over all spans
   int min_new_tokens = 0;   // <eop> cannot end generation before this many tokens (all spans)
   SamplingOptions sampling;
+  RepetitionOptions repetition;  // over the whole sequence: prompt, <sop>s and new tokens
 };
 
 struct Generation {

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "data/data_pipeline.h"
+#include "data/text_bytes.h"
 
 namespace glm::infer {
 
@@ -33,9 +34,11 @@ PerplexityResult evaluate_perplexity(const Engine& engine, const data::Tokenizer
   PerplexityResult res;
   double sum = 0;
   KVCache cache = engine.new_cache(T);
+  const std::vector<std::int32_t> bytes_per_id = tokenizer.text_bytes_per_id();
   Progress progress("glm-eval: held-out samples", max_samples);
   for (std::int64_t s = 0; s < max_samples; ++s) {
     model::Batch b = data.micro_batch(s, 1);
+    res.bytes += data::target_text_bytes(b, bytes_per_id);
     const int L = b.valid_len.data<std::int32_t>()[0], P = b.prefix_len.data<std::int32_t>()[0];
     const std::int32_t* tok = b.tokens.data<std::int32_t>();
     const std::int32_t* pos = b.positions.data<std::int32_t>();
@@ -63,6 +66,7 @@ PerplexityResult evaluate_perplexity(const Engine& engine, const data::Tokenizer
   progress.finish();
   res.loss = res.tokens > 0 ? sum / static_cast<double>(res.tokens) : std::nan("");
   res.perplexity = std::exp(res.loss);
+  res.bits_per_byte = data::bits_per_byte(sum, static_cast<double>(res.bytes));
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
 }

@@ -18,6 +18,8 @@ struct PerplexityResult {
   double loss = 0;          // mean target-token cross-entropy (natural log)
   double perplexity = 0;    // exp(loss)
   std::int64_t tokens = 0;  // target tokens
+  std::int64_t bytes = 0;   // UTF-8 bytes of text they stand for (data/text_bytes.h)
+  double bits_per_byte = 0; // tokenizer-independent
   std::int64_t samples = 0;
   double seconds = 0;
 };

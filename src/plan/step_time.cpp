@@ -37,7 +37,7 @@ StepTime plan_step_time(const model::ModelConfig& c, const LayoutChoice& l, cons
                                                                        : 0.0;
   const WireBytes wire{s.activation, s.grad};
   const double tokens = double(l.global_batch) * T;
-  st.model_flops = 3.0 * c.forward_flops_per_token() * tokens;
+  st.model_flops = 3.0 * c.forward_flops(tokens, l.target_fraction * tokens);
   st.hardware_flops = st.model_flops + extra_per_layer * c.num_layers * tokens;
 
   double slowest = 0;

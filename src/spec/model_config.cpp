@@ -26,9 +26,14 @@ std::int64_t ModelConfig::num_parameters() const {
   return matrix_parameters() + num_layers * per_layer_other + std::int64_t{vocab_size} * h + 2 * h;
 }
 
-double ModelConfig::forward_flops_per_token() const {
-  return 2.0 * matrix_parameters() + 4.0 * num_layers * seq_length * hidden_size +
-         2.0 * hidden_size * vocab_size;
+double ModelConfig::layer_forward_flops_per_token() const {
+  return 2.0 * matrix_parameters() + 4.0 * num_layers * seq_length * hidden_size;
+}
+
+double ModelConfig::head_forward_flops_per_row() const { return 2.0 * hidden_size * vocab_size; }
+
+double ModelConfig::forward_flops(double tokens, double head_rows) const {
+  return tokens * layer_forward_flops_per_token() + head_rows * head_forward_flops_per_row();
 }
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& source) {

@@ -28,8 +28,12 @@ struct ModelConfig {
   double deepnorm_beta() const;                                // (2N)^(-1/2)
   std::int64_t num_parameters() const;
   std::int64_t matrix_parameters() const;  // in the linear layers (what FLOPs count)
-  // Forward FLOPs per token: 2*matrix params + 4*N*T*h + 2*h*V (DESIGN.md section 10).
-  double forward_flops_per_token() const;
+  // Model FLOPs of a forward pass (docs/design.md, "FLOPs, MFU and HFU"): every token goes
+  // through the layers, 2*matrix params + 4*N*T*h each; only the rows with a target go
+  // through the tied head, 2*h*V each. A training step is 3x its forward.
+  double layer_forward_flops_per_token() const;
+  double head_forward_flops_per_row() const;
+  double forward_flops(double tokens, double head_rows) const;
 
   // Reads a "model" object: unknown keys and bad values are InputErrors naming the key;
   // the default f is resolved here. source names the file in messages.

@@ -38,9 +38,24 @@ double peak_flops_override(double fallback) {
   return t * 1e12;
 }
 
-double rank_peak_flops(Device dev, bool fp16) {
-  return peak_flops_override(dev.is_cuda() ? cuda_peak_flops(cuda_device_name(dev.index), fp16)
-                                           : measure_fma_peak_flops(omp_get_max_threads()));
+PeakFlops rank_peak_flops(Device dev, bool fp16) {
+  PeakFlops p;
+  if (dev.is_cuda()) {
+    p.flops = cuda_peak_flops(cuda_device_name(dev.index), fp16);
+    p.basis = p.flops > 0 ? fmt::format("the datasheet's dense {}", fp16 ? "fp16 tensor-core peak"
+                                                                         : "fp32 peak, no TF32")
+                          : "an unknown card (set GLM_PEAK_TFLOPS for MFU)";
+  } else {
+    const int threads = omp_get_max_threads();
+    p.flops = measure_fma_peak_flops(threads);
+    p.basis = fmt::format(
+        "fp32 FMA ({}) measured per CPU-second: {} thread{} x {:.1f} GFLOP/s (the CPU runs "
+        "every precision's GEMMs in fp32)",
+        cpu_isa(), threads, threads == 1 ? "" : "s", p.flops / threads / 1e9);
+  }
+  const double given = peak_flops_override(p.flops);
+  if (given != p.flops) p = {given, "GLM_PEAK_TFLOPS"};
+  return p;
 }
 
 std::string describe_training_device(Device dev) {

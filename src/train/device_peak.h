@@ -1,5 +1,6 @@
 // The peak arithmetic rate MFU is measured against, per training device (DESIGN.md 5b).
-//   CPU:  the FMA peak measured at start-up (core/cpu_info.h), per process.
+//   CPU:  the fp32 FMA peak measured at start-up per CPU-second (core/cpu_info.h), per
+//         process: every precision's GEMMs run in fp32 on the CPU.
 //   CUDA: the card's dense datasheet peak for the run's precision: tensor-core fp16 in fp16
 //         mode (the products run on tensor cores), fp32 CUDA cores in fp32 mode (no TF32).
 // Unknown cards give 0 (MFU is then not reported); GLM_PEAK_TFLOPS overrides either.
@@ -13,7 +14,12 @@ namespace glm::train {
 
 // The peak this rank's MFU is against on `dev`: its card's datasheet peak for the precision,
 // or the CPU FMA peak measured now over the OpenMP threads; GLM_PEAK_TFLOPS overrides either.
-double rank_peak_flops(Device dev, bool fp16);
+// `basis` says which, for the start-up line.
+struct PeakFlops {
+  double flops = 0;  // per rank
+  std::string basis;
+};
+PeakFlops rank_peak_flops(Device dev, bool fp16);
 
 // The device for the start-up line: "CUDA device 0 (NVIDIA H100 ...)" or
 // "CPU, 8 threads, avx512".

@@ -80,14 +80,21 @@ void MetricsLog::log_step(const StepMetrics& m) {
   }
 }
 
-void MetricsLog::log_eval(std::int64_t step, double loss, std::int64_t tokens) {
+void MetricsLog::log_eval(std::int64_t step, double loss, std::int64_t tokens,
+                          double bits_per_byte) {
   double ppl = std::exp(std::min(loss, 50.0));
-  spdlog::info("eval  step {:>6} | held-out loss {:.4f} | perplexity {:.2f} | {} target tokens",
-               step, loss, ppl, tokens);
-  write({{"step", step}, {"eval_loss", loss}, {"eval_ppl", ppl}, {"eval_tokens", tokens}});
+  spdlog::info("eval  step {:>6} | held-out loss {:.4f} | perplexity {:.2f} | {:.4f} bits/byte "
+               "| {} target tokens",
+               step, loss, ppl, bits_per_byte, tokens);
+  write({{"step", step},
+         {"eval_loss", loss},
+         {"eval_ppl", ppl},
+         {"eval_bits_per_byte", bits_per_byte},
+         {"eval_tokens", tokens}});
   if (events_) {
     events_->add_scalars(step, {{"eval/loss", loss},
                                 {"eval/ppl", ppl},
+                                {"eval/bits_per_byte", bits_per_byte},
                                 {"eval/tokens", static_cast<double>(tokens)}});
   }
 }

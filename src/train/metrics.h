@@ -41,7 +41,7 @@ class MetricsLog {
   ~MetricsLog();
 
   void log_step(const StepMetrics& m);
-  void log_eval(std::int64_t step, double loss, std::int64_t tokens);
+  void log_eval(std::int64_t step, double loss, std::int64_t tokens, double bits_per_byte);
   void log_event(const nlohmann::json& event);  // anything else worth a record
   // The resolved run config, as a TensorBoard text summary (metrics.jsonl has it in the
   // start event).

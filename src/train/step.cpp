@@ -66,6 +66,8 @@ StepResult Trainer::train_step() {
   heartbeat(Phase::reduction);
   dp_sum(counts);
   const auto targets = static_cast<std::int64_t>(counts[0]);
+  r.model_flops = 3.0 * config_.model.forward_flops(static_cast<double>(r.tokens),
+                                                    static_cast<double>(targets));
   const float scale = static_cast<float>(scaler_.scale());
   model_->zero_grads();
   // Data parallel without ZeRO-1: every rank's gradients (already divided by the global

@@ -14,6 +14,8 @@
 #include "core/allocator.h"
 #include "core/error.h"
 #include "core/heartbeat.h"
+#include "core/test_hold.h"
+#include "data/text_bytes.h"
 #include "model/init.h"
 #include "spec/precision.h"
 #include "train/device_peak.h"
@@ -25,11 +27,15 @@
 namespace glm::train {
 
 double EvalResult::perplexity() const { return std::exp(std::min(loss, 50.0)); }
+double EvalResult::bits_per_byte() const {
+  return data::bits_per_byte(loss * static_cast<double>(tokens), static_cast<double>(bytes));
+}
 
 Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
     : config_(config),
       options_(options),
       tokenizer_(data::load_tokenizer(config.train.data_dir)),
+      text_bytes_per_id_(tokenizer_.text_bytes_per_id()),
       scaler_(config.optim.loss_scaler(
           model::precision_policy(config.train.precision_mode()).loss_scaling)),
       spike_guard_(config.spike_guard) {
@@ -63,7 +69,8 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
   round_params();
   metrics_ = std::make_unique<MetricsLog>(world_rank() == 0 ? options_.log_dir : std::string(),
                                           config_.train.train_iters);
-  peak_flops_ = rank_peak_flops(mo.device, precision == model::Precision::fp16);
+  const PeakFlops peak = rank_peak_flops(mo.device, precision == model::Precision::fp16);
+  peak_flops_ = peak.flops;
 
   spdlog::info("model: {} parameters, N={} h={} a={} f={} V={} T={}, {} {}",
                mc.num_parameters(), mc.num_layers, mc.hidden_size, mc.num_heads,
@@ -72,13 +79,9 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
   spdlog::info("data: {} train windows, {} held-out windows of {} tokens ({})",
                data_.train->num_windows(), data_.valid->num_windows(), mc.seq_length,
                config_.train.data_dir);
-  spdlog::info("device: {}; peak {:.0f} GFLOP/s per rank (MFU is against it{}); layout dp {} x "
-               "tp {} x pp {}{}, this rank: layers [{}, {}){}{}",
-               describe_training_device(mo.device), peak_flops_ / 1e9,
-               mo.device.is_cuda() ? (precision == model::Precision::fp16 ? ": fp16 tensor cores"
-                                                                           : ": fp32, no TF32")
-                                   : "",
-               D,
+  spdlog::info("device: {}; peak {:.0f} GFLOP/s per rank (MFU is against it: {}); layout dp "
+               "{} x tp {} x pp {}{}, this rank: layers [{}, {}){}{}",
+               describe_training_device(mo.device), peak_flops_ / 1e9, peak.basis, D,
                tp_size(), P, optimizer_->sharded() ? " with ZeRO-1" : "", shard.first_layer,
                shard.end_layer(mc), shard.has_embedding ? " + embedding" : "",
                shard.has_head ? " + head" : "");
@@ -121,18 +124,21 @@ EvalResult Trainer::evaluate() {
   heartbeat(Phase::evaluation);
   EvalResult e;
   const int mb = config_.train.micro_batch_size;
-  double sum = 0;
+  double sum = 0, bytes = 0;
   for (int i = 0; i < config_.train.eval_iters; ++i) {
     model::Batch b = data_.valid->micro_batch(std::int64_t{i} * mb, mb);
+    bytes += static_cast<double>(data::target_text_bytes(b, text_bytes_per_id_));
     PipelineStats s = run_pipeline_forward(*model_, pp(), b);
     sum += s.loss_sum;
     e.tokens += s.num_targets;
   }
   // Every DP slice evaluates the same batches: one last-stage rank reports them.
   const bool reports = model_->last_stage() && tp_rank() == 0 && dp_rank() == 0;
-  double totals[2] = {reports ? sum : 0.0, reports ? static_cast<double>(e.tokens) : 0.0};
+  double totals[3] = {reports ? sum : 0.0, reports ? static_cast<double>(e.tokens) : 0.0,
+                      reports ? bytes : 0.0};
   world_sum(totals);
   e.tokens = static_cast<std::int64_t>(totals[1]);
+  e.bytes = static_cast<std::int64_t>(totals[2]);
   e.loss = e.tokens > 0 ? totals[0] / totals[1] : std::nan("");
   return e;
 }
@@ -165,8 +171,8 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
     return {};
   }
   EvalResult before = evaluate(), after = before;
-  metrics_->log_eval(state_.step, before.loss, before.tokens);
-  double interval_loss = 0, interval_s = 0, interval_norm = 0;
+  metrics_->log_eval(state_.step, before.loss, before.tokens, before.bits_per_byte());
+  double interval_loss = 0, interval_s = 0, interval_norm = 0, interval_flops = 0;
   std::int64_t interval_steps = 0, interval_accepted = 0, interval_tokens = 0;
   if (options_.comm_log)
     comm_log_ = std::make_unique<CommLog>(options_.log_dir, world_rank(), options_.groups);
@@ -177,6 +183,7 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
     ++interval_steps;
     interval_s += r.seconds;
     interval_tokens += r.tokens;
+    interval_flops += r.model_flops;
     if (!r.skipped) {
       ++interval_accepted;
       interval_loss += r.loss;
@@ -194,22 +201,24 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
       m.skipped = state_.skipped_steps;
       m.tokens_per_s = interval_tokens / interval_s;
       m.step_ms = 1e3 * interval_s / interval_steps;
-      const double flops = 3.0 * config_.model.forward_flops_per_token() * m.tokens_per_s;
+      const double flops = interval_flops / interval_s;
       m.tflops = flops / 1e12;
       m.mfu = peak_flops_ > 0 ? flops / (peak_flops_ * world_size()) : std::nan("");
       m.memory_gb = memory_stats(model_->options().device.kind).peak / 1e9;
       m.global_batch = static_cast<int>(r.global_batch);
       metrics_->log_step(m);
-      interval_loss = interval_s = interval_norm = 0;
+      interval_loss = interval_s = interval_norm = interval_flops = 0;
       interval_steps = interval_accepted = interval_tokens = 0;
     }
     crash_if_testing(state_.step);
+    hold_if_testing(fmt::format("after_step_{}", state_.step),
+                    [] { return stop_signals_received() != 0; });
     // A stop signal that arrived during the step: finish here with a checkpoint, at the
     // same step on every rank.
     stop_signals_ = agree_stop_signals(stop_signals_received(), world());
     if (!stop_signals_ && ((tc.eval_interval > 0 && state_.step % tc.eval_interval == 0) || last)) {
       after = evaluate();
-      metrics_->log_eval(state_.step, after.loss, after.tokens);
+      metrics_->log_eval(state_.step, after.loss, after.tokens, after.bits_per_byte());
     }
     if (stop_signals_) {
       stop_with_checkpoint();

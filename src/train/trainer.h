@@ -73,6 +73,7 @@ struct StepResult {
   std::string skip_reason;
   std::int64_t global_batch = 0;
   std::int64_t tokens = 0;  // global batch x sequence length
+  double model_flops = 0;   // of the whole job's step: 3 x forward, the head on target rows
   double seconds = 0;
   std::int64_t head_rows = 0;  // target rows through this rank's head (last stage)
   double compute_seconds = 0;  // this rank's forward and backward passes
@@ -82,7 +83,9 @@ struct StepResult {
 struct EvalResult {
   double loss = 0;  // mean loss per held-out target token
   std::int64_t tokens = 0;
+  std::int64_t bytes = 0;  // UTF-8 bytes of text those tokens stand for (data/text_bytes.h)
   double perplexity() const;
+  double bits_per_byte() const;  // tokenizer-independent
 };
 
 class Trainer {
@@ -155,6 +158,7 @@ class Trainer {
   config::RunConfig config_;
   TrainerOptions options_;
   data::Tokenizer tokenizer_;
+  std::vector<std::int32_t> text_bytes_per_id_;  // of tokenizer_, for bits per byte
   std::unique_ptr<model::GLMModel> model_;
   // The master weights, Adam moments and ZeRO-1 shards: the optimizer's own.
   std::unique_ptr<optim::ShardedOptimizer> optimizer_;

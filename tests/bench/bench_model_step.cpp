@@ -141,7 +141,9 @@ int main(int argc, char** argv) try {
   }
   fma_peak = std::max(fma_peak, measure_fma_peak_flops(threads));
   const double step_ms = median(ms), tokens_per_s = B * T / (step_ms / 1e3);
-  const double flops = 3.0 * rc.model.forward_flops_per_token() * tokens_per_s;
+  const double flops =
+      3.0 * rc.model.forward_flops(B * T, static_cast<double>(batch.num_targets())) /
+      (step_ms / 1e3);
   fmt::print("glm-train  {} {} {}: {:.0f} tokens/s, step {:.1f} ms (median of {}), {:.1f} GFLOP/s, "
              "MFU {:.1f}% of FMA peak, {:.1f}% of sgemm peak\n",
              config_path, rc.train.precision, adamw ? "fwd+bwd+adamw" : "fwd+bwd", tokens_per_s,

@@ -30,6 +30,19 @@ wait_for_steps() {  # log_dir n: until n steps are logged (at most 120 s)
   return 1
 }
 rank_pids() { pgrep -x glm-train -a | grep -F -- "$1" | cut -d' ' -f1; }
+# A kill or a signal lands where the trial chooses, whatever the machine's speed: the job runs
+# with GLM_TEST_HOLD=POINT:RELEASE (src/core/test_hold.h), its processes wait at POINT, each
+# announcing itself with RELEASE.held.<pid>, until the trial creates RELEASE.
+held() { compgen -G "$1.held.*" | wc -l; }
+wait_held() {  # release n: until n processes hold (at most 120 s)
+  for _ in $(seq 1 1200); do (( $(held "$1") >= $2 )) && return 0; sleep 0.1; done
+  return 1
+}
+wait_gone() {  # pids...: until they have exited (at most 20 s), then SIGKILL what is left
+  for _ in $(seq 1 200); do kill -0 "$@" 2>/dev/null || return 0; sleep 0.1; done
+  echo "note [$trial]: $* outlived the kill by 20 s; killing them"; kill -KILL "$@" 2>/dev/null
+  return 0
+}
 launch() {  # name extra_launcher_args...: starts a supervised job in the background
   local name=$1; shift
   timeout 300 launch/train.sh -n 2 --threads 1 "$@" -- "${base[@]}" --save "$work/$name/ckpt" \
@@ -52,21 +65,29 @@ for seed in 1 2; do
     trial="SIGKILL $target, seed $seed"
     name="kill_${target}_$seed"
     at=$(( 2 + (seed * 7 + ${#target}) % (steps - 3) ))
-    launch "$name" --max-restarts 2 --restart-backoff 1
-    if ! wait_for_steps "$work/$name/log" "$at"; then fail "never reached step $at"; kill "$job"; continue; fi
+    release=$work/$name.release
+    GLM_TEST_HOLD="after_step_$at:$release" launch "$name" --max-restarts 2 --restart-backoff 1
+    if ! wait_held "$release" 2; then
+      fail "never held after step $at"; touch "$release"; kill "$job"; continue
+    fi
+    ranks=$(rank_pids "$work/$name/ckpt")
     if [[ $target == rank ]]; then
-      pid=$(rank_pids "$work/$name/ckpt" | sed -n "$(( seed % 2 + 1 ))p")
+      pid=$(sed -n "$(( seed % 2 + 1 ))p" <<< "$ranks")
     else
       pid=$(pgrep -f -- "mpirun.*$work/$name/ckpt" | head -n 1)
     fi
     kill -KILL "$pid"
+    # the killed job's ranks go before the hold opens: none of them trains on, and the
+    # restarted job passes step $at
+    wait_gone $ranks
+    touch "$release"
     wait "$job"; rc=$?
     got=$(last_loss "$work/$name/log")
     restarts=$(wc -l < "$work/$name/log/restarts.jsonl" 2>/dev/null || echo 0)
     if (( rc != 0 )); then fail "exit $rc"; tail -5 "$work/$name.out"
     elif [[ "$got" != "$ref" ]]; then fail "loss $got, uninterrupted $ref"
     elif (( restarts != 1 )); then fail "$restarts restarts logged, expected 1"
-    else ok "killed at step >= $at, one restart, $got"; fi
+    else ok "killed after step $at, one restart, $got"; fi
   done
 done
 
@@ -83,13 +104,15 @@ else fail "exit $rc, ${restarts:-0} restarts"; tail -5 "$work/$name.out"; fi
 
 trial="SIGTERM to the launcher"
 name=term_launcher
-launch "$name"
-wait_for_steps "$work/$name/log" 3
+release=$work/$name.release
+GLM_TEST_HOLD="after_step_3:$release" launch "$name"
+wait_held "$release" 2
 kill -TERM "$(pgrep -P "$job" -f launch/train.sh)"  # the launcher, not timeout's process group
-wait "$job"; rc=$?
+wait "$job"; rc=$?  # each rank leaves the hold when the SIGUSR1 reaches it
+touch "$release"
 k=$(tr -dc 0-9 < "$work/$name/ckpt/latest" 2>/dev/null)
 if (( rc != 0 )); then fail "exit $rc"; tail -5 "$work/$name.out"
-elif [[ -z "$k" ]] || (( k >= steps )); then fail "no stop checkpoint before step $steps (latest '$k')"
+elif [[ "$k" != 3 ]]; then fail "no stop checkpoint at step 3 (latest '$k')"
 else
   timeout 300 launch/train.sh -n 2 --threads 1 -- "${base[@]}" --load "$work/$name/ckpt" \
     --save "$work/$name/ckpt" --log-dir "$work/$name/log2" > "$work/$name.2.out" 2>&1
@@ -99,33 +122,52 @@ fi
 
 trial="SIGTERM to one rank"
 name=term_rank
-launch "$name"
-wait_for_steps "$work/$name/log" 3
+release=$work/$name.release
+GLM_TEST_HOLD="after_step_3:$release" launch "$name"
+wait_held "$release" 2
 kill -TERM "$(rank_pids "$work/$name/ckpt" | tail -n 1)"
+# the signalled rank leaves the hold at once; the other waits until the signal has landed
+for _ in $(seq 1 600); do compgen -G "$release.left.*" > /dev/null && break; sleep 0.1; done
+touch "$release"
 wait "$job"; rc=$?
 k=$(tr -dc 0-9 < "$work/$name/ckpt/latest" 2>/dev/null)
-if (( rc == 0 )) && [[ -n "$k" ]] && (( k < steps )) && grep -q "SIGTERM received: stopped after step $k" "$work/$name.out"
+if (( rc == 0 )) && [[ "$k" == 3 ]] && grep -q "SIGTERM received: stopped after step $k" "$work/$name.out"
 then ok "every rank stopped after step $k, exit 0"; else fail "exit $rc, latest '$k'"; tail -5 "$work/$name.out"; fi
 
 trial="SIGINT twice"
 name=int_twice
-timeout 300 "$build/bin/glm-train" "${base[@]/#$steps/100000}" --save "$work/$name/ckpt" \
+# held after step 2 for the first SIGINT, which it leaves for the stop checkpoint of step 2,
+# held in that save for the second (two SIGINTs sent at once could merge into one)
+release=$work/$name.release
+GLM_TEST_HOLD="after_step_2:$release,save_step_2:$release.save" timeout 300 \
+  "$build/bin/glm-train" "${base[@]/#$steps/100000}" --save "$work/$name/ckpt" \
   --log-dir "$work/$name/log" > "$work/$name.out" 2>&1 &
 job=$!
-wait_for_steps "$work/$name/log" 2
+wait_held "$release" 1
 pid=$(pgrep -P "$job" -x glm-train)  # glm-train itself, not timeout
-kill -INT "$pid"; sleep 0.1; kill -INT "$pid"  # (two at once would merge into one)
+kill -INT "$pid"
+wait_held "$release.save" 1
+kill -INT "$pid"
 wait "$job"; rc=$?
+touch "$release" "$release.save"
 (( rc == 130 )) && grep -q "second SIGINT" "$work/$name.out" && ok "exit 130 at once" || { fail "exit $rc"; tail -3 "$work/$name.out"; }
 
 trial="SIGKILL during a save"
 name=kill_in_save
-launch "$name"
-# the second save (step 8), so that a finished checkpoint (step 4) must stay in charge
-for _ in $(seq 1 12000); do [[ -e "$work/$name/ckpt/iter_00000008.tmp" ]] && break; sleep 0.01; done
+release=$work/$name.release
+# the second save (step 8), held once its rank files are written and before it is published,
+# so that a finished checkpoint (step 4) must stay in charge
+GLM_TEST_HOLD="save_step_8:$release" launch "$name"
+wait_held "$release" 1
+ranks=$(rank_pids "$work/$name/ckpt")
 pkill -KILL -f -- "mpirun.*$work/$name/ckpt"
+wait_gone $ranks  # the job dies in its save: no rank outlives mpirun into the publication
 wait "$job"
-if "$build/bin/glm-ckpt" verify "$work/$name/ckpt" > "$work/$name.verify" 2>&1; then
+touch "$release"
+k=$(tr -dc 0-9 < "$work/$name/ckpt/latest" 2>/dev/null)
+if [[ "$k" != 4 ]] || ! [[ -d "$work/$name/ckpt/iter_00000008.tmp" ]]; then
+  fail "the kill missed the save: latest '$k', want 4 with iter_00000008.tmp left behind"
+elif "$build/bin/glm-ckpt" verify "$work/$name/ckpt" > "$work/$name.verify" 2>&1; then
   timeout 300 launch/train.sh -n 2 --threads 1 -- "${base[@]}" --load "$work/$name/ckpt" \
     --save "$work/$name/ckpt" --log-dir "$work/$name/log2" > "$work/$name.2.out" 2>&1
   got=$(last_loss "$work/$name/log2")

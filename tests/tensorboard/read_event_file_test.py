@@ -36,7 +36,8 @@ STEP_TAGS = {  # metrics.jsonl key -> TensorBoard tag
     "mfu": "train/mfu", "consumed_samples": "train/consumed_samples",
     "global_batch": "train/global_batch", "memory_gb": "mem/peak_gb",
 }
-EVAL_TAGS = {"eval_loss": "eval/loss", "eval_ppl": "eval/ppl", "eval_tokens": "eval/tokens"}
+EVAL_TAGS = {"eval_loss": "eval/loss", "eval_ppl": "eval/ppl", "eval_tokens": "eval/tokens",
+             "eval_bits_per_byte": "eval/bits_per_byte"}
 
 
 def event_class():

@@ -47,6 +47,7 @@ struct Saved {
   std::string ckpt;
   Tensor params;     // fp32 master weights, flat over the one-process layout
   double eval_loss;  // the trainer's held-out loss (fp32 weights)
+  train::EvalResult eval;
 };
 
 Saved save_tiny(const std::string& dir) {
@@ -57,7 +58,8 @@ Saved save_tiny(const std::string& dir) {
   t.train_step();
   s.ckpt = t.save(dir + "/ckpt").dir;
   s.params = t.model().params().flat().clone();
-  s.eval_loss = t.evaluate().loss;
+  s.eval = t.evaluate();
+  s.eval_loss = s.eval.loss;
   return s;
 }
 
@@ -276,6 +278,11 @@ TEST(Infer, EvalLossMatchesModelAndTrainer) {
   // the loss of this model by ~1e-6 relative (8.68352 vs 8.68351)
   EXPECT_NEAR(r.loss, s.eval_loss, 1e-4 * s.eval_loss);
   EXPECT_NEAR(r.perplexity, std::exp(r.loss), 1e-9 * r.perplexity);
+  // bits per byte: the same held-out bytes as the trainer counts, and the same definition
+  EXPECT_EQ(r.bytes, s.eval.bytes);
+  EXPECT_GT(r.bytes, r.tokens);  // pieces are longer than a byte on average
+  EXPECT_NEAR(r.bits_per_byte, r.loss * r.tokens / std::log(2.0) / r.bytes, 1e-9);
+  EXPECT_NEAR(r.bits_per_byte, s.eval.bits_per_byte(), 1e-4 * r.bits_per_byte);
 }
 
 TEST(Infer, PromptLayoutFollowsTheCollator) {

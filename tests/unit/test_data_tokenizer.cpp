@@ -84,6 +84,28 @@ TEST_F(TokenizerTest, RoundTripsExactlyIncludingUnseenCharacters) {
   EXPECT_THROW(tok.decode(std::vector<std::int32_t>{kVocab}), InputError);
 }
 
+// Bits per byte counts the text's UTF-8 bytes through the pieces: every text's pieces add
+// up to its byte length (plus one for SentencePiece's dummy-prefix space), byte-fallback
+// pieces count one byte each, special tokens none.
+TEST_F(TokenizerTest, TextBytesPerIdAddUpToTheTextsUtf8Length) {
+  Tokenizer tok = Tokenizer::from_bytes(model());
+  const std::vector<std::int32_t> bytes = tok.text_bytes_per_id();
+  ASSERT_EQ(bytes.size(), static_cast<std::size_t>(kVocab));
+  for (const std::string t : {"the quick brown fox jumps over the lazy dog",
+                              "春眠不觉晓，处处闻啼鸟。", "Mixed 明月 text with digits 1234567890.",
+                              "emoji 😀🚀 and unseen 龘 characters: ü ñ ß",
+                              "  leading spaces,   runs of   spaces, trailing  "}) {
+    std::int64_t sum = 0;
+    for (std::int32_t id : tok.encode(t)) sum += bytes[id];
+    const auto n = static_cast<std::int64_t>(t.size());
+    EXPECT_TRUE(sum == n || sum == n + 1) << t << ": " << sum << " bytes for " << n;
+  }
+  const SpecialTokens& s = tok.special();
+  for (int id : {s.mask, s.gmask, s.smask, s.sop, s.eop, s.pad, tok.unk_id()})
+    EXPECT_EQ(bytes[id], 0) << tok.id_to_piece(id);
+  EXPECT_EQ(bytes[tok.piece_to_id("<0xF0>")], 1);
+}
+
 TEST_F(TokenizerTest, LoadsFromFileWithTheSameChecksum) {
   glm::testing::ScratchDir dir;
   write_file_atomically(dir / "tokenizer.model", model());

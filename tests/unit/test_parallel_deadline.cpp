@@ -17,7 +17,12 @@ TEST(Deadline, FiresWhenTheGuardedCallOutlivesIt) {
   std::atomic<int> fired{0};
   {
     Deadline d(0.05, [&] { ++fired; });
-    std::this_thread::sleep_for(400ms);  // the "hung" call: 8x the deadline
+    // the "hung" call: it waits until the deadline fires (at most 60 s, so a loaded machine
+    // that runs the watchdog late does not fail the test)
+    const auto t0 = std::chrono::steady_clock::now();
+    while (fired.load() == 0 && std::chrono::steady_clock::now() - t0 < 60s)
+      std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(100ms);  // a second firing would show here
     EXPECT_EQ(fired.load(), 1);
   }
   EXPECT_EQ(fired.load(), 1);

@@ -145,7 +145,8 @@ int main(int argc, char** argv) try {
     }
   }
   const double step_ms = median(t.step_ms), tokens_per_s = B * T / (step_ms / 1e3);
-  const double flops = 3.0 * rc.model.forward_flops_per_token() * tokens_per_s;
+  // bench_batch gives every position a target: the head runs on every row
+  const double flops = 3.0 * rc.model.forward_flops(B * T, B * T) / (step_ms / 1e3);
   const double mfu = peak > 0 ? flops / peak : 0;
   fmt::print("glm-train {} {} B={} T={}: {:.0f} tokens/s, step {:.1f} ms (median of {}), "
              "{:.1f} TFLOP/s, MFU {:.1f}%, peak memory {:.1f} GB\n",
