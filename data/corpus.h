@@ -1,5 +1,5 @@
 // Reading text files into documents, the unit that is tokenized, split into train/valid
-// and separated by <eop> in a token dataset (DESIGN.md section 6).
+// and separated by <eop> in a token dataset (docs/design.md section 6).
 //
 // A file in fortune format (Debian `fortunes`, `fortunes-zh`) holds documents separated by
 // lines that are exactly "%"; any other file holds paragraphs separated by blank lines.

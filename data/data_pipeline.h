@@ -1,7 +1,7 @@
 // Where the micro-batches of training and evaluation come from: a token dataset split, the
 // sampler that maps global sample indices to windows, and the GLM collator that turns
 // windows into samples.
-// A micro-batch is a pure function of its first global sample index (DESIGN.md section 5),
+// A micro-batch is a pure function of its first global sample index (docs/design.md section 5),
 // so the pipeline's only state is the caller's count of consumed samples.
 #pragma once
 

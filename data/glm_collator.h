@@ -1,4 +1,4 @@
-// The GLM blank-infilling objective (DESIGN.md section 2): turns windows of raw tokens
+// The GLM blank-infilling objective (docs/design.md section 2): turns windows of raw tokens
 // into training samples, deterministically from (seed, global sample index).
 //
 // [gMASK] samples (gmask_ratio, GLM-130B: 70%), length T:

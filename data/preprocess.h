@@ -1,4 +1,4 @@
-// The corpus preparation behind glm-preprocess (DESIGN.md sections 1 and 6): read the input
+// The corpus preparation behind glm-preprocess (docs/design.md sections 1 and 6): read the input
 // files, split documents into train and valid, train (or reuse) the tokenizer on the
 // train split, encode every document on worker threads, write the two token datasets.
 //

@@ -1,4 +1,4 @@
-// Which window of the dataset each global sample reads (DESIGN.md section 6).
+// Which window of the dataset each global sample reads (docs/design.md section 6).
 //
 // Global sample g (counted from the start of training, over all ranks) lies in epoch
 // e = g / W and reads window perm_e(g mod W), where W is the number of windows and perm_e

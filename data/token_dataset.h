@@ -1,4 +1,4 @@
-// The HDF5 token dataset (DESIGN.md section 6): one tokenized split of a corpus.
+// The HDF5 token dataset (docs/design.md section 6): one tokenized split of a corpus.
 //
 // File layout (format "glm-train-tokens", version 1):
 //   /tokens       uint32 [num_tokens], chunked (64k), byte-shuffled and deflated (level 1 by

@@ -1,4 +1,4 @@
-// The SentencePiece tokenizer of a run (DESIGN.md section 6), with GLM's special tokens.
+// The SentencePiece tokenizer of a run (docs/design.md section 6), with GLM's special tokens.
 //
 // A model is loaded from a file (DIR/tokenizer.model written by glm-preprocess) or from its
 // serialized bytes (the export format embeds them). Loading checks that every special token
@@ -22,7 +22,7 @@
 
 namespace glm::data {
 
-// Ids of the GLM special tokens (DESIGN.md section 2).
+// Ids of the GLM special tokens (docs/design.md section 2).
 struct SpecialTokens {
   int mask = -1;   // [MASK]  short span blanked in part A
   int gmask = -1;  // [gMASK] generation mask: the rest of the sample is the span

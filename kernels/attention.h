@@ -1,4 +1,4 @@
-// Self-attention core with the GLM mask and query-key layer scaling (DESIGN.md section 2).
+// Self-attention core with the GLM mask and query-key layer scaling (docs/design.md section 2).
 //
 // Mask for a sample with prefix (context) length P and valid length L (positions >= L are
 // padding): query i may attend key j iff j < L and (j < P or j <= i). A row with no
@@ -7,7 +7,7 @@
 // Layer scaling with c = l+1 (the layer's 1-based index): q is multiplied by
 // 1/(sqrt(d)*c) inside the score GEMM, the scores are multiplied by c and the softmax runs
 // in fp32. Masked entries are excluded exactly (probability 0), which equals the -10000 /
-// -inf fill of DESIGN.md whenever a row has one allowed key.
+// -inf fill of docs/design.md whenever a row has one allowed key.
 //
 // Shapes: qkv [B, T, a, 3, d] (after RoPE); ctx [B, T, a*d]; probs [B, a, T, T] saved for
 // backward (before dropout; the dropout mask is recomputed from Philox, never stored).

@@ -1,4 +1,4 @@
-// Dropout whose mask is a pure function of global coordinates (DESIGN.md section 5).
+// Dropout whose mask is a pure function of global coordinates (docs/design.md section 5).
 //
 // The tensor is viewed as [B, G, I, C] (samples, groups, rows within a group, columns).
 // Element (b, g, i, c) sits at global row  r = ((sample_offset + b) * groups_total +

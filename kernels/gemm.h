@@ -6,7 +6,7 @@
 // the matrices as stored (before op), stride_a/b/c the distance between batch entries.
 // Backends: oneDNN (AVX-512 JIT, the default), OpenBLAS (the fallback) and a naive loop
 // (the reference tests compare against). The choice is fixed per process so results are
-// reproducible bit for bit; DESIGN.md section 10 says why oneDNN is the default.
+// reproducible bit for bit; docs/design.md section 10 says why oneDNN is the default.
 #pragma once
 
 #include <cstdint>

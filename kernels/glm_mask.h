@@ -1,4 +1,4 @@
-// The GLM attention mask (DESIGN.md section 2), defined once for every backend: the CPU
+// The GLM attention mask (docs/design.md section 2), defined once for every backend: the CPU
 // and CUDA attention kernels, for training and for the KV cache, all call glm_mask_limit.
 //
 // A sample has prefix (context) length P and valid length L (keys at j >= L are padding or

@@ -1,5 +1,5 @@
 // LayerNorm over the last dimension (size h) of [R, h] fp32 rows, and the DeepNorm
-// residual that feeds it (DESIGN.md section 2):
+// residual that feeds it (docs/design.md section 2):
 //
 //   forward:            y = (x - mean) * rstd * gamma + beta,  rstd = 1/sqrt(var + eps)
 //   residual forward:   s = alpha * a + f;  y = LN(s)          (s is saved for backward)

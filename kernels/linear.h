@@ -10,7 +10,7 @@
 namespace glm::kernels {
 
 // The operands' precision in the product. f16: the caller promises that x, W and dy hold
-// fp16-representable values (the fp16 mode of DESIGN.md section 3 stores every weight,
+// fp16-representable values (the fp16 mode of docs/design.md section 3 stores every weight,
 // activation and gradient that enters a product rounded to fp16). CUDA then converts the
 // operands to fp16 (exactly) and multiplies on tensor cores with fp32 accumulation and fp32
 // outputs; the CPU multiplies the same values in fp32, so the two differ only in the order

@@ -1,4 +1,4 @@
-// Weight-only quantization for inference (DESIGN.md section 8): the INT8/INT4 weight format
+// Weight-only quantization for inference (docs/design.md section 8): the INT8/INT4 weight format
 // that glm-export writes and the CPU (and CUDA) kernels read, and fused linears that
 // dequantize weights in registers inside the matrix product.
 //

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepares the bundled bilingual corpus (DESIGN.md section 6): Debian's `fortunes` and
+# Prepares the bundled bilingual corpus (docs/design.md section 6): Debian's `fortunes` and
 # `fortunes-min` (English) and `fortunes-zh` (Chinese poetry and prose), installed by
 # launch/setup.sh, tokenized by build/bin/glm-preprocess into
 # OUT_DIR/{tokenizer.model,train.h5,valid.h5}.

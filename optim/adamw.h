@@ -1,4 +1,4 @@
-// AdamW over a range of the flat fp32 parameter buffer (DESIGN.md sections 3, 4, 5b).
+// AdamW over a range of the flat fp32 parameter buffer (docs/design.md sections 3, 4, 5b).
 //
 // The optimizer owns the Adam moments m (exp_avg) and v (exp_avg_sq) for the elements
 // [range.begin, range.end) of a model::ParamLayout and updates an fp32 master copy of the

@@ -1,4 +1,4 @@
-// Global gradient-norm clipping (DESIGN.md section 5b: clip at 1.0) in three pieces, so a
+// Global gradient-norm clipping (docs/design.md section 5b: clip at 1.0) in three pieces, so a
 // parallel run can combine them: each rank sums the squares of the gradient elements it
 // owns, the sums are all-reduced, and every rank scales by the same coefficient.
 //   norm  = sqrt(sum over all ranks of local_sum_squares)

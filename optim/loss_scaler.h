@@ -1,4 +1,4 @@
-// Dynamic loss scaling for fp16 training (DESIGN.md section 3; GLM-130B's values).
+// Dynamic loss scaling for fp16 training (docs/design.md section 3; GLM-130B's values).
 //
 // The loss is multiplied by scale() before backward; gradients are multiplied by
 // inv_scale() (inside AdamW's fused pass). After backward the trainer reports whether any

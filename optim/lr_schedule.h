@@ -1,5 +1,5 @@
 // Schedules as pure functions of how far training has got, so a resumed run recomputes
-// exactly the values an uninterrupted one would have used (DESIGN.md sections 2 and 5b).
+// exactly the values an uninterrupted one would have used (docs/design.md sections 2 and 5b).
 //
 // Learning rate, sample-based (Megatron OptimizerParamScheduler convention), n = samples
 // consumed before the step, W = lr_warmup_samples, D = lr_decay_samples:
@@ -21,7 +21,7 @@
 // computed in integers as floor(n*K / rampup_samples), which is exact (Megatron divides in
 // floating point). The caller must still make each value divisible by micro-batch x DP.
 //
-// EGS alpha (embedding gradient shrink, DESIGN.md section 2): constant, or a linear ramp from
+// EGS alpha (embedding gradient shrink, docs/design.md section 2): constant, or a linear ramp from
 // alpha_init to alpha between two optimizer steps:
 //   step <= begin: alpha_init;  step >= end: alpha;  in between: linear.
 #pragma once

@@ -1,5 +1,5 @@
 // The optimizer's and the batch schedule's hyper-parameters: the "optim" and "batch"
-// objects of a run config (DESIGN.md sections 3 and 5b, GLM-130B's values as defaults where
+// objects of a run config (docs/design.md sections 3 and 5b, GLM-130B's values as defaults where
 // the design gives them). Each is read strictly (unknown keys and bad values are InputErrors
 // naming "section.key") and validated once, with every problem reported together.
 #pragma once

@@ -1,5 +1,5 @@
 // One rank's optimizer: AdamW on the fp32 master weights of the flat parameter buffer,
-// either over the whole buffer or, with ZeRO-1 (DESIGN.md section 4), over this rank's
+// either over the whole buffer or, with ZeRO-1 (docs/design.md section 4), over this rank's
 // contiguous shard of it, the master weights and Adam moments split over the DP group.
 // It owns the master weights, the moments, the ZeRO-1 exchange buffers and its range, runs
 // the ZeRO-1 collectives, and saves and loads its own state as whole tensors.

@@ -1,4 +1,4 @@
-// Loss-spike guard (DESIGN.md section 5b): flags a step whose loss or gradient norm is
+// Loss-spike guard (docs/design.md section 5b): flags a step whose loss or gradient norm is
 // non-finite or an upward outlier against the recent accepted steps, so the trainer can skip
 // it, and asks for a rollback after K flagged steps in a row.
 //

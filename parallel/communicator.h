@@ -1,4 +1,4 @@
-// Collective and point-to-point communication over one process group (DESIGN.md section 4),
+// Collective and point-to-point communication over one process group (docs/design.md section 4),
 // behind one interface so the MPI backend (host memory: CPU runs and tests) and the NCCL
 // backend (device memory) are interchangeable.
 //

@@ -1,4 +1,4 @@
-// ZeRO-1's data-parallel exchange over the DP group (DESIGN.md section 4), used by the
+// ZeRO-1's data-parallel exchange over the DP group (docs/design.md section 4), used by the
 // sharded optimizer (optim/sharded_optimizer.h) and costed by the planner (src/plan/).
 // (Plain DP all-reduces layer by layer during the backward: train/grad_reduce.h.)
 // The flat buffer is cut into DP equal, contiguous shards (ShardPlan); gradients

@@ -1,4 +1,4 @@
-// The NCCL backend of Communicator (DESIGN.md section 4): collectives over device memory,
+// The NCCL backend of Communicator (docs/design.md section 4): collectives over device memory,
 // one rank per GPU, for CUDA runs. Compiled only when the build has CUDA and finds NCCL
 // (GLM_WITH_NCCL).
 //

@@ -1,4 +1,4 @@
-// The 1F1B pipeline schedule (PipeDream-Flush, DESIGN.md section 4) and the layer split.
+// The 1F1B pipeline schedule (PipeDream-Flush, docs/design.md section 4) and the layer split.
 //
 // Stage s of P runs M micro-batches as:
 //   warm-up     w = min(P - s - 1, M) forwards

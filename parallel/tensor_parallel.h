@@ -1,4 +1,4 @@
-// Tensor-parallel communication (Megatron style, DESIGN.md section 4), named for what it
+// Tensor-parallel communication (Megatron style, docs/design.md section 4), named for what it
 // does to a tensor. A tensor-parallel layer is then plain math around these calls:
 //
 //   column-parallel linear (QKV, W1): y_shard = x W_shard^T     forward: copy_to_tp (no-op)

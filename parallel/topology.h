@@ -1,4 +1,4 @@
-// The DP x TP x PP grid of ranks (DESIGN.md section 4) and the process groups it implies.
+// The DP x TP x PP grid of ranks (docs/design.md section 4) and the process groups it implies.
 //
 // Rank order: TP varies fastest, then DP, then PP:   rank = tp + TP * (dp + DP * pp)
 // so the ranks of a tensor-parallel group are neighbours (one node).

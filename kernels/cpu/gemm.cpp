@@ -1,5 +1,5 @@
 // CPU GEMM: one row-major sgemm interface over oneDNN (default), OpenBLAS (fallback) and a
-// naive reference loop. See kernels/gemm.h for the contract and DESIGN.md section 10 for
+// naive reference loop. See kernels/gemm.h for the contract and docs/design.md section 10 for
 // the backend choice (oneDNN JIT-compiles AVX-512 kernels; the environment pins OpenBLAS to
 // AVX2).
 #include "kernels/gemm.h"

@@ -1,5 +1,5 @@
-// fp32 / fp16 / bf16 conversion kernels, then their launchers (STYLE.md: kernels, then
-// launchers). Grid-stride loops: one launch covers any n at memory bandwidth. Every rounding
+// fp32 / fp16 / bf16 conversion kernels, then their launchers.
+// Grid-stride loops: one launch covers any n at memory bandwidth. Every rounding
 // is to nearest even (__float2half_rn, __float2bfloat16_rn), as on the CPU (core/half.h).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>

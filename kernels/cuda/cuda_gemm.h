@@ -6,7 +6,7 @@
 //   gemm_lt:   the same through cuBLASLt with fp16 (or fp32) A and B, fp32 accumulation and
 //              scaling, C in fp16 or fp32, and an optional bias epilogue
 //              (C[m, n] += bias[n], bias of C's type): the mixed-precision path of
-//              DESIGN.md section 3. The bias rides in the GEMM's epilogue, saving a pass
+//              docs/design.md section 3. The bias rides in the GEMM's epilogue, saving a pass
 //              over C.
 // Row-major C = op(A) op(B) is computed as column-major C^T = op(B)^T op(A)^T, so no copy or
 // transpose is ever made.

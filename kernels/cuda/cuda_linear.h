@@ -1,7 +1,7 @@
 // Linear layers on CUDA tensors: the CUDA backend of kernels/linear.h (weights [out, in],
 // y = x W^T + b; dW and db +=, dx = or +=), called by its entry (kernels/linear.cpp) with
 // checked arguments; plus an fp16-storage forward that callers reach directly and that
-// checks its own arguments (DESIGN.md section 3: fp16 storage, fp32 accumulation).
+// checks its own arguments (docs/design.md section 3: fp16 storage, fp32 accumulation).
 //
 // fp32: cuBLAS SGEMM (no TF32) after a bias fill, as on the CPU; db is a fixed-order column
 // sum (deterministic). fp16: one cuBLASLt call with the bias in its epilogue; the weight

@@ -1,4 +1,4 @@
-// Dropout kernel, then its launcher (STYLE.md: kernels, then launchers). One thread per 4
+// Dropout kernel, then its launcher. One thread per 4
 // columns of a row: one Philox draw gives the 4 uniforms (the CPU's lanes), grid-stride.
 #include <cuda_runtime.h>
 

@@ -1,5 +1,5 @@
-// KV-cache attention kernels for inference, then their launchers (STYLE.md: kernels, then
-// launchers). Math and mask of kernels/kv_attention.h (the CPU backend computes the same):
+// KV-cache attention kernels for inference, then their launchers.
+// Math and mask of kernels/kv_attention.h (the CPU backend computes the same):
 //   s_j   = c * (q . k_j) / (sqrt(d) c)             j < glm_mask_limit(t0+i, P, t0+n)
 //   ctx_i = sum_j softmax_j(s) v_j                     fp32 throughout
 // Written for clarity: one block per (query, head); a warp per key for the scores (lanes

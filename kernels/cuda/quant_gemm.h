@@ -1,4 +1,4 @@
-// CUDA weight-only INT4/INT8 linear layers for inference (DESIGN.md section 8): the GPU
+// CUDA weight-only INT4/INT8 linear layers for inference (docs/design.md section 8): the GPU
 // counterparts of kernels/quant.h, reading the same format (kernels::QuantWeight with its
 // q and scales on the device). Weights are dequantized in registers inside the product;
 // there is never a full fp16 copy of W.

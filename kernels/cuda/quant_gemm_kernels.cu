@@ -1,5 +1,5 @@
-// Weight-only INT4/INT8 (and fp16-weight) GEMV/GEMM kernels, then their launchers
-// (STYLE.md: kernels, then launchers). y[n, out] = x[n, in] * dequant(W)^T + b, weights
+// Weight-only INT4/INT8 (and fp16-weight) GEMV/GEMM kernels, then their launchers.
+// y[n, out] = x[n, in] * dequant(W)^T + b, weights
 // dequantized in registers (never a full fp16 copy of W), products accumulated in fp32.
 // Format: kernels/quant.h. Path choice and grids: quant_gemm_plan.h.
 #include <cuda_fp16.h>

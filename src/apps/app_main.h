@@ -1,5 +1,5 @@
 // The shared outer frame of every command-line program: one clear line per failure and the
-// exit status contract of DESIGN.md section 1 (0 ok, 2 bad usage or input, 1 internal).
+// exit status contract of docs/design.md section 1 (0 ok, 2 bad usage or input, 1 internal).
 #pragma once
 
 #include <exception>

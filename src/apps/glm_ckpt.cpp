@@ -64,7 +64,7 @@ int run(int argc, char** argv) {
   std::int64_t iter = 0;
   int dp = 1, tp = 1, pp = 1, zero = 0;
   po::options_description desc(
-      "glm-ckpt: inspect and verify glm-train checkpoints (DESIGN.md section 7).\n\n"
+      "glm-ckpt: inspect and verify glm-train checkpoints (docs/design.md section 7).\n\n"
       "Usage: glm-ckpt inspect DIR [--iter N] [--json]\n"
       "       glm-ckpt verify DIR [--iter N]\n"
       "       glm-ckpt reshard --in DIR [--iter N] --out DIR --dp N --tp N --pp N [--zero 0|1]\n"

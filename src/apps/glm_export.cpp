@@ -1,5 +1,5 @@
 // glm-export: a checkpoint -> one self-contained model file for glm-generate / glm-eval
-// (infer/export.h, infer/model_file.h; DESIGN.md section 8).
+// (infer/export.h, infer/model_file.h; docs/design.md section 8).
 //
 //   glm-export --load DIR [--iter N] --bits 16|8|4 [--group-size G] [--tp N] --out FILE
 //              [--safetensors FILE] [--tokenizer MODEL]

@@ -46,7 +46,7 @@ int run(int argc, char** argv) {
     ("gemm-efficiency", po::value(&efficiency), "achieved / peak on the step's FLOPs "
      "(replaces the hardware file's gemm_efficiency)")
     ("storage", po::value(&storage)->default_value("as-built"), "as-built (this code's fp32 "
-     "buffers) | 16bit (DESIGN.md section 3: 16-bit weights and activations)")
+     "buffers) | 16bit (docs/design.md section 3: 16-bit weights and activations)")
     ("target-fraction", po::value(&target_fraction), "share of positions that are loss "
      "targets, sizing the head's logits (default 1: every position)")
     ("search", po::bool_switch(&search), "rank every layout of --gpus (fitting first)")

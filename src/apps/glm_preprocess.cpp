@@ -1,4 +1,4 @@
-// glm-preprocess: text files -> tokenizer + train/valid token datasets (DESIGN.md 1 and 6).
+// glm-preprocess: text files -> tokenizer + train/valid token datasets (docs/design.md 1 and 6).
 //
 //   glm-preprocess --input FILE... --output DIR [--vocab-size N] [--tokenizer MODEL]
 //                  [--valid-fraction F] [--workers N] [--force]

@@ -89,7 +89,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   bool comm_log = false, dry_run = false, debug_nonfinite = false;
   std::vector<std::string> sets;
   po::options_description desc(
-      "glm-train: pre-train a GLM model (DESIGN.md sections 2, 5b).\n\n"
+      "glm-train: pre-train a GLM model (docs/design.md sections 2, 5b).\n\n"
       "Usage: [mpirun -n R] glm-train --config FILE --data DIR [options]\n\nOptions");
   // clang-format off
   desc.add_options()

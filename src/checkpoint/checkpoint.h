@@ -1,4 +1,4 @@
-// Checkpoints (DESIGN.md section 7): an atomic, verified directory per saved step that holds
+// Checkpoints (docs/design.md section 7): an atomic, verified directory per saved step that holds
 // everything a run needs to continue bit for bit (invariant 5), in a layout-independent form.
 //
 //   <save>/latest                  the step of the newest complete checkpoint ("20\n")

@@ -1,4 +1,4 @@
-// The on-disk checkpoint format (DESIGN.md section 7): names, constants and meta.json.
+// The on-disk checkpoint format (docs/design.md section 7): names, constants and meta.json.
 //
 // Rank file `rank_<world rank:05d>.h5` (one per TP x PP position of the layout that wrote
 // it, written by that position's DP rank 0; TP-replicated tensors and the last stage's
@@ -48,7 +48,7 @@ std::string rank_file_name(int rank);          // "rank_00000.h5"
 // The step of an "iter_XXXXXXXX" name, or -1 for any other name (iter_X.tmp included).
 std::int64_t parse_iter_dir_name(const std::string& name);
 
-// The parallel layout that wrote a checkpoint (DESIGN.md section 4).
+// The parallel layout that wrote a checkpoint (docs/design.md section 4).
 struct CheckpointLayout {
   int world_size = 1, dp = 1, tp = 1, pp = 1, zero = 0;
   bool operator==(const CheckpointLayout&) const = default;

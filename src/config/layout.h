@@ -1,4 +1,4 @@
-// What a DP x TP x PP layout means for a run (DESIGN.md section 4): which part of the model
+// What a DP x TP x PP layout means for a run (docs/design.md section 4): which part of the model
 // each rank holds, and whether the run's batch schedule fits the layout. Shared by the
 // trainer, checkpoint writing and resharding, and the planner.
 //

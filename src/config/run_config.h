@@ -63,7 +63,7 @@ struct SkipRange {
   bool operator==(const SkipRange&) const = default;
 };
 
-// What may change when a run resumes from a checkpoint (DESIGN.md section 5b), and the data
+// What may change when a run resumes from a checkpoint (docs/design.md section 5b), and the data
 // to pass over. The value overrides apply only on resume (Trainer::load), each logged:
 //   lr, lr_min   replace optim.lr / optim.lr_min (the schedule continues from the
 //                consumed samples with the new values)
@@ -85,7 +85,7 @@ struct ResumeConfig {
   nlohmann::json to_json() const;
 };
 
-// The parallel layout of a run (DESIGN.md section 4). A run setting: a checkpoint written in
+// The parallel layout of a run (docs/design.md section 4). A run setting: a checkpoint written in
 // one layout resumes in any other.
 struct ParallelConfig {
   int dp = 0;  // 0: the world size / (tp x pp)

@@ -1,5 +1,5 @@
 // Boxes (hyper-rectangles) inside row-major tensors: how parameter pieces are described
-// (DESIGN.md section 7: a piece is `offset` + `shape` inside `global_shape`) and re-cut.
+// (docs/design.md section 7: a piece is `offset` + `shape` inside `global_shape`) and re-cut.
 //
 //   Box piece{{0, 64, 0}, {2, 64, 128}};            // offset, shape inside global [2, 256, 128]
 //   for_each_run(global, piece, [&](std::int64_t in_box, std::int64_t in_global, std::int64_t n) {

@@ -1,5 +1,5 @@
 // What the CPU can do: the vector ISA the kernels dispatch to, and the FMA peak that MFU
-// is measured against (DESIGN.md section 10).
+// is measured against (docs/design.md section 10).
 #pragma once
 
 #include <string>

@@ -8,7 +8,7 @@
 
 namespace glm {
 
-// i4 is packed two per byte, low nibble first (DESIGN.md section 8).
+// i4 is packed two per byte, low nibble first (docs/design.md section 8).
 enum class DType : std::uint8_t { f32, f16, bf16, i32, i8, u8, i4 };
 
 // Bytes needed for n elements of this type (i4 rounds up to whole bytes).

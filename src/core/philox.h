@@ -1,7 +1,7 @@
 // Counter-based Philox4x32-10 random numbers (Salmon et al., SC'11).
 //
 // A draw is a pure function of (key, counter): no state, so any rank, thread or device
-// computes the same number for the same coordinates. DESIGN.md section 5: keys come from
+// computes the same number for the same coordinates. docs/design.md section 5: keys come from
 // (seed, purpose), counters from (step, global sample, global tensor coordinates). This
 // header is usable from CUDA code as well (GLM_HD).
 #pragma once

@@ -1,4 +1,4 @@
-// The exported model file (DESIGN.md section 8): one self-contained HDF5 file written by
+// The exported model file (docs/design.md section 8): one self-contained HDF5 file written by
 // glm-export and read by glm-generate / glm-eval.
 //
 // Root attributes (strings): format "glm-model", version "1", bits "16" | "8" | "4",

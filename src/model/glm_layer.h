@@ -1,4 +1,4 @@
-// One GLM transformer layer with explicit forward and backward (DESIGN.md section 2):
+// One GLM transformer layer with explicit forward and backward (docs/design.md section 2):
 //
 //   a   = LN_in(x)
 //   h   = alpha * a + dropout(Attn(a))        alpha = (2N)^(1/2)  (DeepNorm)
@@ -11,7 +11,7 @@
 // temporaries in a LayerScratch shared by all layers.
 // Recomputation runs forward again into a scratch LayerActivations just before backward;
 // both paths run the same deterministic kernels, so gradients are bit-identical.
-// Rows R = B*T; shapes in the comments use B, T, h, a, d, f (STYLE.md legend).
+// Rows R = B*T; shapes in the comments use B, T, h, a, d, f (B batch, T sequence, h hidden, a heads, d head dim, f GeGLU inner size).
 //
 // Tensor parallelism (ModelShard tp_size t > 1, LayerContext::tp the group): the layer holds
 // a/t heads and f/t of the GeGLU inner size. QKV and W1 are column-parallel, the attention

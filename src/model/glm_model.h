@@ -13,7 +13,7 @@
 //   LossStats s = m.forward_backward(batch, {.loss_scale = 1, .num_targets = n});
 //   // m.grads() now holds d(sum of target losses / n * loss_scale) / d(params)
 //
-// Parallel use (DESIGN.md section 4): options.shard says which layers (a pipeline stage)
+// Parallel use (docs/design.md section 4): options.shard says which layers (a pipeline stage)
 // and which tensor-parallel slice this rank holds, options.tp is its TP group. A pipeline
 // stage runs micro-batches through numbered activation slots, so the 1F1B schedule
 // (parallel/pipeline_schedule.h) can keep several in flight:
@@ -61,7 +61,7 @@ struct StepOptions {
   // it for a step's last backward, when each layer's gradient is final as soon as its
   // backward returns, to start that layer's data-parallel all-reduce).
   std::function<void(int layer)> on_layer_grads = nullptr;
-  // EGS alpha_e of this step, when it follows a schedule or a resume override (DESIGN.md
+  // EGS alpha_e of this step, when it follows a schedule or a resume override (docs/design.md
   // section 2); unset: the config's model.embedding_grad_shrink.
   std::optional<float> embedding_grad_shrink;
 };

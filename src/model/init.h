@@ -1,4 +1,4 @@
-// DeepNorm initialisation of a model's parameters (DESIGN.md section 2), drawn from Philox.
+// DeepNorm initialisation of a model's parameters (docs/design.md section 2), drawn from Philox.
 //
 // Each element's value is a function of (seed, parameter name, global element index), so a
 // parameter gets the same values whatever layout, stage or rank initialises it.

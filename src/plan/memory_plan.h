@@ -8,7 +8,7 @@
 //   as-built  what this code stores today: every buffer fp32 (fp16 mode rounds values to
 //             fp16 in fp32 buffers, src/model/glm_model.h), plus a separate fp32 master
 //             copy in fp16 mode
-//   16bit     DESIGN.md section 3's policy (and GLM-130B's / Megatron's): 16-bit weights and
+//   16bit     docs/design.md section 3's policy (and GLM-130B's / Megatron's): 16-bit weights and
 //             activations, fp32 main gradients, fp32 master weights and Adam moments
 #pragma once
 

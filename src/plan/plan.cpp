@@ -60,7 +60,7 @@ Plan make_plan(const PlanRequest& req) {
   if (p.storage.name == "as-built" && rc.train.precision != "fp32")
     p.notes.push_back(
         "as-built storage: this code keeps fp16 values in fp32 buffers; "
-        "--storage 16bit plans DESIGN.md section 3's 16-bit storage");
+        "--storage 16bit plans docs/design.md section 3's 16-bit storage");
   if (p.layout.micro_batches() < par.pp) p.notes.push_back("fewer micro-batches than stages");
   return p;
 }

@@ -28,7 +28,7 @@ StepTime plan_step_time(const model::ModelConfig& c, const LayoutChoice& l, cons
     return (nvlink ? hw.nvlink_gbs.value : hw.network_gbs.value) * 1e9;
   };
 
-  // DESIGN.md section 10: forward FLOPs per token of one layer and of the head.
+  // docs/design.md section 10: forward FLOPs per token of one layer and of the head.
   const double layer_fwd = 2.0 * double(c.matrix_parameters()) / c.num_layers + 4.0 * T * h;
   const double head_fwd = 2.0 * h * c.vocab_size;
   const double attention_fwd = 4.0 * T * h;

@@ -11,11 +11,11 @@
 //                                after it), the embedding group's all-reduce, the AdamW pass
 //                                over this rank's optimizer state at HBM bandwidth
 //
-// FLOPs: DESIGN.md section 10's per-token formula (model::ModelConfig); a layer's forward is
+// FLOPs: docs/design.md section 10's per-token formula (model::ModelConfig); a layer's forward is
 // 2 * (its matrix parameters) + 4 T h, the head's 2 h V; training is 3x forward, plus one
 // more forward of every layer under full recomputation (attention's 4 T h under selective).
 // A group's link is NVLink when its ranks share a node (rank = tp + TP (dp + DP pp),
-// DESIGN.md section 4), the network otherwise.
+// docs/design.md section 4), the network otherwise.
 #pragma once
 
 #include <vector>

@@ -9,7 +9,7 @@ namespace glm::model {
 
 struct Batch {
   Tensor tokens;      // i32 [B, T]
-  Tensor positions;   // i32 [B, T]: RoPE positions (DESIGN.md section 2)
+  Tensor positions;   // i32 [B, T]: RoPE positions (docs/design.md section 2)
   Tensor targets;     // i32 [B, T]: next-token targets, -1 where there is no loss
   Tensor prefix_len;  // i32 [B]: P, the bidirectional context length
   Tensor valid_len;   // i32 [B]: L, positions >= L are padding

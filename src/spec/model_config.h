@@ -1,4 +1,4 @@
-// The GLM model's hyper-parameters (the "model" object of a run config, DESIGN.md section 2)
+// The GLM model's hyper-parameters (the "model" object of a run config, docs/design.md section 2)
 // and the quantities derived from them (head dim, DeepNorm alpha and beta, FLOPs).
 #pragma once
 

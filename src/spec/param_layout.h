@@ -21,7 +21,7 @@
 
 namespace glm::model {
 
-// Which part of the model this rank holds (DESIGN.md section 4). Default: all of it.
+// Which part of the model this rank holds (docs/design.md section 4). Default: all of it.
 // Tensor parallelism (Megatron style) cuts, for tp_size t and tp_rank r:
 //   embedding [V, h]        rows (vocabulary) [r V/t, (r+1) V/t)
 //   QKV [3h, h] + bias      rows, i.e. heads [r a/t, (r+1) a/t) (rows are [a, 3, d])

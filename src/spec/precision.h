@@ -1,4 +1,4 @@
-// The precision policy (DESIGN.md section 3; docs/design.md "Precision"): for each training
+// The precision policy (docs/design.md section 3; docs/design.md "Precision"): for each training
 // precision, the dtype in which every class of tensor is stored. The model, the optimizer,
 // the trainer and the communication layers ask this table; nothing else decides.
 //

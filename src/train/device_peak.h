@@ -1,4 +1,4 @@
-// The peak arithmetic rate MFU is measured against, per training device (DESIGN.md 5b).
+// The peak arithmetic rate MFU is measured against, per training device (docs/design.md 5b).
 //   CPU:  the fp32 FMA peak measured at start-up per CPU-second (core/cpu_info.h), per
 //         process: every precision's GEMMs run in fp32 on the CPU.
 //   CUDA: the card's dense datasheet peak for the run's precision: tensor-core fp16 in fp16

@@ -1,5 +1,5 @@
 // The data-parallel gradient all-reduce, layer by layer as the backward finishes them
-// (DESIGN.md section 4): during a step's last backward, each layer's gradient range starts
+// (docs/design.md section 4): during a step's last backward, each layer's gradient range starts
 // its all-reduce as soon as the layer's backward returns (the last layers first), so on a
 // backend with asynchronous collectives (NCCL, on its own stream) communication overlaps the
 // rest of the backward; on MPI each range is reduced when started. After the backward,

@@ -1,6 +1,6 @@
 // Training metrics: one line per logged step on the console (spdlog, rank 0) and the same
 // numbers as one JSON object per line in <log_dir>/metrics.jsonl and as TensorBoard scalars
-// in <log_dir>/events.out.tfevents.* (DESIGN.md section 10). Tags: train/<key> for the step
+// in <log_dir>/events.out.tfevents.* (docs/design.md section 10). Tags: train/<key> for the step
 // record, eval/loss, eval/ppl, eval/tokens, mem/peak_gb, and the resolved config as text.
 #pragma once
 

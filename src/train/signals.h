@@ -1,4 +1,4 @@
-// Graceful stop on SIGTERM, SIGUSR1 and SIGINT (DESIGN.md section 7). Programs take these
+// Graceful stop on SIGTERM, SIGUSR1 and SIGINT (docs/design.md section 7). Programs take these
 // signals on one dedicated thread (start_stop_signal_thread), which records them in a set;
 // the trainer checks the set after each step, the ranks agree on the union of their sets,
 // and every rank finishes that step, saves a checkpoint and returns, so the program exits 0.

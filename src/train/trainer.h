@@ -1,4 +1,4 @@
-// The training loop of one rank (DESIGN.md section 5b) in a DP x TP x PP layout (section 4):
+// The training loop of one rank (docs/design.md section 5b) in a DP x TP x PP layout (section 4):
 // global batch = micro-batch x micro-batches x DP; each rank holds one pipeline stage's
 // layers, cut over its TP group, and runs the micro-batches through the 1F1B schedule.
 //

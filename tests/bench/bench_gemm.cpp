@@ -1,7 +1,7 @@
 // GEMM backends on the small model's shapes (configs "small": B=8, T=256 so R=2048 rows,
 // h=512, 3h=1536, f=1344, 2f=2688, V=32000): oneDNN against OpenBLAS, forward (x W^T, "NT")
 // and the two backward products (dx = dy W, "NN"; dW = dy^T x, "TN"), plus the per-head
-// attention products. Reports GFLOP/s; DESIGN.md section 10 says why the default backend
+// attention products. Reports GFLOP/s; docs/design.md section 10 says why the default backend
 // is chosen by this measurement. Run: OMP_NUM_THREADS=2 build/bin/bench_gemm
 #include <benchmark/benchmark.h>
 

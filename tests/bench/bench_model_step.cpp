@@ -10,7 +10,7 @@
 //
 // Prints tokens/s for both, their ratio, our achieved TFLOP/s and MFU against the FMA peak
 // of the threads used, and the fraction of the sgemm peak measured in this run. The
-// PyTorch peer runs in its best configuration here (DESIGN.md section 10): OpenMP
+// PyTorch peer runs in its best configuration here (docs/design.md section 10): OpenMP
 // OpenBLAS with OPENBLAS_CORETYPE=SkylakeX, set for that command only.
 #include <omp.h>
 

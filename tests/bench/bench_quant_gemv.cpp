@@ -1,5 +1,5 @@
 // Batch-1 decode speed of the weight-only quantized kernels (kernels/quant.h) and of the
-// inference engine (DESIGN.md section 8: decode is memory-bound, so the target is a fraction
+// inference engine (docs/design.md section 8: decode is memory-bound, so the target is a fraction
 // of memory bandwidth).
 //
 //   OMP_NUM_THREADS=2 build/bin/bench_quant_gemv [--threads 2] [--repeats 7]

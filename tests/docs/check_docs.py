@@ -6,6 +6,11 @@
    slug rule: lower case, punctuation dropped, spaces to hyphens).
 2. Every `build/bin/PROGRAM` command in the README's quickstart section ("## The two
    commands") runs with --help and exits 0, and so does every launch/*.py named there.
+3. The README's layout tour ("## Where things are") matches the tree: every folder it
+   names exists, and every top-level folder of the repository and every folder of src/
+   is named.
+4. The repository stands alone: no tracked file cites a design or style document outside
+   it (DESIGN.md, STYLE.md, GPU-NOTES.md) or a path of the machine it was written on.
 Usage: check_docs.py SOURCE_DIR BUILD_DIR
 """
 import glob
@@ -88,6 +93,69 @@ def check_commands(readme, source_dir, build_dir):
     return problems, len(commands)
 
 
+def tour_section(readme):
+    text = open(readme, encoding="utf-8").read()
+    m = re.search(r"^## Where things are\n.*?```\n(.*?)```", text, re.S | re.M)
+    if not m:
+        raise SystemExit(f"{readme}: no '## Where things are' block")
+    return m.group(1)
+
+
+def tracked_files(source_dir):
+    """The repository's files (git's list where there is one, else a walk without build/)."""
+    try:
+        out = subprocess.run(["git", "-C", source_dir, "ls-files"], capture_output=True,
+                             text=True, timeout=60, check=True).stdout.split()
+        if out:
+            return out
+    except (OSError, subprocess.SubprocessError):
+        pass
+    files = []
+    for root, dirs, names in os.walk(source_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not d.startswith("build")
+                   and d not in ("data_out", "__pycache__")]
+        files += [os.path.relpath(os.path.join(root, n), source_dir) for n in names]
+    return files
+
+
+def check_tour(readme, source_dir, files):
+    named = [line.split()[0].rstrip("/") for line in tour_section(readme).splitlines()
+             if line.strip()]
+    problems = [f"{readme}: the layout tour names {d}/, which does not exist"
+                for d in named if not os.path.isdir(os.path.join(source_dir, d))]
+    folders = set()
+    for f in files:
+        parts = f.split("/")
+        if len(parts) > 1 and not parts[0].startswith("."):
+            folders.add(parts[0])
+            if parts[0] == "src" and len(parts) > 2:
+                folders.add("src/" + parts[1])
+    folders.discard("src")  # named through its sub-folders
+    problems += [f"{readme}: the layout tour does not name {d}/" for d in sorted(folders)
+                 if d not in named]
+    return problems
+
+
+OUTSIDE = re.compile(r"(?<![\w/.])(DESIGN\.md|STYLE\.md|GPU-NOTES\.md)|\.\./shared/|/work/")
+
+
+def check_stands_alone(source_dir, files):
+    problems = []
+    for f in files:
+        if f.startswith("tests/docs/check_docs.py"):
+            continue  # names the patterns it looks for
+        try:
+            text = open(os.path.join(source_dir, f), encoding="utf-8").read()
+        except (UnicodeDecodeError, OSError):
+            continue  # binary or not checked out
+        for n, line in enumerate(text.splitlines(), 1):
+            m = OUTSIDE.search(line)
+            if m:
+                problems.append(f"{f}:{n}: cites {m.group(0)}, outside the repository "
+                                "(the design is docs/design.md)")
+    return problems
+
+
 def main():
     source_dir, build_dir = sys.argv[1:3]
     readme = os.path.join(source_dir, "README.md")
@@ -95,11 +163,15 @@ def main():
     problems = check_links(files)
     command_problems, n = check_commands(readme, source_dir, build_dir)
     problems += command_problems
+    files = tracked_files(source_dir)
+    problems += check_tour(readme, source_dir, files)
+    problems += check_stands_alone(source_dir, files)
     for p in problems:
         print(p)
     if problems:
         sys.exit(1)
-    print(f"ok: links of {len(files)} files resolve; {n} quickstart commands answer --help")
+    print(f"ok: links resolve; {n} quickstart commands answer --help; the layout tour matches "
+          f"the tree; {len(files)} files cite nothing outside the repository")
 
 
 if __name__ == "__main__":

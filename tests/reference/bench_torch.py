@@ -5,7 +5,7 @@ model the golden test checks) so that glm-train is compared with an honest PyTor
     python3 bench_torch.py --config CONFIG.json --micro-batch 8 --threads 2 --steps 10 \
         --warmup 3 [--optimizer none|adamw] [--precision fp32|fp16] [--device cpu|cuda]
 
-CONFIG.json holds a "model" object (DESIGN.md section 2 keys; ffn_hidden_size 0 = 8h/3 rounded
+CONFIG.json holds a "model" object (docs/design.md section 2 keys; ffn_hidden_size 0 = 8h/3 rounded
 to a multiple of 64; nonzero dropouts are applied as in training). One step = zero_grad +
 forward + loss + backward (+ AdamW step with --optimizer adamw), on random tokens with
 positions 0..T-1, prefix_len T//4, valid_len T and a target at every position.
@@ -20,7 +20,7 @@ plain PyTorch implementation of the same math achieves.
 What makes it fast (the best PyTorch 1.13 eager can do on CPU): every matrix product is one
 addmm or one bmm over all heads and the batch (in-place scale and mask on the scores),
 native fused layer_norm, softmax, tanh-GELU and cross-entropy, gradients set to None rather
-than zeroed, AdamW with foreach kernels. Its peak configuration (DESIGN.md section 10) needs,
+than zeroed, AdamW with foreach kernels. Its peak configuration (docs/design.md section 10) needs,
 for that command alone:
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=SkylakeX
 """

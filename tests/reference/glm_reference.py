@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Independent PyTorch reference of the glm-train model (DESIGN.md section 2).
+"""Independent PyTorch reference of the glm-train model (docs/design.md section 2).
 
 Written from the design alone, never from the C++ code, so that the golden end-to-end test
-(STYLE.md "one golden end-to-end test") compares two independent implementations. It is also
+(the one golden end-to-end test) compares two independent implementations. It is also
 the model that tests/reference/bench_torch.py times, so it uses the fast PyTorch primitives
 (addmm, bmm over all heads, layer_norm, fused softmax) while keeping the math readable.
 
@@ -16,7 +16,7 @@ INPUT.h5:  attribute "config" (JSON of the model section), group "params" (fp32 
 OUTPUT.h5: "logits" fp32 [B,T,V], "loss" fp32 [1], "num_targets" int32 [1], group "grads"
            (fp32, one dataset per parameter, same names and shapes as "params").
 
-Dimension letters (STYLE.md): B batch, T sequence, h hidden, a heads, d = h/a head dim,
+Dimension letters: B batch, T sequence, h hidden, a heads, d = h/a head dim,
 f GeGLU inner size, V vocabulary, N layers.
 """
 
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-# Value written into masked attention scores (DESIGN.md section 2: "masked positions get
+# Value written into masked attention scores (docs/design.md section 2: "masked positions get
 # -10000"). In fp32/fp64 exp(-10000 - max) underflows to exactly 0, the same as -inf.
 MASK_FILL = -10000.0
 
@@ -44,7 +44,7 @@ CONFIG_KEYS = ("vocab_size", "hidden_size", "num_layers", "num_heads", "ffn_hidd
 
 
 def default_ffn_hidden_size(h):
-    """DESIGN.md section 2: f = 8h/3 rounded to the nearest multiple of 64."""
+    """docs/design.md section 2: f = 8h/3 rounded to the nearest multiple of 64."""
     return int(round(8 * h / 3 / 64)) * 64
 
 
@@ -88,7 +88,7 @@ def param_specs(cfg):
 
 
 # ----------------------------------------------------------------------------------------
-# Initialisation (DESIGN.md section 2, "Init"); used by the benchmark, not by the test path
+# Initialisation (docs/design.md section 2, "Init"); used by the benchmark, not by the test path
 # ----------------------------------------------------------------------------------------
 
 def init_params(cfg, seed, dtype=torch.float32):
@@ -121,7 +121,7 @@ def init_params(cfg, seed, dtype=torch.float32):
 
 
 # ----------------------------------------------------------------------------------------
-# Model pieces (DESIGN.md section 2), one function each
+# Model pieces (docs/design.md section 2), one function each
 # ----------------------------------------------------------------------------------------
 
 class _ScaleGrad(torch.autograd.Function):
@@ -163,7 +163,7 @@ def rope_cos_sin(positions, d, base, dtype):
 
 
 def rope(x, cos, sin):
-    """Rotary embedding, "rotate_half" layout over the full head dim (DESIGN.md section 2):
+    """Rotary embedding, "rotate_half" layout over the full head dim (docs/design.md section 2):
     with x1 = x[..., :d/2], x2 = x[..., d/2:]:
         y[..., i]       = x1_i cos(theta_i) - x2_i sin(theta_i)
         y[..., i + d/2] = x2_i cos(theta_i) + x1_i sin(theta_i)
@@ -174,7 +174,7 @@ def rope(x, cos, sin):
 
 
 def glm_mask(prefix_len, valid_len, T):
-    """GLM attention mask (DESIGN.md section 2) with P = prefix_len[b], L = valid_len[b]:
+    """GLM attention mask (docs/design.md section 2) with P = prefix_len[b], L = valid_len[b]:
     query i may attend key j iff j < L and (j < P or j <= i). Padding keys (j >= L) are never
     attended. Returns bool [B,T,T] (True = allowed), indexed [b, query i, key j]."""
     i = torch.arange(T)[None, :, None]  # query
@@ -186,7 +186,7 @@ def glm_mask(prefix_len, valid_len, T):
 
 def attention(a_in, p, prefix, layer_index, num_heads, cos, sin, allowed, attention_dropout,
               training):
-    """Attn(a) of DESIGN.md section 2 for layer l = layer_index:
+    """Attn(a) of docs/design.md section 2 for layer l = layer_index:
         qkv = a Wqkv^T + b, rows laid out per head as [a, 3, d]
         q, k = RoPE(q), RoPE(k)
         q = q / (sqrt(d) * c)   with c = l + 1 (query-key layer scaling)
@@ -237,7 +237,7 @@ def gelu_tanh(z):
 
 
 def mlp(m, p, prefix):
-    """GeGLU (DESIGN.md section 2): u = m W1^T + b1 [.., 2f]; x1 = u[..., :f],
+    """GeGLU (docs/design.md section 2): u = m W1^T + b1 [.., 2f]; x1 = u[..., :f],
     x2 = u[..., f:]; out = (x1 * GELU(x2)) W2^T + b2. m [B,T,h] -> [B,T,h]."""
     u = F.linear(m, p[prefix + "dense_h_to_4h.weight"], p[prefix + "dense_h_to_4h.bias"])
     x1, x2 = u.chunk(2, dim=-1)  # [B,T,f] each
@@ -246,7 +246,7 @@ def mlp(m, p, prefix):
 
 
 def layer(x, p, l, cfg, cos, sin, allowed, training):
-    """One DeepNorm layer (DESIGN.md section 2), alpha = (2N)^(1/2):
+    """One DeepNorm layer (docs/design.md section 2), alpha = (2N)^(1/2):
         a = LN_in(x); h = alpha*a + Attn(a); m = LN_post(h); out = alpha*m + MLP(m)."""
     prefix = f"layers.{l}."
     alpha = (2.0 * cfg["num_layers"]) ** 0.5
@@ -409,7 +409,7 @@ def run(input_path, output_path, float64=False):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="GLM PyTorch reference (DESIGN.md section 2)")
+    parser = argparse.ArgumentParser(description="GLM PyTorch reference (docs/design.md section 2)")
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="forward + backward on INPUT.h5, write OUTPUT.h5")
     r.add_argument("input")

@@ -7,7 +7,7 @@ the C++ golden test trusts it. Run with Debian's python:
 Checks, on a small random model (N=3, h=32, a=4, V=50, T=12, f=64, B=3):
   1. the CLI writes exactly the documented OUTPUT.h5 layout (names, shapes, dtypes);
   2. the forward (logits, loss) equals a naive loop-by-loop NumPy float64 implementation
-     written straight from DESIGN.md section 2 (per head, per query, per key);
+     written straight from docs/design.md section 2 (per head, per query, per key);
   3. the GLM mask: nothing attends to padding, prefix is bidirectional, the rest causal
      (perturbation checks on the model output);
   4. every gradient equals float64 central finite differences along random directions,
@@ -139,7 +139,7 @@ def torch_batch(batch):
 
 
 # ----------------------------------------------------------------------------------------
-# Naive NumPy float64 forward, straight from DESIGN.md section 2
+# Naive NumPy float64 forward, straight from docs/design.md section 2
 # ----------------------------------------------------------------------------------------
 
 def naive_forward(cfg, params, batch):

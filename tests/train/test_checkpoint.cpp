@@ -1,4 +1,4 @@
-// Checkpoints in process (DESIGN.md section 7, invariants 5 and 6): save + resume continues
+// Checkpoints in process (docs/design.md section 7, invariants 5 and 6): save + resume continues
 // bit for bit in fp32 and fp16; the save protocol keeps `latest` and the last K; corrupt,
 // truncated, partial or mismatching checkpoints are refused naming the file; the resume
 // overrides and skip ranges do what README's "Checkpoints and resuming" says.

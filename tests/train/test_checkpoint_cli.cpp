@@ -1,4 +1,4 @@
-// Checkpoints through the real programs, in separate processes (DESIGN.md section 7,
+// Checkpoints through the real programs, in separate processes (docs/design.md section 7,
 // invariants 5-7): glm-train saves, a new glm-train resumes and matches one uninterrupted run
 // bit for bit; SIGTERM mid-run saves and exits 0; a save killed midway leaves the previous
 // checkpoint in charge; glm-ckpt verify exits 2 naming a broken file.

@@ -29,7 +29,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// DESIGN.md invariant 3.
+// docs/design.md invariant 3.
 constexpr double kLossRelTol = 1e-5;
 constexpr double kParamRelTol = 1e-4;
 

@@ -1,4 +1,4 @@
-// glm-train as users run it: under mpirun, writing metrics.jsonl with the keys of DESIGN.md
+// glm-train as users run it: under mpirun, writing metrics.jsonl with the keys of docs/design.md
 // section 10, and exiting 2 with a message that names the problem on bad input.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Export and inference (DESIGN.md section 8) on a randomly initialised tiny model saved as a
+// Export and inference (docs/design.md section 8) on a randomly initialised tiny model saved as a
 // real checkpoint: the engine's fp16 logits against GLMModel::forward_logits on the same
 // fp16-rounded weights, KV-cache decode against full recomputation, INT8/INT4 against fp16,
 // tensor-parallel shards against one shard, glm-eval's loss against the trainer's, the

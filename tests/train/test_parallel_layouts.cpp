@@ -1,4 +1,4 @@
-// 3D parallelism through the real glm-train under mpirun (DESIGN.md invariant 3): every
+// 3D parallelism through the real glm-train under mpirun (docs/design.md invariant 3): every
 // tested (dp, tp, pp) layout, with ZeRO-1 off and on, trains 10 fp32 steps (dropout on)
 // that match the single-process run (loss 1e-5 relative, parameters 1e-4 relative); the
 // bytes each rank sends per step equal the analytic count of the layout (plan/comm_volume.h,
@@ -29,7 +29,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// DESIGN.md invariant 3.
+// docs/design.md invariant 3.
 constexpr double kLossRelTol = 1e-5;
 constexpr double kParamRelTol = 1e-4;
 

@@ -1,5 +1,5 @@
 // Shared helpers of the model tests: small configs, random fills, and hand-built batches in
-// the two GLM layouts ([gMASK] continuation and [MASK] infilling, DESIGN.md section 2).
+// the two GLM layouts ([gMASK] continuation and [MASK] infilling, docs/design.md section 2).
 #pragma once
 
 #include <cstdint>

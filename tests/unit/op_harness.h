@@ -1,4 +1,4 @@
-// The op-consistency harness (STYLE.md item 4): one table of kernel ops, each registered
+// The op-consistency harness: one table of kernel ops, each registered
 // once with its shapes, run on every backend present through the public entries of
 // kernels/*.h (which dispatch on the tensors' device).
 //

@@ -1,6 +1,6 @@
 // The GLM collator over thousands of samples: the [MASK]/[gMASK] ratio, span coverage,
 // Poisson span lengths, the part A/B layout, positions, attention-mask boundaries and
-// targets (DESIGN.md section 2), and its determinism; plus the sampler's permutations.
+// targets (docs/design.md section 2), and its determinism; plus the sampler's permutations.
 #include <gtest/gtest.h>
 
 #include <algorithm>

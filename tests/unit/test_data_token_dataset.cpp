@@ -1,5 +1,5 @@
 // The HDF5 token dataset: round trip, windows, tokenizer check, and corrupt files refused
-// with an InputError naming the file and the field (DESIGN.md section 9, invariant 6).
+// with an InputError naming the file and the field (docs/design.md section 9, invariant 6).
 #include <gtest/gtest.h>
 #include <hdf5.h>
 

@@ -1,4 +1,4 @@
-// fp16 mixed mode (DESIGN.md section 3) agrees with fp32 within a documented tolerance, and
+// fp16 mixed mode (docs/design.md section 3) agrees with fp32 within a documented tolerance, and
 // its overflow behaviour is what dynamic loss scaling relies on.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Invariant 1 (DESIGN.md section 9): the model's backward matches central finite
+// Invariant 1 (docs/design.md section 9): the model's backward matches central finite
 // differences, for one layer on its own and for the whole model (embedding with gradient
 // shrink, layers, final LN, tied head, loss on target positions), with and without dropout.
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // DeepNorm initialisation: each matrix's measured std is within 5% of Xavier x beta (beta
-// only where DESIGN.md section 2 applies it), biases and LN betas are 0, gammas 1, and the
+// only where docs/design.md section 2 applies it), biases and LN betas are 0, gammas 1, and the
 // values do not depend on which shard of the model initialises them.
 #include <gtest/gtest.h>
 

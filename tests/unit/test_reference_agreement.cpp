@@ -1,4 +1,4 @@
-// Invariant 4 (DESIGN.md section 9): the C++ model in fp32 matches the independent PyTorch
+// Invariant 4 (docs/design.md section 9): the C++ model in fp32 matches the independent PyTorch
 // implementation in tests/reference on the same weights and tokens. The two exchange HDF5
 // files: this test writes the config, every parameter and the batch; the reference
 // (Debian's python3 with python3-torch) writes logits, loss and every gradient by name.

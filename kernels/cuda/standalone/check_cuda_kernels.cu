@@ -301,7 +301,7 @@ void time_flash_attention() {
   CK(cudaEventRecord(e2));
   CK(cudaEventSynchronize(e2));
   // Useful FLOPs with the [gMASK] mask ~ half of the full square: report the full-square
-  // count 4*B*a*T*T*d (forward) as DESIGN.md section 10 counts attention.
+  // count 4*B*a*T*T*d (forward) as docs/design.md section 10 counts attention.
   const double flop = 4.0 * B * a * T * T * d;
   std::printf("TIME flash attention B4 T2048 a16 d128 p0.1: fwd %.2f ms (%.1f TFLOP/s full-square), bwd %.2f ms\n",
               time_ms(e0, e1), flop / time_ms(e0, e1) / 1e9, time_ms(e1, e2));

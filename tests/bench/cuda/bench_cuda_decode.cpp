@@ -1,4 +1,4 @@
-// GPU decode speed of the inference engine (infer/engine.h, DESIGN.md section 8):
+// GPU decode speed of the inference engine (infer/engine.h, docs/design.md section 8):
 // batch-1 greedy decoding on a randomly initialised model of --config, exported in a temp
 // directory as fp16, INT8 per-row, INT4 per-row and INT4 group 128 (as the CPU decode
 // benchmark tests/bench/bench_quant_gemv.cpp does). Per format: tokens/s, the weight bytes

@@ -8,7 +8,7 @@
 //
 // The micro-batch is the config's, halved until the step fits in memory (the first that
 // fits is reported). Prints tokens/s, achieved TFLOP/s (3 x forward FLOPs per token: the
-// model FLOPs of DESIGN.md 5b, attention included, no recomputation counted) and MFU against
+// model FLOPs of docs/design.md 5b, attention included, no recomputation counted) and MFU against
 // the card's dense datasheet peak for the precision (train/device_peak.h), and peak device
 // memory. Without a GPU it prints "no CUDA device present" and exits 0.
 #include <algorithm>
