@@ -34,19 +34,22 @@ echo "== plots of the run =="
 /usr/bin/python3 launch/plot.py logs/quickstart
 echo "metrics: logs/quickstart/metrics.jsonl and a TensorBoard event file (tensorboard --logdir logs/)"
 
-# INT4 export (group 64 divides every input width of the model: h 128, f 320), its held-out
+# INT4 export (group 64 divides every input width of the model: h 192, f 512), its held-out
 # perplexity, and continuations (docs/export-and-inference.md).
 model=data_out/quickstart-int4.h5
 echo "== INT4 (group 64) export of $ckpt and its held-out perplexity =="
 build/bin/glm-export --load "$ckpt" --bits 4 --group-size 64 --out "$model"
 export OMP_NUM_THREADS=$(nproc)
 build/bin/glm-eval --model "$model" --data "$corpus/valid.h5"
+# A model this small loops when decoded greedily: the repetition penalty and the n-gram ban
+# of Hugging Face's generate() keep it from repeating itself (docs/export-and-inference.md).
+no_loops=(--repetition-penalty 1.2 --no-repeat-ngram-size 3)
 for prompt in "A journey of a thousand miles" "春眠不觉晓，"; do
-  echo "== \"$prompt\", greedy =="
+  echo "== \"$prompt\", greedy (repetition penalty 1.2, no repeated 3-grams) =="
   build/bin/glm-generate --model "$model" --prompt "$prompt" --max-new-tokens 32 \
-    --min-new-tokens 12 2>/dev/null
-  echo "== \"$prompt\", sampled (temperature 0.7, top-k 40) =="
+    --min-new-tokens 12 "${no_loops[@]}" 2>/dev/null
+  echo "== \"$prompt\", sampled (temperature 0.7, top-k 40, the same controls) =="
   build/bin/glm-generate --model "$model" --prompt "$prompt" --max-new-tokens 32 \
-    --min-new-tokens 12 --temperature 0.7 --top-k 40 --seed 1 2>/dev/null
+    --min-new-tokens 12 --temperature 0.7 --top-k 40 --seed 1 "${no_loops[@]}" 2>/dev/null
 done
 echo "quickstart: done in $(( (SECONDS - started) / 60 ))m$(( (SECONDS - started) % 60 ))s"
