@@ -26,13 +26,15 @@ std::map<std::string, nlohmann::json> flatten(const nlohmann::json& config) {
   return out;
 }
 
-// Run settings: how long, how often, where from and where to; not the math of the run.
+// Run settings: how long, how often, where from and where to; not the math of the run. The
+// precision is one too: every precision saves the fp32 master weights and moments, so a run
+// may move between fp32, fp16 and bf16 (to debug an instability in fp32, say).
 bool is_run_setting(const std::string& key) {
   static const std::set<std::string> keys = {
       "train.train_iters",   "train.log_interval", "train.eval_interval",    "train.eval_iters",
       "train.data_dir",      "train.recompute",    "train.micro_batch_size", "train.save_dir",
       "train.save_interval", "train.keep_last",    "train.device",
-      "train.save_failure"};
+      "train.save_failure",  "train.precision"};
   return keys.count(key) || key.rfind("spike_guard", 0) == 0 || key.rfind("resume", 0) == 0 ||
          key.rfind("parallel", 0) == 0;  // any checkpoint loads into any layout
 }

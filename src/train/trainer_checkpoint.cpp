@@ -94,7 +94,15 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
     checkpoint::load_optimizer_tensors(path, meta, whole);
   });
   optimizer_->set_step_count(meta.adamw_steps);
-  scaler_.load_state(meta.loss_scaler);
+  // A dynamic scaler continues only from a dynamic one: an fp16 run resumed from an fp32 or
+  // bf16 checkpoint (whose scale is fixed at 1) starts from the configured initial scale.
+  const std::string saved_precision =
+      meta.config.value("train", nlohmann::json::object()).value("precision", "fp32");
+  if (scaler_.dynamic() && saved_precision != "fp16")
+    notes.push_back(fmt::format("loss scaler starts at {:g}: the checkpoint is {}, without one",
+                                scaler_.scale(), saved_precision));
+  else
+    scaler_.load_state(meta.loss_scaler);
   spike_guard_.load_state(meta.spike_guard);
   state_ = {meta.step, meta.consumed_samples, meta.skipped_steps};
   checkpoint_step_ = meta.step;

@@ -30,17 +30,16 @@ bool bit_equal(const Tensor& a, const Tensor& b) {
 // The exactness runs exercise every piece of resumable state: dropout (keyed by step and
 // sample), the lr warm-up and the batch ramp-up (functions of consumed samples), EGS, the
 // spike guard's window, and in fp16 the dynamic loss scaler (a short growth window and the
-// default 2^16 start, so the scale moves on both sides of the checkpoint).
-std::vector<std::string> exactness_overrides(bool fp16) {
+// default 2^16 start, so the scale moves on both sides of the checkpoint); bf16 runs the
+// same with 16-bit activations and no scaler.
+std::vector<std::string> exactness_overrides(const std::string& precision) {
   std::vector<std::string> o = {"model.hidden_dropout=0.1",   "model.attention_dropout=0.1",
                                 "batch.rampup_start=4",       "batch.rampup_increment=4",
                                 "batch.rampup_samples=48",    "spike_guard.enabled=true",
                                 "spike_guard.window=6",       "spike_guard.min_history=3",
                                 "spike_guard.z_threshold=50", "train.train_iters=20"};
-  if (fp16) {
-    o.push_back("train.precision=\"fp16\"");
-    o.push_back("optim.loss_scale_window=4");
-  }
+  o.push_back("train.precision=\"" + precision + "\"");
+  if (precision == "fp16") o.push_back("optim.loss_scale_window=4");
   return o;
 }
 
@@ -86,8 +85,9 @@ void expect_bit_identical(const RunRecord& a, const RunRecord& b) {
 }
 
 // 20 steps in one go == 10 steps, save, a fresh Trainer that loads, 10 more steps.
-void check_resume_is_bit_exact(bool fp16, const std::string& name) {
-  config::RunConfig rc = tiny_run(exactness_overrides(fp16));
+void check_resume_is_bit_exact(const std::string& precision, const std::string& name) {
+  const bool fp16 = precision == "fp16";
+  config::RunConfig rc = tiny_run(exactness_overrides(precision));
   const std::string dir = temp_dir(name);
   RunRecord whole, resumed;
   {
@@ -120,8 +120,41 @@ void check_resume_is_bit_exact(bool fp16, const std::string& name) {
   fs::remove_all(dir);
 }
 
-TEST(Checkpoint, ResumeIsBitExactFp32) { check_resume_is_bit_exact(false, "glm_ckpt_exact32"); }
-TEST(Checkpoint, ResumeIsBitExactFp16) { check_resume_is_bit_exact(true, "glm_ckpt_exact16"); }
+TEST(Checkpoint, ResumeIsBitExactFp32) { check_resume_is_bit_exact("fp32", "glm_ckpt_exact32"); }
+TEST(Checkpoint, ResumeIsBitExactFp16) { check_resume_is_bit_exact("fp16", "glm_ckpt_exact16"); }
+TEST(Checkpoint, ResumeIsBitExactBf16) { check_resume_is_bit_exact("bf16", "glm_ckpt_exact_bf16"); }
+
+// A checkpoint holds the fp32 master weights and moments whatever the run's precision, so a
+// bf16 checkpoint resumes in fp32 and in fp16: the same state (master, moments, step,
+// samples), a fresh loss scaler for fp16, and a next step that trains.
+TEST(Checkpoint, Bf16CheckpointLoadsIntoFp32AndFp16Runs) {
+  const std::string dir = temp_dir("glm_ckpt_bf16_cross");
+  RunRecord saved;
+  {
+    Trainer t(tiny_run(exactness_overrides("bf16")), {.log_dir = dir + "/log_bf16"});
+    for (int s = 0; s < 6; ++s) t.train_step();
+    t.save(dir + "/ckpt");
+    saved = record(t, {});
+  }
+  for (const std::string p : {"fp32", "fp16"}) {
+    std::vector<std::string> o = exactness_overrides("bf16");
+    o.push_back("train.precision=\"" + p + "\"");  // the only key that changes
+    Trainer t(tiny_run(o), {.log_dir = dir + "/log_" + p});
+    t.load(dir + "/ckpt");
+    const RunRecord r = record(t, {});
+    EXPECT_TRUE(bit_equal(r.master, saved.master)) << p;
+    EXPECT_TRUE(bit_equal(r.exp_avg, saved.exp_avg)) << p;
+    EXPECT_TRUE(bit_equal(r.exp_avg_sq, saved.exp_avg_sq)) << p;
+    EXPECT_EQ(r.state.step, 6) << p;
+    EXPECT_EQ(r.state.consumed_samples, saved.state.consumed_samples) << p;
+    // bf16 has no loss scaler to continue from: fp16 starts at its initial 2^16.
+    EXPECT_EQ(t.loss_scaler().scale(), p == "fp16" ? 65536.0 : 1.0) << p;
+    const StepResult next = t.train_step();
+    EXPECT_FALSE(next.skipped) << p << ": " << next.skip_reason;
+    EXPECT_TRUE(std::isfinite(next.loss)) << p;
+  }
+  fs::remove_all(dir);
+}
 
 TEST(Checkpoint, SavesEveryIntervalKeepsTheLastKAndPointsLatestAtTheNewest) {
   const std::string dir = temp_dir("glm_ckpt_keep");
@@ -266,8 +299,8 @@ TEST_F(BrokenCheckpoint, ACorruptMetaJsonOrLatestIsRefusedNamingIt) {
 TEST_F(BrokenCheckpoint, AConfigThatDoesNotMatchIsRefusedNamingMetaJsonAndTheKeys) {
   expect_refused(*root_ + "/good", {"meta.json", "model.hidden_size", "model.num_heads"},
                  tiny_run({"model.hidden_size=64", "model.num_heads=2"}));
-  expect_refused(*root_ + "/good", {"meta.json", "train.precision"},
-                 tiny_run({"train.precision=\"fp16\""}));
+  expect_refused(*root_ + "/good", {"meta.json", "model.num_layers"},
+                 tiny_run({"model.num_layers=3"}));
   expect_refused(*root_ + "/good", {"meta.json", "optim.lr", "resume.lr"},
                  tiny_run({"optim.lr=0.01"}));
 }

@@ -62,6 +62,31 @@ TEST(Trainer, Fp16TracksFp32Over50Steps) {
             kFp16LossRelTol);
 }
 
+// bf16 rounds every stored activation and gradient to 8 significant bits (unit round-off
+// 2^-9 = 2e-3), without a loss scale. Measured (2026-12-04, configs/tiny.json): see the
+// printed worst per-step difference; the bound, 1e-2, is five bf16 unit round-offs.
+constexpr double kBf16LossRelTol = 1e-2;
+
+TEST(Trainer, Bf16TracksFp32Over50StepsWithoutLossScaling) {
+  config::RunConfig r32 = tiny_run({"train.train_iters=50"});
+  config::RunConfig r16 = tiny_run({"train.train_iters=50", "train.precision=\"bf16\""});
+  Trainer t32(r32, {.log_dir = temp_dir("glm_trainer_fp32_b")});
+  Trainer t16(r16, {.log_dir = temp_dir("glm_trainer_bf16")});
+  EXPECT_FALSE(t16.loss_scaler().dynamic()) << "bf16 trains without loss scaling";
+  EXPECT_EQ(t16.loss_scaler().scale(), 1.0);
+  double worst = 0;
+  for (int s = 0; s < 50; ++s) {
+    StepResult a = t32.train_step(), b = t16.train_step();
+    ASSERT_FALSE(b.skipped) << "step " << s << ": " << b.skip_reason;
+    worst = std::max(worst, std::abs(b.loss - a.loss) / a.loss);
+  }
+  std::printf("bf16 vs fp32 over 50 steps: worst per-step loss difference %.2e relative\n",
+              worst);
+  EXPECT_LT(worst, kBf16LossRelTol);
+  EXPECT_LT(std::abs(t16.evaluate().loss - t32.evaluate().loss) / t32.evaluate().loss,
+            kBf16LossRelTol);
+}
+
 TEST(Trainer, Fp16OverflowSkipsTheStepAndBacksOff) {
   // An absurd initial scale overflows the fp16 gradients: the step is skipped, the weights
   // stay, and after `hysteresis` overflows the scale halves.
