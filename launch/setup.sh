@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Installs every system dependency of glm-train from Debian, idempotently.
 # Safe to run again: packages already present are skipped without touching apt.
+#   launch/setup.sh              everything: build, tests, plots, the corpus
+#   launch/setup.sh --no-tests   without the test suite's packages (PyTorch, NumPy, h5py,
+#                                protobuf, crc32c): what the quickstart needs
 set -euo pipefail
+with_tests=1
+case "${1:-}" in
+  "") ;;
+  --no-tests) with_tests=0 ;;
+  *) echo "setup: unknown option '$1' (expected --no-tests or nothing)" >&2; exit 2 ;;
+esac
 
 build_deps=(build-essential cmake pkg-config git
   libopenblas-dev libdnnl-dev libopenmpi-dev openmpi-bin libhdf5-dev
@@ -13,8 +22,10 @@ test_deps=(python3 python3-torch python3-numpy python3-h5py libopenblas0-openmp
 plot_deps=(python3-matplotlib)
 corpus_deps=(fortunes fortunes-min fortunes-zh)
 
+wanted=("${build_deps[@]}" "${plot_deps[@]}" "${corpus_deps[@]}")
+if ((with_tests)); then wanted+=("${test_deps[@]}"); fi
 missing=()
-for p in "${build_deps[@]}" "${test_deps[@]}" "${plot_deps[@]}" "${corpus_deps[@]}"; do
+for p in "${wanted[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
