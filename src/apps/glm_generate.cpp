@@ -163,9 +163,8 @@ int run(int argc, char** argv) {
   stream->finish();
   if (infill) std::cout << decode_continuation(tok, segments.back());
   std::cout << std::endl;
-  if (g.tokens.empty() && o.max_new_tokens > 0)
-    spdlog::warn("no new tokens: the model's first choice was <eop>, which ends generation; "
-                 "--min-new-tokens N keeps <eop> out until N tokens are generated");
+  if (const std::string note = glm::infer::empty_generation_note(g, o); !note.empty())
+    spdlog::warn("{}", note);
   const double tps = g.decode_steps > 0 ? g.decode_steps / g.decode_seconds : 0;
   spdlog::info("{} prompt tokens in {:.3f} s; {} new tokens, {:.1f} tokens/s ({}-bit weights, {})",
                g.prompt.tokens.size(), g.prefill_seconds, g.tokens.size(), tps, engine.model().bits,

@@ -108,4 +108,12 @@ Generation generate(const Engine& engine, const data::SpecialTokens& sp, int voc
   return g;
 }
 
+std::string empty_generation_note(const Generation& g, const GenerateOptions& o) {
+  if (!g.tokens.empty() || o.max_new_tokens == 0) return "";
+  return fmt::format(
+      "no new tokens: the model's first choice was <eop>, which ends generation{}; "
+      "--min-new-tokens N keeps <eop> out until N tokens are generated",
+      g.span_finished.size() > 1 ? " (in every blank)" : "");
+}
+
 }  // namespace glm::infer

@@ -51,6 +51,10 @@ struct Generation {
   int decode_steps = 0;
 };
 
+// Why a generation has no text, for the user, or "" when it has some (or none was asked
+// for): the model chose <eop> at once, and --min-new-tokens keeps it out.
+std::string empty_generation_note(const Generation& g, const GenerateOptions& options);
+
 // on_token(span, id) is called for every generated token as soon as it is chosen.
 Generation generate(const Engine& engine, const data::SpecialTokens& sp, int vocab_limit,
                     std::span<const std::int32_t> prompt_ids, const GenerateOptions& options,

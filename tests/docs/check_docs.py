@@ -65,16 +65,17 @@ def check_links(files):
     return problems
 
 
-def quickstart_section(readme):
+def readme_section(readme, heading):
+    """The text under `## heading` of the README, up to the next `## ` heading."""
     text = open(readme, encoding="utf-8").read()
-    m = re.search(r"^## The two commands\n(.*?)(?=^## )", text, re.S | re.M)
+    m = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
     if not m:
-        raise SystemExit(f"{readme}: no '## The two commands' section")
+        raise SystemExit(f"{readme}: no '## {heading}' section")
     return m.group(1)
 
 
 def check_commands(readme, source_dir, build_dir):
-    section = quickstart_section(readme)
+    section = readme_section(readme, "The two commands")
     programs = sorted(set(re.findall(r"(?<![\w/])build/bin/([\w\-]+)", section)))
     scripts = sorted(set(re.findall(r"(?<![\w/])(launch/[\w\-]+\.py)", section)))
     if not programs:
@@ -91,14 +92,6 @@ def check_commands(readme, source_dir, build_dir):
         if r.returncode != 0 or not r.stdout.strip():
             problems.append(f"{readme}: {' '.join(cmd)} exited {r.returncode}: {r.stderr[-300:]}")
     return problems, len(commands)
-
-
-def tour_section(readme):
-    text = open(readme, encoding="utf-8").read()
-    m = re.search(r"^## Where things are\n.*?```\n(.*?)```", text, re.S | re.M)
-    if not m:
-        raise SystemExit(f"{readme}: no '## Where things are' block")
-    return m.group(1)
 
 
 def tracked_files(source_dir):
@@ -119,8 +112,8 @@ def tracked_files(source_dir):
 
 
 def check_tour(readme, source_dir, files):
-    named = [line.split()[0].rstrip("/") for line in tour_section(readme).splitlines()
-             if line.strip()]
+    block = readme_section(readme, "Where things are").split("```")[1]
+    named = [line.split()[0].rstrip("/") for line in block.splitlines() if line.strip()]
     problems = [f"{readme}: the layout tour names {d}/, which does not exist"
                 for d in named if not os.path.isdir(os.path.join(source_dir, d))]
     folders = set()

@@ -8,27 +8,13 @@
 # a crash loop (the same step killed twice), SIGTERM to the launcher, SIGTERM to one rank,
 # SIGINT twice, SIGKILL during a save, an input error (no restart), a SLURM requeue, and a
 # full disk during a save (a small tmpfs, where mounting is permitted), and a hung rank.
-set -uo pipefail
-build=$(realpath "$1") corpus=$(realpath "$2") work=$3
-root=$(cd "$(dirname "$0")/../.." && pwd)
-export GLM_BUILD_DIR=$build OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-rm -rf "$work" && mkdir -p "$work"
-cd "$root"
+source "$(dirname "$0")/../real_job_script.sh" "$@"
 steps=12
 base=(--config configs/tiny.json --data "$corpus" --train-iters $steps --set train.log_interval=1
       --set train.eval_interval=0 --save-interval 4)
-failures=0
 fail() { echo "FAIL [$trial]: $*"; failures=$((failures + 1)); }
 ok() { echo "ok   [$trial]: $*"; }
-trained_steps() { local n; n=$(grep -c '"loss":' "$1/metrics.jsonl" 2>/dev/null); echo "${n:-0}"; }
 last_loss() { grep "\"step\":$steps," "$1/metrics.jsonl" | grep -o '"loss":[-0-9.e]*' | tail -n 1; }
-wait_for_steps() {  # log_dir n: until n steps are logged (at most 120 s)
-  for _ in $(seq 1 1200); do
-    (( $(trained_steps "$1") >= $2 )) && return 0
-    sleep 0.1
-  done
-  return 1
-}
 rank_pids() { pgrep -x glm-train -a | grep -F -- "$1" | cut -d' ' -f1; }
 # A kill or a signal lands where the trial chooses, whatever the machine's speed: the job runs
 # with GLM_TEST_HOLD=POINT:RELEASE (src/core/test_hold.h), its processes wait at POINT, each

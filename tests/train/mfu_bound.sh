@@ -4,13 +4,7 @@
 # step's model FLOPs (the head only on target rows) and the peak is the per-CPU-second FMA
 # rate (src/core/cpu_info.h), so neither a fast machine nor a loaded one breaks the bound.
 #   tests/train/mfu_bound.sh BUILD_DIR CORPUS_DIR WORK_DIR
-set -uo pipefail
-build=$(realpath "$1") corpus=$(realpath "$2") work=$3
-root=$(cd "$(dirname "$0")/../.." && pwd)
-export GLM_BUILD_DIR=$build OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-rm -rf "$work" && mkdir -p "$work"
-cd "$root"
-failures=0
+source "$(dirname "$0")/../real_job_script.sh" "$@"
 check() {  # name: every logged step's MFU is in (0, 1]
   local log=$work/$1/log/metrics.jsonl
   python3 - "$log" "$1" <<'PY'

@@ -355,6 +355,40 @@ TEST(Infer, GenerationIsDeterministicAndGreedyMatchesArgmax) {
   EXPECT_EQ(f.prompt.prefix_len, static_cast<int>(mids.size()));
 }
 
+// A model whose first choice is <eop> generates nothing; the note says why and names
+// --min-new-tokens, which then gives the tokens asked for. The final LayerNorm is set to
+// output the <eop> row of the tied embedding, so the head scores <eop> highest.
+TEST(Infer, AnEmptyContinuationIsExplainedAndMinNewTokensFillsIt) {
+  const std::string dir = test_dir("empty");
+  Saved s = save_tiny(dir);
+  ModelFile m = load_model_file(export_to(s, dir + "/m16.h5", 16));
+  data::Tokenizer tok = data::Tokenizer::from_bytes(m.tokenizer_bytes);
+  const std::int32_t eop = tok.special().eop;
+  const std::int64_t h = m.config.hidden_size;
+  const std::uint16_t* e = m.embedding.data<std::uint16_t>() + eop * h;  // f16
+  for (std::int64_t i = 0; i < h; ++i) {
+    m.final_ln_w.data<float>()[i] = 0.f;
+    m.final_ln_b.data<float>()[i] = 100.f * half_to_float(e[i]);
+  }
+  Engine engine(std::move(m));
+  const auto ids = tok.encode("The quick brown fox");
+  GenerateOptions o;
+  o.max_new_tokens = 8;
+  Generation g = generate(engine, tok.special(), tok.vocab_size(), ids, o);
+  EXPECT_TRUE(g.tokens.empty());
+  EXPECT_TRUE(g.span_finished[0]);
+  const std::string note = empty_generation_note(g, o);
+  EXPECT_NE(note.find("<eop>"), std::string::npos) << note;
+  EXPECT_NE(note.find("--min-new-tokens"), std::string::npos) << note;
+  o.min_new_tokens = 3;
+  Generation filled = generate(engine, tok.special(), tok.vocab_size(), ids, o);
+  EXPECT_GE(filled.tokens.size(), 3u);
+  EXPECT_EQ(empty_generation_note(filled, o), "");
+  o.max_new_tokens = o.min_new_tokens = 0;  // nothing asked for: nothing to explain
+  EXPECT_EQ(empty_generation_note(generate(engine, tok.special(), tok.vocab_size(), ids, o), o),
+            "");
+}
+
 TEST(Infer, ExportRefusesACorruptedCheckpoint) {
   const std::string dir = test_dir("corrupt");
   Saved s = save_tiny(dir);
