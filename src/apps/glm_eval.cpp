@@ -78,7 +78,8 @@ int run(int argc, char** argv) {
     std::cout << fmt::format(
         "{}: loss {:.4f} | perplexity {:.2f} | {:.4f} bits/byte | {} target tokens ({} bytes) "
         "in {} samples | {}-bit weights | {} | {:.1f} s\n",
-        data_path, r.loss, r.perplexity, r.bits_per_byte, r.tokens, r.bytes, r.samples, engine.model().bits, device,
+        data_path, r.loss, r.perplexity, r.bits_per_byte, r.tokens, r.bytes, r.samples,
+        engine.model().bits, device,
         r.seconds);
   }
   return 0;

@@ -179,7 +179,7 @@ SaveResult publish(const std::string& save_root, const fs::path& tmp, Checkpoint
                    const std::vector<std::pair<int, const model::ParamLayout*>>& writers,
                    int keep_last, std::chrono::steady_clock::time_point t0) {
   maybe_crash("after_files");
-  hold_if_testing(fmt::format("save_step_{}", meta.step));  // rank files written, unpublished
+  hold_if_testing("save_step", meta.step);  // rank files written, unpublished
   const fs::path root(save_root);
   meta.tensors.clear();
   meta.files.clear();

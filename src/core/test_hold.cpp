@@ -32,9 +32,11 @@ std::string release_file_of(std::string_view point, std::string_view holds) {
 
 }  // namespace
 
-void hold_if_testing(std::string_view point, const std::function<bool()>& leave_early) {
+void hold_if_testing(std::string_view what, std::int64_t step,
+                     const std::function<bool()>& leave_early) {
   static const char* holds = std::getenv("GLM_TEST_HOLD");
   if (!holds) return;
+  const std::string point = fmt::format("{}_{}", what, step);
   const std::string release = release_file_of(point, holds);
   if (release.empty()) return;
   spdlog::warn("GLM_TEST_HOLD: holding at {} until {} exists", point, release);

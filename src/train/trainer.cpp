@@ -211,8 +211,7 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
       interval_steps = interval_accepted = interval_tokens = 0;
     }
     crash_if_testing(state_.step);
-    hold_if_testing(fmt::format("after_step_{}", state_.step),
-                    [] { return stop_signals_received() != 0; });
+    hold_if_testing("after_step", state_.step, [] { return stop_signals_received() != 0; });
     // A stop signal that arrived during the step: finish here with a checkpoint, at the
     // same step on every rank.
     stop_signals_ = agree_stop_signals(stop_signals_received(), world());
