@@ -41,12 +41,15 @@ struct Arg {
 Device op_device(std::string_view op, std::initializer_list<Arg> args);
 
 // dtype and contiguity: every kernel indexes raw contiguous memory.
+inline void require_contiguous(std::string_view op, std::string_view name, const Tensor& t) {
+  GLM_CHECK(t.is_contiguous(), "{}: {} must be contiguous, got {} with strides {}", op, name,
+            t.describe(), shape_str(t.strides()));
+}
 inline void require_layout(std::string_view op, std::string_view name, const Tensor& t,
                            DType dtype) {
   GLM_CHECK(t.dtype() == dtype, "{}: {} is {}, expected {}", op, name, t.describe(),
             dtype_name(dtype));
-  GLM_CHECK(t.is_contiguous(), "{}: {} must be contiguous, got {} with strides {}", op, name,
-            t.describe(), shape_str(t.strides()));
+  require_contiguous(op, name, t);
 }
 inline void require_f32(std::string_view op, std::string_view name, const Tensor& t) {
   require_layout(op, name, t, DType::f32);
@@ -83,11 +86,12 @@ inline std::int64_t rows_of(const Tensor& t) {
 struct LinearDims {
   std::int64_t R, out, in;
 };
-inline LinearDims require_linear(std::string_view op, const Tensor& y_or_dy, const Tensor& x,
-                                 const Tensor& W, DType act, DType weight) {
-  require_layout(op, "x", x, act);
-  require_layout(op, "W", W, weight);
-  require_layout(op, "y", y_or_dy, act);
+// The shapes alone (any storage), each tensor contiguous.
+inline LinearDims require_linear_shapes(std::string_view op, const Tensor& y_or_dy,
+                                        const Tensor& x, const Tensor& W) {
+  require_contiguous(op, "x", x);
+  require_contiguous(op, "W", W);
+  require_contiguous(op, "y", y_or_dy);
   GLM_CHECK(W.dim() == 2, "{}: W must be [out, in], got {}", op, shape_str(W.shape()));
   const std::int64_t out = W.size(0), in = W.size(1);
   GLM_CHECK(x.dim() >= 1 && x.size(-1) == in, "{}: x {} does not match W {}", op,
@@ -97,6 +101,14 @@ inline LinearDims require_linear(std::string_view op, const Tensor& y_or_dy, con
             "{}: y {} does not match x {} and W {}", op, shape_str(y_or_dy.shape()),
             shape_str(x.shape()), shape_str(W.shape()));
   return {R, out, in};
+}
+
+inline LinearDims require_linear(std::string_view op, const Tensor& y_or_dy, const Tensor& x,
+                                 const Tensor& W, DType act, DType weight) {
+  require_layout(op, "x", x, act);
+  require_layout(op, "W", W, weight);
+  require_layout(op, "y", y_or_dy, act);
+  return require_linear_shapes(op, y_or_dy, x, W);
 }
 
 // The raw operands of a GEMM (kernels/gemm.h, kernels/cuda/cuda_gemm.h): sizes >= 0, each

@@ -10,7 +10,10 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+
+#include "core/dtype.h"
 
 namespace glm::kernels {
 
@@ -38,5 +41,44 @@ GemmBackend gemm_backend();
 // "onednn" | "openblas" | "naive"; throws InputError naming the value otherwise.
 GemmBackend parse_gemm_backend(std::string_view name);
 std::string_view gemm_backend_name(GemmBackend b);
+
+// The 16-bit GEMM: A and B stored in the same 16-bit type (bf16 or f16), the products summed
+// in fp32, C stored in f32 or in the operands' type (rounded once, to nearest even):
+//
+//   C = op(A) op(B) (+ bias[j] on every row) (+ C as it was, when accumulate)
+//
+// Layout as GemmArgs (row-major, lda/ldb/ldc in elements). Two paths, fixed per process:
+//   native  oneDNN's matmul primitive on the 16-bit operands (brgemm kernels using
+//           AVX512-BF16 / AVX512-FP16 / AMX), primitives cached per shape;
+//   fp32    each operand converted to fp32 and multiplied by the fp32 gemm above (a CPU
+//           whose oneDNN has only its reference loop for the type, e.g. fp16 on AMD Zen 4,
+//           or GLM_GEMM16=fp32, which forces it so the suite covers it on every machine).
+// Both sum exact products of the same operands in fp32, so they differ only in the order of
+// the sums.
+struct Gemm16Args {
+  Trans trans_a = Trans::N, trans_b = Trans::N;
+  std::int64_t M = 0, N = 0, K = 0;
+  DType type = DType::bf16;  // A and B
+  const void* A = nullptr;
+  std::int64_t lda = 0;
+  const void* B = nullptr;
+  std::int64_t ldb = 0;
+  DType c_type = DType::f32;  // f32 or `type`
+  void* C = nullptr;
+  std::int64_t ldc = 0;
+  bool accumulate = false;
+  const float* bias = nullptr;  // [N] or null
+};
+
+enum class Gemm16Path { native, fp32 };
+
+void gemm16(const Gemm16Args& g);
+// The path gemm16 takes for operands of `type` (f16 or bf16) on this CPU and process.
+Gemm16Path gemm16_path(DType type);
+// What runs it: oneDNN's implementation name (for example "brg:avx512_core_bf16",
+// "brg:avx512_core_amx"), or why the fp32 path does. For the start-up log and benchmarks.
+std::string gemm16_implementation(DType type);
+// Tests and benchmarks: force the fp32 path (true) or follow the CPU and GLM_GEMM16 (false).
+void set_gemm16_force_fp32(bool force);
 
 }  // namespace glm::kernels

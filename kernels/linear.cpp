@@ -1,4 +1,5 @@
-// The linear ops' entries: checked once here, then run by kernels/cpu/linear.cpp and
+// The linear ops' entries: checked once here, then run by kernels/cpu/linear.cpp (the fp32
+// gemm, or gemm16 for 16-bit activations where the CPU multiplies 16-bit natively) and
 // bias.cpp, or on CUDA by kernels/cuda/cuda_linear.cpp (cuBLAS) and the bias kernel.
 #include "kernels/linear.h"
 
@@ -15,9 +16,45 @@
 #endif
 
 namespace glm::kernels {
+namespace {
+
+bool is_f32_or(const Tensor* t, DType type) {
+  return t == nullptr || t->raw() == nullptr || t->dtype() == DType::f32 || t->dtype() == type;
+}
+
+// The 16-bit GEMM path (kernels/gemm.h): activations x stored in a 16-bit type whose GEMM
+// runs natively on this CPU, the other tensors f32 or that type. Otherwise a 16-bit argument
+// goes through Wide (fp32 copies, the fp32 GEMM).
+bool runs_16bit(const Tensor& x, std::initializer_list<const Tensor*> others) {
+  if (!x.device().is_cpu() || !is_16bit(x) || gemm16_path(x.dtype()) != Gemm16Path::native)
+    return false;
+  for (const Tensor* t : others)
+    if (!is_f32_or(t, x.dtype())) return false;
+  return true;
+}
+
+// Float storage (f32, f16 or bf16) for an optional bias or its gradient.
+void require_float(std::string_view op, std::string_view name, const Tensor* t) {
+  if (t)
+    GLM_CHECK(t->dtype() == DType::f32 || is_16bit(*t), "{}: {} is {}, expected a float type",
+              op, name, t->describe());
+}
+
+}  // namespace
 
 void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
                     MatmulInputs inputs) {
+  if (runs_16bit(x, {&y, &W, b})) {
+    constexpr const char* op = "linear_forward";
+    op_device(op, {{"y", y}, {"x", x}, {"W", W}, {"b", b}});
+    const LinearDims d = require_linear_shapes(op, y, x, W);
+    require_float(op, "b", b);
+    if (b) {
+      require_contiguous(op, "b", *b);
+      require_shape(op, "b", *b, {d.out});
+    }
+    return cpu::linear_forward_16bit(y, x, W, b);
+  }
   if (any_16bit({&y, &x, &W, b})) {
     Wide Y(y, Wide::out), X(x), WW(W), Bb(b);
     linear_forward(*Y, *X, *WW, Bb.get(), inputs);
@@ -38,6 +75,23 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
 
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
                      const Tensor& W, bool accumulate_dx, MatmulInputs inputs) {
+  if (runs_16bit(x, {dx, &dW, db, &dy, &W})) {
+    constexpr const char* op = "linear_backward";
+    op_device(op, {{"dx", dx}, {"dW", dW}, {"db", db}, {"dy", dy}, {"x", x}, {"W", W}});
+    const LinearDims d = require_linear_shapes(op, dy, x, W);
+    require_contiguous(op, "dW", dW);
+    require_shape(op, "dW", dW, W.shape());
+    if (dx) {
+      require_contiguous(op, "dx", *dx);
+      require_shape(op, "dx", *dx, x.shape());
+    }
+    require_float(op, "db", db);
+    if (db) {
+      require_contiguous(op, "db", *db);
+      require_shape(op, "db", *db, {d.out});
+    }
+    return cpu::linear_backward_16bit(dx, dW, db, dy, x, W, accumulate_dx);
+  }
   if (any_16bit({dx, &dW, db, &dy, &x, &W})) {
     Wide DX(dx, accumulate_dx ? Wide::inout : Wide::out), DW(dW, Wide::inout),
         DB(db, Wide::inout), DY(dy), X(x), WW(W);

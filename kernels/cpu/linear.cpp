@@ -1,11 +1,13 @@
-// Linear layer on CPU: the products go to gemm (oneDNN by default); the bias work is a
-// row-parallel fill (forward) and a column-blocked sum (backward).
+// Linear layer on CPU: the products go to gemm (oneDNN by default), or, with 16-bit
+// activations, to the 16-bit gemm16; the bias work is a row-parallel fill (forward) and a
+// column-blocked sum (backward).
 #include "kernels/linear.h"
 
 #include <omp.h>
 
 #include <vector>
 
+#include "core/half.h"
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/gemm.h"
@@ -35,6 +37,99 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void column_sum
     for (std::int64_t j = 0; j < w; ++j) acc[j] += row[j];
   }
   for (std::int64_t j = 0; j < w; ++j) db[j0 + j] += static_cast<float>(acc[j]);
+}
+
+// The same sums over a 16-bit dy: each element widened in registers.
+void column_sums_16(float* acc_out, const std::uint16_t* dy, bool bf16, std::int64_t R,
+                    std::int64_t n, std::int64_t j0, std::int64_t j1) {
+  double acc[kColBlock] = {};
+  const std::int64_t w = j1 - j0;
+  for (std::int64_t r = 0; r < R; ++r) {
+    const std::uint16_t* row = dy + r * n + j0;
+    for (std::int64_t j = 0; j < w; ++j) acc[j] += float_from_16(row[j], bf16);
+  }
+  for (std::int64_t j = 0; j < w; ++j) acc_out[j0 + j] = static_cast<float>(acc[j]);
+}
+
+// db [out] += sum_r dy [r, :], for dy and db each f32, f16 or bf16 (db rounded once).
+void add_column_sums(Tensor& db, const Tensor& dy, std::int64_t R, std::int64_t out) {
+  const std::int64_t blocks = (out + kColBlock - 1) / kColBlock;
+  if (dy.dtype() == DType::f32 && db.dtype() == DType::f32) {
+    const float* DY = dy.data<float>();
+    float* DB = db.data<float>();
+#pragma omp parallel for schedule(static) if (R * out >= kParallelMin)
+    for (std::int64_t blk = 0; blk < blocks; ++blk)
+      column_sums(DB, DY, R, out, blk * kColBlock, std::min(out, (blk + 1) * kColBlock));
+    return;
+  }
+  std::vector<float> sums(static_cast<std::size_t>(out));
+  if (dy.dtype() == DType::f32) {
+    const float* DY = dy.data<float>();
+#pragma omp parallel for schedule(static) if (R * out >= kParallelMin)
+    for (std::int64_t blk = 0; blk < blocks; ++blk)
+      column_sums(sums.data(), DY, R, out, blk * kColBlock, std::min(out, (blk + 1) * kColBlock));
+  } else {
+    const auto* DY = static_cast<const std::uint16_t*>(dy.raw());
+    const bool bf16 = dy.dtype() == DType::bf16;
+#pragma omp parallel for schedule(static) if (R * out >= kParallelMin)
+    for (std::int64_t blk = 0; blk < blocks; ++blk)
+      column_sums_16(sums.data(), DY, bf16, R, out, blk * kColBlock,
+                     std::min(out, (blk + 1) * kColBlock));
+  }
+  if (db.dtype() == DType::f32) {
+    float* DB = db.data<float>();
+    for (std::int64_t j = 0; j < out; ++j) DB[j] += sums[j];
+  } else {
+    auto* DB = static_cast<std::uint16_t*>(db.raw());
+    const bool bf16 = db.dtype() == DType::bf16;
+    for (std::int64_t j = 0; j < out; ++j)
+      DB[j] = float_to_16(float_from_16(DB[j], bf16) + sums[j], bf16);
+  }
+}
+
+// A matrix operand of the 16-bit GEMM in the type t: the tensor's own storage when it is
+// stored so, else a copy rounded to t (to nearest even). In a 16-bit run the fp32 weights
+// hold values of t already, so their copy is exact.
+class Operand16 {
+ public:
+  Operand16(const Tensor& x, DType t) {
+    if (x.dtype() == t) {
+      ptr_ = x.raw();
+      return;
+    }
+    const std::int64_t n = x.numel();
+    copy_.resize(static_cast<std::size_t>(n));
+    const bool bf16 = t == DType::bf16;
+    std::uint16_t* dst = copy_.data();
+    if (x.dtype() == DType::f32) {
+      const float* src = x.data<float>();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+      for (std::int64_t i = 0; i < n; ++i) dst[i] = float_to_16(src[i], bf16);
+    } else {
+      const auto* src = static_cast<const std::uint16_t*>(x.raw());
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+      for (std::int64_t i = 0; i < n; ++i) dst[i] = float_to_16(float_from_16(src[i], !bf16), bf16);
+    }
+    ptr_ = dst;
+  }
+  const void* get() const { return ptr_; }
+
+ private:
+  const void* ptr_ = nullptr;
+  std::vector<std::uint16_t> copy_;
+};
+
+// A bias as fp32 (the GEMM adds it in its fp32 epilogue).
+std::vector<float> bias_f32(const Tensor& b) {
+  std::vector<float> out(static_cast<std::size_t>(b.numel()));
+  if (b.dtype() == DType::f32) {
+    std::copy_n(b.data<float>(), b.numel(), out.data());
+  } else {
+    const auto* src = static_cast<const std::uint16_t*>(b.raw());
+    for (std::int64_t i = 0; i < b.numel(); ++i)
+      out[i] = float_from_16(src[i], b.dtype() == DType::bf16);
+  }
+  return out;
 }
 
 }  // namespace
@@ -101,14 +196,74 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
     g.ldc = in;
     gemm(g);
   }
-  if (db) {
-    const float* DY = dy.data<float>();
-    float* DB = db->data<float>();
-    const std::int64_t blocks = (out + kColBlock - 1) / kColBlock;
-#pragma omp parallel for schedule(static) if (R * out >= kParallelMin)
-    for (std::int64_t blk = 0; blk < blocks; ++blk)
-      column_sums(DB, DY, R, out, blk * kColBlock, std::min(out, (blk + 1) * kColBlock));
+  if (db) add_column_sums(*db, dy, R, out);
+}
+
+void linear_forward_16bit(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b) {
+  const std::int64_t out = W.size(0), in = W.size(1), R = rows_of(x);
+  const DType t = x.dtype();
+  const Operand16 w(W, t);
+  const std::vector<float> bias = b ? bias_f32(*b) : std::vector<float>{};
+  // y [R, out] = x [R, in] W^T + b
+  Gemm16Args g;
+  g.trans_b = Trans::T;
+  g.M = R;
+  g.N = out;
+  g.K = in;
+  g.type = t;
+  g.A = x.raw();
+  g.lda = in;
+  g.B = w.get();
+  g.ldb = in;
+  g.c_type = y.dtype();
+  g.C = y.raw();
+  g.ldc = out;
+  g.bias = b ? bias.data() : nullptr;
+  gemm16(g);
+}
+
+void linear_backward_16bit(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
+                           const Tensor& W, bool accumulate_dx) {
+  const std::int64_t out = W.size(0), in = W.size(1), R = rows_of(x);
+  const DType t = x.dtype();
+  const Operand16 d(dy, t);
+  if (dx) {
+    // dx [R, in] (=/+=) dy [R, out] W [out, in]
+    const Operand16 w(W, t);
+    Gemm16Args g;
+    g.M = R;
+    g.N = in;
+    g.K = out;
+    g.type = t;
+    g.A = d.get();
+    g.lda = out;
+    g.B = w.get();
+    g.ldb = in;
+    g.c_type = dx->dtype();
+    g.C = dx->raw();
+    g.ldc = in;
+    g.accumulate = accumulate_dx;
+    gemm16(g);
   }
+  {
+    // dW [out, in] += dy^T [out, R] x [R, in]
+    Gemm16Args g;
+    g.trans_a = Trans::T;
+    g.M = out;
+    g.N = in;
+    g.K = R;
+    g.type = t;
+    g.A = d.get();
+    g.lda = out;
+    g.B = x.raw();
+    g.ldb = in;
+    g.c_type = dW.dtype();
+    g.C = dW.raw();
+    g.ldc = in;
+    g.accumulate = true;
+    gemm16(g);
+  }
+  if (db) add_column_sums(*db, dy, R, out);
 }
 
 }  // namespace glm::kernels::cpu

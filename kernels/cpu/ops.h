@@ -49,6 +49,12 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
                     MatmulInputs inputs);
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
                      const Tensor& W, bool accumulate_dx, MatmulInputs inputs);
+// The same with x (and dy) in a 16-bit type whose gemm16 runs natively (kernels/gemm.h):
+// every other operand enters the product rounded to x's type; y, dx, dW and db are f32 or
+// x's type, b any float storage.
+void linear_forward_16bit(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b);
+void linear_backward_16bit(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
+                           const Tensor& W, bool accumulate_dx);
 void add_bias(Tensor& y, const Tensor& b);
 
 void scaled_add(Tensor& y, float alpha, const Tensor& a, const Tensor& b);

@@ -44,6 +44,20 @@ __attribute__((target("avx2,fma"))) float fma_loop_avx2(long iters, float seed) 
   return out[0] + out[7];
 }
 
+// The bf16 dot-product instruction (AVX512-BF16): each vdpbf16ps adds two products of bf16
+// pairs into each of 16 fp32 lanes, 64 FLOPs, the instruction oneDNN's bf16 GEMM runs on.
+__attribute__((target("avx512f,avx512bf16"))) float bf16_dot_loop(long iters, float seed) {
+  __m512 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(seed + i);
+  const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.5f), _mm512_set1_ps(0.25f));
+  const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(2e-3f));
+  for (long it = 0; it < iters; ++it)
+    for (int i = 0; i < 12; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+  __m512 s = acc[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
+  return _mm512_reduce_add_ps(s);
+}
+
 float fma_loop_scalar(long iters, float seed) {
   float acc[12];
   for (int i = 0; i < 12; ++i) acc[i] = seed + i;
@@ -74,9 +88,12 @@ double thread_cpu_seconds() {
 }
 }  // namespace
 
-double measure_fma_peak_flops(int threads) {
+namespace {
+// The fastest thread's FLOPs per CPU-second of `loop` (flops_per_iter per iteration), best of
+// 5 reps on each of `threads` threads, times `threads`.
+double measure_peak(int threads, double flops_per_iter, float (*loop)(long, float)) {
   const long iters = 10000000;  // ~40 ms a rep: long enough for the clock to ramp up
-  const double flops_per_rep = 2.0 * 12 * lanes() * iters;
+  const double flops_per_rep = flops_per_iter * static_cast<double>(iters);
   double best = 0;  // FLOPs per CPU-second of the fastest thread
 #pragma omp parallel num_threads(threads) reduction(max : best)
   for (int rep = 0; rep < 5; ++rep) {
@@ -85,12 +102,27 @@ double measure_fma_peak_flops(int threads) {
     const double t0 = thread_cpu_seconds();
     float seed = static_cast<float>(omp_get_thread_num() + rep);
     asm volatile("" : "+x"(seed));
-    float result = fma_loop(iters, seed);
+    float result = loop(iters, seed);
     asm volatile("" : "+x"(result));
     const double s = thread_cpu_seconds() - t0;
     if (s > 0) best = std::max(best, flops_per_rep / s);
   }
   return best * threads;
+}
+}  // namespace
+
+double measure_fma_peak_flops(int threads) {
+  return measure_peak(threads, 2.0 * 12 * lanes(), fma_loop);
+}
+
+bool cpu_has_avx512_bf16() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+}
+
+double measure_bf16_dot_peak_flops(int threads) {
+  if (!cpu_has_avx512_bf16()) return 0;
+  return measure_peak(threads, 4.0 * 12 * 16, bf16_dot_loop);
 }
 
 }  // namespace glm

@@ -15,4 +15,10 @@ std::string cpu_isa();
 // it an upper bound for MFU, loaded or quiet, with one rank or several per machine.
 double measure_fma_peak_flops(int threads);
 
+// Whether the CPU has the AVX512-BF16 dot product (vdpbf16ps) that bf16 GEMMs run on.
+bool cpu_has_avx512_bf16();
+// The same measure for vdpbf16ps (two bf16 products added into each fp32 lane: 4 FLOPs a
+// lane): the peak of a bf16 GEMM on a CPU without AMX. 0 without AVX512-BF16.
+double measure_bf16_dot_peak_flops(int threads);
+
 }  // namespace glm

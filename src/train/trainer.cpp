@@ -69,7 +69,7 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
   round_params();
   metrics_ = std::make_unique<MetricsLog>(world_rank() == 0 ? options_.log_dir : std::string(),
                                           config_.train.train_iters);
-  const PeakFlops peak = rank_peak_flops(mo.device, precision == model::Precision::fp16);
+  const PeakFlops peak = rank_peak_flops(mo.device, precision);
   peak_flops_ = peak.flops;
 
   spdlog::info("model: {} parameters, N={} h={} a={} f={} V={} T={}, {} {}",
@@ -86,10 +86,10 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
                shard.end_layer(mc), shard.has_embedding ? " + embedding" : "",
                shard.has_head ? " + head" : "");
   spdlog::info("precision: {}: activations stored as {}, parameter values {}, fp32 master "
-               "weights and moments{}, loss scaling {}",
+               "weights and moments{}, loss scaling {}; GEMMs: {}",
                model::precision_name(precision), dtype_name(policy.activations),
                dtype_name(policy.params), policy.separate_master() ? "" : " (the parameters)",
-               policy.loss_scaling ? "dynamic" : "off");
+               policy.loss_scaling ? "dynamic" : "off", describe_gemms(mo.device, precision));
   metrics_->log_event({{"event", "start"}, {"config", config_.to_json()},
                        {"parameters", mc.num_parameters()}, {"peak_flops", peak_flops_}});
   metrics_->log_config(state_.step, config_.to_json());

@@ -2,14 +2,17 @@
 // reference model doing the same work in the same run on the same machine.
 //
 //   build/bin/bench_model_step --config configs/small.json --threads 2 [--peer]
-//        [--optimizer none|adamw] [--precision fp32|fp16] [--results tests/bench/RESULTS.md]
+//        [--optimizer none|adamw] [--precision fp32|fp16|bf16] [--results tests/bench/RESULTS.md]
 //
 // With --optimizer adamw a step is a whole training step as the trainer runs it: forward,
 // backward, overflow check, gradient norm and clipping, fused AdamW on the fp32 master
-// weights, and in fp16 the refresh of the fp16 weights; the peer adds torch.optim.AdamW.
+// weights, and in fp16 / bf16 the refresh of the 16-bit weights; the peer adds
+// torch.optim.AdamW, under autocast(bfloat16) for bf16.
 //
-// Prints tokens/s for both, their ratio, our achieved TFLOP/s and MFU against the FMA peak
-// of the threads used, and the fraction of the sgemm peak measured in this run. The
+// Prints tokens/s for both, their ratio, our achieved TFLOP/s and MFU against the peak the
+// trainer uses for the precision (src/train/device_peak.h: the fp32 FMA peak, or the bf16
+// dot product's when bf16 GEMMs run natively), and the fraction of the GEMM rate measured
+// in this run for the precision (a square sgemm, or gemm16 on 16-bit operands). The
 // PyTorch peer runs in its best configuration here (docs/design.md section 10): OpenMP
 // OpenBLAS with OPENBLAS_CORETYPE=SkylakeX, set for that command only.
 #include <omp.h>
@@ -37,6 +40,7 @@
 #include "model/init.h"
 #include "optim/adamw.h"
 #include "optim/grad_clip.h"
+#include "train/device_peak.h"
 #include "tests/bench/bench_util.h"
 
 namespace po = boost::program_options;
@@ -48,20 +52,35 @@ using bench::seconds_since;
 
 namespace {
 
-// Best of 3 square sgemms with the process's GEMM backend: the attainable GEMM peak.
-double measure_sgemm_flops(int n) {
+// Best of 3 square GEMMs as the precision runs them (sgemm with the process's backend, or
+// gemm16 on bf16 / f16 operands): the attainable GEMM rate.
+double measure_gemm_flops(int n, const std::string& precision) {
   std::vector<float> a(std::size_t(n) * n, 0.5f), b(a), c(a.size());
-  kernels::GemmArgs g;
-  g.M = g.N = g.K = n;
-  g.A = a.data();
-  g.B = b.data();
-  g.C = c.data();
-  g.lda = g.ldb = g.ldc = n;
-  kernels::gemm(g);  // JIT / warm-up
+  std::vector<std::uint16_t> a16(a.size(), 0x3f00), b16(a16);  // 0.5 in bf16 (f16: ~1.9)
+  auto run = [&] {
+    if (precision == "fp32") {
+      kernels::GemmArgs g;
+      g.M = g.N = g.K = n;
+      g.A = a.data();
+      g.B = b.data();
+      g.C = c.data();
+      g.lda = g.ldb = g.ldc = n;
+      return kernels::gemm(g);
+    }
+    kernels::Gemm16Args g;
+    g.M = g.N = g.K = n;
+    g.type = precision == "bf16" ? DType::bf16 : DType::f16;
+    g.A = a16.data();
+    g.B = b16.data();
+    g.C = c.data();
+    g.lda = g.ldb = g.ldc = n;
+    kernels::gemm16(g);
+  };
+  run();  // JIT / warm-up
   double best = 0;
   for (int i = 0; i < 3; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    kernels::gemm(g);
+    run();
     best = std::max(best, 2.0 * n * n * n / seconds_since(t0));
   }
   return best;
@@ -82,7 +101,7 @@ int main(int argc, char** argv) try {
       "warmup", po::value(&warmup)->default_value(2), "untimed steps first")(
       "peer", po::bool_switch(&peer), "also time the PyTorch reference model")(
       "optimizer", po::value(&optimizer)->default_value("none"), "none | adamw")(
-      "precision", po::value(&precision), "fp32 | fp16 (overrides train.precision)")(
+      "precision", po::value(&precision), "fp32 | fp16 | bf16 (overrides train.precision)")(
       "python", po::value(&python)->default_value("/usr/bin/python3"), "python with torch")(
       "results", po::value(&results), "append a row to this RESULTS.md")(
       "set", po::value<std::vector<std::string>>()->composing(), "config override key=value");
@@ -106,16 +125,18 @@ int main(int argc, char** argv) try {
 
   // Measured before and after the timed steps (the larger counts): a busy neighbour on a
   // shared machine can depress one measurement.
-  double fma_peak = measure_fma_peak_flops(threads);
-  const double sgemm_peak = measure_sgemm_flops(2048);
-  fmt::print("machine: {} threads, ISA {}, FMA peak {:.0f} GFLOP/s, sgemm ({}) {:.0f} GFLOP/s\n",
-             threads, cpu_isa(), fma_peak / 1e9, kernels::gemm_backend_name(kernels::gemm_backend()),
-             sgemm_peak / 1e9);
+  const model::Precision precision_mode = rc.train.precision_mode();
+  train::PeakFlops peak = train::rank_peak_flops(Device::cpu(), precision_mode);
+  const double gemm_rate = measure_gemm_flops(2048, rc.train.precision);
+  const std::string gemm_name = train::describe_gemms(Device::cpu(), precision_mode);
+  fmt::print("machine: {} threads, ISA {}, peak {:.0f} GFLOP/s ({}); GEMMs {}: {:.0f} GFLOP/s\n",
+             threads, cpu_isa(), peak.flops / 1e9, peak.basis, gemm_name, gemm_rate / 1e9);
 
   model::GLMModel m(rc.model, rc.model_options());
   model::deepnorm_init(m.params(), rc.train.seed);
   const bool fp16 = rc.train.precision == "fp16";
-  Tensor master = fp16 ? m.params().flat().clone() : m.params().flat();
+  const bool half = rc.train.precision != "fp32";  // 16-bit weights from an fp32 master
+  Tensor master = half ? m.params().flat().clone() : m.params().flat();
   m.round_params_to_precision();
   auto layout = std::make_shared<const model::ParamLayout>(m.layout());
   optim::AdamW opt(layout, rc.optim.adamw(), master);
@@ -131,7 +152,7 @@ int main(int argc, char** argv) try {
       if (kernels::all_finite(g)) {
         double norm = std::sqrt(optim::local_sum_squares(g)) / loss_scale;
         opt.step(g, 1e-4, static_cast<float>(optim::clip_coefficient(norm, 1.0) / loss_scale));
-        if (fp16) {
+        if (half) {
           m.params().flat().copy_from(master);
           m.round_params_to_precision();
         }
@@ -139,24 +160,30 @@ int main(int argc, char** argv) try {
     }
     if (s >= warmup) ms.push_back(1e3 * seconds_since(t0));
   }
-  fma_peak = std::max(fma_peak, measure_fma_peak_flops(threads));
+  const train::PeakFlops peak_after = train::rank_peak_flops(Device::cpu(), precision_mode);
+  if (peak_after.flops > peak.flops) peak = peak_after;
   const double step_ms = median(ms), tokens_per_s = B * T / (step_ms / 1e3);
   const double flops =
       3.0 * rc.model.forward_flops(B * T, static_cast<double>(batch.num_targets())) /
       (step_ms / 1e3);
   fmt::print("glm-train  {} {} {}: {:.0f} tokens/s, step {:.1f} ms (median of {}), {:.1f} GFLOP/s, "
-             "MFU {:.1f}% of FMA peak, {:.1f}% of sgemm peak\n",
+             "MFU {:.1f}% of peak, {:.1f}% of the {} GEMM rate\n",
              config_path, rc.train.precision, adamw ? "fwd+bwd+adamw" : "fwd+bwd", tokens_per_s,
-             step_ms, steps, flops / 1e9,
-             100 * flops / fma_peak, 100 * flops / sgemm_peak);
+             step_ms, steps, flops / 1e9, 100 * flops / peak.flops, 100 * flops / gemm_rate,
+             rc.train.precision);
 
   double peer_tps = 0;
   if (peer) {
+    // PyTorch's CPU autocast has bf16 only: an fp16 run is compared with its fp32 step.
+    const std::string peer_precision = rc.train.precision == "fp16" ? "fp32" : rc.train.precision;
+    if (peer_precision != rc.train.precision)
+      fmt::print("pytorch peer in {} (its CPU autocast has no {})\n", peer_precision,
+                 rc.train.precision);
     std::string cmd = fmt::format(
         "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=SkylakeX "
         "{} {}/tests/reference/bench_torch.py --config {} --micro-batch {} --threads {} --steps {} "
-        "--warmup {} --optimizer {}",
-        python, GLM_SOURCE_DIR, config_path, B, threads, steps, warmup, optimizer);
+        "--warmup {} --optimizer {} --precision {}",
+        python, GLM_SOURCE_DIR, config_path, B, threads, steps, warmup, optimizer, peer_precision);
     std::string out = run_capture(cmd);
     auto j = nlohmann::json::parse(out.substr(out.find('{')), nullptr, false);
     if (out.empty() || j.is_discarded()) {
@@ -176,9 +203,10 @@ int main(int argc, char** argv) try {
     std::ofstream out(results, std::ios::app);
     out << fmt::format(
         "| {} tokens/s, {} | {} B={} T={} | CPU {} threads {} | {:.0f} (MFU {:.1f}%, {:.0f}% of "
-        "sgemm) | {} | {} | {} |\n",
+        "the {} GEMM rate) | {} | {} | {} |\n",
         adamw ? "training step" : "fwd+bwd", rc.train.precision, config_path.substr(config_path.rfind('/') + 1), B, T, threads,
-        cpu_isa(), tokens_per_s, 100 * flops / fma_peak, 100 * flops / sgemm_peak,
+        cpu_isa(), tokens_per_s, 100 * flops / peak.flops, 100 * flops / gemm_rate,
+        rc.train.precision,
         peer ? fmt::format("{:.0f} (PyTorch)", peer_tps) : "-",
         peer ? fmt::format("{:.2f}x", tokens_per_s / peer_tps) : "-", date);
   }

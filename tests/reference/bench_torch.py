@@ -3,7 +3,7 @@
 model the golden test checks) so that glm-train is compared with an honest PyTorch run.
 
     python3 bench_torch.py --config CONFIG.json --micro-batch 8 --threads 2 --steps 10 \
-        --warmup 3 [--optimizer none|adamw] [--precision fp32|fp16] [--device cpu|cuda]
+        --warmup 3 [--optimizer none|adamw] [--precision fp32|fp16|bf16] [--device cpu|cuda]
 
 CONFIG.json holds a "model" object (docs/design.md section 2 keys; ffn_hidden_size 0 = 8h/3 rounded
 to a multiple of 64; nonzero dropouts are applied as in training). One step = zero_grad +
@@ -13,7 +13,8 @@ Prints one JSON line: tokens_per_s_median, step_ms_median, step_ms, threads, tor
 
 On a GPU (--device cuda, the peer of the GPU check): the same model moved to the device,
 fp16 under torch.autocast (fp32 master weights, a fixed loss scale of 1024), timed with
-torch.cuda.synchronize() around each step; peak memory in the JSON. The reference is eager
+torch.cuda.synchronize() around each step; peak memory in the JSON. --precision bf16 runs
+under torch.autocast(bfloat16) on either device (oneDNN's bf16 matmul on a CPU that has it). The reference is eager
 PyTorch with the unfused attention of the golden test (no FlashAttention), i.e. what a
 plain PyTorch implementation of the same math achieves.
 
@@ -46,7 +47,8 @@ def parse_args(argv):
     p.add_argument("--steps", type=int, default=10, help="timed steps")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     p.add_argument("--optimizer", choices=("none", "adamw"), default="none")
-    p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
+    p.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32",
+                   help="fp16: autocast on CUDA; bf16: autocast(bfloat16) on the device")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--seed", type=int, default=1234)
     return p.parse_args(argv)
@@ -93,6 +95,10 @@ def main(argv=None):
             with torch.autocast("cuda", dtype=torch.float16):
                 _, loss, _ = model(batch)
             (loss * 1024.0).backward()
+        elif args.precision == "bf16":  # no loss scaling: bf16 has fp32's exponent range
+            with torch.autocast(args.device, dtype=torch.bfloat16):
+                _, loss, _ = model(batch)
+            loss.backward()
         else:
             _, loss, _ = model(batch)
             loss.backward()
