@@ -5,6 +5,7 @@
 
 #include <omp.h>
 
+#include <bit>
 #include <vector>
 
 #include "core/half.h"
@@ -39,16 +40,24 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void column_sum
   for (std::int64_t j = 0; j < w; ++j) db[j0 + j] += static_cast<float>(acc[j]);
 }
 
-// The same sums over a 16-bit dy: each element widened in registers.
-void column_sums_16(float* acc_out, const std::uint16_t* dy, bool bf16, std::int64_t R,
-                    std::int64_t n, std::int64_t j0, std::int64_t j1) {
+// The same sums over a 16-bit dy, each element widened in registers (bf16: the top half of
+// an fp32, so the loop vectorises).
+template <bool kBf16>
+void column_sums_16(float* sums, const std::uint16_t* dy, std::int64_t R, std::int64_t n,
+                    std::int64_t j0, std::int64_t j1) {
   double acc[kColBlock] = {};
   const std::int64_t w = j1 - j0;
   for (std::int64_t r = 0; r < R; ++r) {
     const std::uint16_t* row = dy + r * n + j0;
-    for (std::int64_t j = 0; j < w; ++j) acc[j] += float_from_16(row[j], bf16);
+    if constexpr (kBf16) {
+#pragma omp simd
+      for (std::int64_t j = 0; j < w; ++j)
+        acc[j] += std::bit_cast<float>(static_cast<std::uint32_t>(row[j]) << 16);
+    } else {
+      for (std::int64_t j = 0; j < w; ++j) acc[j] += half_to_float(row[j]);
+    }
   }
-  for (std::int64_t j = 0; j < w; ++j) acc_out[j0 + j] = static_cast<float>(acc[j]);
+  for (std::int64_t j = 0; j < w; ++j) sums[j0 + j] = static_cast<float>(acc[j]);
 }
 
 // db [out] += sum_r dy [r, :], for dy and db each f32, f16 or bf16 (db rounded once).
@@ -72,9 +81,13 @@ void add_column_sums(Tensor& db, const Tensor& dy, std::int64_t R, std::int64_t 
     const auto* DY = static_cast<const std::uint16_t*>(dy.raw());
     const bool bf16 = dy.dtype() == DType::bf16;
 #pragma omp parallel for schedule(static) if (R * out >= kParallelMin)
-    for (std::int64_t blk = 0; blk < blocks; ++blk)
-      column_sums_16(sums.data(), DY, bf16, R, out, blk * kColBlock,
-                     std::min(out, (blk + 1) * kColBlock));
+    for (std::int64_t blk = 0; blk < blocks; ++blk) {
+      const std::int64_t j0 = blk * kColBlock, j1 = std::min(out, (blk + 1) * kColBlock);
+      if (bf16)
+        column_sums_16<true>(sums.data(), DY, R, out, j0, j1);
+      else
+        column_sums_16<false>(sums.data(), DY, R, out, j0, j1);
+    }
   }
   if (db.dtype() == DType::f32) {
     float* DB = db.data<float>();
@@ -97,26 +110,15 @@ class Operand16 {
       ptr_ = x.raw();
       return;
     }
-    const std::int64_t n = x.numel();
-    copy_.resize(static_cast<std::size_t>(n));
-    const bool bf16 = t == DType::bf16;
-    std::uint16_t* dst = copy_.data();
-    if (x.dtype() == DType::f32) {
-      const float* src = x.data<float>();
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-      for (std::int64_t i = 0; i < n; ++i) dst[i] = float_to_16(src[i], bf16);
-    } else {
-      const auto* src = static_cast<const std::uint16_t*>(x.raw());
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-      for (std::int64_t i = 0; i < n; ++i) dst[i] = float_to_16(float_from_16(src[i], !bf16), bf16);
-    }
-    ptr_ = dst;
+    copy_ = Tensor::empty(x.shape(), t);
+    convert(copy_, x);
+    ptr_ = copy_.raw();
   }
   const void* get() const { return ptr_; }
 
  private:
   const void* ptr_ = nullptr;
-  std::vector<std::uint16_t> copy_;
+  Tensor copy_;
 };
 
 // A bias as fp32 (the GEMM adds it in its fp32 epilogue).

@@ -2,7 +2,7 @@
 //
 //   glm-train --config FILE [--data DIR] [--save DIR] [--load DIR [--load-iter N]]
 //             [--save-interval N] [--train-iters N] [--dp N --tp N --pp N]
-//             [--precision fp32|fp16|bf16] [--device cpu|cuda] [--seed N] [--log-dir DIR]
+//             [--precision fp32|fp16|bf16|auto] [--device cpu|cuda] [--seed N] [--log-dir DIR]
 //             [--set key=value]...
 //   (under mpirun -n R: R = dp x tp x pp ranks; the layout comes from the flags or the
 //    config's "parallel" section, dp defaulting to R / (tp x pp))
@@ -97,7 +97,8 @@ int run(int argc, char** argv, const MpiSession& mpi) {
     ("config", po::value(&config_path), "run config JSON (configs/tiny.json, configs/small.json)")
     ("data", po::value(&data_dir), "glm-preprocess output directory (overrides train.data_dir)")
     ("train-iters", po::value(&train_iters), "optimizer steps (overrides train.train_iters)")
-    ("precision", po::value(&precision), "fp32 | fp16 | bf16 (overrides train.precision)")
+    ("precision", po::value(&precision), "fp32 | fp16 | bf16 | auto (bf16 where the CPU multiplies bf16 natively, else fp32; "
+     "overrides train.precision)")
     ("device", po::value(&device), "cpu | cuda (overrides train.device; cuda: one GPU per rank, "
      "GPU i for the node's local rank i, NCCL between ranks)")
     ("seed", po::value(&seed), "seed of init, data order, masking, dropout (train.seed)")

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/json_fields.h"
+#include "model/auto_precision.h"
 #include "spec/precision.h"
 
 namespace glm::config {
@@ -180,7 +181,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
 
   JsonFields t(train_j, "train", source);
   t.get("micro_batch_size", rc.train.micro_batch_size, 1, 1 << 20);
-  t.get("precision", rc.train.precision, {"fp32", "fp16", "bf16"});
+  t.get("precision", rc.train.precision, {"fp32", "fp16", "bf16", "auto"});
   t.get("recompute", rc.train.recompute, {"none", "full"});
   t.get("device", rc.train.device, {"cpu", "cuda"});
   t.get("seed", rc.train.seed, 0, std::int64_t{1} << 62);
@@ -193,6 +194,10 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   t.get("save_interval", rc.train.save_interval, 0, std::int64_t{1} << 40);
   t.get("keep_last", rc.train.keep_last, 0, 1 << 20);
   t.get("save_failure", rc.train.save_failure, {"stop", "continue"});
+  // "auto" is settled here, so the run, its log and its checkpoints name what it trains in.
+  if (rc.train.precision == "auto")
+    rc.train.precision = std::string(model::precision_name(model::auto_precision(
+        rc.train.device == "cuda" ? Device::cuda() : Device::cpu())));
   if (rc.batch.global_batch_size % rc.train.micro_batch_size != 0)
     t.error("micro_batch_size", fmt::format("{} does not divide batch.global_batch_size {}",
                                             rc.train.micro_batch_size, rc.batch.global_batch_size));

@@ -33,7 +33,10 @@ namespace glm::config {
 
 struct TrainConfig {
   int micro_batch_size = 8;
-  std::string precision = "fp32";  // fp32 | fp16 | bf16 (spec/precision.h)
+  // fp32 | fp16 | bf16 (spec/precision.h); a config or --precision may say auto, which
+  // loading replaces by what model/auto_precision.h picks (bf16 where the CPU multiplies
+  // bf16 natively, else fp32)
+  std::string precision = "fp32";
   std::string recompute = "none";  // none | full
   // cpu | cuda (one GPU per rank: local rank modulo the visible GPUs; NCCL groups)
   std::string device = "cpu";

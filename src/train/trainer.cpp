@@ -88,7 +88,8 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
   spdlog::info("precision: {}: activations stored as {}, parameter values {}, fp32 master "
                "weights and moments{}, loss scaling {}; GEMMs: {}",
                model::precision_name(precision), dtype_name(policy.activations),
-               dtype_name(policy.params), policy.separate_master() ? "" : " (the parameters)",
+               dtype_name(policy.params),
+               policy.separate_master() ? "" : " (the parameters)",
                policy.loss_scaling ? "dynamic" : "off", describe_gemms(mo.device, precision));
   metrics_->log_event({{"event", "start"}, {"config", config_.to_json()},
                        {"parameters", mc.num_parameters()}, {"peak_flops", peak_flops_}});

@@ -6,6 +6,7 @@
 
 #include "config/run_config.h"
 #include "core/error.h"
+#include "kernels/gemm.h"
 
 namespace glm::config {
 namespace {
@@ -29,6 +30,22 @@ TEST(RunConfig, ParsesAndResolvesDefaults) {
   EXPECT_EQ(rc.train.precision_mode(), model::Precision::fp16);
   EXPECT_EQ(rc.train.micro_batch_size, 2);
   EXPECT_DOUBLE_EQ(rc.model.deepnorm_alpha(), 2.0);  // (2N)^(1/2), N = 2
+}
+
+// "auto" becomes bf16 exactly where the CPU multiplies bf16 natively, else fp32, and the
+// config names the result (never "auto"), so logs and checkpoints say what ran.
+TEST(RunConfig, AutoPrecisionIsSettledAtLoad) {
+  RunConfig rc = parse_run_config(kValid, "test.json", {"train.precision=\"auto\""});
+  const bool native = kernels::gemm16_path(DType::bf16) == kernels::Gemm16Path::native;
+  EXPECT_EQ(rc.train.precision, native ? "bf16" : "fp32");
+  EXPECT_EQ(rc.to_json()["train"]["precision"], rc.train.precision);
+  kernels::set_gemm16_force_fp32(true);  // a CPU without bf16 GEMMs
+  EXPECT_EQ(parse_run_config(kValid, "test.json", {"train.precision=\"auto\""}).train.precision,
+            "fp32");
+  kernels::set_gemm16_force_fp32(false);
+  RunConfig cuda = parse_run_config(
+      kValid, "test.json", {"train.precision=\"auto\"", "train.device=\"cuda\""});
+  EXPECT_EQ(cuda.train.precision, "fp32");
 }
 
 TEST(RunConfig, SmallConfigHasTheBenchmarkShape) {
