@@ -70,8 +70,9 @@ void round_span(float* x, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) x[i] = round_to_half(x[i]);
 }
 
-// Rounds to nearest even, as float_to_bf16; branch-free so `omp simd` vectorises it.
-void to_bf16_span(std::uint16_t* dst, const float* src, std::int64_t n) {
+// Rounds to nearest even, as float_to_bf16; branch-free so `omp simd` vectorises it (one
+// clone per vector width: the baseline build would give SSE2, 4 lanes).
+__attribute__((target_clones("avx512f", "avx2", "default"))) void to_bf16_span(std::uint16_t* dst, const float* src, std::int64_t n) {
   const std::uint32_t* x = reinterpret_cast<const std::uint32_t*>(src);
 #pragma omp simd
   for (std::int64_t i = 0; i < n; ++i) {
@@ -81,7 +82,8 @@ void to_bf16_span(std::uint16_t* dst, const float* src, std::int64_t n) {
     dst[i] = static_cast<std::uint16_t>(nan ? ((v >> 16) | 0x40u) : rounded);
   }
 }
-void bf16_to_f32_span(float* dst, const std::uint16_t* src, std::int64_t n) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void bf16_to_f32_span(
+    float* dst, const std::uint16_t* src, std::int64_t n) {
   std::uint32_t* d = reinterpret_cast<std::uint32_t*>(dst);
 #pragma omp simd
   for (std::int64_t i = 0; i < n; ++i) d[i] = static_cast<std::uint32_t>(src[i]) << 16;
