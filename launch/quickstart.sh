@@ -24,7 +24,9 @@ fi
 # Two data-parallel ranks (launch/train.sh adds the root and oversubscription flags and
 # splits the cores between the ranks); any --tp/--pp layout of 2 ranks gives the same run.
 threads=${THREADS:-$(( $(nproc) >= 2 ? $(nproc) / 2 : 1 ))}
-echo "== training configs/quickstart.json on $corpus (2 ranks x $threads threads, dp 2) =="
+# train.precision "auto": bf16 where the CPU multiplies bf16 natively (AVX512-BF16, AMX),
+# else fp32; the start-up line "precision: ... GEMMs: ..." says which, and which kernel.
+echo "== training configs/quickstart.json on $corpus (2 ranks x $threads threads, dp 2, precision auto) =="
 ckpt=data_out/ckpt_quickstart
 rm -rf logs/quickstart  # a fresh run: its plot shows this run only
 bash launch/train.sh -n 2 --threads "$threads" -- \
