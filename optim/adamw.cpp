@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/allocator.h"
 #include "core/error.h"
 #include "kernels/adamw.h"
 
@@ -33,6 +34,7 @@ AdamW::AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig confi
   GLM_CHECK(layout_ != nullptr, "AdamW: no parameter layout");
   // The master's device is where the update runs (the CPU loop or the CUDA kernel).
   check_range_tensor("master", master_, range_.size(), master_.device());
+  const MemoryScope scope(MemoryKind::optimizer_state);
   m_ = Tensor::zeros({range_.size()}, DType::f32, master_.device());
   v_ = Tensor::zeros({range_.size()}, DType::f32, master_.device());
   build_segments();

@@ -1,5 +1,6 @@
 #include "optim/sharded_optimizer.h"
 
+#include "core/allocator.h"
 #include "core/error.h"
 
 namespace glm::optim {
@@ -22,7 +23,12 @@ ShardedOptimizer::ShardedOptimizer(std::shared_ptr<const model::ParamLayout> lay
     range_ = {plan_->begin(r), plan_->end(r)};
   }
   Tensor own = params_.slice(0, range_.begin, range_.end);
-  master_ = options_.separate_master ? own.clone() : own;
+  if (options_.separate_master) {
+    const MemoryScope scope(MemoryKind::master);
+    master_ = own.clone();
+  } else {
+    master_ = own;
+  }
   adamw_ = std::make_unique<AdamW>(layout_, config, range_, master_);
 }
 

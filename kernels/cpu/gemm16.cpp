@@ -87,19 +87,25 @@ Key key_of(const Gemm16Args& g) {
           omp_get_max_threads()};
 }
 
-dnnl::matmul& primitive_for(const Gemm16Args& g) {
+// A handle (reference-counted by oneDNN), so a concurrent clear cannot free it under a caller.
+dnnl::matmul primitive_for(const Gemm16Args& g) {
   static std::mutex mu;
   static std::map<Key, dnnl::matmul> cache;
   const Key key = key_of(g);
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(key);
-  if (it == cache.end()) it = cache.emplace(key, dnnl::matmul(describe(g))).first;
+  if (it == cache.end()) {
+    // A run uses a few dozen shapes; a caller that varies its rows without end (a growing
+    // sequence) must not grow the cache without end.
+    if (cache.size() >= 4096) cache.clear();
+    it = cache.emplace(key, dnnl::matmul(describe(g))).first;
+  }
   return it->second;
 }
 
 void gemm16_native(const Gemm16Args& g) {
   try {
-    dnnl::matmul& mm = primitive_for(g);
+    dnnl::matmul mm = primitive_for(g);
     dnnl::engine& eng = cpu_engine();
     dnnl::stream stream(eng);
     dnnl::memory a(matrix(g.M, g.K, g.type, g.trans_a, g.lda), eng, const_cast<void*>(g.A));

@@ -18,7 +18,7 @@
 namespace glm {
 namespace {
 
-struct Counter {
+struct Gauge {
   std::atomic<std::size_t> in_use{0};
   std::atomic<std::size_t> peak{0};
   void add(std::size_t n) {
@@ -28,12 +28,29 @@ struct Counter {
     }
   }
   void sub(std::size_t n) { in_use.fetch_sub(n); }
+  void reset_peak() { peak.store(in_use.load()); }
+};
+
+// One device kind's bytes: all of them, and by MemoryKind.
+struct Counter {
+  Gauge all;
+  std::array<Gauge, kMemoryKinds> by;
+  void add(std::size_t n, MemoryKind k) {
+    all.add(n);
+    by[static_cast<int>(k)].add(n);
+  }
+  void sub(std::size_t n, MemoryKind k) {
+    all.sub(n);
+    by[static_cast<int>(k)].sub(n);
+  }
 };
 
 Counter& counter(DeviceKind k) {
   static Counter host, cuda;
   return k == DeviceKind::cpu ? host : cuda;
 }
+
+thread_local MemoryKind t_kind = MemoryKind::workspace;
 
 #ifdef GLM_WITH_CUDA
 void cuda_check(cudaError_t e, const char* what) {
@@ -43,7 +60,17 @@ void cuda_check(cudaError_t e, const char* what) {
 
 }  // namespace
 
-void* device_alloc(Device dev, std::size_t bytes) {
+std::string_view memory_kind_name(MemoryKind k) {
+  static constexpr std::string_view kNames[kMemoryKinds] = {
+      "parameters", "gradients", "master", "optimizer_state", "activations", "workspace"};
+  return kNames[static_cast<int>(k)];
+}
+
+MemoryScope::MemoryScope(MemoryKind k) : previous_(t_kind) { t_kind = k; }
+MemoryScope::~MemoryScope() { t_kind = previous_; }
+MemoryKind current_memory_kind() { return t_kind; }
+
+void* device_alloc(Device dev, std::size_t bytes, MemoryKind kind) {
   if (bytes == 0) bytes = 1;
   void* p = nullptr;
   if (dev.is_cpu()) {
@@ -62,14 +89,14 @@ void* device_alloc(Device dev, std::size_t bytes) {
     throw Error("this build has no CUDA backend (configure with -DGLM_CUDA=ON and nvcc present)");
 #endif
   }
-  counter(dev.kind).add(bytes);
+  counter(dev.kind).add(bytes, kind);
   return p;
 }
 
-void device_free(Device dev, void* ptr, std::size_t bytes) {
+void device_free(Device dev, void* ptr, std::size_t bytes, MemoryKind kind) {
   if (!ptr) return;
   if (bytes == 0) bytes = 1;
-  counter(dev.kind).sub(bytes);
+  counter(dev.kind).sub(bytes, kind);
   if (dev.is_cpu()) {
     std::free(ptr);
   } else {
@@ -80,10 +107,20 @@ void device_free(Device dev, void* ptr, std::size_t bytes) {
 }
 
 MemoryStats memory_stats(DeviceKind kind) {
-  return {counter(kind).in_use.load(), counter(kind).peak.load()};
+  const Counter& c = counter(kind);
+  MemoryStats m{c.all.in_use.load(), c.all.peak.load()};
+  for (int i = 0; i < kMemoryKinds; ++i) {
+    m.in_use_by[i] = c.by[i].in_use.load();
+    m.peak_by[i] = c.by[i].peak.load();
+  }
+  return m;
 }
 
-void reset_peak_memory(DeviceKind kind) { counter(kind).peak.store(counter(kind).in_use.load()); }
+void reset_peak_memory(DeviceKind kind) {
+  Counter& c = counter(kind);
+  c.all.reset_peak();
+  for (Gauge& g : c.by) g.reset_peak();
+}
 
 bool built_with_cuda() {
 #ifdef GLM_WITH_CUDA

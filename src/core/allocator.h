@@ -3,8 +3,11 @@
 // current and peak use per device kind.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/dtype.h"
 
@@ -12,12 +15,44 @@ namespace glm {
 
 constexpr std::size_t kHostAlignment = 64;  // one cache line, one AVX-512 register
 
-void* device_alloc(Device dev, std::size_t bytes);  // throws glm::Error when out of memory
-void device_free(Device dev, void* ptr, std::size_t bytes);
+// What an allocation holds, for the per-category accounting of training runs. A tensor
+// counts under the category in force on its thread when it was allocated: `workspace`
+// unless a MemoryScope says otherwise (the model's parameter and gradient buffers, the
+// optimizer's master weights and moments, the activations the forward saves).
+enum class MemoryKind : std::uint8_t {
+  parameters,
+  gradients,
+  master,
+  optimizer_state,
+  activations,
+  workspace,
+};
+inline constexpr int kMemoryKinds = 6;
+std::string_view memory_kind_name(MemoryKind k);  // "parameters", ..., "workspace"
+
+// Sets the calling thread's category for its lifetime (nests; restores the previous one).
+class MemoryScope {
+ public:
+  explicit MemoryScope(MemoryKind k);
+  ~MemoryScope();
+  MemoryScope(const MemoryScope&) = delete;
+  MemoryScope& operator=(const MemoryScope&) = delete;
+
+ private:
+  MemoryKind previous_;
+};
+MemoryKind current_memory_kind();
+
+// Throws glm::Error when out of memory. The bytes count under `kind`.
+void* device_alloc(Device dev, std::size_t bytes, MemoryKind kind = MemoryKind::workspace);
+void device_free(Device dev, void* ptr, std::size_t bytes,
+                 MemoryKind kind = MemoryKind::workspace);
 
 struct MemoryStats {
   std::size_t in_use = 0;
   std::size_t peak = 0;
+  // Per MemoryKind: bytes now, and each category's own peak since the last reset.
+  std::array<std::size_t, kMemoryKinds> in_use_by{}, peak_by{};
 };
 MemoryStats memory_stats(DeviceKind kind);
 void reset_peak_memory(DeviceKind kind);

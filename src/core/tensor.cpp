@@ -9,8 +9,11 @@ struct Tensor::Storage {
   void* ptr = nullptr;
   std::size_t bytes = 0;
   Device device;
-  Storage(std::size_t n, Device dev) : bytes(n), device(dev) { ptr = device_alloc(dev, n); }
-  ~Storage() { device_free(device, ptr, bytes); }
+  MemoryKind kind;  // what the bytes count as (core/allocator.h)
+  Storage(std::size_t n, Device dev) : bytes(n), device(dev), kind(current_memory_kind()) {
+    ptr = device_alloc(dev, n, kind);
+  }
+  ~Storage() { device_free(device, ptr, bytes, kind); }
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 };

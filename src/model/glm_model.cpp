@@ -1,7 +1,9 @@
 #include "model/glm_model.h"
 
 #include <algorithm>
+#include <optional>
 
+#include "core/allocator.h"
 #include "core/error.h"
 #include "core/heartbeat.h"
 #include "kernels/convert.h"
@@ -102,8 +104,8 @@ GLMModel::GLMModel(const ModelConfig& config, const ModelOptions& options)
     : config_(config),
       options_(options),
       layout_(std::make_shared<ParamLayout>(config, options.shard)),
-      params_(layout_, options.device),
-      grads_(layout_, options.device) {
+      params_(layout_, options.device, MemoryKind::parameters),
+      grads_(layout_, options.device, MemoryKind::gradients) {
   GLM_CHECK(options.shard.tp_size == 1 || (options.tp && options.tp->size() == options.shard.tp_size),
             "a tensor-parallel shard (tp {}) needs its TP group", options.shard.tp_size);
   for (int l = options.shard.first_layer; l < options.shard.end_layer(config); ++l)
@@ -150,6 +152,9 @@ GLMModel::Workspace& GLMModel::slot(int i, int B, int T) {
   const std::int64_t R = std::int64_t{B} * T, h = config_.hidden_size;
   ws->B = B;
   ws->T = T;
+  // What the forward saves for the backward counts as activations; the gradients flowing
+  // back (dout, dx_a, dx_b) and the layers' scratch are workspace.
+  std::optional<MemoryScope> saved(std::in_place, MemoryKind::activations);
   for (std::size_t l = 0; l <= layers_.size(); ++l) ws->x.push_back(stored({R, h}));
   std::size_t n_acts = options_.recompute == Recompute::full ? 1 : layers_.size();
   for (std::size_t l = 0; l < n_acts; ++l)
@@ -160,9 +165,9 @@ GLMModel::Workspace& GLMModel::slot(int i, int B, int T) {
     ws->y = stored({R, h});
     ws->lnf_mean = f32({R});
     ws->lnf_rstd = f32({R});
-  } else {
-    ws->dout = stored({R, h});
   }
+  saved.reset();
+  if (!last_stage()) ws->dout = stored({R, h});
   ws->dx_a = stored({R, h});
   ws->dx_b = stored({R, h});
   return *ws;

@@ -110,8 +110,9 @@ const ParamSpec& ParamLayout::spec(const std::string& name) const {
   return specs_[i];
 }
 
-FlatParams::FlatParams(std::shared_ptr<const ParamLayout> layout, Device dev)
+FlatParams::FlatParams(std::shared_ptr<const ParamLayout> layout, Device dev, MemoryKind kind)
     : layout_(std::move(layout)) {
+  const MemoryScope scope(kind);
   flat_ = Tensor::zeros({layout_->total()}, DType::f32, dev);
   for (const auto& s : layout_->specs())
     views_.push_back(flat_.slice(0, s.offset, s.offset + s.numel()).view(s.shape));

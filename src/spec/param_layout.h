@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/box.h"
 #include "core/tensor.h"
 #include "spec/model_config.h"
@@ -106,8 +107,10 @@ struct LayerParams {
 class FlatParams {
  public:
   FlatParams() = default;
-  // Zero-filled; shares ownership of the layout so copies and moves stay valid.
-  explicit FlatParams(std::shared_ptr<const ParamLayout> layout, Device dev = Device::cpu());
+  // Zero-filled; shares ownership of the layout so copies and moves stay valid. The buffer
+  // counts as `kind` in the memory accounting (core/allocator.h).
+  explicit FlatParams(std::shared_ptr<const ParamLayout> layout, Device dev = Device::cpu(),
+                      MemoryKind kind = MemoryKind::workspace);
 
   Tensor& flat() { return flat_; }
   const Tensor& flat() const { return flat_; }

@@ -43,9 +43,18 @@ void MetricsLog::write(const nlohmann::json& j) {
 }
 
 void MetricsLog::log_step(const StepMetrics& m) {
+  nlohmann::json by_kind = nlohmann::json::object();
+  std::string by_kind_line;
+  for (int k = 0; k < kMemoryKinds; ++k) {
+    const std::string_view name = memory_kind_name(static_cast<MemoryKind>(k));
+    by_kind[std::string(name)] = m.memory_gb_by[k];
+    by_kind_line += fmt::format("{}{} {:.3f}", k ? ", " : "", name, m.memory_gb_by[k]);
+  }
   if (first_step_ < 0) {
     first_step_ = m.step;
     started_ = now_s() - m.step_ms / 1e3;
+    // Once: what the mem column's peak is made of (every line's is in metrics.jsonl).
+    spdlog::info("memory by kind (each one's peak, GB): {}", by_kind_line);
   }
   double elapsed = now_s() - started_;
   double per_step = elapsed / std::max<std::int64_t>(1, m.step - first_step_ + 1);
@@ -62,21 +71,26 @@ void MetricsLog::log_step(const StepMetrics& m) {
          {"skipped", m.skipped},     {"tokens_per_s", m.tokens_per_s},
          {"step_ms", m.step_ms},     {"tflops", m.tflops},
          {"mfu", m.mfu},             {"memory_gb", m.memory_gb},
-         {"global_batch", m.global_batch}});
+         {"memory_gb_by_kind", by_kind}, {"global_batch", m.global_batch}});
   if (events_) {
-    events_->add_scalars(
-        m.step, {{"train/loss", m.loss},
-                 {"train/lr", m.lr},
-                 {"train/grad_norm", m.grad_norm},
-                 {"train/loss_scale", m.loss_scale},
-                 {"train/skipped", static_cast<double>(m.skipped)},
-                 {"train/tokens_per_s", m.tokens_per_s},
-                 {"train/step_ms", m.step_ms},
-                 {"train/tflops", m.tflops},
-                 {"train/mfu", m.mfu},
-                 {"train/consumed_samples", static_cast<double>(m.consumed_samples)},
-                 {"train/global_batch", static_cast<double>(m.global_batch)},
-                 {"mem/peak_gb", m.memory_gb}});
+    std::vector<std::pair<std::string, double>> scalars{
+        {"train/loss", m.loss},
+        {"train/lr", m.lr},
+        {"train/grad_norm", m.grad_norm},
+        {"train/loss_scale", m.loss_scale},
+        {"train/skipped", static_cast<double>(m.skipped)},
+        {"train/tokens_per_s", m.tokens_per_s},
+        {"train/step_ms", m.step_ms},
+        {"train/tflops", m.tflops},
+        {"train/mfu", m.mfu},
+        {"train/consumed_samples", static_cast<double>(m.consumed_samples)},
+        {"train/global_batch", static_cast<double>(m.global_batch)},
+        {"mem/peak_gb", m.memory_gb}};
+    for (int k = 0; k < kMemoryKinds; ++k)
+      scalars.emplace_back(
+          fmt::format("mem/{}_gb", memory_kind_name(static_cast<MemoryKind>(k))),
+          m.memory_gb_by[k]);
+    events_->add_scalars(m.step, scalars);
   }
 }
 

@@ -4,12 +4,15 @@
 // record, eval/loss, eval/ppl, eval/tokens, mem/peak_gb, and the resolved config as text.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <fstream>
 #include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "core/allocator.h"
 
 namespace glm::tensorboard {
 class EventFileWriter;
@@ -30,6 +33,9 @@ struct StepMetrics {
   double tflops = 0;         // model TFLOP/s per device
   double mfu = 0;            // fraction of the device peak
   double memory_gb = 0;      // peak host (or device) memory
+  // Each category's own peak (core/allocator.h MemoryKind order): parameters, gradients,
+  // master weights, optimizer moments, saved activations, workspace.
+  std::array<double, kMemoryKinds> memory_gb_by{};
   int global_batch = 0;
 };
 

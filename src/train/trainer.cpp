@@ -205,7 +205,9 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
       const double flops = interval_flops / interval_s;
       m.tflops = flops / 1e12;
       m.mfu = peak_flops_ > 0 ? flops / (peak_flops_ * world_size()) : std::nan("");
-      m.memory_gb = memory_stats(model_->options().device.kind).peak / 1e9;
+      const MemoryStats mem = memory_stats(model_->options().device.kind);
+      m.memory_gb = mem.peak / 1e9;
+      for (int k = 0; k < kMemoryKinds; ++k) m.memory_gb_by[k] = mem.peak_by[k] / 1e9;
       m.global_batch = static_cast<int>(r.global_batch);
       metrics_->log_step(m);
       interval_loss = interval_s = interval_norm = interval_flops = 0;

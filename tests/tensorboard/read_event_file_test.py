@@ -169,10 +169,15 @@ def check_against_jsonl(log_dir):
     checked = 0
     for rec in lines:
         tags = STEP_TAGS if "loss" in rec else EVAL_TAGS if "eval_loss" in rec else {}
-        for key, tag in tags.items():
+        pairs = [(tag, rec[key]) for key, tag in tags.items()]
+        if "loss" in rec:  # the memory categories: memory_gb_by_kind.<kind> -> mem/<kind>_gb
+            kinds = rec["memory_gb_by_kind"]
+            assert len(kinds) == 6, f"step {rec['step']}: memory categories {sorted(kinds)}"
+            pairs += [(f"mem/{kind}_gb", gb) for kind, gb in kinds.items()]
+        for tag, want in pairs:
             got = scalars.get((tag, rec["step"]))
             assert got is not None, f"{tag} at step {rec['step']} missing from the event file"
-            assert close(got, float(rec[key])), f"{tag} step {rec['step']}: {got} vs {rec[key]}"
+            assert close(got, float(want)), f"{tag} step {rec['step']}: {got} vs {want}"
             checked += 1
     start = next(r for r in lines if r.get("event") == "start")
     config_text = "\n".join(l[4:] for l in texts["config"].splitlines())
