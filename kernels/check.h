@@ -51,6 +51,12 @@ inline void require_layout(std::string_view op, std::string_view name, const Ten
             dtype_name(dtype));
   require_contiguous(op, name, t);
 }
+// f32, f16 or bf16 and contiguous: a kernel that reads 16-bit storage natively.
+inline void require_float_storage(std::string_view op, std::string_view name, const Tensor& t) {
+  GLM_CHECK(t.dtype() == DType::f32 || t.dtype() == DType::f16 || t.dtype() == DType::bf16,
+            "{}: {} is {}, expected f32, f16 or bf16", op, name, t.describe());
+  require_contiguous(op, name, t);
+}
 inline void require_f32(std::string_view op, std::string_view name, const Tensor& t) {
   require_layout(op, name, t, DType::f32);
 }

@@ -1,5 +1,5 @@
-// The GeGLU ops' entries: checked once here, then run by kernels/cpu/geglu.cpp or
-// kernels/cuda/geglu_kernels.cu.
+// The GeGLU ops' entries: checked once here, then run by kernels/cpu/geglu.cpp (fp32 or
+// 16-bit storage natively) or kernels/cuda/geglu_kernels.cu (fp32; 16-bit through Wide).
 #include "kernels/geglu.h"
 
 #include "kernels/check.h"
@@ -14,10 +14,10 @@
 namespace glm::kernels {
 namespace {
 
-// u [R, 2f] and the activation-shaped g (or dg) [R, f], fp32.
+// u [R, 2f] and the activation-shaped g (or dg) [R, f], each f32, f16 or bf16.
 void check_shapes(const char* op, const Tensor& g, const Tensor& u) {
-  require_f32(op, "g", g);
-  require_f32(op, "u", u);
+  require_float_storage(op, "g", g);
+  require_float_storage(op, "u", u);
   GLM_CHECK(u.dim() >= 1 && u.size(-1) % 2 == 0, "{}: u must be [R, 2f], got {}", op,
             shape_str(u.shape()));
   Shape gs = u.shape();
@@ -28,13 +28,13 @@ void check_shapes(const char* op, const Tensor& g, const Tensor& u) {
 }  // namespace
 
 void geglu_forward(Tensor& g, const Tensor& u) {
-  if (any_16bit({&g, &u})) {
+  constexpr const char* op = "geglu_forward";
+  [[maybe_unused]] const Device dev = op_device(op, {{"g", g}, {"u", u}});
+  if (dev.is_cuda() && any_16bit({&g, &u})) {  // the CUDA kernel reads fp32
     Wide G(g, Wide::out), U(u);
     geglu_forward(*G, *U);
     return G.store();
   }
-  constexpr const char* op = "geglu_forward";
-  [[maybe_unused]] const Device dev = op_device(op, {{"g", g}, {"u", u}});
   check_shapes(op, g, u);
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda())
@@ -47,15 +47,15 @@ void geglu_forward(Tensor& g, const Tensor& u) {
 }
 
 void geglu_backward(Tensor& du, const Tensor& dg, const Tensor& u) {
-  if (any_16bit({&du, &dg, &u})) {
+  constexpr const char* op = "geglu_backward";
+  [[maybe_unused]] const Device dev = op_device(op, {{"du", du}, {"dg", dg}, {"u", u}});
+  if (dev.is_cuda() && any_16bit({&du, &dg, &u})) {  // the CUDA kernel reads fp32
     Wide DU(du, Wide::out), DG(dg), U(u);
     geglu_backward(*DU, *DG, *U);
     return DU.store();
   }
-  constexpr const char* op = "geglu_backward";
-  [[maybe_unused]] const Device dev = op_device(op, {{"du", du}, {"dg", dg}, {"u", u}});
   check_shapes(op, dg, u);
-  require_f32(op, "du", du);
+  require_float_storage(op, "du", du);
   require_shape(op, "du", du, u.shape());
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda())

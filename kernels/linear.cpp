@@ -33,12 +33,6 @@ bool runs_16bit(const Tensor& x, std::initializer_list<const Tensor*> others) {
   return true;
 }
 
-// Float storage (f32, f16 or bf16) for an optional bias or its gradient.
-void require_float(std::string_view op, std::string_view name, const Tensor* t) {
-  if (t)
-    GLM_CHECK(t->dtype() == DType::f32 || is_16bit(*t), "{}: {} is {}, expected a float type",
-              op, name, t->describe());
-}
 
 }  // namespace
 
@@ -48,9 +42,8 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
     constexpr const char* op = "linear_forward";
     op_device(op, {{"y", y}, {"x", x}, {"W", W}, {"b", b}});
     const LinearDims d = require_linear_shapes(op, y, x, W);
-    require_float(op, "b", b);
     if (b) {
-      require_contiguous(op, "b", *b);
+      require_float_storage(op, "b", *b);
       require_shape(op, "b", *b, {d.out});
     }
     return cpu::linear_forward_16bit(y, x, W, b);
@@ -85,9 +78,8 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
       require_contiguous(op, "dx", *dx);
       require_shape(op, "dx", *dx, x.shape());
     }
-    require_float(op, "db", db);
     if (db) {
-      require_contiguous(op, "db", *db);
+      require_float_storage(op, "db", *db);
       require_shape(op, "db", *db, {d.out});
     }
     return cpu::linear_backward_16bit(dx, dW, db, dy, x, W, accumulate_dx);

@@ -17,6 +17,7 @@
 #include "core/half.h"
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/row16.h"
 
 namespace glm::kernels::cpu {
 
@@ -158,6 +159,16 @@ void round_to_f16(Tensor& x) {
   float* X = x.data<float>();
   parallel_chunks(x.numel(),
                   [&](std::int64_t i0, std::int64_t i1) { round_span(X + i0, i1 - i0); });
+}
+
+void load_row(float* dst, const void* base, DType t, std::int64_t offset, std::int64_t n) {
+  const auto* b = static_cast<const std::uint8_t*>(base) + dtype_bytes(t, 1) * offset;
+  convert_span(dst, DType::f32, b, t, n);
+}
+
+void store_row(void* base, DType t, std::int64_t offset, const float* src, std::int64_t n) {
+  auto* b = static_cast<std::uint8_t*>(base) + dtype_bytes(t, 1) * offset;
+  convert_span(b, t, src, DType::f32, n);
 }
 
 }  // namespace glm::kernels::cpu

@@ -2,11 +2,14 @@
 //
 // What makes it fast: tanh is rewritten in terms of the branch-free exp of vec_math.h, so
 // the whole row is one vectorised loop (libm tanhf would be a scalar call per element); rows
-// are split over threads and each row is read and written once.
+// are split over threads and each row is read and written once. 16-bit storage is read and
+// written natively: each row widened into an L1 buffer and rounded back (kernels/cpu/row16.h).
 #include <cmath>
+#include <vector>
 
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/row16.h"
 #include "kernels/cpu/vec_math.h"
 
 namespace glm::kernels::cpu {
@@ -60,20 +63,51 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void geglu_back
 
 void geglu_forward(Tensor& g, const Tensor& u) {
   const std::int64_t f = u.size(-1) / 2, R = rows_of(u);
-  float* G = g.data<float>();
-  const float* U = u.data<float>();
+  if (g.dtype() == DType::f32 && u.dtype() == DType::f32) {
+    float* G = g.data<float>();
+    const float* U = u.data<float>();
 #pragma omp parallel for schedule(static) if (R * f >= kParallelMin / 4)
-  for (std::int64_t r = 0; r < R; ++r) geglu_row(G + r * f, U + r * 2 * f, U + r * 2 * f + f, f);
+    for (std::int64_t r = 0; r < R; ++r) geglu_row(G + r * f, U + r * 2 * f, U + r * 2 * f + f, f);
+    return;
+  }
+  // 16-bit storage: each row widened into [x1 | x2 | g] in L1 (kernels/cpu/row16.h).
+#pragma omp parallel if (R * f >= kParallelMin / 4)
+  {
+    std::vector<float> buf(static_cast<std::size_t>(3 * f));
+    float *x = buf.data(), *out = x + 2 * f;
+#pragma omp for schedule(static)
+    for (std::int64_t r = 0; r < R; ++r) {
+      load_row(x, u.raw(), u.dtype(), r * 2 * f, 2 * f);
+      geglu_row(out, x, x + f, f);
+      store_row(g.raw(), g.dtype(), r * f, out, f);
+    }
+  }
 }
 
 void geglu_backward(Tensor& du, const Tensor& dg, const Tensor& u) {
   const std::int64_t f = u.size(-1) / 2, R = rows_of(u);
-  float* DU = du.data<float>();
-  const float *DG = dg.data<float>(), *U = u.data<float>();
+  if (du.dtype() == DType::f32 && dg.dtype() == DType::f32 && u.dtype() == DType::f32) {
+    float* DU = du.data<float>();
+    const float *DG = dg.data<float>(), *U = u.data<float>();
 #pragma omp parallel for schedule(static) if (R * f >= kParallelMin / 4)
-  for (std::int64_t r = 0; r < R; ++r)
-    geglu_backward_row(DU + r * 2 * f, DU + r * 2 * f + f, DG + r * f, U + r * 2 * f,
-                       U + r * 2 * f + f, f);
+    for (std::int64_t r = 0; r < R; ++r)
+      geglu_backward_row(DU + r * 2 * f, DU + r * 2 * f + f, DG + r * f, U + r * 2 * f,
+                         U + r * 2 * f + f, f);
+    return;
+  }
+  // 16-bit storage: each row widened into [x1 | x2 | dg | du1 | du2] in L1.
+#pragma omp parallel if (R * f >= kParallelMin / 4)
+  {
+    std::vector<float> buf(static_cast<std::size_t>(5 * f));
+    float *x = buf.data(), *d = x + 2 * f, *out = d + f;
+#pragma omp for schedule(static)
+    for (std::int64_t r = 0; r < R; ++r) {
+      load_row(x, u.raw(), u.dtype(), r * 2 * f, 2 * f);
+      load_row(d, dg.raw(), dg.dtype(), r * f, f);
+      geglu_backward_row(out, out + f, d, x, x + f, f);
+      store_row(du.raw(), du.dtype(), r * 2 * f, out, 2 * f);
+    }
+  }
 }
 
 }  // namespace glm::kernels::cpu

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
+#include "kernels/convert.h"
 #include "kernels/geglu.h"
 #include "test_kernel_util.h"
 
@@ -87,6 +89,39 @@ TEST(GeGLU, LargePreActivationsStayFiniteAndSaturate) {
     EXPECT_NEAR(g.data<float>()[j], 0.5f * gelu, 1e-5f * std::abs(z)) << z;
     EXPECT_NEAR(du.data<float>()[j], gelu, 1e-5f * std::abs(z)) << z;          // dx1 = GELU(z)
     EXPECT_NEAR(du.data<float>()[f + j], z > 0 ? 0.5f : 0.f, 1e-5f) << z;      // x1 * GELU'(z)
+  }
+}
+
+}  // namespace
+}  // namespace glm::kernels
+
+namespace glm::kernels {
+namespace {
+
+// 16-bit storage is read natively (kernels/cpu/row16.h): every output must equal, bit for
+// bit, the fp32 op on the widened inputs rounded once, which is what Wide computes.
+TEST(GeGLU, SixteenBitStorageIsTheFp32OpRoundedOnce) {
+  for (DType t : {DType::bf16, DType::f16}) {
+    const std::int64_t R = 37, f = 77;
+    Tensor u32 = test::random_tensor({R, 2 * f}, 5), dg32 = test::random_tensor({R, f}, 6);
+    Tensor u = Tensor::empty(u32.shape(), t), dg = Tensor::empty(dg32.shape(), t);
+    convert(u, u32);
+    convert(dg, dg32);
+    convert(u32, u);  // the values the 16-bit tensors hold
+    convert(dg32, dg);
+    Tensor g = Tensor::empty({R, f}, t), g32 = Tensor::empty({R, f}, DType::f32);
+    geglu_forward(g, u);
+    geglu_forward(g32, u32);
+    Tensor want = Tensor::empty({R, f}, t);
+    convert(want, g32);
+    EXPECT_EQ(std::memcmp(g.raw(), want.raw(), g.nbytes()), 0) << dtype_name(t);
+
+    Tensor du = Tensor::empty(u.shape(), t), du32 = Tensor::empty(u.shape(), DType::f32);
+    geglu_backward(du, dg, u);
+    geglu_backward(du32, dg32, u32);
+    Tensor dwant = Tensor::empty(u.shape(), t);
+    convert(dwant, du32);
+    EXPECT_EQ(std::memcmp(du.raw(), dwant.raw(), du.nbytes()), 0) << dtype_name(t);
   }
 }
 
