@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "core/error.h"
-#include "core/half.h"
 #include "kernels/cpu/check.h"
+#include "kernels/cpu/row16.h"
 #include "kernels/gemm.h"
 
 namespace glm::kernels {
@@ -131,11 +131,8 @@ void gemm16_native(const Gemm16Args& g) {
 std::vector<float> widen(const void* p, DType t, std::int64_t rows, std::int64_t cols,
                          std::int64_t ld) {
   std::vector<float> out(static_cast<std::size_t>(rows * cols));
-  const auto* src = static_cast<const std::uint16_t*>(p);
-  const bool bf16 = t == DType::bf16;
 #pragma omp parallel for schedule(static) if (rows * cols >= cpu::kParallelMin)
-  for (std::int64_t r = 0; r < rows; ++r)
-    for (std::int64_t c = 0; c < cols; ++c) out[r * cols + c] = float_from_16(src[r * ld + c], bf16);
+  for (std::int64_t r = 0; r < rows; ++r) cpu::load_row(out.data() + r * cols, p, t, r * ld, cols);
   return out;
 }
 
@@ -175,12 +172,8 @@ void gemm16_fp32(const Gemm16Args& g) {
   f.C = C;
   f.ldc = ldc;
   gemm(f);
-  if (wide_c) {
-    auto* out = static_cast<std::uint16_t*>(g.C);
-    const bool bf16 = g.c_type == DType::bf16;
-    for (std::int64_t i = 0; i < g.M; ++i)
-      for (std::int64_t j = 0; j < g.N; ++j) out[i * g.ldc + j] = float_to_16(C[i * ldc + j], bf16);
-  }
+  if (wide_c)
+    for (std::int64_t i = 0; i < g.M; ++i) cpu::store_row(g.C, g.c_type, i * g.ldc, C + i * ldc, g.N);
 }
 
 std::atomic<bool> g_force_fp32{false};

@@ -11,6 +11,7 @@
 #include "core/half.h"
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/row16.h"
 #include "kernels/gemm.h"
 
 namespace glm::kernels::cpu {
@@ -124,13 +125,7 @@ class Operand16 {
 // A bias as fp32 (the GEMM adds it in its fp32 epilogue).
 std::vector<float> bias_f32(const Tensor& b) {
   std::vector<float> out(static_cast<std::size_t>(b.numel()));
-  if (b.dtype() == DType::f32) {
-    std::copy_n(b.data<float>(), b.numel(), out.data());
-  } else {
-    const auto* src = static_cast<const std::uint16_t*>(b.raw());
-    for (std::int64_t i = 0; i < b.numel(); ++i)
-      out[i] = float_from_16(src[i], b.dtype() == DType::bf16);
-  }
+  load_row(out.data(), b.raw(), b.dtype(), 0, b.numel());
   return out;
 }
 
