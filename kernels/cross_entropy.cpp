@@ -1,5 +1,7 @@
 // The cross-entropy ops' entries, fused and vocab-parallel: checked once here, then run by
 // kernels/cpu/cross_entropy{,_sharded}.cpp or kernels/cuda/{cross_entropy,sharded_ce}_kernels.cu.
+// The CPU kernels read and write 16-bit logits natively; the small per-row tensors (losses,
+// row maxima, sums) and every argument of the CUDA kernels go through Wide when 16-bit.
 // Targets are data, checked by each backend (the CPU before the pass, CUDA on the device,
 // reported after the kernel) with one message.
 #include "kernels/cross_entropy.h"
@@ -29,7 +31,7 @@ namespace {
 // and row_max [R] where the pass reads them.
 void check_sharded(const char* op, const Tensor& logits, const Tensor* targets,
                    const Tensor* row_max, const Tensor& per_row, std::int64_t per_row_cols) {
-  require_f32(op, "logits", logits);
+  require_float_storage(op, "logits", logits);
   require_f32(op, "per-row values", per_row);
   GLM_CHECK(logits.dim() == 2, "{}: logits must be [R, V_local], got {}", op,
             shape_str(logits.shape()));
@@ -49,17 +51,22 @@ void check_sharded(const char* op, const Tensor& logits, const Tensor* targets,
 
 void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets, float grad_scale,
                            bool write_grad) {
-  if (any_16bit({&losses, &logits})) {
+  constexpr const char* op = "softmax_cross_entropy";
+  [[maybe_unused]] const Device dev =
+      op_device(op, {{"losses", losses}, {"logits", logits}, {"targets", targets}});
+  if (dev.is_cuda() && any_16bit({&losses, &logits})) {  // the CUDA kernel reads fp32
     Wide L(losses, Wide::out), Z(logits, write_grad ? Wide::inout : Wide::in);
     softmax_cross_entropy(*L, *Z, targets, grad_scale, write_grad);
     if (write_grad) Z.store();
     return L.store();
   }
-  constexpr const char* op = "softmax_cross_entropy";
-  [[maybe_unused]] const Device dev =
-      op_device(op, {{"losses", losses}, {"logits", logits}, {"targets", targets}});
+  if (is_16bit(losses)) {
+    Wide L(losses, Wide::out);
+    softmax_cross_entropy(*L, logits, targets, grad_scale, write_grad);
+    return L.store();
+  }
   require_f32(op, "losses", losses);
-  require_f32(op, "logits", logits);
+  require_float_storage(op, "logits", logits);
   require_i32(op, "targets", targets);
   GLM_CHECK(logits.dim() == 2, "{}: logits must be [R, V], got {}", op, shape_str(logits.shape()));
   const std::int64_t R = logits.size(0), V = logits.size(1);
@@ -86,13 +93,13 @@ void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets
 }
 
 void sharded_ce_row_max(Tensor& row_max, const Tensor& logits) {
-  if (any_16bit({&row_max, &logits})) {
-    Wide M(row_max, Wide::out);
-    sharded_ce_row_max(*M, *Wide(logits));
-    return M.store();
-  }
   constexpr const char* op = "sharded_ce_row_max";
   [[maybe_unused]] const Device dev = op_device(op, {{"row_max", row_max}, {"logits", logits}});
+  if (is_16bit(row_max) || (dev.is_cuda() && is_16bit(logits))) {
+    Wide M(row_max, Wide::out);
+    sharded_ce_row_max(*M, dev.is_cuda() ? *Wide(logits) : logits);
+    return M.store();
+  }
   check_sharded(op, logits, nullptr, nullptr, row_max, 1);
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda()) {
@@ -108,14 +115,15 @@ void sharded_ce_row_max(Tensor& row_max, const Tensor& logits) {
 
 void sharded_ce_partials(Tensor& partials, const Tensor& logits, const Tensor& targets,
                          const Tensor& row_max, std::int64_t vocab_start) {
-  if (any_16bit({&partials, &logits, &row_max})) {
-    Wide P(partials, Wide::out);
-    sharded_ce_partials(*P, *Wide(logits), targets, *Wide(row_max), vocab_start);
-    return P.store();
-  }
   constexpr const char* op = "sharded_ce_partials";
   [[maybe_unused]] const Device dev = op_device(
       op, {{"partials", partials}, {"logits", logits}, {"targets", targets}, {"row_max", row_max}});
+  if (any_16bit({&partials, &row_max}) || (dev.is_cuda() && is_16bit(logits))) {
+    Wide P(partials, Wide::out);
+    sharded_ce_partials(*P, dev.is_cuda() ? *Wide(logits) : logits, targets, *Wide(row_max),
+                        vocab_start);
+    return P.store();
+  }
   check_sharded(op, logits, &targets, &row_max, partials, 2);
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda()) {
@@ -134,19 +142,25 @@ void sharded_ce_partials(Tensor& partials, const Tensor& logits, const Tensor& t
 void sharded_ce_finish(Tensor& losses, Tensor& logits, const Tensor& targets, const Tensor& row_max,
                        const Tensor& totals, std::int64_t vocab_start, float grad_scale,
                        bool write_grad) {
-  if (any_16bit({&losses, &logits, &row_max, &totals})) {
-    Wide L(losses, Wide::out), Z(logits, write_grad ? Wide::inout : Wide::in);
-    sharded_ce_finish(*L, *Z, targets, *Wide(row_max), *Wide(totals), vocab_start, grad_scale,
-                      write_grad);
-    if (write_grad) Z.store();
-    return L.store();
-  }
   constexpr const char* op = "sharded_ce_finish";
   [[maybe_unused]] const Device dev = op_device(op, {{"losses", losses},
                                                      {"logits", logits},
                                                      {"targets", targets},
                                                      {"row_max", row_max},
                                                      {"totals", totals}});
+  if (dev.is_cuda() && any_16bit({&losses, &logits, &row_max, &totals})) {  // CUDA reads fp32
+    Wide L(losses, Wide::out), Z(logits, write_grad ? Wide::inout : Wide::in);
+    sharded_ce_finish(*L, *Z, targets, *Wide(row_max), *Wide(totals), vocab_start, grad_scale,
+                      write_grad);
+    if (write_grad) Z.store();
+    return L.store();
+  }
+  if (any_16bit({&losses, &row_max, &totals})) {
+    Wide L(losses, Wide::out);
+    sharded_ce_finish(*L, logits, targets, *Wide(row_max), *Wide(totals), vocab_start,
+                      grad_scale, write_grad);
+    return L.store();
+  }
   check_sharded(op, logits, &targets, &row_max, totals, 2);
   require_f32(op, "losses", losses);
   require_numel(op, "losses", losses, logits.size(0));

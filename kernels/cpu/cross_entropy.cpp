@@ -4,12 +4,16 @@
 // once and then stays in L2 for its three vectorised passes: max, sum of exp (which also
 // stores exp(x - max) into the row when the gradient is wanted) and the final scaling into
 // dlogits. exp is the branch-free polynomial of vec_math.h, so the passes vectorise
-// (libm expf would be a scalar call per element). Rows are split over threads.
+// (libm expf would be a scalar call per element). Rows are split over threads. 16-bit
+// logits are read and written natively: each row widened into a thread's fp32 buffer and
+// rounded back once (kernels/cpu/row16.h), so no fp32 copy of the [R, V] logits exists.
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/row16.h"
 #include "kernels/cpu/vec_math.h"
 
 namespace glm::kernels::cpu {
@@ -59,9 +63,23 @@ void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets
     if (T[r] >= V)
       throw InputError(fmt::format(
           "cross-entropy: target {} at row {} is outside the vocabulary [0, {})", T[r], r, V));
-  float *L = losses.data<float>(), *X = logits.data<float>();
+  float* L = losses.data<float>();
+  if (logits.dtype() == DType::f32) {
+    float* X = logits.data<float>();
 #pragma omp parallel for schedule(static) if (R * V >= kParallelMin)
-  for (std::int64_t r = 0; r < R; ++r) L[r] = ce_row(X + r * V, V, T[r], grad_scale, write_grad);
+    for (std::int64_t r = 0; r < R; ++r) L[r] = ce_row(X + r * V, V, T[r], grad_scale, write_grad);
+    return;
+  }
+#pragma omp parallel if (R * V >= kParallelMin)
+  {
+    std::vector<float> row(static_cast<std::size_t>(V));
+#pragma omp for schedule(static)
+    for (std::int64_t r = 0; r < R; ++r) {
+      load_row(row.data(), logits.raw(), logits.dtype(), r * V, V);
+      L[r] = ce_row(row.data(), V, T[r], grad_scale, write_grad);
+      if (write_grad) store_row(logits.raw(), logits.dtype(), r * V, row.data(), V);
+    }
+  }
 }
 
 }  // namespace glm::kernels::cpu

@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/run_config.h"
+#include "core/allocator.h"
 #include "core/cpu_info.h"
 #include "kernels/convert.h"
 #include "kernels/elementwise.h"
@@ -171,6 +172,14 @@ int main(int argc, char** argv) try {
              config_path, rc.train.precision, adamw ? "fwd+bwd+adamw" : "fwd+bwd", tokens_per_s,
              step_ms, steps, flops / 1e9, 100 * flops / peak.flops, 100 * flops / gemm_rate,
              rc.train.precision);
+
+  const MemoryStats mem = memory_stats(DeviceKind::cpu);
+  std::string by_kind;
+  for (int k = 0; k < kMemoryKinds; ++k)
+    by_kind += fmt::format(" {} {:.0f}", memory_kind_name(static_cast<MemoryKind>(k)),
+                           mem.peak_by[k] / 1e6);
+  fmt::print("tensor memory: peak {:.0f} MB; each kind's own peak (MB):{}\n", mem.peak / 1e6,
+             by_kind);
 
   double peer_tps = 0;
   if (peer) {

@@ -1,6 +1,6 @@
 // Fused softmax + cross-entropy (kernels/cross_entropy.h): loss and gradient against an
 // fp64 reference, the gradient against finite differences, ignored rows (target -1), bad
-// targets as InputErrors, and stability for large logits.
+// targets as InputErrors, stability for large logits, and 16-bit logits read natively.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/convert.h"
 #include "kernels/cross_entropy.h"
 #include "test_kernel_util.h"
 
@@ -101,6 +102,36 @@ TEST(CrossEntropy, LargeLogitsStayFinite) {
   // Logits near 1e4 carry an fp32 ulp of 1e-3, which the loss inherits (m - x[t]).
   EXPECT_TRUE(test::all_close(losses, want_loss, 1e-4, 1e-4));
   EXPECT_TRUE(test::all_close(logits, want_grad, 1e-4, 1e-5));
+}
+
+// 16-bit logits are read and written natively (kernels/cpu/row16.h): losses and gradients
+// must equal, bit for bit, the fp32 op on the widened logits with the gradient rounded once.
+// Plain and vocab-parallel (one shard: the combine is the identity), with an ignored row.
+TEST(CrossEntropy, SixteenBitLogitsAreTheFp32OpRoundedOnce) {
+  const std::vector<std::int32_t> tg = {0, 100, -1, 3, 77, 3, 12};
+  const Tensor targets = test::i32_tensor(tg);
+  for (DType t : {DType::bf16, DType::f16}) {
+    for (bool sharded : {false, true}) {
+      Tensor z = Tensor::empty({R, V}, t), z32 = test::random_tensor({R, V}, 9, -8.f, 8.f);
+      convert(z, z32);
+      convert(z32, z);  // the values the 16-bit logits hold
+      Tensor loss = Tensor::empty({R}, DType::f32), loss32 = Tensor::empty({R}, DType::f32);
+      auto run = [&](Tensor& losses, Tensor& logits) {
+        if (!sharded) return softmax_cross_entropy(losses, logits, targets, 0.5f, true);
+        Tensor row_max = Tensor::empty({R}, DType::f32), totals = Tensor::empty({R, 2}, DType::f32);
+        sharded_ce_row_max(row_max, logits);
+        sharded_ce_partials(totals, logits, targets, row_max, 0);
+        sharded_ce_finish(losses, logits, targets, row_max, totals, 0, 0.5f, true);
+      };
+      run(loss, z);
+      run(loss32, z32);
+      const std::string what = std::string(dtype_name(t)) + (sharded ? " sharded" : "");
+      EXPECT_EQ(std::memcmp(loss.raw(), loss32.raw(), loss.nbytes()), 0) << what;
+      Tensor want = Tensor::empty({R, V}, t);
+      convert(want, z32);
+      EXPECT_EQ(std::memcmp(z.raw(), want.raw(), z.nbytes()), 0) << what;
+    }
+  }
 }
 
 }  // namespace
