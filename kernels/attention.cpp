@@ -3,7 +3,11 @@
 // when probs is [B, a, T], the unfused cuBLAS path when it is [B, a, T, T]) and the softmax
 // kernels of attention_kernels.cu. The mask lengths are data: the CPU checks them against
 // [0, T], CUDA clamps them on the device (a check there would cost a synchronisation).
+// The CPU attention forward and backward read and write 16-bit storage natively (a sample
+// at a time); the CUDA kernels and the standalone softmax ops see 16-bit tensors through Wide.
 #include "kernels/attention.h"
+
+#include <utility>
 
 #include "kernels/check.h"
 #include "kernels/widen.h"
@@ -29,11 +33,11 @@ void check_mask(const char* op, const AttentionMask& mask, std::int64_t B) {
   require_shape(op, "mask.valid_len", mask.valid_len, {B});
 }
 
-// qkv [B, T, a, 3, d] fp32 as args describe it, the layer number and the dropout
+// qkv [B, T, a, 3, d] (f32, f16 or bf16) as args describe it, the layer number and the dropout
 // probability, and the mask of B samples.
 Dims check_qkv(const char* op, const Tensor& qkv, const AttentionMask& mask,
                const AttentionArgs& args) {
-  require_f32(op, "qkv", qkv);
+  require_float_storage(op, "qkv", qkv);
   GLM_CHECK(qkv.dim() == 5 && qkv.size(3) == 3 && qkv.size(2) == args.heads &&
                 qkv.size(4) == args.head_dim,
             "{}: qkv {} is not [B, T, a={}, 3, d={}]", op, shape_str(qkv.shape()), args.heads,
@@ -104,21 +108,21 @@ void attention_softmax_backward(Tensor& dprobs, const Tensor& probs, float scale
 
 void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const AttentionMask& mask,
                        const AttentionArgs& args) {
-  if (any_16bit({&ctx, &probs, &qkv})) {
-    Wide C(ctx, Wide::out), P(probs, Wide::out), Q(qkv);
-    attention_forward(*C, *P, *Q, mask, args);
-    P.store();
-    return C.store();
-  }
   constexpr const char* op = "attention_forward";
   [[maybe_unused]] const Device dev = op_device(op, {{"ctx", ctx},
                                                      {"probs", probs},
                                                      {"qkv", qkv},
                                                      {"mask.prefix_len", mask.prefix_len},
                                                      {"mask.valid_len", mask.valid_len}});
+  if (dev.is_cuda() && any_16bit({&ctx, &probs, &qkv})) {  // the CUDA kernels read fp32
+    Wide C(ctx, Wide::out), P(probs, Wide::out), Q(qkv);
+    attention_forward(*C, *P, *Q, mask, args);
+    P.store();
+    return C.store();
+  }
   const auto [B, T, a, d] = check_qkv(op, qkv, mask, args);
-  require_f32(op, "ctx", ctx);
-  require_f32(op, "probs", probs);
+  require_float_storage(op, "ctx", ctx);
+  require_float_storage(op, "probs", probs);
   require_shape(op, "ctx", ctx, {B, T, a * d});
   const bool flash = is_flash_state(dev, probs, {B, T, a, d});
   if (!flash) require_shape(op, "probs", probs, {B, a, T, T});
@@ -131,11 +135,6 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
 
 void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const Tensor& probs,
                         const Tensor& qkv, const AttentionMask& mask, const AttentionArgs& args) {
-  if (any_16bit({&dqkv, &scratch, &dctx, &probs, &qkv})) {
-    Wide DQ(dqkv, Wide::out), S(scratch, Wide::out), DC(dctx), P(probs), Q(qkv);
-    attention_backward(*DQ, *S, *DC, *P, *Q, mask, args);
-    return DQ.store();
-  }
   constexpr const char* op = "attention_backward";
   [[maybe_unused]] const Device dev = op_device(op, {{"dqkv", dqkv},
                                                      {"scratch", scratch},
@@ -144,8 +143,15 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
                                                      {"qkv", qkv},
                                                      {"mask.prefix_len", mask.prefix_len},
                                                      {"mask.valid_len", mask.valid_len}});
+  if (dev.is_cuda() && any_16bit({&dqkv, &scratch, &dctx, &probs, &qkv})) {  // CUDA reads fp32
+    Wide DQ(dqkv, Wide::out), S(scratch, Wide::out), DC(dctx), P(probs), Q(qkv);
+    attention_backward(*DQ, *S, *DC, *P, *Q, mask, args);
+    return DQ.store();
+  }
   const auto [B, T, a, d] = check_qkv(op, qkv, mask, args);
-  require_f32(op, {{"dqkv", dqkv}, {"scratch", scratch}, {"dctx", dctx}, {"probs", probs}});
+  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"dqkv", &dqkv},
+                                {"scratch", &scratch}, {"dctx", &dctx}, {"probs", &probs}})
+    require_float_storage(op, name, *t);
   require_shape(op, "dqkv", dqkv, qkv.shape());
   require_shape(op, "dctx", dctx, {B, T, a * d});
   const bool flash = is_flash_state(dev, probs, {B, T, a, d});

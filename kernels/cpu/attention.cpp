@@ -12,6 +12,12 @@
 // needs them at dropped positions too) and drops into a per-sample [a, T, T] temporary for
 // the PV product. Backward uses `scratch` [B, a, T, T]: for each sample first the dropped
 // probabilities (recomputed from probs and Philox; only when dropout_p > 0), then dP.
+//
+// 16-bit storage is read and written natively, one sample at a time: a sample's slice of
+// each 16-bit tensor (qkv, probs, ctx, ...) is widened into an fp32 buffer of one sample's
+// size, the fp32 code above runs on it, and outputs are rounded back once. The results are
+// bit-identical to the fp32 op on widened inputs (kernels/widen.h), without an fp32 copy of
+// any [B, ...] tensor; a 16-bit scratch is not touched (the sample buffer replaces it).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -21,6 +27,7 @@
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/dropout_row.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/row16.h"
 #include "kernels/cpu/vec_math.h"
 #include "kernels/gemm.h"
 #include "kernels/glm_mask.h"
@@ -104,6 +111,43 @@ void head_gemm(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t 
   gemm(g);
 }
 
+// One sample's slice [b * n, (b + 1) * n) of a float tensor as fp32: the tensor's own memory
+// when it is f32, else `buf` (n floats), widened from the tensor when `read`.
+class SampleSlice {
+ public:
+  SampleSlice(const Tensor& t, std::int64_t n) : t_(t), n_(n) {  // t_ shares t's storage
+    if (t.dtype() != DType::f32) buf_.resize(static_cast<std::size_t>(n));
+  }
+  float* get(std::int64_t b, bool read) {
+    if (buf_.empty()) return t_.data<float>() + b * n_;
+    if (read)
+      parallel_chunks([&](std::int64_t o, std::int64_t m) {
+        load_row(buf_.data() + o, t_.raw(), t_.dtype(), b * n_ + o, m);
+      });
+    return buf_.data();
+  }
+  // Rounds the buffer into the tensor's slice (nothing to do when the tensor is f32).
+  void store(std::int64_t b) {
+    if (buf_.empty()) return;
+    parallel_chunks([&](std::int64_t o, std::int64_t m) {
+      store_row(t_.raw(), t_.dtype(), b * n_ + o, buf_.data() + o, m);
+    });
+  }
+
+ private:
+  // f(offset, count) over the slice in chunks, split over threads.
+  template <class F>
+  void parallel_chunks(F&& f) {
+    constexpr std::int64_t kChunk = 16384;
+    const std::int64_t chunks = (n_ + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (n_ >= kParallelMin)
+    for (std::int64_t c = 0; c < chunks; ++c) f(c * kChunk, std::min(kChunk, n_ - c * kChunk));
+  }
+  Tensor t_;
+  std::int64_t n_;
+  std::vector<float> buf_;
+};
+
 }  // namespace
 
 void attention_softmax_forward(Tensor& scores, const AttentionMask& mask, float scale) {
@@ -139,14 +183,12 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
       std::make_unique_for_overwrite<float[]>(drop ? static_cast<std::size_t>(a * T * T) : 0);
 
   const std::int64_t ld_qkv = 3 * a * d;
-  const float* QKV = qkv.data<float>();
-  float* CTX = ctx.data<float>();
-  float* PR = probs.data<float>();
+  SampleSlice QKV(qkv, T * ld_qkv), CTX(ctx, T * a * d), PR(probs, a * T * T);
   for (std::int64_t b = 0; b < B; ++b) {
-    const float* q = QKV + b * T * ld_qkv;
+    const float* q = QKV.get(b, true);
     const float* k = q + d;
     const float* v = q + 2 * d;
-    float* P = PR + b * a * T * T;
+    float* P = PR.get(b, false);
     // S[hd] [T, T] = alpha * q[hd] k[hd]^T
     head_gemm(Trans::N, Trans::T, T, T, d, alpha, q, ld_qkv, 3 * d, k, ld_qkv, 3 * d, P, T, T * T,
               a);
@@ -162,7 +204,9 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
     }
     // ctx[b, :, hd*d : hd*d+d] = P_dropped[hd] [T, T] v[hd] [T, d]
     head_gemm(Trans::N, Trans::N, T, d, T, 1.f, drop ? dropped.get() : P, T, T * T, v, ld_qkv,
-              3 * d, CTX + b * T * a * d, a * d, d, a);
+              3 * d, CTX.get(b, false), a * d, d, a);
+    PR.store(b);
+    CTX.store(b);
   }
 }
 
@@ -176,21 +220,18 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
   const DropoutStream ds = dropout_stream(args.dropout, drop ? args.dropout_p : 0.f);
 
   const std::int64_t ld_qkv = 3 * a * d;
-  const float* QKV = qkv.data<float>();
-  const float* DCTX = dctx.data<float>();
-  const float* PR = probs.data<float>();
-  float* DQKV = dqkv.data<float>();
-  float* SC = scratch.data<float>();
+  SampleSlice QKV(qkv, T * ld_qkv), DCTX(dctx, T * a * d), PR(probs, a * T * T),
+      DQKV(dqkv, T * ld_qkv), SC(scratch, a * T * T);
   for (std::int64_t b = 0; b < B; ++b) {
-    const float* q = QKV + b * T * ld_qkv;
+    const float* q = QKV.get(b, true);
     const float* k = q + d;
     const float* v = q + 2 * d;
-    float* dq = DQKV + b * T * ld_qkv;
+    float* dq = DQKV.get(b, false);  // every element is written below
     float* dk = dq + d;
     float* dv = dq + 2 * d;
-    const float* dc = DCTX + b * T * a * d;
-    const float* P = PR + b * a * T * T;
-    float* S = SC + b * a * T * T;
+    const float* dc = DCTX.get(b, true);
+    const float* P = PR.get(b, true);
+    float* S = SC.get(b, false);
 
     // dv[hd] [T, d] = P_dropped[hd]^T dctx[hd]
     const float* Pd = P;
@@ -217,6 +258,7 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
               a);
     head_gemm(Trans::T, Trans::N, T, d, T, alpha, S, T, T * T, q, ld_qkv, 3 * d, dk, ld_qkv, 3 * d,
               a);
+    DQKV.store(b);
   }
 }
 
