@@ -1,8 +1,11 @@
 // The LayerNorm ops' entries: checked once here, then run by kernels/cpu/layernorm.cpp or
-// kernels/cuda/layernorm_kernels.cu.
+// kernels/cuda/layernorm_kernels.cu. The CPU kernels read and write 16-bit rows (x, y and
+// the other [R, h] tensors) natively; the small [R] and [h] tensors (statistics, gamma, beta
+// and their gradients), and every argument of the CUDA kernels, go through Wide when 16-bit.
 #include "kernels/layernorm.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "kernels/check.h"
 #include "kernels/widen.h"
@@ -17,12 +20,13 @@
 namespace glm::kernels {
 namespace {
 
-// The forward's tensors: fp32 rows x [R, h] normalised into y, mean and rstd [R], gamma and
-// beta [h].
+// The forward's tensors: rows x [R, h] normalised into y (each f32, f16 or bf16), fp32 mean
+// and rstd [R], gamma and beta [h].
 void check_forward(const char* op, const Tensor& y, const Tensor& mean, const Tensor& rstd,
                    const Tensor& x, const Tensor& gamma, const Tensor& beta) {
-  require_f32(
-      op, {{"y", y}, {"mean", mean}, {"rstd", rstd}, {"x", x}, {"gamma", gamma}, {"beta", beta}});
+  require_float_storage(op, "y", y);
+  require_float_storage(op, "x", x);
+  require_f32(op, {{"mean", mean}, {"rstd", rstd}, {"gamma", gamma}, {"beta", beta}});
   GLM_CHECK(x.dim() >= 1, "{}: x must have a last dimension, got {}", op, shape_str(x.shape()));
   const std::int64_t h = x.size(-1), R = rows_of(x);
   require_shape(op, "y", y, x.shape());
@@ -36,16 +40,20 @@ void check_forward(const char* op, const Tensor& y, const Tensor& mean, const Te
 
 void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x, const Tensor& gamma,
                        const Tensor& beta, float eps) {
-  if (any_16bit({&y, &mean, &rstd, &x, &gamma, &beta})) {
-    Wide Y(y, Wide::out), M(mean, Wide::out), S(rstd, Wide::out), X(x), G(gamma), Bt(beta);
-    layernorm_forward(*Y, *M, *S, *X, *G, *Bt, eps);
-    M.store();
-    S.store();
-    return Y.store();
-  }
   constexpr const char* op = "layernorm_forward";
   [[maybe_unused]] const Device dev = op_device(
       op, {{"y", y}, {"mean", mean}, {"rstd", rstd}, {"x", x}, {"gamma", gamma}, {"beta", beta}});
+  if (dev.is_cuda() && any_16bit({&y, &x})) {  // the CUDA kernel reads fp32
+    Wide Y(y, Wide::out), X(x);
+    layernorm_forward(*Y, mean, rstd, *X, gamma, beta, eps);
+    return Y.store();
+  }
+  if (any_16bit({&mean, &rstd, &gamma, &beta})) {
+    Wide M(mean, Wide::out), S(rstd, Wide::out), G(gamma), Bt(beta);
+    layernorm_forward(y, *M, *S, x, *G, *Bt, eps);
+    M.store();
+    return S.store();
+  }
   check_forward(op, y, mean, rstd, x, gamma, beta);
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda())
@@ -62,15 +70,6 @@ void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x, c
 void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& a,
                                 const Tensor& f, float alpha, const Tensor& gamma,
                                 const Tensor& beta, float eps) {
-  if (any_16bit({&s, &y, &mean, &rstd, &a, &f, &gamma, &beta})) {
-    Wide S(s, Wide::out), Y(y, Wide::out), M(mean, Wide::out), R(rstd, Wide::out), A(a), F(f),
-        G(gamma), Bt(beta);
-    residual_layernorm_forward(*S, *Y, *M, *R, *A, *F, alpha, *G, *Bt, eps);
-    M.store();
-    R.store();
-    S.store();
-    return Y.store();
-  }
   constexpr const char* op = "residual_layernorm_forward";
   [[maybe_unused]] const Device dev = op_device(op, {{"s", s},
                                                      {"y", y},
@@ -80,8 +79,21 @@ void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd
                                                      {"f", f},
                                                      {"gamma", gamma},
                                                      {"beta", beta}});
+  if (dev.is_cuda() && any_16bit({&s, &y, &a, &f})) {  // the CUDA kernel reads fp32
+    Wide S(s, Wide::out), Y(y, Wide::out), A(a), F(f);
+    residual_layernorm_forward(*S, *Y, mean, rstd, *A, *F, alpha, gamma, beta, eps);
+    S.store();
+    return Y.store();
+  }
+  if (any_16bit({&mean, &rstd, &gamma, &beta})) {
+    Wide M(mean, Wide::out), R(rstd, Wide::out), G(gamma), Bt(beta);
+    residual_layernorm_forward(s, y, *M, *R, a, f, alpha, *G, *Bt, eps);
+    M.store();
+    return R.store();
+  }
   check_forward(op, y, mean, rstd, a, gamma, beta);
-  require_f32(op, {{"s", s}, {"f", f}});
+  require_float_storage(op, "s", s);
+  require_float_storage(op, "f", f);
   require_shape(op, "s", s, a.shape());
   require_shape(op, "f", f, a.shape());
 #ifdef GLM_WITH_CUDA
@@ -99,20 +111,27 @@ void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd
 void layernorm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor& dy,
                         const Tensor* dres, float alpha_res, const Tensor& x, const Tensor& mean,
                         const Tensor& rstd, const Tensor& gamma) {
-  if (any_16bit({&dx, &dgamma, &dbeta, &dy, dres, &x, &mean, &rstd, &gamma})) {
-    Wide DX(dx, Wide::out), DG(dgamma, Wide::inout), DB(dbeta, Wide::inout), DY(dy),
-        DR(dres), X(x), M(mean), S(rstd), G(gamma);
-    layernorm_backward(*DX, *DG, *DB, *DY, DR.get(), alpha_res, *X, *M, *S, *G);
-    DG.store();
-    DB.store();
-    return DX.store();
-  }
   constexpr const char* op = "layernorm_backward";
   const std::initializer_list<Arg> tensors = {{"dx", dx},     {"dgamma", dgamma}, {"dbeta", dbeta},
                                               {"dy", dy},     {"dres", dres},     {"x", x},
                                               {"mean", mean}, {"rstd", rstd},     {"gamma", gamma}};
   [[maybe_unused]] const Device dev = op_device(op, tensors);
-  require_f32(op, tensors);
+  if (dev.is_cuda() && any_16bit({&dx, &dy, dres, &x})) {  // the CUDA kernel reads fp32
+    Wide DX(dx, Wide::out), DY(dy), DR(dres), X(x);
+    layernorm_backward(*DX, dgamma, dbeta, *DY, DR.get(), alpha_res, *X, mean, rstd, gamma);
+    return DX.store();
+  }
+  if (any_16bit({&dgamma, &dbeta, &mean, &rstd, &gamma})) {
+    Wide DG(dgamma, Wide::inout), DB(dbeta, Wide::inout), M(mean), S(rstd), G(gamma);
+    layernorm_backward(dx, *DG, *DB, dy, dres, alpha_res, x, *M, *S, *G);
+    DG.store();
+    return DB.store();
+  }
+  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"dx", &dx}, {"dy", &dy},
+                                {"dres", dres}, {"x", &x}})
+    if (t) require_float_storage(op, name, *t);
+  require_f32(op, {{"dgamma", dgamma}, {"dbeta", dbeta}, {"mean", mean}, {"rstd", rstd},
+                   {"gamma", gamma}});
   GLM_CHECK(x.dim() >= 1, "{}: x must have a last dimension, got {}", op, shape_str(x.shape()));
   const std::int64_t h = x.size(-1), R = rows_of(x);
   require_shape(op, "dx", dx, x.shape());

@@ -5,7 +5,9 @@
 // `omp simd` loops compiled per ISA (target_clones), rows are split over threads. The
 // backward computes dx per row and accumulates dgamma/dbeta into per-thread partial rows
 // that are summed in thread order afterwards (deterministic, no atomics), so the whole
-// backward is a single pass over dy, dres and x.
+// backward is a single pass over dy, dres and x. 16-bit rows (x, y, s, a, f, dy, dres, dx)
+// are read and written natively through a thread's fp32 row buffers (kernels/cpu/row16.h);
+// the statistics, gamma, beta and their gradients arrive as fp32 (kernels/layernorm.cpp).
 #include <omp.h>
 
 #include <cmath>
@@ -13,6 +15,7 @@
 
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/row16.h"
 
 namespace glm::kernels::cpu {
 
@@ -97,25 +100,38 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void backward_r
 void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x, const Tensor& gamma,
                        const Tensor& beta, float eps) {
   const std::int64_t h = x.size(-1), R = rows_of(x);
-  float *Y = y.data<float>(), *MEAN = mean.data<float>(), *RSTD = rstd.data<float>();
-  const float *X = x.data<float>(), *G = gamma.data<float>(), *BT = beta.data<float>();
-#pragma omp parallel for schedule(static) if (R * h >= kParallelMin)
-  for (std::int64_t r = 0; r < R; ++r)
-    normalize_row(Y + r * h, MEAN + r, RSTD + r, X + r * h, G, BT, h, eps);
+  float *MEAN = mean.data<float>(), *RSTD = rstd.data<float>();
+  const float *G = gamma.data<float>(), *BT = beta.data<float>();
+#pragma omp parallel if (R * h >= kParallelMin)
+  {
+    std::vector<float> buf(static_cast<std::size_t>(2 * h));  // 16-bit x and y rows
+#pragma omp for schedule(static)
+    for (std::int64_t r = 0; r < R; ++r) {
+      float* yr = out_row(y, r, h, buf.data() + h);
+      normalize_row(yr, MEAN + r, RSTD + r, in_row(x, r, h, buf.data()), G, BT, h, eps);
+      finish_row(y, r, h, yr);
+    }
+  }
 }
 
 void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& a,
                                 const Tensor& f, float alpha, const Tensor& gamma,
                                 const Tensor& beta, float eps) {
   const std::int64_t h = a.size(-1), R = rows_of(a);
-  float *S = s.data<float>(), *Y = y.data<float>(), *MEAN = mean.data<float>(),
-        *RSTD = rstd.data<float>();
-  const float *A = a.data<float>(), *F = f.data<float>(), *G = gamma.data<float>(),
-              *BT = beta.data<float>();
-#pragma omp parallel for schedule(static) if (R * h >= kParallelMin)
-  for (std::int64_t r = 0; r < R; ++r) {
-    residual_row(S + r * h, A + r * h, F + r * h, alpha, h);
-    normalize_row(Y + r * h, MEAN + r, RSTD + r, S + r * h, G, BT, h, eps);
+  float *MEAN = mean.data<float>(), *RSTD = rstd.data<float>();
+  const float *G = gamma.data<float>(), *BT = beta.data<float>();
+#pragma omp parallel if (R * h >= kParallelMin)
+  {
+    std::vector<float> buf(static_cast<std::size_t>(4 * h));  // 16-bit a, f, s and y rows
+    float *ab = buf.data(), *fb = ab + h, *sb = fb + h, *yb = sb + h;
+#pragma omp for schedule(static)
+    for (std::int64_t r = 0; r < R; ++r) {
+      float *sr = out_row(s, r, h, sb), *yr = out_row(y, r, h, yb);
+      residual_row(sr, in_row(a, r, h, ab), in_row(f, r, h, fb), alpha, h);
+      normalize_row(yr, MEAN + r, RSTD + r, sr, G, BT, h, eps);
+      finish_row(s, r, h, sr);
+      finish_row(y, r, h, yr);
+    }
   }
 }
 
@@ -123,10 +139,7 @@ void layernorm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor&
                         const Tensor* dres, float alpha_res, const Tensor& x, const Tensor& mean,
                         const Tensor& rstd, const Tensor& gamma) {
   const std::int64_t h = x.size(-1), R = rows_of(x);
-  float* DX = dx.data<float>();
-  const float *DY = dy.data<float>(), *DRES = dres ? dres->data<float>() : nullptr,
-              *X = x.data<float>(), *MEAN = mean.data<float>(), *RSTD = rstd.data<float>(),
-              *G = gamma.data<float>();
+  const float *MEAN = mean.data<float>(), *RSTD = rstd.data<float>(), *G = gamma.data<float>();
   const int nt = R * h >= kParallelMin ? omp_get_max_threads() : 1;
   // Per-thread partial [dgamma | dbeta] rows, reduced in thread order below.
   std::vector<float> parts(static_cast<std::size_t>(nt) * 2 * h, 0.f);
@@ -135,9 +148,14 @@ void layernorm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor&
     const int t = omp_get_thread_num();
     const Range rows = thread_range(R, t, omp_get_num_threads());
     float* pg = parts.data() + static_cast<std::size_t>(t) * 2 * h;
-    for (std::int64_t r = rows.begin; r < rows.end; ++r)
-      backward_row(DX + r * h, pg, pg + h, DY + r * h, DRES ? DRES + r * h : nullptr, alpha_res,
-                   X + r * h, MEAN[r], RSTD[r], G, h);
+    std::vector<float> buf(static_cast<std::size_t>(4 * h));  // 16-bit dx, dy, dres, x rows
+    float *dxb = buf.data(), *dyb = dxb + h, *drb = dyb + h, *xb = drb + h;
+    for (std::int64_t r = rows.begin; r < rows.end; ++r) {
+      float* dxr = out_row(dx, r, h, dxb);
+      backward_row(dxr, pg, pg + h, in_row(dy, r, h, dyb), dres ? in_row(*dres, r, h, drb) : nullptr,
+                   alpha_res, in_row(x, r, h, xb), MEAN[r], RSTD[r], G, h);
+      finish_row(dx, r, h, dxr);
+    }
   }
   float *DG = dgamma.data<float>(), *DB = dbeta.data<float>();
   for (int t = 0; t < nt; ++t) {
