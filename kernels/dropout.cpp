@@ -1,5 +1,6 @@
 // The dropout op's entry: checked once here, then run by kernels/cpu/dropout.cpp or
-// kernels/cuda/dropout_kernels.cu; and the keep decision both are tested against.
+// kernels/cuda/dropout_kernels.cu (the CPU reads and writes 16-bit rows natively; CUDA sees
+// them through Wide); and the keep decision both are tested against.
 #include "kernels/dropout.h"
 
 #include "core/philox.h"
@@ -24,14 +25,14 @@ bool dropout_keep(const DropoutSite& site, float p, std::int64_t global_row, std
 }
 
 void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t groups) {
-  if (p > 0 && any_16bit({&x})) {
+  constexpr const char* op = "dropout_apply";
+  [[maybe_unused]] const Device dev = op_device(op, {{"x", x}});
+  if (dev.is_cuda() && p > 0 && any_16bit({&x})) {  // the CUDA kernel reads fp32
     Wide X(x, Wide::inout);
     dropout_apply(*X, p, site, groups);
     return X.store();
   }
-  constexpr const char* op = "dropout_apply";
-  [[maybe_unused]] const Device dev = op_device(op, {{"x", x}});
-  require_f32(op, "x", x);
+  require_float_storage(op, "x", x);
   if (!(p >= 0.f && p < 1.f))
     throw InputError(fmt::format("dropout probability {} is outside [0, 1)", p));
   if (p == 0.f || x.numel() == 0) return;

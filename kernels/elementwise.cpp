@@ -1,8 +1,11 @@
 // The elementwise and reduction ops' entries: checked once here, then run by
 // kernels/cpu/elementwise.cpp or kernels/cuda/elementwise_kernels.cu. Row indices are data,
 // checked by each backend (the CPU before the copy, CUDA on the device, reported after the
-// kernel) with one message.
+// kernel) with one message. On the CPU scaled_add and gather_rows read and write 16-bit
+// storage natively; the other ops, and every op on CUDA, see 16-bit tensors through Wide.
 #include "kernels/elementwise.h"
+
+#include <utility>
 
 #include "kernels/check.h"
 #include "kernels/widen.h"
@@ -44,16 +47,18 @@ void report_bad_index(const char* op, cuda::DeviceFlag& bad, const Tensor& index
 }  // namespace
 
 void scaled_add(Tensor& y, float alpha, const Tensor& a, const Tensor& b) {
-  if (any_16bit({&y, &a, &b})) {
+  constexpr const char* op = "scaled_add";
+  [[maybe_unused]] const Device dev = op_device(op, {{"y", y}, {"a", a}, {"b", b}});
+  if (dev.is_cuda() && any_16bit({&y, &a, &b})) {  // the CUDA kernel reads fp32
     Wide Y(y, Wide::out), A(a), Bt(b);
     scaled_add(*Y, alpha, *A, *Bt);
     return Y.store();
   }
-  constexpr const char* op = "scaled_add";
-  [[maybe_unused]] const Device dev = op_device(op, {{"y", y}, {"a", a}, {"b", b}});
-  require_f32(op, "y", y);
-  check_same(op, "a", a, y);
-  check_same(op, "b", b, y);
+  require_float_storage(op, "y", y);
+  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"a", &a}, {"b", &b}}) {
+    require_float_storage(op, name, *t);
+    require_shape(op, name, *t, y.shape());
+  }
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda())
     return cuda::check_launch(
@@ -140,14 +145,15 @@ bool all_finite(const Tensor& x) {
 }
 
 void gather_rows(Tensor& out, const Tensor& src, const Tensor& index) {
-  if (any_16bit({&out, &src})) {
+  constexpr const char* op = "gather_rows";
+  [[maybe_unused]] const Device dev = op_device(op, {{"out", out}, {"src", src}, {"index", index}});
+  if (dev.is_cuda() && any_16bit({&out, &src})) {  // the CUDA kernel reads fp32
     Wide O(out, Wide::out), S(src);
     gather_rows(*O, *S, index);
     return O.store();
   }
-  constexpr const char* op = "gather_rows";
-  [[maybe_unused]] const Device dev = op_device(op, {{"out", out}, {"src", src}, {"index", index}});
-  require_f32(op, {{"out", out}, {"src", src}});
+  require_float_storage(op, "out", out);
+  require_float_storage(op, "src", src);
   check_rows(op, out, src, index);
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda()) {

@@ -1,10 +1,11 @@
 // The embedding ops' entries: checked once here, then run by kernels/cpu/embedding.cpp or
 // kernels/cuda/embedding_kernels.cu. The token ids are data, checked by each backend (the
 // CPU before the lookup, CUDA on the device, reported after the kernel) with one message.
+// The CPU reads and writes a 16-bit x, dx and table natively; a 16-bit gradient table, and
+// every 16-bit argument on CUDA, goes through Wide.
 #include "kernels/embedding.h"
 
 #include "kernels/check.h"
-#include "kernels/widen.h"
 #include "kernels/widen.h"
 #include "kernels/cpu/ops.h"
 
@@ -20,17 +21,17 @@ namespace glm::kernels {
 
 void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
                        std::int64_t vocab_start, std::int64_t vocab_total) {
-  if (any_16bit({&x, &table})) {
+  constexpr const char* op = "embedding_forward";
+  [[maybe_unused]] const Device dev =
+      op_device(op, {{"x", x}, {"tokens", tokens}, {"table", table}});
+  if (dev.is_cuda() && any_16bit({&x, &table})) {  // the CUDA kernel reads fp32
     Wide X(x, Wide::out), Tb(table);
     embedding_forward(*X, tokens, *Tb, vocab_start, vocab_total);
     return X.store();
   }
-  constexpr const char* op = "embedding_forward";
-  [[maybe_unused]] const Device dev =
-      op_device(op, {{"x", x}, {"tokens", tokens}, {"table", table}});
-  require_f32(op, "x", x);
+  require_float_storage(op, "x", x);
   require_i32(op, "tokens", tokens);
-  require_f32(op, "table", table);
+  require_float_storage(op, "table", table);
   GLM_CHECK(table.dim() == 2, "{}: table must be [V, h], got {}", op, shape_str(table.shape()));
   const std::int64_t V = table.size(0), h = table.size(1), R = tokens.numel();
   GLM_CHECK(vocab_start >= 0 && vocab_start + V <= vocab_total,
@@ -60,16 +61,16 @@ void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
 
 void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, float alpha,
                         std::int64_t vocab_start) {
-  if (any_16bit({&dtable, &dx})) {
-    Wide DT(dtable, Wide::inout), DX(dx);
-    embedding_backward(*DT, *DX, tokens, alpha, vocab_start);
-    return DT.store();
-  }
   constexpr const char* op = "embedding_backward";
   [[maybe_unused]] const Device dev =
       op_device(op, {{"dtable", dtable}, {"dx", dx}, {"tokens", tokens}});
+  if (is_16bit(dtable) || (dev.is_cuda() && is_16bit(dx))) {
+    Wide DT(dtable, Wide::inout);
+    embedding_backward(*DT, dev.is_cuda() ? *Wide(dx) : dx, tokens, alpha, vocab_start);
+    return DT.store();
+  }
   require_f32(op, "dtable", dtable);
-  require_f32(op, "dx", dx);
+  require_float_storage(op, "dx", dx);
   require_i32(op, "tokens", tokens);
   GLM_CHECK(dtable.dim() == 2, "{}: dtable must be [V, h], got {}", op, shape_str(dtable.shape()));
   const std::int64_t h = dtable.size(1), R = tokens.numel();

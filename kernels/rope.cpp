@@ -1,5 +1,6 @@
 // The RoPE ops' entries: checked once here, then run by kernels/cpu/rope.cpp or
-// kernels/cuda/rope_kernels.cu.
+// kernels/cuda/rope_kernels.cu (the CPU reads and writes 16-bit qkv natively; CUDA sees it
+// through Wide).
 #include "kernels/rope.h"
 
 #include "kernels/check.h"
@@ -16,13 +17,13 @@ namespace {
 
 // sign +1 rotates (forward), -1 applies the inverse rotation (backward).
 void rope_apply(const char* op, Tensor& qkv, const Tensor& positions, float base, float sign) {
-  if (any_16bit({&qkv})) {
+  [[maybe_unused]] const Device dev = op_device(op, {{"qkv", qkv}, {"positions", positions}});
+  if (dev.is_cuda() && any_16bit({&qkv})) {  // the CUDA kernel reads fp32
     Wide Q(qkv, Wide::inout);
     rope_apply(op, *Q, positions, base, sign);
     return Q.store();
   }
-  [[maybe_unused]] const Device dev = op_device(op, {{"qkv", qkv}, {"positions", positions}});
-  require_f32(op, "qkv", qkv);
+  require_float_storage(op, "qkv", qkv);
   require_i32(op, "positions", positions);
   GLM_CHECK(qkv.dim() == 4 && qkv.size(2) == 3, "{}: qkv must be [R, a, 3, d], got {}", op,
             shape_str(qkv.shape()));

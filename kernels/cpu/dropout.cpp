@@ -2,14 +2,17 @@
 // (kernels/dropout.h). What makes it fast: each Philox call yields the uniforms of 4
 // columns; a row's random bits are generated in a vectorised loop (`omp simd` over counter
 // blocks, per-ISA clones), then applied in a second vectorised pass; rows are split over
-// threads.
+// threads. 16-bit rows are read and written natively through a thread's fp32 row buffer
+// (kernels/cpu/row16.h).
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "core/philox.h"
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/dropout_row.h"
+#include "kernels/cpu/row16.h"
 
 namespace glm::kernels::cpu {
 
@@ -66,12 +69,17 @@ void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t B,
                    std::int64_t groups, std::int64_t I) {
   const std::int64_t C = x.size(-1), rows = B * groups * I;
   const DropoutStream s = dropout_stream(site, p);
-  float* X = x.data<float>();
   // Element (b, g, i, c) of the [B, G, I, C] view is row rr = (b*G + g)*I + i.
-#pragma omp parallel for schedule(static) if (rows * C >= kParallelMin)
-  for (std::int64_t rr = 0; rr < rows; ++rr) {
-    const std::int64_t b = rr / (groups * I), g = (rr / I) % groups, i = rr % I;
-    dropout_row(X + rr * C, X + rr * C, C, s, dropout_global_row(site, b, g, i, I));
+#pragma omp parallel if (rows * C >= kParallelMin)
+  {
+    std::vector<float> buf(x.dtype() == DType::f32 ? 0 : static_cast<std::size_t>(C));
+#pragma omp for schedule(static)
+    for (std::int64_t rr = 0; rr < rows; ++rr) {
+      const std::int64_t b = rr / (groups * I), g = (rr / I) % groups, i = rr % I;
+      float* row = inout_row(x, rr, C, buf.data());
+      dropout_row(row, row, C, s, dropout_global_row(site, b, g, i, I));
+      finish_row(x, rr, C, row);
+    }
   }
 }
 

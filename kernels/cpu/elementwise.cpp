@@ -3,7 +3,9 @@
 // What makes them fast: every op is one pass over memory, split into contiguous per-thread
 // chunks, with `omp simd` inner loops compiled per ISA. Reductions keep per-thread partial
 // sums combined in thread order (deterministic for a fixed thread count); all_finite tests
-// the exponent bits with an OR-reduction instead of branching per element.
+// the exponent bits with an OR-reduction instead of branching per element. scaled_add and
+// gather_rows read and write 16-bit storage natively (kernels/cpu/row16.h): blocks widened
+// into a thread's fp32 buffers, each output rounded once.
 #include <omp.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/row16.h"
 
 namespace glm::kernels::cpu {
 
@@ -84,11 +87,35 @@ void check_indices(const char* op, const Tensor& index, std::int64_t N) {
 }  // namespace
 
 void scaled_add(Tensor& y, float alpha, const Tensor& a, const Tensor& b) {
-  float* Y = y.data<float>();
-  const float *A = a.data<float>(), *B = b.data<float>();
-  parallel_chunks(y.numel(), [&](std::int64_t i0, std::int64_t i1) {
-    scaled_add_span(Y + i0, alpha, A + i0, B + i0, i1 - i0);
-  });
+  if (y.dtype() == DType::f32 && a.dtype() == DType::f32 && b.dtype() == DType::f32) {
+    float* Y = y.data<float>();
+    const float *A = a.data<float>(), *B = b.data<float>();
+    parallel_chunks(y.numel(), [&](std::int64_t i0, std::int64_t i1) {
+      scaled_add_span(Y + i0, alpha, A + i0, B + i0, i1 - i0);
+    });
+    return;
+  }
+  // Blocks of kBlock elements: as rows of kBlock, block k is "row" k (the tail is shorter).
+  constexpr std::int64_t kBlock = 2048;
+  const std::int64_t n = y.numel(), blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel if (n >= kParallelMin)
+  {
+    std::vector<float> buf(3 * kBlock);
+    float *ab = buf.data(), *bb = ab + kBlock, *yb = bb + kBlock;
+#pragma omp for schedule(static)
+    for (std::int64_t k = 0; k < blocks; ++k) {
+      const std::int64_t i = k * kBlock, m = std::min(kBlock, n - i);
+      auto in = [&](const Tensor& t, float* tmp) -> const float* {
+        if (t.dtype() == DType::f32) return t.data<float>() + i;
+        load_row(tmp, t.raw(), t.dtype(), i, m);
+        return tmp;
+      };
+      const float *pa = in(a, ab), *pb = in(b, bb);
+      float* py = y.dtype() == DType::f32 ? y.data<float>() + i : yb;
+      scaled_add_span(py, alpha, pa, pb, m);
+      if (py == yb) store_row(y.raw(), y.dtype(), i, yb, m);
+    }
+  }
 }
 
 void axpy(Tensor& y, float alpha, const Tensor& x) {
@@ -137,12 +164,23 @@ bool all_finite(const Tensor& x) {
 void gather_rows(Tensor& out, const Tensor& src, const Tensor& index) {
   check_indices("gather_rows", index, src.size(0));
   const std::int64_t R = out.size(0), h = out.size(1);
-  float* O = out.data<float>();
-  const float* S = src.data<float>();
   const std::int32_t* idx = index.data<std::int32_t>();
+  if (out.dtype() == src.dtype()) {  // rows copied as they are (exact in any dtype)
+    const std::size_t row = dtype_bytes(out.dtype(), h);
+    auto* O = static_cast<std::uint8_t*>(out.raw());
+    const auto* S = static_cast<const std::uint8_t*>(src.raw());
 #pragma omp parallel for schedule(static) if (R * h >= kParallelMin)
-  for (std::int64_t r = 0; r < R; ++r)
-    std::memcpy(O + r * h, S + static_cast<std::int64_t>(idx[r]) * h, sizeof(float) * h);
+    for (std::int64_t r = 0; r < R; ++r)
+      std::memcpy(O + r * row, S + static_cast<std::int64_t>(idx[r]) * row, row);
+    return;
+  }
+#pragma omp parallel if (R * h >= kParallelMin)
+  {
+    std::vector<float> buf(static_cast<std::size_t>(h));
+#pragma omp for schedule(static)
+    for (std::int64_t r = 0; r < R; ++r)
+      store_row(out.raw(), out.dtype(), r * h, in_row(src, idx[r], h, buf.data()), h);
+  }
 }
 
 // dst[index[r]] += src[r]. Indices may repeat, so threads split the columns (each walks

@@ -4,13 +4,17 @@
 // carry the same token, so threads split the hidden columns instead of the rows; every
 // thread walks all rows in order for its column range. No two threads touch the same
 // dtable element and the summation order is fixed, so the result is bit-identical for any
-// thread count (no atomics).
+// thread count (no atomics). A 16-bit x, dx or table is read and written natively a row (or
+// a thread's column range of a row) at a time through fp32 buffers (kernels/cpu/row16.h);
+// the gradient table arrives as fp32 (kernels/embedding.cpp).
 #include <omp.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/row16.h"
 
 namespace glm::kernels::cpu {
 
@@ -42,15 +46,19 @@ void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
       throw InputError(
           fmt::format("embedding: token {} at row {} is outside the vocabulary [0, {})", tok[r], r,
                       vocab_total));
-  float* X = x.data<float>();
-  const float* E = table.data<float>();
-#pragma omp parallel for schedule(static) if (R * h >= kParallelMin)
-  for (std::int64_t r = 0; r < R; ++r) {
-    const std::int64_t local = tok[r] - vocab_start;
-    if (local >= 0 && local < V) {
-      copy_row(X + r * h, E + local * h, h);
-    } else {
-      std::fill(X + r * h, X + (r + 1) * h, 0.f);  // another vocab shard holds this token
+#pragma omp parallel if (R * h >= kParallelMin)
+  {
+    std::vector<float> buf(static_cast<std::size_t>(2 * h));  // 16-bit table and x rows
+#pragma omp for schedule(static)
+    for (std::int64_t r = 0; r < R; ++r) {
+      const std::int64_t local = tok[r] - vocab_start;
+      float* xr = out_row(x, r, h, buf.data() + h);
+      if (local >= 0 && local < V) {
+        copy_row(xr, in_row(table, local, h, buf.data()), h);
+      } else {
+        std::fill(xr, xr + h, 0.f);  // another vocab shard holds this token
+      }
+      finish_row(x, r, h, xr);
     }
   }
 }
@@ -63,7 +71,7 @@ void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, 
     if (tok[r] < 0)
       throw InputError(fmt::format("embedding: token {} at row {} is negative", tok[r], r));
   float* D = dtable.data<float>();
-  const float* DX = dx.data<float>();
+  const bool wide = dx.dtype() == DType::f32;
   // Column blocks of at least 16 floats (one cache line) so threads never share a line.
   constexpr std::int64_t kMinCols = 16;
   const int nt = R * h < kParallelMin
@@ -77,11 +85,14 @@ void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, 
     const std::int64_t lines = (h + kMinCols - 1) / kMinCols;
     const Range lr = thread_range(lines, t, n);
     const std::int64_t c0 = lr.begin * kMinCols, c1 = std::min(h, lr.end * kMinCols);
+    std::vector<float> buf(wide ? 0 : static_cast<std::size_t>(std::max<std::int64_t>(c1 - c0, 0)));
     if (c1 > c0) {
       for (std::int64_t r = 0; r < R; ++r) {
         const std::int64_t local = tok[r] - vocab_start;
         if (local < 0 || local >= V) continue;
-        axpy_row(D + local * h + c0, DX + r * h + c0, alpha, c1 - c0);
+        const float* src = wide ? dx.data<float>() + r * h + c0 : buf.data();
+        if (!wide) load_row(buf.data(), dx.raw(), dx.dtype(), r * h + c0, c1 - c0);
+        axpy_row(D + local * h + c0, src, alpha, c1 - c0);
       }
     }
   }

@@ -2,12 +2,15 @@
 //
 // What makes it fast: cos/sin depend only on (position, i), so they are computed once per
 // row into a small buffer and reused by the q and k of every head of that row; the rotation
-// itself is an `omp simd` loop over the half dim. Rows are split over threads.
+// itself is an `omp simd` loop over the half dim. Rows are split over threads. A 16-bit
+// qkv row (all heads' q, k and v) is widened into a thread's fp32 buffer and rounded back
+// (kernels/cpu/row16.h); v passes through unchanged, as the round trip is exact.
 #include <cmath>
 #include <vector>
 
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/row16.h"
 
 namespace glm::kernels::cpu {
 
@@ -34,11 +37,12 @@ void rope_apply(Tensor& qkv, const Tensor& positions, float base, float sign) {
   std::vector<float> inv_freq(half);
   for (std::int64_t i = 0; i < half; ++i)
     inv_freq[i] = 1.0f / std::pow(base, static_cast<float>(2 * i) / static_cast<float>(d));
-  float* X = qkv.data<float>();
   const std::int32_t* P = positions.data<std::int32_t>();
+  const std::int64_t row = a * 3 * d;
 #pragma omp parallel if (R * a * d >= kParallelMin / 4)
   {
     std::vector<float> cs(half), sn(half);
+    std::vector<float> buf(qkv.dtype() == DType::f32 ? 0 : static_cast<std::size_t>(row));
 #pragma omp for schedule(static)
     for (std::int64_t r = 0; r < R; ++r) {
       const float pos = static_cast<float>(P[r]);
@@ -47,11 +51,13 @@ void rope_apply(Tensor& qkv, const Tensor& positions, float base, float sign) {
         cs[i] = std::cos(theta);
         sn[i] = std::sin(theta);
       }
+      float* x = inout_row(qkv, r, row, buf.data());
       for (std::int64_t hd = 0; hd < a; ++hd) {
-        float* q = X + ((r * a + hd) * 3) * d;
+        float* q = x + hd * 3 * d;
         rotate(q, cs.data(), sn.data(), half, sign);      // q
         rotate(q + d, cs.data(), sn.data(), half, sign);  // k
       }
+      finish_row(qkv, r, row, x);
     }
   }
 }

@@ -9,8 +9,8 @@
 //   ...fp32 row code...
 //   store_row(g.raw(), g.dtype(), r * n, x, n);
 //
-// For kernels whose tensors may each be f32 or 16-bit, in_row / out_row / finish_row keep the
-// fp32 path copy-free: an f32 tensor's row is its own memory, a 16-bit one's is `buf`.
+// For kernels whose tensors may each be f32 or 16-bit, in_row / out_row / inout_row / finish_row
+// keep the fp32 path copy-free: an f32 tensor's row is its own memory, a 16-bit one's is `buf`.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +35,13 @@ inline const float* in_row(const Tensor& t, std::int64_t r, std::int64_t n, floa
 // Where to compute row r of t: t's memory when f32, else `buf`; finish_row then rounds it in.
 inline float* out_row(Tensor& t, std::int64_t r, std::int64_t n, float* buf) {
   return t.dtype() == DType::f32 ? t.data<float>() + r * n : buf;
+}
+// Row r of t to update in place: t's memory when f32, else `buf` filled from t; finish_row
+// then rounds it back.
+inline float* inout_row(Tensor& t, std::int64_t r, std::int64_t n, float* buf) {
+  if (t.dtype() == DType::f32) return t.data<float>() + r * n;
+  load_row(buf, t.raw(), t.dtype(), r * n, n);
+  return buf;
 }
 inline void finish_row(Tensor& t, std::int64_t r, std::int64_t n, const float* row) {
   if (t.dtype() != DType::f32) store_row(t.raw(), t.dtype(), r * n, row, n);

@@ -1,6 +1,7 @@
 // Dropout (kernels/dropout.h): the kernel equals the dropout_keep reference element-wise,
 // keeps 1-p of the elements, is deterministic, and gives every layout the same mask (a
-// slice with sample/group offsets drops what the whole tensor drops there).
+// slice with sample/group offsets drops what the whole tensor drops there), and 16-bit rows
+// are the fp32 op rounded once.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/philox.h"
+#include "kernels/convert.h"
 #include "kernels/dropout.h"
 #include "test_kernel_util.h"
 
@@ -115,6 +117,21 @@ TEST(Dropout, ZeroProbabilityIsNoOpAndInvalidProbabilityIsRejected) {
   EXPECT_EQ(0, std::memcmp(x.raw(), y.raw(), x.nbytes()));
   EXPECT_THROW(dropout_apply(y, 1.f, make_site(), 1), InputError);
   EXPECT_THROW(dropout_apply(y, -0.1f, make_site(), 1), InputError);
+}
+
+// 16-bit rows are read and written natively (kernels/cpu/row16.h): bit for bit the fp32 op
+// on the widened values, rounded once.
+TEST(Dropout, SixteenBitStorageIsTheFp32OpRoundedOnce) {
+  for (DType t : {DType::bf16, DType::f16}) {
+    Tensor x32 = test::random_tensor({3, 4, 1000}, 8), x = Tensor::empty(x32.shape(), t);
+    convert(x, x32);
+    convert(x32, x);
+    dropout_apply(x, 0.3f, make_site(), 2);
+    dropout_apply(x32, 0.3f, make_site(), 2);
+    Tensor want = Tensor::empty(x.shape(), t);
+    convert(want, x32);
+    EXPECT_EQ(std::memcmp(x.raw(), want.raw(), x.nbytes()), 0) << dtype_name(t);
+  }
 }
 
 }  // namespace

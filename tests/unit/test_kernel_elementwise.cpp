@@ -1,10 +1,12 @@
 // Elementwise ops and reductions (kernels/elementwise.h) against plain loops, on odd sizes
-// and on sizes large enough for the multi-threaded path.
+// and on sizes large enough for the multi-threaded path; 16-bit storage read natively.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
+#include "kernels/convert.h"
 #include "kernels/elementwise.h"
 #include "test_kernel_util.h"
 
@@ -77,6 +79,36 @@ TEST(Elementwise, GatherAndScatterAddRowsWithRepeatedIndices) {
     for (int j = 0; j < h; ++j)
       want[index.data<std::int32_t>()[r] * h + j] += g.data<float>()[r * h + j];
   EXPECT_TRUE(test::all_close(dst, want, 1e-6, 1e-7));
+}
+
+// scaled_add and gather_rows read and write 16-bit storage natively (kernels/cpu/row16.h):
+// bit for bit the fp32 op on the widened values, rounded once, for mixes of dtypes.
+TEST(Elementwise, SixteenBitScaledAddAndGatherAreTheFp32OpRoundedOnce) {
+  auto rounded = [](const Tensor& x, DType t) {
+    Tensor y = Tensor::empty(x.shape(), t);
+    convert(y, x);
+    return y;
+  };
+  auto same = [](const Tensor& a, const Tensor& b) {
+    return a.nbytes() == b.nbytes() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+  };
+  for (DType t : {DType::bf16, DType::f16})
+    for (DType other : {t, DType::f32}) {
+      const std::string what = fmt::format("{} with {}", dtype_name(t), dtype_name(other));
+      for (std::int64_t n : kSizes) {
+        Tensor a = rounded(test::random_tensor({n}, 1), t), b = rounded(test::random_tensor({n}, 2), other);
+        Tensor y = Tensor::empty({n}, t), y32 = Tensor::empty({n}, DType::f32);
+        scaled_add(y, 1.7f, a, b);
+        scaled_add(y32, 1.7f, rounded(a, DType::f32), rounded(b, DType::f32));
+        EXPECT_TRUE(same(y, rounded(y32, t))) << what << " n " << n;
+      }
+      Tensor src = rounded(test::random_tensor({9, 70}, 3), other);
+      Tensor index = test::i32_tensor({8, 0, 3, 3, 1});
+      Tensor out = Tensor::empty({5, 70}, t), out32 = Tensor::empty({5, 70}, DType::f32);
+      gather_rows(out, src, index);
+      gather_rows(out32, rounded(src, DType::f32), index);
+      EXPECT_TRUE(same(out, rounded(out32, t))) << what;
+    }
 }
 
 }  // namespace

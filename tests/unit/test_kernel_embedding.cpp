@@ -1,6 +1,7 @@
 // Token embedding (kernels/embedding.h): lookup with a vocabulary shard, bad tokens as
 // InputErrors naming row and value, backward with repeated tokens against an fp64
-// reference and finite differences, and thread-count independence.
+// reference and finite differences, thread-count independence, and 16-bit storage read
+// natively.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/convert.h"
 #include "kernels/embedding.h"
 #include "test_kernel_util.h"
 
@@ -93,6 +95,36 @@ TEST(Embedding, BackwardIsIdenticalForAnyThreadCount) {
   embedding_backward(d2, dx, tokens, 0.5f, 0);
   omp_set_num_threads(threads);
   EXPECT_EQ(0, std::memcmp(d1.raw(), d2.raw(), d1.nbytes()));
+}
+
+// 16-bit x, dx and table are read and written natively (kernels/cpu/row16.h): bit for bit
+// the fp32 op on the widened values, rounded once; every mix of table and x dtypes.
+TEST(Embedding, SixteenBitStorageIsTheFp32OpRoundedOnce) {
+  auto rounded = [](const Tensor& x, DType t) {
+    Tensor y = Tensor::empty(x.shape(), t);
+    convert(y, x);
+    return y;
+  };
+  auto same = [](const Tensor& a, const Tensor& b) {
+    return a.nbytes() == b.nbytes() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+  };
+  const std::int64_t h = 400, start = 40, local = 30;
+  Tensor tokens = test::i32_tensor({40, 69, 3, 55, 100, 55, 0, 41, 41});
+  for (DType tt : {DType::f32, DType::bf16, DType::f16})
+    for (DType tx : {DType::f32, DType::bf16, DType::f16}) {
+      const std::string what = fmt::format("table {} x {}", dtype_name(tt), dtype_name(tx));
+      Tensor table = rounded(test::random_tensor({local, h}, 3), tt);
+      Tensor x = Tensor::empty({9, h}, tx), x32 = Tensor::empty({9, h}, DType::f32);
+      embedding_forward(x, tokens, table, start, kVocab);
+      embedding_forward(x32, tokens, rounded(table, DType::f32), start, kVocab);
+      EXPECT_TRUE(same(x, rounded(x32, tx))) << what;
+
+      Tensor dx = rounded(test::random_tensor({9, h}, 4), tx);
+      Tensor dt = test::random_tensor({local, h}, 5), dt32 = dt.clone();
+      embedding_backward(dt, dx, tokens, 0.1f, start);
+      embedding_backward(dt32, rounded(dx, DType::f32), tokens, 0.1f, start);
+      EXPECT_TRUE(same(dt, dt32)) << what;
+    }
 }
 
 }  // namespace

@@ -1,9 +1,12 @@
 // Rotary position embedding (kernels/rope.h): forward against an fp64 reference, v left
-// untouched, backward against finite differences and as the exact inverse rotation.
+// untouched, backward against finite differences and as the exact inverse rotation, and a
+// 16-bit qkv rotated natively.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
+#include "kernels/convert.h"
 #include "kernels/rope.h"
 #include "test_kernel_util.h"
 
@@ -65,6 +68,23 @@ TEST(Rope, BackwardUndoesForward) {
   rope_forward(y, pos, kBase);
   rope_backward(y, pos, kBase);  // rotation is orthogonal: its transpose is its inverse
   EXPECT_TRUE(test::all_close(y, test::to_double(x), 1e-6, 1e-6));
+}
+
+// A 16-bit qkv is read and written natively (kernels/cpu/row16.h): bit for bit the fp32
+// rotation of the widened values, rounded once, forward and backward.
+TEST(Rope, SixteenBitStorageIsTheFp32OpRoundedOnce) {
+  Tensor pos = test::i32_tensor({0, 1, 7, 100, 1000});
+  for (DType t : {DType::bf16, DType::f16})
+    for (bool forward : {true, false}) {
+      Tensor x32 = test::random_tensor({R, A, 3, D}, 4), x = Tensor::empty(x32.shape(), t);
+      convert(x, x32);
+      convert(x32, x);
+      (forward ? rope_forward : rope_backward)(x, pos, kBase);
+      (forward ? rope_forward : rope_backward)(x32, pos, kBase);
+      Tensor want = Tensor::empty(x.shape(), t);
+      convert(want, x32);
+      EXPECT_EQ(std::memcmp(x.raw(), want.raw(), x.nbytes()), 0) << dtype_name(t) << forward;
+    }
 }
 
 }  // namespace
