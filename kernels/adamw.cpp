@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kernels/check.h"
+#include "kernels/convert.h"
 #include "kernels/cpu/ops.h"
 
 #ifdef GLM_WITH_CUDA
@@ -48,10 +49,16 @@ AdamWUpdate::AdamWUpdate(std::vector<AdamWSegment> segments, Device device)
 }
 
 void AdamWUpdate::step(Tensor& p, Tensor& m, Tensor& v, const Tensor& grad,
-                       const AdamWStepConstants& c) const {
+                       const AdamWStepConstants& c, Tensor* rounded) const {
   constexpr std::string_view op = "AdamWUpdate::step";
-  const Device dev =
-      op_device(op, {{"master", p}, {"exp_avg", m}, {"exp_avg_sq", v}, {"grad", grad}});
+  const Device dev = op_device(
+      op, {{"master", p}, {"exp_avg", m}, {"exp_avg_sq", v}, {"grad", grad}, {"rounded", rounded}});
+  if (rounded) {
+    GLM_CHECK(rounded->dtype() == DType::f16 || rounded->dtype() == DType::bf16,
+              "{}: the rounded copy {} must be f16 or bf16", op, rounded->describe());
+    require_contiguous(op, "rounded", *rounded);
+    require_numel(op, "rounded", *rounded, n_);
+  }
   GLM_CHECK(dev.is_cuda() == device_.is_cuda(), "{}: the tensors are on {}, the update on {}",
             op, p.describe(), device_name(device_));
   for (const Arg& a : {Arg("master", p), Arg("exp_avg", m), Arg("exp_avg_sq", v),
@@ -60,9 +67,13 @@ void AdamWUpdate::step(Tensor& p, Tensor& m, Tensor& v, const Tensor& grad,
     require_numel(op, a.name, *a.t, n_);
   }
 #ifdef GLM_WITH_CUDA
-  if (dev.is_cuda()) return cuda::adamw_update(p, m, v, grad, device_chunks_, num_chunks_, c);
+  if (dev.is_cuda()) {
+    cuda::adamw_update(p, m, v, grad, device_chunks_, num_chunks_, c);
+    if (rounded) convert(*rounded, p);
+    return;
+  }
 #endif
-  cpu::adamw_update(p, m, v, grad, segments_, c);
+  cpu::adamw_update(p, m, v, grad, segments_, c, rounded);
 }
 
 }  // namespace glm::kernels

@@ -28,9 +28,12 @@ class AdamWUpdate {
   // segments tile [0, n) in order; on a CUDA device their chunk table is uploaded once.
   AdamWUpdate(std::vector<AdamWSegment> segments, Device device);
   // p, m, v, grad: contiguous f32 with size() elements each, on the update's device; the work
-  // goes on the current stream there.
-  void step(Tensor& p, Tensor& m, Tensor& v, const Tensor& grad,
-            const AdamWStepConstants& c) const;
+  // goes on the current stream there. `rounded` (optional, f16 or bf16, size() elements on
+  // the same device): also receives the updated p rounded to nearest even: the 16-bit
+  // parameters the model computes with (fused into the pass on the CPU; a conversion after
+  // the update on CUDA).
+  void step(Tensor& p, Tensor& m, Tensor& v, const Tensor& grad, const AdamWStepConstants& c,
+            Tensor* rounded = nullptr) const;
   std::int64_t size() const { return n_; }
 
  private:

@@ -13,8 +13,8 @@
 namespace glm::kernels {
 
 LinearWeight LinearWeight::of(Tensor W, Tensor b) {
-  GLM_CHECK(W.dtype() == DType::f32 || W.dtype() == DType::f16,
-            "LinearWeight::of: W is {}, expected f32 or f16", W.describe());
+  GLM_CHECK(W.dtype() == DType::f32 || W.dtype() == DType::f16 || W.dtype() == DType::bf16,
+            "LinearWeight::of: W is {}, expected f32, f16 or bf16", W.describe());
   LinearWeight w;
   w.bits = W.dtype() == DType::f32 ? 32 : 16;
   w.dense = std::move(W);
@@ -76,7 +76,11 @@ void stored_linear_forward(Tensor& y, const Tensor& x, const LinearWeight& W, bo
   const Tensor* b = with_bias && W.has_bias() ? &W.bias : nullptr;
   if (b)
     GLM_CHECK(b->numel() == W.out(), "{}: bias {} for {} outputs", op, b->describe(), W.out());
-  if (W.bits == 32) {  // any activation storage (kernels/widen.h)
+  // The training op takes fp32 weights, and 16-bit ones with 16-bit activations (the 16-bit
+  // parameters of an fp16 / bf16 run), in any storage mix (kernels/linear.h). fp16 weights
+  // with fp32 activations are the inference kernels' case below.
+  if (W.bits == 32 || x.dtype() != DType::f32 || y.dtype() != DType::f32 ||
+      W.dense.dtype() == DType::bf16) {
     linear_forward(y, x, W.dense, b, o.inputs);
     return;
   }

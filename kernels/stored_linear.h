@@ -26,12 +26,12 @@ namespace glm::kernels {
 
 struct LinearWeight {
   int bits = 32;       // 32 or 16: `dense` holds W; 8 or 4: `quant` does
-  Tensor dense;        // f32 or f16 [out, in]
+  Tensor dense;        // f32, f16 or bf16 [out, in]
   QuantWeight quant;   // INT8 / INT4 with fp16 scales
   Tensor bias;         // f32 [out], or empty (numel 0 or undefined) for none
   Tensor bias_f16;     // the bias in fp16 for the fused CUDA kernels (made by to(cuda))
 
-  static LinearWeight of(Tensor W, Tensor b = {});              // fp32 or fp16 W
+  static LinearWeight of(Tensor W, Tensor b = {});              // fp32, fp16 or bf16 W
   static LinearWeight quantized(QuantWeight q, Tensor b = {});  // INT8 / INT4
   bool has_bias() const { return bias.raw() != nullptr; }
   std::int64_t out() const { return bits >= 16 ? dense.size(0) : quant.out; }

@@ -76,14 +76,15 @@ void AdamW::build_segments() {
   push(covered, range_.size(), false);
 }
 
-void AdamW::step(const Tensor& grad, double lr, float inv_scale) {
+void AdamW::step(const Tensor& grad, double lr, float inv_scale, Tensor* params) {
   check_range_tensor("grad", grad, range_.size(), master_.device());
   ++step_;
   config_.lr = lr;
   if (!update_) update_ = std::make_shared<kernels::AdamWUpdate>(segments_, master_.device());
   update_->step(master_, m_, v_, grad,
                 kernels::adamw_step_constants(lr, config_.beta1, config_.beta2, config_.eps,
-                                              config_.weight_decay, step_, inv_scale));
+                                              config_.weight_decay, step_, inv_scale),
+                params);
 }
 
 }  // namespace glm::optim

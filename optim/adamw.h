@@ -61,10 +61,11 @@ class AdamW {
   AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig config, Tensor master);
 
   // One update with the gradient of this range (f32, range.size() elements, on the master's
-  // device). The fused pass
-  // multiplies the gradient by inv_scale (1/loss_scale, optionally times the clip
-  // coefficient) so no separate unscale pass is needed. Increments step() first.
-  void step(const Tensor& grad, double lr, float inv_scale = 1.f);
+  // device). The fused pass multiplies the gradient by inv_scale (1/loss_scale, optionally
+  // times the clip coefficient) so no separate unscale pass is needed, and, given a 16-bit
+  // `params` of range.size() elements, writes the updated master rounded into it in the same
+  // pass (kernels/adamw.h). Increments step() first.
+  void step(const Tensor& grad, double lr, float inv_scale = 1.f, Tensor* params = nullptr);
 
   // State for checkpoints: all f32 [range.size()], writable (a loader copies into them).
   Tensor& master() { return master_; }

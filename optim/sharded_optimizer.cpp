@@ -2,18 +2,26 @@
 
 #include "core/allocator.h"
 #include "core/error.h"
+#include "kernels/convert.h"
 
 namespace glm::optim {
 
 ShardedOptimizer::ShardedOptimizer(std::shared_ptr<const model::ParamLayout> layout,
                                    const AdamWConfig& config, Tensor params,
-                                   const ShardingOptions& options)
+                                   const ShardingOptions& options, const Tensor* initial)
     : layout_(std::move(layout)),
       params_(std::move(params)),
       options_(options),
       range_(full_range(*layout_)) {
   GLM_CHECK(params_.numel() == layout_->total(), "optimizer: parameters {} for a layout of {}",
             params_.describe(), layout_->total());
+  GLM_CHECK(kernels::is_float_storage(params_.dtype()) && params_.is_contiguous(),
+            "optimizer: parameters {} must be contiguous f32, f16 or bf16", params_.describe());
+  if (initial)
+    GLM_CHECK(initial->dtype() == DType::f32 && initial->numel() == layout_->total() &&
+                  initial->is_contiguous(),
+              "optimizer: initial master values {} must be contiguous f32 with {} elements",
+              initial->describe(), layout_->total());
   if (options_.zero && options_.dp && options_.dp->size() > 1) {
     plan_.emplace(layout_->total(), options_.dp->size());
     // The exchange buffers live with the gradients and master weights (CUDA with NCCL).
@@ -22,12 +30,18 @@ ShardedOptimizer::ShardedOptimizer(std::shared_ptr<const model::ParamLayout> lay
     const int r = options_.dp->rank();
     range_ = {plan_->begin(r), plan_->end(r)};
   }
-  Tensor own = params_.slice(0, range_.begin, range_.end);
-  if (options_.separate_master) {
+  // An fp32 buffer is the master (or, sharded, holds it: the gather writes this rank's
+  // shard back unchanged); 16-bit parameters get an fp32 master of their own.
+  separate_ = params_.dtype() != DType::f32;
+  const Tensor& source = initial ? *initial : params_;
+  Tensor own = source.slice(0, range_.begin, range_.end);
+  if (separate_) {
     const MemoryScope scope(MemoryKind::master);
-    master_ = own.clone();
+    master_ = Tensor::empty({range_.size()}, DType::f32, params_.device());
+    kernels::convert(master_, own.device() == master_.device() ? own : own.to(master_.device()));
   } else {
-    master_ = own;
+    master_ = params_.slice(0, range_.begin, range_.end);
+    if (initial && initial->raw() != params_.raw()) master_.copy_from(own);
   }
   adamw_ = std::make_unique<AdamW>(layout_, config, range_, master_);
 }
@@ -43,6 +57,10 @@ Tensor ShardedOptimizer::reduce_grads(const Tensor& grads) {
 }
 
 void ShardedOptimizer::step(const Tensor& grads, double lr, float inv_scale) {
+  if (!plan_ && params_.dtype() != DType::f32) {
+    adamw_->step(grads, lr, inv_scale, &params_);  // the 16-bit parameters in the same pass
+    return;
+  }
   adamw_->step(grads, lr, inv_scale);
   write_params();
 }
@@ -63,15 +81,17 @@ void ShardedOptimizer::gather(const Tensor& shard, Tensor& full) {
   // (copies across devices where they differ; the padding tail stays zero)
   shard_.slice(0, 0, shard.numel()).copy_from(shard.view({shard.numel()}));
   parallel::all_gather_shards(*options_.dp, *plan_, shard_, padded_);
-  full.view({plan_->total}).copy_from(padded_.slice(0, 0, plan_->total));
+  Tensor dst = full.view({plan_->total});
+  const Tensor src = padded_.slice(0, 0, plan_->total);
+  if (dst.dtype() == DType::f32) return dst.copy_from(src);  // (across devices where they differ)
+  kernels::convert(dst, src.device() == dst.device() ? src : src.to(dst.device()));
 }
 
 void ShardedOptimizer::write_params() {
   if (plan_) {
-    // fp32: this rank's shard is already in place; the gather brings everyone else's.
-    gather(master_, params_);
-  } else if (options_.separate_master) {
-    params_.copy_from(master_);
+    gather(master_, params_);  // every rank's updated shard (rounded into a 16-bit buffer)
+  } else if (separate_) {
+    kernels::convert(params_, master_);
   }
 }
 

@@ -6,13 +6,16 @@
 //
 // Sharded, a step is: reduce_grads() reduce-scatters the flat gradients, so this rank holds
 // the summed gradients of its shard; step() runs AdamW on its shard and all-gathers the
-// updated shards into the full parameter buffer every rank computes with. Unsharded,
-// reduce_grads() hands back the gradients as they are (the DP all-reduce ran during the
-// backward) and step() updates the whole buffer. Either way the model's fp32 parameter
-// buffer holds the new weights after step(); rounding them to fp16 is the model's job.
+// updated fp32 shards, which become the full parameter buffer every rank computes with.
+// Unsharded, reduce_grads() hands back the gradients as they are (the DP all-reduce ran
+// during the backward) and step() updates the whole buffer. Either way the model's parameter
+// buffer holds the new weights after step():
+//   - an fp32 buffer (fp32 runs) is the master itself (unsharded) or receives the gather;
+//   - a 16-bit buffer (fp16 / bf16 runs) receives the fp32 master rounded to its dtype: in
+//     AdamW's own pass when unsharded, after the all-gather when sharded.
 //
-//   ShardedOptimizer opt(layout, config.adamw(), model.params().flat(),
-//                        {.dp = dp, .zero = true, .separate_master = fp16});
+//   ShardedOptimizer opt(layout, config.adamw(), model.params().flat(), {.dp = dp, .zero = true},
+//                        &initial_fp32_values);
 //   Tensor g = opt.reduce_grads(model.grads().flat());   // collective when sharded
 //   opt.step(g, lr, clip / loss_scale);
 //   OptimizerTensors whole = opt.state();                 // for a checkpoint (collective)
@@ -35,17 +38,18 @@ namespace glm::optim {
 struct ShardingOptions {
   parallel::Communicator* dp = nullptr;  // the DP group (null: one rank)
   bool zero = false;                     // ZeRO-1: shard over dp when it has > 1 rank
-  // Keep the master weights apart from the model's buffer (fp16 runs, whose model weights
-  // are rounded); otherwise AdamW updates the model's fp32 buffer (or its shard) in place.
-  bool separate_master = false;
 };
 
 class ShardedOptimizer {
  public:
-  // params: the model's flat fp32 parameter buffer [layout.total()] (storage shared); the
-  // master weights start as (a copy of) this rank's range of it.
+  // params: the model's flat parameter buffer [layout.total()] (storage shared), f32, f16 or
+  // bf16. The fp32 master weights are this rank's range of `initial` ([layout.total()],
+  // f32, e.g. the fp32 initialisation a 16-bit buffer holds rounded), or of params when
+  // `initial` is null. An unsharded fp32 params buffer is the master itself (AdamW updates
+  // it in place); otherwise the master is a separate fp32 copy.
   ShardedOptimizer(std::shared_ptr<const model::ParamLayout> layout, const AdamWConfig& config,
-                   Tensor params, const ShardingOptions& options);
+                   Tensor params, const ShardingOptions& options,
+                   const Tensor* initial = nullptr);
 
   bool sharded() const { return plan_.has_value(); }
   // The elements of the flat buffer this rank updates: all of them, or its ZeRO-1 shard.
@@ -57,9 +61,11 @@ class ShardedOptimizer {
   // One AdamW update of range() with its gradients (from reduce_grads), then
   // write_params(). inv_scale: 1/loss_scale times the clip coefficient.
   void step(const Tensor& grads, double lr, float inv_scale);
-  // The model's fp32 parameter buffer from the master weights: all-gathered from every
-  // rank's shard when sharded (a collective), copied when the master is separate.
+  // The model's parameter buffer from the master weights: all-gathered from every rank's
+  // shard when sharded (a collective), rounded into a 16-bit buffer.
   void write_params();
+  // Whether the master is a separate fp32 copy (16-bit parameters).
+  bool separate_master() const { return separate_; }
 
   // Whole tensors over the layout: views of this optimizer's own buffers when unsharded,
   // gathered from every rank's shard when sharded (a collective: all DP ranks call it).
@@ -76,12 +82,14 @@ class ShardedOptimizer {
   void set_step_count(std::int64_t t) { adamw_->set_step_count(t); }
 
  private:
-  // shard [range.size()] of every DP rank -> full [total] (sharded only; a collective).
+  // shard [range.size()] of every DP rank -> full [total], f32 or rounded to full's 16-bit
+  // dtype (sharded only; a collective).
   void gather(const Tensor& shard, Tensor& full);
 
   std::shared_ptr<const model::ParamLayout> layout_;
   Tensor params_;  // the model's flat buffer
   ShardingOptions options_;
+  bool separate_ = false;
   std::optional<parallel::ShardPlan> plan_;  // set when sharded
   ElementRange range_;
   Tensor padded_;  // [plan.padded]: the flat buffer padded to equal shards (sharded only)

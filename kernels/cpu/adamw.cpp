@@ -4,12 +4,15 @@
 // FMA contraction (CMakeLists.txt), so every element is computed by the same correctly
 // rounded fp32 operations whatever the thread count, the ISA clone, or where a range cut
 // puts it in a vector: what ZeRO-1 layout equivalence and the CUDA kernel's bit-identity need.
+// With a 16-bit copy to write, each block of updated master weights is rounded into it while
+// the block is still in L1 (kernels/cpu/row16.h): the same one pass over memory.
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/row16.h"
 
 namespace glm::kernels::cpu {
 namespace {
@@ -34,7 +37,8 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void adamw_span
 }  // namespace
 
 void adamw_update(Tensor& p, Tensor& m, Tensor& v, const Tensor& grad,
-                  std::span<const AdamWSegment> segs, const AdamWStepConstants& c) {
+                  std::span<const AdamWSegment> segs, const AdamWStepConstants& c,
+                  Tensor* rounded) {
   float* P = p.data<float>();
   float* M = m.data<float>();
   float* V = v.data<float>();
@@ -45,7 +49,17 @@ void adamw_update(Tensor& p, Tensor& m, Tensor& v, const Tensor& grad,
                                [](std::int64_t i, const AdamWSegment& s) { return i < s.end; });
     for (; it != segs.end() && it->begin < i1; ++it) {
       const std::int64_t b = std::max(i0, it->begin), e = std::min(i1, it->end);
-      adamw_span(P + b, M + b, V + b, G + b, e - b, c, it->decay ? c.decay_keep : 1.f);
+      const float keep = it->decay ? c.decay_keep : 1.f;
+      if (!rounded) {
+        adamw_span(P + b, M + b, V + b, G + b, e - b, c, keep);
+        continue;
+      }
+      constexpr std::int64_t kBlock = 4096;  // 16 KB of master weights: stays in L1
+      for (std::int64_t x = b; x < e; x += kBlock) {
+        const std::int64_t w = std::min(kBlock, e - x);
+        adamw_span(P + x, M + x, V + x, G + x, w, c, keep);
+        store_row(rounded->raw(), rounded->dtype(), x, P + x, w);
+      }
     }
   };
   constexpr std::int64_t kSerialBelow = 1 << 15;

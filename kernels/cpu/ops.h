@@ -89,7 +89,8 @@ void f16_linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tenso
 
 // kernels/adamw.h: p, m, v updated in place over the segments, which tile [0, p.numel()).
 void adamw_update(Tensor& p, Tensor& m, Tensor& v, const Tensor& grad,
-                  std::span<const AdamWSegment> segments, const AdamWStepConstants& c);
+                  std::span<const AdamWSegment> segs, const AdamWStepConstants& c,
+                  Tensor* rounded);
 
 // kernels/kv_attention.h
 void kv_attention_forward(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, int t0,

@@ -104,7 +104,8 @@ GLMModel::GLMModel(const ModelConfig& config, const ModelOptions& options)
     : config_(config),
       options_(options),
       layout_(std::make_shared<ParamLayout>(config, options.shard)),
-      params_(layout_, options.device, MemoryKind::parameters),
+      params_(layout_, options.device, MemoryKind::parameters,
+              precision_policy(options.precision).params),
       grads_(layout_, options.device, MemoryKind::gradients) {
   GLM_CHECK(options.shard.tp_size == 1 || (options.tp && options.tp->size() == options.shard.tp_size),
             "a tensor-parallel shard (tp {}) needs its TP group", options.shard.tp_size);
@@ -116,14 +117,14 @@ GLMModel::~GLMModel() = default;
 GLMModel::GLMModel(GLMModel&&) noexcept = default;
 GLMModel& GLMModel::operator=(GLMModel&&) noexcept = default;
 
-void GLMModel::init() {
-  deepnorm_init(params_, options_.seed);
-  round_params_to_precision();
-}
+void GLMModel::init() { deepnorm_init(params_, options_.seed); }
 
-void GLMModel::round_params_to_precision() {
-  const DType values = precision_policy(options_.precision).params;
-  if (values != DType::f32) k::round_to(params_.flat(), values);
+void GLMModel::set_params(const Tensor& values) {
+  GLM_CHECK(values.numel() == layout_->total(), "set_params: {} for a layout of {} elements",
+            values.describe(), layout_->total());
+  const Device dev = params_.flat().device();
+  const Tensor src = values.device() == dev ? values : values.to(dev);
+  k::convert(params_.flat(), src.view({layout_->total()}));
 }
 
 k::MatmulInputs GLMModel::inputs() const {

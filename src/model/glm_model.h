@@ -1,11 +1,12 @@
 // The GLM model (or the part of it one rank holds): embedding with gradient shrink, a range
 // of GLMLayers, final LayerNorm and the tied output head with the loss on target positions.
 //
-// Parameters and gradients are each one flat fp32 buffer over a ParamLayout (gradients
-// accumulate across micro-batches until zero_grads()). In the 16-bit precisions
-// (spec/precision.h) the parameters hold values rounded to fp16 or bf16 (the trainer's fp32
-// master weights live in the optimizer), and activations and activation gradients are
-// stored as fp16 or bf16 tensors; the ops compute in fp32 inside (kernels/widen.h).
+// Parameters and gradients are each one flat buffer over a ParamLayout (gradients
+// accumulate across micro-batches until zero_grads()). Gradients are fp32; the parameters
+// are stored in the precision's dtype (spec/precision.h): an fp16 or bf16 buffer in the
+// 16-bit precisions (the trainer's fp32 master weights live in the optimizer, which writes
+// the rounded values here after each update). Activations and activation gradients are
+// stored as fp16 or bf16 tensors too; the ops compute in fp32 inside.
 //
 // Usage (one micro-batch):
 //   GLMModel m(config, {.precision = Precision::fp32, .seed = 1});
@@ -79,8 +80,9 @@ class GLMModel {
   GLMModel& operator=(GLMModel&&) noexcept;
 
   void init();  // DeepNorm init from options.seed (rounded to the 16-bit type in fp16 / bf16)
-  // After writing parameters directly: round them to the precision's parameter values.
-  void round_params_to_precision();
+  // The parameters from `values` ([layout().total()] elements, f32, f16 or bf16, any device),
+  // rounded to the parameter dtype.
+  void set_params(const Tensor& values);
 
   // Forward and backward of one micro-batch; gradients accumulate into grads().
   // (A model that is one whole pipeline stage: embedding, layers and head.)

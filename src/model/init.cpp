@@ -1,5 +1,7 @@
 #include "model/init.h"
 
+#include "kernels/convert.h"
+
 #include <memory>
 
 #include "core/philox.h"
@@ -32,12 +34,13 @@ void fill_normal(float* v, std::int64_t n, std::int64_t global_offset, std::uint
 }  // namespace
 
 void deepnorm_init(FlatParams& params, std::uint64_t seed) {
-  if (!params.flat().device().is_cpu()) {
-    // Drawn on the host (the same values on every device), then copied over.
-    auto layout = std::make_shared<const ParamLayout>(params.layout());
-    FlatParams host(layout);
+  if (!params.flat().device().is_cpu() || params.dtype() != DType::f32) {
+    // Drawn in fp32 on the host (the same values on every device), then copied over and
+    // rounded to the buffer's dtype.
+    FlatParams host(params.shared_layout());
     deepnorm_init(host, seed);
-    params.flat().copy_from(host.flat());
+    const Device dev = params.flat().device();
+    kernels::convert(params.flat(), dev.is_cpu() ? host.flat() : host.flat().to(dev));
     return;
   }
   const auto& layout = params.layout();

@@ -6,6 +6,7 @@
 //              (2N)^(-1/2) for the value rows of QKV, the attention output and both MLP
 //              matrices (query and key rows are not scaled)
 //   embedding: normal(0, init_std);  biases and LN beta: 0;  LN gamma: 1
+// The values are drawn in fp32; a 16-bit buffer receives them rounded to nearest even.
 #pragma once
 
 #include <cstdint>

@@ -110,10 +110,13 @@ const ParamSpec& ParamLayout::spec(const std::string& name) const {
   return specs_[i];
 }
 
-FlatParams::FlatParams(std::shared_ptr<const ParamLayout> layout, Device dev, MemoryKind kind)
+FlatParams::FlatParams(std::shared_ptr<const ParamLayout> layout, Device dev, MemoryKind kind,
+                       DType dtype)
     : layout_(std::move(layout)) {
+  GLM_CHECK(dtype == DType::f32 || dtype == DType::f16 || dtype == DType::bf16,
+            "a flat parameter buffer is f32, f16 or bf16, not {}", dtype_name(dtype));
   const MemoryScope scope(kind);
-  flat_ = Tensor::zeros({layout_->total()}, DType::f32, dev);
+  flat_ = Tensor::zeros({layout_->total()}, dtype, dev);
   for (const auto& s : layout_->specs())
     views_.push_back(flat_.slice(0, s.offset, s.offset + s.numel()).view(s.shape));
 }

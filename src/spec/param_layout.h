@@ -4,9 +4,10 @@
 // and, later, a tensor-parallel slice) is one row of a ParamLayout: name, local shape, the
 // global shape and offset of that piece in the full tensor (what checkpoints store), its
 // kind (which decides init and weight decay) and its offset in the flat buffer.
-// A FlatParams is one contiguous fp32 Tensor over such a layout (parameters, gradients, Adam
-// moments all use the same layout), with a typed view per parameter and per layer, so no
-// code does pointer arithmetic and ZeRO sharding is offset arithmetic on one buffer.
+// A FlatParams is one contiguous Tensor over such a layout (parameters, gradients, Adam
+// moments all use the same layout), fp32 or, for the parameters of a 16-bit run, f16 / bf16,
+// with a typed view per parameter and per layer, so no code does pointer arithmetic and
+// ZeRO sharding is offset arithmetic on one buffer.
 #pragma once
 
 #include <cstdint>
@@ -107,10 +108,10 @@ struct LayerParams {
 class FlatParams {
  public:
   FlatParams() = default;
-  // Zero-filled; shares ownership of the layout so copies and moves stay valid. The buffer
-  // counts as `kind` in the memory accounting (core/allocator.h).
+  // Zero-filled, of `dtype` (f32, f16 or bf16); shares ownership of the layout so copies and
+  // moves stay valid. The buffer counts as `kind` in the memory accounting (core/allocator.h).
   explicit FlatParams(std::shared_ptr<const ParamLayout> layout, Device dev = Device::cpu(),
-                      MemoryKind kind = MemoryKind::workspace);
+                      MemoryKind kind = MemoryKind::workspace, DType dtype = DType::f32);
 
   Tensor& flat() { return flat_; }
   const Tensor& flat() const { return flat_; }
@@ -121,6 +122,8 @@ class FlatParams {
   const Tensor& final_ln_w() const;
   const Tensor& final_ln_b() const;
   const ParamLayout& layout() const { return *layout_; }
+  std::shared_ptr<const ParamLayout> shared_layout() const { return layout_; }
+  DType dtype() const { return flat_.dtype(); }
 
  private:
   std::shared_ptr<const ParamLayout> layout_;

@@ -139,7 +139,6 @@ StepResult Trainer::train_step() {
                             : 1.0;
     heartbeat(Phase::optimizer);
     optimizer_->step(grads, r.lr, static_cast<float>(clip / scale));
-    round_params();
   } else {
     ++state_.skipped_steps;
     spdlog::warn("step {} skipped: {} (loss scale now {:g})", state_.step, r.skip_reason,

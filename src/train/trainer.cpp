@@ -57,16 +57,23 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
                               cuda ? current_cuda_device() : 0);
   model_ = std::make_unique<model::GLMModel>(mc, mo);
   model_->set_find_nonfinite(options_.debug_nonfinite);
-  model::deepnorm_init(model_->params(), static_cast<std::uint64_t>(config_.train.seed));
   const model::Precision precision = config_.train.precision_mode();
   const model::PrecisionPolicy policy = model::precision_policy(precision);
-  optimizer_ = std::make_unique<optim::ShardedOptimizer>(
-      std::make_shared<const model::ParamLayout>(model_->layout()), config_.optim.adamw(),
-      model_->params().flat(),
-      optim::ShardingOptions{.dp = dp(),
-                             .zero = config_.parallel.zero,
-                             .separate_master = policy.separate_master()});
-  round_params();
+  const auto seed = static_cast<std::uint64_t>(config_.train.seed);
+  const optim::ShardingOptions sharding{.dp = dp(), .zero = config_.parallel.zero};
+  auto layout = model_->params().shared_layout();
+  if (model_->params().dtype() == DType::f32) {
+    model::deepnorm_init(model_->params(), seed);
+    optimizer_ = std::make_unique<optim::ShardedOptimizer>(layout, config_.optim.adamw(),
+                                                           model_->params().flat(), sharding);
+  } else {
+    // The fp32 draw becomes the master weights; the model's 16-bit buffer holds it rounded.
+    model::FlatParams initial(layout, mo.device);
+    model::deepnorm_init(initial, seed);
+    model_->set_params(initial.flat());
+    optimizer_ = std::make_unique<optim::ShardedOptimizer>(
+        layout, config_.optim.adamw(), model_->params().flat(), sharding, &initial.flat());
+  }
   metrics_ = std::make_unique<MetricsLog>(world_rank() == 0 ? options_.log_dir : std::string(),
                                           config_.train.train_iters);
   const PeakFlops peak = rank_peak_flops(mo.device, precision);
@@ -85,7 +92,7 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
                tp_size(), P, optimizer_->sharded() ? " with ZeRO-1" : "", shard.first_layer,
                shard.end_layer(mc), shard.has_embedding ? " + embedding" : "",
                shard.has_head ? " + head" : "");
-  spdlog::info("precision: {}: activations stored as {}, parameter values {}, fp32 master "
+  spdlog::info("precision: {}: activations stored as {}, parameters stored as {}, fp32 master "
                "weights and moments{}, loss scaling {}; GEMMs: {}",
                model::precision_name(precision), dtype_name(policy.activations),
                dtype_name(policy.params),
@@ -118,8 +125,6 @@ config::ParallelConfig Trainer::layout() const {
   p.zero = optimizer_ && optimizer_->sharded();
   return p;
 }
-
-void Trainer::round_params() { model_->round_params_to_precision(); }
 
 EvalResult Trainer::evaluate() {
   heartbeat(Phase::evaluation);

@@ -152,8 +152,6 @@ class Trainer {
   // save(), then train.save_failure: a failed save stops training (rethrown) or is logged.
   void save_as_configured(const std::string& save_root);
   void stop_with_checkpoint();  // after a stop signal: save (if save_dir) and log
-  // After the optimizer wrote the model's fp32 weights: round them in fp16 mode.
-  void round_params();
 
   config::RunConfig config_;
   TrainerOptions options_;

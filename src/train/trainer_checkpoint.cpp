@@ -107,7 +107,6 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
   state_ = {meta.step, meta.consumed_samples, meta.skipped_steps};
   checkpoint_step_ = meta.step;
   optimizer_->write_params();  // as after a step
-  round_params();
   rc.source = config_.source;
   config_ = rc;
   if (config_.resume.loss_scale) {

@@ -23,6 +23,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -134,12 +135,17 @@ int main(int argc, char** argv) try {
              threads, cpu_isa(), peak.flops / 1e9, peak.basis, gemm_name, gemm_rate / 1e9);
 
   model::GLMModel m(rc.model, rc.model_options());
-  model::deepnorm_init(m.params(), rc.train.seed);
   const bool fp16 = rc.train.precision == "fp16";
-  const bool half = rc.train.precision != "fp32";  // 16-bit weights from an fp32 master
-  Tensor master = half ? m.params().flat().clone() : m.params().flat();
-  m.round_params_to_precision();
-  auto layout = std::make_shared<const model::ParamLayout>(m.layout());
+  // As the trainer: 16-bit parameters are the fp32 master (the initial draw) rounded, and
+  // AdamW writes them in its pass.
+  const bool half = m.params().dtype() != DType::f32;
+  auto layout = m.params().shared_layout();
+  std::optional<model::FlatParams> initial;
+  if (half) initial.emplace(layout, Device::cpu(), MemoryKind::master);
+  model::deepnorm_init(half ? *initial : m.params(), rc.train.seed);
+  if (half) m.set_params(initial->flat());
+  Tensor master = half ? initial->flat() : m.params().flat();
+  Tensor* rounded = half ? &m.params().flat() : nullptr;
   optim::AdamW opt(layout, rc.optim.adamw(), master);
   const float loss_scale = fp16 ? 4096.f : 1.f;
   model::Batch batch = bench_batch(B, T, rc.model.vocab_size);
@@ -152,11 +158,8 @@ int main(int argc, char** argv) try {
       Tensor& g = m.grads().flat();
       if (kernels::all_finite(g)) {
         double norm = std::sqrt(optim::local_sum_squares(g)) / loss_scale;
-        opt.step(g, 1e-4, static_cast<float>(optim::clip_coefficient(norm, 1.0) / loss_scale));
-        if (half) {
-          m.params().flat().copy_from(master);
-          m.round_params_to_precision();
-        }
+        opt.step(g, 1e-4, static_cast<float>(optim::clip_coefficient(norm, 1.0) / loss_scale),
+                 rounded);
       }
     }
     if (s >= warmup) ms.push_back(1e3 * seconds_since(t0));

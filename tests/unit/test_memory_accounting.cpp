@@ -1,8 +1,8 @@
 // The allocator's accounting by category (core/allocator.h MemoryKind): a model, its
 // optimizer and one training step of configs/tiny.json and configs/small.json, in fp32, fp16
 // and bf16, against the bytes each category must hold, counted here from the config alone
-// (docs/design.md section 3's table as the code stores it today: the parameters an fp32
-// buffer in every precision, a separate fp32 master in fp16 and bf16).
+// (docs/design.md section 3's table: the parameters in the precision's dtype, a separate fp32
+// master in fp16 and bf16, fp32 gradients and moments).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -37,7 +37,8 @@ Expected expected(const model::ModelConfig& c, model::Precision p, int B, int T)
                                 a * T * T * B * act + 4 * R * sizeof(float);
   const std::size_t activations =
       (L + 1) * R * h * act + L * per_layer + R * h * act + 2 * R * sizeof(float);
-  return {4 * P, 4 * P, policy.separate_master() ? 4 * P : 0, 8 * P, activations};
+  return {dtype_bytes(policy.params, P), 4 * P, policy.separate_master() ? 4 * P : 0, 8 * P,
+          activations};
 }
 
 void check(const std::string& config_file, model::Precision precision, int B) {
@@ -52,10 +53,8 @@ void check(const std::string& config_file, model::Precision precision, int B) {
     o.precision = precision;
     model::GLMModel m(c, o);
     model::deepnorm_init(m.params(), 1);
-    m.round_params_to_precision();
-    optim::ShardedOptimizer opt(std::make_shared<const model::ParamLayout>(m.layout()),
-                                rc.optim.adamw(), m.params().flat(),
-                                {.separate_master = model::precision_policy(precision).separate_master()});
+    optim::ShardedOptimizer opt(m.params().shared_layout(), rc.optim.adamw(), m.params().flat(),
+                                {});
     const model::Batch batch = testing::glm_batch(B, T, c.vocab_size, true, 7);
     m.zero_grads();
     m.forward_backward(batch, {});

@@ -5,8 +5,10 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/convert.h"
 #include "kernels/elementwise.h"
 #include "model/glm_model.h"
+#include "model/init.h"
 #include "model_test_util.h"
 
 namespace glm::model {
@@ -41,7 +43,7 @@ TEST(GLMModelFp16, AgreesWithFp32WithinTolerance) {
   m32.init();
   m16.init();
   // Same weights in both: the fp16 ones, so only activation storage differs.
-  m32.params().flat().copy_from(m16.params().flat());
+  m32.set_params(m16.params().flat());
   Batch b = glm_batch(4, 32, c.vocab_size, true, 21);
   const float scale = 1024.f;  // a loss scale, divided out below
   m32.zero_grads();
@@ -64,17 +66,17 @@ TEST(GLMModelFp16, AgreesWithFp32WithinTolerance) {
   }
 }
 
-TEST(GLMModelFp16, ParametersAreFp16Representable) {
+// The parameters are one fp16 buffer holding the fp32 initialisation rounded to nearest even.
+TEST(GLMModelFp16, ParametersAreStoredInFp16) {
   GLMModel m(fp16_config(), {.precision = Precision::fp16, .seed = 2});
   m.init();
-  const Tensor& w = m.params().layer(0).w1;
-  for (std::int64_t j = 0; j < w.numel(); ++j) {
-    float x = w.data<float>()[j];
-    std::uint32_t bits;
-    std::memcpy(&bits, &x, 4);
-    // a normal fp16 value has at most 10 mantissa bits: the low 13 bits of fp32 are zero
-    if (std::abs(x) >= 6.1e-5f) ASSERT_EQ(bits & 0x1FFFu, 0u) << x;
-  }
+  ASSERT_EQ(m.params().dtype(), DType::f16);
+  EXPECT_EQ(m.params().layer(0).w1.dtype(), DType::f16);
+  FlatParams fp32(m.params().shared_layout());
+  deepnorm_init(fp32, 2);
+  Tensor want = Tensor::empty(fp32.flat().shape(), DType::f16);
+  kernels::convert(want, fp32.flat());
+  EXPECT_EQ(std::memcmp(want.raw(), m.params().flat().raw(), want.nbytes()), 0);
 }
 
 TEST(GLMModelFp16, HugeLossScaleOverflowsToInfLikeAGpu) {

@@ -67,8 +67,7 @@ void compare_with_reference(bool gmask, Precision precision = Precision::fp32,
   // Perturb every parameter: zero biases and unit gains would hide their gradients' errors.
   Tensor noise = Tensor::empty(m.params().flat().shape(), DType::f32);
   fill_uniform(noise, gmask ? 1 : 2, -0.1f, 0.1f);
-  kernels::axpy(m.params().flat(), 1.f, noise);
-  m.round_params_to_precision();  // the reference gets the values the model multiplies
+  kernels::axpy(m.params().flat(), 1.f, noise);  // (rounded into 16-bit parameters)
   Batch b = glm_batch(3, 24, c.vocab_size, gmask, gmask ? 5 : 6);
 
   auto dir = std::filesystem::temp_directory_path() /
@@ -79,8 +78,13 @@ void compare_with_reference(bool gmask, Precision precision = Precision::fp32,
   {
     H5File f(in_path, H5File::Mode::create);
     f.set_attr("config", c.to_json().dump());
-    for (std::size_t i = 0; i < m.layout().specs().size(); ++i)
-      f.write("params/" + m.layout().specs()[i].name, m.params().at(static_cast<int>(i)).clone());
+    for (std::size_t i = 0; i < m.layout().specs().size(); ++i) {
+      // The reference gets, in fp32, the values the model multiplies.
+      const Tensor& p = m.params().at(static_cast<int>(i));
+      Tensor values = Tensor::empty(p.shape(), DType::f32);
+      kernels::convert(values, p);
+      f.write("params/" + m.layout().specs()[i].name, values);
+    }
     f.write("batch/tokens", b.tokens);
     f.write("batch/positions", b.positions);
     f.write("batch/targets", b.targets);

@@ -57,11 +57,16 @@ Timing time_steps(const config::RunConfig& rc, int B, int warmup, int steps) {
   model::ModelOptions mo = rc.model_options();
   mo.device = gpu;
   model::GLMModel m(rc.model, mo);
-  model::deepnorm_init(m.params(), rc.train.seed);
   const bool fp16 = rc.train.precision == "fp16";
-  Tensor master = fp16 ? m.params().flat().clone() : m.params().flat();
-  m.round_params_to_precision();
-  auto layout = std::make_shared<const model::ParamLayout>(m.layout());
+  // As the trainer: 16-bit parameters are the fp32 master (the initial draw) rounded, and
+  // AdamW writes them in its pass.
+  const bool half = m.params().dtype() != DType::f32;
+  auto layout = m.params().shared_layout();
+  model::FlatParams initial(layout, gpu);
+  model::deepnorm_init(half ? initial : m.params(), rc.train.seed);
+  if (half) m.set_params(initial.flat());
+  Tensor master = half ? initial.flat() : m.params().flat();
+  Tensor* rounded = half ? &m.params().flat() : nullptr;
   optim::AdamW opt(layout, rc.optim.adamw(), master);
   const float loss_scale = fp16 ? 4096.f : 1.f;
   const model::Batch batch = bench_batch(B, rc.model.seq_length, rc.model.vocab_size);
@@ -76,11 +81,8 @@ Timing time_steps(const config::RunConfig& rc, int B, int warmup, int steps) {
     if (kernels::all_finite(g)) {  // the trainer's update path (src/train/step.cpp)
       const double sq = optim::primary_sum_squares(*layout, g, optim::full_range(*layout));
       const double norm = std::sqrt(sq) / loss_scale;
-      opt.step(g, 1e-4, static_cast<float>(optim::clip_coefficient(norm, 1.0) / loss_scale));
-      if (fp16) {
-        m.params().flat().copy_from(master);
-        m.round_params_to_precision();
-      }
+      opt.step(g, 1e-4, static_cast<float>(optim::clip_coefficient(norm, 1.0) / loss_scale),
+               rounded);
     } else {
       fmt::print("step {}: non-finite gradients (skipped, as the trainer would)\n", s);
     }
