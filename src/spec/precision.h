@@ -13,9 +13,9 @@
 //   DP / ZeRO reductions          f32    f32    f32    main grads
 //   loss scaling                  off    dynamic off
 // LayerNorm statistics, softmax, the loss and every accumulation are fp32 inside the kernels
-// whatever the storage (kernels/widen.h). The parameters row is what the ops multiply: today
-// an fp32 buffer holding values of the 16-bit type (rounded after each update), which the
-// 16-bit GEMM (kernels/gemm.h) copies exactly into 16 bits (docs/design.md section 3).
+// whatever the storage. The parameters row is the model's flat buffer (model::FlatParams):
+// in fp16 / bf16 a 16-bit buffer that AdamW writes, rounded from the fp32 master, in its own
+// pass (optim/sharded_optimizer.h; docs/design.md section 3).
 #pragma once
 
 #include <string_view>
