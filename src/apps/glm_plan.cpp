@@ -45,8 +45,8 @@ int run(int argc, char** argv) {
      "hardware's hbm_gib - reserved_gib)")
     ("gemm-efficiency", po::value(&efficiency), "achieved / peak on the step's FLOPs "
      "(replaces the hardware file's gemm_efficiency)")
-    ("storage", po::value(&storage)->default_value("as-built"), "as-built (this code's fp32 "
-     "buffers) | 16bit (docs/design.md section 3: 16-bit weights and activations)")
+    ("storage", po::value(&storage)->default_value("as-built"), "as-built (what this code "
+     "allocates) | 16bit (GLM-130B's storage: as-built without ZeRO's padded gradient copy)")
     ("target-fraction", po::value(&target_fraction), "share of positions that are loss "
      "targets, sizing the head's logits (default 1: every position)")
     ("search", po::bool_switch(&search), "rank every layout of --gpus (fitting first)")

@@ -25,7 +25,10 @@ std::string to_string(Recompute r) {
 
 Storage storage_policy(const std::string& name, const std::string& precision) {
   const bool fp32 = precision == "fp32";
-  if (name == "as-built") return {.name = name, .master = fp32 ? 0 : 4};
+  if (name == "as-built") {
+    if (fp32) return {.name = name};
+    return {.name = name, .param = 2, .master = 4, .activation = 2};
+  }
   if (name == "16bit") {
     if (fp32) throw InputError("--storage 16bit needs train.precision fp16 or bf16, not fp32");
     return {.name = name,

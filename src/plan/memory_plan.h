@@ -5,11 +5,12 @@
 // parallel::pipeline_slots (1F1B: stage s holds min(M, P - s) micro-batches), and per slot
 // the tensors of GLMModel's workspace and GLMLayer's LayerActivations (src/model/*), with
 // the element sizes of a Storage policy:
-//   as-built  what this code stores today: every buffer fp32 (fp16 mode rounds values to
-//             fp16 in fp32 buffers, src/model/glm_model.h), plus a separate fp32 master
-//             copy in fp16 mode
-//   16bit     docs/design.md section 3's policy (and GLM-130B's / Megatron's): 16-bit weights and
-//             activations, fp32 main gradients, fp32 master weights and Adam moments
+//   as-built  what this code stores: the precision's dtype for weights and activations
+//             (fp16 / bf16: 16-bit, with a separate fp32 master), fp32 main gradients and
+//             Adam moments, and under ZeRO-1 a padded fp32 copy of the gradients for the
+//             reduce-scatter (optim/sharded_optimizer.h)
+//   16bit     docs/design.md section 3's policy as GLM-130B / Megatron store it: as-built in
+//             fp16 / bf16, without the padded gradient copy
 #pragma once
 
 #include <cstdint>
