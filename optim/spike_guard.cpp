@@ -67,7 +67,10 @@ void to_json(nlohmann::json& j, const SpikeGuardState& s) {
   j = {{"losses", std::vector<double>(s.losses.begin(), s.losses.end())},
        {"grad_norms", std::vector<double>(s.grad_norms.begin(), s.grad_norms.end())},
        {"consecutive_flagged", s.consecutive_flagged},
-       {"total_flagged", s.total_flagged}};
+       {"total_flagged", s.total_flagged},
+       {"flagged_losses", std::vector<double>(s.flagged_losses.begin(), s.flagged_losses.end())},
+       {"flagged_grad_norms",
+        std::vector<double>(s.flagged_grad_norms.begin(), s.flagged_grad_norms.end())}};
 }
 
 void from_json(const nlohmann::json& j, SpikeGuardState& s) {
@@ -81,6 +84,17 @@ void from_json(const nlohmann::json& j, SpikeGuardState& s) {
                                  losses.size()));
   s.losses.assign(losses.begin(), losses.end());
   s.grad_norms.assign(norms.begin(), norms.end());
+  // The current flagged run (absent from checkpoints written before it was kept: empty).
+  std::vector<double> flagged_losses, flagged_norms;
+  if (j.contains("flagged_losses") || j.contains("flagged_grad_norms")) {
+    read_key(j, "flagged_losses", flagged_losses);
+    read_key(j, "flagged_grad_norms", flagged_norms);
+  }
+  if (flagged_losses.size() != flagged_norms.size())
+    throw InputError(fmt::format("spike_guard.flagged_grad_norms: {} entries but {} flagged losses",
+                                 flagged_norms.size(), flagged_losses.size()));
+  s.flagged_losses.assign(flagged_losses.begin(), flagged_losses.end());
+  s.flagged_grad_norms.assign(flagged_norms.begin(), flagged_norms.end());
 }
 
 const char* to_string(SpikeReason reason) {
@@ -125,9 +139,19 @@ bool SpikeGuard::check(double loss, double grad_norm) {
   if (last_reason_ != SpikeReason::none) {
     ++state_.consecutive_flagged;
     ++state_.total_flagged;
+    if (std::isfinite(loss) && std::isfinite(grad_norm)) {
+      state_.flagged_losses.push_back(loss);
+      state_.flagged_grad_norms.push_back(grad_norm);
+      while (static_cast<int>(state_.flagged_losses.size()) > config_.max_consecutive) {
+        state_.flagged_losses.pop_front();
+        state_.flagged_grad_norms.pop_front();
+      }
+    }
     return true;
   }
   state_.consecutive_flagged = 0;
+  state_.flagged_losses.clear();
+  state_.flagged_grad_norms.clear();
   state_.losses.push_back(loss);
   state_.grad_norms.push_back(grad_norm);
   while (static_cast<int>(state_.losses.size()) > config_.window) {
@@ -141,8 +165,19 @@ bool SpikeGuard::should_rollback() const {
   return config_.enabled && state_.consecutive_flagged >= config_.max_consecutive;
 }
 
+bool SpikeGuard::accept_new_level() {
+  if (state_.flagged_losses.empty()) return false;
+  state_.losses = state_.flagged_losses;
+  state_.grad_norms = state_.flagged_grad_norms;
+  state_.flagged_losses.clear();
+  state_.flagged_grad_norms.clear();
+  state_.consecutive_flagged = 0;
+  return true;
+}
+
 void SpikeGuard::load_state(const SpikeGuardState& state) {
-  if (state.losses.size() != state.grad_norms.size())
+  if (state.losses.size() != state.grad_norms.size() ||
+      state.flagged_losses.size() != state.flagged_grad_norms.size())
     throw InputError("spike guard state: losses and grad_norms differ in length");
   state_ = state;
   while (static_cast<int>(state_.losses.size()) > config_.window) {  // window shrunk on resume

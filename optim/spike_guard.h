@@ -12,6 +12,9 @@
 // window (e.g. constant test losses) from flagging rounding noise.
 // Flagged steps do not enter the window; accepted ones do and reset the consecutive count.
 // should_rollback() is true after max_consecutive (K, default 3) flagged steps in a row.
+// Without a rollback, accept_new_level() then takes the loss and gradient norm of those K
+// steps as the new window (a level shift, not a spike), so the guard never skips forever:
+// it judges outliers again once min_history steps at the new level have been accepted.
 // Off by default: disabled, check() never flags and records nothing.
 //
 // Order in the trainer: skip = scaler.update(found_inf); if (!skip) skip = guard.check(...).
@@ -45,6 +48,9 @@ struct SpikeGuardState {
   std::deque<double> grad_norms;
   int consecutive_flagged = 0;
   std::int64_t total_flagged = 0;
+  // The finite values of the current run of flagged steps (at most K, oldest first).
+  std::deque<double> flagged_losses;
+  std::deque<double> flagged_grad_norms;
   bool operator==(const SpikeGuardState&) const = default;
 };
 // nlohmann ADL hooks; from_json throws InputError naming a missing or mistyped key.
@@ -71,6 +77,10 @@ class SpikeGuard {
   double last_z() const { return last_z_; }  // the larger z-score of the last check (0 if none)
 
   bool should_rollback() const;
+  // After should_rollback(), when no rollback happens: the current run of flagged steps
+  // becomes the window (the level shifted) and the run ends. False, changing nothing, when
+  // the run holds no finite step to start a window from (non-finite losses or norms).
+  bool accept_new_level();
   int consecutive_flagged() const { return state_.consecutive_flagged; }
   std::int64_t total_flagged() const { return state_.total_flagged; }
   void clear_consecutive() { state_.consecutive_flagged = 0; }  // after a rollback

@@ -143,9 +143,21 @@ StepResult Trainer::train_step() {
     ++state_.skipped_steps;
     spdlog::warn("step {} skipped: {} (loss scale now {:g})", state_.step, r.skip_reason,
                  scaler_.scale());
-    if (spike_guard_.should_rollback())
-      spdlog::warn("spike guard: {} guarded steps in a row; rolling back needs a checkpoint "
-                   "(--save), continuing", spike_guard_.consecutive_flagged());
+    if (spike_guard_.should_rollback()) {
+      // No automatic rollback yet: K outliers in a row at one level are a level shift, which
+      // becomes the guard's new window, so the run never skips forever.
+      const int run = spike_guard_.consecutive_flagged();
+      if (spike_guard_.accept_new_level()) {
+        spdlog::warn("spike guard: {} flagged steps in a row; accepting their level (loss {:.4f}) "
+                     "as the new baseline and training on (to roll back instead, resume from an "
+                     "earlier checkpoint with resume.skip_samples)", run, r.loss);
+        metrics_->log_event({{"event", "spike_guard_new_level"}, {"step", state_.step + 1},
+                             {"flagged_in_a_row", run}, {"loss", r.loss}});
+      } else {
+        spdlog::warn("spike guard: {} non-finite steps in a row; no finite level to accept, the "
+                     "steps keep being skipped", run);
+      }
+    }
   }
   if (scaler_.dynamic() && scaler_.collapsing())
     spdlog::warn("loss scale has collapsed to {:g}: a warning sign of divergence", scaler_.scale());

@@ -1,6 +1,6 @@
 // The spike guard (optim/spike_guard.h): ordinary noise passes, an outlier or a non-finite
-// value is flagged, K flagged steps in a row ask for a rollback, and the window survives a
-// checkpoint round trip.
+// value is flagged, K flagged steps in a row ask for a rollback, a level shift is accepted
+// instead of skipped forever, and the window survives a checkpoint round trip.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -99,6 +99,35 @@ TEST(SpikeGuard, AsksForRollbackAfterKFlaggedStepsInARow) {
   EXPECT_TRUE(g.should_rollback());
   g.clear_consecutive();
   EXPECT_FALSE(g.should_rollback());
+}
+
+// A real level shift (the loss jumps to a new, stable level): K flagged steps, then the
+// guard takes the new level as its window and stops skipping; a spike after it is judged
+// against the new level once min_history steps have been accepted there.
+TEST(SpikeGuard, AcceptsALevelShiftInsteadOfSkippingForever) {
+  SpikeGuardConfig c = enabled();
+  c.max_consecutive = 3;
+  c.min_history = 5;
+  SpikeGuard g(c);
+  int flagged = 0;
+  feed_normal_steps(g, 100, 6, &flagged);
+  ASSERT_EQ(flagged, 0);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(g.check(6.0 + 0.01 * i, 1.5));
+  ASSERT_TRUE(g.should_rollback());
+  ASSERT_TRUE(g.accept_new_level());
+  EXPECT_FALSE(g.should_rollback());
+  EXPECT_EQ(g.state().losses.size(), 3u);
+  int skipped = 0;
+  for (int i = 0; i < 50; ++i) skipped += g.check(6.0 + 0.02 * std::sin(i), 1.5 + 0.01 * std::cos(i));
+  EXPECT_EQ(skipped, 0) << "steps at the new level are accepted";
+  EXPECT_TRUE(g.check(60.0, 1.5)) << "and a spike above the new level is still flagged";
+  // A run of non-finite steps leaves nothing to start a window from.
+  SpikeGuard h(c);
+  feed_normal_steps(h, 100, 7, &flagged);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(h.check(std::nan(""), 1.0));
+  EXPECT_TRUE(h.should_rollback());
+  EXPECT_FALSE(h.accept_new_level());
+  EXPECT_TRUE(h.should_rollback());
 }
 
 TEST(SpikeGuard, OffByDefaultAndThenNeverFlags) {
