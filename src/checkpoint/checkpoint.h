@@ -11,6 +11,9 @@
 // Saving writes iter_X.tmp/, fsyncs every file and the directory, renames it to iter_X,
 // fsyncs the save root, then replaces `latest` atomically and prunes to the newest
 // keep_last checkpoints; a crash at any moment leaves the previous checkpoint loadable.
+// Re-saving a step that exists swaps the two directories in one step (renameat2
+// RENAME_EXCHANGE), or, where the file system cannot, renames the old one to iter_X.old
+// first: loads follow iter_X.old while iter_X is missing, and the next save puts it back.
 // Loading checks every file's size and SHA-256 and every piece's shape before use; any
 // problem is an InputError naming the file.
 //
@@ -21,10 +24,13 @@
 //   verify_checkpoint_files(dir, m);               // sizes and checksums
 //   load_optimizer_tensors(dir, m, tensors);       // master weights and Adam moments
 //
-// Test hook: the environment variable GLM_TEST_CRASH_IN_SAVE makes the saver _exit(137)
-// as if killed: "after_files" once the rank files are written (before meta.json and the
-// rename), "before_latest" after the rename but before `latest` is replaced. Tests use it
-// to check that a crash during a save leaves the previous checkpoint in charge.
+// Test hooks: the environment variable GLM_TEST_CRASH_IN_SAVE makes the saver _exit(137)
+// as if killed at a point between two file-system steps: "after_files" (rank files written,
+// no meta.json), "after_meta" (complete but unpublished), "between_renames" (replacing a
+// step by the fallback: the old one renamed away, the new one not yet in place),
+// "before_latest" (published, `latest` not yet replaced), "after_latest" (the replaced
+// checkpoint not yet removed). GLM_TEST_NO_RENAME_EXCHANGE forces the two-rename fallback.
+// Tests use them to check that `latest` always names a checkpoint that verifies.
 #pragma once
 
 #include <cstdint>

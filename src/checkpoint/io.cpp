@@ -1,6 +1,8 @@
 // Saving and loading checkpoints (checkpoint/checkpoint.h): the atomic directory protocol, the
 // rank file writer and the tensor loader.
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -96,17 +98,39 @@ void remove_dir(const fs::path& dir, const char* why) {
                               save_root, why, previous));
 }
 
-// Removes iter_*.tmp / iter_*.old left behind by a save that died.
+// Cleans up after a save that died: iter_X.tmp (unpublished, or the replaced checkpoint
+// after an exchange) goes; iter_X.old (a checkpoint being replaced by the two-rename
+// fallback) goes when iter_X is in place, and otherwise is put back as iter_X: the replace
+// died between its renames, and .old is the complete checkpoint `latest` may name.
 void remove_stale(const fs::path& root) {
+  std::vector<fs::path> found;
   for (const auto& e : fs::directory_iterator(root)) {
     const std::string name = e.path().filename().string();
     if (name.rfind("iter_", 0) == 0 && e.is_directory() &&
-        (name.ends_with(".tmp") || name.ends_with(".old"))) {
-      spdlog::warn("{}: removing an incomplete checkpoint left by an interrupted save",
-                   e.path().string());
-      remove_dir(e.path(), "stale");
-    }
+        (name.ends_with(".tmp") || name.ends_with(".old")))
+      found.push_back(e.path());
   }
+  for (const fs::path& dir : found) {
+    const std::string name = dir.filename().string();
+    const fs::path final_dir = root / name.substr(0, name.size() - 4);
+    if (name.ends_with(".old") && !fs::exists(final_dir)) {
+      spdlog::warn("{}: restoring the checkpoint an interrupted save was replacing",
+                   final_dir.string());
+      fs::rename(dir, final_dir);
+      fsync_dir(root.string());
+      continue;
+    }
+    spdlog::warn("{}: removing an incomplete checkpoint left by an interrupted save",
+                 dir.string());
+    remove_dir(dir, "stale");
+  }
+}
+
+// Swaps two directories in one step (Linux renameat2 RENAME_EXCHANGE); false where the file
+// system cannot (some network file systems), changing nothing.
+bool exchange_dirs(const fs::path& a, const fs::path& b) {
+  if (std::getenv("GLM_TEST_NO_RENAME_EXCHANGE")) return false;  // tests: the fallback
+  return ::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0;
 }
 
 // Keeps the newest keep_last iter_XXXXXXXX directories (and always `keep`).
@@ -206,17 +230,32 @@ SaveResult publish(const std::string& save_root, const fs::path& tmp, Checkpoint
   }
   fsync_file(meta_path.string());
   fsync_dir(tmp.string());
+  maybe_crash("after_meta");
 
-  // Publish: rename into place (an existing checkpoint of the same step is replaced), make
-  // the rename durable, then point `latest` at it.
+  // Publish: rename into place, make the rename durable, then point `latest` at it. An
+  // existing checkpoint of the same step is replaced so that iter_X is complete at every
+  // moment: swapped with the new one in one step where the file system can, else renamed
+  // to iter_X.old first, which a restart puts back if the save dies before the second
+  // rename (remove_stale) and which a load follows meanwhile (resolve_checkpoint_dir).
   const fs::path final_dir = root / iter_dir_name(meta.step);
   const fs::path old = root / (iter_dir_name(meta.step) + ".old");
-  if (fs::exists(final_dir)) fs::rename(final_dir, old);
-  fs::rename(tmp, final_dir);
+  fs::path replaced;  // where the previous iter_X is once the new one is in place
+  if (!fs::exists(final_dir)) {
+    fs::rename(tmp, final_dir);
+  } else if (exchange_dirs(tmp, final_dir)) {
+    replaced = tmp;
+  } else {
+    fs::rename(final_dir, old);
+    fsync_dir(root.string());
+    maybe_crash("between_renames");
+    fs::rename(tmp, final_dir);
+    replaced = old;
+  }
   fsync_dir(root.string());
   maybe_crash("before_latest");
   data::write_file_atomically((root / kLatestFile).string(), fmt::format("{}\n", meta.step));
-  if (fs::exists(old)) remove_dir(old, "replaced");
+  maybe_crash("after_latest");
+  if (!replaced.empty()) remove_dir(replaced, "replaced");
 
   SaveResult r;
   r.dir = final_dir.string();
@@ -326,9 +365,14 @@ std::string resolve_checkpoint_dir(const std::string& dir, std::optional<std::in
                     "({} missing)",
                     dir, kMetaFile, kLatestFile));
   fs::path d = p / iter_dir_name(parse_latest(latest.string()));
-  if (!fs::is_directory(d, ec))
+  if (!fs::is_directory(d, ec)) {
+    // A save replacing this step died between its two renames: the complete checkpoint is
+    // iter_X.old until the next save puts it back.
+    const fs::path old = p / (d.filename().string() + ".old");
+    if (fs::exists(old / kMetaFile)) return old.string();
     throw InputError(fmt::format("{}: points to {}, which does not exist", latest.string(),
                                  d.filename().string()));
+  }
   return d.string();
 }
 

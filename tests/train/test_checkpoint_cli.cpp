@@ -1,7 +1,8 @@
 // Checkpoints through the real programs, in separate processes (docs/design.md section 7,
 // invariants 5-7): glm-train saves, a new glm-train resumes and matches one uninterrupted run
 // bit for bit; SIGTERM mid-run saves and exits 0; a save killed midway leaves the previous
-// checkpoint in charge; glm-ckpt verify exits 2 naming a broken file.
+// checkpoint in charge, also when it was replacing a checkpoint of the same step; glm-ckpt
+// verify exits 2 naming a broken file.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -238,6 +239,42 @@ TEST_F(CheckpointCli, AKillDuringSaveLeavesThePreviousCheckpointInCharge) {
       << again.output;
   EXPECT_EQ(latest(save), "4");
   EXPECT_FALSE(fs::exists(save + "/iter_00000004.tmp"));
+}
+
+// Re-saving a step that exists (here: a fresh run saving step 2 over an earlier run's step 2)
+// killed between every pair of its file-system steps, with the one-step exchange and with the
+// two-rename fallback: `latest` always names a checkpoint that verifies, and the next save
+// completes and leaves no debris.
+TEST_F(CheckpointCli, ReSavingAStepKilledAtAnyPointLeavesLatestVerifying) {
+  const std::string save = *root_ + "/resave";
+  ASSERT_EQ(run(train_args(*root_ + "/resave_log", {"--train-iters", "2", "--save", save}),
+                *root_ + "/resave_a.out")
+                .status,
+            0);
+  const std::vector<std::pair<std::string, bool>> points = {
+      {"after_files", false},    {"after_meta", false},    {"before_latest", false},
+      {"after_latest", false},   {"between_renames", true}, {"before_latest", true},
+      {"after_latest", true}};
+  int i = 0;
+  for (const auto& [point, fallback] : points) {
+    const std::string what = point + (fallback ? " (two-rename fallback)" : " (exchange)");
+    std::vector<std::pair<std::string, std::string>> env = {{"GLM_TEST_CRASH_IN_SAVE", point}};
+    if (fallback) env.push_back({"GLM_TEST_NO_RENAME_EXCHANGE", "1"});
+    const std::string tag = *root_ + "/resave_" + std::to_string(i++);
+    Result crashed =
+        run(train_args(tag + "_log", {"--train-iters", "2", "--save", save}), tag + ".out", env);
+    EXPECT_EQ(crashed.status, 137) << what << ": " << crashed.output;
+    EXPECT_EQ(latest(save), "2") << what;
+    Result verify = run({kCkpt, "verify", save}, tag + "_verify.out");
+    EXPECT_EQ(verify.status, 0) << what << ": " << verify.output;
+  }
+  Result again = run(train_args(*root_ + "/resave_log", {"--train-iters", "2", "--save", save}),
+                     *root_ + "/resave_z.out", {{"GLM_TEST_NO_RENAME_EXCHANGE", "1"}});
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_EQ(run({kCkpt, "verify", save}, *root_ + "/resave_z_verify.out").status, 0);
+  for (const auto& e : fs::directory_iterator(save))
+    EXPECT_TRUE(e.path().extension() != ".tmp" && e.path().extension() != ".old")
+        << e.path() << " left behind";
 }
 
 TEST_F(CheckpointCli, GlmCkptInspectsAndVerifiesAndExits2NamingABrokenFile) {
