@@ -65,11 +65,17 @@ struct SaveResult {
   std::int64_t bytes = 0;  // all files written
   double seconds = 0;
   std::vector<std::string> pruned;  // older checkpoints removed (keep_last)
+  // Complete checkpoints off the saved one's lineage (an abandoned branch, another run's):
+  // never pruned, reported.
+  std::vector<std::string> off_lineage;
 };
 
 // Saves one rank's checkpoint under save_root (created if needed). meta carries the state
 // and config; its tensors and files lists are filled in here. Stale iter_*.tmp directories
-// left by a crashed save are removed first. keep_last = 0 keeps every checkpoint.
+// left by a crashed save are removed first. keep_last = 0 keeps every checkpoint; otherwise
+// the newest keep_last checkpoints of the saved one's lineage are kept (following
+// meta.lineage.parent_step back from it), and the step its run resumed from; checkpoints
+// off that lineage are kept and listed in SaveResult::off_lineage.
 SaveResult save_checkpoint(const std::string& save_root, CheckpointMeta meta,
                            const OptimizerTensors& tensors, int keep_last);
 

@@ -76,6 +76,12 @@ nlohmann::json CheckpointMeta::to_json() const {
         {"tp", layout.tp},
         {"pp", layout.pp},
         {"zero", layout.zero}}},
+      {"lineage",
+       {{"parent_step", parent_step},
+        {"resumed_from", resumed_from},
+        {"note",
+         "parent_step: the checkpoint this run continued from (-1: a fresh start); keep_last "
+         "prunes along this chain only"}}},
       {"config", config},
       {"tensors", tensors_j},
       {"files", files_j},
@@ -171,6 +177,12 @@ CheckpointMeta CheckpointMeta::from_json(const nlohmann::json& j, const std::str
   m.loss_scaler = r.state<optim::LossScalerState>(j, "loss_scaler");
   m.spike_guard = r.state<optim::SpikeGuardState>(j, "spike_guard");
   m.schedule = r.at(j, "schedule", "");
+  m.has_lineage = j.contains("lineage");  // absent in checkpoints written before it
+  if (m.has_lineage) {
+    const auto& lin = r.at(j, "lineage", "");
+    m.parent_step = r.integer(lin, "parent_step", "lineage.", -1);
+    m.resumed_from = r.integer(lin, "resumed_from", "lineage.", -1);
+  }
   m.config = r.at(j, "config", "");
   if (!m.config.is_object())
     throw InputError(fmt::format("{}: 'config' must be an object", source));

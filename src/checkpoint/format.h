@@ -87,6 +87,13 @@ struct CheckpointMeta {
                                                        // next step (informational)
   nlohmann::json config;  // RunConfig::to_json() of the run that saved it
   CheckpointLayout layout;
+  // Lineage (meta.json "lineage"), what keep_last pruning follows: the checkpoint this one's
+  // run continued from (its previous save, or the step it resumed from; -1: a fresh start)
+  // and the step the run resumed from (-1: none). has_lineage is false for a checkpoint
+  // written before lineage was recorded.
+  std::int64_t parent_step = -1;
+  std::int64_t resumed_from = -1;
+  bool has_lineage = true;
   std::vector<CheckpointTensor> tensors;  // every global tensor, in layout order
   std::vector<CheckpointFile> files;
 

@@ -11,7 +11,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <memory>
+#include <set>
 #include <string_view>
 #include <unordered_map>
 
@@ -133,23 +136,58 @@ bool exchange_dirs(const fs::path& a, const fs::path& b) {
   return ::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0;
 }
 
-// Keeps the newest keep_last iter_XXXXXXXX directories (and always `keep`).
-std::vector<std::string> prune(const fs::path& root, int keep_last, std::int64_t keep) {
-  std::vector<std::string> removed;
-  if (keep_last <= 0) return removed;
-  std::vector<std::int64_t> steps;
+// keep_last along the lineage of the checkpoint just saved (`saved`): from it, each
+// checkpoint's parent_step leads to the one its run continued from (a checkpoint without
+// lineage, written before it was recorded, continues from the next lower step present).
+// The newest keep_last of that chain stay, and the step the run resumed from; the rest of the
+// chain goes. Checkpoints off the chain (an abandoned branch after resuming from an earlier
+// step, another run's) are never removed here: they are returned for the log.
+struct Pruned {
+  std::vector<std::string> removed, off_lineage;
+};
+
+Pruned prune(const fs::path& root, int keep_last, const CheckpointMeta& saved) {
+  Pruned out;
+  struct Entry {
+    std::int64_t parent = -1;
+    bool known = false;  // lineage recorded (else: the next lower step)
+    bool readable = false;
+  };
+  std::map<std::int64_t, Entry> present;
   for (const auto& e : fs::directory_iterator(root)) {
-    std::int64_t s = parse_iter_dir_name(e.path().filename().string());
-    if (s >= 0 && e.is_directory()) steps.push_back(s);
+    const std::int64_t s = parse_iter_dir_name(e.path().filename().string());
+    if (s < 0 || !e.is_directory() || !fs::exists(e.path() / kMetaFile)) continue;
+    Entry entry;
+    try {
+      const CheckpointMeta m = read_checkpoint_meta(e.path().string());
+      entry = {m.parent_step, m.has_lineage, true};
+    } catch (const std::exception&) {
+      // unreadable: never on the chain, so never removed here
+    }
+    present[s] = entry;
   }
-  std::sort(steps.rbegin(), steps.rend());
-  for (std::size_t i = static_cast<std::size_t>(keep_last); i < steps.size(); ++i) {
-    if (steps[i] == keep) continue;
-    fs::path dir = root / iter_dir_name(steps[i]);
+  std::vector<std::int64_t> chain;
+  std::set<std::int64_t> on_chain;
+  for (std::int64_t cur = saved.step; cur >= 0 && !on_chain.count(cur);) {
+    auto it = present.find(cur);
+    if (it == present.end() || !it->second.readable) break;
+    chain.push_back(cur);
+    on_chain.insert(cur);
+    if (it->second.known) {
+      cur = it->second.parent;
+    } else {
+      cur = it == present.begin() ? -1 : std::prev(it)->first;
+    }
+  }
+  for (std::size_t i = 0; keep_last > 0 && i < chain.size(); ++i) {
+    if (i < static_cast<std::size_t>(keep_last) || chain[i] == saved.resumed_from) continue;
+    fs::path dir = root / iter_dir_name(chain[i]);
     remove_dir(dir, "keep_last");
-    removed.push_back(dir.string());
+    out.removed.push_back(dir.string());
   }
-  return removed;
+  for (const auto& [step, entry] : present)
+    if (!on_chain.count(step)) out.off_lineage.push_back((root / iter_dir_name(step)).string());
+  return out;
 }
 
 std::int64_t parse_latest(const std::string& path) {
@@ -260,7 +298,9 @@ SaveResult publish(const std::string& save_root, const fs::path& tmp, Checkpoint
   SaveResult r;
   r.dir = final_dir.string();
   r.bytes = meta.total_bytes() + static_cast<std::int64_t>(fs::file_size(final_dir / kMetaFile));
-  r.pruned = prune(root, keep_last, meta.step);
+  Pruned pruned = prune(root, keep_last, meta);
+  r.pruned = std::move(pruned.removed);
+  r.off_lineage = std::move(pruned.off_lineage);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

@@ -168,6 +168,7 @@ class Trainer {
   double peak_flops_ = 0;  // per process, for MFU
   std::unique_ptr<CommLog> comm_log_;  // TrainerOptions::comm_log
   std::int64_t checkpoint_step_ = -1;  // step of the last checkpoint saved or loaded
+  std::int64_t resumed_from_ = -1;     // step of the checkpoint this run loaded (-1: none)
   StopSignals stop_signals_ = 0;  // the union over ranks of the stop signals received
 };
 

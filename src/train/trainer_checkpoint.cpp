@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "config/resume_check.h"
@@ -68,6 +69,10 @@ checkpoint::SaveResult Trainer::save(const std::string& save_root) {
                state_.step, r.bytes / 1e6, r.seconds, r.bytes / 1e6 / std::max(r.seconds, 1e-9));
   for (const auto& d : r.pruned) spdlog::info("removed old checkpoint {} (keep_last {})", d,
                                               config_.train.keep_last);
+  if (!r.off_lineage.empty())
+    spdlog::warn("kept {} checkpoint(s) off this run's lineage (an abandoned branch or another "
+                 "run's; keep_last never removes them): {}",
+                 r.off_lineage.size(), fmt::join(r.off_lineage, ", "));
   metrics_->log_event({{"event", "save"}, {"step", state_.step}, {"dir", r.dir},
                        {"bytes", r.bytes}, {"seconds", r.seconds}});
   return r;
@@ -106,6 +111,7 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
   spike_guard_.load_state(meta.spike_guard);
   state_ = {meta.step, meta.consumed_samples, meta.skipped_steps};
   checkpoint_step_ = meta.step;
+  resumed_from_ = meta.step;
   optimizer_->write_params();  // as after a step
   rc.source = config_.source;
   config_ = rc;
@@ -146,6 +152,8 @@ checkpoint::CheckpointMeta Trainer::checkpoint_meta() const {
   rc.parallel = layout();  // the layout that wrote it, also in the config it restates
   m.config = rc.to_json();
   m.layout = {world_size(), dp_size(), tp_size(), pp_size(), optimizer_->sharded() ? 1 : 0};
+  m.parent_step = checkpoint_step_;  // this run's previous save, or the step it resumed from
+  m.resumed_from = resumed_from_;
   return m;
 }
 

@@ -194,6 +194,49 @@ TEST(Checkpoint, SavesEveryIntervalKeepsTheLastKAndPointsLatestAtTheNewest) {
   fs::remove_all(dir);
 }
 
+// keep_last follows the run's lineage: after a resume from step 4 of a directory holding 2..10,
+// the new saves of 6 and 8 replace the abandoned ones, the resume point stays, only the
+// lineage's older checkpoint (2) is pruned, and the abandoned 10 is kept and reported.
+TEST(Checkpoint, KeepLastPrunesAlongTheLineageAndKeepsAnAbandonedBranch) {
+  const std::string dir = temp_dir("glm_ckpt_lineage");
+  const std::string ckpt = dir + "/ckpt";
+  {
+    config::RunConfig a = tiny_run({"train.train_iters=10", "train.save_interval=2",
+                                    "train.keep_last=0", "train.save_dir=\"" + ckpt + "\""});
+    Trainer t(a, {.log_dir = dir + "/log_a"});
+    t.run();
+  }
+  auto steps = [&] {
+    std::vector<std::int64_t> v;
+    for (const auto& e : fs::directory_iterator(ckpt)) {
+      const std::int64_t s = checkpoint::parse_iter_dir_name(e.path().filename().string());
+      if (s >= 0) v.push_back(s);
+    }
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  ASSERT_EQ(steps(), (std::vector<std::int64_t>{2, 4, 6, 8, 10}));
+  config::RunConfig b = tiny_run({"train.train_iters=10", "train.keep_last=2"});
+  Trainer t(b, {.log_dir = dir + "/log_b"});
+  t.load(ckpt, 4);
+  t.train_step();
+  t.train_step();
+  checkpoint::SaveResult r6 = t.save(ckpt);
+  EXPECT_EQ(steps(), (std::vector<std::int64_t>{4, 6, 8, 10}));
+  EXPECT_EQ(r6.off_lineage.size(), 2u) << "8 and 10 belong to the abandoned branch";
+  t.train_step();
+  t.train_step();
+  checkpoint::SaveResult r8 = t.save(ckpt);
+  EXPECT_EQ(steps(), (std::vector<std::int64_t>{4, 6, 8, 10}))
+      << "6 and 8 are the newest two of the lineage, 4 the resume point";
+  ASSERT_EQ(r8.off_lineage.size(), 1u);
+  EXPECT_NE(r8.off_lineage[0].find("iter_00000010"), std::string::npos);
+  const checkpoint::CheckpointMeta m8 = checkpoint::read_checkpoint_meta(ckpt + "/iter_00000008");
+  EXPECT_EQ(m8.parent_step, 6);
+  EXPECT_EQ(m8.resumed_from, 4);
+  fs::remove_all(dir);
+}
+
 // One saved checkpoint (2 steps of the tiny config), copied for each way of breaking it.
 class BrokenCheckpoint : public ::testing::Test {
  protected:
