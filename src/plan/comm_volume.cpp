@@ -12,7 +12,8 @@ std::uint64_t ring_all_reduce_bytes(int p, std::uint64_t elements, std::uint64_t
 
 CommBytes step_comm_bytes(const model::ModelConfig& c, const config::ParallelConfig& p, int tp_rank,
                           int stage, int micro_batch, std::int64_t micro_batches,
-                          std::int64_t head_rows, bool recompute_full, const WireBytes& wire) {
+                          std::int64_t head_rows, bool recompute_full, const WireBytes& wire,
+                          bool logged) {
   const int t = p.tp, D = p.dp, P = p.pp;
   const model::ModelShard shard = config::shard_for(c, p, tp_rank, stage);
   const std::uint64_t h = c.hidden_size, R = std::uint64_t(micro_batch) * c.seq_length;
@@ -48,8 +49,10 @@ CommBytes step_comm_bytes(const model::ModelConfig& c, const config::ParallelCon
       e.dp += ring_all_reduce_bytes(D, total, grad);
     }
   }
-  // World: loss, overflow flag and squared norm (3 doubles) agreed by every rank.
+  // World: loss, overflow flag and squared norm (3 doubles) agreed by every rank; on a
+  // logged step also the health sums (gradient squares per parameter group).
   e.world = ring_all_reduce_bytes(D * t * P, 3, 8);
+  if (logged) e.world += ring_all_reduce_bytes(D * t * P, c.num_layers + 2ull, 8);
   return e;
 }
 

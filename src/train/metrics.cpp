@@ -65,13 +65,20 @@ void MetricsLog::log_step(const StepMetrics& m) {
       m.step, total_steps_, m.loss, m.lr, m.grad_norm, m.loss_scale, m.skipped, m.tokens_per_s,
       m.step_ms, m.tflops, 100 * m.mfu, m.memory_gb, 100.0 * m.step / std::max<std::int64_t>(1, total_steps_),
       format_duration(eta));
-  write({{"step", m.step},           {"consumed_samples", m.consumed_samples},
-         {"loss", m.loss},           {"lr", m.lr},
-         {"grad_norm", m.grad_norm}, {"loss_scale", m.loss_scale},
-         {"skipped", m.skipped},     {"tokens_per_s", m.tokens_per_s},
-         {"step_ms", m.step_ms},     {"tflops", m.tflops},
-         {"mfu", m.mfu},             {"memory_gb", m.memory_gb},
-         {"memory_gb_by_kind", by_kind}, {"global_batch", m.global_batch}});
+  nlohmann::json record = {{"step", m.step},           {"consumed_samples", m.consumed_samples},
+                           {"loss", m.loss},           {"lr", m.lr},
+                           {"grad_norm", m.grad_norm}, {"loss_scale", m.loss_scale},
+                           {"skipped", m.skipped},     {"tokens_per_s", m.tokens_per_s},
+                           {"step_ms", m.step_ms},     {"tflops", m.tflops},
+                           {"mfu", m.mfu},             {"memory_gb", m.memory_gb},
+                           {"memory_gb_by_kind", by_kind}, {"global_batch", m.global_batch}};
+  auto object = [](const std::vector<std::pair<std::string, double>>& v) {
+    nlohmann::json o = nlohmann::json::object();
+    for (const auto& [k, x] : v) o[k] = x;
+    return o;
+  };
+  if (!m.grad_norm_by_group.empty()) record["grad_norm_by_group"] = object(m.grad_norm_by_group);
+  write(record);
   if (events_) {
     std::vector<std::pair<std::string, double>> scalars{
         {"train/loss", m.loss},
@@ -90,6 +97,8 @@ void MetricsLog::log_step(const StepMetrics& m) {
       scalars.emplace_back(
           fmt::format("mem/{}_gb", memory_kind_name(static_cast<MemoryKind>(k))),
           m.memory_gb_by[k]);
+    for (const auto& [group, x] : m.grad_norm_by_group)
+      scalars.emplace_back("health/grad_norm/" + group, x);
     events_->add_scalars(m.step, scalars);
   }
 }

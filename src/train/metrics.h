@@ -1,7 +1,7 @@
 // Training metrics: one line per logged step on the console (spdlog, rank 0) and the same
 // numbers as one JSON object per line in <log_dir>/metrics.jsonl and as TensorBoard scalars
 // in <log_dir>/events.out.tfevents.* (docs/design.md section 10). Tags: train/<key> for the step
-// record, eval/loss, eval/ppl, eval/tokens, mem/peak_gb, and the resolved config as text.
+// record, health/grad_norm/<group> for the training-health signals, eval/loss, eval/ppl, eval/tokens, mem/peak_gb, and the resolved config as text.
 #pragma once
 
 #include <array>
@@ -9,6 +9,8 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +39,9 @@ struct StepMetrics {
   // master weights, optimizer moments, saved activations, workspace.
   std::array<double, kMemoryKinds> memory_gb_by{};
   int global_batch = 0;
+  // Training health of the logged step, per parameter group (optim/training_health.h):
+  // (group name, gradient norm).
+  std::vector<std::pair<std::string, double>> grad_norm_by_group;
 };
 
 class MetricsLog {

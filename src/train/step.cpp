@@ -11,6 +11,7 @@
 #include "kernels/elementwise.h"
 #include "optim/grad_clip.h"
 #include "optim/lr_schedule.h"
+#include "optim/training_health.h"
 #include "parallel/tensor_span.h"
 #include "core/heartbeat.h"
 #include "train/grad_reduce.h"
@@ -133,6 +134,13 @@ StepResult Trainer::train_step() {
                                   spike_guard_.last_z());
     }
   }
+  // Training health on the steps that are logged: per-group sums of the gradient squares
+  // (one more pass over this rank's gradients), all-reduced below.
+  const std::int64_t next = state_.step + 1;
+  const bool health = next % std::max(1, config_.train.log_interval) == 0 ||
+                      next == config_.train.train_iters;
+  std::vector<double> health_sums(health ? optim::health_group_count(config_.model) : 0, 0.0);
+  if (health) optim::add_group_sum_squares(model_->layout(), grads, range, health_sums);
   if (!r.skipped) {
     const double clip = config_.optim.clip_grad > 0
                             ? optim::clip_coefficient(r.grad_norm, config_.optim.clip_grad)
@@ -158,6 +166,10 @@ StepResult Trainer::train_step() {
                      "steps keep being skipped", run);
       }
     }
+  }
+  if (health) {
+    world_sum(health_sums);
+    for (double s2 : health_sums) r.group_grad_norm.push_back(std::sqrt(s2) / scale);
   }
   if (scaler_.dynamic() && scaler_.collapsing())
     spdlog::warn("loss scale has collapsed to {:g}: a warning sign of divergence", scaler_.scale());

@@ -78,6 +78,9 @@ struct StepResult {
   std::int64_t head_rows = 0;  // target rows through this rank's head (last stage)
   double compute_seconds = 0;  // this rank's forward and backward passes
   double pipeline_comm_seconds = 0;  // waiting on point-to-point pipeline transfers
+  // Training health, on the steps that are logged (else empty): the unscaled gradient norm
+  // before clipping of each parameter group of optim/training_health.h.
+  std::vector<double> group_grad_norm;
 };
 
 struct EvalResult {

@@ -113,7 +113,8 @@ double param_rel_diff(const Tensor& a, const Tensor& b) {
 
 // --- the analytic byte count of one training step, per rank ---------------------------
 // plan::step_comm_bytes: the planner's count, here against what the communicators count.
-plan::CommBytes expected_bytes(const Layout& lay, int world_rank, std::int64_t head_rows) {
+plan::CommBytes expected_bytes(const Layout& lay, int world_rank, std::int64_t head_rows,
+                               std::int64_t step) {
   const config::RunConfig rc = config();
   config::ParallelConfig pc;
   pc.dp = lay.dp;
@@ -122,8 +123,10 @@ plan::CommBytes expected_bytes(const Layout& lay, int world_rank, std::int64_t h
   pc.zero = lay.zero;
   const int tp_rank = world_rank % lay.tp, stage = world_rank / (lay.tp * lay.dp);
   const int mb = rc.train.micro_batch_size;
+  const bool logged = step % rc.train.log_interval == 0 || step == rc.train.train_iters;
   return plan::step_comm_bytes(rc.model, pc, tp_rank, stage, mb,
-                               rc.batch.global_batch_size / (mb * lay.dp), head_rows);
+                               rc.batch.global_batch_size / (mb * lay.dp), head_rows, false, {},
+                               logged);
 }
 
 void check_bytes(const Layout& lay, const std::string& out) {
@@ -131,7 +134,8 @@ void check_bytes(const Layout& lay, const std::string& out) {
     const auto lines = jsonl(fmt::format("{}/log/comm_rank_{:05d}.jsonl", out, r));
     ASSERT_EQ(lines.size(), 10u) << lay.name() << " rank " << r;
     for (const auto& j : lines) {
-      const plan::CommBytes e = expected_bytes(lay, r, j["head_rows"].get<std::int64_t>());
+      const plan::CommBytes e = expected_bytes(lay, r, j["head_rows"].get<std::int64_t>(),
+                                               j["step"].get<std::int64_t>());
       const auto& b = j["bytes"];
       const std::string where = fmt::format("{} rank {} step {}", lay.name(), r, j["step"].get<int>());
       EXPECT_EQ(b.value("tp", 0ull), e.tp) << where;
@@ -249,7 +253,8 @@ TEST_F(ParallelLayouts, Bf16Dp2Tp2Pp2ZeroMatchesOneProcessWithinBf16Rounding) {
     const auto lines = jsonl(fmt::format("{}/log/comm_rank_{:05d}.jsonl", par, r));
     ASSERT_EQ(lines.size(), 10u) << "rank " << r;
     for (const auto& j : lines) {
-      const plan::CommBytes e = expected_bytes(lay, r, j["head_rows"].get<std::int64_t>());
+      const plan::CommBytes e = expected_bytes(lay, r, j["head_rows"].get<std::int64_t>(),
+                                               j["step"].get<std::int64_t>());
       EXPECT_EQ(j["bytes"].value("pp", 0ull), e.pp / 2) << "rank " << r;
       EXPECT_EQ(j["bytes"].value("tp", 0ull), e.tp) << "rank " << r;
       EXPECT_EQ(j["bytes"].value("dp", 0ull), e.dp) << "rank " << r;

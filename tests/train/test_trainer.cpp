@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
@@ -43,6 +44,42 @@ TEST(Trainer, TinyConfigLowersHeldOutLossOnTheRealCorpus) {
 // (2026-11-27): worst per-step relative difference 2.6e-5 over 50 steps. The documented
 // bound, 2e-3, is four times the fp16 unit round-off: a real divergence exceeds it.
 constexpr double kFp16LossRelTol = 2e-3;
+
+// Training health on a known case: the per-group gradient norms add up (in squares) to the
+// global one; a group's norm is the norm of its parameters' gradients in the model's own
+// gradient buffer; metrics.jsonl carries them per group.
+TEST(Trainer, HealthSignalsPerGroupOnAKnownStep) {
+  const std::string dir = temp_dir("glm_trainer_health");
+  config::RunConfig rc = tiny_run({"train.log_interval=1", "train.train_iters=2"});
+  Trainer t(rc, {.log_dir = dir});
+  const int G = rc.model.num_layers + 2;
+  const StepResult r = t.train_step();
+  ASSERT_FALSE(r.skipped);
+  ASSERT_EQ(static_cast<int>(r.group_grad_norm.size()), G);
+  double sum2 = 0;
+  for (double x : r.group_grad_norm) sum2 += x * x;
+  EXPECT_NEAR(std::sqrt(sum2) / r.grad_norm, 1.0, 1e-9);
+  // Layer 1's norm from its gradients directly (the buffer still holds this step's).
+  double l1 = 0;
+  for (const auto& spec : t.model().layout().specs()) {
+    if (spec.layer != 1) continue;
+    const Tensor& g = t.model().grads().get(spec.name);
+    for (std::int64_t i = 0; i < g.numel(); ++i) l1 += double(g.data<float>()[i]) * g.data<float>()[i];
+  }
+  EXPECT_NEAR(r.group_grad_norm[2] / std::sqrt(l1), 1.0, 1e-9);
+  t.run();  // step 2, logged
+  std::ifstream metrics(dir + "/metrics.jsonl");
+  bool found = false;
+  for (std::string line; std::getline(metrics, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (!j.contains("grad_norm_by_group")) continue;
+    found = true;
+    EXPECT_EQ(j["grad_norm_by_group"].size(), static_cast<std::size_t>(G));
+    for (const char* g : {"embedding", "layers.0", "layers.1", "final_layernorm"})
+      EXPECT_TRUE(j["grad_norm_by_group"].contains(g)) << g;
+  }
+  EXPECT_TRUE(found) << "metrics.jsonl has no grad_norm_by_group";
+}
 
 TEST(Trainer, Fp16TracksFp32Over50Steps) {
   // A loss scale that never overflows here, so both runs take the same 50 updates.

@@ -1,0 +1,34 @@
+// Training-health sums per parameter group (docs/design.md section 5b): the gradient norm of
+// the embedding, each transformer layer and the final LayerNorm, the signal GLM-130B's
+// operators watched before spikes (the embedding's gradient norm ran orders of magnitude
+// above the rest).
+//
+// Like the global gradient norm (optim/grad_clip.h), each rank sums the squares of the
+// elements it counts (the primary pieces within its range of the flat buffer), the sums are
+// all-reduced over every rank, and the square roots give the whole model's per-group norms.
+//
+//   std::vector<double> g(health_group_count(config));
+//   add_group_sum_squares(layout, grads, range, g);   // then all-reduce, sqrt, / loss scale
+#pragma once
+
+#include <span>
+#include <string>
+
+#include "core/tensor.h"
+#include "optim/param_range.h"
+#include "spec/param_layout.h"
+
+namespace glm::optim {
+
+// Groups: 0 the embedding (the tied head included), 1 + l layer l, num_layers + 1 the final
+// LayerNorm.
+int health_group_count(const model::ModelConfig& c);
+std::string health_group_name(const model::ModelConfig& c, int group);  // "embedding", "layers.3"
+int health_group_of(const model::ModelConfig& c, const model::ParamSpec& spec);
+
+// sums[group] += the sum of squares of `values` over the primary pieces of each group within
+// `range` of the flat buffer (`values` holds exactly that range; f32, CPU or CUDA), in fp64.
+void add_group_sum_squares(const model::ParamLayout& layout, const Tensor& values,
+                           ElementRange range, std::span<double> sums);
+
+}  // namespace glm::optim
