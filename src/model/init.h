@@ -2,7 +2,8 @@
 //
 // Each element's value is a function of (seed, parameter name, global element index), so a
 // parameter gets the same values whatever layout, stage or rank initialises it.
-//   matrices:  normal(0, xavier), xavier = sqrt(2 / (fan_in + fan_out)), times beta =
+//   matrices:  normal(0, xavier), xavier = sqrt(2 / (fan_in + fan_out)) per projection
+//              (q, k, v each [h, h]; each GeGLU half [f, h]), times beta =
 //              (2N)^(-1/2) for the value rows of QKV, the attention output and both MLP
 //              matrices (query and key rows are not scaled)
 //   embedding: normal(0, init_std);  biases and LN beta: 0;  LN gamma: 1

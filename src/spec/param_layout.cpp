@@ -35,9 +35,10 @@ ParamLayout::ParamLayout(const ModelConfig& c, const ModelShard& shard) : config
   auto xavier = [](std::int64_t out, std::int64_t in) {
     return static_cast<float>(std::sqrt(2.0 / static_cast<double>(out + in)));
   };
-  // Xavier normal for every matrix (of the full tensor's fan-in and fan-out); DeepNorm's
-  // beta additionally scales the value part of QKV (done in init, per row), the attention
-  // output and both MLP matrices.
+  // Xavier normal per projection, of the full (unsharded) projection's fan-in and fan-out:
+  // q, k and v are each [h, h] and the GeGLU's two halves each [f, h], as the paper
+  // initialises them, though they are stored fused. DeepNorm's beta additionally scales the
+  // value part of QKV (done in init, per row), the attention output and both MLP matrices.
   const float beta = static_cast<float>(c.deepnorm_beta());
   if (shard.has_embedding || shard.has_head)
     add("embedding.weight", {V, h}, Split::rows, ParamKind::embedding, -1,
@@ -47,7 +48,7 @@ ParamLayout::ParamLayout(const ModelConfig& c, const ModelShard& shard) : config
     add(p + "input_layernorm.weight", {h}, Split::replicated, ParamKind::norm_weight, l, 0);
     add(p + "input_layernorm.bias", {h}, Split::replicated, ParamKind::norm_bias, l, 0);
     add(p + "attention.query_key_value.weight", {3 * h, h}, Split::rows, ParamKind::matrix, l,
-        xavier(3 * h, h));
+        xavier(h, h));
     add(p + "attention.query_key_value.bias", {3 * h}, Split::rows, ParamKind::bias, l, 0);
     add(p + "attention.dense.weight", {h, h}, Split::columns, ParamKind::matrix, l,
         xavier(h, h) * beta);
@@ -55,7 +56,7 @@ ParamLayout::ParamLayout(const ModelConfig& c, const ModelShard& shard) : config
     add(p + "post_attention_layernorm.weight", {h}, Split::replicated, ParamKind::norm_weight, l, 0);
     add(p + "post_attention_layernorm.bias", {h}, Split::replicated, ParamKind::norm_bias, l, 0);
     add(p + "mlp.dense_h_to_4h.weight", {2, f, h}, Split::halves, ParamKind::matrix, l,
-        xavier(2 * f, h) * beta);
+        xavier(f, h) * beta);
     add(p + "mlp.dense_h_to_4h.bias", {2, f}, Split::halves, ParamKind::bias, l, 0);
     add(p + "mlp.dense_4h_to_h.weight", {h, f}, Split::columns, ParamKind::matrix, l,
         xavier(h, f) * beta);

@@ -118,9 +118,10 @@ TEST(GLMModelBf16, ActivationsTakeHalfTheFp32Bytes) {
 
 // 50 AdamW steps on a fixed set of batches from the same initial weights: the 16-bit runs
 // (fp32 master weights and moments starting from the fp32 draw, 16-bit parameters written by
-// AdamW's pass, as in the trainer) follow the fp32 loss curve. Measured here (2026-12-07): the
-// final loss 2.52285 (bf16) and 2.52321 (fp16) against 2.52332 (fp32), 1.9e-4 and 0.4e-4
-// relative; the bounds leave 10x margin.
+// AdamW's pass, as in the trainer) follow the fp32 loss curve. Measured here (2026-12-07,
+// per-projection Xavier init): the final loss 2.36990 (bf16) and 2.36757 (fp16) against
+// 2.36906 (fp32), 3.5e-4 and 6.3e-4 relative (before the init change 1.9e-4 and 0.4e-4: which
+// run lands closer is chance); the bound leaves 3x margin over the larger.
 double train_loss(Precision p, int steps) {
   ModelConfig c = small_config();
   GLMModel m(c, {.precision = p, .seed = 31});
@@ -149,7 +150,7 @@ TEST(GLMModelBf16, FiftyStepsFollowFp32) {
   const double fp16 = train_loss(Precision::fp16, 50);
   std::printf("loss after 50 steps: fp32 %.5f bf16 %.5f fp16 %.5f\n", f32, bf16, fp16);
   EXPECT_NEAR(bf16 / f32, 1.0, 2e-3);
-  EXPECT_NEAR(fp16 / f32, 1.0, 5e-4);
+  EXPECT_NEAR(fp16 / f32, 1.0, 2e-3);
   EXPECT_LT(f32, std::log(200.0) * 0.9) << "the runs learn";
 }
 

@@ -43,7 +43,7 @@ ModelConfig init_config() {
   return c;
 }
 
-TEST(DeepNormInit, MatrixStdIsXavierTimesBeta) {
+TEST(DeepNormInit, MatrixStdIsXavierPerProjectionTimesBeta) {
   ModelConfig c = init_config();
   GLMModel m(c, {.seed = 42});
   m.init();
@@ -52,25 +52,29 @@ TEST(DeepNormInit, MatrixStdIsXavierTimesBeta) {
   for (int l = 0; l < c.num_layers; ++l) {
     LayerParams w = m.params().layer(l);
     // QKV rows per head: q (d rows), k (d rows), v (d rows); only v is scaled by beta.
+    // Xavier per projection, as the paper initialises q, k, v and each GeGLU half (each an
+    // [h, h] or [f, h] matrix), not over the fused [3h, h] / [2f, h] ones.
     const std::int64_t d = c.head_dim();
-    double qk_sum2 = 0, v_sum2 = 0;
-    std::int64_t qk_n = 0, v_n = 0;
+    double sum2[3] = {0, 0, 0};
+    std::int64_t n[3] = {0, 0, 0};
     const float* q = w.qkv_w.data<float>();
     for (std::int64_t row = 0; row < 3 * h; ++row)
       for (std::int64_t col = 0; col < h; ++col) {
-        double x = q[row * static_cast<std::int64_t>(h) + col];
-        if (row % (3 * d) >= 2 * d) {
-          v_sum2 += x * x;
-          ++v_n;
-        } else {
-          qk_sum2 += x * x;
-          ++qk_n;
-        }
+        const double x = q[row * static_cast<std::int64_t>(h) + col];
+        const int part = static_cast<int>((row % (3 * d)) / d);  // 0 q, 1 k, 2 v
+        sum2[part] += x * x;
+        ++n[part];
       }
-    EXPECT_NEAR(std::sqrt(qk_sum2 / qk_n) / xavier(3 * h, h), 1.0, kStdTol) << "layer " << l << " q,k";
-    EXPECT_NEAR(std::sqrt(v_sum2 / v_n) / (xavier(3 * h, h) * beta), 1.0, kStdTol) << "layer " << l << " v";
+    const char* names[3] = {"q", "k", "v"};
+    for (int part = 0; part < 3; ++part)
+      EXPECT_NEAR(std::sqrt(sum2[part] / n[part]) / (xavier(h, h) * (part == 2 ? beta : 1.0)), 1.0,
+                  kStdTol)
+          << "layer " << l << " " << names[part];
     EXPECT_NEAR(moments(w.dense_w.data<float>(), w.dense_w.numel()).std / (xavier(h, h) * beta), 1.0, kStdTol);
-    EXPECT_NEAR(moments(w.w1.data<float>(), w.w1.numel()).std / (xavier(2 * f, h) * beta), 1.0, kStdTol);
+    const std::int64_t half = static_cast<std::int64_t>(f * h);  // W1 rows: x1 half, then x2
+    EXPECT_NEAR(moments(w.w1.data<float>(), half).std / (xavier(f, h) * beta), 1.0, kStdTol) << "x1";
+    EXPECT_NEAR(moments(w.w1.data<float>() + half, half).std / (xavier(f, h) * beta), 1.0, kStdTol)
+        << "x2";
     EXPECT_NEAR(moments(w.w2.data<float>(), w.w2.numel()).std / (xavier(h, f) * beta), 1.0, kStdTol);
     EXPECT_NEAR(moments(w.w1.data<float>(), w.w1.numel()).mean, 0.0, 1e-3);
     for (const Tensor* b : {&w.qkv_b, &w.dense_b, &w.b1, &w.b2, &w.ln_in_b, &w.ln_post_b})
