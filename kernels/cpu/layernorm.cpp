@@ -152,8 +152,9 @@ void layernorm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor&
     float *dxb = buf.data(), *dyb = dxb + h, *drb = dyb + h, *xb = drb + h;
     for (std::int64_t r = rows.begin; r < rows.end; ++r) {
       float* dxr = out_row(dx, r, h, dxb);
-      backward_row(dxr, pg, pg + h, in_row(dy, r, h, dyb), dres ? in_row(*dres, r, h, drb) : nullptr,
-                   alpha_res, in_row(x, r, h, xb), MEAN[r], RSTD[r], G, h);
+      const float* dres_row = dres ? in_row(*dres, r, h, drb) : nullptr;
+      backward_row(dxr, pg, pg + h, in_row(dy, r, h, dyb), dres_row, alpha_res,
+                   in_row(x, r, h, xb), MEAN[r], RSTD[r], G, h);
       finish_row(dx, r, h, dxr);
     }
   }

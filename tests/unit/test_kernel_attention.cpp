@@ -178,39 +178,31 @@ TEST(Attention, SoftmaxBackwardMatchesFormula) {
 // with and without dropout, and with the 16-bit tensors mixed with fp32 ones.
 TEST(Attention, SixteenBitStorageIsTheFp32OpRoundedOnce) {
   const AttentionMask mask = make_mask();
-  auto rounded = [](const Tensor& x, DType t) {
-    Tensor y = Tensor::empty(x.shape(), t);
-    convert(y, x);
-    return y;
-  };
-  auto same = [](const Tensor& a, const Tensor& b) {
-    return a.nbytes() == b.nbytes() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
-  };
   for (DType t : {DType::bf16, DType::f16})
     for (float p : {0.f, 0.25f})
       for (bool mixed : {false, true}) {
         const AttentionArgs args = make_args(p);
         const DType t2 = mixed ? DType::f32 : t;  // probs, dctx and scratch
-        Tensor qkv = rounded(test::random_tensor({B, T, A, 3, D}, 21), t);
-        Tensor dctx = rounded(test::random_tensor({B, T, A * D}, 22), t2);
-        Tensor qkv32 = rounded(qkv, DType::f32), dctx32 = rounded(dctx, DType::f32);
+        Tensor qkv = test::rounded(test::random_tensor({B, T, A, 3, D}, 21), t);
+        Tensor dctx = test::rounded(test::random_tensor({B, T, A * D}, 22), t2);
+        Tensor qkv32 = test::rounded(qkv, DType::f32), dctx32 = test::rounded(dctx, DType::f32);
         Tensor ctx = Tensor::empty({B, T, A * D}, t), probs = Tensor::empty({B, A, T, T}, t2);
         Tensor ctx32 = Tensor::empty(ctx.shape(), DType::f32),
                probs32 = Tensor::empty(probs.shape(), DType::f32);
         attention_forward(ctx, probs, qkv, mask, args);
         attention_forward(ctx32, probs32, qkv32, mask, args);
         const std::string what = fmt::format("{} p {} mixed {}", dtype_name(t), p, mixed);
-        EXPECT_TRUE(same(ctx, rounded(ctx32, t))) << what;
-        EXPECT_TRUE(same(probs, rounded(probs32, t2))) << what;
+        EXPECT_TRUE(test::same_bytes(ctx, test::rounded(ctx32, t))) << what;
+        EXPECT_TRUE(test::same_bytes(probs, test::rounded(probs32, t2))) << what;
 
         // The backward reads the stored (rounded) probabilities.
-        Tensor probs_in32 = rounded(probs, DType::f32);
+        Tensor probs_in32 = test::rounded(probs, DType::f32);
         Tensor dqkv = Tensor::empty(qkv.shape(), t), dqkv32 = Tensor::empty(qkv.shape(), DType::f32);
         Tensor scratch = Tensor::empty(probs.shape(), t2),
                scratch32 = Tensor::empty(probs.shape(), DType::f32);
         attention_backward(dqkv, scratch, dctx, probs, qkv, mask, args);
         attention_backward(dqkv32, scratch32, dctx32, probs_in32, qkv32, mask, args);
-        EXPECT_TRUE(same(dqkv, rounded(dqkv32, t))) << what;
+        EXPECT_TRUE(test::same_bytes(dqkv, test::rounded(dqkv32, t))) << what;
       }
 }
 

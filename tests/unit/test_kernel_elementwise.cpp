@@ -84,30 +84,23 @@ TEST(Elementwise, GatherAndScatterAddRowsWithRepeatedIndices) {
 // scaled_add and gather_rows read and write 16-bit storage natively (kernels/cpu/row16.h):
 // bit for bit the fp32 op on the widened values, rounded once, for mixes of dtypes.
 TEST(Elementwise, SixteenBitScaledAddAndGatherAreTheFp32OpRoundedOnce) {
-  auto rounded = [](const Tensor& x, DType t) {
-    Tensor y = Tensor::empty(x.shape(), t);
-    convert(y, x);
-    return y;
-  };
-  auto same = [](const Tensor& a, const Tensor& b) {
-    return a.nbytes() == b.nbytes() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
-  };
   for (DType t : {DType::bf16, DType::f16})
     for (DType other : {t, DType::f32}) {
       const std::string what = fmt::format("{} with {}", dtype_name(t), dtype_name(other));
       for (std::int64_t n : kSizes) {
-        Tensor a = rounded(test::random_tensor({n}, 1), t), b = rounded(test::random_tensor({n}, 2), other);
+        Tensor a = test::rounded(test::random_tensor({n}, 1), t);
+        Tensor b = test::rounded(test::random_tensor({n}, 2), other);
         Tensor y = Tensor::empty({n}, t), y32 = Tensor::empty({n}, DType::f32);
         scaled_add(y, 1.7f, a, b);
-        scaled_add(y32, 1.7f, rounded(a, DType::f32), rounded(b, DType::f32));
-        EXPECT_TRUE(same(y, rounded(y32, t))) << what << " n " << n;
+        scaled_add(y32, 1.7f, test::rounded(a, DType::f32), test::rounded(b, DType::f32));
+        EXPECT_TRUE(test::same_bytes(y, test::rounded(y32, t))) << what << " n " << n;
       }
-      Tensor src = rounded(test::random_tensor({9, 70}, 3), other);
+      Tensor src = test::rounded(test::random_tensor({9, 70}, 3), other);
       Tensor index = test::i32_tensor({8, 0, 3, 3, 1});
       Tensor out = Tensor::empty({5, 70}, t), out32 = Tensor::empty({5, 70}, DType::f32);
       gather_rows(out, src, index);
-      gather_rows(out32, rounded(src, DType::f32), index);
-      EXPECT_TRUE(same(out, rounded(out32, t))) << what;
+      gather_rows(out32, test::rounded(src, DType::f32), index);
+      EXPECT_TRUE(test::same_bytes(out, test::rounded(out32, t))) << what;
     }
 }
 

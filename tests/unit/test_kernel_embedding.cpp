@@ -100,30 +100,22 @@ TEST(Embedding, BackwardIsIdenticalForAnyThreadCount) {
 // 16-bit x, dx and table are read and written natively (kernels/cpu/row16.h): bit for bit
 // the fp32 op on the widened values, rounded once; every mix of table and x dtypes.
 TEST(Embedding, SixteenBitStorageIsTheFp32OpRoundedOnce) {
-  auto rounded = [](const Tensor& x, DType t) {
-    Tensor y = Tensor::empty(x.shape(), t);
-    convert(y, x);
-    return y;
-  };
-  auto same = [](const Tensor& a, const Tensor& b) {
-    return a.nbytes() == b.nbytes() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
-  };
   const std::int64_t h = 400, start = 40, local = 30;
   Tensor tokens = test::i32_tensor({40, 69, 3, 55, 100, 55, 0, 41, 41});
   for (DType tt : {DType::f32, DType::bf16, DType::f16})
     for (DType tx : {DType::f32, DType::bf16, DType::f16}) {
       const std::string what = fmt::format("table {} x {}", dtype_name(tt), dtype_name(tx));
-      Tensor table = rounded(test::random_tensor({local, h}, 3), tt);
+      Tensor table = test::rounded(test::random_tensor({local, h}, 3), tt);
       Tensor x = Tensor::empty({9, h}, tx), x32 = Tensor::empty({9, h}, DType::f32);
       embedding_forward(x, tokens, table, start, kVocab);
-      embedding_forward(x32, tokens, rounded(table, DType::f32), start, kVocab);
-      EXPECT_TRUE(same(x, rounded(x32, tx))) << what;
+      embedding_forward(x32, tokens, test::rounded(table, DType::f32), start, kVocab);
+      EXPECT_TRUE(test::same_bytes(x, test::rounded(x32, tx))) << what;
 
-      Tensor dx = rounded(test::random_tensor({9, h}, 4), tx);
+      Tensor dx = test::rounded(test::random_tensor({9, h}, 4), tx);
       Tensor dt = test::random_tensor({local, h}, 5), dt32 = dt.clone();
       embedding_backward(dt, dx, tokens, 0.1f, start);
-      embedding_backward(dt32, rounded(dx, DType::f32), tokens, 0.1f, start);
-      EXPECT_TRUE(same(dt, dt32)) << what;
+      embedding_backward(dt32, test::rounded(dx, DType::f32), tokens, 0.1f, start);
+      EXPECT_TRUE(test::same_bytes(dt, dt32)) << what;
     }
 }
 

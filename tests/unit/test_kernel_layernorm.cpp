@@ -129,23 +129,17 @@ TEST(LayerNorm, BackwardIsDeterministicOnManyRows) {
 // their gradients go through Wide: every output must equal, bit for bit, the fp32 op on the
 // widened inputs rounded once. Rows 16-bit with fp32 parameters, and everything 16-bit.
 TEST(LayerNorm, SixteenBitStorageIsTheFp32OpRoundedOnce) {
-  auto rounded = [](const Tensor& x, DType t) {
-    Tensor y = Tensor::empty(x.shape(), t);
-    convert(y, x);
-    return y;
-  };
-  auto same = [](const Tensor& a, const Tensor& b) {
-    return a.nbytes() == b.nbytes() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
-  };
   for (DType t : {DType::bf16, DType::f16})
     for (bool params16 : {false, true}) {
       const DType tp = params16 ? t : DType::f32;
       const std::string what = fmt::format("{} params16 {}", dtype_name(t), params16);
-      Tensor a = rounded(test::random_tensor({R, H}, 31), t), f = rounded(test::random_tensor({R, H}, 32), t);
-      Tensor dy = rounded(test::random_tensor({R, H}, 33), t), dres = rounded(test::random_tensor({R, H}, 34), t);
-      Tensor gamma = rounded(test::random_tensor({H}, 35, 0.5f, 1.5f), tp),
-             beta = rounded(test::random_tensor({H}, 36), tp);
-      auto wide = [&](const Tensor& x) { return rounded(x, DType::f32); };
+      auto rows = [&](std::uint64_t seed) {
+        return test::rounded(test::random_tensor({R, H}, seed), t);
+      };
+      Tensor a = rows(31), f = rows(32), dy = rows(33), dres = rows(34);
+      Tensor gamma = test::rounded(test::random_tensor({H}, 35, 0.5f, 1.5f), tp),
+             beta = test::rounded(test::random_tensor({H}, 36), tp);
+      auto wide = [&](const Tensor& x) { return test::rounded(x, DType::f32); };
       Tensor s = Tensor::empty({R, H}, t), y = Tensor::empty({R, H}, t);
       Tensor s32 = Tensor::empty({R, H}, DType::f32), y32 = Tensor::empty({R, H}, DType::f32);
       Tensor mean = Tensor::empty({R}, DType::f32), rstd = Tensor::empty({R}, DType::f32);
@@ -153,22 +147,24 @@ TEST(LayerNorm, SixteenBitStorageIsTheFp32OpRoundedOnce) {
       residual_layernorm_forward(s, y, mean, rstd, a, f, 1.7f, gamma, beta, kEps);
       residual_layernorm_forward(s32, y32, mean32, rstd32, wide(a), wide(f), 1.7f, wide(gamma),
                                  wide(beta), kEps);
-      EXPECT_TRUE(same(s, rounded(s32, t))) << what;
-      EXPECT_TRUE(same(y, rounded(y32, t))) << what;
-      EXPECT_TRUE(same(mean, mean32) && same(rstd, rstd32)) << what;
+      EXPECT_TRUE(test::same_bytes(s, test::rounded(s32, t))) << what;
+      EXPECT_TRUE(test::same_bytes(y, test::rounded(y32, t))) << what;
+      EXPECT_TRUE(test::same_bytes(mean, mean32) && test::same_bytes(rstd, rstd32)) << what;
 
       layernorm_forward(y, mean, rstd, a, gamma, beta, kEps);
       layernorm_forward(y32, mean32, rstd32, wide(a), wide(gamma), wide(beta), kEps);
-      EXPECT_TRUE(same(y, rounded(y32, t))) << what;
+      EXPECT_TRUE(test::same_bytes(y, test::rounded(y32, t))) << what;
 
       Tensor dx = Tensor::empty({R, H}, t), dx32 = Tensor::empty({R, H}, DType::f32);
-      Tensor dg = rounded(test::random_tensor({H}, 37), tp), db = rounded(test::random_tensor({H}, 38), tp);
+      Tensor dg = test::rounded(test::random_tensor({H}, 37), tp);
+      Tensor db = test::rounded(test::random_tensor({H}, 38), tp);
       Tensor dg32 = wide(dg), db32 = wide(db), dres32 = wide(dres);
       layernorm_backward(dx, dg, db, dy, &dres, 0.3f, a, mean, rstd, gamma);
       layernorm_backward(dx32, dg32, db32, wide(dy), &dres32, 0.3f, wide(a), mean32, rstd32,
                          wide(gamma));
-      EXPECT_TRUE(same(dx, rounded(dx32, t))) << what;
-      EXPECT_TRUE(same(dg, rounded(dg32, tp)) && same(db, rounded(db32, tp))) << what;
+      EXPECT_TRUE(test::same_bytes(dx, test::rounded(dx32, t))) << what;
+      EXPECT_TRUE(test::same_bytes(dg, test::rounded(dg32, tp))) << what;
+      EXPECT_TRUE(test::same_bytes(db, test::rounded(db32, tp))) << what;
     }
 }
 

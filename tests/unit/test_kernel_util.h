@@ -8,14 +8,30 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
+#include "kernels/convert.h"
 #include "tests/test_util.h"
 
 namespace glm::test {
+
+// x converted to dtype t (rounded to nearest even when narrower): what a 16-bit tensor holds,
+// or its values widened to fp32.
+inline Tensor rounded(const Tensor& x, DType t) {
+  Tensor y = Tensor::empty(x.shape(), t);
+  kernels::convert(y, x);
+  return y;
+}
+
+// The same dtype, size and bytes: what "bit-identical" means for the 16-bit kernels' tests.
+inline bool same_bytes(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.nbytes() == b.nbytes() &&
+         std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+}
 
 inline std::vector<double> to_double(const Tensor& t) {
   const float* p = t.data<float>();
