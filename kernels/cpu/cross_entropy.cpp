@@ -64,20 +64,14 @@ void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets
       throw InputError(fmt::format(
           "cross-entropy: target {} at row {} is outside the vocabulary [0, {})", T[r], r, V));
   float* L = losses.data<float>();
-  if (logits.dtype() == DType::f32) {
-    float* X = logits.data<float>();
-#pragma omp parallel for schedule(static) if (R * V >= kParallelMin)
-    for (std::int64_t r = 0; r < R; ++r) L[r] = ce_row(X + r * V, V, T[r], grad_scale, write_grad);
-    return;
-  }
 #pragma omp parallel if (R * V >= kParallelMin)
   {
-    std::vector<float> row(static_cast<std::size_t>(V));
+    std::vector<float> buf = row_buffer(logits, V);
 #pragma omp for schedule(static)
     for (std::int64_t r = 0; r < R; ++r) {
-      load_row(row.data(), logits.raw(), logits.dtype(), r * V, V);
-      L[r] = ce_row(row.data(), V, T[r], grad_scale, write_grad);
-      if (write_grad) store_row(logits.raw(), logits.dtype(), r * V, row.data(), V);
+      float* x = inout_row(logits, r, V, buf.data());
+      L[r] = ce_row(x, V, T[r], grad_scale, write_grad);
+      if (write_grad) finish_row(logits, r, V, x);
     }
   }
 }

@@ -15,22 +15,6 @@
 
 namespace glm::kernels::cpu {
 
-namespace {
-
-// Row r of logits as fp32: the tensor's own memory when it is f32, else the row widened
-// into `buf` (V floats).
-const float* row_of(const Tensor& logits, std::int64_t r, std::int64_t V, float* buf) {
-  if (logits.dtype() == DType::f32) return logits.data<float>() + r * V;
-  load_row(buf, logits.raw(), logits.dtype(), r * V, V);
-  return buf;
-}
-
-std::vector<float> row_buffer(const Tensor& logits, std::int64_t V) {
-  return std::vector<float>(logits.dtype() == DType::f32 ? 0 : static_cast<std::size_t>(V));
-}
-
-}  // namespace
-
 void sharded_ce_row_max(Tensor& row_max, const Tensor& logits) {
   const std::int64_t R = logits.size(0), V = logits.size(1);
   float* M = row_max.data<float>();
@@ -40,7 +24,7 @@ void sharded_ce_row_max(Tensor& row_max, const Tensor& logits) {
 #pragma omp for schedule(static)
     for (std::int64_t r = 0; r < R; ++r) {
       float m = -std::numeric_limits<float>::infinity();
-      const float* x = row_of(logits, r, V, buf.data());
+      const float* x = in_row(logits, r, V, buf.data());
 #pragma omp simd reduction(max : m)
       for (std::int64_t j = 0; j < V; ++j) m = x[j] > m ? x[j] : m;
       M[r] = m;
@@ -59,7 +43,7 @@ void sharded_ce_partials(Tensor& partials, const Tensor& logits, const Tensor& t
     std::vector<float> buf = row_buffer(logits, V);
 #pragma omp for schedule(static)
     for (std::int64_t r = 0; r < R; ++r) {
-      const float* x = row_of(logits, r, V, buf.data());
+      const float* x = in_row(logits, r, V, buf.data());
       const float m = M[r];
       float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
@@ -78,7 +62,6 @@ void sharded_ce_finish(Tensor& losses, Tensor& logits, const Tensor& targets,
   const float *M = row_max.data<float>(), *S = totals.data<float>();
   const std::int32_t* T = targets.data<std::int32_t>();
   float* L = losses.data<float>();
-  const bool wide = logits.dtype() == DType::f32;
 #pragma omp parallel if (R * V >= kParallelMin)
   {
     std::vector<float> buf = row_buffer(logits, V);
@@ -87,13 +70,9 @@ void sharded_ce_finish(Tensor& losses, Tensor& logits, const Tensor& targets,
       if (T[r] < 0) {
         L[r] = 0.f;
         if (write_grad) {
-          if (wide) {
-            float* x = logits.data<float>() + r * V;
-            for (std::int64_t j = 0; j < V; ++j) x[j] = 0.f;
-          } else {
-            std::fill(buf.begin(), buf.end(), 0.f);
-            store_row(logits.raw(), logits.dtype(), r * V, buf.data(), V);
-          }
+          float* x = out_row(logits, r, V, buf.data());
+          std::fill(x, x + V, 0.f);
+          finish_row(logits, r, V, x);
         }
         continue;
       }
@@ -101,14 +80,13 @@ void sharded_ce_finish(Tensor& losses, Tensor& logits, const Tensor& targets,
       // loss = logsumexp over the whole vocabulary - the target's logit
       L[r] = std::log(sum) + (m - S[2 * r + 1]);
       if (!write_grad) continue;
-      float* x = wide ? logits.data<float>() + r * V : buf.data();
-      if (!wide) load_row(x, logits.raw(), logits.dtype(), r * V, V);
+      float* x = inout_row(logits, r, V, buf.data());
       const float k = grad_scale / sum;
 #pragma omp simd
       for (std::int64_t j = 0; j < V; ++j) x[j] = exp_approx(x[j] - m) * k;
       const std::int64_t local = std::int64_t{T[r]} - vocab_start;
       if (local >= 0 && local < V) x[local] -= grad_scale;
-      if (!wide) store_row(logits.raw(), logits.dtype(), r * V, x, V);
+      finish_row(logits, r, V, x);
     }
   }
 }

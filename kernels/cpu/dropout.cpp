@@ -72,7 +72,7 @@ void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t B,
   // Element (b, g, i, c) of the [B, G, I, C] view is row rr = (b*G + g)*I + i.
 #pragma omp parallel if (rows * C >= kParallelMin)
   {
-    std::vector<float> buf(x.dtype() == DType::f32 ? 0 : static_cast<std::size_t>(C));
+    std::vector<float> buf = row_buffer(x, C);
 #pragma omp for schedule(static)
     for (std::int64_t rr = 0; rr < rows; ++rr) {
       const std::int64_t b = rr / (groups * I), g = (rr / I) % groups, i = rr % I;

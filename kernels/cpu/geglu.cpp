@@ -63,49 +63,33 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void geglu_back
 
 void geglu_forward(Tensor& g, const Tensor& u) {
   const std::int64_t f = u.size(-1) / 2, R = rows_of(u);
-  if (g.dtype() == DType::f32 && u.dtype() == DType::f32) {
-    float* G = g.data<float>();
-    const float* U = u.data<float>();
-#pragma omp parallel for schedule(static) if (R * f >= kParallelMin / 4)
-    for (std::int64_t r = 0; r < R; ++r) geglu_row(G + r * f, U + r * 2 * f, U + r * 2 * f + f, f);
-    return;
-  }
-  // 16-bit storage: each row widened into [x1 | x2 | g] in L1 (kernels/cpu/row16.h).
 #pragma omp parallel if (R * f >= kParallelMin / 4)
   {
-    std::vector<float> buf(static_cast<std::size_t>(3 * f));
-    float *x = buf.data(), *out = x + 2 * f;
+    // 16-bit rows go through [x1 | x2] and g buffers in L1 (kernels/cpu/row16.h).
+    std::vector<float> xb = row_buffer(u, 2 * f), gb = row_buffer(g, f);
 #pragma omp for schedule(static)
     for (std::int64_t r = 0; r < R; ++r) {
-      load_row(x, u.raw(), u.dtype(), r * 2 * f, 2 * f);
+      const float* x = in_row(u, r, 2 * f, xb.data());
+      float* out = out_row(g, r, f, gb.data());
       geglu_row(out, x, x + f, f);
-      store_row(g.raw(), g.dtype(), r * f, out, f);
+      finish_row(g, r, f, out);
     }
   }
 }
 
 void geglu_backward(Tensor& du, const Tensor& dg, const Tensor& u) {
   const std::int64_t f = u.size(-1) / 2, R = rows_of(u);
-  if (du.dtype() == DType::f32 && dg.dtype() == DType::f32 && u.dtype() == DType::f32) {
-    float* DU = du.data<float>();
-    const float *DG = dg.data<float>(), *U = u.data<float>();
-#pragma omp parallel for schedule(static) if (R * f >= kParallelMin / 4)
-    for (std::int64_t r = 0; r < R; ++r)
-      geglu_backward_row(DU + r * 2 * f, DU + r * 2 * f + f, DG + r * f, U + r * 2 * f,
-                         U + r * 2 * f + f, f);
-    return;
-  }
-  // 16-bit storage: each row widened into [x1 | x2 | dg | du1 | du2] in L1.
 #pragma omp parallel if (R * f >= kParallelMin / 4)
   {
-    std::vector<float> buf(static_cast<std::size_t>(5 * f));
-    float *x = buf.data(), *d = x + 2 * f, *out = d + f;
+    // 16-bit rows go through [x1 | x2], dg and [du1 | du2] buffers in L1.
+    std::vector<float> xb = row_buffer(u, 2 * f), db = row_buffer(dg, f),
+                       ob = row_buffer(du, 2 * f);
 #pragma omp for schedule(static)
     for (std::int64_t r = 0; r < R; ++r) {
-      load_row(x, u.raw(), u.dtype(), r * 2 * f, 2 * f);
-      load_row(d, dg.raw(), dg.dtype(), r * f, f);
-      geglu_backward_row(out, out + f, d, x, x + f, f);
-      store_row(du.raw(), du.dtype(), r * 2 * f, out, 2 * f);
+      const float* x = in_row(u, r, 2 * f, xb.data());
+      float* out = out_row(du, r, 2 * f, ob.data());
+      geglu_backward_row(out, out + f, in_row(dg, r, f, db.data()), x, x + f, f);
+      finish_row(du, r, 2 * f, out);
     }
   }
 }

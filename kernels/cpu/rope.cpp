@@ -42,7 +42,7 @@ void rope_apply(Tensor& qkv, const Tensor& positions, float base, float sign) {
 #pragma omp parallel if (R * a * d >= kParallelMin / 4)
   {
     std::vector<float> cs(half), sn(half);
-    std::vector<float> buf(qkv.dtype() == DType::f32 ? 0 : static_cast<std::size_t>(row));
+    std::vector<float> buf = row_buffer(qkv, row);
 #pragma omp for schedule(static)
     for (std::int64_t r = 0; r < R; ++r) {
       const float pos = static_cast<float>(P[r]);

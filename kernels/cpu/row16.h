@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/dtype.h"
 #include "core/tensor.h"
@@ -45,6 +46,11 @@ inline float* inout_row(Tensor& t, std::int64_t r, std::int64_t n, float* buf) {
 }
 inline void finish_row(Tensor& t, std::int64_t r, std::int64_t n, const float* row) {
   if (t.dtype() != DType::f32) store_row(t.raw(), t.dtype(), r * n, row, n);
+}
+// A thread's buffer for rows of n values of t: n floats when t is 16-bit, none when it is f32
+// (its rows are used in place).
+inline std::vector<float> row_buffer(const Tensor& t, std::int64_t n) {
+  return std::vector<float>(t.dtype() == DType::f32 ? 0 : static_cast<std::size_t>(n));
 }
 
 }  // namespace glm::kernels::cpu

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <memory>
+#include <utility>
 
 #include "core/allocator.h"
 #include "kernels/convert.h"
@@ -72,17 +74,22 @@ TEST(GLMModelBf16, AgreesWithFp32WithinTolerance) {
               std::abs(s16.loss_sum / s32.loss_sum - 1), worst);
 }
 
-// The parameters are one bf16 buffer holding the fp32 initialisation rounded to nearest even.
-TEST(GLMModelBf16, ParametersAreStoredInBf16) {
-  GLMModel m(small_config(), {.precision = Precision::bf16, .seed = 2});
-  m.init();
-  ASSERT_EQ(m.params().dtype(), DType::bf16);
-  EXPECT_EQ(m.params().layer(0).w1.dtype(), DType::bf16);
-  FlatParams fp32(m.params().shared_layout());
-  deepnorm_init(fp32, 2);
-  Tensor want = Tensor::empty(fp32.flat().shape(), DType::bf16);
-  kernels::convert(want, fp32.flat());
-  EXPECT_EQ(std::memcmp(want.raw(), m.params().flat().raw(), want.nbytes()), 0);
+// In bf16 and fp16 the parameters are one 16-bit buffer holding the fp32 initialisation
+// rounded to nearest even.
+TEST(GLMModelBf16, ParametersAreStoredIn16Bits) {
+  for (const auto& [precision, dtype] : {std::pair{Precision::bf16, DType::bf16},
+                                         std::pair{Precision::fp16, DType::f16}}) {
+    GLMModel m(small_config(), {.precision = precision, .seed = 2});
+    m.init();
+    ASSERT_EQ(m.params().dtype(), dtype);
+    EXPECT_EQ(m.params().layer(0).w1.dtype(), dtype);
+    FlatParams fp32(m.params().shared_layout());
+    deepnorm_init(fp32, 2);
+    Tensor want = Tensor::empty(fp32.flat().shape(), dtype);
+    kernels::convert(want, fp32.flat());
+    EXPECT_EQ(std::memcmp(want.raw(), m.params().flat().raw(), want.nbytes()), 0)
+        << dtype_name(dtype);
+  }
 }
 
 // The bytes one micro-batch's activations hold (everything the model allocates for its

@@ -3,12 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 
-#include "kernels/convert.h"
 #include "kernels/elementwise.h"
 #include "model/glm_model.h"
-#include "model/init.h"
 #include "model_test_util.h"
 
 namespace glm::model {
@@ -64,19 +61,6 @@ TEST(GLMModelFp16, AgreesWithFp32WithinTolerance) {
     }
     EXPECT_LT(std::sqrt(diff / ref), kGradRelL2Tol) << layout.specs()[i].name;
   }
-}
-
-// The parameters are one fp16 buffer holding the fp32 initialisation rounded to nearest even.
-TEST(GLMModelFp16, ParametersAreStoredInFp16) {
-  GLMModel m(fp16_config(), {.precision = Precision::fp16, .seed = 2});
-  m.init();
-  ASSERT_EQ(m.params().dtype(), DType::f16);
-  EXPECT_EQ(m.params().layer(0).w1.dtype(), DType::f16);
-  FlatParams fp32(m.params().shared_layout());
-  deepnorm_init(fp32, 2);
-  Tensor want = Tensor::empty(fp32.flat().shape(), DType::f16);
-  kernels::convert(want, fp32.flat());
-  EXPECT_EQ(std::memcmp(want.raw(), m.params().flat().raw(), want.nbytes()), 0);
 }
 
 TEST(GLMModelFp16, HugeLossScaleOverflowsToInfLikeAGpu) {
