@@ -177,14 +177,14 @@ void Engine::layer_forward(int l, Tensor& x, std::vector<model::LayerActivations
     if (r > 0) k::axpy(t, 1.f, part);
   }
   k::add_bias(t, W[0].dense.bias);
-  L[0].attention_residual(acts[0], t, W[0], ctx);
+  L[0].attention_residual(acts[0], t, x, W[0], ctx);
   for (int r = 0; r < N; ++r) {
     acts[r].m = acts[0].m;
     L[r].mlp_output(r == 0 ? t : part, acts[r], W[r], ctx, false);
     if (r > 0) k::axpy(t, 1.f, part);
   }
   k::add_bias(t, W[0].w2.bias);
-  L[0].mlp_residual(x, acts[0], t, ctx);
+  L[0].mlp_residual(x, acts[0], t, W[0], ctx);
 }
 
 }  // namespace glm::infer

@@ -149,6 +149,12 @@ WriteResult write_model_file(const model::FlatParams& p, const config::RunConfig
     e.add(pre + "input_layernorm.bias", to_f16(w.ln_in_b));
     e.add(pre + "post_attention_layernorm.weight", to_f16(w.ln_post_w));
     e.add(pre + "post_attention_layernorm.bias", to_f16(w.ln_post_b));
+    if (c.has_sublayer_output_norms()) {
+      e.add(pre + "attention.output_layernorm.weight", to_f16(w.ln_attn_out_w));
+      e.add(pre + "attention.output_layernorm.bias", to_f16(w.ln_attn_out_b));
+      e.add(pre + "mlp.output_layernorm.weight", to_f16(w.ln_mlp_out_w));
+      e.add(pre + "mlp.output_layernorm.bias", to_f16(w.ln_mlp_out_b));
+    }
     e.add(pre + kDense + ".bias", to_f16(w.dense_b));
     e.add(pre + kW2 + ".bias", to_f16(w.b2));
     for (int r = 0; r < N; ++r) {

@@ -143,6 +143,12 @@ ModelFile load_model_file(const std::string& path) {
     shared.ln_in_b = r.read_f32(pre + "input_layernorm.bias", {h});
     shared.ln_post_w = r.read_f32(pre + "post_attention_layernorm.weight", {h});
     shared.ln_post_b = r.read_f32(pre + "post_attention_layernorm.bias", {h});
+    if (c.has_sublayer_output_norms()) {
+      shared.ln_attn_out_w = r.read_f32(pre + "attention.output_layernorm.weight", {h});
+      shared.ln_attn_out_b = r.read_f32(pre + "attention.output_layernorm.bias", {h});
+      shared.ln_mlp_out_w = r.read_f32(pre + "mlp.output_layernorm.weight", {h});
+      shared.ln_mlp_out_b = r.read_f32(pre + "mlp.output_layernorm.bias", {h});
+    }
     const Tensor dense_b = r.read_f32(pre + kDense + ".bias", {h});
     const Tensor b2 = r.read_f32(pre + kW2 + ".bias", {h});
     std::vector<model::LayerWeights> L;

@@ -31,6 +31,10 @@ LayerWeights LayerWeights::of(const LayerParams& p) {
   w.ln_in_b = p.ln_in_b;
   w.ln_post_w = p.ln_post_w;
   w.ln_post_b = p.ln_post_b;
+  w.ln_attn_out_w = p.ln_attn_out_w;
+  w.ln_attn_out_b = p.ln_attn_out_b;
+  w.ln_mlp_out_w = p.ln_mlp_out_w;
+  w.ln_mlp_out_b = p.ln_mlp_out_b;
   w.qkv = k::LinearWeight::of(p.qkv_w, p.qkv_b);
   w.dense = k::LinearWeight::of(p.dense_w, p.dense_b);
   w.w1 = k::LinearWeight::of(p.w1, p.b1);
@@ -44,6 +48,9 @@ LayerWeights LayerWeights::to(Device dev) const {
   w.ln_in_b = ln_in_b.to(dev);
   w.ln_post_w = ln_post_w.to(dev);
   w.ln_post_b = ln_post_b.to(dev);
+  for (auto [to, from] : {std::pair{&w.ln_attn_out_w, &ln_attn_out_w}, {&w.ln_attn_out_b, &ln_attn_out_b},
+                          {&w.ln_mlp_out_w, &ln_mlp_out_w}, {&w.ln_mlp_out_b, &ln_mlp_out_b}})
+    if (from->defined()) *to = from->to(dev);
   w.qkv = qkv.to(dev);
   w.dense = dense.to(dev);
   w.w1 = w1.to(dev);
@@ -52,7 +59,8 @@ LayerWeights LayerWeights::to(Device dev) const {
 }
 
 std::int64_t LayerWeights::bytes() const {
-  return static_cast<std::int64_t>(4 * ln_in_w.nbytes()) + qkv.bytes() + dense.bytes() +
+  const int norms = ln_attn_out_w.defined() ? 8 : 4;
+  return static_cast<std::int64_t>(norms * ln_in_w.nbytes()) + qkv.bytes() + dense.bytes() +
          w1.bytes() + w2.bytes();
 }
 
@@ -78,6 +86,14 @@ LayerActivations LayerActivations::allocate(const ModelConfig& c, const ModelSha
   x.m = stored({R, h});
   x.u = stored({R, 2 * f});
   x.g = stored({R, f});
+  if (c.has_sublayer_output_norms()) {
+    x.attn_out = stored({R, h});
+    x.attn_out_mean = f32({R});
+    x.attn_out_rstd = f32({R});
+    x.mlp_out = stored({R, h});
+    x.mlp_out_mean = f32({R});
+    x.mlp_out_rstd = f32({R});
+  }
   return x;
 }
 
@@ -108,7 +124,7 @@ GLMLayer::GLMLayer(const ModelConfig& config, const ModelShard& shard, int layer
       heads_(shard.local_heads(config)),
       h_local_(std::int64_t{shard.local_heads(config)} * config.head_dim()),
       layer_(layer_index),
-      alpha_(static_cast<float>(config.deepnorm_alpha())),
+      alpha_(static_cast<float>(config.residual_alpha())),
       precision_(precision) {}
 
 k::MatmulInputs GLMLayer::inputs() const {
@@ -153,10 +169,10 @@ void GLMLayer::forward(Tensor& out, LayerActivations& acts, LayerScratch& s, con
   input_norm(acts, x, w);
   attention_output(s.t_h, acts, w, ctx, cache, whole);
   finish_row_parallel(s.t_h, w.dense, ctx);
-  attention_residual(acts, s.t_h, w, ctx);
+  attention_residual(acts, s.t_h, x, w, ctx);
   mlp_output(s.t_h, acts, w, ctx, whole);
   finish_row_parallel(s.t_h, w.w2, ctx);
-  mlp_residual(out, acts, s.t_h, ctx);
+  mlp_residual(out, acts, s.t_h, w, ctx);
 }
 
 void GLMLayer::input_norm(LayerActivations& acts, const Tensor& x, const LayerWeights& w) const {
@@ -188,11 +204,23 @@ void GLMLayer::attention_output(Tensor& t, LayerActivations& acts, const LayerWe
   k::stored_linear_forward(t, acts.ctx, w.dense, with_bias, linear_options(ctx));
 }
 
-void GLMLayer::attention_residual(LayerActivations& acts, Tensor& t, const LayerWeights& w,
-                                  const LayerContext& ctx) const {
-  // h = alpha * a + dropout(t);  m = LN_post(h)                      [R, h]
+void GLMLayer::output_norm(Tensor& t, Tensor& in, Tensor& mean, Tensor& rstd,
+                           const Tensor& gamma, const Tensor& beta) const {
+  if (!c_.has_sublayer_output_norms()) return;
+  in.copy_from(t);
+  k::layernorm_forward(t, mean, rstd, in, gamma, beta, static_cast<float>(c_.layernorm_epsilon));
+}
+
+void GLMLayer::attention_residual(LayerActivations& acts, Tensor& t, const Tensor& x,
+                                  const LayerWeights& w, const LayerContext& ctx) const {
+  // deepnorm / post_ln:  h = alpha * a + dropout(t)
+  // pre_ln:              h = x + dropout(t)
+  // sandwich:            h = x + LN_ao(dropout(t));     then m = LN_post(h)   [R, h]
   hidden_dropout(t, kAttnOut, ctx);
-  k::residual_layernorm_forward(acts.h, acts.m, acts.ln_post_mean, acts.ln_post_rstd, acts.a, t,
+  output_norm(t, acts.attn_out, acts.attn_out_mean, acts.attn_out_rstd, w.ln_attn_out_w,
+              w.ln_attn_out_b);
+  const Tensor& stream = c_.residual_from_input() ? x : acts.a;
+  k::residual_layernorm_forward(acts.h, acts.m, acts.ln_post_mean, acts.ln_post_rstd, stream, t,
                                 alpha_, w.ln_post_w, w.ln_post_b,
                                 static_cast<float>(c_.layernorm_epsilon));
 }
@@ -206,11 +234,24 @@ void GLMLayer::mlp_output(Tensor& t, LayerActivations& acts, const LayerWeights&
   k::stored_linear_forward(t, acts.g, w.w2, with_bias, linear_options(ctx));
 }
 
-void GLMLayer::mlp_residual(Tensor& out, const LayerActivations& acts, Tensor& t,
-                            const LayerContext& ctx) const {
-  // out = alpha * m + dropout(t)                                     [R, h]
+void GLMLayer::mlp_residual(Tensor& out, LayerActivations& acts, Tensor& t,
+                            const LayerWeights& w, const LayerContext& ctx) const {
+  // deepnorm / post_ln:  out = alpha * m + dropout(t)
+  // pre_ln:              out = h + dropout(t)
+  // sandwich:            out = h + LN_mo(dropout(t))                  [R, h]
   hidden_dropout(t, kMlpOut, ctx);
-  k::scaled_add(out, alpha_, acts.m, t);
+  output_norm(t, acts.mlp_out, acts.mlp_out_mean, acts.mlp_out_rstd, w.ln_mlp_out_w,
+              w.ln_mlp_out_b);
+  k::scaled_add(out, alpha_, c_.residual_from_input() ? acts.h : acts.m, t);
+}
+
+void GLMLayer::norm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor& dy,
+                             const Tensor& dres, const Tensor& x_ln, const Tensor& mean,
+                             const Tensor& rstd, const Tensor& gamma) const {
+  if (!c_.residual_from_input())  // the residual read LN's output: its gradient joins dy
+    return k::layernorm_backward(dx, dgamma, dbeta, dy, &dres, alpha_, x_ln, mean, rstd, gamma);
+  k::layernorm_backward(dx, dgamma, dbeta, dy, nullptr, 0.f, x_ln, mean, rstd, gamma);
+  k::scaled_add(dx, alpha_, dres, dx);  // the residual read LN's input
 }
 
 void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const Tensor& x,
@@ -219,9 +260,14 @@ void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const T
   const std::int64_t R = std::int64_t{ctx.B} * ctx.T;
   LayerParams g = gw;  // views into the gradient buffer (accumulated into)
 
-  // --- out = alpha*m + dropout(MLP(m)) ---
-  // d(MLP output) = dropout(dout) (same mask);  the alpha*dout residual term joins below.
-  s.dt_h.copy_from(dout);
+  // --- out = alpha*m + dropout(MLP(m))  (pre_ln, sandwich: h + ...) ---
+  // d(MLP output) = dropout(dout) (same mask), through LN_mo first under sandwich; the
+  // residual term's gradient joins at LN_post below.
+  if (c_.has_sublayer_output_norms())
+    k::layernorm_backward(s.dt_h, g.ln_mlp_out_w, g.ln_mlp_out_b, dout, nullptr, 0.f,
+                          acts.mlp_out, acts.mlp_out_mean, acts.mlp_out_rstd, w.ln_mlp_out_w);
+  else
+    s.dt_h.copy_from(dout);
   hidden_dropout(s.dt_h, kMlpOut, ctx);
   // W2: dg = dt W2, dW2 += dt^T g, db2 += sum dt
   k::linear_backward(&s.dg, g.w2, &g.b2, s.dt_h, acts.g, w.w2, false, inputs());
@@ -230,12 +276,17 @@ void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const T
   k::linear_backward(&s.dm, g.w1, &g.b1, s.du, acts.m, w.w1, false, inputs());
   parallel::copy_to_tp_backward(ctx.tp, s.dm);
 
-  // --- m = LN_post(h): upstream gradient is dm + alpha * dout ---
-  k::layernorm_backward(s.dh, g.ln_post_w, g.ln_post_b, s.dm, &dout, alpha_, acts.h,
-                        acts.ln_post_mean, acts.ln_post_rstd, w.ln_post_w);
+  // --- m = LN_post(h): with dout's residual term (alpha * dout into m, or dout into h) ---
+  norm_backward(s.dh, g.ln_post_w, g.ln_post_b, s.dm, dout, acts.h, acts.ln_post_mean,
+                acts.ln_post_rstd, w.ln_post_w);
 
-  // --- h = alpha*a + dropout(Attn(a)) ---
-  s.dt_h.copy_from(s.dh);
+  // --- h = alpha*a + dropout(Attn(a))  (pre_ln: x + ...; sandwich: x + LN_ao(...)) ---
+  if (c_.has_sublayer_output_norms())
+    k::layernorm_backward(s.dt_h, g.ln_attn_out_w, g.ln_attn_out_b, s.dh, nullptr, 0.f,
+                          acts.attn_out, acts.attn_out_mean, acts.attn_out_rstd,
+                          w.ln_attn_out_w);
+  else
+    s.dt_h.copy_from(s.dh);
   hidden_dropout(s.dt_h, kAttnOut, ctx);
   k::linear_backward(&s.dctx, g.dense_w, &g.dense_b, s.dt_h, acts.ctx, w.dense_w, false,
                     inputs());
@@ -249,9 +300,9 @@ void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const T
   k::linear_backward(&s.da, g.qkv_w, &g.qkv_b, dqkv_rows, acts.a, w.qkv_w, false, inputs());
   parallel::copy_to_tp_backward(ctx.tp, s.da);
 
-  // --- a = LN_in(x): upstream gradient is da + alpha * dh ---
-  k::layernorm_backward(dx, g.ln_in_w, g.ln_in_b, s.da, &s.dh, alpha_, x, acts.ln_in_mean,
-                        acts.ln_in_rstd, w.ln_in_w);
+  // --- a = LN_in(x): with dh's residual term (alpha * dh into a, or dh into x) ---
+  norm_backward(dx, g.ln_in_w, g.ln_in_b, s.da, s.dh, x, acts.ln_in_mean, acts.ln_in_rstd,
+                w.ln_in_w);
 }
 
 }  // namespace glm::model

@@ -1,10 +1,14 @@
-// One GLM transformer layer with explicit forward and backward (docs/design.md section 2):
+// One GLM transformer layer with explicit forward and backward (docs/design.md section 2).
+// With the default DeepNorm placement (model.layernorm, spec/model_config.h):
 //
 //   a   = LN_in(x)
 //   h   = alpha * a + dropout(Attn(a))        alpha = (2N)^(1/2)  (DeepNorm)
 //   m   = LN_post(h)
 //   out = alpha * m + dropout(MLP(m))         MLP = W2 (x1 * GELU(x2)),  [x1 x2] = W1 m
 //
+// post_ln is the same with alpha = 1. pre_ln adds each sublayer to the un-normalised stream
+// (h = x + dropout(Attn(a)), out = h + dropout(MLP(m))); sandwich does too, through one more
+// LN on each sublayer's output (h = x + LN_ao(dropout(Attn(a))), out = h + LN_mo(...)).
 // The layer owns no tensors: forward reads LayerWeights (training: fp32 views of the
 // parameter buffer; inference: the fp16 or INT8/INT4 linears of a model file), backward the
 // LayerParams views; what forward saves for backward lives in LayerActivations,
@@ -57,6 +61,7 @@ struct LayerContext {
 // W2 that is the replicated bias, added once after the partial products are summed.
 struct LayerWeights {
   Tensor ln_in_w, ln_in_b, ln_post_w, ln_post_b;  // f32 [h]
+  Tensor ln_attn_out_w, ln_attn_out_b, ln_mlp_out_w, ln_mlp_out_b;  // sandwich only
   kernels::LinearWeight qkv, dense, w1, w2;
   static LayerWeights of(const LayerParams& p);  // fp32 views, no copy
   LayerWeights to(Device dev) const;
@@ -83,6 +88,9 @@ struct LayerActivations {
   Tensor h, ln_post_mean, ln_post_rstd;  // [R, h] residual sum, [R], [R]
   Tensor m;                              // [R, h]
   Tensor u, g;                           // [R, 2f], [R, f]
+  // sandwich only: each sublayer's output after dropout, the input of its output LN
+  Tensor attn_out, attn_out_mean, attn_out_rstd;  // [R, h], [R], [R]
+  Tensor mlp_out, mlp_out_mean, mlp_out_rstd;     // [R, h], [R], [R]
   // attention_buffer = false: no probs (inference attends to a KV cache instead).
   static LayerActivations allocate(const ModelConfig& c, const ModelShard& shard, int B, int T,
                                    Device dev = Device::cpu(), bool attention_buffer = true,
@@ -116,14 +124,14 @@ class GLMLayer {
   // t = ctx Wd^T (+ bd when with_bias), ctx = Attn(a Wqkv^T + b) of this shard's heads
   void attention_output(Tensor& t, LayerActivations& acts, const LayerWeights& w,
                         const LayerContext& ctx, const LayerCache* cache, bool with_bias) const;
-  // h = alpha * a + dropout(t);  m = LN_post(h)                        [R, h]
-  void attention_residual(LayerActivations& acts, Tensor& t, const LayerWeights& w,
-                          const LayerContext& ctx) const;
+  // h = alpha * a + dropout(t);  m = LN_post(h)   (x the layer input)  [R, h]
+  void attention_residual(LayerActivations& acts, Tensor& t, const Tensor& x,
+                          const LayerWeights& w, const LayerContext& ctx) const;
   // t = g W2^T (+ b2 when with_bias), g = x1 * GELU(x2), [x1 x2] = m W1^T + b1
   void mlp_output(Tensor& t, LayerActivations& acts, const LayerWeights& w,
                   const LayerContext& ctx, bool with_bias) const;
   // out = alpha * m + dropout(t)                                        [R, h]
-  void mlp_residual(Tensor& out, const LayerActivations& acts, Tensor& t,
+  void mlp_residual(Tensor& out, LayerActivations& acts, Tensor& t, const LayerWeights& w,
                     const LayerContext& ctx) const;
 
   // dx [R, h] (=) from dout [R, h]; parameter gradients accumulate (+=) into gw.
@@ -144,6 +152,15 @@ class GLMLayer {
   // no TP group the product already carries its bias.
   void finish_row_parallel(Tensor& t, const kernels::LinearWeight& W,
                            const LayerContext& ctx) const;
+  // sandwich: t = LN(t), keeping its input in `in` for backward; others: nothing.
+  void output_norm(Tensor& t, Tensor& in, Tensor& mean, Tensor& rstd, const Tensor& gamma,
+                   const Tensor& beta) const;
+  // The backward of a residual sum's LayerNorm y = LN(s) (x_ln its input s): dx from dy
+  // and the gradient dres of the residual term, which joins before the LN (deepnorm,
+  // post_ln: the residual reads the LN's output) or after it (pre_ln, sandwich).
+  void norm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor& dy,
+                     const Tensor& dres, const Tensor& x_ln, const Tensor& mean,
+                     const Tensor& rstd, const Tensor& gamma) const;
   bool tp_split(const LayerContext& ctx) const { return ctx.tp && ctx.tp->size() > 1; }
 
   ModelConfig c_;

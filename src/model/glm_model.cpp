@@ -299,16 +299,10 @@ Tensor& GLMModel::backward_layers(Workspace& ws, const LayerContext& ctx, Tensor
     layers_[i].backward(*next, scratch_, *cur, ws.x[i], *acts, w, grads_.layer(l), ctx);
     if (find_nonfinite_) {
       check_finite(*next, "activation gradient", fmt::format("input of layer {}", l));
-      const LayerParams g = grads_.layer(l);
-      const std::pair<const char*, const Tensor*> named[] = {
-          {"input_layernorm.weight", &g.ln_in_w}, {"input_layernorm.bias", &g.ln_in_b},
-          {"attention.query_key_value.weight", &g.qkv_w}, {"attention.query_key_value.bias", &g.qkv_b},
-          {"attention.dense.weight", &g.dense_w}, {"attention.dense.bias", &g.dense_b},
-          {"post_attention_layernorm.weight", &g.ln_post_w}, {"post_attention_layernorm.bias", &g.ln_post_b},
-          {"mlp.dense_h_to_4h.weight", &g.w1}, {"mlp.dense_h_to_4h.bias", &g.b1},
-          {"mlp.dense_4h_to_h.weight", &g.w2}, {"mlp.dense_4h_to_h.bias", &g.b2}};
-      for (const auto& [name, t] : named)
-        check_finite(*t, "parameter gradient", fmt::format("layers.{}.{}", l, name));
+      for (std::size_t i = 0; i < layout_->specs().size(); ++i)
+        if (layout_->specs()[i].layer == l)
+          check_finite(grads_.at(static_cast<int>(i)), "parameter gradient",
+                       layout_->specs()[i].name);
     }
     cur = next;
     if (opt.on_layer_grads) opt.on_layer_grads(l);

@@ -46,7 +46,7 @@ void deepnorm_init(FlatParams& params, std::uint64_t seed) {
   const auto& layout = params.layout();
   const auto& c = layout.config();
   const philox::Key key = philox::make_key(seed, philox::kInit);
-  const float beta = static_cast<float>(c.deepnorm_beta());
+  const float beta = static_cast<float>(c.init_beta());
   const std::int64_t d = c.head_dim();
   for (std::size_t i = 0; i < layout.specs().size(); ++i) {
     const ParamSpec& s = layout.specs()[i];

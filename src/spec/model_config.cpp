@@ -12,8 +12,32 @@ int default_ffn_hidden_size(int h) {
   return static_cast<int>(std::lround(8.0 * h / 3.0 / 64.0)) * 64;
 }
 
+const char* layernorm_placement_name(LayerNormPlacement p) {
+  switch (p) {
+    case LayerNormPlacement::deepnorm:
+      return "deepnorm";
+    case LayerNormPlacement::post_ln:
+      return "post_ln";
+    case LayerNormPlacement::pre_ln:
+      return "pre_ln";
+    case LayerNormPlacement::sandwich:
+      return "sandwich";
+  }
+  return "?";
+}
+
 double ModelConfig::deepnorm_alpha() const { return std::sqrt(2.0 * num_layers); }
 double ModelConfig::deepnorm_beta() const { return 1.0 / std::sqrt(2.0 * num_layers); }
+
+double ModelConfig::residual_alpha() const {
+  return layernorm == LayerNormPlacement::deepnorm ? deepnorm_alpha() : 1.0;
+}
+double ModelConfig::init_beta() const {
+  return layernorm == LayerNormPlacement::deepnorm ? deepnorm_beta() : 1.0;
+}
+bool ModelConfig::residual_from_input() const {
+  return layernorm == LayerNormPlacement::pre_ln || layernorm == LayerNormPlacement::sandwich;
+}
 
 std::int64_t ModelConfig::matrix_parameters() const {
   std::int64_t h = hidden_size, f = ffn_hidden_size;
@@ -22,7 +46,8 @@ std::int64_t ModelConfig::matrix_parameters() const {
 
 std::int64_t ModelConfig::num_parameters() const {
   std::int64_t h = hidden_size, f = ffn_hidden_size;
-  std::int64_t per_layer_other = 4 * h /*two LNs*/ + 3 * h + h + 2 * f + h /*biases*/;
+  const std::int64_t norms = has_sublayer_output_norms() ? 4 : 2;
+  std::int64_t per_layer_other = norms * 2 * h /*LN gains, biases*/ + 3 * h + h + 2 * f + h /*biases*/;
   return matrix_parameters() + num_layers * per_layer_other + std::int64_t{vocab_size} * h + 2 * h;
 }
 
@@ -51,6 +76,11 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
   f.get("embedding_grad_shrink", c.embedding_grad_shrink, 0.0, 1.0);
   f.get("init_std", c.init_std, 0.0, 10.0);
   f.get("rope_base", c.rope_base, 1.0, 1e9);
+  std::string placement = layernorm_placement_name(c.layernorm);
+  f.get("layernorm", placement, {"deepnorm", "post_ln", "pre_ln", "sandwich"});
+  for (auto p : {LayerNormPlacement::deepnorm, LayerNormPlacement::post_ln,
+                 LayerNormPlacement::pre_ln, LayerNormPlacement::sandwich})
+    if (placement == layernorm_placement_name(p)) c.layernorm = p;
   if (c.hidden_size % c.num_heads != 0)
     f.error("num_heads", fmt::format("{} does not divide hidden_size {}", c.num_heads, c.hidden_size));
   else if (c.head_dim() % 2 != 0)
@@ -73,7 +103,8 @@ nlohmann::json ModelConfig::to_json() const {
           {"attention_dropout", attention_dropout},
           {"embedding_grad_shrink", embedding_grad_shrink},
           {"init_std", init_std},
-          {"rope_base", rope_base}};
+          {"rope_base", rope_base},
+          {"layernorm", layernorm_placement_name(layernorm)}};
 }
 
 }  // namespace glm::model

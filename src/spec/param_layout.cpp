@@ -38,8 +38,9 @@ ParamLayout::ParamLayout(const ModelConfig& c, const ModelShard& shard) : config
   // Xavier normal per projection, of the full (unsharded) projection's fan-in and fan-out:
   // q, k and v are each [h, h] and the GeGLU's two halves each [f, h], as the paper
   // initialises them, though they are stored fused. DeepNorm's beta additionally scales the
-  // value part of QKV (done in init, per row), the attention output and both MLP matrices.
-  const float beta = static_cast<float>(c.deepnorm_beta());
+  // value part of QKV (done in init, per row), the attention output and both MLP matrices
+  // (1 for the other LayerNorm placements).
+  const float beta = static_cast<float>(c.init_beta());
   if (shard.has_embedding || shard.has_head)
     add("embedding.weight", {V, h}, Split::rows, ParamKind::embedding, -1,
         static_cast<float>(c.init_std));
@@ -53,6 +54,12 @@ ParamLayout::ParamLayout(const ModelConfig& c, const ModelShard& shard) : config
     add(p + "attention.dense.weight", {h, h}, Split::columns, ParamKind::matrix, l,
         xavier(h, h) * beta);
     add(p + "attention.dense.bias", {h}, Split::replicated, ParamKind::bias, l, 0);
+    if (c.has_sublayer_output_norms()) {
+      add(p + "attention.output_layernorm.weight", {h}, Split::replicated, ParamKind::norm_weight,
+          l, 0);
+      add(p + "attention.output_layernorm.bias", {h}, Split::replicated, ParamKind::norm_bias, l,
+          0);
+    }
     add(p + "post_attention_layernorm.weight", {h}, Split::replicated, ParamKind::norm_weight, l, 0);
     add(p + "post_attention_layernorm.bias", {h}, Split::replicated, ParamKind::norm_bias, l, 0);
     add(p + "mlp.dense_h_to_4h.weight", {2, f, h}, Split::halves, ParamKind::matrix, l,
@@ -61,6 +68,10 @@ ParamLayout::ParamLayout(const ModelConfig& c, const ModelShard& shard) : config
     add(p + "mlp.dense_4h_to_h.weight", {h, f}, Split::columns, ParamKind::matrix, l,
         xavier(h, f) * beta);
     add(p + "mlp.dense_4h_to_h.bias", {h}, Split::replicated, ParamKind::bias, l, 0);
+    if (c.has_sublayer_output_norms()) {
+      add(p + "mlp.output_layernorm.weight", {h}, Split::replicated, ParamKind::norm_weight, l, 0);
+      add(p + "mlp.output_layernorm.bias", {h}, Split::replicated, ParamKind::norm_bias, l, 0);
+    }
   }
   if (shard.has_head) {
     add("final_layernorm.weight", {h}, Split::replicated, ParamKind::norm_weight, -1, 0);
@@ -130,12 +141,19 @@ const Tensor& FlatParams::get(const std::string& name) const {
 
 LayerParams FlatParams::layer(int l) const {
   std::string p = layer_prefix(l);
-  return {get(p + "input_layernorm.weight"),           get(p + "input_layernorm.bias"),
-          get(p + "attention.query_key_value.weight"), get(p + "attention.query_key_value.bias"),
-          get(p + "attention.dense.weight"),           get(p + "attention.dense.bias"),
-          get(p + "post_attention_layernorm.weight"),  get(p + "post_attention_layernorm.bias"),
-          get(p + "mlp.dense_h_to_4h.weight"),         get(p + "mlp.dense_h_to_4h.bias"),
-          get(p + "mlp.dense_4h_to_h.weight"),         get(p + "mlp.dense_4h_to_h.bias")};
+  LayerParams w{get(p + "input_layernorm.weight"),           get(p + "input_layernorm.bias"),
+                get(p + "attention.query_key_value.weight"), get(p + "attention.query_key_value.bias"),
+                get(p + "attention.dense.weight"),           get(p + "attention.dense.bias"),
+                get(p + "post_attention_layernorm.weight"),  get(p + "post_attention_layernorm.bias"),
+                get(p + "mlp.dense_h_to_4h.weight"),         get(p + "mlp.dense_h_to_4h.bias"),
+                get(p + "mlp.dense_4h_to_h.weight"),         get(p + "mlp.dense_4h_to_h.bias")};
+  if (layout_->config().has_sublayer_output_norms()) {
+    w.ln_attn_out_w = get(p + "attention.output_layernorm.weight");
+    w.ln_attn_out_b = get(p + "attention.output_layernorm.bias");
+    w.ln_mlp_out_w = get(p + "mlp.output_layernorm.weight");
+    w.ln_mlp_out_b = get(p + "mlp.output_layernorm.bias");
+  }
+  return w;
 }
 
 const Tensor& FlatParams::embedding() const { return get("embedding.weight"); }

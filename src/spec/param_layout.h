@@ -102,6 +102,8 @@ struct LayerParams {
   Tensor ln_post_w, ln_post_b;  // [h]
   Tensor w1, b1;                // [2f, h] (x1 rows then x2 rows); [2f]
   Tensor w2, b2;                // [h, f]; [h]
+  // sandwich only (empty otherwise): the LNs on the attention's and the MLP's output
+  Tensor ln_attn_out_w, ln_attn_out_b, ln_mlp_out_w, ln_mlp_out_b;  // [h]
   // (under tensor parallelism: local heads a/t and inner size f/t in place of a and f)
 };
 

@@ -41,6 +41,9 @@ MASK_FILL = -10000.0
 CONFIG_KEYS = ("vocab_size", "hidden_size", "num_layers", "num_heads", "ffn_hidden_size",
                "seq_length", "layernorm_epsilon", "hidden_dropout", "attention_dropout",
                "embedding_grad_shrink", "init_std", "rope_base")
+# Keys a config may leave out, with the value the C++ side takes then.
+OPTIONAL_KEYS = {"layernorm": "deepnorm"}
+LAYERNORM_PLACEMENTS = ("deepnorm", "post_ln", "pre_ln", "sandwich")
 
 
 def default_ffn_hidden_size(h):
@@ -54,6 +57,11 @@ def resolve_config(model_cfg):
     if missing:
         raise ValueError(f"config: missing keys {missing}")
     cfg = {k: model_cfg[k] for k in CONFIG_KEYS}
+    for k, default in OPTIONAL_KEYS.items():
+        cfg[k] = model_cfg.get(k, default)
+    if cfg["layernorm"] not in LAYERNORM_PLACEMENTS:
+        raise ValueError(f"config: layernorm {cfg['layernorm']!r} is not one of "
+                         f"{LAYERNORM_PLACEMENTS}")
     if cfg["ffn_hidden_size"] <= 0:
         cfg["ffn_hidden_size"] = default_ffn_hidden_size(cfg["hidden_size"])
     if cfg["hidden_size"] % cfg["num_heads"] != 0:
@@ -76,6 +84,11 @@ def param_specs(cfg):
             (p + "attention.query_key_value.bias", (3 * h,)),
             (p + "attention.dense.weight", (h, h)),
             (p + "attention.dense.bias", (h,)),
+        ]
+        if cfg["layernorm"] == "sandwich":
+            specs += [(p + "attention.output_layernorm.weight", (h,)),
+                      (p + "attention.output_layernorm.bias", (h,))]
+        specs += [
             (p + "post_attention_layernorm.weight", (h,)),
             (p + "post_attention_layernorm.bias", (h,)),
             (p + "mlp.dense_h_to_4h.weight", (2 * f, h)),  # rows [x1 (f), x2 (f)]
@@ -83,6 +96,9 @@ def param_specs(cfg):
             (p + "mlp.dense_4h_to_h.weight", (h, f)),
             (p + "mlp.dense_4h_to_h.bias", (h,)),
         ]
+        if cfg["layernorm"] == "sandwich":
+            specs += [(p + "mlp.output_layernorm.weight", (h,)),
+                      (p + "mlp.output_layernorm.bias", (h,))]
     specs += [("final_layernorm.weight", (h,)), ("final_layernorm.bias", (h,))]
     return specs
 
@@ -94,18 +110,24 @@ def param_specs(cfg):
 def init_params(cfg, seed, dtype=torch.float32):
     """DeepNorm init: Xavier normal std = sqrt(2/(fan_in+fan_out)) for every matrix; the
     value rows of QKV, the attention output projection and both MLP matrices additionally
-    scaled by beta = (2N)^-1/2 (Q and K rows are not); biases 0; LN gamma 1, beta 0;
-    embedding normal(0, init_std). Returns {name: tensor}."""
+    scaled by beta = (2N)^-1/2 (Q and K rows are not; beta = 1 for the LayerNorm placements
+    other than deepnorm); biases 0; LN gamma 1, beta 0; embedding normal(0, init_std).
+    Xavier is taken per projection (q, k, v each [h, h]; each GeGLU half [f, h]).
+    Returns {name: tensor}."""
     gen = torch.Generator().manual_seed(seed)
     h, a, N = cfg["hidden_size"], cfg["num_heads"], cfg["num_layers"]
     d = h // a
-    beta = (2.0 * N) ** -0.5
+    beta = (2.0 * N) ** -0.5 if cfg["layernorm"] == "deepnorm" else 1.0
     params = {}
     for name, shape in param_specs(cfg):
         if name == "embedding.weight":
             t = torch.empty(shape, dtype=dtype).normal_(0.0, cfg["init_std"], generator=gen)
         elif len(shape) == 2:
             fan_out, fan_in = shape
+            if name.endswith("query_key_value.weight"):
+                fan_out = h  # each of q, k, v
+            elif name.endswith("dense_h_to_4h.weight"):
+                fan_out //= 2  # each GeGLU half
             std = math.sqrt(2.0 / (fan_in + fan_out))
             t = torch.empty(shape, dtype=dtype).normal_(0.0, std, generator=gen)
             if name.endswith("query_key_value.weight"):
@@ -246,27 +268,37 @@ def mlp(m, p, prefix):
 
 
 def layer(x, p, l, cfg, cos, sin, allowed, training):
-    """One DeepNorm layer (docs/design.md section 2), alpha = (2N)^(1/2):
-        a = LN_in(x); h = alpha*a + Attn(a); m = LN_post(h); out = alpha*m + MLP(m)."""
+    """One layer (docs/design.md section 2) with the config's LayerNorm placement:
+        deepnorm  a = LN_in(x); h = alpha*a + Attn(a); m = LN_post(h); out = alpha*m + MLP(m),
+                  alpha = (2N)^(1/2)
+        post_ln   the same with alpha = 1
+        pre_ln    h = x + Attn(LN_in(x)); out = h + MLP(LN_post(h))
+        sandwich  h = x + LN_ao(Attn(LN_in(x))); out = h + LN_mo(MLP(LN_post(h)))"""
     prefix = f"layers.{l}."
-    alpha = (2.0 * cfg["num_layers"]) ** 0.5
+    placement = cfg["layernorm"]
+    alpha = (2.0 * cfg["num_layers"]) ** 0.5 if placement == "deepnorm" else 1.0
+    from_input = placement in ("pre_ln", "sandwich")
     eps = cfg["layernorm_epsilon"]
     hidden_dropout = cfg["hidden_dropout"] if training else 0.0
+
+    def branch(t, name):
+        if hidden_dropout > 0.0:
+            t = F.dropout(t, hidden_dropout, training=True)
+        if placement == "sandwich":
+            t = layernorm(t, p[prefix + name + ".output_layernorm.weight"],
+                          p[prefix + name + ".output_layernorm.bias"], eps)
+        return t
 
     a = layernorm(x, p[prefix + "input_layernorm.weight"], p[prefix + "input_layernorm.bias"],
                   eps)
     attn = attention(a, p, prefix + "attention.", l, cfg["num_heads"], cos, sin, allowed,
                      cfg["attention_dropout"], training)
-    if hidden_dropout > 0.0:
-        attn = F.dropout(attn, hidden_dropout, training=True)
-    hid = alpha * a + attn
+    hid = alpha * (x if from_input else a) + branch(attn, "attention")
 
     m = layernorm(hid, p[prefix + "post_attention_layernorm.weight"],
                   p[prefix + "post_attention_layernorm.bias"], eps)
-    out = mlp(m, p, prefix + "mlp.")
-    if hidden_dropout > 0.0:
-        out = F.dropout(out, hidden_dropout, training=True)
-    return alpha * m + out
+    out = branch(mlp(m, p, prefix + "mlp."), "mlp")
+    return alpha * (hid if from_input else m) + out
 
 
 def hidden_states(p, batch, cfg, training=False):

@@ -50,9 +50,11 @@ struct Saved {
   train::EvalResult eval;
 };
 
-Saved save_tiny(const std::string& dir) {
+Saved save_tiny(const std::string& dir, const std::vector<std::string>& more = {}) {
   Saved s;
-  s.rc = glm::testing::tiny_run({"train.train_iters=2", "train.eval_iters=2"});
+  std::vector<std::string> sets = {"train.train_iters=2", "train.eval_iters=2"};
+  sets.insert(sets.end(), more.begin(), more.end());
+  s.rc = glm::testing::tiny_run(sets);
   train::Trainer t(s.rc, {.log_dir = dir + "/log"});
   t.train_step();
   t.train_step();
@@ -220,6 +222,52 @@ TEST(Infer, Int8ActivationsStayCloseToExactActivations) {
   EXPECT_GT(l2, 0) << "int8 activations must change the product";
   EXPECT_LT(l2, 0.02);  // int4's own error vs fp16 is bounded at 0.02-0.03 above
   EXPECT_THROW(infer::parse_activations("int4"), InputError);
+}
+
+// The other LayerNorm placements (model.layernorm) through export and the engine: the
+// export carries the placement in its config and sandwich's output LNs; prefill matches the
+// model's forward, tensor-parallel shards match one shard, and KV-cache decode matches
+// recomputing the whole sequence.
+TEST(Infer, LayerNormPlacementsExportAndServe) {
+  for (const char* placement : {"pre_ln", "sandwich"}) {
+    const std::string dir = test_dir(std::string("placement_") + placement);
+    Saved s = save_tiny(dir, {std::string("model.layernorm=") + placement});
+    const ModelFile f1 = load_model_file(export_to(s, dir + "/tp1.h5", 16));
+    ASSERT_EQ(f1.config.layernorm, s.rc.model.layernorm) << placement;
+    Engine e1(f1);
+    Engine e2(load_model_file(export_to(s, dir + "/tp2.h5", 16, 0, 2)));
+    model::GLMModel m = rounded_model(s);
+    data::Tokenizer tok = data::load_tokenizer(s.rc.train.data_dir);
+    model::Batch batch = heldout(s.rc, tok, 0, 2);
+    Tensor want = m.forward_logits(batch);
+    const std::int64_t T = batch.seq_len(), V = s.rc.model.vocab_size;
+    for (int b = 0; b < batch.batch_size(); ++b) {
+      const int L = batch.valid_len.data<std::int32_t>()[b];
+      Tensor got = engine_logits(e1, batch, b);
+      EXPECT_LT(diff(got.data<float>(), want.data<float>() + b * T * V, L * V).max_rel,
+                kEngineVsModel)
+          << placement << " sample " << b;
+      EXPECT_LT(diff(engine_logits(e2, batch, b).data<float>(), got.data<float>(), got.numel()).max_rel,
+                1e-5)
+          << placement << " tp 2, sample " << b;
+    }
+    // KV-cache decode of the last 4 tokens of a 16-token [gMASK] prompt sequence
+    std::vector<std::int32_t> toks, pos;
+    for (int i = 0; i < 16; ++i) toks.push_back((i * 977 + 13) % 5000 + 10), pos.push_back(i);
+    const int P = 11;
+    KVCache cache = e1.new_cache(32);
+    const std::int64_t last = P;
+    e1.forward(cache, {toks.data(), 12}, {pos.data(), 12}, P, {&last, 1});
+    for (int t = 12; t < 16; ++t) {
+      const std::int64_t row0 = 0, row = t;
+      Tensor step = e1.forward(cache, {&toks[t], 1}, {&pos[t], 1}, P, {&row0, 1});
+      KVCache fresh = e1.new_cache(32);
+      Tensor full = e1.forward(fresh, {toks.data(), static_cast<std::size_t>(t + 1)},
+                               {pos.data(), static_cast<std::size_t>(t + 1)}, P, {&row, 1});
+      EXPECT_LT(diff(step.data<float>(), full.data<float>(), step.numel()).max_rel, 2e-6)
+          << placement << " step " << t;
+    }
+  }
 }
 
 TEST(Infer, TensorParallelShardsMatchOneShard) {

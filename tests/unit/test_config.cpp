@@ -2,6 +2,8 @@
 // whose message names the key.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <string>
 
 #include "config/run_config.h"
@@ -30,6 +32,28 @@ TEST(RunConfig, ParsesAndResolvesDefaults) {
   EXPECT_EQ(rc.train.precision_mode(), model::Precision::fp16);
   EXPECT_EQ(rc.train.micro_batch_size, 2);
   EXPECT_DOUBLE_EQ(rc.model.deepnorm_alpha(), 2.0);  // (2N)^(1/2), N = 2
+  EXPECT_EQ(rc.model.layernorm, model::LayerNormPlacement::deepnorm);
+  EXPECT_DOUBLE_EQ(rc.model.residual_alpha(), 2.0);
+  EXPECT_DOUBLE_EQ(rc.model.init_beta(), 0.5);
+}
+
+// model.layernorm picks the placement; only deepnorm scales the residual and the init, and
+// only sandwich adds parameters (two LNs per layer); the config names it back.
+TEST(RunConfig, LayerNormPlacements) {
+  const std::int64_t deepnorm_params = parse_run_config(kValid, "test.json").model.num_parameters();
+  for (const char* name : {"post_ln", "pre_ln", "sandwich"}) {
+    RunConfig rc =
+        parse_run_config(kValid, "test.json", {fmt::format("model.layernorm=\"{}\"", name)});
+    EXPECT_STREQ(model::layernorm_placement_name(rc.model.layernorm), name);
+    EXPECT_DOUBLE_EQ(rc.model.residual_alpha(), 1.0) << name;
+    EXPECT_DOUBLE_EQ(rc.model.init_beta(), 1.0) << name;
+    EXPECT_EQ(rc.model.to_json()["layernorm"], name);
+    const std::int64_t extra = rc.model.has_sublayer_output_norms() ? 2 * 4 * 64 : 0;
+    EXPECT_EQ(rc.model.num_parameters(), deepnorm_params + extra) << name;
+  }
+  const std::string e = error_of(kValid, {"model.layernorm=\"rmsnorm\""});
+  EXPECT_NE(e.find("model.layernorm"), std::string::npos) << e;
+  EXPECT_NE(e.find("sandwich"), std::string::npos) << e;  // lists the choices
 }
 
 // "auto" becomes bf16 exactly where the CPU multiplies bf16 natively, else fp32, and the

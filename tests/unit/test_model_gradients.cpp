@@ -121,10 +121,11 @@ TEST(GLMModel, EmbeddingGradientShrinkScalesOnlyTheInputPath) {
   EXPECT_GT(max_input_path, 1e-4);  // the input path does carry gradient
 }
 
-TEST(GLMLayer, BackwardMatchesFiniteDifferences) {
+void check_layer(LayerNormPlacement placement) {
   ModelConfig c = tiny_config(3);
   c.hidden_dropout = 0.2;
   c.attention_dropout = 0.2;
+  c.layernorm = placement;
   const int B = 2, T = 7;
   const std::int64_t R = B * T;
   GLMModel holder(c, {.seed = 5});  // owns a parameter buffer laid out for the layers
@@ -155,19 +156,43 @@ TEST(GLMLayer, BackwardMatchesFiniteDifferences) {
   Tensor dir = x.clone();
   fill_uniform(dir, 3, -1.f, 1.f);
   expect_close(dot(dx, dir), central_difference(x, dir, objective), "dx");
-  const Tensor* ps[] = {&w.ln_in_w, &w.ln_in_b, &w.qkv_w, &w.qkv_b, &w.dense_w, &w.dense_b,
-                        &w.ln_post_w, &w.ln_post_b, &w.w1, &w.b1, &w.w2, &w.b2};
-  const Tensor* gs[] = {&gw.ln_in_w, &gw.ln_in_b, &gw.qkv_w, &gw.qkv_b, &gw.dense_w, &gw.dense_b,
-                        &gw.ln_post_w, &gw.ln_post_b, &gw.w1, &gw.b1, &gw.w2, &gw.b2};
-  const char* names[] = {"ln_in_w", "ln_in_b", "qkv_w", "qkv_b", "dense_w", "dense_b",
-                         "ln_post_w", "ln_post_b", "w1", "b1", "w2", "b2"};
-  for (int i = 0; i < 12; ++i) {
-    Tensor p = *ps[i];
+  // Every parameter of layer 1, whatever the placement adds (sandwich: two more LNs).
+  const auto& specs = holder.layout().specs();
+  int checked = 0;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    if (specs[i].layer != 1) continue;
+    Tensor p = holder.params().at(static_cast<int>(i));
     Tensor d = Tensor::empty(p.shape(), DType::f32);
     fill_uniform(d, 10 + i, -1.f, 1.f);
-    expect_close(dot(*gs[i], d), central_difference(p, d, objective), names[i]);
+    expect_close(dot(holder.grads().at(static_cast<int>(i)), d), central_difference(p, d, objective),
+                 specs[i].name);
+    ++checked;
   }
+  EXPECT_EQ(checked, c.has_sublayer_output_norms() ? 16 : 12);
 }
+
+TEST(GLMLayer, BackwardMatchesFiniteDifferences) { check_layer(LayerNormPlacement::deepnorm); }
+TEST(GLMLayer, PostLnBackwardMatchesFiniteDifferences) { check_layer(LayerNormPlacement::post_ln); }
+TEST(GLMLayer, PreLnBackwardMatchesFiniteDifferences) { check_layer(LayerNormPlacement::pre_ln); }
+TEST(GLMLayer, SandwichBackwardMatchesFiniteDifferences) {
+  check_layer(LayerNormPlacement::sandwich);
+}
+
+// The whole model in each placement (embedding, layers, final LN, tied head), with dropout.
+class LayerNormPlacements : public ::testing::TestWithParam<LayerNormPlacement> {};
+TEST_P(LayerNormPlacements, ModelBackwardMatchesFiniteDifferences) {
+  ModelConfig c = tiny_config(2);
+  c.layernorm = GetParam();
+  c.hidden_dropout = 0.1;
+  c.attention_dropout = 0.1;
+  check_model(c, true, 21);
+}
+INSTANTIATE_TEST_SUITE_P(GLMModel, LayerNormPlacements,
+                         ::testing::Values(LayerNormPlacement::post_ln, LayerNormPlacement::pre_ln,
+                                           LayerNormPlacement::sandwich),
+                         [](const auto& info) {
+                           return std::string(layernorm_placement_name(info.param));
+                         });
 
 TEST(GLMModel, RecomputationGivesBitIdenticalGradients) {
   ModelConfig c = tiny_config(3);
