@@ -51,7 +51,10 @@ SpikeGuardConfig SpikeGuardConfig::from_json(const nlohmann::json& j, const std:
   f.get("max_consecutive", c.max_consecutive, 1, 1 << 20);
   if (c.min_history > c.window)
     f.error("min_history", fmt::format("{} is larger than window {}", c.min_history, c.window));
+  const nlohmann::json recovery = f.object("recovery");
   throw_if_problems(f.finish(), source);
+  if (!recovery.is_null())
+    c.recovery = SpikeRecoveryConfig::from_json(recovery, source, section + ".recovery");
   return c;
 }
 
@@ -60,7 +63,8 @@ nlohmann::json SpikeGuardConfig::to_json() const {
           {"window", window},
           {"min_history", min_history},
           {"z_threshold", z_threshold},
-          {"max_consecutive", max_consecutive}};
+          {"max_consecutive", max_consecutive},
+          {"recovery", recovery.to_json()}};
 }
 
 void to_json(nlohmann::json& j, const SpikeGuardState& s) {
@@ -70,7 +74,8 @@ void to_json(nlohmann::json& j, const SpikeGuardState& s) {
        {"total_flagged", s.total_flagged},
        {"flagged_losses", std::vector<double>(s.flagged_losses.begin(), s.flagged_losses.end())},
        {"flagged_grad_norms",
-        std::vector<double>(s.flagged_grad_norms.begin(), s.flagged_grad_norms.end())}};
+        std::vector<double>(s.flagged_grad_norms.begin(), s.flagged_grad_norms.end())},
+       {"recoveries", s.recoveries}};
 }
 
 void from_json(const nlohmann::json& j, SpikeGuardState& s) {
@@ -95,6 +100,8 @@ void from_json(const nlohmann::json& j, SpikeGuardState& s) {
                                  flagged_norms.size(), flagged_losses.size()));
   s.flagged_losses.assign(flagged_losses.begin(), flagged_losses.end());
   s.flagged_grad_norms.assign(flagged_norms.begin(), flagged_norms.end());
+  s.recoveries.clear();  // (absent from checkpoints of runs that never recovered: none)
+  if (j.contains("recoveries")) read_key(j, "recoveries", s.recoveries);
 }
 
 const char* to_string(SpikeReason reason) {

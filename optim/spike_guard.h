@@ -24,6 +24,9 @@
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
+
+#include "optim/spike_recovery.h"
 
 namespace glm::optim {
 
@@ -36,6 +39,7 @@ struct SpikeGuardConfig {
   int min_history = 20;
   double z_threshold = 5.0;
   int max_consecutive = 3;  // K
+  SpikeRecoveryConfig recovery;  // spike_guard.recovery: roll back instead (spike_recovery.h)
 
   static SpikeGuardConfig from_json(const nlohmann::json& j, const std::string& source,
                                     const std::string& section = "spike_guard");
@@ -51,6 +55,8 @@ struct SpikeGuardState {
   // The finite values of the current run of flagged steps (at most K, oldest first).
   std::deque<double> flagged_losses;
   std::deque<double> flagged_grad_norms;
+  // Every automatic recovery of this run, oldest first (kept across the rollbacks).
+  std::vector<RecoveryRecord> recoveries;
   bool operator==(const SpikeGuardState&) const = default;
 };
 // nlohmann ADL hooks; from_json throws InputError naming a missing or mistyped key.
@@ -84,6 +90,8 @@ class SpikeGuard {
   int consecutive_flagged() const { return state_.consecutive_flagged; }
   std::int64_t total_flagged() const { return state_.total_flagged; }
   void clear_consecutive() { state_.consecutive_flagged = 0; }  // after a rollback
+  // The recoveries of the run (kept across a rollback, which loads an older state).
+  void set_recoveries(std::vector<RecoveryRecord> records) { state_.recoveries = std::move(records); }
 
   const SpikeGuardConfig& config() const { return config_; }
   const SpikeGuardState& state() const { return state_; }

@@ -83,6 +83,10 @@ SaveResult save_checkpoint(const std::string& save_root, CheckpointMeta meta,
 // directory itself (it holds meta.json). InputError naming what is missing.
 std::string resolve_checkpoint_dir(const std::string& dir, std::optional<std::int64_t> iter);
 
+// The step of the newest complete checkpoint (iter_* holding meta.json) under a save root
+// whose step is below `before`; none when there is none (or no such directory).
+std::optional<std::int64_t> newest_checkpoint_before(const std::string& root, std::int64_t before);
+
 // meta.json parsed and checked for format, version and internal consistency.
 CheckpointMeta read_checkpoint_meta(const std::string& dir);
 

@@ -383,6 +383,17 @@ SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMe
 }
 
 
+std::optional<std::int64_t> newest_checkpoint_before(const std::string& root, std::int64_t before) {
+  std::optional<std::int64_t> best;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root, ec)) {
+    const std::int64_t s = parse_iter_dir_name(e.path().filename().string());
+    if (s < 0 || s >= before || !fs::exists(e.path() / kMetaFile)) continue;
+    if (!best || s > *best) best = s;
+  }
+  return best;
+}
+
 std::string resolve_checkpoint_dir(const std::string& dir, std::optional<std::int64_t> iter) {
   const fs::path p(dir);
   std::error_code ec;

@@ -112,17 +112,29 @@ ResumeConfig parse_resume(const nlohmann::json& j, const std::string& source) {
   return r;
 }
 
-// "section.key=value": value parsed as JSON when it is valid JSON, as a string otherwise.
+// "section.key=value" (or "section.object.key=value" for a nested object such as
+// spike_guard.recovery): value parsed as JSON when it is valid JSON, as a string otherwise.
 void apply_override(nlohmann::json& doc, const std::string& kv, const std::string& source) {
   auto eq = kv.find('=');
   auto dot = kv.find('.');
   if (eq == std::string::npos || dot == std::string::npos || dot > eq)
     throw InputError(fmt::format("--set '{}': expected section.key=value", kv));
-  std::string section = kv.substr(0, dot), key = kv.substr(dot + 1, eq - dot - 1);
+  std::string path = kv.substr(0, eq);
   std::string value = kv.substr(eq + 1);
   nlohmann::json v = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
   if (v.is_discarded()) v = value;
-  doc[section][key] = v;
+  nlohmann::json* at = &doc;
+  for (std::size_t begin = 0;;) {
+    const std::size_t end = path.find('.', begin);
+    const std::string part = path.substr(begin, end == std::string::npos ? end : end - begin);
+    if (part.empty()) throw InputError(fmt::format("--set '{}': an empty key in '{}'", kv, path));
+    if (!at->is_null() && !at->is_object())
+      throw InputError(fmt::format("--set '{}': '{}' is not an object", kv, path.substr(0, begin - 1)));
+    at = &(*at)[part];
+    if (end == std::string::npos) break;
+    begin = end + 1;
+  }
+  *at = v;
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // this rank's stage, the gradient reductions, the overflow / norm / spike checks and the
 // update; and the data skips of resume.skip_iters and resume.skip_samples.
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <optional>
 
@@ -62,6 +64,7 @@ StepResult Trainer::train_step() {
   double counts[1] = {0};
   for (std::int64_t first = 0; first < local; first += mb) {
     batches.push_back(data_.train->micro_batch(slice_start + first, mb));
+    poison_if_testing(batches.back(), slice_start + first);
     counts[0] += static_cast<double>(batches.back().num_targets());
   }
   heartbeat(Phase::reduction);
@@ -151,9 +154,9 @@ StepResult Trainer::train_step() {
     ++state_.skipped_steps;
     spdlog::warn("step {} skipped: {} (loss scale now {:g})", state_.step, r.skip_reason,
                  scaler_.scale());
-    if (spike_guard_.should_rollback()) {
-      // No automatic rollback yet: K outliers in a row at one level are a level shift, which
-      // becomes the guard's new window, so the run never skips forever.
+    if (spike_guard_.should_rollback() && !config_.spike_guard.recovery.enabled) {
+      // Without automatic recovery, K outliers in a row at one level are a level shift,
+      // which becomes the guard's new window, so the run never skips forever.
       const int run = spike_guard_.consecutive_flagged();
       if (spike_guard_.accept_new_level()) {
         spdlog::warn("spike guard: {} flagged steps in a row; accepting their level (loss {:.4f}) "
@@ -173,11 +176,35 @@ StepResult Trainer::train_step() {
   }
   if (scaler_.dynamic() && scaler_.collapsing())
     spdlog::warn("loss scale has collapsed to {:g}: a warning sign of divergence", scaler_.scale());
+  // Divergence signatures for spike_guard.recovery, from values every rank agrees on.
+  const bool at_floor =
+      found_inf && scaler_.dynamic() && scaler_.scale() <= scaler_.config().min_scale;
+  pending_recovery_ = divergence_.observe({.step = state_.step + 1,
+                                           .samples_before = state_.consumed_samples,
+                                           .loss = r.loss,
+                                           .skipped = r.skipped,
+                                           .overflow_at_floor = at_floor,
+                                           .guard_wants_rollback = spike_guard_.should_rollback()});
   state_.consumed_samples += r.global_batch;
   ++state_.step;
   if (model_->options().device.is_cuda()) cuda_synchronize();  // the step's time is its work
   r.seconds = seconds_since(t0);
   return r;
+}
+
+void Trainer::poison_if_testing(model::Batch& batch, std::int64_t first_sample) const {
+  const char* spec = std::getenv("GLM_TEST_POISON_SAMPLES");
+  long long begin = 0, end = 0;
+  if (!spec || std::sscanf(spec, "%lld:%lld", &begin, &end) != 2) return;
+  const std::int64_t T = batch.seq_len(), V = config_.model.vocab_size;
+  for (int b = 0; b < batch.batch_size(); ++b) {
+    if (first_sample + b < begin || first_sample + b >= end) continue;
+    std::int32_t* t = batch.targets.data<std::int32_t>() + b * T;
+    // The last id of the padded vocabulary: never a real target, so training has pushed its
+    // probability down from the first step, and a batch of it is far above the loss trend.
+    for (std::int64_t i = 0; i < T; ++i)
+      if (t[i] >= 0) t[i] = static_cast<std::int32_t>(V - 1);
+  }
 }
 
 // resume.skip_samples: a batch that would overlap a skipped range starts after it instead.

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -39,7 +40,8 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
       text_bytes_per_id_(tokenizer_.text_bytes_per_id()),
       scaler_(config.optim.loss_scaler(
           model::precision_policy(config.train.precision_mode()).loss_scaling)),
-      spike_guard_(config.spike_guard) {
+      spike_guard_(config.spike_guard),
+      divergence_(config.spike_guard.recovery) {
   const auto& mc = config_.model;
   check_vocabulary(config_, tokenizer_);
   const int mb = config_.train.micro_batch_size, D = dp_size(), P = pp_size();
@@ -221,6 +223,12 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
       metrics_->log_step(m);
       interval_loss = interval_s = interval_norm = interval_flops = 0;
       interval_steps = interval_accepted = interval_tokens = 0;
+    }
+    // Back to an earlier step: nothing of this one to evaluate or save.
+    if (pending_recovery_ && recover_from_spike(*std::exchange(pending_recovery_, std::nullopt))) {
+      interval_loss = interval_s = interval_norm = interval_flops = 0;
+      interval_steps = interval_accepted = interval_tokens = 0;
+      continue;
     }
     crash_if_testing(state_.step);
     hold_if_testing("after_step", state_.step, [] { return stop_signals_received() != 0; });

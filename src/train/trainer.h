@@ -155,6 +155,15 @@ class Trainer {
   // save(), then train.save_failure: a failed save stops training (rethrown) or is logged.
   void save_as_configured(const std::string& save_root);
   void stop_with_checkpoint();  // after a stop signal: save (if save_dir) and log
+  // spike_guard.recovery (optim/spike_recovery.h): roll back to the newest checkpoint before
+  // the spike, skip its samples, apply the lr scale and EGS alpha, and go on; past the
+  // budget, save and throw. Without a checkpoint to roll back to, the flagged level is
+  // accepted instead (SpikeGuard::accept_new_level).
+  // Returns whether it rolled back.
+  bool recover_from_spike(const std::string& reason);
+  // GLM_TEST_POISON_SAMPLES=BEGIN:END (tests): every target of those samples becomes the
+  // vocabulary's last id, a data-borne loss spike.
+  void poison_if_testing(model::Batch& batch, std::int64_t first_sample) const;
 
   config::RunConfig config_;
   TrainerOptions options_;
@@ -165,6 +174,8 @@ class Trainer {
   std::unique_ptr<optim::ShardedOptimizer> optimizer_;
   optim::LossScaler scaler_;
   optim::SpikeGuard spike_guard_;
+  optim::DivergenceWatch divergence_;
+  std::optional<std::string> pending_recovery_;  // the signature a step completed
   TrainingData data_;
   std::unique_ptr<MetricsLog> metrics_;
   TrainState state_;

@@ -1,6 +1,7 @@
 // The trainer's checkpoints (trainer.h): which rank writes what when it saves, and a load
 // that restores the optimizer's state into this run's layout and applies the resume
 // overrides (config/resume_check.h).
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -14,6 +15,39 @@
 #include "train/trainer.h"
 
 namespace glm::train {
+namespace {
+
+// What a checkpoint's run decided about its own continuation (its resume section: an
+// automatic spike recovery's skipped samples, lr and EGS alpha, or an operator's) holds for
+// every later resume from it: its skip ranges join ours, and its value overrides apply
+// unless this run sets its own.
+void adopt_saved_resume(config::ResumeConfig& ours, const nlohmann::json& saved_config,
+                        std::vector<std::string>& notes) {
+  const nlohmann::json saved = saved_config.value("resume", nlohmann::json::object());
+  if (!saved.is_object()) return;
+  if (saved.contains("skip_samples") && saved["skip_samples"].is_array())
+    for (const auto& r : saved["skip_samples"]) {
+      if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() || !r[1].is_number_integer())
+        continue;
+      const config::SkipRange range{r[0].get<std::int64_t>(), r[1].get<std::int64_t>()};
+      if (std::find(ours.skip_samples.begin(), ours.skip_samples.end(), range) !=
+          ours.skip_samples.end())
+        continue;
+      ours.skip_samples.push_back(range);
+      notes.push_back(fmt::format("resume.skip_samples [{}, {}) kept from the checkpoint",
+                                  range.begin, range.end));
+    }
+  auto adopt = [&](const char* key, std::optional<double>& mine) {
+    if (mine || !saved.contains(key) || !saved[key].is_number()) return;
+    mine = saved[key].get<double>();
+    notes.push_back(fmt::format("resume.{} {:g} kept from the checkpoint", key, *mine));
+  };
+  adopt("lr", ours.lr);
+  adopt("lr_min", ours.lr_min);
+  adopt("egs_alpha", ours.egs_alpha);
+}
+
+}  // namespace
 
 void Trainer::save_as_configured(const std::string& save_root) {
   try {
@@ -85,7 +119,9 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
   checkpoint::CheckpointMeta meta = checkpoint::read_checkpoint_meta(path);
   checkpoint::verify_checkpoint_files(path, meta);
   std::vector<std::string> notes;
-  config::RunConfig rc = config::reconcile_resume_config(config_, meta.config, meta_path, notes);
+  config::RunConfig wanted = config_;
+  adopt_saved_resume(wanted.resume, meta.config, notes);
+  config::RunConfig rc = config::reconcile_resume_config(wanted, meta.config, meta_path, notes);
   const checkpoint::CheckpointLayout here = checkpoint_meta().layout;
   if (meta.layout != here)
     notes.push_back(fmt::format("re-cut from layout dp {} tp {} pp {}{} ({} ranks) to dp {} tp {} "

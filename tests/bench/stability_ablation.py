@@ -63,11 +63,14 @@ def run_one(args, placement, egs, precision, seed):
                 j = json.loads(line)
                 if "loss" in j and "step" in j and "event" not in j:
                     steps.append(j)
-    rec["loss"] = [j["loss"] for j in steps]
-    rec["skipped"] = sum(int(j.get("skipped", 0)) for j in steps)
+    # a non-finite loss is written as null
+    rec["loss"] = [float("nan") if j["loss"] is None else float(j["loss"]) for j in steps]
+    rec["skipped"] = int(steps[-1].get("skipped", 0)) if steps else 0  # a running count
     rec.update(count_spikes(rec["loss"], args.spike_factor, args.spike_window))
     if rc == 0:
         rec.update(evaluate(args, out))
+    with open(os.path.join(out, "record.json"), "w") as f:
+        json.dump(rec, f)
     return rec
 
 
@@ -215,6 +218,8 @@ def main():
     p.add_argument("--spike-window", type=int, default=20)
     p.add_argument("--set", action="append", default=[], help="section.key=value for every run")
     p.add_argument("--placements", default=",".join(PLACEMENTS))
+    p.add_argument("--report-only", action="store_true",
+                   help="no training: the table and figure from OUT/runs/*/record.json")
     p.add_argument("--strict", action="store_true",
                    help="exit 1 unless every run trained, exported and evaluated (the smoke test)")
     args = p.parse_args()
@@ -232,6 +237,14 @@ def main():
         if pl not in PLACEMENTS:
             sys.exit(f"stability_ablation: --placements: '{pl}' is not one of {PLACEMENTS}")
     os.makedirs(args.out, exist_ok=True)
+    if args.report_only:  # the tables and the figure again, from the runs' record.json
+        records = []
+        for name in sorted(os.listdir(os.path.join(args.out, "runs"))):
+            with open(os.path.join(args.out, "runs", name, "record.json")) as f:
+                records.append(json.load(f))
+        print(write_report(args, records, summarize(records)))
+        print(f"wrote {os.path.join(args.out, 'ablation.md')} and {plot(args, records)}")
+        return
     jobs = [(pl, egs, prec, 1000 + s) for prec in PRECISIONS for egs in EGS
             for pl in placements for s in range(args.seeds)]
     t0 = time.time()

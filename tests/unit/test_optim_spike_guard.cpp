@@ -162,3 +162,81 @@ TEST(SpikeGuard, WindowStateRoundTripsThroughJson) {
 
 }  // namespace
 }  // namespace glm::optim
+
+// spike_guard.recovery's divergence signatures (optim/spike_recovery.h): each one, the start
+// of the spike at the first skipped step, nothing while disabled, and the budget's window.
+namespace glm::optim {
+namespace {
+
+DivergenceWatch::Step skipped_step(std::int64_t step, double loss) {
+  return {.step = step, .samples_before = 8 * (step - 1), .loss = loss, .skipped = true};
+}
+
+TEST(DivergenceWatch, EachSignatureAndTheSpikeStart) {
+  SpikeRecoveryConfig c;
+  c.enabled = true;
+  c.nonfinite_steps = 3;
+  DivergenceWatch w(c);
+  EXPECT_FALSE(w.observe({.step = 1, .loss = 7.0}));  // accepted
+  const double nan = std::nan("");
+  EXPECT_FALSE(w.observe(skipped_step(2, 9.0)));  // an outlier: the spike begins
+  EXPECT_FALSE(w.observe(skipped_step(3, nan)));
+  EXPECT_FALSE(w.observe(skipped_step(4, nan)));
+  const auto why = w.observe(skipped_step(5, nan));
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("non-finite loss on 3 steps"), std::string::npos) << *why;
+  EXPECT_EQ(w.spike_step(), 2);
+  EXPECT_EQ(w.spike_samples(), 8);
+  EXPECT_FALSE(w.observe({.step = 6, .loss = 7.0}));  // accepted again: a new spike later
+  EXPECT_EQ(w.spike_step(), -1);
+
+  DivergenceWatch::Step floor = skipped_step(7, 7.5);
+  floor.overflow_at_floor = true;
+  EXPECT_TRUE(w.observe(floor));
+  DivergenceWatch::Step guard = skipped_step(8, 7.5);
+  guard.guard_wants_rollback = true;
+  EXPECT_TRUE(w.observe(guard));
+
+  DivergenceWatch off{SpikeRecoveryConfig{}};  // disabled: tracks, never asks
+  EXPECT_FALSE(off.observe(floor));
+  EXPECT_FALSE(off.observe(guard));
+}
+
+TEST(DivergenceWatch, TheBudgetCountsRecoveriesWithinItsWindow) {
+  SpikeRecoveryConfig c;
+  c.max_recoveries = 2;
+  c.budget_steps = 100;
+  std::vector<RecoveryRecord> r = {{.step = 50}, {.step = 120}};
+  EXPECT_FALSE(recovery_budget_left(c, r, 140));  // 50 and 120 within (40, 140]
+  EXPECT_TRUE(recovery_budget_left(c, r, 150));   // 50 has left the window
+}
+
+TEST(DivergenceWatch, RecoveryConfigAndRecordsRoundTrip) {
+  SpikeGuardConfig g = SpikeGuardConfig::from_json(
+      nlohmann::json::parse(R"({"enabled": true, "recovery": {"enabled": true, "lr_scale": 0.5,
+                                "egs_alpha": 0.05, "max_recoveries": 2}})"),
+      "test.json");
+  EXPECT_TRUE(g.recovery.enabled);
+  EXPECT_DOUBLE_EQ(g.recovery.lr_scale, 0.5);
+  EXPECT_DOUBLE_EQ(g.recovery.egs_alpha, 0.05);
+  EXPECT_EQ(g.recovery.max_recoveries, 2);
+  EXPECT_EQ(SpikeGuardConfig::from_json(g.to_json(), "again").recovery.to_json(),
+            g.recovery.to_json());
+  try {
+    SpikeGuardConfig::from_json(nlohmann::json::parse(R"({"recovery": {"lr_scal": 0.5}})"),
+                                "test.json");
+    ADD_FAILURE() << "an unknown recovery key must be refused";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("spike_guard.recovery.lr_scal"), std::string::npos)
+        << e.what();
+  }
+  SpikeGuardState s;
+  s.recoveries.push_back({18, "spike guard", 16, 120, 144, 15});
+  nlohmann::json j = s;
+  EXPECT_EQ(j.get<SpikeGuardState>(), s);
+  j.erase("recoveries");  // a checkpoint from before recoveries were kept
+  EXPECT_TRUE(j.get<SpikeGuardState>().recoveries.empty());
+}
+
+}  // namespace
+}  // namespace glm::optim

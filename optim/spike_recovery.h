@@ -1,0 +1,80 @@
+// Automatic spike recovery (spike_guard.recovery; docs/design.md section 5b): what the
+// GLM-130B operators did by hand in the middle of a spike, done by the trainer. On a
+// divergence signature it rolls back in-process to the newest checkpoint saved before the
+// spike began, skips the samples trained on since the spike began (resume.skip_samples),
+// optionally scales the learning rate and sets the EGS alpha, and continues.
+//
+// Signatures (DivergenceWatch, fed once per step):
+//   - the spike guard's K flagged steps in a row (SpikeGuard::should_rollback);
+//   - a non-finite loss on `nonfinite_steps` steps in a row (the forward itself overflows:
+//     lowering the loss scale cannot help);
+//   - an overflow with the dynamic loss scale at its floor (optim.min_loss_scale).
+// The spike began at the first step of the current run of skipped steps.
+// Budget: at most max_recoveries recoveries within any budget_steps steps; past it the run
+// stops with a checkpoint and an error naming the budget.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace glm::optim {
+
+struct SpikeRecoveryConfig {
+  bool enabled = false;
+  double lr_scale = 1.0;    // multiplies optim.lr and optim.lr_min at each recovery
+  double egs_alpha = -1.0;  // >= 0: the EGS alpha from the recovery on (constant)
+  int max_recoveries = 3;
+  int budget_steps = 1000;
+  int nonfinite_steps = 3;
+
+  static SpikeRecoveryConfig from_json(const nlohmann::json& j, const std::string& source,
+                                       const std::string& section = "spike_guard.recovery");
+  nlohmann::json to_json() const;
+};
+
+// One recovery, kept in the spike guard's checkpointed state and in metrics.jsonl.
+struct RecoveryRecord {
+  std::int64_t step = 0;            // the step at which the signature showed
+  std::string reason;
+  std::int64_t spike_step = 0;      // the first step of the spike
+  std::int64_t samples_begin = 0;   // the samples skipped: [begin, end)
+  std::int64_t samples_end = 0;
+  std::int64_t rolled_back_to = 0;  // the checkpoint's step
+  bool operator==(const RecoveryRecord&) const = default;
+};
+void to_json(nlohmann::json& j, const RecoveryRecord& r);
+void from_json(const nlohmann::json& j, RecoveryRecord& r);
+
+// True when `records` leave room for another recovery at `step`.
+bool recovery_budget_left(const SpikeRecoveryConfig& c, const std::vector<RecoveryRecord>& records,
+                          std::int64_t step);
+
+class DivergenceWatch {
+ public:
+  explicit DivergenceWatch(SpikeRecoveryConfig config = {}) : config_(config) {}
+
+  struct Step {
+    std::int64_t step = 0;              // 1-based number of the step just taken
+    std::int64_t samples_before = 0;    // consumed samples when it began
+    double loss = 0;
+    bool skipped = false;
+    bool overflow_at_floor = false;     // overflowed with the loss scale at its floor
+    bool guard_wants_rollback = false;  // SpikeGuard::should_rollback()
+  };
+  // The signature this step completes, if any.
+  std::optional<std::string> observe(const Step& s);
+  std::int64_t spike_step() const { return spike_step_; }
+  std::int64_t spike_samples() const { return spike_samples_; }
+  void reset() { spike_step_ = spike_samples_ = -1, nonfinite_ = 0; }
+
+ private:
+  SpikeRecoveryConfig config_;
+  std::int64_t spike_step_ = -1, spike_samples_ = -1;  // the current run of skipped steps
+  int nonfinite_ = 0;
+};
+
+}  // namespace glm::optim
