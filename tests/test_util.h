@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,6 +23,12 @@ inline void fill_uniform(Tensor& t, std::uint64_t seed, float lo = -1.f, float h
   std::uniform_real_distribution<float> dist(lo, hi);
   float* p = t.data<float>();
   for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
+}
+
+// The same dtype, size and bytes: what "bit-identical" means in the tests.
+inline bool same_bytes(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.nbytes() == b.nbytes() &&
+         std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
 }
 
 inline Tensor random_tensor(const Shape& shape, std::uint64_t seed, float lo = -1.f,

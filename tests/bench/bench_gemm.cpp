@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/gemm.h"
+#include "tests/bench/gemm_shapes.h"
 
 namespace {
 
@@ -17,11 +18,7 @@ using glm::kernels::GemmArgs;
 using glm::kernels::GemmBackend;
 using glm::kernels::Trans;
 
-struct Shape {
-  std::string name;
-  Trans ta, tb;
-  std::int64_t M, N, K, batch = 1;
-};
+using Shape = glm::bench::GemmShape;
 
 std::vector<float> random_buffer(std::size_t n, unsigned seed) {
   std::vector<float> v(n);
@@ -65,25 +62,8 @@ void run(benchmark::State& state, GemmBackend backend, const Shape& s) {
 }
 
 std::vector<Shape> model_shapes() {
-  constexpr std::int64_t R = 2048, h = 512, f = 1344, V = 32000, T = 256, heads = 8, d = 64;
-  std::vector<Shape> out;
-  // Linear layers y [R, out] = x [R, in] W^T and its two backward products.
-  const struct {
-    const char* name;
-    std::int64_t in, out;
-  } linears[] = {{"qkv", h, 3 * h},
-                 {"attn_out", h, h},
-                 {"mlp_w1", h, 2 * f},
-                 {"mlp_w2", f, h},
-                 {"head", h, V}};
-  for (const auto& l : linears) {
-    out.push_back({std::string(l.name) + "_fwd_NT", Trans::N, Trans::T, R, l.out, l.in});
-    out.push_back({std::string(l.name) + "_dx_NN", Trans::N, Trans::N, R, l.in, l.out});
-    out.push_back({std::string(l.name) + "_dW_TN", Trans::T, Trans::N, l.out, l.in, R});
-  }
-  // Attention per sample, batched over heads: scores q k^T and context P v.
-  out.push_back({"attn_scores_NT", Trans::N, Trans::T, T, T, d, heads});
-  out.push_back({"attn_pv_NN", Trans::N, Trans::N, T, d, T, heads});
+  std::vector<Shape> out = glm::bench::small_linear_shapes();
+  for (const Shape& s : glm::bench::small_attention_shapes()) out.push_back(s);
   return out;
 }
 

@@ -24,6 +24,7 @@
 #include "core/dtype.h"
 #include "core/half.h"
 #include "kernels/gemm.h"
+#include "tests/bench/gemm_shapes.h"
 
 namespace {
 
@@ -33,12 +34,7 @@ using glm::kernels::Gemm16Path;
 using glm::kernels::Trans;
 using dt = dnnl::memory::data_type;
 
-struct Shape {
-  std::string name;
-  Trans ta, tb;
-  std::int64_t M, N, K;
-  bool b_is_weight;
-};
+using Shape = glm::bench::GemmShape;
 
 enum class Variant { ours, onednn, blocked };
 const char* variant_name(Variant v) {
@@ -121,31 +117,12 @@ void run(benchmark::State& state, Variant variant, DType type, const Shape& s) {
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-std::vector<Shape> model_shapes() {
-  constexpr std::int64_t R = 2048, h = 512, f = 1344, V = 32000;
-  const struct {
-    const char* name;
-    std::int64_t in, out;
-  } linears[] = {{"qkv", h, 3 * h},
-                 {"attn_out", h, h},
-                 {"mlp_w1", h, 2 * f},
-                 {"mlp_w2", f, h},
-                 {"head", h, V}};
-  std::vector<Shape> out;
-  for (const auto& l : linears) {
-    out.push_back({std::string(l.name) + "_fwd_NT", Trans::N, Trans::T, R, l.out, l.in, true});
-    out.push_back({std::string(l.name) + "_dx_NN", Trans::N, Trans::N, R, l.in, l.out, true});
-    out.push_back({std::string(l.name) + "_dW_TN", Trans::T, Trans::N, l.out, l.in, R, false});
-  }
-  return out;
-}
-
 const bool registered = [] {
   for (DType type : {DType::bf16, DType::f16}) {
     // Where oneDNN has no 16-bit kernel (f16 on a CPU without AVX512-FP16), there is no
     // native rate to compare with: gemm16 takes its fp32 path.
     if (glm::kernels::gemm16_path(type) != Gemm16Path::native) continue;
-    for (const Shape& s : model_shapes())
+    for (const Shape& s : glm::bench::small_linear_shapes())
       for (Variant v : {Variant::ours, Variant::onednn, Variant::blocked}) {
         if (v == Variant::blocked && !s.b_is_weight) continue;
         const std::string name = "gemm16/" + std::string(glm::dtype_name(type)) + "/" + s.name +

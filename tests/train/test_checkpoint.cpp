@@ -19,13 +19,10 @@ namespace glm::train {
 namespace {
 
 namespace fs = std::filesystem;
+using glm::testing::bit_equal;
 using glm::testing::temp_dir;
 using glm::testing::tiny_run;
 
-bool bit_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
-         std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
-}
 
 // The exactness runs exercise every piece of resumable state: dropout (keyed by step and
 // sample), the lr warm-up and the batch ramp-up (functions of consumed samples), EGS, the

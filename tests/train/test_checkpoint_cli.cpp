@@ -27,6 +27,7 @@ namespace glm::checkpoint {
 namespace {
 
 namespace fs = std::filesystem;
+using glm::testing::bit_equal;
 
 const std::string kTrain = std::string(GLM_BINARY_DIR) + "/bin/glm-train";
 const std::string kCkpt = std::string(GLM_BINARY_DIR) + "/bin/glm-ckpt";
@@ -123,9 +124,6 @@ OptimizerTensors read_tensors(const std::string& dir, const model::ParamLayout& 
   return t;
 }
 
-bool bit_equal(const Tensor& a, const Tensor& b) {
-  return a.nbytes() == b.nbytes() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
-}
 
 // Checkpoint `dir` holds exactly the reference run's final state, and the losses of steps
 // (first, 20] equal the reference's bit for bit.

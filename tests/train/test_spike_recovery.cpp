@@ -22,13 +22,10 @@ namespace glm::train {
 namespace {
 
 namespace fs = std::filesystem;
+using glm::testing::bit_equal;
 using glm::testing::temp_dir;
 using glm::testing::tiny_run;
 
-bool bit_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
-         std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
-}
 
 // Global batch 8: samples [120, 144) are steps 16, 17 and 18.
 constexpr const char* kPoison = "120:144";

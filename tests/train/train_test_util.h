@@ -24,6 +24,11 @@ inline std::string temp_dir(const std::string& name) {
 
 using test::source_dir;
 
+// The same shape, dtype and bytes.
+inline bool bit_equal(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && test::same_bytes(a, b);
+}
+
 inline std::string test_corpus() {
   const char* dir = std::getenv("GLM_TEST_CORPUS");
   return dir ? dir : std::string(GLM_BINARY_DIR) + "/test_corpus";

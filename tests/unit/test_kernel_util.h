@@ -27,11 +27,7 @@ inline Tensor rounded(const Tensor& x, DType t) {
   return y;
 }
 
-// The same dtype, size and bytes: what "bit-identical" means for the 16-bit kernels' tests.
-inline bool same_bytes(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.nbytes() == b.nbytes() &&
-         std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
-}
+using test::same_bytes;
 
 inline std::vector<double> to_double(const Tensor& t) {
   const float* p = t.data<float>();
