@@ -15,6 +15,7 @@
 #include <string>
 
 #include "core/tensor.h"
+#include "optim/adamw.h"
 #include "optim/param_range.h"
 #include "spec/param_layout.h"
 
@@ -30,5 +31,16 @@ int health_group_of(const model::ModelConfig& c, const model::ParamSpec& spec);
 // `range` of the flat buffer (`values` holds exactly that range; f32, CPU or CUDA), in fp64.
 void add_group_sum_squares(const model::ParamLayout& layout, const Tensor& values,
                            ElementRange range, std::span<double> sums);
+
+// After an AdamW step (not a skipped one): update_sq[group] += |dW|^2 of this step's update
+// and weight_sq[group] += |W|^2 of the updated weights, over the primary pieces of the
+// optimizer's range, in fp64. The update is reconstructed from the moments, not from a copy
+// of the old weights (which would cost 4 bytes a parameter): for an element with
+// u = step_size * m / (sqrt(v) * inv_sqrt_bias2 + eps) and keep = 1 - lr*wd (decaying) or 1,
+// kernels/adamw.h's p_new = p_old * keep - u gives dW = p_new - (p_new + u) / keep. The
+// update ratio |dW| / |W| of a group follows after the all-reduce. Needs the optimizer's
+// state in host memory: false, nothing added, when it lives on a GPU.
+bool add_group_update_squares(const AdamW& opt, std::span<double> update_sq,
+                              std::span<double> weight_sq);
 
 }  // namespace glm::optim

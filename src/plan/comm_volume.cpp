@@ -50,9 +50,10 @@ CommBytes step_comm_bytes(const model::ModelConfig& c, const config::ParallelCon
     }
   }
   // World: loss, overflow flag and squared norm (3 doubles) agreed by every rank; on a
-  // logged step also the health sums (gradient squares per parameter group).
+  // logged step also the health sums (per parameter group: the squares of the gradients, of
+  // the update and of the updated weights).
   e.world = ring_all_reduce_bytes(D * t * P, 3, 8);
-  if (logged) e.world += ring_all_reduce_bytes(D * t * P, c.num_layers + 2ull, 8);
+  if (logged) e.world += ring_all_reduce_bytes(D * t * P, 3 * (c.num_layers + 2ull), 8);
   return e;
 }
 

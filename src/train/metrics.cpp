@@ -78,6 +78,8 @@ void MetricsLog::log_step(const StepMetrics& m) {
     return o;
   };
   if (!m.grad_norm_by_group.empty()) record["grad_norm_by_group"] = object(m.grad_norm_by_group);
+  if (!m.update_ratio_by_group.empty())
+    record["update_ratio_by_group"] = object(m.update_ratio_by_group);
   write(record);
   if (events_) {
     std::vector<std::pair<std::string, double>> scalars{
@@ -99,6 +101,8 @@ void MetricsLog::log_step(const StepMetrics& m) {
           m.memory_gb_by[k]);
     for (const auto& [group, x] : m.grad_norm_by_group)
       scalars.emplace_back("health/grad_norm/" + group, x);
+    for (const auto& [group, x] : m.update_ratio_by_group)
+      if (std::isfinite(x)) scalars.emplace_back("health/update_ratio/" + group, x);
     events_->add_scalars(m.step, scalars);
   }
 }

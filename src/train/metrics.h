@@ -40,8 +40,9 @@ struct StepMetrics {
   std::array<double, kMemoryKinds> memory_gb_by{};
   int global_batch = 0;
   // Training health of the logged step, per parameter group (optim/training_health.h):
-  // (group name, gradient norm).
+  // (group name, gradient norm) and (group name, update ratio |dW| / |W|; NaN: none).
   std::vector<std::pair<std::string, double>> grad_norm_by_group;
+  std::vector<std::pair<std::string, double>> update_ratio_by_group;
 };
 
 class MetricsLog {

@@ -138,18 +138,28 @@ StepResult Trainer::train_step() {
     }
   }
   // Training health on the steps that are logged: per-group sums of the gradient squares
-  // (one more pass over this rank's gradients), all-reduced below.
+  // (one more pass over this rank's gradients), then of the update and the updated weights
+  // (optim/training_health.h), counted once like the global norm and all-reduced below:
+  // [0, G) gradients, [G, 2G) updates, [2G, 3G) weights.
   const std::int64_t next = state_.step + 1;
   const bool health = next % std::max(1, config_.train.log_interval) == 0 ||
                       next == config_.train.train_iters;
-  std::vector<double> health_sums(health ? optim::health_group_count(config_.model) : 0, 0.0);
-  if (health) optim::add_group_sum_squares(model_->layout(), grads, range, health_sums);
+  const std::size_t G = optim::health_group_count(config_.model);
+  std::vector<double> health_sums(health ? 3 * G : 0, 0.0);
+  if (health && counts_norm)
+    optim::add_group_sum_squares(model_->layout(), grads, range,
+                                 std::span<double>(health_sums).first(G));
   if (!r.skipped) {
     const double clip = config_.optim.clip_grad > 0
                             ? optim::clip_coefficient(r.grad_norm, config_.optim.clip_grad)
                             : 1.0;
     heartbeat(Phase::optimizer);
     optimizer_->step(grads, r.lr, static_cast<float>(clip / scale));
+    if (health && counts_norm) {
+      const std::span<double> sums(health_sums);
+      optim::add_group_update_squares(optimizer_->adamw(), sums.subspan(G, G),
+                                      sums.subspan(2 * G, G));
+    }
   } else {
     ++state_.skipped_steps;
     spdlog::warn("step {} skipped: {} (loss scale now {:g})", state_.step, r.skip_reason,
@@ -172,7 +182,12 @@ StepResult Trainer::train_step() {
   }
   if (health) {
     world_sum(health_sums);
-    for (double s2 : health_sums) r.group_grad_norm.push_back(std::sqrt(s2) / scale);
+    for (std::size_t g = 0; g < G; ++g) {
+      r.group_grad_norm.push_back(std::sqrt(health_sums[g]) / scale);
+      // no update on a skipped step, and none measured where the state is on a GPU
+      const double w = health_sums[2 * G + g];
+      r.group_update_ratio.push_back(w > 0 ? std::sqrt(health_sums[G + g] / w) : std::nan(""));
+    }
   }
   if (scaler_.dynamic() && scaler_.collapsing())
     spdlog::warn("loss scale has collapsed to {:g}: a warning sign of divergence", scaler_.scale());

@@ -217,9 +217,11 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
       m.memory_gb = mem.peak / 1e9;
       for (int k = 0; k < kMemoryKinds; ++k) m.memory_gb_by[k] = mem.peak_by[k] / 1e9;
       m.global_batch = static_cast<int>(r.global_batch);
-      for (std::size_t g = 0; g < r.group_grad_norm.size(); ++g)
-        m.grad_norm_by_group.emplace_back(
-            optim::health_group_name(config_.model, static_cast<int>(g)), r.group_grad_norm[g]);
+      for (std::size_t g = 0; g < r.group_grad_norm.size(); ++g) {
+        const std::string name = optim::health_group_name(config_.model, static_cast<int>(g));
+        m.grad_norm_by_group.emplace_back(name, r.group_grad_norm[g]);
+        m.update_ratio_by_group.emplace_back(name, r.group_update_ratio[g]);
+      }
       metrics_->log_step(m);
       interval_loss = interval_s = interval_norm = interval_flops = 0;
       interval_steps = interval_accepted = interval_tokens = 0;

@@ -81,6 +81,9 @@ struct StepResult {
   // Training health, on the steps that are logged (else empty): the unscaled gradient norm
   // before clipping of each parameter group of optim/training_health.h.
   std::vector<double> group_grad_norm;
+  // and the update ratio |dW| / |W| of each group (NaN when the step was skipped or the
+  // optimizer's state is on a GPU)
+  std::vector<double> group_update_ratio;
 };
 
 struct EvalResult {

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,18 @@ std::vector<nlohmann::json> jsonl(const std::string& path) {
   std::vector<nlohmann::json> v;
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) v.push_back(nlohmann::json::parse(line));
+  return v;
+}
+
+// Per logged step, each group's value of a training-health field (grad_norm_by_group, ...).
+std::vector<std::map<std::string, double>> health(const std::string& out, const char* field) {
+  std::vector<std::map<std::string, double>> v;
+  for (const auto& j : jsonl(out + "/log/metrics.jsonl"))
+    if (j.contains(field)) {
+      std::map<std::string, double> m;
+      for (const auto& [k, x] : j[field].items()) m[k] = x.is_null() ? std::nan("") : x.get<double>();
+      v.push_back(std::move(m));
+    }
   return v;
 }
 
@@ -223,6 +236,16 @@ class ParallelLayouts : public ::testing::Test {
         EXPECT_NEAR(ln[s], l1[s], kLossRelTol * l1[s]) << lay.name() << " step " << s + 1;
       EXPECT_LT(param_rel_diff(p1, full_master(out + "/ckpt", 10)), kParamRelTol) << lay.name();
       check_bytes(lay, out);
+      // Training health is the whole model's, counted once in every layout.
+      for (const auto& [field, tol] : {std::pair{"grad_norm_by_group", 1e-4},
+                                       std::pair{"update_ratio_by_group", 1e-3}}) {
+        const auto a = health(reference_, field), b = health(out, field);
+        ASSERT_EQ(a.size(), b.size()) << lay.name() << " " << field;
+        for (std::size_t s = 0; s < a.size(); ++s)
+          for (const auto& [group, x] : a[s])
+            EXPECT_NEAR(b[s].at(group), x, tol * std::abs(x))
+                << lay.name() << " " << field << " " << group << " step " << s + 1;
+      }
     }
   }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "optim/training_health.h"
 #include "train/trainer.h"
 #include "train_test_util.h"
 
@@ -47,14 +48,36 @@ constexpr double kFp16LossRelTol = 2e-3;
 
 // Training health on a known case: the per-group gradient norms add up (in squares) to the
 // global one; a group's norm is the norm of its parameters' gradients in the model's own
-// gradient buffer; metrics.jsonl carries them per group.
+// gradient buffer; a group's update ratio is |W_after - W_before| / |W_after| of its master
+// weights; metrics.jsonl carries both per group.
 TEST(Trainer, HealthSignalsPerGroupOnAKnownStep) {
   const std::string dir = temp_dir("glm_trainer_health");
-  config::RunConfig rc = tiny_run({"train.log_interval=1", "train.train_iters=2"});
+  // No warm-up: the first update is ~lr per element, far above fp32's rounding of |W|.
+  config::RunConfig rc =
+      tiny_run({"train.log_interval=1", "train.train_iters=2", "optim.lr_warmup_samples=0"});
   Trainer t(rc, {.log_dir = dir});
   const int G = rc.model.num_layers + 2;
+  const Tensor before = t.optimizer_tensors().master.clone();
   const StepResult r = t.train_step();
   ASSERT_FALSE(r.skipped);
+  // The update ratio of each group against the weights before and after the step.
+  const Tensor after = t.optimizer_tensors().master;
+  ASSERT_EQ(static_cast<int>(r.group_update_ratio.size()), G);
+  std::vector<double> du(G, 0.0), w2(G, 0.0);
+  for (const auto& spec : t.model().layout().specs()) {
+    const int g = optim::health_group_of(rc.model, spec);
+    for (std::int64_t i = spec.offset; i < spec.offset + spec.numel(); ++i) {
+      const double a = after.data<float>()[i], d = a - before.data<float>()[i];
+      du[g] += d * d;
+      w2[g] += a * a;
+    }
+  }
+  for (int g = 0; g < G; ++g) {
+    const double want = std::sqrt(du[g] / w2[g]);
+    // reconstructed from the moments: fp32 rounding of p_new, ~1e-7 of |W| per element
+    EXPECT_NEAR(r.group_update_ratio[g] / want, 1.0, 1e-3) << "group " << g << " want " << want;
+    EXPECT_GT(want, 0) << "group " << g;
+  }
   ASSERT_EQ(static_cast<int>(r.group_grad_norm.size()), G);
   double sum2 = 0;
   for (double x : r.group_grad_norm) sum2 += x * x;
@@ -75,8 +98,10 @@ TEST(Trainer, HealthSignalsPerGroupOnAKnownStep) {
     if (!j.contains("grad_norm_by_group")) continue;
     found = true;
     EXPECT_EQ(j["grad_norm_by_group"].size(), static_cast<std::size_t>(G));
-    for (const char* g : {"embedding", "layers.0", "layers.1", "final_layernorm"})
+    for (const char* g : {"embedding", "layers.0", "layers.1", "final_layernorm"}) {
       EXPECT_TRUE(j["grad_norm_by_group"].contains(g)) << g;
+      EXPECT_GT(j["update_ratio_by_group"].value(g, 0.0), 0.0) << g;
+    }
   }
   EXPECT_TRUE(found) << "metrics.jsonl has no grad_norm_by_group";
 }
