@@ -1,6 +1,7 @@
 #include "model/glm_model.h"
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 
 #include "core/allocator.h"
@@ -13,6 +14,7 @@
 #include "kernels/embedding.h"
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
+#include "model/attention_logits.h"
 #include "model/init.h"
 #include "parallel/tensor_parallel.h"
 
@@ -228,7 +230,18 @@ void GLMModel::forward_layers(Workspace& ws, const LayerContext& ctx) {
     layers_[i].forward(ws.x[i + 1], acts, scratch_, ws.x[i],
                        LayerWeights::of(params_.layer(l)), ctx);
     if (find_nonfinite_) check_finite(ws.x[i + 1], "forward activation", fmt::format("output of layer {}", l));
+    for (int k = 0; k < 2; ++k)
+      if (track_logits_ && l == (k == 0 ? 0 : config_.num_layers - 1))
+        max_logit_[k] = std::max(max_logit_[k],
+                                 max_attention_logit(acts.qkv, *ctx.mask,
+                                                     options_.shard.local_heads(config_),
+                                                     config_.head_dim()));
   }
+}
+
+void GLMModel::set_track_attention_logits(bool on) {
+  if (on && !track_logits_) max_logit_.fill(-std::numeric_limits<double>::infinity());
+  track_logits_ = on;
 }
 
 LossStats GLMModel::head_loss(Workspace& ws, const Batch& batch, float grad_scale,

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -118,6 +119,12 @@ class GLMModel {
   // non-finite one since the last clear is named ("activation gradient: input of layer 3").
   // Off by default: each check is a pass over the tensor.
   void set_find_nonfinite(bool on) { find_nonfinite_ = on; }
+  // Training health: the largest attention logit (model/attention_logits.h) of the model's
+  // first and last layer over the forwards since tracking was last switched on (kept after it
+  // is switched off); -inf where this shard holds neither. The trainer switches it on for
+  // logged steps only.
+  void set_track_attention_logits(bool on);
+  std::array<double, 2> max_attention_logits() const { return max_logit_; }
   void clear_nonfinite() { first_nonfinite_.clear(); }
   const std::string& first_nonfinite() const { return first_nonfinite_; }
 
@@ -152,6 +159,8 @@ class GLMModel {
   void check_finite(const Tensor& t, const char* kind, const std::string& where);
 
   bool find_nonfinite_ = false;
+  bool track_logits_ = false;
+  std::array<double, 2> max_logit_{};
   std::string first_nonfinite_;
 
   ModelConfig config_;

@@ -54,6 +54,8 @@ CommBytes step_comm_bytes(const model::ModelConfig& c, const config::ParallelCon
   // the update and of the updated weights).
   e.world = ring_all_reduce_bytes(D * t * P, 3, 8);
   if (logged) e.world += ring_all_reduce_bytes(D * t * P, 3 * (c.num_layers + 2ull), 8);
+  // and each rank's largest attention logit of the first and last layer, in its own slot
+  if (logged) e.world += ring_all_reduce_bytes(D * t * P, 2ull * D * t * P, 8);
   return e;
 }
 

@@ -80,6 +80,9 @@ void MetricsLog::log_step(const StepMetrics& m) {
   if (!m.grad_norm_by_group.empty()) record["grad_norm_by_group"] = object(m.grad_norm_by_group);
   if (!m.update_ratio_by_group.empty())
     record["update_ratio_by_group"] = object(m.update_ratio_by_group);
+  if (m.max_attention_logit)
+    record["max_attention_logit"] = {{"first_layer", (*m.max_attention_logit)[0]},
+                                     {"last_layer", (*m.max_attention_logit)[1]}};
   write(record);
   if (events_) {
     std::vector<std::pair<std::string, double>> scalars{
@@ -103,6 +106,10 @@ void MetricsLog::log_step(const StepMetrics& m) {
       scalars.emplace_back("health/grad_norm/" + group, x);
     for (const auto& [group, x] : m.update_ratio_by_group)
       if (std::isfinite(x)) scalars.emplace_back("health/update_ratio/" + group, x);
+    if (m.max_attention_logit) {
+      scalars.emplace_back("health/max_attention_logit/first_layer", (*m.max_attention_logit)[0]);
+      scalars.emplace_back("health/max_attention_logit/last_layer", (*m.max_attention_logit)[1]);
+    }
     events_->add_scalars(m.step, scalars);
   }
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,6 +44,8 @@ struct StepMetrics {
   // (group name, gradient norm) and (group name, update ratio |dW| / |W|; NaN: none).
   std::vector<std::pair<std::string, double>> grad_norm_by_group;
   std::vector<std::pair<std::string, double>> update_ratio_by_group;
+  // The largest attention logit of the first and the last layer (absent: not measured).
+  std::optional<std::array<double, 2>> max_attention_logit;
 };
 
 class MetricsLog {

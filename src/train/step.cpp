@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <cmath>
 #include <optional>
 
@@ -86,7 +87,12 @@ StepResult Trainer::train_step() {
       static_cast<float>(optim::egs_alpha(config_.egs_schedule, state_.step));
   if (reduce) step_opt.on_layer_grads = [&reduce](int layer) { reduce->layer_done(layer); };
   // Forward and backward of every micro-batch through this rank's stage (1F1B under PP).
+  const std::int64_t next = state_.step + 1;
+  const bool health = next % std::max(1, config_.train.log_interval) == 0 ||
+                      next == config_.train.train_iters;
+  model_->set_track_attention_logits(health);
   const PipelineStats ps = run_pipeline_step(*model_, pp(), batches, step_opt);
+  model_->set_track_attention_logits(false);
   r.compute_seconds = ps.compute_s;
   r.pipeline_comm_seconds = ps.comm_s;
   r.head_rows = ps.num_targets;
@@ -141,9 +147,6 @@ StepResult Trainer::train_step() {
   // (one more pass over this rank's gradients), then of the update and the updated weights
   // (optim/training_health.h), counted once like the global norm and all-reduced below:
   // [0, G) gradients, [G, 2G) updates, [2G, 3G) weights.
-  const std::int64_t next = state_.step + 1;
-  const bool health = next % std::max(1, config_.train.log_interval) == 0 ||
-                      next == config_.train.train_iters;
   const std::size_t G = optim::health_group_count(config_.model);
   std::vector<double> health_sums(health ? 3 * G : 0, 0.0);
   if (health && counts_norm)
@@ -181,6 +184,17 @@ StepResult Trainer::train_step() {
     }
   }
   if (health) {
+    // The largest attention logit of the first and last layer, over every rank: each rank's
+    // pair in its own slot of a sum (the communicators reduce by sums only).
+    std::vector<double> logits(2 * static_cast<std::size_t>(world_size()), 0.0);
+    const std::array<double, 2> mine = model_->max_attention_logits();
+    logits[2 * world_rank()] = mine[0];
+    logits[2 * world_rank() + 1] = mine[1];
+    world_sum(logits);
+    r.max_attention_logit = {-std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity()};
+    for (std::size_t i = 0; i < logits.size(); ++i)
+      r.max_attention_logit[i % 2] = std::max(r.max_attention_logit[i % 2], logits[i]);
     world_sum(health_sums);
     for (std::size_t g = 0; g < G; ++g) {
       r.group_grad_norm.push_back(std::sqrt(health_sums[g]) / scale);

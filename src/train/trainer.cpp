@@ -222,6 +222,7 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
         m.grad_norm_by_group.emplace_back(name, r.group_grad_norm[g]);
         m.update_ratio_by_group.emplace_back(name, r.group_update_ratio[g]);
       }
+      if (!r.group_grad_norm.empty()) m.max_attention_logit = r.max_attention_logit;
       metrics_->log_step(m);
       interval_loss = interval_s = interval_norm = interval_flops = 0;
       interval_steps = interval_accepted = interval_tokens = 0;

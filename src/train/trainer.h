@@ -16,6 +16,7 @@
 //                                    // end, and after the step in which SIGTERM/SIGUSR1 came
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -84,6 +85,8 @@ struct StepResult {
   // and the update ratio |dW| / |W| of each group (NaN when the step was skipped or the
   // optimizer's state is on a GPU)
   std::vector<double> group_update_ratio;
+  // and the largest attention logit of the first and of the last layer (model/attention_logits.h)
+  std::array<double, 2> max_attention_logit{};
 };
 
 struct EvalResult {

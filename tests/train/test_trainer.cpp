@@ -102,6 +102,8 @@ TEST(Trainer, HealthSignalsPerGroupOnAKnownStep) {
       EXPECT_TRUE(j["grad_norm_by_group"].contains(g)) << g;
       EXPECT_GT(j["update_ratio_by_group"].value(g, 0.0), 0.0) << g;
     }
+    for (const char* l : {"first_layer", "last_layer"})
+      EXPECT_TRUE(std::isfinite(j["max_attention_logit"].value(l, NAN))) << l;
   }
   EXPECT_TRUE(found) << "metrics.jsonl has no grad_norm_by_group";
 }
