@@ -11,13 +11,15 @@ final checkpoint is exported to fp16, INT8 and INT4 and evaluated with `glm-eval
 Counted per run (metrics.jsonl, one line per step):
   spikes     steps whose loss is above K x the median of the previous W steps' losses
              (K = --spike-factor, W = --spike-window), once the window is full
+  non-finite steps whose loss itself is inf/NaN (the forward overflowed: fp16)
   skipped    steps the trainer skipped (fp16 overflow; the spike guard is off)
-  diverged   a non-finite loss, or the mean loss of the last W steps above the first step's
+  diverged   a non-finite loss among the last 20 steps, or their mean above the first step's
   held-out   glm-eval loss of the fp16, INT8 and INT4 (per row) exports of the last step
   weights    the linear weights' mean row kurtosis (a narrow, light-tailed distribution is
              near 3; the paper ties INT4 robustness to narrow distributions)
 Writes OUT/ablation.md (a per-run table and a summary averaged over seeds) and
-OUT/ablation.png (the loss curves, mean over seeds, one panel per precision and EGS), and
+OUT/ablation.png (every run's loss curve, one panel per precision and EGS; an x where a
+run's loss first became non-finite), and
 prints the summary. GLM_BUILD_DIR (default build) locates the programs.
 """
 import argparse
@@ -34,6 +36,7 @@ import time
 PLACEMENTS = ("deepnorm", "post_ln", "pre_ln", "sandwich")
 EGS = (0.1, 1.0)  # 1.0: the gradient through the input lookup is not shrunk (EGS off)
 PRECISIONS = ("fp16", "bf16")
+DIVERGENCE_TAIL = 20  # steps at the end of a run that judge divergence
 
 
 def run_one(args, placement, egs, precision, seed):
@@ -77,14 +80,15 @@ def run_one(args, placement, egs, precision, seed):
 def count_spikes(losses, factor, window):
     spikes = 0
     for i in range(window, len(losses)):
-        med = statistics.median(losses[i - window:i])
-        if math.isfinite(losses[i]) and math.isfinite(med) and losses[i] > factor * med:
+        prev = [x for x in losses[i - window:i] if math.isfinite(x)]
+        if prev and math.isfinite(losses[i]) and losses[i] > factor * statistics.median(prev):
             spikes += 1
-    finite = all(math.isfinite(x) for x in losses)
-    tail = losses[-window:] if losses else []
-    diverged = (not finite or not losses or
-                (statistics.fmean(tail) > losses[0] if finite else True))
-    return {"spikes": spikes, "diverged": diverged}
+    nonfinite = sum(not math.isfinite(x) for x in losses)
+    tail = losses[-DIVERGENCE_TAIL:] if losses else []
+    # Diverged: the run ends with a non-finite loss in its last window, or above where it began.
+    diverged = (not tail or not all(math.isfinite(x) for x in tail) or
+                statistics.fmean(tail) > losses[0])
+    return {"spikes": spikes, "nonfinite": nonfinite, "diverged": diverged}
 
 
 def evaluate(args, out):
@@ -144,18 +148,21 @@ def summarize(records):
             "precision": precision, "egs": "0.1" if egs < 1 else "off", "placement": placement,
             "runs": len(rs), "diverged": sum(r["diverged"] for r in rs),
             "spikes": sum(r["spikes"] for r in rs), "skipped": sum(r["skipped"] for r in rs),
+            "nonfinite": sum(r["nonfinite"] for r in rs),
             "eval_fp16": f16, "int8": mean("eval_int8") - f16, "int4": mean("eval_int4") - f16,
             "kurtosis": mean("kurtosis")})
     return rows
 
 
 def write_report(args, records, rows):
-    lines = ["| precision | EGS | placement | runs | diverged | spikes | skipped steps | "
-             "held-out loss (fp16 export) | INT8 change | INT4 change | weight kurtosis |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| precision | EGS | placement | runs | diverged | spikes | non-finite losses | "
+             "skipped steps | held-out loss (fp16 export) | INT8 change | INT4 change | "
+             "weight kurtosis |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['precision']} | {r['egs']} | {r['placement']} | {r['runs']} | "
-                     f"{r['diverged']} | {r['spikes']} | {r['skipped']} | {fmt(r['eval_fp16'])} | "
+                     f"{r['diverged']} | {r['spikes']} | {r['nonfinite']} | {r['skipped']} | "
+                     f"{fmt(r['eval_fp16'])} | "
                      f"{fmt(r['int8'], '+.4f')} | {fmt(r['int4'], '+.4f')} | "
                      f"{fmt(r['kurtosis'], '.2f')} |")
     summary = "\n".join(lines)
@@ -183,18 +190,21 @@ def plot(args, records):
     for i, precision in enumerate(PRECISIONS):
         for j, egs in enumerate(EGS):
             ax = axes[i][j]
-            for placement in PLACEMENTS:
+            for colour, placement in enumerate(PLACEMENTS):
                 curves = [r["loss"] for r in records if r["precision"] == precision and
                           r["egs"] == egs and r["placement"] == placement and r["loss"]]
-                if not curves:
-                    continue
-                n = min(len(c) for c in curves)
-                mean = [statistics.fmean(c[k] for c in curves) for k in range(n)]
-                ax.plot(range(1, n + 1), mean, label=placement, linewidth=1)
+                # every seed's own curve: a run that stops being finite ends its line
+                for k, c in enumerate(curves):
+                    ax.plot(range(1, len(c) + 1), c, color=f"C{colour}", linewidth=0.7,
+                            alpha=0.7, label=placement if k == 0 else None)
+                    # x: the step where the loss first stopped being finite
+                    bad = next((i for i, x in enumerate(c) if not math.isfinite(x)), None)
+                    if bad:
+                        ax.plot(bad, c[bad - 1], marker="x", markersize=9, color=f"C{colour}")
             ax.set_title(f"{precision}, EGS {'0.1' if egs < 1 else 'off'}")
             ax.set_yscale("log")
             ax.set_xlabel("step")
-            ax.set_ylabel("training loss (mean over seeds)")
+            ax.set_ylabel("training loss (each seed)")
             ax.legend()
     fig.tight_layout()
     path = os.path.join(args.out, "ablation.png")
@@ -215,7 +225,7 @@ def main():
     p.add_argument("--threads", type=int, default=1, help="OpenMP threads per run")
     p.add_argument("--eval-samples", type=int, default=64)
     p.add_argument("--spike-factor", type=float, default=1.5)
-    p.add_argument("--spike-window", type=int, default=20)
+    p.add_argument("--spike-window", type=int, default=5)
     p.add_argument("--set", action="append", default=[], help="section.key=value for every run")
     p.add_argument("--placements", default=",".join(PLACEMENTS))
     p.add_argument("--report-only", action="store_true",
@@ -241,7 +251,9 @@ def main():
         records = []
         for name in sorted(os.listdir(os.path.join(args.out, "runs"))):
             with open(os.path.join(args.out, "runs", name, "record.json")) as f:
-                records.append(json.load(f))
+                rec = json.load(f)
+            rec.update(count_spikes(rec["loss"], args.spike_factor, args.spike_window))
+            records.append(rec)
         print(write_report(args, records, summarize(records)))
         print(f"wrote {os.path.join(args.out, 'ablation.md')} and {plot(args, records)}")
         return
