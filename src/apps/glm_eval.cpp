@@ -5,15 +5,18 @@
 // The samples are the trainer's held-out evaluation samples (the GLM objective with the
 // run's seed and ratios, loss on target tokens only), so an fp16 export reproduces the
 // trainer's eval_loss and INT8/INT4 exports show what quantization costs.
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/program_options.hpp>
 #include <cstdint>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "apps/app_main.h"
+#include "apps/mpi_session.h"
 #include "apps/option_range.h"
 #include "data/tokenizer.h"
 #include "infer/device.h"
@@ -23,7 +26,7 @@ namespace po = boost::program_options;
 
 namespace {
 
-int run(int argc, char** argv) {
+int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
   std::string model_path, data_path, device = "cpu", activations = "fp32";
   std::int64_t max_samples = 0;
   po::options_description desc(
@@ -53,7 +56,15 @@ int run(int argc, char** argv) {
   po::notify(vm);
   glm::apps::require_range<std::int64_t>(vm, "max-samples", 0, std::int64_t{1} << 40);
   const glm::Device dev = glm::infer::parse_device(device);
-  glm::infer::Engine engine(glm::infer::load_model_file(model_path), dev);
+  // Under mpirun -n N: one tensor-parallel shard of a --tp N export per rank; rank 0 prints.
+  const glm::parallel::ProcessGroups groups = glm::apps::serving_groups(mpi, 600);
+  if (mpi.rank != 0) std::cout.rdbuf(nullptr);
+  glm::infer::Engine engine(
+      glm::infer::load_model_file(model_path, mpi.size > 1 ? std::optional<int>(mpi.rank)
+                                                           : std::nullopt),
+      dev, groups.tp.get());
+  glm::apps::log_serving_memory(engine, mpi.rank, mpi.size);  // every rank's own
+  if (mpi.rank != 0) spdlog::set_level(spdlog::level::warn);
   engine.set_activations(glm::infer::parse_activations(activations));
   glm::data::Tokenizer tok =
       glm::data::Tokenizer::from_bytes(engine.model().tokenizer_bytes, model_path + " (tokenizer)");
@@ -88,6 +99,8 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("glm-eval"));  // stdout: the result
   spdlog::set_pattern("[glm-eval] %^%l%$: %v");
-  return glm::apps::guarded_main([&] { return run(argc, argv); });
+  glm::apps::MpiSession mpi(argc, argv);
+  return glm::apps::guarded_main([&] { return run(argc, argv, mpi); });
 }

@@ -18,10 +18,12 @@
 #include <iterator>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "apps/app_main.h"
+#include "apps/mpi_session.h"
 #include "apps/option_range.h"
 #include "data/tokenizer.h"
 #include "infer/device.h"
@@ -74,7 +76,7 @@ class Streamer {
   std::size_t printed_ = 0;
 };
 
-int run(int argc, char** argv) {
+int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
   std::string model_path, prompt, device = "cpu", activations = "fp32";
   glm::infer::GenerateOptions o;
   std::int64_t seed = 1234;
@@ -120,7 +122,15 @@ int run(int argc, char** argv) {
     while (!prompt.empty() && (prompt.back() == '\n' || prompt.back() == '\r')) prompt.pop_back();
   }
 
-  glm::infer::Engine engine(glm::infer::load_model_file(model_path), dev);
+  // Under mpirun -n N: one tensor-parallel shard of a --tp N export per rank; rank 0 prints.
+  const glm::parallel::ProcessGroups groups = glm::apps::serving_groups(mpi, 600);
+  if (mpi.rank != 0) std::cout.rdbuf(nullptr);
+  glm::infer::Engine engine(
+      glm::infer::load_model_file(model_path, mpi.size > 1 ? std::optional<int>(mpi.rank)
+                                                           : std::nullopt),
+      dev, groups.tp.get());
+  glm::apps::log_serving_memory(engine, mpi.rank, mpi.size);  // every rank's own
+  if (mpi.rank != 0) spdlog::set_level(spdlog::level::warn);
   engine.set_activations(glm::infer::parse_activations(activations));
   glm::data::Tokenizer tok =
       glm::data::Tokenizer::from_bytes(engine.model().tokenizer_bytes, model_path + " (tokenizer)");
@@ -177,5 +187,6 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("glm-generate"));
   spdlog::set_pattern("[glm-generate] %^%l%$: %v");
-  return glm::apps::guarded_main([&] { return run(argc, argv); });
+  glm::apps::MpiSession mpi(argc, argv);
+  return glm::apps::guarded_main([&] { return run(argc, argv, mpi); });
 }

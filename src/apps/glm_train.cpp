@@ -24,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/app_main.h"
+#include "apps/mpi_session.h"
 #include "apps/option_range.h"
 #include "train/hang_watchdog.h"
 #include "core/allocator.h"
@@ -42,16 +43,7 @@ namespace po = boost::program_options;
 
 namespace {
 
-// MPI for the lifetime of the program (also as a singleton without mpirun).
-struct MpiSession {
-  int rank = 0, size = 1;
-  MpiSession(int& argc, char**& argv) {
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-  }
-  ~MpiSession() { MPI_Finalize(); }
-};
+using glm::apps::MpiSession;
 
 // This rank's index among the ranks of its node, and their number (whatever the launcher:
 // mpirun, srun, a singleton).

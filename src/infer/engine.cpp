@@ -16,7 +16,24 @@ namespace glm::infer {
 
 namespace k = glm::kernels;
 
-Engine::Engine(ModelFile model, Device device) : m_(std::move(model)), device_(device) {
+Engine::Engine(ModelFile model, Device device, parallel::Communicator* tp)
+    : m_(std::move(model)), tp_(tp && tp->size() > 1 ? tp : nullptr), device_(device) {
+  const int ranks = tp ? tp->size() : 1;
+  if (ranks > 1 && ranks != m_.tp)
+    throw InputError(fmt::format("{}: exported for tp {}, but {} ranks run it: run it with "
+                                 "mpirun -n {} (or re-export with glm-export --tp {})",
+                                 m_.path, m_.tp, ranks, m_.tp, ranks));
+  if (tp_ && m_.shard != tp_->rank())
+    throw InputError(fmt::format("{}: rank {} of the tensor-parallel group holds shard {}, not "
+                                 "its own (load_model_file with the rank)",
+                                 m_.path, tp_->rank(), m_.shard));
+  if (tp_ && device_.is_cuda())
+    throw InputError(fmt::format("{}: tensor-parallel serving over ranks runs on the CPU (its "
+                                 "groups are MPI's); use --device cpu, or one process",
+                                 m_.path));
+  if (!tp_ && m_.shard >= 0 && m_.tp > 1)
+    throw InputError(fmt::format("{}: only shard {} of {} was loaded, but no tensor-parallel "
+                                 "group runs it", m_.path, m_.shard, m_.tp));
   if (device_.is_cuda() && !built_with_cuda())
     throw InputError(fmt::format(
         "{}: cannot run on CUDA: this build lacks CUDA (configured with GLM_CUDA=OFF or without "
@@ -35,10 +52,10 @@ Engine::Engine(ModelFile model, Device device) : m_(std::move(model)), device_(d
   for (int l = 0; l < c.num_layers; ++l) {
     std::vector<model::LayerWeights> w;
     std::vector<model::GLMLayer> layer;
-    for (int r = 0; r < m_.tp; ++r) {
-      w.push_back(device_.is_cpu() ? m_.layers[l][r] : m_.layers[l][r].to(device_));
+    for (std::size_t i = 0; i < m_.layers[l].size(); ++i) {
+      w.push_back(device_.is_cpu() ? m_.layers[l][i] : m_.layers[l][i].to(device_));
       model::ModelShard shard;
-      shard.tp_rank = r;
+      shard.tp_rank = m_.shard >= 0 ? m_.shard : static_cast<int>(i);
       shard.tp_size = m_.tp;
       layer.emplace_back(c, shard, l, model::Precision::fp32);
     }
@@ -56,7 +73,9 @@ void Engine::set_activations(kernels::QuantActivations act) {
 
 std::int64_t Engine::max_cache_tokens() const {
   const model::ModelConfig& c = m_.config;
-  const std::int64_t per_token = 2 * std::int64_t{c.num_layers} * c.hidden_size * 4;  // K and V
+  // K and V of the heads held
+  const std::int64_t per_token =
+      2 * std::int64_t{c.num_layers} * c.hidden_size * 4 * shards() / m_.tp;
   const std::int64_t memory =
       static_cast<std::int64_t>(available_memory_bytes(device_)) / std::max<std::int64_t>(per_token, 1);
   const std::int64_t kernel = k::kv_attention_max_keys(device_, c.head_dim());
@@ -82,7 +101,7 @@ KVCache Engine::new_cache(std::int64_t capacity) const {
         "the {:.1f} GiB available on {}; generate fewer tokens",
         capacity, capacity * 8.0 * c.num_layers * c.hidden_size / (1 << 30), c.num_layers,
         c.hidden_size, static_cast<double>(available_memory_bytes(device_)) / (1 << 30), where));
-  return KVCache(m_.config, m_.tp, static_cast<int>(capacity), device_);
+  return KVCache(m_.config, m_.tp, static_cast<int>(capacity), device_, shards());
 }
 
 Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,
@@ -124,8 +143,9 @@ Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,
   ctx.T = static_cast<int>(n);
   ctx.positions = &pos;
   ctx.activations = act_;
+  ctx.tp = tp_;
   std::vector<model::LayerActivations> acts;
-  for (int r = 0; r < m_.tp; ++r) {
+  for (int r = 0; r < shards(); ++r) {
     model::ModelShard shard;
     shard.tp_size = m_.tp;
     acts.push_back(model::LayerActivations::allocate(c, shard, 1, static_cast<int>(n), device_,
@@ -133,7 +153,7 @@ Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,
   }
   model::LayerScratch s;
   s.t_h = f32({n, h});
-  Tensor part = m_.tp > 1 ? f32({n, h}) : Tensor();
+  Tensor part = shards() > 1 ? f32({n, h}) : Tensor();
   for (int l = 0; l < c.num_layers; ++l) layer_forward(l, x, acts, s, part, ctx, cache, prefix_len);
   cache.advance(static_cast<int>(n));
   if (nr == 0) return Tensor::empty({0, V}, DType::f32);
@@ -157,11 +177,13 @@ void Engine::layer_forward(int l, Tensor& x, std::vector<model::LayerActivations
                            KVCache& cache, int prefix_len) const {
   const std::vector<model::GLMLayer>& L = layers_[l];
   const std::vector<model::LayerWeights>& W = weights_[l];
-  const int N = m_.tp;
+  const int N = shards();
   auto kv = [&](int r) {
     return model::LayerCache{&cache.k(l, r), &cache.v(l, r), cache.length(), prefix_len};
   };
-  if (N == 1) {  // the layer's forward exactly as training runs it
+  // One shard here: the layer's forward exactly as training runs it (with a tensor-parallel
+  // group, its all-reduce after each row-parallel linear).
+  if (N == 1) {
     const model::LayerCache c0 = kv(0);
     L[0].forward(x, acts[0], s, x, W[0], ctx, &c0);
     return;

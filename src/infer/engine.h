@@ -10,9 +10,13 @@
 // uploaded once as stored, the residual stream, LayerNorms, softmax and the KV cache stay
 // fp32 on the device, and each linear reads its input converted to fp16. Logits come back
 // to the host as fp32 either way.
-// A file exported with --tp N is run as its N tensor-parallel shards one after another in
-// this process, through the layer's forward steps: column-parallel outputs stay per shard,
-// row-parallel partial products are summed (where training all-reduces) before the
+// A file exported with --tp N runs either on N ranks (mpirun -n N, a tensor-parallel group
+// `tp`): each rank loads its own shard (load_model_file(path, rank)) and runs the layer's
+// own forward with that group, one all-reduce after each row-parallel linear as in training,
+// its KV cache holding its own heads; the embedding, the LayerNorms and the head are
+// replicated, so every rank computes the same logits. Or as its N shards one after another
+// in one process, through the layer's forward steps: column-parallel outputs stay per shard,
+// row-parallel partial products are summed (where training all-reduces them) before the
 // replicated bias.
 //
 //   Engine eng(load_model_file("model.h5"), Device::cuda());   // or Device::cpu()
@@ -28,17 +32,23 @@
 #include "infer/kv_cache.h"
 #include "infer/model_file.h"
 #include "model/glm_layer.h"
+#include "parallel/communicator.h"
 
 namespace glm::infer {
 
 class Engine {
  public:
   // device: Device::cpu(), or a CUDA device (InputError when the build lacks CUDA).
-  explicit Engine(ModelFile model, Device device = Device::cpu());
+  // tp: this rank's tensor-parallel group, whose size must be the file's tp and whose rank
+  // the shard it was loaded with (InputError otherwise); null: one process holds every shard.
+  explicit Engine(ModelFile model, Device device = Device::cpu(),
+                  parallel::Communicator* tp = nullptr);
 
   const ModelFile& model() const { return m_; }
   const model::ModelConfig& config() const { return m_.config; }
   Device device() const { return device_; }
+  // The tensor-parallel group it runs with (null: one process).
+  parallel::Communicator* tp_group() const { return tp_; }
   // How the CPU's INT8/INT4 linears take their input: fp32 (exact, the default) or int8
   // (x rounded per block of 32, integer dot products on AVX-512 VNNI: the fastest decode,
   // within the rounding bound of kernels/quant.h). InputError on a CUDA engine, whose
@@ -66,7 +76,10 @@ class Engine {
                      model::LayerScratch& s, Tensor& part, const model::LayerContext& ctx,
                      KVCache& cache, int prefix_len) const;
 
+  int shards() const { return static_cast<int>(layers_.empty() ? 0 : layers_[0].size()); }
+
   ModelFile m_;  // the file as read (host): the embedding rows are gathered from it
+  parallel::Communicator* tp_ = nullptr;
   Device device_;
   kernels::QuantActivations act_ = kernels::QuantActivations::fp32;
   // The model on device_ (on the CPU: the file's own tensors).

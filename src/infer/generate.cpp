@@ -82,9 +82,15 @@ Generation generate(const Engine& engine, const data::SpecialTokens& sp, int voc
     if (static_cast<int>(g.tokens.size()) < o.min_new_tokens && sp.eop >= 0 &&
         sp.eop < logits.size(1))
       logits.data<float>()[sp.eop] = -INFINITY;
-    const std::int32_t id =
-        sample_token({logits.data<float>(), static_cast<std::size_t>(logits.size(1))}, vocab_limit,
-                     o.sampling, step++);
+    // Sampled once, by rank 0 of a tensor-parallel group, and sent to the others, so every
+    // rank feeds the same token.
+    parallel::Communicator* tp = engine.tp_group();
+    std::int32_t id = 0;
+    if (!tp || tp->rank() == 0)
+      id = sample_token({logits.data<float>(), static_cast<std::size_t>(logits.size(1))},
+                        vocab_limit, o.sampling, step);
+    ++step;
+    if (tp) tp->broadcast(std::as_writable_bytes(std::span<std::int32_t>(&id, 1)), 0);
     std::int32_t feed, feed_pos;
     if (id == sp.eop) {
       g.span_finished[span] = true;

@@ -20,7 +20,10 @@ namespace glm::infer {
 
 class KVCache {
  public:
-  KVCache(const model::ModelConfig& config, int tp, int capacity, Device device = Device::cpu());
+  // shards: how many of the tp shards this process holds (tp in one process; 1 for a rank of
+  // a tensor-parallel group, whose cache then holds its own heads only).
+  KVCache(const model::ModelConfig& config, int tp, int capacity, Device device = Device::cpu(),
+          int shards = -1);
 
   int length() const { return length_; }  // tokens cached
   int capacity() const { return capacity_; }
@@ -28,12 +31,13 @@ class KVCache {
   void reset() { length_ = 0; }
   void advance(int n) { length_ += n; }  // after a forward appended n tokens
 
-  Tensor& k(int layer, int rank) { return k_[layer * tp_ + rank]; }  // f32 [a/N, cap, d]
-  Tensor& v(int layer, int rank) { return v_[layer * tp_ + rank]; }
+  // shard: 0 .. shards-1 of the ones held
+  Tensor& k(int layer, int shard) { return k_[layer * shards_ + shard]; }  // f32 [a/N, cap, d]
+  Tensor& v(int layer, int shard) { return v_[layer * shards_ + shard]; }
   std::int64_t bytes() const;
 
  private:
-  int tp_, capacity_, length_ = 0;
+  int tp_, shards_, capacity_, length_ = 0;
   Device device_;
   std::vector<Tensor> k_, v_;
 };

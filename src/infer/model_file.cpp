@@ -21,6 +21,24 @@ std::int64_t ModelFile::weight_bytes() const {
   return n;
 }
 
+std::int64_t ModelFile::resident_bytes() const {
+  std::int64_t n = static_cast<std::int64_t>(embedding.nbytes() + final_ln_w.nbytes() +
+                                             final_ln_b.nbytes());
+  for (const auto& l : layers) {
+    if (l.empty()) continue;
+    const model::LayerWeights& w0 = l[0];  // the LayerNorms are shared by the shards
+    for (const Tensor* t : {&w0.ln_in_w, &w0.ln_in_b, &w0.ln_post_w, &w0.ln_post_b,
+                            &w0.ln_attn_out_w, &w0.ln_attn_out_b, &w0.ln_mlp_out_w,
+                            &w0.ln_mlp_out_b})
+      if (t->defined()) n += static_cast<std::int64_t>(t->nbytes());
+    // the row-parallel biases (dense, W2) are one tensor shared by the shards
+    n += static_cast<std::int64_t>(w0.dense.bias.nbytes() + w0.w2.bias.nbytes());
+    for (const auto& r : l)
+      n += r.qkv.bytes() + r.dense.weight_bytes() + r.w1.bytes() + r.w2.weight_bytes();
+  }
+  return n;
+}
+
 namespace {
 
 class Reader {
@@ -93,7 +111,7 @@ class Reader {
 
 }  // namespace
 
-ModelFile load_model_file(const std::string& path) {
+ModelFile load_model_file(const std::string& path, std::optional<int> shard) {
   if (!std::filesystem::exists(path)) throw InputError(fmt::format("{}: no such model file", path));
   std::unique_ptr<Reader> rd;
   try {
@@ -131,6 +149,11 @@ ModelFile load_model_file(const std::string& path) {
   if (N < 1 || c.num_heads % N != 0 || f % N != 0)
     throw InputError(
         fmt::format("{}: tp {} does not divide heads {} and f {}", path, N, c.num_heads, f));
+  if (shard && (*shard < 0 || *shard >= N))
+    throw InputError(fmt::format("{}: exported for tp {}, so there is no shard {} (run it with "
+                                 "mpirun -n {}, or in one process)",
+                                 path, N, *shard, N));
+  m.shard = shard ? *shard : -1;
   Tensor tok = r.read_bytes("tokenizer");
   m.tokenizer_bytes.assign(reinterpret_cast<const char*>(tok.raw()), tok.nbytes());
   m.embedding = r.read("embedding.weight", DType::f16, {V, h});
@@ -152,7 +175,7 @@ ModelFile load_model_file(const std::string& path) {
     const Tensor dense_b = r.read_f32(pre + kDense + ".bias", {h});
     const Tensor b2 = r.read_f32(pre + kW2 + ".bias", {h});
     std::vector<model::LayerWeights> L;
-    for (int k = 0; k < N; ++k) {
+    for (int k = shard ? *shard : 0; k < (shard ? *shard + 1 : N); ++k) {
       const std::string rp = tp_group(k) + pre;
       model::LayerWeights R = shared;
       R.qkv = r.linear(rp + kQkv, 3 * h / N, h, m.bits, m.group_size,

@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,14 +66,22 @@ struct ModelFile {
   Tensor final_ln_w, final_ln_b;  // f32 [h]
   // layers[l][r]: TP shard r of layer l as the layer's forward reads it (model/glm_layer.h):
   // the linears as stored with f32 biases (dense and W2 carry the replicated row-parallel
-  // bias on every shard), the LayerNorms f32 and shared by the shards.
+  // bias on every shard), the LayerNorms f32 and shared by the shards. A file loaded for one
+  // rank of a tensor-parallel group holds only its own shard: layers[l][0] is shard `shard`.
   std::vector<std::vector<model::LayerWeights>> layers;
+  int shard = -1;  // the one TP shard loaded, or -1: all of them
 
   std::int64_t weight_bytes() const;  // bytes the forward pass streams per token (head included)
+  // Bytes of the weights held in memory: the linears as stored, every bias and LayerNorm,
+  // the embedding and the final LayerNorm.
+  std::int64_t resident_bytes() const;
 };
 
 // Reads and checks a model file: format, version, every dataset's presence, dtype and
-// shape. InputError naming the file and the dataset or attribute otherwise.
-ModelFile load_model_file(const std::string& path);
+// shape. InputError naming the file and the dataset or attribute otherwise. With `shard`,
+// only that tensor-parallel shard's slices are read (plus the replicated tensors): what one
+// rank of `mpirun -n tp` holds.
+ModelFile load_model_file(const std::string& path, std::optional<int> shard = std::nullopt);
+
 
 }  // namespace glm::infer

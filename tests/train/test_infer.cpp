@@ -270,6 +270,38 @@ TEST(Infer, LayerNormPlacementsExportAndServe) {
   }
 }
 
+// A rank of a tensor-parallel group holds its share: 1/N of every linear and its bias (the
+// row-parallel biases whole), plus the replicated embedding and LayerNorms, counted here
+// from the config; the N ranks together hold the one-process weights plus N-1 copies of
+// the replicated parts.
+TEST(Infer, ARankLoadsOnlyItsShard) {
+  const std::string dir = test_dir("shard_bytes");
+  Saved s = save_tiny(dir);
+  const model::ModelConfig& c = s.rc.model;
+  const std::int64_t h = c.hidden_size, f = c.ffn_hidden_size, V = c.vocab_size, N = 2;
+  const std::string path = export_to(s, dir + "/tp2.h5", 16, 0, 2);
+  const std::int64_t replicated = V * h * 2 /*fp16 embedding*/ + 2 * h * 4 /*final LN*/ +
+                                  c.num_layers * (4 * h * 4 /*LNs*/ + 2 * h * 4 /*dense, W2 bias*/);
+  const std::int64_t linears = c.num_layers * ((3 * h * h + h * h + 2 * f * h + f * h) * 2 +
+                                               (3 * h + 2 * f) * 4 /*column-parallel biases*/);
+  std::int64_t total = 0;
+  for (int r = 0; r < N; ++r) {
+    const ModelFile m = load_model_file(path, r);
+    EXPECT_EQ(m.shard, r);
+    ASSERT_EQ(m.layers[0].size(), 1u);
+    EXPECT_EQ(m.resident_bytes(), replicated + linears / N) << "rank " << r;
+    total += m.resident_bytes();
+  }
+  EXPECT_EQ(load_model_file(path).resident_bytes(), replicated + linears);
+  EXPECT_EQ(total, N * replicated + linears);
+  try {
+    load_model_file(path, 2);
+    ADD_FAILURE() << "shard 2 of a tp 2 export must be refused";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("mpirun -n 2"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Infer, TensorParallelShardsMatchOneShard) {
   const std::string dir = test_dir("tp");
   Saved s = save_tiny(dir);

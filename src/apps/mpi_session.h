@@ -1,0 +1,49 @@
+// MPI for the lifetime of a program (also as a singleton without mpirun), and the
+// tensor-parallel group of the serving programs (glm-generate, glm-eval): every rank of the
+// job is one shard of a model file exported with --tp (infer/engine.h).
+#pragma once
+
+#include <mpi.h>
+
+#include <spdlog/spdlog.h>
+
+#include "infer/engine.h"
+#include "parallel/mpi_communicator.h"
+#include "parallel/topology.h"
+
+namespace glm::apps {
+
+struct MpiSession {
+  int rank = 0, size = 1;
+  MpiSession(int& argc, char**& argv) {
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+  }
+  ~MpiSession() { MPI_Finalize(); }
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+};
+
+// All ranks as one tensor-parallel group, collectives bounded by timeout_s as in training;
+// empty groups for a single process.
+inline parallel::ProcessGroups serving_groups(const MpiSession& mpi, double timeout_s) {
+  if (mpi.size == 1) return {};
+  return parallel::make_process_groups(parallel::Topology(1, mpi.size, 1, mpi.size),
+                                       MPI_COMM_WORLD, timeout_s);
+}
+
+// What one rank holds: its weights (its shard's linears, the replicated embedding and
+// LayerNorms) and its KV cache's bytes per token (its own heads).
+inline void log_serving_memory(const infer::Engine& engine, int rank, int ranks) {
+  const model::ModelConfig& c = engine.config();
+  const double kv_per_token = 2.0 * c.num_layers * c.hidden_size * 4 / engine.model().tp *
+                              (engine.tp_group() ? 1 : engine.model().tp);
+  spdlog::info("rank {} of {}: {:.1f} MB of weights resident ({}-bit linears, tp {}{}), KV cache "
+               "{:.1f} KB a token",
+               rank, ranks, engine.model().resident_bytes() / 1e6, engine.model().bits,
+               engine.model().tp, engine.tp_group() ? ", this rank's shard" : ", every shard",
+               kv_per_token / 1e3);
+}
+
+}  // namespace glm::apps
