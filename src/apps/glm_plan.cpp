@@ -13,6 +13,7 @@
 
 #include "apps/app_main.h"
 #include "apps/option_range.h"
+#include "plan/inference_plan.h"
 #include "plan/plan.h"
 
 namespace po = boost::program_options;
@@ -23,11 +24,15 @@ int run(int argc, char** argv) {
   std::string config_path, hardware, recompute, storage;
   int gpus = 0, dp = -1, tp = -1, pp = -1, zero = -1, micro_batch = -1, top = 15;
   double gpu_mem_gb = 0, efficiency = 0, target_fraction = 1.0;
-  bool search = false, json = false;
+  bool search = false, json = false, inference = false;
+  int bits = 4;
+  std::int64_t group_size = 0, batch = 1, context = 0;
   std::vector<std::string> sets;
   po::options_description desc(
       "glm-plan: memory per GPU and step time of a training layout (docs/planning.md).\n\n"
-      "Usage: glm-plan --config FILE --gpus N --hardware NAME|FILE [options]\n\nOptions");
+      "Usage: glm-plan --config FILE --gpus N --hardware NAME|FILE [options]\n"
+      "       glm-plan --inference --config FILE --gpus N --hardware NAME|FILE --bits 4|8|16\n\n"
+      "Options");
   // clang-format off
   desc.add_options()
     ("help,h", "show this help")
@@ -46,13 +51,22 @@ int run(int argc, char** argv) {
     ("gemm-efficiency", po::value(&efficiency), "achieved / peak on the step's FLOPs "
      "(replaces the hardware file's gemm_efficiency)")
     ("storage", po::value(&storage)->default_value("as-built"), "as-built (what this code "
-     "allocates) | 16bit (GLM-130B's storage: as-built without ZeRO's padded gradient copy)")
+     "allocates) | 16bit (GLM-130B's storage: as-built without ZeRO's padded gradient copy; "
+     "with --inference, the embedding cut by vocabulary and an fp16 KV cache)")
     ("target-fraction", po::value(&target_fraction), "share of positions that are loss "
      "targets, sizing the head's logits (default 1: every position)")
     ("search", po::bool_switch(&search), "rank every layout of --gpus (fitting first)")
     ("top", po::value(&top), "layouts shown by --search (default 15)")
     ("json", po::bool_switch(&json), "print the plan as JSON")
-    ("set", po::value(&sets)->composing(), "config override section.key=value (repeatable)");
+    ("set", po::value(&sets)->composing(), "config override section.key=value (repeatable)")
+    ("inference", po::bool_switch(&inference), "plan serving instead of training: --gpus GPUs "
+     "as one tensor-parallel group (mpirun -n N glm-generate), memory per GPU and a verdict")
+    ("bits", po::value(&bits)->default_value(4), "--inference: 16 (fp16), 8 or 4 (INT8/INT4)")
+    ("group-size", po::value(&group_size)->default_value(0), "--inference: inputs per INT8/INT4 "
+     "scale (0: one per row)")
+    ("batch", po::value(&batch)->default_value(1), "--inference: sequences at once")
+    ("context", po::value(&context)->default_value(0), "--inference: tokens per sequence "
+     "(0: model.seq_length)");
   // clang-format on
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -83,6 +97,35 @@ int run(int argc, char** argv) {
   // A layout changed by flags keeps the config's dp only when it still multiplies to --gpus.
   sets.push_back(fmt::format("parallel.dp={}", vm.count("dp") ? dp : 0));
 
+  if (inference) {
+    glm::apps::require_range<std::int64_t>(vm, "group-size", 0, std::int64_t{1} << 30);
+    glm::apps::require_range<std::int64_t>(vm, "batch", 1, std::int64_t{1} << 30);
+    glm::apps::require_range<std::int64_t>(vm, "context", 0, std::int64_t{1} << 30);
+    const glm::config::RunConfig rc = glm::config::load_run_config(config_path, sets);
+    const glm::plan::Hardware hw = glm::plan::load_hardware(hardware);
+    const glm::plan::InferencePlan p = glm::plan::plan_inference(
+        rc.model, {.bits = bits, .group_size = group_size, .gpus = gpus, .batch = batch,
+                   .context = context, .storage = storage},
+        hw);
+    if (json) {
+      std::cout << nlohmann::json{{"gpus", gpus}, {"bits", bits}, {"group_size", group_size},
+                                  {"batch", p.request.batch}, {"context", p.request.context},
+                                  {"storage", p.request.storage},
+                                  {"linear_bytes", p.linear_bytes},
+                                  {"scale_bytes", p.scale_bytes},
+                                  {"replicated_bytes", p.replicated_bytes},
+                                  {"kv_bytes", p.kv_bytes},
+                                  {"activation_bytes", p.activation_bytes},
+                                  {"total_bytes", p.total()}, {"usable_bytes", p.usable_bytes},
+                                  {"fits", p.fits()}, {"max_context", p.max_context},
+                                  {"max_batch", p.max_batch}}
+                       .dump(1)
+                << "\n";
+    } else {
+      std::cout << glm::plan::format_inference_plan(rc.model, p, hw);
+    }
+    return 0;
+  }
   glm::plan::PlanRequest req;
   req.config = glm::config::load_run_config(config_path, sets);
   if (vm.count("pp") && !vm.count("dp") && req.config.parallel.pipeline_first_last_layers >= 0) {

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <fmt/format.h>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "infer/generate.h"
 #include "infer/perplexity.h"
 #include "model/glm_model.h"
+#include "plan/inference_plan.h"
 #include "train/trainer.h"
 #include "train_test_util.h"
 
@@ -294,6 +296,19 @@ TEST(Infer, ARankLoadsOnlyItsShard) {
   }
   EXPECT_EQ(load_model_file(path).resident_bytes(), replicated + linears);
   EXPECT_EQ(total, N * replicated + linears);
+  // glm-plan --inference counts what a rank holds, weights and KV cache, for fp16 and INT4.
+  const plan::Hardware hw =
+      plan::load_hardware(std::string(GLM_SOURCE_DIR) + "/configs/hardware/a100-80g.json");
+  for (const auto& [bits, group] : {std::pair{16, 0}, std::pair{4, 32}}) {
+    const std::string file = export_to(s, fmt::format("{}/tp2_{}.h5", dir, bits), bits, group, 2);
+    const plan::InferencePlan p = plan::plan_inference(
+        c, {.bits = bits, .group_size = group, .gpus = 2, .batch = 1, .context = 40}, hw);
+    const ModelFile m = load_model_file(file, 1);
+    EXPECT_EQ(static_cast<std::int64_t>(p.linear_bytes + p.scale_bytes + p.replicated_bytes),
+              m.resident_bytes())
+        << bits << "-bit";
+    EXPECT_EQ(static_cast<std::int64_t>(p.kv_bytes), KVCache(c, 2, 40, Device::cpu(), 1).bytes());
+  }
   try {
     load_model_file(path, 2);
     ADD_FAILURE() << "shard 2 of a tp 2 export must be refused";
