@@ -96,7 +96,8 @@ TEST(InferCli, TensorParallelRanksServeLikeOneProcess) {
       "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe "
       "-x OMP_NUM_THREADS=1 -n ";
   const std::string valid = glm::testing::test_corpus() + "/valid.h5";
-  for (const auto& [tp, bits] : {std::pair{2, 16}, std::pair{2, 4}, std::pair{4, 8}}) {
+  for (const auto& [tp, bits] :
+       {std::pair{2, 16}, std::pair{2, 4}, std::pair{4, 8}, std::pair{4, 4}}) {
     const std::string model = fmt::format("{}/m_tp{}_b{}.h5", dir, tp, bits);
     CliResult ex = run(fmt::format("{}glm-export --load {}/ckpt --bits {} --group-size {} --tp {} "
                                    "--out {}",
