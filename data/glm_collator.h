@@ -47,11 +47,9 @@ class GLMCollator {
   GLMCollator(const CollatorConfig& config, const ObjectiveTokens& tokens, int seq_len,
               std::uint64_t seed);
 
-  // Raw tokens one sample consumes: the window length callers provide (T).
-  int window_length() const { return seq_len_; }
   SampleKind kind_of(std::int64_t global_index) const;
 
-  // One sample from raw (window_length() tokens) into row `row` of batch (allocated by
+  // One sample from raw (T tokens, the window callers provide) into row `row` of batch (allocated by
   // make_batch).
   void fill(model::Batch& batch, int row, std::span<const std::int32_t> raw,
             std::int64_t global_index) const;

@@ -120,13 +120,4 @@ std::string train_tokenizer(std::span<const std::string> documents,
   return model;
 }
 
-void train_tokenizer_files(const std::vector<std::string>& files, const std::string& model_path,
-                           const TokenizerTrainOptions& options) {
-  Corpus corpus = read_corpus(files);
-  std::vector<std::string> texts;
-  texts.reserve(corpus.documents.size());
-  for (Document& d : corpus.documents) texts.push_back(std::move(d.text));
-  write_file_atomically(model_path, train_tokenizer(texts, options));
-}
-
 }  // namespace glm::data

@@ -38,8 +38,4 @@ struct TokenizerTrainOptions {
 std::string train_tokenizer(std::span<const std::string> documents,
                             const TokenizerTrainOptions& options);
 
-// Reads `files` as a corpus (data/corpus.h), trains, and writes `model_path` atomically.
-void train_tokenizer_files(const std::vector<std::string>& files, const std::string& model_path,
-                           const TokenizerTrainOptions& options);
-
 }  // namespace glm::data

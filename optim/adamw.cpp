@@ -43,11 +43,6 @@ AdamW::AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig confi
 AdamW::AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig config, Tensor master)
     : AdamW(layout, config, full_range(*layout), std::move(master)) {}
 
-void AdamW::set_config(const AdamWConfig& config) {
-  config_ = config;
-  build_segments();  // decay_embedding may have changed
-}
-
 void AdamW::set_step_count(std::int64_t t) {
   GLM_CHECK(t >= 0, "AdamW: step count {} is negative", t);
   step_ = t;

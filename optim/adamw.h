@@ -78,7 +78,6 @@ class AdamW {
   void set_step_count(std::int64_t t);               // on checkpoint load
 
   const AdamWConfig& config() const { return config_; }
-  void set_config(const AdamWConfig& config);  // resume overrides (betas, wd, ...)
   ElementRange range() const { return range_; }
   const model::ParamLayout& layout() const { return *layout_; }
 

@@ -77,7 +77,6 @@ class Communicator {
   virtual void barrier() = 0;
 
   const CommStats& stats() const { return stats_; }
-  void reset_stats() { stats_.reset(); }
 
  protected:
   explicit Communicator(std::string name) : name_(std::move(name)) {}

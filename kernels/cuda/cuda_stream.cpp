@@ -56,9 +56,6 @@ Event::~Event() {
 }
 
 void Event::record(cudaStream_t s) { check(cudaEventRecord(e_, s), "cudaEventRecord"); }
-void Event::wait_on(cudaStream_t s) const {
-  check(cudaStreamWaitEvent(s, e_, 0), "cudaStreamWaitEvent");
-}
 void Event::synchronize() const { check(cudaEventSynchronize(e_), "cudaEventSynchronize"); }
 bool Event::done() const {
   cudaError_t e = cudaEventQuery(e_);
@@ -119,15 +116,6 @@ void* cublaslt_workspace() {
   ThreadHandles& h = handles_for_current_device();
   if (!h.workspace) check(cudaMalloc(&h.workspace, kCublasLtWorkspaceBytes), "cudaMalloc(workspace)");
   return h.workspace;
-}
-
-int device_count() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();
-    return 0;
-  }
-  return n;
 }
 
 int current_device() {

@@ -54,7 +54,6 @@ class Event {
 
   cudaEvent_t get() const { return e_; }
   void record(cudaStream_t s);
-  void wait_on(cudaStream_t s) const;  // s waits for this event (cudaStreamWaitEvent)
   void synchronize() const;
   bool done() const;
   float ms_since(const Event& start) const;  // both recorded with timing = true
@@ -87,8 +86,7 @@ cublasLtHandle_t cublaslt_handle();
 void* cublaslt_workspace();
 constexpr std::size_t kCublasLtWorkspaceBytes = std::size_t{32} << 20;
 
-// Number of CUDA devices (0 without a driver or a GPU) and the current device index.
-int device_count();
+// The current device index.
 int current_device();
 // Largest dynamic shared memory one block may opt into on the current device.
 int max_shared_memory_optin();

@@ -79,7 +79,7 @@ class Streamer {
 int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
   std::string model_path, prompt, device = "cpu", activations = "fp32";
   glm::infer::GenerateOptions o;
-  std::int64_t seed = 1234;
+  auto seed = static_cast<std::int64_t>(glm::infer::SamplingOptions{}.seed);
   po::options_description desc(
       "glm-generate: generate text with an exported model (glm-export).\n"
       "Without [MASK] in the prompt the text is continued ([gMASK]); each [MASK] in the\n"
@@ -99,7 +99,7 @@ int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
      "divide (multiply, if negative) the logit of every token already in the text by this (1 = off)")
     ("no-repeat-ngram-size", po::value(&o.repetition.no_repeat_ngram)->default_value(0),
      "never repeat an n-gram of this many tokens (0 = off)")
-    ("seed", po::value(&seed)->default_value(1234), "sampling seed (0 .. 2^63 - 1)")
+    ("seed", po::value(&seed)->default_value(seed), "sampling seed (0 .. 2^63 - 1)")
     ("device", po::value(&device)->default_value("cpu"), "cpu, or cuda (the first GPU; needs a CUDA build)")
     ("activations", po::value(&activations)->default_value("fp32"),
      "fp32 (exact), or int8: INT8/INT4 linears round their input per block of 32 and use "

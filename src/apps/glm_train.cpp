@@ -129,13 +129,13 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   }
   po::notify(vm);
   if (config_path.empty()) throw glm::InputError("--config is required (see --help)");
-  // The ranges of the config fields these options set (config/run_config.cpp), and a week
+  // The ranges of the config fields these options set (config/run_config.h), and a week
   // as the longest a collective may sensibly wait.
-  constexpr std::int64_t kMaxSteps = std::int64_t{1} << 40, kMaxSeed = std::int64_t{1} << 62;
-  glm::apps::require_range<std::int64_t>(vm, "train-iters", 1, kMaxSteps);
+  using glm::config::kMaxSeed, glm::config::kMaxTrainSteps;
+  glm::apps::require_range<std::int64_t>(vm, "train-iters", 1, kMaxTrainSteps);
   glm::apps::require_range<std::int64_t>(vm, "seed", 0, kMaxSeed);
-  glm::apps::require_range<std::int64_t>(vm, "save-interval", 0, kMaxSteps);
-  glm::apps::require_range<std::int64_t>(vm, "load-iter", 0, kMaxSteps);
+  glm::apps::require_range<std::int64_t>(vm, "save-interval", 0, kMaxTrainSteps);
+  glm::apps::require_range<std::int64_t>(vm, "load-iter", 0, kMaxTrainSteps);
   glm::apps::require_above<double>(vm, "collective-timeout", 0, 7 * 86400);
   glm::apps::require_range<double>(vm, "hang-timeout", 0, 7 * 86400);
   if (!data_dir.empty()) sets.push_back("train.data_dir=\"" + data_dir + "\"");

@@ -196,14 +196,14 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   t.get("precision", rc.train.precision, {"fp32", "fp16", "bf16", "auto"});
   t.get("recompute", rc.train.recompute, {"none", "full"});
   t.get("device", rc.train.device, {"cpu", "cuda"});
-  t.get("seed", rc.train.seed, 0, std::int64_t{1} << 62);
-  t.get("train_iters", rc.train.train_iters, 0, std::int64_t{1} << 40);
+  t.get("seed", rc.train.seed, 0, kMaxSeed);
+  t.get("train_iters", rc.train.train_iters, 1, kMaxTrainSteps);
   t.get("log_interval", rc.train.log_interval, 1, 1 << 30);
   t.get("eval_interval", rc.train.eval_interval, 0, 1 << 30);
   t.get("eval_iters", rc.train.eval_iters, 0, 1 << 20);
   t.get("data_dir", rc.train.data_dir, {});
   t.get("save_dir", rc.train.save_dir, {});
-  t.get("save_interval", rc.train.save_interval, 0, std::int64_t{1} << 40);
+  t.get("save_interval", rc.train.save_interval, 0, kMaxTrainSteps);
   t.get("keep_last", rc.train.keep_last, 0, 1 << 20);
   t.get("save_failure", rc.train.save_failure, {"stop", "continue"});
   // "auto" is settled here, so the run, its log and its checkpoints name what it trains in.

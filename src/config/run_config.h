@@ -31,6 +31,12 @@
 
 namespace glm::config {
 
+// The ranges of the train fields that glm-train also takes as options: one definition for
+// the config check and the option check.
+// train_iters is 1 ..; save_interval 0 (never) ..
+inline constexpr std::int64_t kMaxTrainSteps = std::int64_t{1} << 40;
+inline constexpr std::int64_t kMaxSeed = std::int64_t{1} << 62;
+
 struct TrainConfig {
   int micro_batch_size = 8;
   // fp32 | fp16 | bf16 (spec/precision.h); a config or --precision may say auto, which

@@ -34,7 +34,6 @@ MetricsLog::MetricsLog(const std::string& log_dir, std::int64_t total_steps)
 
 MetricsLog::~MetricsLog() = default;
 
-std::string MetricsLog::events_path() const { return events_ ? events_->path() : std::string(); }
 
 void MetricsLog::write(const nlohmann::json& j) {
   if (!out_.is_open()) return;

@@ -63,7 +63,6 @@ class MetricsLog {
   void log_config(std::int64_t step, const nlohmann::json& config);
 
   const std::string& path() const { return path_; }
-  std::string events_path() const;  // empty when no file is written
 
  private:
   void write(const nlohmann::json& j);

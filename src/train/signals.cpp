@@ -43,7 +43,6 @@ void start_stop_signal_thread() {
 }
 
 StopSignals stop_signals_received() { return g_stop_signals.load(); }
-void clear_stop_signals() { g_stop_signals.store(0); }
 
 std::string stop_signals_name(StopSignals s) {
   std::string name;

@@ -20,9 +20,8 @@ namespace glm::train {
 using StopSignals = unsigned;
 inline constexpr StopSignals kStopSigterm = 1, kStopSigusr1 = 2, kStopSigint = 4;
 
-// The signals received since the last clear (0: none).
+// The signals received since the program started (0: none).
 StopSignals stop_signals_received();
-void clear_stop_signals();
 std::string stop_signals_name(StopSignals s);  // "SIGTERM", "SIGTERM+SIGUSR1", "" for none
 
 // Blocks SIGTERM, SIGUSR1 and SIGINT in the calling thread, so in every thread it creates
