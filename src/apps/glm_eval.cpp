@@ -56,15 +56,8 @@ int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
   po::notify(vm);
   glm::apps::require_range<std::int64_t>(vm, "max-samples", 0, std::int64_t{1} << 40);
   const glm::Device dev = glm::infer::parse_device(device);
-  // Under mpirun -n N: one tensor-parallel shard of a --tp N export per rank; rank 0 prints.
-  const glm::parallel::ProcessGroups groups = glm::apps::serving_groups(mpi, 600);
-  if (mpi.rank != 0) std::cout.rdbuf(nullptr);
-  glm::infer::Engine engine(
-      glm::infer::load_model_file(model_path, mpi.size > 1 ? std::optional<int>(mpi.rank)
-                                                           : std::nullopt),
-      dev, groups.tp.get());
-  glm::apps::log_serving_memory(engine, mpi.rank, mpi.size);  // every rank's own
-  if (mpi.rank != 0) spdlog::set_level(spdlog::level::warn);
+  glm::apps::ServingRank serving = glm::apps::open_serving_rank(mpi, model_path, dev);
+  glm::infer::Engine& engine = *serving.engine;
   engine.set_activations(glm::infer::parse_activations(activations));
   glm::data::Tokenizer tok =
       glm::data::Tokenizer::from_bytes(engine.model().tokenizer_bytes, model_path + " (tokenizer)");

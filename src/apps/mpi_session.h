@@ -5,6 +5,11 @@
 
 #include <mpi.h>
 
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
 #include <spdlog/spdlog.h>
 
 #include "infer/engine.h"
@@ -44,6 +49,29 @@ inline void log_serving_memory(const infer::Engine& engine, int rank, int ranks)
                rank, ranks, engine.model().resident_bytes() / 1e6, engine.model().bits,
                engine.model().tp, engine.tp_group() ? ", this rank's shard" : ", every shard",
                kv_per_token / 1e3);
+}
+
+// One rank of a serving program: its groups and its engine (which keeps a pointer to the
+// tensor-parallel group, so they travel together). Under mpirun -n N each rank loads its own
+// shard of a --tp N export; ranks other than 0 print nothing on stdout and log only
+// warnings after reporting what they hold.
+struct ServingRank {
+  parallel::ProcessGroups groups;
+  std::unique_ptr<infer::Engine> engine;
+};
+
+inline ServingRank open_serving_rank(const MpiSession& mpi, const std::string& model_path,
+                                     Device device) {
+  ServingRank s;
+  s.groups = serving_groups(mpi, 600);
+  if (mpi.rank != 0) std::cout.rdbuf(nullptr);
+  s.engine = std::make_unique<infer::Engine>(
+      infer::load_model_file(model_path,
+                             mpi.size > 1 ? std::optional<int>(mpi.rank) : std::nullopt),
+      device, s.groups.tp.get());
+  log_serving_memory(*s.engine, mpi.rank, mpi.size);  // every rank's own
+  if (mpi.rank != 0) spdlog::set_level(spdlog::level::warn);
+  return s;
 }
 
 }  // namespace glm::apps
