@@ -165,7 +165,7 @@ StepResult Trainer::train_step() {
     }
   } else {
     ++state_.skipped_steps;
-    spdlog::warn("step {} skipped: {} (loss scale now {:g})", state_.step, r.skip_reason,
+    spdlog::warn("step {} skipped: {} (loss scale now {:g})", state_.step + 1, r.skip_reason,
                  scaler_.scale());
     if (spike_guard_.should_rollback() && !config_.spike_guard.recovery.enabled) {
       // Without automatic recovery, K outliers in a row at one level are a level shift,
