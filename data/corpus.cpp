@@ -1,4 +1,5 @@
 #include "data/corpus.h"
+#include "data/jsonl.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -110,6 +111,17 @@ std::vector<std::string> split_documents(std::string_view text) {
 }
 
 std::vector<std::string> read_documents(const std::string& path, const CorpusOptions& options) {
+  if (is_jsonl(path)) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw InputError(fmt::format("{}: no such input file", path));
+    std::vector<std::string> docs;
+    for (std::string& d : read_jsonl_documents(path, options.jsonl_key)) {
+      if (options.strip_terminal_codes) d = strip_terminal_codes(d);
+      if (d.find_first_not_of(" \t\r\n") != std::string::npos) docs.push_back(std::move(d));
+    }
+    if (docs.empty()) throw InputError(fmt::format("{}: contains no document (no text)", path));
+    return docs;
+  }
   std::string raw = read_file(path);
   std::string_view text = raw;
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // byte-order mark

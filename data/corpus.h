@@ -2,7 +2,9 @@
 // and separated by <eop> in a token dataset (docs/design.md section 6).
 //
 // A file in fortune format (Debian `fortunes`, `fortunes-zh`) holds documents separated by
-// lines that are exactly "%"; any other file holds paragraphs separated by blank lines.
+// lines that are exactly "%"; a JSON Lines file (*.jsonl, *.ndjson, either gzipped;
+// data/jsonl.h) one document per line, under a key; any other file holds paragraphs
+// separated by blank lines.
 // Every file must be strictly valid UTF-8 (an InputError names the file and line). By
 // default terminal codes are removed first: the fortune files colour their Chinese poems
 // with ANSI escapes and underline/embolden English text by overstriking (x BACKSPACE x),
@@ -20,6 +22,7 @@ namespace glm::data {
 
 struct CorpusOptions {
   bool strip_terminal_codes = true;  // ANSI escape sequences, overstrikes, CR, other C0 controls
+  std::string jsonl_key = "text";    // the text's key in JSON Lines files (data/jsonl.h)
 };
 
 struct Document {

@@ -125,7 +125,7 @@ PreprocessSummary preprocess(const PreprocessOptions& options) {
   // 1. Read the corpus and split it by document.
   auto t0 = std::chrono::steady_clock::now();
   summary.files = expand_inputs(options.inputs);
-  Corpus corpus = read_corpus(summary.files);
+  Corpus corpus = read_corpus(summary.files, {.jsonl_key = options.jsonl_key});
   std::vector<Document> train_docs, valid_docs;
   for (Document& d : corpus.documents)
     (is_valid_document(d.text, options.valid_fraction) ? valid_docs : train_docs)

@@ -23,6 +23,7 @@ struct PreprocessOptions {
   int workers = 0;            // encoding threads; 0: every core
   bool force = false;         // overwrite existing outputs
   int compression_level = 1;  // deflate level of the token datasets
+  std::string jsonl_key = "text";  // the text's key in JSON Lines inputs (data/jsonl.h)
 };
 
 struct SplitSummary {

@@ -1,6 +1,7 @@
 // Corpus reading: fortune and paragraph splitting, terminal-code stripping, strict UTF-8
 // with file:line errors, and input expansion.
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <string>
@@ -117,6 +118,63 @@ TEST(Corpus, DirectoryInputsSkipLinksIndexesAndHiddenFiles) {
   const std::string single = dir / "zeta";
   EXPECT_EQ(expand_inputs({dir.str(), single}),
             (Docs{dir / "alpha", dir / "notes.dat", dir / "zeta", single}));
+}
+
+}  // namespace
+}  // namespace glm::data
+
+// JSON Lines input (data/jsonl.h): one document per line under the key, plain or gzipped,
+// blank lines and empty texts skipped, the other input kinds' clean-up applied; a bad line is
+// an InputError naming the file, the line and the key.
+namespace glm::data {
+namespace {
+
+void write_gzip(const std::string& path, const std::string& text) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(gzwrite(f, text.data(), static_cast<unsigned>(text.size())),
+            static_cast<int>(text.size()));
+  gzclose(f);
+}
+
+TEST(Corpus, JsonLinesPlainAndGzipped) {
+  testing::ScratchDir dir;
+  const std::string lines =
+      "{\"text\": \"first document\\nwith two lines\", \"id\": 1}\n"
+      "\n"
+      "{\"text\": \"\", \"id\": 2}\n"
+      "{\"id\": 3, \"text\": \"\\u4e2d\\u6587 \\u001b[1mbold\\u001b[0m\"}\r\n"
+      "{\"text\": \"no newline at the end\"}";
+  testing::write_text(dir / "a.jsonl", lines);
+  write_gzip(dir / "b.jsonl.gz", lines);
+  const Docs want = {"first document\nwith two lines", "中文 bold", "no newline at the end"};
+  Corpus c = read_corpus({dir / "a.jsonl", dir / "b.jsonl.gz"});
+  ASSERT_EQ(c.documents.size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(c.documents[i].text, want[i % 3]) << i;
+    EXPECT_EQ(c.documents[i].source, static_cast<int>(i / 3));
+  }
+  testing::write_text(dir / "k.ndjson", "{\"content\": \"under another key\"}\n");
+  EXPECT_EQ(read_corpus({dir / "k.ndjson"}, {.jsonl_key = "content"}).documents[0].text,
+            "under another key");
+}
+
+TEST(Corpus, BadJsonLinesNameTheFileTheLineAndTheKey) {
+  testing::ScratchDir dir;
+  const std::string p = dir / "bad.jsonl";
+  testing::write_text(p, "{\"text\": \"ok\"}\n{\"text\": \"cut off\n");
+  expect_input_error([&] { read_corpus({p}); }, {p + ":2", "not a JSON line"});
+  testing::write_text(p, "{\"text\": \"ok\"}\n[1, 2]\n");
+  expect_input_error([&] { read_corpus({p}); }, {p + ":2", "expected a JSON object"});
+  testing::write_text(p, "{\"body\": \"ok\"}\n");
+  expect_input_error([&] { read_corpus({p}); }, {p + ":1", "\"text\"", "--jsonl-key"});
+  testing::write_text(p, "{\"text\": 7}\n");
+  expect_input_error([&] { read_corpus({p}); }, {p + ":1", "not text"});
+  testing::write_text(p, "{\"text\": \"\xff\"}\n");  // a byte that is not UTF-8
+  expect_input_error([&] { read_corpus({p}); }, {p + ":1"});
+  testing::write_text(p, "\n{\"text\": \"  \"}\n");
+  expect_input_error([&] { read_corpus({p}); }, {p, "no document"});
+  expect_input_error([&] { read_corpus({dir / "absent.jsonl.gz"}); }, {"absent.jsonl.gz"});
 }
 
 }  // namespace
