@@ -149,6 +149,29 @@ def check_stands_alone(source_dir, files):
     return problems
 
 
+ENV_READ = re.compile(r'getenv\("(GLM_[A-Z0-9_]+)"')
+
+
+def check_environment_table(source_dir, files):
+    """Every GLM_ variable the code reads is in docs/building-and-testing.md's table."""
+    table = open(os.path.join(source_dir, "docs", "building-and-testing.md"),
+                 encoding="utf-8").read()
+    listed = set(re.findall(r"^\| `(GLM_[A-Z0-9_]+)`", table, re.MULTILINE))
+    problems = []
+    for f in files:
+        if not f.endswith((".cpp", ".h", ".cu", ".cuh")) or f.startswith("tests/"):
+            continue
+        try:
+            text = open(os.path.join(source_dir, f), encoding="utf-8").read()
+        except (UnicodeDecodeError, OSError):
+            continue
+        for var in ENV_READ.findall(text):
+            if var not in listed:
+                problems.append(f"{f}: reads {var}, which docs/building-and-testing.md's "
+                                "environment table does not list")
+    return problems
+
+
 def main():
     source_dir, build_dir = sys.argv[1:3]
     readme = os.path.join(source_dir, "README.md")
@@ -159,6 +182,7 @@ def main():
     files = tracked_files(source_dir)
     problems += check_tour(readme, source_dir, files)
     problems += check_stands_alone(source_dir, files)
+    problems += check_environment_table(source_dir, files)
     for p in problems:
         print(p)
     if problems:
