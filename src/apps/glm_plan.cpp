@@ -122,7 +122,7 @@ int run(int argc, char** argv) {
                        .dump(1)
                 << "\n";
     } else {
-      std::cout << glm::plan::format_inference_plan(rc.model, p, hw);
+      std::cout << glm::plan::format_inference_plan(p, hw);
     }
     return 0;
   }

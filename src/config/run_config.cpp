@@ -75,10 +75,8 @@ nlohmann::json ResumeConfig::to_json() const {
   return j;
 }
 
-namespace {
-
 // The "resume" section: optional value overrides and [[begin, end], ...] skip ranges.
-ResumeConfig parse_resume(const nlohmann::json& j, const std::string& source) {
+ResumeConfig ResumeConfig::from_json(const nlohmann::json& j, const std::string& source) {
   ResumeConfig r;
   JsonFields f(j, "resume", source);
   auto optional = [&](const char* key, std::optional<double>& out, double lo, double hi) {
@@ -111,6 +109,9 @@ ResumeConfig parse_resume(const nlohmann::json& j, const std::string& source) {
   throw_if_problems(f.finish(), source);
   return r;
 }
+
+namespace {
+
 
 // "section.key=value" (or "section.object.key=value" for a nested object such as
 // spike_guard.recovery): value parsed as JSON when it is valid JSON, as a string otherwise.
@@ -179,7 +180,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   if (!egs_j.is_null())
     section([&] { rc.egs_schedule = optim::EgsSchedule::from_json(egs_j, source); });
 
-  section([&] { rc.resume = parse_resume(resume_j, source); });
+  section([&] { rc.resume = ResumeConfig::from_json(resume_j, source); });
 
   if (!parallel_j.is_null()) {
     JsonFields pj(parallel_j, "parallel", source);

@@ -92,6 +92,8 @@ struct ResumeConfig {
 
   bool has_value_overrides() const { return lr || lr_min || loss_scale || egs_alpha; }
   nlohmann::json to_json() const;
+  // The "resume" section (null: none); InputError naming the key otherwise.
+  static ResumeConfig from_json(const nlohmann::json& j, const std::string& source);
 };
 
 // The parallel layout of a run (docs/design.md section 4). A run setting: a checkpoint written in

@@ -6,7 +6,7 @@
 namespace glm::infer {
 
 KVCache::KVCache(const model::ModelConfig& c, int tp, int capacity, Device device, int shards)
-    : tp_(tp), shards_(shards < 0 ? tp : shards), capacity_(capacity), device_(device) {
+    : shards_(shards < 0 ? tp : shards), capacity_(capacity), device_(device) {
   GLM_CHECK(tp >= 1 && c.num_heads % tp == 0, "KVCache: tp {} vs {} heads", tp, c.num_heads);
   GLM_CHECK(shards_ >= 1 && shards_ <= tp, "KVCache: {} shards of tp {}", shards_, tp);
   const std::int64_t al = c.num_heads / tp, d = c.head_dim();

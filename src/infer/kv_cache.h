@@ -37,7 +37,7 @@ class KVCache {
   std::int64_t bytes() const;
 
  private:
-  int tp_, shards_, capacity_, length_ = 0;
+  int shards_, capacity_, length_ = 0;
   Device device_;
   std::vector<Tensor> k_, v_;
 };

@@ -107,8 +107,7 @@ InferencePlan plan_inference(const model::ModelConfig& c, const InferenceRequest
   return p;
 }
 
-std::string format_inference_plan(const model::ModelConfig& c, const InferencePlan& p,
-                                  const Hardware& hw) {
+std::string format_inference_plan(const InferencePlan& p, const Hardware& hw) {
   const InferenceRequest& r = p.request;
   const std::string weights =
       r.bits == 16 ? std::string("fp16")
@@ -139,7 +138,6 @@ std::string format_inference_plan(const model::ModelConfig& c, const InferencePl
                    "{}; largest batch at context {}: {}\n",
                    p.fits() ? "fits" : "does not fit", p.total() / kGiB, p.usable_bytes / kGiB,
                    r.batch, p.max_context, r.context, p.max_batch);
-  (void)c;
   return s;
 }
 

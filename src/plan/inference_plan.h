@@ -56,7 +56,6 @@ InferencePlan plan_inference(const model::ModelConfig& c, const InferenceRequest
                              const Hardware& hw);
 
 // A human-readable report of the plan (what glm-plan --inference prints).
-std::string format_inference_plan(const model::ModelConfig& c, const InferencePlan& p,
-                                  const Hardware& hw);
+std::string format_inference_plan(const InferencePlan& p, const Hardware& hw);
 
 }  // namespace glm::plan

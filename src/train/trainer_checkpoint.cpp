@@ -3,6 +3,7 @@
 // overrides (config/resume_check.h).
 #include <algorithm>
 #include <chrono>
+#include <tuple>
 #include <filesystem>
 
 #include <fmt/ranges.h>
@@ -22,29 +23,24 @@ namespace {
 // every later resume from it: its skip ranges join ours, and its value overrides apply
 // unless this run sets its own.
 void adopt_saved_resume(config::ResumeConfig& ours, const nlohmann::json& saved_config,
-                        std::vector<std::string>& notes) {
-  const nlohmann::json saved = saved_config.value("resume", nlohmann::json::object());
-  if (!saved.is_object()) return;
-  if (saved.contains("skip_samples") && saved["skip_samples"].is_array())
-    for (const auto& r : saved["skip_samples"]) {
-      if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() || !r[1].is_number_integer())
-        continue;
-      const config::SkipRange range{r[0].get<std::int64_t>(), r[1].get<std::int64_t>()};
-      if (std::find(ours.skip_samples.begin(), ours.skip_samples.end(), range) !=
-          ours.skip_samples.end())
-        continue;
-      ours.skip_samples.push_back(range);
-      notes.push_back(fmt::format("resume.skip_samples [{}, {}) kept from the checkpoint",
-                                  range.begin, range.end));
+                        const std::string& meta_path, std::vector<std::string>& notes) {
+  const config::ResumeConfig saved = config::ResumeConfig::from_json(
+      saved_config.value("resume", nlohmann::json()), meta_path);
+  for (const config::SkipRange& range : saved.skip_samples) {
+    if (std::find(ours.skip_samples.begin(), ours.skip_samples.end(), range) !=
+        ours.skip_samples.end())
+      continue;
+    ours.skip_samples.push_back(range);
+    notes.push_back(fmt::format("resume.skip_samples [{}, {}) kept from the checkpoint",
+                                range.begin, range.end));
+  }
+  for (auto [key, mine, theirs] : {std::tuple{"lr", &ours.lr, saved.lr},
+                                   std::tuple{"lr_min", &ours.lr_min, saved.lr_min},
+                                   std::tuple{"egs_alpha", &ours.egs_alpha, saved.egs_alpha}})
+    if (!*mine && theirs) {
+      *mine = theirs;
+      notes.push_back(fmt::format("resume.{} {:g} kept from the checkpoint", key, *theirs));
     }
-  auto adopt = [&](const char* key, std::optional<double>& mine) {
-    if (mine || !saved.contains(key) || !saved[key].is_number()) return;
-    mine = saved[key].get<double>();
-    notes.push_back(fmt::format("resume.{} {:g} kept from the checkpoint", key, *mine));
-  };
-  adopt("lr", ours.lr);
-  adopt("lr_min", ours.lr_min);
-  adopt("egs_alpha", ours.egs_alpha);
 }
 
 }  // namespace
@@ -120,7 +116,7 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
   checkpoint::verify_checkpoint_files(path, meta);
   std::vector<std::string> notes;
   config::RunConfig wanted = config_;
-  adopt_saved_resume(wanted.resume, meta.config, notes);
+  adopt_saved_resume(wanted.resume, meta.config, meta_path, notes);
   config::RunConfig rc = config::reconcile_resume_config(wanted, meta.config, meta_path, notes);
   const checkpoint::CheckpointLayout here = checkpoint_meta().layout;
   if (meta.layout != here)
