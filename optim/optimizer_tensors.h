@@ -1,16 +1,25 @@
 // The optimizer state a checkpoint stores for one rank: fp32 master weights and Adam
-// moments over the rank's parameter layout, each one flat f32 [layout.total()] buffer
-// (parameters at ParamSpec::offset; the alignment padding between them is not saved).
+// moments over a range of the rank's parameter layout (parameters at ParamSpec::offset; the
+// alignment padding between them is not saved). The range is the whole flat buffer
+// [0, layout.total()) or one DP rank's ZeRO-1 shard of it, cut anywhere: each tensor is
+// flat f32 [range.size()], element i being flat element range.begin + i.
 #pragma once
 
+#include <optional>
+
 #include "core/tensor.h"
+#include "optim/param_range.h"
 #include "spec/param_layout.h"
 
 namespace glm::optim {
 
 struct OptimizerTensors {
   const model::ParamLayout* layout = nullptr;
+  // A tensor left undefined is neither written nor read (glm-export reads the master only).
   Tensor master, exp_avg, exp_avg_sq;
+  std::optional<ElementRange> range;  // the part of the flat buffer held; none: all of it
+
+  ElementRange flat_range() const { return range ? *range : full_range(*layout); }
 };
 
 }  // namespace glm::optim

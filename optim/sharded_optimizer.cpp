@@ -70,7 +70,7 @@ namespace {
 OptimizerTensors on_host(const OptimizerTensors& t) {
   if (t.master.device().is_cpu()) return t;
   return {t.layout, t.master.to(Device::cpu()), t.exp_avg.to(Device::cpu()),
-          t.exp_avg_sq.to(Device::cpu())};
+          t.exp_avg_sq.to(Device::cpu()), t.range};
 }
 
 }  // namespace
@@ -97,37 +97,31 @@ void ShardedOptimizer::write_params() {
 
 OptimizerTensors ShardedOptimizer::state() {
   if (!plan_)
-    return {layout_.get(), adamw_->master(), adamw_->exp_avg(), adamw_->exp_avg_sq()};
+    return {layout_.get(), adamw_->master(), adamw_->exp_avg(), adamw_->exp_avg_sq(),
+            std::nullopt};
   const std::int64_t total = layout_->total();
   OptimizerTensors t{layout_.get(), Tensor::empty({total}, DType::f32),
-                     Tensor::empty({total}, DType::f32), Tensor::empty({total}, DType::f32)};
+                     Tensor::empty({total}, DType::f32), Tensor::empty({total}, DType::f32),
+                     std::nullopt};
   gather(adamw_->master(), t.master);
   gather(adamw_->exp_avg(), t.exp_avg);
   gather(adamw_->exp_avg_sq(), t.exp_avg_sq);
   return t;
 }
 
-OptimizerTensors ShardedOptimizer::host_state() { return on_host(state()); }
+OptimizerTensors ShardedOptimizer::own_state() {
+  return on_host({layout_.get(), adamw_->master(), adamw_->exp_avg(), adamw_->exp_avg_sq(), range_});
+}
 
 void ShardedOptimizer::load_state(const std::function<void(const OptimizerTensors&)>& read) {
-  if (plan_) {
-    // Whole tensors are read; this rank keeps its shard of them.
-    const std::int64_t total = layout_->total();
-    OptimizerTensors full{layout_.get(), Tensor::empty({total}, DType::f32),
-                          Tensor::empty({total}, DType::f32), Tensor::empty({total}, DType::f32)};
-    read(full);
-    adamw_->master().copy_from(full.master.slice(0, range_.begin, range_.end));
-    adamw_->exp_avg().copy_from(full.exp_avg.slice(0, range_.begin, range_.end));
-    adamw_->exp_avg_sq().copy_from(full.exp_avg_sq.slice(0, range_.begin, range_.end));
-  } else if (adamw_->master().device().is_cpu()) {
-    read(state());  // straight into this optimizer's buffers
-  } else {
-    const OptimizerTensors host = host_state();
-    read(host);
-    adamw_->master().copy_from(host.master);
-    adamw_->exp_avg().copy_from(host.exp_avg);
-    adamw_->exp_avg_sq().copy_from(host.exp_avg_sq);
-  }
+  const OptimizerTensors own{layout_.get(), adamw_->master(), adamw_->exp_avg(),
+                             adamw_->exp_avg_sq(), range_};
+  if (own.master.device().is_cpu()) return read(own);  // straight into this optimizer's buffers
+  const OptimizerTensors host = on_host(own);
+  read(host);
+  adamw_->master().copy_from(host.master);
+  adamw_->exp_avg().copy_from(host.exp_avg);
+  adamw_->exp_avg_sq().copy_from(host.exp_avg_sq);
 }
 
 }  // namespace glm::optim

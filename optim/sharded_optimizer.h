@@ -2,7 +2,8 @@
 // either over the whole buffer or, with ZeRO-1 (docs/design.md section 4), over this rank's
 // contiguous shard of it, the master weights and Adam moments split over the DP group.
 // It owns the master weights, the moments, the ZeRO-1 exchange buffers and its range, runs
-// the ZeRO-1 collectives, and saves and loads its own state as whole tensors.
+// the ZeRO-1 collectives, and hands out and restores its own range of the state (a checkpoint
+// holds each rank's range as written, so nothing is gathered to save or load).
 //
 // Sharded, a step is: reduce_grads() reduce-scatters the flat gradients, so this rank holds
 // the summed gradients of its shard; step() runs AdamW on its shard and all-gathers the
@@ -18,7 +19,7 @@
 //                        &initial_fp32_values);
 //   Tensor g = opt.reduce_grads(model.grads().flat());   // collective when sharded
 //   opt.step(g, lr, clip / loss_scale);
-//   OptimizerTensors whole = opt.state();                 // for a checkpoint (collective)
+//   OptimizerTensors mine = opt.own_state();              // for a checkpoint (no collective)
 #pragma once
 
 #include <functional>
@@ -70,11 +71,12 @@ class ShardedOptimizer {
   // Whole tensors over the layout: views of this optimizer's own buffers when unsharded,
   // gathered from every rank's shard when sharded (a collective: all DP ranks call it).
   OptimizerTensors state();
-  // state() in host memory, as checkpoint files are written.
-  OptimizerTensors host_state();
-  // Restores master weights and moments from whole tensors: `read` fills whole host
-  // tensors over the layout (a checkpoint loader), and this rank keeps its range of them.
-  // The step count is restored separately (set_step_count).
+  // This rank's range() of the state in host memory (views of its buffers on the CPU), as
+  // its checkpoint file holds it. No collective.
+  OptimizerTensors own_state();
+  // Restores master weights and moments: `read` fills host tensors over range() (a
+  // checkpoint loader reading only what this rank holds). The step count is restored
+  // separately (set_step_count).
   void load_state(const std::function<void(const OptimizerTensors&)>& read);
 
   const AdamW& adamw() const { return *adamw_; }

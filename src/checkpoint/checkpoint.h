@@ -92,6 +92,8 @@ CheckpointMeta read_checkpoint_meta(const std::string& dir);
 
 // Every rank file listed is present with its recorded size and SHA-256.
 void verify_checkpoint_files(const std::string& dir, const CheckpointMeta& meta);
+// The same for one of them: InputError naming the file and the rank that wrote it.
+void verify_checkpoint_file(const std::string& dir, const CheckpointFile& file);
 // Every piece listed is in its rank file with the recorded attributes, f32 datasets of the
 // recorded shape, and the pieces of each tensor cover it exactly (completeness).
 void verify_checkpoint_pieces(const std::string& dir, const CheckpointMeta& meta);
@@ -102,12 +104,16 @@ SaveResult save_checkpoint_files(const std::string& save_root, CheckpointMeta me
                                  int keep_last);
 
 // A parallel run's save, called by every rank of `world`: world rank 0 prepares and
-// publishes the directory; the ranks with `writes` (DP rank 0 of each TP x PP position)
-// each write their rank file with their primary pieces. `writers` lists every writing
-// rank and its model shard (so rank 0 can describe all files in meta.json).
+// publishes the directory; the ranks with `writes` each write their rank file with their
+// primary pieces: without ZeRO, DP rank 0 of each TP x PP position (its whole layout); with
+// ZeRO-1, every DP rank (its own shard of master weights and moments, nothing gathered).
+// Each writer hashes its own file; the sizes and digests reach rank 0 in one sum. `writers`
+// lists every writing rank with its model shard and range (so rank 0 can describe all files
+// in meta.json).
 struct RankShard {
   int rank = 0;
   model::ModelShard shard;
+  std::optional<optim::ElementRange> range;  // a ZeRO-1 shard of the flat buffer; none: all
 };
 struct CollectiveSave {
   parallel::Communicator* world = nullptr;
@@ -119,15 +125,20 @@ SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMe
                                       const OptimizerTensors& tensors, int keep_last,
                                       const CollectiveSave& group);
 
-// The ranks that write checkpoint files: DP rank 0 of every (tp, stage) position, as
-// world rank tp + TP * DP * stage (parallel/topology.h), with their shards.
+// The ranks that write checkpoint files, as world rank tp + TP * (dp + DP * stage)
+// (parallel/topology.h) with their shards: DP rank 0 of every (tp, stage) position, or with
+// ZeRO-1 over dp > 1 every rank, with its range as optim::ShardedOptimizer cuts it.
 std::vector<RankShard> checkpoint_writers(const model::ModelConfig& c,
                                           const config::ParallelConfig& p);
 
-// Reads the pieces of `out.layout`'s parameters into out's tensors, re-cut from whatever
-// layout wrote the checkpoint: each stored piece's overlap with this rank's box is copied
-// (by global offsets), and the box must be covered completely. Any checkpoint therefore
-// loads into any layout, including one process (a one-process layout gives full tensors).
+// Reads the elements of out.flat_range() of `out.layout`'s parameters into out's tensors
+// (those defined), re-cut from whatever layout wrote the checkpoint: each stored piece's
+// overlap with this rank's part of each box is copied (by global offsets and flat ranges),
+// and that part must be covered completely. Only the rank files that hold a needed element
+// are opened, and each is checked against meta.json's size and SHA-256 first, by this
+// process alone (an InputError names the file and its writing rank). Any checkpoint
+// therefore loads into any layout, whole or ZeRO-cut, including one process; one stored
+// piece's dataset is the most held in memory beyond `out`.
 void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
                             const OptimizerTensors& out);
 

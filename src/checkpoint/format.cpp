@@ -224,14 +224,18 @@ CheckpointMeta CheckpointMeta::from_json(const nlohmann::json& j, const std::str
     }
     m.files.push_back(std::move(file));
   }
-  // DP rank 0 of each TP x PP position writes (the DP replicas hold the same state).
+  // DP rank 0 of each TP x PP position writes (the DP replicas hold the same state), or with
+  // ZeRO-1 over dp > 1 every rank writes its shard.
   if (m.layout.world_size != m.layout.dp * m.layout.tp * m.layout.pp)
     throw InputError(fmt::format("{}: layout world_size {} != dp {} x tp {} x pp {}", source,
                                  m.layout.world_size, m.layout.dp, m.layout.tp, m.layout.pp));
-  if (static_cast<int>(m.files.size()) != m.layout.tp * m.layout.pp)
-    throw InputError(fmt::format("{}: {} rank files listed; a layout with tp {} x pp {} writes {}",
-                                 source, m.files.size(), m.layout.tp, m.layout.pp,
-                                 m.layout.tp * m.layout.pp));
+  const bool sharded = m.layout.zero && m.layout.dp > 1;
+  const int writers = m.layout.tp * m.layout.pp * (sharded ? m.layout.dp : 1);
+  if (static_cast<int>(m.files.size()) != writers)
+    throw InputError(fmt::format("{}: {} rank files listed; a layout with dp {} tp {} x pp {}{} "
+                                 "writes {}",
+                                 source, m.files.size(), m.layout.dp, m.layout.tp, m.layout.pp,
+                                 sharded ? " and ZeRO-1" : "", writers));
   return m;
 }
 

@@ -1,8 +1,9 @@
 // The on-disk checkpoint format (docs/design.md section 7): names, constants and meta.json.
 //
-// Rank file `rank_<world rank:05d>.h5` (one per TP x PP position of the layout that wrote
-// it, written by that position's DP rank 0; TP-replicated tensors and the last stage's
-// tied-embedding copy are written once, by their primary holder):
+// Rank file `rank_<world rank:05d>.h5`: one per TP x PP position of the layout that wrote
+// it, written by that position's DP rank 0, or with ZeRO-1 one per world rank, each DP rank
+// writing its own shard; TP-replicated tensors and the last stage's tied-embedding copy are
+// written once, by their primary holder:
 //   root attributes   format = "glm-train-checkpoint", version = "1", rank, step (strings)
 //   /<param name>/    one group per parameter piece the rank holds, e.g.
 //                     /layers.3.mlp.dense_h_to_4h.weight/, with
@@ -11,9 +12,9 @@
 //       exp_avg_sq    f32, Adam second moment v
 //     attributes (int64 arrays) global_shape (the full tensor), offset (where the piece's
 //       block starts in it), shape (the block), flat_range [begin, end) (the part of the
-//       block held, row-major). Saves write whole blocks (a ZeRO-1 run gathers its shards
-//       first), so flat_range is [0, numel) and the datasets have the block's shape; the
-//       reader also takes a cut of a block, stored 1-D [end - begin].
+//       block held, row-major). A whole block (flat_range [0, numel)) is stored in the
+//       block's shape; a cut of one (a ZeRO-1 shard boundary runs through it) is stored
+//       1-D [end - begin].
 // A piece is therefore self-describing: any layout can re-cut it by global coordinates.
 //
 // meta.json (written after the rank files; see CheckpointMeta::to_json for the keys):

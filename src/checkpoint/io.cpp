@@ -27,6 +27,7 @@
 #include "core/test_hold.h"
 #include "data/atomic_file.h"
 #include "optim/param_range.h"
+#include "parallel/data_parallel.h"
 
 namespace glm::checkpoint {
 namespace fs = std::filesystem;
@@ -42,19 +43,17 @@ void maybe_crash(std::string_view point) {
   }
 }
 
-// The pieces a rank writes: its primary parameter pieces (copies are written by their
-// primary holder), each a whole box.
-std::vector<TensorPiece> pieces_of(const model::ParamLayout& layout) {
+// The pieces a rank writes: the primary parameter pieces inside its range (copies are written
+// by their primary holder), each a whole box, or the cut of one that the range holds.
+std::vector<TensorPiece> pieces_of(const model::ParamLayout& layout, optim::ElementRange range) {
   std::vector<TensorPiece> pieces;
-  for (const auto& s : layout.specs())
+  for (const optim::ParamPiece& p : optim::pieces_in_range(layout, range)) {
+    const model::ParamSpec& s = layout.specs()[static_cast<std::size_t>(p.spec_index)];
     if (s.primary)
-      pieces.push_back({s.name, s.global_shape, s.global_offset, s.box_shape, 0, s.numel()});
+      pieces.push_back({s.name, s.global_shape, s.global_offset, s.box_shape, p.in_param,
+                        p.in_param + p.flat.size()});
+  }
   return pieces;
-}
-
-// The piece of one parameter inside a flat [layout.total()] tensor, shaped as its box.
-Tensor piece_view(const Tensor& flat, const model::ParamSpec& spec) {
-  return flat.slice(0, spec.offset, spec.offset + spec.numel()).view(spec.box_shape);
 }
 
 void write_rank_file(const std::string& path, int rank, std::int64_t step,
@@ -65,14 +64,18 @@ void write_rank_file(const std::string& path, int rank, std::int64_t step,
   f.set_attr("rank", std::to_string(rank));
   f.set_attr("step", std::to_string(step));
   const Tensor* sources[] = {&t.master, &t.exp_avg, &t.exp_avg_sq};
-  for (const auto& spec : t.layout->specs()) {
+  for (const optim::ParamPiece& p : optim::pieces_in_range(*t.layout, t.flat_range())) {
+    const model::ParamSpec& spec = t.layout->specs()[static_cast<std::size_t>(p.spec_index)];
     if (!spec.primary) continue;
-    for (int k = 0; k < 3; ++k)
-      f.write(spec.name + "/" + kPieceDatasets[k], piece_view(*sources[k], spec));
+    const bool whole = p.flat.size() == spec.numel();
+    for (int k = 0; k < 3; ++k) {
+      Tensor data = sources[k]->slice(0, p.local_begin, p.local_begin + p.flat.size());
+      f.write(spec.name + "/" + kPieceDatasets[k], whole ? data.view(spec.box_shape) : data);
+    }
     f.set_int_attr(spec.name, "global_shape", spec.global_shape);
     f.set_int_attr(spec.name, "offset", spec.global_offset);
     f.set_int_attr(spec.name, "shape", spec.box_shape);
-    f.set_int_attr(spec.name, "flat_range", {0, spec.numel()});
+    f.set_int_attr(spec.name, "flat_range", {p.in_param, p.in_param + p.flat.size()});
   }
   f.close();  // a full disk shows here at the latest, not in a destructor
 }
@@ -219,42 +222,56 @@ fs::path begin_save(const std::string& save_root, std::int64_t step) {
   return tmp;
 }
 
-// Checkpoint files are written from and read into host memory: a trainer on a GPU passes
-// host copies (a device pointer here would be read or written by HDF5 directly).
+// Checkpoint files are written from host memory: a trainer on a GPU passes host copies (a
+// device pointer here would be read by HDF5 directly).
 void require_host(const char* op, const OptimizerTensors& t) {
   GLM_CHECK(t.layout != nullptr, "{}: no layout", op);
+  const std::int64_t n = t.flat_range().size();
   for (const Tensor* x : {&t.master, &t.exp_avg, &t.exp_avg_sq})
-    GLM_CHECK(x->device().is_cpu(), "{}: optimizer tensors must be in host memory, got {}", op,
-              x->describe());
+    GLM_CHECK(x->device().is_cpu() && x->numel() == n && x->dtype() == DType::f32,
+              "{}: optimizer tensors must be in host memory, f32 [{}], got {}", op, n, x->describe());
 }
 
-// Step 2, once per writing rank: its rank file, fsynced.
-void write_rank(const fs::path& tmp, int rank, std::int64_t step, const OptimizerTensors& t) {
+// A rank file as meta.json lists it: what its writer holds, and the size and SHA-256 the
+// writer measured.
+struct WrittenFile {
+  int rank = 0;
+  const model::ParamLayout* layout = nullptr;
+  optim::ElementRange range;
+  std::int64_t bytes = 0;
+  std::string sha256;
+};
+
+// Step 2, once per writing rank: its rank file, fsynced, then hashed by the rank that wrote it
+// (each writer hashes its own file, in parallel with the others).
+WrittenFile write_rank(const fs::path& tmp, int rank, std::int64_t step,
+                       const OptimizerTensors& t) {
   require_host("save_checkpoint", t);
   const fs::path rank_path = tmp / rank_file_name(rank);
   write_rank_file(rank_path.string(), rank, step, t);
   fsync_file(rank_path.string());
+  return {rank, t.layout, t.flat_range(), static_cast<std::int64_t>(fs::file_size(rank_path)),
+          sha256_file_hex(rank_path.string())};
 }
 
 // Step 3: meta.json describing every rank file, then the atomic publication.
 SaveResult publish(const std::string& save_root, const fs::path& tmp, CheckpointMeta meta,
-                   const std::vector<std::pair<int, const model::ParamLayout*>>& writers,
-                   int keep_last, std::chrono::steady_clock::time_point t0) {
+                   const std::vector<WrittenFile>& written, int keep_last,
+                   std::chrono::steady_clock::time_point t0) {
   maybe_crash("after_files");
   hold_if_testing("save_step", meta.step);  // rank files written, unpublished
   const fs::path root(save_root);
   meta.tensors.clear();
   meta.files.clear();
   std::unordered_map<std::string, bool> listed;
-  for (const auto& [rank, layout] : writers) {
-    for (const auto& s : layout->specs())
+  for (const WrittenFile& w : written) {
+    for (const auto& s : w.layout->specs())
       if (!listed[s.name]) {
         listed[s.name] = true;
         meta.tensors.push_back({s.name, s.global_shape});
       }
-    const fs::path path = tmp / rank_file_name(rank);
-    meta.files.push_back({rank_file_name(rank), rank, static_cast<std::int64_t>(fs::file_size(path)),
-                          sha256_file_hex(path.string()), pieces_of(*layout)});
+    meta.files.push_back(
+        {rank_file_name(w.rank), w.rank, w.bytes, w.sha256, pieces_of(*w.layout, w.range)});
   }
   const fs::path meta_path = tmp / kMetaFile;
   {
@@ -319,11 +336,8 @@ SaveResult save_checkpoint_files(const std::string& save_root, CheckpointMeta me
   const fs::path tmp = fs::path(save_root) / (iter_dir_name(meta.step) + ".tmp");
   try {
     begin_save(save_root, meta.step);
-    std::vector<std::pair<int, const model::ParamLayout*>> writers;
-    for (const auto& [rank, t] : ranks) {
-      write_rank(tmp, rank, meta.step, t);
-      writers.push_back({rank, t.layout});
-    }
+    std::vector<WrittenFile> writers;
+    for (const auto& [rank, t] : ranks) writers.push_back(write_rank(tmp, rank, meta.step, t));
     return publish(save_root, tmp, std::move(meta), writers, keep_last, t0);
   } catch (const SystemError& e) {
     throw_save_failed(save_root, tmp, e.what());
@@ -362,18 +376,41 @@ SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMe
   agree([&] {
     if (leader) begin_save(save_root, meta.step);
   });
+  WrittenFile mine;
   agree([&] {
-    if (group.writes) write_rank(tmp, group.world_rank, meta.step, tensors);
+    if (group.writes) mine = write_rank(tmp, group.world_rank, meta.step, tensors);
   });
+  // Every writer's size and SHA-256 reach rank 0 (for meta.json) in one sum: a slot of
+  // 1 + 32 values per world rank, the size and the digest's bytes, each exact in a double.
+  constexpr std::size_t kSlot = 33;
+  const int world = group.world->size();
+  std::vector<double> digests(static_cast<std::size_t>(world) * kSlot, 0.0);
+  if (group.writes) {
+    double* slot = digests.data() + static_cast<std::size_t>(group.world_rank) * kSlot;
+    slot[0] = static_cast<double>(mine.bytes);
+    for (std::size_t i = 0; i < 32; ++i)
+      slot[1 + i] = std::stoi(mine.sha256.substr(2 * i, 2), nullptr, 16);
+  }
+  group.world->all_reduce_sum(digests);
   SaveResult r;
   agree([&] {
     if (leader) {
       std::vector<model::ParamLayout> layouts;
       layouts.reserve(group.writers.size());
       for (const auto& w : group.writers) layouts.emplace_back(tensors.layout->config(), w.shard);
-      std::vector<std::pair<int, const model::ParamLayout*>> writers;
-      for (std::size_t i = 0; i < layouts.size(); ++i)
-        writers.push_back({group.writers[i].rank, &layouts[i]});
+      std::vector<WrittenFile> writers;
+      for (std::size_t i = 0; i < layouts.size(); ++i) {
+        const RankShard& w = group.writers[i];
+        GLM_CHECK(w.rank >= 0 && w.rank < world, "checkpoint writer rank {} outside the world of {}",
+                  w.rank, world);
+        const double* slot = digests.data() + static_cast<std::size_t>(w.rank) * kSlot;
+        std::string sha;
+        for (std::size_t k = 0; k < 32; ++k)
+          sha += fmt::format("{:02x}", static_cast<int>(slot[1 + k]));
+        writers.push_back({w.rank, &layouts[i],
+                           w.range ? *w.range : optim::full_range(layouts[i]),
+                           static_cast<std::int64_t>(slot[0]), sha});
+      }
       r = publish(save_root, tmp, std::move(meta), writers, keep_last, t0);
     } else {
       r.dir = (fs::path(save_root) / iter_dir_name(meta.step)).string();
@@ -436,9 +473,40 @@ CheckpointMeta read_checkpoint_meta(const std::string& dir) {
   return CheckpointMeta::from_json(j, path);
 }
 
+namespace {
+
+// Calls f(dst, src, n) for every run of elements that both `mine` (the block of `spec`, of
+// which this rank holds the row-major flat range [mine_begin, mine_end)) and the stored piece
+// `p` hold: dst counts from mine_begin, src from the start of p's stored data.
+template <class F>
+void overlap_runs(const model::ParamSpec& spec, std::int64_t mine_begin, std::int64_t mine_end,
+                  const TensorPiece& p, F&& f) {
+  const Box mine = spec.box();
+  const Box theirs{p.offset, p.shape};
+  const auto common = intersect(mine, theirs);
+  if (!common) return;
+  for_each_run(mine, theirs, *common, [&](std::int64_t in_mine, std::int64_t in_theirs,
+                                          std::int64_t n) {
+    const std::int64_t lo = std::max({std::int64_t{0}, mine_begin - in_mine,
+                                      p.flat_begin - in_theirs});
+    const std::int64_t hi = std::min({n, mine_end - in_mine, p.flat_end - in_theirs});
+    if (lo < hi) f(in_mine + lo - mine_begin, in_theirs + lo - p.flat_begin, hi - lo);
+  });
+}
+
+}  // namespace
+
 void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
                             const OptimizerTensors& out) {
-  require_host("load_optimizer_tensors", out);
+  GLM_CHECK(out.layout != nullptr, "load_optimizer_tensors: no layout");
+  const optim::ElementRange range = out.flat_range();
+  const Tensor* targets[] = {&out.master, &out.exp_avg, &out.exp_avg_sq};
+  for (const Tensor* t : targets)
+    if (t->defined())
+      GLM_CHECK(t->device().is_cpu() && t->dtype() == DType::f32 && t->is_contiguous() &&
+                    t->numel() == range.size(),
+                "load_optimizer_tensors: {} must be in host memory, contiguous f32 [{}]", t->describe(),
+                range.size());
   // Where each tensor's pieces live in the checkpoint: (file, piece).
   struct Found {
     const CheckpointFile* file;
@@ -448,67 +516,90 @@ void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
   for (const auto& f : meta.files)
     for (const auto& p : f.pieces) by_name[p.name].push_back({&f, &p});
   const std::string meta_path = (fs::path(dir) / kMetaFile).string();
-  std::unordered_map<std::string, std::unique_ptr<H5File>> open;
-  auto file = [&](const CheckpointFile& f) -> H5File& {
-    auto& h5 = open[f.name];
-    if (!h5) h5 = std::make_unique<H5File>((fs::path(dir) / f.name).string(), H5File::Mode::read);
-    return *h5;
+
+  // Plan: which stored pieces hold elements of this rank's range, checked complete before a
+  // byte of tensor data is read.
+  struct Copy {
+    Found from;
+    const model::ParamSpec* spec;
+    optim::ParamPiece mine;
   };
-  const Tensor* targets[] = {&out.master, &out.exp_avg, &out.exp_avg_sq};
-  for (const auto& spec : out.layout->specs()) {
+  std::vector<Copy> copies;
+  std::vector<const CheckpointFile*> needed;
+  for (const optim::ParamPiece& mine : optim::pieces_in_range(*out.layout, range)) {
+    const model::ParamSpec& spec = out.layout->specs()[static_cast<std::size_t>(mine.spec_index)];
     auto it = by_name.find(spec.name);
     if (it == by_name.end())
       throw InputError(
           fmt::format("{}: no tensor '{}' (the model needs it)", meta_path, spec.name));
-    // Re-cut: copy every stored piece's overlap with this rank's box (same layout: one
-    // piece, the whole box; another layout: parts of one or more pieces).
-    const Box mine = spec.box();
-    std::int64_t copied = 0;
+    const std::int64_t begin = mine.in_param, end = mine.in_param + mine.flat.size();
+    std::int64_t covered = 0;
     for (const Found& f : it->second) {
       const TensorPiece& p = *f.piece;
       if (p.global_shape != spec.global_shape)
         throw InputError(fmt::format("{}: tensor '{}' has global shape {}, the model's is {}",
                                      meta_path, spec.name, shape_str(p.global_shape),
                                      shape_str(spec.global_shape)));
-      const Box theirs{p.offset, p.shape};
-      const auto common = intersect(mine, theirs);
-      if (!common) continue;
-      if (!p.whole_block())
-        throw InputError(fmt::format("{}: piece '{}' of {} holds part of its block (flat range "
-                                     "[{}, {})); only whole pieces can be re-cut",
-                                     meta_path, p.name, f.file->name, p.flat_begin, p.flat_end));
-      H5File& h5 = file(*f.file);
-      for (int k = 0; k < 3; ++k) {
-        const std::string ds = spec.name + "/" + kPieceDatasets[k];
-        Tensor t = h5.read(ds);
-        if (t.dtype() != DType::f32 || t.shape() != p.shape)
-          throw InputError(fmt::format("{}: dataset '{}' is {}, expected f32{}", h5.path(), ds,
-                                       t.describe(), shape_str(p.shape)));
-        Tensor dst = piece_view(*targets[k], spec);
-        float* d = dst.data<float>();
-        const float* src = t.data<float>();
-        for_each_run(mine, theirs, *common, [&](std::int64_t in_mine, std::int64_t in_theirs,
-                                                std::int64_t n) {
-          std::memcpy(d + in_mine, src + in_theirs, static_cast<std::size_t>(n) * sizeof(float));
-        });
-      }
-      copied += shape_numel(common->shape);
+      std::int64_t n = 0;
+      overlap_runs(spec, begin, end, p, [&](std::int64_t, std::int64_t, std::int64_t k) { n += k; });
+      if (n == 0) continue;
+      covered += n;
+      copies.push_back({f, &spec, mine});
+      if (std::find(needed.begin(), needed.end(), f.file) == needed.end())
+        needed.push_back(f.file);
     }
-    if (copied != spec.numel())
+    if (covered != mine.flat.size())
       throw InputError(fmt::format(
           "{}: the pieces of '{}' cover {} of the {} elements this rank needs (offset {}, shape "
-          "{}): the checkpoint is incomplete",
-          meta_path, spec.name, copied, spec.numel(), shape_str(spec.global_offset),
-          shape_str(spec.box_shape)));
+          "{}, flat range [{}, {})): the checkpoint is incomplete",
+          meta_path, spec.name, covered, mine.flat.size(), shape_str(spec.global_offset),
+          shape_str(spec.box_shape), begin, end));
+  }
+  for (const CheckpointFile* f : needed) verify_checkpoint_file(dir, *f);
+
+  std::unordered_map<std::string, std::unique_ptr<H5File>> open;
+  auto file = [&](const CheckpointFile& f) -> H5File& {
+    auto& h5 = open[f.name];
+    if (!h5) h5 = std::make_unique<H5File>((fs::path(dir) / f.name).string(), H5File::Mode::read);
+    return *h5;
+  };
+  for (const Copy& c : copies) {
+    const TensorPiece& p = *c.from.piece;
+    H5File& h5 = file(*c.from.file);
+    const Shape stored = p.whole_block() ? p.shape : Shape{p.flat_end - p.flat_begin};
+    for (int k = 0; k < 3; ++k) {
+      if (!targets[k]->defined()) continue;
+      const std::string ds = p.name + "/" + kPieceDatasets[k];
+      Tensor t = h5.read(ds);
+      if (t.dtype() != DType::f32 || t.shape() != stored)
+        throw InputError(fmt::format("{}: dataset '{}' is {}, expected f32{}", h5.path(), ds,
+                                     t.describe(), shape_str(stored)));
+      float* d = targets[k]->data<float>() + c.mine.local_begin;
+      const float* src = t.data<float>();
+      overlap_runs(*c.spec, c.mine.in_param, c.mine.in_param + c.mine.flat.size(), p,
+                   [&](std::int64_t dst, std::int64_t from, std::int64_t n) {
+                     std::memcpy(d + dst, src + from, static_cast<std::size_t>(n) * sizeof(float));
+                   });
+    }
   }
 }
 
 std::vector<RankShard> checkpoint_writers(const model::ModelConfig& c,
                                           const config::ParallelConfig& p) {
   std::vector<RankShard> writers;
+  const bool sharded = p.zero && p.dp > 1;  // as optim::ShardedOptimizer shards
   for (int stage = 0; stage < p.pp; ++stage)
-    for (int t = 0; t < p.tp; ++t)
-      writers.push_back({t + p.tp * p.dp * stage, config::shard_for(c, p, t, stage)});
+    for (int t = 0; t < p.tp; ++t) {
+      const model::ModelShard shard = config::shard_for(c, p, t, stage);
+      if (!sharded) {
+        writers.push_back({t + p.tp * p.dp * stage, shard, std::nullopt});
+        continue;
+      }
+      const parallel::ShardPlan plan(model::ParamLayout(c, shard).total(), p.dp);
+      for (int d = 0; d < p.dp; ++d)
+        writers.push_back({t + p.tp * (d + p.dp * stage), shard,
+                           optim::ElementRange{plan.begin(d), plan.end(d)}});
+    }
   return writers;
 }
 

@@ -40,9 +40,10 @@ ReshardResult reshard_checkpoint(const std::string& in_dir, std::optional<std::i
   Progress progress("reshard: new rank files re-cut", static_cast<std::int64_t>(writers.size()));
   for (const auto& w : writers) {
     layouts.push_back(std::make_unique<model::ParamLayout>(rc.model, w.shard));
-    const std::int64_t n = layouts.back()->total();
+    const optim::ElementRange range = w.range ? *w.range : optim::full_range(*layouts.back());
+    const std::int64_t n = range.size();
     OptimizerTensors t{layouts.back().get(), Tensor::zeros({n}, DType::f32),
-                       Tensor::zeros({n}, DType::f32), Tensor::zeros({n}, DType::f32)};
+                       Tensor::zeros({n}, DType::f32), Tensor::zeros({n}, DType::f32), range};
     load_optimizer_tensors(r.from_dir, meta, t);
     files.emplace_back(w.rank, std::move(t));
     progress.advance();

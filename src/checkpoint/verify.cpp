@@ -12,24 +12,30 @@
 namespace glm::checkpoint {
 namespace fs = std::filesystem;
 
+void verify_checkpoint_file(const std::string& dir, const CheckpointFile& f) {
+  const fs::path path = fs::path(dir) / f.name;
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    throw InputError(
+        fmt::format("{}: missing (meta.json lists it as rank {}'s file)", path.string(), f.rank));
+  const auto bytes = static_cast<std::int64_t>(fs::file_size(path, ec));
+  if (ec || bytes != f.bytes)
+    throw InputError(fmt::format("{}: {} bytes, meta.json records {} for rank {}'s file "
+                                 "(truncated or replaced)",
+                                 path.string(), bytes, f.bytes, f.rank));
+  const std::string sha = sha256_file_hex(path.string());
+  if (sha != f.sha256)
+    throw InputError(fmt::format("{}: SHA-256 {} does not match meta.json's {} for rank {}'s "
+                                 "file (corrupt file)",
+                                 path.string(), sha, f.sha256, f.rank));
+}
+
 void verify_checkpoint_files(const std::string& dir, const CheckpointMeta& meta) {
   std::int64_t total_bytes = 0;
   for (const auto& f : meta.files) total_bytes += f.bytes;
   Progress progress(fmt::format("{}: checksums, bytes", dir), total_bytes);
   for (const auto& f : meta.files) {
-    const fs::path path = fs::path(dir) / f.name;
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec))
-      throw InputError(
-          fmt::format("{}: missing (meta.json lists it as rank {}'s file)", path.string(), f.rank));
-    const auto bytes = static_cast<std::int64_t>(fs::file_size(path, ec));
-    if (ec || bytes != f.bytes)
-      throw InputError(fmt::format("{}: {} bytes, meta.json records {} (truncated or replaced)",
-                                   path.string(), bytes, f.bytes));
-    const std::string sha = sha256_file_hex(path.string());
-    if (sha != f.sha256)
-      throw InputError(fmt::format("{}: SHA-256 {} does not match meta.json's {} (corrupt file)",
-                                   path.string(), sha, f.sha256));
+    verify_checkpoint_file(dir, f);
     progress.advance(f.bytes);
   }
 }

@@ -233,17 +233,12 @@ ExportResult export_model(const ExportOptions& o) {
 
   // fp32 master weights of the whole model, through a one-process layout
   auto layout = std::make_shared<const model::ParamLayout>(c, model::ModelShard{});
+  // (the Adam moments are left undefined: the loader reads the master weights only)
+  model::FlatParams p(layout);
   checkpoint::OptimizerTensors t;
   t.layout = layout.get();
-  t.master = Tensor::zeros({layout->total()}, DType::f32);
-  t.exp_avg = Tensor::zeros({layout->total()}, DType::f32);
-  t.exp_avg_sq = Tensor::zeros({layout->total()}, DType::f32);
+  t.master = p.flat();
   checkpoint::load_optimizer_tensors(res.checkpoint, meta, t);
-  t.exp_avg = Tensor();
-  t.exp_avg_sq = Tensor();
-  model::FlatParams p(layout);
-  p.flat().copy_from(t.master);
-  t.master = Tensor();
   res.parameters = layout->total();
 
   ModelSource src{res.checkpoint, meta.step};

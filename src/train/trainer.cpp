@@ -174,6 +174,7 @@ void Trainer::crash_if_testing(std::int64_t step) const {
 
 std::pair<EvalResult, EvalResult> Trainer::run() {
   const auto& tc = config_.train;
+  hold_if_testing("before_run", state_.step, [] { return stop_signals_received() != 0; });
   // a signal that arrived before training began (agreed: one rank may have it alone)
   if ((stop_signals_ = agree_stop_signals(stop_signals_received(), world()))) {
     stop_with_checkpoint();

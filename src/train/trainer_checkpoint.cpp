@@ -67,8 +67,8 @@ void Trainer::stop_with_checkpoint() {
 
 checkpoint::SaveResult Trainer::save(const std::string& save_root) {
   heartbeat(Phase::save);
-  // DP ranks of one TP x PP position hold identical state (ZeRO-1 shards are gathered
-  // first, by every rank of the DP group): DP rank 0 of each position writes its pieces.
+  // DP ranks of one TP x PP position hold identical state: DP rank 0 of each position writes
+  // its pieces. With ZeRO-1 each DP rank writes its own shard instead; nothing is gathered.
   // Whether this step is already saved is rank 0's view of the directory, agreed by every
   // rank: ranks that saw a shared file system differently would otherwise split between
   // the collective save below and returning here, and hang.
@@ -83,12 +83,12 @@ checkpoint::SaveResult Trainer::save(const std::string& save_root) {
       spdlog::info("checkpoint of step {} already in {}", state_.step, save_root);
     return {existing.string(), 0, 0, {}};
   }
-  const optim::OptimizerTensors tensors = optimizer_->host_state();
+  const optim::OptimizerTensors tensors = optimizer_->own_state();
   checkpoint::SaveResult r;
   if (world_size() == 1) {
     r = checkpoint::save_checkpoint(save_root, checkpoint_meta(), tensors, config_.train.keep_last);
   } else {
-    checkpoint::CollectiveSave group{world(), world_rank(), dp_rank() == 0,
+    checkpoint::CollectiveSave group{world(), world_rank(), dp_rank() == 0 || optimizer_->sharded(),
                                      checkpoint::checkpoint_writers(config_.model, layout())};
     r = checkpoint::save_checkpoint_collective(save_root, checkpoint_meta(), tensors,
                                                config_.train.keep_last, group);
@@ -113,7 +113,6 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
   const std::string path = checkpoint::resolve_checkpoint_dir(dir, iter);
   const std::string meta_path = (std::filesystem::path(path) / checkpoint::kMetaFile).string();
   checkpoint::CheckpointMeta meta = checkpoint::read_checkpoint_meta(path);
-  checkpoint::verify_checkpoint_files(path, meta);
   std::vector<std::string> notes;
   config::RunConfig wanted = config_;
   adopt_saved_resume(wanted.resume, meta.config, meta_path, notes);
@@ -126,10 +125,24 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
                                 meta.layout.zero ? " zero" : "", meta.layout.world_size, here.dp,
                                 here.tp, here.pp, here.zero ? " zero" : ""));
 
-  // The checkpoint holds whole pieces; the optimizer keeps its part of them.
-  optimizer_->load_state([&](const optim::OptimizerTensors& whole) {
-    checkpoint::load_optimizer_tensors(path, meta, whole);
-  });
+  // Each rank reads (and checksums) only the rank files that hold part of its range, and
+  // the ranks agree that all of them could before any state changes: a rank that finds a
+  // corrupt file names it; the others stop with it instead of waiting in a collective.
+  std::string failure;
+  try {
+    optimizer_->load_state([&](const optim::OptimizerTensors& mine) {
+      checkpoint::load_optimizer_tensors(path, meta, mine);
+    });
+  } catch (const InputError& e) {
+    failure = e.what();
+  }
+  double failed[1] = {failure.empty() ? 0.0 : 1.0};
+  world_sum(failed);
+  if (!failure.empty()) throw InputError(fmt::format("rank {}: {}", world_rank(), failure));
+  if (failed[0] > 0)
+    throw InputError(fmt::format("{}: another rank could not load its part of the checkpoint "
+                                 "(its message names the file)",
+                                 path));
   optimizer_->set_step_count(meta.adamw_steps);
   // A dynamic scaler continues only from a dynamic one: an fp16 run resumed from an fp32 or
   // bf16 checkpoint (whose scale is fixed at 1) starts from the configured initial scale.

@@ -6,7 +6,8 @@
 #   tests/faults/run_faults.sh BUILD_DIR CORPUS_DIR WORK_DIR
 # Trials: SIGKILL of a rank and of mpirun at a step chosen by a seed (supervised restart),
 # a crash loop (the same step killed twice), SIGTERM to the launcher, SIGTERM to one rank,
-# SIGINT twice, SIGKILL during a save, an input error (no restart), a SLURM requeue, and a
+# SIGTERM to one rank of a resumed run before its first step (the agreed skip of a step
+# already saved), SIGINT twice, SIGKILL during a save, an input error (no restart), a SLURM requeue, and a
 # full disk during a save (a small tmpfs, where mounting is permitted), and a hung rank.
 source "$(dirname "$0")/../real_job_script.sh" "$@"
 steps=12
@@ -119,6 +120,25 @@ wait "$job"; rc=$?
 k=$(tr -dc 0-9 < "$work/$name/ckpt/latest" 2>/dev/null)
 if (( rc == 0 )) && [[ "$k" == 3 ]] && grep -q "SIGTERM received: stopped after step $k" "$work/$name.out"
 then ok "every rank stopped after step $k, exit 0"; else fail "exit $rc, latest '$k'"; tail -5 "$work/$name.out"; fi
+
+trial="SIGTERM to one rank of a resumed run before its first step"
+# the stop checkpoint of step 12 is already in the save directory: rank 0 sees it, and every
+# rank follows that one decision (a rank deciding alone would hang the others in the save)
+name=term_resumed
+release=$work/$name.release
+mkdir -p "$work/$name" && cp -r "$work/ref/ckpt" "$work/$name/ckpt"
+GLM_TEST_HOLD="before_run_$steps:$release" timeout 300 launch/train.sh -n 2 --threads 1 -- \
+  "${base[@]}" --load "$work/$name/ckpt" --save "$work/$name/ckpt" --log-dir "$work/$name/log" \
+  > "$work/$name.out" 2>&1 &
+job=$!
+wait_held "$release" 2
+kill -TERM "$(rank_pids "$work/$name/ckpt" | tail -n 1)"
+for _ in $(seq 1 600); do compgen -G "$release.left.*" > /dev/null && break; sleep 0.1; done
+touch "$release"
+wait "$job"; rc=$?
+if (( rc == 0 )) && grep -q "checkpoint of step $steps already in" "$work/$name.out" &&
+   ! grep -q "saved checkpoint" "$work/$name.out"
+then ok "the saved step $steps was not written again, exit 0"; else fail "exit $rc"; tail -5 "$work/$name.out"; fi
 
 trial="SIGINT twice"
 name=int_twice

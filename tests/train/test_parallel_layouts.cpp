@@ -3,11 +3,13 @@
 // that match the single-process run (loss 1e-5 relative, parameters 1e-4 relative); the
 // bytes each rank sends per step equal the analytic count of the layout (plan/comm_volume.h,
 // which glm-plan uses); a (2,2,2) checkpoint resumes in (1,2,4), (4,1,2) and one
-// process like the uninterrupted run; glm-ckpt reshard writes what the new layout loads.
+// process like the uninterrupted run; glm-ckpt reshard writes what the new layout loads;
+// ZeRO-1 checkpoints are saved as shards and load into other DP sizes.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -366,6 +368,76 @@ TEST_F(ParallelLayouts, SaveIn222ResumeInOtherLayouts) {
   ASSERT_EQ(train({1, 4, 1, false}, out, "--train-iters 12 --load " + resharded), 0)
       << "see " << out << ".out";
   EXPECT_LT(param_rel_diff(want, full_master(out + "/ckpt", 12)), kParamRelTol);
+}
+
+// ZeRO-1 saves shards: each DP rank writes its own range of master weights and moments
+// (cut through tensors where the shard boundary falls), nothing gathered; a resume in the
+// same layout continues bit for bit, other DP sizes and a non-ZeRO checkpoint re-cut; a
+// corrupted shard is found by the rank that reads it, named with its writer.
+TEST_F(ParallelLayouts, ZeroSavesShardsEachRankReadsWhatItNeeds) {
+  const Layout d4z{4, 1, 1, true};
+  const std::string src = base_ + "/zero_d4";
+  ASSERT_EQ(train(d4z, src, "--train-iters 10"), 0) << "see " << src << ".out";
+  const std::string dir10 = checkpoint::resolve_checkpoint_dir(src + "/ckpt", 10);
+  const checkpoint::CheckpointMeta meta = checkpoint::read_checkpoint_meta(dir10);
+  ASSERT_EQ(meta.files.size(), 4u);
+  const model::ParamLayout layout(config().model, {});
+  std::int64_t held = 0, cuts = 0, largest = 0;
+  for (const auto& f : meta.files) {
+    largest = std::max(largest, f.bytes);
+    for (const auto& p : f.pieces) {
+      held += p.flat_end - p.flat_begin;
+      cuts += p.whole_block() ? 0 : 1;
+    }
+  }
+  std::int64_t params = 0;
+  for (const auto& s : layout.specs()) params += s.numel();
+  EXPECT_EQ(held, params);  // every element once, over the four files
+  EXPECT_GT(cuts, 0);       // shard boundaries run through tensors
+  // each file holds a quarter of the 12 bytes per parameter (plus HDF5's own few KB)
+  EXPECT_LT(largest, 12 * params / 4 + 200000) << largest;
+  EXPECT_EQ(std::system(fmt::format("{} verify {} > {}.verify 2>&1", kCkpt, dir10, src).c_str()), 0);
+
+  const std::string whole = base_ + "/zero_d4_12";
+  ASSERT_EQ(train(d4z, whole, "--train-iters 12"), 0) << "see " << whole << ".out";
+  const Tensor want = full_master(whole + "/ckpt", 12);
+
+  const std::string same = base_ + "/zero_d4_resume";
+  ASSERT_EQ(train(d4z, same, "--train-iters 12 --load " + src + "/ckpt"), 0)
+      << "see " << same << ".out";
+  EXPECT_EQ(param_rel_diff(want, full_master(same + "/ckpt", 12)), 0.0);  // bit for bit
+  const std::string d2 = base_ + "/zero_d2_resume";
+  ASSERT_EQ(train({2, 1, 1, true}, d2, "--train-iters 12 --load " + src + "/ckpt"), 0)
+      << "see " << d2 << ".out";
+  EXPECT_LT(param_rel_diff(want, full_master(d2 + "/ckpt", 12)), kParamRelTol);
+
+  // a non-ZeRO checkpoint into ZeRO: each rank cuts its range out of the whole pieces
+  const std::string plain = base_ + "/plain_d2";
+  ASSERT_EQ(train({2, 1, 1, false}, plain, "--train-iters 10"), 0) << "see " << plain << ".out";
+  const std::string into = base_ + "/plain_into_zero";
+  ASSERT_EQ(train(d4z, into, "--train-iters 12 --load " + plain + "/ckpt"), 0)
+      << "see " << into << ".out";
+  EXPECT_LT(param_rel_diff(want, full_master(into + "/ckpt", 12)), kParamRelTol);
+
+  // a flipped byte in the third shard: DP rank 1 of two reads it and names it
+  const std::string broken = base_ + "/zero_broken";
+  fs::create_directories(broken);
+  fs::copy(src + "/ckpt", broken + "/ckpt", fs::copy_options::recursive);
+  const std::string file = broken + "/ckpt/" + fs::path(dir10).filename().string() + "/rank_00002.h5";
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(fs::file_size(file) / 2));
+    char c;
+    f.get(c);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(file) / 2));
+    f.put(static_cast<char>(c ^ 0x5a));
+  }
+  const std::string out = base_ + "/zero_broken_resume";
+  EXPECT_NE(train({2, 1, 1, true}, out, "--train-iters 12 --load " + broken + "/ckpt"), 0);
+  std::ifstream in(out + ".out");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("rank_00002.h5"), std::string::npos) << text;
+  EXPECT_NE(text.find("rank 2's file (corrupt file)"), std::string::npos) << text;
 }
 
 // Layout errors are clear and name the sizes.
