@@ -13,19 +13,25 @@ ShardedOptimizer::ShardedOptimizer(std::shared_ptr<const model::ParamLayout> lay
       params_(std::move(params)),
       options_(options),
       range_(full_range(*layout_)) {
-  GLM_CHECK(params_.numel() == layout_->total(), "optimizer: parameters {} for a layout of {}",
-            params_.describe(), layout_->total());
+  const std::int64_t total = layout_->total();
+  if (options_.zero && options_.dp && options_.dp->size() > 1)
+    plan_.emplace(total, options_.dp->size());
+  GLM_CHECK(params_.numel() == total || (plan_ && params_.numel() == plan_->padded),
+            "optimizer: parameters {} for a layout of {}{}", params_.describe(), total,
+            plan_ ? fmt::format(" (padded {})", plan_->padded) : std::string());
   GLM_CHECK(kernels::is_float_storage(params_.dtype()) && params_.is_contiguous(),
             "optimizer: parameters {} must be contiguous f32, f16 or bf16", params_.describe());
+  if (plan_ && params_.numel() == plan_->padded) {  // the padded buffer: gathers land in place
+    params_padded_ = params_;
+    params_ = params_.slice(0, 0, total);
+  }
   if (initial)
-    GLM_CHECK(initial->dtype() == DType::f32 && initial->numel() == layout_->total() &&
+    GLM_CHECK(initial->dtype() == DType::f32 && initial->numel() == total &&
                   initial->is_contiguous(),
               "optimizer: initial master values {} must be contiguous f32 with {} elements",
-              initial->describe(), layout_->total());
-  if (options_.zero && options_.dp && options_.dp->size() > 1) {
-    plan_.emplace(layout_->total(), options_.dp->size());
-    // The exchange buffers live with the gradients and master weights (CUDA with NCCL).
-    padded_ = Tensor::zeros({plan_->padded}, DType::f32, params_.device());
+              initial->describe(), total);
+  if (plan_) {
+    // The exchange buffer lives with the gradients and master weights (CUDA with NCCL).
     shard_ = Tensor::zeros({plan_->shard}, DType::f32, params_.device());
     const int r = options_.dp->rank();
     range_ = {plan_->begin(r), plan_->end(r)};
@@ -48,11 +54,17 @@ ShardedOptimizer::ShardedOptimizer(std::shared_ptr<const model::ParamLayout> lay
 
 Tensor ShardedOptimizer::reduce_grads(const Tensor& grads) {
   if (!plan_) return grads;
-  GLM_CHECK(grads.numel() == plan_->total, "ZeRO-1: gradients of {} elements, plan of {}",
-            grads.numel(), plan_->total);
-  // The tail beyond `total` stays zero from construction.
-  padded_.slice(0, 0, plan_->total).copy_from(grads.view({plan_->total}));
-  parallel::reduce_scatter_shard(*options_.dp, *plan_, padded_, shard_);
+  if (grads.numel() == plan_->padded) {  // the model's padded buffer: reduce-scattered in place
+    parallel::reduce_scatter_shard(*options_.dp, *plan_, grads.view({plan_->padded}), shard_);
+    return shard_.slice(0, 0, range_.size());
+  }
+  GLM_CHECK(grads.numel() == plan_->total, "ZeRO-1: gradients of {} elements, plan of {} ({} padded)",
+            grads.numel(), plan_->total, plan_->padded);
+  // A buffer without the zero tail is copied into one that has it (kept for the next call).
+  if (!grads_padded_.defined())
+    grads_padded_ = Tensor::zeros({plan_->padded}, DType::f32, shard_.device());
+  grads_padded_.slice(0, 0, plan_->total).copy_from(grads.view({plan_->total}));
+  parallel::reduce_scatter_shard(*options_.dp, *plan_, grads_padded_, shard_);
   return shard_.slice(0, 0, range_.size());
 }
 
@@ -80,11 +92,33 @@ void ShardedOptimizer::gather(const Tensor& shard, Tensor& full) {
             "ZeRO-1 gather: shard {} / full {}", shard.describe(), full.describe());
   // (copies across devices where they differ; the padding tail stays zero)
   shard_.slice(0, 0, shard.numel()).copy_from(shard.view({shard.numel()}));
-  parallel::all_gather_shards(*options_.dp, *plan_, shard_, padded_);
+  if (params_padded_.defined() && params_padded_.dtype() == DType::f32 &&
+      full.raw() == params_.raw())  // fp32 parameters with the zero tail: in place
+    return parallel::all_gather_shards(*options_.dp, *plan_, shard_, params_padded_);
+  // Otherwise in chunks: every rank's [o, o + n) of its shard at once, each placed (rounded
+  // into a 16-bit buffer) where it belongs, so no full fp32 copy of the buffer is made.
+  const int dp = plan_->dp_size;
+  const std::int64_t chunk = std::min(plan_->shard, parallel::kGatherChunk);
+  if (!gather_buf_.defined())
+    gather_buf_ = Tensor::empty({dp * chunk}, DType::f32, shard_.device());
   Tensor dst = full.view({plan_->total});
-  const Tensor src = padded_.slice(0, 0, plan_->total);
-  if (dst.dtype() == DType::f32) return dst.copy_from(src);  // (across devices where they differ)
-  kernels::convert(dst, src.device() == dst.device() ? src : src.to(dst.device()));
+  for (std::int64_t o = 0; o < plan_->shard; o += chunk) {
+    const std::int64_t n = std::min(chunk, plan_->shard - o);
+    Tensor buf = gather_buf_.slice(0, 0, dp * n);
+    parallel::all_gather_parts(*options_.dp, shard_.slice(0, o, o + n), buf);
+    for (int r = 0; r < dp; ++r) {
+      const std::int64_t begin = plan_->begin(r) + o;
+      const std::int64_t end = std::min(begin + n, plan_->end(r));
+      if (begin >= end) continue;
+      Tensor to = dst.slice(0, begin, end);
+      const Tensor from = buf.slice(0, r * n, r * n + (end - begin));
+      if (to.dtype() == DType::f32) {
+        to.copy_from(from);
+      } else {
+        kernels::convert(to, from.device() == to.device() ? from : from.to(to.device()));
+      }
+    }
+  }
 }
 
 void ShardedOptimizer::write_params() {

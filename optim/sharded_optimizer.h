@@ -5,7 +5,8 @@
 // the ZeRO-1 collectives, and hands out and restores its own range of the state (a checkpoint
 // holds each rank's range as written, so nothing is gathered to save or load).
 //
-// Sharded, a step is: reduce_grads() reduce-scatters the flat gradients, so this rank holds
+// Sharded, a step is: reduce_grads() reduce-scatters the flat gradients (in place, from the
+// model's padded gradient buffer), so this rank holds
 // the summed gradients of its shard; step() runs AdamW on its shard and all-gathers the
 // updated fp32 shards, which become the full parameter buffer every rank computes with.
 // Unsharded, reduce_grads() hands back the gradients as they are (the DP all-reduce ran
@@ -44,7 +45,8 @@ struct ShardingOptions {
 class ShardedOptimizer {
  public:
   // params: the model's flat parameter buffer [layout.total()] (storage shared), f32, f16 or
-  // bf16. The fp32 master weights are this rank's range of `initial` ([layout.total()],
+  // bf16; sharded, preferably its padded storage [plan.padded] (model::FlatParams::padded),
+  // which fp32 gathers fill in place. The fp32 master weights are this rank's range of `initial` ([layout.total()],
   // f32, e.g. the fp32 initialisation a 16-bit buffer holds rounded), or of params when
   // `initial` is null. An unsharded fp32 params buffer is the master itself (AdamW updates
   // it in place); otherwise the master is a separate fp32 copy.
@@ -57,7 +59,12 @@ class ShardedOptimizer {
   ElementRange range() const { return range_; }
 
   // grads [total] -> the gradients of range(): reduce-scattered over the DP group when
-  // sharded (a collective: every DP rank calls it), else `grads` itself.
+  // sharded (a collective: every DP rank calls it), else `grads` itself. Sharded, the model's
+  // padded gradient storage [plan.padded] is reduce-scattered in place; a [total] buffer is
+  // first copied into a padded one, which costs a full fp32 copy.
+  //
+  // No full fp32 copy of the flat buffer is held: the exchange buffers are this rank's shard
+  // and one chunk of parallel::kGatherChunk elements per DP rank for gathering into 16-bit parameters.
   Tensor reduce_grads(const Tensor& grads);
   // One AdamW update of range() with its gradients (from reduce_grads), then
   // write_params(). inv_scale: 1/loss_scale times the clip coefficient.
@@ -94,8 +101,10 @@ class ShardedOptimizer {
   bool separate_ = false;
   std::optional<parallel::ShardPlan> plan_;  // set when sharded
   ElementRange range_;
-  Tensor padded_;  // [plan.padded]: the flat buffer padded to equal shards (sharded only)
-  Tensor shard_;   // [plan.shard]: this rank's shard, padded (sharded only)
+  Tensor params_padded_;  // [plan.padded]: params_ with its zero tail, when given so
+  Tensor shard_;          // [plan.shard]: this rank's shard, padded (sharded only)
+  Tensor grads_padded_;   // [plan.padded], only for callers whose gradients lack the tail
+  Tensor gather_buf_;     // [dp * chunk]: the chunked all-gather (16-bit or unpadded targets)
   Tensor master_;  // [range.size()]
   std::unique_ptr<AdamW> adamw_;
 };

@@ -29,4 +29,10 @@ void all_gather_shards(Communicator& dp, const ShardPlan& plan, const Tensor& sh
   dp.all_gather(floats(dp, shard), floats(dp, full_padded));
 }
 
+void all_gather_parts(Communicator& dp, const Tensor& part, Tensor& out) {
+  GLM_CHECK(out.numel() == part.numel() * dp.size(), "all_gather_parts: {} x {} ranks -> {}",
+            part.describe(), dp.size(), out.describe());
+  dp.all_gather(floats(dp, part), floats(dp, out));
+}
+
 }  // namespace glm::parallel

@@ -35,5 +35,10 @@ void reduce_scatter_shard(Communicator& dp, const ShardPlan& plan, const Tensor&
 // shard [plan.shard] of every rank -> full_padded [plan.padded].
 void all_gather_shards(Communicator& dp, const ShardPlan& plan, const Tensor& shard,
                        Tensor& full_padded);
+// Elements per rank of one all_gather_parts when a gather cannot land in a padded buffer in
+// place (optim/sharded_optimizer.h gathers 16-bit parameters in such chunks).
+inline constexpr std::int64_t kGatherChunk = std::int64_t{1} << 20;
+// part [n] of every rank -> out [dp.size() * n], in rank order (a piece of each shard).
+void all_gather_parts(Communicator& dp, const Tensor& part, Tensor& out);
 
 }  // namespace glm::parallel

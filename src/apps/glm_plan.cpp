@@ -51,7 +51,7 @@ int run(int argc, char** argv) {
     ("gemm-efficiency", po::value(&efficiency), "achieved / peak on the step's FLOPs "
      "(replaces the hardware file's gemm_efficiency)")
     ("storage", po::value(&storage)->default_value("as-built"), "as-built (what this code "
-     "allocates) | 16bit (GLM-130B's storage: as-built without ZeRO's padded gradient copy; "
+     "allocates) | 16bit (GLM-130B's storage: for training, what as-built allocates in fp16 / bf16; "
      "with --inference, the embedding cut by vocabulary and an fp16 KV cache)")
     ("target-fraction", po::value(&target_fraction), "share of positions that are loss "
      "targets, sizing the head's logits (default 1: every position)")

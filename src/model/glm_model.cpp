@@ -107,8 +107,8 @@ GLMModel::GLMModel(const ModelConfig& config, const ModelOptions& options)
       options_(options),
       layout_(std::make_shared<ParamLayout>(config, options.shard)),
       params_(layout_, options.device, MemoryKind::parameters,
-              precision_policy(options.precision).params),
-      grads_(layout_, options.device, MemoryKind::gradients) {
+              precision_policy(options.precision).params, options.flat_capacity),
+      grads_(layout_, options.device, MemoryKind::gradients, DType::f32, options.flat_capacity) {
   GLM_CHECK(options.shard.tp_size == 1 || (options.tp && options.tp->size() == options.shard.tp_size),
             "a tensor-parallel shard (tp {}) needs its TP group", options.shard.tp_size);
   for (int l = options.shard.first_layer; l < options.shard.end_layer(config); ++l)

@@ -52,6 +52,10 @@ struct ModelOptions {
   // copied to the device per micro-batch; the loss comes back to the host. On CUDA the TP
   // group must take device buffers (parallel/nccl_communicator.h).
   Device device = Device::cpu();
+  // Elements the parameter and gradient buffers allocate (0: the layout's total), the tail
+  // zero: the ZeRO-1 plan's padded size (parallel::ShardPlan), so the optimizer reduce-
+  // scatters the gradients and gathers fp32 parameters in place, without a padded copy.
+  std::int64_t flat_capacity = 0;
 };
 
 struct StepOptions {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "config/layout.h"
@@ -37,8 +38,7 @@ Storage storage_policy(const std::string& name, const std::string& precision) {
             .master = 4,
             .moments = 8,
             .activation = 2,
-            .statistic = 4,
-            .zero_padded_copy = false};
+            .statistic = 4};
   }
   throw InputError(fmt::format("--storage '{}': expected as-built or 16bit", name));
 }
@@ -54,8 +54,10 @@ double layer_activation_bytes(double B, double T, double h, double hl, double fl
   const double stored = R * h /*a*/ + R * 3 * hl /*qkv*/ + R * hl /*ctx*/ + R * h /*h*/ +
                         R * h /*m*/ + R * 2 * fl /*u*/ + R * fl /*g*/;
   const double stats = 4 * R;  // two LayerNorms' mean and rstd
-  const double probs = keep_probs ? (cuda ? B * al * T : B * al * T * T) : 0;
-  return stored * s.activation + (stats + probs) * s.statistic;
+  // the CPU keeps the probabilities in the activations' dtype, CUDA fp32 row statistics
+  const double probs =
+      keep_probs ? (cuda ? B * al * T * s.statistic : B * al * T * T * s.activation) : 0;
+  return stored * s.activation + stats * s.statistic + probs;
 }
 
 }  // namespace
@@ -77,14 +79,19 @@ std::vector<StageMemory> plan_memory(const model::ModelConfig& c, const LayoutCh
     m.head = shard.has_head;
     m.params = model::ParamLayout(c, shard).total();
     m.opt_elements = m.params;
+    std::int64_t allocated = m.params;  // the flat parameter and gradient buffers
     if (p.zero && p.dp > 1) {
+      // optim/sharded_optimizer.h: buffers padded to the plan (the collectives in place),
+      // this rank's shard, and for 16-bit parameters one gather chunk per DP rank.
       const parallel::ShardPlan plan(m.params, p.dp);
       m.opt_elements = plan.shard;
-      m.comm_buffers = double((s.zero_padded_copy ? plan.padded : 0) + plan.shard) * s.grad;
+      allocated = plan.padded;
+      const double chunk = double(std::min(plan.shard, parallel::kGatherChunk));
+      m.comm_buffers = double(plan.shard) * s.grad + (s.param == 4 ? 0.0 : p.dp * chunk * 4);
     }
     m.slots = parallel::pipeline_slots(stage, p.pp, static_cast<int>(M));
-    m.parameters = double(m.params) * s.param;
-    m.gradients = double(m.params) * s.grad;
+    m.parameters = double(allocated) * s.param;
+    m.gradients = double(allocated) * s.grad;
     m.master = double(m.opt_elements) * s.master;
     m.moments = double(m.opt_elements) * s.moments;
 
@@ -105,18 +112,18 @@ std::vector<StageMemory> plan_memory(const model::ModelConfig& c, const LayoutCh
     m.activations = slot * m.slots;
 
     // The head (last stage, per slot): target rows' inputs and their gradient [n, h], logits
-    // [n, V/t] (their gradient in place), losses [n]; vocab-parallel cross-entropy's row
-    // maxima of every TP rank [t, n], partial sums [n, 2].
+    // [n, V/t] in the activations' dtype (their gradient in place), fp32 losses [n];
+    // vocab-parallel cross-entropy's row maxima of every TP rank [t, n], partial sums [n, 2].
     if (m.head) {
       const double n = std::ceil(l.target_fraction * R);
-      const double head = 2 * n * h * s.activation + (n * Vl + n) * s.statistic +
+      const double head = 2 * n * h * s.activation + n * Vl * s.activation + n * s.statistic +
                           (p.tp > 1 ? (p.tp + 4) * n * 4 : 0);
       m.loss_softmax = head * m.slots;
     }
     // LayerScratch: shared by every slot, used inside one layer's backward.
-    const double probs = l.cuda ? B * al * T : B * al * T * T;
+    const double probs = l.cuda ? B * al * T * s.statistic : B * al * T * T * s.activation;
     m.layer_scratch = (5 * R * h + R * hl + R * fl + 2 * R * fl + 3 * R * hl) * s.activation +
-                      probs * s.statistic;
+                      probs;
     out.push_back(m);
   }
   return out;

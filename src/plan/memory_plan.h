@@ -7,10 +7,10 @@
 // the element sizes of a Storage policy:
 //   as-built  what this code stores: the precision's dtype for weights and activations
 //             (fp16 / bf16: 16-bit, with a separate fp32 master), fp32 main gradients and
-//             Adam moments, and under ZeRO-1 a padded fp32 copy of the gradients for the
-//             reduce-scatter (optim/sharded_optimizer.h)
-//   16bit     docs/design.md section 3's policy as GLM-130B / Megatron store it: as-built in
-//             fp16 / bf16, without the padded gradient copy
+//             Adam moments; under ZeRO-1 the buffers padded to the shard plan, this rank's
+//             shard and a gather chunk per DP rank (optim/sharded_optimizer.h)
+//   16bit     docs/design.md section 3's policy as GLM-130B / Megatron store it: the same
+//             as as-built in fp16 / bf16 (refused for fp32)
 #pragma once
 
 #include <cstdint>
@@ -34,9 +34,6 @@ struct Storage {
   int moments = 8;     // Adam m and v
   int activation = 4;  // stored activations and activation gradients
   int statistic = 4;   // LayerNorm mean/rstd, softmax statistics, logits and losses (fp32)
-  // ZeRO-1 copies the gradients into a padded buffer before the reduce-scatter
-  // (optim/sharded_optimizer.h); a gradient buffer allocated padded needs only the shard.
-  bool zero_padded_copy = true;
 };
 // "as-built" or "16bit" for a run precision ("fp32" | "fp16" | "bf16").
 Storage storage_policy(const std::string& name, const std::string& precision);
@@ -68,7 +65,7 @@ struct StageMemory {
   double activations = 0;           // x slots
   double loss_softmax = 0;          // head rows x V/t logits, losses, head inputs (x slots)
   double layer_scratch = 0;         // one layer's backward temporaries (shared by slots)
-  double comm_buffers = 0;          // ZeRO padded gradient and shard buffers
+  double comm_buffers = 0;          // ZeRO-1's shard and gather-chunk buffers
   double total() const {
     return parameters + gradients + master + moments + activations + loss_softmax + layer_scratch +
            comm_buffers;

@@ -57,10 +57,6 @@ Plan make_plan(const PlanRequest& req) {
                       : (req.hardware.hbm_gib.value - req.hardware.reserved_gib.value) * gib;
   if (req.recompute == Recompute::selective)
     p.notes.push_back("selective recomputation is planned but glm-train implements none|full");
-  if (p.storage.name == "as-built" && p.layout.parallel.zero && p.storage.zero_padded_copy)
-    p.notes.push_back(
-        "as-built storage: ZeRO-1 keeps a padded fp32 copy of the gradients for the "
-        "reduce-scatter; --storage 16bit plans without it");
   if (p.layout.micro_batches() < par.pp) p.notes.push_back("fewer micro-batches than stages");
   return p;
 }

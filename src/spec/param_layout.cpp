@@ -1,5 +1,6 @@
 #include "spec/param_layout.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -123,12 +124,16 @@ const ParamSpec& ParamLayout::spec(const std::string& name) const {
 }
 
 FlatParams::FlatParams(std::shared_ptr<const ParamLayout> layout, Device dev, MemoryKind kind,
-                       DType dtype)
+                       DType dtype, std::int64_t capacity)
     : layout_(std::move(layout)) {
   GLM_CHECK(dtype == DType::f32 || dtype == DType::f16 || dtype == DType::bf16,
             "a flat parameter buffer is f32, f16 or bf16, not {}", dtype_name(dtype));
+  const std::int64_t total = layout_->total();
+  GLM_CHECK(capacity == 0 || capacity >= total,
+            "a flat buffer of capacity {} cannot hold the layout's {} elements", capacity, total);
   const MemoryScope scope(kind);
-  flat_ = Tensor::zeros({layout_->total()}, dtype, dev);
+  padded_ = Tensor::zeros({std::max(capacity, total)}, dtype, dev);
+  flat_ = padded_.slice(0, 0, total);
   for (const auto& s : layout_->specs())
     views_.push_back(flat_.slice(0, s.offset, s.offset + s.numel()).view(s.shape));
 }

@@ -112,11 +112,17 @@ class FlatParams {
   FlatParams() = default;
   // Zero-filled, of `dtype` (f32, f16 or bf16); shares ownership of the layout so copies and
   // moves stay valid. The buffer counts as `kind` in the memory accounting (core/allocator.h).
+  // `capacity` (0: the layout's total) allocates that many elements, the tail beyond the
+  // layout staying zero: the ZeRO-1 plan's padded size, so the optimizer's reduce-scatter and
+  // all-gather work on the buffer in place (optim/sharded_optimizer.h).
   explicit FlatParams(std::shared_ptr<const ParamLayout> layout, Device dev = Device::cpu(),
-                      MemoryKind kind = MemoryKind::workspace, DType dtype = DType::f32);
+                      MemoryKind kind = MemoryKind::workspace, DType dtype = DType::f32,
+                      std::int64_t capacity = 0);
 
-  Tensor& flat() { return flat_; }
+  Tensor& flat() { return flat_; }  // [layout.total()]
   const Tensor& flat() const { return flat_; }
+  // [capacity]: flat() followed by the zero tail (the same storage).
+  const Tensor& padded() const { return padded_; }
   const Tensor& get(const std::string& name) const;
   const Tensor& at(int i) const { return views_.at(i); }
   LayerParams layer(int l) const;  // l is the global layer index
@@ -129,7 +135,7 @@ class FlatParams {
 
  private:
   std::shared_ptr<const ParamLayout> layout_;
-  Tensor flat_;
+  Tensor padded_, flat_;
   std::vector<Tensor> views_;
 };
 

@@ -110,7 +110,7 @@ StepResult Trainer::train_step() {
   // its shard's sum.
   heartbeat(Phase::reduction);
   if (reduce) reduce->finish();
-  const Tensor grads = optimizer_->reduce_grads(model_->grads().flat());
+  const Tensor grads = optimizer_->reduce_grads(model_->grads().padded());
   const optim::ElementRange range = optimizer_->range();
 
   // One reduction over every rank agrees on the loss, the overflow verdict and the global

@@ -58,6 +58,8 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
   const bool cuda = config_.train.device == "cuda";
   mo.device = training_device(config_, world(), built_with_cuda(), cuda ? cuda_device_count() : 0,
                               cuda ? current_cuda_device() : 0);
+  if (config_.parallel.zero && dp_size() > 1)  // the reduce-scatter works on the buffer in place
+    mo.flat_capacity = parallel::ShardPlan(model::ParamLayout(mc, shard).total(), dp_size()).padded;
   model_ = std::make_unique<model::GLMModel>(mc, mo);
   model_->set_find_nonfinite(options_.debug_nonfinite);
   const model::Precision precision = config_.train.precision_mode();
@@ -68,14 +70,14 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
   if (model_->params().dtype() == DType::f32) {
     model::deepnorm_init(model_->params(), seed);
     optimizer_ = std::make_unique<optim::ShardedOptimizer>(layout, config_.optim.adamw(),
-                                                           model_->params().flat(), sharding);
+                                                           model_->params().padded(), sharding);
   } else {
     // The fp32 draw becomes the master weights; the model's 16-bit buffer holds it rounded.
     model::FlatParams initial(layout, mo.device);
     model::deepnorm_init(initial, seed);
     model_->set_params(initial.flat());
     optimizer_ = std::make_unique<optim::ShardedOptimizer>(
-        layout, config_.optim.adamw(), model_->params().flat(), sharding, &initial.flat());
+        layout, config_.optim.adamw(), model_->params().padded(), sharding, &initial.flat());
   }
   metrics_ = std::make_unique<MetricsLog>(world_rank() == 0 ? options_.log_dir : std::string(),
                                           config_.train.train_iters);

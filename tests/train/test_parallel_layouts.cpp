@@ -103,14 +103,7 @@ config::RunConfig config(const std::vector<std::string>& more = {}) {
 // The master weights of a checkpoint as whole tensors (re-cut into one process).
 Tensor full_master(const std::string& ckpt, int iter,
                    const model::ModelConfig& mc = config().model) {
-  const std::string dir = checkpoint::resolve_checkpoint_dir(ckpt, iter);
-  checkpoint::CheckpointMeta meta = checkpoint::read_checkpoint_meta(dir);
-  const model::ParamLayout layout(mc, {});
-  checkpoint::OptimizerTensors t{&layout, Tensor::zeros({layout.total()}, DType::f32),
-                            Tensor::zeros({layout.total()}, DType::f32),
-                            Tensor::zeros({layout.total()}, DType::f32)};
-  checkpoint::load_optimizer_tensors(dir, meta, t);
-  return t.master;
+  return testing::checkpoint_master(ckpt, iter, mc);
 }
 
 // Largest |a - b| / max|a| over the parameters (per tensor); `worst` names its tensor.

@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/checkpoint.h"
 #include "config/run_config.h"
+#include "spec/param_layout.h"
 #include "tests/test_util.h"
 
 namespace glm::testing {
@@ -41,6 +43,20 @@ inline config::RunConfig tiny_run(std::vector<std::string> overrides = {}) {
                                        "train.data_dir=\"" + test_corpus() + "\"",
                                        "train.log_interval=1000000", "train.eval_interval=0"});
   return config::load_run_config(source_dir() + "/configs/tiny.json", overrides);
+}
+
+// The master weights of the checkpoint of step `iter` under a save root, as one process's
+// flat buffer: re-cut by the loader from whatever layout wrote it (whole or ZeRO-cut pieces).
+inline Tensor checkpoint_master(const std::string& save_root, int iter,
+                                const model::ModelConfig& mc) {
+  const std::string dir = checkpoint::resolve_checkpoint_dir(save_root, iter);
+  const checkpoint::CheckpointMeta meta = checkpoint::read_checkpoint_meta(dir);
+  const model::ParamLayout layout(mc, {});
+  checkpoint::OptimizerTensors t;
+  t.layout = &layout;
+  t.master = Tensor::zeros({layout.total()}, DType::f32);
+  checkpoint::load_optimizer_tensors(dir, meta, t);
+  return t.master;
 }
 
 }  // namespace glm::testing
