@@ -18,7 +18,8 @@
 // problem is an InputError naming the file.
 //
 //   CheckpointMeta meta = ...;                     // the trainer fills state and config
-//   SaveResult s = save_checkpoint("ckpt", meta, tensors, /*keep_last=*/3);
+//   PhasedSave s = PhasedSave::begin("ckpt", meta, /*keep_last=*/3, group, config);
+//   s.write(tensors); SaveResult r = s.finish();
 //   std::string dir = resolve_checkpoint_dir("ckpt", std::nullopt);   // follows latest
 //   CheckpointMeta m = read_checkpoint_meta(dir);
 //   verify_checkpoint_files(dir, m);               // sizes and checksums
@@ -34,7 +35,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,15 +73,6 @@ struct SaveResult {
   std::vector<std::string> off_lineage;
 };
 
-// Saves one rank's checkpoint under save_root (created if needed). meta carries the state
-// and config; its tensors and files lists are filled in here. Stale iter_*.tmp directories
-// left by a crashed save are removed first. keep_last = 0 keeps every checkpoint; otherwise
-// the newest keep_last checkpoints of the saved one's lineage are kept (following
-// meta.lineage.parent_step back from it), and the step its run resumed from; checkpoints
-// off that lineage are kept and listed in SaveResult::off_lineage.
-SaveResult save_checkpoint(const std::string& save_root, CheckpointMeta meta,
-                           const OptimizerTensors& tensors, int keep_last);
-
 // A save root (its `latest` is followed, or iter_<iter> when iter is given) or a checkpoint
 // directory itself (it holds meta.json). InputError naming what is missing.
 std::string resolve_checkpoint_dir(const std::string& dir, std::optional<std::int64_t> iter);
@@ -98,10 +92,17 @@ void verify_checkpoint_file(const std::string& dir, const CheckpointFile& file);
 // recorded shape, and the pieces of each tensor cover it exactly (completeness).
 void verify_checkpoint_pieces(const std::string& dir, const CheckpointMeta& meta);
 
-// Several rank files from one process (glm-ckpt reshard): {world rank, its tensors} each.
-SaveResult save_checkpoint_files(const std::string& save_root, CheckpointMeta meta,
-                                 const std::vector<std::pair<int, OptimizerTensors>>& ranks,
-                                 int keep_last);
+// Rank files written from one process (glm-ckpt reshard), made one at a time: produce(i)
+// returns the i-th {world rank, tensors}, written before produce(i + 1) is called, so one
+// file's tensors are in memory at once (their layouts must outlive the call). The save
+// protocol is a trainer's: under save_root (created if needed), stale iter_*.tmp removed,
+// meta's tensors and files lists filled in here; keep_last = 0 keeps every checkpoint,
+// otherwise the newest keep_last of the saved one's lineage are kept (following
+// meta.lineage.parent_step back from it) and the step its run resumed from; checkpoints off
+// that lineage are kept and listed in SaveResult::off_lineage.
+SaveResult save_checkpoint_files(
+    const std::string& save_root, CheckpointMeta meta, std::size_t count,
+    const std::function<std::pair<int, OptimizerTensors>(std::size_t)>& produce, int keep_last);
 
 // A parallel run's save, called by every rank of `world`: world rank 0 prepares and
 // publishes the directory; the ranks with `writes` each write their rank file with their
@@ -125,6 +126,33 @@ SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMe
                                       const OptimizerTensors& tensors, int keep_last,
                                       const CollectiveSave& group);
 
+// A save in three phases, so that the middle one can run on a writer thread while training
+// goes on (train.save_mode "async", train/async_save.h). group.world may be null (one
+// process; then the one rank writes).
+//   PhasedSave s = PhasedSave::begin(root, meta, keep_last, group, config);  // collective:
+//                                              // rank 0 prepares iter_X.tmp/, all agree
+//   s.write(tensors);           // local, any thread: this rank's file, fsynced and hashed;
+//                               // a failure is kept for finish()
+//   SaveResult r = s.finish();  // collective: every rank's outcome agreed, the digests to
+//                               // rank 0, which publishes; SaveError on every rank on failure
+class PhasedSave {
+ public:
+  static PhasedSave begin(const std::string& save_root, CheckpointMeta meta, int keep_last,
+                          const CollectiveSave& group, const model::ModelConfig& config);
+  void write(const OptimizerTensors& tensors);
+  SaveResult finish();
+  std::int64_t step() const;
+
+  PhasedSave(PhasedSave&&) noexcept;
+  PhasedSave& operator=(PhasedSave&&) noexcept;
+  ~PhasedSave();
+
+ private:
+  struct State;
+  explicit PhasedSave(std::unique_ptr<State> s);
+  std::unique_ptr<State> s_;
+};
+
 // The ranks that write checkpoint files, as world rank tp + TP * (dp + DP * stage)
 // (parallel/topology.h) with their shards: DP rank 0 of every (tp, stage) position, or with
 // ZeRO-1 over dp > 1 every rank, with its range as optim::ShardedOptimizer cuts it.
@@ -138,8 +166,10 @@ std::vector<RankShard> checkpoint_writers(const model::ModelConfig& c,
 // are opened, and each is checked against meta.json's size and SHA-256 first, by this
 // process alone (an InputError names the file and its writing rank). Any checkpoint
 // therefore loads into any layout, whole or ZeRO-cut, including one process; one stored
-// piece's dataset is the most held in memory beyond `out`.
+// piece's dataset is the most held in memory beyond `out`. `files_verified`: the caller
+// has run verify_checkpoint_files on the whole checkpoint already (glm-ckpt reshard,
+// glm-export), so the checksums are not computed again per call.
 void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
-                            const OptimizerTensors& out);
+                            const OptimizerTensors& out, bool files_verified = false);
 
 }  // namespace glm::checkpoint

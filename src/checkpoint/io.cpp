@@ -324,20 +324,18 @@ SaveResult publish(const std::string& save_root, const fs::path& tmp, Checkpoint
 
 }  // namespace
 
-SaveResult save_checkpoint(const std::string& save_root, CheckpointMeta meta,
-                           const OptimizerTensors& tensors, int keep_last) {
-  return save_checkpoint_files(save_root, std::move(meta), {{0, tensors}}, keep_last);
-}
-
-SaveResult save_checkpoint_files(const std::string& save_root, CheckpointMeta meta,
-                                 const std::vector<std::pair<int, OptimizerTensors>>& ranks,
-                                 int keep_last) {
+SaveResult save_checkpoint_files(
+    const std::string& save_root, CheckpointMeta meta, std::size_t count,
+    const std::function<std::pair<int, OptimizerTensors>(std::size_t)>& produce, int keep_last) {
   const auto t0 = std::chrono::steady_clock::now();
   const fs::path tmp = fs::path(save_root) / (iter_dir_name(meta.step) + ".tmp");
   try {
     begin_save(save_root, meta.step);
     std::vector<WrittenFile> writers;
-    for (const auto& [rank, t] : ranks) writers.push_back(write_rank(tmp, rank, meta.step, t));
+    for (std::size_t i = 0; i < count; ++i) {
+      const auto [rank, t] = produce(i);
+      writers.push_back(write_rank(tmp, rank, meta.step, t));
+    }
     return publish(save_root, tmp, std::move(meta), writers, keep_last, t0);
   } catch (const SystemError& e) {
     throw_save_failed(save_root, tmp, e.what());
@@ -346,19 +344,30 @@ SaveResult save_checkpoint_files(const std::string& save_root, CheckpointMeta me
   }
 }
 
-SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMeta meta,
-                                      const OptimizerTensors& tensors, int keep_last,
-                                      const CollectiveSave& group) {
-  const auto t0 = std::chrono::steady_clock::now();
-  GLM_CHECK(group.world != nullptr, "save_checkpoint_collective: no world communicator");
-  const bool leader = group.world->rank() == 0;
-  const fs::path tmp = fs::path(save_root) / (iter_dir_name(meta.step) + ".tmp");
-  // Rank 0 prepares the directory, the writers fill it, rank 0 publishes; the barriers
-  // order the three phases (a failure on one rank aborts through the collective timeout).
-  // A rank whose write fails (a full disk) says so in the agreement after the phase, so
-  // every rank fails the save together instead of waiting in a barrier.
-  std::string failure;
-  auto agree = [&](auto&& phase) {
+struct PhasedSave::State {
+  std::string save_root;
+  CheckpointMeta meta;
+  int keep_last = 0;
+  CollectiveSave group;
+  model::ModelConfig config;
+  bool leader = true;
+  fs::path tmp;
+  std::chrono::steady_clock::time_point t0;
+  std::string failure;  // this rank's, from any phase
+  WrittenFile mine;
+
+  // Every rank learns whether any rank failed its phase; then all throw together (the
+  // leader removing the partial directory) instead of leaving others waiting in a collective.
+  void agree() {
+    double failed[1] = {failure.empty() ? 0.0 : 1.0};
+    if (group.world) group.world->all_reduce_sum(failed);
+    if (failed[0] == 0) return;
+    if (failure.empty())
+      failure = "another rank could not write its part (its own message names the file)";
+    throw_save_failed(save_root, leader ? tmp : fs::path(), failure);
+  }
+  template <class F>
+  void run(F&& phase) {
     try {
       phase();
     } catch (const SystemError& e) {
@@ -366,41 +375,65 @@ SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMe
     } catch (const fs::filesystem_error& e) {
       failure = e.what();
     }
-    double failed[1] = {failure.empty() ? 0.0 : 1.0};
-    group.world->all_reduce_sum(failed);
-    if (failed[0] == 0) return;
-    if (failure.empty())
-      failure = "another rank could not write its part (its own message names the file)";
-    throw_save_failed(save_root, leader ? tmp : fs::path(), failure);
-  };
-  agree([&] {
-    if (leader) begin_save(save_root, meta.step);
+  }
+};
+
+PhasedSave::PhasedSave(std::unique_ptr<State> s) : s_(std::move(s)) {}
+PhasedSave::PhasedSave(PhasedSave&&) noexcept = default;
+PhasedSave& PhasedSave::operator=(PhasedSave&&) noexcept = default;
+PhasedSave::~PhasedSave() = default;
+
+std::int64_t PhasedSave::step() const { return s_->meta.step; }
+
+PhasedSave PhasedSave::begin(const std::string& save_root, CheckpointMeta meta, int keep_last,
+                             const CollectiveSave& group, const model::ModelConfig& config) {
+  auto s = std::make_unique<State>();
+  s->t0 = std::chrono::steady_clock::now();
+  s->save_root = save_root;
+  s->keep_last = keep_last;
+  s->group = group;
+  s->config = config;
+  s->leader = !group.world || group.world->rank() == 0;
+  s->tmp = fs::path(save_root) / (iter_dir_name(meta.step) + ".tmp");
+  s->meta = std::move(meta);
+  s->run([&] {
+    if (s->leader) begin_save(save_root, s->meta.step);
   });
-  WrittenFile mine;
-  agree([&] {
-    if (group.writes) mine = write_rank(tmp, group.world_rank, meta.step, tensors);
+  s->agree();
+  return PhasedSave(std::move(s));
+}
+
+void PhasedSave::write(const OptimizerTensors& tensors) {
+  State& s = *s_;
+  s.run([&] {
+    if (s.group.writes) s.mine = write_rank(s.tmp, s.group.world_rank, s.meta.step, tensors);
   });
+}
+
+SaveResult PhasedSave::finish() {
+  State& s = *s_;
+  s.agree();
   // Every writer's size and SHA-256 reach rank 0 (for meta.json) in one sum: a slot of
   // 1 + 32 values per world rank, the size and the digest's bytes, each exact in a double.
   constexpr std::size_t kSlot = 33;
-  const int world = group.world->size();
+  const int world = s.group.world ? s.group.world->size() : 1;
   std::vector<double> digests(static_cast<std::size_t>(world) * kSlot, 0.0);
-  if (group.writes) {
-    double* slot = digests.data() + static_cast<std::size_t>(group.world_rank) * kSlot;
-    slot[0] = static_cast<double>(mine.bytes);
+  if (s.group.writes) {
+    double* slot = digests.data() + static_cast<std::size_t>(s.group.world_rank) * kSlot;
+    slot[0] = static_cast<double>(s.mine.bytes);
     for (std::size_t i = 0; i < 32; ++i)
-      slot[1 + i] = std::stoi(mine.sha256.substr(2 * i, 2), nullptr, 16);
+      slot[1 + i] = std::stoi(s.mine.sha256.substr(2 * i, 2), nullptr, 16);
   }
-  group.world->all_reduce_sum(digests);
+  if (s.group.world) s.group.world->all_reduce_sum(digests);
   SaveResult r;
-  agree([&] {
-    if (leader) {
+  s.run([&] {
+    if (s.leader) {
       std::vector<model::ParamLayout> layouts;
-      layouts.reserve(group.writers.size());
-      for (const auto& w : group.writers) layouts.emplace_back(tensors.layout->config(), w.shard);
+      layouts.reserve(s.group.writers.size());
+      for (const auto& w : s.group.writers) layouts.emplace_back(s.config, w.shard);
       std::vector<WrittenFile> writers;
       for (std::size_t i = 0; i < layouts.size(); ++i) {
-        const RankShard& w = group.writers[i];
+        const RankShard& w = s.group.writers[i];
         GLM_CHECK(w.rank >= 0 && w.rank < world, "checkpoint writer rank {} outside the world of {}",
                   w.rank, world);
         const double* slot = digests.data() + static_cast<std::size_t>(w.rank) * kSlot;
@@ -411,14 +444,26 @@ SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMe
                            w.range ? *w.range : optim::full_range(layouts[i]),
                            static_cast<std::int64_t>(slot[0]), sha});
       }
-      r = publish(save_root, tmp, std::move(meta), writers, keep_last, t0);
+      r = publish(s.save_root, s.tmp, s.meta, writers, s.keep_last, s.t0);
     } else {
-      r.dir = (fs::path(save_root) / iter_dir_name(meta.step)).string();
+      r.dir = (fs::path(s.save_root) / iter_dir_name(s.meta.step)).string();
     }
   });
+  s.agree();
+  if (!s.leader)
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.t0).count();
   return r;
 }
 
+SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMeta meta,
+                                      const OptimizerTensors& tensors, int keep_last,
+                                      const CollectiveSave& group) {
+  GLM_CHECK(group.world != nullptr, "save_checkpoint_collective: no world communicator");
+  PhasedSave save = PhasedSave::begin(save_root, std::move(meta), keep_last, group,
+                                      tensors.layout->config());
+  save.write(tensors);
+  return save.finish();
+}
 
 std::optional<std::int64_t> newest_checkpoint_before(const std::string& root, std::int64_t before) {
   std::optional<std::int64_t> best;
@@ -497,7 +542,7 @@ void overlap_runs(const model::ParamSpec& spec, std::int64_t mine_begin, std::in
 }  // namespace
 
 void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
-                            const OptimizerTensors& out) {
+                            const OptimizerTensors& out, bool files_verified) {
   GLM_CHECK(out.layout != nullptr, "load_optimizer_tensors: no layout");
   const optim::ElementRange range = out.flat_range();
   const Tensor* targets[] = {&out.master, &out.exp_avg, &out.exp_avg_sq};
@@ -555,7 +600,8 @@ void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
           meta_path, spec.name, covered, mine.flat.size(), shape_str(spec.global_offset),
           shape_str(spec.box_shape), begin, end));
   }
-  for (const CheckpointFile* f : needed) verify_checkpoint_file(dir, *f);
+  if (!files_verified)
+    for (const CheckpointFile* f : needed) verify_checkpoint_file(dir, *f);
 
   std::unordered_map<std::string, std::unique_ptr<H5File>> open;
   auto file = [&](const CheckpointFile& f) -> H5File& {

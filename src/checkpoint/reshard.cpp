@@ -34,27 +34,29 @@ ReshardResult reshard_checkpoint(const std::string& in_dir, std::optional<std::i
   for (const auto& w : writers)
     w.shard.validate(rc.model, fmt::format("reshard to dp {} tp {} pp {}", to.dp, to.tp, to.pp));
 
-  // Each new rank file's tensors, re-cut from the stored pieces.
+  // Each new rank file's tensors, re-cut from the stored pieces just before it is written:
+  // one file's tensors in memory at once.
   std::vector<std::unique_ptr<model::ParamLayout>> layouts;
-  std::vector<std::pair<int, OptimizerTensors>> files;
+  for (const auto& w : writers) layouts.push_back(std::make_unique<model::ParamLayout>(rc.model, w.shard));
   Progress progress("reshard: new rank files re-cut", static_cast<std::int64_t>(writers.size()));
-  for (const auto& w : writers) {
-    layouts.push_back(std::make_unique<model::ParamLayout>(rc.model, w.shard));
-    const optim::ElementRange range = w.range ? *w.range : optim::full_range(*layouts.back());
+  const CheckpointMeta source = meta;  // (meta becomes the new checkpoint's below)
+  auto recut = [&](std::size_t i) {
+    const RankShard& w = writers[i];
+    const optim::ElementRange range = w.range ? *w.range : optim::full_range(*layouts[i]);
     const std::int64_t n = range.size();
-    OptimizerTensors t{layouts.back().get(), Tensor::zeros({n}, DType::f32),
+    OptimizerTensors t{layouts[i].get(), Tensor::zeros({n}, DType::f32),
                        Tensor::zeros({n}, DType::f32), Tensor::zeros({n}, DType::f32), range};
-    load_optimizer_tensors(r.from_dir, meta, t);
-    files.emplace_back(w.rank, std::move(t));
+    load_optimizer_tensors(r.from_dir, source, t, /*files_verified=*/true);
     progress.advance();
-  }
-  progress.finish();
+    return std::pair<int, OptimizerTensors>{w.rank, std::move(t)};
+  };
   r.from = meta.layout;
   r.to = {to.dp * to.tp * to.pp, to.dp, to.tp, to.pp, to.zero ? 1 : 0};
   meta.layout = r.to;
   rc.parallel = to;
   meta.config = rc.to_json();
-  r.saved = save_checkpoint_files(out_root, meta, files, /*keep_last=*/0);
+  r.saved = save_checkpoint_files(out_root, meta, writers.size(), recut, /*keep_last=*/0);
+  progress.finish();
   return r;
 }
 

@@ -44,7 +44,8 @@ nlohmann::json RunConfig::to_json() const {
             {"save_dir", train.save_dir},
             {"save_interval", train.save_interval},
             {"keep_last", train.keep_last},
-            {"save_failure", train.save_failure}}},
+            {"save_failure", train.save_failure},
+            {"save_mode", train.save_mode}}},
           {"optim", optim.to_json()},
           {"batch", batch.to_json()},
           {"objective", objective.to_json()},
@@ -207,6 +208,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   t.get("save_interval", rc.train.save_interval, 0, kMaxTrainSteps);
   t.get("keep_last", rc.train.keep_last, 0, 1 << 20);
   t.get("save_failure", rc.train.save_failure, {"stop", "continue"});
+  t.get("save_mode", rc.train.save_mode, {"sync", "async"});
   // "auto" is settled here, so the run, its log and its checkpoints name what it trains in.
   if (rc.train.precision == "auto")
     rc.train.precision = std::string(model::precision_name(model::auto_precision(

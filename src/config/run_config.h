@@ -60,6 +60,11 @@ struct TrainConfig {
   // A save that fails (disk full, I/O error): "stop" (the default) ends training with the
   // error, "continue" warns and tries again at the next save step.
   std::string save_failure = "stop";
+  // "sync": the step waits for the whole save; "async": the step waits only while the state
+  // is copied to host memory, a writer thread writes, fsyncs and hashes the rank's file, and
+  // the ranks publish the checkpoint at the first step end after every writer has finished
+  // (train/async_save.h).
+  std::string save_mode = "sync";
 
   model::Precision precision_mode() const;
   model::Recompute recompute_mode() const;

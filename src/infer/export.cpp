@@ -238,7 +238,7 @@ ExportResult export_model(const ExportOptions& o) {
   checkpoint::OptimizerTensors t;
   t.layout = layout.get();
   t.master = p.flat();
-  checkpoint::load_optimizer_tensors(res.checkpoint, meta, t);
+  checkpoint::load_optimizer_tensors(res.checkpoint, meta, t, /*files_verified=*/true);
   res.parameters = layout->total();
 
   ModelSource src{res.checkpoint, meta.step};

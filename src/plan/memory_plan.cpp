@@ -93,6 +93,7 @@ std::vector<StageMemory> plan_memory(const model::ModelConfig& c, const LayoutCh
     m.parameters = double(allocated) * s.param;
     m.gradients = double(allocated) * s.grad;
     m.master = double(m.opt_elements) * s.master;
+    m.save_snapshot = l.background_save ? double(m.opt_elements) * 12 : 0;
     m.moments = double(m.opt_elements) * s.moments;
 
     // One slot (GLMModel::Workspace): the stage input and every layer's output, the

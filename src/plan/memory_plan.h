@@ -47,6 +47,7 @@ struct LayoutChoice {
   bool cuda = true;              // CUDA's attention keeps [B, a, T] softmax statistics, the CPU
                                  // path the whole [B, a, T, T] probabilities
   double target_fraction = 1.0;  // share of positions that are targets (head rows)
+  bool background_save = false;  // train.save_mode "async": a host snapshot per rank
   std::int64_t micro_batches() const {  // per DP rank per step
     return global_batch / (std::int64_t{micro_batch} * parallel.dp);
   }
@@ -66,6 +67,9 @@ struct StageMemory {
   double loss_softmax = 0;          // head rows x V/t logits, losses, head inputs (x slots)
   double layer_scratch = 0;         // one layer's backward temporaries (shared by slots)
   double comm_buffers = 0;          // ZeRO-1's shard and gather-chunk buffers
+  // Host memory, not in total(): a background save's snapshot of this rank's master weights
+  // and moments (train/background_save.h), 12 bytes per optimizer element.
+  double save_snapshot = 0;
   double total() const {
     return parameters + gradients + master + moments + activations + loss_softmax + layer_scratch +
            comm_buffers;

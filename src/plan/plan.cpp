@@ -47,6 +47,7 @@ Plan make_plan(const PlanRequest& req) {
   p.layout.global_batch = rc.batch.global_batch_size;
   p.layout.cuda = req.hardware.cuda;
   p.layout.target_fraction = req.target_fraction;
+  p.layout.background_save = rc.train.save_mode == "async";
   p.storage = storage_policy(req.storage, rc.train.precision);
   p.memory = plan_memory(rc.model, p.layout, p.storage);
   p.time = plan_step_time(rc.model, p.layout, p.storage, req.hardware, rc.train.precision,
@@ -58,6 +59,14 @@ Plan make_plan(const PlanRequest& req) {
   if (req.recompute == Recompute::selective)
     p.notes.push_back("selective recomputation is planned but glm-train implements none|full");
   if (p.layout.micro_batches() < par.pp) p.notes.push_back("fewer micro-batches than stages");
+  if (p.layout.background_save) {
+    double most = 0;
+    for (const StageMemory& m : p.memory) most = std::max(most, m.save_snapshot);
+    p.notes.push_back(fmt::format("train.save_mode async: each rank holds a host snapshot of its "
+                                  "optimizer state for the background save, up to {:.2f} GiB "
+                                  "(host memory, not counted above)",
+                                  most / gib));
+  }
   return p;
 }
 

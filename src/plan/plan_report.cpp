@@ -41,6 +41,7 @@ nlohmann::json plan_json(const Plan& p) {
                         {"loss_softmax", m.loss_softmax},
                         {"layer_scratch", m.layer_scratch},
                         {"comm_buffers", m.comm_buffers},
+                        {"save_snapshot_host", m.save_snapshot},
                         {"total", m.total()}}},
                       {"fits", m.total() <= p.limit_bytes},
                       {"micro_batch_s", {{"compute", t.compute_s}, {"tp", t.tp_s}, {"pp", t.pp_s}}},

@@ -14,6 +14,7 @@ bool Trainer::recover_from_spike(const std::string& reason) {
   const std::string& root = config_.train.save_dir;
   const std::int64_t spike_step = divergence_.spike_step();
   const config::SkipRange skip{divergence_.spike_samples(), state_.consumed_samples};
+  finish_background_save();  // a checkpoint still being written may be the one to roll back to
   // Rank 0's view of the save root, agreed by every rank (as save() agrees on it).
   double found[2] = {0, 0};
   if (world_rank() == 0 && !root.empty())
@@ -36,6 +37,7 @@ bool Trainer::recover_from_spike(const std::string& reason) {
   std::vector<optim::RecoveryRecord> records = spike_guard_.state().recoveries;
   if (!optim::recovery_budget_left(rc, records, state_.step)) {
     save_as_configured(root);
+    finish_background_save();
     throw Error(fmt::format(
         "spike recovery: {} at step {}, and the budget of {} recoveries within {} steps "
         "(spike_guard.recovery.max_recoveries, budget_steps) is spent: stopped with a checkpoint "

@@ -251,7 +251,9 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
     }
     const bool periodic = tc.save_interval > 0 && state_.step % tc.save_interval == 0;
     if (!tc.save_dir.empty() && (periodic || last)) save_as_configured(tc.save_dir);
+    poll_background_save();
   }
+  finish_background_save();
   return {before, after};
 }
 

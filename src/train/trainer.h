@@ -33,6 +33,7 @@
 #include "optim/sharded_optimizer.h"
 #include "optim/spike_guard.h"
 #include "parallel/communicator.h"
+#include "train/background_save.h"
 #include "train/comm_log.h"
 #include "train/metrics.h"
 #include "train/training_data.h"
@@ -114,6 +115,11 @@ class Trainer {
   // Writes a checkpoint of the current state under save_root (checkpoint/checkpoint.h), logs
   // its time and size (console and metrics.jsonl) and prunes to train.keep_last.
   checkpoint::SaveResult save(const std::string& save_root);
+  // With train.save_mode "async", save() returns once the state is copied and a writer
+  // thread writes; this waits for it and publishes the checkpoint (collective; run() does
+  // it at the step ends, before a new save, a stop and at the end). A Trainer destroyed with
+  // a save in flight leaves it unpublished (iter_X.tmp/, removed by the next save).
+  void finish_background_save();
   // Resumes from a save root's `latest` (or iteration `iter`), or a checkpoint directory:
   // verifies it, checks the config against the checkpoint's and applies config.resume's
   // overrides (each logged), then restores weights, Adam moments and step count, loss
@@ -160,6 +166,15 @@ class Trainer {
   void crash_if_testing(std::int64_t step) const;  // GLM_TEST_CRASH_AT_STEP (tests/faults)
   // save(), then train.save_failure: a failed save stops training (rethrown) or is logged.
   void save_as_configured(const std::string& save_root);
+  // Called inside a catch of a SaveError: rethrows it (train.save_failure "stop") or logs it.
+  void handle_save_failure(const checkpoint::SaveError& e);
+  // The background save (train.save_mode "async"), if one is in flight: published once every
+  // rank's writer has finished (poll_background_save, at each step end: one small all-reduce
+  // while one is in flight), or waited for (finish_background_save: before a new save, a
+  // stop, a rollback and the end of training). Both apply train.save_failure.
+  void poll_background_save();
+  // Logs and records a completed save: its total time and the time the step was blocked.
+  void report_save(const checkpoint::SaveResult& r, std::int64_t step, double blocked_seconds);
   void stop_with_checkpoint();  // after a stop signal: save (if save_dir) and log
   // spike_guard.recovery (optim/spike_recovery.h): roll back to the newest checkpoint before
   // the spike, skip its samples, apply the lr scale and EGS alpha, and go on; past the
@@ -188,6 +203,8 @@ class Trainer {
   double peak_flops_ = 0;  // per process, for MFU
   std::unique_ptr<CommLog> comm_log_;  // TrainerOptions::comm_log
   std::int64_t checkpoint_step_ = -1;  // step of the last checkpoint saved or loaded
+  std::unique_ptr<BackgroundSave> background_save_;  // train.save_mode "async", in flight
+  optim::OptimizerTensors save_snapshot_;            // its host copy, reused by the next
   std::int64_t resumed_from_ = -1;     // step of the checkpoint this run loaded (-1: none)
   StopSignals stop_signals_ = 0;  // the union over ranks of the stop signals received
 };

@@ -45,28 +45,71 @@ void adopt_saved_resume(config::ResumeConfig& ours, const nlohmann::json& saved_
 
 }  // namespace
 
+void Trainer::handle_save_failure(const checkpoint::SaveError& e) {
+  if (config_.train.save_failure == "stop") throw;
+  spdlog::warn("step {}: {}; training continues (train.save_failure \"continue\"), the next "
+               "save step tries again",
+               state_.step, e.what());
+  metrics_->log_event({{"event", "save_failed"}, {"step", state_.step}, {"error", e.what()}});
+}
+
 void Trainer::save_as_configured(const std::string& save_root) {
   try {
     save(save_root);
   } catch (const checkpoint::SaveError& e) {
-    if (config_.train.save_failure == "stop") throw;
-    spdlog::warn("step {}: {}; training continues (train.save_failure \"continue\"), the next "
-                 "save step tries again",
-                 state_.step, e.what());
-    metrics_->log_event({{"event", "save_failed"}, {"step", state_.step}, {"error", e.what()}});
+    handle_save_failure(e);
   }
+}
+
+void Trainer::finish_background_save() {
+  if (!background_save_) return;
+  heartbeat(Phase::save);
+  std::unique_ptr<BackgroundSave> bg = std::move(background_save_);
+  try {
+    const checkpoint::SaveResult r = bg->finish();
+    report_save(r, bg->step(), bg->blocked_seconds());
+  } catch (const checkpoint::SaveError& e) {
+    handle_save_failure(e);
+  }
+}
+
+void Trainer::poll_background_save() {
+  if (!background_save_) return;
+  double busy[1] = {background_save_->written() ? 0.0 : 1.0};
+  world_sum(busy);  // every rank publishes at the same step, once every writer is done
+  if (busy[0] == 0) finish_background_save();
 }
 
 void Trainer::stop_with_checkpoint() {
   const auto& dir = config_.train.save_dir;
   if (!dir.empty()) save_as_configured(dir);
+  finish_background_save();
   spdlog::warn("{} received: stopped after step {}{}", stop_signals_name(stop_signals_), state_.step,
                dir.empty() ? " without a checkpoint (no train.save_dir / --save)" : "");
   metrics_->log_event({{"event", "stop"}, {"signals", stop_signals_name(stop_signals_)}, {"step", state_.step}});
 }
 
+void Trainer::report_save(const checkpoint::SaveResult& r, std::int64_t step,
+                          double blocked_seconds) {
+  if (world_rank() != 0) return;
+  spdlog::info("saved checkpoint {} (step {}, {:.1f} MB) in {:.2f} s ({:.0f} MB/s), the step "
+               "blocked {:.3f} s",
+               r.dir, step, r.bytes / 1e6, r.seconds, r.bytes / 1e6 / std::max(r.seconds, 1e-9),
+               blocked_seconds);
+  for (const auto& d : r.pruned) spdlog::info("removed old checkpoint {} (keep_last {})", d,
+                                              config_.train.keep_last);
+  if (!r.off_lineage.empty())
+    spdlog::warn("kept {} checkpoint(s) off this run's lineage (an abandoned branch or another "
+                 "run's; keep_last never removes them): {}",
+                 r.off_lineage.size(), fmt::join(r.off_lineage, ", "));
+  metrics_->log_event({{"event", "save"}, {"step", step}, {"dir", r.dir}, {"bytes", r.bytes},
+                       {"seconds", r.seconds}, {"blocked_seconds", blocked_seconds},
+                       {"mode", config_.train.save_mode}});
+}
+
 checkpoint::SaveResult Trainer::save(const std::string& save_root) {
   heartbeat(Phase::save);
+  finish_background_save();  // at most one save in flight
   // DP ranks of one TP x PP position hold identical state: DP rank 0 of each position writes
   // its pieces. With ZeRO-1 each DP rank writes its own shard instead; nothing is gathered.
   // Whether this step is already saved is rank 0's view of the directory, agreed by every
@@ -81,30 +124,42 @@ checkpoint::SaveResult Trainer::save(const std::string& save_root) {
   if (saved[0] > 0) {
     if (world_rank() == 0)
       spdlog::info("checkpoint of step {} already in {}", state_.step, save_root);
-    return {existing.string(), 0, 0, {}};
+    return {existing.string(), 0, 0, {}, {}};
   }
+  const auto t0 = std::chrono::steady_clock::now();
   const optim::OptimizerTensors tensors = optimizer_->own_state();
-  checkpoint::SaveResult r;
-  if (world_size() == 1) {
-    r = checkpoint::save_checkpoint(save_root, checkpoint_meta(), tensors, config_.train.keep_last);
-  } else {
-    checkpoint::CollectiveSave group{world(), world_rank(), dp_rank() == 0 || optimizer_->sharded(),
-                                     checkpoint::checkpoint_writers(config_.model, layout())};
-    r = checkpoint::save_checkpoint_collective(save_root, checkpoint_meta(), tensors,
-                                               config_.train.keep_last, group);
-  }
+  checkpoint::CollectiveSave group{world_size() > 1 ? world() : nullptr, world_rank(),
+                                   dp_rank() == 0 || optimizer_->sharded(),
+                                   checkpoint::checkpoint_writers(config_.model, layout())};
+  checkpoint::PhasedSave phased = checkpoint::PhasedSave::begin(
+      save_root, checkpoint_meta(), config_.train.keep_last, group, config_.model);
   checkpoint_step_ = state_.step;
-  if (world_rank() != 0) return r;
-  spdlog::info("saved checkpoint {} (step {}, {:.1f} MB) in {:.2f} s ({:.0f} MB/s)", r.dir,
-               state_.step, r.bytes / 1e6, r.seconds, r.bytes / 1e6 / std::max(r.seconds, 1e-9));
-  for (const auto& d : r.pruned) spdlog::info("removed old checkpoint {} (keep_last {})", d,
-                                              config_.train.keep_last);
-  if (!r.off_lineage.empty())
-    spdlog::warn("kept {} checkpoint(s) off this run's lineage (an abandoned branch or another "
-                 "run's; keep_last never removes them): {}",
-                 r.off_lineage.size(), fmt::join(r.off_lineage, ", "));
-  metrics_->log_event({{"event", "save"}, {"step", state_.step}, {"dir", r.dir},
-                       {"bytes", r.bytes}, {"seconds", r.seconds}});
+  if (config_.train.save_mode == "async") {
+    // The step waits only for this copy (and, on a GPU, the copy off the device).
+    optim::OptimizerTensors& snap = save_snapshot_;
+    if (!snap.master.defined() || snap.master.numel() != tensors.master.numel()) {
+      const Shape n{tensors.master.numel()};
+      snap.master = Tensor::empty(n, DType::f32);
+      snap.exp_avg = Tensor::empty(n, DType::f32);
+      snap.exp_avg_sq = Tensor::empty(n, DType::f32);
+    }
+    snap.layout = tensors.layout;
+    snap.range = tensors.range;
+    snap.master.copy_from(tensors.master);
+    snap.exp_avg.copy_from(tensors.exp_avg);
+    snap.exp_avg_sq.copy_from(tensors.exp_avg_sq);
+    const double blocked =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    background_save_ = std::make_unique<BackgroundSave>(std::move(phased), snap, blocked);
+    if (world_rank() == 0)
+      spdlog::info("checkpoint of step {}: the step blocked {:.3f} s (state copied to host "
+                   "memory); writing in the background",
+                   state_.step, blocked);
+    return {};
+  }
+  phased.write(tensors);
+  checkpoint::SaveResult r = phased.finish();
+  report_save(r, state_.step, r.seconds);
   return r;
 }
 

@@ -7,7 +7,7 @@
 # Trials: SIGKILL of a rank and of mpirun at a step chosen by a seed (supervised restart),
 # a crash loop (the same step killed twice), SIGTERM to the launcher, SIGTERM to one rank,
 # SIGTERM to one rank of a resumed run before its first step (the agreed skip of a step
-# already saved), SIGINT twice, SIGKILL during a save, an input error (no restart), a SLURM requeue, and a
+# already saved), SIGINT twice, SIGKILL during a save and during a background save, an input error (no restart), a SLURM requeue, and a
 # full disk during a save (a small tmpfs, where mounting is permitted), and a hung rank.
 source "$(dirname "$0")/../real_job_script.sh" "$@"
 steps=12
@@ -182,6 +182,30 @@ else
   fail "glm-ckpt verify failed"; cat "$work/$name.verify"
 fi
 
+trial="SIGKILL during a background save"
+name=kill_in_background_save
+release=$work/$name.release
+# train.save_mode "async": the writer threads of step 8's save hold before writing while
+# training goes on; mpirun is killed then: latest must stay on step 4, and the supervised
+# restart resumes from it to the uninterrupted loss
+GLM_TEST_HOLD="background_write_8:$release" timeout 300 launch/train.sh -n 2 --threads 1 \
+  --max-restarts 2 --restart-backoff 1 -- "${base[@]}" --set 'train.save_mode="async"' \
+  --save "$work/$name/ckpt" --log-dir "$work/$name/log" > "$work/$name.out" 2>&1 &
+job=$!
+wait_held "$release" 2
+ranks=$(rank_pids "$work/$name/ckpt")
+k=$(tr -dc 0-9 < "$work/$name/ckpt/latest" 2>/dev/null)
+pkill -KILL -f -- "mpirun.*$work/$name/ckpt"
+wait_gone $ranks
+touch "$release"
+wait "$job"; rc=$?
+got=$(last_loss "$work/$name/log")
+from=$(grep -o '"resumes_from_step": "[0-9]*"' "$work/$name/log/restarts.jsonl" 2>/dev/null | grep -o '[0-9]*' | head -n 1)
+if (( rc != 0 )); then fail "exit $rc"; tail -5 "$work/$name.out"
+elif [[ "$k" != 4 || "$from" != 4 ]]; then fail "latest '$k' when killed, restart from '$from'; want 4"
+elif [[ "$got" != "$ref" ]]; then fail "loss $got, uninterrupted $ref"
+else ok "killed while step 8 was written in the background: latest stayed 4, the restart gave $got"; fi
+
 trial="input error"
 name=input_error
 timeout 300 launch/train.sh -n 2 --threads 1 --max-restarts 3 -- "${base[@]}" --seed -1 \
@@ -225,6 +249,17 @@ if mount -t tmpfs -o size=30m tmpfs "$work/$name/fs" 2> "$work/$name.mount"; the
   if (( rc == 1 )) && grep -q "No space left on device" "$work/$name.out" && (( left == 0 )) && [[ "$k" == 2 ]]
   then ok "stop: exit 1 naming the file and 'No space left on device', no partial directory, latest 2"
   else fail "stop: exit $rc, $left partial directories, latest '$k'"; grep -m2 error "$work/$name.out"; fi
+  rm -rf "$work/$name/fs/ckpt" "$work/$name/log"
+  # the same written in the background: the failure surfaces when the save is published
+  timeout 300 launch/train.sh -n 2 --threads 1 -- "${full_args[@]}" \
+    --save "$work/$name/fs/ckpt" --log-dir "$work/$name/log" \
+    --set 'train.save_mode="async"' > "$work/$name.async.out" 2>&1
+  rc=$?
+  left=$(compgen -G "$work/$name/fs/ckpt/*.tmp" | wc -l)
+  k=$(tr -dc 0-9 < "$work/$name/fs/ckpt/latest" 2>/dev/null)
+  if (( rc == 1 )) && grep -q "No space left on device" "$work/$name.async.out" && (( left == 0 )) && [[ "$k" == 2 ]]
+  then ok "stop, background save: exit 1 naming the file and 'No space left on device', no partial directory, latest 2"
+  else fail "stop, background save: exit $rc, $left partial directories, latest '$k'"; grep -m2 error "$work/$name.async.out"; fi
   rm -rf "$work/$name/fs/ckpt" "$work/$name/log"
   timeout 300 launch/train.sh -n 2 --threads 1 -- "${full_args[@]}" \
     --save "$work/$name/fs/ckpt" --log-dir "$work/$name/log" \

@@ -81,10 +81,15 @@ void expect_bit_identical(const RunRecord& a, const RunRecord& b) {
   EXPECT_EQ(a.adamw_steps, b.adamw_steps);
 }
 
-// 20 steps in one go == 10 steps, save, a fresh Trainer that loads, 10 more steps.
-void check_resume_is_bit_exact(const std::string& precision, const std::string& name) {
+// 20 steps in one go == 10 steps, save, a fresh Trainer that loads, 10 more steps. A
+// background save ("async") is published only after two more steps have changed the live
+// state: the checkpoint must hold the step-10 snapshot.
+void check_resume_is_bit_exact(const std::string& precision, const std::string& name,
+                               const std::string& save_mode = "sync") {
   const bool fp16 = precision == "fp16";
-  config::RunConfig rc = tiny_run(exactness_overrides(precision));
+  std::vector<std::string> overrides = exactness_overrides(precision);
+  overrides.push_back("train.save_mode=\"" + save_mode + "\"");
+  config::RunConfig rc = tiny_run(overrides);
   const std::string dir = temp_dir(name);
   RunRecord whole, resumed;
   {
@@ -100,6 +105,12 @@ void check_resume_is_bit_exact(const std::string& precision, const std::string& 
     Trainer t(rc, {.log_dir = dir + "/log_first"});
     for (int s = 0; s < 10; ++s) t.train_step();
     t.save(dir + "/ckpt");
+    if (save_mode == "async") {
+      EXPECT_FALSE(fs::exists(dir + "/ckpt/latest")) << "published before finishing";
+      t.train_step();
+      t.train_step();
+      t.finish_background_save();
+    }
   }
   {
     Trainer t(rc, {.log_dir = dir + "/log_second"});
@@ -120,6 +131,9 @@ void check_resume_is_bit_exact(const std::string& precision, const std::string& 
 TEST(Checkpoint, ResumeIsBitExactFp32) { check_resume_is_bit_exact("fp32", "glm_ckpt_exact32"); }
 TEST(Checkpoint, ResumeIsBitExactFp16) { check_resume_is_bit_exact("fp16", "glm_ckpt_exact16"); }
 TEST(Checkpoint, ResumeIsBitExactBf16) { check_resume_is_bit_exact("bf16", "glm_ckpt_exact_bf16"); }
+TEST(Checkpoint, BackgroundSaveHoldsItsStepAndResumesBitExactly) {
+  check_resume_is_bit_exact("fp16", "glm_ckpt_exact_async", "async");
+}
 
 // A checkpoint holds the fp32 master weights and moments whatever the run's precision, so a
 // bf16 checkpoint resumes in fp32 and in fp16: the same state (master, moments, step,

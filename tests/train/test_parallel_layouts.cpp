@@ -412,6 +412,19 @@ TEST_F(ParallelLayouts, ZeroSavesShardsEachRankReadsWhatItNeeds) {
       << "see " << into << ".out";
   EXPECT_LT(param_rel_diff(want, full_master(into + "/ckpt", 12)), kParamRelTol);
 
+  // glm-ckpt reshard into ZeRO-1 at dp 2 writes two shard files holding the same weights
+  const std::string resharded = base_ + "/zero_resharded";
+  ASSERT_EQ(std::system(fmt::format("{} reshard --in {} --out {} --dp 2 --tp 1 --pp 1 --zero 1 > "
+                                    "{}.out 2>&1 && {} verify {} >> {}.out 2>&1",
+                                    kCkpt, dir10, resharded, resharded, kCkpt, resharded, resharded)
+                            .c_str()),
+            0)
+      << "see " << resharded << ".out";
+  EXPECT_EQ(checkpoint::read_checkpoint_meta(checkpoint::resolve_checkpoint_dir(resharded, 10))
+                .files.size(),
+            2u);
+  EXPECT_EQ(param_rel_diff(full_master(src + "/ckpt", 10), full_master(resharded, 10)), 0.0);
+
   // a flipped byte in the third shard: DP rank 1 of two reads it and names it
   const std::string broken = base_ + "/zero_broken";
   fs::create_directories(broken);

@@ -81,6 +81,22 @@ TEST(Plan, Glm130bFitsIn40GOnlyWithRecomputeAndZero) {
     EXPECT_DOUBLE_EQ(built.memory[i].total(), paper.memory[i].total()) << "stage " << i;
 }
 
+// A background save's host snapshot: 12 bytes per element of each rank's optimizer range
+// (its ZeRO-1 shard), reported apart from the GPU total, which it does not change.
+TEST(Plan, BackgroundSaveSnapshotIsHostMemoryOfTheShard) {
+  const Plan sync = make_plan(glm130b("a100-40g"));
+  const Plan async = make_plan(glm130b("a100-40g", {"train.save_mode=\"async\""}));
+  ASSERT_EQ(sync.memory.size(), async.memory.size());
+  for (std::size_t i = 0; i < async.memory.size(); ++i) {
+    EXPECT_EQ(sync.memory[i].save_snapshot, 0.0);
+    EXPECT_DOUBLE_EQ(async.memory[i].save_snapshot, 12.0 * async.memory[i].opt_elements);
+    EXPECT_DOUBLE_EQ(async.memory[i].total(), sync.memory[i].total());
+  }
+  bool noted = false;
+  for (const std::string& n : async.notes) noted |= n.find("host snapshot") != std::string::npos;
+  EXPECT_TRUE(noted);
+}
+
 TEST(Plan, Glm130bThroughputNearThePaper) {
   const Plan p = make_plan(glm130b("a100-40g"));
   EXPECT_NEAR(p.time.hardware_tflops_per_gpu, kGlmReportedTflops,
