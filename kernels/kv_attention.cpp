@@ -19,7 +19,11 @@ void kv_attention_forward(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, 
   constexpr const char* op = "kv_attention_forward";
   [[maybe_unused]] const Device dev =
       op_device(op, {{"ctx", ctx}, {"qkv", qkv}, {"K", K}, {"V", V}});
-  require_f32(op, {{"ctx", ctx}, {"qkv", qkv}, {"K", K}, {"V", V}});
+  require_f32(op, {{"ctx", ctx}, {"qkv", qkv}});
+  GLM_CHECK((K.dtype() == DType::f32 || K.dtype() == DType::f16) && V.dtype() == K.dtype() &&
+                K.is_contiguous() && V.is_contiguous(),
+            "{}: the cache K {} / V {} must be contiguous f32 or f16, both alike", op,
+            K.describe(), V.describe());
   GLM_CHECK(qkv.dim() == 4 && qkv.size(2) == 3, "{}: qkv must be [n, a, 3, d], got {}", op,
             qkv.describe());
   const std::int64_t n = qkv.size(0), a = qkv.size(1), d = qkv.size(3);

@@ -4,7 +4,8 @@
 // attends their queries to every cached key the GLM mask allows (kernels/glm_mask.h, with i
 // the query's cache index and L = t0 + n):
 //
-//   K, V [a, cap, d] f32: rows [t0, t0+n) of every head <- the k, v of qkv
+//   K, V [a, cap, d] f32 or f16 (rounded on append, read back in fp32): rows [t0, t0+n)
+//   of every head <- the k, v of qkv
 //   ctx_i = sum_j softmax_j(c * (q_i . k_j) / (sqrt(d) c)) v_j    over allowed keys j
 //
 // qkv [n, a, 3, d] f32 after RoPE; ctx [n, a*d] f32. layer_number c = l + 1 is training's

@@ -1,7 +1,7 @@
 // The CPU backend of the KV-cache attention (kernels/kv_attention.h; the entry there checks
 // the arguments). The score and value loops are `omp simd` reductions compiled per ISA
 // (target_clones); (head, query) pairs are split over threads when there is enough work
-// (prefill), a decode step runs its heads in parallel.
+// (prefill), a decode step runs its heads in parallel. The cache is fp32 or fp16.
 #include <omp.h>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 
 #include "core/tensor.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/row16.h"
 #include "kernels/glm_mask.h"
 
 namespace glm::kernels::cpu {
@@ -37,14 +38,17 @@ void kv_attention_forward(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, 
   const int n = static_cast<int>(qkv.size(0)), al = static_cast<int>(qkv.size(1));
   const int d = static_cast<int>(qkv.size(3)), cap = static_cast<int>(K.size(1));
   const float* src = qkv.data<float>();
-  float* Kp = K.data<float>();
-  float* Vp = V.data<float>();
+  // An fp16 cache is read a row at a time into fp32 (d floats per thread), so the cache is
+  // streamed at 2 bytes an element and no fp32 copy of it exists.
+  const DType kv = K.dtype();
+  const bool f32 = kv == DType::f32;
+  auto row = [cap, d](int a, std::int64_t t) { return (static_cast<std::int64_t>(a) * cap + t) * d; };
   // store the new keys and values: qkv row i, head a -> [a][t0 + i][:]
   for (int i = 0; i < n; ++i)
     for (int a = 0; a < al; ++a) {
       const float* base = src + (static_cast<std::int64_t>(i) * al + a) * 3 * d;
-      std::copy_n(base + d, d, Kp + (static_cast<std::int64_t>(a) * cap + t0 + i) * d);
-      std::copy_n(base + 2 * d, d, Vp + (static_cast<std::int64_t>(a) * cap + t0 + i) * d);
+      store_row(K.raw(), kv, row(a, t0 + i), base + d, d);
+      store_row(V.raw(), kv, row(a, t0 + i), base + 2 * d, d);
     }
   const float c = static_cast<float>(layer_number);
   const float inv = 1.f / (std::sqrt(static_cast<float>(d)) * c);
@@ -52,19 +56,23 @@ void kv_attention_forward(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, 
   const std::int64_t work = static_cast<std::int64_t>(n) * al * (t0 + n) * d;
 #pragma omp parallel if (work > (1 << 15))
   {
-    std::vector<float> p(static_cast<std::size_t>(t0 + n));
+    std::vector<float> p(static_cast<std::size_t>(t0 + n)), buf(f32 ? 0 : d);
+    // row t of head a of K or V as fp32: in place for an fp32 cache, else converted into buf
+    auto load = [&](const Tensor& T, int a, std::int64_t t) -> const float* {
+      if (f32) return T.data<float>() + row(a, t);
+      load_row(buf.data(), T.raw(), kv, row(a, t), d);
+      return buf.data();
+    };
 #pragma omp for schedule(dynamic, 4) collapse(2)
     for (int a = 0; a < al; ++a)
       for (int i = 0; i < n; ++i) {
         const int qi = t0 + i;                          // cache index of the query
         const int keys = static_cast<int>(glm_mask_limit(qi, prefix_len, t0 + n));
         const float* q = src + (static_cast<std::int64_t>(i) * al + a) * 3 * d;
-        const float* Ka = Kp + static_cast<std::int64_t>(a) * cap * d;
-        const float* Va = Vp + static_cast<std::int64_t>(a) * cap * d;
         float mx = -INFINITY;
         for (int j = 0; j < keys; ++j) {
           // q / (sqrt(d) c) inside the product, times c in the fp32 softmax (layer scaling)
-          p[j] = dot(q, Ka + static_cast<std::int64_t>(j) * d, d) * inv * c;
+          p[j] = dot(q, load(K, a, j), d) * inv * c;
           mx = std::max(mx, p[j]);
         }
         float sum = 0.f;
@@ -75,7 +83,7 @@ void kv_attention_forward(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, 
         float* o = out + (static_cast<std::int64_t>(i) * al + a) * d;
         std::fill_n(o, d, 0.f);
         const float r = 1.f / sum;
-        for (int j = 0; j < keys; ++j) axpy(o, p[j] * r, Va + static_cast<std::int64_t>(j) * d, d);
+        for (int j = 0; j < keys; ++j) axpy(o, p[j] * r, load(V, a, j), d);
       }
   }
 }

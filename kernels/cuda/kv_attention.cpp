@@ -31,8 +31,9 @@ void kv_attention_forward(Tensor& ctx, const Tensor& qkv, Tensor& K, Tensor& V, 
 
   KvAttentionParams p;
   p.qkv = qkv.data<float>();
-  p.K = K.data<float>();
-  p.V = V.data<float>();
+  p.K = K.raw();
+  p.V = V.raw();
+  p.half_kv = K.dtype() == DType::f16;
   p.ctx = ctx.data<float>();
   p.n = static_cast<int>(n);
   p.a = static_cast<int>(a);

@@ -19,8 +19,15 @@
 namespace glm::kernels::cuda {
 namespace {
 
+// The cache holds fp32 or fp16 (rounded on append, read back as fp32).
+__device__ inline float kv_load(const float* p) { return *p; }
+__device__ inline float kv_load(const __half* p) { return __half2float(*p); }
+__device__ inline void kv_store(float* p, float v) { *p = v; }
+__device__ inline void kv_store(__half* p, float v) { *p = __float2half_rn(v); }
+
 // K[h][t0+i][:] = k of qkv row (i, h), V likewise: one thread per element.
-__global__ void kv_cache_append_grid_stride(float* __restrict__ K, float* __restrict__ V,
+template <class KV>
+__global__ void kv_cache_append_grid_stride(KV* __restrict__ K, KV* __restrict__ V,
                                             const float* __restrict__ qkv, int n, int a, int d,
                                             int cap, int t0) {
   const long total = static_cast<long>(n) * a * d;
@@ -31,8 +38,8 @@ __global__ void kv_cache_append_grid_stride(float* __restrict__ K, float* __rest
     const int h = static_cast<int>(row % a), i = static_cast<int>(row / a);
     const float* src = qkv + row * 3 * d;  // [q | k | v] of (i, h)
     const long dst = (static_cast<long>(h) * cap + t0 + i) * d + e;
-    K[dst] = src[d + e];
-    V[dst] = src[2 * d + e];
+    kv_store(K + dst, src[d + e]);
+    kv_store(V + dst, src[2 * d + e]);
   }
 }
 
@@ -71,11 +78,11 @@ __device__ void store(float* p, float v) { *p = v; }
 
 // grid (a, n): block (h, i) computes ctx row i, head h. Shared memory: q [d], red [32],
 // p [t0 + n] (the scores, then the unnormalised probabilities).
-template <class Out>
+template <class Out, class KV>
 __global__ void kv_attention_block_per_query_head(Out* __restrict__ ctx,
                                                   const float* __restrict__ qkv,
-                                                  const float* __restrict__ K,
-                                                  const float* __restrict__ V, int a, int d,
+                                                  const KV* __restrict__ K,
+                                                  const KV* __restrict__ V, int a, int d,
                                                   int cap, int t0, int prefix_len, float inv,
                                                   float c) {
   extern __shared__ float smem[];
@@ -89,15 +96,15 @@ __global__ void kv_attention_block_per_query_head(Out* __restrict__ ctx,
   for (int e = threadIdx.x; e < d; e += blockDim.x) q[e] = qkv[row * 3 * d + e];
   __syncthreads();
 
-  const float* Kh = K + static_cast<long>(h) * cap * d;
-  const float* Vh = V + static_cast<long>(h) * cap * d;
+  const KV* Kh = K + static_cast<long>(h) * cap * d;
+  const KV* Vh = V + static_cast<long>(h) * cap * d;
   const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
   const int warps = blockDim.x / kWarp;
   // s_j = (q . k_j) * inv * c: q / (sqrt(d) c) in the product, times c in the fp32 softmax
   for (int j = warp; j < keys; j += warps) {
-    const float* k = Kh + static_cast<long>(j) * d;
+    const KV* k = Kh + static_cast<long>(j) * d;
     float s = 0.f;
-    for (int e = lane; e < d; e += kWarp) s += q[e] * k[e];
+    for (int e = lane; e < d; e += kWarp) s += q[e] * kv_load(k + e);
     s = warp_sum(s);
     if (lane == 0) p[j] = s * inv * c;
   }
@@ -115,7 +122,7 @@ __global__ void kv_attention_block_per_query_head(Out* __restrict__ ctx,
   const float r = 1.f / sum;
   for (int e = threadIdx.x; e < d; e += blockDim.x) {
     float acc = 0.f;
-    for (int j = 0; j < keys; ++j) acc += p[j] * Vh[static_cast<long>(j) * d + e];
+    for (int j = 0; j < keys; ++j) acc += p[j] * kv_load(Vh + static_cast<long>(j) * d + e);
     store(ctx + row * d + e, acc * r);
   }
 }
@@ -125,8 +132,12 @@ __global__ void kv_attention_block_per_query_head(Out* __restrict__ ctx,
 cudaError_t launch_kv_cache_append(const KvAttentionParams& p, cudaStream_t s) {
   const long total = static_cast<long>(p.n) * p.a * p.d;
   if (total == 0) return cudaSuccess;
-  kv_cache_append_grid_stride<<<grid_stride_blocks(total, 256), 256, 0, s>>>(p.K, p.V, p.qkv, p.n,
-                                                                             p.a, p.d, p.cap, p.t0);
+  if (p.half_kv)
+    kv_cache_append_grid_stride<<<grid_stride_blocks(total, 256), 256, 0, s>>>(
+        static_cast<__half*>(p.K), static_cast<__half*>(p.V), p.qkv, p.n, p.a, p.d, p.cap, p.t0);
+  else
+    kv_cache_append_grid_stride<<<grid_stride_blocks(total, 256), 256, 0, s>>>(
+        static_cast<float*>(p.K), static_cast<float*>(p.V), p.qkv, p.n, p.a, p.d, p.cap, p.t0);
   return cudaGetLastError();
 }
 
@@ -134,17 +145,21 @@ cudaError_t launch_kv_attention(const KvAttentionParams& p, cudaStream_t s) {
   if (p.n == 0 || p.a == 0) return cudaSuccess;
   const std::int64_t bytes = kv_attention_smem_bytes(p.d, static_cast<std::int64_t>(p.t0) + p.n);
   const dim3 grid(p.a, p.n);
-  auto launch = [&](auto kernel, auto* out) {
+  auto launch = [&](auto kernel, auto* out, auto* K, auto* V) {
     if (bytes > 48 * 1024) {  // above the default limit a kernel must opt in
       const cudaError_t e = cudaFuncSetAttribute(
           kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
       if (e != cudaSuccess) return e;
     }
-    kernel<<<grid, kKvAttentionThreads, bytes, s>>>(out, p.qkv, p.K, p.V, p.a, p.d, p.cap, p.t0,
+    kernel<<<grid, kKvAttentionThreads, bytes, s>>>(out, p.qkv, K, V, p.a, p.d, p.cap, p.t0,
                                                     p.prefix_len, p.inv, p.c);
     return cudaGetLastError();
   };
-  return launch(kv_attention_block_per_query_head<float>, p.ctx);
+  if (p.half_kv)
+    return launch(kv_attention_block_per_query_head<float, __half>, p.ctx,
+                  static_cast<const __half*>(p.K), static_cast<const __half*>(p.V));
+  return launch(kv_attention_block_per_query_head<float, float>, p.ctx,
+                static_cast<const float*>(p.K), static_cast<const float*>(p.V));
 }
 
 }  // namespace glm::kernels::cuda

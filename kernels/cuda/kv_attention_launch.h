@@ -11,8 +11,9 @@ namespace glm::kernels::cuda {
 
 struct KvAttentionParams {
   const float* qkv = nullptr;  // [n, a, 3, d] this call's queries/keys/values after RoPE
-  float* K = nullptr;          // [a, cap, d] cached keys (rows [t0, t0+n) written here)
-  float* V = nullptr;          // [a, cap, d] cached values
+  void* K = nullptr;           // [a, cap, d] cached keys (rows [t0, t0+n) written here)
+  void* V = nullptr;           // [a, cap, d] cached values
+  bool half_kv = false;        // K and V hold fp16 (else fp32)
   float* ctx = nullptr;        // [n, a*d]
   int n = 0, a = 0, d = 0, cap = 0;
   int t0 = 0;          // cache index of the first new token

@@ -27,13 +27,13 @@ namespace po = boost::program_options;
 namespace {
 
 int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
-  std::string model_path, data_path, device = "cpu", activations = "fp32";
+  std::string model_path, data_path, device = "cpu", activations = "fp32", kv_cache = "fp32";
   std::int64_t max_samples = 0;
   po::options_description desc(
       "glm-eval: held-out loss and perplexity of a model file on a glm-preprocess split,\n"
       "over the same GLM-objective samples as the trainer's evaluation.\n\n"
       "Usage: glm-eval --model FILE --data DIR/valid.h5 [--max-samples N] [--device cpu|cuda]\n"
-      "                [--json]\n\nOptions");
+      "                [--kv-cache fp32|fp16] [--json]\n\nOptions");
   // clang-format off
   desc.add_options()
     ("help,h", "show this help")
@@ -45,6 +45,8 @@ int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
     ("activations", po::value(&activations)->default_value("fp32"),
      "fp32 (exact), or int8: INT8/INT4 linears round their input per block of 32 and use "
      "integer dot products (CPU; fastest decode)")
+    ("kv-cache", po::value(&kv_cache)->default_value("fp32"),
+     "fp32, or fp16: keys and values stored in half the memory (rounded once each)")
     ("json", "print one JSON object instead of text");
   // clang-format on
   po::variables_map vm;
@@ -56,7 +58,8 @@ int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
   po::notify(vm);
   glm::apps::require_range<std::int64_t>(vm, "max-samples", 0, std::int64_t{1} << 40);
   const glm::Device dev = glm::infer::parse_device(device);
-  glm::apps::ServingRank serving = glm::apps::open_serving_rank(mpi, model_path, dev);
+  const glm::DType kv = glm::infer::parse_kv_cache(kv_cache);
+  glm::apps::ServingRank serving = glm::apps::open_serving_rank(mpi, model_path, dev, kv);
   glm::infer::Engine& engine = *serving.engine;
   engine.set_activations(glm::infer::parse_activations(activations));
   glm::data::Tokenizer tok =
@@ -69,6 +72,7 @@ int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
                         {"bits", engine.model().bits},
                         {"device", device},
                         {"activations", activations},
+                        {"kv_cache", kv_cache},
                         {"group_size", engine.model().group_size},
                         {"loss", r.loss},
                         {"perplexity", r.perplexity},

@@ -77,7 +77,7 @@ class Streamer {
 };
 
 int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
-  std::string model_path, prompt, device = "cpu", activations = "fp32";
+  std::string model_path, prompt, device = "cpu", activations = "fp32", kv_cache = "fp32";
   glm::infer::GenerateOptions o;
   auto seed = static_cast<std::int64_t>(glm::infer::SamplingOptions{}.seed);
   po::options_description desc(
@@ -103,7 +103,9 @@ int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
     ("device", po::value(&device)->default_value("cpu"), "cpu, or cuda (the first GPU; needs a CUDA build)")
     ("activations", po::value(&activations)->default_value("fp32"),
      "fp32 (exact), or int8: INT8/INT4 linears round their input per block of 32 and use "
-     "integer dot products (CPU; fastest decode)");
+     "integer dot products (CPU; fastest decode)")
+    ("kv-cache", po::value(&kv_cache)->default_value("fp32"),
+     "fp32, or fp16: keys and values stored in half the memory (rounded once each)");
   // clang-format on
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -122,7 +124,8 @@ int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
     while (!prompt.empty() && (prompt.back() == '\n' || prompt.back() == '\r')) prompt.pop_back();
   }
 
-  glm::apps::ServingRank serving = glm::apps::open_serving_rank(mpi, model_path, dev);
+  const glm::DType kv = glm::infer::parse_kv_cache(kv_cache);
+  glm::apps::ServingRank serving = glm::apps::open_serving_rank(mpi, model_path, dev, kv);
   glm::infer::Engine& engine = *serving.engine;
   engine.set_activations(glm::infer::parse_activations(activations));
   glm::data::Tokenizer tok =

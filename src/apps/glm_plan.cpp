@@ -21,7 +21,7 @@ namespace po = boost::program_options;
 namespace {
 
 int run(int argc, char** argv) {
-  std::string config_path, hardware, recompute, storage;
+  std::string config_path, hardware, recompute, storage, kv_cache;
   int gpus = 0, dp = -1, tp = -1, pp = -1, zero = -1, micro_batch = -1, top = 15;
   double gpu_mem_gb = 0, efficiency = 0, target_fraction = 1.0;
   bool search = false, json = false, inference = false;
@@ -65,6 +65,8 @@ int run(int argc, char** argv) {
     ("group-size", po::value(&group_size)->default_value(0), "--inference: inputs per INT8/INT4 "
      "scale (0: one per row)")
     ("batch", po::value(&batch)->default_value(1), "--inference: sequences at once")
+    ("kv-cache", po::value(&kv_cache)->default_value("fp32"), "--inference: fp32 or fp16, "
+     "as glm-generate --kv-cache stores the cache")
     ("context", po::value(&context)->default_value(0), "--inference: tokens per sequence "
      "(0: model.seq_length)");
   // clang-format on
@@ -105,12 +107,13 @@ int run(int argc, char** argv) {
     const glm::plan::Hardware hw = glm::plan::load_hardware(hardware);
     const glm::plan::InferencePlan p = glm::plan::plan_inference(
         rc.model, {.bits = bits, .group_size = group_size, .gpus = gpus, .batch = batch,
-                   .context = context, .storage = storage},
+                   .context = context, .storage = storage, .kv_cache = kv_cache},
         hw);
     if (json) {
       std::cout << nlohmann::json{{"gpus", gpus}, {"bits", bits}, {"group_size", group_size},
                                   {"batch", p.request.batch}, {"context", p.request.context},
                                   {"storage", p.request.storage},
+                                  {"kv_cache", p.request.kv_cache},
                                   {"linear_bytes", p.linear_bytes},
                                   {"scale_bytes", p.scale_bytes},
                                   {"replicated_bytes", p.replicated_bytes},

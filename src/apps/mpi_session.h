@@ -42,13 +42,14 @@ inline parallel::ProcessGroups serving_groups(const MpiSession& mpi, double time
 // LayerNorms) and its KV cache's bytes per token (its own heads).
 inline void log_serving_memory(const infer::Engine& engine, int rank, int ranks) {
   const model::ModelConfig& c = engine.config();
-  const double kv_per_token = 2.0 * c.num_layers * c.hidden_size * 4 / engine.model().tp *
+  const double kv_per_token = 2.0 * c.num_layers * c.hidden_size *
+                              dtype_bytes(engine.kv_cache(), 1) / engine.model().tp *
                               (engine.tp_group() ? 1 : engine.model().tp);
   spdlog::info("rank {} of {}: {:.1f} MB of weights resident ({}-bit linears, tp {}{}), KV cache "
-               "{:.1f} KB a token",
+               "{:.1f} KB a token ({})",
                rank, ranks, engine.model().resident_bytes() / 1e6, engine.model().bits,
                engine.model().tp, engine.tp_group() ? ", this rank's shard" : ", every shard",
-               kv_per_token / 1e3);
+               kv_per_token / 1e3, dtype_name(engine.kv_cache()));
 }
 
 // One rank of a serving program: its groups and its engine (which keeps a pointer to the
@@ -61,7 +62,7 @@ struct ServingRank {
 };
 
 inline ServingRank open_serving_rank(const MpiSession& mpi, const std::string& model_path,
-                                     Device device) {
+                                     Device device, DType kv_cache = DType::f32) {
   ServingRank s;
   s.groups = serving_groups(mpi, 600);
   if (mpi.rank != 0) std::cout.rdbuf(nullptr);
@@ -69,6 +70,7 @@ inline ServingRank open_serving_rank(const MpiSession& mpi, const std::string& m
       infer::load_model_file(model_path,
                              mpi.size > 1 ? std::optional<int>(mpi.rank) : std::nullopt),
       device, s.groups.tp.get());
+  s.engine->set_kv_cache(kv_cache);
   log_serving_memory(*s.engine, mpi.rank, mpi.size);  // every rank's own
   if (mpi.rank != 0) spdlog::set_level(spdlog::level::warn);
   return s;

@@ -30,4 +30,10 @@ kernels::QuantActivations parse_activations(std::string_view name) {
   throw InputError(fmt::format("--activations {}: expected fp32 or int8", name));
 }
 
+DType parse_kv_cache(std::string_view name) {
+  if (name == "fp32") return DType::f32;
+  if (name == "fp16") return DType::f16;
+  throw InputError(fmt::format("--kv-cache {}: expected fp32 or fp16", name));
+}
+
 }  // namespace glm::infer

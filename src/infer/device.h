@@ -1,4 +1,4 @@
-// The --device and --activations options of glm-generate and glm-eval. --device: "cpu", or
+// The --device, --activations and --kv-cache options of glm-generate and glm-eval. --device: "cpu", or
 // "cuda" for the first CUDA device. Asking for cuda is an InputError with the reason when the build has no CUDA
 // backend (GLM_CUDA=OFF) or when the runtime sees no GPU.
 //
@@ -20,5 +20,8 @@ Device parse_device(std::string_view name, bool built_with_cuda, int cuda_device
 
 // --activations: "fp32" (exact) or "int8" (Engine::set_activations); InputError otherwise.
 kernels::QuantActivations parse_activations(std::string_view name);
+
+// --kv-cache: "fp32" or "fp16" (Engine::set_kv_cache); InputError otherwise.
+DType parse_kv_cache(std::string_view name);
 
 }  // namespace glm::infer

@@ -71,11 +71,17 @@ void Engine::set_activations(kernels::QuantActivations act) {
   act_ = act;
 }
 
+void Engine::set_kv_cache(DType t) {
+  if (t != DType::f32 && t != DType::f16)
+    throw InputError(fmt::format("a KV cache stores f32 or f16, not {}", dtype_name(t)));
+  kv_ = t;
+}
+
 std::int64_t Engine::max_cache_tokens() const {
   const model::ModelConfig& c = m_.config;
   // K and V of the heads held
-  const std::int64_t per_token =
-      2 * std::int64_t{c.num_layers} * c.hidden_size * 4 * shards() / m_.tp;
+  const std::int64_t per_token = 2 * std::int64_t{c.num_layers} * c.hidden_size *
+                                 dtype_bytes(kv_, 1) * shards() / m_.tp;
   const std::int64_t memory =
       static_cast<std::int64_t>(available_memory_bytes(device_)) / std::max<std::int64_t>(per_token, 1);
   const std::int64_t kernel = k::kv_attention_max_keys(device_, c.head_dim());
@@ -97,11 +103,15 @@ KVCache Engine::new_cache(std::int64_t capacity) const {
   const std::int64_t limit = max_cache_tokens();
   if (capacity > limit)
     throw InputError(fmt::format(
-        "a KV cache of {} tokens needs {:.1f} GiB ({} layers x 2 x {} floats a token), more than "
-        "the {:.1f} GiB available on {}; generate fewer tokens",
-        capacity, capacity * 8.0 * c.num_layers * c.hidden_size / (1 << 30), c.num_layers,
-        c.hidden_size, static_cast<double>(available_memory_bytes(device_)) / (1 << 30), where));
-  return KVCache(m_.config, m_.tp, static_cast<int>(capacity), device_, shards());
+        "a KV cache of {} tokens needs {:.1f} GiB ({} layers x 2 x {} {} values a token), more "
+        "than the {:.1f} GiB available on {}; generate fewer tokens{}",
+        capacity,
+        capacity * 2.0 * dtype_bytes(kv_, 1) * c.num_layers * c.hidden_size * shards() / m_.tp /
+            (1 << 30),
+        c.num_layers, c.hidden_size * shards() / m_.tp, dtype_name(kv_),
+        static_cast<double>(available_memory_bytes(device_)) / (1 << 30), where,
+        kv_ == DType::f32 ? " or use --kv-cache fp16" : ""));
+  return KVCache(m_.config, m_.tp, static_cast<int>(capacity), device_, shards(), kv_);
 }
 
 Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,

@@ -55,8 +55,14 @@ class Engine {
   // linears take fp16 activations.
   void set_activations(kernels::QuantActivations act);
   kernels::QuantActivations activations() const { return act_; }
+  // The dtype new caches store keys and values in: f32 (the default) or f16 (half the
+  // memory, each key and value rounded once; what GLM-130B's serving on 8 x 2080 Ti
+  // assumes). InputError for any other.
+  void set_kv_cache(DType t);
+  DType kv_cache() const { return kv_; }
   // The most tokens a KV cache on the engine's device can hold now: the attention kernel's
-  // limit (CUDA) and the memory available for the cache (2 x layers x h x 4 bytes a token).
+  // limit (CUDA) and the memory available for the cache (2 x layers x h x 4 or 2 bytes a
+  // token, of the heads held).
   std::int64_t max_cache_tokens() const;
   // A cache on the engine's device; InputError when `capacity` exceeds max_cache_tokens().
   KVCache new_cache(std::int64_t capacity) const;
@@ -82,6 +88,7 @@ class Engine {
   parallel::Communicator* tp_ = nullptr;
   Device device_;
   kernels::QuantActivations act_ = kernels::QuantActivations::fp32;
+  DType kv_ = DType::f32;
   // The model on device_ (on the CPU: the file's own tensors).
   kernels::LinearWeight head_;  // the tied fp16 embedding [V, h] as a linear without bias
   Tensor final_ln_w_, final_ln_b_;

@@ -44,7 +44,7 @@ Bytes weight_bytes(const model::ModelConfig& c, const InferenceRequest& r) {
 
 double kv_bytes(const model::ModelConfig& c, const InferenceRequest& r, std::int64_t batch,
                 std::int64_t context) {
-  const double value = r.storage == "16bit" ? 2.0 : 4.0;
+  const double value = r.storage == "16bit" || r.kv_cache == "fp16" ? 2.0 : 4.0;
   return 2.0 * c.num_layers * (c.hidden_size / r.gpus) * value * batch * context;
 }
 
@@ -72,6 +72,8 @@ InferencePlan plan_inference(const model::ModelConfig& c, const InferenceRequest
   if (r.batch < 1) throw InputError(fmt::format("--batch {}: must be >= 1", r.batch));
   if (r.storage != "as-built" && r.storage != "16bit")
     throw InputError(fmt::format("--storage '{}': expected as-built or 16bit", r.storage));
+  if (r.kv_cache != "fp32" && r.kv_cache != "fp16")
+    throw InputError(fmt::format("--kv-cache '{}': expected fp32 or fp16", r.kv_cache));
   if (r.bits < 16 && r.group_size > 0 &&
       (c.hidden_size % (r.gpus * r.group_size) || c.ffn_hidden_size % (r.gpus * r.group_size)))
     throw InputError(fmt::format("--group-size {} does not divide every shard's inputs (h/{} = "
@@ -131,7 +133,8 @@ std::string format_inference_plan(const InferencePlan& p, const Hardware& hw) {
        paper ? "LayerNorms, row-parallel biases"
              : "fp16 embedding (tied head), LayerNorms, row-parallel biases");
   line("KV cache", p.kv_bytes,
-       paper ? "fp16 K and V of this GPU's heads" : "fp32 K and V of this GPU's heads");
+       paper || r.kv_cache == "fp16" ? "fp16 K and V of this GPU's heads"
+                                     : "fp32 K and V of this GPU's heads");
   line("activations", p.activation_bytes, "a prefill of the whole context, and the logits row");
   line("total per GPU", p.total(), "");
   s += fmt::format("  verdict: {} ({:.2f} of {:.2f} GiB usable); largest context at batch {}: "

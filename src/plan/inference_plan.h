@@ -6,9 +6,11 @@
 //                replicated parts whole on every GPU: the fp16 embedding (the tied head),
 //                the LayerNorms and the row-parallel biases in fp32
 //   KV cache     K and V of the GPU's own heads for batch x context tokens, fp32 as the
-//                engine keeps them (kv_cache.h)
+//                engine keeps them by default, fp16 with kv_cache "fp16" (--kv-cache fp16,
+//                kv_cache.h)
 // (storage "16bit" instead counts the embedding cut by vocabulary and an fp16 KV cache, as
-// GLM-130B's own inference keeps them: what this engine does not do yet)
+// GLM-130B's own inference keeps them: the vocabulary cut is what this engine does not do
+// yet)
 //   activations  the engine's per-token buffers for a prefill of the whole context (the
 //                residual stream, the layer's saved tensors, the fp16 input copies of the
 //                linears) and the logits row; attention scores stay in on-chip memory
@@ -35,6 +37,7 @@ struct InferenceRequest {
   // cache); 16bit: as GLM-130B's own inference keeps them (the embedding and tied head cut
   // by vocabulary over the GPUs, an fp16 KV cache)
   std::string storage = "as-built";
+  std::string kv_cache = "fp32";  // as-built: what glm-generate --kv-cache stores (fp32, fp16)
 };
 
 struct InferencePlan {

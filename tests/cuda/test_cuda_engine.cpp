@@ -6,6 +6,8 @@
 // of a CUDA engine without a GPU) runs everywhere; the rest skips visibly without a GPU.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -271,11 +273,18 @@ struct AttentionCase {
   int n, a, d, cap, t0, prefix_len, layer;
 };
 
-void expect_kv_attention_matches(const AttentionCase& c) {
+void expect_kv_attention_matches(const AttentionCase& c, DType kv = DType::f32) {
   const Shape qkv_shape{c.n, c.a, 3, c.d}, kv_shape{c.a, c.cap, c.d};
   const Tensor qkv = random_tensor(qkv_shape, 11);
   // the cache already holds t0 tokens (random); the rest of it is garbage on both sides
   Tensor K = random_tensor(kv_shape, 12), V = random_tensor(kv_shape, 13);
+  if (kv != DType::f32) {  // an fp16 cache: the same values, rounded
+    Tensor K16 = Tensor::empty(kv_shape, kv), V16 = Tensor::empty(kv_shape, kv);
+    kernels::convert(K16, K);
+    kernels::convert(V16, V);
+    K = K16;
+    V = V16;
+  }
   Tensor Kd = dev(K), Vd = dev(V);
   Tensor ctx = Tensor::empty({c.n, c.a * c.d}, DType::f32);
   kernels::kv_attention_forward(ctx, qkv, K, V, c.t0, c.prefix_len, c.layer);
@@ -290,8 +299,13 @@ void expect_kv_attention_matches(const AttentionCase& c) {
     for (int i = 0; i < c.n; ++i)
       for (int e = 0; e < c.d; ++e) {
         const std::int64_t at = (static_cast<std::int64_t>(h) * c.cap + c.t0 + i) * c.d + e;
-        ASSERT_EQ(Kh.data<float>()[at], K.data<float>()[at]);
-        ASSERT_EQ(Vh.data<float>()[at], V.data<float>()[at]);
+        const std::size_t w = dtype_bytes(kv, 1);
+        ASSERT_EQ(std::memcmp(static_cast<const char*>(Kh.raw()) + at * w,
+                              static_cast<const char*>(K.raw()) + at * w, w),
+                  0);
+        ASSERT_EQ(std::memcmp(static_cast<const char*>(Vh.raw()) + at * w,
+                              static_cast<const char*>(V.raw()) + at * w, w),
+                  0);
       }
 }
 
@@ -303,6 +317,13 @@ TEST(CudaKvAttention, MatchesTheCpuBackend) {
   expect_kv_attention_matches({3, 2, 128, 40, 17, 5, 3});  // a few queries, d 128
   expect_kv_attention_matches({2, 3, 40, 9, 6, 8, 1});     // P ends in the new tokens
   expect_kv_attention_matches({1, 2, 96, 1, 0, 0, 1});     // first token, no prefix
+}
+
+// An fp16 cache (glm-generate --kv-cache fp16): the same rounding on both backends.
+TEST(CudaKvAttention, Fp16CacheMatchesTheCpuBackend) {
+  SKIP_WITHOUT_GPU();
+  expect_kv_attention_matches({12, 4, 64, 20, 0, 11, 1}, DType::f16);
+  expect_kv_attention_matches({1, 4, 64, 20, 12, 11, 2}, DType::f16);
 }
 
 // 14000 keys: the scores need 56 KB of shared memory, above the 48 KB default (the opt-in).

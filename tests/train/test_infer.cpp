@@ -226,6 +226,29 @@ TEST(Infer, Int8ActivationsStayCloseToExactActivations) {
   EXPECT_THROW(infer::parse_activations("int4"), InputError);
 }
 
+// An fp16 KV cache (Engine::set_kv_cache, --kv-cache fp16): half the bytes a token, and
+// logits that move only by the rounding of each cached key and value.
+TEST(Infer, Fp16KvCacheHalvesTheCacheAndStaysCloseToFp32) {
+  const std::string dir = test_dir("kv16");
+  Saved s = save_tiny(dir);
+  data::Tokenizer tok = data::load_tokenizer(s.rc.train.data_dir);
+  model::Batch batch = heldout(s.rc, tok, 0, 2);
+  Engine e32(load_model_file(export_to(s, dir + "/m16.h5", 16)));
+  Engine e16(load_model_file(dir + "/m16.h5"));
+  e16.set_kv_cache(DType::f16);
+  EXPECT_EQ(e16.kv_cache(), DType::f16);
+  EXPECT_EQ(2 * e16.new_cache(64).bytes(), e32.new_cache(64).bytes());
+  EXPECT_GE(e16.max_cache_tokens(), e32.max_cache_tokens());
+  const Tensor a = engine_logits(e32, batch, 0), b = engine_logits(e16, batch, 0);
+  const double l2 = diff(b.data<float>(), a.data<float>(), a.numel()).l2_rel;
+  std::cout << "fp16 KV cache: logits relative L2 " << l2 << "\n";
+  EXPECT_GT(l2, 0) << "fp16 keys and values must change something";
+  EXPECT_LT(l2, 1e-4);  // measured 8.9e-6
+  EXPECT_THROW(e16.set_kv_cache(DType::bf16), InputError);
+  EXPECT_THROW(infer::parse_kv_cache("bf16"), InputError);
+  EXPECT_EQ(infer::parse_kv_cache("fp16"), DType::f16);
+}
+
 // The other LayerNorm placements (model.layernorm) through export and the engine: the
 // export carries the placement in its config and sandwich's output LNs; prefill matches the
 // model's forward, tensor-parallel shards match one shard, and KV-cache decode matches

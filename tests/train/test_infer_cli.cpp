@@ -125,6 +125,20 @@ TEST(InferCli, TensorParallelRanksServeLikeOneProcess) {
       EXPECT_EQ(gn.out, g1.out) << where << " " << sampling;
     }
   }
+  // --kv-cache fp16 across ranks: each rank's cache in half the bytes, the loss within the
+  // rounding of the cached keys and values
+  {
+    const std::string model = dir + "/m_tp2_b4.h5";
+    const std::string eval = kBin + "glm-eval --model " + model + " --data " + valid +
+                             " --max-samples 4 --json";
+    CliResult f32 = run(eval, dir), f16 = run(mpirun + "2 " + eval + " --kv-cache fp16", dir);
+    ASSERT_EQ(f16.status, 0) << f16.err;
+    const auto a = nlohmann::json::parse(f32.out), b = nlohmann::json::parse(f16.out);
+    EXPECT_EQ(b["kv_cache"], "fp16");
+    EXPECT_NEAR(b["loss"].get<double>(), a["loss"].get<double>(), 1e-3 * a["loss"].get<double>());
+    EXPECT_NE(f16.err.find("a token (f16)"), std::string::npos) << f16.err;
+    EXPECT_EQ(run(eval + " --kv-cache bf16", dir).status, 2);
+  }
   // Ranks that do not match the export's tp are refused, naming both and the fix.
   const std::string model2 = dir + "/m_tp2_b16.h5";
   CliResult bad = run(mpirun + "4 " + kBin + "glm-eval --model " + model2 + " --data " + valid, dir);

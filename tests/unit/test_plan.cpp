@@ -188,6 +188,17 @@ TEST(InferencePlan, Glm130bOnThePapersGpus) {
     EXPECT_GE(p.max_context, 2048) << hw;
     EXPECT_GE(p.max_batch, 1) << hw;
   }
+  // an fp16 KV cache as built (--kv-cache fp16) halves the cache, but the replicated fp16
+  // embedding still keeps GLM-130B off 8 x 2080 Ti
+  {
+    const config::RunConfig rc = config::load_run_config(kGlm130b);
+    InferenceRequest r{.bits = 4, .gpus = 8, .kv_cache = "fp16"};
+    const InferencePlan kv16 =
+        plan_inference(rc.model, r, load_hardware(kHardware + "rtx2080ti-11g.json"));
+    const InferencePlan kv32 = serve_glm130b("rtx2080ti-11g", 8, 4, "as-built");
+    EXPECT_DOUBLE_EQ(kv16.kv_bytes * 2, kv32.kv_bytes);
+    EXPECT_FALSE(kv16.fits()) << kv16.total() / (1 << 30);
+  }
   // INT4 weights are a quarter of fp16's, plus one fp16 scale per row
   const InferencePlan fp16 = serve_glm130b("a100-80g", 8, 16, "as-built");
   const InferencePlan int4 = serve_glm130b("a100-80g", 8, 4, "as-built");
@@ -213,6 +224,8 @@ TEST(InferencePlan, BadRequestsAreRefusedNamingTheOption) {
             std::string::npos);
   EXPECT_NE(error({.bits = 4, .gpus = 8, .batch = 0}).find("--batch"), std::string::npos);
   EXPECT_NE(error({.bits = 4, .gpus = 8, .storage = "fp8"}).find("--storage"), std::string::npos);
+  EXPECT_NE(error({.bits = 4, .gpus = 8, .kv_cache = "bf16"}).find("--kv-cache"),
+            std::string::npos);
 }
 
 }  // namespace
