@@ -241,26 +241,20 @@ mkdir -p "$work/$name/fs"
 if mount -t tmpfs -o size=30m tmpfs "$work/$name/fs" 2> "$work/$name.mount"; then
   full_args=("${base[@]/#$steps/6}")
   full_args=("${full_args[@]/#4/2}")  # --save-interval 2: the second save overflows
-  timeout 300 launch/train.sh -n 2 --threads 1 -- "${full_args[@]}" \
-    --save "$work/$name/fs/ckpt" --log-dir "$work/$name/log" > "$work/$name.out" 2>&1
-  rc=$?
-  left=$(compgen -G "$work/$name/fs/ckpt/*.tmp" | wc -l)
-  k=$(tr -dc 0-9 < "$work/$name/fs/ckpt/latest" 2>/dev/null)
-  if (( rc == 1 )) && grep -q "No space left on device" "$work/$name.out" && (( left == 0 )) && [[ "$k" == 2 ]]
-  then ok "stop: exit 1 naming the file and 'No space left on device', no partial directory, latest 2"
-  else fail "stop: exit $rc, $left partial directories, latest '$k'"; grep -m2 error "$work/$name.out"; fi
-  rm -rf "$work/$name/fs/ckpt" "$work/$name/log"
-  # the same written in the background: the failure surfaces when the save is published
-  timeout 300 launch/train.sh -n 2 --threads 1 -- "${full_args[@]}" \
-    --save "$work/$name/fs/ckpt" --log-dir "$work/$name/log" \
-    --set 'train.save_mode="async"' > "$work/$name.async.out" 2>&1
-  rc=$?
-  left=$(compgen -G "$work/$name/fs/ckpt/*.tmp" | wc -l)
-  k=$(tr -dc 0-9 < "$work/$name/fs/ckpt/latest" 2>/dev/null)
-  if (( rc == 1 )) && grep -q "No space left on device" "$work/$name.async.out" && (( left == 0 )) && [[ "$k" == 2 ]]
-  then ok "stop, background save: exit 1 naming the file and 'No space left on device', no partial directory, latest 2"
-  else fail "stop, background save: exit $rc, $left partial directories, latest '$k'"; grep -m2 error "$work/$name.async.out"; fi
-  rm -rf "$work/$name/fs/ckpt" "$work/$name/log"
+  # "stop" with a synchronous save, then with a background one (its failure surfaces when
+  # the save is published)
+  for mode in sync async; do
+    timeout 300 launch/train.sh -n 2 --threads 1 -- "${full_args[@]}" \
+      --save "$work/$name/fs/ckpt" --log-dir "$work/$name/log" \
+      --set "train.save_mode=\"$mode\"" > "$work/$name.$mode.out" 2>&1
+    rc=$?
+    left=$(compgen -G "$work/$name/fs/ckpt/*.tmp" | wc -l)
+    k=$(tr -dc 0-9 < "$work/$name/fs/ckpt/latest" 2>/dev/null)
+    if (( rc == 1 )) && grep -q "No space left on device" "$work/$name.$mode.out" && (( left == 0 )) && [[ "$k" == 2 ]]
+    then ok "stop, $mode save: exit 1 naming the file and 'No space left on device', no partial directory, latest 2"
+    else fail "stop, $mode save: exit $rc, $left partial directories, latest '$k'"; grep -m2 error "$work/$name.$mode.out"; fi
+    rm -rf "$work/$name/fs/ckpt" "$work/$name/log"
+  done
   timeout 300 launch/train.sh -n 2 --threads 1 -- "${full_args[@]}" \
     --save "$work/$name/fs/ckpt" --log-dir "$work/$name/log" \
     --set 'train.save_failure="continue"' > "$work/$name.2.out" 2>&1

@@ -318,14 +318,7 @@ TEST_F(BrokenCheckpoint, DeviceTensorsAreRefusedNamingHostMemory) {
 
 TEST_F(BrokenCheckpoint, AFlippedByteFailsTheChecksumNamingTheFile) {
   std::string dir = copy("flipped");
-  const std::string file = dir + "/rank_00000.h5";
-  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekg(static_cast<std::streamoff>(fs::file_size(file) / 2));
-  char c;
-  f.get(c);
-  f.seekp(static_cast<std::streamoff>(fs::file_size(file) / 2));
-  f.put(static_cast<char>(c ^ 0x01));
-  f.close();
+  glm::testing::flip_middle_byte(dir + "/rank_00000.h5");
   expect_refused(*root_ + "/flipped", {"rank_00000.h5", "SHA-256"});
 }
 

@@ -106,6 +106,15 @@ Tensor full_master(const std::string& ckpt, int iter,
   return testing::checkpoint_master(ckpt, iter, mc);
 }
 
+// glm-ckpt reshard of `in` into `out` for `layout` (its flags), then glm-ckpt verify of the
+// result; output in <out>.out. Returns the exit status.
+int reshard_and_verify(const std::string& in, const std::string& out, const std::string& layout) {
+  return std::system(fmt::format("{} reshard --in {} --out {} {} > {}.out 2>&1 && {} verify {} >> "
+                                 "{}.out 2>&1",
+                                 kCkpt, in, out, layout, out, kCkpt, out, out)
+                         .c_str());
+}
+
 // Largest |a - b| / max|a| over the parameters (per tensor); `worst` names its tensor.
 double param_rel_diff(const Tensor& a, const Tensor& b,
                       const model::ModelConfig& mc = config().model, std::string* worst = nullptr) {
@@ -349,11 +358,7 @@ TEST_F(ParallelLayouts, SaveIn222ResumeInOtherLayouts) {
     EXPECT_LT(param_rel_diff(want, full_master(out + "/ckpt", 12)), kParamRelTol) << lay.name();
   }
   const std::string resharded = base_ + "/resharded";
-  ASSERT_EQ(std::system(fmt::format("{} reshard --in {}/ckpt --out {} --dp 1 --tp 4 --pp 1 > {}.out "
-                                    "2>&1 && {} verify {} >> {}.out 2>&1",
-                                    kCkpt, src, resharded, resharded, kCkpt, resharded, resharded)
-                            .c_str()),
-            0)
+  ASSERT_EQ(reshard_and_verify(src + "/ckpt", resharded, "--dp 1 --tp 4 --pp 1"), 0)
       << "see " << resharded << ".out";
   // the resharded files hold exactly the re-cut weights of step 10
   EXPECT_EQ(param_rel_diff(full_master(src + "/ckpt", 10), full_master(resharded, 10)), 0.0);
@@ -414,11 +419,7 @@ TEST_F(ParallelLayouts, ZeroSavesShardsEachRankReadsWhatItNeeds) {
 
   // glm-ckpt reshard into ZeRO-1 at dp 2 writes two shard files holding the same weights
   const std::string resharded = base_ + "/zero_resharded";
-  ASSERT_EQ(std::system(fmt::format("{} reshard --in {} --out {} --dp 2 --tp 1 --pp 1 --zero 1 > "
-                                    "{}.out 2>&1 && {} verify {} >> {}.out 2>&1",
-                                    kCkpt, dir10, resharded, resharded, kCkpt, resharded, resharded)
-                            .c_str()),
-            0)
+  ASSERT_EQ(reshard_and_verify(dir10, resharded, "--dp 2 --tp 1 --pp 1 --zero 1"), 0)
       << "see " << resharded << ".out";
   EXPECT_EQ(checkpoint::read_checkpoint_meta(checkpoint::resolve_checkpoint_dir(resharded, 10))
                 .files.size(),
@@ -430,14 +431,7 @@ TEST_F(ParallelLayouts, ZeroSavesShardsEachRankReadsWhatItNeeds) {
   fs::create_directories(broken);
   fs::copy(src + "/ckpt", broken + "/ckpt", fs::copy_options::recursive);
   const std::string file = broken + "/ckpt/" + fs::path(dir10).filename().string() + "/rank_00002.h5";
-  {
-    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(static_cast<std::streamoff>(fs::file_size(file) / 2));
-    char c;
-    f.get(c);
-    f.seekp(static_cast<std::streamoff>(fs::file_size(file) / 2));
-    f.put(static_cast<char>(c ^ 0x5a));
-  }
+  testing::flip_middle_byte(file, 0x5a);
   const std::string out = base_ + "/zero_broken_resume";
   EXPECT_NE(train({2, 1, 1, true}, out, "--train-iters 12 --load " + broken + "/ckpt"), 0);
   std::ifstream in(out + ".out");

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,17 @@ inline config::RunConfig tiny_run(std::vector<std::string> overrides = {}) {
                                        "train.data_dir=\"" + test_corpus() + "\"",
                                        "train.log_interval=1000000", "train.eval_interval=0"});
   return config::load_run_config(source_dir() + "/configs/tiny.json", overrides);
+}
+
+// Flips bits of the byte in the middle of a file (a corruption a checksum must catch).
+inline void flip_middle_byte(const std::string& file, char mask = 0x01) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  const auto middle = static_cast<std::streamoff>(std::filesystem::file_size(file) / 2);
+  f.seekg(middle);
+  char c;
+  f.get(c);
+  f.seekp(middle);
+  f.put(static_cast<char>(c ^ mask));
 }
 
 // The master weights of the checkpoint of step `iter` under a save root, as one process's
