@@ -183,28 +183,30 @@ else
 fi
 
 trial="SIGKILL during a background save"
-name=kill_in_background_save
-release=$work/$name.release
-# train.save_mode "async": the writer threads of step 8's save hold before writing while
-# training goes on; mpirun is killed then: latest must stay on step 4, and the supervised
-# restart resumes from it to the uninterrupted loss
-GLM_TEST_HOLD="background_write_8:$release" timeout 300 launch/train.sh -n 2 --threads 1 \
-  --max-restarts 2 --restart-backoff 1 -- "${base[@]}" --set 'train.save_mode="async"' \
-  --save "$work/$name/ckpt" --log-dir "$work/$name/log" > "$work/$name.out" 2>&1 &
-job=$!
-wait_held "$release" 2
-ranks=$(rank_pids "$work/$name/ckpt")
-k=$(tr -dc 0-9 < "$work/$name/ckpt/latest" 2>/dev/null)
-pkill -KILL -f -- "mpirun.*$work/$name/ckpt"
-wait_gone $ranks
-touch "$release"
-wait "$job"; rc=$?
-got=$(last_loss "$work/$name/log")
-from=$(grep -o '"resumes_from_step": "[0-9]*"' "$work/$name/log/restarts.jsonl" 2>/dev/null | grep -o '[0-9]*' | head -n 1)
-if (( rc != 0 )); then fail "exit $rc"; tail -5 "$work/$name.out"
-elif [[ "$k" != 4 || "$from" != 4 ]]; then fail "latest '$k' when killed, restart from '$from'; want 4"
-elif [[ "$got" != "$ref" ]]; then fail "loss $got, uninterrupted $ref"
-else ok "killed while step 8 was written in the background: latest stayed 4, the restart gave $got"; fi
+# train.save_mode "async": the writer threads of step 8's save hold, before writing their
+# files or after (unpublished), while training goes on; mpirun is killed then: latest must
+# stay on step 4, and the supervised restart resumes from it to the uninterrupted loss
+for point in background_write background_written; do
+  name=kill_in_$point
+  release=$work/$name.release
+  GLM_TEST_HOLD="${point}_8:$release" timeout 300 launch/train.sh -n 2 --threads 1 \
+    --max-restarts 2 --restart-backoff 1 -- "${base[@]}" --set 'train.save_mode="async"' \
+    --save "$work/$name/ckpt" --log-dir "$work/$name/log" > "$work/$name.out" 2>&1 &
+  job=$!
+  wait_held "$release" 2
+  ranks=$(rank_pids "$work/$name/ckpt")
+  k=$(tr -dc 0-9 < "$work/$name/ckpt/latest" 2>/dev/null)
+  pkill -KILL -f -- "mpirun.*$work/$name/ckpt"
+  wait_gone $ranks
+  touch "$release"
+  wait "$job"; rc=$?
+  got=$(last_loss "$work/$name/log")
+  from=$(grep -o '"resumes_from_step": "[0-9]*"' "$work/$name/log/restarts.jsonl" 2>/dev/null | grep -o '[0-9]*' | head -n 1)
+  if (( rc != 0 )); then fail "$point: exit $rc"; tail -5 "$work/$name.out"
+  elif [[ "$k" != 4 || "$from" != 4 ]]; then fail "$point: latest '$k' when killed, restart from '$from'; want 4"
+  elif [[ "$got" != "$ref" ]]; then fail "$point: loss $got, uninterrupted $ref"
+  else ok "killed at $point of step 8: latest stayed 4, the restart gave $got"; fi
+done
 
 trial="input error"
 name=input_error
