@@ -132,7 +132,7 @@ SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMe
 //   PhasedSave s = PhasedSave::begin(root, meta, keep_last, group, config);  // collective:
 //                                              // rank 0 prepares iter_X.tmp/, all agree
 //   s.write(tensors);           // local, any thread: this rank's file, fsynced and hashed;
-//                               // a failure is kept for finish()
+//                               // never throws: any failure is kept for finish()
 //   SaveResult r = s.finish();  // collective: every rank's outcome agreed, the digests to
 //                               // rank 0, which publishes; SaveError on every rank on failure
 class PhasedSave {

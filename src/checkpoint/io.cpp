@@ -405,9 +405,13 @@ PhasedSave PhasedSave::begin(const std::string& save_root, CheckpointMeta meta, 
 
 void PhasedSave::write(const OptimizerTensors& tensors) {
   State& s = *s_;
-  s.run([&] {
+  // Any error here (an I/O error, a bad tensor) is kept for finish(), where every rank learns
+  // of it: nothing escapes a writer thread, and no rank is left waiting in a collective.
+  try {
     if (s.group.writes) s.mine = write_rank(s.tmp, s.group.world_rank, s.meta.step, tensors);
-  });
+  } catch (const std::exception& e) {
+    s.failure = e.what();
+  }
 }
 
 SaveResult PhasedSave::finish() {
