@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "infer/engine.h"
+#include "plan/inference_plan.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/topology.h"
 
@@ -39,17 +40,21 @@ inline parallel::ProcessGroups serving_groups(const MpiSession& mpi, double time
 }
 
 // What one rank holds: its weights (its shard's linears, the replicated embedding and
-// LayerNorms) and its KV cache's bytes per token (its own heads).
+// LayerNorms), its KV cache's bytes per token (its own heads) and the activation buffers of
+// a prefill of the model's context (plan/inference_plan.h counts them the same way).
 inline void log_serving_memory(const infer::Engine& engine, int rank, int ranks) {
   const model::ModelConfig& c = engine.config();
   const double kv_per_token = 2.0 * c.num_layers * c.hidden_size *
                               dtype_bytes(engine.kv_cache(), 1) / engine.model().tp *
                               (engine.tp_group() ? 1 : engine.model().tp);
+  const double activations = plan::inference_activation_bytes(
+      c, engine.tp_group() ? engine.model().tp : 1, c.seq_length);
   spdlog::info("rank {} of {}: {:.1f} MB of weights resident ({}-bit linears, tp {}{}), KV cache "
-               "{:.1f} KB a token ({})",
+               "{:.1f} KB a token ({}), activations {:.1f} MB for a prefill of {} tokens",
                rank, ranks, engine.model().resident_bytes() / 1e6, engine.model().bits,
                engine.model().tp, engine.tp_group() ? ", this rank's shard" : ", every shard",
-               kv_per_token / 1e3, dtype_name(engine.kv_cache()));
+               kv_per_token / 1e3, dtype_name(engine.kv_cache()), activations / 1e6,
+               c.seq_length);
 }
 
 // One rank of a serving program: its groups and its engine (which keeps a pointer to the

@@ -48,16 +48,15 @@ double kv_bytes(const model::ModelConfig& c, const InferenceRequest& r, std::int
   return 2.0 * c.num_layers * (c.hidden_size / r.gpus) * value * batch * context;
 }
 
-double activation_bytes(const model::ModelConfig& c, const InferenceRequest& r,
-                        std::int64_t context) {
-  const double h = c.hidden_size, f = c.ffn_hidden_size, N = r.gpus;
+}  // namespace
+
+double inference_activation_bytes(const model::ModelConfig& c, int gpus, std::int64_t context) {
+  const double h = c.hidden_size, f = c.ffn_hidden_size, N = gpus;
   // x, a, h, m and the layer's output scratch [n, h]; qkv, ctx, u, g of the local heads and
   // GeGLU slice; the fp16 copy of the widest linear input; the logits row
   const double per_token = 4.0 * (5 * h + 4 * h / N + 3 * f / N) + 2.0 * std::max(h, f / N);
   return per_token * context + 4.0 * c.vocab_size;
 }
-
-}  // namespace
 
 InferencePlan plan_inference(const model::ModelConfig& c, const InferenceRequest& req,
                              const Hardware& hw) {
@@ -87,11 +86,11 @@ InferencePlan plan_inference(const model::ModelConfig& c, const InferenceRequest
   p.scale_bytes = w.scales;
   p.replicated_bytes = w.replicated;
   p.kv_bytes = kv_bytes(c, r, r.batch, r.context);
-  p.activation_bytes = activation_bytes(c, r, r.context);
+  p.activation_bytes = inference_activation_bytes(c, r.gpus, r.context);
   p.usable_bytes = (hw.hbm_gib.value - hw.reserved_gib.value) * kGiB;
   const double fixed = w.linear + w.scales + w.replicated;
   auto fits = [&](std::int64_t batch, std::int64_t context) {
-    return fixed + kv_bytes(c, r, batch, context) + activation_bytes(c, r, context) <=
+    return fixed + kv_bytes(c, r, batch, context) + inference_activation_bytes(c, r.gpus, context) <=
            p.usable_bytes;
   };
   // Both grow linearly: the largest values by doubling, then bisection.

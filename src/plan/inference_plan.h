@@ -58,6 +58,11 @@ struct InferencePlan {
 InferencePlan plan_inference(const model::ModelConfig& c, const InferenceRequest& r,
                              const Hardware& hw);
 
+// The engine's activation buffers on one of `gpus` tensor-parallel ranks for a prefill of
+// `context` tokens (the "activations" line of the plan; the rank log of glm-generate and
+// glm-eval states it too).
+double inference_activation_bytes(const model::ModelConfig& c, int gpus, std::int64_t context);
+
 // A human-readable report of the plan (what glm-plan --inference prints).
 std::string format_inference_plan(const InferencePlan& p, const Hardware& hw);
 

@@ -115,6 +115,7 @@ TEST(InferCli, TensorParallelRanksServeLikeOneProcess) {
         << where;
     EXPECT_EQ(b["tokens"], a["tokens"]) << where;
     EXPECT_NE(many.err.find(fmt::format("rank 1 of {}", tp)), std::string::npos) << many.err;
+    EXPECT_NE(many.err.find("MB for a prefill of"), std::string::npos) << many.err;
     for (const char* sampling : {"--temperature 0", "--temperature 0.9 --top-k 20 --seed 3"}) {
       const std::string gen = kBin + "glm-generate --model " + model +
                               " --prompt 'Hello there' --max-new-tokens 12 --min-new-tokens 12 " +
