@@ -15,7 +15,8 @@ namespace glm::optim {
 
 struct OptimizerTensors {
   const model::ParamLayout* layout = nullptr;
-  // A tensor left undefined is neither written nor read (glm-export reads the master only).
+  // A tensor left undefined is not read by the loader (glm-export reads the master only);
+  // a save writes all three.
   Tensor master, exp_avg, exp_avg_sq;
   std::optional<ElementRange> range;  // the part of the flat buffer held; none: all of it
 

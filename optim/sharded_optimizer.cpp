@@ -54,17 +54,11 @@ ShardedOptimizer::ShardedOptimizer(std::shared_ptr<const model::ParamLayout> lay
 
 Tensor ShardedOptimizer::reduce_grads(const Tensor& grads) {
   if (!plan_) return grads;
-  if (grads.numel() == plan_->padded) {  // the model's padded buffer: reduce-scattered in place
-    parallel::reduce_scatter_shard(*options_.dp, *plan_, grads.view({plan_->padded}), shard_);
-    return shard_.slice(0, 0, range_.size());
-  }
-  GLM_CHECK(grads.numel() == plan_->total, "ZeRO-1: gradients of {} elements, plan of {} ({} padded)",
-            grads.numel(), plan_->total, plan_->padded);
-  // A buffer without the zero tail is copied into one that has it (kept for the next call).
-  if (!grads_padded_.defined())
-    grads_padded_ = Tensor::zeros({plan_->padded}, DType::f32, shard_.device());
-  grads_padded_.slice(0, 0, plan_->total).copy_from(grads.view({plan_->total}));
-  parallel::reduce_scatter_shard(*options_.dp, *plan_, grads_padded_, shard_);
+  // the model's padded buffer (ModelOptions::flat_capacity), reduce-scattered in place
+  GLM_CHECK(grads.numel() == plan_->padded,
+            "ZeRO-1: gradients of {} elements, expected the padded buffer of {} (layout {})",
+            grads.numel(), plan_->padded, plan_->total);
+  parallel::reduce_scatter_shard(*options_.dp, *plan_, grads.view({plan_->padded}), shard_);
   return shard_.slice(0, 0, range_.size());
 }
 

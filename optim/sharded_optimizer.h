@@ -58,10 +58,9 @@ class ShardedOptimizer {
   // The elements of the flat buffer this rank updates: all of them, or its ZeRO-1 shard.
   ElementRange range() const { return range_; }
 
-  // grads [total] -> the gradients of range(): reduce-scattered over the DP group when
-  // sharded (a collective: every DP rank calls it), else `grads` itself. Sharded, the model's
-  // padded gradient storage [plan.padded] is reduce-scattered in place; a [total] buffer is
-  // first copied into a padded one, which costs a full fp32 copy.
+  // grads -> the gradients of range(): unsharded, `grads` [total] itself; sharded, the
+  // model's padded gradient storage [plan.padded] (model::FlatParams::padded, zero beyond
+  // total) reduce-scattered over the DP group in place (a collective: every DP rank calls it).
   //
   // No full fp32 copy of the flat buffer is held: the exchange buffers are this rank's shard
   // and one chunk of parallel::kGatherChunk elements per DP rank for gathering into 16-bit parameters.
@@ -103,7 +102,6 @@ class ShardedOptimizer {
   ElementRange range_;
   Tensor params_padded_;  // [plan.padded]: params_ with its zero tail, when given so
   Tensor shard_;          // [plan.shard]: this rank's shard, padded (sharded only)
-  Tensor grads_padded_;   // [plan.padded], only for callers whose gradients lack the tail
   Tensor gather_buf_;     // [dp * chunk]: the chunked all-gather (16-bit or unpadded targets)
   Tensor master_;  // [range.size()]
   std::unique_ptr<AdamW> adamw_;

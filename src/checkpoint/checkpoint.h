@@ -104,8 +104,9 @@ SaveResult save_checkpoint_files(
     const std::string& save_root, CheckpointMeta meta, std::size_t count,
     const std::function<std::pair<int, OptimizerTensors>(std::size_t)>& produce, int keep_last);
 
-// A parallel run's save, called by every rank of `world`: world rank 0 prepares and
-// publishes the directory; the ranks with `writes` each write their rank file with their
+// A run's save (PhasedSave below), called by every rank of `world` (null: one process):
+// world rank 0 prepares and publishes the directory; the ranks with `writes` each write
+// their rank file with their
 // primary pieces: without ZeRO, DP rank 0 of each TP x PP position (its whole layout); with
 // ZeRO-1, every DP rank (its own shard of master weights and moments, nothing gathered).
 // Each writer hashes its own file; the sizes and digests reach rank 0 in one sum. `writers`
@@ -122,12 +123,9 @@ struct CollectiveSave {
   bool writes = false;
   std::vector<RankShard> writers;
 };
-SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMeta meta,
-                                      const OptimizerTensors& tensors, int keep_last,
-                                      const CollectiveSave& group);
 
 // A save in three phases, so that the middle one can run on a writer thread while training
-// goes on (train.save_mode "async", train/async_save.h). group.world may be null (one
+// goes on (train.save_mode "async", train/background_save.h). group.world may be null (one
 // process; then the one rank writes).
 //   PhasedSave s = PhasedSave::begin(root, meta, keep_last, group, config);  // collective:
 //                                              // rank 0 prepares iter_X.tmp/, all agree

@@ -64,18 +64,19 @@ void write_rank_file(const std::string& path, int rank, std::int64_t step,
   f.set_attr("rank", std::to_string(rank));
   f.set_attr("step", std::to_string(step));
   const Tensor* sources[] = {&t.master, &t.exp_avg, &t.exp_avg_sq};
-  for (const optim::ParamPiece& p : optim::pieces_in_range(*t.layout, t.flat_range())) {
-    const model::ParamSpec& spec = t.layout->specs()[static_cast<std::size_t>(p.spec_index)];
-    if (!spec.primary) continue;
-    const bool whole = p.flat.size() == spec.numel();
+  const optim::ElementRange range = t.flat_range();
+  for (const TensorPiece& p : pieces_of(*t.layout, range)) {
+    // where the piece's first element sits in t's tensors
+    const std::int64_t local = t.layout->spec(p.name).offset + p.flat_begin - range.begin;
+    const std::int64_t n = p.flat_end - p.flat_begin;
     for (int k = 0; k < 3; ++k) {
-      Tensor data = sources[k]->slice(0, p.local_begin, p.local_begin + p.flat.size());
-      f.write(spec.name + "/" + kPieceDatasets[k], whole ? data.view(spec.box_shape) : data);
+      Tensor data = sources[k]->slice(0, local, local + n);
+      f.write(p.name + "/" + kPieceDatasets[k], p.whole_block() ? data.view(p.shape) : data);
     }
-    f.set_int_attr(spec.name, "global_shape", spec.global_shape);
-    f.set_int_attr(spec.name, "offset", spec.global_offset);
-    f.set_int_attr(spec.name, "shape", spec.box_shape);
-    f.set_int_attr(spec.name, "flat_range", {p.in_param, p.in_param + p.flat.size()});
+    f.set_int_attr(p.name, "global_shape", p.global_shape);
+    f.set_int_attr(p.name, "offset", p.offset);
+    f.set_int_attr(p.name, "shape", p.shape);
+    f.set_int_attr(p.name, "flat_range", {p.flat_begin, p.flat_end});
   }
   f.close();  // a full disk shows here at the latest, not in a destructor
 }
@@ -459,15 +460,6 @@ SaveResult PhasedSave::finish() {
   return r;
 }
 
-SaveResult save_checkpoint_collective(const std::string& save_root, CheckpointMeta meta,
-                                      const OptimizerTensors& tensors, int keep_last,
-                                      const CollectiveSave& group) {
-  GLM_CHECK(group.world != nullptr, "save_checkpoint_collective: no world communicator");
-  PhasedSave save = PhasedSave::begin(save_root, std::move(meta), keep_last, group,
-                                      tensors.layout->config());
-  save.write(tensors);
-  return save.finish();
-}
 
 std::optional<std::int64_t> newest_checkpoint_before(const std::string& root, std::int64_t before) {
   std::optional<std::int64_t> best;

@@ -135,19 +135,25 @@ checkpoint::SaveResult Trainer::save(const std::string& save_root) {
       save_root, checkpoint_meta(), config_.train.keep_last, group, config_.model);
   checkpoint_step_ = state_.step;
   if (config_.train.save_mode == "async") {
-    // The step waits only for this copy (and, on a GPU, the copy off the device).
-    optim::OptimizerTensors& snap = save_snapshot_;
-    if (!snap.master.defined() || snap.master.numel() != tensors.master.numel()) {
-      const Shape n{tensors.master.numel()};
-      snap.master = Tensor::empty(n, DType::f32);
-      snap.exp_avg = Tensor::empty(n, DType::f32);
-      snap.exp_avg_sq = Tensor::empty(n, DType::f32);
+    // The step waits only for a host copy of this rank's state. On a GPU own_state() already
+    // is one (the copy off the device); on the CPU it views the live buffers, so they are
+    // copied into a snapshot buffer kept for the next save.
+    optim::OptimizerTensors snap = tensors;
+    if (optimizer_->adamw().master().device().is_cpu()) {
+      optim::OptimizerTensors& kept = save_snapshot_;
+      if (!kept.master.defined() || kept.master.numel() != tensors.master.numel()) {
+        const Shape n{tensors.master.numel()};
+        kept.master = Tensor::empty(n, DType::f32);
+        kept.exp_avg = Tensor::empty(n, DType::f32);
+        kept.exp_avg_sq = Tensor::empty(n, DType::f32);
+      }
+      kept.layout = tensors.layout;
+      kept.range = tensors.range;
+      kept.master.copy_from(tensors.master);
+      kept.exp_avg.copy_from(tensors.exp_avg);
+      kept.exp_avg_sq.copy_from(tensors.exp_avg_sq);
+      snap = kept;
     }
-    snap.layout = tensors.layout;
-    snap.range = tensors.range;
-    snap.master.copy_from(tensors.master);
-    snap.exp_avg.copy_from(tensors.exp_avg);
-    snap.exp_avg_sq.copy_from(tensors.exp_avg_sq);
     const double blocked =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     background_save_ = std::make_unique<BackgroundSave>(std::move(phased), snap, blocked);
