@@ -39,8 +39,8 @@ inline parallel::ProcessGroups serving_groups(const MpiSession& mpi, double time
                                        MPI_COMM_WORLD, timeout_s);
 }
 
-// What one rank holds: its weights (its shard's linears, the replicated embedding and
-// LayerNorms), its KV cache's bytes per token (its own heads) and the activation buffers of
+// What one rank holds: its weights (its shard's linears, its vocabulary rows of the
+// embedding, the replicated LayerNorms), its KV cache's bytes per token (its own heads) and the activation buffers of
 // a prefill of the model's context (plan/inference_plan.h counts them the same way).
 inline void log_serving_memory(const infer::Engine& engine, int rank, int ranks) {
   const model::ModelConfig& c = engine.config();

@@ -111,7 +111,17 @@ bool H5File::has(const std::string& name) const {
   return exists(file_, name);
 }
 
-Tensor H5File::read(const std::string& name) const {
+Tensor H5File::read(const std::string& name) const { return read_impl(name, -1, -1); }
+
+Tensor H5File::read_rows(const std::string& name, std::int64_t begin, std::int64_t count) const {
+  GLM_CHECK(begin >= 0 && count >= 0, "{}: rows [{}, {}) of '{}'", path_, begin, begin + count,
+            name);
+  return read_impl(name, begin, count);
+}
+
+// The whole dataset (begin < 0), or rows [begin, begin + count) of its first dimension
+// through a hyperslab, so only those bytes are read.
+Tensor H5File::read_impl(const std::string& name, std::int64_t begin, std::int64_t count) const {
   QuietH5 quiet;
   if (!exists(file_, name)) throw InputError(fmt::format("{}: no dataset '{}'", path_, name));
   Handle ds{H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose};
@@ -131,11 +141,27 @@ Tensor H5File::read(const std::string& name) const {
     dt = H5Tget_sign(ftype.id) == H5T_SGN_NONE ? DType::u8 : DType::i8;
   else
     throw InputError(fmt::format("{}: dataset '{}' has an unsupported element type", path_, name));
-  Shape shape(dims.begin(), dims.end());
-  Tensor t = Tensor::empty(shape, dt);
   hid_t mtype = dt == DType::f16 ? f16_type() : mem_type(dt);
-  if (H5Dread(ds.id, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw()) < 0)
-    throw InputError(fmt::format("{}: cannot read dataset '{}' (corrupt file?)", path_, name));
+  if (begin < 0) {
+    Tensor t = Tensor::empty(Shape(dims.begin(), dims.end()), dt);
+    if (H5Dread(ds.id, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw()) < 0)
+      throw InputError(fmt::format("{}: cannot read dataset '{}' (corrupt file?)", path_, name));
+    return t;
+  }
+  if (dims.empty() || static_cast<hsize_t>(begin + count) > dims[0])
+    throw InputError(fmt::format("{}: dataset '{}' {} has no rows [{}, {})", path_, name,
+                                 shape_str(Shape(dims.begin(), dims.end())), begin,
+                                 begin + count));
+  std::vector<hsize_t> start(dims.size(), 0), part = dims;
+  start[0] = static_cast<hsize_t>(begin);
+  part[0] = static_cast<hsize_t>(count);
+  Tensor t = Tensor::empty(Shape(part.begin(), part.end()), dt);
+  if (count == 0) return t;
+  Handle mem{H5Screate_simple(static_cast<int>(part.size()), part.data(), nullptr), H5Sclose};
+  if (H5Sselect_hyperslab(space.id, H5S_SELECT_SET, start.data(), nullptr, part.data(), nullptr) < 0 ||
+      H5Dread(ds.id, mtype, mem.id, space.id, H5P_DEFAULT, t.raw()) < 0)
+    throw InputError(fmt::format("{}: cannot read rows [{}, {}) of dataset '{}' (corrupt file?)",
+                                 path_, begin, begin + count, name));
   return t;
 }
 

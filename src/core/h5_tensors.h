@@ -25,6 +25,9 @@ class H5File {
   // f32, i32, u8 and f16 tensors (f16 stored as HDF5 16-bit IEEE float), any shape.
   void write(const std::string& name, const Tensor& t);
   Tensor read(const std::string& name) const;  // a new host tensor
+  // Rows [begin, begin + count) of the dataset's first dimension, reading only those bytes
+  // (a vocabulary shard of an embedding); InputError naming the rows outside the dataset.
+  Tensor read_rows(const std::string& name, std::int64_t begin, std::int64_t count) const;
   bool has(const std::string& name) const;
   std::vector<std::string> list(const std::string& group) const;  // dataset names in a group
 
@@ -39,6 +42,8 @@ class H5File {
   const std::string& path() const { return path_; }
 
  private:
+  Tensor read_impl(const std::string& name, std::int64_t begin, std::int64_t count) const;
+
   long long file_ = -1;  // hid_t
   std::string path_;
 };

@@ -136,11 +136,19 @@ Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,
   auto f32 = [this](Shape s) { return Tensor::empty(std::move(s), DType::f32, device_); };
 
   // x0 = E[tokens]: rows of the host table, fp16 -> fp32, on the engine's device      [n, h]
+  // Over ranks each holds its vocabulary rows: it looks up the tokens it holds, zeros the
+  // others, and one all-reduce sums them (exact: one term of each sum is not zero).
   Tensor x = Tensor::empty({n, h}, DType::f32);
+  const std::int64_t rows_held = m_.embedding.size(0);
   for (std::int64_t i = 0; i < n; ++i) {
     Tensor dst = x.select(i);
-    k::f16_to_f32(dst, m_.embedding.select(tokens[i]));
+    const std::int64_t row = tokens[i] - m_.vocab_begin;
+    if (row >= 0 && row < rows_held)
+      k::f16_to_f32(dst, m_.embedding.select(row));
+    else
+      std::fill_n(dst.data<float>(), h, 0.f);
   }
+  if (tp_) tp_->all_reduce_sum(std::span<float>(x.data<float>(), static_cast<std::size_t>(n * h)));
   Tensor pos = Tensor::empty({n}, DType::i32);
   std::copy(positions.begin(), positions.end(), pos.data<std::int32_t>());
   if (device_.is_cuda()) {
@@ -177,9 +185,43 @@ Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,
   Tensor y = f32({nr, h}), mean = f32({nr}), rstd = f32({nr});
   k::layernorm_forward(y, mean, rstd, xr, final_ln_w_, final_ln_b_,
                        static_cast<float>(c.layernorm_epsilon));
-  Tensor logits = f32({nr, V});
-  k::stored_linear_forward(logits, y, head_, false);
-  return device_.is_cpu() ? logits : logits.to(Device::cpu());
+  if (!tp_) {
+    Tensor logits = f32({nr, V});
+    k::stored_linear_forward(logits, y, head_, false);
+    return device_.is_cpu() ? logits : logits.to(Device::cpu());
+  }
+  return gathered_logits(y);
+}
+
+// Over ranks: this rank's logits [rows, its vocabulary rows] = y E_r^T, all-gathered (each
+// rank's block padded to the largest slice) and placed at its columns, so every rank holds
+// the whole [rows, V] (sampling then agrees without a broadcast of the logits).
+Tensor Engine::gathered_logits(const Tensor& y) const {
+  const std::int64_t nr = y.size(0), V = m_.config.vocab_size;
+  const int N = tp_->size();
+  const std::int64_t width = (V + N - 1) / N;  // the largest vocab_slice
+  Tensor local = Tensor::empty({nr, width}, DType::f32);
+  std::fill_n(local.data<float>(), local.numel(), 0.f);
+  const std::int64_t held = m_.embedding.size(0);
+  if (held == width) {
+    k::stored_linear_forward(local, y, head_, false);
+  } else {
+    Tensor part = Tensor::empty({nr, held}, DType::f32);
+    k::stored_linear_forward(part, y, head_, false);
+    for (std::int64_t i = 0; i < nr; ++i)
+      std::copy_n(part.data<float>() + i * held, held, local.data<float>() + i * width);
+  }
+  Tensor all = Tensor::empty({N, nr, width}, DType::f32);
+  tp_->all_gather(std::span<const float>(local.data<float>(), local.numel()),
+                  std::span<float>(all.data<float>(), all.numel()));
+  Tensor logits = Tensor::empty({nr, V}, DType::f32);
+  for (int r = 0; r < N; ++r) {
+    const VocabSlice vs = vocab_slice(V, N, r);
+    for (std::int64_t i = 0; i < nr; ++i)
+      std::copy_n(all.data<float>() + (r * nr + i) * width, vs.size(),
+                  logits.data<float>() + i * V + vs.begin);
+  }
+  return logits;
 }
 
 void Engine::layer_forward(int l, Tensor& x, std::vector<model::LayerActivations>& acts,

@@ -13,8 +13,11 @@
 // A file exported with --tp N runs either on N ranks (mpirun -n N, a tensor-parallel group
 // `tp`): each rank loads its own shard (load_model_file(path, rank)) and runs the layer's
 // own forward with that group, one all-reduce after each row-parallel linear as in training,
-// its KV cache holding its own heads; the embedding, the LayerNorms and the head are
-// replicated, so every rank computes the same logits. Or as its N shards one after another
+// its KV cache holding its own heads. The embedding and the tied head are vocabulary-
+// parallel (infer/model_file.h vocab_slice): each rank looks up the tokens among its rows
+// and one all-reduce sums x_0; each computes the logits of its rows and an all-gather gives
+// every rank the whole row, so every rank samples the same token. The LayerNorms are
+// replicated. Or as its N shards one after another
 // in one process, through the layer's forward steps: column-parallel outputs stay per shard,
 // row-parallel partial products are summed (where training all-reduces them) before the
 // replicated bias.
@@ -82,15 +85,18 @@ class Engine {
                      model::LayerScratch& s, Tensor& part, const model::LayerContext& ctx,
                      KVCache& cache, int prefix_len) const;
 
+  // The logits [rows, V] of y [rows, h] over ranks: each rank's vocabulary rows, gathered.
+  Tensor gathered_logits(const Tensor& y) const;
+
   int shards() const { return static_cast<int>(layers_.empty() ? 0 : layers_[0].size()); }
 
-  ModelFile m_;  // the file as read (host): the embedding rows are gathered from it
+  ModelFile m_;  // the file as read (host): the embedding rows are looked up in it
   parallel::Communicator* tp_ = nullptr;
   Device device_;
   kernels::QuantActivations act_ = kernels::QuantActivations::fp32;
   DType kv_ = DType::f32;
   // The model on device_ (on the CPU: the file's own tensors).
-  kernels::LinearWeight head_;  // the tied fp16 embedding [V, h] as a linear without bias
+  kernels::LinearWeight head_;  // the tied fp16 embedding rows held, as a linear without bias
   Tensor final_ln_w_, final_ln_b_;
   std::vector<std::vector<model::LayerWeights>> weights_;  // [layer][TP shard]
   std::vector<std::vector<model::GLMLayer>> layers_;       // [layer][TP shard]

@@ -12,6 +12,10 @@ namespace glm::infer {
 
 std::string tp_group(int rank) { return fmt::format("tp_{}/", rank); }
 
+VocabSlice vocab_slice(std::int64_t V, int N, int r) {
+  return {V * r / N, V * (r + 1) / N};
+}
+
 std::int64_t ModelFile::weight_bytes() const {
   std::int64_t n = static_cast<std::int64_t>(embedding.nbytes());
   for (const auto& l : layers)
@@ -67,6 +71,18 @@ class Reader {
     if (t.dtype() != dtype || t.shape() != shape)
       throw InputError(fmt::format("{}: dataset '{}' is {}, expected {} {}", path_, name,
                                    t.describe(), dtype_name(dtype), shape_str(shape)));
+    return t;
+  }
+  // Rows [begin, end) of a [rows, cols] dataset of `dtype` holding `rows` rows.
+  Tensor read_rows(const std::string& name, DType dtype, const Shape& shape, std::int64_t begin,
+                   std::int64_t end) const {
+    if (!h5_.has(name)) throw InputError(fmt::format("{}: dataset '{}' missing", path_, name));
+    Tensor t = h5_.read_rows(name, begin, end - begin);
+    if (t.dtype() != dtype || t.shape() != Shape{end - begin, shape[1]})
+      throw InputError(fmt::format("{}: dataset '{}' rows [{}, {}) are {}, expected {} of a {} "
+                                   "table",
+                                   path_, name, begin, end, t.describe(), dtype_name(dtype),
+                                   shape_str(shape)));
     return t;
   }
   Tensor read_bytes(const std::string& name) const {
@@ -156,7 +172,12 @@ ModelFile load_model_file(const std::string& path, std::optional<int> shard) {
   m.shard = shard ? *shard : -1;
   Tensor tok = r.read_bytes("tokenizer");
   m.tokenizer_bytes.assign(reinterpret_cast<const char*>(tok.raw()), tok.nbytes());
-  m.embedding = r.read("embedding.weight", DType::f16, {V, h});
+  // One rank of a tensor-parallel group holds its vocabulary rows of the embedding (the
+  // tied head too); one process holds them all.
+  const VocabSlice vs = shard ? vocab_slice(V, N, *shard) : VocabSlice{0, V};
+  m.vocab_begin = vs.begin;
+  m.embedding = shard ? r.read_rows("embedding.weight", DType::f16, {V, h}, vs.begin, vs.end)
+                      : r.read("embedding.weight", DType::f16, {V, h});
   m.final_ln_w = r.read_f32("final_layernorm.weight", {h});
   m.final_ln_b = r.read_f32("final_layernorm.bias", {h});
   for (int l = 0; l < c.num_layers; ++l) {

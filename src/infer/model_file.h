@@ -54,6 +54,14 @@ inline constexpr const char* kW2 = "mlp.dense_4h_to_h";
 
 std::string tp_group(int rank);  // "tp_<rank>/"
 
+// The vocabulary rows [begin, end) that rank r of N holds when serving over ranks: V split
+// as evenly as integers allow (sizes differ by at most one), so any V serves on any N.
+struct VocabSlice {
+  std::int64_t begin = 0, end = 0;
+  std::int64_t size() const { return end - begin; }
+};
+VocabSlice vocab_slice(std::int64_t V, int N, int r);
+
 struct ModelFile {
   std::string path;
   model::ModelConfig config;
@@ -62,7 +70,10 @@ struct ModelFile {
   std::int64_t group_size = 0;  // as exported (0 = per row)
   std::int64_t step = 0;
   std::string tokenizer_bytes;
-  Tensor embedding;               // f16 [V, h]
+  // f16 [V, h], or with `shard` that rank's vocabulary rows [vocab_begin, vocab_begin +
+  // rows) (vocab_slice): the embedding and the tied head are vocabulary-parallel over ranks.
+  Tensor embedding;
+  std::int64_t vocab_begin = 0;
   Tensor final_ln_w, final_ln_b;  // f32 [h]
   // layers[l][r]: TP shard r of layer l as the layer's forward reads it (model/glm_layer.h):
   // the linears as stored with f32 biases (dense and W2 carry the replicated row-parallel
@@ -79,8 +90,8 @@ struct ModelFile {
 
 // Reads and checks a model file: format, version, every dataset's presence, dtype and
 // shape. InputError naming the file and the dataset or attribute otherwise. With `shard`,
-// only that tensor-parallel shard's slices are read (plus the replicated tensors): what one
-// rank of `mpirun -n tp` holds.
+// only that tensor-parallel shard's slices are read (its linears' slices and its vocabulary
+// rows of the embedding, plus the replicated tensors): what one rank of `mpirun -n tp` holds.
 ModelFile load_model_file(const std::string& path, std::optional<int> shard = std::nullopt);
 
 

@@ -33,11 +33,8 @@ Bytes weight_bytes(const model::ModelConfig& c, const InferenceRequest& r) {
     add_linear(b, r, h, f / N, h, true);               // W2, row-parallel
     b.replicated += 4.0 * h * (c.has_sublayer_output_norms() ? 8 : 4);  // LayerNorms
   }
-  const double embedding = 2.0 * c.vocab_size * h;  // fp16, the tied head
-  if (r.storage == "16bit")
-    b.linear += embedding / N;  // vocabulary-parallel
-  else
-    b.replicated += embedding;
+  // fp16, the tied head, vocabulary-parallel: the largest of the GPUs' vocab_slice rows
+  b.linear += 2.0 * ((c.vocab_size + N - 1) / N) * h;
   b.replicated += 4.0 * 2 * h;  // final LayerNorm
   return b;
 }
@@ -53,9 +50,11 @@ double kv_bytes(const model::ModelConfig& c, const InferenceRequest& r, std::int
 double inference_activation_bytes(const model::ModelConfig& c, int gpus, std::int64_t context) {
   const double h = c.hidden_size, f = c.ffn_hidden_size, N = gpus;
   // x, a, h, m and the layer's output scratch [n, h]; qkv, ctx, u, g of the local heads and
-  // GeGLU slice; the fp16 copy of the widest linear input; the logits row
+  // GeGLU slice; the fp16 copy of the widest linear input; the logits row (over ranks also
+  // this rank's padded slice of it and the all-gathered slices)
   const double per_token = 4.0 * (5 * h + 4 * h / N + 3 * f / N) + 2.0 * std::max(h, f / N);
-  return per_token * context + 4.0 * c.vocab_size;
+  const double width = static_cast<double>((c.vocab_size + gpus - 1) / gpus);
+  return per_token * context + 4.0 * c.vocab_size + (gpus > 1 ? 4.0 * (N + 1) * width : 0.0);
 }
 
 InferencePlan plan_inference(const model::ModelConfig& c, const InferenceRequest& req,
@@ -125,12 +124,9 @@ std::string format_inference_plan(const InferencePlan& p, const Hardware& hw) {
     s += fmt::format("  {:<22} {:>9.2f} GiB  {}\n", what, bytes / kGiB, note);
   };
   line("linears (this shard)", p.linear_bytes,
-       paper ? "values and local biases, the embedding's vocabulary shard"
-             : "values and local biases");
+       "values and local biases, the fp16 embedding's vocabulary shard (tied head)");
   line("quantization scales", p.scale_bytes, "fp16");
-  line("replicated", p.replicated_bytes,
-       paper ? "LayerNorms, row-parallel biases"
-             : "fp16 embedding (tied head), LayerNorms, row-parallel biases");
+  line("replicated", p.replicated_bytes, "LayerNorms, row-parallel biases");
   line("KV cache", p.kv_bytes,
        paper || r.kv_cache == "fp16" ? "fp16 K and V of this GPU's heads"
                                      : "fp32 K and V of this GPU's heads");

@@ -3,14 +3,13 @@
 // engine allocates:
 //   weights      each linear's shard as exported: `bits` per value plus, below 16 bits, one
 //                fp16 scale per row (per G inputs with a group size), its bias in fp32; the
-//                replicated parts whole on every GPU: the fp16 embedding (the tied head),
-//                the LayerNorms and the row-parallel biases in fp32
+//                fp16 embedding (the tied head) cut by vocabulary over the GPUs; replicated
+//                on every GPU: the LayerNorms and the row-parallel biases in fp32
 //   KV cache     K and V of the GPU's own heads for batch x context tokens, fp32 as the
 //                engine keeps them by default, fp16 with kv_cache "fp16" (--kv-cache fp16,
 //                kv_cache.h)
-// (storage "16bit" instead counts the embedding cut by vocabulary and an fp16 KV cache, as
-// GLM-130B's own inference keeps them: the vocabulary cut is what this engine does not do
-// yet)
+// (storage "16bit" counts an fp16 KV cache whatever kv_cache says, as GLM-130B's own
+// inference keeps it)
 //   activations  the engine's per-token buffers for a prefill of the whole context (the
 //                residual stream, the layer's saved tensors, the fp16 input copies of the
 //                linears) and the logits row; attention scores stay in on-chip memory
@@ -33,9 +32,8 @@ struct InferenceRequest {
   int gpus = 1;                // the tensor-parallel size
   std::int64_t batch = 1;      // sequences served at once
   std::int64_t context = 0;    // tokens per sequence (0: the model's seq_length)
-  // as-built: what this engine keeps (the whole fp16 embedding on every GPU, an fp32 KV
-  // cache); 16bit: as GLM-130B's own inference keeps them (the embedding and tied head cut
-  // by vocabulary over the GPUs, an fp16 KV cache)
+  // as-built: what this engine keeps (the KV cache as kv_cache says); 16bit: as GLM-130B's
+  // own inference keeps it (an fp16 KV cache)
   std::string storage = "as-built";
   std::string kv_cache = "fp32";  // as-built: what glm-generate --kv-cache stores (fp32, fp16)
 };

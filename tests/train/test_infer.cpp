@@ -296,17 +296,17 @@ TEST(Infer, LayerNormPlacementsExportAndServe) {
 }
 
 // A rank of a tensor-parallel group holds its share: 1/N of every linear and its bias (the
-// row-parallel biases whole), plus the replicated embedding and LayerNorms, counted here
-// from the config; the N ranks together hold the one-process weights plus N-1 copies of
-// the replicated parts.
+// row-parallel biases whole), its vocabulary rows of the embedding, plus the replicated
+// LayerNorms, counted here from the config; the N ranks together hold the one-process
+// weights plus N-1 copies of the replicated parts.
 TEST(Infer, ARankLoadsOnlyItsShard) {
   const std::string dir = test_dir("shard_bytes");
   Saved s = save_tiny(dir);
   const model::ModelConfig& c = s.rc.model;
   const std::int64_t h = c.hidden_size, f = c.ffn_hidden_size, V = c.vocab_size, N = 2;
   const std::string path = export_to(s, dir + "/tp2.h5", 16, 0, 2);
-  const std::int64_t replicated = V * h * 2 /*fp16 embedding*/ + 2 * h * 4 /*final LN*/ +
-                                  c.num_layers * (4 * h * 4 /*LNs*/ + 2 * h * 4 /*dense, W2 bias*/);
+  const std::int64_t replicated =
+      2 * h * 4 /*final LN*/ + c.num_layers * (4 * h * 4 /*LNs*/ + 2 * h * 4 /*dense, W2 bias*/);
   const std::int64_t linears = c.num_layers * ((3 * h * h + h * h + 2 * f * h + f * h) * 2 +
                                                (3 * h + 2 * f) * 4 /*column-parallel biases*/);
   std::int64_t total = 0;
@@ -314,11 +314,26 @@ TEST(Infer, ARankLoadsOnlyItsShard) {
     const ModelFile m = load_model_file(path, r);
     EXPECT_EQ(m.shard, r);
     ASSERT_EQ(m.layers[0].size(), 1u);
-    EXPECT_EQ(m.resident_bytes(), replicated + linears / N) << "rank " << r;
+    const VocabSlice vs = vocab_slice(V, N, r);
+    EXPECT_EQ(m.vocab_begin, vs.begin);
+    EXPECT_EQ(m.embedding.shape(), (Shape{vs.size(), h}));
+    EXPECT_EQ(m.resident_bytes(), replicated + linears / N + vs.size() * h * 2 /*fp16*/)
+        << "rank " << r;
     total += m.resident_bytes();
   }
-  EXPECT_EQ(load_model_file(path).resident_bytes(), replicated + linears);
-  EXPECT_EQ(total, N * replicated + linears);
+  EXPECT_EQ(load_model_file(path).resident_bytes(), replicated + linears + V * h * 2);
+  EXPECT_EQ(total, N * replicated + linears + V * h * 2);
+  // The vocabulary splits as evenly as integers allow, whatever V and N.
+  for (const auto& [v, n] : {std::pair<std::int64_t, int>{6018, 4}, {7, 3}, {150528, 8}}) {
+    std::int64_t next = 0;
+    for (int r = 0; r < n; ++r) {
+      const VocabSlice vs = vocab_slice(v, n, r);
+      EXPECT_EQ(vs.begin, next);
+      EXPECT_TRUE(vs.size() == v / n || vs.size() == v / n + 1) << v << " over " << n;
+      next = vs.end;
+    }
+    EXPECT_EQ(next, v);
+  }
   // glm-plan --inference counts what a rank holds, weights and KV cache, for fp16 and INT4.
   const plan::Hardware hw =
       plan::load_hardware(std::string(GLM_SOURCE_DIR) + "/configs/hardware/a100-80g.json");

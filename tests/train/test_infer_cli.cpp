@@ -39,10 +39,11 @@ CliResult run(const std::string& cmd, const std::string& dir) {
   return {WIFEXITED(st) ? WEXITSTATUS(st) : 128, slurp(o), slurp(e)};
 }
 
-std::string saved_checkpoint(const std::string& dir) {
+std::string saved_checkpoint(const std::string& dir, const std::string& vocab_size = "6016") {
   fs::remove_all(dir);
   fs::create_directories(dir);
-  config::RunConfig rc = glm::testing::tiny_run({"train.eval_iters=1"});
+  config::RunConfig rc =
+      glm::testing::tiny_run({"train.eval_iters=1", "model.vocab_size=" + vocab_size});
   train::Trainer t(rc, {.log_dir = dir + "/log"});
   t.train_step();
   return t.save(dir + "/ckpt").dir;
@@ -88,10 +89,12 @@ TEST(InferCli, ExportGenerateEvalEndToEnd) {
 // with its tensor-parallel group. The held-out loss matches one process within summation
 // order (the row-parallel sums are all-reduced rather than added shard by shard: 1e-6
 // relative observed), greedy and seeded sampling give the same text, rank 0 alone prints,
-// each rank reports its own weights; bad layouts are refused naming the fix.
+// each rank reports its own weights; bad layouts are refused naming the fix. The vocabulary
+// of 6018 rows (the tokenizer's 6000 padded) splits evenly over 2 ranks and unevenly over 4
+// (1504 and 1505 rows), so both ways of cutting the embedding and the tied head run.
 TEST(InferCli, TensorParallelRanksServeLikeOneProcess) {
   const std::string dir = std::string(GLM_BINARY_DIR) + "/test_infer_cli/tp_ranks";
-  saved_checkpoint(dir);
+  saved_checkpoint(dir, "6018");
   const std::string mpirun =
       "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe "
       "-x OMP_NUM_THREADS=1 -n ";

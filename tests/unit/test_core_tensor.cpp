@@ -72,6 +72,18 @@ TEST(H5File, RoundTripsTensorsAndAttributes) {
   EXPECT_EQ(in.attr("config"), "{\"a\": 1}");
   EXPECT_EQ(in.list("params"), std::vector<std::string>{"layers.0.w"});
   EXPECT_FALSE(in.has("params/missing"));
+  // rows [1, 2) of the [2, 3] tensor: its second row only; rows past the end are refused
+  Tensor row = in.read_rows("params/layers.0.w", 1, 1);
+  EXPECT_EQ(row.shape(), (Shape{1, 3}));
+  EXPECT_EQ(row.data<float>()[0], 1.5f);
+  EXPECT_EQ(row.data<float>()[2], 2.5f);
+  EXPECT_EQ(in.read_rows("batch/tokens", 4, 0).numel(), 0);
+  try {
+    in.read_rows("params/layers.0.w", 1, 2);
+    FAIL() << "rows past the end must throw";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("rows [1, 3)"), std::string::npos) << e.what();
+  }
   try {
     in.read("params/missing");
     FAIL() << "reading a missing dataset must throw";
