@@ -175,6 +175,12 @@ int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
   spdlog::info("{} prompt tokens in {:.3f} s; {} new tokens, {:.1f} tokens/s ({}-bit weights, {})",
                g.prompt.tokens.size(), g.prefill_seconds, g.tokens.size(), tps, engine.model().bits,
                device);
+  if (engine.tp_group() && g.decode_steps > 0)
+    spdlog::info("decode over {} ranks: {:.1f}% of the time in collectives ({:.1f} a token, "
+                 "{:.1f} us each on average; rank 0)",
+                 mpi.size, 100.0 * g.decode_comm_seconds / g.decode_seconds,
+                 static_cast<double>(g.decode_collectives) / g.decode_steps,
+                 1e6 * g.decode_comm_seconds / std::max<std::uint64_t>(g.decode_collectives, 1));
   return 0;
 }
 

@@ -72,6 +72,8 @@ Generation generate(const Engine& engine, const data::SpecialTokens& sp, int voc
     return p.infill() ? p.mask_positions[sp_index] : cache.length();
   };
 
+  parallel::Communicator* const group = engine.tp_group();
+  const parallel::CommStats comm0 = group ? group->stats() : parallel::CommStats{};
   t0 = clock::now();
   std::uint64_t step = 0;
   std::vector<std::int32_t> history = toks;  // the sequence the model has seen so far
@@ -84,7 +86,7 @@ Generation generate(const Engine& engine, const data::SpecialTokens& sp, int voc
       logits.data<float>()[sp.eop] = -INFINITY;
     // Sampled once, by rank 0 of a tensor-parallel group, and sent to the others, so every
     // rank feeds the same token.
-    parallel::Communicator* tp = engine.tp_group();
+    parallel::Communicator* tp = group;
     std::int32_t id = 0;
     if (!tp || tp->rank() == 0)
       id = sample_token({logits.data<float>(), static_cast<std::size_t>(logits.size(1))},
@@ -111,6 +113,12 @@ Generation generate(const Engine& engine, const data::SpecialTokens& sp, int voc
     ++g.decode_steps;
   }
   g.decode_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+  if (group) {
+    const parallel::CommStats& comm = group->stats();
+    g.decode_comm_seconds = comm.seconds - comm0.seconds;
+    for (int op = 0; op < parallel::kNumCommOps; ++op)
+      g.decode_collectives += comm.calls[op] - comm0.calls[op];
+  }
   return g;
 }
 

@@ -49,6 +49,10 @@ struct Generation {
   std::vector<bool> span_finished;   // <eop> reached for each span
   double prefill_seconds = 0, decode_seconds = 0;
   int decode_steps = 0;
+  // Over ranks: of decode_seconds, the time inside the tensor-parallel group's collectives
+  // (waiting for the slowest rank included), and how many ran.
+  double decode_comm_seconds = 0;
+  std::uint64_t decode_collectives = 0;
 };
 
 // Why a generation has no text, for the user, or "" when it has some (or none was asked

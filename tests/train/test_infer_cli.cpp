@@ -127,6 +127,13 @@ TEST(InferCli, TensorParallelRanksServeLikeOneProcess) {
       ASSERT_EQ(g1.status, 0) << g1.err;
       ASSERT_EQ(gn.status, 0) << gn.err;
       EXPECT_EQ(gn.out, g1.out) << where << " " << sampling;
+      // a decode token: the embedding's all-reduce, 2 per layer (tiny has 2), the logits'
+      // all-gather and the token's broadcast (the last token is broadcast, not run)
+      const std::size_t at = gn.err.find("% of the time in collectives (");
+      ASSERT_NE(at, std::string::npos) << gn.err;
+      const double per_token = std::stod(gn.err.substr(at + 30));
+      EXPECT_GE(per_token, 7.0) << gn.err;
+      EXPECT_LT(per_token, 7.2) << gn.err;
     }
   }
   // --kv-cache fp16 across ranks: each rank's cache in half the bytes, the loss within the
