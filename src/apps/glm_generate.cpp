@@ -28,6 +28,7 @@
 #include "data/tokenizer.h"
 #include "infer/device.h"
 #include "infer/generate.h"
+#include "plan/inference_plan.h"
 
 namespace po = boost::program_options;
 
@@ -175,6 +176,14 @@ int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
   spdlog::info("{} prompt tokens in {:.3f} s; {} new tokens, {:.1f} tokens/s ({}-bit weights, {})",
                g.prompt.tokens.size(), g.prefill_seconds, g.tokens.size(), tps, engine.model().bits,
                device);
+  // The plan counts one shard per process (a tp N file in one process holds N).
+  if (engine.model().tp == 1 || engine.tp_group())
+    spdlog::info("prefill of {} tokens: {:.2f} MB of buffers at the peak (counted for it: "
+                 "{:.2f} MB)",
+                 g.prefill_tokens, g.prefill_peak_bytes / 1e6,
+                 glm::plan::inference_activation_bytes(engine.config(), engine.model().tp,
+                                                       g.prefill_tokens) /
+                     1e6);
   if (engine.tp_group() && g.decode_steps > 0)
     spdlog::info("decode over {} ranks: {:.1f}% of the time in collectives ({:.1f} a token, "
                  "{:.1f} us each on average; rank 0)",

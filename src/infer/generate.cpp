@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/allocator.h"
 #include "core/error.h"
 
 namespace glm::infer {
@@ -63,10 +64,15 @@ Generation generate(const Engine& engine, const data::SpecialTokens& sp, int voc
     toks.push_back(sp.sop);
     pos.push_back(p.mask_positions[0]);
   }
+  const DeviceKind where = engine.device().kind;
+  const std::size_t in_use = memory_stats(where).in_use;
+  reset_peak_memory(where);
   auto t0 = clock::now();
   const std::int64_t last = static_cast<std::int64_t>(toks.size()) - 1;
   Tensor logits = engine.forward(cache, toks, pos, p.prefix_len, {&last, 1});
   g.prefill_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+  g.prefill_tokens = static_cast<std::int64_t>(toks.size());
+  g.prefill_peak_bytes = static_cast<double>(memory_stats(where).peak - in_use);
   // the position the next generated token takes
   auto next_position = [&](int sp_index) {
     return p.infill() ? p.mask_positions[sp_index] : cache.length();

@@ -49,6 +49,11 @@ struct Generation {
   std::vector<bool> span_finished;   // <eop> reached for each span
   double prefill_seconds = 0, decode_seconds = 0;
   int decode_steps = 0;
+  // The prefill's tokens and the bytes its buffers took at their peak on the engine's
+  // device, above what was in use before it (the allocator's count; generate resets that
+  // device's peak counter to measure it).
+  std::int64_t prefill_tokens = 0;
+  double prefill_peak_bytes = 0;
   // Over ranks: of decode_seconds, the time inside the tensor-parallel group's collectives
   // (waiting for the slowest rank included), and how many ran.
   double decode_comm_seconds = 0;

@@ -134,6 +134,14 @@ TEST(InferCli, TensorParallelRanksServeLikeOneProcess) {
       const double per_token = std::stod(gn.err.substr(at + 30));
       EXPECT_GE(per_token, 7.0) << gn.err;
       EXPECT_LT(per_token, 7.2) << gn.err;
+      // rank 0's prefill buffers, measured by the allocator, within what the plan counts
+      double measured = 0, counted = 0;
+      const std::size_t p = gn.err.find("MB of buffers at the peak (counted for it: ");
+      ASSERT_NE(p, std::string::npos) << gn.err;
+      measured = std::stod(gn.err.substr(gn.err.rfind(": ", p - 1) + 2));
+      counted = std::stod(gn.err.substr(p + 43));
+      EXPECT_GT(measured, 0) << gn.err;
+      EXPECT_LE(measured, counted) << gn.err;
     }
   }
   // --kv-cache fp16 across ranks: each rank's cache in half the bytes, the loss within the
