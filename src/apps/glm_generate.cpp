@@ -178,8 +178,8 @@ int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
                device);
   // The plan counts one shard per process (a tp N file in one process holds N).
   if (engine.model().tp == 1 || engine.tp_group())
-    spdlog::info("prefill of {} tokens: {:.2f} MB of buffers at the peak (counted for it: "
-                 "{:.2f} MB)",
+    spdlog::info("prefill of {} tokens: {:.3f} MB of buffers at the peak (counted for it: "
+                 "{:.3f} MB)",
                  g.prefill_tokens, g.prefill_peak_bytes / 1e6,
                  glm::plan::inference_activation_bytes(engine.config(), engine.model().tp,
                                                        g.prefill_tokens) /

@@ -45,19 +45,6 @@ namespace {
 
 using glm::apps::MpiSession;
 
-// This rank's index among the ranks of its node, and their number (whatever the launcher:
-// mpirun, srun, a singleton).
-struct NodeRanks {
-  int rank = 0, size = 1;
-  explicit NodeRanks(MPI_Comm world) {
-    MPI_Comm node;
-    MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-    MPI_Comm_rank(node, &rank);
-    MPI_Comm_size(node, &size);
-    MPI_Comm_free(&node);
-  }
-};
-
 // --dry-run: the layout checks the trainer makes, on the config alone.
 void print_dry_run(const glm::config::RunConfig& rc, int ranks) {
   const glm::config::ParallelConfig par = glm::plan::validate_layout(rc, ranks);
@@ -180,7 +167,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   glm::parallel::ProcessGroups groups;
   if (rc.train.device == "cuda" && glm::cuda_device_count() > 0) {
     // One GPU per rank: GPU i for the node's local rank i (ranks sharing memory = one node).
-    const NodeRanks node(MPI_COMM_WORLD);
+    const glm::apps::NodeRanks node(MPI_COMM_WORLD);
     const int gpu = glm::train::rank_gpu(node.rank, node.size, glm::cuda_device_count());
     glm::set_current_cuda_device(gpu);
 #ifdef GLM_WITH_NCCL

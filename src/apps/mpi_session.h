@@ -16,6 +16,10 @@
 #include "plan/inference_plan.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/topology.h"
+#include "train/device_policy.h"
+#ifdef GLM_WITH_NCCL
+#include "parallel/nccl_communicator.h"
+#endif
 
 namespace glm::apps {
 
@@ -31,12 +35,40 @@ struct MpiSession {
   MpiSession& operator=(const MpiSession&) = delete;
 };
 
+// This rank's index among the ranks of its node, and their number (whatever the launcher:
+// mpirun, srun, a singleton).
+struct NodeRanks {
+  int rank = 0, size = 1;
+  explicit NodeRanks(MPI_Comm world) {
+    MPI_Comm node;
+    MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &rank);
+    MPI_Comm_size(node, &size);
+    MPI_Comm_free(&node);
+  }
+};
+
 // All ranks as one tensor-parallel group, collectives bounded by timeout_s as in training;
-// empty groups for a single process.
-inline parallel::ProcessGroups serving_groups(const MpiSession& mpi, double timeout_s) {
+// empty groups for a single process. On CUDA each rank takes its node's GPU of its local
+// index (train::rank_gpu) and the groups are NCCL's; `device` becomes that GPU.
+inline parallel::ProcessGroups serving_groups(const MpiSession& mpi, double timeout_s,
+                                              Device& device) {
   if (mpi.size == 1) return {};
-  return parallel::make_process_groups(parallel::Topology(1, mpi.size, 1, mpi.size),
-                                       MPI_COMM_WORLD, timeout_s);
+  const parallel::Topology topology(1, mpi.size, 1, mpi.size);
+  if (device.is_cuda()) {
+    const NodeRanks node(MPI_COMM_WORLD);
+    const int gpu = train::rank_gpu(node.rank, node.size, cuda_device_count());
+    set_current_cuda_device(gpu);
+    device = Device::cuda(gpu);
+#ifdef GLM_WITH_NCCL
+    return parallel::make_nccl_process_groups(topology, MPI_COMM_WORLD, timeout_s, gpu);
+#else
+    throw InputError(fmt::format("serving over {} ranks on GPUs needs NCCL, which this build "
+                                 "lacks (rebuild where cmake finds nccl.h), or use --device cpu",
+                                 mpi.size));
+#endif
+  }
+  return parallel::make_process_groups(topology, MPI_COMM_WORLD, timeout_s);
 }
 
 // What one rank holds: its weights (its shard's linears, its vocabulary rows of the
@@ -69,7 +101,7 @@ struct ServingRank {
 inline ServingRank open_serving_rank(const MpiSession& mpi, const std::string& model_path,
                                      Device device, DType kv_cache = DType::f32) {
   ServingRank s;
-  s.groups = serving_groups(mpi, 600);
+  s.groups = serving_groups(mpi, 600, device);
   if (mpi.rank != 0) std::cout.rdbuf(nullptr);
   s.engine = std::make_unique<infer::Engine>(
       infer::load_model_file(model_path,

@@ -27,9 +27,10 @@ Engine::Engine(ModelFile model, Device device, parallel::Communicator* tp)
     throw InputError(fmt::format("{}: rank {} of the tensor-parallel group holds shard {}, not "
                                  "its own (load_model_file with the rank)",
                                  m_.path, tp_->rank(), m_.shard));
-  if (tp_ && device_.is_cuda())
-    throw InputError(fmt::format("{}: tensor-parallel serving over ranks runs on the CPU (its "
-                                 "groups are MPI's); use --device cpu, or one process",
+  if (tp_ && device_.is_cuda() && !tp_->takes_device_memory())
+    throw InputError(fmt::format("{}: a CUDA engine over ranks needs a tensor-parallel group "
+                                 "that takes device memory (NCCL); its group is MPI's: use "
+                                 "--device cpu, or one process",
                                  m_.path));
   if (!tp_ && m_.shard >= 0 && m_.tp > 1)
     throw InputError(fmt::format("{}: only shard {} of {} was loaded, but no tensor-parallel "
@@ -137,7 +138,8 @@ Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,
 
   // x0 = E[tokens]: rows of the host table, fp16 -> fp32, on the engine's device      [n, h]
   // Over ranks each holds its vocabulary rows: it looks up the tokens it holds, zeros the
-  // others, and one all-reduce sums them (exact: one term of each sum is not zero).
+  // others, and one all-reduce sums them (exact: one term of each sum is not zero), in host
+  // memory before the upload.
   Tensor x = Tensor::empty({n, h}, DType::f32);
   const std::int64_t rows_held = m_.embedding.size(0);
   for (std::int64_t i = 0; i < n; ++i) {
@@ -195,22 +197,20 @@ Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,
 
 // Over ranks: this rank's logits [rows, its vocabulary rows] = y E_r^T, all-gathered (each
 // rank's block padded to the largest slice) and placed at its columns, so every rank holds
-// the whole [rows, V] (sampling then agrees without a broadcast of the logits).
+// the whole [rows, V] in host memory, where they are returned (NCCL stages host buffers
+// through the device; a decode step's rows are a few hundred KB).
 Tensor Engine::gathered_logits(const Tensor& y) const {
   const std::int64_t nr = y.size(0), V = m_.config.vocab_size;
   const int N = tp_->size();
   const std::int64_t width = (V + N - 1) / N;  // the largest vocab_slice
+  const std::int64_t held = m_.embedding.size(0);
+  Tensor part = Tensor::empty({nr, held}, DType::f32, device_);
+  k::stored_linear_forward(part, y, head_, false);
+  if (device_.is_cuda()) part = part.to(Device::cpu());  // gathered in host memory
   Tensor local = Tensor::empty({nr, width}, DType::f32);
   std::fill_n(local.data<float>(), local.numel(), 0.f);
-  const std::int64_t held = m_.embedding.size(0);
-  if (held == width) {
-    k::stored_linear_forward(local, y, head_, false);
-  } else {
-    Tensor part = Tensor::empty({nr, held}, DType::f32);
-    k::stored_linear_forward(part, y, head_, false);
-    for (std::int64_t i = 0; i < nr; ++i)
-      std::copy_n(part.data<float>() + i * held, held, local.data<float>() + i * width);
-  }
+  for (std::int64_t i = 0; i < nr; ++i)
+    std::copy_n(part.data<float>() + i * held, held, local.data<float>() + i * width);
   Tensor all = Tensor::empty({N, nr, width}, DType::f32);
   tp_->all_gather(std::span<const float>(local.data<float>(), local.numel()),
                   std::span<float>(all.data<float>(), all.numel()));

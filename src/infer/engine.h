@@ -12,7 +12,8 @@
 // to the host as fp32 either way.
 // A file exported with --tp N runs either on N ranks (mpirun -n N, a tensor-parallel group
 // `tp`): each rank loads its own shard (load_model_file(path, rank)) and runs the layer's
-// own forward with that group, one all-reduce after each row-parallel linear as in training,
+// own forward with that group (MPI on the CPU; NCCL on CUDA, one GPU per rank), one
+// all-reduce after each row-parallel linear as in training,
 // its KV cache holding its own heads. The embedding and the tied head are vocabulary-
 // parallel (infer/model_file.h vocab_slice): each rank looks up the tokens among its rows
 // and one all-reduce sums x_0; each computes the logits of its rows and an all-gather gives
@@ -43,7 +44,8 @@ class Engine {
  public:
   // device: Device::cpu(), or a CUDA device (InputError when the build lacks CUDA).
   // tp: this rank's tensor-parallel group, whose size must be the file's tp and whose rank
-  // the shard it was loaded with (InputError otherwise); null: one process holds every shard.
+  // the shard it was loaded with (InputError otherwise); on CUDA it must take device memory
+  // (NCCL). Null: one process holds every shard.
   explicit Engine(ModelFile model, Device device = Device::cpu(),
                   parallel::Communicator* tp = nullptr);
 

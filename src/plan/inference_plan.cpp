@@ -51,10 +51,10 @@ double inference_activation_bytes(const model::ModelConfig& c, int gpus, std::in
   const double h = c.hidden_size, f = c.ffn_hidden_size, N = gpus;
   // x, a, h, m and the layer's output scratch [n, h]; qkv, ctx, u, g of the local heads and
   // GeGLU slice; the fp16 copy of the widest linear input; the logits row (over ranks also
-  // this rank's padded slice of it and the all-gathered slices)
+  // this rank's slice of it, that slice padded, and the all-gathered slices)
   const double per_token = 4.0 * (5 * h + 4 * h / N + 3 * f / N) + 2.0 * std::max(h, f / N);
   const double width = static_cast<double>((c.vocab_size + gpus - 1) / gpus);
-  return per_token * context + 4.0 * c.vocab_size + (gpus > 1 ? 4.0 * (N + 1) * width : 0.0);
+  return per_token * context + 4.0 * c.vocab_size + (gpus > 1 ? 4.0 * (N + 2) * width : 0.0);
 }
 
 InferencePlan plan_inference(const model::ModelConfig& c, const InferenceRequest& req,
