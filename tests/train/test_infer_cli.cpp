@@ -99,15 +99,17 @@ TEST(InferCli, TensorParallelRanksServeLikeOneProcess) {
       "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe "
       "-x OMP_NUM_THREADS=1 -n ";
   const std::string valid = glm::testing::test_corpus() + "/valid.h5";
-  for (const auto& [tp, bits] :
-       {std::pair{2, 16}, std::pair{2, 4}, std::pair{4, 8}, std::pair{4, 4}}) {
-    const std::string model = fmt::format("{}/m_tp{}_b{}.h5", dir, tp, bits);
+  // (tp, bits, group size): fp16, INT8 per row, INT4 per row and grouped
+  for (const auto& [tp, bits, group] : {std::tuple{2, 16, 0}, std::tuple{2, 4, 32},
+                                        std::tuple{4, 8, 0}, std::tuple{4, 4, 32},
+                                        std::tuple{4, 4, 0}}) {
+    const std::string model = fmt::format("{}/m_tp{}_b{}_g{}.h5", dir, tp, bits, group);
     CliResult ex = run(fmt::format("{}glm-export --load {}/ckpt --bits {} --group-size {} --tp {} "
                                    "--out {}",
-                                   kBin, dir, bits, bits == 4 ? 32 : 0, tp, model),
+                                   kBin, dir, bits, group, tp, model),
                        dir);
     ASSERT_EQ(ex.status, 0) << ex.err;
-    const std::string where = fmt::format("tp {} bits {}", tp, bits);
+    const std::string where = fmt::format("tp {} bits {} group {}", tp, bits, group);
     const std::string eval = kBin + "glm-eval --model " + model + " --data " + valid +
                              " --max-samples 4 --json";
     CliResult one = run(eval, dir), many = run(mpirun + std::to_string(tp) + " " + eval, dir);
@@ -119,10 +121,12 @@ TEST(InferCli, TensorParallelRanksServeLikeOneProcess) {
     EXPECT_EQ(b["tokens"], a["tokens"]) << where;
     EXPECT_NE(many.err.find(fmt::format("rank 1 of {}", tp)), std::string::npos) << many.err;
     EXPECT_NE(many.err.find("MB for a prefill of"), std::string::npos) << many.err;
-    for (const char* sampling : {"--temperature 0", "--temperature 0.9 --top-k 20 --seed 3"}) {
+    // a [gMASK] continuation, greedy and sampled, and a [MASK] blank filled
+    for (const char* sampling : {"--prompt 'Hello there' --temperature 0",
+                                 "--prompt 'Hello there' --temperature 0.9 --top-k 20 --seed 3",
+                                 "--prompt 'The old man [MASK] by the sea.' --temperature 0"}) {
       const std::string gen = kBin + "glm-generate --model " + model +
-                              " --prompt 'Hello there' --max-new-tokens 12 --min-new-tokens 12 " +
-                              sampling;
+                              " --max-new-tokens 12 --min-new-tokens 12 " + sampling;
       CliResult g1 = run(gen, dir), gn = run(mpirun + std::to_string(tp) + " " + gen, dir);
       ASSERT_EQ(g1.status, 0) << g1.err;
       ASSERT_EQ(gn.status, 0) << gn.err;
@@ -148,7 +152,7 @@ TEST(InferCli, TensorParallelRanksServeLikeOneProcess) {
   // --kv-cache fp16 across ranks: each rank's cache in half the bytes, the loss within the
   // rounding of the cached keys and values
   {
-    const std::string model = dir + "/m_tp2_b4.h5";
+    const std::string model = dir + "/m_tp2_b4_g32.h5";
     const std::string eval = kBin + "glm-eval --model " + model + " --data " + valid +
                              " --max-samples 4 --json";
     CliResult f32 = run(eval, dir), f16 = run(mpirun + "2 " + eval + " --kv-cache fp16", dir);
@@ -160,7 +164,7 @@ TEST(InferCli, TensorParallelRanksServeLikeOneProcess) {
     EXPECT_EQ(run(eval + " --kv-cache bf16", dir).status, 2);
   }
   // Ranks that do not match the export's tp are refused, naming both and the fix.
-  const std::string model2 = dir + "/m_tp2_b16.h5";
+  const std::string model2 = dir + "/m_tp2_b16_g0.h5";
   CliResult bad = run(mpirun + "4 " + kBin + "glm-eval --model " + model2 + " --data " + valid, dir);
   EXPECT_EQ(bad.status, 2) << bad.err;
   EXPECT_NE(bad.err.find("exported for tp 2, but 4 ranks"), std::string::npos) << bad.err;
