@@ -8,13 +8,23 @@
 namespace glm::data {
 namespace {
 
-std::unique_ptr<TokenDataset> open_split(const std::string& dir, const std::string& split,
-                                               const Tokenizer& tok) {
-  auto path = std::filesystem::path(dir) / (split + ".h5");
+std::unique_ptr<TokenDataset> open_split(const BlendSource& source, const std::string& split,
+                                         const Tokenizer& tok, bool blended) {
+  auto path = std::filesystem::path(source.path) / (split + ".h5");
+  const std::string which = blended ? fmt::format("dataset '{}': ", source.name) : "";
   if (!std::filesystem::exists(path))
-    throw InputError(fmt::format("{}: missing (run glm-preprocess --output {})", path.string(), dir));
+    throw InputError(fmt::format("{}{}: missing (run glm-preprocess --output {})", which,
+                                 path.string(), source.path));
   auto ds = std::make_unique<TokenDataset>(path.string());
-  ds->expect_tokenizer(tok.sha256());
+  try {
+    ds->expect_tokenizer(tok.sha256());
+  } catch (const InputError& e) {
+    if (!blended) throw;
+    throw InputError(fmt::format("{}{} (every dataset of a blend must be prepared with the "
+                                 "first one's tokenizer: glm-preprocess --tokenizer "
+                                 "FIRST/tokenizer.model)",
+                                 which, e.what()));
+  }
   return ds;
 }
 
@@ -30,20 +40,58 @@ Tokenizer load_tokenizer(const std::string& dir) {
   return Tokenizer::from_file((std::filesystem::path(dir) / "tokenizer.model").string());
 }
 
+std::uint64_t dataset_seed(std::uint64_t seed, int d) {
+  if (d == 0) return seed;
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(d);  // splitmix64
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
 DataPipeline::DataPipeline(const std::string& dir, const std::string& split,
                            const Tokenizer& tokenizer, const CollatorConfig& objective,
                            int seq_len, std::uint64_t seed)
-    : dataset_(open_split(dir, split, tokenizer)),
-      sampler_(dataset_->num_windows(seq_len), seed),
+    : DataPipeline(std::vector<BlendSource>{{dir, dir, 1.0}}, split, tokenizer, objective, seq_len,
+                   seed) {}
+
+DataPipeline::DataPipeline(const std::vector<BlendSource>& sources, const std::string& split,
+                           const Tokenizer& tokenizer, const CollatorConfig& objective,
+                           int seq_len, std::uint64_t seed)
+    : blend_(std::make_unique<BlendSchedule>(sources)),
       collator_(objective, objective_tokens(tokenizer), seq_len, seed),
-      seq_len_(seq_len) {}
+      seq_len_(seq_len) {
+  const bool blended = sources.size() > 1;
+  for (std::size_t d = 0; d < sources.size(); ++d) {
+    datasets_.push_back(open_split(sources[d], split, tokenizer, blended));
+    const std::int64_t windows = datasets_.back()->num_windows(seq_len);
+    if (windows <= 0)
+      throw InputError(fmt::format("{}: {} tokens hold no complete window of {}",
+                                   datasets_.back()->path(), datasets_.back()->num_tokens(),
+                                   seq_len));
+    samplers_.emplace_back(windows, dataset_seed(seed, static_cast<int>(d)));
+  }
+  cursor_ = std::make_unique<BlendCursor>(blend_.get());
+}
+
+void DataPipeline::set_blend(BlendSchedule schedule, std::int64_t base,
+                             std::vector<std::int64_t> base_counts) {
+  GLM_CHECK(schedule.size() == num_datasets(), "set_blend: {} sources for {} datasets",
+            schedule.size(), num_datasets());
+  blend_ = std::make_unique<BlendSchedule>(std::move(schedule));
+  cursor_ = std::make_unique<BlendCursor>(blend_.get(), base, std::move(base_counts));
+}
+
+std::vector<std::int64_t> DataPipeline::samples_per_dataset(std::int64_t g) {
+  return cursor_->counts_before(g);
+}
 
 model::Batch DataPipeline::micro_batch(std::int64_t first, int B) {
   model::Batch b = collator_.make_batch(B);
   std::vector<std::int32_t> window(seq_len_);
   for (int i = 0; i < B; ++i) {
     const std::int64_t g = first + i;
-    dataset_->window(sampler_.window_of(g), seq_len_, window.data());
+    const auto [d, k] = cursor_->at(g);
+    datasets_[d]->window(samplers_[d].window_of(k), seq_len_, window.data());
     collator_.fill(b, i, window, g);
   }
   b.sample_offset = first;

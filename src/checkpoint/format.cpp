@@ -48,7 +48,7 @@ nlohmann::json CheckpointMeta::to_json() const {
                        {"sha256", f.sha256},
                        {"pieces", pieces}});
   }
-  return {
+  nlohmann::json j = {
       {"format", kCheckpointFormat},
       {"version", kCheckpointVersion},
       {"step", step},
@@ -86,6 +86,8 @@ nlohmann::json CheckpointMeta::to_json() const {
       {"tensors", tensors_j},
       {"files", files_j},
   };
+  if (!data.is_null()) j["data"] = data;
+  return j;
 }
 
 namespace {
@@ -183,6 +185,7 @@ CheckpointMeta CheckpointMeta::from_json(const nlohmann::json& j, const std::str
     m.parent_step = r.integer(lin, "parent_step", "lineage.", -1);
     m.resumed_from = r.integer(lin, "resumed_from", "lineage.", -1);
   }
+  if (j.contains("data")) m.data = j["data"];
   m.config = r.at(j, "config", "");
   if (!m.config.is_object())
     throw InputError(fmt::format("{}: 'config' must be an object", source));

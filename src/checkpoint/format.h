@@ -19,7 +19,7 @@
 //
 // meta.json (written after the rank files; see CheckpointMeta::to_json for the keys):
 //   format, version, step, consumed_samples, skipped_steps, adamw_steps, rng, sampler,
-//   schedule, loss_scaler, spike_guard, layout, config, tensors, files.
+//   schedule, loss_scaler, spike_guard, layout, config, tensors, files (and data, for a blend).
 // Randomness is counter-based Philox keyed by (seed, purpose, step, global sample index),
 // and the sampler and the lr / batch schedules are pure functions of consumed_samples, so
 // (seed, step, consumed_samples) is the complete RNG, sampler and schedule state; `rng`,
@@ -95,6 +95,10 @@ struct CheckpointMeta {
   std::int64_t parent_step = -1;
   std::int64_t resumed_from = -1;
   bool has_lineage = true;
+  // A blended run's data state (meta.json "data", absent otherwise): {"blend": the
+  // schedule (data/blend.h BlendSchedule::to_json), "samples": each dataset's samples given
+  // before consumed_samples}.
+  nlohmann::json data;
   std::vector<CheckpointTensor> tensors;  // every global tensor, in layout order
   std::vector<CheckpointFile> files;
 

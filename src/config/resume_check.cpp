@@ -34,7 +34,8 @@ bool is_run_setting(const std::string& key) {
       "train.train_iters",   "train.log_interval", "train.eval_interval",    "train.eval_iters",
       "train.data_dir",      "train.recompute",    "train.micro_batch_size", "train.save_dir",
       "train.save_interval", "train.keep_last",    "train.device",
-      "train.save_failure",  "train.precision",    "train.save_mode"};
+      "train.save_failure",  "train.precision",    "train.save_mode",
+      "train.data",          "train.data_warmup_samples"};
   return keys.count(key) || key.rfind("spike_guard", 0) == 0 || key.rfind("resume", 0) == 0 ||
          key.rfind("parallel", 0) == 0;  // any checkpoint loads into any layout
 }

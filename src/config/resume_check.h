@@ -11,7 +11,8 @@
 
 namespace glm::config {
 
-// Run settings (train.train_iters, intervals, data_dir, micro_batch_size, recompute, save
+// Run settings (train.train_iters, intervals, data_dir, data (the blend's weights: the
+// trainer checks its datasets), micro_batch_size, recompute, save
 // settings, spike_guard, resume) may differ; optim.lr, optim.lr_min and egs_schedule may
 // differ only through resume.lr / resume.lr_min / resume.egs_alpha; everything else (model,
 // precision, seed, the rest of optim, batch, objective) must match, or an InputError names

@@ -28,8 +28,12 @@ model::ModelOptions RunConfig::model_options() const {
   return o;
 }
 
-nlohmann::json RunConfig::to_json() const {
-  return {{"model", model.to_json()},
+namespace {
+
+// Every section, without the optional train.data keys.
+nlohmann::json sections_json(const RunConfig& rc) {
+  const TrainConfig& train = rc.train;
+  return {{"model", rc.model.to_json()},
           {"train",
            {{"micro_batch_size", train.micro_batch_size},
             {"precision", train.precision},
@@ -46,13 +50,40 @@ nlohmann::json RunConfig::to_json() const {
             {"keep_last", train.keep_last},
             {"save_failure", train.save_failure},
             {"save_mode", train.save_mode}}},
-          {"optim", optim.to_json()},
-          {"batch", batch.to_json()},
-          {"objective", objective.to_json()},
-          {"spike_guard", spike_guard.to_json()},
-          {"egs_schedule", egs_schedule.to_json()},
-          {"resume", resume.to_json()},
-          {"parallel", parallel.to_json()}};
+          {"optim", rc.optim.to_json()},
+          {"batch", rc.batch.to_json()},
+          {"objective", rc.objective.to_json()},
+          {"spike_guard", rc.spike_guard.to_json()},
+          {"egs_schedule", rc.egs_schedule.to_json()},
+          {"resume", rc.resume.to_json()},
+          {"parallel", rc.parallel.to_json()}};
+}
+
+}  // namespace
+
+std::vector<data::BlendSource> TrainConfig::datasets() const {
+  if (!data.empty()) return data;
+  return {{dataset_name(data_dir), data_dir, 1.0}};
+}
+
+std::string dataset_name(const std::string& dir) {
+  std::string d = dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  const std::size_t slash = d.rfind('/');
+  return slash == std::string::npos ? d : d.substr(slash + 1);
+}
+
+nlohmann::json RunConfig::to_json() const {
+  nlohmann::json j = sections_json(*this);
+  // Written only when set, so the configs of runs without a blend compare as before.
+  if (!train.data.empty()) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const data::BlendSource& s : train.data)
+      a.push_back({{"name", s.name}, {"path", s.path}, {"weight", s.weight}});
+    j["train"]["data"] = a;
+  }
+  if (train.data_warmup_samples > 0) j["train"]["data_warmup_samples"] = train.data_warmup_samples;
+  return j;
 }
 
 nlohmann::json ParallelConfig::to_json() const {
@@ -204,6 +235,35 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   t.get("eval_interval", rc.train.eval_interval, 0, 1 << 30);
   t.get("eval_iters", rc.train.eval_iters, 0, 1 << 20);
   t.get("data_dir", rc.train.data_dir, {});
+  t.get("data_warmup_samples", rc.train.data_warmup_samples, 0, std::int64_t{1} << 50);
+  if (const nlohmann::json blend = t.object("data"); !blend.is_null()) {
+    if (!blend.is_array() || blend.empty()) {
+      t.error("data", "must be a non-empty array of {\"path\": DIR, \"weight\": W}");
+    } else {
+      for (std::size_t i = 0; i < blend.size(); ++i) {
+        const std::string where = fmt::format("train.data[{}]", i);
+        if (!blend[i].is_object()) {
+          t.error("data", fmt::format("entry {} is not an object", i));
+          continue;
+        }
+        JsonFields e(blend[i], where, source);
+        data::BlendSource src;
+        src.weight = -1;
+        e.get("path", src.path, {});
+        e.get("weight", src.weight, 0.0, 1e300);
+        e.get("name", src.name, {});
+        if (src.path.empty()) e.error("path", "missing: the dataset's glm-preprocess output directory");
+        if (!(src.weight > 0)) e.error("weight", "missing or not positive");
+        if (src.name.empty()) src.name = dataset_name(src.path);
+        for (const auto& p : e.finish()) problems.push_back(p);
+        rc.train.data.push_back(std::move(src));
+      }
+    }
+    if (!rc.train.data_dir.empty())
+      t.error("data", fmt::format("given with train.data_dir \"{}\" (or --data): name the "
+                                  "datasets in one of them",
+                                  rc.train.data_dir));
+  }
   t.get("save_dir", rc.train.save_dir, {});
   t.get("save_interval", rc.train.save_interval, 0, kMaxTrainSteps);
   t.get("keep_last", rc.train.keep_last, 0, 1 << 20);

@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/blend.h"
 #include "data/glm_collator.h"
 #include "model/glm_model.h"
 #include "optim/lr_schedule.h"
@@ -52,6 +53,14 @@ struct TrainConfig {
   int eval_interval = 50;          // 0 = only before and after training
   int eval_iters = 10;             // micro-batches of the held-out split per evaluation
   std::string data_dir;            // glm-preprocess output: tokenizer.model, train.h5, valid.h5
+  // A blend of several glm-preprocess outputs instead of data_dir (data/blend.h):
+  // [{"path": DIR, "weight": W, "name": N (default: DIR's last component)}, ...]. The
+  // datasets share one tokenizer; the first one's tokenizer.model is the run's. Weights may
+  // change on resume: the new ones are reached linearly over data_warmup_samples samples.
+  std::vector<data::BlendSource> data;
+  std::int64_t data_warmup_samples = 0;
+  // The datasets the run reads: `data`, or data_dir as one dataset of weight 1.
+  std::vector<data::BlendSource> datasets() const;
   // Checkpoints (checkpoint/checkpoint.h): saved to save_dir every save_interval steps (0 = only
   // at the end and on SIGTERM/SIGUSR1), keeping the newest keep_last (0 = keep all).
   std::string save_dir;  // "" = no checkpoints
@@ -128,6 +137,10 @@ struct RunConfig {
   model::ModelOptions model_options() const;
   nlohmann::json to_json() const;
 };
+
+// The last component of a dataset directory ("data/en/" -> "en"): a blend entry's default
+// name.
+std::string dataset_name(const std::string& dir);
 
 // Parses a JSON document (source names it in messages) and validates it.
 RunConfig parse_run_config(const std::string& text, const std::string& source,

@@ -114,15 +114,17 @@ std::string find_tokenizer(const ExportOptions& o, const config::RunConfig& rc,
       throw InputError(fmt::format("--tokenizer {}: no such file", o.tokenizer));
     return o.tokenizer;
   }
-  if (rc.train.data_dir.empty())
+  // The run's tokenizer: its first dataset's (a blend's datasets share it)
+  const std::string dir = rc.train.datasets()[0].path;
+  if (dir.empty())
     throw InputError(fmt::format(
-        "{}: the run config has no train.data_dir to find tokenizer.model in; give --tokenizer",
+        "{}: the run config has no train.data_dir or train.data to find tokenizer.model in; "
+        "give --tokenizer",
         meta_path));
-  const std::string p = (fs::path(rc.train.data_dir) / "tokenizer.model").string();
+  const std::string p = (fs::path(dir) / "tokenizer.model").string();
   if (!fs::exists(p))
-    throw InputError(
-        fmt::format("{}: not found (the checkpoint's train.data_dir is {}); give --tokenizer MODEL",
-                    p, rc.train.data_dir));
+    throw InputError(fmt::format(
+        "{}: not found (the checkpoint's first dataset is {}); give --tokenizer MODEL", p, dir));
   return p;
 }
 

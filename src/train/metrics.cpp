@@ -82,6 +82,11 @@ void MetricsLog::log_step(const StepMetrics& m) {
   if (m.max_attention_logit)
     record["max_attention_logit"] = {{"first_layer", (*m.max_attention_logit)[0]},
                                      {"last_layer", (*m.max_attention_logit)[1]}};
+  if (m.dataset_samples.size() > 1) {
+    nlohmann::json taken = nlohmann::json::object();
+    for (const auto& [name, n] : m.dataset_samples) taken[name] = n;
+    record["dataset_samples"] = taken;
+  }
   write(record);
   if (events_) {
     std::vector<std::pair<std::string, double>> scalars{
@@ -105,6 +110,9 @@ void MetricsLog::log_step(const StepMetrics& m) {
       scalars.emplace_back("health/grad_norm/" + group, x);
     for (const auto& [group, x] : m.update_ratio_by_group)
       if (std::isfinite(x)) scalars.emplace_back("health/update_ratio/" + group, x);
+    if (m.dataset_samples.size() > 1)
+      for (const auto& [name, n] : m.dataset_samples)
+        scalars.emplace_back("data/samples/" + name, static_cast<double>(n));
     if (m.max_attention_logit) {
       scalars.emplace_back("health/max_attention_logit/first_layer", (*m.max_attention_logit)[0]);
       scalars.emplace_back("health/max_attention_logit/last_layer", (*m.max_attention_logit)[1]);
@@ -114,21 +122,37 @@ void MetricsLog::log_step(const StepMetrics& m) {
 }
 
 void MetricsLog::log_eval(std::int64_t step, double loss, std::int64_t tokens,
-                          double bits_per_byte) {
+                          double bits_per_byte, const std::vector<EvalDataset>& datasets) {
   double ppl = std::exp(std::min(loss, 50.0));
+  std::string per;
+  for (const EvalDataset& d : datasets)
+    per += fmt::format("{}{} {:.4f}", per.empty() ? " | " : ", ", d.name, d.loss);
   spdlog::info("eval  step {:>6} | held-out loss {:.4f} | perplexity {:.2f} | {:.4f} bits/byte "
-               "| {} target tokens",
-               step, loss, ppl, bits_per_byte, tokens);
-  write({{"step", step},
-         {"eval_loss", loss},
-         {"eval_ppl", ppl},
-         {"eval_bits_per_byte", bits_per_byte},
-         {"eval_tokens", tokens}});
+               "| {} target tokens{}",
+               step, loss, ppl, bits_per_byte, tokens, per);
+  nlohmann::json record{{"step", step},
+                        {"eval_loss", loss},
+                        {"eval_ppl", ppl},
+                        {"eval_bits_per_byte", bits_per_byte},
+                        {"eval_tokens", tokens}};
+  if (!datasets.empty()) {
+    nlohmann::json by = nlohmann::json::object();
+    for (const EvalDataset& d : datasets)
+      by[d.name] = {{"loss", d.loss}, {"tokens", d.tokens}, {"bits_per_byte", d.bits_per_byte}};
+    record["eval_datasets"] = by;
+  }
+  write(record);
   if (events_) {
-    events_->add_scalars(step, {{"eval/loss", loss},
-                                {"eval/ppl", ppl},
-                                {"eval/bits_per_byte", bits_per_byte},
-                                {"eval/tokens", static_cast<double>(tokens)}});
+    std::vector<std::pair<std::string, double>> scalars{
+        {"eval/loss", loss},
+        {"eval/ppl", ppl},
+        {"eval/bits_per_byte", bits_per_byte},
+        {"eval/tokens", static_cast<double>(tokens)}};
+    for (const EvalDataset& d : datasets) {
+      scalars.emplace_back("eval/" + d.name + "/loss", d.loss);
+      scalars.emplace_back("eval/" + d.name + "/bits_per_byte", d.bits_per_byte);
+    }
+    events_->add_scalars(step, scalars);
   }
 }
 

@@ -46,6 +46,16 @@ struct StepMetrics {
   std::vector<std::pair<std::string, double>> update_ratio_by_group;
   // The largest attention logit of the first and the last layer (absent: not measured).
   std::optional<std::array<double, 2>> max_attention_logit;
+  // (dataset name, samples it has given so far): each dataset's share of consumed_samples.
+  std::vector<std::pair<std::string, std::int64_t>> dataset_samples;
+};
+
+// One dataset's held-out figures in a blended run's evaluation.
+struct EvalDataset {
+  std::string name;
+  double loss = 0;
+  std::int64_t tokens = 0;
+  double bits_per_byte = 0;
 };
 
 class MetricsLog {
@@ -56,7 +66,9 @@ class MetricsLog {
   ~MetricsLog();
 
   void log_step(const StepMetrics& m);
-  void log_eval(std::int64_t step, double loss, std::int64_t tokens, double bits_per_byte);
+  // `datasets`: a blend's per-dataset figures (empty for one dataset).
+  void log_eval(std::int64_t step, double loss, std::int64_t tokens, double bits_per_byte,
+                const std::vector<EvalDataset>& datasets = {});
   void log_event(const nlohmann::json& event);  // anything else worth a record
   // The resolved run config, as a TensorBoard text summary (metrics.jsonl has it in the
   // start event).

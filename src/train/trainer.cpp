@@ -36,7 +36,7 @@ double EvalResult::bits_per_byte() const {
 Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
     : config_(config),
       options_(options),
-      tokenizer_(data::load_tokenizer(config.train.data_dir)),
+      tokenizer_(run_tokenizer(config)),
       text_bytes_per_id_(tokenizer_.text_bytes_per_id()),
       scaler_(config.optim.loss_scaler(
           model::precision_policy(config.train.precision_mode()).loss_scaling)),
@@ -88,9 +88,15 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
                mc.num_parameters(), mc.num_layers, mc.hidden_size, mc.num_heads,
                mc.ffn_hidden_size, mc.vocab_size, mc.seq_length, config_.train.precision,
                config_.train.recompute == "full" ? "recompute" : "no recompute");
-  spdlog::info("data: {} train windows, {} held-out windows of {} tokens ({})",
-               data_.train->num_windows(), data_.valid->num_windows(), mc.seq_length,
-               config_.train.data_dir);
+  for (int d = 0; d < data_.train->num_datasets(); ++d)
+    spdlog::info("data{}: {} train windows, {} held-out windows of {} tokens ({}{})",
+                 data_.names.size() > 1 ? fmt::format(" '{}'", data_.names[d]) : "",
+                 data_.train->num_windows(d), data_.valid[d]->num_windows(), mc.seq_length,
+                 data_.train->blend().sources()[d].path,
+                 data_.names.size() > 1
+                     ? fmt::format(", weight {:g} of the blend",
+                                   data_.train->blend().weights_at(0)[d])
+                     : "");
   spdlog::info("device: {}; peak {:.0f} GFLOP/s per rank (MFU is against it: {}); layout dp "
                "{} x tp {} x pp {}{}, this rank: layers [{}, {}){}{}",
                describe_training_device(mo.device), peak_flops_ / 1e9, peak.basis, D,
@@ -135,22 +141,33 @@ EvalResult Trainer::evaluate() {
   heartbeat(Phase::evaluation);
   EvalResult e;
   const int mb = config_.train.micro_batch_size;
-  double sum = 0, bytes = 0;
-  for (int i = 0; i < config_.train.eval_iters; ++i) {
-    model::Batch b = data_.valid->micro_batch(std::int64_t{i} * mb, mb);
-    bytes += static_cast<double>(data::target_text_bytes(b, text_bytes_per_id_));
-    PipelineStats s = run_pipeline_forward(*model_, pp(), b);
-    sum += s.loss_sum;
-    e.tokens += s.num_targets;
-  }
+  const std::size_t D = data_.valid.size();
   // Every DP slice evaluates the same batches: one last-stage rank reports them.
   const bool reports = model_->last_stage() && tp_rank() == 0 && dp_rank() == 0;
-  double totals[3] = {reports ? sum : 0.0, reports ? static_cast<double>(e.tokens) : 0.0,
-                      reports ? bytes : 0.0};
+  std::vector<double> totals(3 * D, 0.0);  // per dataset: loss sum, targets, text bytes
+  for (std::size_t d = 0; d < D; ++d)
+    for (int i = 0; i < config_.train.eval_iters; ++i) {
+      model::Batch b = data_.valid[d]->micro_batch(std::int64_t{i} * mb, mb);
+      const double bytes = static_cast<double>(data::target_text_bytes(b, text_bytes_per_id_));
+      PipelineStats s = run_pipeline_forward(*model_, pp(), b);
+      if (!reports) continue;
+      totals[3 * d] += s.loss_sum;
+      totals[3 * d + 1] += static_cast<double>(s.num_targets);
+      totals[3 * d + 2] += bytes;
+    }
   world_sum(totals);
-  e.tokens = static_cast<std::int64_t>(totals[1]);
-  e.bytes = static_cast<std::int64_t>(totals[2]);
-  e.loss = e.tokens > 0 ? totals[0] / totals[1] : std::nan("");
+  double sum = 0;
+  for (std::size_t d = 0; d < D; ++d) {
+    EvalResult::Dataset r{data_.names[d], std::nan(""),
+                          static_cast<std::int64_t>(totals[3 * d + 1]),
+                          static_cast<std::int64_t>(totals[3 * d + 2])};
+    if (r.tokens > 0) r.loss = totals[3 * d] / totals[3 * d + 1];
+    sum += totals[3 * d];
+    e.tokens += r.tokens;
+    e.bytes += r.bytes;
+    e.datasets.push_back(std::move(r));
+  }
+  e.loss = e.tokens > 0 ? sum / static_cast<double>(e.tokens) : std::nan("");
   return e;
 }
 
@@ -174,6 +191,16 @@ void Trainer::crash_if_testing(std::int64_t step) const {
   }
 }
 
+void Trainer::log_eval(const EvalResult& e) {
+  std::vector<EvalDataset> per;
+  if (e.datasets.size() > 1)
+    for (const EvalResult::Dataset& d : e.datasets)
+      per.push_back({d.name, d.loss, d.tokens,
+                     data::bits_per_byte(d.loss * static_cast<double>(d.tokens),
+                                         static_cast<double>(d.bytes))});
+  metrics_->log_eval(state_.step, e.loss, e.tokens, e.bits_per_byte(), per);
+}
+
 std::pair<EvalResult, EvalResult> Trainer::run() {
   const auto& tc = config_.train;
   hold_if_testing("before_run", state_.step, [] { return stop_signals_received() != 0; });
@@ -183,7 +210,7 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
     return {};
   }
   EvalResult before = evaluate(), after = before;
-  metrics_->log_eval(state_.step, before.loss, before.tokens, before.bits_per_byte());
+  log_eval(before);
   double interval_loss = 0, interval_s = 0, interval_norm = 0, interval_flops = 0;
   std::int64_t interval_steps = 0, interval_accepted = 0, interval_tokens = 0;
   if (options_.comm_log)
@@ -226,6 +253,10 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
         m.update_ratio_by_group.emplace_back(name, r.group_update_ratio[g]);
       }
       if (!r.group_grad_norm.empty()) m.max_attention_logit = r.max_attention_logit;
+      const std::vector<std::int64_t> taken =
+          data_.train->samples_per_dataset(state_.consumed_samples);
+      for (std::size_t d = 0; d < taken.size(); ++d)
+        m.dataset_samples.emplace_back(data_.names[d], taken[d]);
       metrics_->log_step(m);
       interval_loss = interval_s = interval_norm = interval_flops = 0;
       interval_steps = interval_accepted = interval_tokens = 0;
@@ -243,7 +274,7 @@ std::pair<EvalResult, EvalResult> Trainer::run() {
     stop_signals_ = agree_stop_signals(stop_signals_received(), world());
     if (!stop_signals_ && ((tc.eval_interval > 0 && state_.step % tc.eval_interval == 0) || last)) {
       after = evaluate();
-      metrics_->log_eval(state_.step, after.loss, after.tokens, after.bits_per_byte());
+      log_eval(after);
     }
     if (stop_signals_) {
       stop_with_checkpoint();

@@ -91,11 +91,19 @@ struct StepResult {
 };
 
 struct EvalResult {
-  double loss = 0;  // mean loss per held-out target token
+  double loss = 0;  // mean loss per held-out target token (of every dataset of a blend)
   std::int64_t tokens = 0;
   std::int64_t bytes = 0;  // UTF-8 bytes of text those tokens stand for (data/text_bytes.h)
   double perplexity() const;
   double bits_per_byte() const;  // tokenizer-independent
+  // Each dataset's own held-out figures (train.eval_iters micro-batches of each), in the
+  // order of train.data (one entry without a blend).
+  struct Dataset {
+    std::string name;
+    double loss = 0;
+    std::int64_t tokens = 0, bytes = 0;
+  };
+  std::vector<Dataset> datasets;
 };
 
 class Trainer {
@@ -105,6 +113,7 @@ class Trainer {
 
   StepResult train_step();
   EvalResult evaluate();
+  void log_eval(const EvalResult& e);  // metrics.jsonl, TensorBoard, console (rank 0)
   // train_iters steps with logging every log_interval and evaluation every eval_interval,
   // evaluating before the first and after the last step. Returns {before, after}.
   // Checkpoints go to train.save_dir (if set) every save_interval steps and after the last
@@ -127,6 +136,8 @@ class Trainer {
   // trainer whose load failed part-way must not be used.
   void load(const std::string& dir, std::optional<std::int64_t> iter = std::nullopt);
   // The current state as a checkpoint's meta (tensors and files left empty).
+  void restore_data_blend(const checkpoint::CheckpointMeta& meta, const config::RunConfig& rc,
+                          const std::string& meta_path, std::vector<std::string>& notes);
   checkpoint::CheckpointMeta checkpoint_meta() const;
   // The optimizer's state as whole tensors (a collective under ZeRO-1).
   optim::OptimizerTensors optimizer_tensors() const;

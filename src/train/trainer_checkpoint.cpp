@@ -216,6 +216,7 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
     scaler_.load_state(meta.loss_scaler);
   spike_guard_.load_state(meta.spike_guard);
   state_ = {meta.step, meta.consumed_samples, meta.skipped_steps};
+  restore_data_blend(meta, rc, meta_path, notes);
   checkpoint_step_ = meta.step;
   resumed_from_ = meta.step;
   optimizer_->write_params();  // as after a step
@@ -241,6 +242,58 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
                        {"seconds", seconds}, {"notes", notes}});
 }
 
+// The training stream continues at consumed_samples: with one dataset, its index is the
+// global one; a blend continues from its saved schedule and per-dataset counts, and new
+// weights in the config start a phase there, reached over train.data_warmup_samples.
+void Trainer::restore_data_blend(const checkpoint::CheckpointMeta& meta,
+                                 const config::RunConfig& rc, const std::string& meta_path,
+                                 std::vector<std::string>& notes) {
+  const std::vector<data::BlendSource> sources = rc.train.datasets();
+  const std::int64_t g = meta.consumed_samples;
+  if (meta.data.is_null()) {
+    if (sources.size() > 1)
+      throw InputError(fmt::format(
+          "{}: saved by a run of one dataset, so how many samples each dataset of the blend "
+          "train.data has given is unknown: a blend continues only a blended run's checkpoint",
+          meta_path));
+    data_.train->set_blend(data::BlendSchedule(sources), g, {g});
+    return;
+  }
+  data::BlendSchedule blend = data::BlendSchedule::from_json(meta.data.at("blend"), meta_path);
+  std::vector<std::int64_t> counts;
+  try {
+    counts = meta.data.at("samples").get<std::vector<std::int64_t>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(fmt::format("{}: data.samples: {}", meta_path, e.what()));
+  }
+  std::vector<std::string> saved_names, names;
+  for (const data::BlendSource& s : blend.sources()) saved_names.push_back(s.name);
+  for (const data::BlendSource& s : sources) names.push_back(s.name);
+  if (names != saved_names || counts.size() != names.size())
+    throw InputError(fmt::format(
+        "{}: the checkpoint's blend has the datasets [{}], this run's train.data [{}]: a run "
+        "may change their weights, not which datasets it blends",
+        meta_path, fmt::join(saved_names, ", "), fmt::join(names, ", ")));
+  std::vector<double> weights;
+  bool changed = false;
+  for (std::size_t d = 0; d < sources.size(); ++d) {
+    weights.push_back(sources[d].weight);
+    changed |= sources[d].weight != blend.sources()[d].weight;
+  }
+  if (changed) {
+    std::vector<std::string> moves;
+    for (std::size_t d = 0; d < sources.size(); ++d)
+      moves.push_back(fmt::format("{} {:g} -> {:g}", names[d], blend.sources()[d].weight,
+                                  weights[d]));
+    blend.change_weights(g, weights, rc.train.data_warmup_samples);
+    notes.push_back(fmt::format("data blend weights from sample {}: {}, reached over {} samples",
+                                g, fmt::join(moves, ", "), rc.train.data_warmup_samples));
+    metrics_->log_event({{"event", "blend_change"}, {"step", meta.step}, {"sample", g},
+                         {"blend", blend.to_json()}});
+  }
+  data_.train->set_blend(std::move(blend), g, std::move(counts));
+}
+
 checkpoint::CheckpointMeta Trainer::checkpoint_meta() const {
   checkpoint::CheckpointMeta m;
   m.step = state_.step;
@@ -258,6 +311,9 @@ checkpoint::CheckpointMeta Trainer::checkpoint_meta() const {
   rc.parallel = layout();  // the layout that wrote it, also in the config it restates
   m.config = rc.to_json();
   m.layout = {world_size(), dp_size(), tp_size(), pp_size(), optimizer_->sharded() ? 1 : 0};
+  if (data_.train->num_datasets() > 1)
+    m.data = {{"blend", data_.train->blend().to_json()},
+              {"samples", data_.train->samples_per_dataset(state_.consumed_samples)}};
   m.parent_step = checkpoint_step_;  // this run's previous save, or the step it resumed from
   m.resumed_from = resumed_from_;
   return m;
