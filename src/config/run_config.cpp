@@ -259,6 +259,12 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
         rc.train.data.push_back(std::move(src));
       }
     }
+    for (std::size_t i = 0; i < rc.train.data.size(); ++i)
+      for (std::size_t k = 0; k < i; ++k)
+        if (rc.train.data[i].name == rc.train.data[k].name)
+          t.error("data", fmt::format("two datasets named '{}' (entries {} and {}): give each a "
+                                      "distinct \"name\"",
+                                      rc.train.data[i].name, k, i));
     if (!rc.train.data_dir.empty())
       t.error("data", fmt::format("given with train.data_dir \"{}\" (or --data): name the "
                                   "datasets in one of them",
