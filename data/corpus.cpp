@@ -111,16 +111,25 @@ std::vector<std::string> split_documents(std::string_view text) {
 }
 
 std::vector<std::string> read_documents(const std::string& path, const CorpusOptions& options) {
+  std::vector<std::string> docs;
+  for_each_file_document(path, options, [&](std::string&& d) { docs.push_back(std::move(d)); });
+  return docs;
+}
+
+void for_each_file_document(const std::string& path, const CorpusOptions& options,
+                            const std::function<void(std::string&&)>& fn) {
   if (is_jsonl(path)) {
     std::error_code ec;
     if (!fs::exists(path, ec)) throw InputError(fmt::format("{}: no such input file", path));
-    std::vector<std::string> docs;
-    for (std::string& d : read_jsonl_documents(path, options.jsonl_key)) {
-      if (options.strip_terminal_codes) d = strip_terminal_codes(d);
-      if (d.find_first_not_of(" \t\r\n") != std::string::npos) docs.push_back(std::move(d));
-    }
-    if (docs.empty()) throw InputError(fmt::format("{}: contains no document (no text)", path));
-    return docs;
+    std::int64_t n = 0;
+    for_each_jsonl_document(path, options.jsonl_key, [&](std::string&& text) {
+      std::string d = options.strip_terminal_codes ? strip_terminal_codes(text) : std::move(text);
+      if (d.find_first_not_of(" \t\r\n") == std::string::npos) return;
+      ++n;
+      fn(std::move(d));
+    });
+    if (n == 0) throw InputError(fmt::format("{}: contains no document (no text)", path));
+    return;
   }
   std::string raw = read_file(path);
   std::string_view text = raw;
@@ -133,19 +142,24 @@ std::vector<std::string> read_documents(const std::string& path, const CorpusOpt
                                       ? split_documents(strip_terminal_codes(text))
                                       : split_documents(text);
   if (docs.empty()) throw InputError(fmt::format("{}: contains no document (no text)", path));
-  return docs;
+  for (std::string& d : docs) fn(std::move(d));
 }
 
 Corpus read_corpus(const std::vector<std::string>& paths, const CorpusOptions& options) {
-  if (paths.empty()) throw InputError("no input files given");
   Corpus corpus;
-  for (const std::string& path : paths) {
-    const int source = static_cast<int>(corpus.sources.size());
-    corpus.sources.push_back(path);
-    for (std::string& d : read_documents(path, options))
-      corpus.documents.push_back(Document{std::move(d), source});
-  }
+  corpus.sources = paths;
+  for_each_document(paths, options,
+                    [&](Document&& d) { corpus.documents.push_back(std::move(d)); });
   return corpus;
+}
+
+void for_each_document(const std::vector<std::string>& paths, const CorpusOptions& options,
+                       const std::function<void(Document&&)>& fn) {
+  if (paths.empty()) throw InputError("no input files given");
+  for (std::size_t i = 0; i < paths.size(); ++i)
+    for_each_file_document(paths[i], options, [&](std::string&& d) {
+      fn(Document{std::move(d), static_cast<int>(i)});
+    });
 }
 
 std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {

@@ -14,6 +14,7 @@
 //   for (const Document& d : c.documents) use(d.text, c.sources[d.source]);
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,9 +46,17 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs);
 // line, or no document in it). No files at all is an InputError too.
 Corpus read_corpus(const std::vector<std::string>& paths, const CorpusOptions& options = {});
 
+// The same as a stream: fn(document) for every document of every file, in order, holding one
+// JSON Lines document (or one plain or fortune file's documents) at a time, so memory does
+// not grow with the corpus (glm-preprocess --shard-tokens). Errors as read_corpus.
+void for_each_document(const std::vector<std::string>& paths, const CorpusOptions& options,
+                       const std::function<void(Document&&)>& fn);
+
 // The documents of one file's text (already validated), in order; `source` names the file
 // in errors.
 std::vector<std::string> read_documents(const std::string& path, const CorpusOptions& options = {});
+void for_each_file_document(const std::string& path, const CorpusOptions& options,
+                            const std::function<void(std::string&&)>& fn);
 
 // Splitting rules on valid UTF-8 text, exposed for tests. Each document loses leading blank
 // lines and trailing whitespace; empty documents are dropped.

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "data/token_shards.h"
 
 namespace glm::data {
 namespace {
@@ -12,10 +13,11 @@ std::unique_ptr<TokenDataset> open_split(const BlendSource& source, const std::s
                                          const Tokenizer& tok, bool blended) {
   auto path = std::filesystem::path(source.path) / (split + ".h5");
   const std::string which = blended ? fmt::format("dataset '{}': ", source.name) : "";
-  if (!std::filesystem::exists(path))
+  if (!std::filesystem::exists(path) &&
+      !std::filesystem::exists(std::filesystem::path(source.path) / shard_index_name(split)))
     throw InputError(fmt::format("{}{}: missing (run glm-preprocess --output {})", which,
                                  path.string(), source.path));
-  auto ds = std::make_unique<TokenDataset>(path.string());
+  std::unique_ptr<TokenDataset> ds = TokenDataset::open_split(source.path, split);
   try {
     ds->expect_tokenizer(tok.sha256());
   } catch (const InputError& e) {

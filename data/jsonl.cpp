@@ -55,6 +55,12 @@ bool is_jsonl(const std::string& path) {
 
 std::vector<std::string> read_jsonl_documents(const std::string& path, const std::string& key) {
   std::vector<std::string> docs;
+  for_each_jsonl_document(path, key, [&](std::string&& text) { docs.push_back(std::move(text)); });
+  return docs;
+}
+
+void for_each_jsonl_document(const std::string& path, const std::string& key,
+                             const std::function<void(std::string&&)>& fn) {
   for_each_line(path, [&](std::string& line, long number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) return;
@@ -75,9 +81,8 @@ std::vector<std::string> read_jsonl_documents(const std::string& path, const std
       throw InputError(fmt::format("{}:{}: \"{}\" holds a {}, not text", path, number, key,
                                    it->type_name()));
     std::string text = it->get<std::string>();
-    if (!text.empty()) docs.push_back(std::move(text));
+    if (!text.empty()) fn(std::move(text));
   });
-  return docs;
 }
 
 }  // namespace glm::data

@@ -1,12 +1,13 @@
 // JSON Lines input for glm-preprocess (data/corpus.h): one JSON object per line, the
 // document's text under a key (`--jsonl-key`, "text" by default), plain (*.jsonl, *.ndjson)
 // or gzip-compressed (*.jsonl.gz, *.ndjson.gz, through zlib). Read line by line in blocks,
-// so memory holds the documents and one block, never the whole file (the documents
-// themselves are still gathered in memory by read_corpus). A line that is not a JSON
+// so memory holds one block and one document at a time (for_each_jsonl_document), or the
+// file's documents (read_jsonl_documents), never the whole file. A line that is not a JSON
 // object, lacks the key or holds a non-string there is an InputError naming the file, the
 // line and the key; blank lines are skipped, and so are documents that are empty text.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,5 +15,8 @@ namespace glm::data {
 
 bool is_jsonl(const std::string& path);  // by the file name
 std::vector<std::string> read_jsonl_documents(const std::string& path, const std::string& key);
+// Each document's text in file order, as it is read.
+void for_each_jsonl_document(const std::string& path, const std::string& key,
+                             const std::function<void(std::string&&)>& fn);
 
 }  // namespace glm::data

@@ -1,6 +1,7 @@
 #include "data/preprocess.h"
 
 #include <atomic>
+#include <optional>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -34,7 +35,9 @@ std::uint64_t mix64(std::uint64_t z) {
   return z ^ (z >> 31);
 }
 
-void check_options(const PreprocessOptions& o) {
+}  // namespace
+
+void check_preprocess_options(const PreprocessOptions& o) {
   if (o.inputs.empty()) throw InputError("--input: at least one file or directory is required");
   if (o.output_dir.empty()) throw InputError("--output: an output directory is required");
   if (o.tokenizer_model.empty() && (o.vocab_size < 300 || o.vocab_size > (1 << 24)))
@@ -45,7 +48,17 @@ void check_options(const PreprocessOptions& o) {
   if (!(o.valid_fraction >= 0.0 && o.valid_fraction < 1.0))
     throw InputError(fmt::format("--valid-fraction {}: must lie in [0, 1)", o.valid_fraction));
   if (o.workers < 0) throw InputError(fmt::format("--workers {}: must be >= 0", o.workers));
+  if (o.shard_tokens < 0)
+    throw InputError(fmt::format("--shard-tokens {}: must be >= 0 (0: one file per split)",
+                                 o.shard_tokens));
 }
+
+int preprocess_workers(const PreprocessOptions& o) {
+  return o.workers > 0 ? o.workers
+                       : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+namespace {
 
 // Refuses to overwrite outputs unless --force; a --tokenizer that is DIR/tokenizer.model
 // itself is not an overwrite.
@@ -62,10 +75,12 @@ void check_outputs(const PreprocessOptions& o) {
   }
 }
 
+}  // namespace
+
 // Encodes docs[i] into out[i] on `workers` threads, chunks of kDocsPerChunk handed out in
 // order; the main thread reports progress. Output order is the document order.
-void encode_all(const Tokenizer& tok, const std::vector<Document>& docs,
-                std::vector<std::vector<std::int32_t>>& out, int workers) {
+void encode_documents(const Tokenizer& tok, const std::vector<Document>& docs,
+                      std::vector<std::vector<std::int32_t>>& out, int workers, bool show) {
   out.assign(docs.size(), {});
   std::atomic<std::size_t> next_chunk{0};
   std::atomic<std::int64_t> docs_done{0}, tokens_done{0};
@@ -90,19 +105,20 @@ void encode_all(const Tokenizer& tok, const std::vector<Document>& docs,
       if (!failed.exchange(true)) failure = std::current_exception();
     }
   };
-  Progress progress("encode", static_cast<std::int64_t>(docs.size()));
+  std::optional<Progress> progress;
+  if (show) progress.emplace("encode", static_cast<std::int64_t>(docs.size()));
+  // This thread reports progress, or (without a report) is one of the workers.
   std::vector<std::jthread> threads;
-  for (int t = 0; t < workers; ++t) threads.emplace_back(work);
-  while (docs_done < static_cast<std::int64_t>(docs.size()) && !failed) {
+  for (int t = show ? 0 : 1; t < workers; ++t) threads.emplace_back(work);
+  if (!show) work();
+  while (show && docs_done < static_cast<std::int64_t>(docs.size()) && !failed) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    progress.update(docs_done, tokens_done);
+    progress->update(docs_done, tokens_done);
   }
   threads.clear();  // joins
   if (failure) std::rethrow_exception(failure);
-  progress.finish(docs_done, tokens_done);
+  if (show) progress->finish(docs_done, tokens_done);
 }
-
-}  // namespace
 
 bool is_valid_document(std::string_view text, double valid_fraction) {
   if (valid_fraction <= 0) return false;
@@ -114,13 +130,12 @@ bool is_valid_document(std::string_view text, double valid_fraction) {
 }
 
 PreprocessSummary preprocess(const PreprocessOptions& options) {
+  if (options.shard_tokens > 0) return preprocess_sharded(options);
   const auto t_start = std::chrono::steady_clock::now();
-  check_options(options);
+  check_preprocess_options(options);
   check_outputs(options);
   PreprocessSummary summary;
-  const int workers = options.workers > 0
-                          ? options.workers
-                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int workers = preprocess_workers(options);
 
   // 1. Read the corpus and split it by document.
   auto t0 = std::chrono::steady_clock::now();
@@ -188,7 +203,7 @@ PreprocessSummary preprocess(const PreprocessOptions& options) {
                                    std::tuple{&valid_docs, "valid.h5", &summary.valid}}) {
     t0 = std::chrono::steady_clock::now();
     std::vector<std::vector<std::int32_t>> encoded;
-    encode_all(tok, *docs, encoded, workers);
+    encode_documents(tok, *docs, encoded, workers, /*progress=*/true);
     summary.encode_s += since(t0);
     t0 = std::chrono::steady_clock::now();
     TokenDatasetWriter writer((fs::path(options.output_dir) / name).string(), meta,

@@ -1,5 +1,9 @@
 #include "data/token_dataset.h"
 
+#include <filesystem>
+
+#include "data/token_shards.h"
+
 #include <hdf5.h>
 
 #include <algorithm>
@@ -45,6 +49,7 @@ void write_1d(hid_t file, const std::string& path, const char* name, hid_t file_
               hid_t mem_type, const void* data, hsize_t n, int level) {
   Handle space{H5Screate_simple(1, &n, nullptr), H5Sclose};
   Handle dcpl{H5Pcreate(H5P_DATASET_CREATE), H5Pclose};
+  H5Pset_obj_track_times(dcpl.id, false);  // no timestamps: equal data, equal bytes
   if (n > 0) {
     hsize_t chunk = std::min(n, kChunkElements);
     H5Pset_chunk(dcpl.id, 1, &chunk);
@@ -164,7 +169,9 @@ void TokenDatasetWriter::finalize() {
   QuietH5 quiet;
   AtomicFile out(path_);
   {
-    Handle file{H5Fcreate(out.temp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+    Handle fcpl{H5Pcreate(H5P_FILE_CREATE), H5Pclose};
+    H5Pset_obj_track_times(fcpl.id, false);  // the root group's: reproducible files
+    Handle file{H5Fcreate(out.temp_path().c_str(), H5F_ACC_TRUNC, fcpl.id, H5P_DEFAULT),
                 H5Fclose};
     if (file.id < 0) throw Error(fmt::format("{}: cannot create HDF5 file", out.temp_path()));
     write_1d(file.id, path_, "tokens", H5T_STD_U32LE, H5T_NATIVE_UINT32, tokens_.data(),
@@ -243,6 +250,40 @@ TokenDataset::TokenDataset(const std::string& path) : path_(path) {
   if (bad != tokens_.end())
     r.fail("tokens", fmt::format("token {} at position {} is not below vocab_size {}", *bad,
                                  bad - tokens_.begin(), vocab));
+}
+
+std::unique_ptr<TokenDataset> TokenDataset::open_split(const std::string& dir,
+                                                      const std::string& split) {
+  const std::string single = dir + "/" + split + ".h5", index = dir + "/" + shard_index_name(split);
+  if (std::filesystem::exists(single) || !std::filesystem::exists(index))
+    return std::make_unique<TokenDataset>(single);
+  std::unique_ptr<TokenDataset> all(new TokenDataset());
+  all->path_ = index;
+  all->offsets_ = {0};
+  for (const ShardInfo& info : read_shard_index(index)) {
+    const TokenDataset shard(dir + "/" + info.file);
+    if (shard.num_tokens() != info.tokens || shard.num_documents() != info.documents)
+      throw InputError(fmt::format("{}: holds {} tokens in {} documents, the index {} says {} in "
+                                   "{}",
+                                   shard.path(), shard.num_tokens(), shard.num_documents(), index,
+                                   info.tokens, info.documents));
+    if (all->tokens_.empty()) {
+      all->tokenizer_sha256_ = shard.tokenizer_sha256_;
+      all->vocab_size_ = shard.vocab_size_;
+      all->eop_id_ = shard.eop_id_;
+      all->source_files_ = shard.source_files_;
+    } else if (shard.tokenizer_sha256_ != all->tokenizer_sha256_ ||
+               shard.vocab_size_ != all->vocab_size_ || shard.eop_id_ != all->eop_id_) {
+      throw InputError(fmt::format("{}: made with another tokenizer than the shards before it "
+                                   "in {}",
+                                   shard.path(), index));
+    }
+    const std::uint64_t base = all->tokens_.size();
+    all->tokens_.insert(all->tokens_.end(), shard.tokens_.begin(), shard.tokens_.end());
+    for (std::size_t i = 1; i < shard.offsets_.size(); ++i)
+      all->offsets_.push_back(base + shard.offsets_[i]);
+  }
+  return all;
 }
 
 void TokenDataset::expect_tokenizer(const std::string& sha256) const {

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -67,6 +68,11 @@ class TokenDataset {
   // Opens, validates and loads the whole file (every token id is checked against
   // vocab_size: a linear pass that costs less than the decompression before it).
   explicit TokenDataset(const std::string& path);
+  // DIR/<split>.h5, or the shards DIR/<split>.index.json lists (data/token_shards.h), each
+  // validated as above and checked against the index, concatenated in order into one
+  // stream (the same windows as one file of the same documents). The split is held in
+  // memory either way. InputError naming the file when neither exists or one is bad.
+  static std::unique_ptr<TokenDataset> open_split(const std::string& dir, const std::string& split);
 
   const std::string& path() const { return path_; }
   std::int64_t num_tokens() const { return static_cast<std::int64_t>(tokens_.size()); }
@@ -88,6 +94,7 @@ class TokenDataset {
   void window(std::int64_t i, int seq_len, std::int32_t* out) const;  // tokens[i*T, (i+1)*T)
 
  private:
+  TokenDataset() = default;
   std::string path_;
   std::vector<std::uint32_t> tokens_;
   std::vector<std::uint64_t> offsets_;

@@ -50,6 +50,13 @@ int run(int argc, char** argv) {
      "encoding threads (0: every core)")
     ("compression", po::value<int>(&o.compression_level)->default_value(o.compression_level),
      "deflate level of the token datasets (0-9)")
+    ("shard-tokens", po::value<std::int64_t>(&o.shard_tokens)->default_value(0),
+     "stream the inputs with bounded memory and write each split as shards of about N "
+     "tokens (train-00000.h5, ... and train.index.json); a rerun with the same options "
+     "continues after the complete shards (0: one train.h5 and one valid.h5)")
+    ("tokenizer-sample-mb", po::value<std::int64_t>()->default_value(256),
+     "with --shard-tokens and no --tokenizer: train the tokenizer on the first N MB of "
+     "training documents")
     ("force", po::bool_switch(&o.force), "overwrite existing outputs in DIR");
   // clang-format on
   po::variables_map vm;
@@ -63,6 +70,9 @@ int run(int argc, char** argv) {
   if (!vm.count("output")) throw glm::InputError("--output is required (see --help)");
   glm::apps::require_range(vm, "compression", 0, 9);
   glm::apps::require_range(vm, "workers", 0, 4096);
+  glm::apps::require_range<std::int64_t>(vm, "shard-tokens", 0, std::int64_t{1} << 40);
+  glm::apps::require_range<std::int64_t>(vm, "tokenizer-sample-mb", 1, std::int64_t{1} << 20);
+  o.tokenizer_sample_bytes = vm["tokenizer-sample-mb"].as<std::int64_t>() << 20;
   if (vm.count("tokenizer") && !vm["vocab-size"].defaulted())
     spdlog::warn("--vocab-size is ignored with --tokenizer (the model fixes the vocabulary)");
 
@@ -76,13 +86,18 @@ int run(int argc, char** argv) {
   spdlog::info("done: {} files -> {}", s.files.size(), o.output_dir);
   line("train", s.train);
   line("valid", s.valid);
+  if (o.shard_tokens > 0)
+    spdlog::info("  shards: {} train, {} valid (this run encoded the documents above; {} "
+                 "documents, {} tokens were in complete shards of an earlier run)",
+                 s.train_shards, s.valid_shards, s.resumed.documents, s.resumed.tokens);
   spdlog::info("  tokenizer: {} ({} pieces, sha256 {})", s.tokenizer_trained ? "trained" : "reused",
                s.vocab_size, s.tokenizer_sha256);
   spdlog::info(
       "  time: {:.2f} s total (read {:.2f}, tokenizer {:.2f}, encode {:.2f}, write {:.2f}); "
-      "encoding {:.0f} tokens/s",
+      "encoding {:.0f} tokens/s, {:.0f} documents/s",
       s.total_s, s.read_s, s.tokenizer_s, s.encode_s, s.write_s,
-      s.encode_s > 0 ? tokens / s.encode_s : 0.0);
+      s.encode_s > 0 ? tokens / s.encode_s : 0.0,
+      s.encode_s > 0 ? (s.train.documents + s.valid.documents) / s.encode_s : 0.0);
   return 0;
 }
 
