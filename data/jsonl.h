@@ -1,6 +1,7 @@
 // JSON Lines input for glm-preprocess (data/corpus.h): one JSON object per line, the
 // document's text under a key (`--jsonl-key`, "text" by default), plain (*.jsonl, *.ndjson)
-// or gzip-compressed (*.jsonl.gz, *.ndjson.gz, through zlib). Read line by line in blocks,
+// or compressed: gzip (*.jsonl.gz, *.ndjson.gz, through zlib) or zstd (*.jsonl.zst,
+// *.ndjson.zst, through libzstd's streaming decoder). Read line by line in blocks,
 // so memory holds one block and one document at a time (for_each_jsonl_document), or the
 // file's documents (read_jsonl_documents), never the whole file. A line that is not a JSON
 // object, lacks the key or holds a non-string there is an InputError naming the file, the

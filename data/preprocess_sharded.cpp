@@ -1,10 +1,10 @@
 // glm-preprocess --shard-tokens N (data/preprocess.h): the corpus as a stream, written in
 // shards (data/token_shards.h).
 //
-// Memory holds one batch of documents (kBatchBytes of text) and the open shard of each
-// split (its tokens), never the corpus: for_each_document reads a JSON Lines file a line at
-// a time (a plain or fortune file whole, one file at a time). Each batch is encoded on every
-// worker thread; its documents go, in corpus order, to the open shard of their split
+// Memory holds a few batches of documents (kBatchBytes of text each) and the open shard of
+// each split (its tokens), never the corpus: for_each_document reads a JSON Lines file a line at
+// a time (a plain or fortune file whole, one file at a time). A reader thread batches the
+// documents while each batch before is encoded on every worker thread; its documents go, in corpus order, to the open shard of their split
 // (is_valid_document), which is written atomically once it holds shard_tokens tokens.
 //
 // Resuming: the run's settings are recorded in DIR/preprocess.json before the first shard.
@@ -13,7 +13,11 @@
 // shard; every shard boundary falls where the uninterrupted run puts it, so the result is
 // the same, byte for byte. Other settings are refused naming the key (--force starts over).
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -203,13 +207,16 @@ PreprocessSummary preprocess_sharded(const PreprocessOptions& o) {
     s.open.reset();
     exit_if_testing(++written);
   };
-  std::vector<Document> batch[2];
-  std::size_t batch_bytes = 0;
+  // A reader thread splits and batches the documents while this thread encodes and writes
+  // the batch before (at most kQueuedBatches wait), so reading overlaps the encoding.
+  struct Batch {
+    std::vector<Document> docs[2];
+  };
   std::vector<std::vector<std::int32_t>> encoded;
-  auto flush = [&] {
+  auto write_batch = [&](Batch& b) {
     for (int k = 0; k < 2; ++k) {
       SplitShards& s = shards[k];
-      encode_documents(tok, batch[k], encoded, workers, /*progress=*/false);
+      encode_documents(tok, b.docs[k], encoded, workers, /*progress=*/false);
       SplitSummary& sum = k == 0 ? summary.train : summary.valid;
       for (const auto& ids : encoded) {
         if (!s.open)
@@ -221,20 +228,71 @@ PreprocessSummary preprocess_sharded(const PreprocessOptions& o) {
         sum.tokens += static_cast<std::int64_t>(ids.size()) + 1;
         if (s.open->num_tokens() >= o.shard_tokens) close_shard(s);
       }
-      batch[k].clear();
     }
-    batch_bytes = 0;
   };
+  constexpr std::size_t kQueuedBatches = 2;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Batch> queue;
+  bool reading_done = false, stop = false;
+  std::exception_ptr read_error;
   std::int64_t seen[2] = {0, 0};
   t0 = std::chrono::steady_clock::now();
-  for_each_document(summary.files, {.jsonl_key = o.jsonl_key}, [&](Document&& d) {
-    const int k = is_valid_document(d.text, o.valid_fraction) ? 1 : 0;
-    if (seen[k]++ < shards[k].skip) return;  // already in a complete shard
-    batch_bytes += d.text.size();
-    batch[k].push_back(std::move(d));
-    if (batch_bytes >= kBatchBytes) flush();
+  std::jthread reader([&] {
+    struct Stopped {};
+    auto push = [&](Batch&& b) {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return queue.size() < kQueuedBatches || stop; });
+      if (stop) throw Stopped{};
+      queue.push_back(std::move(b));
+      cv.notify_all();
+    };
+    try {
+      Batch batch;
+      std::size_t bytes = 0;
+      for_each_document(summary.files, {.jsonl_key = o.jsonl_key}, [&](Document&& d) {
+        const int k = is_valid_document(d.text, o.valid_fraction) ? 1 : 0;
+        if (seen[k]++ < shards[k].skip) return;  // already in a complete shard
+        bytes += d.text.size();
+        batch.docs[k].push_back(std::move(d));
+        if (bytes >= kBatchBytes) {
+          push(std::move(batch));
+          batch = Batch();
+          bytes = 0;
+        }
+      });
+      push(std::move(batch));
+    } catch (const Stopped&) {
+    } catch (...) {
+      read_error = std::current_exception();
+    }
+    std::lock_guard lock(mu);
+    reading_done = true;
+    cv.notify_all();
   });
-  flush();
+  try {
+    for (;;) {
+      Batch b;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return !queue.empty() || reading_done; });
+        if (queue.empty()) break;
+        b = std::move(queue.front());
+        queue.pop_front();
+        cv.notify_all();
+      }
+      write_batch(b);
+    }
+  } catch (...) {
+    {
+      std::lock_guard lock(mu);
+      stop = true;
+      cv.notify_all();
+    }
+    throw;  // the reader stops at its next push and is joined
+  }
+  reader.join();
+  if (read_error) std::rethrow_exception(read_error);
   for (SplitShards& s : shards)
     if (s.open && s.open->num_documents() > 0) close_shard(s);
   summary.encode_s = since(t0);

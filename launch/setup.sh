@@ -16,7 +16,7 @@ build_deps=(build-essential cmake pkg-config git
   libopenblas-dev libdnnl-dev libopenmpi-dev openmpi-bin libhdf5-dev
   nlohmann-json3-dev libspdlog-dev libboost-program-options-dev
   libsentencepiece-dev sentencepiece libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libprotobuf-dev protobuf-compiler)
+  libprotobuf-dev protobuf-compiler libzstd-dev)
 test_deps=(python3 python3-torch python3-numpy python3-h5py libopenblas0-openmp
   python3-protobuf python3-crc32c)
 plot_deps=(python3-matplotlib)

@@ -35,7 +35,7 @@ int run(int argc, char** argv) {
     ("input,i", po::value<std::vector<std::string>>(&o.inputs)->multitoken()->composing(),
      "input text files or directories (every regular file in a directory, sorted); "
      "repeatable. Fortune files ('%' lines) give one document per fortune, JSON Lines files "
-     "(*.jsonl, *.ndjson, also .gz) one per line, other files one per paragraph")
+     "(*.jsonl, *.ndjson, also .gz or .zst) one per line, other files one per paragraph")
     ("jsonl-key", po::value<std::string>(&o.jsonl_key)->default_value(o.jsonl_key),
      "the key of each JSON Lines object that holds its text")
     ("output,o", po::value<std::string>(&o.output_dir),

@@ -2,6 +2,7 @@
 // with file:line errors, and input expansion.
 #include <gtest/gtest.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <filesystem>
 #include <string>
@@ -135,6 +136,38 @@ void write_gzip(const std::string& path, const std::string& text) {
   ASSERT_EQ(gzwrite(f, text.data(), static_cast<unsigned>(text.size())),
             static_cast<int>(text.size()));
   gzclose(f);
+}
+
+// zstd: one frame, or several frames back to back (what `zstd` writes for appended files).
+std::string zstd_frames(const std::string& text, int frames) {
+  std::string out;
+  const std::size_t part = (text.size() + frames - 1) / frames;
+  for (std::size_t at = 0; at < text.size(); at += part) {
+    const std::string piece = text.substr(at, part);
+    std::string buf(ZSTD_compressBound(piece.size()), '\0');
+    const std::size_t n = ZSTD_compress(buf.data(), buf.size(), piece.data(), piece.size(), 3);
+    EXPECT_FALSE(ZSTD_isError(n));
+    out += buf.substr(0, n);
+  }
+  return out;
+}
+
+TEST(Corpus, JsonLinesZstdOneFrameOrSeveralAndTruncated) {
+  testing::ScratchDir dir;
+  std::string lines;
+  for (int i = 0; i < 3000; ++i)
+    lines += "{\"text\": \"document " + std::to_string(i) + " \\u4e2d\"}\n";
+  testing::write_text(dir / "one.jsonl.zst", zstd_frames(lines, 1));
+  testing::write_text(dir / "many.ndjson.zst", zstd_frames(lines, 7));
+  const Corpus c = read_corpus({dir / "one.jsonl.zst", dir / "many.ndjson.zst"});
+  ASSERT_EQ(c.documents.size(), 6000u);
+  EXPECT_EQ(c.documents[2999].text, "document 2999 中");
+  EXPECT_EQ(c.documents[5999].text, "document 2999 中");
+  const std::string whole = zstd_frames(lines, 1);
+  testing::write_text(dir / "cut.jsonl.zst", whole.substr(0, whole.size() / 2));
+  expect_input_error([&] { read_corpus({dir / "cut.jsonl.zst"}); }, {"cut.jsonl.zst", "truncated"});
+  testing::write_text(dir / "junk.jsonl.zst", "not zstd at all\n");
+  expect_input_error([&] { read_corpus({dir / "junk.jsonl.zst"}); }, {"junk.jsonl.zst", "zstd"});
 }
 
 TEST(Corpus, JsonLinesPlainAndGzipped) {
