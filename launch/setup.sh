@@ -18,7 +18,7 @@ build_deps=(build-essential cmake pkg-config git
   libsentencepiece-dev sentencepiece libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libprotobuf-dev protobuf-compiler libzstd-dev)
 test_deps=(python3 python3-torch python3-numpy python3-h5py libopenblas0-openmp
-  python3-protobuf python3-crc32c)
+  python3-protobuf python3-crc32c slurmctld slurmd slurm-client munge)
 plot_deps=(python3-matplotlib)
 corpus_deps=(fortunes fortunes-min fortunes-zh)
 

@@ -224,7 +224,7 @@ printf '#!/usr/bin/env bash\nwhile [[ $1 == --* ]]; do shift; done\nexec mpirun 
 printf '#!/usr/bin/env bash\necho "$@" >> %q\n' "$work/$name/scontrol.log" > "$work/$name/bin/scontrol"
 chmod +x "$work/$name/bin/srun" "$work/$name/bin/scontrol"
 slurm_job() {  # restart_count extra_env...
-  env PATH="$work/$name/bin:$PATH" SLURM_JOB_ID=77 SLURM_RESTART_COUNT="$1" GLM_MAX_RESTARTS=2 \
+  env PATH="$work/$name/bin:$PATH" GLM_LAUNCHER=srun SLURM_JOB_ID=77 SLURM_RESTART_COUNT="$1" GLM_MAX_RESTARTS=2 \
     SLURM_CPUS_PER_TASK=1 "${@:2}" timeout 300 bash launch/slurm.sbatch "${base[@]}" \
     --save "$work/$name/ckpt" --log-dir "$work/$name/log" >> "$work/$name.out" 2>&1
 }
