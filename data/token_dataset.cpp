@@ -114,6 +114,20 @@ class Reader {
     return v;
   }
 
+  // Elements [start, start + n) of a 1-D uint32 dataset, through a hyperslab.
+  void read_range_u32(const char* name, std::int64_t start, std::int64_t n,
+                      std::uint32_t* out) const {
+    Handle ds{H5Dopen2(file_.id, name, H5P_DEFAULT), H5Dclose};
+    if (ds.id < 0) fail(name, "dataset missing or unreadable");
+    Handle space{H5Dget_space(ds.id), H5Sclose};
+    const hsize_t s0 = static_cast<hsize_t>(start), cnt = static_cast<hsize_t>(n);
+    Handle mem{H5Screate_simple(1, &cnt, nullptr), H5Sclose};
+    if (H5Sselect_hyperslab(space.id, H5S_SELECT_SET, &s0, nullptr, &cnt, nullptr) < 0 ||
+        H5Dread(ds.id, H5T_NATIVE_UINT32, mem.id, space.id, H5P_DEFAULT, out) < 0)
+      fail(name, fmt::format("cannot read elements [{}, {}) (file truncated or corrupt)", start,
+                             start + n));
+  }
+
   // A 1-D unsigned integer dataset of exactly `expected` elements.
   template <typename T>
   std::vector<T> read_1d(const char* name, hid_t mem_type, std::int64_t expected) const {
@@ -195,9 +209,14 @@ void TokenDatasetWriter::finalize() {
 
 // --- TokenDataset --------------------------------------------------------------------------
 
-TokenDataset::TokenDataset(const std::string& path) : path_(path) {
-  QuietH5 quiet;
-  Reader r(path);
+// The attributes of a token dataset file, validated (the tokens themselves are not read).
+static void read_header(const Reader& r, TokenDatasetHeader& h) {
+  std::string& tokenizer_sha256_ = h.tokenizer_sha256;
+  int& vocab_size_ = h.vocab_size;
+  int& eop_id_ = h.eop_id;
+  std::vector<std::string>& source_files_ = h.source_files;
+  std::int64_t& num_tokens_ = h.num_tokens;
+  std::int64_t& num_documents_ = h.num_documents;
   // Identity first: a file of another kind gets one clear message, not a list of oddities.
   if (std::string f = r.string_attr("format"); f != kTokenFormat)
     r.fail("format", fmt::format("is '{}', expected '{}'", f, kTokenFormat));
@@ -225,11 +244,56 @@ TokenDataset::TokenDataset(const std::string& path) : path_(path) {
       source_files_.push_back(e.get<std::string>());
     }
   }
-  const std::int64_t num_tokens = r.int_attr("num_tokens");
-  const std::int64_t num_docs = r.int_attr("num_documents");
-  if (num_tokens < 0) r.fail("num_tokens", fmt::format("{} is negative", num_tokens));
-  if (num_docs < 0) r.fail("num_documents", fmt::format("{} is negative", num_docs));
+  num_tokens_ = r.int_attr("num_tokens");
+  num_documents_ = r.int_attr("num_documents");
+  if (num_tokens_ < 0) r.fail("num_tokens", fmt::format("{} is negative", num_tokens_));
+  if (num_documents_ < 0) r.fail("num_documents", fmt::format("{} is negative", num_documents_));
+}
 
+
+// A sharded split read window by window: each shard's file stays open, its attributes
+// checked against the index on opening; a read takes the hyperslabs it spans.
+struct TokenDataset::Shards {
+  std::vector<std::unique_ptr<Reader>> files;
+  std::vector<std::int64_t> begin;  // first global token of each shard; begin.back() = total
+  std::uint32_t vocab = 0;
+
+  void read(std::int64_t start, std::int64_t count, std::int32_t* out) const {
+    auto it = std::upper_bound(begin.begin(), begin.end(), start);
+    std::size_t k = static_cast<std::size_t>(it - begin.begin()) - 1;
+    while (count > 0) {
+      const std::int64_t off = start - begin[k], n = std::min(count, begin[k + 1] - start);
+      files[k]->read_range_u32("tokens", off, n, reinterpret_cast<std::uint32_t*>(out));
+      for (std::int64_t i = 0; i < n; ++i)
+        if (static_cast<std::uint32_t>(out[i]) >= vocab)
+          files[k]->fail("tokens", fmt::format("token {} at position {} is not below vocab_size {}",
+                                               static_cast<std::uint32_t>(out[i]), off + i, vocab));
+      out += n;
+      start += n;
+      count -= n;
+      ++k;
+    }
+  }
+};
+
+
+void TokenDataset::apply(const TokenDatasetHeader& h) {
+  tokenizer_sha256_ = h.tokenizer_sha256;
+  vocab_size_ = h.vocab_size;
+  eop_id_ = h.eop_id;
+  source_files_ = h.source_files;
+  num_tokens_ = h.num_tokens;
+  num_documents_ = h.num_documents;
+}
+
+TokenDataset::TokenDataset(const std::string& path) : path_(path) {
+  QuietH5 quiet;
+  Reader r(path);
+  TokenDatasetHeader h;
+  read_header(r, h);
+  apply(h);
+  const std::int64_t num_tokens = num_tokens_, num_docs = num_documents_;
+  const std::int64_t vocab = vocab_size_;
   offsets_ = r.read_1d<std::uint64_t>("doc_offsets", H5T_NATIVE_UINT64, num_docs + 1);
   tokens_ = r.read_1d<std::uint32_t>("tokens", H5T_NATIVE_UINT32, num_tokens);
 
@@ -252,37 +316,42 @@ TokenDataset::TokenDataset(const std::string& path) : path_(path) {
                                  bad - tokens_.begin(), vocab));
 }
 
+TokenDataset::~TokenDataset() = default;
+
 std::unique_ptr<TokenDataset> TokenDataset::open_split(const std::string& dir,
                                                       const std::string& split) {
   const std::string single = dir + "/" + split + ".h5", index = dir + "/" + shard_index_name(split);
   if (std::filesystem::exists(single) || !std::filesystem::exists(index))
     return std::make_unique<TokenDataset>(single);
+  QuietH5 quiet;
   std::unique_ptr<TokenDataset> all(new TokenDataset());
   all->path_ = index;
-  all->offsets_ = {0};
+  auto shards = std::make_shared<Shards>();
+  shards->begin = {0};
   for (const ShardInfo& info : read_shard_index(index)) {
-    const TokenDataset shard(dir + "/" + info.file);
-    if (shard.num_tokens() != info.tokens || shard.num_documents() != info.documents)
-      throw InputError(fmt::format("{}: holds {} tokens in {} documents, the index {} says {} in "
-                                   "{}",
-                                   shard.path(), shard.num_tokens(), shard.num_documents(), index,
-                                   info.tokens, info.documents));
-    if (all->tokens_.empty()) {
-      all->tokenizer_sha256_ = shard.tokenizer_sha256_;
-      all->vocab_size_ = shard.vocab_size_;
-      all->eop_id_ = shard.eop_id_;
-      all->source_files_ = shard.source_files_;
-    } else if (shard.tokenizer_sha256_ != all->tokenizer_sha256_ ||
-               shard.vocab_size_ != all->vocab_size_ || shard.eop_id_ != all->eop_id_) {
-      throw InputError(fmt::format("{}: made with another tokenizer than the shards before it "
-                                   "in {}",
-                                   shard.path(), index));
+    auto r = std::make_unique<Reader>(dir + "/" + info.file);
+    TokenDatasetHeader h;
+    read_header(*r, h);
+    if (h.num_tokens != info.tokens || h.num_documents != info.documents)
+      r->fail("num_tokens", fmt::format("{} tokens in {} documents, the index {} says {} in {}",
+                                        h.num_tokens, h.num_documents, index, info.tokens,
+                                        info.documents));
+    if (shards->files.empty()) {
+      all->apply(h);
+      all->num_tokens_ = all->num_documents_ = 0;
+    } else if (h.tokenizer_sha256 != all->tokenizer_sha256_ || h.vocab_size != all->vocab_size_ ||
+               h.eop_id != all->eop_id_) {
+      r->fail("tokenizer_sha256", fmt::format("made with another tokenizer than the shards "
+                                              "before it in {}",
+                                              index));
     }
-    const std::uint64_t base = all->tokens_.size();
-    all->tokens_.insert(all->tokens_.end(), shard.tokens_.begin(), shard.tokens_.end());
-    for (std::size_t i = 1; i < shard.offsets_.size(); ++i)
-      all->offsets_.push_back(base + shard.offsets_[i]);
+    all->num_tokens_ += h.num_tokens;
+    all->num_documents_ += h.num_documents;
+    shards->begin.push_back(all->num_tokens_);
+    shards->files.push_back(std::move(r));
   }
+  shards->vocab = static_cast<std::uint32_t>(all->vocab_size_);
+  all->shards_ = std::move(shards);
   return all;
 }
 
@@ -297,6 +366,10 @@ void TokenDataset::expect_tokenizer(const std::string& sha256) const {
 void TokenDataset::read(std::int64_t start, std::int64_t count, std::int32_t* out) const {
   GLM_CHECK(start >= 0 && count >= 0 && start + count <= num_tokens(),
             "{}: read [{}, {}) outside the {} tokens", path_, start, start + count, num_tokens());
+  if (shards_) {
+    QuietH5 quiet;
+    return shards_->read(start, count, out);
+  }
   std::copy_n(tokens_.begin() + start, count, out);  // ids < vocab_size < 2^31: exact
 }
 

@@ -63,24 +63,36 @@ class TokenDatasetWriter {
   bool finalized_ = false;
 };
 
+// A token dataset file's attributes (token_dataset.cpp reads and checks them).
+struct TokenDatasetHeader {
+  std::string tokenizer_sha256;
+  int vocab_size = 0, eop_id = -1;
+  std::vector<std::string> source_files;
+  std::int64_t num_tokens = 0, num_documents = 0;
+};
+
 class TokenDataset {
  public:
   // Opens, validates and loads the whole file (every token id is checked against
   // vocab_size: a linear pass that costs less than the decompression before it).
   explicit TokenDataset(const std::string& path);
-  // DIR/<split>.h5, or the shards DIR/<split>.index.json lists (data/token_shards.h), each
-  // validated as above and checked against the index, concatenated in order into one
-  // stream (the same windows as one file of the same documents). The split is held in
-  // memory either way. InputError naming the file when neither exists or one is bad.
+  // DIR/<split>.h5 (loaded as above), or the shards DIR/<split>.index.json lists
+  // (data/token_shards.h): their attributes checked against each other and the index, the
+  // tokens read window by window from the shards (only what a read spans is held; ids are
+  // checked as they are read), one stream of the same windows as one file of the same
+  // documents. InputError naming the file when neither exists or one is bad.
   static std::unique_ptr<TokenDataset> open_split(const std::string& dir, const std::string& split);
+  ~TokenDataset();
 
   const std::string& path() const { return path_; }
-  std::int64_t num_tokens() const { return static_cast<std::int64_t>(tokens_.size()); }
-  std::int64_t num_documents() const { return static_cast<std::int64_t>(offsets_.size()) - 1; }
+  std::int64_t num_tokens() const { return num_tokens_; }
+  std::int64_t num_documents() const { return num_documents_; }
   int vocab_size() const { return vocab_size_; }
   int eop_id() const { return eop_id_; }
   const std::string& tokenizer_sha256() const { return tokenizer_sha256_; }
   const std::vector<std::string>& source_files() const { return source_files_; }
+  // The whole stream and document boundaries of a split loaded from one file (a sharded
+  // split is read through read() and window() only: empty here).
   std::span<const std::uint32_t> tokens() const { return tokens_; }
   std::span<const std::uint64_t> doc_offsets() const { return offsets_; }
 
@@ -94,8 +106,12 @@ class TokenDataset {
   void window(std::int64_t i, int seq_len, std::int32_t* out) const;  // tokens[i*T, (i+1)*T)
 
  private:
+  struct Shards;
   TokenDataset() = default;
+  void apply(const TokenDatasetHeader& h);
   std::string path_;
+  std::shared_ptr<const Shards> shards_;  // a sharded split, or null: tokens_ holds it
+  std::int64_t num_tokens_ = 0, num_documents_ = 0;
   std::vector<std::uint32_t> tokens_;
   std::vector<std::uint64_t> offsets_;
   std::string tokenizer_sha256_;

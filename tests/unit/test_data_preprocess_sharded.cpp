@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "data/data_pipeline.h"
 #include "data/preprocess.h"
 #include "data/token_dataset.h"
 #include "data/token_shards.h"
@@ -74,11 +75,17 @@ TEST(PreprocessSharded, ShardsHoldTheSingleFileStream) {
     const TokenDataset one(dir / "one/" + std::string(split) + ".h5");
     const auto many = TokenDataset::open_split(dir / "shards", split);
     ASSERT_EQ(many->num_tokens(), one.num_tokens()) << split;
-    EXPECT_TRUE(std::equal(one.tokens().begin(), one.tokens().end(), many->tokens().begin()))
-        << split;
-    EXPECT_TRUE(std::equal(one.doc_offsets().begin(), one.doc_offsets().end(),
-                           many->doc_offsets().begin(), many->doc_offsets().end()))
-        << split;
+    EXPECT_EQ(many->num_documents(), one.num_documents()) << split;
+    EXPECT_TRUE(many->tokens().empty()) << "a sharded split is read window by window";
+    std::vector<std::int32_t> all(static_cast<std::size_t>(many->num_tokens()));
+    many->read(0, many->num_tokens(), all.data());  // across every shard boundary
+    EXPECT_TRUE(std::equal(one.tokens().begin(), one.tokens().end(), all.begin())) << split;
+    std::vector<std::int32_t> w(128), v(128);
+    for (std::int64_t i = 0; i < many->num_windows(128); i += 7) {
+      many->window(i, 128, w.data());
+      one.window(i, 128, v.data());
+      ASSERT_EQ(w, v) << split << " window " << i;
+    }
     const std::vector<ShardInfo> shards =
         read_shard_index(dir / "shards/" + shard_index_name(split));
     for (std::size_t k = 0; k + 1 < shards.size(); ++k) {
@@ -87,6 +94,23 @@ TEST(PreprocessSharded, ShardsHoldTheSingleFileStream) {
       const auto off = d.doc_offsets();
       EXPECT_LT(off[off.size() - 2], 5000u) << shards[k].file << " closes late";
     }
+  }
+  // training reads the same samples from either layout
+  const Tokenizer t = Tokenizer::from_file(tok);
+  DataPipeline a(dir / "one", "train", t, CollatorConfig{}, 128, 5);
+  DataPipeline b(dir / "shards", "train", t, CollatorConfig{}, 128, 5);
+  const model::Batch x = a.micro_batch(3, 8), y = b.micro_batch(3, 8);
+  EXPECT_TRUE(test::same_bytes(x.tokens, y.tokens) && test::same_bytes(x.targets, y.targets));
+  // an index that does not describe its shards is refused naming the shard
+  const std::string index = dir / "shards/train.index.json";
+  nlohmann::json j = nlohmann::json::parse(glm::testing::read_text(index));
+  j["shards"][1]["tokens"] = j["shards"][1]["tokens"].get<std::int64_t>() + 1;
+  glm::testing::write_text(index, j.dump());
+  try {
+    TokenDataset::open_split(dir / "shards", "train");
+    ADD_FAILURE() << "a wrong index must be refused";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("train-00001.h5"), std::string::npos) << e.what();
   }
 }
 
