@@ -3,8 +3,9 @@
 // when probs is [B, a, T], the unfused cuBLAS path when it is [B, a, T, T]) and the softmax
 // kernels of attention_kernels.cu. The mask lengths are data: the CPU checks them against
 // [0, T], CUDA clamps them on the device (a check there would cost a synchronisation).
-// The CPU attention forward and backward read and write 16-bit storage natively (a sample
-// at a time); the CUDA kernels and the standalone softmax ops see 16-bit tensors through Wide.
+// The CPU attention forward and backward read and write 16-bit storage natively (the
+// 16-bit GEMM where the CPU has it, else a sample widened at a time); the CUDA kernels and
+// the standalone softmax ops see 16-bit tensors through Wide.
 #include "kernels/attention.h"
 
 #include <utility>

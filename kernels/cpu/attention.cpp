@@ -13,11 +13,17 @@
 // the PV product. Backward uses `scratch` [B, a, T, T]: for each sample first the dropped
 // probabilities (recomputed from probs and Philox; only when dropout_p > 0), then dP.
 //
-// 16-bit storage is read and written natively, one sample at a time: a sample's slice of
-// each 16-bit tensor (qkv, probs, ctx, ...) is widened into an fp32 buffer of one sample's
-// size, the fp32 code above runs on it, and outputs are rounded back once. The results are
-// bit-identical to the fp32 op on widened inputs (kernels/widen.h), without an fp32 copy of
-// any [B, ...] tensor; a 16-bit scratch is not touched (the sample buffer replaces it).
+// 16-bit storage: where the 16-bit GEMM runs natively (kernels/gemm.h) and qkv, ctx, probs
+// (and dctx, dqkv) share one 16-bit type, the head products read q, k, v and dctx as stored
+// and write ctx, dq, dk, dv in 16 bits; S and dP land in fp32 sample buffers for the fp32
+// softmax rows, and P and dS are rounded once to 16 bits for their products
+// (attention_forward_16 / attention_backward_16). Otherwise a sample's slice of each 16-bit
+// tensor is widened into an fp32 buffer of one sample's size, the fp32 code runs on it, and
+// outputs are rounded back once: bit-identical to the fp32 op on widened inputs
+// (kernels/widen.h). Neither makes an fp32 copy of a [B, ...] tensor; a 16-bit scratch is
+// not touched (the sample buffers replace it).
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -111,6 +117,51 @@ void head_gemm(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t 
   gemm(g);
 }
 
+// The same products on 16-bit operands (kernels/gemm.h gemm16: fp32 sums), one call per head;
+// pointers are elements of `type` (A, B) and of `c_type` (C), alpha folded in by the caller.
+void head_gemm16(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t K, DType type,
+                 const std::uint16_t* A, std::int64_t lda, std::int64_t sa, const std::uint16_t* B,
+                 std::int64_t ldb, std::int64_t sb, DType c_type, void* C, std::int64_t ldc,
+                 std::int64_t sc, std::int64_t heads) {
+  const std::size_t cb = dtype_bytes(c_type, 1);
+  for (std::int64_t h = 0; h < heads; ++h) {
+    Gemm16Args g;
+    g.trans_a = ta;
+    g.trans_b = tb;
+    g.M = M;
+    g.N = N;
+    g.K = K;
+    g.type = type;
+    g.A = A + h * sa;
+    g.lda = lda;
+    g.B = B + h * sb;
+    g.ldb = ldb;
+    g.c_type = c_type;
+    g.C = static_cast<char*>(C) + static_cast<std::size_t>(h * sc) * cb;
+    g.ldc = ldc;
+    gemm16(g);
+  }
+}
+
+// n floats of src, times `scale`, rounded once into the 16-bit dst (rows split over threads).
+void round_scaled(std::uint16_t* dst, DType type, const float* src, std::int64_t n, float scale,
+                  std::vector<float>& tmp) {
+  constexpr std::int64_t kChunk = 16384;
+  const std::int64_t chunks = (n + kChunk - 1) / kChunk;
+  tmp.resize(static_cast<std::size_t>(std::min(n, kChunk) * std::max<int>(1, omp_get_max_threads())));
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    const std::int64_t o = c * kChunk, m = std::min(kChunk, n - o);
+    const float* in = src + o;
+    if (scale != 1.f) {
+      float* t = tmp.data() + static_cast<std::size_t>(omp_get_thread_num()) * kChunk;
+      for (std::int64_t i = 0; i < m; ++i) t[i] = scale * src[o + i];
+      in = t;
+    }
+    store_row(dst, type, o, in, m);
+  }
+}
+
 // One sample's slice [b * n, (b + 1) * n) of a float tensor as fp32: the tensor's own memory
 // when it is f32, else `buf` (n floats), widened from the tensor when `read`.
 class SampleSlice {
@@ -170,9 +221,118 @@ void attention_softmax_backward(Tensor& dprobs, const Tensor& probs, float scale
     softmax_backward_row(DP + row * T, P + row * T, T, scale);
 }
 
+namespace {
+
+// qkv, ctx and probs stored in one 16-bit type whose GEMM runs natively (gemm16_path).
+bool native_16bit(const Tensor& qkv, std::initializer_list<const Tensor*> others) {
+  if ((qkv.dtype() != DType::bf16 && qkv.dtype() != DType::f16) ||
+      gemm16_path(qkv.dtype()) != Gemm16Path::native)
+    return false;
+  for (const Tensor* t : others)
+    if (t->dtype() != qkv.dtype()) return false;
+  return true;
+}
+
+const std::uint16_t* u16(const Tensor& t) { return static_cast<const std::uint16_t*>(t.raw()); }
+std::uint16_t* u16(Tensor& t) { return static_cast<std::uint16_t*>(t.raw()); }
+
+// The forward on 16-bit operands: S = q k^T into an fp32 sample buffer (the 1/sqrt(d) and
+// layer scaling folded into the softmax's scale), softmax and dropout in fp32 rows, P (or
+// its dropped copy) rounded once to 16 bits, ctx = P v written in 16 bits by the GEMM.
+void attention_forward_16(Tensor& ctx, Tensor& probs, const Tensor& qkv, const MaskView& m,
+                          const AttentionArgs& args) {
+  const std::int64_t B = qkv.size(0), T = qkv.size(1), a = qkv.size(2), d = qkv.size(4);
+  const DType type = qkv.dtype();
+  const float c = static_cast<float>(args.layer_number);
+  const float alpha = 1.f / (std::sqrt(static_cast<float>(d)) * c);
+  const bool drop = args.dropout_p > 0.f;
+  const DropoutStream ds = dropout_stream(args.dropout, drop ? args.dropout_p : 0.f);
+  const std::int64_t ld_qkv = 3 * a * d, n = a * T * T;
+  auto S = std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(n));
+  auto dropped = std::make_unique_for_overwrite<float[]>(drop ? static_cast<std::size_t>(n) : 0);
+  std::vector<std::uint16_t> dropped16(drop ? static_cast<std::size_t>(n) : 0);
+  std::vector<float> tmp;
+  for (std::int64_t b = 0; b < B; ++b) {
+    const std::uint16_t* q = u16(qkv) + b * T * ld_qkv;
+    head_gemm16(Trans::N, Trans::T, T, T, d, type, q, ld_qkv, 3 * d, q + d, ld_qkv, 3 * d,
+                DType::f32, S.get(), T, T * T, a);
+    const std::int32_t Pb = m.P[b], Lb = m.L[b];
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (std::int64_t row = 0; row < a * T; ++row) {
+      const std::int64_t hd = row / T, i = row % T;
+      softmax_row(S.get() + row * T, T, row_limit(i, Pb, Lb), c * alpha);
+      if (drop)
+        dropout_row(dropped.get() + row * T, S.get() + row * T, T, ds,
+                    dropout_global_row(args.dropout, b, hd, i, T));
+    }
+    std::uint16_t* P16 = u16(probs) + b * n;
+    round_scaled(P16, type, S.get(), n, 1.f, tmp);
+    if (drop) round_scaled(dropped16.data(), type, dropped.get(), n, 1.f, tmp);
+    head_gemm16(Trans::N, Trans::N, T, d, T, type, drop ? dropped16.data() : P16, T, T * T,
+                q + 2 * d, ld_qkv, 3 * d, type, u16(ctx) + b * T * a * d, a * d, d, a);
+  }
+}
+
+// The backward on 16-bit operands: dv = Pd^T dctx and dP = dctx v^T from the stored
+// 16-bit P, dS in fp32 rows, rounded once (times the scaling) for dq = dS k and dk = dS^T q;
+// dq, dk and dv written in 16 bits by the GEMMs.
+void attention_backward_16(Tensor& dqkv, const Tensor& dctx, const Tensor& probs,
+                           const Tensor& qkv, const AttentionArgs& args) {
+  const std::int64_t B = qkv.size(0), T = qkv.size(1), a = qkv.size(2), d = qkv.size(4);
+  const DType type = qkv.dtype();
+  const float c = static_cast<float>(args.layer_number);
+  const float alpha = 1.f / (std::sqrt(static_cast<float>(d)) * c);
+  const bool drop = args.dropout_p > 0.f;
+  const DropoutStream ds = dropout_stream(args.dropout, drop ? args.dropout_p : 0.f);
+  const std::int64_t ld_qkv = 3 * a * d, n = a * T * T;
+  SampleSlice PR(probs, n);
+  auto S = std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(n));
+  std::vector<std::uint16_t> buf16(static_cast<std::size_t>(n));
+  std::vector<float> tmp;
+  for (std::int64_t b = 0; b < B; ++b) {
+    const std::uint16_t* q = u16(qkv) + b * T * ld_qkv;
+    std::uint16_t* dq = u16(dqkv) + b * T * ld_qkv;
+    const std::uint16_t* dc = u16(dctx) + b * T * a * d;
+    const std::uint16_t* P16 = u16(probs) + b * n;
+    const float* P = PR.get(b, true);
+    const std::uint16_t* Pd16 = P16;
+    if (drop) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+      for (std::int64_t row = 0; row < a * T; ++row)
+        dropout_row(S.get() + row * T, P + row * T, T, ds,
+                    dropout_global_row(args.dropout, b, row / T, row % T, T));
+      round_scaled(buf16.data(), type, S.get(), n, 1.f, tmp);
+      Pd16 = buf16.data();
+    }
+    // dv[hd] = Pd[hd]^T dctx[hd]
+    head_gemm16(Trans::T, Trans::N, T, d, T, type, Pd16, T, T * T, dc, a * d, d, type, dq + 2 * d,
+                ld_qkv, 3 * d, a);
+    // dP_dropped[hd] = dctx[hd] v[hd]^T
+    head_gemm16(Trans::N, Trans::T, T, T, d, type, dc, a * d, d, q + 2 * d, ld_qkv, 3 * d,
+                DType::f32, S.get(), T, T * T, a);
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (std::int64_t row = 0; row < a * T; ++row) {
+      if (drop)
+        dropout_row(S.get() + row * T, S.get() + row * T, T, ds,
+                    dropout_global_row(args.dropout, b, row / T, row % T, T));
+      softmax_backward_row(S.get() + row * T, P + row * T, T, c);
+    }
+    // dq[hd] = alpha dS k[hd];  dk[hd] = alpha dS^T q[hd]
+    round_scaled(buf16.data(), type, S.get(), n, alpha, tmp);
+    head_gemm16(Trans::N, Trans::N, T, d, T, type, buf16.data(), T, T * T, q + d, ld_qkv, 3 * d,
+                type, dq, ld_qkv, 3 * d, a);
+    head_gemm16(Trans::T, Trans::N, T, d, T, type, buf16.data(), T, T * T, q, ld_qkv, 3 * d, type,
+                dq + d, ld_qkv, 3 * d, a);
+  }
+}
+
+}  // namespace
+
 void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const AttentionMask& mask,
                        const AttentionArgs& args) {
   const std::int64_t B = qkv.size(0), T = qkv.size(1), a = qkv.size(2), d = qkv.size(4);
+  if (native_16bit(qkv, {&ctx, &probs}))
+    return attention_forward_16(ctx, probs, qkv, read_mask("attention_forward", mask, B, T), args);
   const MaskView m = read_mask("attention_forward", mask, B, T);
   const float c = static_cast<float>(args.layer_number);
   const float alpha = 1.f / (std::sqrt(static_cast<float>(d)) * c);
@@ -214,6 +374,8 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
                         const Tensor& qkv, const AttentionMask& mask, const AttentionArgs& args) {
   const std::int64_t B = qkv.size(0), T = qkv.size(1), a = qkv.size(2), d = qkv.size(4);
   read_mask("attention_backward", mask, B, T);  // the mask is already in probs; only validated here
+  if (native_16bit(qkv, {&dqkv, &dctx, &probs}))
+    return attention_backward_16(dqkv, dctx, probs, qkv, args);
   const float c = static_cast<float>(args.layer_number);
   const float alpha = 1.f / (std::sqrt(static_cast<float>(d)) * c);
   const bool drop = args.dropout_p > 0.f;
