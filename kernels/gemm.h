@@ -67,7 +67,10 @@ struct Gemm16Args {
   void* C = nullptr;
   std::int64_t ldc = 0;
   bool accumulate = false;
-  const float* bias = nullptr;  // [N] or null
+  const float* bias = nullptr;  // [N] or null (batch 1 only)
+  // batch products C[b] = op(A[b]) op(B[b]), each operand's matrices `stride` elements apart
+  // (one oneDNN primitive for all of them: the attention's heads)
+  std::int64_t batch = 1, stride_a = 0, stride_b = 0, stride_c = 0;
 };
 
 enum class Gemm16Path { native, fp32 };

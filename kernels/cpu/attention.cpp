@@ -117,30 +117,32 @@ void head_gemm(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t 
   gemm(g);
 }
 
-// The same products on 16-bit operands (kernels/gemm.h gemm16: fp32 sums), one call per head;
-// pointers are elements of `type` (A, B) and of `c_type` (C), alpha folded in by the caller.
+// The same products on 16-bit operands (kernels/gemm.h gemm16: fp32 sums), the heads as one
+// batched call; pointers are elements of `type` (A, B) and of `c_type` (C), alpha folded in
+// by the caller.
 void head_gemm16(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t K, DType type,
                  const std::uint16_t* A, std::int64_t lda, std::int64_t sa, const std::uint16_t* B,
                  std::int64_t ldb, std::int64_t sb, DType c_type, void* C, std::int64_t ldc,
                  std::int64_t sc, std::int64_t heads) {
-  const std::size_t cb = dtype_bytes(c_type, 1);
-  for (std::int64_t h = 0; h < heads; ++h) {
-    Gemm16Args g;
-    g.trans_a = ta;
-    g.trans_b = tb;
-    g.M = M;
-    g.N = N;
-    g.K = K;
-    g.type = type;
-    g.A = A + h * sa;
-    g.lda = lda;
-    g.B = B + h * sb;
-    g.ldb = ldb;
-    g.c_type = c_type;
-    g.C = static_cast<char*>(C) + static_cast<std::size_t>(h * sc) * cb;
-    g.ldc = ldc;
-    gemm16(g);
-  }
+  Gemm16Args g;
+  g.trans_a = ta;
+  g.trans_b = tb;
+  g.M = M;
+  g.N = N;
+  g.K = K;
+  g.type = type;
+  g.A = A;
+  g.lda = lda;
+  g.B = B;
+  g.ldb = ldb;
+  g.c_type = c_type;
+  g.C = C;
+  g.ldc = ldc;
+  g.batch = heads;
+  g.stride_a = sa;
+  g.stride_b = sb;
+  g.stride_c = sc;
+  gemm16(g);
 }
 
 // n floats of src, times `scale`, rounded once into the 16-bit dst (rows split over threads).

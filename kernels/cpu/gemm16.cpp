@@ -44,17 +44,28 @@ dnnl::engine& cpu_engine() {
 
 // Operand descriptors with the caller's strides: a transposed operand is the stored matrix
 // read by columns, which oneDNN's brgemm kernels take without a copy.
+// A batch of such matrices `stride` elements apart is one 3-D descriptor.
 dnnl::memory::desc matrix(std::int64_t rows, std::int64_t cols, DType t, Trans trans,
-                          std::int64_t ld) {
+                          std::int64_t ld, std::int64_t batch = 1, std::int64_t stride = 0) {
   const dnnl::memory::dims strides =
       trans == Trans::N ? dnnl::memory::dims{ld, 1} : dnnl::memory::dims{1, ld};
-  return dnnl::memory::desc({rows, cols}, dnnl_type(t), strides);
+  if (batch == 1) return dnnl::memory::desc({rows, cols}, dnnl_type(t), strides);
+  return dnnl::memory::desc({batch, rows, cols}, dnnl_type(t),
+                            dnnl::memory::dims{stride, strides[0], strides[1]});
+}
+
+dnnl::memory::desc a_desc(const Gemm16Args& g) {
+  return matrix(g.M, g.K, g.type, g.trans_a, g.lda, g.batch, g.stride_a);
+}
+dnnl::memory::desc b_desc(const Gemm16Args& g) {
+  return matrix(g.K, g.N, g.type, g.trans_b, g.ldb, g.batch, g.stride_b);
+}
+dnnl::memory::desc c_desc(const Gemm16Args& g) {
+  return matrix(g.M, g.N, g.c_type, Trans::N, g.ldc, g.batch, g.stride_c);
 }
 
 dnnl::matmul::primitive_desc describe(const Gemm16Args& g) {
-  const auto a = matrix(g.M, g.K, g.type, g.trans_a, g.lda);
-  const auto b = matrix(g.K, g.N, g.type, g.trans_b, g.ldb);
-  const auto c = matrix(g.M, g.N, g.c_type, Trans::N, g.ldc);
+  const auto a = a_desc(g), b = b_desc(g), c = c_desc(g);
   dnnl::primitive_attr attr;
   if (g.accumulate) {
     dnnl::post_ops ops;
@@ -70,9 +81,13 @@ dnnl::matmul::primitive_desc describe(const Gemm16Args& g) {
 
 // A primitive per shape, layout, type and thread count (oneDNN splits the work when it
 // builds the primitive): building one costs ~0.1 ms, a step reuses a few dozen.
-using Key = std::array<std::int64_t, 13>;
+using Key = std::array<std::int64_t, 17>;
 Key key_of(const Gemm16Args& g) {
-  return {g.M,
+  return {g.batch,
+          g.stride_a,
+          g.stride_b,
+          g.stride_c,
+          g.M,
           g.N,
           g.K,
           g.lda,
@@ -108,9 +123,9 @@ void gemm16_native(const Gemm16Args& g) {
     dnnl::matmul mm = primitive_for(g);
     dnnl::engine& eng = cpu_engine();
     dnnl::stream stream(eng);
-    dnnl::memory a(matrix(g.M, g.K, g.type, g.trans_a, g.lda), eng, const_cast<void*>(g.A));
-    dnnl::memory b(matrix(g.K, g.N, g.type, g.trans_b, g.ldb), eng, const_cast<void*>(g.B));
-    dnnl::memory c(matrix(g.M, g.N, g.c_type, Trans::N, g.ldc), eng, g.C);
+    dnnl::memory a(a_desc(g), eng, const_cast<void*>(g.A));
+    dnnl::memory b(b_desc(g), eng, const_cast<void*>(g.B));
+    dnnl::memory c(c_desc(g), eng, g.C);
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}};
     if (g.bias)
@@ -235,13 +250,28 @@ std::string gemm16_implementation(DType type) {
 }
 
 void gemm16(const Gemm16Args& g) {
-  require_gemm_dims("gemm16", g.trans_a, g.trans_b, g.M, g.N, g.K, g.lda, g.ldb, g.ldc, 1, g.A,
-                    g.B, g.C);
+  require_gemm_dims("gemm16", g.trans_a, g.trans_b, g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.batch,
+                    g.A, g.B, g.C);
   GLM_CHECK(g.c_type == DType::f32 || g.c_type == g.type,
             "gemm16: C is {}, expected f32 or the operands' {}", dtype_name(g.c_type),
             dtype_name(g.type));
-  if (g.M == 0 || g.N == 0) return;
-  if (g.K == 0 || gemm16_path(g.type) == Gemm16Path::fp32) return gemm16_fp32(g);
+  GLM_CHECK(g.batch == 1 || (!g.bias && g.stride_a >= 0 && g.stride_b >= 0 && g.stride_c > 0),
+            "gemm16: a batch of {} needs strides (a {} b {} c {}) and no bias", g.batch,
+            g.stride_a, g.stride_b, g.stride_c);
+  if (g.M == 0 || g.N == 0 || g.batch == 0) return;
+  if (g.K == 0 || gemm16_path(g.type) == Gemm16Path::fp32) {
+    // the fp32 path one matrix at a time
+    const std::size_t eb = dtype_bytes(g.type, 1), ec = dtype_bytes(g.c_type, 1);
+    for (std::int64_t b = 0; b < g.batch; ++b) {
+      Gemm16Args one = g;
+      one.batch = 1;
+      one.A = static_cast<const char*>(g.A) + static_cast<std::size_t>(b * g.stride_a) * eb;
+      one.B = static_cast<const char*>(g.B) + static_cast<std::size_t>(b * g.stride_b) * eb;
+      one.C = static_cast<char*>(g.C) + static_cast<std::size_t>(b * g.stride_c) * ec;
+      gemm16_fp32(one);
+    }
+    return;
+  }
   gemm16_native(g);
 }
 

@@ -146,6 +146,53 @@ TEST(Gemm16, F16MatchesReferenceOnEveryPath) {
   check_all(DType::f16, true);
 }
 
+// A batch (the attention's heads: strided matrices in one call) equals each matrix's own
+// product, on both paths, with the operands' strides interleaved as the heads' are.
+TEST(Gemm16, ABatchIsEachMatrixsProduct) {
+  for (bool force_fp32 : {false, true}) {
+    set_gemm16_force_fp32(force_fp32);
+    const std::int64_t heads = 3, T = 37, d = 24, ld = 3 * heads * d;  // qkv rows
+    const auto qkv = random_16(T * ld, DType::bf16, 21);
+    std::vector<float> batched(static_cast<std::size_t>(heads * T * T)), single(batched.size());
+    Gemm16Args g;
+    g.trans_b = Trans::T;
+    g.M = g.N = T;
+    g.K = d;
+    g.type = DType::bf16;
+    g.A = qkv.data();
+    g.lda = ld;
+    g.B = qkv.data() + d;
+    g.ldb = ld;
+    g.C = batched.data();
+    g.ldc = T;
+    g.batch = heads;
+    g.stride_a = g.stride_b = 3 * d;
+    g.stride_c = T * T;
+    gemm16(g);
+    for (std::int64_t h = 0; h < heads; ++h) {
+      Gemm16Args one = g;
+      one.batch = 1;
+      one.A = qkv.data() + h * 3 * d;
+      one.B = qkv.data() + h * 3 * d + d;
+      one.C = single.data() + h * T * T;
+      gemm16(one);
+    }
+    double err = 0;
+    for (std::size_t i = 0; i < batched.size(); ++i)
+      err = std::max(err, std::abs(double(batched[i]) - single[i]));
+    EXPECT_LE(err, 1e-5) << "fp32 path " << force_fp32;  // sums of the same exact products
+  }
+  set_gemm16_force_fp32(false);
+  Gemm16Args bad;
+  bad.M = bad.N = bad.K = bad.lda = bad.ldb = bad.ldc = 4;
+  bad.batch = 2;
+  std::vector<std::uint16_t> x(64);
+  std::vector<float> y(64);
+  bad.A = bad.B = x.data();
+  bad.C = y.data();
+  EXPECT_THROW(gemm16(bad), Error);  // a batch without strides
+}
+
 TEST(Gemm16, EmptyProductsWriteOnlyWhatTheyMust) {
   for (bool force : {false, true}) {
     set_gemm16_force_fp32(force);
