@@ -92,6 +92,19 @@ MaskView read_mask(const char* op, const AttentionMask& mask, std::int64_t B, st
   return m;
 }
 
+// The constants of an attention call: the layer scaling c, the score scaling
+// alpha = 1 / (sqrt(d) c), and the dropout stream.
+struct Scaling {
+  float c, alpha;
+  bool drop;
+  DropoutStream ds;
+  Scaling(const AttentionArgs& args, std::int64_t d)
+      : c(static_cast<float>(args.layer_number)),
+        alpha(1.f / (std::sqrt(static_cast<float>(d)) * c)),
+        drop(args.dropout_p > 0.f),
+        ds(dropout_stream(args.dropout, drop ? args.dropout_p : 0.f)) {}
+};
+
 // Strided-batched GEMM over the a heads of one sample.
 void head_gemm(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
                const float* A, std::int64_t lda, std::int64_t sa, const float* B, std::int64_t ldb,
@@ -245,10 +258,7 @@ void attention_forward_16(Tensor& ctx, Tensor& probs, const Tensor& qkv, const M
                           const AttentionArgs& args) {
   const std::int64_t B = qkv.size(0), T = qkv.size(1), a = qkv.size(2), d = qkv.size(4);
   const DType type = qkv.dtype();
-  const float c = static_cast<float>(args.layer_number);
-  const float alpha = 1.f / (std::sqrt(static_cast<float>(d)) * c);
-  const bool drop = args.dropout_p > 0.f;
-  const DropoutStream ds = dropout_stream(args.dropout, drop ? args.dropout_p : 0.f);
+  const auto [c, alpha, drop, ds] = Scaling(args, d);
   const std::int64_t ld_qkv = 3 * a * d, n = a * T * T;
   auto S = std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(n));
   auto dropped = std::make_unique_for_overwrite<float[]>(drop ? static_cast<std::size_t>(n) : 0);
@@ -282,10 +292,7 @@ void attention_backward_16(Tensor& dqkv, const Tensor& dctx, const Tensor& probs
                            const Tensor& qkv, const AttentionArgs& args) {
   const std::int64_t B = qkv.size(0), T = qkv.size(1), a = qkv.size(2), d = qkv.size(4);
   const DType type = qkv.dtype();
-  const float c = static_cast<float>(args.layer_number);
-  const float alpha = 1.f / (std::sqrt(static_cast<float>(d)) * c);
-  const bool drop = args.dropout_p > 0.f;
-  const DropoutStream ds = dropout_stream(args.dropout, drop ? args.dropout_p : 0.f);
+  const auto [c, alpha, drop, ds] = Scaling(args, d);
   const std::int64_t ld_qkv = 3 * a * d, n = a * T * T;
   SampleSlice PR(probs, n);
   auto S = std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(n));
@@ -336,10 +343,7 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
   if (native_16bit(qkv, {&ctx, &probs}))
     return attention_forward_16(ctx, probs, qkv, read_mask("attention_forward", mask, B, T), args);
   const MaskView m = read_mask("attention_forward", mask, B, T);
-  const float c = static_cast<float>(args.layer_number);
-  const float alpha = 1.f / (std::sqrt(static_cast<float>(d)) * c);
-  const bool drop = args.dropout_p > 0.f;
-  const DropoutStream ds = dropout_stream(args.dropout, drop ? args.dropout_p : 0.f);
+  const auto [c, alpha, drop, ds] = Scaling(args, d);
   // Uninitialised on purpose: every row is written by dropout_row before the PV product.
   auto dropped =
       std::make_unique_for_overwrite<float[]>(drop ? static_cast<std::size_t>(a * T * T) : 0);
@@ -378,10 +382,7 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
   read_mask("attention_backward", mask, B, T);  // the mask is already in probs; only validated here
   if (native_16bit(qkv, {&dqkv, &dctx, &probs}))
     return attention_backward_16(dqkv, dctx, probs, qkv, args);
-  const float c = static_cast<float>(args.layer_number);
-  const float alpha = 1.f / (std::sqrt(static_cast<float>(d)) * c);
-  const bool drop = args.dropout_p > 0.f;
-  const DropoutStream ds = dropout_stream(args.dropout, drop ? args.dropout_p : 0.f);
+  const auto [c, alpha, drop, ds] = Scaling(args, d);
 
   const std::int64_t ld_qkv = 3 * a * d;
   SampleSlice QKV(qkv, T * ld_qkv), DCTX(dctx, T * a * d), PR(probs, a * T * T),
