@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/philox.h"
 #include "data/token_shards.h"
 
 namespace glm::data {
@@ -44,10 +45,9 @@ Tokenizer load_tokenizer(const std::string& dir) {
 
 std::uint64_t dataset_seed(std::uint64_t seed, int d) {
   if (d == 0) return seed;
-  std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(d);  // splitmix64
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
+  const philox::Block b = philox::philox4x32_10(
+      {static_cast<std::uint32_t>(d), 0, 0, 0}, philox::make_key(seed, philox::kDataOrder));
+  return (std::uint64_t{b.v[0]} << 32) | b.v[1];
 }
 
 DataPipeline::DataPipeline(const std::string& dir, const std::string& split,

@@ -66,7 +66,8 @@ class DataPipeline {
 // The tokenizer of a prepared data directory (DIR/tokenizer.model).
 Tokenizer load_tokenizer(const std::string& dir);
 
-// The seed of source d's epoch permutations: `seed` for d = 0, a mix of (seed, d) otherwise.
+// The seed of source d's epoch permutations: `seed` for d = 0, otherwise a Philox draw
+// keyed by (seed, data order) and counted by d.
 std::uint64_t dataset_seed(std::uint64_t seed, int d);
 
 }  // namespace glm::data

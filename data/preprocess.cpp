@@ -24,9 +24,6 @@ namespace {
 constexpr std::uint64_t kSplitSeed = 0x676c6d2d76616c69ULL;  // "glm-vali": fixed forever
 constexpr std::size_t kDocsPerChunk = 256;                   // work unit of an encoding thread
 
-double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // splitmix64's finaliser: spreads every input bit over the output.
 std::uint64_t mix64(std::uint64_t z) {
@@ -51,6 +48,10 @@ void check_preprocess_options(const PreprocessOptions& o) {
   if (o.shard_tokens < 0)
     throw InputError(fmt::format("--shard-tokens {}: must be >= 0 (0: one file per split)",
                                  o.shard_tokens));
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 int preprocess_workers(const PreprocessOptions& o) {
@@ -146,7 +147,7 @@ PreprocessSummary preprocess(const PreprocessOptions& options) {
     (is_valid_document(d.text, options.valid_fraction) ? valid_docs : train_docs)
         .push_back(std::move(d));
   corpus.documents.clear();
-  summary.read_s = since(t0);
+  summary.read_s = seconds_since(t0);
   spdlog::info("read {} files: {} documents ({} train, {} valid) in {:.2f} s", summary.files.size(),
                train_docs.size() + valid_docs.size(), train_docs.size(), valid_docs.size(),
                summary.read_s);
@@ -193,7 +194,7 @@ PreprocessSummary preprocess(const PreprocessOptions& options) {
   write_file_atomically((fs::path(options.output_dir) / "tokenizer.model").string(), model_bytes);
   summary.vocab_size = tok.vocab_size();
   summary.tokenizer_sha256 = tok.sha256();
-  summary.tokenizer_s = since(t0);
+  summary.tokenizer_s = seconds_since(t0);
   spdlog::info("tokenizer: {} pieces, sha256 {} ({:.2f} s)", tok.vocab_size(), tok.sha256(),
                summary.tokenizer_s);
 
@@ -204,7 +205,7 @@ PreprocessSummary preprocess(const PreprocessOptions& options) {
     t0 = std::chrono::steady_clock::now();
     std::vector<std::vector<std::int32_t>> encoded;
     encode_documents(tok, *docs, encoded, workers, /*progress=*/true);
-    summary.encode_s += since(t0);
+    summary.encode_s += seconds_since(t0);
     t0 = std::chrono::steady_clock::now();
     TokenDatasetWriter writer((fs::path(options.output_dir) / name).string(), meta,
                               options.compression_level);
@@ -212,9 +213,9 @@ PreprocessSummary preprocess(const PreprocessOptions& options) {
     writer.finalize();
     split->documents = writer.num_documents();
     split->tokens = writer.num_tokens();
-    summary.write_s += since(t0);
+    summary.write_s += seconds_since(t0);
   }
-  summary.total_s = since(t_start);
+  summary.total_s = seconds_since(t_start);
   return summary;
 }
 

@@ -8,6 +8,7 @@
 //   -> data_out/corpus/{tokenizer.model, train.h5, valid.h5}
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -57,6 +58,7 @@ PreprocessSummary preprocess_sharded(const PreprocessOptions& options);
 // (out[i] = tokens of docs[i]; progress on the console when `progress`).
 void check_preprocess_options(const PreprocessOptions& options);
 int preprocess_workers(const PreprocessOptions& options);
+double seconds_since(std::chrono::steady_clock::time_point t0);
 struct Document;
 void encode_documents(const class Tokenizer& tok, const std::vector<Document>& docs,
                       std::vector<std::vector<std::int32_t>>& out, int workers, bool progress);

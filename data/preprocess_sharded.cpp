@@ -19,9 +19,7 @@
 #include <mutex>
 #include <thread>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -44,10 +42,6 @@ constexpr std::size_t kBatchBytes = std::size_t{8} << 20;  // text encoded per p
 constexpr const char* kManifest = "preprocess.json";
 constexpr const char* kSplits[2] = {"train", "valid"};
 
-double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 // What decides the shards' contents: a resumed run must match it.
 nlohmann::json settings(const PreprocessOptions& o, const std::vector<std::string>& files) {
   return {{"inputs", files},
@@ -58,13 +52,6 @@ nlohmann::json settings(const PreprocessOptions& o, const std::vector<std::strin
           {"tokenizer", o.tokenizer_model.empty() ? nlohmann::json(o.vocab_size)
                                                   : nlohmann::json(o.tokenizer_model)},
           {"tokenizer_sample_bytes", o.tokenizer_sample_bytes}};
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // Removes what a previous sharded or single-file run left (--force).
@@ -126,7 +113,7 @@ PreprocessSummary preprocess_sharded(const PreprocessOptions& o) {
   if (resuming) {
     nlohmann::json had;
     try {
-      had = nlohmann::json::parse(read_text(manifest));
+      had = nlohmann::json::parse(read_file_bytes(manifest));
     } catch (const nlohmann::json::exception& e) {
       throw InputError(fmt::format("{}: not readable ({}); use --force to start over", manifest,
                                    e.what()));
@@ -173,7 +160,7 @@ PreprocessSummary preprocess_sharded(const PreprocessOptions& o) {
     write_file_atomically(tok_path, model_bytes);
   summary.vocab_size = tok.vocab_size();
   summary.tokenizer_sha256 = tok.sha256();
-  summary.tokenizer_s = since(t0);
+  summary.tokenizer_s = seconds_since(t0);
 
   // 3. The complete shards of an earlier run.
   SplitShards shards[2] = {{"train"}, {"valid"}};
@@ -203,7 +190,7 @@ PreprocessSummary preprocess_sharded(const PreprocessOptions& o) {
     s.done.push_back({name, w.num_tokens(), w.num_documents()});
     spdlog::info("{}: {} tokens, {} documents ({:.0f} tokens/s so far)", name, w.num_tokens(),
                  w.num_documents(),
-                 (summary.train.tokens + summary.valid.tokens) / std::max(since(t_start), 1e-9));
+                 (summary.train.tokens + summary.valid.tokens) / std::max(seconds_since(t_start), 1e-9));
     s.open.reset();
     exit_if_testing(++written);
   };
@@ -295,12 +282,12 @@ PreprocessSummary preprocess_sharded(const PreprocessOptions& o) {
   if (read_error) std::rethrow_exception(read_error);
   for (SplitShards& s : shards)
     if (s.open && s.open->num_documents() > 0) close_shard(s);
-  summary.encode_s = since(t0);
+  summary.encode_s = seconds_since(t0);
   if (seen[0] == 0) throw InputError("the corpus has no training document");
   for (SplitShards& s : shards) write_shard_index(dir, s.split, tok.sha256(), s.done);
   summary.train_shards = static_cast<int>(shards[0].done.size());
   summary.valid_shards = static_cast<int>(shards[1].done.size());
-  summary.total_s = since(t_start);
+  summary.total_s = seconds_since(t_start);
   return summary;
 }
 

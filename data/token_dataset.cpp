@@ -114,11 +114,15 @@ class Reader {
     return v;
   }
 
-  // Elements [start, start + n) of a 1-D uint32 dataset, through a hyperslab.
-  void read_range_u32(const char* name, std::int64_t start, std::int64_t n,
-                      std::uint32_t* out) const {
-    Handle ds{H5Dopen2(file_.id, name, H5P_DEFAULT), H5Dclose};
-    if (ds.id < 0) fail(name, "dataset missing or unreadable");
+  // Elements [start, start + n) of the 1-D uint32 dataset `tokens`, through a hyperslab;
+  // the dataset stays open between reads (with its chunk cache).
+  void read_tokens(std::int64_t start, std::int64_t n, std::uint32_t* out) const {
+    const char* name = "tokens";
+    if (!tokens_) {
+      tokens_ = std::make_unique<Handle>(H5Dopen2(file_.id, name, H5P_DEFAULT), H5Dclose);
+      if (tokens_->id < 0) fail(name, "dataset missing or unreadable");
+    }
+    const Handle& ds = *tokens_;
     Handle space{H5Dget_space(ds.id), H5Sclose};
     const hsize_t s0 = static_cast<hsize_t>(start), cnt = static_cast<hsize_t>(n);
     Handle mem{H5Screate_simple(1, &cnt, nullptr), H5Sclose};
@@ -153,6 +157,7 @@ class Reader {
  private:
   std::string path_;
   Handle file_;
+  mutable std::unique_ptr<Handle> tokens_;  // read_tokens' open dataset (closed before file_)
 };
 
 }  // namespace
@@ -263,7 +268,7 @@ struct TokenDataset::Shards {
     std::size_t k = static_cast<std::size_t>(it - begin.begin()) - 1;
     while (count > 0) {
       const std::int64_t off = start - begin[k], n = std::min(count, begin[k + 1] - start);
-      files[k]->read_range_u32("tokens", off, n, reinterpret_cast<std::uint32_t*>(out));
+      files[k]->read_tokens(off, n, reinterpret_cast<std::uint32_t*>(out));
       for (std::int64_t i = 0; i < n; ++i)
         if (static_cast<std::uint32_t>(out[i]) >= vocab)
           files[k]->fail("tokens", fmt::format("token {} at position {} is not below vocab_size {}",
