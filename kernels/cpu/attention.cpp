@@ -109,25 +109,9 @@ struct Scaling {
 void head_gemm(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
                const float* A, std::int64_t lda, std::int64_t sa, const float* B, std::int64_t ldb,
                std::int64_t sb, float* C, std::int64_t ldc, std::int64_t sc, std::int64_t heads) {
-  GemmArgs g;
-  g.trans_a = ta;
-  g.trans_b = tb;
-  g.M = M;
-  g.N = N;
-  g.K = K;
-  g.alpha = alpha;
-  g.beta = 0.f;
-  g.A = A;
-  g.lda = lda;
-  g.stride_a = sa;
-  g.B = B;
-  g.ldb = ldb;
-  g.stride_b = sb;
-  g.C = C;
-  g.ldc = ldc;
-  g.stride_c = sc;
-  g.batch = heads;
-  gemm(g);
+  gemm({.trans_a = ta, .trans_b = tb, .M = M, .N = N, .K = K, .alpha = alpha, .beta = 0.f,
+        .A = A, .lda = lda, .B = B, .ldb = ldb, .C = C, .ldc = ldc, .batch = heads,
+        .stride_a = sa, .stride_b = sb, .stride_c = sc});
 }
 
 // The same products on 16-bit operands (kernels/gemm.h gemm16: fp32 sums), the heads as one
@@ -137,25 +121,9 @@ void head_gemm16(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_
                  const std::uint16_t* A, std::int64_t lda, std::int64_t sa, const std::uint16_t* B,
                  std::int64_t ldb, std::int64_t sb, DType c_type, void* C, std::int64_t ldc,
                  std::int64_t sc, std::int64_t heads) {
-  Gemm16Args g;
-  g.trans_a = ta;
-  g.trans_b = tb;
-  g.M = M;
-  g.N = N;
-  g.K = K;
-  g.type = type;
-  g.A = A;
-  g.lda = lda;
-  g.B = B;
-  g.ldb = ldb;
-  g.c_type = c_type;
-  g.C = C;
-  g.ldc = ldc;
-  g.batch = heads;
-  g.stride_a = sa;
-  g.stride_b = sb;
-  g.stride_c = sc;
-  gemm16(g);
+  gemm16({.trans_a = ta, .trans_b = tb, .M = M, .N = N, .K = K, .type = type, .A = A,
+          .lda = lda, .B = B, .ldb = ldb, .c_type = c_type, .C = C, .ldc = ldc, .batch = heads,
+          .stride_a = sa, .stride_b = sb, .stride_c = sc});
 }
 
 // n floats of src, times `scale`, rounded once into the 16-bit dst (rows split over threads).
