@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "checkpoint/format.h"
+#include "checkpoint/reader.h"
 #include "config/run_config.h"
 #include "core/tensor.h"
 #include "optim/optimizer_tensors.h"
@@ -92,17 +93,29 @@ void verify_checkpoint_file(const std::string& dir, const CheckpointFile& file);
 // recorded shape, and the pieces of each tensor cover it exactly (completeness).
 void verify_checkpoint_pieces(const std::string& dir, const CheckpointMeta& meta);
 
+// One rank file's contents, asked for one piece and one dataset at a time: piece_data(p, k)
+// returns dataset k (0 master, 1 exp_avg, 2 exp_avg_sq; kPieceDatasets) of piece p as a
+// contiguous f32 [p's flat size], which is written before the next one is asked for.
+using PieceData = std::function<Tensor(const TensorPiece& piece, int k)>;
+struct RankFileSource {
+  int rank = 0;                                // the world rank that would have written it
+  const model::ParamLayout* layout = nullptr;  // must outlive the save
+  optim::ElementRange range;                   // the pieces of this range are written
+  PieceData piece_data;
+};
+
 // Rank files written from one process (glm-ckpt reshard), made one at a time: produce(i)
-// returns the i-th {world rank, tensors}, written before produce(i + 1) is called, so one
-// file's tensors are in memory at once (their layouts must outlive the call). The save
-// protocol is a trainer's: under save_root (created if needed), stale iter_*.tmp removed,
-// meta's tensors and files lists filled in here; keep_last = 0 keeps every checkpoint,
-// otherwise the newest keep_last of the saved one's lineage are kept (following
-// meta.lineage.parent_step back from it) and the step its run resumed from; checkpoints off
-// that lineage are kept and listed in SaveResult::off_lineage.
-SaveResult save_checkpoint_files(
-    const std::string& save_root, CheckpointMeta meta, std::size_t count,
-    const std::function<std::pair<int, OptimizerTensors>(std::size_t)>& produce, int keep_last);
+// describes the i-th file, whose pieces are then asked for one dataset at a time, so the
+// caller need not hold more than one piece in memory. The save protocol is a trainer's:
+// under save_root (created if needed), stale iter_*.tmp removed, meta's tensors and files
+// lists filled in here; keep_last = 0 keeps every checkpoint, otherwise the newest keep_last
+// of the saved one's lineage are kept (following meta.lineage.parent_step back from it) and
+// the step its run resumed from; checkpoints off that lineage are kept and listed in
+// SaveResult::off_lineage.
+SaveResult save_checkpoint_files(const std::string& save_root, CheckpointMeta meta,
+                                 std::size_t count,
+                                 const std::function<RankFileSource(std::size_t)>& produce,
+                                 int keep_last);
 
 // A run's save (PhasedSave below), called by every rank of `world` (null: one process):
 // world rank 0 prepares and publishes the directory; the ranks with `writes` each write
@@ -158,15 +171,11 @@ std::vector<RankShard> checkpoint_writers(const model::ModelConfig& c,
                                           const config::ParallelConfig& p);
 
 // Reads the elements of out.flat_range() of `out.layout`'s parameters into out's tensors
-// (those defined), re-cut from whatever layout wrote the checkpoint: each stored piece's
-// overlap with this rank's part of each box is copied (by global offsets and flat ranges),
-// and that part must be covered completely. Only the rank files that hold a needed element
-// are opened, and each is checked against meta.json's size and SHA-256 first, by this
-// process alone (an InputError names the file and its writing rank). Any checkpoint
-// therefore loads into any layout, whole or ZeRO-cut, including one process; one stored
-// piece's dataset is the most held in memory beyond `out`. `files_verified`: the caller
-// has run verify_checkpoint_files on the whole checkpoint already (glm-ckpt reshard,
-// glm-export), so the checksums are not computed again per call.
+// (those defined), re-cut from whatever layout wrote the checkpoint: one
+// CheckpointReader::read (checkpoint/reader.h), which says how. Any checkpoint therefore
+// loads into any layout, whole or ZeRO-cut, including one process. `files_verified`: the
+// caller has run verify_checkpoint_files on the whole checkpoint already, so the checksums
+// are not computed again.
 void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
                             const OptimizerTensors& out, bool files_verified = false);
 

@@ -57,20 +57,20 @@ std::vector<TensorPiece> pieces_of(const model::ParamLayout& layout, optim::Elem
 }
 
 void write_rank_file(const std::string& path, int rank, std::int64_t step,
-                     const OptimizerTensors& t) {
+                     const model::ParamLayout& layout, optim::ElementRange range,
+                     const PieceData& piece_data) {
   H5File f(path, H5File::Mode::create);
   f.set_attr("format", kCheckpointFormat);
   f.set_attr("version", std::to_string(kCheckpointVersion));
   f.set_attr("rank", std::to_string(rank));
   f.set_attr("step", std::to_string(step));
-  const Tensor* sources[] = {&t.master, &t.exp_avg, &t.exp_avg_sq};
-  const optim::ElementRange range = t.flat_range();
-  for (const TensorPiece& p : pieces_of(*t.layout, range)) {
-    // where the piece's first element sits in t's tensors
-    const std::int64_t local = t.layout->spec(p.name).offset + p.flat_begin - range.begin;
+  for (const TensorPiece& p : pieces_of(layout, range)) {
     const std::int64_t n = p.flat_end - p.flat_begin;
     for (int k = 0; k < 3; ++k) {
-      Tensor data = sources[k]->slice(0, local, local + n);
+      const Tensor data = piece_data(p, k);
+      GLM_CHECK(data.dtype() == DType::f32 && data.is_contiguous() && data.numel() == n,
+                "{}: piece '{}' dataset {} is {}, expected contiguous f32 [{}]", path, p.name,
+                kPieceDatasets[k], data.describe(), n);
       f.write(p.name + "/" + kPieceDatasets[k], p.whole_block() ? data.view(p.shape) : data);
     }
     f.set_int_attr(p.name, "global_shape", p.global_shape);
@@ -245,14 +245,26 @@ struct WrittenFile {
 
 // Step 2, once per writing rank: its rank file, fsynced, then hashed by the rank that wrote it
 // (each writer hashes its own file, in parallel with the others).
-WrittenFile write_rank(const fs::path& tmp, int rank, std::int64_t step,
-                       const OptimizerTensors& t) {
-  require_host("save_checkpoint", t);
-  const fs::path rank_path = tmp / rank_file_name(rank);
-  write_rank_file(rank_path.string(), rank, step, t);
+WrittenFile write_rank(const fs::path& tmp, const RankFileSource& source, std::int64_t step) {
+  const fs::path rank_path = tmp / rank_file_name(source.rank);
+  write_rank_file(rank_path.string(), source.rank, step, *source.layout, source.range,
+                  source.piece_data);
   fsync_file(rank_path.string());
-  return {rank, t.layout, t.flat_range(), static_cast<std::int64_t>(fs::file_size(rank_path)),
-          sha256_file_hex(rank_path.string())};
+  return {source.rank, source.layout, source.range,
+          static_cast<std::int64_t>(fs::file_size(rank_path)), sha256_file_hex(rank_path.string())};
+}
+
+// A rank file written from optimizer tensors in host memory: each piece's datasets are
+// slices of them (a trainer on a GPU passes host copies: HDF5 reads the pointers directly).
+RankFileSource from_tensors(int rank, const OptimizerTensors& t) {
+  require_host("save_checkpoint", t);
+  const optim::ElementRange range = t.flat_range();
+  return {rank, t.layout, range, [&t, range](const TensorPiece& p, int k) {
+            const Tensor* sources[] = {&t.master, &t.exp_avg, &t.exp_avg_sq};
+            // where the piece's first element sits in t's tensors
+            const std::int64_t local = t.layout->spec(p.name).offset + p.flat_begin - range.begin;
+            return sources[k]->slice(0, local, local + p.flat_end - p.flat_begin);
+          }};
 }
 
 // Step 3: meta.json describing every rank file, then the atomic publication.
@@ -327,15 +339,14 @@ SaveResult publish(const std::string& save_root, const fs::path& tmp, Checkpoint
 
 SaveResult save_checkpoint_files(
     const std::string& save_root, CheckpointMeta meta, std::size_t count,
-    const std::function<std::pair<int, OptimizerTensors>(std::size_t)>& produce, int keep_last) {
+    const std::function<RankFileSource(std::size_t)>& produce, int keep_last) {
   const auto t0 = std::chrono::steady_clock::now();
   const fs::path tmp = fs::path(save_root) / (iter_dir_name(meta.step) + ".tmp");
   try {
     begin_save(save_root, meta.step);
     std::vector<WrittenFile> writers;
     for (std::size_t i = 0; i < count; ++i) {
-      const auto [rank, t] = produce(i);
-      writers.push_back(write_rank(tmp, rank, meta.step, t));
+      writers.push_back(write_rank(tmp, produce(i), meta.step));
     }
     return publish(save_root, tmp, std::move(meta), writers, keep_last, t0);
   } catch (const SystemError& e) {
@@ -409,7 +420,8 @@ void PhasedSave::write(const OptimizerTensors& tensors) {
   // Any error here (an I/O error, a bad tensor) is kept for finish(), where every rank learns
   // of it: nothing escapes a writer thread, and no rank is left waiting in a collective.
   try {
-    if (s.group.writes) s.mine = write_rank(s.tmp, s.group.world_rank, s.meta.step, tensors);
+    if (s.group.writes)
+      s.mine = write_rank(s.tmp, from_tensors(s.group.world_rank, tensors), s.meta.step);
   } catch (const std::exception& e) {
     s.failure = e.what();
   }
@@ -512,118 +524,6 @@ CheckpointMeta read_checkpoint_meta(const std::string& dir) {
   if (j.is_discarded())
     throw InputError(fmt::format("{}: not valid JSON (corrupt or truncated)", path));
   return CheckpointMeta::from_json(j, path);
-}
-
-namespace {
-
-// Calls f(dst, src, n) for every run of elements that both `mine` (the block of `spec`, of
-// which this rank holds the row-major flat range [mine_begin, mine_end)) and the stored piece
-// `p` hold: dst counts from mine_begin, src from the start of p's stored data.
-template <class F>
-void overlap_runs(const model::ParamSpec& spec, std::int64_t mine_begin, std::int64_t mine_end,
-                  const TensorPiece& p, F&& f) {
-  const Box mine = spec.box();
-  const Box theirs{p.offset, p.shape};
-  const auto common = intersect(mine, theirs);
-  if (!common) return;
-  for_each_run(mine, theirs, *common, [&](std::int64_t in_mine, std::int64_t in_theirs,
-                                          std::int64_t n) {
-    const std::int64_t lo = std::max({std::int64_t{0}, mine_begin - in_mine,
-                                      p.flat_begin - in_theirs});
-    const std::int64_t hi = std::min({n, mine_end - in_mine, p.flat_end - in_theirs});
-    if (lo < hi) f(in_mine + lo - mine_begin, in_theirs + lo - p.flat_begin, hi - lo);
-  });
-}
-
-}  // namespace
-
-void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
-                            const OptimizerTensors& out, bool files_verified) {
-  GLM_CHECK(out.layout != nullptr, "load_optimizer_tensors: no layout");
-  const optim::ElementRange range = out.flat_range();
-  const Tensor* targets[] = {&out.master, &out.exp_avg, &out.exp_avg_sq};
-  for (const Tensor* t : targets)
-    if (t->defined())
-      GLM_CHECK(t->device().is_cpu() && t->dtype() == DType::f32 && t->is_contiguous() &&
-                    t->numel() == range.size(),
-                "load_optimizer_tensors: {} must be in host memory, contiguous f32 [{}]", t->describe(),
-                range.size());
-  // Where each tensor's pieces live in the checkpoint: (file, piece).
-  struct Found {
-    const CheckpointFile* file;
-    const TensorPiece* piece;
-  };
-  std::unordered_map<std::string, std::vector<Found>> by_name;
-  for (const auto& f : meta.files)
-    for (const auto& p : f.pieces) by_name[p.name].push_back({&f, &p});
-  const std::string meta_path = (fs::path(dir) / kMetaFile).string();
-
-  // Plan: which stored pieces hold elements of this rank's range, checked complete before a
-  // byte of tensor data is read.
-  struct Copy {
-    Found from;
-    const model::ParamSpec* spec;
-    optim::ParamPiece mine;
-  };
-  std::vector<Copy> copies;
-  std::vector<const CheckpointFile*> needed;
-  for (const optim::ParamPiece& mine : optim::pieces_in_range(*out.layout, range)) {
-    const model::ParamSpec& spec = out.layout->specs()[static_cast<std::size_t>(mine.spec_index)];
-    auto it = by_name.find(spec.name);
-    if (it == by_name.end())
-      throw InputError(
-          fmt::format("{}: no tensor '{}' (the model needs it)", meta_path, spec.name));
-    const std::int64_t begin = mine.in_param, end = mine.in_param + mine.flat.size();
-    std::int64_t covered = 0;
-    for (const Found& f : it->second) {
-      const TensorPiece& p = *f.piece;
-      if (p.global_shape != spec.global_shape)
-        throw InputError(fmt::format("{}: tensor '{}' has global shape {}, the model's is {}",
-                                     meta_path, spec.name, shape_str(p.global_shape),
-                                     shape_str(spec.global_shape)));
-      std::int64_t n = 0;
-      overlap_runs(spec, begin, end, p, [&](std::int64_t, std::int64_t, std::int64_t k) { n += k; });
-      if (n == 0) continue;
-      covered += n;
-      copies.push_back({f, &spec, mine});
-      if (std::find(needed.begin(), needed.end(), f.file) == needed.end())
-        needed.push_back(f.file);
-    }
-    if (covered != mine.flat.size())
-      throw InputError(fmt::format(
-          "{}: the pieces of '{}' cover {} of the {} elements this rank needs (offset {}, shape "
-          "{}, flat range [{}, {})): the checkpoint is incomplete",
-          meta_path, spec.name, covered, mine.flat.size(), shape_str(spec.global_offset),
-          shape_str(spec.box_shape), begin, end));
-  }
-  if (!files_verified)
-    for (const CheckpointFile* f : needed) verify_checkpoint_file(dir, *f);
-
-  std::unordered_map<std::string, std::unique_ptr<H5File>> open;
-  auto file = [&](const CheckpointFile& f) -> H5File& {
-    auto& h5 = open[f.name];
-    if (!h5) h5 = std::make_unique<H5File>((fs::path(dir) / f.name).string(), H5File::Mode::read);
-    return *h5;
-  };
-  for (const Copy& c : copies) {
-    const TensorPiece& p = *c.from.piece;
-    H5File& h5 = file(*c.from.file);
-    const Shape stored = p.whole_block() ? p.shape : Shape{p.flat_end - p.flat_begin};
-    for (int k = 0; k < 3; ++k) {
-      if (!targets[k]->defined()) continue;
-      const std::string ds = p.name + "/" + kPieceDatasets[k];
-      Tensor t = h5.read(ds);
-      if (t.dtype() != DType::f32 || t.shape() != stored)
-        throw InputError(fmt::format("{}: dataset '{}' is {}, expected f32{}", h5.path(), ds,
-                                     t.describe(), shape_str(stored)));
-      float* d = targets[k]->data<float>() + c.mine.local_begin;
-      const float* src = t.data<float>();
-      overlap_runs(*c.spec, c.mine.in_param, c.mine.in_param + c.mine.flat.size(), p,
-                   [&](std::int64_t dst, std::int64_t from, std::int64_t n) {
-                     std::memcpy(d + dst, src + from, static_cast<std::size_t>(n) * sizeof(float));
-                   });
-    }
-  }
 }
 
 std::vector<RankShard> checkpoint_writers(const model::ModelConfig& c,

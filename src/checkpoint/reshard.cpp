@@ -34,21 +34,28 @@ ReshardResult reshard_checkpoint(const std::string& in_dir, std::optional<std::i
   for (const auto& w : writers)
     w.shard.validate(rc.model, fmt::format("reshard to dp {} tp {} pp {}", to.dp, to.tp, to.pp));
 
-  // Each new rank file's tensors, re-cut from the stored pieces just before it is written:
-  // one file's tensors in memory at once.
+  // Each piece of each new rank file is re-cut from the stored pieces just before it is
+  // written, one dataset at a time: beyond the reader's one stored piece, one piece (at most
+  // one tensor) is in memory at once.
   std::vector<std::unique_ptr<model::ParamLayout>> layouts;
   for (const auto& w : writers) layouts.push_back(std::make_unique<model::ParamLayout>(rc.model, w.shard));
   Progress progress("reshard: new rank files re-cut", static_cast<std::int64_t>(writers.size()));
   const CheckpointMeta source = meta;  // (meta becomes the new checkpoint's below)
+  CheckpointReader reader(r.from_dir, source, /*files_verified=*/true);
   auto recut = [&](std::size_t i) {
+    if (i > 0) progress.advance();
     const RankShard& w = writers[i];
-    const optim::ElementRange range = w.range ? *w.range : optim::full_range(*layouts[i]);
-    const std::int64_t n = range.size();
-    OptimizerTensors t{layouts[i].get(), Tensor::zeros({n}, DType::f32),
-                       Tensor::zeros({n}, DType::f32), Tensor::zeros({n}, DType::f32), range};
-    load_optimizer_tensors(r.from_dir, source, t, /*files_verified=*/true);
-    progress.advance();
-    return std::pair<int, OptimizerTensors>{w.rank, std::move(t)};
+    const model::ParamLayout* layout = layouts[i].get();
+    const optim::ElementRange range = w.range ? *w.range : optim::full_range(*layout);
+    return RankFileSource{w.rank, layout, range, [&reader, layout](const TensorPiece& p, int k) {
+                            const std::int64_t at = layout->spec(p.name).offset;
+                            OptimizerTensors t{layout, {}, {}, {},
+                                               optim::ElementRange{at + p.flat_begin, at + p.flat_end}};
+                            Tensor* targets[] = {&t.master, &t.exp_avg, &t.exp_avg_sq};
+                            *targets[k] = Tensor::empty({p.flat_end - p.flat_begin}, DType::f32);
+                            reader.read(t);
+                            return *targets[k];
+                          }};
   };
   r.from = meta.layout;
   r.to = {to.dp * to.tp * to.pp, to.dp, to.tp, to.pp, to.zero ? 1 : 0};
@@ -56,6 +63,7 @@ ReshardResult reshard_checkpoint(const std::string& in_dir, std::optional<std::i
   rc.parallel = to;
   meta.config = rc.to_json();
   r.saved = save_checkpoint_files(out_root, meta, writers.size(), recut, /*keep_last=*/0);
+  progress.advance();
   progress.finish();
   return r;
 }

@@ -62,25 +62,32 @@ Tensor bytes_tensor(const std::string& s) {
   return t;
 }
 
-// The named tensors of the model file, in writing order.
+// The model file's tensors, written as they are made (one source tensor's outputs in memory
+// at once); their names, dtypes and shapes are kept for the safetensors copy.
 class Entries {
  public:
-  void add(std::string name, Tensor t) { items_.emplace_back(std::move(name), std::move(t)); }
+  explicit Entries(H5File& h5) : h5_(h5) {}
+  void add(const std::string& name, const Tensor& t) {
+    h5_.write(name, t);
+    written_.push_back({name, t.dtype(), t.shape()});
+  }
   // A linear (f32 [out, in]) as fp16 or quantized, with its G checked against `in`.
   std::int64_t add_linear(const std::string& name, const Tensor& W, int bits, std::int64_t group) {
     if (bits == 16) {
-      add(name + ".weight", to_f16(W));
-      return static_cast<std::int64_t>(items_.back().second.nbytes());
+      const Tensor h = to_f16(W);
+      add(name + ".weight", h);
+      return static_cast<std::int64_t>(h.nbytes());
     }
     kernels::QuantWeight q = kernels::quantize_weight(W, bits, group);
     add(name + ".qweight", q.q);
     add(name + ".scales", q.scales);
     return q.weight_bytes();
   }
-  const std::vector<std::pair<std::string, Tensor>>& items() const { return items_; }
+  const std::vector<SafetensorsEntry>& written() const { return written_; }
 
  private:
-  std::vector<std::pair<std::string, Tensor>> items_;
+  H5File& h5_;
+  std::vector<SafetensorsEntry> written_;
 };
 
 void check_options(const ExportOptions& o, const model::ModelConfig& c) {
@@ -130,7 +137,7 @@ std::string find_tokenizer(const ExportOptions& o, const config::RunConfig& rc,
 
 }  // namespace
 
-WriteResult write_model_file(const model::FlatParams& p, const config::RunConfig& rc,
+WriteResult write_model_file(const ParamSource& param, const config::RunConfig& rc,
                              const data::Tokenizer& tok, const ExportOptions& o,
                              const ModelSource& src) {
   const model::ModelConfig& c = rc.model;
@@ -138,51 +145,16 @@ WriteResult write_model_file(const model::FlatParams& p, const config::RunConfig
   WriteResult out;
   const int N = o.tp, bits = o.bits;
   const std::int64_t h = c.hidden_size, f = c.ffn_hidden_size, G = o.group_size;
-  Entries e;
-  e.add("tokenizer", bytes_tensor(tok.model_bytes()));
-  e.add("embedding.weight", to_f16(p.embedding()));
-  e.add("final_layernorm.weight", to_f16(p.final_ln_w()));
-  e.add("final_layernorm.bias", to_f16(p.final_ln_b()));
-  Progress progress("glm-export: layers quantized", c.num_layers);
-  for (int l = 0; l < c.num_layers; ++l) {
-    const model::LayerParams w = p.layer(l);
-    const std::string pre = model::layer_prefix(l);
-    e.add(pre + "input_layernorm.weight", to_f16(w.ln_in_w));
-    e.add(pre + "input_layernorm.bias", to_f16(w.ln_in_b));
-    e.add(pre + "post_attention_layernorm.weight", to_f16(w.ln_post_w));
-    e.add(pre + "post_attention_layernorm.bias", to_f16(w.ln_post_b));
-    if (c.has_sublayer_output_norms()) {
-      e.add(pre + "attention.output_layernorm.weight", to_f16(w.ln_attn_out_w));
-      e.add(pre + "attention.output_layernorm.bias", to_f16(w.ln_attn_out_b));
-      e.add(pre + "mlp.output_layernorm.weight", to_f16(w.ln_mlp_out_w));
-      e.add(pre + "mlp.output_layernorm.bias", to_f16(w.ln_mlp_out_b));
-    }
-    e.add(pre + kDense + ".bias", to_f16(w.dense_b));
-    e.add(pre + kW2 + ".bias", to_f16(w.b2));
-    for (int r = 0; r < N; ++r) {
-      const std::string rp = tp_group(r) + pre;
-      // QKV: rows [heads, 3, d] -> rank r's heads are one row block
-      const std::int64_t q0 = r * 3 * h / N, q1 = (r + 1) * 3 * h / N;
-      out.linear_bytes += e.add_linear(rp + kQkv, rows(w.qkv_w, q0, q1), bits, G);
-      e.add(rp + kQkv + ".bias", to_f16(w.qkv_b.slice(0, q0, q1)));
-      // dense: row-parallel, split along `in` (rank r's heads' context columns)
-      out.linear_bytes +=
-          e.add_linear(rp + kDense, cols(w.dense_w, r * h / N, (r + 1) * h / N), bits, G);
-      // W1: the same rows of x1 and of x2, stacked [x1 slice | x2 slice]
-      const std::int64_t f0 = r * f / N, f1 = (r + 1) * f / N;
-      out.linear_bytes +=
-          e.add_linear(rp + kW1, vcat(rows(w.w1, f0, f1), rows(w.w1, f + f0, f + f1)), bits, G);
-      e.add(rp + kW1 + ".bias",
-            to_f16(vcat(w.b1.slice(0, f0, f1).clone().view({f1 - f0, 1}),
-                        w.b1.slice(0, f + f0, f + f1).clone().view({f1 - f0, 1}))
-                       .view({2 * (f1 - f0)})));
-      // W2: row-parallel, split along `in`
-      out.linear_bytes += e.add_linear(rp + kW2, cols(w.w2, f0, f1), bits, G);
-    }
-    progress.advance();
-  }
-  progress.finish();
-
+  const model::ParamLayout layout(c, model::ModelShard{});
+  // the parameter's fp32 values, checked: a source returning anything else is a bug
+  auto values = [&](const std::string& name) {
+    const model::ParamSpec& spec = layout.spec(name);
+    Tensor t = param(spec);
+    GLM_CHECK(t.dtype() == DType::f32 && t.device().is_cpu() && t.shape() == spec.shape,
+              "write_model_file: '{}' came as {}, expected host f32{}", name, t.describe(),
+              shape_str(spec.shape));
+    return t;
+  };
   const std::map<std::string, std::string> attrs = {
       {"format", kModelFormat},
       {"version", std::to_string(kModelFormatVersion)},
@@ -195,12 +167,74 @@ WriteResult write_model_file(const model::FlatParams& p, const config::RunConfig
       {"step", std::to_string(src.step)},
       {"tokenizer_sha256", tok.sha256()},
   };
+  std::vector<SafetensorsEntry> written;
   {
     data::AtomicFile file(o.out);
     {
       H5File h5(file.temp_path(), H5File::Mode::create);
       for (const auto& [k, v] : attrs) h5.set_attr(k, v);
-      for (const auto& [name, tensor] : e.items()) h5.write(name, tensor);
+      Entries e(h5);
+      auto add_f16 = [&](const std::string& name) { e.add(name, to_f16(values(name))); };
+      e.add("tokenizer", bytes_tensor(tok.model_bytes()));
+      add_f16("embedding.weight");
+      add_f16("final_layernorm.weight");
+      add_f16("final_layernorm.bias");
+      Progress progress("glm-export: layers quantized", c.num_layers);
+      for (int l = 0; l < c.num_layers; ++l) {
+        const std::string pre = model::layer_prefix(l);
+        for (const char* norm : {"input_layernorm", "post_attention_layernorm"}) {
+          add_f16(pre + norm + ".weight");
+          add_f16(pre + norm + ".bias");
+        }
+        if (c.has_sublayer_output_norms())
+          for (const char* norm : {"attention.output_layernorm", "mlp.output_layernorm"}) {
+            add_f16(pre + norm + ".weight");
+            add_f16(pre + norm + ".bias");
+          }
+        add_f16(pre + kDense + ".bias");
+        add_f16(pre + kW2 + ".bias");
+        // Each tensor read once, then cut into its N slices.
+        // QKV: rows [heads, 3, d] -> rank r's heads are one row block
+        {
+          const Tensor w = values(pre + kQkv + ".weight"), b = values(pre + kQkv + ".bias");
+          for (int r = 0; r < N; ++r) {
+            const std::int64_t q0 = r * 3 * h / N, q1 = (r + 1) * 3 * h / N;
+            out.linear_bytes += e.add_linear(tp_group(r) + pre + kQkv, rows(w, q0, q1), bits, G);
+            e.add(tp_group(r) + pre + kQkv + ".bias", to_f16(b.slice(0, q0, q1)));
+          }
+        }
+        // dense: row-parallel, split along `in` (rank r's heads' context columns)
+        {
+          const Tensor w = values(pre + kDense + ".weight");
+          for (int r = 0; r < N; ++r)
+            out.linear_bytes += e.add_linear(tp_group(r) + pre + kDense,
+                                             cols(w, r * h / N, (r + 1) * h / N), bits, G);
+        }
+        // W1: the same rows of x1 and of x2, stacked [x1 slice | x2 slice]
+        {
+          const Tensor w = values(pre + kW1 + ".weight"), b = values(pre + kW1 + ".bias");
+          for (int r = 0; r < N; ++r) {
+            const std::int64_t f0 = r * f / N, f1 = (r + 1) * f / N;
+            out.linear_bytes += e.add_linear(tp_group(r) + pre + kW1,
+                                             vcat(rows(w, f0, f1), rows(w, f + f0, f + f1)), bits, G);
+            e.add(tp_group(r) + pre + kW1 + ".bias",
+                  to_f16(vcat(b.slice(0, f0, f1).clone().view({f1 - f0, 1}),
+                              b.slice(0, f + f0, f + f1).clone().view({f1 - f0, 1}))
+                             .view({2 * (f1 - f0)})));
+          }
+        }
+        // W2: row-parallel, split along `in`
+        {
+          const Tensor w = values(pre + kW2 + ".weight");
+          for (int r = 0; r < N; ++r) {
+            const std::int64_t f0 = r * f / N, f1 = (r + 1) * f / N;
+            out.linear_bytes += e.add_linear(tp_group(r) + pre + kW2, cols(w, f0, f1), bits, G);
+          }
+        }
+        progress.advance();
+      }
+      progress.finish();
+      written = e.written();
     }
     file.commit();  // fsync, rename, fsync the directory
   }
@@ -209,9 +243,23 @@ WriteResult write_model_file(const model::FlatParams& p, const config::RunConfig
     std::map<std::string, std::string> meta_st = attrs;
     meta_st["int4_packing"] = "two's-complement nibbles, two per byte, low nibble first";
     meta_st["layout"] = "see src/infer/model_file.h: tp_<r>/ slices, '<name>.qweight' + '.scales'";
-    write_safetensors(o.safetensors, e.items(), meta_st);
+    // the same tensors, read back one at a time from the model file just written
+    const H5File model(o.out, H5File::Mode::read);
+    write_safetensors(o.safetensors, written,
+                      [&](std::size_t i) { return model.read(written[i].name); }, meta_st);
   }
   return out;
+}
+
+WriteResult write_model_file(const model::FlatParams& p, const config::RunConfig& run,
+                             const data::Tokenizer& tokenizer, const ExportOptions& options,
+                             const ModelSource& source) {
+  GLM_CHECK(p.dtype() == DType::f32 && p.layout().shard().tp_size == 1 &&
+                p.layout().shard().has_embedding && p.layout().shard().has_head &&
+                p.layout().shard().first_layer == 0 && p.layout().shard().last_layer < 0,
+            "write_model_file: the parameters must be one process's fp32 model");
+  return write_model_file([&](const model::ParamSpec& spec) { return p.get(spec.name); }, run,
+                          tokenizer, options, source);
 }
 
 ExportResult export_model(const ExportOptions& o) {
@@ -233,18 +281,20 @@ ExportResult export_model(const ExportOptions& o) {
                                  tok.name(), tok.vocab_size(), c.vocab_size));
   res.step = meta.step;
 
-  // fp32 master weights of the whole model, through a one-process layout
-  auto layout = std::make_shared<const model::ParamLayout>(c, model::ModelShard{});
-  // (the Adam moments are left undefined: the loader reads the master weights only)
-  model::FlatParams p(layout);
-  checkpoint::OptimizerTensors t;
-  t.layout = layout.get();
-  t.master = p.flat();
-  checkpoint::load_optimizer_tensors(res.checkpoint, meta, t, /*files_verified=*/true);
-  res.parameters = layout->total();
-
-  ModelSource src{res.checkpoint, meta.step};
-  const WriteResult w = write_model_file(p, rc, tok, o, src);
+  // The fp32 master weights, one tensor at a time through a one-process layout (the Adam
+  // moments are not read): one tensor and one stored piece in memory at once.
+  const model::ParamLayout layout(c, model::ModelShard{});
+  res.parameters = layout.total();
+  checkpoint::CheckpointReader reader(res.checkpoint, meta, /*files_verified=*/true);
+  auto master = [&](const model::ParamSpec& spec) {
+    checkpoint::OptimizerTensors t;
+    t.layout = &layout;
+    t.master = Tensor::empty({spec.numel()}, DType::f32);
+    t.range = optim::ElementRange{spec.offset, spec.offset + spec.numel()};
+    reader.read(t);
+    return t.master.view(spec.shape);
+  };
+  const WriteResult w = write_model_file(master, rc, tok, o, ModelSource{res.checkpoint, meta.step});
   res.file_bytes = w.file_bytes;
   res.linear_bytes = w.linear_bytes;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -5,13 +5,17 @@
 //   ExportResult r = export_model(o);
 //
 // The checkpoint is verified like `glm-ckpt verify` (sizes, SHA-256, pieces) and refused
-// with an InputError naming the file when that fails; the fp32 master weights of the whole
-// model are read through a one-process parameter layout (load_optimizer_tensors re-cuts
-// pieces by their global offsets). Linear weights are quantized per TP slice; everything
-// else is stored fp16. The file is written to a temporary name, fsynced and renamed.
+// with an InputError naming the file when that fails; the fp32 master weights are read one
+// tensor at a time through a one-process parameter layout (checkpoint::CheckpointReader
+// re-cuts pieces by their global offsets) and each is written out before the next is read,
+// so memory holds one tensor, one stored piece and their outputs, whatever the model's size.
+// Linear weights are quantized per TP slice; everything else is stored fp16. The file is
+// written to a temporary name, fsynced and renamed; the safetensors copy is then written
+// from it, one tensor at a time.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -43,9 +47,10 @@ struct ExportResult {
 
 ExportResult export_model(const ExportOptions& options);
 
-// The writing half of export_model, for weights already in memory (a checkpoint's, or a
-// randomly initialised model's in benchmarks): options' bits, group_size, tp, out and
-// safetensors are used; `source` is recorded in the file's attributes.
+// The writing half of export_model: `param(spec)` gives one parameter of the whole model
+// (a one-process layout's spec) as host f32 of spec.shape, asked for once per parameter, in
+// writing order. options' bits, group_size, tp, out and safetensors are used; `source` is
+// recorded in the file's attributes.
 struct ModelSource {
   std::string checkpoint;  // where the weights came from
   std::int64_t step = 0;
@@ -53,6 +58,12 @@ struct ModelSource {
 struct WriteResult {
   std::int64_t file_bytes = 0, linear_bytes = 0;
 };
+using ParamSource = std::function<Tensor(const model::ParamSpec& spec)>;
+WriteResult write_model_file(const ParamSource& param, const config::RunConfig& run,
+                             const data::Tokenizer& tokenizer, const ExportOptions& options,
+                             const ModelSource& source);
+// The same for weights in memory (a randomly initialised model's in benchmarks): one
+// process's fp32 parameters.
 WriteResult write_model_file(const model::FlatParams& params, const config::RunConfig& run,
                              const data::Tokenizer& tokenizer, const ExportOptions& options,
                              const ModelSource& source);

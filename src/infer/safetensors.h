@@ -7,6 +7,7 @@
 // INT4 weights are stored as U8 [out, in/2] (packed, low nibble first); __metadata__ says so.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -16,9 +17,18 @@
 
 namespace glm::infer {
 
-// Writes atomically (temporary file, fsync, rename). Returns the file size.
-std::int64_t write_safetensors(const std::string& path,
-                               const std::vector<std::pair<std::string, Tensor>>& tensors,
+// A tensor of the file, described before its bytes are asked for (the header comes first).
+struct SafetensorsEntry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+};
+
+// Writes atomically (temporary file, fsync, rename): the header from `entries`, then each
+// entry's bytes from tensor(i), asked for one at a time in order (a host tensor of the
+// entry's dtype and shape; one is held at once). Returns the file size.
+std::int64_t write_safetensors(const std::string& path, const std::vector<SafetensorsEntry>& entries,
+                               const std::function<Tensor(std::size_t i)>& tensor,
                                const std::map<std::string, std::string>& metadata);
 
 }  // namespace glm::infer

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/reshard.h"
 #include "core/allocator.h"
 #include "core/h5_tensors.h"
 #include "core/half.h"
@@ -574,6 +575,53 @@ TEST(Infer, ExportRefusesACorruptedCheckpoint) {
     EXPECT_NE(std::string(e.what()).find("rank_00000.h5"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(dir + "/m.h5"));
+}
+
+// glm-export and glm-ckpt reshard read a checkpoint one tensor at a time: the host memory
+// they allocate beyond what was in use before stays within a few of the largest tensor's
+// size, on a model (24 layers) whose master weights alone are several times that bound.
+TEST(Infer, ExportAndReshardHoldOneTensorAtATime) {
+  const std::string dir = test_dir("one_tensor");
+  config::RunConfig rc = glm::testing::tiny_run({"model.num_layers=24", "train.train_iters=1"});
+  std::string ckpt;
+  {
+    train::Trainer t(rc, {.log_dir = dir + "/log"});
+    t.train_step();
+    ckpt = t.save(dir + "/ckpt").dir;
+  }
+  const model::ParamLayout layout(rc.model, {});
+  std::size_t largest = 0;
+  for (const auto& spec : layout.specs())
+    largest = std::max(largest, static_cast<std::size_t>(spec.numel()) * sizeof(float));
+  const std::size_t bound = 3 * largest + (1u << 20);
+  const std::size_t master = static_cast<std::size_t>(layout.total()) * sizeof(float);
+  ASSERT_GT(master, 2 * bound) << "the model must be large enough for the bound to mean something";
+
+  auto extra_peak = [](auto&& run) {
+    const std::size_t before = memory_stats(DeviceKind::cpu).in_use;
+    reset_peak_memory(DeviceKind::cpu);
+    run();
+    return memory_stats(DeviceKind::cpu).peak - before;
+  };
+  const std::size_t exported = extra_peak([&] {
+    ExportOptions o;
+    o.load = ckpt;
+    o.bits = 4;
+    o.group_size = 64;
+    o.tp = 2;
+    o.out = dir + "/m.h5";
+    o.safetensors = dir + "/m.safetensors";
+    export_model(o);
+  });
+  EXPECT_LE(exported, bound) << "largest tensor " << largest << " bytes, master " << master;
+  const std::size_t resharded = extra_peak([&] {
+    checkpoint::reshard_checkpoint(ckpt, std::nullopt, dir + "/resharded",
+                                   {.dp = 2, .tp = 2, .pp = 2, .zero = true});
+  });
+  EXPECT_LE(resharded, bound) << "largest tensor " << largest << " bytes, master " << master;
+  // what was written is what the checkpoint holds
+  EXPECT_TRUE(glm::testing::bit_equal(glm::testing::checkpoint_master(dir + "/resharded", 1, rc.model),
+                                      glm::testing::checkpoint_master(dir + "/ckpt", 1, rc.model)));
 }
 
 TEST(Infer, SafetensorsHeaderDescribesTheTensors) {
