@@ -7,7 +7,8 @@
 # Trials: SIGKILL of a rank and of mpirun at a step chosen by a seed (supervised restart),
 # a crash loop (the same step killed twice), SIGTERM to the launcher, SIGTERM to one rank,
 # SIGTERM to one rank of a resumed run before its first step (the agreed skip of a step
-# already saved), SIGINT twice, SIGKILL during a save and during a background save, an input error (no restart), a SLURM requeue, and a
+# already saved), SIGINT twice, SIGKILL during a save and during a background save, SIGKILL
+# at random moments of background saves, an input error (no restart), a SLURM requeue, and a
 # full disk during a save (a small tmpfs, where mounting is permitted), and a hung rank.
 source "$(dirname "$0")/../real_job_script.sh" "$@"
 steps=12
@@ -206,6 +207,43 @@ for point in background_write background_written; do
   elif [[ "$k" != 4 || "$from" != 4 ]]; then fail "$point: latest '$k' when killed, restart from '$from'; want 4"
   elif [[ "$got" != "$ref" ]]; then fail "$point: loss $got, uninterrupted $ref"
   else ok "killed at $point of step 8: latest stayed 4, the restart gave $got"; fi
+done
+
+trial="SIGKILL at random moments of background saves"
+# train.save_mode "async" with a save every step, so that a save is nearly always in flight
+# (being copied, written, hashed or published); mpirun is killed at a random moment after
+# the first one is published (the delay is printed, to replay it): latest must verify and
+# resume to the uninterrupted loss
+every=("${base[@]/#4/1}")  # --save-interval 1
+for k in 1 2 3; do
+  name=kill_random_$k
+  delay=$(printf '0.%03d' $(( RANDOM % 400 )))
+  timeout 300 launch/train.sh -n 2 --threads 1 -- "${every[@]}" --set 'train.save_mode="async"' \
+    --save "$work/$name/ckpt" --log-dir "$work/$name/log" > "$work/$name.out" 2>&1 &
+  job=$!
+  for _ in $(seq 1 1200); do [[ -e "$work/$name/ckpt/latest" ]] && break; sleep 0.1; done
+  sleep "$delay"
+  # the whole job at once, as when its nodes are lost: the ranks, then mpirun
+  ranks=$(rank_pids "$work/$name/ckpt")
+  [[ -n "$ranks" ]] && kill -KILL $ranks 2>/dev/null
+  pkill -KILL -f -- "mpirun.*$work/$name/ckpt"
+  [[ -n "$ranks" ]] && wait_gone $ranks
+  wait "$job"; rc=$?
+  at=$(tr -dc 0-9 < "$work/$name/ckpt/latest" 2>/dev/null)
+  if (( rc == 0 || at == steps )); then
+    echo "note [$trial]: the job ended before the kill $delay s after the first save; nothing to check"
+    continue
+  fi
+  if ! "$build/bin/glm-ckpt" verify "$work/$name/ckpt" > "$work/$name.verify" 2>&1; then
+    fail "killed $delay s after the first save: latest ($at) does not verify"; tail -3 "$work/$name.verify"
+    continue
+  fi
+  timeout 300 launch/train.sh -n 2 --threads 1 -- "${every[@]}" --set 'train.save_mode="async"' \
+    --load "$work/$name/ckpt" --save "$work/$name/ckpt" --log-dir "$work/$name/log2" \
+    > "$work/$name.2.out" 2>&1
+  got=$(last_loss "$work/$name/log2")
+  [[ "$got" == "$ref" ]] && ok "killed $delay s after the first save: latest $at verifies and resumes to $got" ||
+    fail "killed $delay s after the first save: latest $at resumed to '$got', uninterrupted $ref"
 done
 
 trial="input error"
