@@ -1,6 +1,6 @@
-// The inference engine: an exported model file run through the model's own layer forward
-// (model/glm_layer.h, no dropout), with a KV cache for prefill and decode, on the CPU or a
-// GPU. Per call:
+// The inference engine: an exported model file run through the model's own forward
+// (model::GLMModel over StoredWeights: its embedding, GLMLayer forward and tied head, no
+// dropout), with a KV cache for prefill and decode, on the CPU or a GPU. Per call:
 //
 //   x_0 = E[tokens];  x_{l+1} = GLMLayer l (x_l) attending to the cache (kernels/kv_attention.h)
 //   logits = LN_final(x_N) E^T  (tied fp16 embedding)
@@ -18,10 +18,8 @@
 // parallel (infer/model_file.h vocab_slice): each rank looks up the tokens among its rows
 // and one all-reduce sums x_0; each computes the logits of its rows and an all-gather gives
 // every rank the whole row, so every rank samples the same token. The LayerNorms are
-// replicated. Or as its N shards one after another
-// in one process, through the layer's forward steps: column-parallel outputs stay per shard,
-// row-parallel partial products are summed (where training all-reduces them) before the
-// replicated bias.
+// replicated. In one process the same file runs as the whole model: load_model_file joins
+// its N slices of each linear as stored, so every layer runs the one plain forward.
 //
 //   Engine eng(load_model_file("model.h5"), Device::cuda());   // or Device::cpu()
 //   KVCache cache = eng.new_cache(256);                        // on the engine's device
@@ -35,7 +33,7 @@
 
 #include "infer/kv_cache.h"
 #include "infer/model_file.h"
-#include "model/glm_layer.h"
+#include "model/glm_model.h"
 #include "parallel/communicator.h"
 
 namespace glm::infer {
@@ -82,26 +80,19 @@ class Engine {
                  std::span<const std::int64_t> rows) const;
 
  private:
-  // Layer l over the n rows of x in place, on every TP shard.
-  void layer_forward(int l, Tensor& x, std::vector<model::LayerActivations>& acts,
-                     model::LayerScratch& s, Tensor& part, const model::LayerContext& ctx,
-                     KVCache& cache, int prefix_len) const;
+  // The logits [rows, V] over ranks from this rank's [rows, its vocabulary rows], gathered.
+  Tensor gathered_logits(const Tensor& mine) const;
 
-  // The logits [rows, V] of y [rows, h] over ranks: each rank's vocabulary rows, gathered.
-  Tensor gathered_logits(const Tensor& y) const;
-
-  int shards() const { return static_cast<int>(layers_.empty() ? 0 : layers_[0].size()); }
+  // The ranks the heads and GeGLU are split over: the group's size, or 1 in one process.
+  int tp_split() const { return m_.shard >= 0 ? m_.tp : 1; }
 
   ModelFile m_;  // the file as read (host): the embedding rows are looked up in it
   parallel::Communicator* tp_ = nullptr;
   Device device_;
   kernels::QuantActivations act_ = kernels::QuantActivations::fp32;
   DType kv_ = DType::f32;
-  // The model on device_ (on the CPU: the file's own tensors).
-  kernels::LinearWeight head_;  // the tied fp16 embedding rows held, as a linear without bias
-  Tensor final_ln_w_, final_ln_b_;
-  std::vector<std::vector<model::LayerWeights>> weights_;  // [layer][TP shard]
-  std::vector<std::vector<model::GLMLayer>> layers_;       // [layer][TP shard]
+  // The model over the file's weights on device_ (on the CPU: the file's own tensors).
+  std::unique_ptr<model::GLMModel> model_;
 };
 
 }  // namespace glm::infer

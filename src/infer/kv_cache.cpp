@@ -5,15 +5,13 @@
 
 namespace glm::infer {
 
-KVCache::KVCache(const model::ModelConfig& c, int tp, int capacity, Device device, int shards,
-                 DType dtype)
-    : shards_(shards < 0 ? tp : shards), capacity_(capacity), device_(device) {
+KVCache::KVCache(const model::ModelConfig& c, int tp, int capacity, Device device, DType dtype)
+    : capacity_(capacity), device_(device) {
   GLM_CHECK(dtype == DType::f32 || dtype == DType::f16, "KVCache: {} storage (f32 or f16)",
             dtype_name(dtype));
   GLM_CHECK(tp >= 1 && c.num_heads % tp == 0, "KVCache: tp {} vs {} heads", tp, c.num_heads);
-  GLM_CHECK(shards_ >= 1 && shards_ <= tp, "KVCache: {} shards of tp {}", shards_, tp);
   const std::int64_t al = c.num_heads / tp, d = c.head_dim();
-  for (int i = 0; i < c.num_layers * shards_; ++i) {
+  for (int i = 0; i < c.num_layers; ++i) {
     k_.push_back(Tensor::empty({al, capacity, d}, dtype, device));
     v_.push_back(Tensor::empty({al, capacity, d}, dtype, device));
   }

@@ -1,4 +1,4 @@
-// The key/value cache of one sequence: per layer and TP rank, the RoPE-rotated keys and the
+// The key/value cache of one sequence: per layer, the RoPE-rotated keys and the
 // values of every token seen so far, fp32 or fp16 [a/N, capacity, d] (head-major, so a head's keys
 // are contiguous for the score loop), in host memory or on the CUDA device of the engine
 // that made it (Engine::new_cache). The layers attend to it with kernels/kv_attention.h.
@@ -20,11 +20,11 @@ namespace glm::infer {
 
 class KVCache {
  public:
-  // shards: how many of the tp shards this process holds (tp in one process; 1 for a rank of
-  // a tensor-parallel group, whose cache then holds its own heads only).
+  // tp: the ranks the heads are split over (1 in one process; the group's size for a rank of
+  // a tensor-parallel group, whose cache then holds its own a/tp heads only).
   // dtype: f32, or f16 (half the memory; keys and values rounded once when appended).
   KVCache(const model::ModelConfig& config, int tp, int capacity, Device device = Device::cpu(),
-          int shards = -1, DType dtype = DType::f32);
+          DType dtype = DType::f32);
 
   int length() const { return length_; }  // tokens cached
   int capacity() const { return capacity_; }
@@ -32,13 +32,12 @@ class KVCache {
   void reset() { length_ = 0; }
   void advance(int n) { length_ += n; }  // after a forward appended n tokens
 
-  // shard: 0 .. shards-1 of the ones held
-  Tensor& k(int layer, int shard) { return k_[layer * shards_ + shard]; }  // [a/N, cap, d]
-  Tensor& v(int layer, int shard) { return v_[layer * shards_ + shard]; }
+  Tensor& k(int layer) { return k_[layer]; }  // [a/tp, cap, d]
+  Tensor& v(int layer) { return v_[layer]; }
   std::int64_t bytes() const;
 
  private:
-  int shards_, capacity_, length_ = 0;
+  int capacity_, length_ = 0;
   Device device_;
   std::vector<Tensor> k_, v_;
 };

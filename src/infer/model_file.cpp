@@ -1,5 +1,7 @@
 #include "infer/model_file.h"
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 
@@ -18,27 +20,19 @@ VocabSlice vocab_slice(std::int64_t V, int N, int r) {
 
 std::int64_t ModelFile::weight_bytes() const {
   std::int64_t n = static_cast<std::int64_t>(embedding.nbytes());
-  for (const auto& l : layers)
-    for (const auto& r : l)
-      n += r.qkv.weight_bytes() + r.dense.weight_bytes() + r.w1.weight_bytes() +
-           r.w2.weight_bytes();
+  for (const auto& w : layers)
+    n += w.qkv.weight_bytes() + w.dense.weight_bytes() + w.w1.weight_bytes() + w.w2.weight_bytes();
   return n;
 }
 
 std::int64_t ModelFile::resident_bytes() const {
   std::int64_t n = static_cast<std::int64_t>(embedding.nbytes() + final_ln_w.nbytes() +
                                              final_ln_b.nbytes());
-  for (const auto& l : layers) {
-    if (l.empty()) continue;
-    const model::LayerWeights& w0 = l[0];  // the LayerNorms are shared by the shards
-    for (const Tensor* t : {&w0.ln_in_w, &w0.ln_in_b, &w0.ln_post_w, &w0.ln_post_b,
-                            &w0.ln_attn_out_w, &w0.ln_attn_out_b, &w0.ln_mlp_out_w,
-                            &w0.ln_mlp_out_b})
+  for (const auto& w : layers) {
+    for (const Tensor* t : {&w.ln_in_w, &w.ln_in_b, &w.ln_post_w, &w.ln_post_b,
+                            &w.ln_attn_out_w, &w.ln_attn_out_b, &w.ln_mlp_out_w, &w.ln_mlp_out_b})
       if (t->defined()) n += static_cast<std::int64_t>(t->nbytes());
-    // the row-parallel biases (dense, W2) are one tensor shared by the shards
-    n += static_cast<std::int64_t>(w0.dense.bias.nbytes() + w0.w2.bias.nbytes());
-    for (const auto& r : l)
-      n += r.qkv.bytes() + r.dense.weight_bytes() + r.w1.bytes() + r.w2.weight_bytes();
+    n += w.qkv.bytes() + w.dense.bytes() + w.w1.bytes() + w.w2.bytes();
   }
   return n;
 }
@@ -125,6 +119,92 @@ class Reader {
   std::string path_;
 };
 
+// The N tensor-parallel slices of a linear joined into the whole linear, as stored (no
+// rounding: the quantized rows and their scales are moved, never requantized). `rows`: the
+// slices are row blocks (QKV, whose rows are heads); otherwise column blocks along `in`
+// (the row-parallel dense and W2), each keeping its own groups of G (a per-row slice's one
+// scale becomes a group of in/N).
+kernels::LinearWeight join_linear(const std::vector<kernels::LinearWeight>& parts, bool rows,
+                                  Tensor bias) {
+  const kernels::LinearWeight& p0 = parts[0];
+  const std::int64_t N = static_cast<std::int64_t>(parts.size());
+  const std::int64_t out = rows ? p0.out() * N : p0.out(), in = rows ? p0.in() : p0.in() * N;
+  // [r, c] blocks of each part copied into a whole [out, cols * N or cols] byte table
+  auto join = [&](auto tensor_of, DType dtype) {
+    const Tensor& t0 = tensor_of(parts[0]);
+    const std::int64_t r = t0.size(0), cb = static_cast<std::int64_t>(t0.nbytes()) / r;
+    Tensor whole = Tensor::empty(rows ? Shape{r * N, t0.size(1)} : Shape{r, t0.size(1) * N}, dtype);
+    auto* dst = static_cast<unsigned char*>(whole.raw());
+    for (std::int64_t k = 0; k < N; ++k) {
+      const auto* src = static_cast<const unsigned char*>(tensor_of(parts[k]).raw());
+      for (std::int64_t i = 0; i < r; ++i)
+        std::memcpy(rows ? dst + ((k * r + i) * cb) : dst + (i * N + k) * cb, src + i * cb,
+                    static_cast<std::size_t>(cb));
+    }
+    return whole;
+  };
+  if (p0.bits >= 16)
+    return kernels::LinearWeight::of(join([](const auto& w) -> const Tensor& { return w.dense; },
+                                          p0.dense.dtype()),
+                                     std::move(bias));
+  kernels::QuantWeight q;
+  q.bits = p0.quant.bits;
+  q.out = out;
+  q.in = in;
+  q.group = p0.quant.group;
+  q.q = join([](const auto& w) -> const Tensor& { return w.quant.q; }, p0.quant.q.dtype());
+  q.scales = join([](const auto& w) -> const Tensor& { return w.quant.scales; }, DType::f16);
+  return kernels::LinearWeight::quantized(std::move(q), std::move(bias));
+}
+
+// Rows [begin, end) of a linear, as stored (W1's x1 or x2 half of a slice).
+kernels::LinearWeight linear_rows(const kernels::LinearWeight& w, std::int64_t begin,
+                                  std::int64_t end) {
+  if (w.bits >= 16) return kernels::LinearWeight::of(w.dense.slice(0, begin, end).clone());
+  kernels::QuantWeight q = w.quant;
+  q.out = end - begin;
+  q.q = w.quant.q.slice(0, begin, end).clone();
+  q.scales = w.quant.scales.slice(0, begin, end).clone();
+  return kernels::LinearWeight::quantized(std::move(q));
+}
+
+// Concatenation of 1-D f32 tensors.
+Tensor cat(const std::vector<Tensor>& parts) {
+  std::int64_t n = 0;
+  for (const Tensor& t : parts) n += t.numel();
+  Tensor out = Tensor::empty({n}, DType::f32);
+  float* d = out.data<float>();
+  for (const Tensor& t : parts) d = std::copy_n(t.data<float>(), t.numel(), d);
+  return out;
+}
+
+// The whole layer from its N shards: QKV's row blocks (heads) in shard order, dense's and
+// W2's column blocks, W1's x1 halves then its x2 halves (each shard stores [x1 | x2] of its
+// slice).
+model::LayerWeights join_shards(const std::vector<model::LayerWeights>& shards) {
+  model::LayerWeights w = shards[0];
+  std::vector<kernels::LinearWeight> qkv, dense, w2, x1, x2;
+  std::vector<Tensor> qkv_b, b1, b2;
+  for (const auto& s : shards) {
+    qkv.push_back(s.qkv);
+    qkv_b.push_back(s.qkv.bias);
+    dense.push_back(s.dense);
+    w2.push_back(s.w2);
+    const std::int64_t fl = s.w1.out() / 2;
+    x1.push_back(linear_rows(s.w1, 0, fl));
+    x2.push_back(linear_rows(s.w1, fl, 2 * fl));
+    b1.push_back(s.w1.bias.slice(0, 0, fl));
+    b2.push_back(s.w1.bias.slice(0, fl, 2 * fl));
+  }
+  w.qkv = join_linear(qkv, /*rows=*/true, cat(qkv_b));
+  w.dense = join_linear(dense, /*rows=*/false, shards[0].dense.bias);
+  w.w2 = join_linear(w2, /*rows=*/false, shards[0].w2.bias);
+  std::vector<kernels::LinearWeight> halves = {join_linear(x1, true, {}), join_linear(x2, true, {})};
+  std::vector<Tensor> bias_halves = {cat(b1), cat(b2)};
+  w.w1 = join_linear(halves, /*rows=*/true, cat(bias_halves));
+  return w;
+}
+
 }  // namespace
 
 ModelFile load_model_file(const std::string& path, std::optional<int> shard) {
@@ -195,7 +275,7 @@ ModelFile load_model_file(const std::string& path, std::optional<int> shard) {
     }
     const Tensor dense_b = r.read_f32(pre + kDense + ".bias", {h});
     const Tensor b2 = r.read_f32(pre + kW2 + ".bias", {h});
-    std::vector<model::LayerWeights> L;
+    std::vector<model::LayerWeights> shards;
     for (int k = shard ? *shard : 0; k < (shard ? *shard + 1 : N); ++k) {
       const std::string rp = tp_group(k) + pre;
       model::LayerWeights R = shared;
@@ -205,9 +285,9 @@ ModelFile load_model_file(const std::string& path, std::optional<int> shard) {
       R.w1 = r.linear(rp + kW1, 2 * f / N, h, m.bits, m.group_size,
                       r.read_f32(rp + kW1 + ".bias", {2 * f / N}));
       R.w2 = r.linear(rp + kW2, h, f / N, m.bits, m.group_size, b2);
-      L.push_back(std::move(R));
+      shards.push_back(std::move(R));
     }
-    m.layers.push_back(std::move(L));
+    m.layers.push_back(shards.size() == 1 ? std::move(shards[0]) : join_shards(shards));
   }
   return m;
 }

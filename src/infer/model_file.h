@@ -75,11 +75,13 @@ struct ModelFile {
   Tensor embedding;
   std::int64_t vocab_begin = 0;
   Tensor final_ln_w, final_ln_b;  // f32 [h]
-  // layers[l][r]: TP shard r of layer l as the layer's forward reads it (model/glm_layer.h):
-  // the linears as stored with f32 biases (dense and W2 carry the replicated row-parallel
-  // bias on every shard), the LayerNorms f32 and shared by the shards. A file loaded for one
-  // rank of a tensor-parallel group holds only its own shard: layers[l][0] is shard `shard`.
-  std::vector<std::vector<model::LayerWeights>> layers;
+  // layers[l]: layer l as the layer's forward reads it (model/glm_layer.h): the linears as
+  // stored with f32 biases, the LayerNorms f32. A file loaded for one rank of a tensor-
+  // parallel group holds its own shard (shard `shard`; dense and W2 carry the replicated
+  // row-parallel bias); loaded into one process, a file exported with --tp N holds the whole
+  // layer, its N slices joined as stored (the quantized rows and scales moved, never
+  // requantized), so one process runs the plain forward whatever the file's tp.
+  std::vector<model::LayerWeights> layers;
   int shard = -1;  // the one TP shard loaded, or -1: all of them
 
   std::int64_t weight_bytes() const;  // bytes the forward pass streams per token (head included)

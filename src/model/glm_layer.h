@@ -25,10 +25,8 @@
 //
 // Inference runs this same forward (infer/engine.h): with a LayerCache, attention appends
 // the new tokens' keys and values to the cache and attends to every cached key
-// (kernels/kv_attention.h) in place of the full-sequence attention. A model file cut into
-// tensor-parallel shards runs in one process as the composition of forward's steps,
-// attention_output / attention_residual / mlp_output / mlp_residual, with the partial
-// products of the shards summed where training all-reduces them.
+// (kernels/kv_attention.h) in place of the full-sequence attention; over ranks with the
+// same tensor-parallel group and all-reduces as training.
 #pragma once
 
 #include <cstdint>
@@ -118,7 +116,16 @@ class GLMLayer {
                const LayerWeights& w, const LayerContext& ctx,
                const LayerCache* cache = nullptr) const;
 
-  // --- forward's steps (a TP shard's part; the shard sum and bias are the caller's) ---
+  // dx [R, h] (=) from dout [R, h]; parameter gradients accumulate (+=) into gw.
+  void backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const Tensor& x,
+                const LayerActivations& acts, const LayerParams& w, const LayerParams& gw,
+                const LayerContext& ctx) const;
+
+  // Dropout sites of this layer (distinct Philox streams).
+  std::uint32_t site(int place) const { return static_cast<std::uint32_t>(layer_ * 8 + place); }
+
+ private:
+  // forward's steps
   // a = LN_in(x)                                                       [R, h]
   void input_norm(LayerActivations& acts, const Tensor& x, const LayerWeights& w) const;
   // t = ctx Wd^T (+ bd when with_bias), ctx = Attn(a Wqkv^T + b) of this shard's heads
@@ -134,15 +141,6 @@ class GLMLayer {
   void mlp_residual(Tensor& out, LayerActivations& acts, Tensor& t, const LayerWeights& w,
                     const LayerContext& ctx) const;
 
-  // dx [R, h] (=) from dout [R, h]; parameter gradients accumulate (+=) into gw.
-  void backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const Tensor& x,
-                const LayerActivations& acts, const LayerParams& w, const LayerParams& gw,
-                const LayerContext& ctx) const;
-
-  // Dropout sites of this layer (distinct Philox streams).
-  std::uint32_t site(int place) const { return static_cast<std::uint32_t>(layer_ * 8 + place); }
-
- private:
   kernels::AttentionArgs attention_args(const LayerContext& ctx) const;
   void hidden_dropout(Tensor& t, int place, const LayerContext& ctx) const;
   // fp16: every operand of a product is fp16 (CUDA multiplies on tensor cores, linear.h)

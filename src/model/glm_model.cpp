@@ -14,6 +14,7 @@
 #include "kernels/embedding.h"
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
+#include "kernels/stored_linear.h"
 #include "model/attention_logits.h"
 #include "model/init.h"
 #include "parallel/tensor_parallel.h"
@@ -115,13 +116,35 @@ GLMModel::GLMModel(const ModelConfig& config, const ModelOptions& options)
     layers_.emplace_back(config, options.shard, l, options.precision);
 }
 
+GLMModel::GLMModel(const ModelConfig& config, const ModelOptions& options, StoredWeights weights)
+    : config_(config), options_(options), stored_(std::make_unique<StoredWeights>(std::move(weights))) {
+  GLM_CHECK(options.shard.tp_size == 1 || (options.tp && options.tp->size() == options.shard.tp_size),
+            "a tensor-parallel shard (tp {}) needs its TP group", options.shard.tp_size);
+  GLM_CHECK(options.shard.first_layer == 0 && options.shard.end_layer(config) == config.num_layers &&
+                options.shard.has_embedding && options.shard.has_head,
+            "a served model holds every layer, the embedding and the head");
+  GLM_CHECK(static_cast<int>(stored_->layers.size()) == config.num_layers,
+            "stored weights of {} layers for a model of {}", stored_->layers.size(),
+            config.num_layers);
+  GLM_CHECK(stored_->embedding.device().is_cpu() && stored_->embedding.dim() == 2 &&
+                stored_->embedding.size(1) == config.hidden_size,
+            "the stored embedding must be a host [V_held, h] table, got {}",
+            stored_->embedding.describe());
+  for (int l = 0; l < config.num_layers; ++l)
+    layers_.emplace_back(config, options.shard, l, options.precision);
+}
+
 GLMModel::~GLMModel() = default;
 GLMModel::GLMModel(GLMModel&&) noexcept = default;
 GLMModel& GLMModel::operator=(GLMModel&&) noexcept = default;
 
-void GLMModel::init() { deepnorm_init(params_, options_.seed); }
+void GLMModel::init() {
+  GLM_CHECK(!stored_, "init: a served model's weights are the stored ones");
+  deepnorm_init(params_, options_.seed);
+}
 
 void GLMModel::set_params(const Tensor& values) {
+  GLM_CHECK(!stored_, "set_params: a served model's weights are the stored ones");
   GLM_CHECK(values.numel() == layout_->total(), "set_params: {} for a layout of {} elements",
             values.describe(), layout_->total());
   const Device dev = params_.flat().device();
@@ -139,6 +162,7 @@ Tensor GLMModel::stored(Shape s) const {
 }
 
 GLMModel::Workspace& GLMModel::slot(int i, int B, int T) {
+  GLM_CHECK(!stored_, "a served model (stored weights) runs forward_cached only");
   GLM_CHECK(i >= 0 && i < 64, "activation slot {} out of range", i);
   if (static_cast<int>(slots_.size()) <= i) slots_.resize(i + 1);
   if (scratch_B_ != B || scratch_T_ != T) {
@@ -211,11 +235,8 @@ void GLMModel::check_finite(const Tensor& t, const char* kind, const std::string
 void GLMModel::forward_layers(Workspace& ws, const LayerContext& ctx) {
   const std::int64_t R = std::int64_t{ctx.B} * ctx.T;
   if (first_stage()) {
-    // x0 = dropout(E[tokens])  (vocab-parallel: each rank looks up its rows, then sum)  [R, h]
-    Tensor tokens = ws.batch.tokens.view({R});
-    k::embedding_forward(ws.x[0], tokens, params_.embedding(),
-                         options_.shard.vocab_start(config_), config_.vocab_size);
-    parallel::reduce_from_tp(options_.tp, ws.x[0]);
+    // x0 = dropout(E[tokens])                                              [R, h]
+    embed(ws.x[0], ws.batch.tokens.view({R}));
     if (ctx.training && config_.hidden_dropout > 0) {
       Tensor v = ws.x[0].view({ctx.B, ctx.T, config_.hidden_size});
       k::dropout_apply(v, static_cast<float>(config_.hidden_dropout),
@@ -227,8 +248,7 @@ void GLMModel::forward_layers(Workspace& ws, const LayerContext& ctx) {
     LayerActivations& acts = ws.acts[options_.recompute == Recompute::full ? 0 : i];
     int l = options_.shard.first_layer + static_cast<int>(i);
     heartbeat(Phase::forward, l);
-    layers_[i].forward(ws.x[i + 1], acts, scratch_, ws.x[i],
-                       LayerWeights::of(params_.layer(l)), ctx);
+    layers_[i].forward(ws.x[i + 1], acts, scratch_, ws.x[i], layer_weights(l), ctx);
     if (find_nonfinite_) check_finite(ws.x[i + 1], "forward activation", fmt::format("output of layer {}", l));
     for (int k = 0; k < 2; ++k)
       if (track_logits_ && l == (k == 0 ? 0 : config_.num_layers - 1))
@@ -237,6 +257,67 @@ void GLMModel::forward_layers(Workspace& ws, const LayerContext& ctx) {
                                                      options_.shard.local_heads(config_),
                                                      config_.head_dim()));
   }
+}
+
+void GLMModel::embed(Tensor& x, const Tensor& tokens) {
+  // vocab-parallel: each rank looks up the tokens among its rows (zeros for the others), then
+  // the TP group sums
+  const Tensor& table = stored_ ? stored_->embedding : params_.embedding();
+  const std::int64_t start =
+      stored_ ? stored_->vocab_begin : options_.shard.vocab_start(config_);
+  if (table.device() == x.device()) {
+    k::embedding_forward(x, tokens, table, start, config_.vocab_size);
+    parallel::reduce_from_tp(options_.tp, x);
+    return;
+  }
+  GLM_CHECK(table.device().is_cpu() && tokens.device().is_cpu(),
+            "embed: a table on {} for x on {} (only a host table may serve a device x)",
+            table.describe(), x.describe());
+  Tensor rows = Tensor::empty(x.shape(), DType::f32);
+  k::embedding_forward(rows, tokens, table, start, config_.vocab_size);
+  parallel::reduce_from_tp(options_.tp, rows);  // in host memory (an NCCL group stages it)
+  x.copy_from(rows);
+}
+
+LayerWeights GLMModel::layer_weights(int l) const {
+  return stored_ ? stored_->layers[static_cast<std::size_t>(l - options_.shard.first_layer)]
+                 : LayerWeights::of(params_.layer(l));
+}
+
+Tensor GLMModel::forward_cached(const Tensor& tokens, const Tensor& positions,
+                                std::span<const LayerCache> caches, const Tensor& rows,
+                                kernels::QuantActivations activations) {
+  GLM_CHECK(stored_, "forward_cached: a model over stored weights (serving) only");
+  GLM_CHECK(caches.size() == layers_.size(), "forward_cached: {} caches for {} layers",
+            caches.size(), layers_.size());
+  const std::int64_t n = tokens.numel(), h = config_.hidden_size, nr = rows.numel();
+  const std::int64_t V_held = stored_->embedding.size(0);
+  // x_0 = E[tokens]                                                   [n, h]
+  Tensor x = f32({n, h});
+  embed(x, tokens);
+  LayerContext ctx;
+  ctx.B = 1;
+  ctx.T = static_cast<int>(n);
+  ctx.positions = &positions;
+  ctx.activations = activations;
+  ctx.tp = options_.tp;
+  // x_{l+1} = layer l (x_l), in place, attending to the cache
+  LayerActivations acts = LayerActivations::allocate(config_, options_.shard, 1, static_cast<int>(n),
+                                                     options_.device, /*attention_buffer=*/false);
+  LayerScratch s;
+  s.t_h = f32({n, h});
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    layers_[i].forward(x, acts, s, x, stored_->layers[i], ctx, &caches[i]);
+  // y = LN_final(x_N) on the requested rows; logits = y E_held^T         [rows, V_held]
+  Tensor logits = f32({nr, V_held});
+  if (nr == 0) return logits;
+  Tensor xr = f32({nr, h});
+  k::gather_rows(xr, x, rows);
+  Tensor y = f32({nr, h}), mean = f32({nr}), rstd = f32({nr});
+  k::layernorm_forward(y, mean, rstd, xr, final_ln_w(), final_ln_b(),
+                       static_cast<float>(config_.layernorm_epsilon));
+  head_forward(logits, y);
+  return logits;
 }
 
 void GLMModel::set_track_attention_logits(bool on) {
@@ -248,8 +329,8 @@ LossStats GLMModel::head_loss(Workspace& ws, const Batch& batch, float grad_scal
                               bool write_grad) {
   // (batch: the host micro-batch, whose targets pick the rows)
   // y = LN_final(x_N)                                                [R, h]
-  k::layernorm_forward(ws.y, ws.lnf_mean, ws.lnf_rstd, ws.x.back(), params_.final_ln_w(),
-                       params_.final_ln_b(), static_cast<float>(config_.layernorm_epsilon));
+  k::layernorm_forward(ws.y, ws.lnf_mean, ws.lnf_rstd, ws.x.back(), final_ln_w(), final_ln_b(),
+                       static_cast<float>(config_.layernorm_epsilon));
   // Loss only where there is a target: gather those rows before the head GEMM.
   target_rows(batch.targets.view({batch.targets.numel()}), ws.rows, ws.ids, options_.device);
   const std::int64_t n = ws.rows.numel(), h = config_.hidden_size;
@@ -340,7 +421,10 @@ Tensor& GLMModel::backward_layers(Workspace& ws, const LayerContext& ctx, Tensor
 
 void GLMModel::head_forward(Tensor& logits, const Tensor& y_rows) {
   // logits = y E^T with the tied embedding (this rank's vocabulary shard)  [rows, V_local]
-  k::linear_forward(logits, y_rows, params_.embedding(), nullptr, inputs());
+  if (stored_)
+    k::stored_linear_forward(logits, y_rows, stored_->head, false);
+  else
+    k::linear_forward(logits, y_rows, params_.embedding(), nullptr, inputs());
 }
 
 Tensor& GLMModel::stage_input(int i, int B, int T) {
@@ -399,8 +483,8 @@ Tensor GLMModel::forward_logits(const Batch& batch) {
   upload_batch(ws, batch);
   LayerContext ctx = make_context(ws, false, 0);
   forward_layers(ws, ctx);
-  k::layernorm_forward(ws.y, ws.lnf_mean, ws.lnf_rstd, ws.x.back(), params_.final_ln_w(),
-                       params_.final_ln_b(), static_cast<float>(config_.layernorm_epsilon));
+  k::layernorm_forward(ws.y, ws.lnf_mean, ws.lnf_rstd, ws.x.back(), final_ln_w(), final_ln_b(),
+                       static_cast<float>(config_.layernorm_epsilon));
   Tensor logits = f32({ws.y.size(0), config_.vocab_size});
   head_forward(logits, ws.y);
   return logits.device().is_cpu() ? logits : logits.to(Device::cpu());

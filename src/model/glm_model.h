@@ -24,6 +24,13 @@
 //   stage_backward(b, opt, slot)           returns d(stage input) to send back (not stage 0)
 // forward_backward / forward_loss are that sequence on slot 0 for a single stage.
 // Tensors the stage API hands out (stage_input, stage_output, ...) live on options.device.
+//
+// Serving (infer/engine.h) builds the same model over StoredWeights, a model file's weights
+// as stored (fp16 or INT8/INT4 linears), without parameter buffers, and runs
+// forward_cached: the same embedding, layers (attending to a KV cache) and tied head, with
+// the same tensor-parallel group and all-reduces as training.
+//   GLMModel m(config, {.shard = shard, .tp = tp, .device = dev}, std::move(stored));
+//   Tensor logits = m.forward_cached(tokens, positions, caches, rows, activations);
 #pragma once
 
 #include <cstdint>
@@ -31,6 +38,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -72,6 +80,18 @@ struct StepOptions {
   std::optional<float> embedding_grad_shrink;
 };
 
+// A model file's weights as the serving forward reads them (infer/model_file.h): the
+// linears as stored, on the model's device, except the embedding table, which stays in host
+// memory where its rows are looked up (one row per token: no device copy of a [V, h] table
+// is widened per call).
+struct StoredWeights {
+  Tensor embedding;                  // f16 [V_held, h], host: the vocabulary rows held
+  std::int64_t vocab_begin = 0;      // the first of them (vocabulary-parallel over ranks)
+  kernels::LinearWeight head;        // the same rows on the model's device: the tied head
+  Tensor final_ln_w, final_ln_b;     // f32 [h], on the device
+  std::vector<LayerWeights> layers;  // [the shard's layers], on the device
+};
+
 struct LossStats {
   double loss_sum = 0;            // sum of target-token losses (natural log)
   std::int64_t num_targets = 0;   // target tokens in this micro-batch
@@ -80,6 +100,9 @@ struct LossStats {
 class GLMModel {
  public:
   GLMModel(const ModelConfig& config, const ModelOptions& options);
+  // Serving: over stored weights, without parameter or gradient buffers (the training API
+  // refuses to run; layout() is not defined). The shard must hold every layer.
+  GLMModel(const ModelConfig& config, const ModelOptions& options, StoredWeights weights);
   ~GLMModel();
   GLMModel(GLMModel&&) noexcept;
   GLMModel& operator=(GLMModel&&) noexcept;
@@ -97,6 +120,15 @@ class GLMModel {
   // Forward only: logits at every position, [B*T, V] (whole model, no tensor parallelism),
   // on the host.
   Tensor forward_logits(const Batch& batch);
+
+  // Serving forward with a KV cache (a model over StoredWeights): the n tokens (host i32
+  // [n]; RoPE positions i32 [n] on the device) through the embedding and every layer, layer
+  // l attending to and appending to caches[l]; then for the rows `rows` (i32 [nr] on the
+  // device) LN_final and the tied head. Returns this rank's logits [nr, V_held] f32 on the
+  // device (its vocabulary rows; the caller gathers them over ranks).
+  Tensor forward_cached(const Tensor& tokens, const Tensor& positions,
+                        std::span<const LayerCache> caches, const Tensor& rows,
+                        kernels::QuantActivations activations);
 
   // --- pipeline stage API (see the header comment) ---
   bool first_stage() const { return options_.shard.has_embedding; }
@@ -157,6 +189,14 @@ class GLMModel {
   // From d(x_N) back through the layers and (stage 0) the embedding; returns d(stage input).
   Tensor& backward_layers(Workspace& ws, const LayerContext& ctx, Tensor& dx,
                           const StepOptions& opt);
+  // x0 = E[tokens] over this rank's vocabulary rows, summed over the TP group (exact: one
+  // rank holds each token's row). The lookup runs where the table is: a serving table in
+  // host memory is read there (tokens on the host) and the rows are copied to x's device.
+  void embed(Tensor& x, const Tensor& tokens);
+  // Layer l's weights: views of the parameter buffer, or the stored ones.
+  LayerWeights layer_weights(int l) const;
+  const Tensor& final_ln_w() const { return stored_ ? stored_->final_ln_w : params_.final_ln_w(); }
+  const Tensor& final_ln_b() const { return stored_ ? stored_->final_ln_b : params_.final_ln_b(); }
   // logits for the chosen rows of y, [rows, V_local]
   void head_forward(Tensor& logits, const Tensor& y_rows);
   Tensor stored(Shape s) const;  // an activation buffer in the precision's dtype
@@ -171,6 +211,7 @@ class GLMModel {
   ModelOptions options_;
   std::shared_ptr<const ParamLayout> layout_;
   FlatParams params_, grads_;
+  std::unique_ptr<StoredWeights> stored_;  // serving: the weights as a model file stores them
   std::vector<GLMLayer> layers_;
   std::vector<std::unique_ptr<Workspace>> slots_;
   LayerScratch scratch_;  // shared by every slot: used only inside one layer's pass

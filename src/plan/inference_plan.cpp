@@ -49,12 +49,16 @@ double kv_bytes(const model::ModelConfig& c, const InferenceRequest& r, std::int
 
 double inference_activation_bytes(const model::ModelConfig& c, int gpus, std::int64_t context) {
   const double h = c.hidden_size, f = c.ffn_hidden_size, N = gpus;
-  // x, a, h, m and the layer's output scratch [n, h]; qkv, ctx, u, g of the local heads and
-  // GeGLU slice; the fp16 copy of the widest linear input; the logits row (over ranks also
-  // this rank's slice of it, that slice padded, and the all-gathered slices)
+  // The forward (GLMModel::forward_cached): x, a, h, m and the layer's output scratch [n, h];
+  // qkv, ctx, u, g of the local heads and GeGLU slice; the fp16 copy of the widest linear
+  // input; then the logits row of this rank's vocabulary slice (the whole V in one process).
   const double per_token = 4.0 * (5 * h + 4 * h / N + 3 * f / N) + 2.0 * std::max(h, f / N);
   const double width = static_cast<double>((c.vocab_size + gpus - 1) / gpus);
-  return per_token * context + 4.0 * c.vocab_size + (gpus > 1 ? 4.0 * (N + 2) * width : 0.0);
+  const double forward = per_token * context + 4.0 * (gpus > 1 ? width : c.vocab_size);
+  // Over ranks, once the forward's buffers are freed: that slice, its padded copy, the N
+  // all-gathered slices and the whole row.
+  const double gather = gpus > 1 ? 4.0 * ((N + 2) * width + c.vocab_size) : 0.0;
+  return std::max(forward, gather);
 }
 
 InferencePlan plan_inference(const model::ModelConfig& c, const InferenceRequest& req,
