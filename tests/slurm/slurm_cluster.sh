@@ -5,7 +5,7 @@
 #   2. scancel --batch --signal=TERM stops a second run: every rank saves and the job exits 0;
 #   3. that run submitted again with --load continues bit for bit: its losses from the saved
 #      step on equal the uninterrupted run's;
-#   4. a time limit (--time=1 with --signal=B:TERM@50) also makes the job save and exit 0.
+#   4. a time limit (--time=2 with --signal=B:TERM@60) also makes the job save and exit 0.
 # Exits 77 (ctest: skipped) with the reason when SLURM or munge is missing or cannot start.
 #   tests/slurm/slurm_cluster.sh BUILD_DIR CORPUS_DIR
 set -uo pipefail
@@ -141,12 +141,14 @@ if [[ "$(job_field "$c" JobState)" == COMPLETED && -n "$want" && "$got" == "$wan
 then ok "job $c resumed from step $k: steps $((k + 1))-$steps have the uninterrupted losses, bit for bit"
 else fail "job $c: state $(job_field "$c" JobState); $(diff <(echo "$want") <(echo "$got") | head -4)"; tail -5 "$work/stopped.out"; fi
 
-# 4. the time limit: SIGTERM 50 s before it (checked by slurmctld about once a minute)
-d=$(submit limited --time=1 --signal=B:TERM@50 -- --train-iters 1000000 --save "$work/limited/ckpt")
-wait_done "$d" 240 || fail "time-limited run: still running after 240 s"
+# 4. the time limit: SIGTERM 60 s before it (slurmctld checks about once a minute, so it
+# lands 60-120 s into the job: after mpirun has started its ranks, which a loaded machine
+# can take over 10 s to do; a signal during that start-up aborts mpirun instead)
+d=$(submit limited --time=2 --signal=B:TERM@60 -- --train-iters 1000000 --save "$work/limited/ckpt")
+wait_done "$d" 300 || fail "time-limited run: still running after 300 s"
 k=$(tr -dc 0-9 < "$work/limited/ckpt/latest" 2> /dev/null)
 if [[ "$(job_field "$d" JobState)" == COMPLETED && -n "$k" ]] && grep -q "stopped on request (exit 0)" "$work/limited.out"
-then ok "--time=1 --signal=B:TERM@50: job $d saved step $k before its time limit and exited 0"
+then ok "--time=2 --signal=B:TERM@60: job $d saved step $k before its time limit and exited 0"
 else fail "job $d: state $(job_field "$d" JobState), exit $(job_field "$d" ExitCode), latest '$k'"; tail -5 "$work/limited.out"; fi
 
 (( fails == 0 )) || { echo "$fails SLURM checks failed (logs: $work kept)"; trap - EXIT; scontrol shutdown > /dev/null 2>&1; exit 1; }

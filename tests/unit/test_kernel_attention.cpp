@@ -1,17 +1,15 @@
 // Attention core (kernels/attention.h): forward against an fp64 reference with the GLM mask
 // ([gMASK]-like prefix with padding, fully causal P=0, fully bidirectional P=T, an empty
-// sample), exact zeros where masked, dropout on the probabilities equal to dropout_apply's
-// mask, the backward against finite differences with and without dropout, and 16-bit
-// storage read natively.
+// sample), exact zeros where masked, and dropout on the probabilities equal to
+// dropout_apply's mask. The backward against finite differences with and without dropout,
+// the softmax backward, and every row in 16-bit storage and on every backend are op harness
+// rows (test_ops_attention.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
-#include <tuple>
 
 #include "kernels/attention.h"
-#include "kernels/gemm.h"
-#include "kernels/convert.h"
 #include "test_kernel_util.h"
 
 namespace glm::kernels {
@@ -128,109 +126,6 @@ TEST(Attention, DroppedProbabilitiesEqualDropoutApplyOnProbs) {
   EXPECT_TRUE(test::all_close(ctx, want, kRtol, kAtol));
 }
 
-void check_backward(float p) {
-  const AttentionArgs args = make_args(p);
-  const AttentionMask mask = make_mask();
-  Tensor qkv = test::random_tensor({B, T, A, 3, D}, 5, -1.5f, 1.5f),
-         w = test::random_tensor({B, T, A * D}, 6);
-  Tensor ctx = Tensor::empty({B, T, A * D}, DType::f32),
-         probs = Tensor::empty({B, A, T, T}, DType::f32);
-  auto loss = [&] {
-    attention_forward(ctx, probs, qkv, mask, args);
-    return test::project(ctx, w);
-  };
-  loss();
-  Tensor dqkv = test::random_tensor({B, T, A, 3, D}, 7);  // overwritten
-  Tensor scratch = test::random_tensor({B, A, T, T}, 8);
-  attention_backward(dqkv, scratch, w, probs, qkv, mask, args);
-  const Tensor grad = dqkv.clone();
-  EXPECT_TRUE(test::all_close(grad, test::finite_differences(qkv, loss, 1e-2f), test::kFdRtol,
-                              test::kFdAtol))
-      << "p=" << p;
-  // Padded keys (sample 0, j >= 10) and the empty sample receive exactly nothing in k and v.
-  for (std::int64_t j = kValid[0]; j < T; ++j)
-    for (std::int64_t h = 0; h < A; ++h)
-      for (int part = 1; part < 3; ++part)
-        for (std::int64_t e = 0; e < D; ++e)
-          ASSERT_EQ(grad.data<float>()[((((0 * T + j) * A + h) * 3) + part) * D + e], 0.f);
-  for (std::int64_t k = 0; k < T * A * 3 * D; ++k)
-    ASSERT_EQ(grad.data<float>()[3 * T * A * 3 * D + k], 0.f);
-}
-
-TEST(Attention, BackwardMatchesFiniteDifferences) { check_backward(0.f); }
-TEST(Attention, BackwardWithDropoutMatchesFiniteDifferences) { check_backward(0.25f); }
-
-TEST(Attention, SoftmaxBackwardMatchesFormula) {
-  Tensor scores = test::random_tensor({B, A, T, T}, 9);
-  attention_softmax_forward(scores, make_mask(), 2.f);
-  Tensor dp = test::random_tensor({B, A, T, T}, 10);
-  std::vector<double> want(dp.numel());
-  for (std::int64_t r = 0; r < B * A * T; ++r) {
-    const float *p = scores.data<float>() + r * T, *g = dp.data<float>() + r * T;
-    double dot = 0;
-    for (std::int64_t j = 0; j < T; ++j) dot += static_cast<double>(g[j]) * p[j];
-    for (std::int64_t j = 0; j < T; ++j) want[r * T + j] = 2.0 * p[j] * (g[j] - dot);
-  }
-  attention_softmax_backward(dp, scores, 2.f);
-  EXPECT_TRUE(test::all_close(dp, want, kRtol, kAtol));
-}
-
-// 16-bit storage without a native 16-bit GEMM (fp16 on a CPU without AVX512-FP16, 16-bit
-// tensors mixed with fp32 ones, or the fp32 path forced) is read and written a sample at a
-// time: ctx, probs and dqkv equal, bit for bit, the fp32 op on the widened inputs rounded
-// once (what Wide computes), with and without dropout. With the native 16-bit GEMM
-// (kernels/gemm.h) the products read the 16-bit q, k, v and write ctx and dqkv in 16 bits,
-// and P and dS are rounded to 16 bits before their products: within a few roundings of the
-// fp32 op (max error over max |value|: 0.45 to 1.0 roundings of bf16 observed; 4 allowed).
-TEST(Attention, SixteenBitStorageIsTheFp32OpRoundedOnce) {
-  const AttentionMask mask = make_mask();
-  for (bool force_fp32 : {true, false})
-    for (DType t : {DType::bf16, DType::f16})
-      for (float p : {0.f, 0.25f})
-        for (bool mixed : {false, true}) {
-          set_gemm16_force_fp32(force_fp32);
-          const bool native = !mixed && gemm16_path(t) == Gemm16Path::native;
-          const AttentionArgs args = make_args(p);
-          const DType t2 = mixed ? DType::f32 : t;  // probs, dctx and scratch
-          Tensor qkv = test::rounded(test::random_tensor({B, T, A, 3, D}, 21), t);
-          Tensor dctx = test::rounded(test::random_tensor({B, T, A * D}, 22), t2);
-          Tensor qkv32 = test::rounded(qkv, DType::f32), dctx32 = test::rounded(dctx, DType::f32);
-          Tensor ctx = Tensor::empty({B, T, A * D}, t), probs = Tensor::empty({B, A, T, T}, t2);
-          Tensor ctx32 = Tensor::empty(ctx.shape(), DType::f32),
-                 probs32 = Tensor::empty(probs.shape(), DType::f32);
-          attention_forward(ctx, probs, qkv, mask, args);
-          attention_forward(ctx32, probs32, qkv32, mask, args);
-          const std::string what = fmt::format("{} p {} mixed {} native {}", dtype_name(t), p,
-                                               mixed, native);
-          // The backward reads the stored (rounded) probabilities.
-          Tensor probs_in32 = test::rounded(probs, DType::f32);
-          Tensor dqkv = Tensor::empty(qkv.shape(), t),
-                 dqkv32 = Tensor::empty(qkv.shape(), DType::f32);
-          Tensor scratch = Tensor::empty(probs.shape(), t2),
-                 scratch32 = Tensor::empty(probs.shape(), DType::f32);
-          attention_backward(dqkv, scratch, dctx, probs, qkv, mask, args);
-          attention_backward(dqkv32, scratch32, dctx32, probs_in32, qkv32, mask, args);
-          if (!native) {
-            EXPECT_TRUE(test::same_bytes(ctx, test::rounded(ctx32, t))) << what;
-            EXPECT_TRUE(test::same_bytes(probs, test::rounded(probs32, t2))) << what;
-            EXPECT_TRUE(test::same_bytes(dqkv, test::rounded(dqkv32, t))) << what;
-            continue;
-          }
-          const double u = t == DType::bf16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
-          for (const auto& [got, want, name] :
-               {std::tuple{&ctx, &ctx32, "ctx"}, std::tuple{&probs, &probs32, "probs"},
-                std::tuple{&dqkv, &dqkv32, "dqkv"}}) {
-            const Tensor g = test::rounded(*got, DType::f32);
-            double err = 0, scale = 0;
-            for (std::int64_t i = 0; i < g.numel(); ++i) {
-              err = std::max(err, std::abs(double(g.data<float>()[i]) - want->data<float>()[i]));
-              scale = std::max(scale, std::abs(double(want->data<float>()[i])));
-            }
-            EXPECT_LE(err, 4 * u * scale) << what << " " << name;
-          }
-        }
-  set_gemm16_force_fp32(false);
-}
 
 }  // namespace
 }  // namespace glm::kernels

@@ -1,7 +1,8 @@
-// Dropout (kernels/dropout.h): the kernel equals the dropout_keep reference element-wise,
-// keeps 1-p of the elements, is deterministic, and gives every layout the same mask (a
-// slice with sample/group offsets drops what the whole tensor drops there), and 16-bit rows
-// are the fp32 op rounded once.
+// Dropout (kernels/dropout.h): the keep reference follows the Philox coordinate scheme, the
+// kernel keeps 1-p of the elements, is deterministic, and gives every layout the same mask
+// (a slice with sample/group offsets drops what the whole tensor drops there). The kernel
+// against the keep reference element-wise, in every storage and on every backend, is an op
+// harness row (test_ops_elementwise.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +10,6 @@
 
 #include "core/error.h"
 #include "core/philox.h"
-#include "kernels/convert.h"
 #include "kernels/dropout.h"
 #include "test_kernel_util.h"
 
@@ -25,25 +25,6 @@ DropoutSite make_site() {
   s.groups_total = 6;
   s.group_offset = 2;
   return s;
-}
-
-TEST(Dropout, KernelEqualsKeepReferenceElementwise) {
-  const std::int64_t B = 3, G = 2, I = 5, C = 37;  // C not a multiple of 4
-  const float p = 0.3f;
-  const DropoutSite site = make_site();
-  Tensor x = test::random_tensor({B, G * I, C}, 1, 0.5f, 1.5f);  // nonzero everywhere
-  Tensor y = x.clone();
-  dropout_apply(y, p, site, G);
-  for (std::int64_t b = 0; b < B; ++b)
-    for (std::int64_t g = 0; g < G; ++g)
-      for (std::int64_t i = 0; i < I; ++i)
-        for (std::int64_t c = 0; c < C; ++c) {
-          const std::int64_t row =
-              ((site.sample_offset + b) * site.groups_total + site.group_offset + g) * I + i;
-          const std::int64_t at = ((b * G + g) * I + i) * C + c;
-          const float want = dropout_keep(site, p, row, c) ? x.data<float>()[at] / (1.f - p) : 0.f;
-          ASSERT_FLOAT_EQ(y.data<float>()[at], want) << b << " " << g << " " << i << " " << c;
-        }
 }
 
 TEST(Dropout, KeepReferenceFollowsThePhiloxCoordinateScheme) {
@@ -117,21 +98,6 @@ TEST(Dropout, ZeroProbabilityIsNoOpAndInvalidProbabilityIsRejected) {
   EXPECT_EQ(0, std::memcmp(x.raw(), y.raw(), x.nbytes()));
   EXPECT_THROW(dropout_apply(y, 1.f, make_site(), 1), InputError);
   EXPECT_THROW(dropout_apply(y, -0.1f, make_site(), 1), InputError);
-}
-
-// 16-bit rows are read and written natively (kernels/cpu/row16.h): bit for bit the fp32 op
-// on the widened values, rounded once.
-TEST(Dropout, SixteenBitStorageIsTheFp32OpRoundedOnce) {
-  for (DType t : {DType::bf16, DType::f16}) {
-    Tensor x32 = test::random_tensor({3, 4, 1000}, 8), x = Tensor::empty(x32.shape(), t);
-    convert(x, x32);
-    convert(x32, x);
-    dropout_apply(x, 0.3f, make_site(), 2);
-    dropout_apply(x32, 0.3f, make_site(), 2);
-    Tensor want = Tensor::empty(x.shape(), t);
-    convert(want, x32);
-    EXPECT_EQ(std::memcmp(x.raw(), want.raw(), x.nbytes()), 0) << dtype_name(t);
-  }
 }
 
 }  // namespace
