@@ -47,7 +47,7 @@ struct TrainConfig {
   std::string recompute = "none";  // none | full
   // cpu | cuda (one GPU per rank: local rank modulo the visible GPUs; NCCL groups)
   std::string device = "cpu";
-  std::int64_t seed = 1234;
+  std::int64_t seed = static_cast<std::int64_t>(model::kDefaultSeed);
   std::int64_t train_iters = 100;  // optimizer steps
   int log_interval = 10;
   int eval_interval = 50;          // 0 = only before and after training

@@ -9,13 +9,15 @@
 #include <cstdint>
 #include <span>
 
+#include "spec/model_config.h"
+
 namespace glm::infer {
 
 struct SamplingOptions {
   float temperature = 0.f;  // 0 = greedy
   int top_k = 0;            // 0 = no limit
   float top_p = 1.f;        // 1 = no limit
-  std::uint64_t seed = 1234;
+  std::uint64_t seed = model::kDefaultSeed;
 };
 
 // InputError naming the option when a value is out of range.

@@ -53,7 +53,7 @@ enum class Recompute { none, full };
 struct ModelOptions {
   Precision precision = Precision::fp32;
   Recompute recompute = Recompute::none;
-  std::uint64_t seed = 1234;  // init and dropout keys
+  std::uint64_t seed = kDefaultSeed;  // init and dropout keys
   ModelShard shard = {};
   parallel::Communicator* tp = nullptr;  // the TP group when shard.tp_size > 1
   // Where parameters, gradients and activations live. Batches arrive on the host and are

@@ -9,6 +9,10 @@
 
 namespace glm::model {
 
+// The seed a run (init, data order, masking, dropout) and sampling use when none is given:
+// train.seed's default, the model's and glm-generate's --seed.
+inline constexpr std::uint64_t kDefaultSeed = 1234;
+
 // Where each layer puts its LayerNorms (docs/design.md section 2), x the layer's input:
 //   deepnorm  a = LN(x); h = alpha a + Attn(a); m = LN(h); out = alpha m + MLP(m)
 //             alpha = (2N)^(1/2), and the value, attention-output and MLP matrices start
