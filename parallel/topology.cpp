@@ -50,4 +50,17 @@ std::string Topology::describe() const {
   return fmt::format("dp{} x tp{} x pp{} = {} ranks", dp_, tp_, pp_, world());
 }
 
+int rank_gpu(int local_rank, int local_size, int cuda_devices) {
+  GLM_CHECK(local_rank >= 0 && local_rank < local_size, "node-local rank {} of {}", local_rank,
+            local_size);
+  if (cuda_devices <= 0) throw InputError("--device cuda: no CUDA device present");
+  if (local_size > cuda_devices)
+    throw InputError(fmt::format(
+        "--device cuda: {} ranks on this node share {} GPU{}; each rank needs its own GPU "
+        "(start at most {} rank{} per node, e.g. mpirun -n {}, or make more GPUs visible)",
+        local_size, cuda_devices, cuda_devices == 1 ? "" : "s", cuda_devices,
+        cuda_devices == 1 ? "" : "s", cuda_devices));
+  return local_rank;
+}
+
 }  // namespace glm::parallel

@@ -53,4 +53,10 @@ class Topology {
   int dp_, tp_, pp_;
 };
 
+// The GPU of the rank with node-local index `local_rank` among `local_size` ranks on its
+// node (glm-train, and glm-generate / glm-eval over ranks): one GPU per rank, GPU i for
+// local rank i. InputError when the node has more ranks than GPUs (NCCL refuses two ranks of
+// one communicator on one GPU: "Duplicate GPU detected"), naming the counts and the fix.
+int rank_gpu(int local_rank, int local_size, int cuda_devices);
+
 }  // namespace glm::parallel

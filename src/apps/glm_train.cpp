@@ -168,7 +168,7 @@ int run(int argc, char** argv, const MpiSession& mpi) {
   if (rc.train.device == "cuda" && glm::cuda_device_count() > 0) {
     // One GPU per rank: GPU i for the node's local rank i (ranks sharing memory = one node).
     const glm::apps::NodeRanks node(MPI_COMM_WORLD);
-    const int gpu = glm::train::rank_gpu(node.rank, node.size, glm::cuda_device_count());
+    const int gpu = glm::parallel::rank_gpu(node.rank, node.size, glm::cuda_device_count());
     glm::set_current_cuda_device(gpu);
 #ifdef GLM_WITH_NCCL
     if (mpi.size > 1)

@@ -16,7 +16,6 @@
 #include "plan/inference_plan.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/topology.h"
-#include "train/device_policy.h"
 #ifdef GLM_WITH_NCCL
 #include "parallel/nccl_communicator.h"
 #endif
@@ -50,14 +49,14 @@ struct NodeRanks {
 
 // All ranks as one tensor-parallel group, collectives bounded by timeout_s as in training;
 // empty groups for a single process. On CUDA each rank takes its node's GPU of its local
-// index (train::rank_gpu) and the groups are NCCL's; `device` becomes that GPU.
+// index (parallel::rank_gpu) and the groups are NCCL's; `device` becomes that GPU.
 inline parallel::ProcessGroups serving_groups(const MpiSession& mpi, double timeout_s,
                                               Device& device) {
   if (mpi.size == 1) return {};
   const parallel::Topology topology(1, mpi.size, 1, mpi.size);
   if (device.is_cuda()) {
     const NodeRanks node(MPI_COMM_WORLD);
-    const int gpu = train::rank_gpu(node.rank, node.size, cuda_device_count());
+    const int gpu = parallel::rank_gpu(node.rank, node.size, cuda_device_count());
     set_current_cuda_device(gpu);
     device = Device::cuda(gpu);
 #ifdef GLM_WITH_NCCL

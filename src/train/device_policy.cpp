@@ -24,17 +24,4 @@ Device training_device(const config::RunConfig& rc, const parallel::Communicator
   return Device::cuda(current_device);
 }
 
-int rank_gpu(int local_rank, int local_size, int cuda_devices) {
-  GLM_CHECK(local_rank >= 0 && local_rank < local_size, "node-local rank {} of {}", local_rank,
-            local_size);
-  if (cuda_devices <= 0) throw InputError("train.device cuda: no CUDA device present");
-  if (local_size > cuda_devices)
-    throw InputError(fmt::format(
-        "train.device cuda: {} ranks on this node share {} GPU{}; each rank needs its own GPU "
-        "(start at most {} rank{} per node, e.g. mpirun -n {}, or make more GPUs visible)",
-        local_size, cuda_devices, cuda_devices == 1 ? "" : "s", cuda_devices,
-        cuda_devices == 1 ? "" : "s", cuda_devices));
-  return local_rank;
-}
-
 }  // namespace glm::train

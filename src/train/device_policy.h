@@ -2,7 +2,7 @@
 // build has CUDA, the GPUs the runtime sees, the ranks on this node) so that every refusal
 // is testable on any machine, GPU or not.
 //
-//   const int gpu = rank_gpu(local.rank, local.size, cuda_device_count());  // glm-train
+//   const int gpu = parallel::rank_gpu(local.rank, local.size, cuda_device_count());
 //   set_current_cuda_device(gpu);
 //   Device dev = training_device(rc, world, built_with_cuda(), cuda_device_count(), gpu);
 #pragma once
@@ -18,11 +18,5 @@ namespace glm::train {
 // GPU, or several ranks whose world group cannot take device memory (no NCCL).
 Device training_device(const config::RunConfig& rc, const parallel::Communicator* world,
                        bool built_with_cuda, int cuda_devices, int current_device);
-
-// The GPU of the rank with node-local index `local_rank` among `local_size` ranks on its
-// node: one GPU per rank, GPU i for local rank i. InputError when the node has more ranks
-// than GPUs (NCCL refuses two ranks of one communicator on one GPU: "Duplicate GPU
-// detected"), naming the counts and the fix.
-int rank_gpu(int local_rank, int local_size, int cuda_devices);
 
 }  // namespace glm::train

@@ -37,7 +37,8 @@ def cmake_links(root):
     text = open(os.path.join(root, "CMakeLists.txt"), encoding="utf-8").read()
     links = {}
     for target, body in re.findall(r"target_link_libraries\((\S+)\s([^)]*)\)", text):
-        links.setdefault("glm-*" if target == "${app}" else target, set()).update(
+        program = target == "${app}" or target.startswith("glm-")  # the programs: one module
+        links.setdefault("glm-*" if program else target, set()).update(
             re.findall(r"\bglm_\w+", body))
     return links
 

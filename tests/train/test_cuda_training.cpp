@@ -14,6 +14,7 @@
 #include "core/allocator.h"
 #include "core/error.h"
 #include "tests/gpu_skip.h"
+#include "parallel/topology.h"
 #include "train/device_peak.h"
 #include "train/device_policy.h"
 #include "train/trainer.h"
@@ -123,6 +124,7 @@ TEST(CudaTraining, DeviceDecisionRefusesClearly) {
 // ranks on a one-GPU machine, which NCCL would reject as "Duplicate GPU detected") is
 // refused before any GPU work, naming the counts.
 TEST(CudaTraining, EachRankGetsItsOwnGpuOrAClearRefusal) {
+  using parallel::rank_gpu;
   EXPECT_EQ(rank_gpu(0, 1, 1), 0);
   EXPECT_EQ(rank_gpu(3, 4, 8), 3);
   EXPECT_EQ(rank_gpu(7, 8, 8), 7);
