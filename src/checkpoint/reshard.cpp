@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "config/run_config.h"
+#include "core/allocator.h"
 #include "core/error.h"
 #include "core/progress.h"
 
@@ -53,6 +54,7 @@ ReshardResult reshard_checkpoint(const std::string& in_dir, std::optional<std::i
                                                optim::ElementRange{at + p.flat_begin, at + p.flat_end}};
                             Tensor* targets[] = {&t.master, &t.exp_avg, &t.exp_avg_sq};
                             *targets[k] = Tensor::empty({p.flat_end - p.flat_begin}, DType::f32);
+                            trim_host_heap();  // the previous piece's pages, returned
                             reader.read(t);
                             return *targets[k];
                           }};

@@ -7,6 +7,9 @@
 #include <string>
 
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "core/cuda_caching_allocator.h"
 #include "core/error.h"
@@ -250,6 +253,12 @@ std::string cuda_device_name(int index) {
 #else
   (void)index;
   return "";
+#endif
+}
+
+void trim_host_heap() {
+#ifdef __GLIBC__
+  malloc_trim(0);
 #endif
 }
 

@@ -62,6 +62,13 @@ void reset_peak_memory(DeviceKind kind);
 // that grow with a user's request (a KV cache) are checked against it before allocating.
 std::size_t available_memory_bytes(Device dev);
 
+// Hands the host heap's free pages back to the system (glibc's malloc_trim; nothing
+// elsewhere). Tools that stream many tensors of different sizes through memory (glm-export,
+// glm-ckpt reshard) call it between tensors: glibc raises its mmap threshold after a large
+// free, so later tensors come from the heap and their freed pages otherwise stay resident
+// (a reshard of small.json's checkpoint: 389 MB peak RSS without it, 169 MB with it).
+void trim_host_heap();
+
 // True when this build links the CUDA runtime (GLM_CUDA=ON); says nothing about a GPU.
 bool built_with_cuda();
 // Number of CUDA devices visible now (0 without CUDA or without a GPU).

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "checkpoint/checkpoint.h"
+#include "core/allocator.h"
 #include "config/run_config.h"
 #include "core/error.h"
 #include "core/h5_tensors.h"
@@ -179,6 +180,7 @@ WriteResult write_model_file(const ParamSource& param, const config::RunConfig& 
       add_f16("embedding.weight");
       add_f16("final_layernorm.weight");
       add_f16("final_layernorm.bias");
+      trim_host_heap();  // what one tensor at a time leaves free goes back to the system
       Progress progress("glm-export: layers quantized", c.num_layers);
       for (int l = 0; l < c.num_layers; ++l) {
         const std::string pre = model::layer_prefix(l);
@@ -231,6 +233,7 @@ WriteResult write_model_file(const ParamSource& param, const config::RunConfig& 
             out.linear_bytes += e.add_linear(tp_group(r) + pre + kW2, cols(w, f0, f1), bits, G);
           }
         }
+        trim_host_heap();
         progress.advance();
       }
       progress.finish();
