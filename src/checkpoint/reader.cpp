@@ -124,6 +124,16 @@ void CheckpointReader::read(const optim::OptimizerTensors& out) {
   }
 }
 
+Tensor CheckpointReader::read_one(const model::ParamLayout& layout, optim::ElementRange range,
+                                  int dataset) {
+  GLM_CHECK(dataset >= 0 && dataset < 3, "CheckpointReader::read_one: dataset {}", dataset);
+  optim::OptimizerTensors t{&layout, {}, {}, {}, range};
+  Tensor* targets[] = {&t.master, &t.exp_avg, &t.exp_avg_sq};
+  *targets[dataset] = Tensor::empty({range.size()}, DType::f32);
+  read(t);
+  return *targets[dataset];
+}
+
 void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
                             const optim::OptimizerTensors& out, bool files_verified) {
   CheckpointReader(dir, meta, files_verified).read(out);

@@ -34,6 +34,9 @@ class CheckpointReader {
   // tensors (host, contiguous f32 [range size]); InputError naming meta.json when a needed
   // tensor is missing, has another global shape, or is not covered completely.
   void read(const optim::OptimizerTensors& out);
+  // One dataset (0 master, 1 exp_avg, 2 exp_avg_sq) of one flat range of `layout`, as a new
+  // host f32 [range size]: what the offline tools stream, one tensor or piece at a time.
+  Tensor read_one(const model::ParamLayout& layout, optim::ElementRange range, int dataset);
 
  private:
   struct Found {

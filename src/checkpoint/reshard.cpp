@@ -50,13 +50,8 @@ ReshardResult reshard_checkpoint(const std::string& in_dir, std::optional<std::i
     const optim::ElementRange range = w.range ? *w.range : optim::full_range(*layout);
     return RankFileSource{w.rank, layout, range, [&reader, layout](const TensorPiece& p, int k) {
                             const std::int64_t at = layout->spec(p.name).offset;
-                            OptimizerTensors t{layout, {}, {}, {},
-                                               optim::ElementRange{at + p.flat_begin, at + p.flat_end}};
-                            Tensor* targets[] = {&t.master, &t.exp_avg, &t.exp_avg_sq};
-                            *targets[k] = Tensor::empty({p.flat_end - p.flat_begin}, DType::f32);
                             trim_host_heap();  // the previous piece's pages, returned
-                            reader.read(t);
-                            return *targets[k];
+                            return reader.read_one(*layout, {at + p.flat_begin, at + p.flat_end}, k);
                           }};
   };
   r.from = meta.layout;

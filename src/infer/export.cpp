@@ -290,12 +290,7 @@ ExportResult export_model(const ExportOptions& o) {
   res.parameters = layout.total();
   checkpoint::CheckpointReader reader(res.checkpoint, meta, /*files_verified=*/true);
   auto master = [&](const model::ParamSpec& spec) {
-    checkpoint::OptimizerTensors t;
-    t.layout = &layout;
-    t.master = Tensor::empty({spec.numel()}, DType::f32);
-    t.range = optim::ElementRange{spec.offset, spec.offset + spec.numel()};
-    reader.read(t);
-    return t.master.view(spec.shape);
+    return reader.read_one(layout, {spec.offset, spec.offset + spec.numel()}, 0).view(spec.shape);
   };
   const WriteResult w = write_model_file(master, rc, tok, o, ModelSource{res.checkpoint, meta.step});
   res.file_bytes = w.file_bytes;
