@@ -6,7 +6,7 @@
 #include <set>
 
 #include "core/error.h"
-#include "data/atomic_file.h"
+#include "core/atomic_file.h"
 #include "data/utf8.h"
 
 namespace glm::data {

@@ -9,7 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
-#include "data/atomic_file.h"
+#include "core/atomic_file.h"
 #include "data/corpus.h"
 #include "data/progress.h"
 #include "data/token_dataset.h"

@@ -25,7 +25,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
-#include "data/atomic_file.h"
+#include "core/atomic_file.h"
 #include "data/corpus.h"
 #include "data/preprocess.h"
 #include "data/token_dataset.h"

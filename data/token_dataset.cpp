@@ -12,7 +12,7 @@
 
 #include "core/error.h"
 #include "core/h5_raii.h"
-#include "data/atomic_file.h"
+#include "core/atomic_file.h"
 
 namespace glm::data {
 namespace {

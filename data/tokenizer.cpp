@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "core/sha256.h"
-#include "data/atomic_file.h"
+#include "core/atomic_file.h"
 
 namespace glm::data {
 

@@ -25,7 +25,7 @@
 #include "core/h5_tensors.h"
 #include "core/sha256.h"
 #include "core/test_hold.h"
-#include "data/atomic_file.h"
+#include "core/atomic_file.h"
 #include "optim/param_range.h"
 #include "parallel/data_parallel.h"
 
@@ -195,7 +195,7 @@ Pruned prune(const fs::path& root, int keep_last, const CheckpointMeta& saved) {
 }
 
 std::int64_t parse_latest(const std::string& path) {
-  std::string text = data::read_file_bytes(path);
+  std::string text = glm::read_file_bytes(path);
   std::size_t end = text.find_last_not_of(" \n\r\t");
   text = end == std::string::npos ? "" : text.substr(0, end + 1);
   std::int64_t step = -1;
@@ -321,7 +321,7 @@ SaveResult publish(const std::string& save_root, const fs::path& tmp, Checkpoint
   }
   fsync_dir(root.string());
   maybe_crash("before_latest");
-  data::write_file_atomically((root / kLatestFile).string(), fmt::format("{}\n", meta.step));
+  glm::write_file_atomically((root / kLatestFile).string(), fmt::format("{}\n", meta.step));
   maybe_crash("after_latest");
   if (!replaced.empty()) remove_dir(replaced, "replaced");
 
@@ -519,7 +519,7 @@ std::string resolve_checkpoint_dir(const std::string& dir, std::optional<std::in
 
 CheckpointMeta read_checkpoint_meta(const std::string& dir) {
   const std::string path = (fs::path(dir) / kMetaFile).string();
-  std::string text = data::read_file_bytes(path);
+  std::string text = glm::read_file_bytes(path);
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded())
     throw InputError(fmt::format("{}: not valid JSON (corrupt or truncated)", path));

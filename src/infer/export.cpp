@@ -15,7 +15,7 @@
 #include "core/error.h"
 #include "core/h5_tensors.h"
 #include "core/progress.h"
-#include "data/atomic_file.h"
+#include "core/atomic_file.h"
 #include "data/tokenizer.h"
 #include "infer/model_file.h"
 #include "infer/safetensors.h"
@@ -170,7 +170,7 @@ WriteResult write_model_file(const ParamSource& param, const config::RunConfig& 
   };
   std::vector<SafetensorsEntry> written;
   {
-    data::AtomicFile file(o.out);
+    glm::AtomicFile file(o.out);
     {
       H5File h5(file.temp_path(), H5File::Mode::create);
       for (const auto& [k, v] : attrs) h5.set_attr(k, v);

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "data/atomic_file.h"
+#include "core/atomic_file.h"
 
 namespace glm::infer {
 namespace {
@@ -45,7 +45,7 @@ std::int64_t write_safetensors(const std::string& path, const std::vector<Safete
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
-  data::AtomicFile file(path);
+  glm::AtomicFile file(path);
   {
     std::ofstream f(file.temp_path(), std::ios::binary | std::ios::trunc);
     if (!f) throw InputError(fmt::format("{}: cannot create", file.temp_path()));

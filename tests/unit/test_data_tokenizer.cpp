@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "core/sha256.h"
-#include "data/atomic_file.h"
+#include "core/atomic_file.h"
 #include "data/tokenizer.h"
 #include "data/tokenizer_trainer.h"
 #include "data_test_util.h"

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace glm::data {
+namespace glm {
 
 class AtomicFile {
  public:
@@ -35,4 +35,4 @@ void write_file_atomically(const std::string& path, std::string_view bytes);
 // Reads a whole file; InputError naming it when missing or unreadable.
 std::string read_file_bytes(const std::string& path);
 
-}  // namespace glm::data
+}  // namespace glm

@@ -1,4 +1,4 @@
-#include "data/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include <unistd.h>
 
@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "core/fsync.h"
 
-namespace glm::data {
+namespace glm {
 namespace fs = std::filesystem;
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
@@ -56,4 +56,4 @@ std::string read_file_bytes(const std::string& path) {
   return std::move(ss).str();
 }
 
-}  // namespace glm::data
+}  // namespace glm
