@@ -5,27 +5,13 @@
 
 #include "core/error.h"
 #include "core/json_fields.h"
-#include "model/auto_precision.h"
+#include "config/auto_precision.h"
 #include "spec/precision.h"
 
 namespace glm::config {
 
 model::Precision TrainConfig::precision_mode() const {
   return model::parse_precision(precision, "train.precision");
-}
-
-model::Recompute TrainConfig::recompute_mode() const {
-  return recompute == "full" ? model::Recompute::full : model::Recompute::none;
-}
-
-model::ModelOptions RunConfig::model_options() const {
-  model::ModelOptions o;
-  o.precision = train.precision_mode();
-  o.recompute = train.recompute_mode();
-  o.seed = static_cast<std::uint64_t>(train.seed);
-  // (the CUDA device index is the trainer's to choose: one GPU per rank)
-  o.device = train.device == "cuda" ? Device::cuda() : Device::cpu();
-  return o;
 }
 
 namespace {
@@ -277,7 +263,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   t.get("save_mode", rc.train.save_mode, {"sync", "async"});
   // "auto" is settled here, so the run, its log and its checkpoints name what it trains in.
   if (rc.train.precision == "auto")
-    rc.train.precision = std::string(model::precision_name(model::auto_precision(
+    rc.train.precision = std::string(model::precision_name(auto_precision(
         rc.train.device == "cuda" ? Device::cuda() : Device::cpu())));
   if (rc.batch.global_batch_size % rc.train.micro_batch_size != 0)
     t.error("micro_batch_size", fmt::format("{} does not divide batch.global_batch_size {}",

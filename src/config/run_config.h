@@ -24,11 +24,11 @@
 
 #include "data/blend.h"
 #include "data/glm_collator.h"
-#include "model/glm_model.h"
 #include "optim/lr_schedule.h"
 #include "optim/optim_config.h"
 #include "optim/spike_guard.h"
 #include "spec/model_config.h"
+#include "spec/precision.h"
 
 namespace glm::config {
 
@@ -41,7 +41,7 @@ inline constexpr std::int64_t kMaxSeed = std::int64_t{1} << 62;
 struct TrainConfig {
   int micro_batch_size = 8;
   // fp32 | fp16 | bf16 (spec/precision.h); a config or --precision may say auto, which
-  // loading replaces by what model/auto_precision.h picks (bf16 where the CPU multiplies
+  // loading replaces by what config/auto_precision.h picks (bf16 where the CPU multiplies
   // bf16 natively, else fp32)
   std::string precision = "fp32";
   std::string recompute = "none";  // none | full
@@ -76,7 +76,6 @@ struct TrainConfig {
   std::string save_mode = "sync";
 
   model::Precision precision_mode() const;
-  model::Recompute recompute_mode() const;
 };
 
 // [begin, end) half-open range of optimizer steps or of global sample indices.
@@ -134,7 +133,6 @@ struct RunConfig {
   ParallelConfig parallel;
   std::string source;  // the file it came from
 
-  model::ModelOptions model_options() const;
   nlohmann::json to_json() const;
 };
 

@@ -28,6 +28,16 @@
 
 namespace glm::train {
 
+model::ModelOptions model_options(const config::RunConfig& rc) {
+  model::ModelOptions o;
+  o.precision = rc.train.precision_mode();
+  o.recompute = rc.train.recompute == "full" ? model::Recompute::full : model::Recompute::none;
+  o.seed = static_cast<std::uint64_t>(rc.train.seed);
+  // (the CUDA device index is the trainer's to choose: one GPU per rank)
+  o.device = rc.train.device == "cuda" ? Device::cuda() : Device::cpu();
+  return o;
+}
+
 double EvalResult::perplexity() const { return std::exp(std::min(loss, 50.0)); }
 double EvalResult::bits_per_byte() const {
   return data::bits_per_byte(loss * static_cast<double>(tokens), static_cast<double>(bytes));
@@ -51,7 +61,7 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
   data_ = open_training_data(config_, tokenizer_);
 
   // Initialise in fp32, keep that as the master copy, then round the model's weights.
-  model::ModelOptions mo = config_.model_options();
+  model::ModelOptions mo = model_options(config_);
   mo.shard = shard;
   mo.tp = tp();
   // (the CUDA runtime is asked only by a CUDA run; glm-train picked this rank's GPU)

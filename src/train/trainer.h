@@ -40,6 +40,10 @@
 
 namespace glm::train {
 
+// The model options a run config asks for: precision, recompute, seed and the device kind
+// (the trainer then picks the GPU, the shard and the TP group of each rank).
+model::ModelOptions model_options(const config::RunConfig& rc);
+
 struct TrainerOptions {
   std::string log_dir = "logs/run";
   // The process groups of a parallel run (null: one process); the layout's sizes are the

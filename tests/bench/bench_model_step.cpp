@@ -43,6 +43,7 @@
 #include "optim/adamw.h"
 #include "optim/grad_clip.h"
 #include "train/device_peak.h"
+#include "train/trainer.h"
 #include "tests/bench/bench_util.h"
 
 namespace po = boost::program_options;
@@ -134,7 +135,7 @@ int main(int argc, char** argv) try {
   fmt::print("machine: {} threads, ISA {}, peak {:.0f} GFLOP/s ({}); GEMMs {}: {:.0f} GFLOP/s\n",
              threads, cpu_isa(), peak.flops / 1e9, peak.basis, gemm_name, gemm_rate / 1e9);
 
-  model::GLMModel m(rc.model, rc.model_options());
+  model::GLMModel m(rc.model, train::model_options(rc));
   const bool fp16 = rc.train.precision == "fp16";
   // As the trainer: 16-bit parameters are the fp32 master (the initial draw) rounded, and
   // AdamW writes them in its pass.

@@ -143,7 +143,7 @@ TEST(CudaTraining, EachRankGetsItsOwnGpuOrAClearRefusal) {
 TEST(CudaTraining, DeviceIsARunSettingOfTheConfig) {
   config::RunConfig rc = tiny_run({"train.device=\"cuda\""});
   EXPECT_EQ(rc.train.device, "cuda");
-  EXPECT_TRUE(rc.model_options().device.is_cuda());
+  EXPECT_TRUE(train::model_options(rc).device.is_cuda());
   EXPECT_THROW(tiny_run({"train.device=\"tpu\""}), InputError);
 }
 

@@ -36,6 +36,7 @@
 #include "optim/param_range.h"
 #include "tests/bench/bench_util.h"
 #include "train/device_peak.h"
+#include "train/trainer.h"
 
 namespace po = boost::program_options;
 using namespace glm;
@@ -54,7 +55,7 @@ struct Timing {
 // warmup + steps training steps at micro-batch B; throws glm::Error when out of memory.
 Timing time_steps(const config::RunConfig& rc, int B, int warmup, int steps) {
   const Device gpu = Device::cuda(current_cuda_device());
-  model::ModelOptions mo = rc.model_options();
+  model::ModelOptions mo = train::model_options(rc);
   mo.device = gpu;
   model::GLMModel m(rc.model, mo);
   const bool fp16 = rc.train.precision == "fp16";

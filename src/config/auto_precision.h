@@ -6,8 +6,8 @@
 #include "core/dtype.h"
 #include "spec/precision.h"
 
-namespace glm::model {
+namespace glm::config {
 
-Precision auto_precision(Device dev);
+model::Precision auto_precision(Device dev);
 
-}  // namespace glm::model
+}  // namespace glm::config

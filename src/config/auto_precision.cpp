@@ -1,0 +1,13 @@
+#include "config/auto_precision.h"
+
+#include "kernels/gemm.h"
+
+namespace glm::config {
+
+model::Precision auto_precision(Device dev) {
+  if (dev.is_cpu() && kernels::gemm16_path(DType::bf16) == kernels::Gemm16Path::native)
+    return model::Precision::bf16;
+  return model::Precision::fp32;
+}
+
+}  // namespace glm::config
