@@ -11,6 +11,16 @@
 
 namespace glm::optim {
 
+AdamWConfig adamw_config(const config::OptimConfig& o) {
+  AdamWConfig c;
+  c.beta1 = o.beta1;
+  c.beta2 = o.beta2;
+  c.eps = o.eps;
+  c.weight_decay = o.weight_decay;
+  c.decay_embedding = o.decay_embedding;
+  return c;
+}
+
 void check_range_tensor(const char* what, const Tensor& t, std::int64_t n, Device device) {
   GLM_CHECK(t.dtype() == DType::f32 && t.is_contiguous() && t.numel() == n,
             "AdamW: {} must be contiguous f32 with {} elements (the range), got {}", what, n,

@@ -25,6 +25,7 @@
 #include <memory>
 #include <vector>
 
+#include "config/optim_config.h"
 #include "core/tensor.h"
 #include "kernels/adamw.h"
 #include "optim/param_range.h"
@@ -42,6 +43,9 @@ struct AdamWConfig {
 };
 
 // Whether AdamW applies weight decay to a parameter of this kind.
+// The run config's AdamW settings (lr left at 0: the schedule sets it per step).
+AdamWConfig adamw_config(const config::OptimConfig& c);
+
 bool decays(model::ParamKind kind, const AdamWConfig& config);
 
 // The check AdamW applies to its master (at construction) and to every gradient: contiguous

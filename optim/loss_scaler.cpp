@@ -10,6 +10,16 @@
 
 namespace glm::optim {
 
+LossScalerConfig loss_scaler_config(const config::OptimConfig& o, bool fp16) {
+  if (!fp16) return LossScalerConfig::fixed(1.0);
+  LossScalerConfig c;
+  c.initial_scale = o.initial_loss_scale;
+  c.growth_interval = o.loss_scale_window;
+  c.hysteresis = o.hysteresis;
+  c.min_scale = o.min_loss_scale;
+  return c;
+}
+
 namespace {
 
 // Reads j[key] into out, turning a missing key or wrong type into an InputError naming it.

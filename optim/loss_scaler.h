@@ -28,6 +28,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "config/optim_config.h"
+
 namespace glm::optim {
 
 struct LossScalerConfig {
@@ -46,6 +48,10 @@ struct LossScalerConfig {
   static LossScalerConfig fixed(double scale = 1.0);
   void validate() const;  // throws InputError naming the bad field
 };
+
+// The run config's loss scaling: dynamic from its optim.* values for fp16, else a fixed
+// scale of 1.
+LossScalerConfig loss_scaler_config(const config::OptimConfig& c, bool fp16);
 
 // Everything a checkpoint needs to continue bit-exactly.
 struct LossScalerState {

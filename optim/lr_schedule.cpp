@@ -8,11 +8,10 @@
 #include <numbers>
 
 #include "core/error.h"
-#include "core/json_fields.h"
 
 namespace glm::optim {
 
-double learning_rate(const OptimConfig& c, std::int64_t n) {
+double learning_rate(const config::OptimConfig& c, std::int64_t n) {
   GLM_CHECK(n >= 0, "learning_rate: consumed samples {} is negative", n);
   const std::int64_t W = c.lr_warmup_samples, D = c.lr_decay_samples;
   // Linear warm-up: lr_init at n = 0, lr at n = W.
@@ -27,7 +26,7 @@ double learning_rate(const OptimConfig& c, std::int64_t n) {
   return c.lr_min + (c.lr - c.lr_min) * coeff;
 }
 
-std::int64_t global_batch_size(const BatchConfig& c, std::int64_t n) {
+std::int64_t global_batch_size(const config::BatchConfig& c, std::int64_t n) {
   GLM_CHECK(n >= 0, "global_batch_size: consumed samples {} is negative", n);
   if (!c.rampup() || n > c.rampup_samples || c.rampup_increment <= 0) return c.global_batch_size;
   const std::int64_t K = (c.global_batch_size - c.rampup_start) / c.rampup_increment;
@@ -38,35 +37,8 @@ std::int64_t global_batch_size(const BatchConfig& c, std::int64_t n) {
   return std::min(c.global_batch_size, c.rampup_start + stage * c.rampup_increment);
 }
 
-EgsSchedule EgsSchedule::constant(double alpha) {
-  EgsSchedule s;
-  s.alpha = s.alpha_init = alpha;
-  return s;
-}
 
-EgsSchedule EgsSchedule::from_json(const nlohmann::json& j, const std::string& source,
-                                   const std::string& section) {
-  EgsSchedule s;
-  JsonFields f(j, section, source);
-  f.get("alpha", s.alpha, 0.0, 1.0);
-  s.alpha_init = s.alpha;  // constant unless alpha_init is given
-  f.get("alpha_init", s.alpha_init, 0.0, 1.0);
-  f.get("begin_step", s.begin_step, 0, INT64_MAX / 2);
-  f.get("end_step", s.end_step, 0, INT64_MAX / 2);
-  if (s.end_step > 0 && s.end_step < s.begin_step)
-    f.error("end_step", fmt::format("{} is before begin_step {}", s.end_step, s.begin_step));
-  throw_if_problems(f.finish(), source);
-  return s;
-}
-
-nlohmann::json EgsSchedule::to_json() const {
-  return {{"alpha", alpha},
-          {"alpha_init", alpha_init},
-          {"begin_step", begin_step},
-          {"end_step", end_step}};
-}
-
-double egs_alpha(const EgsSchedule& s, std::int64_t step) {
+double egs_alpha(const config::EgsSchedule& s, std::int64_t step) {
   if (s.end_step <= s.begin_step) return step < s.begin_step ? s.alpha_init : s.alpha;
   if (step <= s.begin_step) return s.alpha_init;
   if (step >= s.end_step) return s.alpha;

@@ -30,30 +30,17 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "optim/optim_config.h"
+#include "config/optim_config.h"
 
 namespace glm::optim {
 
 // The learning rate for a step taken after consuming `consumed_samples` samples.
-double learning_rate(const OptimConfig& config, std::int64_t consumed_samples);
+double learning_rate(const config::OptimConfig& c, std::int64_t consumed_samples);
 
 // The global batch size of the step taken after consuming `consumed_samples` samples.
-std::int64_t global_batch_size(const BatchConfig& config, std::int64_t consumed_samples);
-
-struct EgsSchedule {
-  double alpha = 0.1;       // the value after the ramp (and the constant value)
-  double alpha_init = 0.1;  // the value up to begin_step
-  std::int64_t begin_step = 0;
-  std::int64_t end_step = 0;  // <= begin_step: alpha_init before begin_step, alpha from it
-                              // on (defaults 0, 0 and equal alphas: constant)
-
-  static EgsSchedule constant(double alpha);
-  static EgsSchedule from_json(const nlohmann::json& j, const std::string& source,
-                               const std::string& section = "egs_schedule");
-  nlohmann::json to_json() const;
-};
+std::int64_t global_batch_size(const config::BatchConfig& c, std::int64_t consumed_samples);
 
 // alpha_e for optimizer step `step` (0-based).
-double egs_alpha(const EgsSchedule& schedule, std::int64_t step);
+double egs_alpha(const config::EgsSchedule& schedule, std::int64_t step);
 
 }  // namespace glm::optim

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "core/error.h"
-#include "core/json_fields.h"
 
 namespace glm::optim {
 
@@ -39,33 +38,6 @@ void read_key(const nlohmann::json& j, const char* key, T& out) {
 }
 
 }  // namespace
-
-SpikeGuardConfig SpikeGuardConfig::from_json(const nlohmann::json& j, const std::string& source,
-                                             const std::string& section) {
-  SpikeGuardConfig c;
-  JsonFields f(j, section, source);
-  f.get("enabled", c.enabled);
-  f.get("window", c.window, 2, 1 << 20);
-  f.get("min_history", c.min_history, 2, 1 << 20);
-  f.get("z_threshold", c.z_threshold, 0.1, 1e6);
-  f.get("max_consecutive", c.max_consecutive, 1, 1 << 20);
-  if (c.min_history > c.window)
-    f.error("min_history", fmt::format("{} is larger than window {}", c.min_history, c.window));
-  const nlohmann::json recovery = f.object("recovery");
-  throw_if_problems(f.finish(), source);
-  if (!recovery.is_null())
-    c.recovery = SpikeRecoveryConfig::from_json(recovery, source, section + ".recovery");
-  return c;
-}
-
-nlohmann::json SpikeGuardConfig::to_json() const {
-  return {{"enabled", enabled},
-          {"window", window},
-          {"min_history", min_history},
-          {"z_threshold", z_threshold},
-          {"max_consecutive", max_consecutive},
-          {"recovery", recovery.to_json()}};
-}
 
 void to_json(nlohmann::json& j, const SpikeGuardState& s) {
   j = {{"losses", std::vector<double>(s.losses.begin(), s.losses.end())},
@@ -120,7 +92,7 @@ const char* to_string(SpikeReason reason) {
   return "?";
 }
 
-SpikeGuard::SpikeGuard(SpikeGuardConfig config) : config_(config) {
+SpikeGuard::SpikeGuard(config::SpikeGuardConfig config) : config_(config) {
   if (config_.window < 2 || config_.min_history < 2 || config_.min_history > config_.window ||
       config_.max_consecutive < 1 || !(config_.z_threshold > 0))
     throw InputError(fmt::format("spike guard: invalid settings {}", config_.to_json().dump()));

@@ -26,25 +26,13 @@
 #include <string>
 #include <vector>
 
+#include "config/spike_guard_config.h"
 #include "optim/spike_recovery.h"
 
 namespace glm::optim {
 
 inline constexpr double kMinRelStd = 1e-3;  // std floor relative to |mean|
 inline constexpr double kMinStd = 1e-12;    // absolute std floor
-
-struct SpikeGuardConfig {
-  bool enabled = false;
-  int window = 100;
-  int min_history = 20;
-  double z_threshold = 5.0;
-  int max_consecutive = 3;  // K
-  SpikeRecoveryConfig recovery;  // spike_guard.recovery: roll back instead (spike_recovery.h)
-
-  static SpikeGuardConfig from_json(const nlohmann::json& j, const std::string& source,
-                                    const std::string& section = "spike_guard");
-  nlohmann::json to_json() const;
-};
 
 // Checkpointed state: the window (oldest first) and the counters.
 struct SpikeGuardState {
@@ -75,7 +63,7 @@ const char* to_string(SpikeReason reason);
 
 class SpikeGuard {
  public:
-  explicit SpikeGuard(SpikeGuardConfig config = {});
+  explicit SpikeGuard(config::SpikeGuardConfig config = {});
 
   // Judges one step; returns true when it is flagged (skip it). Accepted steps join the window.
   bool check(double loss, double grad_norm);
@@ -93,12 +81,12 @@ class SpikeGuard {
   // The recoveries of the run (kept across a rollback, which loads an older state).
   void set_recoveries(std::vector<RecoveryRecord> records) { state_.recoveries = std::move(records); }
 
-  const SpikeGuardConfig& config() const { return config_; }
+  const config::SpikeGuardConfig& config() const { return config_; }
   const SpikeGuardState& state() const { return state_; }
   void load_state(const SpikeGuardState& state);
 
  private:
-  SpikeGuardConfig config_;
+  config::SpikeGuardConfig config_;
   SpikeGuardState state_;
   SpikeReason last_reason_ = SpikeReason::none;
   double last_z_ = 0;

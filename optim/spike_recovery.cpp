@@ -5,30 +5,8 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
-#include "core/json_fields.h"
 
 namespace glm::optim {
-
-SpikeRecoveryConfig SpikeRecoveryConfig::from_json(const nlohmann::json& j,
-                                                   const std::string& source,
-                                                   const std::string& section) {
-  SpikeRecoveryConfig c;
-  JsonFields f(j, section, source);
-  f.get("enabled", c.enabled);
-  f.get("lr_scale", c.lr_scale, 1e-6, 1.0);
-  f.get("egs_alpha", c.egs_alpha, -1.0, 1.0);
-  f.get("max_recoveries", c.max_recoveries, 1, 1 << 20);
-  f.get("budget_steps", c.budget_steps, 1, 1 << 30);
-  f.get("nonfinite_steps", c.nonfinite_steps, 1, 1 << 20);
-  throw_if_problems(f.finish(), source);
-  return c;
-}
-
-nlohmann::json SpikeRecoveryConfig::to_json() const {
-  return {{"enabled", enabled},           {"lr_scale", lr_scale},
-          {"egs_alpha", egs_alpha},       {"max_recoveries", max_recoveries},
-          {"budget_steps", budget_steps}, {"nonfinite_steps", nonfinite_steps}};
-}
 
 void to_json(nlohmann::json& j, const RecoveryRecord& r) {
   j = {{"step", r.step},
@@ -52,7 +30,7 @@ void from_json(const nlohmann::json& j, RecoveryRecord& r) {
   }
 }
 
-bool recovery_budget_left(const SpikeRecoveryConfig& c, const std::vector<RecoveryRecord>& records,
+bool recovery_budget_left(const config::SpikeRecoveryConfig& c, const std::vector<RecoveryRecord>& records,
                           std::int64_t step) {
   int recent = 0;
   for (const auto& r : records)

@@ -21,20 +21,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/spike_guard_config.h"
+
 namespace glm::optim {
-
-struct SpikeRecoveryConfig {
-  bool enabled = false;
-  double lr_scale = 1.0;    // multiplies optim.lr and optim.lr_min at each recovery
-  double egs_alpha = -1.0;  // >= 0: the EGS alpha from the recovery on (constant)
-  int max_recoveries = 3;
-  int budget_steps = 1000;
-  int nonfinite_steps = 3;
-
-  static SpikeRecoveryConfig from_json(const nlohmann::json& j, const std::string& source,
-                                       const std::string& section = "spike_guard.recovery");
-  nlohmann::json to_json() const;
-};
 
 // One recovery, kept in the spike guard's checkpointed state and in metrics.jsonl.
 struct RecoveryRecord {
@@ -50,12 +39,12 @@ void to_json(nlohmann::json& j, const RecoveryRecord& r);
 void from_json(const nlohmann::json& j, RecoveryRecord& r);
 
 // True when `records` leave room for another recovery at `step`.
-bool recovery_budget_left(const SpikeRecoveryConfig& c, const std::vector<RecoveryRecord>& records,
+bool recovery_budget_left(const config::SpikeRecoveryConfig& c, const std::vector<RecoveryRecord>& records,
                           std::int64_t step);
 
 class DivergenceWatch {
  public:
-  explicit DivergenceWatch(SpikeRecoveryConfig config = {}) : config_(config) {}
+  explicit DivergenceWatch(config::SpikeRecoveryConfig config = {}) : config_(config) {}
 
   struct Step {
     std::int64_t step = 0;              // 1-based number of the step just taken
@@ -72,7 +61,7 @@ class DivergenceWatch {
   void reset() { spike_step_ = spike_samples_ = -1, nonfinite_ = 0; }
 
  private:
-  SpikeRecoveryConfig config_;
+  config::SpikeRecoveryConfig config_;
   std::int64_t spike_step_ = -1, spike_samples_ = -1;  // the current run of skipped steps
   int nonfinite_ = 0;
 };

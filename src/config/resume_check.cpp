@@ -89,7 +89,7 @@ RunConfig reconcile_resume_config(const RunConfig& config, const nlohmann::json&
     notes.push_back(fmt::format("resume override: egs_schedule {} -> constant alpha {:g}",
                                 saved.value("egs_schedule", nlohmann::json()).dump(),
                                 *over.egs_alpha));
-    out.egs_schedule = optim::EgsSchedule::constant(*over.egs_alpha);
+    out.egs_schedule = config::EgsSchedule::constant(*over.egs_alpha);
   }
   return out;
 }

@@ -187,16 +187,16 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
       problems.push_back(e.what());
     }
   };
-  section([&] { rc.optim = optim::OptimConfig::from_json(optim_j, source); });
-  section([&] { rc.batch = optim::BatchConfig::from_json(batch_j, source); });
+  section([&] { rc.optim = config::OptimConfig::from_json(optim_j, source); });
+  section([&] { rc.batch = config::BatchConfig::from_json(batch_j, source); });
   section([&] { rc.objective = data::CollatorConfig::from_json(objective_j, source); });
-  section([&] { rc.spike_guard = optim::SpikeGuardConfig::from_json(spike_j, source); });
+  section([&] { rc.spike_guard = config::SpikeGuardConfig::from_json(spike_j, source); });
   if (model_j.is_null()) problems.push_back(fmt::format("{}: missing section 'model'", source));
 
   section([&] { rc.model = model::ModelConfig::from_json(model_j, source); });
-  rc.egs_schedule = optim::EgsSchedule::constant(rc.model.embedding_grad_shrink);
+  rc.egs_schedule = config::EgsSchedule::constant(rc.model.embedding_grad_shrink);
   if (!egs_j.is_null())
-    section([&] { rc.egs_schedule = optim::EgsSchedule::from_json(egs_j, source); });
+    section([&] { rc.egs_schedule = config::EgsSchedule::from_json(egs_j, source); });
 
   section([&] { rc.resume = ResumeConfig::from_json(resume_j, source); });
 

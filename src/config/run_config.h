@@ -1,7 +1,7 @@
 // A run's configuration file (configs/*.json): the sections
 //   model        ModelConfig (src/spec/model_config.h)
 //   train        TrainConfig below: micro-batch, precision, iterations, intervals, data
-//   optim        OptimConfig (optim/optim_config.h): AdamW, lr schedule, clipping, loss scale
+//   optim        OptimConfig (config/optim_config.h): AdamW, lr schedule, clipping, loss scale
 //   batch        BatchConfig: global batch size and its ramp-up
 //   objective    CollatorConfig (data/glm_collator.h): the GLM blank-infilling ratios
 //   spike_guard  SpikeGuardConfig (optim/spike_guard.h)
@@ -24,9 +24,8 @@
 
 #include "data/blend.h"
 #include "data/glm_collator.h"
-#include "optim/lr_schedule.h"
-#include "optim/optim_config.h"
-#include "optim/spike_guard.h"
+#include "config/optim_config.h"
+#include "config/spike_guard_config.h"
 #include "spec/model_config.h"
 #include "spec/precision.h"
 
@@ -124,11 +123,11 @@ struct ParallelConfig {
 struct RunConfig {
   model::ModelConfig model;
   TrainConfig train;
-  optim::OptimConfig optim;
-  optim::BatchConfig batch;
+  config::OptimConfig optim;
+  config::BatchConfig batch;
   data::CollatorConfig objective;
-  optim::SpikeGuardConfig spike_guard;
-  optim::EgsSchedule egs_schedule;  // defaults to a constant model.embedding_grad_shrink
+  config::SpikeGuardConfig spike_guard;
+  config::EgsSchedule egs_schedule;  // defaults to a constant model.embedding_grad_shrink
   ResumeConfig resume;
   ParallelConfig parallel;
   std::string source;  // the file it came from

@@ -10,7 +10,7 @@
 namespace glm::train {
 
 bool Trainer::recover_from_spike(const std::string& reason) {
-  const optim::SpikeRecoveryConfig& rc = config_.spike_guard.recovery;
+  const config::SpikeRecoveryConfig& rc = config_.spike_guard.recovery;
   const std::string& root = config_.train.save_dir;
   const std::int64_t spike_step = divergence_.spike_step();
   const config::SkipRange skip{divergence_.spike_samples(), state_.consumed_samples};

@@ -48,7 +48,7 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
       options_(options),
       tokenizer_(run_tokenizer(config)),
       text_bytes_per_id_(tokenizer_.text_bytes_per_id()),
-      scaler_(config.optim.loss_scaler(
+      scaler_(optim::loss_scaler_config(config.optim,
           model::precision_policy(config.train.precision_mode()).loss_scaling)),
       spike_guard_(config.spike_guard),
       divergence_(config.spike_guard.recovery) {
@@ -79,7 +79,7 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
   auto layout = model_->params().shared_layout();
   if (model_->params().dtype() == DType::f32) {
     model::deepnorm_init(model_->params(), seed);
-    optimizer_ = std::make_unique<optim::ShardedOptimizer>(layout, config_.optim.adamw(),
+    optimizer_ = std::make_unique<optim::ShardedOptimizer>(layout, optim::adamw_config(config_.optim),
                                                            model_->params().padded(), sharding);
   } else {
     // The fp32 draw becomes the master weights; the model's 16-bit buffer holds it rounded.
@@ -87,7 +87,7 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
     model::deepnorm_init(initial, seed);
     model_->set_params(initial.flat());
     optimizer_ = std::make_unique<optim::ShardedOptimizer>(
-        layout, config_.optim.adamw(), model_->params().padded(), sharding, &initial.flat());
+        layout, optim::adamw_config(config_.optim), model_->params().padded(), sharding, &initial.flat());
   }
   metrics_ = std::make_unique<MetricsLog>(world_rank() == 0 ? options_.log_dir : std::string(),
                                           config_.train.train_iters);

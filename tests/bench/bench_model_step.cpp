@@ -147,7 +147,7 @@ int main(int argc, char** argv) try {
   if (half) m.set_params(initial->flat());
   Tensor master = half ? initial->flat() : m.params().flat();
   Tensor* rounded = half ? &m.params().flat() : nullptr;
-  optim::AdamW opt(layout, rc.optim.adamw(), master);
+  optim::AdamW opt(layout, optim::adamw_config(rc.optim), master);
   const float loss_scale = fp16 ? 4096.f : 1.f;
   model::Batch batch = bench_batch(B, T, rc.model.vocab_size);
   std::vector<double> ms;

@@ -12,6 +12,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "core/error.h"
+#include "optim/lr_schedule.h"
 #include "train/trainer.h"
 #include "train_test_util.h"
 

@@ -53,7 +53,7 @@ void check(const std::string& config_file, model::Precision precision, int B) {
     o.precision = precision;
     model::GLMModel m(c, o);
     model::deepnorm_init(m.params(), 1);
-    optim::ShardedOptimizer opt(m.params().shared_layout(), rc.optim.adamw(), m.params().flat(),
+    optim::ShardedOptimizer opt(m.params().shared_layout(), optim::adamw_config(rc.optim), m.params().flat(),
                                 {});
     const model::Batch batch = testing::glm_batch(B, T, c.vocab_size, true, 7);
     m.zero_grads();

@@ -14,8 +14,8 @@ namespace {
 // The schedule is a handful of double operations on values ~1e-4: a few ulps.
 constexpr double kLrTol = 1e-18;
 
-OptimConfig cosine_config() {
-  OptimConfig c;
+config::OptimConfig cosine_config() {
+  config::OptimConfig c;
   c.lr = 1e-4;
   c.lr_min = 1e-5;
   c.lr_init = 1e-7;
@@ -26,7 +26,7 @@ OptimConfig cosine_config() {
 }
 
 TEST(LrSchedule, CosineValuesAtTheKeyPoints) {
-  const OptimConfig c = cosine_config();
+  const config::OptimConfig c = cosine_config();
   EXPECT_NEAR(learning_rate(c, 0), 1e-7, kLrTol);                        // start of warm-up
   EXPECT_NEAR(learning_rate(c, 500), 1e-7 + (1e-4 - 1e-7) / 2, kLrTol);  // mid warm-up
   EXPECT_NEAR(learning_rate(c, 1000), 1e-4, kLrTol);                     // end of warm-up: peak
@@ -39,7 +39,7 @@ TEST(LrSchedule, CosineValuesAtTheKeyPoints) {
 }
 
 TEST(LrSchedule, DecreasesMonotonicallyAfterWarmup) {
-  const OptimConfig c = cosine_config();
+  const config::OptimConfig c = cosine_config();
   double prev = learning_rate(c, 1000);
   for (std::int64_t n = 1100; n <= 12000; n += 100) {
     const double lr = learning_rate(c, n);
@@ -49,14 +49,14 @@ TEST(LrSchedule, DecreasesMonotonicallyAfterWarmup) {
 }
 
 TEST(LrSchedule, LinearDecayIsHalfwayAtMidDecay) {
-  OptimConfig c = cosine_config();
+  config::OptimConfig c = cosine_config();
   c.lr_decay_style = "linear";
   EXPECT_NEAR(learning_rate(c, 6000), (1e-4 + 1e-5) / 2, kLrTol);
   EXPECT_NEAR(learning_rate(c, 3500), 1e-5 + 9e-5 * 0.75, kLrTol);
 }
 
 TEST(LrSchedule, ConstantStyleAndZeroDecayHoldThePeakAfterWarmup) {
-  OptimConfig c = cosine_config();
+  config::OptimConfig c = cosine_config();
   c.lr_decay_style = "constant";
   EXPECT_EQ(learning_rate(c, 50'000), 1e-4);
   c = cosine_config();
@@ -66,7 +66,7 @@ TEST(LrSchedule, ConstantStyleAndZeroDecayHoldThePeakAfterWarmup) {
 }
 
 TEST(LrSchedule, NoWarmupStartsAtThePeak) {
-  OptimConfig c = cosine_config();
+  config::OptimConfig c = cosine_config();
   c.lr_warmup_samples = 0;
   EXPECT_EQ(learning_rate(c, 0), 1e-4);
   EXPECT_NEAR(learning_rate(c, 5500), (1e-4 + 1e-5) / 2, kLrTol);
@@ -74,7 +74,7 @@ TEST(LrSchedule, NoWarmupStartsAtThePeak) {
 
 TEST(BatchRampup, FollowsMegatronStagesByHand) {
   // 4 -> 16 by 4 over 30 samples: K = 3 increments, one per 10 samples.
-  BatchConfig b{16, 4, 4, 30};
+  config::BatchConfig b{16, 4, 4, 30};
   const std::vector<std::pair<std::int64_t, std::int64_t>> points = {
       {0, 4}, {9, 4}, {10, 8}, {19, 8}, {20, 12}, {29, 12}, {30, 16}, {31, 16}, {1000, 16}};
   for (auto [n, want] : points) EXPECT_EQ(global_batch_size(b, n), want) << "at " << n;
@@ -89,7 +89,7 @@ TEST(BatchRampup, FollowsMegatronStagesByHand) {
 
 TEST(BatchRampup, Glm130bSettings) {
   // 192 -> 4224 by 24 over 5.49M samples: 168 increments of 32678.57 samples.
-  BatchConfig b{4224, 192, 24, 5'490'000};
+  config::BatchConfig b{4224, 192, 24, 5'490'000};
   EXPECT_EQ(global_batch_size(b, 0), 192);
   EXPECT_EQ(global_batch_size(b, 32'678), 192);
   EXPECT_EQ(global_batch_size(b, 32'679), 216);
@@ -100,13 +100,13 @@ TEST(BatchRampup, Glm130bSettings) {
 }
 
 TEST(BatchRampup, OffMeansConstant) {
-  BatchConfig b;
+  config::BatchConfig b;
   b.global_batch_size = 64;
   for (std::int64_t n : {0, 1, 1000, 1'000'000}) EXPECT_EQ(global_batch_size(b, n), 64);
 }
 
 TEST(EgsSchedule, RampsLinearlyBetweenSteps) {
-  EgsSchedule s;
+  config::EgsSchedule s;
   s.alpha_init = 1.0;
   s.alpha = 0.1;
   s.begin_step = 100;
@@ -119,9 +119,9 @@ TEST(EgsSchedule, RampsLinearlyBetweenSteps) {
 }
 
 TEST(EgsSchedule, ConstantByDefault) {
-  const EgsSchedule s = EgsSchedule::constant(0.1);
+  const config::EgsSchedule s = config::EgsSchedule::constant(0.1);
   for (std::int64_t step : {0, 1, 5000}) EXPECT_DOUBLE_EQ(egs_alpha(s, step), 0.1);
-  const EgsSchedule d = EgsSchedule::from_json({{"alpha", 0.3}}, "t.json");
+  const config::EgsSchedule d = config::EgsSchedule::from_json({{"alpha", 0.3}}, "t.json");
   EXPECT_DOUBLE_EQ(egs_alpha(d, 0), 0.3);
   EXPECT_DOUBLE_EQ(egs_alpha(d, 7), 0.3);
 }

@@ -14,8 +14,8 @@
 namespace glm::optim {
 namespace {
 
-SpikeGuardConfig enabled() {
-  SpikeGuardConfig c;
+config::SpikeGuardConfig enabled() {
+  config::SpikeGuardConfig c;
   c.enabled = true;
   return c;
 }
@@ -85,7 +85,7 @@ TEST(SpikeGuard, AFlatWindowDoesNotFlagRoundingNoise) {
 }
 
 TEST(SpikeGuard, AsksForRollbackAfterKFlaggedStepsInARow) {
-  SpikeGuardConfig c = enabled();
+  config::SpikeGuardConfig c = enabled();
   c.max_consecutive = 3;
   SpikeGuard g(c);
   int flagged = 0;
@@ -105,7 +105,7 @@ TEST(SpikeGuard, AsksForRollbackAfterKFlaggedStepsInARow) {
 // guard takes the new level as its window and stops skipping; a spike after it is judged
 // against the new level once min_history steps have been accepted there.
 TEST(SpikeGuard, AcceptsALevelShiftInsteadOfSkippingForever) {
-  SpikeGuardConfig c = enabled();
+  config::SpikeGuardConfig c = enabled();
   c.max_consecutive = 3;
   c.min_history = 5;
   SpikeGuard g(c);
@@ -173,7 +173,7 @@ DivergenceWatch::Step skipped_step(std::int64_t step, double loss) {
 }
 
 TEST(DivergenceWatch, EachSignatureAndTheSpikeStart) {
-  SpikeRecoveryConfig c;
+  config::SpikeRecoveryConfig c;
   c.enabled = true;
   c.nonfinite_steps = 3;
   DivergenceWatch w(c);
@@ -197,13 +197,13 @@ TEST(DivergenceWatch, EachSignatureAndTheSpikeStart) {
   guard.guard_wants_rollback = true;
   EXPECT_TRUE(w.observe(guard));
 
-  DivergenceWatch off{SpikeRecoveryConfig{}};  // disabled: tracks, never asks
+  DivergenceWatch off{config::SpikeRecoveryConfig{}};  // disabled: tracks, never asks
   EXPECT_FALSE(off.observe(floor));
   EXPECT_FALSE(off.observe(guard));
 }
 
 TEST(DivergenceWatch, TheBudgetCountsRecoveriesWithinItsWindow) {
-  SpikeRecoveryConfig c;
+  config::SpikeRecoveryConfig c;
   c.max_recoveries = 2;
   c.budget_steps = 100;
   std::vector<RecoveryRecord> r = {{.step = 50}, {.step = 120}};
@@ -212,7 +212,7 @@ TEST(DivergenceWatch, TheBudgetCountsRecoveriesWithinItsWindow) {
 }
 
 TEST(DivergenceWatch, RecoveryConfigAndRecordsRoundTrip) {
-  SpikeGuardConfig g = SpikeGuardConfig::from_json(
+  config::SpikeGuardConfig g = config::SpikeGuardConfig::from_json(
       nlohmann::json::parse(R"({"enabled": true, "recovery": {"enabled": true, "lr_scale": 0.5,
                                 "egs_alpha": 0.05, "max_recoveries": 2}})"),
       "test.json");
@@ -220,10 +220,10 @@ TEST(DivergenceWatch, RecoveryConfigAndRecordsRoundTrip) {
   EXPECT_DOUBLE_EQ(g.recovery.lr_scale, 0.5);
   EXPECT_DOUBLE_EQ(g.recovery.egs_alpha, 0.05);
   EXPECT_EQ(g.recovery.max_recoveries, 2);
-  EXPECT_EQ(SpikeGuardConfig::from_json(g.to_json(), "again").recovery.to_json(),
+  EXPECT_EQ(config::SpikeGuardConfig::from_json(g.to_json(), "again").recovery.to_json(),
             g.recovery.to_json());
   try {
-    SpikeGuardConfig::from_json(nlohmann::json::parse(R"({"recovery": {"lr_scal": 0.5}})"),
+    config::SpikeGuardConfig::from_json(nlohmann::json::parse(R"({"recovery": {"lr_scal": 0.5}})"),
                                 "test.json");
     ADD_FAILURE() << "an unknown recovery key must be refused";
   } catch (const InputError& e) {

@@ -68,7 +68,7 @@ Timing time_steps(const config::RunConfig& rc, int B, int warmup, int steps) {
   if (half) m.set_params(initial.flat());
   Tensor master = half ? initial.flat() : m.params().flat();
   Tensor* rounded = half ? &m.params().flat() : nullptr;
-  optim::AdamW opt(layout, rc.optim.adamw(), master);
+  optim::AdamW opt(layout, optim::adamw_config(rc.optim), master);
   const float loss_scale = fp16 ? 4096.f : 1.f;
   const model::Batch batch = bench_batch(B, rc.model.seq_length, rc.model.vocab_size);
   Timing t;

@@ -1,5 +1,5 @@
-// The optimizer's and the batch schedule's hyper-parameters: the "optim" and "batch"
-// objects of a run config (docs/design.md sections 3 and 5b, GLM-130B's values as defaults where
+// The optimizer's and the batch schedule's hyper-parameters and the EGS schedule: the
+// "optim", "batch" and "egs_schedule" objects of a run config (docs/design.md sections 3 and 5b, GLM-130B's values as defaults where
 // the design gives them). Each is read strictly (unknown keys and bad values are InputErrors
 // naming "section.key") and validated once, with every problem reported together.
 #pragma once
@@ -8,10 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "optim/adamw.h"
-#include "optim/loss_scaler.h"
 
-namespace glm::optim {
+namespace glm::config {
 
 struct OptimConfig {
   // Learning-rate schedule (optim/lr_schedule.h), all counted in consumed samples.
@@ -34,9 +32,6 @@ struct OptimConfig {
   int hysteresis = 2;                     // overflows before the scale halves
   double min_loss_scale = 1.0;
 
-  AdamWConfig adamw() const;                      // lr left at 0: set per step
-  LossScalerConfig loss_scaler(bool fp16) const;  // fp32: fixed scale 1
-
   static OptimConfig from_json(const nlohmann::json& j, const std::string& source,
                                const std::string& section = "optim");
   nlohmann::json to_json() const;
@@ -56,4 +51,18 @@ struct BatchConfig {
   nlohmann::json to_json() const;
 };
 
-}  // namespace glm::optim
+// The EGS alpha schedule (optim/lr_schedule.h egs_alpha).
+struct EgsSchedule {
+  double alpha = 0.1;       // the value after the ramp (and the constant value)
+  double alpha_init = 0.1;  // the value up to begin_step
+  std::int64_t begin_step = 0;
+  std::int64_t end_step = 0;  // <= begin_step: alpha_init before begin_step, alpha from it
+                              // on (defaults 0, 0 and equal alphas: constant)
+
+  static EgsSchedule constant(double alpha);
+  static EgsSchedule from_json(const nlohmann::json& j, const std::string& source,
+                               const std::string& section = "egs_schedule");
+  nlohmann::json to_json() const;
+};
+
+}  // namespace glm::config

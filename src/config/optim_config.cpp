@@ -1,36 +1,17 @@
-// Reading and validating the "optim" and "batch" config objects (optim/optim_config.h).
-#include "optim/optim_config.h"
+// Reading and validating the "optim", "batch" and "egs_schedule" config objects (config/optim_config.h).
+#include "config/optim_config.h"
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <limits>
 
 #include "core/json_fields.h"
 
-namespace glm::optim {
+namespace glm::config {
 
 namespace {
 constexpr std::int64_t kMaxSamples = std::numeric_limits<std::int64_t>::max() / 4;
-}
-
-AdamWConfig OptimConfig::adamw() const {
-  AdamWConfig c;
-  c.beta1 = beta1;
-  c.beta2 = beta2;
-  c.eps = eps;
-  c.weight_decay = weight_decay;
-  c.decay_embedding = decay_embedding;
-  return c;
-}
-
-LossScalerConfig OptimConfig::loss_scaler(bool fp16) const {
-  if (!fp16) return LossScalerConfig::fixed(1.0);
-  LossScalerConfig c;
-  c.initial_scale = initial_loss_scale;
-  c.growth_interval = loss_scale_window;
-  c.hysteresis = hysteresis;
-  c.min_scale = min_loss_scale;
-  return c;
 }
 
 OptimConfig OptimConfig::from_json(const nlohmann::json& j, const std::string& source,
@@ -117,4 +98,31 @@ nlohmann::json BatchConfig::to_json() const {
           {"rampup_samples", rampup_samples}};
 }
 
-}  // namespace glm::optim
+EgsSchedule EgsSchedule::constant(double alpha) {
+  EgsSchedule s;
+  s.alpha = s.alpha_init = alpha;
+  return s;
+}
+
+EgsSchedule EgsSchedule::from_json(const nlohmann::json& j, const std::string& source,
+                                   const std::string& section) {
+  EgsSchedule s;
+  JsonFields f(j, section, source);
+  f.get("alpha", s.alpha, 0.0, 1.0);
+  s.alpha_init = s.alpha;  // constant unless alpha_init is given
+  f.get("alpha_init", s.alpha_init, 0.0, 1.0);
+  f.get("begin_step", s.begin_step, 0, INT64_MAX / 2);
+  f.get("end_step", s.end_step, 0, INT64_MAX / 2);
+  if (s.end_step > 0 && s.end_step < s.begin_step)
+    f.error("end_step", fmt::format("{} is before begin_step {}", s.end_step, s.begin_step));
+  throw_if_problems(f.finish(), source);
+  return s;
+}
+
+nlohmann::json EgsSchedule::to_json() const {  return {{"alpha", alpha},
+          {"alpha_init", alpha_init},
+          {"begin_step", begin_step},
+          {"end_step", end_step}};
+}
+
+}  // namespace glm::config
