@@ -39,7 +39,7 @@ bool decays(model::ParamKind kind, const AdamWConfig& config) {
 }
 
 AdamW::AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig config,
-             ElementRange range, Tensor master)
+             model::ElementRange range, Tensor master)
     : layout_(std::move(layout)), config_(config), range_(range), master_(std::move(master)) {
   GLM_CHECK(layout_ != nullptr, "AdamW: no parameter layout");
   // The master's device is where the update runs (the CPU loop or the CUDA kernel).
@@ -51,7 +51,7 @@ AdamW::AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig confi
 }
 
 AdamW::AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig config, Tensor master)
-    : AdamW(layout, config, full_range(*layout), std::move(master)) {}
+    : AdamW(layout, config, model::full_range(*layout), std::move(master)) {}
 
 void AdamW::set_step_count(std::int64_t t) {
   GLM_CHECK(t >= 0, "AdamW: step count {} is negative", t);
@@ -71,7 +71,7 @@ void AdamW::build_segments() {
       segments_.push_back({b, e, decay});
   };
   std::int64_t covered = 0;
-  for (const ParamPiece& piece : pieces_in_range(*layout_, range_)) {
+  for (const model::ParamPiece& piece : model::pieces_in_range(*layout_, range_)) {
     const model::ParamSpec& spec = layout_->specs()[piece.spec_index];
     const std::int64_t b = piece.local_begin, e = b + piece.flat.size();
     push(covered, b, false);

@@ -28,8 +28,8 @@
 #include "config/optim_config.h"
 #include "core/tensor.h"
 #include "kernels/adamw.h"
-#include "optim/param_range.h"
 #include "spec/param_layout.h"
+#include "spec/param_range.h"
 
 namespace glm::optim {
 
@@ -59,8 +59,8 @@ class AdamW {
   // place. The Tensor is kept (storage shared): pass the model's own fp32 buffer (fp32,
   // no ZeRO: no copy) or a clone to keep a separate master copy (fp16, ZeRO shards).
   // m and v start at zero, step() at 0.
-  AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig config, ElementRange range,
-        Tensor master);
+  AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig config,
+        model::ElementRange range, Tensor master);
   // The whole layout.
   AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig config, Tensor master);
 
@@ -82,7 +82,7 @@ class AdamW {
   void set_step_count(std::int64_t t);               // on checkpoint load
 
   const AdamWConfig& config() const { return config_; }
-  ElementRange range() const { return range_; }
+  model::ElementRange range() const { return range_; }
   const model::ParamLayout& layout() const { return *layout_; }
 
  private:
@@ -90,7 +90,7 @@ class AdamW {
 
   std::shared_ptr<const model::ParamLayout> layout_;
   AdamWConfig config_;
-  ElementRange range_;
+  model::ElementRange range_;
   Tensor master_, m_, v_;
   std::int64_t step_ = 0;
   std::vector<kernels::AdamWSegment> segments_;  // runs with one weight-decay decision

@@ -20,23 +20,6 @@ LossScalerConfig loss_scaler_config(const config::OptimConfig& o, bool fp16) {
   return c;
 }
 
-namespace {
-
-// Reads j[key] into out, turning a missing key or wrong type into an InputError naming it.
-template <class T>
-void read_key(const nlohmann::json& j, const char* section, const char* key, T& out) {
-  if (!j.is_object()) throw InputError(fmt::format("{}: expected a JSON object", section));
-  auto it = j.find(key);
-  if (it == j.end()) throw InputError(fmt::format("{}.{}: missing", section, key));
-  try {
-    out = it->template get<T>();
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(fmt::format("{}.{}: {}", section, key, e.what()));
-  }
-}
-
-}  // namespace
-
 LossScalerConfig LossScalerConfig::fixed(double scale) {
   LossScalerConfig c;
   c.dynamic = false;
@@ -72,29 +55,6 @@ void LossScalerConfig::validate() const {
     for (std::size_t i = 1; i < problems.size(); ++i) msg += "\n" + problems[i];
     throw InputError(msg);
   }
-}
-
-void to_json(nlohmann::json& j, const LossScalerState& s) {
-  j = {{"scale", s.scale},
-       {"growth_tracker", s.growth_tracker},
-       {"hysteresis_tracker", s.hysteresis_tracker},
-       {"skipped_steps", s.skipped_steps},
-       {"clean_steps", s.clean_steps},
-       {"updates", s.updates},
-       {"recent_backoffs", s.recent_backoffs}};
-}
-
-void from_json(const nlohmann::json& j, LossScalerState& s) {
-  constexpr const char* kSection = "loss_scaler";
-  read_key(j, kSection, "scale", s.scale);
-  read_key(j, kSection, "growth_tracker", s.growth_tracker);
-  read_key(j, kSection, "hysteresis_tracker", s.hysteresis_tracker);
-  read_key(j, kSection, "skipped_steps", s.skipped_steps);
-  read_key(j, kSection, "clean_steps", s.clean_steps);
-  read_key(j, kSection, "updates", s.updates);
-  read_key(j, kSection, "recent_backoffs", s.recent_backoffs);
-  if (!(s.scale > 0) || !std::isfinite(s.scale))
-    throw InputError(fmt::format("{}.scale: {} must be positive and finite", kSection, s.scale));
 }
 
 LossScaler::LossScaler(LossScalerConfig config) : config_(config) {
@@ -149,7 +109,7 @@ bool LossScaler::collapsing() const {
          static_cast<int>(state_.recent_backoffs.size()) >= config_.collapse_backoffs;
 }
 
-void LossScaler::load_state(const LossScalerState& state) {
+void LossScaler::load_state(const checkpoint::LossScalerState& state) {
   if (!(state.scale > 0) || !std::isfinite(state.scale))
     throw InputError(
         fmt::format("loss scaler state: scale {} must be positive and finite", state.scale));

@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "checkpoint/training_state.h"
 #include "config/optim_config.h"
 
 namespace glm::optim {
@@ -53,22 +54,6 @@ struct LossScalerConfig {
 // scale of 1.
 LossScalerConfig loss_scaler_config(const config::OptimConfig& c, bool fp16);
 
-// Everything a checkpoint needs to continue bit-exactly.
-struct LossScalerState {
-  double scale = 65536.0;
-  std::int64_t growth_tracker = 0;            // clean steps since the last growth or overflow
-  int hysteresis_tracker = 2;                 // overflows left before a backoff
-  std::int64_t skipped_steps = 0;             // total skipped (overflow) steps
-  std::int64_t clean_steps = 0;               // consecutive clean steps (not reset by growth)
-  std::int64_t updates = 0;                   // update() calls so far
-  std::vector<std::int64_t> recent_backoffs;  // update() indices of backoffs in the window
-  bool operator==(const LossScalerState&) const = default;
-};
-// nlohmann ADL hooks: json j = state; state = j.get<LossScalerState>(). from_json throws
-// InputError naming a missing or mistyped key.
-void to_json(nlohmann::json& j, const LossScalerState& s);
-void from_json(const nlohmann::json& j, LossScalerState& s);
-
 class LossScaler {
  public:
   explicit LossScaler(LossScalerConfig config = {});
@@ -85,13 +70,13 @@ class LossScaler {
   bool collapsing() const;
 
   const LossScalerConfig& config() const { return config_; }
-  const LossScalerState& state() const { return state_; }
-  void load_state(const LossScalerState& state);  // checkpoint resume
+  const checkpoint::LossScalerState& state() const { return state_; }
+  void load_state(const checkpoint::LossScalerState& state);  // checkpoint resume
   void set_scale(double scale);                   // resume override of the loss scale
 
  private:
   LossScalerConfig config_;
-  LossScalerState state_;
+  checkpoint::LossScalerState state_;
 };
 
 }  // namespace glm::optim

@@ -12,7 +12,7 @@ ShardedOptimizer::ShardedOptimizer(std::shared_ptr<const model::ParamLayout> lay
     : layout_(std::move(layout)),
       params_(std::move(params)),
       options_(options),
-      range_(full_range(*layout_)) {
+      range_(model::full_range(*layout_)) {
   const std::int64_t total = layout_->total();
   if (options_.zero && options_.dp && options_.dp->size() > 1)
     plan_.emplace(total, options_.dp->size());
@@ -73,7 +73,7 @@ void ShardedOptimizer::step(const Tensor& grads, double lr, float inv_scale) {
 
 namespace {
 
-OptimizerTensors on_host(const OptimizerTensors& t) {
+checkpoint::OptimizerTensors on_host(const checkpoint::OptimizerTensors& t) {
   if (t.master.device().is_cpu()) return t;
   return {t.layout, t.master.to(Device::cpu()), t.exp_avg.to(Device::cpu()),
           t.exp_avg_sq.to(Device::cpu()), t.range};
@@ -123,29 +123,30 @@ void ShardedOptimizer::write_params() {
   }
 }
 
-OptimizerTensors ShardedOptimizer::state() {
+checkpoint::OptimizerTensors ShardedOptimizer::state() {
   if (!plan_)
     return {layout_.get(), adamw_->master(), adamw_->exp_avg(), adamw_->exp_avg_sq(),
             std::nullopt};
   const std::int64_t total = layout_->total();
-  OptimizerTensors t{layout_.get(), Tensor::empty({total}, DType::f32),
-                     Tensor::empty({total}, DType::f32), Tensor::empty({total}, DType::f32),
-                     std::nullopt};
+  checkpoint::OptimizerTensors t{layout_.get(), Tensor::empty({total}, DType::f32),
+                                 Tensor::empty({total}, DType::f32),
+                                 Tensor::empty({total}, DType::f32), std::nullopt};
   gather(adamw_->master(), t.master);
   gather(adamw_->exp_avg(), t.exp_avg);
   gather(adamw_->exp_avg_sq(), t.exp_avg_sq);
   return t;
 }
 
-OptimizerTensors ShardedOptimizer::own_state() {
+checkpoint::OptimizerTensors ShardedOptimizer::own_state() {
   return on_host({layout_.get(), adamw_->master(), adamw_->exp_avg(), adamw_->exp_avg_sq(), range_});
 }
 
-void ShardedOptimizer::load_state(const std::function<void(const OptimizerTensors&)>& read) {
-  const OptimizerTensors own{layout_.get(), adamw_->master(), adamw_->exp_avg(),
-                             adamw_->exp_avg_sq(), range_};
+void ShardedOptimizer::load_state(
+    const std::function<void(const checkpoint::OptimizerTensors&)>& read) {
+  const checkpoint::OptimizerTensors own{layout_.get(), adamw_->master(), adamw_->exp_avg(),
+                                         adamw_->exp_avg_sq(), range_};
   if (own.master.device().is_cpu()) return read(own);  // straight into this optimizer's buffers
-  const OptimizerTensors host = on_host(own);
+  const checkpoint::OptimizerTensors host = on_host(own);
   read(host);
   adamw_->master().copy_from(host.master);
   adamw_->exp_avg().copy_from(host.exp_avg);

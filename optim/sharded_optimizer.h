@@ -20,20 +20,21 @@
 //                        &initial_fp32_values);
 //   Tensor g = opt.reduce_grads(model.grads().flat());   // collective when sharded
 //   opt.step(g, lr, clip / loss_scale);
-//   OptimizerTensors mine = opt.own_state();              // for a checkpoint (no collective)
+//   checkpoint::OptimizerTensors mine = opt.own_state();              // for a checkpoint (no
+//   collective)
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <optional>
 
+#include "checkpoint/optimizer_tensors.h"
 #include "core/tensor.h"
 #include "optim/adamw.h"
-#include "optim/optimizer_tensors.h"
-#include "optim/param_range.h"
 #include "parallel/communicator.h"
 #include "parallel/data_parallel.h"
 #include "spec/param_layout.h"
+#include "spec/param_range.h"
 
 namespace glm::optim {
 
@@ -56,7 +57,7 @@ class ShardedOptimizer {
 
   bool sharded() const { return plan_.has_value(); }
   // The elements of the flat buffer this rank updates: all of them, or its ZeRO-1 shard.
-  ElementRange range() const { return range_; }
+  model::ElementRange range() const { return range_; }
 
   // grads -> the gradients of range(): unsharded, `grads` [total] itself; sharded, the
   // model's padded gradient storage [plan.padded] (model::FlatParams::padded, zero beyond
@@ -76,14 +77,14 @@ class ShardedOptimizer {
 
   // Whole tensors over the layout: views of this optimizer's own buffers when unsharded,
   // gathered from every rank's shard when sharded (a collective: all DP ranks call it).
-  OptimizerTensors state();
+  checkpoint::OptimizerTensors state();
   // This rank's range() of the state in host memory (views of its buffers on the CPU), as
   // its checkpoint file holds it. No collective.
-  OptimizerTensors own_state();
+  checkpoint::OptimizerTensors own_state();
   // Restores master weights and moments: `read` fills host tensors over range() (a
   // checkpoint loader reading only what this rank holds). The step count is restored
   // separately (set_step_count).
-  void load_state(const std::function<void(const OptimizerTensors&)>& read);
+  void load_state(const std::function<void(const checkpoint::OptimizerTensors&)>& read);
 
   const AdamW& adamw() const { return *adamw_; }
   std::int64_t step_count() const { return adamw_->step_count(); }
@@ -99,7 +100,7 @@ class ShardedOptimizer {
   ShardingOptions options_;
   bool separate_ = false;
   std::optional<parallel::ShardPlan> plan_;  // set when sharded
-  ElementRange range_;
+  model::ElementRange range_;
   Tensor params_padded_;  // [plan.padded]: params_ with its zero tail, when given so
   Tensor shard_;          // [plan.shard]: this rank's shard, padded (sharded only)
   Tensor gather_buf_;     // [dp * chunk]: the chunked all-gather (16-bit or unpadded targets)

@@ -25,56 +25,7 @@ double z_score(const std::deque<double>& window, double x) {
   return (x - mean) / std_dev;
 }
 
-template <class T>
-void read_key(const nlohmann::json& j, const char* key, T& out) {
-  if (!j.is_object()) throw InputError("spike_guard state: expected a JSON object");
-  auto it = j.find(key);
-  if (it == j.end()) throw InputError(fmt::format("spike_guard.{}: missing", key));
-  try {
-    out = it->template get<T>();
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(fmt::format("spike_guard.{}: {}", key, e.what()));
-  }
-}
-
 }  // namespace
-
-void to_json(nlohmann::json& j, const SpikeGuardState& s) {
-  j = {{"losses", std::vector<double>(s.losses.begin(), s.losses.end())},
-       {"grad_norms", std::vector<double>(s.grad_norms.begin(), s.grad_norms.end())},
-       {"consecutive_flagged", s.consecutive_flagged},
-       {"total_flagged", s.total_flagged},
-       {"flagged_losses", std::vector<double>(s.flagged_losses.begin(), s.flagged_losses.end())},
-       {"flagged_grad_norms",
-        std::vector<double>(s.flagged_grad_norms.begin(), s.flagged_grad_norms.end())},
-       {"recoveries", s.recoveries}};
-}
-
-void from_json(const nlohmann::json& j, SpikeGuardState& s) {
-  std::vector<double> losses, norms;
-  read_key(j, "losses", losses);
-  read_key(j, "grad_norms", norms);
-  read_key(j, "consecutive_flagged", s.consecutive_flagged);
-  read_key(j, "total_flagged", s.total_flagged);
-  if (losses.size() != norms.size())
-    throw InputError(fmt::format("spike_guard.grad_norms: {} entries but {} losses", norms.size(),
-                                 losses.size()));
-  s.losses.assign(losses.begin(), losses.end());
-  s.grad_norms.assign(norms.begin(), norms.end());
-  // The current flagged run (absent from checkpoints written before it was kept: empty).
-  std::vector<double> flagged_losses, flagged_norms;
-  if (j.contains("flagged_losses") || j.contains("flagged_grad_norms")) {
-    read_key(j, "flagged_losses", flagged_losses);
-    read_key(j, "flagged_grad_norms", flagged_norms);
-  }
-  if (flagged_losses.size() != flagged_norms.size())
-    throw InputError(fmt::format("spike_guard.flagged_grad_norms: {} entries but {} flagged losses",
-                                 flagged_norms.size(), flagged_losses.size()));
-  s.flagged_losses.assign(flagged_losses.begin(), flagged_losses.end());
-  s.flagged_grad_norms.assign(flagged_norms.begin(), flagged_norms.end());
-  s.recoveries.clear();  // (absent from checkpoints of runs that never recovered: none)
-  if (j.contains("recoveries")) read_key(j, "recoveries", s.recoveries);
-}
 
 const char* to_string(SpikeReason reason) {
   switch (reason) {
@@ -154,7 +105,7 @@ bool SpikeGuard::accept_new_level() {
   return true;
 }
 
-void SpikeGuard::load_state(const SpikeGuardState& state) {
+void SpikeGuard::load_state(const checkpoint::SpikeGuardState& state) {
   if (state.losses.size() != state.grad_norms.size() ||
       state.flagged_losses.size() != state.flagged_grad_norms.size())
     throw InputError("spike guard state: losses and grad_norms differ in length");

@@ -34,23 +34,6 @@ namespace glm::optim {
 inline constexpr double kMinRelStd = 1e-3;  // std floor relative to |mean|
 inline constexpr double kMinStd = 1e-12;    // absolute std floor
 
-// Checkpointed state: the window (oldest first) and the counters.
-struct SpikeGuardState {
-  std::deque<double> losses;
-  std::deque<double> grad_norms;
-  int consecutive_flagged = 0;
-  std::int64_t total_flagged = 0;
-  // The finite values of the current run of flagged steps (at most K, oldest first).
-  std::deque<double> flagged_losses;
-  std::deque<double> flagged_grad_norms;
-  // Every automatic recovery of this run, oldest first (kept across the rollbacks).
-  std::vector<RecoveryRecord> recoveries;
-  bool operator==(const SpikeGuardState&) const = default;
-};
-// nlohmann ADL hooks; from_json throws InputError naming a missing or mistyped key.
-void to_json(nlohmann::json& j, const SpikeGuardState& s);
-void from_json(const nlohmann::json& j, SpikeGuardState& s);
-
 // Why a step was flagged (for the log line).
 enum class SpikeReason {
   none,
@@ -79,15 +62,17 @@ class SpikeGuard {
   std::int64_t total_flagged() const { return state_.total_flagged; }
   void clear_consecutive() { state_.consecutive_flagged = 0; }  // after a rollback
   // The recoveries of the run (kept across a rollback, which loads an older state).
-  void set_recoveries(std::vector<RecoveryRecord> records) { state_.recoveries = std::move(records); }
+  void set_recoveries(std::vector<checkpoint::RecoveryRecord> records) {
+    state_.recoveries = std::move(records);
+  }
 
   const config::SpikeGuardConfig& config() const { return config_; }
-  const SpikeGuardState& state() const { return state_; }
-  void load_state(const SpikeGuardState& state);
+  const checkpoint::SpikeGuardState& state() const { return state_; }
+  void load_state(const checkpoint::SpikeGuardState& state);
 
  private:
   config::SpikeGuardConfig config_;
-  SpikeGuardState state_;
+  checkpoint::SpikeGuardState state_;
   SpikeReason last_reason_ = SpikeReason::none;
   double last_z_ = 0;
 };

@@ -8,29 +8,8 @@
 
 namespace glm::optim {
 
-void to_json(nlohmann::json& j, const RecoveryRecord& r) {
-  j = {{"step", r.step},
-       {"reason", r.reason},
-       {"spike_step", r.spike_step},
-       {"samples_begin", r.samples_begin},
-       {"samples_end", r.samples_end},
-       {"rolled_back_to", r.rolled_back_to}};
-}
-
-void from_json(const nlohmann::json& j, RecoveryRecord& r) {
-  try {
-    r.step = j.at("step").get<std::int64_t>();
-    r.reason = j.at("reason").get<std::string>();
-    r.spike_step = j.at("spike_step").get<std::int64_t>();
-    r.samples_begin = j.at("samples_begin").get<std::int64_t>();
-    r.samples_end = j.at("samples_end").get<std::int64_t>();
-    r.rolled_back_to = j.at("rolled_back_to").get<std::int64_t>();
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(fmt::format("spike_guard.recoveries: {}", e.what()));
-  }
-}
-
-bool recovery_budget_left(const config::SpikeRecoveryConfig& c, const std::vector<RecoveryRecord>& records,
+bool recovery_budget_left(const config::SpikeRecoveryConfig& c,
+                          const std::vector<checkpoint::RecoveryRecord>& records,
                           std::int64_t step) {
   int recent = 0;
   for (const auto& r : records)

@@ -15,31 +15,19 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "checkpoint/training_state.h"
 #include "config/spike_guard_config.h"
 
 namespace glm::optim {
 
-// One recovery, kept in the spike guard's checkpointed state and in metrics.jsonl.
-struct RecoveryRecord {
-  std::int64_t step = 0;            // the step at which the signature showed
-  std::string reason;
-  std::int64_t spike_step = 0;      // the first step of the spike
-  std::int64_t samples_begin = 0;   // the samples skipped: [begin, end)
-  std::int64_t samples_end = 0;
-  std::int64_t rolled_back_to = 0;  // the checkpoint's step
-  bool operator==(const RecoveryRecord&) const = default;
-};
-void to_json(nlohmann::json& j, const RecoveryRecord& r);
-void from_json(const nlohmann::json& j, RecoveryRecord& r);
-
 // True when `records` leave room for another recovery at `step`.
-bool recovery_budget_left(const config::SpikeRecoveryConfig& c, const std::vector<RecoveryRecord>& records,
+bool recovery_budget_left(const config::SpikeRecoveryConfig& c,
+                          const std::vector<checkpoint::RecoveryRecord>& records,
                           std::int64_t step);
 
 class DivergenceWatch {

@@ -26,7 +26,7 @@ int health_group_of(const model::ModelConfig& c, const model::ParamSpec& spec) {
 }
 
 void add_group_sum_squares(const model::ParamLayout& layout, const Tensor& values,
-                           ElementRange range, std::span<double> sums) {
+                           model::ElementRange range, std::span<double> sums) {
   const model::ModelConfig& c = layout.config();
   GLM_CHECK(static_cast<int>(sums.size()) == health_group_count(c),
             "add_group_sum_squares: {} sums for {} groups", sums.size(), health_group_count(c));
@@ -55,7 +55,7 @@ bool add_group_update_squares(const AdamW& opt, std::span<double> update_sq,
   const float* P = opt.master().data<float>();
   const float* M = opt.exp_avg().data<float>();
   const float* V = opt.exp_avg_sq().data<float>();
-  for (const ParamPiece& piece : pieces_in_range(layout, opt.range())) {
+  for (const model::ParamPiece& piece : model::pieces_in_range(layout, opt.range())) {
     const model::ParamSpec& spec = layout.specs()[piece.spec_index];
     if (!spec.primary) continue;
     const double keep = decays(spec.kind, cfg) ? k.decay_keep : 1.0;

@@ -16,8 +16,8 @@
 
 #include "core/tensor.h"
 #include "optim/adamw.h"
-#include "optim/param_range.h"
 #include "spec/param_layout.h"
+#include "spec/param_range.h"
 
 namespace glm::optim {
 
@@ -30,7 +30,7 @@ int health_group_of(const model::ModelConfig& c, const model::ParamSpec& spec);
 // sums[group] += the sum of squares of `values` over the primary pieces of each group within
 // `range` of the flat buffer (`values` holds exactly that range; f32, CPU or CUDA), in fp64.
 void add_group_sum_squares(const model::ParamLayout& layout, const Tensor& values,
-                           ElementRange range, std::span<double> sums);
+                           model::ElementRange range, std::span<double> sums);
 
 // After an AdamW step (not a skipped one): update_sq[group] += |dW|^2 of this step's update
 // and weight_sq[group] += |W|^2 of the updated weights, over the primary pieces of the

@@ -36,25 +36,21 @@
 
 #include <cstdint>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "checkpoint/format.h"
+#include "checkpoint/optimizer_tensors.h"
 #include "checkpoint/reader.h"
 #include "config/run_config.h"
 #include "core/tensor.h"
-#include "optim/optimizer_tensors.h"
 #include "parallel/communicator.h"
 #include "spec/param_layout.h"
 
 namespace glm::checkpoint {
-
-// What a rank file holds: the optimizer's fp32 master weights and Adam moments over the
-// rank's parameter layout, as whole tensors (optim/optimizer_tensors.h).
-using optim::OptimizerTensors;
 
 // A save that could not complete (a full disk, an I/O error): the message names the path,
 // the system's reason and the checkpoint `latest` still names; the partial directory is
@@ -100,7 +96,7 @@ using PieceData = std::function<Tensor(const TensorPiece& piece, int k)>;
 struct RankFileSource {
   int rank = 0;                                // the world rank that would have written it
   const model::ParamLayout* layout = nullptr;  // must outlive the save
-  optim::ElementRange range;                   // the pieces of this range are written
+  model::ElementRange range;                   // the pieces of this range are written
   PieceData piece_data;
 };
 
@@ -128,7 +124,7 @@ SaveResult save_checkpoint_files(const std::string& save_root, CheckpointMeta me
 struct RankShard {
   int rank = 0;
   model::ModelShard shard;
-  std::optional<optim::ElementRange> range;  // a ZeRO-1 shard of the flat buffer; none: all
+  std::optional<model::ElementRange> range;  // a ZeRO-1 shard of the flat buffer; none: all
 };
 struct CollectiveSave {
   parallel::Communicator* world = nullptr;

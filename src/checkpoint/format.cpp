@@ -176,8 +176,8 @@ CheckpointMeta CheckpointMeta::from_json(const nlohmann::json& j, const std::str
   m.skipped_steps = r.integer(j, "skipped_steps");
   m.adamw_steps = r.integer(j, "adamw_steps");
   m.seed = static_cast<std::uint64_t>(r.integer(r.at(j, "rng", ""), "seed", "rng."));
-  m.loss_scaler = r.state<optim::LossScalerState>(j, "loss_scaler");
-  m.spike_guard = r.state<optim::SpikeGuardState>(j, "spike_guard");
+  m.loss_scaler = r.state<checkpoint::LossScalerState>(j, "loss_scaler");
+  m.spike_guard = r.state<checkpoint::SpikeGuardState>(j, "spike_guard");
   m.schedule = r.at(j, "schedule", "");
   m.has_lineage = j.contains("lineage");  // absent in checkpoints written before it
   if (m.has_lineage) {

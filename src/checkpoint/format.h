@@ -31,9 +31,8 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/training_state.h"
 #include "core/tensor.h"
-#include "optim/loss_scaler.h"
-#include "optim/spike_guard.h"
 
 namespace glm::checkpoint {
 
@@ -82,8 +81,8 @@ struct CheckpointMeta {
   std::int64_t skipped_steps = 0;
   std::int64_t adamw_steps = 0;  // AdamW's bias-correction count (non-skipped updates)
   std::uint64_t seed = 0;
-  optim::LossScalerState loss_scaler;
-  optim::SpikeGuardState spike_guard;
+  checkpoint::LossScalerState loss_scaler;
+  checkpoint::SpikeGuardState spike_guard;
   nlohmann::json schedule = nlohmann::json::object();  // lr, global batch, EGS alpha of the
                                                        // next step (informational)
   nlohmann::json config;  // RunConfig::to_json() of the run that saved it

@@ -20,14 +20,14 @@
 
 #include "checkpoint/checkpoint.h"
 #include "config/layout.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/fsync.h"
 #include "core/h5_tensors.h"
 #include "core/sha256.h"
 #include "core/test_hold.h"
-#include "core/atomic_file.h"
-#include "optim/param_range.h"
 #include "parallel/data_parallel.h"
+#include "spec/param_range.h"
 
 namespace glm::checkpoint {
 namespace fs = std::filesystem;
@@ -45,9 +45,9 @@ void maybe_crash(std::string_view point) {
 
 // The pieces a rank writes: the primary parameter pieces inside its range (copies are written
 // by their primary holder), each a whole box, or the cut of one that the range holds.
-std::vector<TensorPiece> pieces_of(const model::ParamLayout& layout, optim::ElementRange range) {
+std::vector<TensorPiece> pieces_of(const model::ParamLayout& layout, model::ElementRange range) {
   std::vector<TensorPiece> pieces;
-  for (const optim::ParamPiece& p : optim::pieces_in_range(layout, range)) {
+  for (const model::ParamPiece& p : model::pieces_in_range(layout, range)) {
     const model::ParamSpec& s = layout.specs()[static_cast<std::size_t>(p.spec_index)];
     if (s.primary)
       pieces.push_back({s.name, s.global_shape, s.global_offset, s.box_shape, p.in_param,
@@ -57,7 +57,7 @@ std::vector<TensorPiece> pieces_of(const model::ParamLayout& layout, optim::Elem
 }
 
 void write_rank_file(const std::string& path, int rank, std::int64_t step,
-                     const model::ParamLayout& layout, optim::ElementRange range,
+                     const model::ParamLayout& layout, model::ElementRange range,
                      const PieceData& piece_data) {
   H5File f(path, H5File::Mode::create);
   f.set_attr("format", kCheckpointFormat);
@@ -238,7 +238,7 @@ void require_host(const char* op, const OptimizerTensors& t) {
 struct WrittenFile {
   int rank = 0;
   const model::ParamLayout* layout = nullptr;
-  optim::ElementRange range;
+  model::ElementRange range;
   std::int64_t bytes = 0;
   std::string sha256;
 };
@@ -258,7 +258,7 @@ WrittenFile write_rank(const fs::path& tmp, const RankFileSource& source, std::i
 // slices of them (a trainer on a GPU passes host copies: HDF5 reads the pointers directly).
 RankFileSource from_tensors(int rank, const OptimizerTensors& t) {
   require_host("save_checkpoint", t);
-  const optim::ElementRange range = t.flat_range();
+  const model::ElementRange range = t.flat_range();
   return {rank, t.layout, range, [&t, range](const TensorPiece& p, int k) {
             const Tensor* sources[] = {&t.master, &t.exp_avg, &t.exp_avg_sq};
             // where the piece's first element sits in t's tensors
@@ -457,8 +457,7 @@ SaveResult PhasedSave::finish() {
         std::string sha;
         for (std::size_t k = 0; k < 32; ++k)
           sha += fmt::format("{:02x}", static_cast<int>(slot[1 + k]));
-        writers.push_back({w.rank, &layouts[i],
-                           w.range ? *w.range : optim::full_range(layouts[i]),
+        writers.push_back({w.rank, &layouts[i], w.range ? *w.range : model::full_range(layouts[i]),
                            static_cast<std::int64_t>(slot[0]), sha});
       }
       r = publish(s.save_root, s.tmp, s.meta, writers, s.keep_last, s.t0);
@@ -540,7 +539,7 @@ std::vector<RankShard> checkpoint_writers(const model::ModelConfig& c,
       const parallel::ShardPlan plan(model::ParamLayout(c, shard).total(), p.dp);
       for (int d = 0; d < p.dp; ++d)
         writers.push_back({t + p.tp * (d + p.dp * stage), shard,
-                           optim::ElementRange{plan.begin(d), plan.end(d)}});
+                           model::ElementRange{plan.begin(d), plan.end(d)}});
     }
   return writers;
 }

@@ -7,7 +7,7 @@
 #include "checkpoint/checkpoint.h"
 #include "core/box.h"
 #include "core/error.h"
-#include "optim/param_range.h"
+#include "spec/param_range.h"
 
 namespace glm::checkpoint {
 namespace {
@@ -50,9 +50,9 @@ H5File& CheckpointReader::open(const CheckpointFile& f) {
   return *h5;
 }
 
-void CheckpointReader::read(const optim::OptimizerTensors& out) {
+void CheckpointReader::read(const checkpoint::OptimizerTensors& out) {
   GLM_CHECK(out.layout != nullptr, "CheckpointReader::read: no layout");
-  const optim::ElementRange range = out.flat_range();
+  const model::ElementRange range = out.flat_range();
   const Tensor* targets[] = {&out.master, &out.exp_avg, &out.exp_avg_sq};
   for (const Tensor* t : targets)
     if (t->defined())
@@ -66,11 +66,11 @@ void CheckpointReader::read(const optim::OptimizerTensors& out) {
   struct Copy {
     Found from;
     const model::ParamSpec* spec;
-    optim::ParamPiece mine;
+    model::ParamPiece mine;
   };
   std::vector<Copy> copies;
   std::vector<const CheckpointFile*> needed;
-  for (const optim::ParamPiece& mine : optim::pieces_in_range(*out.layout, range)) {
+  for (const model::ParamPiece& mine : model::pieces_in_range(*out.layout, range)) {
     const model::ParamSpec& spec = out.layout->specs()[static_cast<std::size_t>(mine.spec_index)];
     auto it = by_name_.find(spec.name);
     if (it == by_name_.end())
@@ -124,10 +124,10 @@ void CheckpointReader::read(const optim::OptimizerTensors& out) {
   }
 }
 
-Tensor CheckpointReader::read_one(const model::ParamLayout& layout, optim::ElementRange range,
+Tensor CheckpointReader::read_one(const model::ParamLayout& layout, model::ElementRange range,
                                   int dataset) {
   GLM_CHECK(dataset >= 0 && dataset < 3, "CheckpointReader::read_one: dataset {}", dataset);
-  optim::OptimizerTensors t{&layout, {}, {}, {}, range};
+  checkpoint::OptimizerTensors t{&layout, {}, {}, {}, range};
   Tensor* targets[] = {&t.master, &t.exp_avg, &t.exp_avg_sq};
   *targets[dataset] = Tensor::empty({range.size()}, DType::f32);
   read(t);
@@ -135,7 +135,7 @@ Tensor CheckpointReader::read_one(const model::ParamLayout& layout, optim::Eleme
 }
 
 void load_optimizer_tensors(const std::string& dir, const CheckpointMeta& meta,
-                            const optim::OptimizerTensors& out, bool files_verified) {
+                            const checkpoint::OptimizerTensors& out, bool files_verified) {
   CheckpointReader(dir, meta, files_verified).read(out);
 }
 

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "checkpoint/format.h"
+#include "checkpoint/optimizer_tensors.h"
 #include "core/h5_tensors.h"
-#include "optim/optimizer_tensors.h"
 
 namespace glm::checkpoint {
 
@@ -33,10 +33,10 @@ class CheckpointReader {
   // Reads the elements of out.flat_range() of out.layout's parameters into out's defined
   // tensors (host, contiguous f32 [range size]); InputError naming meta.json when a needed
   // tensor is missing, has another global shape, or is not covered completely.
-  void read(const optim::OptimizerTensors& out);
+  void read(const checkpoint::OptimizerTensors& out);
   // One dataset (0 master, 1 exp_avg, 2 exp_avg_sq) of one flat range of `layout`, as a new
   // host f32 [range size]: what the offline tools stream, one tensor or piece at a time.
-  Tensor read_one(const model::ParamLayout& layout, optim::ElementRange range, int dataset);
+  Tensor read_one(const model::ParamLayout& layout, model::ElementRange range, int dataset);
 
  private:
   struct Found {

@@ -47,7 +47,7 @@ ReshardResult reshard_checkpoint(const std::string& in_dir, std::optional<std::i
     if (i > 0) progress.advance();
     const RankShard& w = writers[i];
     const model::ParamLayout* layout = layouts[i].get();
-    const optim::ElementRange range = w.range ? *w.range : optim::full_range(*layout);
+    const model::ElementRange range = w.range ? *w.range : model::full_range(*layout);
     return RankFileSource{w.rank, layout, range, [&reader, layout](const TensorPiece& p, int k) {
                             const std::int64_t at = layout->spec(p.name).offset;
                             trim_host_heap();  // the previous piece's pages, returned

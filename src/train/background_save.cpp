@@ -4,7 +4,7 @@
 
 namespace glm::train {
 
-BackgroundSave::BackgroundSave(checkpoint::PhasedSave save, optim::OptimizerTensors snapshot,
+BackgroundSave::BackgroundSave(checkpoint::PhasedSave save, checkpoint::OptimizerTensors snapshot,
                                double blocked_seconds)
     : save_(std::move(save)), snapshot_(std::move(snapshot)), blocked_seconds_(blocked_seconds) {
   writer_ = std::thread([this] {

@@ -19,7 +19,7 @@ namespace glm::train {
 class BackgroundSave {
  public:
   // snapshot: host tensors the writer reads; they must not change until finish() returns.
-  BackgroundSave(checkpoint::PhasedSave save, optim::OptimizerTensors snapshot,
+  BackgroundSave(checkpoint::PhasedSave save, checkpoint::OptimizerTensors snapshot,
                  double blocked_seconds);
   // Joins the writer. A save never finished leaves its iter_X.tmp/ unpublished, which the
   // next save removes.
@@ -35,7 +35,7 @@ class BackgroundSave {
 
  private:
   checkpoint::PhasedSave save_;
-  optim::OptimizerTensors snapshot_;
+  checkpoint::OptimizerTensors snapshot_;
   double blocked_seconds_;
   std::atomic<bool> written_{false};
   std::thread writer_;

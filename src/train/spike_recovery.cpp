@@ -34,7 +34,7 @@ bool Trainer::recover_from_spike(const std::string& reason) {
     return false;
   }
   const auto target = static_cast<std::int64_t>(found[1]);
-  std::vector<optim::RecoveryRecord> records = spike_guard_.state().recoveries;
+  std::vector<checkpoint::RecoveryRecord> records = spike_guard_.state().recoveries;
   if (!optim::recovery_budget_left(rc, records, state_.step)) {
     save_as_configured(root);
     finish_background_save();
@@ -45,7 +45,8 @@ bool Trainer::recover_from_spike(const std::string& reason) {
         "or resume.egs_alpha (docs/checkpoints.md)",
         reason, state_.step, rc.max_recoveries, rc.budget_steps, state_.step, root, target));
   }
-  const optim::RecoveryRecord rec{state_.step, reason, spike_step, skip.begin, skip.end, target};
+  const checkpoint::RecoveryRecord rec{state_.step, reason,   spike_step,
+                                       skip.begin,  skip.end, target};
   records.push_back(rec);
   config_.resume.skip_samples.push_back(skip);
   if (rc.lr_scale != 1.0) {

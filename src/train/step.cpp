@@ -111,7 +111,7 @@ StepResult Trainer::train_step() {
   heartbeat(Phase::reduction);
   if (reduce) reduce->finish();
   const Tensor grads = optimizer_->reduce_grads(model_->grads().padded());
-  const optim::ElementRange range = optimizer_->range();
+  const model::ElementRange range = optimizer_->range();
 
   // One reduction over every rank agrees on the loss, the overflow verdict and the global
   // gradient norm: the loss from the last stages' TP rank 0 (one per DP slice), the squares

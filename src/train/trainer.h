@@ -144,7 +144,7 @@ class Trainer {
                           const std::string& meta_path, std::vector<std::string>& notes);
   checkpoint::CheckpointMeta checkpoint_meta() const;
   // The optimizer's state as whole tensors (a collective under ZeRO-1).
-  optim::OptimizerTensors optimizer_tensors() const;
+  checkpoint::OptimizerTensors optimizer_tensors() const;
   StopSignals stop_signals() const { return stop_signals_; }
 
   const TrainState& state() const { return state_; }
@@ -219,7 +219,7 @@ class Trainer {
   std::unique_ptr<CommLog> comm_log_;  // TrainerOptions::comm_log
   std::int64_t checkpoint_step_ = -1;  // step of the last checkpoint saved or loaded
   std::unique_ptr<BackgroundSave> background_save_;  // train.save_mode "async", in flight
-  optim::OptimizerTensors save_snapshot_;            // its host copy, reused by the next
+  checkpoint::OptimizerTensors save_snapshot_;       // its host copy, reused by the next
   std::int64_t resumed_from_ = -1;     // step of the checkpoint this run loaded (-1: none)
   StopSignals stop_signals_ = 0;  // the union over ranks of the stop signals received
 };

@@ -127,7 +127,7 @@ checkpoint::SaveResult Trainer::save(const std::string& save_root) {
     return {existing.string(), 0, 0, {}, {}};
   }
   const auto t0 = std::chrono::steady_clock::now();
-  const optim::OptimizerTensors tensors = optimizer_->own_state();
+  const checkpoint::OptimizerTensors tensors = optimizer_->own_state();
   checkpoint::CollectiveSave group{world_size() > 1 ? world() : nullptr, world_rank(),
                                    dp_rank() == 0 || optimizer_->sharded(),
                                    checkpoint::checkpoint_writers(config_.model, layout())};
@@ -138,9 +138,9 @@ checkpoint::SaveResult Trainer::save(const std::string& save_root) {
     // The step waits only for a host copy of this rank's state. On a GPU own_state() already
     // is one (the copy off the device); on the CPU it views the live buffers, so they are
     // copied into a snapshot buffer kept for the next save.
-    optim::OptimizerTensors snap = tensors;
+    checkpoint::OptimizerTensors snap = tensors;
     if (optimizer_->adamw().master().device().is_cpu()) {
-      optim::OptimizerTensors& kept = save_snapshot_;
+      checkpoint::OptimizerTensors& kept = save_snapshot_;
       if (!kept.master.defined() || kept.master.numel() != tensors.master.numel()) {
         const Shape n{tensors.master.numel()};
         kept.master = Tensor::empty(n, DType::f32);
@@ -191,7 +191,7 @@ void Trainer::load(const std::string& dir, std::optional<std::int64_t> iter) {
   // corrupt file names it; the others stop with it instead of waiting in a collective.
   std::string failure;
   try {
-    optimizer_->load_state([&](const optim::OptimizerTensors& mine) {
+    optimizer_->load_state([&](const checkpoint::OptimizerTensors& mine) {
       checkpoint::load_optimizer_tensors(path, meta, mine);
     });
   } catch (const InputError& e) {
@@ -319,6 +319,6 @@ checkpoint::CheckpointMeta Trainer::checkpoint_meta() const {
   return m;
 }
 
-optim::OptimizerTensors Trainer::optimizer_tensors() const { return optimizer_->state(); }
+checkpoint::OptimizerTensors Trainer::optimizer_tensors() const { return optimizer_->state(); }
 
 }  // namespace glm::train

@@ -31,7 +31,8 @@ TEST(CudaAdamW, UpdateIsBitIdenticalToOptimAdamW) {
   // The decay runs optim::AdamW uses (matrices, and here the embedding), as segments.
   std::vector<kernels::cuda::AdamWSegment> segs;
   std::int64_t at = 0;
-  for (const optim::ParamPiece& piece : optim::pieces_in_range(*layout, optim::full_range(*layout))) {
+  for (const model::ParamPiece& piece :
+       model::pieces_in_range(*layout, model::full_range(*layout))) {
     if (piece.local_begin > at) segs.push_back({at, piece.local_begin, false});
     segs.push_back({piece.local_begin, piece.local_begin + piece.flat.size(),
                     optim::decays(layout->specs()[piece.spec_index].kind, cfg)});

@@ -274,7 +274,7 @@ TEST(CudaAdamW, StepConstantsReproduceOptimAdamWOnTheHost) {
   std::vector<float> p(master.data<float>(), master.data<float>() + n), m(n, 0.f), v(n, 0.f);
   // Decay runs exactly as optim::AdamW builds them: matrices (and the embedding if set).
   std::vector<char> decay(n, 0);
-  for (const optim::ParamPiece& piece : optim::pieces_in_range(*layout, optim::full_range(*layout)))
+  for (const model::ParamPiece& piece : model::pieces_in_range(*layout, model::full_range(*layout)))
     if (optim::decays(layout->specs()[piece.spec_index].kind, cfg))
       for (std::int64_t i = piece.local_begin; i < piece.local_begin + piece.flat.size(); ++i)
         decay[i] = 1;

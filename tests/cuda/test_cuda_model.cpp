@@ -114,8 +114,8 @@ TEST(CudaOptimizer, AdamWOnDeviceMasterIsBitIdenticalToHost) {
   }
   EXPECT_TRUE(bit_equal(host(gpu.master()), cpu.master()));
   EXPECT_TRUE(bit_equal(host(gpu.exp_avg_sq()), cpu.exp_avg_sq()));
-  const double a = optim::primary_sum_squares(*layout, g, optim::full_range(*layout));
-  const double b = optim::primary_sum_squares(*layout, dev(g), optim::full_range(*layout));
+  const double a = optim::primary_sum_squares(*layout, g, model::full_range(*layout));
+  const double b = optim::primary_sum_squares(*layout, dev(g), model::full_range(*layout));
   EXPECT_NEAR(b / a, 1.0, 1e-12);
 }
 

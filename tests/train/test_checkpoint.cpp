@@ -45,8 +45,8 @@ struct RunRecord {
   std::vector<double> losses;  // per step
   Tensor master, exp_avg, exp_avg_sq, params;
   TrainState state;
-  optim::LossScalerState scaler;
-  optim::SpikeGuardState guard;
+  checkpoint::LossScalerState scaler;
+  checkpoint::SpikeGuardState guard;
   std::int64_t adamw_steps = 0;
 };
 

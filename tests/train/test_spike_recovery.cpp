@@ -65,7 +65,7 @@ TEST(SpikeRecovery, RollsBackSkipsTheSpikeAndEqualsAManualResume) {
     t.run();
     const auto& recoveries = t.spike_guard().state().recoveries;
     ASSERT_EQ(recoveries.size(), 1u);
-    const optim::RecoveryRecord& r = recoveries[0];
+    const checkpoint::RecoveryRecord& r = recoveries[0];
     EXPECT_EQ(r.spike_step, 16);
     EXPECT_EQ(r.step, 18);  // the third flagged step in a row
     EXPECT_EQ(r.rolled_back_to, 15);

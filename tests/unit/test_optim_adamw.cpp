@@ -209,7 +209,7 @@ TEST(AdamW, SubRangeUpdateEqualsFullUpdateRestrictedToIt) {
   // Three uneven shards whose cuts fall inside tensors, as a ZeRO-1 split would.
   const std::vector<std::int64_t> cuts = {0, n / 3 + 7, 2 * n / 3 - 5, n};
   for (std::size_t k = 0; k + 1 < cuts.size(); ++k) {
-    const ElementRange r{cuts[k], cuts[k + 1]};
+    const model::ElementRange r{cuts[k], cuts[k + 1]};
     auto slice = [&](const std::vector<float>& v) {
       return std::vector<float>(v.begin() + r.begin, v.begin() + r.end);
     };
@@ -309,8 +309,8 @@ TEST(AdamW, TakesAMasterOnAnyBackendOfTheBuildAndNamesADeviceMismatch) {
 TEST(ParamRange, PiecesCoverExactlyTheParametersInsideTheRange) {
   auto layout = make_layout(odd_config());
   const model::ParamSpec& qkv = layout->spec("layers.0.attention.query_key_value.weight");
-  const ElementRange r{qkv.offset + 5, qkv.offset + qkv.numel() + 40};
-  const std::vector<ParamPiece> pieces = pieces_in_range(*layout, r);
+  const model::ElementRange r{qkv.offset + 5, qkv.offset + qkv.numel() + 40};
+  const std::vector<model::ParamPiece> pieces = model::pieces_in_range(*layout, r);
   ASSERT_GE(pieces.size(), 2u);
   EXPECT_EQ(layout->specs()[pieces[0].spec_index].name, qkv.name);
   EXPECT_EQ(pieces[0].in_param, 5);

@@ -134,7 +134,7 @@ TEST(LossScaler, StateRoundTripsThroughJsonAndContinuesIdentically) {
   const nlohmann::json j = a.state();
   const std::string text = j.dump();
   LossScaler b(small_window(5));
-  b.load_state(nlohmann::json::parse(text).get<LossScalerState>());
+  b.load_state(nlohmann::json::parse(text).get<checkpoint::LossScalerState>());
   EXPECT_EQ(b.state(), a.state());
   for (bool e : {kClean, kClean, kClean, kOverflow, kClean}) {
     EXPECT_EQ(a.update(e), b.update(e));
@@ -147,7 +147,7 @@ TEST(LossScaler, StateFromJsonNamesAMissingKey) {
   nlohmann::json j = LossScaler().state();
   j.erase("hysteresis_tracker");
   try {
-    (void)j.get<LossScalerState>();
+    (void)j.get<checkpoint::LossScalerState>();
     FAIL() << "expected an InputError";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("hysteresis_tracker"), std::string::npos) << e.what();

@@ -144,7 +144,7 @@ TEST(SpikeGuard, WindowStateRoundTripsThroughJson) {
   a.check(50.0, 0.8);
   const std::string text = nlohmann::json(a.state()).dump();
   SpikeGuard b(enabled());
-  b.load_state(nlohmann::json::parse(text).get<SpikeGuardState>());
+  b.load_state(nlohmann::json::parse(text).get<checkpoint::SpikeGuardState>());
   EXPECT_EQ(b.state(), a.state());
   for (double loss : {3.9, 3.85, 20.0, 3.88}) {
     EXPECT_EQ(a.check(loss, 0.8), b.check(loss, 0.8));
@@ -153,7 +153,7 @@ TEST(SpikeGuard, WindowStateRoundTripsThroughJson) {
   nlohmann::json broken = nlohmann::json(a.state());
   broken.erase("grad_norms");
   try {
-    (void)broken.get<SpikeGuardState>();
+    (void)broken.get<checkpoint::SpikeGuardState>();
     FAIL() << "expected an InputError";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("grad_norms"), std::string::npos) << e.what();
@@ -206,7 +206,7 @@ TEST(DivergenceWatch, TheBudgetCountsRecoveriesWithinItsWindow) {
   config::SpikeRecoveryConfig c;
   c.max_recoveries = 2;
   c.budget_steps = 100;
-  std::vector<RecoveryRecord> r = {{.step = 50}, {.step = 120}};
+  std::vector<checkpoint::RecoveryRecord> r = {{.step = 50}, {.step = 120}};
   EXPECT_FALSE(recovery_budget_left(c, r, 140));  // 50 and 120 within (40, 140]
   EXPECT_TRUE(recovery_budget_left(c, r, 150));   // 50 has left the window
 }
@@ -230,12 +230,12 @@ TEST(DivergenceWatch, RecoveryConfigAndRecordsRoundTrip) {
     EXPECT_NE(std::string(e.what()).find("spike_guard.recovery.lr_scal"), std::string::npos)
         << e.what();
   }
-  SpikeGuardState s;
+  checkpoint::SpikeGuardState s;
   s.recoveries.push_back({18, "spike guard", 16, 120, 144, 15});
   nlohmann::json j = s;
-  EXPECT_EQ(j.get<SpikeGuardState>(), s);
+  EXPECT_EQ(j.get<checkpoint::SpikeGuardState>(), s);
   j.erase("recoveries");  // a checkpoint from before recoveries were kept
-  EXPECT_TRUE(j.get<SpikeGuardState>().recoveries.empty());
+  EXPECT_TRUE(j.get<checkpoint::SpikeGuardState>().recoveries.empty());
 }
 
 }  // namespace

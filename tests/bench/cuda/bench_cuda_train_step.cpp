@@ -11,19 +11,19 @@
 // model FLOPs of docs/design.md 5b, attention included, no recomputation counted) and MFU against
 // the card's dense datasheet peak for the precision (train/device_peak.h), and peak device
 // memory. Without a GPU it prints "no CUDA device present" and exits 0.
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <boost/program_options.hpp>
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "config/run_config.h"
 #include "core/allocator.h"
@@ -33,7 +33,7 @@
 #include "model/init.h"
 #include "optim/adamw.h"
 #include "optim/grad_clip.h"
-#include "optim/param_range.h"
+#include "spec/param_range.h"
 #include "tests/bench/bench_util.h"
 #include "train/device_peak.h"
 #include "train/trainer.h"
@@ -80,7 +80,7 @@ Timing time_steps(const config::RunConfig& rc, int B, int warmup, int steps) {
     m.forward_backward(batch, {.loss_scale = loss_scale, .step = static_cast<std::uint32_t>(s)});
     Tensor& g = m.grads().flat();
     if (kernels::all_finite(g)) {  // the trainer's update path (src/train/step.cpp)
-      const double sq = optim::primary_sum_squares(*layout, g, optim::full_range(*layout));
+      const double sq = optim::primary_sum_squares(*layout, g, model::full_range(*layout));
       const double norm = std::sqrt(sq) / loss_scale;
       opt.step(g, 1e-4, static_cast<float>(optim::clip_coefficient(norm, 1.0) / loss_scale),
                rounded);

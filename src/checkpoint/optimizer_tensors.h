@@ -8,19 +8,19 @@
 #include <optional>
 
 #include "core/tensor.h"
-#include "optim/param_range.h"
 #include "spec/param_layout.h"
+#include "spec/param_range.h"
 
-namespace glm::optim {
+namespace glm::checkpoint {
 
 struct OptimizerTensors {
   const model::ParamLayout* layout = nullptr;
   // A tensor left undefined is not read by the loader (glm-export reads the master only);
   // a save writes all three.
   Tensor master, exp_avg, exp_avg_sq;
-  std::optional<ElementRange> range;  // the part of the flat buffer held; none: all of it
+  std::optional<model::ElementRange> range;  // the part of the flat buffer held; none: all of it
 
-  ElementRange flat_range() const { return range ? *range : full_range(*layout); }
+  model::ElementRange flat_range() const { return range ? *range : full_range(*layout); }
 };
 
-}  // namespace glm::optim
+}  // namespace glm::checkpoint

@@ -15,7 +15,7 @@
 
 #include "spec/param_layout.h"
 
-namespace glm::optim {
+namespace glm::model {
 
 // [begin, end) in flat-buffer elements.
 struct ElementRange {
@@ -40,4 +40,4 @@ struct ParamPiece {
 // parameters belongs to no piece. Throws if the range lies outside the layout.
 std::vector<ParamPiece> pieces_in_range(const model::ParamLayout& layout, ElementRange range);
 
-}  // namespace glm::optim
+}  // namespace glm::model

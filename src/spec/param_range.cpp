@@ -1,10 +1,10 @@
-#include "optim/param_range.h"
+#include "spec/param_range.h"
 
 #include <algorithm>
 
 #include "core/error.h"
 
-namespace glm::optim {
+namespace glm::model {
 
 ElementRange full_range(const model::ParamLayout& layout) { return {0, layout.total()}; }
 
@@ -23,4 +23,4 @@ std::vector<ParamPiece> pieces_in_range(const model::ParamLayout& layout, Elemen
   return pieces;
 }
 
-}  // namespace glm::optim
+}  // namespace glm::model
