@@ -87,8 +87,8 @@ std::vector<std::int64_t> DataPipeline::samples_per_dataset(std::int64_t g) {
   return cursor_->counts_before(g);
 }
 
-model::Batch DataPipeline::micro_batch(std::int64_t first, int B) {
-  model::Batch b = collator_.make_batch(B);
+modeldef::Batch DataPipeline::micro_batch(std::int64_t first, int B) {
+  modeldef::Batch b = collator_.make_batch(B);
   std::vector<std::int32_t> window(seq_len_);
   for (int i = 0; i < B; ++i) {
     const std::int64_t g = first + i;

@@ -17,7 +17,7 @@
 #include "data/sampler.h"
 #include "data/token_dataset.h"
 #include "data/tokenizer.h"
-#include "spec/batch.h"
+#include "modeldef/batch.h"
 
 namespace glm::data {
 
@@ -41,7 +41,7 @@ class DataPipeline {
   DataPipeline& operator=(const DataPipeline&) = delete;
 
   // Samples [first, first + B) of the global sample stream.
-  model::Batch micro_batch(std::int64_t first, int B);
+  modeldef::Batch micro_batch(std::int64_t first, int B);
 
   // Continue with `schedule` (the same sources, in order) from global sample `base`, where
   // each source had given base_counts[d] samples (a resume).

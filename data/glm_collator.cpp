@@ -80,8 +80,8 @@ SampleKind GLMCollator::kind_of(std::int64_t g) const {
   return rng.uniform() < config_.gmask_ratio ? SampleKind::gmask : SampleKind::mask;
 }
 
-model::Batch GLMCollator::make_batch(int B) const {
-  model::Batch b;
+modeldef::Batch GLMCollator::make_batch(int B) const {
+  modeldef::Batch b;
   const std::int64_t T = seq_len_;
   b.tokens = Tensor::empty({B, T}, DType::i32);
   b.positions = Tensor::zeros({B, T}, DType::i32);
@@ -93,7 +93,7 @@ model::Batch GLMCollator::make_batch(int B) const {
   return b;
 }
 
-void GLMCollator::fill(model::Batch& b, int row, std::span<const std::int32_t> raw,
+void GLMCollator::fill(modeldef::Batch& b, int row, std::span<const std::int32_t> raw,
                        std::int64_t g) const {
   GLM_CHECK(static_cast<int>(raw.size()) >= seq_len_, "collator needs {} raw tokens, got {}",
             seq_len_, raw.size());

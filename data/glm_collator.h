@@ -15,13 +15,12 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "spec/batch.h"
+#include "modeldef/batch.h"
 
 namespace glm::data {
 
@@ -51,10 +50,10 @@ class GLMCollator {
 
   // One sample from raw (T tokens, the window callers provide) into row `row` of batch (allocated by
   // make_batch).
-  void fill(model::Batch& batch, int row, std::span<const std::int32_t> raw,
+  void fill(modeldef::Batch& batch, int row, std::span<const std::int32_t> raw,
             std::int64_t global_index) const;
   // An empty [B, T] batch with every position padding.
-  model::Batch make_batch(int B) const;
+  modeldef::Batch make_batch(int B) const;
 
  private:
   void fill_gmask(std::int32_t* tok, std::int32_t* pos, std::int32_t* tgt, std::int32_t& P,

@@ -7,7 +7,7 @@
 
 namespace glm::data {
 
-std::int64_t target_text_bytes(const model::Batch& batch,
+std::int64_t target_text_bytes(const modeldef::Batch& batch,
                                std::span<const std::int32_t> bytes_per_id) {
   GLM_CHECK(batch.targets.device().is_cpu(), "target_text_bytes: targets must be in host memory");
   const std::int32_t* t = batch.targets.data<std::int32_t>();

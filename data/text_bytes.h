@@ -10,13 +10,14 @@
 #include <cstdint>
 #include <span>
 
-#include "spec/batch.h"
+#include "modeldef/batch.h"
 
 namespace glm::data {
 
 // The UTF-8 bytes of the batch's target tokens (positions with target >= 0). InputError
 // for a target id outside bytes_per_id.
-std::int64_t target_text_bytes(const model::Batch& batch, std::span<const std::int32_t> bytes_per_id);
+std::int64_t target_text_bytes(const modeldef::Batch& batch,
+                               std::span<const std::int32_t> bytes_per_id);
 
 // NaN when bytes is 0.
 double bits_per_byte(double loss_nats_sum, double bytes);

@@ -1,4 +1,4 @@
-// 16-bit storage at the op boundary (the precision policy, spec/precision.h): every op takes
+// 16-bit storage at the op boundary (the precision policy, modeldef/precision.h): every op takes
 // its floating-point tensors as f32, f16 or bf16, in any mix. An op whose kernel reads and
 // writes fp32 sees a 16-bit argument through a Wide view: an fp32 copy converted on the way
 // in, and, for an output, rounded back to the argument's dtype on the way out (to nearest

@@ -33,13 +33,13 @@ void check_range_tensor(const char* what, const Tensor& t, std::int64_t n, Devic
 #endif
 }
 
-bool decays(model::ParamKind kind, const AdamWConfig& config) {
-  return kind == model::ParamKind::matrix ||
-         (kind == model::ParamKind::embedding && config.decay_embedding);
+bool decays(modeldef::ParamKind kind, const AdamWConfig& config) {
+  return kind == modeldef::ParamKind::matrix ||
+         (kind == modeldef::ParamKind::embedding && config.decay_embedding);
 }
 
-AdamW::AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig config,
-             model::ElementRange range, Tensor master)
+AdamW::AdamW(std::shared_ptr<const modeldef::ParamLayout> layout, AdamWConfig config,
+             modeldef::ElementRange range, Tensor master)
     : layout_(std::move(layout)), config_(config), range_(range), master_(std::move(master)) {
   GLM_CHECK(layout_ != nullptr, "AdamW: no parameter layout");
   // The master's device is where the update runs (the CPU loop or the CUDA kernel).
@@ -50,8 +50,8 @@ AdamW::AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig confi
   build_segments();
 }
 
-AdamW::AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig config, Tensor master)
-    : AdamW(layout, config, model::full_range(*layout), std::move(master)) {}
+AdamW::AdamW(std::shared_ptr<const modeldef::ParamLayout> layout, AdamWConfig config, Tensor master)
+    : AdamW(layout, config, modeldef::full_range(*layout), std::move(master)) {}
 
 void AdamW::set_step_count(std::int64_t t) {
   GLM_CHECK(t >= 0, "AdamW: step count {} is negative", t);
@@ -71,8 +71,8 @@ void AdamW::build_segments() {
       segments_.push_back({b, e, decay});
   };
   std::int64_t covered = 0;
-  for (const model::ParamPiece& piece : model::pieces_in_range(*layout_, range_)) {
-    const model::ParamSpec& spec = layout_->specs()[piece.spec_index];
+  for (const modeldef::ParamPiece& piece : modeldef::pieces_in_range(*layout_, range_)) {
+    const modeldef::ParamSpec& spec = layout_->specs()[piece.spec_index];
     const std::int64_t b = piece.local_begin, e = b + piece.flat.size();
     push(covered, b, false);
     push(b, e, decays(spec.kind, config_));

@@ -1,7 +1,7 @@
 // AdamW over a range of the flat fp32 parameter buffer (docs/design.md sections 3, 4, 5b).
 //
 // The optimizer owns the Adam moments m (exp_avg) and v (exp_avg_sq) for the elements
-// [range.begin, range.end) of a model::ParamLayout and updates an fp32 master copy of the
+// [range.begin, range.end) of a modeldef::ParamLayout and updates an fp32 master copy of the
 // same elements in place. The range is the whole layout on one rank, or one rank's
 // contiguous ZeRO-1 shard; all tensors are 1-D [range.size()] in the range's local frame.
 // Per element i, at step t (counted from 1; skipped steps do not count), with
@@ -28,8 +28,8 @@
 #include "config/optim_config.h"
 #include "core/tensor.h"
 #include "kernels/adamw.h"
-#include "spec/param_layout.h"
-#include "spec/param_range.h"
+#include "modeldef/param_layout.h"
+#include "modeldef/param_range.h"
 
 namespace glm::optim {
 
@@ -46,7 +46,7 @@ struct AdamWConfig {
 // The run config's AdamW settings (lr left at 0: the schedule sets it per step).
 AdamWConfig adamw_config(const config::OptimConfig& c);
 
-bool decays(model::ParamKind kind, const AdamWConfig& config);
+bool decays(modeldef::ParamKind kind, const AdamWConfig& config);
 
 // The check AdamW applies to its master (at construction) and to every gradient: contiguous
 // f32 with n elements, on `device` (the master's: the CPU, or a CUDA device in a CUDA
@@ -59,10 +59,10 @@ class AdamW {
   // place. The Tensor is kept (storage shared): pass the model's own fp32 buffer (fp32,
   // no ZeRO: no copy) or a clone to keep a separate master copy (fp16, ZeRO shards).
   // m and v start at zero, step() at 0.
-  AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig config,
-        model::ElementRange range, Tensor master);
+  AdamW(std::shared_ptr<const modeldef::ParamLayout> layout, AdamWConfig config,
+        modeldef::ElementRange range, Tensor master);
   // The whole layout.
-  AdamW(std::shared_ptr<const model::ParamLayout> layout, AdamWConfig config, Tensor master);
+  AdamW(std::shared_ptr<const modeldef::ParamLayout> layout, AdamWConfig config, Tensor master);
 
   // One update with the gradient of this range (f32, range.size() elements, on the master's
   // device). The fused pass multiplies the gradient by inv_scale (1/loss_scale, optionally
@@ -82,15 +82,15 @@ class AdamW {
   void set_step_count(std::int64_t t);               // on checkpoint load
 
   const AdamWConfig& config() const { return config_; }
-  model::ElementRange range() const { return range_; }
-  const model::ParamLayout& layout() const { return *layout_; }
+  modeldef::ElementRange range() const { return range_; }
+  const modeldef::ParamLayout& layout() const { return *layout_; }
 
  private:
   void build_segments();
 
-  std::shared_ptr<const model::ParamLayout> layout_;
+  std::shared_ptr<const modeldef::ParamLayout> layout_;
   AdamWConfig config_;
-  model::ElementRange range_;
+  modeldef::ElementRange range_;
   Tensor master_, m_, v_;
   std::int64_t step_ = 0;
   std::vector<kernels::AdamWSegment> segments_;  // runs with one weight-decay decision

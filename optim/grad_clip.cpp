@@ -42,7 +42,7 @@ void require_grad(const char* op, const Tensor& grad) {
 
 }  // namespace
 
-double local_sum_squares(const Tensor& grad, model::ElementRange range) {
+double local_sum_squares(const Tensor& grad, modeldef::ElementRange range) {
   GLM_CHECK(range.begin >= 0 && range.begin <= range.end && range.end <= grad.numel(),
             "local_sum_squares: range [{}, {}) outside the gradient's {} elements", range.begin,
             range.end, grad.numel());
@@ -64,7 +64,7 @@ double local_sum_squares(const Tensor& grad, model::ElementRange range) {
 }
 
 double local_sum_squares(const Tensor& grad) {
-  return local_sum_squares(grad, model::ElementRange{0, grad.numel()});
+  return local_sum_squares(grad, modeldef::ElementRange{0, grad.numel()});
 }
 
 double clip_coefficient(double total_norm, double max_norm) {
@@ -72,8 +72,8 @@ double clip_coefficient(double total_norm, double max_norm) {
   return std::min(1.0, max_norm / (total_norm + kClipEps));
 }
 
-double primary_sum_squares(const model::ParamLayout& layout, const Tensor& values,
-                           model::ElementRange range) {
+double primary_sum_squares(const modeldef::ParamLayout& layout, const Tensor& values,
+                           modeldef::ElementRange range) {
   double s = 0;
   for (const auto& spec : layout.specs()) {
     if (!spec.primary) continue;

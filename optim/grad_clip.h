@@ -13,8 +13,8 @@
 #include <cstdint>
 
 #include "core/tensor.h"
-#include "spec/param_layout.h"
-#include "spec/param_range.h"
+#include "modeldef/param_layout.h"
+#include "modeldef/param_range.h"
 
 namespace glm::optim {
 
@@ -23,7 +23,7 @@ inline constexpr double kClipEps = 1e-6;         // added to the norm before div
 
 // sum of grad[i]^2 over the range (local frame of grad: 0 .. grad.numel()), in fp64.
 // grad: contiguous f32; the one-argument form sums the whole tensor.
-double local_sum_squares(const Tensor& grad, model::ElementRange range);
+double local_sum_squares(const Tensor& grad, modeldef::ElementRange range);
 double local_sum_squares(const Tensor& grad);
 
 // min(1, max_norm / (total_norm + kClipEps)); 1 when max_norm <= 0 (clipping off) or the
@@ -34,7 +34,7 @@ double clip_coefficient(double total_norm, double max_norm);
 // of `layout` (not the TP-replicated copies on tp_rank > 0, nor the last stage's tied
 // embedding copy) within `range` of the flat buffer; `values` holds exactly that range.
 // Summed over every rank, it is the squared norm of the whole model's gradient.
-double primary_sum_squares(const model::ParamLayout& layout, const Tensor& values,
-                           model::ElementRange range);
+double primary_sum_squares(const modeldef::ParamLayout& layout, const Tensor& values,
+                           modeldef::ElementRange range);
 
 }  // namespace glm::optim

@@ -6,13 +6,13 @@
 
 namespace glm::optim {
 
-ShardedOptimizer::ShardedOptimizer(std::shared_ptr<const model::ParamLayout> layout,
+ShardedOptimizer::ShardedOptimizer(std::shared_ptr<const modeldef::ParamLayout> layout,
                                    const AdamWConfig& config, Tensor params,
                                    const ShardingOptions& options, const Tensor* initial)
     : layout_(std::move(layout)),
       params_(std::move(params)),
       options_(options),
-      range_(model::full_range(*layout_)) {
+      range_(modeldef::full_range(*layout_)) {
   const std::int64_t total = layout_->total();
   if (options_.zero && options_.dp && options_.dp->size() > 1)
     plan_.emplace(total, options_.dp->size());

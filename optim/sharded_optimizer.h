@@ -30,11 +30,11 @@
 
 #include "checkpoint/optimizer_tensors.h"
 #include "core/tensor.h"
+#include "modeldef/param_layout.h"
+#include "modeldef/param_range.h"
 #include "optim/adamw.h"
 #include "parallel/communicator.h"
 #include "parallel/data_parallel.h"
-#include "spec/param_layout.h"
-#include "spec/param_range.h"
 
 namespace glm::optim {
 
@@ -46,25 +46,25 @@ struct ShardingOptions {
 class ShardedOptimizer {
  public:
   // params: the model's flat parameter buffer [layout.total()] (storage shared), f32, f16 or
-  // bf16; sharded, preferably its padded storage [plan.padded] (model::FlatParams::padded),
-  // which fp32 gathers fill in place. The fp32 master weights are this rank's range of `initial` ([layout.total()],
-  // f32, e.g. the fp32 initialisation a 16-bit buffer holds rounded), or of params when
-  // `initial` is null. An unsharded fp32 params buffer is the master itself (AdamW updates
-  // it in place); otherwise the master is a separate fp32 copy.
-  ShardedOptimizer(std::shared_ptr<const model::ParamLayout> layout, const AdamWConfig& config,
-                   Tensor params, const ShardingOptions& options,
-                   const Tensor* initial = nullptr);
+  // bf16; sharded, preferably its padded storage [plan.padded] (modeldef::FlatParams::padded),
+  // which fp32 gathers fill in place. The fp32 master weights are this rank's range of `initial`
+  // ([layout.total()], f32, e.g. the fp32 initialisation a 16-bit buffer holds rounded), or of
+  // params when `initial` is null. An unsharded fp32 params buffer is the master itself (AdamW
+  // updates it in place); otherwise the master is a separate fp32 copy.
+  ShardedOptimizer(std::shared_ptr<const modeldef::ParamLayout> layout, const AdamWConfig& config,
+                   Tensor params, const ShardingOptions& options, const Tensor* initial = nullptr);
 
   bool sharded() const { return plan_.has_value(); }
   // The elements of the flat buffer this rank updates: all of them, or its ZeRO-1 shard.
-  model::ElementRange range() const { return range_; }
+  modeldef::ElementRange range() const { return range_; }
 
   // grads -> the gradients of range(): unsharded, `grads` [total] itself; sharded, the
-  // model's padded gradient storage [plan.padded] (model::FlatParams::padded, zero beyond
+  // model's padded gradient storage [plan.padded] (modeldef::FlatParams::padded, zero beyond
   // total) reduce-scattered over the DP group in place (a collective: every DP rank calls it).
   //
   // No full fp32 copy of the flat buffer is held: the exchange buffers are this rank's shard
-  // and one chunk of parallel::kGatherChunk elements per DP rank for gathering into 16-bit parameters.
+  // and one chunk of parallel::kGatherChunk elements per DP rank for gathering into 16-bit
+  // parameters.
   Tensor reduce_grads(const Tensor& grads);
   // One AdamW update of range() with its gradients (from reduce_grads), then
   // write_params(). inv_scale: 1/loss_scale times the clip coefficient.
@@ -95,12 +95,12 @@ class ShardedOptimizer {
   // dtype (sharded only; a collective).
   void gather(const Tensor& shard, Tensor& full);
 
-  std::shared_ptr<const model::ParamLayout> layout_;
+  std::shared_ptr<const modeldef::ParamLayout> layout_;
   Tensor params_;  // the model's flat buffer
   ShardingOptions options_;
   bool separate_ = false;
   std::optional<parallel::ShardPlan> plan_;  // set when sharded
-  model::ElementRange range_;
+  modeldef::ElementRange range_;
   Tensor params_padded_;  // [plan.padded]: params_ with its zero tail, when given so
   Tensor shard_;          // [plan.shard]: this rank's shard, padded (sharded only)
   Tensor gather_buf_;     // [dp * chunk]: the chunked all-gather (16-bit or unpadded targets)

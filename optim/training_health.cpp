@@ -12,22 +12,22 @@
 
 namespace glm::optim {
 
-int health_group_count(const model::ModelConfig& c) { return c.num_layers + 2; }
+int health_group_count(const modeldef::ModelConfig& c) { return c.num_layers + 2; }
 
-std::string health_group_name(const model::ModelConfig& c, int group) {
+std::string health_group_name(const modeldef::ModelConfig& c, int group) {
   if (group == 0) return "embedding";
   if (group == c.num_layers + 1) return "final_layernorm";
   return fmt::format("layers.{}", group - 1);
 }
 
-int health_group_of(const model::ModelConfig& c, const model::ParamSpec& spec) {
+int health_group_of(const modeldef::ModelConfig& c, const modeldef::ParamSpec& spec) {
   if (spec.layer >= 0) return spec.layer + 1;
-  return spec.kind == model::ParamKind::embedding ? 0 : c.num_layers + 1;
+  return spec.kind == modeldef::ParamKind::embedding ? 0 : c.num_layers + 1;
 }
 
-void add_group_sum_squares(const model::ParamLayout& layout, const Tensor& values,
-                           model::ElementRange range, std::span<double> sums) {
-  const model::ModelConfig& c = layout.config();
+void add_group_sum_squares(const modeldef::ParamLayout& layout, const Tensor& values,
+                           modeldef::ElementRange range, std::span<double> sums) {
+  const modeldef::ModelConfig& c = layout.config();
   GLM_CHECK(static_cast<int>(sums.size()) == health_group_count(c),
             "add_group_sum_squares: {} sums for {} groups", sums.size(), health_group_count(c));
   for (const auto& spec : layout.specs()) {
@@ -42,8 +42,8 @@ void add_group_sum_squares(const model::ParamLayout& layout, const Tensor& value
 
 bool add_group_update_squares(const AdamW& opt, std::span<double> update_sq,
                               std::span<double> weight_sq) {
-  const model::ParamLayout& layout = opt.layout();
-  const model::ModelConfig& c = layout.config();
+  const modeldef::ParamLayout& layout = opt.layout();
+  const modeldef::ModelConfig& c = layout.config();
   const int groups = health_group_count(c);
   GLM_CHECK(static_cast<int>(update_sq.size()) == groups && static_cast<int>(weight_sq.size()) == groups,
             "add_group_update_squares: {} and {} sums for {} groups", update_sq.size(),
@@ -55,8 +55,8 @@ bool add_group_update_squares(const AdamW& opt, std::span<double> update_sq,
   const float* P = opt.master().data<float>();
   const float* M = opt.exp_avg().data<float>();
   const float* V = opt.exp_avg_sq().data<float>();
-  for (const model::ParamPiece& piece : model::pieces_in_range(layout, opt.range())) {
-    const model::ParamSpec& spec = layout.specs()[piece.spec_index];
+  for (const modeldef::ParamPiece& piece : modeldef::pieces_in_range(layout, opt.range())) {
+    const modeldef::ParamSpec& spec = layout.specs()[piece.spec_index];
     if (!spec.primary) continue;
     const double keep = decays(spec.kind, cfg) ? k.decay_keep : 1.0;
     double du = 0, w = 0;

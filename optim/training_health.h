@@ -15,22 +15,23 @@
 #include <string>
 
 #include "core/tensor.h"
+#include "modeldef/param_layout.h"
+#include "modeldef/param_range.h"
 #include "optim/adamw.h"
-#include "spec/param_layout.h"
-#include "spec/param_range.h"
 
 namespace glm::optim {
 
 // Groups: 0 the embedding (the tied head included), 1 + l layer l, num_layers + 1 the final
 // LayerNorm.
-int health_group_count(const model::ModelConfig& c);
-std::string health_group_name(const model::ModelConfig& c, int group);  // "embedding", "layers.3"
-int health_group_of(const model::ModelConfig& c, const model::ParamSpec& spec);
+int health_group_count(const modeldef::ModelConfig& c);
+std::string health_group_name(const modeldef::ModelConfig& c,
+                              int group);  // "embedding", "layers.3"
+int health_group_of(const modeldef::ModelConfig& c, const modeldef::ParamSpec& spec);
 
 // sums[group] += the sum of squares of `values` over the primary pieces of each group within
 // `range` of the flat buffer (`values` holds exactly that range; f32, CPU or CUDA), in fp64.
-void add_group_sum_squares(const model::ParamLayout& layout, const Tensor& values,
-                           model::ElementRange range, std::span<double> sums);
+void add_group_sum_squares(const modeldef::ParamLayout& layout, const Tensor& values,
+                           modeldef::ElementRange range, std::span<double> sums);
 
 // After an AdamW step (not a skipped one): update_sq[group] += |dW|^2 of this step's update
 // and weight_sq[group] += |W|^2 of the updated weights, over the primary pieces of the

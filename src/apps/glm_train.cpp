@@ -10,26 +10,25 @@
 // Writes a log line every train.log_interval steps and <log-dir>/metrics.jsonl; checkpoints
 // to --save (checkpoint/checkpoint.h). SIGTERM or SIGUSR1: finish the step, save, exit 0.
 #include <mpi.h>
+#include <spdlog/spdlog.h>
 
+#include <boost/program_options.hpp>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <boost/program_options.hpp>
-#include <memory>
-#include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
-
 #include "apps/app_main.h"
 #include "apps/mpi_session.h"
 #include "apps/option_range.h"
-#include "train/hang_watchdog.h"
 #include "core/allocator.h"
+#include "modeldef/param_layout.h"
 #include "parallel/mpi_communicator.h"
-#include "spec/param_layout.h"
+#include "train/hang_watchdog.h"
 #ifdef GLM_WITH_NCCL
 #include "parallel/nccl_communicator.h"
 #endif
@@ -50,13 +49,13 @@ void print_dry_run(const glm::config::RunConfig& rc, int ranks) {
   const glm::config::ParallelConfig par = glm::plan::validate_layout(rc, ranks);
   std::cout << fmt::format("{}: valid for dp {} x tp {} x pp {} = {} ranks{}, {} parameters\n",
                            rc.source, par.dp, par.tp, par.pp, ranks, par.zero ? " (ZeRO-1)" : "",
-                           glm::model::ParamLayout(rc.model, {}).total());
+                           glm::modeldef::ParamLayout(rc.model, {}).total());
   for (int stage = 0; stage < par.pp; ++stage) {
-    const glm::model::ModelShard s = glm::config::shard_for(rc.model, par, 0, stage);
-    std::cout << fmt::format("  stage {}: layers [{}, {}){}{}, {} parameters per TP rank\n",
-                             stage, s.first_layer, s.end_layer(rc.model),
+    const glm::modeldef::ModelShard s = glm::config::shard_for(rc.model, par, 0, stage);
+    std::cout << fmt::format("  stage {}: layers [{}, {}){}{}, {} parameters per TP rank\n", stage,
+                             s.first_layer, s.end_layer(rc.model),
                              s.has_embedding ? " + embedding" : "", s.has_head ? " + head" : "",
-                             glm::model::ParamLayout(rc.model, s).total());
+                             glm::modeldef::ParamLayout(rc.model, s).total());
   }
 }
 

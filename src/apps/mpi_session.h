@@ -74,7 +74,7 @@ inline parallel::ProcessGroups serving_groups(const MpiSession& mpi, double time
 // embedding, the replicated LayerNorms), its KV cache's bytes per token (its own heads) and the activation buffers of
 // a prefill of the model's context (plan/inference_plan.h counts them the same way).
 inline void log_serving_memory(const infer::Engine& engine, int rank, int ranks) {
-  const model::ModelConfig& c = engine.config();
+  const modeldef::ModelConfig& c = engine.config();
   const double kv_per_token = 2.0 * c.num_layers * c.hidden_size *
                               dtype_bytes(engine.kv_cache(), 1) / engine.model().tp *
                               (engine.tp_group() ? 1 : engine.model().tp);

@@ -47,8 +47,8 @@
 #include "checkpoint/reader.h"
 #include "config/run_config.h"
 #include "core/tensor.h"
+#include "modeldef/param_layout.h"
 #include "parallel/communicator.h"
-#include "spec/param_layout.h"
 
 namespace glm::checkpoint {
 
@@ -95,8 +95,8 @@ void verify_checkpoint_pieces(const std::string& dir, const CheckpointMeta& meta
 using PieceData = std::function<Tensor(const TensorPiece& piece, int k)>;
 struct RankFileSource {
   int rank = 0;                                // the world rank that would have written it
-  const model::ParamLayout* layout = nullptr;  // must outlive the save
-  model::ElementRange range;                   // the pieces of this range are written
+  const modeldef::ParamLayout* layout = nullptr;  // must outlive the save
+  modeldef::ElementRange range;                   // the pieces of this range are written
   PieceData piece_data;
 };
 
@@ -123,8 +123,8 @@ SaveResult save_checkpoint_files(const std::string& save_root, CheckpointMeta me
 // in meta.json).
 struct RankShard {
   int rank = 0;
-  model::ModelShard shard;
-  std::optional<model::ElementRange> range;  // a ZeRO-1 shard of the flat buffer; none: all
+  modeldef::ModelShard shard;
+  std::optional<modeldef::ElementRange> range;  // a ZeRO-1 shard of the flat buffer; none: all
 };
 struct CollectiveSave {
   parallel::Communicator* world = nullptr;
@@ -145,7 +145,7 @@ struct CollectiveSave {
 class PhasedSave {
  public:
   static PhasedSave begin(const std::string& save_root, CheckpointMeta meta, int keep_last,
-                          const CollectiveSave& group, const model::ModelConfig& config);
+                          const CollectiveSave& group, const modeldef::ModelConfig& config);
   void write(const OptimizerTensors& tensors);
   SaveResult finish();
   std::int64_t step() const;
@@ -163,7 +163,7 @@ class PhasedSave {
 // The ranks that write checkpoint files, as world rank tp + TP * (dp + DP * stage)
 // (parallel/topology.h) with their shards: DP rank 0 of every (tp, stage) position, or with
 // ZeRO-1 over dp > 1 every rank, with its range as optim::ShardedOptimizer cuts it.
-std::vector<RankShard> checkpoint_writers(const model::ModelConfig& c,
+std::vector<RankShard> checkpoint_writers(const modeldef::ModelConfig& c,
                                           const config::ParallelConfig& p);
 
 // Reads the elements of out.flat_range() of `out.layout`'s parameters into out's tensors

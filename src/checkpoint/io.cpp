@@ -26,8 +26,8 @@
 #include "core/h5_tensors.h"
 #include "core/sha256.h"
 #include "core/test_hold.h"
+#include "modeldef/param_range.h"
 #include "parallel/data_parallel.h"
-#include "spec/param_range.h"
 
 namespace glm::checkpoint {
 namespace fs = std::filesystem;
@@ -45,10 +45,11 @@ void maybe_crash(std::string_view point) {
 
 // The pieces a rank writes: the primary parameter pieces inside its range (copies are written
 // by their primary holder), each a whole box, or the cut of one that the range holds.
-std::vector<TensorPiece> pieces_of(const model::ParamLayout& layout, model::ElementRange range) {
+std::vector<TensorPiece> pieces_of(const modeldef::ParamLayout& layout,
+                                   modeldef::ElementRange range) {
   std::vector<TensorPiece> pieces;
-  for (const model::ParamPiece& p : model::pieces_in_range(layout, range)) {
-    const model::ParamSpec& s = layout.specs()[static_cast<std::size_t>(p.spec_index)];
+  for (const modeldef::ParamPiece& p : modeldef::pieces_in_range(layout, range)) {
+    const modeldef::ParamSpec& s = layout.specs()[static_cast<std::size_t>(p.spec_index)];
     if (s.primary)
       pieces.push_back({s.name, s.global_shape, s.global_offset, s.box_shape, p.in_param,
                         p.in_param + p.flat.size()});
@@ -57,7 +58,7 @@ std::vector<TensorPiece> pieces_of(const model::ParamLayout& layout, model::Elem
 }
 
 void write_rank_file(const std::string& path, int rank, std::int64_t step,
-                     const model::ParamLayout& layout, model::ElementRange range,
+                     const modeldef::ParamLayout& layout, modeldef::ElementRange range,
                      const PieceData& piece_data) {
   H5File f(path, H5File::Mode::create);
   f.set_attr("format", kCheckpointFormat);
@@ -237,8 +238,8 @@ void require_host(const char* op, const OptimizerTensors& t) {
 // writer measured.
 struct WrittenFile {
   int rank = 0;
-  const model::ParamLayout* layout = nullptr;
-  model::ElementRange range;
+  const modeldef::ParamLayout* layout = nullptr;
+  modeldef::ElementRange range;
   std::int64_t bytes = 0;
   std::string sha256;
 };
@@ -258,7 +259,7 @@ WrittenFile write_rank(const fs::path& tmp, const RankFileSource& source, std::i
 // slices of them (a trainer on a GPU passes host copies: HDF5 reads the pointers directly).
 RankFileSource from_tensors(int rank, const OptimizerTensors& t) {
   require_host("save_checkpoint", t);
-  const model::ElementRange range = t.flat_range();
+  const modeldef::ElementRange range = t.flat_range();
   return {rank, t.layout, range, [&t, range](const TensorPiece& p, int k) {
             const Tensor* sources[] = {&t.master, &t.exp_avg, &t.exp_avg_sq};
             // where the piece's first element sits in t's tensors
@@ -361,7 +362,7 @@ struct PhasedSave::State {
   CheckpointMeta meta;
   int keep_last = 0;
   CollectiveSave group;
-  model::ModelConfig config;
+  modeldef::ModelConfig config;
   bool leader = true;
   fs::path tmp;
   std::chrono::steady_clock::time_point t0;
@@ -398,7 +399,7 @@ PhasedSave::~PhasedSave() = default;
 std::int64_t PhasedSave::step() const { return s_->meta.step; }
 
 PhasedSave PhasedSave::begin(const std::string& save_root, CheckpointMeta meta, int keep_last,
-                             const CollectiveSave& group, const model::ModelConfig& config) {
+                             const CollectiveSave& group, const modeldef::ModelConfig& config) {
   auto s = std::make_unique<State>();
   s->t0 = std::chrono::steady_clock::now();
   s->save_root = save_root;
@@ -445,7 +446,7 @@ SaveResult PhasedSave::finish() {
   SaveResult r;
   s.run([&] {
     if (s.leader) {
-      std::vector<model::ParamLayout> layouts;
+      std::vector<modeldef::ParamLayout> layouts;
       layouts.reserve(s.group.writers.size());
       for (const auto& w : s.group.writers) layouts.emplace_back(s.config, w.shard);
       std::vector<WrittenFile> writers;
@@ -457,7 +458,8 @@ SaveResult PhasedSave::finish() {
         std::string sha;
         for (std::size_t k = 0; k < 32; ++k)
           sha += fmt::format("{:02x}", static_cast<int>(slot[1 + k]));
-        writers.push_back({w.rank, &layouts[i], w.range ? *w.range : model::full_range(layouts[i]),
+        writers.push_back({w.rank, &layouts[i],
+                           w.range ? *w.range : modeldef::full_range(layouts[i]),
                            static_cast<std::int64_t>(slot[0]), sha});
       }
       r = publish(s.save_root, s.tmp, s.meta, writers, s.keep_last, s.t0);
@@ -525,21 +527,21 @@ CheckpointMeta read_checkpoint_meta(const std::string& dir) {
   return CheckpointMeta::from_json(j, path);
 }
 
-std::vector<RankShard> checkpoint_writers(const model::ModelConfig& c,
+std::vector<RankShard> checkpoint_writers(const modeldef::ModelConfig& c,
                                           const config::ParallelConfig& p) {
   std::vector<RankShard> writers;
   const bool sharded = p.zero && p.dp > 1;  // as optim::ShardedOptimizer shards
   for (int stage = 0; stage < p.pp; ++stage)
     for (int t = 0; t < p.tp; ++t) {
-      const model::ModelShard shard = config::shard_for(c, p, t, stage);
+      const modeldef::ModelShard shard = config::shard_for(c, p, t, stage);
       if (!sharded) {
         writers.push_back({t + p.tp * p.dp * stage, shard, std::nullopt});
         continue;
       }
-      const parallel::ShardPlan plan(model::ParamLayout(c, shard).total(), p.dp);
+      const parallel::ShardPlan plan(modeldef::ParamLayout(c, shard).total(), p.dp);
       for (int d = 0; d < p.dp; ++d)
         writers.push_back({t + p.tp * (d + p.dp * stage), shard,
-                           model::ElementRange{plan.begin(d), plan.end(d)}});
+                           modeldef::ElementRange{plan.begin(d), plan.end(d)}});
     }
   return writers;
 }

@@ -8,19 +8,19 @@
 #include <optional>
 
 #include "core/tensor.h"
-#include "spec/param_layout.h"
-#include "spec/param_range.h"
+#include "modeldef/param_layout.h"
+#include "modeldef/param_range.h"
 
 namespace glm::checkpoint {
 
 struct OptimizerTensors {
-  const model::ParamLayout* layout = nullptr;
+  const modeldef::ParamLayout* layout = nullptr;
   // A tensor left undefined is not read by the loader (glm-export reads the master only);
   // a save writes all three.
   Tensor master, exp_avg, exp_avg_sq;
-  std::optional<model::ElementRange> range;  // the part of the flat buffer held; none: all of it
+  std::optional<modeldef::ElementRange> range;  // the part of the flat buffer held; none: all of it
 
-  model::ElementRange flat_range() const { return range ? *range : full_range(*layout); }
+  modeldef::ElementRange flat_range() const { return range ? *range : full_range(*layout); }
 };
 
 }  // namespace glm::checkpoint

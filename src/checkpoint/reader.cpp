@@ -7,7 +7,7 @@
 #include "checkpoint/checkpoint.h"
 #include "core/box.h"
 #include "core/error.h"
-#include "spec/param_range.h"
+#include "modeldef/param_range.h"
 
 namespace glm::checkpoint {
 namespace {
@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 // which the reader wants the row-major flat range [mine_begin, mine_end)) and the stored
 // piece `p` hold: dst counts from mine_begin, src from the start of p's stored data.
 template <class F>
-void overlap_runs(const model::ParamSpec& spec, std::int64_t mine_begin, std::int64_t mine_end,
+void overlap_runs(const modeldef::ParamSpec& spec, std::int64_t mine_begin, std::int64_t mine_end,
                   const TensorPiece& p, F&& f) {
   const Box mine = spec.box();
   const Box theirs{p.offset, p.shape};
@@ -52,7 +52,7 @@ H5File& CheckpointReader::open(const CheckpointFile& f) {
 
 void CheckpointReader::read(const checkpoint::OptimizerTensors& out) {
   GLM_CHECK(out.layout != nullptr, "CheckpointReader::read: no layout");
-  const model::ElementRange range = out.flat_range();
+  const modeldef::ElementRange range = out.flat_range();
   const Tensor* targets[] = {&out.master, &out.exp_avg, &out.exp_avg_sq};
   for (const Tensor* t : targets)
     if (t->defined())
@@ -65,13 +65,14 @@ void CheckpointReader::read(const checkpoint::OptimizerTensors& out) {
   // tensor data is read.
   struct Copy {
     Found from;
-    const model::ParamSpec* spec;
-    model::ParamPiece mine;
+    const modeldef::ParamSpec* spec;
+    modeldef::ParamPiece mine;
   };
   std::vector<Copy> copies;
   std::vector<const CheckpointFile*> needed;
-  for (const model::ParamPiece& mine : model::pieces_in_range(*out.layout, range)) {
-    const model::ParamSpec& spec = out.layout->specs()[static_cast<std::size_t>(mine.spec_index)];
+  for (const modeldef::ParamPiece& mine : modeldef::pieces_in_range(*out.layout, range)) {
+    const modeldef::ParamSpec& spec =
+        out.layout->specs()[static_cast<std::size_t>(mine.spec_index)];
     auto it = by_name_.find(spec.name);
     if (it == by_name_.end())
       throw InputError(
@@ -124,7 +125,7 @@ void CheckpointReader::read(const checkpoint::OptimizerTensors& out) {
   }
 }
 
-Tensor CheckpointReader::read_one(const model::ParamLayout& layout, model::ElementRange range,
+Tensor CheckpointReader::read_one(const modeldef::ParamLayout& layout, modeldef::ElementRange range,
                                   int dataset) {
   GLM_CHECK(dataset >= 0 && dataset < 3, "CheckpointReader::read_one: dataset {}", dataset);
   checkpoint::OptimizerTensors t{&layout, {}, {}, {}, range};

@@ -36,7 +36,7 @@ class CheckpointReader {
   void read(const checkpoint::OptimizerTensors& out);
   // One dataset (0 master, 1 exp_avg, 2 exp_avg_sq) of one flat range of `layout`, as a new
   // host f32 [range size]: what the offline tools stream, one tensor or piece at a time.
-  Tensor read_one(const model::ParamLayout& layout, model::ElementRange range, int dataset);
+  Tensor read_one(const modeldef::ParamLayout& layout, modeldef::ElementRange range, int dataset);
 
  private:
   struct Found {

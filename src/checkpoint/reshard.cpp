@@ -38,16 +38,17 @@ ReshardResult reshard_checkpoint(const std::string& in_dir, std::optional<std::i
   // Each piece of each new rank file is re-cut from the stored pieces just before it is
   // written, one dataset at a time: beyond the reader's one stored piece, one piece (at most
   // one tensor) is in memory at once.
-  std::vector<std::unique_ptr<model::ParamLayout>> layouts;
-  for (const auto& w : writers) layouts.push_back(std::make_unique<model::ParamLayout>(rc.model, w.shard));
+  std::vector<std::unique_ptr<modeldef::ParamLayout>> layouts;
+  for (const auto& w : writers)
+    layouts.push_back(std::make_unique<modeldef::ParamLayout>(rc.model, w.shard));
   Progress progress("reshard: new rank files re-cut", static_cast<std::int64_t>(writers.size()));
   const CheckpointMeta source = meta;  // (meta becomes the new checkpoint's below)
   CheckpointReader reader(r.from_dir, source, /*files_verified=*/true);
   auto recut = [&](std::size_t i) {
     if (i > 0) progress.advance();
     const RankShard& w = writers[i];
-    const model::ParamLayout* layout = layouts[i].get();
-    const model::ElementRange range = w.range ? *w.range : model::full_range(*layout);
+    const modeldef::ParamLayout* layout = layouts[i].get();
+    const modeldef::ElementRange range = w.range ? *w.range : modeldef::full_range(*layout);
     return RankFileSource{w.rank, layout, range, [&reader, layout](const TensorPiece& p, int k) {
                             const std::int64_t at = layout->spec(p.name).offset;
                             trim_host_heap();  // the previous piece's pages, returned

@@ -4,10 +4,10 @@
 
 namespace glm::config {
 
-model::Precision auto_precision(Device dev) {
+modeldef::Precision auto_precision(Device dev) {
   if (dev.is_cpu() && kernels::gemm16_path(DType::bf16) == kernels::Gemm16Path::native)
-    return model::Precision::bf16;
-  return model::Precision::fp32;
+    return modeldef::Precision::bf16;
+  return modeldef::Precision::fp32;
 }
 
 }  // namespace glm::config

@@ -4,10 +4,10 @@
 #pragma once
 
 #include "core/dtype.h"
-#include "spec/precision.h"
+#include "modeldef/precision.h"
 
 namespace glm::config {
 
-model::Precision auto_precision(Device dev);
+modeldef::Precision auto_precision(Device dev);
 
 }  // namespace glm::config

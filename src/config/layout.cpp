@@ -7,13 +7,13 @@
 
 namespace glm::config {
 
-model::ModelShard shard_for(const model::ModelConfig& c, const ParallelConfig& p, int tp_rank,
-                            int stage) {
+modeldef::ModelShard shard_for(const modeldef::ModelConfig& c, const ParallelConfig& p, int tp_rank,
+                               int stage) {
   const std::vector<int> split =
       parallel::pipeline_layer_split(c.num_layers, p.pp, p.pipeline_first_last_layers);
   int first = 0;
   for (int s = 0; s < stage; ++s) first += split[s];
-  model::ModelShard shard;
+  modeldef::ModelShard shard;
   shard.first_layer = first;
   shard.last_layer = first + split[stage];
   shard.has_embedding = stage == 0;

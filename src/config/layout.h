@@ -7,15 +7,15 @@
 #pragma once
 
 #include "config/run_config.h"
-#include "spec/param_layout.h"
+#include "modeldef/param_layout.h"
 
 namespace glm::config {
 
 // Stage `stage`'s layers (pipeline_layer_split with the config's first/last-stage size),
 // embedding on stage 0, head on the last, TP slice tp_rank of p.tp. InputError when the
 // layers do not split over p.pp.
-model::ModelShard shard_for(const model::ModelConfig& c, const ParallelConfig& p, int tp_rank,
-                            int stage);
+modeldef::ModelShard shard_for(const modeldef::ModelConfig& c, const ParallelConfig& p, int tp_rank,
+                               int stage);
 
 // The batch schedule against a layout: every batch size of the ramp-up (start, increment,
 // full) a multiple of micro_batch x dp, and at least as many micro-batches per step as

@@ -3,15 +3,15 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/auto_precision.h"
 #include "core/error.h"
 #include "core/json_fields.h"
-#include "config/auto_precision.h"
-#include "spec/precision.h"
+#include "modeldef/precision.h"
 
 namespace glm::config {
 
-model::Precision TrainConfig::precision_mode() const {
-  return model::parse_precision(precision, "train.precision");
+modeldef::Precision TrainConfig::precision_mode() const {
+  return modeldef::parse_precision(precision, "train.precision");
 }
 
 namespace {
@@ -193,7 +193,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   section([&] { rc.spike_guard = config::SpikeGuardConfig::from_json(spike_j, source); });
   if (model_j.is_null()) problems.push_back(fmt::format("{}: missing section 'model'", source));
 
-  section([&] { rc.model = model::ModelConfig::from_json(model_j, source); });
+  section([&] { rc.model = modeldef::ModelConfig::from_json(model_j, source); });
   rc.egs_schedule = config::EgsSchedule::constant(rc.model.embedding_grad_shrink);
   if (!egs_j.is_null())
     section([&] { rc.egs_schedule = config::EgsSchedule::from_json(egs_j, source); });
@@ -263,8 +263,8 @@ RunConfig parse_run_config(const std::string& text, const std::string& source,
   t.get("save_mode", rc.train.save_mode, {"sync", "async"});
   // "auto" is settled here, so the run, its log and its checkpoints name what it trains in.
   if (rc.train.precision == "auto")
-    rc.train.precision = std::string(model::precision_name(auto_precision(
-        rc.train.device == "cuda" ? Device::cuda() : Device::cpu())));
+    rc.train.precision = std::string(modeldef::precision_name(
+        auto_precision(rc.train.device == "cuda" ? Device::cuda() : Device::cpu())));
   if (rc.batch.global_batch_size % rc.train.micro_batch_size != 0)
     t.error("micro_batch_size", fmt::format("{} does not divide batch.global_batch_size {}",
                                             rc.train.micro_batch_size, rc.batch.global_batch_size));

@@ -1,5 +1,5 @@
 // A run's configuration file (configs/*.json): the sections
-//   model        ModelConfig (src/spec/model_config.h)
+//   model        ModelConfig (src/modeldef/model_config.h)
 //   train        TrainConfig below: micro-batch, precision, iterations, intervals, data
 //   optim        OptimConfig (config/optim_config.h): AdamW, lr schedule, clipping, loss scale
 //   batch        BatchConfig: global batch size and its ramp-up
@@ -16,18 +16,17 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "data/blend.h"
-#include "data/glm_collator.h"
 #include "config/optim_config.h"
 #include "config/spike_guard_config.h"
-#include "spec/model_config.h"
-#include "spec/precision.h"
+#include "data/blend.h"
+#include "data/glm_collator.h"
+#include "modeldef/model_config.h"
+#include "modeldef/precision.h"
 
 namespace glm::config {
 
@@ -39,14 +38,14 @@ inline constexpr std::int64_t kMaxSeed = std::int64_t{1} << 62;
 
 struct TrainConfig {
   int micro_batch_size = 8;
-  // fp32 | fp16 | bf16 (spec/precision.h); a config or --precision may say auto, which
+  // fp32 | fp16 | bf16 (modeldef/precision.h); a config or --precision may say auto, which
   // loading replaces by what config/auto_precision.h picks (bf16 where the CPU multiplies
   // bf16 natively, else fp32)
   std::string precision = "fp32";
   std::string recompute = "none";  // none | full
   // cpu | cuda (one GPU per rank: local rank modulo the visible GPUs; NCCL groups)
   std::string device = "cpu";
-  std::int64_t seed = static_cast<std::int64_t>(model::kDefaultSeed);
+  std::int64_t seed = static_cast<std::int64_t>(modeldef::kDefaultSeed);
   std::int64_t train_iters = 100;  // optimizer steps
   int log_interval = 10;
   int eval_interval = 50;          // 0 = only before and after training
@@ -74,7 +73,7 @@ struct TrainConfig {
   // (train/async_save.h).
   std::string save_mode = "sync";
 
-  model::Precision precision_mode() const;
+  modeldef::Precision precision_mode() const;
 };
 
 // [begin, end) half-open range of optimizer steps or of global sample indices.
@@ -121,7 +120,7 @@ struct ParallelConfig {
 };
 
 struct RunConfig {
-  model::ModelConfig model;
+  modeldef::ModelConfig model;
   TrainConfig train;
   config::OptimConfig optim;
   config::BatchConfig batch;

@@ -78,7 +78,7 @@ void Engine::set_kv_cache(DType t) {
 }
 
 std::int64_t Engine::max_cache_tokens() const {
-  const model::ModelConfig& c = m_.config;
+  const modeldef::ModelConfig& c = m_.config;
   // K and V of the heads held
   const std::int64_t per_token =
       2 * std::int64_t{c.num_layers} * c.hidden_size * dtype_bytes(kv_, 1) / tp_split();
@@ -91,7 +91,7 @@ std::int64_t Engine::max_cache_tokens() const {
 KVCache Engine::new_cache(std::int64_t capacity) const {
   if (capacity < 1)
     throw InputError(fmt::format("a KV cache of {} tokens: the capacity must be >= 1", capacity));
-  const model::ModelConfig& c = m_.config;
+  const modeldef::ModelConfig& c = m_.config;
   const std::int64_t d = c.head_dim();
   const std::int64_t max_keys = k::kv_attention_max_keys(device_, d);
   const std::string where = device_.is_cpu() ? "cpu" : fmt::format("cuda:{}", device_.index);
@@ -117,7 +117,7 @@ KVCache Engine::new_cache(std::int64_t capacity) const {
 Tensor Engine::forward(KVCache& cache, std::span<const std::int32_t> tokens,
                        std::span<const std::int32_t> positions, int prefix_len,
                        std::span<const std::int64_t> rows) const {
-  const model::ModelConfig& c = m_.config;
+  const modeldef::ModelConfig& c = m_.config;
   const std::int64_t n = static_cast<std::int64_t>(tokens.size());
   const std::int64_t V = c.vocab_size, nr = static_cast<std::int64_t>(rows.size());
   GLM_CHECK(positions.size() == tokens.size(), "forward: {} tokens, {} positions", n,

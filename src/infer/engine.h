@@ -48,7 +48,7 @@ class Engine {
                   parallel::Communicator* tp = nullptr);
 
   const ModelFile& model() const { return m_; }
-  const model::ModelConfig& config() const { return m_.config; }
+  const modeldef::ModelConfig& config() const { return m_.config; }
   Device device() const { return device_; }
   // The tensor-parallel group it runs with (null: one process).
   parallel::Communicator* tp_group() const { return tp_; }

@@ -10,18 +10,18 @@
 #include <vector>
 
 #include "checkpoint/checkpoint.h"
-#include "core/allocator.h"
 #include "config/run_config.h"
+#include "core/allocator.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/h5_tensors.h"
 #include "core/progress.h"
-#include "core/atomic_file.h"
 #include "data/tokenizer.h"
 #include "infer/model_file.h"
 #include "infer/safetensors.h"
 #include "kernels/convert.h"
 #include "kernels/quant.h"
-#include "spec/param_layout.h"
+#include "modeldef/param_layout.h"
 
 namespace glm::infer {
 namespace {
@@ -91,7 +91,7 @@ class Entries {
   std::vector<SafetensorsEntry> written_;
 };
 
-void check_options(const ExportOptions& o, const model::ModelConfig& c) {
+void check_options(const ExportOptions& o, const modeldef::ModelConfig& c) {
   if (o.bits != 16 && o.bits != 8 && o.bits != 4)
     throw InputError(fmt::format("--bits {}: expected 16, 8 or 4", o.bits));
   if (o.out.empty()) throw InputError("--out: give the model file to write");
@@ -141,15 +141,15 @@ std::string find_tokenizer(const ExportOptions& o, const config::RunConfig& rc,
 WriteResult write_model_file(const ParamSource& param, const config::RunConfig& rc,
                              const data::Tokenizer& tok, const ExportOptions& o,
                              const ModelSource& src) {
-  const model::ModelConfig& c = rc.model;
+  const modeldef::ModelConfig& c = rc.model;
   check_options(o, c);
   WriteResult out;
   const int N = o.tp, bits = o.bits;
   const std::int64_t h = c.hidden_size, f = c.ffn_hidden_size, G = o.group_size;
-  const model::ParamLayout layout(c, model::ModelShard{});
+  const modeldef::ParamLayout layout(c, modeldef::ModelShard{});
   // the parameter's fp32 values, checked: a source returning anything else is a bug
   auto values = [&](const std::string& name) {
-    const model::ParamSpec& spec = layout.spec(name);
+    const modeldef::ParamSpec& spec = layout.spec(name);
     Tensor t = param(spec);
     GLM_CHECK(t.dtype() == DType::f32 && t.device().is_cpu() && t.shape() == spec.shape,
               "write_model_file: '{}' came as {}, expected host f32{}", name, t.describe(),
@@ -183,7 +183,7 @@ WriteResult write_model_file(const ParamSource& param, const config::RunConfig& 
       trim_host_heap();  // what one tensor at a time leaves free goes back to the system
       Progress progress("glm-export: layers quantized", c.num_layers);
       for (int l = 0; l < c.num_layers; ++l) {
-        const std::string pre = model::layer_prefix(l);
+        const std::string pre = modeldef::layer_prefix(l);
         for (const char* norm : {"input_layernorm", "post_attention_layernorm"}) {
           add_f16(pre + norm + ".weight");
           add_f16(pre + norm + ".bias");
@@ -254,14 +254,14 @@ WriteResult write_model_file(const ParamSource& param, const config::RunConfig& 
   return out;
 }
 
-WriteResult write_model_file(const model::FlatParams& p, const config::RunConfig& run,
+WriteResult write_model_file(const modeldef::FlatParams& p, const config::RunConfig& run,
                              const data::Tokenizer& tokenizer, const ExportOptions& options,
                              const ModelSource& source) {
   GLM_CHECK(p.dtype() == DType::f32 && p.layout().shard().tp_size == 1 &&
                 p.layout().shard().has_embedding && p.layout().shard().has_head &&
                 p.layout().shard().first_layer == 0 && p.layout().shard().last_layer < 0,
             "write_model_file: the parameters must be one process's fp32 model");
-  return write_model_file([&](const model::ParamSpec& spec) { return p.get(spec.name); }, run,
+  return write_model_file([&](const modeldef::ParamSpec& spec) { return p.get(spec.name); }, run,
                           tokenizer, options, source);
 }
 
@@ -276,7 +276,7 @@ ExportResult export_model(const ExportOptions& o) {
   checkpoint::verify_checkpoint_files(res.checkpoint, meta);
   checkpoint::verify_checkpoint_pieces(res.checkpoint, meta);
   config::RunConfig rc = config::parse_run_config(meta.config.dump(), meta_path + " (config)");
-  const model::ModelConfig& c = rc.model;
+  const modeldef::ModelConfig& c = rc.model;
   check_options(o, c);
   data::Tokenizer tok = data::Tokenizer::from_file(find_tokenizer(o, rc, meta_path));
   if (tok.vocab_size() > c.vocab_size)
@@ -286,10 +286,10 @@ ExportResult export_model(const ExportOptions& o) {
 
   // The fp32 master weights, one tensor at a time through a one-process layout (the Adam
   // moments are not read): one tensor and one stored piece in memory at once.
-  const model::ParamLayout layout(c, model::ModelShard{});
+  const modeldef::ParamLayout layout(c, modeldef::ModelShard{});
   res.parameters = layout.total();
   checkpoint::CheckpointReader reader(res.checkpoint, meta, /*files_verified=*/true);
-  auto master = [&](const model::ParamSpec& spec) {
+  auto master = [&](const modeldef::ParamSpec& spec) {
     return reader.read_one(layout, {spec.offset, spec.offset + spec.numel()}, 0).view(spec.shape);
   };
   const WriteResult w = write_model_file(master, rc, tok, o, ModelSource{res.checkpoint, meta.step});

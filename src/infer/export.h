@@ -21,7 +21,7 @@
 
 #include "config/run_config.h"
 #include "data/tokenizer.h"
-#include "spec/param_layout.h"
+#include "modeldef/param_layout.h"
 
 namespace glm::infer {
 
@@ -58,13 +58,13 @@ struct ModelSource {
 struct WriteResult {
   std::int64_t file_bytes = 0, linear_bytes = 0;
 };
-using ParamSource = std::function<Tensor(const model::ParamSpec& spec)>;
+using ParamSource = std::function<Tensor(const modeldef::ParamSpec& spec)>;
 WriteResult write_model_file(const ParamSource& param, const config::RunConfig& run,
                              const data::Tokenizer& tokenizer, const ExportOptions& options,
                              const ModelSource& source);
 // The same for weights in memory (a randomly initialised model's in benchmarks): one
 // process's fp32 parameters.
-WriteResult write_model_file(const model::FlatParams& params, const config::RunConfig& run,
+WriteResult write_model_file(const modeldef::FlatParams& params, const config::RunConfig& run,
                              const data::Tokenizer& tokenizer, const ExportOptions& options,
                              const ModelSource& source);
 

@@ -5,7 +5,7 @@
 
 namespace glm::infer {
 
-KVCache::KVCache(const model::ModelConfig& c, int tp, int capacity, Device device, DType dtype)
+KVCache::KVCache(const modeldef::ModelConfig& c, int tp, int capacity, Device device, DType dtype)
     : capacity_(capacity), device_(device) {
   GLM_CHECK(dtype == DType::f32 || dtype == DType::f16, "KVCache: {} storage (f32 or f16)",
             dtype_name(dtype));

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "spec/model_config.h"
+#include "modeldef/model_config.h"
 
 namespace glm::infer {
 
@@ -23,7 +23,7 @@ class KVCache {
   // tp: the ranks the heads are split over (1 in one process; the group's size for a rank of
   // a tensor-parallel group, whose cache then holds its own a/tp heads only).
   // dtype: f32, or f16 (half the memory; keys and values rounded once when appended).
-  KVCache(const model::ModelConfig& config, int tp, int capacity, Device device = Device::cpu(),
+  KVCache(const modeldef::ModelConfig& config, int tp, int capacity, Device device = Device::cpu(),
           DType dtype = DType::f32);
 
   int length() const { return length_; }  // tokens cached

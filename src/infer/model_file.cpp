@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "core/h5_tensors.h"
 #include "kernels/convert.h"
-#include "spec/param_layout.h"
+#include "modeldef/param_layout.h"
 
 namespace glm::infer {
 
@@ -233,13 +233,13 @@ ModelFile load_model_file(const std::string& path, std::optional<int> shard) {
   if (m.bits != 16 && m.bits != 8 && m.bits != 4)
     throw InputError(fmt::format("{}: bits {} is not 16, 8 or 4", path, m.bits));
   try {
-    m.config = model::ModelConfig::from_json(nlohmann::json::parse(r.attr("model_config")),
-                                             path + " (model_config)");
+    m.config = modeldef::ModelConfig::from_json(nlohmann::json::parse(r.attr("model_config")),
+                                                path + " (model_config)");
     m.run_config = nlohmann::json::parse(r.attr("run_config"));
   } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("{}: bad config JSON: {}", path, e.what()));
   }
-  const model::ModelConfig& c = m.config;
+  const modeldef::ModelConfig& c = m.config;
   const std::int64_t V = c.vocab_size, h = c.hidden_size, f = c.ffn_hidden_size;
   const int N = m.tp;
   if (N < 1 || c.num_heads % N != 0 || f % N != 0)
@@ -261,7 +261,7 @@ ModelFile load_model_file(const std::string& path, std::optional<int> shard) {
   m.final_ln_w = r.read_f32("final_layernorm.weight", {h});
   m.final_ln_b = r.read_f32("final_layernorm.bias", {h});
   for (int l = 0; l < c.num_layers; ++l) {
-    const std::string pre = model::layer_prefix(l);
+    const std::string pre = modeldef::layer_prefix(l);
     model::LayerWeights shared;
     shared.ln_in_w = r.read_f32(pre + "input_layernorm.weight", {h});
     shared.ln_in_b = r.read_f32(pre + "input_layernorm.bias", {h});

@@ -39,7 +39,7 @@
 #include "core/tensor.h"
 #include "kernels/quant.h"
 #include "model/glm_layer.h"
-#include "spec/model_config.h"
+#include "modeldef/model_config.h"
 
 namespace glm::infer {
 
@@ -64,7 +64,7 @@ VocabSlice vocab_slice(std::int64_t V, int N, int r);
 
 struct ModelFile {
   std::string path;
-  model::ModelConfig config;
+  modeldef::ModelConfig config;
   nlohmann::json run_config;
   int bits = 16, tp = 1;
   std::int64_t group_size = 0;  // as exported (0 = per row)

@@ -37,7 +37,7 @@ PerplexityResult evaluate_perplexity(const Engine& engine, const data::Tokenizer
   const std::vector<std::int32_t> bytes_per_id = tokenizer.text_bytes_per_id();
   Progress progress("glm-eval: held-out samples", max_samples);
   for (std::int64_t s = 0; s < max_samples; ++s) {
-    model::Batch b = data.micro_batch(s, 1);
+    modeldef::Batch b = data.micro_batch(s, 1);
     res.bytes += data::target_text_bytes(b, bytes_per_id);
     const int L = b.valid_len.data<std::int32_t>()[0], P = b.prefix_len.data<std::int32_t>()[0];
     const std::int32_t* tok = b.tokens.data<std::int32_t>();

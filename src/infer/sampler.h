@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <span>
 
-#include "spec/model_config.h"
+#include "modeldef/model_config.h"
 
 namespace glm::infer {
 
@@ -17,7 +17,7 @@ struct SamplingOptions {
   float temperature = 0.f;  // 0 = greedy
   int top_k = 0;            // 0 = no limit
   float top_p = 1.f;        // 1 = no limit
-  std::uint64_t seed = model::kDefaultSeed;
+  std::uint64_t seed = modeldef::kDefaultSeed;
 };
 
 // InputError naming the option when a value is out of range.

@@ -25,7 +25,7 @@ Shape attention_buffer_shape(Device dev, std::int64_t B, std::int64_t a, std::in
 }
 }  // namespace
 
-LayerWeights LayerWeights::of(const LayerParams& p) {
+LayerWeights LayerWeights::of(const modeldef::LayerParams& p) {
   LayerWeights w;
   w.ln_in_w = p.ln_in_w;
   w.ln_in_b = p.ln_in_b;
@@ -64,9 +64,9 @@ std::int64_t LayerWeights::bytes() const {
          w1.bytes() + w2.bytes();
 }
 
-LayerActivations LayerActivations::allocate(const ModelConfig& c, const ModelShard& shard, int B,
-                                            int T, Device dev, bool attention_buffer,
-                                            DType act) {
+LayerActivations LayerActivations::allocate(const modeldef::ModelConfig& c,
+                                            const modeldef::ModelShard& shard, int B, int T,
+                                            Device dev, bool attention_buffer, DType act) {
   auto f32 = [dev](Shape s) { return Tensor::empty(std::move(s), DType::f32, dev); };
   auto stored = [dev, act](Shape s) { return Tensor::empty(std::move(s), act, dev); };
   const DType probs_type = dev.is_cuda() ? DType::f32 : act;  // CUDA: softmax statistics
@@ -97,8 +97,9 @@ LayerActivations LayerActivations::allocate(const ModelConfig& c, const ModelSha
   return x;
 }
 
-LayerScratch LayerScratch::allocate(const ModelConfig& c, const ModelShard& shard, int B, int T,
-                                    Device dev, DType act) {
+LayerScratch LayerScratch::allocate(const modeldef::ModelConfig& c,
+                                    const modeldef::ModelShard& shard, int B, int T, Device dev,
+                                    DType act) {
   auto stored = [dev, act](Shape s) { return Tensor::empty(std::move(s), act, dev); };
   const std::int64_t R = std::int64_t{B} * T, h = c.hidden_size, f = shard.local_ffn(c);
   const std::int64_t a = shard.local_heads(c), d = c.head_dim();
@@ -117,8 +118,8 @@ LayerScratch LayerScratch::allocate(const ModelConfig& c, const ModelShard& shar
   return s;
 }
 
-GLMLayer::GLMLayer(const ModelConfig& config, const ModelShard& shard, int layer_index,
-                   Precision precision)
+GLMLayer::GLMLayer(const modeldef::ModelConfig& config, const modeldef::ModelShard& shard,
+                   int layer_index, modeldef::Precision precision)
     : c_(config),
       shard_(shard),
       heads_(shard.local_heads(config)),
@@ -128,7 +129,7 @@ GLMLayer::GLMLayer(const ModelConfig& config, const ModelShard& shard, int layer
       precision_(precision) {}
 
 k::MatmulInputs GLMLayer::inputs() const {
-  return precision_ == Precision::fp16 ? k::MatmulInputs::f16 : k::MatmulInputs::f32;
+  return precision_ == modeldef::Precision::fp16 ? k::MatmulInputs::f16 : k::MatmulInputs::f32;
 }
 
 k::AttentionArgs GLMLayer::attention_args(const LayerContext& ctx) const {
@@ -255,10 +256,10 @@ void GLMLayer::norm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Te
 }
 
 void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const Tensor& x,
-                        const LayerActivations& acts, const LayerParams& w,
-                        const LayerParams& gw, const LayerContext& ctx) const {
+                        const LayerActivations& acts, const modeldef::LayerParams& w,
+                        const modeldef::LayerParams& gw, const LayerContext& ctx) const {
   const std::int64_t R = std::int64_t{ctx.B} * ctx.T;
-  LayerParams g = gw;  // views into the gradient buffer (accumulated into)
+  modeldef::LayerParams g = gw;  // views into the gradient buffer (accumulated into)
 
   // --- out = alpha*m + dropout(MLP(m))  (pre_ln, sandwich: h + ...) ---
   // d(MLP output) = dropout(dout) (same mask), through LN_mo first under sandwich; the

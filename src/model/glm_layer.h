@@ -1,5 +1,5 @@
 // One GLM transformer layer with explicit forward and backward (docs/design.md section 2).
-// With the default DeepNorm placement (model.layernorm, spec/model_config.h):
+// With the default DeepNorm placement (model.layernorm, modeldef/model_config.h):
 //
 //   a   = LN_in(x)
 //   h   = alpha * a + dropout(Attn(a))        alpha = (2N)^(1/2)  (DeepNorm)
@@ -15,7 +15,8 @@
 // temporaries in a LayerScratch shared by all layers.
 // Recomputation runs forward again into a scratch LayerActivations just before backward;
 // both paths run the same deterministic kernels, so gradients are bit-identical.
-// Rows R = B*T; shapes in the comments use B, T, h, a, d, f (B batch, T sequence, h hidden, a heads, d head dim, f GeGLU inner size).
+// Rows R = B*T; shapes in the comments use B, T, h, a, d, f (B batch, T sequence, h hidden, a
+// heads, d head dim, f GeGLU inner size).
 //
 // Tensor parallelism (ModelShard tp_size t > 1, LayerContext::tp the group): the layer holds
 // a/t heads and f/t of the GeGLU inner size. QKV and W1 are column-parallel, the attention
@@ -34,9 +35,9 @@
 #include "kernels/attention.h"
 #include "kernels/linear.h"
 #include "kernels/stored_linear.h"
-#include "spec/model_config.h"
-#include "spec/param_layout.h"
-#include "spec/precision.h"
+#include "modeldef/model_config.h"
+#include "modeldef/param_layout.h"
+#include "modeldef/precision.h"
 #include "parallel/communicator.h"
 
 namespace glm::model {
@@ -61,7 +62,7 @@ struct LayerWeights {
   Tensor ln_in_w, ln_in_b, ln_post_w, ln_post_b;  // f32 [h]
   Tensor ln_attn_out_w, ln_attn_out_b, ln_mlp_out_w, ln_mlp_out_b;  // sandwich only
   kernels::LinearWeight qkv, dense, w1, w2;
-  static LayerWeights of(const LayerParams& p);  // fp32 views, no copy
+  static LayerWeights of(const modeldef::LayerParams& p);  // fp32 views, no copy
   LayerWeights to(Device dev) const;
   std::int64_t bytes() const;
 };
@@ -75,9 +76,9 @@ struct LayerCache {
 };
 
 // Buffers live on the model's device, in the activation dtype `act` of the precision policy
-// (spec/precision.h), except the fp32 LayerNorm statistics. On CUDA, attention takes the flash path
-// (kernels/cuda/cuda_attention.h): probs holds each query row's log-sum-exp [B, a, T] and
-// the backward's scratch D_i = dctx_i . ctx_i [B, a, T], both fp32, so no T x T buffer exists.
+// (modeldef/precision.h), except the fp32 LayerNorm statistics. On CUDA, attention takes the flash
+// path (kernels/cuda/cuda_attention.h): probs holds each query row's log-sum-exp [B, a, T] and the
+// backward's scratch D_i = dctx_i . ctx_i [B, a, T], both fp32, so no T x T buffer exists.
 struct LayerActivations {
   Tensor a, ln_in_mean, ln_in_rstd;      // [R, h], [R], [R]
   Tensor qkv;                            // [B, T, a, 3, d] after RoPE
@@ -90,7 +91,8 @@ struct LayerActivations {
   Tensor attn_out, attn_out_mean, attn_out_rstd;  // [R, h], [R], [R]
   Tensor mlp_out, mlp_out_mean, mlp_out_rstd;     // [R, h], [R], [R]
   // attention_buffer = false: no probs (inference attends to a KV cache instead).
-  static LayerActivations allocate(const ModelConfig& c, const ModelShard& shard, int B, int T,
+  static LayerActivations allocate(const modeldef::ModelConfig& c,
+                                   const modeldef::ModelShard& shard, int B, int T,
                                    Device dev = Device::cpu(), bool attention_buffer = true,
                                    DType act = DType::f32);
 };
@@ -102,13 +104,14 @@ struct LayerScratch {
   Tensor dg, du;       // [R, f], [R, 2f]
   Tensor dqkv;         // [B, T, a, 3, d]
   Tensor dscores;      // [B, a, T, T] (CUDA: [B, a, T])
-  static LayerScratch allocate(const ModelConfig& c, const ModelShard& shard, int B, int T,
-                               Device dev = Device::cpu(), DType act = DType::f32);
+  static LayerScratch allocate(const modeldef::ModelConfig& c, const modeldef::ModelShard& shard,
+                               int B, int T, Device dev = Device::cpu(), DType act = DType::f32);
 };
 
 class GLMLayer {
  public:
-  GLMLayer(const ModelConfig& config, const ModelShard& shard, int layer_index, Precision precision);
+  GLMLayer(const modeldef::ModelConfig& config, const modeldef::ModelShard& shard, int layer_index,
+           modeldef::Precision precision);
 
   // out [R, h] from x [R, h]; fills acts. out may be x itself (inference) when no backward
   // follows. With a cache, attention is the KV-cache attention (R = the new tokens).
@@ -118,8 +121,8 @@ class GLMLayer {
 
   // dx [R, h] (=) from dout [R, h]; parameter gradients accumulate (+=) into gw.
   void backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const Tensor& x,
-                const LayerActivations& acts, const LayerParams& w, const LayerParams& gw,
-                const LayerContext& ctx) const;
+                const LayerActivations& acts, const modeldef::LayerParams& w,
+                const modeldef::LayerParams& gw, const LayerContext& ctx) const;
 
   // Dropout sites of this layer (distinct Philox streams).
   std::uint32_t site(int place) const { return static_cast<std::uint32_t>(layer_ * 8 + place); }
@@ -161,13 +164,13 @@ class GLMLayer {
                      const Tensor& rstd, const Tensor& gamma) const;
   bool tp_split(const LayerContext& ctx) const { return ctx.tp && ctx.tp->size() > 1; }
 
-  ModelConfig c_;
-  ModelShard shard_;
+  modeldef::ModelConfig c_;
+  modeldef::ModelShard shard_;
   int heads_ = 0;         // local heads a/t
   std::int64_t h_local_ = 0;  // a/t * d
   int layer_;
   float alpha_;
-  Precision precision_;
+  modeldef::Precision precision_;
 };
 
 }  // namespace glm::model

@@ -56,7 +56,7 @@ double sum(const Tensor& x_any) {
   return s;
 }
 
-void check_batch(const Batch& b, const ModelConfig& c) {
+void check_batch(const modeldef::Batch& b, const modeldef::ModelConfig& c) {
   auto bad = [](const std::string& m) { throw InputError("batch: " + m); };
   for (const Tensor* t : {&b.tokens, &b.positions, &b.targets, &b.prefix_len, &b.valid_len})
     if (!t->device().is_cpu()) bad("batches arrive on the host (the model copies them over)");
@@ -85,7 +85,7 @@ struct GLMModel::Workspace {
   Tensor dx_a, dx_b;                    // [R, h] ping-pong gradients between layers
   Tensor dout;                          // [R, h] gradient of the stage output (received)
   Tensor empty;                         // stage 0's "gradient of its input"
-  Batch batch;                          // the micro-batch's tensors on the model's device
+  modeldef::Batch batch;                // the micro-batch's tensors on the model's device
   k::AttentionMask mask;
   Tensor positions;                     // [R] view of the batch's positions
   // The last stage's target rows, their ids and the micro-batch's loss denominator.
@@ -103,12 +103,12 @@ struct GLMModel::Workspace {
   }
 };
 
-GLMModel::GLMModel(const ModelConfig& config, const ModelOptions& options)
+GLMModel::GLMModel(const modeldef::ModelConfig& config, const ModelOptions& options)
     : config_(config),
       options_(options),
-      layout_(std::make_shared<ParamLayout>(config, options.shard)),
+      layout_(std::make_shared<modeldef::ParamLayout>(config, options.shard)),
       params_(layout_, options.device, MemoryKind::parameters,
-              precision_policy(options.precision).params, options.flat_capacity),
+              modeldef::precision_policy(options.precision).params, options.flat_capacity),
       grads_(layout_, options.device, MemoryKind::gradients, DType::f32, options.flat_capacity) {
   GLM_CHECK(options.shard.tp_size == 1 || (options.tp && options.tp->size() == options.shard.tp_size),
             "a tensor-parallel shard (tp {}) needs its TP group", options.shard.tp_size);
@@ -116,8 +116,11 @@ GLMModel::GLMModel(const ModelConfig& config, const ModelOptions& options)
     layers_.emplace_back(config, options.shard, l, options.precision);
 }
 
-GLMModel::GLMModel(const ModelConfig& config, const ModelOptions& options, StoredWeights weights)
-    : config_(config), options_(options), stored_(std::make_unique<StoredWeights>(std::move(weights))) {
+GLMModel::GLMModel(const modeldef::ModelConfig& config, const ModelOptions& options,
+                   StoredWeights weights)
+    : config_(config),
+      options_(options),
+      stored_(std::make_unique<StoredWeights>(std::move(weights))) {
   GLM_CHECK(options.shard.tp_size == 1 || (options.tp && options.tp->size() == options.shard.tp_size),
             "a tensor-parallel shard (tp {}) needs its TP group", options.shard.tp_size);
   GLM_CHECK(options.shard.first_layer == 0 && options.shard.end_layer(config) == config.num_layers &&
@@ -153,11 +156,12 @@ void GLMModel::set_params(const Tensor& values) {
 }
 
 k::MatmulInputs GLMModel::inputs() const {
-  return options_.precision == Precision::fp16 ? k::MatmulInputs::f16 : k::MatmulInputs::f32;
+  return options_.precision == modeldef::Precision::fp16 ? k::MatmulInputs::f16
+                                                         : k::MatmulInputs::f32;
 }
 
 Tensor GLMModel::stored(Shape s) const {
-  return Tensor::empty(std::move(s), precision_policy(options_.precision).activations,
+  return Tensor::empty(std::move(s), modeldef::precision_policy(options_.precision).activations,
                        options_.device);
 }
 
@@ -168,7 +172,7 @@ GLMModel::Workspace& GLMModel::slot(int i, int B, int T) {
   if (scratch_B_ != B || scratch_T_ != T) {
     scratch_ = {};
     scratch_ = LayerScratch::allocate(config_, options_.shard, B, T, options_.device,
-                                      precision_policy(options_.precision).activations);
+                                      modeldef::precision_policy(options_.precision).activations);
     scratch_B_ = B;
     scratch_T_ = T;
   }
@@ -185,8 +189,9 @@ GLMModel::Workspace& GLMModel::slot(int i, int B, int T) {
   for (std::size_t l = 0; l <= layers_.size(); ++l) ws->x.push_back(stored({R, h}));
   std::size_t n_acts = options_.recompute == Recompute::full ? 1 : layers_.size();
   for (std::size_t l = 0; l < n_acts; ++l)
-    ws->acts.push_back(LayerActivations::allocate(config_, options_.shard, B, T, options_.device,
-                                                  true, precision_policy(options_.precision).activations));
+    ws->acts.push_back(
+        LayerActivations::allocate(config_, options_.shard, B, T, options_.device, true,
+                                   modeldef::precision_policy(options_.precision).activations));
   if (options_.recompute == Recompute::full) ws->recompute_out = stored({R, h});
   if (last_stage()) {
     ws->y = stored({R, h});
@@ -200,7 +205,7 @@ GLMModel::Workspace& GLMModel::slot(int i, int B, int T) {
   return *ws;
 }
 
-void GLMModel::upload_batch(Workspace& ws, const Batch& b) {
+void GLMModel::upload_batch(Workspace& ws, const modeldef::Batch& b) {
   if (options_.device.is_cpu()) {
     ws.batch = b;
     return;
@@ -211,7 +216,7 @@ void GLMModel::upload_batch(Workspace& ws, const Batch& b) {
 }
 
 LayerContext GLMModel::make_context(Workspace& ws, bool training, std::uint32_t step) {
-  const Batch& b = ws.batch;  // uploaded by the slot's forward (upload_batch)
+  const modeldef::Batch& b = ws.batch;  // uploaded by the slot's forward (upload_batch)
   ws.mask = {b.prefix_len, b.valid_len};
   ws.positions = b.positions.view({b.tokens.numel()});
   LayerContext ctx;
@@ -325,7 +330,7 @@ void GLMModel::set_track_attention_logits(bool on) {
   track_logits_ = on;
 }
 
-LossStats GLMModel::head_loss(Workspace& ws, const Batch& batch, float grad_scale,
+LossStats GLMModel::head_loss(Workspace& ws, const modeldef::Batch& batch, float grad_scale,
                               bool write_grad) {
   // (batch: the host micro-batch, whose targets pick the rows)
   // y = LN_final(x_N)                                                [R, h]
@@ -335,7 +340,7 @@ LossStats GLMModel::head_loss(Workspace& ws, const Batch& batch, float grad_scal
   target_rows(batch.targets.view({batch.targets.numel()}), ws.rows, ws.ids, options_.device);
   const std::int64_t n = ws.rows.numel(), h = config_.hidden_size;
   const std::int64_t V_local = options_.shard.local_vocab(config_);
-  const DType act = precision_policy(options_.precision).activations;
+  const DType act = modeldef::precision_policy(options_.precision).activations;
   ws.head_n = n;
   Tensor y_t = ws.rows_of(ws.head_y, n, h, act);
   k::gather_rows(y_t, ws.y, ws.rows);
@@ -352,7 +357,7 @@ LossStats GLMModel::head_loss(Workspace& ws, const Batch& batch, float grad_scal
 Tensor& GLMModel::head_backward(Workspace& ws) {
   const std::int64_t n = ws.head_n, h = config_.hidden_size;
   const std::int64_t V_local = options_.shard.local_vocab(config_);
-  const DType act = precision_policy(options_.precision).activations;
+  const DType act = modeldef::precision_policy(options_.precision).activations;
   Tensor y_t = ws.rows_of(ws.head_y, n, h, act);
   Tensor logits = ws.rows_of(ws.head_logits, n, V_local, act);
   // Head: dE += dlogits^T y_t (the tied head's gradient is not shrunk); dy_t = dlogits E,
@@ -381,7 +386,7 @@ Tensor& GLMModel::backward_layers(Workspace& ws, const LayerContext& ctx, Tensor
   for (std::size_t i = layers_.size(); i-- > 0;) {
     int l = options_.shard.first_layer + static_cast<int>(i);
     heartbeat(Phase::backward, l);
-    LayerParams w = params_.layer(l);
+    modeldef::LayerParams w = params_.layer(l);
     LayerActivations* acts = &ws.acts[0];
     if (options_.recompute == Recompute::full) {
       // Recompute this layer's activations from its saved input, exactly as forward did.
@@ -443,7 +448,7 @@ Tensor& GLMModel::stage_output_grad(int i) {
   return slots_[i]->dout;
 }
 
-LossStats GLMModel::stage_forward(const Batch& batch, const StepOptions& opt, int i,
+LossStats GLMModel::stage_forward(const modeldef::Batch& batch, const StepOptions& opt, int i,
                                   bool backward) {
   check_batch(batch, config_);
   Workspace& ws = slot(i, batch.batch_size(), batch.seq_len());
@@ -456,26 +461,27 @@ LossStats GLMModel::stage_forward(const Batch& batch, const StepOptions& opt, in
   return head_loss(ws, batch, scale, backward);
 }
 
-const Tensor& GLMModel::stage_backward(const Batch& batch, const StepOptions& opt, int i) {
+const Tensor& GLMModel::stage_backward(const modeldef::Batch& batch, const StepOptions& opt,
+                                       int i) {
   Workspace& ws = slot(i, batch.batch_size(), batch.seq_len());
   LayerContext ctx = make_context(ws, opt.training, opt.step);  // the forward's batch
   Tensor& dx = last_stage() ? head_backward(ws) : ws.dout;
   return backward_layers(ws, ctx, dx, opt);
 }
 
-LossStats GLMModel::forward_backward(const Batch& batch, const StepOptions& opt) {
+LossStats GLMModel::forward_backward(const modeldef::Batch& batch, const StepOptions& opt) {
   GLM_CHECK(first_stage() && last_stage(), "forward_backward needs the whole model on one stage");
   LossStats stats = stage_forward(batch, opt, 0);
   stage_backward(batch, opt, 0);
   return stats;
 }
 
-LossStats GLMModel::forward_loss(const Batch& batch) {
+LossStats GLMModel::forward_loss(const modeldef::Batch& batch) {
   GLM_CHECK(first_stage() && last_stage(), "forward_loss needs the whole model on one stage");
   return stage_forward(batch, {.training = false}, 0, /*backward=*/false);
 }
 
-Tensor GLMModel::forward_logits(const Batch& batch) {
+Tensor GLMModel::forward_logits(const modeldef::Batch& batch) {
   GLM_CHECK(first_stage() && last_stage() && options_.shard.tp_size == 1,
             "forward_logits needs the whole model in one process");
   check_batch(batch, config_);

@@ -3,7 +3,7 @@
 //
 // Parameters and gradients are each one flat buffer over a ParamLayout (gradients
 // accumulate across micro-batches until zero_grads()). Gradients are fp32; the parameters
-// are stored in the precision's dtype (spec/precision.h): an fp16 or bf16 buffer in the
+// are stored in the precision's dtype (modeldef/precision.h): an fp16 or bf16 buffer in the
 // 16-bit precisions (the trainer's fp32 master weights live in the optimizer, which writes
 // the rounded values here after each update). Activations and activation gradients are
 // stored as fp16 or bf16 tensors too; the ops compute in fp32 inside.
@@ -33,8 +33,8 @@
 //   Tensor logits = m.forward_cached(tokens, positions, caches, rows, activations);
 #pragma once
 
-#include <cstdint>
 #include <array>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -42,19 +42,19 @@
 #include <string>
 #include <vector>
 
-#include "spec/batch.h"
 #include "model/glm_layer.h"
-#include "spec/param_layout.h"
+#include "modeldef/batch.h"
+#include "modeldef/param_layout.h"
 
 namespace glm::model {
 
 enum class Recompute { none, full };
 
 struct ModelOptions {
-  Precision precision = Precision::fp32;
+  modeldef::Precision precision = modeldef::Precision::fp32;
   Recompute recompute = Recompute::none;
-  std::uint64_t seed = kDefaultSeed;  // init and dropout keys
-  ModelShard shard = {};
+  std::uint64_t seed = modeldef::kDefaultSeed;  // init and dropout keys
+  modeldef::ModelShard shard = {};
   parallel::Communicator* tp = nullptr;  // the TP group when shard.tp_size > 1
   // Where parameters, gradients and activations live. Batches arrive on the host and are
   // copied to the device per micro-batch; the loss comes back to the host. On CUDA the TP
@@ -99,10 +99,10 @@ struct LossStats {
 
 class GLMModel {
  public:
-  GLMModel(const ModelConfig& config, const ModelOptions& options);
+  GLMModel(const modeldef::ModelConfig& config, const ModelOptions& options);
   // Serving: over stored weights, without parameter or gradient buffers (the training API
   // refuses to run; layout() is not defined). The shard must hold every layer.
-  GLMModel(const ModelConfig& config, const ModelOptions& options, StoredWeights weights);
+  GLMModel(const modeldef::ModelConfig& config, const ModelOptions& options, StoredWeights weights);
   ~GLMModel();
   GLMModel(GLMModel&&) noexcept;
   GLMModel& operator=(GLMModel&&) noexcept;
@@ -114,12 +114,12 @@ class GLMModel {
 
   // Forward and backward of one micro-batch; gradients accumulate into grads().
   // (A model that is one whole pipeline stage: embedding, layers and head.)
-  LossStats forward_backward(const Batch& batch, const StepOptions& opt);
+  LossStats forward_backward(const modeldef::Batch& batch, const StepOptions& opt);
   // Forward only (no dropout): loss on target positions.
-  LossStats forward_loss(const Batch& batch);
+  LossStats forward_loss(const modeldef::Batch& batch);
   // Forward only: logits at every position, [B*T, V] (whole model, no tensor parallelism),
   // on the host.
-  Tensor forward_logits(const Batch& batch);
+  Tensor forward_logits(const modeldef::Batch& batch);
 
   // Serving forward with a KV cache (a model over StoredWeights): the n tokens (host i32
   // [n]; RoPE positions i32 [n] on the device) through the embedding and every layer, layer
@@ -138,7 +138,7 @@ class GLMModel {
   // Forward of this stage for one micro-batch. The last stage returns the loss (and, with
   // backward, keeps d(loss)/d(logits) for stage_backward); other stages return {} and leave
   // their output in stage_output(slot). backward = false: evaluation, no stage_backward.
-  LossStats stage_forward(const Batch& batch, const StepOptions& opt, int slot,
+  LossStats stage_forward(const modeldef::Batch& batch, const StepOptions& opt, int slot,
                           bool backward = true);
   const Tensor& stage_output(int slot) const;
   // Where the next stage's gradient of this stage's output is received (not on the last).
@@ -146,7 +146,7 @@ class GLMModel {
   // Backward of the micro-batch held in `slot` (same batch and options as its forward);
   // gradients accumulate into grads(). Returns d(stage input) (empty on stage 0), valid
   // until the slot is used again.
-  const Tensor& stage_backward(const Batch& batch, const StepOptions& opt, int slot);
+  const Tensor& stage_backward(const modeldef::Batch& batch, const StepOptions& opt, int slot);
 
   void zero_grads() { grads_.flat().zero_(); }
 
@@ -164,10 +164,10 @@ class GLMModel {
   void clear_nonfinite() { first_nonfinite_.clear(); }
   const std::string& first_nonfinite() const { return first_nonfinite_; }
 
-  FlatParams& params() { return params_; }
-  FlatParams& grads() { return grads_; }
-  const ParamLayout& layout() const { return *layout_; }
-  const ModelConfig& config() const { return config_; }
+  modeldef::FlatParams& params() { return params_; }
+  modeldef::FlatParams& grads() { return grads_; }
+  const modeldef::ParamLayout& layout() const { return *layout_; }
+  const modeldef::ModelConfig& config() const { return config_; }
   const ModelOptions& options() const { return options_; }
 
  private:
@@ -179,9 +179,10 @@ class GLMModel {
   void forward_layers(Workspace& ws, const LayerContext& ctx);
   // Loss of the target rows through final LN and the (vocab-parallel) head; with
   // grad_scale > 0 the rows' d(loss)/d(logits) stays in ws.head_logits.
-  LossStats head_loss(Workspace& ws, const Batch& batch, float grad_scale, bool write_grad);
+  LossStats head_loss(Workspace& ws, const modeldef::Batch& batch, float grad_scale,
+                      bool write_grad);
   // The micro-batch's index tensors on the model's device (the batch itself on CUDA).
-  void upload_batch(Workspace& ws, const Batch& b);
+  void upload_batch(Workspace& ws, const modeldef::Batch& b);
   Tensor f32(Shape s) const { return Tensor::empty(std::move(s), DType::f32, options_.device); }
   kernels::MatmulInputs inputs() const;
   // dlogits -> dE (tied head) and d(x_N) through LN_final, into ws.dx_b
@@ -207,10 +208,10 @@ class GLMModel {
   std::array<double, 2> max_logit_{};
   std::string first_nonfinite_;
 
-  ModelConfig config_;
+  modeldef::ModelConfig config_;
   ModelOptions options_;
-  std::shared_ptr<const ParamLayout> layout_;
-  FlatParams params_, grads_;
+  std::shared_ptr<const modeldef::ParamLayout> layout_;
+  modeldef::FlatParams params_, grads_;
   std::unique_ptr<StoredWeights> stored_;  // serving: the weights as a model file stores them
   std::vector<GLMLayer> layers_;
   std::vector<std::unique_ptr<Workspace>> slots_;

@@ -33,11 +33,11 @@ void fill_normal(float* v, std::int64_t n, std::int64_t global_offset, std::uint
 
 }  // namespace
 
-void deepnorm_init(FlatParams& params, std::uint64_t seed) {
+void deepnorm_init(modeldef::FlatParams& params, std::uint64_t seed) {
   if (!params.flat().device().is_cpu() || params.dtype() != DType::f32) {
     // Drawn in fp32 on the host (the same values on every device), then copied over and
     // rounded to the buffer's dtype.
-    FlatParams host(params.shared_layout());
+    modeldef::FlatParams host(params.shared_layout());
     deepnorm_init(host, seed);
     const Device dev = params.flat().device();
     kernels::convert(params.flat(), dev.is_cpu() ? host.flat() : host.flat().to(dev));
@@ -49,20 +49,20 @@ void deepnorm_init(FlatParams& params, std::uint64_t seed) {
   const float beta = static_cast<float>(c.init_beta());
   const std::int64_t d = c.head_dim();
   for (std::size_t i = 0; i < layout.specs().size(); ++i) {
-    const ParamSpec& s = layout.specs()[i];
+    const modeldef::ParamSpec& s = layout.specs()[i];
     Tensor t = params.at(static_cast<int>(i));
     float* v = t.data<float>();
     const std::int64_t n = s.numel();
     switch (s.kind) {
-      case ParamKind::bias:
-      case ParamKind::norm_bias:
+      case modeldef::ParamKind::bias:
+      case modeldef::ParamKind::norm_bias:
         for (std::int64_t j = 0; j < n; ++j) v[j] = 0.f;
         break;
-      case ParamKind::norm_weight:
+      case modeldef::ParamKind::norm_weight:
         for (std::int64_t j = 0; j < n; ++j) v[j] = 1.f;
         break;
-      case ParamKind::embedding:
-      case ParamKind::matrix: {
+      case modeldef::ParamKind::embedding:
+      case modeldef::ParamKind::matrix: {
         // Each element draws from its index in the global tensor, so every layout (any
         // tensor-parallel cut) holds the same initial values.
         const bool qkv = s.name.find("query_key_value") != std::string::npos;

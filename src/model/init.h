@@ -12,10 +12,10 @@
 
 #include <cstdint>
 
-#include "spec/param_layout.h"
+#include "modeldef/param_layout.h"
 
 namespace glm::model {
 
-void deepnorm_init(FlatParams& params, std::uint64_t seed);
+void deepnorm_init(modeldef::FlatParams& params, std::uint64_t seed);
 
 }  // namespace glm::model

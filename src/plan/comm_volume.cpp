@@ -1,8 +1,8 @@
 #include "plan/comm_volume.h"
 
 #include "config/layout.h"
+#include "modeldef/param_layout.h"
 #include "parallel/data_parallel.h"
-#include "spec/param_layout.h"
 
 namespace glm::plan {
 
@@ -10,12 +10,12 @@ std::uint64_t ring_all_reduce_bytes(int p, std::uint64_t elements, std::uint64_t
   return p > 1 ? 2ull * (p - 1) * elem * elements / p : 0;
 }
 
-CommBytes step_comm_bytes(const model::ModelConfig& c, const config::ParallelConfig& p, int tp_rank,
-                          int stage, int micro_batch, std::int64_t micro_batches,
+CommBytes step_comm_bytes(const modeldef::ModelConfig& c, const config::ParallelConfig& p,
+                          int tp_rank, int stage, int micro_batch, std::int64_t micro_batches,
                           std::int64_t head_rows, bool recompute_full, const WireBytes& wire,
                           bool logged) {
   const int t = p.tp, D = p.dp, P = p.pp;
-  const model::ModelShard shard = config::shard_for(c, p, tp_rank, stage);
+  const modeldef::ModelShard shard = config::shard_for(c, p, tp_rank, stage);
   const std::uint64_t h = c.hidden_size, R = std::uint64_t(micro_batch) * c.seq_length;
   const std::uint64_t M = micro_batches, n = head_rows;
   const std::uint64_t layers = shard.end_layer(c) - shard.first_layer;
@@ -39,7 +39,7 @@ CommBytes step_comm_bytes(const model::ModelConfig& c, const config::ParallelCon
     e.embedding = ring_all_reduce_bytes(2, std::uint64_t(c.vocab_size / t) * h, grad);
   // DP: the global target count (1 double), then the flat gradient buffer: layer by layer
   // all-reduce, or under ZeRO-1 reduce-scatter + all-gather of the padded shards.
-  const std::uint64_t total = model::ParamLayout(c, shard).total();
+  const std::uint64_t total = modeldef::ParamLayout(c, shard).total();
   e.dp = ring_all_reduce_bytes(D, 1, 8);
   if (D > 1) {
     if (p.zero) {

@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "config/run_config.h"
-#include "spec/model_config.h"
+#include "modeldef/model_config.h"
 
 namespace glm::plan {
 
@@ -33,8 +33,8 @@ std::uint64_t ring_all_reduce_bytes(int p, std::uint64_t elements, std::uint64_t
 // recompute_full: the backward reruns each layer's forward and its two TP all-reduces.
 // logged: a step the trainer logs, which also all-reduces the training-health sums over
 // every rank (one per parameter group, optim/training_health.h).
-CommBytes step_comm_bytes(const model::ModelConfig& c, const config::ParallelConfig& p, int tp_rank,
-                          int stage, int micro_batch, std::int64_t micro_batches,
+CommBytes step_comm_bytes(const modeldef::ModelConfig& c, const config::ParallelConfig& p,
+                          int tp_rank, int stage, int micro_batch, std::int64_t micro_batches,
                           std::int64_t head_rows, bool recompute_full = false,
                           const WireBytes& wire = {}, bool logged = false);
 

@@ -23,7 +23,7 @@ void add_linear(Bytes& b, const InferenceRequest& r, std::int64_t out, std::int6
   (bias_replicated ? b.replicated : b.linear) += 4.0 * bias;
 }
 
-Bytes weight_bytes(const model::ModelConfig& c, const InferenceRequest& r) {
+Bytes weight_bytes(const modeldef::ModelConfig& c, const InferenceRequest& r) {
   const std::int64_t h = c.hidden_size, f = c.ffn_hidden_size, N = r.gpus;
   Bytes b;
   for (int l = 0; l < c.num_layers; ++l) {
@@ -39,7 +39,7 @@ Bytes weight_bytes(const model::ModelConfig& c, const InferenceRequest& r) {
   return b;
 }
 
-double kv_bytes(const model::ModelConfig& c, const InferenceRequest& r, std::int64_t batch,
+double kv_bytes(const modeldef::ModelConfig& c, const InferenceRequest& r, std::int64_t batch,
                 std::int64_t context) {
   const double value = r.storage == "16bit" || r.kv_cache == "fp16" ? 2.0 : 4.0;
   return 2.0 * c.num_layers * (c.hidden_size / r.gpus) * value * batch * context;
@@ -47,7 +47,7 @@ double kv_bytes(const model::ModelConfig& c, const InferenceRequest& r, std::int
 
 }  // namespace
 
-double inference_activation_bytes(const model::ModelConfig& c, int gpus, std::int64_t context) {
+double inference_activation_bytes(const modeldef::ModelConfig& c, int gpus, std::int64_t context) {
   const double h = c.hidden_size, f = c.ffn_hidden_size, N = gpus;
   // The forward (GLMModel::forward_cached): x, a, h, m and the layer's output scratch [n, h];
   // qkv, ctx, u, g of the local heads and GeGLU slice; the fp16 copy of the widest linear
@@ -61,7 +61,7 @@ double inference_activation_bytes(const model::ModelConfig& c, int gpus, std::in
   return std::max(forward, gather);
 }
 
-InferencePlan plan_inference(const model::ModelConfig& c, const InferenceRequest& req,
+InferencePlan plan_inference(const modeldef::ModelConfig& c, const InferenceRequest& req,
                              const Hardware& hw) {
   InferenceRequest r = req;
   if (r.context <= 0) r.context = c.seq_length;

@@ -21,8 +21,8 @@
 #include <cstdint>
 #include <string>
 
+#include "modeldef/model_config.h"
 #include "plan/hardware.h"
-#include "spec/model_config.h"
 
 namespace glm::plan {
 
@@ -53,13 +53,13 @@ struct InferencePlan {
 
 // InputError naming the problem when gpus does not divide the heads or the GeGLU size, the
 // group size does not divide a shard's inputs, or bits is not 16, 8 or 4.
-InferencePlan plan_inference(const model::ModelConfig& c, const InferenceRequest& r,
+InferencePlan plan_inference(const modeldef::ModelConfig& c, const InferenceRequest& r,
                              const Hardware& hw);
 
 // The engine's activation buffers on one of `gpus` tensor-parallel ranks for a prefill of
 // `context` tokens (the "activations" line of the plan; the rank log of glm-generate and
 // glm-eval states it too).
-double inference_activation_bytes(const model::ModelConfig& c, int gpus, std::int64_t context);
+double inference_activation_bytes(const modeldef::ModelConfig& c, int gpus, std::int64_t context);
 
 // A human-readable report of the plan (what glm-plan --inference prints).
 std::string format_inference_plan(const InferencePlan& p, const Hardware& hw);

@@ -7,9 +7,9 @@
 
 #include "config/layout.h"
 #include "core/error.h"
+#include "modeldef/param_layout.h"
 #include "parallel/data_parallel.h"
 #include "parallel/pipeline_schedule.h"
-#include "spec/param_layout.h"
 
 namespace glm::plan {
 
@@ -62,14 +62,14 @@ double layer_activation_bytes(double B, double T, double h, double hl, double fl
 
 }  // namespace
 
-std::vector<StageMemory> plan_memory(const model::ModelConfig& c, const LayoutChoice& l,
+std::vector<StageMemory> plan_memory(const modeldef::ModelConfig& c, const LayoutChoice& l,
                                      const Storage& s) {
   const config::ParallelConfig& p = l.parallel;
   const std::int64_t M = l.micro_batches();
   const double B = l.micro_batch, T = c.seq_length, R = B * T, h = c.hidden_size;
   std::vector<StageMemory> out;
   for (int stage = 0; stage < p.pp; ++stage) {
-    const model::ModelShard shard = config::shard_for(c, p, /*tp_rank=*/0, stage);
+    const modeldef::ModelShard shard = config::shard_for(c, p, /*tp_rank=*/0, stage);
     const double hl = double(shard.local_heads(c)) * c.head_dim(), fl = shard.local_ffn(c);
     const double al = shard.local_heads(c), Vl = double(shard.local_vocab(c));
     StageMemory m;
@@ -77,7 +77,7 @@ std::vector<StageMemory> plan_memory(const model::ModelConfig& c, const LayoutCh
     m.layers = shard.end_layer(c) - shard.first_layer;
     m.embedding = shard.has_embedding;
     m.head = shard.has_head;
-    m.params = model::ParamLayout(c, shard).total();
+    m.params = modeldef::ParamLayout(c, shard).total();
     m.opt_elements = m.params;
     std::int64_t allocated = m.params;  // the flat parameter and gradient buffers
     if (p.zero && p.dp > 1) {

@@ -1,6 +1,6 @@
 // Memory per GPU of one pipeline stage, by category, for a layout of a run config.
 //
-// Counts follow what the code allocates: parameter counts from model::ParamLayout (the table
+// Counts follow what the code allocates: parameter counts from modeldef::ParamLayout (the table
 // the model allocates from), ZeRO shards from parallel::ShardPlan, activation slots from
 // parallel::pipeline_slots (1F1B: stage s holds min(M, P - s) micro-batches), and per slot
 // the tensors of GLMModel's workspace and GLMLayer's LayerActivations (src/model/*), with
@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "config/run_config.h"
-#include "spec/model_config.h"
+#include "modeldef/model_config.h"
 
 namespace glm::plan {
 
@@ -77,7 +77,7 @@ struct StageMemory {
 };
 
 // One entry per stage (TP ranks of a stage hold equal amounts).
-std::vector<StageMemory> plan_memory(const model::ModelConfig& c, const LayoutChoice& l,
+std::vector<StageMemory> plan_memory(const modeldef::ModelConfig& c, const LayoutChoice& l,
                                      const Storage& s);
 
 }  // namespace glm::plan

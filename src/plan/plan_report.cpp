@@ -1,8 +1,8 @@
 // The text and JSON forms of a plan (plan/plan.h).
 #include <fmt/format.h>
 
+#include "modeldef/param_layout.h"
 #include "plan/plan.h"
-#include "spec/param_layout.h"
 
 namespace glm::plan {
 namespace {
@@ -90,7 +90,7 @@ std::string format_plan(const Plan& p, const PlanRequest& req) {
   std::string s;
   s += fmt::format("config    {}: N {} h {} a {} f {} V {} T {}, {} parameters (ParamLayout)\n",
                    req.config.source, c.num_layers, c.hidden_size, c.num_heads, c.ffn_hidden_size,
-                   c.vocab_size, c.seq_length, model::ParamLayout(c, {}).total());
+                   c.vocab_size, c.seq_length, modeldef::ParamLayout(c, {}).total());
   s += fmt::format("run       precision {}, global batch {}, storage {}\n",
                    req.config.train.precision, p.layout.global_batch, p.storage.name);
   s += fmt::format("hardware  {} ({})\n", hw.name, hw.file);

@@ -4,13 +4,13 @@
 #include <cmath>
 
 #include "config/layout.h"
+#include "modeldef/param_layout.h"
 #include "parallel/data_parallel.h"
 #include "parallel/pipeline_schedule.h"
-#include "spec/param_layout.h"
 
 namespace glm::plan {
 
-StepTime plan_step_time(const model::ModelConfig& c, const LayoutChoice& l, const Storage& s,
+StepTime plan_step_time(const modeldef::ModelConfig& c, const LayoutChoice& l, const Storage& s,
                         const Hardware& hw, const std::string& precision, double gemm_efficiency) {
   const config::ParallelConfig& p = l.parallel;
   const int t = p.tp, D = p.dp, P = p.pp, world = t * D * P;
@@ -42,7 +42,7 @@ StepTime plan_step_time(const model::ModelConfig& c, const LayoutChoice& l, cons
 
   double slowest = 0;
   for (int stage = 0; stage < P; ++stage) {
-    const model::ModelShard shard = config::shard_for(c, p, 0, stage);
+    const modeldef::ModelShard shard = config::shard_for(c, p, 0, stage);
     const int layers = shard.end_layer(c) - shard.first_layer;
     StageTime x;
     const double fwd = R * (layers * layer_fwd + (shard.has_head ? head_fwd : 0.0)) / t;
@@ -64,7 +64,7 @@ StepTime plan_step_time(const model::ModelConfig& c, const LayoutChoice& l, cons
     x.embedding_s = double(x.bytes.embedding) / link(false);
     // AdamW reads the gradient, reads and writes the master copy (or the weights) and both
     // moments, and writes the weights: grad + 2 (master or param) + 2 moments + param bytes.
-    std::int64_t opt = model::ParamLayout(c, shard).total();
+    std::int64_t opt = modeldef::ParamLayout(c, shard).total();
     if (p.zero && D > 1) opt = parallel::ShardPlan(opt, D).shard;
     const double per_elem =
         s.grad + 2.0 * (s.master ? s.master : s.param) + 2.0 * s.moments + (s.master ? s.param : 0);

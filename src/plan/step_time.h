@@ -11,19 +11,19 @@
 //                                after it), the embedding group's all-reduce, the AdamW pass
 //                                over this rank's optimizer state at HBM bandwidth
 //
-// FLOPs: docs/design.md section 10's per-token formula (model::ModelConfig); a layer's forward is
-// 2 * (its matrix parameters) + 4 T h, the head's 2 h V; training is 3x forward, plus one
-// more forward of every layer under full recomputation (attention's 4 T h under selective).
-// A group's link is NVLink when its ranks share a node (rank = tp + TP (dp + DP pp),
-// docs/design.md section 4), the network otherwise.
+// FLOPs: docs/design.md section 10's per-token formula (modeldef::ModelConfig); a layer's forward
+// is 2 * (its matrix parameters) + 4 T h, the head's 2 h V; training is 3x forward, plus one more
+// forward of every layer under full recomputation (attention's 4 T h under selective). A group's
+// link is NVLink when its ranks share a node (rank = tp + TP (dp + DP pp), docs/design.md section
+// 4), the network otherwise.
 #pragma once
 
 #include <vector>
 
+#include "modeldef/model_config.h"
 #include "plan/comm_volume.h"
 #include "plan/hardware.h"
 #include "plan/memory_plan.h"
-#include "spec/model_config.h"
 
 namespace glm::plan {
 
@@ -50,7 +50,7 @@ struct StepTime {
 
 // precision picks the peak (fp32: peak_tflops_fp32, else the 16-bit one); gemm_efficiency
 // replaces the hardware file's value when > 0.
-StepTime plan_step_time(const model::ModelConfig& c, const LayoutChoice& l, const Storage& s,
+StepTime plan_step_time(const modeldef::ModelConfig& c, const LayoutChoice& l, const Storage& s,
                         const Hardware& hw, const std::string& precision,
                         double gemm_efficiency = 0);
 

@@ -43,12 +43,12 @@ namespace {
 
 // The CPU's peak for the GEMMs the run's precision runs (kernels/gemm.h): the fp32 FMA peak
 // unless 16-bit GEMMs run natively, then the rate of the instruction they run on.
-PeakFlops cpu_peak_flops(model::Precision precision) {
+PeakFlops cpu_peak_flops(modeldef::Precision precision) {
   const int threads = omp_get_max_threads();
   const double fp32 = measure_fma_peak_flops(threads);
   const std::string per = fmt::format("{} thread{}", threads, threads == 1 ? "" : "s");
-  if (precision != model::Precision::fp32) {
-    const DType t = precision == model::Precision::bf16 ? DType::bf16 : DType::f16;
+  if (precision != modeldef::Precision::fp32) {
+    const DType t = precision == modeldef::Precision::bf16 ? DType::bf16 : DType::f16;
     if (kernels::gemm16_path(t) == kernels::Gemm16Path::native) {
       const std::string impl = kernels::gemm16_implementation(t);
       if (impl.find("amx") != std::string::npos)  // a tile multiply: 1024 FLOPs a cycle
@@ -73,10 +73,10 @@ PeakFlops cpu_peak_flops(model::Precision precision) {
 
 }  // namespace
 
-PeakFlops rank_peak_flops(Device dev, model::Precision precision) {
+PeakFlops rank_peak_flops(Device dev, modeldef::Precision precision) {
   PeakFlops p;
   if (dev.is_cuda()) {
-    const bool fp16 = precision == model::Precision::fp16;
+    const bool fp16 = precision == modeldef::Precision::fp16;
     p.flops = cuda_peak_flops(cuda_device_name(dev.index), fp16);
     p.basis = p.flops > 0 ? fmt::format("the datasheet's dense {}", fp16 ? "fp16 tensor-core peak"
                                                                          : "fp32 peak, no TF32")
@@ -89,13 +89,13 @@ PeakFlops rank_peak_flops(Device dev, model::Precision precision) {
   return p;
 }
 
-std::string describe_gemms(Device dev, model::Precision precision) {
+std::string describe_gemms(Device dev, modeldef::Precision precision) {
   if (dev.is_cuda())
-    return precision == model::Precision::fp16 ? "cuBLAS, fp16 operands on tensor cores"
-                                                : "cuBLAS SGEMM (fp32 operands, no TF32)";
-  if (precision == model::Precision::fp32)
+    return precision == modeldef::Precision::fp16 ? "cuBLAS, fp16 operands on tensor cores"
+                                                  : "cuBLAS SGEMM (fp32 operands, no TF32)";
+  if (precision == modeldef::Precision::fp32)
     return fmt::format("fp32 gemm ({})", kernels::gemm_backend_name(kernels::gemm_backend()));
-  const DType t = precision == model::Precision::bf16 ? DType::bf16 : DType::f16;
+  const DType t = precision == modeldef::Precision::bf16 ? DType::bf16 : DType::f16;
   return fmt::format("{} operands: {}", dtype_name(t), kernels::gemm16_implementation(t));
 }
 

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "core/dtype.h"
-#include "spec/precision.h"
+#include "modeldef/precision.h"
 
 namespace glm::train {
 
@@ -21,7 +21,7 @@ struct PeakFlops {
   double flops = 0;  // per rank
   std::string basis;
 };
-PeakFlops rank_peak_flops(Device dev, model::Precision precision);
+PeakFlops rank_peak_flops(Device dev, modeldef::Precision precision);
 
 // The device for the start-up line: "CUDA device 0 (NVIDIA H100 ...)" or
 // "CPU, 8 threads, avx512".
@@ -29,7 +29,7 @@ std::string describe_training_device(Device dev);
 
 // What runs the run's GEMMs: "bf16 operands: oneDNN matmul brg:avx512_core_bf16",
 // "fp32 gemm (onednn)", ... (kernels/gemm.h).
-std::string describe_gemms(Device dev, model::Precision precision);
+std::string describe_gemms(Device dev, modeldef::Precision precision);
 
 // Dense peak FLOP/s of a CUDA card by its name ("NVIDIA H100 80GB HBM3"); 0 when unknown.
 double cuda_peak_flops(const std::string& device_name, bool fp16);

@@ -9,7 +9,7 @@
 namespace glm::train {
 
 LayerwiseGradReduce::LayerwiseGradReduce(parallel::Communicator& dp,
-                                         const model::ParamLayout& layout, Tensor flat)
+                                         const modeldef::ParamLayout& layout, Tensor flat)
     : dp_(dp), flat_(std::move(flat)) {
   GLM_CHECK(flat_.numel() == layout.total(), "gradient buffer {} for a layout of {} elements",
             flat_.describe(), layout.total());

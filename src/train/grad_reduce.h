@@ -17,14 +17,14 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "modeldef/param_layout.h"
 #include "parallel/communicator.h"
-#include "spec/param_layout.h"
 
 namespace glm::train {
 
 class LayerwiseGradReduce {
  public:
-  LayerwiseGradReduce(parallel::Communicator& dp, const model::ParamLayout& layout, Tensor flat);
+  LayerwiseGradReduce(parallel::Communicator& dp, const modeldef::ParamLayout& layout, Tensor flat);
   ~LayerwiseGradReduce();  // waits for anything still in flight
 
   // Layer `layer` (global index, held by this shard) has its final gradient: start its range.

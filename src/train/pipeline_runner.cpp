@@ -20,7 +20,7 @@ double since(clock::time_point t0) {
 }  // namespace
 
 PipelineStats run_pipeline_step(model::GLMModel& m, parallel::Communicator* pp,
-                                const std::vector<model::Batch>& batches,
+                                const std::vector<modeldef::Batch>& batches,
                                 const model::StepOptions& opt) {
   PipelineStats st;
   const int M = static_cast<int>(batches.size());
@@ -33,7 +33,7 @@ PipelineStats run_pipeline_step(model::GLMModel& m, parallel::Communicator* pp,
   if (!pp || pp->size() == 1) {
     auto t0 = clock::now();
     for (int i = 0; i < M; ++i) {
-      const model::Batch& b = batches[i];
+      const modeldef::Batch& b = batches[i];
       model::LossStats s = m.forward_backward(b, opt_of(i));
       st.loss_sum += s.loss_sum;
       st.num_targets += s.num_targets;
@@ -58,7 +58,7 @@ PipelineStats run_pipeline_step(model::GLMModel& m, parallel::Communicator* pp,
     st.comm_s += since(t0);
   };
   for (const parallel::PipeStep& step : parallel::one_f_one_b(stage, P, M)) {
-    const model::Batch& b = batches[step.micro_batch];
+    const modeldef::Batch& b = batches[step.micro_batch];
     const int slot = step.micro_batch % slots;
     if (step.op == parallel::PipeOp::forward) {
       if (first) exchange({}, -1);
@@ -89,7 +89,7 @@ PipelineStats run_pipeline_step(model::GLMModel& m, parallel::Communicator* pp,
 }
 
 PipelineStats run_pipeline_forward(model::GLMModel& m, parallel::Communicator* pp,
-                                   const model::Batch& b) {
+                                   const modeldef::Batch& b) {
   PipelineStats st;
   const model::StepOptions opt{.training = false};
   auto t0 = clock::now();

@@ -25,11 +25,11 @@ struct PipelineStats {
 // opt.on_layer_grads is passed to the last micro-batch's backward only (the last backward
 // of the step on every stage under 1F1B).
 PipelineStats run_pipeline_step(model::GLMModel& m, parallel::Communicator* pp,
-                                const std::vector<model::Batch>& batches,
+                                const std::vector<modeldef::Batch>& batches,
                                 const model::StepOptions& opt);
 
 // Forward only (evaluation, no dropout): the loss of one micro-batch, through every stage.
 PipelineStats run_pipeline_forward(model::GLMModel& m, parallel::Communicator* pp,
-                                   const model::Batch& batch);
+                                   const modeldef::Batch& batch);
 
 }  // namespace glm::train

@@ -61,7 +61,7 @@ StepResult Trainer::train_step() {
   // target count of the whole global batch (summed over the DP group).
   const std::int64_t local = r.global_batch / dp_size();
   const std::int64_t slice_start = state_.consumed_samples + dp_rank() * local;
-  std::vector<model::Batch> batches;
+  std::vector<modeldef::Batch> batches;
   double counts[1] = {0};
   for (std::int64_t first = 0; first < local; first += mb) {
     batches.push_back(data_.train->micro_batch(slice_start + first, mb));
@@ -111,7 +111,7 @@ StepResult Trainer::train_step() {
   heartbeat(Phase::reduction);
   if (reduce) reduce->finish();
   const Tensor grads = optimizer_->reduce_grads(model_->grads().padded());
-  const model::ElementRange range = optimizer_->range();
+  const modeldef::ElementRange range = optimizer_->range();
 
   // One reduction over every rank agrees on the loss, the overflow verdict and the global
   // gradient norm: the loss from the last stages' TP rank 0 (one per DP slice), the squares
@@ -221,7 +221,7 @@ StepResult Trainer::train_step() {
   return r;
 }
 
-void Trainer::poison_if_testing(model::Batch& batch, std::int64_t first_sample) const {
+void Trainer::poison_if_testing(modeldef::Batch& batch, std::int64_t first_sample) const {
   const char* spec = std::getenv("GLM_TEST_POISON_SAMPLES");
   long long begin = 0, end = 0;
   if (!spec || std::sscanf(spec, "%lld:%lld", &begin, &end) != 2) return;

@@ -3,13 +3,13 @@
 // train/trainer_checkpoint.cpp.
 #include "train/trainer.h"
 
-#include <cmath>
+#include <spdlog/spdlog.h>
+
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <thread>
 #include <utility>
-
-#include <spdlog/spdlog.h>
 
 #include "config/layout.h"
 #include "core/allocator.h"
@@ -18,8 +18,8 @@
 #include "core/test_hold.h"
 #include "data/text_bytes.h"
 #include "model/init.h"
+#include "modeldef/precision.h"
 #include "optim/training_health.h"
-#include "spec/precision.h"
 #include "train/device_peak.h"
 #include "train/device_policy.h"
 #include "train/pipeline_runner.h"
@@ -48,15 +48,15 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
       options_(options),
       tokenizer_(run_tokenizer(config)),
       text_bytes_per_id_(tokenizer_.text_bytes_per_id()),
-      scaler_(optim::loss_scaler_config(config.optim,
-          model::precision_policy(config.train.precision_mode()).loss_scaling)),
+      scaler_(optim::loss_scaler_config(
+          config.optim, modeldef::precision_policy(config.train.precision_mode()).loss_scaling)),
       spike_guard_(config.spike_guard),
       divergence_(config.spike_guard.recovery) {
   const auto& mc = config_.model;
   check_vocabulary(config_, tokenizer_);
   const int mb = config_.train.micro_batch_size, D = dp_size(), P = pp_size();
   config::check_batch_layout(config_, mb, D, P);
-  const model::ModelShard shard = shard_of(tp_rank(), pp_rank());
+  const modeldef::ModelShard shard = shard_of(tp_rank(), pp_rank());
   shard.validate(mc, fmt::format("{} with tp {} pp {}", config_.source, tp_size(), P));
   data_ = open_training_data(config_, tokenizer_);
 
@@ -69,11 +69,12 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
   mo.device = training_device(config_, world(), built_with_cuda(), cuda ? cuda_device_count() : 0,
                               cuda ? current_cuda_device() : 0);
   if (config_.parallel.zero && dp_size() > 1)  // the reduce-scatter works on the buffer in place
-    mo.flat_capacity = parallel::ShardPlan(model::ParamLayout(mc, shard).total(), dp_size()).padded;
+    mo.flat_capacity =
+        parallel::ShardPlan(modeldef::ParamLayout(mc, shard).total(), dp_size()).padded;
   model_ = std::make_unique<model::GLMModel>(mc, mo);
   model_->set_find_nonfinite(options_.debug_nonfinite);
-  const model::Precision precision = config_.train.precision_mode();
-  const model::PrecisionPolicy policy = model::precision_policy(precision);
+  const modeldef::Precision precision = config_.train.precision_mode();
+  const modeldef::PrecisionPolicy policy = modeldef::precision_policy(precision);
   const auto seed = static_cast<std::uint64_t>(config_.train.seed);
   const optim::ShardingOptions sharding{.dp = dp(), .zero = config_.parallel.zero};
   auto layout = model_->params().shared_layout();
@@ -83,7 +84,7 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
                                                            model_->params().padded(), sharding);
   } else {
     // The fp32 draw becomes the master weights; the model's 16-bit buffer holds it rounded.
-    model::FlatParams initial(layout, mo.device);
+    modeldef::FlatParams initial(layout, mo.device);
     model::deepnorm_init(initial, seed);
     model_->set_params(initial.flat());
     optimizer_ = std::make_unique<optim::ShardedOptimizer>(
@@ -113,12 +114,12 @@ Trainer::Trainer(const config::RunConfig& config, const TrainerOptions& options)
                tp_size(), P, optimizer_->sharded() ? " with ZeRO-1" : "", shard.first_layer,
                shard.end_layer(mc), shard.has_embedding ? " + embedding" : "",
                shard.has_head ? " + head" : "");
-  spdlog::info("precision: {}: activations stored as {}, parameters stored as {}, fp32 master "
-               "weights and moments{}, loss scaling {}; GEMMs: {}",
-               model::precision_name(precision), dtype_name(policy.activations),
-               dtype_name(policy.params),
-               policy.separate_master() ? "" : " (the parameters)",
-               policy.loss_scaling ? "dynamic" : "off", describe_gemms(mo.device, precision));
+  spdlog::info(
+      "precision: {}: activations stored as {}, parameters stored as {}, fp32 master "
+      "weights and moments{}, loss scaling {}; GEMMs: {}",
+      modeldef::precision_name(precision), dtype_name(policy.activations),
+      dtype_name(policy.params), policy.separate_master() ? "" : " (the parameters)",
+      policy.loss_scaling ? "dynamic" : "off", describe_gemms(mo.device, precision));
   metrics_->log_event({{"event", "start"}, {"config", config_.to_json()},
                        {"parameters", mc.num_parameters()}, {"peak_flops", peak_flops_}});
   metrics_->log_config(state_.step, config_.to_json());
@@ -134,7 +135,7 @@ void Trainer::world_sum(std::span<double> values) const {
   if (world() && world()->size() > 1) world()->all_reduce_sum(values);
 }
 
-model::ModelShard Trainer::shard_of(int t, int stage) const {
+modeldef::ModelShard Trainer::shard_of(int t, int stage) const {
   return config::shard_for(config_.model, layout(), t, stage);
 }
 
@@ -157,7 +158,7 @@ EvalResult Trainer::evaluate() {
   std::vector<double> totals(3 * D, 0.0);  // per dataset: loss sum, targets, text bytes
   for (std::size_t d = 0; d < D; ++d)
     for (int i = 0; i < config_.train.eval_iters; ++i) {
-      model::Batch b = data_.valid[d]->micro_batch(std::int64_t{i} * mb, mb);
+      modeldef::Batch b = data_.valid[d]->micro_batch(std::int64_t{i} * mb, mb);
       const double bytes = static_cast<double>(data::target_text_bytes(b, text_bytes_per_id_));
       PipelineStats s = run_pipeline_forward(*model_, pp(), b);
       if (!reports) continue;

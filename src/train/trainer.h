@@ -172,7 +172,7 @@ class Trainer {
   int world_rank() const { return world() ? world()->rank() : 0; }
   int world_size() const { return world() ? world()->size() : 1; }
   // The model shard of position (tp rank, pp stage) of this run's layout.
-  model::ModelShard shard_of(int tp_rank, int stage) const;
+  modeldef::ModelShard shard_of(int tp_rank, int stage) const;
   config::ParallelConfig layout() const;  // this run's actual layout
   // Sums over the DP group / over every rank (identity without one).
   void dp_sum(std::span<double> values) const;
@@ -199,7 +199,7 @@ class Trainer {
   bool recover_from_spike(const std::string& reason);
   // GLM_TEST_POISON_SAMPLES=BEGIN:END (tests): every target of those samples becomes the
   // vocabulary's last id, a data-borne loss spike.
-  void poison_if_testing(model::Batch& batch, std::int64_t first_sample) const;
+  void poison_if_testing(modeldef::Batch& batch, std::int64_t first_sample) const;
 
   config::RunConfig config_;
   TrainerOptions options_;

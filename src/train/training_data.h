@@ -3,10 +3,9 @@
 // train.seed), and each dataset's held-out split in an order of its own, the same for every
 // step and every layout.
 //
-//   data::Tokenizer tok = run_tokenizer(config);   // the first dataset's, checked against the others
-//   check_vocabulary(config, tok);
-//   TrainingData d = open_training_data(config, tok);
-//   model::Batch b = d.train->micro_batch(first_sample, micro_batch_size);
+//   data::Tokenizer tok = run_tokenizer(config);   // the first dataset's, checked against the
+//   others check_vocabulary(config, tok); TrainingData d = open_training_data(config, tok);
+//   modeldef::Batch b = d.train->micro_batch(first_sample, micro_batch_size);
 #pragma once
 
 #include <memory>

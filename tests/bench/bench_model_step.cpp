@@ -128,7 +128,7 @@ int main(int argc, char** argv) try {
 
   // Measured before and after the timed steps (the larger counts): a busy neighbour on a
   // shared machine can depress one measurement.
-  const model::Precision precision_mode = rc.train.precision_mode();
+  const modeldef::Precision precision_mode = rc.train.precision_mode();
   train::PeakFlops peak = train::rank_peak_flops(Device::cpu(), precision_mode);
   const double gemm_rate = measure_gemm_flops(2048, rc.train.precision);
   const std::string gemm_name = train::describe_gemms(Device::cpu(), precision_mode);
@@ -141,7 +141,7 @@ int main(int argc, char** argv) try {
   // AdamW writes them in its pass.
   const bool half = m.params().dtype() != DType::f32;
   auto layout = m.params().shared_layout();
-  std::optional<model::FlatParams> initial;
+  std::optional<modeldef::FlatParams> initial;
   if (half) initial.emplace(layout, Device::cpu(), MemoryKind::master);
   model::deepnorm_init(half ? *initial : m.params(), rc.train.seed);
   if (half) m.set_params(initial->flat());
@@ -149,7 +149,7 @@ int main(int argc, char** argv) try {
   Tensor* rounded = half ? &m.params().flat() : nullptr;
   optim::AdamW opt(layout, optim::adamw_config(rc.optim), master);
   const float loss_scale = fp16 ? 4096.f : 1.f;
-  model::Batch batch = bench_batch(B, T, rc.model.vocab_size);
+  modeldef::Batch batch = bench_batch(B, T, rc.model.vocab_size);
   std::vector<double> ms;
   for (int s = 0; s < warmup + steps; ++s) {
     auto t0 = std::chrono::steady_clock::now();

@@ -190,7 +190,7 @@ std::vector<DecodeResult> bench_decode(const std::string& config, const std::str
                                        int repeats) {
   config::RunConfig rc = config::load_run_config(config);
   data::Tokenizer tok = data::Tokenizer::from_file(tokenizer);
-  model::GLMModel m(rc.model, {.precision = model::Precision::fp32});
+  model::GLMModel m(rc.model, {.precision = modeldef::Precision::fp32});
   model::deepnorm_init(m.params(), 1234);
   std::vector<DecodeResult> res;
   const std::string tmp = (std::filesystem::temp_directory_path() / "bench_quant_gemv.h5").string();

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "spec/batch.h"
+#include "modeldef/batch.h"
 #include "tests/test_util.h"
 
 namespace glm::bench {
@@ -29,8 +29,8 @@ inline double median(std::vector<double> v) {
 
 // Random tokens and targets at every position, positions 0..T-1, a bidirectional prefix of
 // T/4, no padding: the batch tests/reference/bench_torch.py builds.
-inline model::Batch bench_batch(int B, int T, int V) {
-  model::Batch b;
+inline modeldef::Batch bench_batch(int B, int T, int V) {
+  modeldef::Batch b;
   for (Tensor* t : {&b.tokens, &b.positions, &b.targets}) *t = Tensor::empty({B, T}, DType::i32);
   b.prefix_len = Tensor::empty({B}, DType::i32);
   b.valid_len = Tensor::empty({B}, DType::i32);

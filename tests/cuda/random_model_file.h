@@ -61,9 +61,9 @@ inline config::RunConfig run_config(const std::string& model_json) {
 
 // DeepNorm initialisation, then every parameter (LayerNorm gains and biases included) plus
 // uniform noise in [-perturb, perturb], so no weight is an init constant.
-inline model::GLMModel random_model(const model::ModelConfig& config, std::uint64_t seed,
+inline model::GLMModel random_model(const modeldef::ModelConfig& config, std::uint64_t seed,
                                     float perturb) {
-  model::GLMModel m(config, {.precision = model::Precision::fp32});
+  model::GLMModel m(config, {.precision = modeldef::Precision::fp32});
   model::deepnorm_init(m.params(), seed);
   Tensor& flat = m.params().flat();
   std::mt19937_64 rng(seed + 1);

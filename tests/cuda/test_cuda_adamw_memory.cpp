@@ -7,8 +7,8 @@
 #include "core/cuda_caching_allocator.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda/cuda_adamw.h"
+#include "modeldef/param_layout.h"
 #include "optim/adamw.h"
-#include "spec/param_layout.h"
 
 namespace glm {
 namespace {
@@ -17,13 +17,13 @@ using namespace cudatest;
 
 TEST(CudaAdamW, UpdateIsBitIdenticalToOptimAdamW) {
   SKIP_WITHOUT_GPU();
-  model::ModelConfig mc;
+  modeldef::ModelConfig mc;
   mc.vocab_size = 320;
   mc.hidden_size = 64;
   mc.num_layers = 3;
   mc.num_heads = 4;
   mc.seq_length = 16;
-  auto layout = std::make_shared<const model::ParamLayout>(mc, model::ModelShard{});
+  auto layout = std::make_shared<const modeldef::ParamLayout>(mc, modeldef::ModelShard{});
   const std::int64_t n = layout->total();
   optim::AdamWConfig cfg;
   cfg.decay_embedding = true;
@@ -31,8 +31,8 @@ TEST(CudaAdamW, UpdateIsBitIdenticalToOptimAdamW) {
   // The decay runs optim::AdamW uses (matrices, and here the embedding), as segments.
   std::vector<kernels::cuda::AdamWSegment> segs;
   std::int64_t at = 0;
-  for (const model::ParamPiece& piece :
-       model::pieces_in_range(*layout, model::full_range(*layout))) {
+  for (const modeldef::ParamPiece& piece :
+       modeldef::pieces_in_range(*layout, modeldef::full_range(*layout))) {
     if (piece.local_begin > at) segs.push_back({at, piece.local_begin, false});
     segs.push_back({piece.local_begin, piece.local_begin + piece.flat.size(),
                     optim::decays(layout->specs()[piece.spec_index].kind, cfg)});

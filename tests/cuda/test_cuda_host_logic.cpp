@@ -16,8 +16,8 @@
 #include "kernels/cuda/cuda_adamw.h"
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/launch_config.h"
+#include "modeldef/param_layout.h"
 #include "optim/adamw.h"
-#include "spec/param_layout.h"
 
 namespace glm {
 namespace {
@@ -257,13 +257,13 @@ TEST(CudaAdamW, ChunksTileTheSegmentsInOrder) {
 // optim::AdamW's result bit for bit: what the GPU kernel (same operations, correctly
 // rounded intrinsics) must then reproduce (tests/cuda/test_cuda_adamw.cpp, on a GPU).
 TEST(CudaAdamW, StepConstantsReproduceOptimAdamWOnTheHost) {
-  model::ModelConfig mc;
+  modeldef::ModelConfig mc;
   mc.vocab_size = 64;
   mc.hidden_size = 16;
   mc.num_layers = 2;
   mc.num_heads = 2;
   mc.seq_length = 8;
-  auto layout = std::make_shared<const model::ParamLayout>(mc, model::ModelShard{});
+  auto layout = std::make_shared<const modeldef::ParamLayout>(mc, modeldef::ModelShard{});
   const std::int64_t n = layout->total();
   optim::AdamWConfig cfg;
   Tensor master = Tensor::empty({n}, DType::f32), grad = Tensor::empty({n}, DType::f32);
@@ -274,7 +274,8 @@ TEST(CudaAdamW, StepConstantsReproduceOptimAdamWOnTheHost) {
   std::vector<float> p(master.data<float>(), master.data<float>() + n), m(n, 0.f), v(n, 0.f);
   // Decay runs exactly as optim::AdamW builds them: matrices (and the embedding if set).
   std::vector<char> decay(n, 0);
-  for (const model::ParamPiece& piece : model::pieces_in_range(*layout, model::full_range(*layout)))
+  for (const modeldef::ParamPiece& piece :
+       modeldef::pieces_in_range(*layout, modeldef::full_range(*layout)))
     if (optim::decays(layout->specs()[piece.spec_index].kind, cfg))
       for (std::int64_t i = piece.local_begin; i < piece.local_begin + piece.flat.size(); ++i)
         decay[i] = 1;

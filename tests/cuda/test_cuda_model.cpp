@@ -18,8 +18,8 @@ namespace {
 
 using namespace cudatest;
 
-model::ModelConfig small_model() {
-  model::ModelConfig c;
+modeldef::ModelConfig small_model() {
+  modeldef::ModelConfig c;
   c.vocab_size = 300;
   c.hidden_size = 128;
   c.num_layers = 2;
@@ -32,8 +32,8 @@ model::ModelConfig small_model() {
 }
 
 // A GLM batch with padding and a bidirectional prefix per sample.
-model::Batch batch_of(int B, int T, int V) {
-  model::Batch b;
+modeldef::Batch batch_of(int B, int T, int V) {
+  modeldef::Batch b;
   for (Tensor* t : {&b.tokens, &b.positions, &b.targets}) *t = Tensor::empty({B, T}, DType::i32);
   b.prefix_len = Tensor::empty({B}, DType::i32);
   b.valid_len = Tensor::empty({B}, DType::i32);
@@ -66,10 +66,10 @@ double rel_l2(const Tensor& a, const Tensor& b) {
 // and gradients up to fp32 summation order (the GPU attention is the flash path).
 TEST(CudaModel, ForwardBackwardMatchesCpuInFp32AndFp16) {
   SKIP_WITHOUT_GPU();
-  const model::ModelConfig c = small_model();
-  const model::Batch batch = batch_of(3, c.seq_length, c.vocab_size);
-  for (const auto precision : {model::Precision::fp32, model::Precision::fp16}) {
-    const bool fp16 = precision == model::Precision::fp16;
+  const modeldef::ModelConfig c = small_model();
+  const modeldef::Batch batch = batch_of(3, c.seq_length, c.vocab_size);
+  for (const auto precision : {modeldef::Precision::fp32, modeldef::Precision::fp16}) {
+    const bool fp16 = precision == modeldef::Precision::fp16;
     model::GLMModel cpu(c, {.precision = precision, .seed = 5});
     model::GLMModel gpu(c, {.precision = precision, .seed = 5, .device = Device::cuda()});
     cpu.init();
@@ -89,8 +89,8 @@ TEST(CudaModel, ForwardBackwardMatchesCpuInFp32AndFp16) {
 
 TEST(CudaModel, ForwardLogitsComeBackToTheHost) {
   SKIP_WITHOUT_GPU();
-  const model::ModelConfig c = small_model();
-  const model::Batch batch = batch_of(2, 16, c.vocab_size);
+  const modeldef::ModelConfig c = small_model();
+  const modeldef::Batch batch = batch_of(2, 16, c.vocab_size);
   model::GLMModel cpu(c, {.seed = 6}), gpu(c, {.seed = 6, .device = Device::cuda()});
   cpu.init();
   gpu.init();
@@ -103,8 +103,8 @@ TEST(CudaModel, ForwardLogitsComeBackToTheHost) {
 // kernels/cuda/adamw_kernels.cu), and the gradient norm from the device reduction.
 TEST(CudaOptimizer, AdamWOnDeviceMasterIsBitIdenticalToHost) {
   SKIP_WITHOUT_GPU();
-  const model::ModelConfig c = small_model();
-  auto layout = std::make_shared<const model::ParamLayout>(c, model::ModelShard{});
+  const modeldef::ModelConfig c = small_model();
+  auto layout = std::make_shared<const modeldef::ParamLayout>(c, modeldef::ModelShard{});
   Tensor p = random_tensor({layout->total()}, 7), g = random_tensor({layout->total()}, 8);
   optim::AdamW cpu(layout, {}, p.clone());
   optim::AdamW gpu(layout, {}, dev(p));
@@ -114,8 +114,8 @@ TEST(CudaOptimizer, AdamWOnDeviceMasterIsBitIdenticalToHost) {
   }
   EXPECT_TRUE(bit_equal(host(gpu.master()), cpu.master()));
   EXPECT_TRUE(bit_equal(host(gpu.exp_avg_sq()), cpu.exp_avg_sq()));
-  const double a = optim::primary_sum_squares(*layout, g, model::full_range(*layout));
-  const double b = optim::primary_sum_squares(*layout, dev(g), model::full_range(*layout));
+  const double a = optim::primary_sum_squares(*layout, g, modeldef::full_range(*layout));
+  const double b = optim::primary_sum_squares(*layout, dev(g), modeldef::full_range(*layout));
   EXPECT_NEAR(b / a, 1.0, 1e-12);
 }
 

@@ -114,7 +114,7 @@ std::string latest(const std::string& save) {
 }
 
 // The fp32 optimizer tensors of a checkpoint, read with the loader.
-OptimizerTensors read_tensors(const std::string& dir, const model::ParamLayout& layout) {
+OptimizerTensors read_tensors(const std::string& dir, const modeldef::ParamLayout& layout) {
   CheckpointMeta m = read_checkpoint_meta(dir);
   verify_checkpoint_files(dir, m);
   OptimizerTensors t{&layout, Tensor::zeros({layout.total()}, DType::f32),
@@ -123,7 +123,6 @@ OptimizerTensors read_tensors(const std::string& dir, const model::ParamLayout& 
   load_optimizer_tensors(dir, m, t);
   return t;
 }
-
 
 // Checkpoint `dir` holds exactly the reference run's final state, and the losses of steps
 // (first, 20] equal the reference's bit for bit.
@@ -135,7 +134,7 @@ void expect_matches_reference(const std::string& dir, const std::map<std::int64_
     EXPECT_EQ(std::memcmp(&got.at(s), &ref.at(s), sizeof(double)), 0)
         << "step " << s << ": " << got.at(s) << " vs " << ref.at(s);
   }
-  model::ParamLayout layout(glm::testing::tiny_run().model, model::ModelShard{});
+  modeldef::ParamLayout layout(glm::testing::tiny_run().model, modeldef::ModelShard{});
   OptimizerTensors a = read_tensors(dir, layout), b = read_tensors(ref_dir, layout);
   EXPECT_TRUE(bit_equal(a.master, b.master)) << "master weights differ";
   EXPECT_TRUE(bit_equal(a.exp_avg, b.exp_avg)) << "Adam m differs";

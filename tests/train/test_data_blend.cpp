@@ -62,7 +62,7 @@ config::RunConfig blended_run(double en, double zh, double mip,
   return glm::testing::tiny_run(more);
 }
 
-bool same_batch(const model::Batch& a, const model::Batch& b) {
+bool same_batch(const modeldef::Batch& a, const modeldef::Batch& b) {
   return glm::testing::bit_equal(a.tokens, b.tokens) &&
          glm::testing::bit_equal(a.positions, b.positions) &&
          glm::testing::bit_equal(a.targets, b.targets) &&
@@ -87,8 +87,8 @@ TEST(DataBlend, BatchesArePureFunctionsOfTheSampleIndex) {
   }
   data::DataPipeline whole(rc.train.data, "train", tok, rc.objective, T, seed);
   data::DataPipeline parts(rc.train.data, "train", tok, rc.objective, T, seed);
-  const model::Batch all = whole.micro_batch(96, 16);
-  const model::Batch late = parts.micro_batch(104, 8), early = parts.micro_batch(96, 8);
+  const modeldef::Batch all = whole.micro_batch(96, 16);
+  const modeldef::Batch late = parts.micro_batch(104, 8), early = parts.micro_batch(96, 8);
   for (int i = 0; i < 8; ++i) {
     const std::int64_t n = T;
     EXPECT_EQ(std::memcmp(all.tokens.data<std::int32_t>() + i * n,

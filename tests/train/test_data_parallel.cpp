@@ -3,8 +3,8 @@
 // single-process run (invariant 3: losses within 1e-5 relative, parameters within 1e-4),
 // with dropout on (its masks are keyed by global sample, not by rank); a DP checkpoint
 // resumes in another DP size; a killed rank ends the whole job promptly, naming it.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,14 +13,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
-#include "spec/param_layout.h"
+#include "modeldef/param_layout.h"
 #include "train_test_util.h"
 
 namespace glm {
@@ -66,7 +64,7 @@ double param_rel_diff(const std::string& a, const std::string& b, int iter) {
   const config::RunConfig rc = testing::tiny_run();
   const Tensor x = testing::checkpoint_master(a + "/ckpt", iter, rc.model);
   const Tensor y = testing::checkpoint_master(b + "/ckpt", iter, rc.model);
-  const model::ParamLayout layout(rc.model, {});
+  const modeldef::ParamLayout layout(rc.model, {});
   double worst = 0;
   for (const auto& s : layout.specs()) {
     double scale = 0, diff = 0;

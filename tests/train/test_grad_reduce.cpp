@@ -32,8 +32,8 @@ class RecordingComm final : public parallel::Communicator {
   std::vector<std::pair<const float*, std::size_t>> spans;
 };
 
-model::ModelConfig config() {
-  model::ModelConfig c;
+modeldef::ModelConfig config() {
+  modeldef::ModelConfig c;
   c.vocab_size = 64;
   c.hidden_size = 32;
   c.num_layers = 3;
@@ -44,7 +44,7 @@ model::ModelConfig config() {
 }
 
 TEST(LayerwiseGradReduce, RangesTileTheBufferOnceLayersFirst) {
-  const model::ModelConfig c = config();
+  const modeldef::ModelConfig c = config();
   model::GLMModel m(c, {});
   RecordingComm comm;
   Tensor& flat = m.grads().flat();
@@ -74,10 +74,10 @@ TEST(LayerwiseGradReduce, RangesTileTheBufferOnceLayersFirst) {
 }
 
 TEST(LayerwiseGradReduce, TheModelReportsEachLayerAfterItsBackward) {
-  const model::ModelConfig c = config();
+  const modeldef::ModelConfig c = config();
   model::GLMModel m(c, {.seed = 3});
   m.init();
-  model::Batch b;
+  modeldef::Batch b;
   for (Tensor* t : {&b.tokens, &b.positions, &b.targets}) *t = Tensor::zeros({1, 8}, DType::i32);
   b.prefix_len = Tensor::zeros({1}, DType::i32);
   b.valid_len = Tensor::zeros({1}, DType::i32);

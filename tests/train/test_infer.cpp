@@ -84,7 +84,7 @@ std::string export_to(const Saved& s, const std::string& out, int bits, std::int
 
 // The fp32 model on the export's fp16-rounded weights (every tensor is stored fp16 at 16 bits).
 model::GLMModel rounded_model(const Saved& s) {
-  model::GLMModel m(s.rc.model, {.precision = model::Precision::fp32});
+  model::GLMModel m(s.rc.model, {.precision = modeldef::Precision::fp32});
   Tensor& flat = m.params().flat();
   GLM_CHECK(flat.numel() == s.params.numel(), "layout mismatch");
   for (std::int64_t i = 0; i < flat.numel(); ++i)
@@ -108,14 +108,14 @@ Diff diff(const float* a, const float* b, std::int64_t n) {
 }
 
 // Held-out samples as the trainer evaluates them ([gMASK] and [MASK] kinds, padding).
-model::Batch heldout(const config::RunConfig& rc, data::Tokenizer& tok, int first, int B) {
+modeldef::Batch heldout(const config::RunConfig& rc, data::Tokenizer& tok, int first, int B) {
   data::DataPipeline p(rc.train.data_dir, "valid", tok, rc.objective, rc.model.seq_length,
                         static_cast<std::uint64_t>(rc.train.seed) ^ data::kEvalSeedSalt);
   return p.micro_batch(first, B);
 }
 
 // Engine logits for every valid position of sample b of a batch.
-Tensor engine_logits(const Engine& e, const model::Batch& batch, int b) {
+Tensor engine_logits(const Engine& e, const modeldef::Batch& batch, int b) {
   const std::int64_t T = batch.seq_len();
   const int L = batch.valid_len.data<std::int32_t>()[b],
             P = batch.prefix_len.data<std::int32_t>()[b];
@@ -139,7 +139,7 @@ TEST(Infer, Fp16PrefillMatchesModelForwardLogits) {
   Engine e(load_model_file(export_to(s, dir + "/m16.h5", 16)));
   model::GLMModel m = rounded_model(s);
   data::Tokenizer tok = data::load_tokenizer(s.rc.train.data_dir);
-  model::Batch batch = heldout(s.rc, tok, 0, 6);  // seed 1234: both sample kinds among 6
+  modeldef::Batch batch = heldout(s.rc, tok, 0, 6);  // seed 1234: both sample kinds among 6
   Tensor want = m.forward_logits(batch);          // [B*T, V]
   const std::int64_t T = batch.seq_len(), V = s.rc.model.vocab_size;
   int kinds[2] = {0, 0};
@@ -189,7 +189,7 @@ TEST(Infer, QuantizedLogitsCloseToFp16) {
   Saved s = save_tiny(dir);
   Engine e16(load_model_file(export_to(s, dir + "/m16.h5", 16)));
   data::Tokenizer tok = data::load_tokenizer(s.rc.train.data_dir);
-  model::Batch batch = heldout(s.rc, tok, 0, 2);
+  modeldef::Batch batch = heldout(s.rc, tok, 0, 2);
   Tensor ref = engine_logits(e16, batch, 0);
   // relative L2 error of the logits; measured on this model: int8 per-row 0.03%, int4
   // group-32 0.42%, int4 per-row 0.53% (int4's step is 18x int8's); bounds ~5x that
@@ -216,7 +216,7 @@ TEST(Infer, Int8ActivationsStayCloseToExactActivations) {
   const std::string dir = test_dir("act8");
   Saved s = save_tiny(dir);
   data::Tokenizer tok = data::load_tokenizer(s.rc.train.data_dir);
-  model::Batch batch = heldout(s.rc, tok, 0, 2);
+  modeldef::Batch batch = heldout(s.rc, tok, 0, 2);
   Engine exact(load_model_file(export_to(s, dir + "/m4.h5", 4, 64)));
   Engine fast(load_model_file(dir + "/m4.h5"));
   fast.set_activations(kernels::QuantActivations::int8);
@@ -234,7 +234,7 @@ TEST(Infer, Fp16KvCacheHalvesTheCacheAndStaysCloseToFp32) {
   const std::string dir = test_dir("kv16");
   Saved s = save_tiny(dir);
   data::Tokenizer tok = data::load_tokenizer(s.rc.train.data_dir);
-  model::Batch batch = heldout(s.rc, tok, 0, 2);
+  modeldef::Batch batch = heldout(s.rc, tok, 0, 2);
   Engine e32(load_model_file(export_to(s, dir + "/m16.h5", 16)));
   Engine e16(load_model_file(dir + "/m16.h5"));
   e16.set_kv_cache(DType::f16);
@@ -265,7 +265,7 @@ TEST(Infer, LayerNormPlacementsExportAndServe) {
     Engine e2(load_model_file(export_to(s, dir + "/tp2.h5", 16, 0, 2)));
     model::GLMModel m = rounded_model(s);
     data::Tokenizer tok = data::load_tokenizer(s.rc.train.data_dir);
-    model::Batch batch = heldout(s.rc, tok, 0, 2);
+    modeldef::Batch batch = heldout(s.rc, tok, 0, 2);
     Tensor want = m.forward_logits(batch);
     const std::int64_t T = batch.seq_len(), V = s.rc.model.vocab_size;
     for (int b = 0; b < batch.batch_size(); ++b) {
@@ -304,7 +304,7 @@ TEST(Infer, LayerNormPlacementsExportAndServe) {
 TEST(Infer, ARankLoadsOnlyItsShard) {
   const std::string dir = test_dir("shard_bytes");
   Saved s = save_tiny(dir);
-  const model::ModelConfig& c = s.rc.model;
+  const modeldef::ModelConfig& c = s.rc.model;
   const std::int64_t h = c.hidden_size, f = c.ffn_hidden_size, V = c.vocab_size, N = 2;
   const std::string path = export_to(s, dir + "/tp2.h5", 16, 0, 2);
   const std::int64_t replicated =
@@ -365,7 +365,7 @@ TEST(Infer, ARankLoadsOnlyItsShard) {
 TEST(Infer, PrefillAllocatesWhatThePlanCounts) {
   const std::string dir = test_dir("prefill_bytes");
   Saved s = save_tiny(dir);
-  const model::ModelConfig& c = s.rc.model;
+  const modeldef::ModelConfig& c = s.rc.model;
   for (const auto& [bits, group] : {std::pair{16, 0}, std::pair{4, 32}}) {
     Engine e(load_model_file(export_to(s, fmt::format("{}/m{}.h5", dir, bits), bits, group)));
     for (const int n : {16, c.seq_length}) {
@@ -393,7 +393,7 @@ TEST(Infer, TensorParallelShardsMatchOneShard) {
   Engine e4(load_model_file(export_to(s, dir + "/tp4.h5", 16, 0, 4)));
   ASSERT_EQ(e2.model().tp, 2);
   data::Tokenizer tok = data::load_tokenizer(s.rc.train.data_dir);
-  model::Batch batch = heldout(s.rc, tok, 0, 1);
+  modeldef::Batch batch = heldout(s.rc, tok, 0, 1);
   Tensor ref = engine_logits(e1, batch, 0);
   // In one process a tp-N file's slices are joined into the whole fp16 linears: the same
   // bytes as the tp-1 export's, so the same logits bit for bit.
@@ -474,7 +474,7 @@ TEST(Infer, PromptLayoutFollowsTheCollator) {
   config::RunConfig rc = glm::testing::tiny_run();
   data::Tokenizer tok = data::load_tokenizer(rc.train.data_dir);
   const auto& sp = tok.special();
-  model::Batch batch = heldout(rc, tok, 0, 8);
+  modeldef::Batch batch = heldout(rc, tok, 0, 8);
   const std::int64_t T = batch.seq_len();
   int seen[2] = {0, 0};
   for (int b = 0; b < batch.batch_size(); ++b) {
@@ -612,7 +612,7 @@ TEST(Infer, ExportAndReshardHoldOneTensorAtATime) {
     t.train_step();
     ckpt = t.save(dir + "/ckpt").dir;
   }
-  const model::ParamLayout layout(rc.model, {});
+  const modeldef::ParamLayout layout(rc.model, {});
   std::size_t largest = 0;
   for (const auto& spec : layout.specs())
     largest = std::max(largest, static_cast<std::size_t>(spec.numel()) * sizeof(float));

@@ -5,8 +5,8 @@
 // which glm-plan uses); a (2,2,2) checkpoint resumes in (1,2,4), (4,1,2) and one
 // process like the uninterrupted run; glm-ckpt reshard writes what the new layout loads;
 // ZeRO-1 checkpoints are saved as shards and load into other DP sizes.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,16 +15,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
 #include "checkpoint/checkpoint.h"
 #include "config/layout.h"
+#include "modeldef/param_layout.h"
 #include "plan/comm_volume.h"
-#include "spec/param_layout.h"
 #include "train_test_util.h"
 
 namespace glm {
@@ -102,7 +100,7 @@ config::RunConfig config(const std::vector<std::string>& more = {}) {
 
 // The master weights of a checkpoint as whole tensors (re-cut into one process).
 Tensor full_master(const std::string& ckpt, int iter,
-                   const model::ModelConfig& mc = config().model) {
+                   const modeldef::ModelConfig& mc = config().model) {
   return testing::checkpoint_master(ckpt, iter, mc);
 }
 
@@ -117,8 +115,9 @@ int reshard_and_verify(const std::string& in, const std::string& out, const std:
 
 // Largest |a - b| / max|a| over the parameters (per tensor); `worst` names its tensor.
 double param_rel_diff(const Tensor& a, const Tensor& b,
-                      const model::ModelConfig& mc = config().model, std::string* worst = nullptr) {
-  model::ParamLayout layout(mc, {});
+                      const modeldef::ModelConfig& mc = config().model,
+                      std::string* worst = nullptr) {
+  modeldef::ParamLayout layout(mc, {});
   double largest = 0;
   for (const auto& s : layout.specs()) {
     double scale = 0, diff = 0;
@@ -145,10 +144,10 @@ struct ParamComparison {
   double worst_key_bias = 0;  // largest |a - b| of a key-bias element
 };
 
-ParamComparison compare_params(const Tensor& a, const Tensor& b, const model::ModelConfig& mc) {
+ParamComparison compare_params(const Tensor& a, const Tensor& b, const modeldef::ModelConfig& mc) {
   const std::int64_t d = mc.hidden_size / mc.num_heads;
   ParamComparison out;
-  const model::ParamLayout layout(mc, {});
+  const modeldef::ParamLayout layout(mc, {});
   for (const auto& spec : layout.specs()) {
     // [heads, 3, d]: element i is part (i / d) % 3, the key part is 1.
     const bool qkv_bias = spec.name.find("query_key_value.bias") != std::string::npos;
@@ -280,7 +279,7 @@ TEST_F(ParallelLayouts, LayerNormPlacementsInDp2Tp2Pp2ZeroMatchOneProcess) {
     ASSERT_EQ(ln.size(), l1.size()) << placement;
     for (std::size_t s = 0; s < l1.size(); ++s)
       EXPECT_NEAR(ln[s], l1[s], kLossRelTol * l1[s]) << placement << " step " << s + 1;
-    const model::ModelConfig mc = config({fmt::format("model.layernorm={}", placement)}).model;
+    const modeldef::ModelConfig mc = config({fmt::format("model.layernorm={}", placement)}).model;
     const ParamComparison diff =
         compare_params(full_master(one + "/ckpt", 10, mc), full_master(par + "/ckpt", 10, mc), mc);
     EXPECT_LT(diff.worst_rel, kParamRelTol) << placement << ": " << diff.worst_name;
@@ -379,7 +378,7 @@ TEST_F(ParallelLayouts, ZeroSavesShardsEachRankReadsWhatItNeeds) {
   const std::string dir10 = checkpoint::resolve_checkpoint_dir(src + "/ckpt", 10);
   const checkpoint::CheckpointMeta meta = checkpoint::read_checkpoint_meta(dir10);
   ASSERT_EQ(meta.files.size(), 4u);
-  const model::ParamLayout layout(config().model, {});
+  const modeldef::ParamLayout layout(config().model, {});
   std::int64_t held = 0, cuts = 0, largest = 0;
   for (const auto& f : meta.files) {
     largest = std::max(largest, f.bytes);

@@ -12,7 +12,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "config/run_config.h"
-#include "spec/param_layout.h"
+#include "modeldef/param_layout.h"
 #include "tests/test_util.h"
 
 namespace glm::testing {
@@ -60,10 +60,10 @@ inline void flip_middle_byte(const std::string& file, char mask = 0x01) {
 // The master weights of the checkpoint of step `iter` under a save root, as one process's
 // flat buffer: re-cut by the loader from whatever layout wrote it (whole or ZeRO-cut pieces).
 inline Tensor checkpoint_master(const std::string& save_root, int iter,
-                                const model::ModelConfig& mc) {
+                                const modeldef::ModelConfig& mc) {
   const std::string dir = checkpoint::resolve_checkpoint_dir(save_root, iter);
   const checkpoint::CheckpointMeta meta = checkpoint::read_checkpoint_meta(dir);
-  const model::ParamLayout layout(mc, {});
+  const modeldef::ParamLayout layout(mc, {});
   checkpoint::OptimizerTensors t;
   t.layout = &layout;
   t.master = Tensor::zeros({layout.total()}, DType::f32);

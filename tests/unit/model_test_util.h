@@ -6,14 +6,14 @@
 #include <random>
 #include <vector>
 
-#include "spec/batch.h"
-#include "spec/model_config.h"
+#include "modeldef/batch.h"
+#include "modeldef/model_config.h"
 #include "tests/test_util.h"
 
 namespace glm::testing {
 
-inline model::ModelConfig tiny_config(int layers = 2) {
-  model::ModelConfig c;
+inline modeldef::ModelConfig tiny_config(int layers = 2) {
+  modeldef::ModelConfig c;
   c.vocab_size = 29;
   c.hidden_size = 16;
   c.num_layers = layers;
@@ -35,8 +35,8 @@ struct Special {
 
 // B samples of length T in the chosen layout, every sample different; sample 1 is padded
 // (valid_len < T) so padding is always exercised.
-inline model::Batch glm_batch(int B, int T, int V, bool gmask, std::uint64_t seed) {
-  model::Batch b;
+inline modeldef::Batch glm_batch(int B, int T, int V, bool gmask, std::uint64_t seed) {
+  modeldef::Batch b;
   b.tokens = Tensor::zeros({B, T}, DType::i32);
   b.positions = Tensor::zeros({B, T}, DType::i32);
   b.targets = Tensor::zeros({B, T}, DType::i32);

@@ -31,7 +31,7 @@ struct Sample {
 };
 
 Sample make(const GLMCollator& c, std::int64_t g) {
-  model::Batch b = c.make_batch(1);
+  modeldef::Batch b = c.make_batch(1);
   auto raw = raw_window(g);
   c.fill(b, 0, raw, g);
   Sample s;
@@ -83,7 +83,7 @@ TEST(GLMCollator, MaskSamplesCoverFifteenPercentWithPoissonSpans) {
   for (int g = 0; g < kSamples && samples < 600; ++g) {
     if (c.kind_of(g) != SampleKind::mask) continue;
     ++samples;
-    model::Batch b = c.make_batch(1);
+    modeldef::Batch b = c.make_batch(1);
     std::vector<std::int32_t> raw(T);
     for (int i = 0; i < T; ++i) raw[i] = (g + i) % 997;
     c.fill(b, 0, raw, g);

@@ -29,10 +29,10 @@ TEST(RunConfig, ParsesAndResolvesDefaults) {
   RunConfig rc = parse_run_config(kValid, "test.json");
   EXPECT_EQ(rc.model.hidden_size, 64);
   EXPECT_EQ(rc.model.ffn_hidden_size, 192);  // 8*64/3 = 170.7 -> nearest multiple of 64
-  EXPECT_EQ(rc.train.precision_mode(), model::Precision::fp16);
+  EXPECT_EQ(rc.train.precision_mode(), modeldef::Precision::fp16);
   EXPECT_EQ(rc.train.micro_batch_size, 2);
   EXPECT_DOUBLE_EQ(rc.model.deepnorm_alpha(), 2.0);  // (2N)^(1/2), N = 2
-  EXPECT_EQ(rc.model.layernorm, model::LayerNormPlacement::deepnorm);
+  EXPECT_EQ(rc.model.layernorm, modeldef::LayerNormPlacement::deepnorm);
   EXPECT_DOUBLE_EQ(rc.model.residual_alpha(), 2.0);
   EXPECT_DOUBLE_EQ(rc.model.init_beta(), 0.5);
 }
@@ -44,7 +44,7 @@ TEST(RunConfig, LayerNormPlacements) {
   for (const char* name : {"post_ln", "pre_ln", "sandwich"}) {
     RunConfig rc =
         parse_run_config(kValid, "test.json", {fmt::format("model.layernorm=\"{}\"", name)});
-    EXPECT_STREQ(model::layernorm_placement_name(rc.model.layernorm), name);
+    EXPECT_STREQ(modeldef::layernorm_placement_name(rc.model.layernorm), name);
     EXPECT_DOUBLE_EQ(rc.model.residual_alpha(), 1.0) << name;
     EXPECT_DOUBLE_EQ(rc.model.init_beta(), 1.0) << name;
     EXPECT_EQ(rc.model.to_json()["layernorm"], name);

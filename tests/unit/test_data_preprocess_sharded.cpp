@@ -99,7 +99,7 @@ TEST(PreprocessSharded, ShardsHoldTheSingleFileStream) {
   const Tokenizer t = Tokenizer::from_file(tok);
   DataPipeline a(dir / "one", "train", t, CollatorConfig{}, 128, 5);
   DataPipeline b(dir / "shards", "train", t, CollatorConfig{}, 128, 5);
-  const model::Batch x = a.micro_batch(3, 8), y = b.micro_batch(3, 8);
+  const modeldef::Batch x = a.micro_batch(3, 8), y = b.micro_batch(3, 8);
   EXPECT_TRUE(test::same_bytes(x.tokens, y.tokens) && test::same_bytes(x.targets, y.targets));
   // an index that does not describe its shards is refused naming the shard
   const std::string index = dir / "shards/train.index.json";

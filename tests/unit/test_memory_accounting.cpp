@@ -11,8 +11,8 @@
 #include "core/allocator.h"
 #include "model/glm_model.h"
 #include "model/init.h"
+#include "modeldef/precision.h"
 #include "optim/sharded_optimizer.h"
-#include "spec/precision.h"
 #include "tests/unit/model_test_util.h"
 
 namespace glm {
@@ -27,8 +27,8 @@ struct Expected {
 // context, residual, LN output, W1 output and GeGLU output in the activations' dtype, the
 // [B, a, T, T] attention probabilities too, and the fp32 LayerNorm statistics (mean and
 // rstd of R rows, twice per layer and once for the final LayerNorm).
-Expected expected(const model::ModelConfig& c, model::Precision p, int B, int T) {
-  const model::PrecisionPolicy policy = model::precision_policy(p);
+Expected expected(const modeldef::ModelConfig& c, modeldef::Precision p, int B, int T) {
+  const modeldef::PrecisionPolicy policy = modeldef::precision_policy(p);
   const std::size_t P = static_cast<std::size_t>(c.num_parameters());
   const std::size_t act = dtype_bytes(policy.activations, 1);
   const std::size_t R = static_cast<std::size_t>(B) * T, h = c.hidden_size,
@@ -41,12 +41,12 @@ Expected expected(const model::ModelConfig& c, model::Precision p, int B, int T)
           activations};
 }
 
-void check(const std::string& config_file, model::Precision precision, int B) {
+void check(const std::string& config_file, modeldef::Precision precision, int B) {
   const config::RunConfig rc =
       config::load_run_config(std::string(GLM_SOURCE_DIR) + "/configs/" + config_file);
-  const model::ModelConfig& c = rc.model;
+  const modeldef::ModelConfig& c = rc.model;
   const int T = c.seq_length;
-  SCOPED_TRACE(config_file + " " + std::string(model::precision_name(precision)));
+  SCOPED_TRACE(config_file + " " + std::string(modeldef::precision_name(precision)));
   const MemoryStats before = memory_stats(DeviceKind::cpu);
   {
     model::ModelOptions o;
@@ -55,7 +55,7 @@ void check(const std::string& config_file, model::Precision precision, int B) {
     model::deepnorm_init(m.params(), 1);
     optim::ShardedOptimizer opt(m.params().shared_layout(), optim::adamw_config(rc.optim), m.params().flat(),
                                 {});
-    const model::Batch batch = testing::glm_batch(B, T, c.vocab_size, true, 7);
+    const modeldef::Batch batch = testing::glm_batch(B, T, c.vocab_size, true, 7);
     m.zero_grads();
     m.forward_backward(batch, {});
 
@@ -86,12 +86,14 @@ void check(const std::string& config_file, model::Precision precision, int B) {
 }
 
 TEST(MemoryAccounting, TinyMatchesTheAnalyticCountInEveryPrecision) {
-  for (model::Precision p : {model::Precision::fp32, model::Precision::fp16, model::Precision::bf16})
+  for (modeldef::Precision p :
+       {modeldef::Precision::fp32, modeldef::Precision::fp16, modeldef::Precision::bf16})
     check("tiny.json", p, 4);
 }
 
 TEST(MemoryAccounting, SmallMatchesTheAnalyticCountInEveryPrecision) {
-  for (model::Precision p : {model::Precision::fp32, model::Precision::fp16, model::Precision::bf16})
+  for (modeldef::Precision p :
+       {modeldef::Precision::fp32, modeldef::Precision::fp16, modeldef::Precision::bf16})
     check("small.json", p, 1);
 }
 

@@ -1,4 +1,4 @@
-// 16-bit storage (spec/precision.h): bf16 and fp16 models store their activations and
+// 16-bit storage (modeldef/precision.h): bf16 and fp16 models store their activations and
 // activation gradients in 16 bits, agree with fp32 within the storage's rounding, and train
 // like fp32 over many steps.
 #include <gtest/gtest.h>
@@ -21,8 +21,8 @@ namespace {
 
 using glm::testing::glm_batch;
 
-ModelConfig small_config() {
-  ModelConfig c;
+modeldef::ModelConfig small_config() {
+  modeldef::ModelConfig c;
   c.vocab_size = 200;
   c.hidden_size = 64;
   c.num_layers = 3;
@@ -52,13 +52,13 @@ double rel_l2(const Tensor& a, const Tensor& b) {
 }
 
 TEST(GLMModelBf16, AgreesWithFp32WithinTolerance) {
-  ModelConfig c = small_config();
-  GLMModel m32(c, {.precision = Precision::fp32, .seed = 21});
-  GLMModel m16(c, {.precision = Precision::bf16, .seed = 21});
+  modeldef::ModelConfig c = small_config();
+  GLMModel m32(c, {.precision = modeldef::Precision::fp32, .seed = 21});
+  GLMModel m16(c, {.precision = modeldef::Precision::bf16, .seed = 21});
   m32.init();
   m16.init();
   m32.set_params(m16.params().flat());  // the bf16 weights in both
-  Batch b = glm_batch(4, 32, c.vocab_size, true, 21);
+  modeldef::Batch b = glm_batch(4, 32, c.vocab_size, true, 21);
   m32.zero_grads();
   m16.zero_grads();
   const LossStats s32 = m32.forward_backward(b, {.training = false});
@@ -77,13 +77,13 @@ TEST(GLMModelBf16, AgreesWithFp32WithinTolerance) {
 // In bf16 and fp16 the parameters are one 16-bit buffer holding the fp32 initialisation
 // rounded to nearest even.
 TEST(GLMModelBf16, ParametersAreStoredIn16Bits) {
-  for (const auto& [precision, dtype] : {std::pair{Precision::bf16, DType::bf16},
-                                         std::pair{Precision::fp16, DType::f16}}) {
+  for (const auto& [precision, dtype] : {std::pair{modeldef::Precision::bf16, DType::bf16},
+                                         std::pair{modeldef::Precision::fp16, DType::f16}}) {
     GLMModel m(small_config(), {.precision = precision, .seed = 2});
     m.init();
     ASSERT_EQ(m.params().dtype(), dtype);
     EXPECT_EQ(m.params().layer(0).w1.dtype(), dtype);
-    FlatParams fp32(m.params().shared_layout());
+    modeldef::FlatParams fp32(m.params().shared_layout());
     deepnorm_init(fp32, 2);
     Tensor want = Tensor::empty(fp32.flat().shape(), dtype);
     kernels::convert(want, fp32.flat());
@@ -94,15 +94,15 @@ TEST(GLMModelBf16, ParametersAreStoredIn16Bits) {
 
 // The bytes one micro-batch's activations hold (everything the model allocates for its
 // forward and backward beyond the parameters and gradients), per precision.
-std::size_t activation_bytes(Precision p) {
-  const ModelConfig c = small_config();
+std::size_t activation_bytes(modeldef::Precision p) {
+  const modeldef::ModelConfig c = small_config();
   const std::size_t before = memory_stats(DeviceKind::cpu).in_use;
   std::size_t held = 0;
   {
     GLMModel m(c, {.precision = p, .seed = 4});
     m.init();
     const std::size_t with_params = memory_stats(DeviceKind::cpu).in_use;
-    Batch b = glm_batch(4, 32, c.vocab_size, true, 4);
+    modeldef::Batch b = glm_batch(4, 32, c.vocab_size, true, 4);
     m.zero_grads();
     m.forward_backward(b, {.training = false});
     held = memory_stats(DeviceKind::cpu).in_use - with_params;
@@ -112,9 +112,9 @@ std::size_t activation_bytes(Precision p) {
 }
 
 TEST(GLMModelBf16, ActivationsTakeHalfTheFp32Bytes) {
-  const double f32 = static_cast<double>(activation_bytes(Precision::fp32));
-  const double bf16 = static_cast<double>(activation_bytes(Precision::bf16));
-  const double fp16 = static_cast<double>(activation_bytes(Precision::fp16));
+  const double f32 = static_cast<double>(activation_bytes(modeldef::Precision::fp32));
+  const double bf16 = static_cast<double>(activation_bytes(modeldef::Precision::bf16));
+  const double fp16 = static_cast<double>(activation_bytes(modeldef::Precision::fp16));
   // Half, plus the fp32 LayerNorm statistics ([R] per norm against [R, h] tensors: 1-2%).
   EXPECT_GT(bf16 / f32, 0.49);
   EXPECT_LT(bf16 / f32, 0.53);
@@ -129,11 +129,11 @@ TEST(GLMModelBf16, ActivationsTakeHalfTheFp32Bytes) {
 // per-projection Xavier init): the final loss 2.36990 (bf16) and 2.36757 (fp16) against
 // 2.36906 (fp32), 3.5e-4 and 6.3e-4 relative (before the init change 1.9e-4 and 0.4e-4: which
 // run lands closer is chance); the bound leaves 3x margin over the larger.
-double train_loss(Precision p, int steps) {
-  ModelConfig c = small_config();
+double train_loss(modeldef::Precision p, int steps) {
+  modeldef::ModelConfig c = small_config();
   GLMModel m(c, {.precision = p, .seed = 31});
   auto layout = m.params().shared_layout();
-  FlatParams initial(layout);
+  modeldef::FlatParams initial(layout);
   deepnorm_init(initial, 31);
   m.set_params(initial.flat());
   const bool half = m.params().dtype() != DType::f32;
@@ -142,7 +142,7 @@ double train_loss(Precision p, int steps) {
   optim::AdamW adam(layout, cfg, master);
   double last = 0;
   for (int s = 0; s < steps; ++s) {
-    Batch b = glm_batch(4, 32, c.vocab_size, true, 100 + s % 5);
+    modeldef::Batch b = glm_batch(4, 32, c.vocab_size, true, 100 + s % 5);
     m.zero_grads();
     const LossStats st = m.forward_backward(b, {.training = false});
     last = st.loss_sum / st.num_targets;
@@ -152,9 +152,9 @@ double train_loss(Precision p, int steps) {
 }
 
 TEST(GLMModelBf16, FiftyStepsFollowFp32) {
-  const double f32 = train_loss(Precision::fp32, 50);
-  const double bf16 = train_loss(Precision::bf16, 50);
-  const double fp16 = train_loss(Precision::fp16, 50);
+  const double f32 = train_loss(modeldef::Precision::fp32, 50);
+  const double bf16 = train_loss(modeldef::Precision::bf16, 50);
+  const double fp16 = train_loss(modeldef::Precision::fp16, 50);
   std::printf("loss after 50 steps: fp32 %.5f bf16 %.5f fp16 %.5f\n", f32, bf16, fp16);
   EXPECT_NEAR(bf16 / f32, 1.0, 2e-3);
   EXPECT_NEAR(fp16 / f32, 1.0, 2e-3);

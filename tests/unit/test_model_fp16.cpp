@@ -20,8 +20,8 @@ using glm::testing::glm_batch;
 constexpr double kLossRelTol = 2e-3;
 constexpr double kGradRelL2Tol = 2e-2;
 
-ModelConfig fp16_config() {
-  ModelConfig c;
+modeldef::ModelConfig fp16_config() {
+  modeldef::ModelConfig c;
   c.vocab_size = 200;
   c.hidden_size = 64;
   c.num_layers = 3;
@@ -34,14 +34,14 @@ ModelConfig fp16_config() {
 }
 
 TEST(GLMModelFp16, AgreesWithFp32WithinTolerance) {
-  ModelConfig c = fp16_config();
-  GLMModel m32(c, {.precision = Precision::fp32, .seed = 21});
-  GLMModel m16(c, {.precision = Precision::fp16, .seed = 21});
+  modeldef::ModelConfig c = fp16_config();
+  GLMModel m32(c, {.precision = modeldef::Precision::fp32, .seed = 21});
+  GLMModel m16(c, {.precision = modeldef::Precision::fp16, .seed = 21});
   m32.init();
   m16.init();
   // Same weights in both: the fp16 ones, so only activation storage differs.
   m32.set_params(m16.params().flat());
-  Batch b = glm_batch(4, 32, c.vocab_size, true, 21);
+  modeldef::Batch b = glm_batch(4, 32, c.vocab_size, true, 21);
   const float scale = 1024.f;  // a loss scale, divided out below
   m32.zero_grads();
   m16.zero_grads();
@@ -64,10 +64,10 @@ TEST(GLMModelFp16, AgreesWithFp32WithinTolerance) {
 }
 
 TEST(GLMModelFp16, HugeLossScaleOverflowsToInfLikeAGpu) {
-  ModelConfig c = fp16_config();
-  GLMModel m(c, {.precision = Precision::fp16, .seed = 3});
+  modeldef::ModelConfig c = fp16_config();
+  GLMModel m(c, {.precision = modeldef::Precision::fp16, .seed = 3});
   m.init();
-  Batch b = glm_batch(2, 32, c.vocab_size, false, 3);
+  modeldef::Batch b = glm_batch(2, 32, c.vocab_size, false, 3);
   m.zero_grads();
   m.forward_backward(b, {.loss_scale = 1e9f, .training = false});
   EXPECT_FALSE(kernels::all_finite(m.grads().flat()));  // what the loss scaler detects

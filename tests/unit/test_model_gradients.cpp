@@ -57,13 +57,13 @@ void randomize(GLMModel& m, std::uint64_t seed) {
   kernels::axpy(m.params().flat(), 1.f, noise);
 }
 
-void check_model(ModelConfig c, bool gmask, std::uint64_t seed) {
+void check_model(modeldef::ModelConfig c, bool gmask, std::uint64_t seed) {
   // EGS deliberately passes only alpha_e of the input-path gradient to E, so the true
   // derivative is compared at alpha_e = 1; the shrink itself has its own test below.
   c.embedding_grad_shrink = 1.0;
   GLMModel m(c, {.seed = seed});
   randomize(m, seed);
-  Batch batch = glm_batch(2, 12, c.vocab_size, gmask, seed);
+  modeldef::Batch batch = glm_batch(2, 12, c.vocab_size, gmask, seed);
   const bool dropout = c.hidden_dropout > 0 || c.attention_dropout > 0;
   StepOptions opt{.loss_scale = 1.f, .num_targets = 0, .step = 5, .training = dropout};
 
@@ -78,7 +78,7 @@ void check_model(ModelConfig c, bool gmask, std::uint64_t seed) {
   };
   const auto& layout = m.layout();
   for (std::size_t i = 0; i < layout.specs().size(); ++i) {
-    const ParamSpec& s = layout.specs()[i];
+    const modeldef::ParamSpec& s = layout.specs()[i];
     Tensor p = m.params().at(static_cast<int>(i));
     Tensor g = grads.slice(0, s.offset, s.offset + s.numel()).view(s.shape);
     Tensor dir = Tensor::empty(s.shape, DType::f32);
@@ -92,7 +92,7 @@ TEST(GLMModel, BackwardMatchesFiniteDifferencesGMask) { check_model(tiny_config(
 TEST(GLMModel, BackwardMatchesFiniteDifferencesMask) { check_model(tiny_config(2), false, 12); }
 
 TEST(GLMModel, BackwardMatchesFiniteDifferencesWithDropout) {
-  ModelConfig c = tiny_config(2);
+  modeldef::ModelConfig c = tiny_config(2);
   c.hidden_dropout = 0.1;
   c.attention_dropout = 0.1;
   check_model(c, true, 13);
@@ -101,8 +101,8 @@ TEST(GLMModel, BackwardMatchesFiniteDifferencesWithDropout) {
 TEST(GLMModel, EmbeddingGradientShrinkScalesOnlyTheInputPath) {
   // With alpha_e = 0 only the tied head contributes to dE; with 1 both paths do. The
   // difference is exactly the input-path gradient, which alpha_e = 0.5 halves.
-  ModelConfig c = tiny_config(1);
-  Batch batch = glm_batch(2, 12, c.vocab_size, true, 3);
+  modeldef::ModelConfig c = tiny_config(1);
+  modeldef::Batch batch = glm_batch(2, 12, c.vocab_size, true, 3);
   auto dE = [&](double alpha) {
     c.embedding_grad_shrink = alpha;
     GLMModel m(c, {.seed = 3});
@@ -121,8 +121,8 @@ TEST(GLMModel, EmbeddingGradientShrinkScalesOnlyTheInputPath) {
   EXPECT_GT(max_input_path, 1e-4);  // the input path does carry gradient
 }
 
-void check_layer(LayerNormPlacement placement) {
-  ModelConfig c = tiny_config(3);
+void check_layer(modeldef::LayerNormPlacement placement) {
+  modeldef::ModelConfig c = tiny_config(3);
   c.hidden_dropout = 0.2;
   c.attention_dropout = 0.2;
   c.layernorm = placement;
@@ -130,17 +130,18 @@ void check_layer(LayerNormPlacement placement) {
   const std::int64_t R = B * T;
   GLMModel holder(c, {.seed = 5});  // owns a parameter buffer laid out for the layers
   randomize(holder, 5);
-  GLMLayer layer(c, ModelShard{}, 1, Precision::fp32);  // layer 1: query-key scaling c = 2
-  LayerParams w = holder.params().layer(1);
+  GLMLayer layer(c, modeldef::ModelShard{}, 1,
+                 modeldef::Precision::fp32);  // layer 1: query-key scaling c = 2
+  modeldef::LayerParams w = holder.params().layer(1);
   holder.zero_grads();
-  LayerParams gw = holder.grads().layer(1);
+  modeldef::LayerParams gw = holder.grads().layer(1);
 
-  Batch b = glm_batch(B, T, c.vocab_size, true, 5);
+  modeldef::Batch b = glm_batch(B, T, c.vocab_size, true, 5);
   kernels::AttentionMask mask{b.prefix_len, b.valid_len};
   Tensor positions = b.positions.view({R});
   LayerContext ctx{B, T, &mask, &positions, true, 77, 2, 0};
-  LayerActivations acts = LayerActivations::allocate(c, ModelShard{}, B, T);
-  LayerScratch scratch = LayerScratch::allocate(c, ModelShard{}, B, T);
+  LayerActivations acts = LayerActivations::allocate(c, modeldef::ModelShard{}, B, T);
+  LayerScratch scratch = LayerScratch::allocate(c, modeldef::ModelShard{}, B, T);
 
   Tensor x = Tensor::empty({R, c.hidden_size}, DType::f32), out = x.clone(), dx = x.clone();
   Tensor proj = x.clone();  // L = sum(proj * out)
@@ -171,34 +172,41 @@ void check_layer(LayerNormPlacement placement) {
   EXPECT_EQ(checked, c.has_sublayer_output_norms() ? 16 : 12);
 }
 
-TEST(GLMLayer, BackwardMatchesFiniteDifferences) { check_layer(LayerNormPlacement::deepnorm); }
-TEST(GLMLayer, PostLnBackwardMatchesFiniteDifferences) { check_layer(LayerNormPlacement::post_ln); }
-TEST(GLMLayer, PreLnBackwardMatchesFiniteDifferences) { check_layer(LayerNormPlacement::pre_ln); }
+TEST(GLMLayer, BackwardMatchesFiniteDifferences) {
+  check_layer(modeldef::LayerNormPlacement::deepnorm);
+}
+TEST(GLMLayer, PostLnBackwardMatchesFiniteDifferences) {
+  check_layer(modeldef::LayerNormPlacement::post_ln);
+}
+TEST(GLMLayer, PreLnBackwardMatchesFiniteDifferences) {
+  check_layer(modeldef::LayerNormPlacement::pre_ln);
+}
 TEST(GLMLayer, SandwichBackwardMatchesFiniteDifferences) {
-  check_layer(LayerNormPlacement::sandwich);
+  check_layer(modeldef::LayerNormPlacement::sandwich);
 }
 
 // The whole model in each placement (embedding, layers, final LN, tied head), with dropout.
-class LayerNormPlacements : public ::testing::TestWithParam<LayerNormPlacement> {};
+class LayerNormPlacements : public ::testing::TestWithParam<modeldef::LayerNormPlacement> {};
 TEST_P(LayerNormPlacements, ModelBackwardMatchesFiniteDifferences) {
-  ModelConfig c = tiny_config(2);
+  modeldef::ModelConfig c = tiny_config(2);
   c.layernorm = GetParam();
   c.hidden_dropout = 0.1;
   c.attention_dropout = 0.1;
   check_model(c, true, 21);
 }
 INSTANTIATE_TEST_SUITE_P(GLMModel, LayerNormPlacements,
-                         ::testing::Values(LayerNormPlacement::post_ln, LayerNormPlacement::pre_ln,
-                                           LayerNormPlacement::sandwich),
+                         ::testing::Values(modeldef::LayerNormPlacement::post_ln,
+                                           modeldef::LayerNormPlacement::pre_ln,
+                                           modeldef::LayerNormPlacement::sandwich),
                          [](const auto& info) {
                            return std::string(layernorm_placement_name(info.param));
                          });
 
 TEST(GLMModel, RecomputationGivesBitIdenticalGradients) {
-  ModelConfig c = tiny_config(3);
+  modeldef::ModelConfig c = tiny_config(3);
   c.hidden_dropout = 0.1;
   c.attention_dropout = 0.1;
-  Batch batch = glm_batch(2, 12, c.vocab_size, false, 9);
+  modeldef::Batch batch = glm_batch(2, 12, c.vocab_size, false, 9);
   auto grads = [&](Recompute r) {
     GLMModel m(c, {.recompute = r, .seed = 9});
     randomize(m, 9);

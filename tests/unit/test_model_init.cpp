@@ -33,8 +33,8 @@ Moments moments(const float* p, std::int64_t n, std::int64_t stride = 1, std::in
   return {mean, std::sqrt(s2 / k - mean * mean)};
 }
 
-ModelConfig init_config() {
-  ModelConfig c;
+modeldef::ModelConfig init_config() {
+  modeldef::ModelConfig c;
   c.vocab_size = 1000;
   c.hidden_size = 256;
   c.num_layers = 4;
@@ -44,13 +44,13 @@ ModelConfig init_config() {
 }
 
 TEST(DeepNormInit, MatrixStdIsXavierPerProjectionTimesBeta) {
-  ModelConfig c = init_config();
+  modeldef::ModelConfig c = init_config();
   GLMModel m(c, {.seed = 42});
   m.init();
   const double h = c.hidden_size, f = c.ffn_hidden_size, beta = 1.0 / std::sqrt(2.0 * c.num_layers);
   auto xavier = [](double out, double in) { return std::sqrt(2.0 / (out + in)); };
   for (int l = 0; l < c.num_layers; ++l) {
-    LayerParams w = m.params().layer(l);
+    modeldef::LayerParams w = m.params().layer(l);
     // QKV rows per head: q (d rows), k (d rows), v (d rows); only v is scaled by beta.
     // Xavier per projection, as the paper initialises q, k, v and each GeGLU half (each an
     // [h, h] or [f, h] matrix), not over the fused [3h, h] / [2f, h] ones.
@@ -87,13 +87,14 @@ TEST(DeepNormInit, MatrixStdIsXavierPerProjectionTimesBeta) {
 }
 
 TEST(DeepNormInit, ValuesDependOnNameNotOnWhichShardHoldsThem) {
-  ModelConfig c = init_config();
+  modeldef::ModelConfig c = init_config();
   c.num_layers = 3;
   GLMModel whole(c, {.seed = 7});
   whole.init();
   // A shard holding only layer 2 (a later pipeline stage) must draw the same layer-2 values.
-  auto layout = std::make_shared<ParamLayout>(c, ModelShard{.first_layer = 2, .last_layer = 3});
-  FlatParams part(layout);
+  auto layout = std::make_shared<modeldef::ParamLayout>(
+      c, modeldef::ModelShard{.first_layer = 2, .last_layer = 3});
+  modeldef::FlatParams part(layout);
   deepnorm_init(part, 7);
   const Tensor& a = whole.params().layer(2).w1;
   const Tensor& b = part.layer(2).w1;

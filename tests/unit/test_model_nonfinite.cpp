@@ -16,11 +16,11 @@ using glm::testing::glm_batch;
 using glm::testing::tiny_config;
 
 TEST(NonFinite, NamesTheFirstLayerAndTensorThatOverflowed) {
-  const ModelConfig c = tiny_config(3);
-  GLMModel m(c, {.precision = Precision::fp32, .seed = 5});
+  const modeldef::ModelConfig c = tiny_config(3);
+  GLMModel m(c, {.precision = modeldef::Precision::fp32, .seed = 5});
   m.init();
   m.set_find_nonfinite(true);
-  const Batch b = glm_batch(2, 16, c.vocab_size, true, 5);
+  const modeldef::Batch b = glm_batch(2, 16, c.vocab_size, true, 5);
 
   // finite everywhere: nothing named
   m.forward_backward(b, {.loss_scale = 1.f, .training = false});

@@ -12,8 +12,8 @@
 
 #include "core/allocator.h"
 #include "core/error.h"
+#include "modeldef/param_layout.h"
 #include "optim/adamw.h"
-#include "spec/param_layout.h"
 
 namespace glm::optim {
 namespace {
@@ -34,8 +34,8 @@ constexpr int kSteps = 5;
 
 // Odd sizes everywhere: h = 20 (3h = 60, 2f = 74), f = 37, V = 31, so spans end off the
 // vector width and the 16-float alignment padding sits between parameters.
-model::ModelConfig odd_config(int h = 20, int f = 37, int V = 31) {
-  model::ModelConfig c;
+modeldef::ModelConfig odd_config(int h = 20, int f = 37, int V = 31) {
+  modeldef::ModelConfig c;
   c.vocab_size = V;
   c.hidden_size = h;
   c.num_layers = 2;
@@ -45,8 +45,8 @@ model::ModelConfig odd_config(int h = 20, int f = 37, int V = 31) {
   return c;
 }
 
-std::shared_ptr<const model::ParamLayout> make_layout(const model::ModelConfig& c) {
-  return std::make_shared<const model::ParamLayout>(c, model::ModelShard{});
+std::shared_ptr<const modeldef::ParamLayout> make_layout(const modeldef::ModelConfig& c) {
+  return std::make_shared<const modeldef::ParamLayout>(c, modeldef::ModelShard{});
 }
 
 std::vector<float> random_vector(std::int64_t n, std::uint64_t seed, float lo, float hi) {
@@ -75,15 +75,15 @@ struct ReferenceAdamW {
   AdamWConfig cfg;
   int t = 0;
 
-  ReferenceAdamW(const model::ParamLayout& layout, const std::vector<float>& p0, AdamWConfig c)
+  ReferenceAdamW(const modeldef::ParamLayout& layout, const std::vector<float>& p0, AdamWConfig c)
       : p(p0.begin(), p0.end()),
         m(p0.size(), 0.0),
         v(p0.size(), 0.0),
         decay(p0.size(), false),
         cfg(c) {
-    for (const model::ParamSpec& s : layout.specs()) {
-      const bool d = s.kind == model::ParamKind::matrix ||
-                     (s.kind == model::ParamKind::embedding && c.decay_embedding);
+    for (const modeldef::ParamSpec& s : layout.specs()) {
+      const bool d = s.kind == modeldef::ParamKind::matrix ||
+                     (s.kind == modeldef::ParamKind::embedding && c.decay_embedding);
       for (std::int64_t i = s.offset; i < s.offset + s.numel(); ++i) decay[i] = d;
     }
   }
@@ -182,9 +182,9 @@ TEST(AdamW, WeightDecayTouchesOnlyMatricesUnlessEmbeddingIsConfigured) {
     adam.step(tensor_of(zero), lr);
     const std::vector<float> p = values_of(adam.master());
     const float keep = static_cast<float>(1.0 - lr * cfg.weight_decay);
-    for (const model::ParamSpec& s : layout->specs()) {
-      const bool decays = s.kind == model::ParamKind::matrix ||
-                          (s.kind == model::ParamKind::embedding && decay_embedding);
+    for (const modeldef::ParamSpec& s : layout->specs()) {
+      const bool decays = s.kind == modeldef::ParamKind::matrix ||
+                          (s.kind == modeldef::ParamKind::embedding && decay_embedding);
       for (std::int64_t i = s.offset; i < s.offset + s.numel(); ++i) {
         const float want = decays ? p0[i] * keep : p0[i];
         ASSERT_EQ(p[i], want) << s.name << " element " << i - s.offset
@@ -209,7 +209,7 @@ TEST(AdamW, SubRangeUpdateEqualsFullUpdateRestrictedToIt) {
   // Three uneven shards whose cuts fall inside tensors, as a ZeRO-1 split would.
   const std::vector<std::int64_t> cuts = {0, n / 3 + 7, 2 * n / 3 - 5, n};
   for (std::size_t k = 0; k + 1 < cuts.size(); ++k) {
-    const model::ElementRange r{cuts[k], cuts[k + 1]};
+    const modeldef::ElementRange r{cuts[k], cuts[k + 1]};
     auto slice = [&](const std::vector<float>& v) {
       return std::vector<float>(v.begin() + r.begin, v.begin() + r.end);
     };
@@ -239,7 +239,7 @@ TEST(AdamW, ResultDoesNotDependOnThreadCount) {
 
 TEST(AdamW, UpdatesTheMasterTensorItWasGivenInPlace) {
   auto layout = make_layout(odd_config());
-  model::FlatParams params(layout);
+  modeldef::FlatParams params(layout);
   std::vector<float> p0 = random_vector(layout->total(), 7, -0.5f, 0.5f);
   std::copy(p0.begin(), p0.end(), params.flat().data<float>());
   AdamW adam(layout, {}, params.flat());  // fp32 without a separate master copy
@@ -308,9 +308,9 @@ TEST(AdamW, TakesAMasterOnAnyBackendOfTheBuildAndNamesADeviceMismatch) {
 
 TEST(ParamRange, PiecesCoverExactlyTheParametersInsideTheRange) {
   auto layout = make_layout(odd_config());
-  const model::ParamSpec& qkv = layout->spec("layers.0.attention.query_key_value.weight");
-  const model::ElementRange r{qkv.offset + 5, qkv.offset + qkv.numel() + 40};
-  const std::vector<model::ParamPiece> pieces = model::pieces_in_range(*layout, r);
+  const modeldef::ParamSpec& qkv = layout->spec("layers.0.attention.query_key_value.weight");
+  const modeldef::ElementRange r{qkv.offset + 5, qkv.offset + qkv.numel() + 40};
+  const std::vector<modeldef::ParamPiece> pieces = modeldef::pieces_in_range(*layout, r);
   ASSERT_GE(pieces.size(), 2u);
   EXPECT_EQ(layout->specs()[pieces[0].spec_index].name, qkv.name);
   EXPECT_EQ(pieces[0].in_param, 5);

@@ -43,7 +43,7 @@ TEST(GradClip, SumOfSquaresMatchesAPlainDoubleLoop) {
   Tensor g = random_grad(kOddSize, 1, 2.f);
   const double want = plain_sum_squares(g, 0, kOddSize);
   EXPECT_NEAR(local_sum_squares(g), want, kSumRelTol * want);
-  const model::ElementRange r{17, kOddSize - 333};
+  const modeldef::ElementRange r{17, kOddSize - 333};
   const double want_r = plain_sum_squares(g, r.begin, r.end);
   EXPECT_NEAR(local_sum_squares(g, r), want_r, kSumRelTol * want_r);
 }

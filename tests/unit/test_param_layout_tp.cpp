@@ -1,4 +1,4 @@
-// Tensor-parallel parameter layouts (spec/param_layout.h) and boxes (core/box.h): the TP
+// Tensor-parallel parameter layouts (modeldef/param_layout.h) and boxes (core/box.h): the TP
 // pieces of every parameter cover its global frame exactly once among primaries, hold the
 // same initial values as the one-process model (init is keyed by global index), and
 // re-cutting by boxes round-trips.
@@ -9,13 +9,13 @@
 #include "core/box.h"
 #include "core/error.h"
 #include "model/init.h"
-#include "spec/param_layout.h"
+#include "modeldef/param_layout.h"
 
 namespace glm::model {
 namespace {
 
-ModelConfig tp_config() {
-  ModelConfig c;
+modeldef::ModelConfig tp_config() {
+  modeldef::ModelConfig c;
   c.vocab_size = 64;
   c.hidden_size = 32;
   c.num_layers = 2;
@@ -40,22 +40,22 @@ TEST(Box, IntersectAndRuns) {
 }
 
 TEST(ParamLayoutTp, PiecesTileEveryTensorAndInitMatchesOneProcess) {
-  const ModelConfig c = tp_config();
-  ParamLayout whole(c, {});
-  FlatParams full(std::make_shared<ParamLayout>(c, ModelShard{}));
+  const modeldef::ModelConfig c = tp_config();
+  modeldef::ParamLayout whole(c, {});
+  modeldef::FlatParams full(std::make_shared<modeldef::ParamLayout>(c, modeldef::ModelShard{}));
   deepnorm_init(full, 9);
   for (int t : {2, 4}) {
     std::map<std::string, std::int64_t> covered;
     for (int r = 0; r < t; ++r) {
-      ModelShard s;
+      modeldef::ModelShard s;
       s.tp_rank = r;
       s.tp_size = t;
-      auto layout = std::make_shared<ParamLayout>(c, s);
-      FlatParams p(layout);
+      auto layout = std::make_shared<modeldef::ParamLayout>(c, s);
+      modeldef::FlatParams p(layout);
       deepnorm_init(p, 9);
       for (std::size_t i = 0; i < layout->specs().size(); ++i) {
-        const ParamSpec& spec = layout->specs()[i];
-        const ParamSpec& g = whole.spec(spec.name);
+        const modeldef::ParamSpec& spec = layout->specs()[i];
+        const modeldef::ParamSpec& g = whole.spec(spec.name);
         ASSERT_EQ(spec.global_shape, g.global_shape) << spec.name;
         ASSERT_EQ(shape_numel(spec.box_shape), spec.numel()) << spec.name;
         if (spec.primary) covered[spec.name] += spec.numel();
@@ -73,12 +73,12 @@ TEST(ParamLayoutTp, PiecesTileEveryTensorAndInitMatchesOneProcess) {
 }
 
 TEST(ParamLayoutTp, W1HalvesAreSplitConsistently) {
-  const ModelConfig c = tp_config();
-  ModelShard s;
+  const modeldef::ModelConfig c = tp_config();
+  modeldef::ModelShard s;
   s.tp_rank = 1;
   s.tp_size = 2;
-  ParamLayout l(c, s);
-  const ParamSpec& w1 = l.spec("layers.0.mlp.dense_h_to_4h.weight");
+  modeldef::ParamLayout l(c, s);
+  const modeldef::ParamSpec& w1 = l.spec("layers.0.mlp.dense_h_to_4h.weight");
   // rank 1 of 2 holds rows [24, 48) of x1 and of x2 (f = 48), used as [2 * 24, h]
   EXPECT_EQ(w1.global_shape, (Shape{2, 48, 32}));
   EXPECT_EQ(w1.global_offset, (Shape{0, 24, 0}));
@@ -90,11 +90,11 @@ TEST(ParamLayoutTp, W1HalvesAreSplitConsistently) {
 }
 
 TEST(ParamLayoutTp, IndivisibleSizesAreInputErrors) {
-  ModelConfig c = tp_config();
-  ModelShard s;
+  modeldef::ModelConfig c = tp_config();
+  modeldef::ModelShard s;
   s.tp_size = 3;
   try {
-    ParamLayout l(c, s);
+    modeldef::ParamLayout l(c, s);
     FAIL() << "expected an InputError";
   } catch (const InputError& e) {
     const std::string m = e.what();

@@ -9,10 +9,10 @@
 #include <tuple>
 
 #include "config/layout.h"
+#include "modeldef/param_layout.h"
 #include "parallel/pipeline_schedule.h"
 #include "plan/inference_plan.h"
 #include "plan/plan.h"
-#include "spec/param_layout.h"
 
 namespace glm::plan {
 namespace {
@@ -45,8 +45,8 @@ TEST(Plan, Glm130bConfigIsThePapersModel) {
   const config::RunConfig rc = config::load_run_config(kGlm130b);
   // The layout the model allocates from agrees with the closed form, and with the paper's
   // name: 128.7e9 counted, "130B" (a round name; within 2%).
-  const double n = double(model::ParamLayout(rc.model, {}).total());
-  EXPECT_EQ(model::ParamLayout(rc.model, {}).total(), rc.model.num_parameters());
+  const double n = double(modeldef::ParamLayout(rc.model, {}).total());
+  EXPECT_EQ(modeldef::ParamLayout(rc.model, {}).total(), rc.model.num_parameters());
   EXPECT_NEAR(n, 130e9, 0.02 * 130e9);
   EXPECT_EQ(validate_layout(rc, 768).dp, 24);
   EXPECT_EQ(parallel::pipeline_layer_split(70, 8, rc.parallel.pipeline_first_last_layers),
@@ -58,8 +58,8 @@ TEST(Plan, ParameterCountsAreTheModelsLayout) {
   const PlanRequest r = glm130b("a100-40g");
   const Plan p = make_plan(r);
   for (const StageMemory& m : p.memory) {
-    const model::ModelShard s = config::shard_for(r.config.model, p.layout.parallel, 0, m.stage);
-    EXPECT_EQ(m.params, model::ParamLayout(r.config.model, s).total()) << "stage " << m.stage;
+    const modeldef::ModelShard s = config::shard_for(r.config.model, p.layout.parallel, 0, m.stage);
+    EXPECT_EQ(m.params, modeldef::ParamLayout(r.config.model, s).total()) << "stage " << m.stage;
     EXPECT_EQ(m.slots, std::min<int>(176, 8 - m.stage));  // 1F1B: min(M, P - s)
   }
 }

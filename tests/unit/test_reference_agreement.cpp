@@ -50,10 +50,10 @@ void expect_match(const Tensor& ours, const Tensor& ref, const std::string& name
   EXPECT_GT(scale, 0) << name << " is all zeros in the reference: the test would be vacuous";
 }
 
-void compare_with_reference(bool gmask, Precision precision = Precision::fp32,
-                            double tol = kRelTol,
-                            LayerNormPlacement placement = LayerNormPlacement::deepnorm) {
-  ModelConfig c;
+void compare_with_reference(
+    bool gmask, modeldef::Precision precision = modeldef::Precision::fp32, double tol = kRelTol,
+    modeldef::LayerNormPlacement placement = modeldef::LayerNormPlacement::deepnorm) {
+  modeldef::ModelConfig c;
   c.vocab_size = 97;
   c.hidden_size = 48;
   c.num_layers = 3;
@@ -70,7 +70,7 @@ void compare_with_reference(bool gmask, Precision precision = Precision::fp32,
   Tensor noise = Tensor::empty(m.params().flat().shape(), DType::f32);
   fill_uniform(noise, gmask ? 1 : 2, -0.1f, 0.1f);
   kernels::axpy(m.params().flat(), 1.f, noise);  // (rounded into 16-bit parameters)
-  Batch b = glm_batch(3, 24, c.vocab_size, gmask, gmask ? 5 : 6);
+  modeldef::Batch b = glm_batch(3, 24, c.vocab_size, gmask, gmask ? 5 : 6);
 
   auto dir = std::filesystem::temp_directory_path() /
              ("glm_reference_" + std::string(gmask ? "gmask" : "mask") + "_" +
@@ -126,12 +126,12 @@ TEST(ReferenceAgreement, MatchesPyTorchOnMaskBatch) { compare_with_reference(fal
 
 // The other LayerNorm placements (model.layernorm), against the reference's own spelling of
 // each: fp32 on both batch kinds, and bf16 within the bound below.
-class ReferencePlacements : public ::testing::TestWithParam<LayerNormPlacement> {};
+class ReferencePlacements : public ::testing::TestWithParam<modeldef::LayerNormPlacement> {};
 TEST_P(ReferencePlacements, MatchesPyTorchOnGMaskBatch) {
-  compare_with_reference(true, Precision::fp32, kRelTol, GetParam());
+  compare_with_reference(true, modeldef::Precision::fp32, kRelTol, GetParam());
 }
 TEST_P(ReferencePlacements, MatchesPyTorchOnMaskBatch) {
-  compare_with_reference(false, Precision::fp32, kRelTol, GetParam());
+  compare_with_reference(false, modeldef::Precision::fp32, kRelTol, GetParam());
 }
 
 // bf16: every activation and activation gradient is rounded to 8 significant bits
@@ -141,21 +141,22 @@ TEST_P(ReferencePlacements, MatchesPyTorchOnMaskBatch) {
 // prints them); 3e-2 bounds that with room, and still fails on any wrong term (O(1)).
 constexpr double kBf16Tol = 3e-2;
 TEST(ReferenceAgreement, Bf16StaysNearTheFloat64ReferenceOnGMaskBatch) {
-  compare_with_reference(true, Precision::bf16, kBf16Tol);
+  compare_with_reference(true, modeldef::Precision::bf16, kBf16Tol);
 }
 TEST(ReferenceAgreement, Bf16StaysNearTheFloat64ReferenceOnMaskBatch) {
-  compare_with_reference(false, Precision::bf16, kBf16Tol);
+  compare_with_reference(false, modeldef::Precision::bf16, kBf16Tol);
 }
 // The placements that add sublayers to the un-normalised stream carry it, and its gradient,
 // in bf16 through every residual sum: measured up to 3.0e-2 (pre_ln, layer 0's QKV weight
 // gradient; post_ln 2.0e-2, sandwich 2.8e-2; 2026-12-07), bounded at 6e-2.
 constexpr double kBf16PlacementTol = 6e-2;
 TEST_P(ReferencePlacements, Bf16StaysNearTheFloat64Reference) {
-  compare_with_reference(true, Precision::bf16, kBf16PlacementTol, GetParam());
+  compare_with_reference(true, modeldef::Precision::bf16, kBf16PlacementTol, GetParam());
 }
 INSTANTIATE_TEST_SUITE_P(ReferenceAgreement, ReferencePlacements,
-                         ::testing::Values(LayerNormPlacement::post_ln, LayerNormPlacement::pre_ln,
-                                           LayerNormPlacement::sandwich),
+                         ::testing::Values(modeldef::LayerNormPlacement::post_ln,
+                                           modeldef::LayerNormPlacement::pre_ln,
+                                           modeldef::LayerNormPlacement::sandwich),
                          [](const auto& info) {
                            return std::string(layernorm_placement_name(info.param));
                          });

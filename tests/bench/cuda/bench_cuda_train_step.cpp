@@ -31,9 +31,9 @@
 #include "kernels/elementwise.h"
 #include "model/glm_model.h"
 #include "model/init.h"
+#include "modeldef/param_range.h"
 #include "optim/adamw.h"
 #include "optim/grad_clip.h"
-#include "spec/param_range.h"
 #include "tests/bench/bench_util.h"
 #include "train/device_peak.h"
 #include "train/trainer.h"
@@ -63,14 +63,14 @@ Timing time_steps(const config::RunConfig& rc, int B, int warmup, int steps) {
   // AdamW writes them in its pass.
   const bool half = m.params().dtype() != DType::f32;
   auto layout = m.params().shared_layout();
-  model::FlatParams initial(layout, gpu);
+  modeldef::FlatParams initial(layout, gpu);
   model::deepnorm_init(half ? initial : m.params(), rc.train.seed);
   if (half) m.set_params(initial.flat());
   Tensor master = half ? initial.flat() : m.params().flat();
   Tensor* rounded = half ? &m.params().flat() : nullptr;
   optim::AdamW opt(layout, optim::adamw_config(rc.optim), master);
   const float loss_scale = fp16 ? 4096.f : 1.f;
-  const model::Batch batch = bench_batch(B, rc.model.seq_length, rc.model.vocab_size);
+  const modeldef::Batch batch = bench_batch(B, rc.model.seq_length, rc.model.vocab_size);
   Timing t;
   reset_peak_memory(DeviceKind::cuda);
   for (int s = 0; s < warmup + steps; ++s) {
@@ -80,7 +80,7 @@ Timing time_steps(const config::RunConfig& rc, int B, int warmup, int steps) {
     m.forward_backward(batch, {.loss_scale = loss_scale, .step = static_cast<std::uint32_t>(s)});
     Tensor& g = m.grads().flat();
     if (kernels::all_finite(g)) {  // the trainer's update path (src/train/step.cpp)
-      const double sq = optim::primary_sum_squares(*layout, g, model::full_range(*layout));
+      const double sq = optim::primary_sum_squares(*layout, g, modeldef::full_range(*layout));
       const double norm = std::sqrt(sq) / loss_scale;
       opt.step(g, 1e-4, static_cast<float>(optim::clip_coefficient(norm, 1.0) / loss_scale),
                rounded);

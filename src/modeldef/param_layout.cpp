@@ -1,13 +1,13 @@
-#include "spec/param_layout.h"
+#include "modeldef/param_layout.h"
+
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
 
-#include <fmt/ranges.h>
-
-namespace glm::model {
+namespace glm::modeldef {
 
 std::string layer_prefix(int l) { return fmt::format("layers.{}.", l); }
 
@@ -17,12 +17,16 @@ void ModelShard::validate(const ModelConfig& c, const std::string& what) const {
     bad.push_back(fmt::format("tp rank {} of {}", tp_rank, tp_size));
   else {
     if (c.num_heads % tp_size)
-      bad.push_back(fmt::format("model.num_heads {} is not divisible by tp {}", c.num_heads, tp_size));
+      bad.push_back(
+          fmt::format("model.num_heads {} is not divisible by tp {}", c.num_heads, tp_size));
     if (c.vocab_size % tp_size)
-      bad.push_back(fmt::format("model.vocab_size {} is not divisible by tp {}", c.vocab_size, tp_size));
+      bad.push_back(
+          fmt::format("model.vocab_size {} is not divisible by tp {}", c.vocab_size, tp_size));
     if (c.ffn_hidden_size % tp_size)
-      bad.push_back(fmt::format("the GeGLU inner size (model.ffn_hidden_size) {} is not divisible "
-                                "by tp {}", c.ffn_hidden_size, tp_size));
+      bad.push_back(
+          fmt::format("the GeGLU inner size (model.ffn_hidden_size) {} is not divisible "
+                      "by tp {}",
+                      c.ffn_hidden_size, tp_size));
   }
   if (first_layer < 0 || end_layer(c) > c.num_layers || first_layer > end_layer(c))
     bad.push_back(fmt::format("layers [{}, {}) outside the model's {}", first_layer, end_layer(c),
@@ -30,7 +34,8 @@ void ModelShard::validate(const ModelConfig& c, const std::string& what) const {
   if (!bad.empty()) throw InputError(fmt::format("{}: {}", what, fmt::join(bad, "; ")));
 }
 
-ParamLayout::ParamLayout(const ModelConfig& c, const ModelShard& shard) : config_(c), shard_(shard) {
+ParamLayout::ParamLayout(const ModelConfig& c, const ModelShard& shard)
+    : config_(c), shard_(shard) {
   shard.validate(c, "model shard");
   const std::int64_t h = c.hidden_size, f = c.ffn_hidden_size, V = c.vocab_size;
   auto xavier = [](std::int64_t out, std::int64_t in) {
@@ -61,7 +66,8 @@ ParamLayout::ParamLayout(const ModelConfig& c, const ModelShard& shard) : config
       add(p + "attention.output_layernorm.bias", {h}, Split::replicated, ParamKind::norm_bias, l,
           0);
     }
-    add(p + "post_attention_layernorm.weight", {h}, Split::replicated, ParamKind::norm_weight, l, 0);
+    add(p + "post_attention_layernorm.weight", {h}, Split::replicated, ParamKind::norm_weight, l,
+        0);
     add(p + "post_attention_layernorm.bias", {h}, Split::replicated, ParamKind::norm_bias, l, 0);
     add(p + "mlp.dense_h_to_4h.weight", {2, f, h}, Split::halves, ParamKind::matrix, l,
         xavier(f, h) * beta);
@@ -146,12 +152,13 @@ const Tensor& FlatParams::get(const std::string& name) const {
 
 LayerParams FlatParams::layer(int l) const {
   std::string p = layer_prefix(l);
-  LayerParams w{get(p + "input_layernorm.weight"),           get(p + "input_layernorm.bias"),
-                get(p + "attention.query_key_value.weight"), get(p + "attention.query_key_value.bias"),
-                get(p + "attention.dense.weight"),           get(p + "attention.dense.bias"),
-                get(p + "post_attention_layernorm.weight"),  get(p + "post_attention_layernorm.bias"),
-                get(p + "mlp.dense_h_to_4h.weight"),         get(p + "mlp.dense_h_to_4h.bias"),
-                get(p + "mlp.dense_4h_to_h.weight"),         get(p + "mlp.dense_4h_to_h.bias")};
+  LayerParams w{
+      get(p + "input_layernorm.weight"),           get(p + "input_layernorm.bias"),
+      get(p + "attention.query_key_value.weight"), get(p + "attention.query_key_value.bias"),
+      get(p + "attention.dense.weight"),           get(p + "attention.dense.bias"),
+      get(p + "post_attention_layernorm.weight"),  get(p + "post_attention_layernorm.bias"),
+      get(p + "mlp.dense_h_to_4h.weight"),         get(p + "mlp.dense_h_to_4h.bias"),
+      get(p + "mlp.dense_4h_to_h.weight"),         get(p + "mlp.dense_4h_to_h.bias")};
   if (layout_->config().has_sublayer_output_norms()) {
     w.ln_attn_out_w = get(p + "attention.output_layernorm.weight");
     w.ln_attn_out_b = get(p + "attention.output_layernorm.bias");
@@ -165,4 +172,4 @@ const Tensor& FlatParams::embedding() const { return get("embedding.weight"); }
 const Tensor& FlatParams::final_ln_w() const { return get("final_layernorm.weight"); }
 const Tensor& FlatParams::final_ln_b() const { return get("final_layernorm.bias"); }
 
-}  // namespace glm::model
+}  // namespace glm::modeldef

@@ -1,13 +1,15 @@
-#include "spec/precision.h"
+#include "modeldef/precision.h"
 
 #include <fmt/format.h>
 
 #include "core/error.h"
 
-namespace glm::model {
+namespace glm::modeldef {
 
 PrecisionPolicy precision_policy(Precision p) {
-  const DType s = p == Precision::fp16 ? DType::f16 : p == Precision::bf16 ? DType::bf16 : DType::f32;
+  const DType s = p == Precision::fp16   ? DType::f16
+                  : p == Precision::bf16 ? DType::bf16
+                                         : DType::f32;
   PrecisionPolicy q;
   q.params = q.activations = q.activation_grads = q.pipeline_messages = s;
   q.param_grads = q.master = q.optimizer_state = q.tp_reduce = q.dp_reduce = DType::f32;
@@ -33,4 +35,4 @@ Precision parse_precision(std::string_view s, std::string_view what) {
   throw InputError(fmt::format("{}: '{}' is not one of fp32, fp16, bf16", what, s));
 }
 
-}  // namespace glm::model
+}  // namespace glm::modeldef

@@ -19,9 +19,9 @@
 #include "core/allocator.h"
 #include "core/box.h"
 #include "core/tensor.h"
-#include "spec/model_config.h"
+#include "modeldef/model_config.h"
 
-namespace glm::model {
+namespace glm::modeldef {
 
 // Which part of the model this rank holds (docs/design.md section 4). Default: all of it.
 // Tensor parallelism (Megatron style) cuts, for tp_size t and tp_rank r:
@@ -64,8 +64,8 @@ struct ParamSpec {
   // when it is not also the first stage).
   bool primary = true;
   ParamKind kind;
-  int layer = -1;        // -1 outside the transformer layers
-  float init_std = 0.f;  // matrices and embedding: normal(0, init_std)
+  int layer = -1;           // -1 outside the transformer layers
+  float init_std = 0.f;     // matrices and embedding: normal(0, init_std)
   std::int64_t offset = 0;  // in the flat buffer, in elements
   std::int64_t numel() const { return shape_numel(shape); }
   Box box() const { return {global_offset, box_shape}; }
@@ -141,4 +141,4 @@ class FlatParams {
 
 std::string layer_prefix(int l);  // "layers.<l>."
 
-}  // namespace glm::model
+}  // namespace glm::modeldef

@@ -3,11 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
-namespace glm::model {
+namespace glm::modeldef {
 
 // The seed a run (init, data order, masking, dropout) and sampling use when none is given:
 // train.seed's default, the model's and glm-generate's --seed.
@@ -27,12 +26,12 @@ enum class LayerNormPlacement { deepnorm, post_ln, pre_ln, sandwich };
 const char* layernorm_placement_name(LayerNormPlacement p);
 
 struct ModelConfig {
-  int vocab_size = 32000;            // V (padded; the tokenizer may use fewer)
-  int hidden_size = 512;             // h
-  int num_layers = 8;                // N
-  int num_heads = 8;                 // a
-  int ffn_hidden_size = 0;           // f; 0 = 8h/3 rounded to a multiple of 64
-  int seq_length = 256;              // T
+  int vocab_size = 32000;   // V (padded; the tokenizer may use fewer)
+  int hidden_size = 512;    // h
+  int num_layers = 8;       // N
+  int num_heads = 8;        // a
+  int ffn_hidden_size = 0;  // f; 0 = 8h/3 rounded to a multiple of 64
+  int seq_length = 256;     // T
   double layernorm_epsilon = 1e-5;
   double hidden_dropout = 0.1;
   double attention_dropout = 0.1;
@@ -41,9 +40,9 @@ struct ModelConfig {
   double rope_base = 10000.0;
   LayerNormPlacement layernorm = LayerNormPlacement::deepnorm;
 
-  int head_dim() const { return hidden_size / num_heads; }     // d
-  double deepnorm_alpha() const;                               // (2N)^(1/2)
-  double deepnorm_beta() const;                                // (2N)^(-1/2)
+  int head_dim() const { return hidden_size / num_heads; }  // d
+  double deepnorm_alpha() const;                            // (2N)^(1/2)
+  double deepnorm_beta() const;                             // (2N)^(-1/2)
   // What the layers use: DeepNorm's alpha and beta under deepnorm, 1 for the others.
   double residual_alpha() const;
   double init_beta() const;
@@ -69,4 +68,4 @@ struct ModelConfig {
 // The default GeGLU inner size: 8h/3 rounded to the nearest multiple of 64.
 int default_ffn_hidden_size(int hidden_size);
 
-}  // namespace glm::model
+}  // namespace glm::modeldef

@@ -13,7 +13,7 @@
 //   DP / ZeRO reductions          f32    f32    f32    main grads
 //   loss scaling                  off    dynamic off
 // LayerNorm statistics, softmax, the loss and every accumulation are fp32 inside the kernels
-// whatever the storage. The parameters row is the model's flat buffer (model::FlatParams):
+// whatever the storage. The parameters row is the model's flat buffer (modeldef::FlatParams):
 // in fp16 / bf16 a 16-bit buffer that AdamW writes, rounded from the fp32 master, in its own
 // pass (optim/sharded_optimizer.h; docs/design.md section 3).
 #pragma once
@@ -22,7 +22,7 @@
 
 #include "core/dtype.h"
 
-namespace glm::model {
+namespace glm::modeldef {
 
 enum class Precision { fp32, fp16, bf16 };
 
@@ -42,4 +42,4 @@ std::string_view precision_name(Precision p);  // "fp32", "fp16", "bf16"
 // InputError naming `what` unless s is one of the names above.
 Precision parse_precision(std::string_view s, std::string_view what);
 
-}  // namespace glm::model
+}  // namespace glm::modeldef

@@ -1,6 +1,6 @@
 // Element ranges of the flat parameter buffer and the parameter pieces they cover.
 //
-// Parameters, gradients and Adam moments all share one flat fp32 layout (model::ParamLayout).
+// Parameters, gradients and Adam moments all share one flat fp32 layout (modeldef::ParamLayout).
 // The optimizer works on a contiguous [begin, end) range of it: the whole buffer on one
 // rank, or one rank's ZeRO-1 shard, cut anywhere (even through the middle of a tensor).
 // pieces_in_range() says which part of which parameter a range holds, which is what the
@@ -13,9 +13,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "spec/param_layout.h"
+#include "modeldef/param_layout.h"
 
-namespace glm::model {
+namespace glm::modeldef {
 
 // [begin, end) in flat-buffer elements.
 struct ElementRange {
@@ -26,7 +26,7 @@ struct ElementRange {
 };
 
 // The whole flat buffer of a layout.
-ElementRange full_range(const model::ParamLayout& layout);
+ElementRange full_range(const modeldef::ParamLayout& layout);
 
 // The part of one parameter that lies inside a range.
 struct ParamPiece {
@@ -38,6 +38,6 @@ struct ParamPiece {
 
 // Every parameter overlapping `range`, in flat order. The alignment padding between
 // parameters belongs to no piece. Throws if the range lies outside the layout.
-std::vector<ParamPiece> pieces_in_range(const model::ParamLayout& layout, ElementRange range);
+std::vector<ParamPiece> pieces_in_range(const modeldef::ParamLayout& layout, ElementRange range);
 
-}  // namespace glm::model
+}  // namespace glm::modeldef

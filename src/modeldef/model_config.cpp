@@ -1,12 +1,12 @@
-#include "spec/model_config.h"
-
-#include <cmath>
+#include "modeldef/model_config.h"
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "core/json_fields.h"
 
-namespace glm::model {
+namespace glm::modeldef {
 
 int default_ffn_hidden_size(int h) {
   return static_cast<int>(std::lround(8.0 * h / 3.0 / 64.0)) * 64;
@@ -47,7 +47,8 @@ std::int64_t ModelConfig::matrix_parameters() const {
 std::int64_t ModelConfig::num_parameters() const {
   std::int64_t h = hidden_size, f = ffn_hidden_size;
   const std::int64_t norms = has_sublayer_output_norms() ? 4 : 2;
-  std::int64_t per_layer_other = norms * 2 * h /*LN gains, biases*/ + 3 * h + h + 2 * f + h /*biases*/;
+  std::int64_t per_layer_other =
+      norms * 2 * h /*LN gains, biases*/ + 3 * h + h + 2 * f + h /*biases*/;
   return matrix_parameters() + num_layers * per_layer_other + std::int64_t{vocab_size} * h + 2 * h;
 }
 
@@ -82,10 +83,11 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
                  LayerNormPlacement::pre_ln, LayerNormPlacement::sandwich})
     if (placement == layernorm_placement_name(p)) c.layernorm = p;
   if (c.hidden_size % c.num_heads != 0)
-    f.error("num_heads", fmt::format("{} does not divide hidden_size {}", c.num_heads, c.hidden_size));
+    f.error("num_heads",
+            fmt::format("{} does not divide hidden_size {}", c.num_heads, c.hidden_size));
   else if (c.head_dim() % 2 != 0)
-    f.error("num_heads", fmt::format("head dim hidden_size/num_heads = {} must be even for RoPE",
-                                     c.head_dim()));
+    f.error("num_heads",
+            fmt::format("head dim hidden_size/num_heads = {} must be even for RoPE", c.head_dim()));
   if (c.ffn_hidden_size == 0) c.ffn_hidden_size = default_ffn_hidden_size(c.hidden_size);
   throw_if_problems(f.finish(), source);
   return c;
@@ -107,4 +109,4 @@ nlohmann::json ModelConfig::to_json() const {
           {"layernorm", layernorm_placement_name(layernorm)}};
 }
 
-}  // namespace glm::model
+}  // namespace glm::modeldef

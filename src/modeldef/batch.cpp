@@ -1,6 +1,6 @@
-#include "spec/batch.h"
+#include "modeldef/batch.h"
 
-namespace glm::model {
+namespace glm::modeldef {
 
 std::int64_t Batch::num_targets() const {
   std::int64_t n = 0;
@@ -8,4 +8,4 @@ std::int64_t Batch::num_targets() const {
   return n;
 }
 
-}  // namespace glm::model
+}  // namespace glm::modeldef

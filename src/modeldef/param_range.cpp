@@ -1,14 +1,14 @@
-#include "spec/param_range.h"
+#include "modeldef/param_range.h"
 
 #include <algorithm>
 
 #include "core/error.h"
 
-namespace glm::model {
+namespace glm::modeldef {
 
-ElementRange full_range(const model::ParamLayout& layout) { return {0, layout.total()}; }
+ElementRange full_range(const modeldef::ParamLayout& layout) { return {0, layout.total()}; }
 
-std::vector<ParamPiece> pieces_in_range(const model::ParamLayout& layout, ElementRange range) {
+std::vector<ParamPiece> pieces_in_range(const modeldef::ParamLayout& layout, ElementRange range) {
   if (range.begin < 0 || range.end < range.begin || range.end > layout.total())
     throw Error(fmt::format("element range [{}, {}) is outside the flat buffer [0, {})",
                             range.begin, range.end, layout.total()));
@@ -23,4 +23,4 @@ std::vector<ParamPiece> pieces_in_range(const model::ParamLayout& layout, Elemen
   return pieces;
 }
 
-}  // namespace glm::model
+}  // namespace glm::modeldef
