@@ -5,11 +5,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/allocator.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "kernels/cuda/cuda_stream.h"
 #include "parallel/deadline.h"
+#include "core/device_copy.h"
 
 namespace glm::parallel {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/allocator.h"
+#include "core/cuda_device.h"
 
 #define SKIP_WITHOUT_GPU()                                                        \
   if (::glm::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device present: GPU test not run"

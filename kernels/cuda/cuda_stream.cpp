@@ -3,8 +3,8 @@
 #include <map>
 #include <memory>
 
-#include "core/allocator.h"
 #include "core/error.h"
+#include "core/cuda_device.h"
 
 namespace glm::kernels::cuda {
 

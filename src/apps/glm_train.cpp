@@ -25,7 +25,6 @@
 #include "apps/app_main.h"
 #include "apps/mpi_session.h"
 #include "apps/option_range.h"
-#include "core/allocator.h"
 #include "modeldef/param_layout.h"
 #include "parallel/mpi_communicator.h"
 #include "train/hang_watchdog.h"
@@ -37,6 +36,7 @@
 #include "train/device_policy.h"
 #include "train/signals.h"
 #include "train/trainer.h"
+#include "core/cuda_device.h"
 
 namespace po = boost::program_options;
 

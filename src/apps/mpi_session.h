@@ -18,6 +18,7 @@
 #include "parallel/topology.h"
 #ifdef GLM_WITH_NCCL
 #include "parallel/nccl_communicator.h"
+#include "core/cuda_device.h"
 #endif
 
 namespace glm::apps {

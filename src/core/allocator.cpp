@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -12,6 +11,7 @@
 #endif
 
 #include "core/cuda_caching_allocator.h"
+#include "core/cuda_device.h"
 #include "core/error.h"
 
 #ifdef GLM_WITH_CUDA
@@ -54,12 +54,6 @@ Counter& counter(DeviceKind k) {
 }
 
 thread_local MemoryKind t_kind = MemoryKind::workspace;
-
-#ifdef GLM_WITH_CUDA
-void cuda_check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw Error(fmt::format("CUDA {} failed: {}", what, cudaGetErrorString(e)));
-}
-#endif
 
 }  // namespace
 
@@ -125,14 +119,6 @@ void reset_peak_memory(DeviceKind kind) {
   for (Gauge& g : c.by) g.reset_peak();
 }
 
-bool built_with_cuda() {
-#ifdef GLM_WITH_CUDA
-  return true;
-#else
-  return false;
-#endif
-}
-
 std::size_t available_memory_bytes(Device dev) {
   if (dev.is_cuda()) {
 #ifdef GLM_WITH_CUDA
@@ -158,103 +144,6 @@ std::size_t available_memory_bytes(Device dev) {
          static_cast<std::size_t>(sysconf(_SC_PAGE_SIZE));
 }
 
-int cuda_device_count() {
-#ifdef GLM_WITH_CUDA
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no device" error
-    return 0;
-  }
-  return n;
-#else
-  return 0;
-#endif
-}
-
-void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, std::size_t bytes) {
-  if (bytes == 0) return;
-  if (dst_dev.is_cpu() && src_dev.is_cpu()) {
-    std::memcpy(dst, src, bytes);
-    return;
-  }
-#ifdef GLM_WITH_CUDA
-  cudaMemcpyKind kind = dst_dev.is_cpu()   ? cudaMemcpyDeviceToHost
-                        : src_dev.is_cpu() ? cudaMemcpyHostToDevice
-                                           : cudaMemcpyDeviceToDevice;
-  const auto stream = static_cast<cudaStream_t>(current_cuda_stream());
-  cuda_check(cudaMemcpyAsync(dst, src, bytes, kind, stream), "cudaMemcpyAsync");
-  // Host memory may be read or freed as soon as this returns.
-  if (kind != cudaMemcpyDeviceToDevice) cuda_check(cudaStreamSynchronize(stream), "cudaMemcpy");
-#else
-  throw Error("copy to or from a CUDA device in a build without CUDA");
-#endif
-}
-
-void zero_bytes(void* dst, Device dev, std::size_t bytes) {
-  if (bytes == 0) return;
-  if (dev.is_cpu()) {
-    std::memset(dst, 0, bytes);
-    return;
-  }
-#ifdef GLM_WITH_CUDA
-  cuda_check(cudaMemsetAsync(dst, 0, bytes, static_cast<cudaStream_t>(current_cuda_stream())),
-             "cudaMemsetAsync");
-#else
-  throw Error("zeroing CUDA device memory in a build without CUDA");
-#endif
-}
-
-namespace {
-thread_local void* t_current_stream = nullptr;
-}
-
-void* current_cuda_stream() { return t_current_stream; }
-void set_current_cuda_stream(void* stream) { t_current_stream = stream; }
-
-int current_cuda_device() {
-#ifdef GLM_WITH_CUDA
-  int d = 0;
-  if (cudaGetDevice(&d) != cudaSuccess) {
-    cudaGetLastError();
-    return 0;
-  }
-  return d;
-#else
-  return 0;
-#endif
-}
-
-void set_current_cuda_device(int index) {
-#ifdef GLM_WITH_CUDA
-  const cudaError_t e = cudaSetDevice(index);
-  if (e != cudaSuccess)
-    throw Error(fmt::format("cudaSetDevice({}): {}", index, cudaGetErrorString(e)));
-#else
-  throw Error(fmt::format("cannot select CUDA device {}: this build has no CUDA backend", index));
-#endif
-}
-
-void cuda_synchronize() {
-#ifdef GLM_WITH_CUDA
-  const cudaError_t e = cudaDeviceSynchronize();
-  if (e != cudaSuccess)
-    throw Error(fmt::format("cudaDeviceSynchronize: {}", cudaGetErrorString(e)));
-#endif
-}
-
-std::string cuda_device_name(int index) {
-#ifdef GLM_WITH_CUDA
-  cudaDeviceProp p{};
-  if (cudaGetDeviceProperties(&p, index) != cudaSuccess) {
-    cudaGetLastError();
-    return "";
-  }
-  return p.name;
-#else
-  (void)index;
-  return "";
-#endif
-}
 
 void trim_host_heap() {
 #ifdef __GLIBC__

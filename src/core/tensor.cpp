@@ -2,6 +2,7 @@
 
 
 #include "core/allocator.h"
+#include "core/device_copy.h"
 
 namespace glm {
 

@@ -1,7 +1,7 @@
 #include "infer/device.h"
 
-#include "core/allocator.h"
 #include "core/error.h"
+#include "core/cuda_device.h"
 
 namespace glm::infer {
 

@@ -11,6 +11,7 @@
 #include "kernels/kv_attention.h"
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
+#include "core/cuda_device.h"
 
 namespace glm::infer {
 

@@ -7,8 +7,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "core/error.h"
+#include "core/gpu_datasheet.h"
 
 #ifndef GLM_PLAN_SOURCE_DIR
 #define GLM_PLAN_SOURCE_DIR "."
@@ -21,12 +24,35 @@ namespace {
 
 const std::vector<std::string> kSources = {"datasheet", "measured", "assumed"};
 
+// {"datasheet": CARD, "note": text}: the peak of `key` as core/gpu_datasheet.h states it for
+// CARD, the table the MFU of a CUDA run uses, so a preset cannot drift from it.
+Figure datasheet_figure(const nlohmann::json& f, const std::string& key,
+                        const std::string& source) {
+  const bool fp16 = key == "peak_tflops_16bit";
+  if (!fp16 && key != "peak_tflops_fp32")
+    throw InputError(fmt::format("{}: '{}' cannot name a datasheet (only peak_tflops_16bit and "
+                                 "peak_tflops_fp32 can)",
+                                 source, key));
+  std::vector<std::string> cards;
+  for (const GpuDatasheet& c : gpu_datasheets()) cards.emplace_back(c.card);
+  const nlohmann::json& name = f.at("datasheet");
+  const GpuDatasheet* card =
+      name.is_string() ? find_gpu_datasheet(name.get<std::string>()) : nullptr;
+  if (!card || (f.contains("value") && !f.at("value").is_null()))
+    throw InputError(fmt::format("{}: '{}.datasheet' must name one of {} and come without a "
+                                 "value, got {}",
+                                 source, key, fmt::join(cards, ", "), f.dump()));
+  return Figure{fp16 ? card->tflops_16bit : card->tflops_fp32, "datasheet",
+                f.value("note", std::string())};
+}
+
 Figure read_figure(const nlohmann::json& j, const std::string& key, const std::string& source,
                    double lo, double hi) {
   if (!j.contains(key))
     throw InputError(
         fmt::format("{}: '{}' is missing (an object with value, source, note)", source, key));
   const nlohmann::json& f = j.at(key);
+  if (f.is_object() && f.contains("datasheet")) return datasheet_figure(f, key, source);
   if (!f.is_object() || !f.contains("value") || !f.at("value").is_number() ||
       !f.contains("source") || !f.at("source").is_string())
     throw InputError(

@@ -3,30 +3,19 @@
 #include <omp.h>
 
 #include <cstdlib>
-#include <string_view>
 
-#include "core/allocator.h"
 #include "core/cpu_info.h"
 #include "core/error.h"
+#include "core/gpu_datasheet.h"
 #include "kernels/gemm.h"
+#include "core/cuda_device.h"
 
 namespace glm::train {
 
 double cuda_peak_flops(const std::string& name, bool fp16) {
-  // NVIDIA datasheets, dense (no sparsity), TFLOP/s: {fp16 tensor core, fp32}.
-  struct Card {
-    std::string_view match;
-    double fp16, fp32;
-  };
-  // More specific names first: "H100 PCIe" before "H100".
-  static constexpr Card kCards[] = {
-      {"H100 PCIe", 756.0, 51.2}, {"H100 NVL", 835.0, 60.0}, {"H100", 989.4, 66.9},
-      {"H200", 989.4, 66.9},      {"H800", 989.4, 66.9},     {"A100", 312.0, 19.5},
-      {"A800", 312.0, 19.5},      {"L40S", 362.0, 91.6},     {"A10", 125.0, 31.2},
-  };
-  for (const Card& c : kCards)
-    if (name.find(c.match) != std::string::npos) return 1e12 * (fp16 ? c.fp16 : c.fp32);
-  return 0.0;
+  const GpuDatasheet* card = find_gpu_datasheet(name);
+  if (!card) return 0.0;
+  return 1e12 * (fp16 ? card->tflops_16bit : card->tflops_fp32);
 }
 
 double peak_flops_override(double fallback) {

@@ -31,7 +31,8 @@ std::string describe_training_device(Device dev);
 // "fp32 gemm (onednn)", ... (kernels/gemm.h).
 std::string describe_gemms(Device dev, modeldef::Precision precision);
 
-// Dense peak FLOP/s of a CUDA card by its name ("NVIDIA H100 80GB HBM3"); 0 when unknown.
+// Dense peak FLOP/s of a CUDA card by its name ("NVIDIA H100 80GB HBM3"; the table of
+// core/gpu_datasheet.h); 0 when unknown.
 double cuda_peak_flops(const std::string& device_name, bool fp16);
 
 // GLM_PEAK_TFLOPS (a positive number of TFLOP/s) when set, else `fallback`. Throws

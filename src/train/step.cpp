@@ -10,7 +10,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/allocator.h"
 #include "kernels/elementwise.h"
 #include "optim/grad_clip.h"
 #include "optim/lr_schedule.h"
@@ -20,6 +19,7 @@
 #include "train/grad_reduce.h"
 #include "train/pipeline_runner.h"
 #include "train/trainer.h"
+#include "core/cuda_device.h"
 
 namespace glm::train {
 namespace {

@@ -25,6 +25,7 @@
 #include "train/pipeline_runner.h"
 #include "train/signals.h"
 #include "train/stop_consensus.h"
+#include "core/cuda_device.h"
 
 namespace glm::train {
 

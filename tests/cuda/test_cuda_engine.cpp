@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "core/allocator.h"
 #include "core/error.h"
 #include "cuda_test_util.h"
 #include "infer/engine.h"
@@ -23,6 +22,7 @@
 #include "kernels/convert.h"
 #include "kernels/kv_attention.h"
 #include "random_model_file.h"
+#include "core/cuda_device.h"
 
 namespace glm::cudatest {
 namespace {

@@ -12,10 +12,10 @@
 #include <fmt/format.h>
 #include <string>
 
-#include "core/allocator.h"
 #include "core/h5_tensors.h"
 #include "train/trainer.h"
 #include "train_test_util.h"
+#include "core/cuda_device.h"
 
 namespace glm::infer {
 namespace {

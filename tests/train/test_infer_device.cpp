@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "core/allocator.h"
 #include "core/error.h"
 #include "infer/device.h"
+#include "core/cuda_device.h"
 
 namespace glm::infer {
 namespace {

@@ -14,12 +14,12 @@
 #include <iostream>
 #include <random>
 
-#include "core/allocator.h"
 #include "core/error.h"
 #include "core/half.h"
 #include "kernels/convert.h"
 #include "tests/gpu_skip.h"
 #include "tests/test_util.h"
+#include "core/cuda_device.h"
 
 namespace glm::ops {
 

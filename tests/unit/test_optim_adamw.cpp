@@ -10,10 +10,10 @@
 #include <random>
 #include <vector>
 
-#include "core/allocator.h"
 #include "core/error.h"
 #include "modeldef/param_layout.h"
 #include "optim/adamw.h"
+#include "core/cuda_device.h"
 
 namespace glm::optim {
 namespace {

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <string>
 #include <tuple>
 
 #include "config/layout.h"
+#include "core/gpu_datasheet.h"
 #include "modeldef/param_layout.h"
 #include "parallel/pipeline_schedule.h"
 #include "plan/inference_plan.h"
@@ -152,6 +154,35 @@ TEST(Plan, BadHardwareFilesAreRefusedNamingTheField) {
     EXPECT_NE(std::string(e.what()).find("peak_tflops_16bit"), std::string::npos) << e.what();
   }
   EXPECT_THROW(load_hardware("no-such-machine"), InputError);
+}
+
+// A preset's peak may cite the datasheet table that a CUDA run's MFU is measured against
+// (core/gpu_datasheet.h): the A100 and H100 presets do, so the planner and the trainer use
+// one figure per card. A card the table does not know, or a datasheet with a value beside
+// it, is refused naming the field.
+TEST(Plan, DatasheetPeaksAreTheTrainersTable) {
+  const Hardware h100 = load_hardware(kHardware + "h100-80g.json");
+  EXPECT_EQ(h100.peak_tflops_16bit.value, find_gpu_datasheet("NVIDIA H100 80GB HBM3")->tflops_16bit);
+  EXPECT_EQ(h100.peak_tflops_fp32.value, find_gpu_datasheet("NVIDIA H100 80GB HBM3")->tflops_fp32);
+  EXPECT_EQ(h100.peak_tflops_16bit.source, "datasheet");
+  const Hardware a100 = load_hardware(kHardware + "a100-40g.json");
+  EXPECT_EQ(a100.peak_tflops_16bit.value, 312.0);  // the paper's A100 figure
+  EXPECT_EQ(a100.peak_tflops_fp32.value, 19.5);
+  std::ifstream in(kHardware + "h100-80g.json");
+  const nlohmann::json file = nlohmann::json::parse(in);
+  for (const auto& [key, figure] : {std::pair{"peak_tflops_16bit", R"({"datasheet": "Z9000"})"},
+                                    {"peak_tflops_16bit", R"({"datasheet": "H100", "value": 1})"},
+                                    {"hbm_gib", R"({"datasheet": "H100"})"}}) {
+    nlohmann::json bad = file;
+    bad[key] = nlohmann::json::parse(figure);
+    try {
+      parse_hardware(bad, "x.json");
+      FAIL() << "accepted " << key << " = " << figure;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("x.json: '") + key), std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 }  // namespace

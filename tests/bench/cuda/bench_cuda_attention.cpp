@@ -12,10 +12,10 @@
 #include <functional>
 #include <random>
 
-#include "core/allocator.h"
 #include "core/tensor.h"
 #include "kernels/cuda/cuda_attention.h"
 #include "kernels/cuda/cuda_stream.h"
+#include "core/cuda_device.h"
 
 namespace {
 

@@ -17,13 +17,13 @@
 #include <tuple>
 #include <vector>
 
-#include "core/allocator.h"
 #include "core/error.h"
 #include "infer/engine.h"
 #include "infer/generate.h"
 #include "kernels/cuda/device_description.h"
 #include "tests/bench/bench_util.h"
 #include "tests/cuda/random_model_file.h"
+#include "core/cuda_device.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;

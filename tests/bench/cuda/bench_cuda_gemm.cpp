@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "core/allocator.h"
 #include "core/tensor.h"
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/cuda_stream.h"
+#include "core/cuda_device.h"
 
 namespace {
 

@@ -21,12 +21,12 @@
 #include <string>
 #include <vector>
 
-#include "core/allocator.h"
 #include "core/error.h"
 #include "core/half.h"
 #include "kernels/convert.h"
 #include "kernels/cuda/device_description.h"
 #include "kernels/cuda/quant_gemm.h"
+#include "core/cuda_device.h"
 
 namespace {
 

@@ -37,6 +37,7 @@
 #include "tests/bench/bench_util.h"
 #include "train/device_peak.h"
 #include "train/trainer.h"
+#include "core/cuda_device.h"
 
 namespace po = boost::program_options;
 using namespace glm;

@@ -7,10 +7,10 @@
 
 #include <vector>
 
-#include "core/allocator.h"
 #include "tests/gpu_skip.h"
 #include "core/tensor.h"
 #include "parallel/nccl_communicator.h"
+#include "core/cuda_device.h"
 
 namespace glm::parallel {
 namespace {
