@@ -33,6 +33,39 @@ struct GemmArgs {
   std::int64_t batch = 1, stride_a = 0, stride_b = 0, stride_c = 0;
 };
 
+// The three products of a linear layer over R rows with W [out, in] (all row-major), as one
+// shape that every GEMM of every backend takes: the forward y [R, out] = x [R, in] W^T, the
+// input gradient dx [R, in] = dy [R, out] W and the weight gradient dW [out, in] = dy^T x.
+struct GemmShape {
+  Trans trans_a = Trans::N, trans_b = Trans::N;
+  std::int64_t M = 0, N = 0, K = 0, lda = 0, ldb = 0, ldc = 0;
+
+  // Arguments of this shape (GemmArgs, Gemm16Args, cuda::LtGemmArgs); the caller sets the
+  // operands and the scalars.
+  template <class Args>
+  Args args() const {
+    Args g;
+    g.trans_a = trans_a;
+    g.trans_b = trans_b;
+    g.M = M;
+    g.N = N;
+    g.K = K;
+    g.lda = lda;
+    g.ldb = ldb;
+    g.ldc = ldc;
+    return g;
+  }
+};
+inline GemmShape linear_forward_shape(std::int64_t R, std::int64_t out, std::int64_t in) {
+  return {Trans::N, Trans::T, R, out, in, in, in, out};
+}
+inline GemmShape linear_dx_shape(std::int64_t R, std::int64_t out, std::int64_t in) {
+  return {Trans::N, Trans::N, R, in, out, out, in, in};
+}
+inline GemmShape linear_dw_shape(std::int64_t R, std::int64_t out, std::int64_t in) {
+  return {Trans::T, Trans::N, out, in, R, out, in, in};
+}
+
 void gemm(const GemmArgs& g);                         // with the process-wide backend
 void gemm(const GemmArgs& g, GemmBackend backend);    // with a given backend (tests, benches)
 

@@ -407,15 +407,14 @@ ProcessGroups make_nccl_process_groups(const Topology& topo, MPI_Comm world, dou
   MPI_Comm_rank(world, &rank);
   MPI_Comm_size(world, &size);
   GLM_CHECK(size == topo.world(), "topology {} on an MPI world of {}", topo.describe(), size);
-  const Coord c = topo.coord_of(rank);
   ProcessGroups g;
   g.world = split(world, 0, rank, "world", timeout_s, device);
-  g.tp = split(world, c.dp + topo.dp() * c.pp, c.tp, "tp", timeout_s, device);
-  g.dp = split(world, c.tp + topo.tp() * c.pp, c.dp, "dp", timeout_s, device);
-  g.pp = split(world, c.tp + topo.tp() * c.dp, c.pp, "pp", timeout_s, device);
-  const bool in_embedding = c.pp == 0 || c.pp == topo.pp() - 1;
-  g.embedding = split(world, in_embedding ? c.tp + topo.tp() * c.dp : MPI_UNDEFINED, c.pp,
-                      "embedding", timeout_s, device);
+  const Topology::GroupSplits s = topo.group_splits(rank);
+  g.tp = split(world, s.tp.color, s.tp.key, "tp", timeout_s, device);
+  g.dp = split(world, s.dp.color, s.dp.key, "dp", timeout_s, device);
+  g.pp = split(world, s.pp.color, s.pp.key, "pp", timeout_s, device);
+  g.embedding = split(world, s.embedding.color < 0 ? MPI_UNDEFINED : s.embedding.color,
+                      s.embedding.key, "embedding", timeout_s, device);
   return g;
 }
 

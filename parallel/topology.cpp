@@ -46,6 +46,15 @@ std::vector<int> Topology::embedding_group(int rank) const {
   return {rank_of({c.dp, c.tp, 0}), rank_of({c.dp, c.tp, pp_ - 1})};
 }
 
+Topology::GroupSplits Topology::group_splits(int rank) const {
+  const Coord c = coord_of(rank);
+  const bool in_embedding = c.pp == 0 || c.pp == pp_ - 1;
+  return {.tp = {c.dp + dp_ * c.pp, c.tp},
+          .dp = {c.tp + tp_ * c.pp, c.dp},
+          .pp = {c.tp + tp_ * c.dp, c.pp},
+          .embedding = {in_embedding ? c.tp + tp_ * c.dp : -1, c.pp}};
+}
+
 std::string Topology::describe() const {
   return fmt::format("dp{} x tp{} x pp{} = {} ranks", dp_, tp_, pp_, world());
 }

@@ -47,6 +47,17 @@ class Topology {
   // First and last stage of rank's PP group (one rank when PP = 1).
   std::vector<int> embedding_group(int rank) const;
 
+  // How `rank` splits the world into the groups above, as MPI_Comm_split takes it: ranks of
+  // one color share a group, ordered by key. `embedding.color` is -1 (no group) for a rank
+  // of a middle stage. Both communicators (MPI, NCCL) form their groups from it.
+  struct Split {
+    int color = 0, key = 0;
+  };
+  struct GroupSplits {
+    Split tp, dp, pp, embedding;
+  };
+  GroupSplits group_splits(int rank) const;
+
   std::string describe() const;  // "dp2 x tp2 x pp4 = 16 ranks"
 
  private:

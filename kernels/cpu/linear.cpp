@@ -142,57 +142,31 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
     for (std::int64_t r = 0; r < R; ++r) fill_row(Y + r * out, B, out);
   }
   // y [R, out] = x [R, in] W^T  (+ y holding the bias)
-  GemmArgs g;
-  g.trans_a = Trans::N;
-  g.trans_b = Trans::T;
-  g.M = R;
-  g.N = out;
-  g.K = in;
-  g.alpha = 1.f;
+  GemmArgs g = linear_forward_shape(R, out, in).args<GemmArgs>();
   g.beta = b ? 1.f : 0.f;
   g.A = x.data<float>();
-  g.lda = in;
   g.B = W.data<float>();
-  g.ldb = in;
   g.C = Y;
-  g.ldc = out;
   gemm(g);
 }
 
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
                      const Tensor& W, bool accumulate_dx, [[maybe_unused]] MatmulInputs inputs) {
   const std::int64_t out = W.size(0), in = W.size(1), R = rows_of(x);
-  if (dx) {
-    // dx [R, in] (=/+=) dy [R, out] W [out, in]
-    GemmArgs g;
-    g.M = R;
-    g.N = in;
-    g.K = out;
+  if (dx) {  // dx [R, in] (=/+=) dy [R, out] W [out, in]
+    GemmArgs g = linear_dx_shape(R, out, in).args<GemmArgs>();
     g.beta = accumulate_dx ? 1.f : 0.f;
     g.A = dy.data<float>();
-    g.lda = out;
     g.B = W.data<float>();
-    g.ldb = in;
     g.C = dx->data<float>();
-    g.ldc = in;
     gemm(g);
   }
-  {
-    // dW [out, in] += dy^T [out, R] x [R, in]
-    GemmArgs g;
-    g.trans_a = Trans::T;
-    g.M = out;
-    g.N = in;
-    g.K = R;
-    g.beta = 1.f;
-    g.A = dy.data<float>();
-    g.lda = out;
-    g.B = x.data<float>();
-    g.ldb = in;
-    g.C = dW.data<float>();
-    g.ldc = in;
-    gemm(g);
-  }
+  GemmArgs g = linear_dw_shape(R, out, in).args<GemmArgs>();  // dW [out, in] += dy^T x
+  g.beta = 1.f;
+  g.A = dy.data<float>();
+  g.B = x.data<float>();
+  g.C = dW.data<float>();
+  gemm(g);
   if (db) add_column_sums(*db, dy, R, out);
 }
 
@@ -202,19 +176,12 @@ void linear_forward_16bit(Tensor& y, const Tensor& x, const Tensor& W, const Ten
   const Operand16 w(W, t);
   const std::vector<float> bias = b ? bias_f32(*b) : std::vector<float>{};
   // y [R, out] = x [R, in] W^T + b
-  Gemm16Args g;
-  g.trans_b = Trans::T;
-  g.M = R;
-  g.N = out;
-  g.K = in;
+  Gemm16Args g = linear_forward_shape(R, out, in).args<Gemm16Args>();
   g.type = t;
   g.A = x.raw();
-  g.lda = in;
   g.B = w.get();
-  g.ldb = in;
   g.c_type = y.dtype();
   g.C = y.raw();
-  g.ldc = out;
   g.bias = b ? bias.data() : nullptr;
   gemm16(g);
 }
@@ -224,42 +191,25 @@ void linear_backward_16bit(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy,
   const std::int64_t out = W.size(0), in = W.size(1), R = rows_of(x);
   const DType t = x.dtype();
   const Operand16 d(dy, t);
-  if (dx) {
-    // dx [R, in] (=/+=) dy [R, out] W [out, in]
+  if (dx) {  // dx [R, in] (=/+=) dy [R, out] W [out, in]
     const Operand16 w(W, t);
-    Gemm16Args g;
-    g.M = R;
-    g.N = in;
-    g.K = out;
+    Gemm16Args g = linear_dx_shape(R, out, in).args<Gemm16Args>();
     g.type = t;
     g.A = d.get();
-    g.lda = out;
     g.B = w.get();
-    g.ldb = in;
     g.c_type = dx->dtype();
     g.C = dx->raw();
-    g.ldc = in;
     g.accumulate = accumulate_dx;
     gemm16(g);
   }
-  {
-    // dW [out, in] += dy^T [out, R] x [R, in]
-    Gemm16Args g;
-    g.trans_a = Trans::T;
-    g.M = out;
-    g.N = in;
-    g.K = R;
-    g.type = t;
-    g.A = d.get();
-    g.lda = out;
-    g.B = x.raw();
-    g.ldb = in;
-    g.c_type = dW.dtype();
-    g.C = dW.raw();
-    g.ldc = in;
-    g.accumulate = true;
-    gemm16(g);
-  }
+  Gemm16Args g = linear_dw_shape(R, out, in).args<Gemm16Args>();  // dW [out, in] += dy^T x
+  g.type = t;
+  g.A = d.get();
+  g.B = x.raw();
+  g.c_type = dW.dtype();
+  g.C = dW.raw();
+  g.accumulate = true;
+  gemm16(g);
   if (db) add_column_sums(*db, dy, R, out);
 }
 

@@ -19,27 +19,18 @@ Tensor to_f16(const Tensor& t) {
   return h;
 }
 
-// C [M, N] = op(A) op(B) + beta C through cuBLASLt (fp32 accumulation): A and B f16, C and
-// the optional bias epilogue f16 or f32 (their dtypes say which).
-void lt_gemm(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t K, const Tensor& A,
-             std::int64_t lda, const Tensor& B, std::int64_t ldb, float beta, Tensor& C,
-             std::int64_t ldc, const Tensor* bias) {
-  if (M == 0 || N == 0 || (K == 0 && beta == 1.f)) return;  // nothing to compute or add
-  LtGemmArgs g;
-  g.trans_a = ta;
-  g.trans_b = tb;
-  g.M = M;
-  g.N = N;
-  g.K = K;
+// C = op(A) op(B) + beta C of `shape` through cuBLASLt (fp32 accumulation): A and B f16, C
+// and the optional bias epilogue f16 or f32 (their dtypes say which).
+void lt_gemm(const GemmShape& shape, const Tensor& A, const Tensor& B, float beta, Tensor& C,
+             const Tensor* bias) {
+  if (shape.M == 0 || shape.N == 0 || (shape.K == 0 && beta == 1.f)) return;  // nothing to do
+  LtGemmArgs g = shape.args<LtGemmArgs>();
   g.beta = beta;
   g.ab_type = A.dtype();
   g.c_type = C.dtype();
   g.A = A.raw();
-  g.lda = lda;
   g.B = B.raw();
-  g.ldb = ldb;
   g.C = C.raw();
-  g.ldc = ldc;
   g.bias = bias ? bias->raw() : nullptr;
   gemm_lt(g);
 }
@@ -52,25 +43,18 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
   const std::int64_t out = W.size(0), in = W.size(1), R = rows_of(x);
   if (inputs == MatmulInputs::f16) {
     // y [R, out] = x16 [R, in] W16^T + b (fp32 bias in the epilogue)
-    lt_gemm(Trans::N, Trans::T, R, out, in, to_f16(x), in, to_f16(W), in, 0.f, y, out, b);
+    lt_gemm(linear_forward_shape(R, out, in), to_f16(x), to_f16(W), 0.f, y, b);
     return;
   }
   if (b) {
     check_launch(launch_fill_rows(y.data<float>(), b->data<float>(), R, out, current_stream()), op);
   }
   // y [R, out] = x [R, in] W^T (+ y holding the bias)
-  GemmArgs g;
-  g.trans_b = Trans::T;
-  g.M = R;
-  g.N = out;
-  g.K = in;
+  GemmArgs g = linear_forward_shape(R, out, in).args<GemmArgs>();
   g.beta = b ? 1.f : 0.f;
   g.A = x.data<float>();
-  g.lda = in;
   g.B = W.data<float>();
-  g.ldb = in;
   g.C = y.data<float>();
-  g.ldc = out;
   gemm_f32(g);
 }
 
@@ -82,41 +66,25 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
     const Tensor dy16 = to_f16(dy);
     // dx [R, in] (=/+=) dy16 [R, out] W16 [out, in]
     if (dx)
-      lt_gemm(Trans::N, Trans::N, R, in, out, dy16, out, to_f16(W), in, accumulate_dx ? 1.f : 0.f,
-              *dx, in, nullptr);
+      lt_gemm(linear_dx_shape(R, out, in), dy16, to_f16(W), accumulate_dx ? 1.f : 0.f, *dx,
+              nullptr);
     // dW [out, in] += dy16^T [out, R] x16 [R, in]
-    if (R > 0)
-      lt_gemm(Trans::T, Trans::N, out, in, R, dy16, out, to_f16(x), in, 1.f, dW, in, nullptr);
+    if (R > 0) lt_gemm(linear_dw_shape(R, out, in), dy16, to_f16(x), 1.f, dW, nullptr);
   }
-  if (dx && inputs == MatmulInputs::f32) {
-    // dx [R, in] (=/+=) dy [R, out] W [out, in]
-    GemmArgs g;
-    g.M = R;
-    g.N = in;
-    g.K = out;
+  if (dx && inputs == MatmulInputs::f32) {  // dx [R, in] (=/+=) dy [R, out] W [out, in]
+    GemmArgs g = linear_dx_shape(R, out, in).args<GemmArgs>();
     g.beta = accumulate_dx ? 1.f : 0.f;
     g.A = dy.data<float>();
-    g.lda = out;
     g.B = W.data<float>();
-    g.ldb = in;
     g.C = dx->data<float>();
-    g.ldc = in;
     gemm_f32(g);
   }
-  if (inputs == MatmulInputs::f32) {
-    // dW [out, in] += dy^T [out, R] x [R, in]
-    GemmArgs g;
-    g.trans_a = Trans::T;
-    g.M = out;
-    g.N = in;
-    g.K = R;
+  if (inputs == MatmulInputs::f32) {  // dW [out, in] += dy^T [out, R] x [R, in]
+    GemmArgs g = linear_dw_shape(R, out, in).args<GemmArgs>();
     g.beta = 1.f;
     g.A = dy.data<float>();
-    g.lda = out;
     g.B = x.data<float>();
-    g.ldb = in;
     g.C = dW.data<float>();
-    g.ldc = in;
     gemm_f32(g);
   }
   if (db) {
@@ -138,7 +106,7 @@ void linear_forward_f16(Tensor& y, const Tensor& x, const Tensor& W, const Tenso
     require_shape(op, "b", *b, {out});
   }
   // y [R, out] = x [R, in] W^T + b (f16 bias in the epilogue)
-  lt_gemm(Trans::N, Trans::T, R, out, in, x, in, W, in, 0.f, y, out, b);
+  lt_gemm(linear_forward_shape(R, out, in), x, W, 0.f, y, b);
 }
 
 }  // namespace glm::kernels::cuda

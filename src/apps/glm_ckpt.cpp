@@ -19,6 +19,7 @@
 
 #include "apps/app_main.h"
 #include "apps/option_range.h"
+#include "apps/parse_options.h"
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/reshard.h"
 #include "config/run_config.h"
@@ -92,12 +93,9 @@ int run(int argc, char** argv) {
   po::positional_options_description pos;
   pos.add("command", 1).add("dir", 1);
   po::variables_map vm;
-  po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-  if (vm.count("help") || argc == 1) {
-    std::cout << desc << "\n";
-    return vm.count("help") ? 0 : 2;
-  }
-  po::notify(vm);
+  if (auto stop = glm::apps::parse_options(
+          po::command_line_parser(argc, argv).options(all).positional(pos), argc, desc, vm))
+    return *stop;
   glm::apps::require_range<std::int64_t>(vm, "iter", 0, std::int64_t{1} << 40);
   const std::optional<std::int64_t> at_iter =
       vm.count("iter") ? std::optional<std::int64_t>(iter) : std::nullopt;

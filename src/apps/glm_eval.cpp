@@ -18,6 +18,7 @@
 #include "apps/app_main.h"
 #include "apps/mpi_session.h"
 #include "apps/option_range.h"
+#include "apps/parse_options.h"
 #include "data/tokenizer.h"
 #include "infer/device.h"
 #include "infer/perplexity.h"
@@ -50,12 +51,9 @@ int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
     ("json", "print one JSON object instead of text");
   // clang-format on
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  if (vm.count("help") || argc == 1) {
-    std::cout << desc << "\n";
-    return vm.count("help") ? 0 : 2;
-  }
-  po::notify(vm);
+  if (auto stop = glm::apps::parse_options(po::command_line_parser(argc, argv).options(desc), argc,
+                                           desc, vm))
+    return *stop;
   glm::apps::require_range<std::int64_t>(vm, "max-samples", 0, std::int64_t{1} << 40);
   const glm::Device dev = glm::infer::parse_device(device);
   const glm::DType kv = glm::infer::parse_kv_cache(kv_cache);

@@ -16,6 +16,7 @@
 
 #include "apps/app_main.h"
 #include "apps/option_range.h"
+#include "apps/parse_options.h"
 #include "infer/export.h"
 
 namespace po = boost::program_options;
@@ -44,12 +45,9 @@ int run(int argc, char** argv) {
     ("tokenizer", po::value(&o.tokenizer), "tokenizer.model to embed (default: the run's train.data_dir/tokenizer.model)");
   // clang-format on
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  if (vm.count("help") || argc == 1) {
-    std::cout << desc << "\n";
-    return vm.count("help") ? 0 : 2;
-  }
-  po::notify(vm);
+  if (auto stop = glm::apps::parse_options(po::command_line_parser(argc, argv).options(desc), argc,
+                                           desc, vm))
+    return *stop;
   glm::apps::require_range<std::int64_t>(vm, "iter", 0, std::int64_t{1} << 40);
   glm::apps::require_range(vm, "tp", 1, 1 << 16);
   glm::apps::require_range<std::int64_t>(vm, "group-size", 0, std::int64_t{1} << 30);

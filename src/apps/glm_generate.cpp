@@ -25,6 +25,7 @@
 #include "apps/app_main.h"
 #include "apps/mpi_session.h"
 #include "apps/option_range.h"
+#include "apps/parse_options.h"
 #include "data/tokenizer.h"
 #include "infer/device.h"
 #include "infer/generate.h"
@@ -109,12 +110,9 @@ int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
      "fp32, or fp16: keys and values stored in half the memory (rounded once each)");
   // clang-format on
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  if (vm.count("help") || argc == 1) {
-    std::cout << desc << "\n";
-    return vm.count("help") ? 0 : 2;
-  }
-  po::notify(vm);
+  if (auto stop = glm::apps::parse_options(po::command_line_parser(argc, argv).options(desc), argc,
+                                           desc, vm))
+    return *stop;
   glm::apps::require_range<std::int64_t>(vm, "seed", 0, std::numeric_limits<std::int64_t>::max());
   o.sampling.seed = static_cast<std::uint64_t>(seed);
   const glm::Device dev = glm::infer::parse_device(device);

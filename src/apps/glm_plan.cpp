@@ -13,6 +13,7 @@
 
 #include "apps/app_main.h"
 #include "apps/option_range.h"
+#include "apps/parse_options.h"
 #include "plan/inference_plan.h"
 #include "plan/plan.h"
 
@@ -71,12 +72,9 @@ int run(int argc, char** argv) {
      "(0: model.seq_length)");
   // clang-format on
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  po::notify(vm);
+  if (auto stop = glm::apps::parse_options(po::command_line_parser(argc, argv).options(desc), argc,
+                                           desc, vm, {.bare_is_usage = false}))
+    return *stop;
   if (config_path.empty()) throw glm::InputError("--config is required (see --help)");
   if (hardware.empty()) throw glm::InputError("--hardware is required (see --help)");
   if (!vm.count("gpus")) throw glm::InputError("--gpus is required (see --help)");

@@ -15,6 +15,7 @@
 
 #include "apps/app_main.h"
 #include "apps/option_range.h"
+#include "apps/parse_options.h"
 #include "core/error.h"
 #include "data/preprocess.h"
 
@@ -60,12 +61,9 @@ int run(int argc, char** argv) {
     ("force", po::bool_switch(&o.force), "overwrite existing outputs in DIR");
   // clang-format on
   po::variables_map vm;
-  po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  po::notify(vm);
+  if (auto stop = glm::apps::parse_options(po::command_line_parser(argc, argv).options(desc), argc,
+                                           desc, vm, {.bare_is_usage = false}))
+    return *stop;
   if (!vm.count("input")) throw glm::InputError("--input is required (see --help)");
   if (!vm.count("output")) throw glm::InputError("--output is required (see --help)");
   glm::apps::require_range(vm, "compression", 0, 9);

@@ -25,6 +25,7 @@
 #include "apps/app_main.h"
 #include "apps/mpi_session.h"
 #include "apps/option_range.h"
+#include "apps/parse_options.h"
 #include "modeldef/param_layout.h"
 #include "parallel/mpi_communicator.h"
 #include "train/hang_watchdog.h"
@@ -108,12 +109,10 @@ int run(int argc, char** argv, const MpiSession& mpi) {
     ("set", po::value(&sets)->composing(), "config override section.key=value (repeatable)");
   // clang-format on
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  if (vm.count("help")) {
-    if (mpi.rank == 0) std::cout << desc << "\n";
-    return 0;
-  }
-  po::notify(vm);
+  if (auto stop =
+          glm::apps::parse_options(po::command_line_parser(argc, argv).options(desc), argc, desc,
+                                   vm, {.bare_is_usage = false, .print = mpi.rank == 0}))
+    return *stop;
   if (config_path.empty()) throw glm::InputError("--config is required (see --help)");
   // The ranges of the config fields these options set (config/run_config.h), and a week
   // as the longest a collective may sensibly wait.

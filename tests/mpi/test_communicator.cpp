@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstring>
 #include <numeric>
 #include <vector>
@@ -39,6 +40,36 @@ TEST(Topology, RankOrderIsTpFastestThenDpThenPp) {
   EXPECT_EQ(t.embedding_group(9), (std::vector<int>{1, 13}));
   for (int r = 0; r < 16; ++r) EXPECT_EQ(t.rank_of(t.coord_of(r)), r);
   EXPECT_THROW(Topology(2, 2, 2, 6), glm::InputError);
+}
+
+// The colors and keys both communicators split the world by form exactly the topology's
+// groups, in their order, for every rank of a 3-D layout.
+TEST(Topology, GroupSplitsFormTheGroups) {
+  const Topology t(2, 3, 4, 24);
+  using Of = Topology::Split Topology::GroupSplits::*;
+  const std::vector<std::pair<Of, std::vector<int> (Topology::*)(int) const>> groups = {
+      {&Topology::GroupSplits::tp, &Topology::tp_group},
+      {&Topology::GroupSplits::dp, &Topology::dp_group},
+      {&Topology::GroupSplits::pp, &Topology::pp_group},
+      {&Topology::GroupSplits::embedding, &Topology::embedding_group}};
+  for (int r = 0; r < t.world(); ++r) {
+    for (const auto& [of, group] : groups) {
+      const Topology::Split mine = t.group_splits(r).*of;
+      const int stage = t.coord_of(r).pp;
+      if (of == &Topology::GroupSplits::embedding && stage != 0 && stage != t.pp() - 1) {
+        EXPECT_EQ(mine.color, -1) << r;
+        continue;
+      }
+      std::vector<std::pair<int, int>> same;  // (key, rank) of every rank with my color
+      for (int q = 0; q < t.world(); ++q)
+        if (const Topology::Split theirs = t.group_splits(q).*of; theirs.color == mine.color)
+          same.push_back({theirs.key, q});
+      std::sort(same.begin(), same.end());
+      std::vector<int> members;
+      for (const auto& [key, q] : same) members.push_back(q);
+      EXPECT_EQ(members, (t.*group)(r)) << "rank " << r;
+    }
+  }
 }
 
 TEST(MpiCommunicator, GroupsMatchTheTopology) {
