@@ -56,12 +56,10 @@ int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
     return *stop;
   glm::apps::require_range<std::int64_t>(vm, "max-samples", 0, std::int64_t{1} << 40);
   const glm::Device dev = glm::infer::parse_device(device);
-  const glm::DType kv = glm::infer::parse_kv_cache(kv_cache);
-  glm::apps::ServingRank serving = glm::apps::open_serving_rank(mpi, model_path, dev, kv);
+  glm::apps::ServingRank serving =
+      glm::apps::open_serving_rank(mpi, model_path, dev, kv_cache, activations);
   glm::infer::Engine& engine = *serving.engine;
-  engine.set_activations(glm::infer::parse_activations(activations));
-  glm::data::Tokenizer tok =
-      glm::data::Tokenizer::from_bytes(engine.model().tokenizer_bytes, model_path + " (tokenizer)");
+  glm::data::Tokenizer tok = serving.tokenizer();
   const glm::infer::PerplexityResult r =
       glm::infer::evaluate_perplexity(engine, tok, data_path, max_samples);
   if (vm.count("json")) {

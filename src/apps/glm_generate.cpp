@@ -123,12 +123,10 @@ int run(int argc, char** argv, const glm::apps::MpiSession& mpi) {
     while (!prompt.empty() && (prompt.back() == '\n' || prompt.back() == '\r')) prompt.pop_back();
   }
 
-  const glm::DType kv = glm::infer::parse_kv_cache(kv_cache);
-  glm::apps::ServingRank serving = glm::apps::open_serving_rank(mpi, model_path, dev, kv);
+  glm::apps::ServingRank serving =
+      glm::apps::open_serving_rank(mpi, model_path, dev, kv_cache, activations);
   glm::infer::Engine& engine = *serving.engine;
-  engine.set_activations(glm::infer::parse_activations(activations));
-  glm::data::Tokenizer tok =
-      glm::data::Tokenizer::from_bytes(engine.model().tokenizer_bytes, model_path + " (tokenizer)");
+  glm::data::Tokenizer tok = serving.tokenizer();
   const std::vector<std::int32_t> ids = tok.encode(prompt);
   const auto& sp = tok.special();
   const int T = engine.config().seq_length;

@@ -12,6 +12,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "data/tokenizer.h"
+#include "infer/device.h"
 #include "infer/engine.h"
 #include "plan/inference_plan.h"
 #include "parallel/mpi_communicator.h"
@@ -96,18 +98,31 @@ inline void log_serving_memory(const infer::Engine& engine, int rank, int ranks)
 struct ServingRank {
   parallel::ProcessGroups groups;
   std::unique_ptr<infer::Engine> engine;
+  std::string model_path;
+
+  // The tokenizer the model file carries.
+  data::Tokenizer tokenizer() const {
+    return data::Tokenizer::from_bytes(engine->model().tokenizer_bytes,
+                                       model_path + " (tokenizer)");
+  }
 };
 
+// kv_cache and activations as --kv-cache and --activations give them (infer/device.h).
 inline ServingRank open_serving_rank(const MpiSession& mpi, const std::string& model_path,
-                                     Device device, DType kv_cache = DType::f32) {
+                                     Device device, const std::string& kv_cache,
+                                     const std::string& activations) {
+  const DType kv = infer::parse_kv_cache(kv_cache);
+  const kernels::QuantActivations acts = infer::parse_activations(activations);
   ServingRank s;
+  s.model_path = model_path;
   s.groups = serving_groups(mpi, 600, device);
   if (mpi.rank != 0) std::cout.rdbuf(nullptr);
   s.engine = std::make_unique<infer::Engine>(
       infer::load_model_file(model_path,
                              mpi.size > 1 ? std::optional<int>(mpi.rank) : std::nullopt),
       device, s.groups.tp.get());
-  s.engine->set_kv_cache(kv_cache);
+  s.engine->set_kv_cache(kv);
+  s.engine->set_activations(acts);
   log_serving_memory(*s.engine, mpi.rank, mpi.size);  // every rank's own
   if (mpi.rank != 0) spdlog::set_level(spdlog::level::warn);
   return s;
