@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/cuda_device.h"
 #include "data/tokenizer.h"
 #include "infer/device.h"
 #include "infer/engine.h"
@@ -20,7 +21,6 @@
 #include "parallel/topology.h"
 #ifdef GLM_WITH_NCCL
 #include "parallel/nccl_communicator.h"
-#include "core/cuda_device.h"
 #endif
 
 namespace glm::apps {

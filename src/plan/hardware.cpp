@@ -33,15 +33,16 @@ Figure datasheet_figure(const nlohmann::json& f, const std::string& key,
     throw InputError(fmt::format("{}: '{}' cannot name a datasheet (only peak_tflops_16bit and "
                                  "peak_tflops_fp32 can)",
                                  source, key));
-  std::vector<std::string> cards;
-  for (const GpuDatasheet& c : gpu_datasheets()) cards.emplace_back(c.card);
   const nlohmann::json& name = f.at("datasheet");
   const GpuDatasheet* card =
       name.is_string() ? find_gpu_datasheet(name.get<std::string>()) : nullptr;
-  if (!card || (f.contains("value") && !f.at("value").is_null()))
+  if (!card || (f.contains("value") && !f.at("value").is_null())) {
+    std::vector<std::string> cards;
+    for (const GpuDatasheet& c : gpu_datasheets()) cards.emplace_back(c.card);
     throw InputError(fmt::format("{}: '{}.datasheet' must name one of {} and come without a "
                                  "value, got {}",
                                  source, key, fmt::join(cards, ", "), f.dump()));
+  }
   return Figure{fp16 ? card->tflops_16bit : card->tflops_fp32, "datasheet",
                 f.value("note", std::string())};
 }
