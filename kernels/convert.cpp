@@ -10,6 +10,7 @@
 #ifdef GLM_WITH_CUDA
 #include "kernels/cuda/convert_launch.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/float_kind.h"
 #endif
 
 namespace glm::kernels {
@@ -24,14 +25,6 @@ namespace {
   require_numel(op, "dst", dst, src.numel());
   return dev;
 }
-
-#ifdef GLM_WITH_CUDA
-cuda::FloatKind float_kind(DType t) {
-  return t == DType::f16 ? cuda::FloatKind::f16
-         : t == DType::bf16 ? cuda::FloatKind::bf16
-                            : cuda::FloatKind::f32;
-}
-#endif
 
 }  // namespace
 
@@ -48,8 +41,8 @@ void convert(Tensor& dst, const Tensor& src) {
   require_numel(op, "dst", dst, src.numel());
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda())
-    return cuda::check_launch(cuda::launch_convert(dst.raw(), float_kind(dst.dtype()), src.raw(),
-                                                   float_kind(src.dtype()), src.numel(),
+    return cuda::check_launch(cuda::launch_convert(dst.raw(), cuda::float_kind(dst.dtype()), src.raw(),
+                                                   cuda::float_kind(src.dtype()), src.numel(),
                                                    cuda::current_stream()),
                               op);
 #endif

@@ -1,6 +1,7 @@
 // The linear ops' entries: checked once here, then run by kernels/cpu/linear.cpp (the fp32
 // gemm, or gemm16 for 16-bit activations where the CPU multiplies 16-bit natively) and
-// bias.cpp, or on CUDA by kernels/cuda/cuda_linear.cpp (cuBLAS) and the bias kernel.
+// bias.cpp, or on CUDA by kernels/cuda/cuda_linear.cpp (cuBLAS for fp32, cuBLASLt on the
+// stored f16 / bf16 tensors) and the bias kernel.
 #include "kernels/linear.h"
 
 #include <algorithm>
@@ -22,12 +23,13 @@ bool is_f32_or(const Tensor* t, DType type) {
   return t == nullptr || t->raw() == nullptr || t->dtype() == DType::f32 || t->dtype() == type;
 }
 
-// The 16-bit GEMM path (kernels/gemm.h): activations x stored in a 16-bit type whose GEMM
-// runs natively on this CPU, the other tensors f32 or that type. Otherwise a 16-bit argument
-// goes through Wide (fp32 copies, the fp32 GEMM).
+// The 16-bit GEMM path: activations x stored in a 16-bit type, the other tensors f32 or that
+// type, on a CUDA device (cuBLASLt takes f16 and bf16) or on a CPU whose GEMM runs that type
+// natively (kernels/gemm.h). Otherwise a 16-bit argument goes through Wide (fp32 copies,
+// the fp32 GEMM).
 bool runs_16bit(const Tensor& x, std::initializer_list<const Tensor*> others) {
-  if (!x.device().is_cpu() || !is_16bit(x) || gemm16_path(x.dtype()) != Gemm16Path::native)
-    return false;
+  if (!is_16bit(x)) return false;
+  if (x.device().is_cpu() && gemm16_path(x.dtype()) != Gemm16Path::native) return false;
   for (const Tensor* t : others)
     if (!is_f32_or(t, x.dtype())) return false;
   return true;
@@ -46,6 +48,9 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
       require_float_storage(op, "b", *b);
       require_shape(op, "b", *b, {d.out});
     }
+#ifdef GLM_WITH_CUDA
+    if (x.device().is_cuda()) return cuda::linear_forward_16bit(y, x, W, b);
+#endif
     return cpu::linear_forward_16bit(y, x, W, b);
   }
   if (any_16bit({&y, &x, &W, b})) {
@@ -82,6 +87,10 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
       require_float_storage(op, "db", *db);
       require_shape(op, "db", *db, {d.out});
     }
+#ifdef GLM_WITH_CUDA
+    if (x.device().is_cuda())
+      return cuda::linear_backward_16bit(dx, dW, db, dy, x, W, accumulate_dx);
+#endif
     return cpu::linear_backward_16bit(dx, dW, db, dy, x, W, accumulate_dx);
   }
   if (any_16bit({dx, &dW, db, &dy, &x, &W})) {

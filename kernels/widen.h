@@ -12,9 +12,9 @@
 //   }
 //
 // The copies live only for the op's call: stored activations stay 16-bit. A kernel that
-// reads 16-bit storage natively takes its tensors as they are instead: the 16-bit GEMM
-// (kernels/gemm.h, the linear layers) and the CPU kernels that widen one row at a time
-// (kernels/cpu/row16.h: GeGLU).
+// reads 16-bit storage natively takes its tensors as they are instead: the 16-bit GEMMs
+// (kernels/gemm.h on the CPU, cuBLASLt in kernels/cuda/cuda_linear.h: the linear layers) and
+// the CPU kernels that widen one row at a time (kernels/cpu/row16.h).
 #pragma once
 
 #include <initializer_list>

@@ -16,7 +16,7 @@
 #                 allocator)
 #   nccl          glm_nccl_tests as one MPI process (NCCL collectives on device buffers)
 #   train_agree   glm_train_tests CudaTraining.*: 50 steps of configs/tiny.json on the GPU vs
-#                 the CPU (fp32 and fp16), a GPU checkpoint resumed on the CPU
+#                 the CPU (fp32, fp16, bf16), a GPU checkpoint resumed on the CPU
 #   train_step    bench_cuda_train_step: configs/1.3b.json (T=2048, fp16) training steps,
 #                 tokens/s, TFLOP/s, MFU, peak memory, and the PyTorch peer on the same GPU
 #   train_cli     glm-train --device cuda on the test corpus (20 steps, as a user runs it)
@@ -24,7 +24,7 @@
 #                 glm-export --bits 4 of that checkpoint; glm-generate and glm-eval --device
 #                 cuda on the INT4 file
 #   attention     bench_cuda_attention: flash vs unfused cuBLAS path, timing + agreement
-#   gemm          bench_cuda_gemm: cuBLASLt fp16 / cuBLAS fp32 TFLOP/s
+#   gemm          bench_cuda_gemm: cuBLASLt fp16 and bf16 / cuBLAS fp32 TFLOP/s
 #   bench:<name>  every other build/bin/bench_cuda_* (tests/bench/cuda)
 #   standalone    check_cuda_kernels (always in fallback mode; with --standalone too)
 # --dry-run builds everything here (gpu_bundle.sh and the standalone project) and runs the
@@ -203,7 +203,7 @@ if [ -n "$BIN" ]; then
     --gtest_output="xml:$OUT/glm_op_harness.xml"
   step unit 240 "$BIN/glm_cuda_tests" --gtest_output="xml:$OUT/glm_cuda_tests.xml"
   CORPUS=$ROOT/gpu_bundle/test_corpus
-  run train_agree 180 env GLM_TEST_CORPUS="$CORPUS" GLM_SOURCE_DIR="$ROOT" OMP_NUM_THREADS=8 \
+  run train_agree 240 env GLM_TEST_CORPUS="$CORPUS" GLM_SOURCE_DIR="$ROOT" OMP_NUM_THREADS=8 \
     "$BIN/glm_train_tests" \
     --gtest_filter='CudaTraining.*'
   step train_step 150 "$BIN/bench_cuda_train_step" \

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/convert_launch.h"
+#include "kernels/cuda/float_kind.cuh"
 
 namespace glm::kernels::cuda {
 namespace {
@@ -28,21 +29,6 @@ __global__ void round_to_f16_grid_stride(float* __restrict__ x, long n) {
   for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<long>(gridDim.x) * blockDim.x)
     x[i] = __half2float(__float2half_rn(x[i]));
-}
-
-__device__ float load_as_float(const void* p, FloatKind k, long i) {
-  if (k == FloatKind::f16) return __half2float(static_cast<const __half*>(p)[i]);
-  if (k == FloatKind::bf16) return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
-  return static_cast<const float*>(p)[i];
-}
-
-__device__ void store_float(void* p, FloatKind k, long i, float v) {
-  if (k == FloatKind::f16)
-    static_cast<__half*>(p)[i] = __float2half_rn(v);
-  else if (k == FloatKind::bf16)
-    static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
-  else
-    static_cast<float*>(p)[i] = v;
 }
 
 __global__ void convert_grid_stride(void* __restrict__ dst, FloatKind dk,

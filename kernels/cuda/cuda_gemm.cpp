@@ -22,9 +22,9 @@ void check_dims(const char* op, Trans ta, Trans tb, std::int64_t M, std::int64_t
 cublasOperation_t op_of(Trans t) { return t == Trans::N ? CUBLAS_OP_N : CUBLAS_OP_T; }
 
 cudaDataType_t cuda_type(DType t) {
-  GLM_CHECK(t == DType::f16 || t == DType::f32, "gemm_lt: dtype {} not supported (f16, f32)",
-            dtype_name(t));
-  return t == DType::f16 ? CUDA_R_16F : CUDA_R_32F;
+  GLM_CHECK(t == DType::f16 || t == DType::bf16 || t == DType::f32,
+            "cuda::gemm_lt: dtype {} not supported (f16, bf16, f32)", dtype_name(t));
+  return t == DType::f16 ? CUDA_R_16F : t == DType::bf16 ? CUDA_R_16BF : CUDA_R_32F;
 }
 
 // RAII for the cuBLASLt descriptors of one call.
@@ -77,8 +77,10 @@ void check_lt_gemm_args(const LtGemmArgs& g) {
              g.A, g.B, g.C);
   cuda_type(g.ab_type);
   cuda_type(g.c_type);
-  GLM_CHECK(g.ab_type == DType::f16 || g.c_type == DType::f32,
-            "cuda::gemm_lt: fp32 A/B need an fp32 C");
+  // cuBLASLt's fp32-compute combinations: C is fp32 or of A and B's type.
+  GLM_CHECK(g.c_type == DType::f32 || g.c_type == g.ab_type,
+            "cuda::gemm_lt: {} A and B cannot write a {} C (fp32 or {})", dtype_name(g.ab_type),
+            dtype_name(g.c_type), dtype_name(g.ab_type));
 }
 
 void gemm_f32(const GemmArgs& g) {

@@ -3,8 +3,8 @@
 //
 //   gemm_f32:  C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b]     fp32 in, fp32 out, fp32 math
 //              (cuBLAS SGEMM, no TF32: the reference precision the CPU matches).
-//   gemm_lt:   the same through cuBLASLt with fp16 (or fp32) A and B, fp32 accumulation and
-//              scaling, C in fp16 or fp32, and an optional bias epilogue
+//   gemm_lt:   the same through cuBLASLt with fp16, bf16 (or fp32) A and B, fp32 accumulation
+//              and scaling, C in A and B's type or fp32, and an optional bias epilogue
 //              (C[m, n] += bias[n], bias of C's type): the mixed-precision path of
 //              docs/design.md section 3. The bias rides in the GEMM's epilogue, saving a pass
 //              over C.
@@ -25,8 +25,8 @@ struct LtGemmArgs {
   Trans trans_a = Trans::N, trans_b = Trans::N;
   std::int64_t M = 0, N = 0, K = 0;
   float alpha = 1.f, beta = 0.f;
-  DType ab_type = DType::f16;  // f16 or f32 (A and B)
-  DType c_type = DType::f16;   // f16 or f32
+  DType ab_type = DType::f16;  // f16, bf16 or f32 (A and B)
+  DType c_type = DType::f16;   // f32 or ab_type
   const void* A = nullptr;
   std::int64_t lda = 0;
   const void* B = nullptr;

@@ -8,6 +8,7 @@
 // result is the same on every run. The linear bias gradient reuses the same scheme.
 #include <cuda_runtime.h>
 
+#include "kernels/cuda/float_kind.cuh"
 #include "kernels/cuda/launch_config.h"
 #include "kernels/cuda/layernorm_launch.h"
 
@@ -109,15 +110,15 @@ __global__ void add_partials_in_chunk_order(float* out0, float* out1, const floa
   if (parts == 2) out1[j] += s1;
 }
 
-__global__ void column_sum_partials_column_per_thread(float* partials, const float* dy,
-                                                      std::int64_t R, std::int64_t n,
-                                                      int chunks) {
+__global__ void column_sum_partials_column_per_thread(float* partials, const void* dy,
+                                                      FloatKind dy_kind, std::int64_t R,
+                                                      std::int64_t n, int chunks) {
   const std::int64_t j = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   const int chunk = blockIdx.y;
   if (j >= n) return;
   const std::int64_t r0 = R * chunk / chunks, r1 = R * (chunk + 1) / chunks;
   float s = 0.f;
-  for (std::int64_t r = r0; r < r1; ++r) s += dy[r * n + j];
+  for (std::int64_t r = r0; r < r1; ++r) s += load_as_float(dy, dy_kind, r * n + j);
   partials[chunk * n + j] = s;
 }
 
@@ -160,12 +161,13 @@ cudaError_t launch_layernorm_backward(float* dx, float* dgamma, float* dbeta, fl
   return cudaGetLastError();
 }
 
-cudaError_t launch_column_sums(float* db, float* partials, const float* dy, std::int64_t R,
-                               std::int64_t n, cudaStream_t st) {
+cudaError_t launch_column_sums(float* db, float* partials, const void* dy, FloatKind dy_kind,
+                               std::int64_t R, std::int64_t n, cudaStream_t st) {
   if (R == 0 || n == 0) return cudaSuccess;
   const int chunks = row_chunks(R);
   const dim3 grid(static_cast<unsigned>(ceil_div(n, 256)), static_cast<unsigned>(chunks));
-  column_sum_partials_column_per_thread<<<grid, 256, 0, st>>>(partials, dy, R, n, chunks);
+  column_sum_partials_column_per_thread<<<grid, 256, 0, st>>>(partials, dy, dy_kind, R, n,
+                                                                 chunks);
   add_partials_in_chunk_order<<<static_cast<unsigned>(ceil_div(n, 256)), 256, 0, st>>>(
       db, nullptr, partials, n, chunks, 1);
   return cudaGetLastError();

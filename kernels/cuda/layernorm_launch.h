@@ -6,6 +6,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include "kernels/cuda/convert_launch.h"
+
 namespace glm::kernels::cuda {
 
 // With a_res != nullptr: s = alpha * a_res + x_or_f is written to s first, then normalised
@@ -23,10 +25,10 @@ cudaError_t launch_layernorm_backward(float* dx, float* dgamma, float* dbeta, fl
                                       const float* gamma, std::int64_t R, std::int64_t h,
                                       cudaStream_t st);
 
-// db[j] += sum_r dy[r, j] for dy [R, n] (the linear bias gradient; same two-stage scheme;
-// partials holds row_chunks(R) * n floats).
-cudaError_t launch_column_sums(float* db, float* partials, const float* dy, std::int64_t R,
-                               std::int64_t n, cudaStream_t st);
+// db[j] += sum_r dy[r, j] for dy [R, n] of any float storage (the linear bias gradient,
+// summed in fp32; same two-stage scheme; partials holds row_chunks(R) * n floats).
+cudaError_t launch_column_sums(float* db, float* partials, const void* dy, FloatKind dy_kind,
+                               std::int64_t R, std::int64_t n, cudaStream_t st);
 
 // y[r, :] = b for every row (the bias fill before a beta = 1 GEMM).
 cudaError_t launch_fill_rows(float* y, const float* b, std::int64_t R, std::int64_t n,

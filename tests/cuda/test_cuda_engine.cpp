@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "core/error.h"
 #include "cuda_test_util.h"
 #include "infer/engine.h"
@@ -64,7 +66,11 @@ double rel_max_diff(const Tensor& a, const Tensor& b) {
 class EngineFiles : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new std::string((fs::temp_directory_path() / "glm_cuda_engine_test").string());
+    // One directory per process: ctest runs each test of the suite as its own process,
+    // in parallel, and each suite's teardown removes its directory.
+    dir_ = new std::string(
+        (fs::temp_directory_path() / ("glm_cuda_engine_test_" + std::to_string(::getpid())))
+            .string());
     fs::remove_all(*dir_);
     fs::create_directories(*dir_);
     rc_ = new config::RunConfig(run_config(kModel));

@@ -1,12 +1,11 @@
-// The CUDA entries the op harness (tests/unit/op_harness.h) cannot reach through kernels/*.h:
-// the fp16-storage linear with its bias epilogue, the batched transposed fp32 GEMM, and ops
-// running on the scoped stream. Without a GPU every test here skips with a visible reason.
+// What the op harness (tests/unit/op_harness.h) does not cover on CUDA: the 16-bit linear
+// with its bias epilogue against fp32 main gradients, the batched transposed fp32 GEMM, and
+// ops running on the scoped stream. Without a GPU every test here skips with a visible reason.
 #include <gtest/gtest.h>
 
 #include "cuda_test_util.h"
 #include "kernels/convert.h"
 #include "kernels/cuda/cuda_gemm.h"
-#include "kernels/cuda/cuda_linear.h"
 #include "kernels/cuda/cuda_stream.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
@@ -20,27 +19,51 @@ namespace k = kernels;
 
 constexpr std::int64_t R = 37;  // odd rows (not a multiple of 32)
 
-// fp16 storage, fp32 accumulation: inputs rounded to fp16 on both sides; the CPU reference
-// computes in fp32 from the rounded values and rounds the output once.
-TEST(CudaLinear, HalfPrecisionForwardWithBiasEpilogueMatchesCpu) {
+// A device copy of an fp32 host tensor in 16-bit storage (its values must already be
+// representable), and an fp32 host copy of any device tensor.
+Tensor dev_as(const Tensor& t, DType type) {
+  Tensor s = Tensor::empty(t.shape(), type);
+  k::convert(s, t);
+  return dev(s);
+}
+Tensor host_f32(const Tensor& d) {
+  Tensor f = Tensor::empty(d.shape(), DType::f32);
+  k::convert(f, host(d));
+  return f;
+}
+
+// 16-bit storage, fp32 accumulation (cuBLASLt on the stored tensors): inputs rounded to the
+// storage type on both sides; the CPU reference computes in fp32 from the rounded values and
+// rounds each 16-bit output once. dW accumulates into an fp32 main gradient, db sums in fp32.
+// Tolerance: one rounding of the output (2^-11 fp16, 2^-8 bf16) plus fp32 summation order.
+TEST(CudaLinear, SixteenBitStorageForwardAndBackwardMatchCpu) {
   SKIP_WITHOUT_GPU();
   const std::int64_t in = 72, out = 40;
-  Tensor x = random_tensor({R, in}, 31), W = random_tensor({out, in}, 32), b = random_tensor({out}, 33);
-  for (Tensor* t : {&x, &W, &b}) k::round_to_f16(*t);
-  Tensor y = Tensor::empty({R, out}, DType::f32);
-  k::linear_forward(y, x, W, &b);
-  k::round_to_f16(y);
-  auto to_half_dev = [](const Tensor& t) {
-    Tensor h = Tensor::empty(t.shape(), DType::f16);
-    k::f32_to_f16(h, t);
-    return dev(h);
-  };
-  Tensor yh = Tensor::empty({R, out}, DType::f16, Device::cuda());
-  Tensor bh = to_half_dev(b);
-  k::cuda::linear_forward_f16(yh, to_half_dev(x), to_half_dev(W), &bh);
-  Tensor yf = Tensor::empty({R, out}, DType::f32);
-  k::f16_to_f32(yf, host(yh));
-  EXPECT_TRUE(close(yf, y, kF16Rtol, kF16Atol));
+  for (const DType type : {DType::f16, DType::bf16}) {
+    const double tol = type == DType::bf16 ? 8e-3 : kF16Rtol;
+    Tensor x = random_tensor({R, in}, 31), W = random_tensor({out, in}, 32),
+           b = random_tensor({out}, 33), dy = random_tensor({R, out}, 34);
+    for (Tensor* t : {&x, &W, &b, &dy}) k::round_to(*t, type);
+    Tensor y = Tensor::empty({R, out}, DType::f32), dx = Tensor::empty({R, in}, DType::f32);
+    Tensor dW = random_tensor({out, in}, 35), db = random_tensor({out}, 36);
+    Tensor dWd = dev(dW), dbd = dev(db);  // fp32 main gradients, accumulated into (+=)
+    k::linear_forward(y, x, W, &b);
+    k::linear_backward(&dx, dW, &db, dy, x, W);
+    k::round_to(y, type);
+    k::round_to(dx, type);
+
+    Tensor yd = Tensor::empty({R, out}, type, Device::cuda()),
+           dxd = Tensor::empty({R, in}, type, Device::cuda());
+    const Tensor xd = dev_as(x, type), Wd = dev_as(W, type), bd = dev_as(b, type),
+                 dyd = dev_as(dy, type);
+    k::linear_forward(yd, xd, Wd, &bd);
+    k::linear_backward(&dxd, dWd, &dbd, dyd, xd, Wd);
+    const char* name = type == DType::bf16 ? "bf16" : "fp16";
+    EXPECT_TRUE(close(host_f32(yd), y, tol, tol)) << name << " y";
+    EXPECT_TRUE(close(host_f32(dxd), dx, tol, tol)) << name << " dx";
+    EXPECT_TRUE(close(host(dWd), dW, kF32Rtol, kF32Atol)) << name << " dW";
+    EXPECT_TRUE(close(host(dbd), db, kF32Rtol, kF32Atol)) << name << " db";
+  }
 }
 
 TEST(CudaGemm, BatchedTransposedFp32MatchesNaiveCpu) {

@@ -215,6 +215,12 @@ TEST(CudaGemmArgs, BadShapesAreRejectedBeforeAnyCudaCall) {
   EXPECT_THROW(cuda::check_lt_gemm_args(lt), Error);
   lt.c_type = DType::f32;
   EXPECT_NO_THROW(cuda::check_lt_gemm_args(lt));
+  lt.ab_type = DType::bf16;  // bf16 inputs write fp32 or bf16, never fp16
+  EXPECT_NO_THROW(cuda::check_lt_gemm_args(lt));
+  lt.c_type = DType::bf16;
+  EXPECT_NO_THROW(cuda::check_lt_gemm_args(lt));
+  lt.c_type = DType::f16;
+  EXPECT_THROW(cuda::check_lt_gemm_args(lt), Error);
   lt.ab_type = DType::i8;
   EXPECT_THROW(cuda::check_lt_gemm_args(lt), Error);
 }

@@ -1,5 +1,5 @@
 // The trainer on a GPU (train.device cuda) against the same run on the CPU: 50 steps of
-// configs/tiny.json on the real corpus, in fp32 and in fp16 (issue 6's agreement check;
+// configs/tiny.json on the real corpus, in fp32, fp16 and bf16 (the agreement check;
 // launch/gpu_check.sh runs these on the GPU machine). Without a GPU they skip visibly; the
 // refusal of a CUDA run on a machine that cannot do one is checked everywhere.
 #include <gtest/gtest.h>
@@ -13,6 +13,7 @@
 
 #include "core/allocator.h"
 #include "core/error.h"
+#include "kernels/convert.h"
 #include "tests/gpu_skip.h"
 #include "parallel/topology.h"
 #include "train/device_peak.h"
@@ -33,9 +34,20 @@ using glm::testing::tiny_run;
 // product's operands are fp16 values on both backends (exact on tensor cores), so the
 // backends again differ only in summation order, but a different fp32 sum can round to the
 // neighbouring fp16 value (4.9e-4 relative); the trainer's fp16-vs-fp32 bound (2e-3,
-// test_trainer.cpp) applies.
+// test_trainer.cpp) applies. bf16: the same argument with bf16's unit round-off (3.9e-3),
+// hence the trainer's bf16-vs-fp32 bound (1e-2, test_trainer.cpp).
 constexpr double kFp32LossRelTol = 5e-4;
 constexpr double kFp16LossRelTol = 2e-3;
+constexpr double kBf16LossRelTol = 1e-2;
+
+// The values of a parameter buffer (f32, f16 or bf16, on any device) as fp32 on the host.
+Tensor host_f32(const Tensor& t) {
+  const Tensor h = t.to(Device::cpu());
+  if (h.dtype() == DType::f32) return h;
+  Tensor f = Tensor::empty(h.shape(), DType::f32);
+  kernels::convert(f, h);
+  return f;
+}
 
 void expect_gpu_tracks_cpu(const std::vector<std::string>& sets, double tol, const char* tag) {
   std::vector<std::string> cpu_sets = sets, gpu_sets = sets;
@@ -58,7 +70,8 @@ void expect_gpu_tracks_cpu(const std::vector<std::string>& sets, double tol, con
               "%.6f GPU %.6f\n", tag, worst, ec, eg);
   EXPECT_LT(std::abs(eg - ec) / ec, tol);
   // The weights themselves: relative L2 distance after 50 updates.
-  const Tensor wc = cpu.model().params().flat(), wg = gpu.model().params().flat().to(Device::cpu());
+  const Tensor wc = host_f32(cpu.model().params().flat()),
+               wg = host_f32(gpu.model().params().flat());
   double diff = 0, norm = 0;
   for (std::int64_t i = 0; i < wc.numel(); ++i) {
     const double d = double(wg.data<float>()[i]) - wc.data<float>()[i];
@@ -81,6 +94,12 @@ TEST(CudaTraining, Fp16MatchesCpuOver50Steps) {
   expect_gpu_tracks_cpu({"train.train_iters=50", "train.precision=\"fp16\"",
                          "optim.initial_loss_scale=4096"},
                         kFp16LossRelTol, "fp16");
+}
+
+TEST(CudaTraining, Bf16MatchesCpuOver50Steps) {
+  SKIP_WITHOUT_GPU();
+  expect_gpu_tracks_cpu({"train.train_iters=50", "train.precision=\"bf16\""}, kBf16LossRelTol,
+                        "bf16");
 }
 
 TEST(CudaTraining, CheckpointFromGpuResumesOnCpu) {

@@ -1,5 +1,6 @@
 // GEMM throughput on the GPU: cuBLASLt fp16 x fp16 -> fp16 with fp32 accumulation (with and
-// without the bias epilogue) and cuBLAS fp32 SGEMM, on GLM-shaped problems (tokens x hidden
+// without the bias epilogue), the same in bf16 (the linear of a bf16 run), and cuBLAS fp32
+// SGEMM, on GLM-shaped problems (tokens x hidden
 // x hidden, the QKV and MLP projections of a 1.3B model at h = 2048 and of GLM-130B's
 // h = 12288 slice). Prints one line per shape: ms per call and TFLOP/s (2*M*N*K / time).
 //   bench_cuda_gemm [--iters N]
@@ -53,8 +54,8 @@ int main(int argc, char** argv) {
         {"130B qkv/8 [4096 x 12288] x [12288 x 4608]", 4096, 4608, 12288},
         {"square 8192", 8192, 8192, 8192},
     };
-    std::printf("%-44s %9s %9s %9s %9s\n", "shape (M x K) x (K x N)", "f16 ms", "f16 TF/s",
-                "+bias TF", "f32 TF/s");
+    std::printf("%-44s %9s %9s %9s %9s %9s\n", "shape (M x K) x (K x N)", "f16 ms", "f16 TF/s",
+                "+bias TF", "bf16 TF/s", "f32 TF/s");
     for (const Shape3& s : shapes) {
       Tensor A = Tensor::zeros({s.M, s.K}, DType::f16, Device::cuda());
       Tensor B = Tensor::zeros({s.N, s.K}, DType::f16, Device::cuda());
@@ -75,6 +76,16 @@ int main(int argc, char** argv) {
       const double ms16 = time_ms(iters, [&] { kc::gemm_lt(g); });
       g.bias = bias.raw();
       const double ms16b = time_ms(iters, [&] { kc::gemm_lt(g); });
+      Tensor Abf = Tensor::zeros({s.M, s.K}, DType::bf16, Device::cuda());
+      Tensor Bbf = Tensor::zeros({s.N, s.K}, DType::bf16, Device::cuda());
+      Tensor Cbf = Tensor::zeros({s.M, s.N}, DType::bf16, Device::cuda());
+      kc::LtGemmArgs h = g;
+      h.ab_type = h.c_type = DType::bf16;
+      h.A = Abf.raw();
+      h.B = Bbf.raw();
+      h.C = Cbf.raw();
+      h.bias = nullptr;
+      const double msbf = time_ms(iters, [&] { kc::gemm_lt(h); });
       Tensor A32 = Tensor::zeros({s.M, s.K}, DType::f32, Device::cuda());
       Tensor B32 = Tensor::zeros({s.N, s.K}, DType::f32, Device::cuda());
       Tensor C32 = Tensor::zeros({s.M, s.N}, DType::f32, Device::cuda());
@@ -90,8 +101,8 @@ int main(int argc, char** argv) {
       f.C = C32.data<float>();
       f.ldc = s.N;
       const double ms32 = time_ms(std::max(1, iters / 5), [&] { kc::gemm_f32(f); });
-      std::printf("%-44s %9.3f %9.1f %9.1f %9.1f\n", s.what, ms16, flop / ms16 / 1e9,
-                  flop / ms16b / 1e9, flop / ms32 / 1e9);
+      std::printf("%-44s %9.3f %9.1f %9.1f %9.1f %9.1f\n", s.what, ms16, flop / ms16 / 1e9,
+                  flop / ms16b / 1e9, flop / msbf / 1e9, flop / ms32 / 1e9);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_cuda_gemm: %s\n", e.what());
