@@ -33,12 +33,14 @@ struct GemmArgs {
   std::int64_t batch = 1, stride_a = 0, stride_b = 0, stride_c = 0;
 };
 
-// The three products of a linear layer over R rows with W [out, in] (all row-major), as one
-// shape that every GEMM of every backend takes: the forward y [R, out] = x [R, in] W^T, the
-// input gradient dx [R, in] = dy [R, out] W and the weight gradient dW [out, in] = dy^T x.
+// A product's shape, which every GEMM of every backend takes: transposes, sizes, leading
+// dimensions and (for a batch) the count and the distances between the batch's matrices.
+// Each product the model runs has its shape written once: the linear layer's three below,
+// the attention's head products in kernels/attention_products.h.
 struct GemmShape {
   Trans trans_a = Trans::N, trans_b = Trans::N;
   std::int64_t M = 0, N = 0, K = 0, lda = 0, ldb = 0, ldc = 0;
+  std::int64_t batch = 1, stride_a = 0, stride_b = 0, stride_c = 0;
 
   // Arguments of this shape (GemmArgs, Gemm16Args, cuda::LtGemmArgs); the caller sets the
   // operands and the scalars.
@@ -53,9 +55,16 @@ struct GemmShape {
     g.lda = lda;
     g.ldb = ldb;
     g.ldc = ldc;
+    g.batch = batch;
+    g.stride_a = stride_a;
+    g.stride_b = stride_b;
+    g.stride_c = stride_c;
     return g;
   }
 };
+// The three products of a linear layer over R rows with W [out, in] (all row-major): the
+// forward y [R, out] = x [R, in] W^T, the input gradient dx [R, in] = dy [R, out] W and the
+// weight gradient dW [out, in] = dy^T x.
 inline GemmShape linear_forward_shape(std::int64_t R, std::int64_t out, std::int64_t in) {
   return {Trans::N, Trans::T, R, out, in, in, in, out};
 }

@@ -30,6 +30,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/attention_products.h"
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/dropout_row.h"
 #include "kernels/cpu/ops.h"
@@ -105,25 +106,28 @@ struct Scaling {
         ds(dropout_stream(args.dropout, drop ? args.dropout_p : 0.f)) {}
 };
 
-// Strided-batched GEMM over the a heads of one sample.
-void head_gemm(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
-               const float* A, std::int64_t lda, std::int64_t sa, const float* B, std::int64_t ldb,
-               std::int64_t sb, float* C, std::int64_t ldc, std::int64_t sc, std::int64_t heads) {
-  gemm({.trans_a = ta, .trans_b = tb, .M = M, .N = N, .K = K, .alpha = alpha, .beta = 0.f,
-        .A = A, .lda = lda, .B = B, .ldb = ldb, .C = C, .ldc = ldc, .batch = heads,
-        .stride_a = sa, .stride_b = sb, .stride_c = sc});
+// One head product of one sample, the heads batched (shapes: kernels/attention_products.h):
+// C = alpha op(A) op(B).
+void head_gemm(const GemmShape& shape, float alpha, const float* A, const float* B, float* C) {
+  GemmArgs g = shape.args<GemmArgs>();
+  g.alpha = alpha;
+  g.A = A;
+  g.B = B;
+  g.C = C;
+  gemm(g);
 }
 
-// The same products on 16-bit operands (kernels/gemm.h gemm16: fp32 sums), the heads as one
-// batched call; pointers are elements of `type` (A, B) and of `c_type` (C), alpha folded in
-// by the caller.
-void head_gemm16(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t K, DType type,
-                 const std::uint16_t* A, std::int64_t lda, std::int64_t sa, const std::uint16_t* B,
-                 std::int64_t ldb, std::int64_t sb, DType c_type, void* C, std::int64_t ldc,
-                 std::int64_t sc, std::int64_t heads) {
-  gemm16({.trans_a = ta, .trans_b = tb, .M = M, .N = N, .K = K, .type = type, .A = A,
-          .lda = lda, .B = B, .ldb = ldb, .c_type = c_type, .C = C, .ldc = ldc, .batch = heads,
-          .stride_a = sa, .stride_b = sb, .stride_c = sc});
+// The same on 16-bit operands (kernels/gemm.h gemm16: fp32 sums): A and B elements of `type`,
+// C of `c_type`, alpha folded in by the caller.
+void head_gemm16(const GemmShape& shape, DType type, const std::uint16_t* A,
+                 const std::uint16_t* B, DType c_type, void* C) {
+  Gemm16Args g = shape.args<Gemm16Args>();
+  g.type = type;
+  g.A = A;
+  g.B = B;
+  g.c_type = c_type;
+  g.C = C;
+  gemm16(g);
 }
 
 // n floats of src, times `scale`, rounded once into the 16-bit dst (rows split over threads).
@@ -227,15 +231,15 @@ void attention_forward_16(Tensor& ctx, Tensor& probs, const Tensor& qkv, const M
   const std::int64_t B = qkv.size(0), T = qkv.size(1), a = qkv.size(2), d = qkv.size(4);
   const DType type = qkv.dtype();
   const auto [c, alpha, drop, ds] = Scaling(args, d);
-  const std::int64_t ld_qkv = 3 * a * d, n = a * T * T;
+  const HeadDims h{T, a, d};
+  const std::int64_t ld_qkv = h.qkv_ld(), n = a * T * T;
   auto S = std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(n));
   auto dropped = std::make_unique_for_overwrite<float[]>(drop ? static_cast<std::size_t>(n) : 0);
   std::vector<std::uint16_t> dropped16(drop ? static_cast<std::size_t>(n) : 0);
   std::vector<float> tmp;
   for (std::int64_t b = 0; b < B; ++b) {
     const std::uint16_t* q = u16(qkv) + b * T * ld_qkv;
-    head_gemm16(Trans::N, Trans::T, T, T, d, type, q, ld_qkv, 3 * d, q + d, ld_qkv, 3 * d,
-                DType::f32, S.get(), T, T * T, a);
+    head_gemm16(scores_shape(h), type, q, q + d, DType::f32, S.get());
     const std::int32_t Pb = m.P[b], Lb = m.L[b];
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
     for (std::int64_t row = 0; row < a * T; ++row) {
@@ -248,8 +252,8 @@ void attention_forward_16(Tensor& ctx, Tensor& probs, const Tensor& qkv, const M
     std::uint16_t* P16 = u16(probs) + b * n;
     round_scaled(P16, type, S.get(), n, 1.f, tmp);
     if (drop) round_scaled(dropped16.data(), type, dropped.get(), n, 1.f, tmp);
-    head_gemm16(Trans::N, Trans::N, T, d, T, type, drop ? dropped16.data() : P16, T, T * T,
-                q + 2 * d, ld_qkv, 3 * d, type, u16(ctx) + b * T * a * d, a * d, d, a);
+    head_gemm16(context_shape(h), type, drop ? dropped16.data() : P16, q + 2 * d, type,
+                u16(ctx) + b * T * a * d);
   }
 }
 
@@ -261,7 +265,8 @@ void attention_backward_16(Tensor& dqkv, const Tensor& dctx, const Tensor& probs
   const std::int64_t B = qkv.size(0), T = qkv.size(1), a = qkv.size(2), d = qkv.size(4);
   const DType type = qkv.dtype();
   const auto [c, alpha, drop, ds] = Scaling(args, d);
-  const std::int64_t ld_qkv = 3 * a * d, n = a * T * T;
+  const HeadDims h{T, a, d};
+  const std::int64_t ld_qkv = h.qkv_ld(), n = a * T * T;
   SampleSlice PR(probs, n);
   auto S = std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(n));
   std::vector<std::uint16_t> buf16(static_cast<std::size_t>(n));
@@ -282,11 +287,9 @@ void attention_backward_16(Tensor& dqkv, const Tensor& dctx, const Tensor& probs
       Pd16 = buf16.data();
     }
     // dv[hd] = Pd[hd]^T dctx[hd]
-    head_gemm16(Trans::T, Trans::N, T, d, T, type, Pd16, T, T * T, dc, a * d, d, type, dq + 2 * d,
-                ld_qkv, 3 * d, a);
+    head_gemm16(dvalue_shape(h), type, Pd16, dc, type, dq + 2 * d);
     // dP_dropped[hd] = dctx[hd] v[hd]^T
-    head_gemm16(Trans::N, Trans::T, T, T, d, type, dc, a * d, d, q + 2 * d, ld_qkv, 3 * d,
-                DType::f32, S.get(), T, T * T, a);
+    head_gemm16(dprobs_shape(h), type, dc, q + 2 * d, DType::f32, S.get());
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
     for (std::int64_t row = 0; row < a * T; ++row) {
       if (drop)
@@ -296,10 +299,8 @@ void attention_backward_16(Tensor& dqkv, const Tensor& dctx, const Tensor& probs
     }
     // dq[hd] = alpha dS k[hd];  dk[hd] = alpha dS^T q[hd]
     round_scaled(buf16.data(), type, S.get(), n, alpha, tmp);
-    head_gemm16(Trans::N, Trans::N, T, d, T, type, buf16.data(), T, T * T, q + d, ld_qkv, 3 * d,
-                type, dq, ld_qkv, 3 * d, a);
-    head_gemm16(Trans::T, Trans::N, T, d, T, type, buf16.data(), T, T * T, q, ld_qkv, 3 * d, type,
-                dq + d, ld_qkv, 3 * d, a);
+    head_gemm16(dquery_shape(h), type, buf16.data(), q + d, type, dq);
+    head_gemm16(dkey_shape(h), type, buf16.data(), q, type, dq + d);
   }
 }
 
@@ -316,7 +317,8 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
   auto dropped =
       std::make_unique_for_overwrite<float[]>(drop ? static_cast<std::size_t>(a * T * T) : 0);
 
-  const std::int64_t ld_qkv = 3 * a * d;
+  const HeadDims h{T, a, d};
+  const std::int64_t ld_qkv = h.qkv_ld();
   SampleSlice QKV(qkv, T * ld_qkv), CTX(ctx, T * a * d), PR(probs, a * T * T);
   for (std::int64_t b = 0; b < B; ++b) {
     const float* q = QKV.get(b, true);
@@ -324,8 +326,7 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
     const float* v = q + 2 * d;
     float* P = PR.get(b, false);
     // S[hd] [T, T] = alpha * q[hd] k[hd]^T
-    head_gemm(Trans::N, Trans::T, T, T, d, alpha, q, ld_qkv, 3 * d, k, ld_qkv, 3 * d, P, T, T * T,
-              a);
+    head_gemm(scores_shape(h), alpha, q, k, P);
     // P = softmax(c * S) over allowed keys; the dropped copy while the row is in L1.
     const std::int32_t Pb = m.P[b], Lb = m.L[b];
 #pragma omp parallel for schedule(static) if (a * T * T >= kParallelMin)
@@ -337,8 +338,7 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
                     dropout_global_row(args.dropout, b, hd, i, T));
     }
     // ctx[b, :, hd*d : hd*d+d] = P_dropped[hd] [T, T] v[hd] [T, d]
-    head_gemm(Trans::N, Trans::N, T, d, T, 1.f, drop ? dropped.get() : P, T, T * T, v, ld_qkv,
-              3 * d, CTX.get(b, false), a * d, d, a);
+    head_gemm(context_shape(h), 1.f, drop ? dropped.get() : P, v, CTX.get(b, false));
     PR.store(b);
     CTX.store(b);
   }
@@ -352,7 +352,8 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
     return attention_backward_16(dqkv, dctx, probs, qkv, args);
   const auto [c, alpha, drop, ds] = Scaling(args, d);
 
-  const std::int64_t ld_qkv = 3 * a * d;
+  const HeadDims h{T, a, d};
+  const std::int64_t ld_qkv = h.qkv_ld();
   SampleSlice QKV(qkv, T * ld_qkv), DCTX(dctx, T * a * d), PR(probs, a * T * T),
       DQKV(dqkv, T * ld_qkv), SC(scratch, a * T * T);
   for (std::int64_t b = 0; b < B; ++b) {
@@ -375,9 +376,9 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
                     dropout_global_row(args.dropout, b, row / T, row % T, T));
       Pd = S;
     }
-    head_gemm(Trans::T, Trans::N, T, d, T, 1.f, Pd, T, T * T, dc, a * d, d, dv, ld_qkv, 3 * d, a);
+    head_gemm(dvalue_shape(h), 1.f, Pd, dc, dv);
     // dP_dropped[hd] [T, T] = dctx[hd] v[hd]^T  (overwrites the dropped probabilities)
-    head_gemm(Trans::N, Trans::T, T, T, d, 1.f, dc, a * d, d, v, ld_qkv, 3 * d, S, T, T * T, a);
+    head_gemm(dprobs_shape(h), 1.f, dc, v, S);
     // dP = dropout(dP_dropped) (same mask and scale); dS = c * P * (dP - <dP, P>)
 #pragma omp parallel for schedule(static) if (a * T * T >= kParallelMin)
     for (std::int64_t row = 0; row < a * T; ++row) {
@@ -387,10 +388,8 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
       softmax_backward_row(S + row * T, P + row * T, T, c);
     }
     // dq[hd] = alpha * dS k[hd];  dk[hd] = alpha * dS^T q[hd]
-    head_gemm(Trans::N, Trans::N, T, d, T, alpha, S, T, T * T, k, ld_qkv, 3 * d, dq, ld_qkv, 3 * d,
-              a);
-    head_gemm(Trans::T, Trans::N, T, d, T, alpha, S, T, T * T, q, ld_qkv, 3 * d, dk, ld_qkv, 3 * d,
-              a);
+    head_gemm(dquery_shape(h), alpha, S, k, dq);
+    head_gemm(dkey_shape(h), alpha, S, q, dk);
     DQKV.store(b);
   }
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/attention_products.h"
 #include "kernels/cuda/attention_launch.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_dropout.h"
@@ -53,27 +54,14 @@ FlashParams flash_params(const char* op, const Dims& D, const Tensor& qkv,
   return p;
 }
 
-// Strided-batched SGEMM over the a heads of one sample (as the CPU's head_gemm).
-void head_gemm(Trans ta, Trans tb, std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
-               const float* A, std::int64_t lda, std::int64_t sa, const float* B, std::int64_t ldb,
-               std::int64_t sb, float* C, std::int64_t ldc, std::int64_t sc, std::int64_t heads) {
-  GemmArgs g;
-  g.trans_a = ta;
-  g.trans_b = tb;
-  g.M = M;
-  g.N = N;
-  g.K = K;
+// One head product of one sample, the heads batched (shapes: kernels/attention_products.h):
+// C = alpha op(A) op(B) by cuBLAS SGEMM.
+void head_gemm(const GemmShape& shape, float alpha, const float* A, const float* B, float* C) {
+  GemmArgs g = shape.args<GemmArgs>();
   g.alpha = alpha;
   g.A = A;
-  g.lda = lda;
-  g.stride_a = sa;
   g.B = B;
-  g.ldb = ldb;
-  g.stride_b = sb;
   g.C = C;
-  g.ldc = ldc;
-  g.stride_c = sc;
-  g.batch = heads;
   gemm_f32(g);
 }
 
@@ -117,14 +105,15 @@ void attention_forward_unfused(Tensor& ctx, Tensor& probs, const Tensor& qkv,
   const float c = static_cast<float>(args.layer_number), alpha = alpha_of(D, args);
   const bool drop = args.dropout_p > 0.f;
   Tensor dropped = drop ? Tensor::empty({a, T, T}, DType::f32, qkv.device()) : Tensor();
-  const std::int64_t ld = 3 * a * d;
+  const HeadDims h{T, a, d};
+  const std::int64_t ld = h.qkv_ld();
   const float* QKV = qkv.data<float>();
   float* PR = probs.data<float>();
   for (std::int64_t b = 0; b < B; ++b) {
     const float* q = QKV + b * T * ld;
     float* P = PR + b * a * T * T;
     // S[hd] [T, T] = alpha * q[hd] k[hd]^T, then P = softmax(c * S) over allowed keys
-    head_gemm(Trans::N, Trans::T, T, T, d, alpha, q, ld, 3 * d, q + d, ld, 3 * d, P, T, T * T, a);
+    head_gemm(scores_shape(h), alpha, q, q + d, P);
     check_launch(launch_attention_softmax_rows(P, mask.prefix_len.data<std::int32_t>() + b,
                                                mask.valid_len.data<std::int32_t>() + b, 1, a, T, c,
                                                current_stream()),
@@ -137,8 +126,7 @@ void attention_forward_unfused(Tensor& ctx, Tensor& probs, const Tensor& qkv,
       Pd = dropped.data<float>();
     }
     // ctx[b, :, hd*d : hd*d+d] = P_dropped[hd] v[hd]
-    head_gemm(Trans::N, Trans::N, T, d, T, 1.f, Pd, T, T * T, q + 2 * d, ld, 3 * d,
-              ctx.data<float>() + b * T * a * d, a * d, d, a);
+    head_gemm(context_shape(h), 1.f, Pd, q + 2 * d, ctx.data<float>() + b * T * a * d);
   }
 }
 
@@ -150,7 +138,8 @@ void attention_backward_unfused(Tensor& dqkv, Tensor& scratch, const Tensor& dct
   const auto [B, T, a, d] = D;
   const float c = static_cast<float>(args.layer_number), alpha = alpha_of(D, args);
   const bool drop = args.dropout_p > 0.f;
-  const std::int64_t ld = 3 * a * d;
+  const HeadDims h{T, a, d};
+  const std::int64_t ld = h.qkv_ld();
   const float* QKV = qkv.data<float>();
   for (std::int64_t b = 0; b < B; ++b) {
     const float* q = QKV + b * T * ld;
@@ -165,16 +154,15 @@ void attention_backward_unfused(Tensor& dqkv, Tensor& scratch, const Tensor& dct
       check_launch(launch_dropout(S, P, 1, a, T, T, dp, current_stream()), op);
       Pd = S;
     }
-    head_gemm(Trans::T, Trans::N, T, d, T, 1.f, Pd, T, T * T, dc, a * d, d, dq + 2 * d, ld, 3 * d,
-              a);
+    head_gemm(dvalue_shape(h), 1.f, Pd, dc, dq + 2 * d);
     // dP_dropped[hd] = dctx[hd] v[hd]^T; dP = dropout(dP_dropped); dS = c P (dP - <dP, P>)
-    head_gemm(Trans::N, Trans::T, T, T, d, 1.f, dc, a * d, d, q + 2 * d, ld, 3 * d, S, T, T * T, a);
+    head_gemm(dprobs_shape(h), 1.f, dc, q + 2 * d, S);
     check_launch(launch_attention_softmax_backward_rows(S, P, a * T, a, T, c, 0,
                                                         drop ? &dp : nullptr, current_stream()),
                  op);
     // dq[hd] = alpha dS k[hd];  dk[hd] = alpha dS^T q[hd]
-    head_gemm(Trans::N, Trans::N, T, d, T, alpha, S, T, T * T, q + d, ld, 3 * d, dq, ld, 3 * d, a);
-    head_gemm(Trans::T, Trans::N, T, d, T, alpha, S, T, T * T, q, ld, 3 * d, dq + d, ld, 3 * d, a);
+    head_gemm(dquery_shape(h), alpha, S, q + d, dq);
+    head_gemm(dkey_shape(h), alpha, S, q, dq + d);
   }
 }
 

@@ -86,7 +86,6 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
 
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
                      const Tensor& W, bool accumulate_dx, MatmulInputs inputs) {
-  constexpr const char* op = "linear_backward";
   const std::int64_t out = W.size(0), in = W.size(1), R = rows_of(x);
   if (inputs == MatmulInputs::f16) {
     const Tensor dy16 = to_f16(dy);
