@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "kernels/check.h"
-#include "kernels/convert.h"
 #include "kernels/cpu/ops.h"
 
 #ifdef GLM_WITH_CUDA
@@ -68,9 +67,7 @@ void AdamWUpdate::step(Tensor& p, Tensor& m, Tensor& v, const Tensor& grad,
   }
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda()) {
-    cuda::adamw_update(p, m, v, grad, device_chunks_, num_chunks_, c);
-    if (rounded) convert(*rounded, p);
-    return;
+    return cuda::adamw_update(p, m, v, grad, device_chunks_, num_chunks_, c, rounded);
   }
 #endif
   cpu::adamw_update(p, m, v, grad, segments_, c, rounded);

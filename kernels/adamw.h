@@ -30,8 +30,7 @@ class AdamWUpdate {
   // p, m, v, grad: contiguous f32 with size() elements each, on the update's device; the work
   // goes on the current stream there. `rounded` (optional, f16 or bf16, size() elements on
   // the same device): also receives the updated p rounded to nearest even: the 16-bit
-  // parameters the model computes with (fused into the pass on the CPU; a conversion after
-  // the update on CUDA).
+  // parameters the model computes with (written in the same pass, on both backends).
   void step(Tensor& p, Tensor& m, Tensor& v, const Tensor& grad, const AdamWStepConstants& c,
             Tensor* rounded = nullptr) const;
   std::int64_t size() const { return n_; }

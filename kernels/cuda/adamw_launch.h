@@ -6,6 +6,7 @@
 #include <cuda_runtime_api.h>
 
 #include "kernels/adamw_step.h"
+#include "kernels/cuda/convert_launch.h"
 
 namespace glm::kernels::cuda {
 
@@ -19,8 +20,10 @@ struct AdamWChunk {
 };
 constexpr std::int64_t kAdamWChunk = 1 << 16;
 
-cudaError_t launch_adamw(float* p, float* m, float* v, const float* grad,
-                         const AdamWChunk* chunks, std::int64_t num_chunks,
-                         const AdamWStepConstants& c, cudaStream_t s);
+// rounded (null or n elements of rounded_kind, f16 or bf16) also receives each updated p
+// rounded to nearest even, in the same pass.
+cudaError_t launch_adamw(float* p, float* m, float* v, const float* grad, void* rounded,
+                         FloatKind rounded_kind, const AdamWChunk* chunks,
+                         std::int64_t num_chunks, const AdamWStepConstants& c, cudaStream_t s);
 
 }  // namespace glm::kernels::cuda

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/float_kind.h"
 
 namespace glm::kernels::cuda {
 
@@ -33,8 +34,10 @@ Tensor upload_adamw_chunks(std::span<const AdamWSegment> segments, std::int64_t&
 }
 
 void adamw_update(Tensor& p, Tensor& m, Tensor& v, const Tensor& grad, const Tensor& chunks,
-                  std::int64_t num_chunks, const AdamWStepConstants& c) {
+                  std::int64_t num_chunks, const AdamWStepConstants& c, Tensor* rounded) {
   check_launch(launch_adamw(p.data<float>(), m.data<float>(), v.data<float>(), grad.data<float>(),
+                            rounded ? rounded->raw() : nullptr,
+                            float_kind(rounded ? rounded->dtype() : DType::f32),
                             static_cast<const AdamWChunk*>(chunks.raw()), num_chunks, c,
                             current_stream()),
                "cuda::adamw_update");

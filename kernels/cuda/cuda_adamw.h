@@ -24,8 +24,9 @@ std::vector<AdamWChunk> adamw_chunks(std::span<const AdamWSegment> segments);
 // The chunk table of `segments` on the current device (raw bytes); sets num_chunks.
 Tensor upload_adamw_chunks(std::span<const AdamWSegment> segments, std::int64_t& num_chunks);
 
-// p, m, v, grad f32 [n] on the device: one update over the uploaded chunk table.
+// p, m, v, grad f32 [n] on the device: one update over the uploaded chunk table; `rounded`
+// (null, or f16 / bf16 [n]) receives the updated p rounded to nearest even in the same pass.
 void adamw_update(Tensor& p, Tensor& m, Tensor& v, const Tensor& grad, const Tensor& chunks,
-                  std::int64_t num_chunks, const AdamWStepConstants& c);
+                  std::int64_t num_chunks, const AdamWStepConstants& c, Tensor* rounded);
 
 }  // namespace glm::kernels::cuda

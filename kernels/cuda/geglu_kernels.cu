@@ -12,15 +12,27 @@ namespace {
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kCubic = 0.044715f;
 
+// Element (r, j) of u [R, 2f] = [x1 | z]: x1, z, and the sign of y = sqrt(2/pi) (z + 0.044715
+// z^3) with a = exp(-2|y|), from which each kernel forms its 1 +- tanh(y).
+struct GeluInputs {
+  float x1, z, a;
+  bool y_nonnegative;
+};
+
+__device__ __forceinline__ GeluInputs gelu_inputs(const float* u, std::int64_t r, std::int64_t j,
+                                                  std::int64_t f) {
+  const float x1 = u[r * 2 * f + j], z = u[r * 2 * f + f + j];
+  const float y = kSqrt2OverPi * (z + kCubic * z * z * z);
+  return {x1, z, expf(-2.f * fabsf(y)), y >= 0.f};
+}
+
 __global__ void geglu_forward_grid_stride(float* g, const float* u, std::int64_t R,
                                           std::int64_t f) {
   for (std::int64_t t = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
        t < R * f; t += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     const std::int64_t r = t / f, j = t % f;
-    const float x1 = u[r * 2 * f + j], z = u[r * 2 * f + f + j];
-    const float y = kSqrt2OverPi * (z + kCubic * z * z * z);
-    const float a = expf(-2.f * fabsf(y));
-    const float half_one_plus_t = (y >= 0.f ? 1.f : a) / (1.f + a);
+    const auto [x1, z, a, y_nonnegative] = gelu_inputs(u, r, j, f);
+    const float half_one_plus_t = (y_nonnegative ? 1.f : a) / (1.f + a);
     g[t] = x1 * (z * half_one_plus_t);
   }
 }
@@ -32,11 +44,10 @@ __global__ void geglu_backward_grid_stride(float* du, const float* dg, const flo
   for (std::int64_t t = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
        t < R * f; t += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     const std::int64_t r = t / f, j = t % f;
-    const float x1 = u[r * 2 * f + j], z = u[r * 2 * f + f + j];
-    const float y = kSqrt2OverPi * (z + kCubic * z * z * z);
-    const float a = expf(-2.f * fabsf(y));
+    const auto [x1, z, a, y_nonnegative] = gelu_inputs(u, r, j, f);
     const float inv = 2.f / (1.f + a);
-    const float one_plus_t = y >= 0.f ? inv : a * inv, one_minus_t = y >= 0.f ? a * inv : inv;
+    const float one_plus_t = y_nonnegative ? inv : a * inv;
+    const float one_minus_t = y_nonnegative ? a * inv : inv;
     const float gelu = 0.5f * z * one_plus_t;
     const float dgelu = 0.5f * one_plus_t + 0.5f * z * one_plus_t * one_minus_t * kSqrt2OverPi *
                                                 (1.f + 3.f * kCubic * z * z);

@@ -54,6 +54,20 @@ TEST(CudaAdamW, UpdateIsBitIdenticalToOptimAdamW) {
     ASSERT_TRUE(bit_equal(host(md), adam.exp_avg())) << "step " << t;
     ASSERT_TRUE(bit_equal(host(vd), adam.exp_avg_sq())) << "step " << t;
   }
+  // A 16-bit run's update also writes the rounded parameters in the same pass: bit for bit
+  // the CPU's fused rounding of the same master.
+  const kernels::AdamWUpdate cpu_update(segs, Device::cpu());
+  for (const DType type : {DType::f16, DType::bf16}) {
+    Tensor p = host(pd), m = host(md), v = host(vd), r = Tensor::empty({n}, type);
+    Tensor rd = Tensor::empty({n}, type, Device::cuda());
+    const auto c = kernels::cuda::adamw_step_constants(1e-3, cfg.beta1, cfg.beta2, cfg.eps,
+                                                       cfg.weight_decay, 5, 1.f);
+    Tensor p2 = dev(p), m2 = dev(m), v2 = dev(v);
+    cpu_update.step(p, m, v, grad, c, &r);
+    update.step(p2, m2, v2, gd, c, &rd);
+    EXPECT_TRUE(bit_equal(host(p2), p)) << dtype_name(type) << " master";
+    EXPECT_TRUE(bit_equal(host(rd), r)) << dtype_name(type) << " rounded parameters";
+  }
 }
 
 TEST(CudaCachingAllocator, TensorsReuseFreedDeviceBlocks) {
