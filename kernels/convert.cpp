@@ -49,28 +49,15 @@ void convert(Tensor& dst, const Tensor& src) {
   cpu::convert(dst, src);
 }
 
+// The fixed-pair conversions: their dtypes checked, then the general conversion.
 void f32_to_f16(Tensor& dst, const Tensor& src) {
-  constexpr const char* op = "f32_to_f16";
-  [[maybe_unused]] const Device dev = check_pair(op, dst, DType::f16, src, DType::f32);
-#ifdef GLM_WITH_CUDA
-  if (dev.is_cuda())
-    return cuda::check_launch(cuda::launch_f32_to_f16(dst.data<std::uint16_t>(), src.data<float>(),
-                                                      src.numel(), cuda::current_stream()),
-                              op);
-#endif
-  cpu::f32_to_f16(dst, src);
+  check_pair("f32_to_f16", dst, DType::f16, src, DType::f32);
+  convert(dst, src);
 }
 
 void f16_to_f32(Tensor& dst, const Tensor& src) {
-  constexpr const char* op = "f16_to_f32";
-  [[maybe_unused]] const Device dev = check_pair(op, dst, DType::f32, src, DType::f16);
-#ifdef GLM_WITH_CUDA
-  if (dev.is_cuda())
-    return cuda::check_launch(cuda::launch_f16_to_f32(dst.data<float>(), src.data<std::uint16_t>(),
-                                                      src.numel(), cuda::current_stream()),
-                              op);
-#endif
-  cpu::f16_to_f32(dst, src);
+  check_pair("f16_to_f32", dst, DType::f32, src, DType::f16);
+  convert(dst, src);
 }
 
 void round_to(Tensor& x, DType storage) {

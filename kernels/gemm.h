@@ -61,6 +61,17 @@ struct GemmShape {
     g.stride_c = stride_c;
     return g;
   }
+  // fp32 arguments of this shape on its operands: C = alpha op(A) op(B) + beta C.
+  GemmArgs f32_args(const float* A, const float* B, float* C, float alpha = 1.f,
+                    float beta = 0.f) const {
+    GemmArgs g = args<GemmArgs>();
+    g.alpha = alpha;
+    g.beta = beta;
+    g.A = A;
+    g.B = B;
+    g.C = C;
+    return g;
+  }
 };
 // The three products of a linear layer over R rows with W [out, in] (all row-major): the
 // forward y [R, out] = x [R, in] W^T, the input gradient dx [R, in] = dy [R, out] W and the

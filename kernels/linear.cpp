@@ -35,21 +35,44 @@ bool runs_16bit(const Tensor& x, std::initializer_list<const Tensor*> others) {
   return true;
 }
 
+// What every path of an entry checks first: one device, and contiguous float tensors (f32,
+// f16 or bf16) of matching shapes. The paths then take them as stored (the 16-bit GEMMs),
+// through Wide, or as f32.
+Device check_tensors(const char* op, std::initializer_list<Arg> args) {
+  const Device dev = op_device(op, args);
+  for (const Arg& a : args)
+    if (a.t) require_float_storage(op, a.name, *a.t);
+  return dev;
+}
+
+Device check_forward(const Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b) {
+  constexpr const char* op = "linear_forward";
+  const Device dev = check_tensors(op, {{"y", y}, {"x", x}, {"W", W}, {"b", b}});
+  const LinearDims d = require_linear_shapes(op, y, x, W);
+  if (b) require_shape(op, "b", *b, {d.out});
+  return dev;
+}
+
+Device check_backward(const Tensor* dx, const Tensor& dW, const Tensor* db, const Tensor& dy,
+                      const Tensor& x, const Tensor& W) {
+  constexpr const char* op = "linear_backward";
+  const Device dev =
+      check_tensors(op, {{"dx", dx}, {"dW", dW}, {"db", db}, {"dy", dy}, {"x", x}, {"W", W}});
+  const LinearDims d = require_linear_shapes(op, dy, x, W);
+  require_shape(op, "dW", dW, W.shape());
+  if (dx) require_shape(op, "dx", *dx, x.shape());
+  if (db) require_shape(op, "db", *db, {d.out});
+  return dev;
+}
 
 }  // namespace
 
 void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
                     MatmulInputs inputs) {
+  [[maybe_unused]] const Device dev = check_forward(y, x, W, b);
   if (runs_16bit(x, {&y, &W, b})) {
-    constexpr const char* op = "linear_forward";
-    op_device(op, {{"y", y}, {"x", x}, {"W", W}, {"b", b}});
-    const LinearDims d = require_linear_shapes(op, y, x, W);
-    if (b) {
-      require_float_storage(op, "b", *b);
-      require_shape(op, "b", *b, {d.out});
-    }
 #ifdef GLM_WITH_CUDA
-    if (x.device().is_cuda()) return cuda::linear_forward_16bit(y, x, W, b);
+    if (dev.is_cuda()) return cuda::linear_forward_16bit(y, x, W, b);
 #endif
     return cpu::linear_forward_16bit(y, x, W, b);
   }
@@ -57,13 +80,6 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
     Wide Y(y, Wide::out), X(x), WW(W), Bb(b);
     linear_forward(*Y, *X, *WW, Bb.get(), inputs);
     return Y.store();
-  }
-  constexpr const char* op = "linear_forward";
-  [[maybe_unused]] const Device dev = op_device(op, {{"y", y}, {"x", x}, {"W", W}, {"b", b}});
-  const LinearDims d = require_linear(op, y, x, W, DType::f32, DType::f32);
-  if (b) {
-    require_f32(op, "b", *b);
-    require_shape(op, "b", *b, {d.out});
   }
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda()) return cuda::linear_forward(y, x, W, b, inputs);
@@ -73,23 +89,10 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
 
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
                      const Tensor& W, bool accumulate_dx, MatmulInputs inputs) {
+  [[maybe_unused]] const Device dev = check_backward(dx, dW, db, dy, x, W);
   if (runs_16bit(x, {dx, &dW, db, &dy, &W})) {
-    constexpr const char* op = "linear_backward";
-    op_device(op, {{"dx", dx}, {"dW", dW}, {"db", db}, {"dy", dy}, {"x", x}, {"W", W}});
-    const LinearDims d = require_linear_shapes(op, dy, x, W);
-    require_contiguous(op, "dW", dW);
-    require_shape(op, "dW", dW, W.shape());
-    if (dx) {
-      require_contiguous(op, "dx", *dx);
-      require_shape(op, "dx", *dx, x.shape());
-    }
-    if (db) {
-      require_float_storage(op, "db", *db);
-      require_shape(op, "db", *db, {d.out});
-    }
 #ifdef GLM_WITH_CUDA
-    if (x.device().is_cuda())
-      return cuda::linear_backward_16bit(dx, dW, db, dy, x, W, accumulate_dx);
+    if (dev.is_cuda()) return cuda::linear_backward_16bit(dx, dW, db, dy, x, W, accumulate_dx);
 #endif
     return cpu::linear_backward_16bit(dx, dW, db, dy, x, W, accumulate_dx);
   }
@@ -100,20 +103,6 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
     if (dx) DX.store();
     if (db) DB.store();
     return DW.store();
-  }
-  constexpr const char* op = "linear_backward";
-  [[maybe_unused]] const Device dev =
-      op_device(op, {{"dx", dx}, {"dW", dW}, {"db", db}, {"dy", dy}, {"x", x}, {"W", W}});
-  const LinearDims d = require_linear(op, dy, x, W, DType::f32, DType::f32);
-  require_f32(op, "dW", dW);
-  require_shape(op, "dW", dW, W.shape());
-  if (dx) {
-    require_f32(op, "dx", *dx);
-    require_shape(op, "dx", *dx, x.shape());
-  }
-  if (db) {
-    require_f32(op, "db", *db);
-    require_shape(op, "db", *db, {d.out});
   }
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda()) return cuda::linear_backward(dx, dW, db, dy, x, W, accumulate_dx, inputs);

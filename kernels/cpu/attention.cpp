@@ -106,19 +106,9 @@ struct Scaling {
         ds(dropout_stream(args.dropout, drop ? args.dropout_p : 0.f)) {}
 };
 
-// One head product of one sample, the heads batched (shapes: kernels/attention_products.h):
-// C = alpha op(A) op(B).
-void head_gemm(const GemmShape& shape, float alpha, const float* A, const float* B, float* C) {
-  GemmArgs g = shape.args<GemmArgs>();
-  g.alpha = alpha;
-  g.A = A;
-  g.B = B;
-  g.C = C;
-  gemm(g);
-}
-
-// The same on 16-bit operands (kernels/gemm.h gemm16: fp32 sums): A and B elements of `type`,
-// C of `c_type`, alpha folded in by the caller.
+// One head product of one sample on 16-bit operands, the heads batched (shapes:
+// kernels/attention_products.h; kernels/gemm.h gemm16: fp32 sums): A and B elements of
+// `type`, C of `c_type`, alpha folded in by the caller.
 void head_gemm16(const GemmShape& shape, DType type, const std::uint16_t* A,
                  const std::uint16_t* B, DType c_type, void* C) {
   Gemm16Args g = shape.args<Gemm16Args>();
@@ -326,7 +316,7 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
     const float* v = q + 2 * d;
     float* P = PR.get(b, false);
     // S[hd] [T, T] = alpha * q[hd] k[hd]^T
-    head_gemm(scores_shape(h), alpha, q, k, P);
+    gemm(scores_shape(h).f32_args(q, k, P, alpha));
     // P = softmax(c * S) over allowed keys; the dropped copy while the row is in L1.
     const std::int32_t Pb = m.P[b], Lb = m.L[b];
 #pragma omp parallel for schedule(static) if (a * T * T >= kParallelMin)
@@ -338,7 +328,7 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
                     dropout_global_row(args.dropout, b, hd, i, T));
     }
     // ctx[b, :, hd*d : hd*d+d] = P_dropped[hd] [T, T] v[hd] [T, d]
-    head_gemm(context_shape(h), 1.f, drop ? dropped.get() : P, v, CTX.get(b, false));
+    gemm(context_shape(h).f32_args(drop ? dropped.get() : P, v, CTX.get(b, false)));
     PR.store(b);
     CTX.store(b);
   }
@@ -376,9 +366,9 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
                     dropout_global_row(args.dropout, b, row / T, row % T, T));
       Pd = S;
     }
-    head_gemm(dvalue_shape(h), 1.f, Pd, dc, dv);
+    gemm(dvalue_shape(h).f32_args(Pd, dc, dv));
     // dP_dropped[hd] [T, T] = dctx[hd] v[hd]^T  (overwrites the dropped probabilities)
-    head_gemm(dprobs_shape(h), 1.f, dc, v, S);
+    gemm(dprobs_shape(h).f32_args(dc, v, S));
     // dP = dropout(dP_dropped) (same mask and scale); dS = c * P * (dP - <dP, P>)
 #pragma omp parallel for schedule(static) if (a * T * T >= kParallelMin)
     for (std::int64_t row = 0; row < a * T; ++row) {
@@ -388,8 +378,8 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
       softmax_backward_row(S + row * T, P + row * T, T, c);
     }
     // dq[hd] = alpha * dS k[hd];  dk[hd] = alpha * dS^T q[hd]
-    head_gemm(dquery_shape(h), alpha, S, k, dq);
-    head_gemm(dkey_shape(h), alpha, S, q, dk);
+    gemm(dquery_shape(h).f32_args(S, k, dq, alpha));
+    gemm(dkey_shape(h).f32_args(S, q, dk, alpha));
     DQKV.store(b);
   }
 }

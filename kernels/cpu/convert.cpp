@@ -141,20 +141,6 @@ void convert(Tensor& dst, const Tensor& src) {
   });
 }
 
-void f32_to_f16(Tensor& dst, const Tensor& src) {
-  std::uint16_t* D = dst.data<std::uint16_t>();
-  const float* S = src.data<float>();
-  parallel_chunks(src.numel(),
-                  [&](std::int64_t i0, std::int64_t i1) { to_f16_span(D + i0, S + i0, i1 - i0); });
-}
-
-void f16_to_f32(Tensor& dst, const Tensor& src) {
-  float* D = dst.data<float>();
-  const std::uint16_t* S = src.data<std::uint16_t>();
-  parallel_chunks(src.numel(),
-                  [&](std::int64_t i0, std::int64_t i1) { to_f32_span(D + i0, S + i0, i1 - i0); });
-}
-
 void round_to_f16(Tensor& x) {
   float* X = x.data<float>();
   parallel_chunks(x.numel(),

@@ -70,8 +70,6 @@ void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t B, 
                    std::int64_t I);
 
 void convert(Tensor& dst, const Tensor& src);
-void f32_to_f16(Tensor& dst, const Tensor& src);
-void f16_to_f32(Tensor& dst, const Tensor& src);
 void round_to_f16(Tensor& x);
 
 void attention_softmax_forward(Tensor& scores, const AttentionMask& mask, float scale);

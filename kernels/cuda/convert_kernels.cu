@@ -11,20 +11,6 @@
 namespace glm::kernels::cuda {
 namespace {
 
-__global__ void f32_to_f16_grid_stride(__half* __restrict__ dst, const float* __restrict__ src,
-                                       long n) {
-  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<long>(gridDim.x) * blockDim.x)
-    dst[i] = __float2half_rn(src[i]);
-}
-
-__global__ void f16_to_f32_grid_stride(float* __restrict__ dst, const __half* __restrict__ src,
-                                       long n) {
-  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<long>(gridDim.x) * blockDim.x)
-    dst[i] = __half2float(src[i]);
-}
-
 __global__ void round_to_f16_grid_stride(float* __restrict__ x, long n) {
   for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<long>(gridDim.x) * blockDim.x)
@@ -44,16 +30,6 @@ int grid_for(long n) {
 }
 
 }  // namespace
-
-cudaError_t launch_f32_to_f16(std::uint16_t* dst, const float* src, long n, cudaStream_t s) {
-  f32_to_f16_grid_stride<<<grid_for(n), 256, 0, s>>>(reinterpret_cast<__half*>(dst), src, n);
-  return cudaGetLastError();
-}
-
-cudaError_t launch_f16_to_f32(float* dst, const std::uint16_t* src, long n, cudaStream_t s) {
-  f16_to_f32_grid_stride<<<grid_for(n), 256, 0, s>>>(dst, reinterpret_cast<const __half*>(src), n);
-  return cudaGetLastError();
-}
 
 cudaError_t launch_round_to_f16(float* x, long n, cudaStream_t s) {
   round_to_f16_grid_stride<<<grid_for(n), 256, 0, s>>>(x, n);

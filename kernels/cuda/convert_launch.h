@@ -14,8 +14,6 @@ enum class FloatKind : int { f32, f16, bf16 };
 // dst[i] = src[i] converted between any two of fp32, fp16 and bf16.
 cudaError_t launch_convert(void* dst, FloatKind dst_kind, const void* src, FloatKind src_kind,
                            long n, cudaStream_t s);
-cudaError_t launch_f32_to_f16(std::uint16_t* dst, const float* src, long n, cudaStream_t s);
-cudaError_t launch_f16_to_f32(float* dst, const std::uint16_t* src, long n, cudaStream_t s);
 cudaError_t launch_round_to_f16(float* x, long n, cudaStream_t s);
 
 }  // namespace glm::kernels::cuda

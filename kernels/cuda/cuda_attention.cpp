@@ -54,17 +54,6 @@ FlashParams flash_params(const char* op, const Dims& D, const Tensor& qkv,
   return p;
 }
 
-// One head product of one sample, the heads batched (shapes: kernels/attention_products.h):
-// C = alpha op(A) op(B) by cuBLAS SGEMM.
-void head_gemm(const GemmShape& shape, float alpha, const float* A, const float* B, float* C) {
-  GemmArgs g = shape.args<GemmArgs>();
-  g.alpha = alpha;
-  g.A = A;
-  g.B = B;
-  g.C = C;
-  gemm_f32(g);
-}
-
 // The dropout parameters of sample b alone (its rows start at sample_offset + b).
 DropoutParams sample_dropout(const AttentionArgs& args, std::int64_t b) {
   DropoutParams d = dropout_params(args.dropout, args.dropout_p);
@@ -113,7 +102,7 @@ void attention_forward_unfused(Tensor& ctx, Tensor& probs, const Tensor& qkv,
     const float* q = QKV + b * T * ld;
     float* P = PR + b * a * T * T;
     // S[hd] [T, T] = alpha * q[hd] k[hd]^T, then P = softmax(c * S) over allowed keys
-    head_gemm(scores_shape(h), alpha, q, q + d, P);
+    gemm_f32(scores_shape(h).f32_args(q, q + d, P, alpha));
     check_launch(launch_attention_softmax_rows(P, mask.prefix_len.data<std::int32_t>() + b,
                                                mask.valid_len.data<std::int32_t>() + b, 1, a, T, c,
                                                current_stream()),
@@ -126,7 +115,7 @@ void attention_forward_unfused(Tensor& ctx, Tensor& probs, const Tensor& qkv,
       Pd = dropped.data<float>();
     }
     // ctx[b, :, hd*d : hd*d+d] = P_dropped[hd] v[hd]
-    head_gemm(context_shape(h), 1.f, Pd, q + 2 * d, ctx.data<float>() + b * T * a * d);
+    gemm_f32(context_shape(h).f32_args(Pd, q + 2 * d, ctx.data<float>() + b * T * a * d));
   }
 }
 
@@ -154,15 +143,15 @@ void attention_backward_unfused(Tensor& dqkv, Tensor& scratch, const Tensor& dct
       check_launch(launch_dropout(S, P, 1, a, T, T, dp, current_stream()), op);
       Pd = S;
     }
-    head_gemm(dvalue_shape(h), 1.f, Pd, dc, dq + 2 * d);
+    gemm_f32(dvalue_shape(h).f32_args(Pd, dc, dq + 2 * d));
     // dP_dropped[hd] = dctx[hd] v[hd]^T; dP = dropout(dP_dropped); dS = c P (dP - <dP, P>)
-    head_gemm(dprobs_shape(h), 1.f, dc, q + 2 * d, S);
+    gemm_f32(dprobs_shape(h).f32_args(dc, q + 2 * d, S));
     check_launch(launch_attention_softmax_backward_rows(S, P, a * T, a, T, c, 0,
                                                         drop ? &dp : nullptr, current_stream()),
                  op);
     // dq[hd] = alpha dS k[hd];  dk[hd] = alpha dS^T q[hd]
-    head_gemm(dquery_shape(h), alpha, S, q + d, dq);
-    head_gemm(dkey_shape(h), alpha, S, q, dq + d);
+    gemm_f32(dquery_shape(h).f32_args(S, q + d, dq, alpha));
+    gemm_f32(dkey_shape(h).f32_args(S, q, dq + d, alpha));
   }
 }
 

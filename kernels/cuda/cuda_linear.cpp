@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "kernels/convert.h"
-#include "kernels/cuda/convert_launch.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_gemm.h"
 #include "kernels/cuda/float_kind.h"
@@ -17,9 +16,7 @@ namespace {
 // caching allocator makes the scratch cheap.
 Tensor to_f16(const Tensor& t) {
   Tensor h = Tensor::empty(t.shape(), DType::f16, t.device());
-  check_launch(
-      launch_f32_to_f16(h.data<std::uint16_t>(), t.data<float>(), t.numel(), current_stream()),
-      "linear fp16 operands");
+  convert(h, t);
   return h;
 }
 

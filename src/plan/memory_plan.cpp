@@ -115,8 +115,8 @@ std::vector<StageMemory> plan_memory(const modeldef::ModelConfig& c, const Layou
     // The head (last stage, per slot): target rows' inputs and their gradient [n, h], logits
     // [n, V/t] in the activations' dtype (their gradient in place), fp32 losses [n];
     // vocab-parallel cross-entropy's row maxima of every TP rank [t, n], partial sums [n, 2].
+    const double n = std::ceil(l.target_fraction * R);
     if (m.head) {
-      const double n = std::ceil(l.target_fraction * R);
       const double head = 2 * n * h * s.activation + n * Vl * s.activation + n * s.statistic +
                           (p.tp > 1 ? (p.tp + 4) * n * 4 : 0);
       m.loss_softmax = head * m.slots;
@@ -125,6 +125,18 @@ std::vector<StageMemory> plan_memory(const modeldef::ModelConfig& c, const Layou
     const double probs = l.cuda ? B * al * T * s.statistic : B * al * T * T * s.activation;
     m.layer_scratch = (5 * R * h + R * hl + R * fl + 2 * R * fl + 3 * R * hl) * s.activation +
                       probs;
+    // 16-bit storage on a CPU without a native 16-bit GEMM: a linear's backward holds fp32
+    // copies of dx, dy, x and W [out, in] for its call (the fp32 main gradient needs none);
+    // one call at a time, so the largest counts.
+    if (!l.cuda && !l.gemm16_native && s.activation == 2) {
+      const auto widened = [](double rows, double in, double out_features) {
+        return 4 * (2 * rows * in + rows * out_features + out_features * in);
+      };
+      double w = std::max({widened(R, h, 3 * hl), widened(R, hl, h), widened(R, h, 2 * fl),
+                           widened(R, fl, h)});
+      if (m.head) w = std::max(w, widened(n, h, Vl));
+      m.gemm_widening = w;
+    }
     out.push_back(m);
   }
   return out;

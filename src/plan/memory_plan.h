@@ -47,6 +47,10 @@ struct LayoutChoice {
   bool cuda = true;              // CUDA's attention keeps [B, a, T] softmax statistics, the CPU
                                  // path the whole [B, a, T, T] probabilities
   double target_fraction = 1.0;  // share of positions that are targets (head rows)
+  // A CPU run in fp16 / bf16 whose CPU multiplies that type natively (kernels/gemm.h
+  // gemm16_path; glm-plan assumes it does). Otherwise each linear layer works on fp32 copies
+  // of its 16-bit operands for the call (kernels/widen.h), counted in gemm_widening.
+  bool gemm16_native = true;
   bool background_save = false;  // train.save_mode "async": a host snapshot per rank
   std::int64_t micro_batches() const {  // per DP rank per step
     return global_batch / (std::int64_t{micro_batch} * parallel.dp);
@@ -67,12 +71,14 @@ struct StageMemory {
   double loss_softmax = 0;          // head rows x V/t logits, losses, head inputs (x slots)
   double layer_scratch = 0;         // one layer's backward temporaries (shared by slots)
   double comm_buffers = 0;          // ZeRO-1's shard and gather-chunk buffers
+  double gemm_widening = 0;         // without a native 16-bit GEMM: the largest linear's
+                                    // fp32 operand copies (its backward: dx, dy, x, W)
   // Host memory, not in total(): a background save's snapshot of this rank's master weights
   // and moments (train/background_save.h), 12 bytes per optimizer element.
   double save_snapshot = 0;
   double total() const {
     return parameters + gradients + master + moments + activations + loss_softmax + layer_scratch +
-           comm_buffers;
+           comm_buffers + gemm_widening;
   }
 };
 
