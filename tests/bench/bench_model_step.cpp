@@ -14,7 +14,7 @@
 // dot product's when bf16 GEMMs run natively), and the fraction of the GEMM rate measured
 // in this run for the precision (a square sgemm, or gemm16 on 16-bit operands). The
 // PyTorch peer runs in its best configuration here (docs/design.md section 10): OpenMP
-// OpenBLAS with OPENBLAS_CORETYPE=SkylakeX, set for that command only.
+// OpenBLAS (OPENBLAS_CORETYPE=SkylakeX on an AVX-512 CPU), set for that command only.
 #include <omp.h>
 
 #include <algorithm>
@@ -192,14 +192,20 @@ int main(int argc, char** argv) try {
     if (peer_precision != rc.train.precision)
       fmt::print("pytorch peer in {} (its CPU autocast has no {})\n", peer_precision,
                  rc.train.precision);
+    // OpenBLAS's SkylakeX kernels where the CPU has AVX-512 (its own detection misses some
+    // virtual CPUs); forcing them elsewhere ends the peer with an illegal instruction.
     std::string cmd = fmt::format(
-        "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=SkylakeX "
+        "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp {}"
         "{} {}/tests/reference/bench_torch.py --config {} --micro-batch {} --threads {} --steps {} "
         "--warmup {} --optimizer {} --precision {}",
-        python, GLM_SOURCE_DIR, config_path, B, threads, steps, warmup, optimizer, peer_precision);
-    std::string out = run_capture(cmd);
-    auto j = nlohmann::json::parse(out.substr(out.find('{')), nullptr, false);
-    if (out.empty() || j.is_discarded()) {
+        cpu_isa() == "avx512" ? "OPENBLAS_CORETYPE=SkylakeX " : "", python, GLM_SOURCE_DIR,
+        config_path, B, threads, steps, warmup, optimizer, peer_precision);
+    const std::string out = run_capture(cmd);
+    const std::size_t brace = out.find('{');
+    const auto j = brace == std::string::npos
+                       ? nlohmann::json(nlohmann::json::value_t::discarded)
+                       : nlohmann::json::parse(out.substr(brace), nullptr, false);
+    if (j.is_discarded()) {
       fmt::print(stderr, "PyTorch peer failed: {}\n", cmd);
       return 1;
     }
