@@ -1,7 +1,7 @@
 // The cross-entropy ops' entries, fused and vocab-parallel: checked once here, then run by
 // kernels/cpu/cross_entropy{,_sharded}.cpp or kernels/cuda/{cross_entropy,sharded_ce}_kernels.cu.
-// The CPU kernels read and write 16-bit logits natively; the small per-row tensors (losses,
-// row maxima, sums) and every argument of the CUDA kernels go through Wide when 16-bit.
+// Both backends read and write 16-bit logits natively; the small per-row tensors (losses,
+// row maxima, sums) go through Wide when 16-bit.
 // Targets are data, checked by each backend (the CPU before the pass, CUDA on the device,
 // reported after the kernel) with one message.
 #include "kernels/cross_entropy.h"
@@ -15,6 +15,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_flag.h"
+#include "kernels/cuda/float_kind.h"
 #include "kernels/cuda/pointwise_launch.h"
 #include "kernels/cuda/sharded_ce_launch.h"
 #endif
@@ -54,12 +55,6 @@ void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets
   constexpr const char* op = "softmax_cross_entropy";
   [[maybe_unused]] const Device dev =
       op_device(op, {{"losses", losses}, {"logits", logits}, {"targets", targets}});
-  if (dev.is_cuda() && any_16bit({&losses, &logits})) {  // the CUDA kernel reads fp32
-    Wide L(losses, Wide::out), Z(logits, write_grad ? Wide::inout : Wide::in);
-    softmax_cross_entropy(*L, *Z, targets, grad_scale, write_grad);
-    if (write_grad) Z.store();
-    return L.store();
-  }
   if (is_16bit(losses)) {
     Wide L(losses, Wide::out);
     softmax_cross_entropy(*L, logits, targets, grad_scale, write_grad);
@@ -78,8 +73,8 @@ void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets
     require_int_rows(op, R);
     cuda::DeviceFlag bad(INT_MAX);
     cuda::check_launch(cuda::launch_softmax_cross_entropy(
-                           losses.data<float>(), logits.data<float>(), targets.data<std::int32_t>(),
-                           R, V, grad_scale, write_grad, bad.get(), cuda::current_stream()),
+                           losses.data<float>(), cuda::float_out(logits),
+                           targets.data<std::int32_t>(), R, V, grad_scale, write_grad, bad.get(), cuda::current_stream()),
                        op);
     const std::int32_t r = bad.read();
     if (r != INT_MAX)
@@ -95,9 +90,9 @@ void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets
 void sharded_ce_row_max(Tensor& row_max, const Tensor& logits) {
   constexpr const char* op = "sharded_ce_row_max";
   [[maybe_unused]] const Device dev = op_device(op, {{"row_max", row_max}, {"logits", logits}});
-  if (is_16bit(row_max) || (dev.is_cuda() && is_16bit(logits))) {
+  if (is_16bit(row_max)) {
     Wide M(row_max, Wide::out);
-    sharded_ce_row_max(*M, dev.is_cuda() ? *Wide(logits) : logits);
+    sharded_ce_row_max(*M, logits);
     return M.store();
   }
   check_sharded(op, logits, nullptr, nullptr, row_max, 1);
@@ -105,7 +100,7 @@ void sharded_ce_row_max(Tensor& row_max, const Tensor& logits) {
   if (dev.is_cuda()) {
     require_int_rows(op, logits.size(0));
     return cuda::check_launch(
-        cuda::launch_sharded_ce_row_max(row_max.data<float>(), logits.data<float>(), logits.size(0),
+        cuda::launch_sharded_ce_row_max(row_max.data<float>(), cuda::float_in(logits), logits.size(0),
                                         logits.size(1), cuda::current_stream()),
         op);
   }
@@ -118,10 +113,9 @@ void sharded_ce_partials(Tensor& partials, const Tensor& logits, const Tensor& t
   constexpr const char* op = "sharded_ce_partials";
   [[maybe_unused]] const Device dev = op_device(
       op, {{"partials", partials}, {"logits", logits}, {"targets", targets}, {"row_max", row_max}});
-  if (any_16bit({&partials, &row_max}) || (dev.is_cuda() && is_16bit(logits))) {
+  if (any_16bit({&partials, &row_max})) {
     Wide P(partials, Wide::out);
-    sharded_ce_partials(*P, dev.is_cuda() ? *Wide(logits) : logits, targets, *Wide(row_max),
-                        vocab_start);
+    sharded_ce_partials(*P, logits, targets, *Wide(row_max), vocab_start);
     return P.store();
   }
   check_sharded(op, logits, &targets, &row_max, partials, 2);
@@ -129,7 +123,7 @@ void sharded_ce_partials(Tensor& partials, const Tensor& logits, const Tensor& t
   if (dev.is_cuda()) {
     require_int_rows(op, logits.size(0));
     return cuda::check_launch(
-        cuda::launch_sharded_ce_partials(partials.data<float>(), logits.data<float>(),
+        cuda::launch_sharded_ce_partials(partials.data<float>(), cuda::float_in(logits),
                                          targets.data<std::int32_t>(), row_max.data<float>(),
                                          logits.size(0), logits.size(1), vocab_start,
                                          cuda::current_stream()),
@@ -148,13 +142,6 @@ void sharded_ce_finish(Tensor& losses, Tensor& logits, const Tensor& targets, co
                                                      {"targets", targets},
                                                      {"row_max", row_max},
                                                      {"totals", totals}});
-  if (dev.is_cuda() && any_16bit({&losses, &logits, &row_max, &totals})) {  // CUDA reads fp32
-    Wide L(losses, Wide::out), Z(logits, write_grad ? Wide::inout : Wide::in);
-    sharded_ce_finish(*L, *Z, targets, *Wide(row_max), *Wide(totals), vocab_start, grad_scale,
-                      write_grad);
-    if (write_grad) Z.store();
-    return L.store();
-  }
   if (any_16bit({&losses, &row_max, &totals})) {
     Wide L(losses, Wide::out);
     sharded_ce_finish(*L, logits, targets, *Wide(row_max), *Wide(totals), vocab_start,
@@ -168,7 +155,7 @@ void sharded_ce_finish(Tensor& losses, Tensor& logits, const Tensor& targets, co
   if (dev.is_cuda()) {
     require_int_rows(op, logits.size(0));
     return cuda::check_launch(
-        cuda::launch_sharded_ce_finish(losses.data<float>(), logits.data<float>(),
+        cuda::launch_sharded_ce_finish(losses.data<float>(), cuda::float_out(logits),
                                        targets.data<std::int32_t>(), row_max.data<float>(),
                                        totals.data<float>(), logits.size(0), logits.size(1),
                                        vocab_start, grad_scale, write_grad, cuda::current_stream()),

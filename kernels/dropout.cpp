@@ -1,15 +1,15 @@
 // The dropout op's entry: checked once here, then run by kernels/cpu/dropout.cpp or
-// kernels/cuda/dropout_kernels.cu (the CPU reads and writes 16-bit rows natively; CUDA sees
-// them through Wide); and the keep decision both are tested against.
+// kernels/cuda/dropout_kernels.cu (both read and write 16-bit rows natively); and the keep
+// decision both are tested against.
 #include "kernels/dropout.h"
 
 #include "core/philox.h"
 #include "kernels/check.h"
-#include "kernels/widen.h"
 #include "kernels/cpu/ops.h"
 
 #ifdef GLM_WITH_CUDA
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/float_kind.h"
 #include "kernels/cuda/cuda_dropout.h"
 #endif
 
@@ -27,11 +27,6 @@ bool dropout_keep(const DropoutSite& site, float p, std::int64_t global_row, std
 void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t groups) {
   constexpr const char* op = "dropout_apply";
   [[maybe_unused]] const Device dev = op_device(op, {{"x", x}});
-  if (dev.is_cuda() && p > 0 && any_16bit({&x})) {  // the CUDA kernel reads fp32
-    Wide X(x, Wide::inout);
-    dropout_apply(*X, p, site, groups);
-    return X.store();
-  }
   require_float_storage(op, "x", x);
   if (!(p >= 0.f && p < 1.f))
     throw InputError(fmt::format("dropout probability {} is outside [0, 1)", p));
@@ -44,7 +39,7 @@ void dropout_apply(Tensor& x, float p, const DropoutSite& site, std::int64_t gro
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda())
     return cuda::check_launch(
-        cuda::launch_dropout(x.data<float>(), x.data<float>(), B, groups, I, C,
+        cuda::launch_dropout(cuda::float_out(x), cuda::float_in(x), B, groups, I, C,
                              cuda::dropout_params(site, p), cuda::current_stream()),
         op);
 #endif

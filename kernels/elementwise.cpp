@@ -1,8 +1,8 @@
 // The elementwise and reduction ops' entries: checked once here, then run by
 // kernels/cpu/elementwise.cpp or kernels/cuda/elementwise_kernels.cu. Row indices are data,
 // checked by each backend (the CPU before the copy, CUDA on the device, reported after the
-// kernel) with one message. On the CPU scaled_add and gather_rows read and write 16-bit
-// storage natively; the other ops, and every op on CUDA, see 16-bit tensors through Wide.
+// kernel) with one message. scaled_add and gather_rows read and write 16-bit storage
+// natively on both backends; the other ops see 16-bit tensors through Wide.
 #include "kernels/elementwise.h"
 
 #include <utility>
@@ -17,6 +17,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_flag.h"
 #include "kernels/cuda/elementwise_launch.h"
+#include "kernels/cuda/float_kind.h"
 #endif
 
 namespace glm::kernels {
@@ -49,11 +50,6 @@ void report_bad_index(const char* op, cuda::DeviceFlag& bad, const Tensor& index
 void scaled_add(Tensor& y, float alpha, const Tensor& a, const Tensor& b) {
   constexpr const char* op = "scaled_add";
   [[maybe_unused]] const Device dev = op_device(op, {{"y", y}, {"a", a}, {"b", b}});
-  if (dev.is_cuda() && any_16bit({&y, &a, &b})) {  // the CUDA kernel reads fp32
-    Wide Y(y, Wide::out), A(a), Bt(b);
-    scaled_add(*Y, alpha, *A, *Bt);
-    return Y.store();
-  }
   require_float_storage(op, "y", y);
   for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"a", &a}, {"b", &b}}) {
     require_float_storage(op, name, *t);
@@ -62,8 +58,8 @@ void scaled_add(Tensor& y, float alpha, const Tensor& a, const Tensor& b) {
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda())
     return cuda::check_launch(
-        cuda::launch_scaled_add(y.data<float>(), alpha, a.data<float>(), b.data<float>(), y.numel(),
-                                cuda::current_stream()),
+        cuda::launch_scaled_add(cuda::float_out(y), alpha, cuda::float_in(a), cuda::float_in(b),
+                                y.numel(), cuda::current_stream()),
         op);
 #endif
   cpu::scaled_add(y, alpha, a, b);
@@ -147,11 +143,6 @@ bool all_finite(const Tensor& x) {
 void gather_rows(Tensor& out, const Tensor& src, const Tensor& index) {
   constexpr const char* op = "gather_rows";
   [[maybe_unused]] const Device dev = op_device(op, {{"out", out}, {"src", src}, {"index", index}});
-  if (dev.is_cuda() && any_16bit({&out, &src})) {  // the CUDA kernel reads fp32
-    Wide O(out, Wide::out), S(src);
-    gather_rows(*O, *S, index);
-    return O.store();
-  }
   require_float_storage(op, "out", out);
   require_float_storage(op, "src", src);
   check_rows(op, out, src, index);
@@ -159,7 +150,7 @@ void gather_rows(Tensor& out, const Tensor& src, const Tensor& index) {
   if (dev.is_cuda()) {
     cuda::DeviceFlag bad(INT_MAX);
     cuda::check_launch(
-        cuda::launch_gather_rows(out.data<float>(), src.data<float>(), index.data<std::int32_t>(),
+        cuda::launch_gather_rows(cuda::float_out(out), cuda::float_in(src), index.data<std::int32_t>(),
                                  out.size(0), out.size(1), src.size(0), bad.get(),
                                  cuda::current_stream()),
         op);

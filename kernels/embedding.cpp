@@ -1,8 +1,8 @@
 // The embedding ops' entries: checked once here, then run by kernels/cpu/embedding.cpp or
 // kernels/cuda/embedding_kernels.cu. The token ids are data, checked by each backend (the
 // CPU before the lookup, CUDA on the device, reported after the kernel) with one message.
-// The CPU reads and writes a 16-bit x, dx and table natively; a 16-bit gradient table, and
-// every 16-bit argument on CUDA, goes through Wide.
+// Both read and write a 16-bit x, dx and table natively; a 16-bit gradient table goes
+// through Wide (the main gradients are fp32).
 #include "kernels/embedding.h"
 
 #include "kernels/check.h"
@@ -14,6 +14,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_flag.h"
+#include "kernels/cuda/float_kind.h"
 #include "kernels/cuda/pointwise_launch.h"
 #endif
 
@@ -24,11 +25,6 @@ void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
   constexpr const char* op = "embedding_forward";
   [[maybe_unused]] const Device dev =
       op_device(op, {{"x", x}, {"tokens", tokens}, {"table", table}});
-  if (dev.is_cuda() && any_16bit({&x, &table})) {  // the CUDA kernel reads fp32
-    Wide X(x, Wide::out), Tb(table);
-    embedding_forward(*X, tokens, *Tb, vocab_start, vocab_total);
-    return X.store();
-  }
   require_float_storage(op, "x", x);
   require_i32(op, "tokens", tokens);
   require_float_storage(op, "table", table);
@@ -45,8 +41,8 @@ void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
     GLM_CHECK(R < INT_MAX, "{}: {} rows exceed the int32 row index", op, R);
     cuda::DeviceFlag bad(INT_MAX);
     cuda::check_launch(cuda::launch_embedding_forward(
-                           x.data<float>(), tokens.data<std::int32_t>(), table.data<float>(), R, V,
-                           h, vocab_start, vocab_total, bad.get(), cuda::current_stream()),
+                           cuda::float_out(x), tokens.data<std::int32_t>(), cuda::float_in(table),
+                           R, V, h, vocab_start, vocab_total, bad.get(), cuda::current_stream()),
                        op);
     const std::int32_t r = bad.read();
     if (r != INT_MAX)
@@ -64,9 +60,9 @@ void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, 
   constexpr const char* op = "embedding_backward";
   [[maybe_unused]] const Device dev =
       op_device(op, {{"dtable", dtable}, {"dx", dx}, {"tokens", tokens}});
-  if (is_16bit(dtable) || (dev.is_cuda() && is_16bit(dx))) {
+  if (is_16bit(dtable)) {
     Wide DT(dtable, Wide::inout);
-    embedding_backward(*DT, dev.is_cuda() ? *Wide(dx) : dx, tokens, alpha, vocab_start);
+    embedding_backward(*DT, dx, tokens, alpha, vocab_start);
     return DT.store();
   }
   require_f32(op, "dtable", dtable);
@@ -82,7 +78,7 @@ void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, 
     GLM_CHECK(R < INT_MAX, "{}: {} rows exceed the int32 row index", op, R);
     cuda::DeviceFlag bad(INT_MAX);
     cuda::check_launch(
-        cuda::launch_embedding_backward(dtable.data<float>(), dx.data<float>(),
+        cuda::launch_embedding_backward(dtable.data<float>(), cuda::float_in(dx),
                                         tokens.data<std::int32_t>(), alpha, R, dtable.size(0), h,
                                         vocab_start, bad.get(), cuda::current_stream()),
         op);

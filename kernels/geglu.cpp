@@ -1,13 +1,13 @@
 // The GeGLU ops' entries: checked once here, then run by kernels/cpu/geglu.cpp (fp32 or
-// 16-bit storage natively) or kernels/cuda/geglu_kernels.cu (fp32; 16-bit through Wide).
+// 16-bit storage natively) or kernels/cuda/geglu_kernels.cu (the same).
 #include "kernels/geglu.h"
 
 #include "kernels/check.h"
-#include "kernels/widen.h"
 #include "kernels/cpu/ops.h"
 
 #ifdef GLM_WITH_CUDA
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/float_kind.h"
 #include "kernels/cuda/pointwise_launch.h"
 #endif
 
@@ -30,17 +30,12 @@ void check_shapes(const char* op, const Tensor& g, const Tensor& u) {
 void geglu_forward(Tensor& g, const Tensor& u) {
   constexpr const char* op = "geglu_forward";
   [[maybe_unused]] const Device dev = op_device(op, {{"g", g}, {"u", u}});
-  if (dev.is_cuda() && any_16bit({&g, &u})) {  // the CUDA kernel reads fp32
-    Wide G(g, Wide::out), U(u);
-    geglu_forward(*G, *U);
-    return G.store();
-  }
   check_shapes(op, g, u);
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda())
     return cuda::check_launch(
-        cuda::launch_geglu_forward(g.data<float>(), u.data<float>(), rows_of(u), u.size(-1) / 2,
-                                   cuda::current_stream()),
+        cuda::launch_geglu_forward(cuda::float_out(g), cuda::float_in(u), rows_of(u),
+                                   u.size(-1) / 2, cuda::current_stream()),
         op);
 #endif
   cpu::geglu_forward(g, u);
@@ -49,19 +44,14 @@ void geglu_forward(Tensor& g, const Tensor& u) {
 void geglu_backward(Tensor& du, const Tensor& dg, const Tensor& u) {
   constexpr const char* op = "geglu_backward";
   [[maybe_unused]] const Device dev = op_device(op, {{"du", du}, {"dg", dg}, {"u", u}});
-  if (dev.is_cuda() && any_16bit({&du, &dg, &u})) {  // the CUDA kernel reads fp32
-    Wide DU(du, Wide::out), DG(dg), U(u);
-    geglu_backward(*DU, *DG, *U);
-    return DU.store();
-  }
   check_shapes(op, dg, u);
   require_float_storage(op, "du", du);
   require_shape(op, "du", du, u.shape());
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda())
     return cuda::check_launch(
-        cuda::launch_geglu_backward(du.data<float>(), dg.data<float>(), u.data<float>(), rows_of(u),
-                                    u.size(-1) / 2, cuda::current_stream()),
+        cuda::launch_geglu_backward(cuda::float_out(du), cuda::float_in(dg), cuda::float_in(u),
+                                    rows_of(u), u.size(-1) / 2, cuda::current_stream()),
         op);
 #endif
   cpu::geglu_backward(du, dg, u);

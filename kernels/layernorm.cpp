@@ -1,7 +1,7 @@
 // The LayerNorm ops' entries: checked once here, then run by kernels/cpu/layernorm.cpp or
-// kernels/cuda/layernorm_kernels.cu. The CPU kernels read and write 16-bit rows (x, y and
-// the other [R, h] tensors) natively; the small [R] and [h] tensors (statistics, gamma, beta
-// and their gradients), and every argument of the CUDA kernels, go through Wide when 16-bit.
+// kernels/cuda/layernorm_kernels.cu. Both read and write 16-bit rows (x, y and the other
+// [R, h] tensors) natively; the small [R] and [h] tensors (statistics, gamma, beta and their
+// gradients) go through Wide when 16-bit.
 #include "kernels/layernorm.h"
 
 #include <algorithm>
@@ -13,6 +13,7 @@
 
 #ifdef GLM_WITH_CUDA
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/float_kind.h"
 #include "kernels/cuda/launch_config.h"
 #include "kernels/cuda/layernorm_launch.h"
 #endif
@@ -43,11 +44,6 @@ void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x, c
   constexpr const char* op = "layernorm_forward";
   [[maybe_unused]] const Device dev = op_device(
       op, {{"y", y}, {"mean", mean}, {"rstd", rstd}, {"x", x}, {"gamma", gamma}, {"beta", beta}});
-  if (dev.is_cuda() && any_16bit({&y, &x})) {  // the CUDA kernel reads fp32
-    Wide Y(y, Wide::out), X(x);
-    layernorm_forward(*Y, mean, rstd, *X, gamma, beta, eps);
-    return Y.store();
-  }
   if (any_16bit({&mean, &rstd, &gamma, &beta})) {
     Wide M(mean, Wide::out), S(rstd, Wide::out), G(gamma), Bt(beta);
     layernorm_forward(y, *M, *S, x, *G, *Bt, eps);
@@ -58,10 +54,10 @@ void layernorm_forward(Tensor& y, Tensor& mean, Tensor& rstd, const Tensor& x, c
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda())
     return cuda::check_launch(
-        cuda::launch_layernorm_forward(y.data<float>(), mean.data<float>(), rstd.data<float>(),
-                                       nullptr, nullptr, 0.f, x.data<float>(), gamma.data<float>(),
-                                       beta.data<float>(), rows_of(x), x.size(-1), eps,
-                                       cuda::current_stream()),
+        cuda::launch_layernorm_forward(cuda::float_out(y), mean.data<float>(), rstd.data<float>(),
+                                       cuda::FloatOut{}, cuda::FloatIn{}, 0.f, cuda::float_in(x),
+                                       gamma.data<float>(), beta.data<float>(), rows_of(x),
+                                       x.size(-1), eps, cuda::current_stream()),
         op);
 #endif
   cpu::layernorm_forward(y, mean, rstd, x, gamma, beta, eps);
@@ -79,12 +75,6 @@ void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd
                                                      {"f", f},
                                                      {"gamma", gamma},
                                                      {"beta", beta}});
-  if (dev.is_cuda() && any_16bit({&s, &y, &a, &f})) {  // the CUDA kernel reads fp32
-    Wide S(s, Wide::out), Y(y, Wide::out), A(a), F(f);
-    residual_layernorm_forward(*S, *Y, mean, rstd, *A, *F, alpha, gamma, beta, eps);
-    S.store();
-    return Y.store();
-  }
   if (any_16bit({&mean, &rstd, &gamma, &beta})) {
     Wide M(mean, Wide::out), R(rstd, Wide::out), G(gamma), Bt(beta);
     residual_layernorm_forward(s, y, *M, *R, a, f, alpha, *G, *Bt, eps);
@@ -99,10 +89,10 @@ void residual_layernorm_forward(Tensor& s, Tensor& y, Tensor& mean, Tensor& rstd
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda())
     return cuda::check_launch(
-        cuda::launch_layernorm_forward(y.data<float>(), mean.data<float>(), rstd.data<float>(),
-                                       s.data<float>(), a.data<float>(), alpha, f.data<float>(),
-                                       gamma.data<float>(), beta.data<float>(), rows_of(a),
-                                       a.size(-1), eps, cuda::current_stream()),
+        cuda::launch_layernorm_forward(cuda::float_out(y), mean.data<float>(), rstd.data<float>(),
+                                       cuda::float_out(s), cuda::float_in(a), alpha,
+                                       cuda::float_in(f), gamma.data<float>(), beta.data<float>(),
+                                       rows_of(a), a.size(-1), eps, cuda::current_stream()),
         op);
 #endif
   cpu::residual_layernorm_forward(s, y, mean, rstd, a, f, alpha, gamma, beta, eps);
@@ -116,11 +106,6 @@ void layernorm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor&
                                               {"dy", dy},     {"dres", dres},     {"x", x},
                                               {"mean", mean}, {"rstd", rstd},     {"gamma", gamma}};
   [[maybe_unused]] const Device dev = op_device(op, tensors);
-  if (dev.is_cuda() && any_16bit({&dx, &dy, dres, &x})) {  // the CUDA kernel reads fp32
-    Wide DX(dx, Wide::out), DY(dy), DR(dres), X(x);
-    layernorm_backward(*DX, dgamma, dbeta, *DY, DR.get(), alpha_res, *X, mean, rstd, gamma);
-    return DX.store();
-  }
   if (any_16bit({&dgamma, &dbeta, &mean, &rstd, &gamma})) {
     Wide DG(dgamma, Wide::inout), DB(dbeta, Wide::inout), M(mean), S(rstd), G(gamma);
     layernorm_backward(dx, *DG, *DB, dy, dres, alpha_res, x, *M, *S, *G);
@@ -148,10 +133,10 @@ void layernorm_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor&
     Tensor partials =
         Tensor::empty({cuda::row_chunks(R) * 2 * std::max<std::int64_t>(h, 1)}, DType::f32, dev);
     return cuda::check_launch(
-        cuda::launch_layernorm_backward(dx.data<float>(), dgamma.data<float>(), dbeta.data<float>(),
-                                        partials.data<float>(), dy.data<float>(),
-                                        dres ? dres->data<float>() : nullptr, alpha_res,
-                                        x.data<float>(), mean.data<float>(), rstd.data<float>(),
+        cuda::launch_layernorm_backward(cuda::float_out(dx), dgamma.data<float>(),
+                                        dbeta.data<float>(), partials.data<float>(),
+                                        cuda::float_in(dy), cuda::float_in(dres), alpha_res,
+                                        cuda::float_in(x), mean.data<float>(), rstd.data<float>(),
                                         gamma.data<float>(), R, h, cuda::current_stream()),
         op);
   }

@@ -1,14 +1,13 @@
 // The RoPE ops' entries: checked once here, then run by kernels/cpu/rope.cpp or
-// kernels/cuda/rope_kernels.cu (the CPU reads and writes 16-bit qkv natively; CUDA sees it
-// through Wide).
+// kernels/cuda/rope_kernels.cu (both read and write 16-bit qkv natively).
 #include "kernels/rope.h"
 
 #include "kernels/check.h"
-#include "kernels/widen.h"
 #include "kernels/cpu/ops.h"
 
 #ifdef GLM_WITH_CUDA
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/float_kind.h"
 #include "kernels/cuda/pointwise_launch.h"
 #endif
 
@@ -18,11 +17,6 @@ namespace {
 // sign +1 rotates (forward), -1 applies the inverse rotation (backward).
 void rope_apply(const char* op, Tensor& qkv, const Tensor& positions, float base, float sign) {
   [[maybe_unused]] const Device dev = op_device(op, {{"qkv", qkv}, {"positions", positions}});
-  if (dev.is_cuda() && any_16bit({&qkv})) {  // the CUDA kernel reads fp32
-    Wide Q(qkv, Wide::inout);
-    rope_apply(op, *Q, positions, base, sign);
-    return Q.store();
-  }
   require_float_storage(op, "qkv", qkv);
   require_i32(op, "positions", positions);
   GLM_CHECK(qkv.dim() == 4 && qkv.size(2) == 3, "{}: qkv must be [R, a, 3, d], got {}", op,
@@ -33,8 +27,8 @@ void rope_apply(const char* op, Tensor& qkv, const Tensor& positions, float base
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda())
     return cuda::check_launch(
-        cuda::launch_rope(qkv.data<float>(), positions.data<std::int32_t>(), R, qkv.size(1), d,
-                          base, sign, cuda::current_stream()),
+        cuda::launch_rope(cuda::float_out(qkv), positions.data<std::int32_t>(), R, qkv.size(1),
+                          d, base, sign, cuda::current_stream()),
         op);
 #endif
   cpu::rope_apply(qkv, positions, base, sign);

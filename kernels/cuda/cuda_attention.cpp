@@ -109,8 +109,8 @@ void attention_forward_unfused(Tensor& ctx, Tensor& probs, const Tensor& qkv,
                  op);
     const float* Pd = P;
     if (drop) {
-      check_launch(launch_dropout(dropped.data<float>(), P, 1, a, T, T, sample_dropout(args, b),
-                                  current_stream()),
+      check_launch(launch_dropout(f32_out(dropped.data<float>()), f32_in(P), 1, a, T, T,
+                                  sample_dropout(args, b), current_stream()),
                    op);
       Pd = dropped.data<float>();
     }
@@ -140,7 +140,7 @@ void attention_backward_unfused(Tensor& dqkv, Tensor& scratch, const Tensor& dct
     // dv[hd] = P_dropped[hd]^T dctx[hd]
     const float* Pd = P;
     if (drop) {
-      check_launch(launch_dropout(S, P, 1, a, T, T, dp, current_stream()), op);
+      check_launch(launch_dropout(f32_out(S), f32_in(P), 1, a, T, T, dp, current_stream()), op);
       Pd = S;
     }
     gemm_f32(dvalue_shape(h).f32_args(Pd, dc, dq + 2 * d));

@@ -1,14 +1,15 @@
-// Dropout kernel, then its launcher. One thread per 4
-// columns of a row: one Philox draw gives the 4 uniforms (the CPU's lanes), grid-stride.
+// Dropout kernel, then its launcher. One thread per 4 columns of a row: one Philox draw gives
+// the 4 uniforms (the CPU's lanes), grid-stride; src and dst as stored (fp32, fp16 or bf16).
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/dropout_device.cuh"
+#include "kernels/cuda/float_kind.cuh"
 #include "kernels/cuda/launch_config.h"
 
 namespace glm::kernels::cuda {
 namespace {
 
-__global__ void dropout_four_columns_per_thread(float* dst, const float* src, std::int64_t G,
+__global__ void dropout_four_columns_per_thread(FloatOut dst, FloatIn src, std::int64_t G,
                                                 std::int64_t I, std::int64_t C,
                                                 std::int64_t rows, DropoutParams d) {
   const std::int64_t quads = ceil_div(C, 4), n = rows * quads;
@@ -21,14 +22,14 @@ __global__ void dropout_four_columns_per_thread(float* dst, const float* src, st
       const std::int64_t c = 4 * q + lane;
       if (c >= C) break;
       const float u = philox::to_uniform(block_lane(bits, lane));
-      dst[rr * C + c] = u >= d.p ? src[rr * C + c] * d.scale : 0.f;
+      store(dst, rr * C + c, u >= d.p ? load(src, rr * C + c) * d.scale : 0.f);
     }
   }
 }
 
 }  // namespace
 
-cudaError_t launch_dropout(float* dst, const float* src, std::int64_t B, std::int64_t groups,
+cudaError_t launch_dropout(FloatOut dst, FloatIn src, std::int64_t B, std::int64_t groups,
                            std::int64_t I, std::int64_t C, const DropoutParams& d,
                            cudaStream_t s) {
   const std::int64_t rows = B * groups * I, n = dropout_threads(rows, C);

@@ -6,6 +6,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include "kernels/cuda/convert_launch.h"
+
 namespace glm::kernels::cuda {
 
 // kernels/dropout.h's coordinates in device-friendly form: element (b, g, i, c) of a
@@ -18,8 +20,9 @@ struct DropoutParams {
   float p = 0.f, scale = 1.f;  // scale = 1 / (1 - p)
 };
 
-// dst = keep ? src * scale : 0 over rows = B*G*I rows of C columns (dst may equal src).
-cudaError_t launch_dropout(float* dst, const float* src, std::int64_t B, std::int64_t groups,
+// dst = keep ? src * scale : 0 over rows = B*G*I rows of C columns (dst may equal src; each of
+// any float storage).
+cudaError_t launch_dropout(FloatOut dst, FloatIn src, std::int64_t B, std::int64_t groups,
                            std::int64_t I, std::int64_t C, const DropoutParams& d,
                            cudaStream_t s);
 

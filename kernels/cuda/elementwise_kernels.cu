@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "kernels/cuda/elementwise_launch.h"
+#include "kernels/cuda/float_kind.cuh"
 #include "kernels/cuda/launch_config.h"
 
 namespace glm::kernels::cuda {
@@ -15,9 +16,9 @@ namespace {
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; \
        i < (n); i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
 
-__global__ void scaled_add_grid_stride(float* y, float alpha, const float* a, const float* b,
+__global__ void scaled_add_grid_stride(FloatOut y, float alpha, FloatIn a, FloatIn b,
                                        std::int64_t n) {
-  GRID_STRIDE(i, n) y[i] = alpha * a[i] + b[i];
+  GRID_STRIDE(i, n) store(y, i, alpha * load(a, i) + load(b, i));
 }
 
 __global__ void axpy_grid_stride(float* y, float alpha, const float* x, std::int64_t n) {
@@ -60,7 +61,7 @@ __global__ void nonfinite_flag_grid_stride(unsigned* flag, const float* x, std::
   if (__any_sync(0xffffffffu, bad) && threadIdx.x % 32 == 0) atomicOr(flag, 1u);
 }
 
-__global__ void gather_rows_grid_stride(float* out, const float* src, const std::int32_t* index,
+__global__ void gather_rows_grid_stride(FloatOut out, FloatIn src, const std::int32_t* index,
                                         std::int64_t R, std::int64_t h, std::int64_t src_rows,
                                         int* bad_row) {
   GRID_STRIDE(t, R * h) {
@@ -68,9 +69,9 @@ __global__ void gather_rows_grid_stride(float* out, const float* src, const std:
     const std::int32_t idx = index[r];
     if (idx < 0 || idx >= src_rows) {
       if (c == 0) atomicMin(bad_row, static_cast<int>(r));
-      out[t] = 0.f;
+      store(out, t, 0.f);
     } else {
-      out[t] = src[static_cast<std::int64_t>(idx) * h + c];
+      store(out, t, load(src, static_cast<std::int64_t>(idx) * h + c));
     }
   }
 }
@@ -96,7 +97,7 @@ constexpr int kThreads = 256;
 
 }  // namespace
 
-cudaError_t launch_scaled_add(float* y, float alpha, const float* a, const float* b,
+cudaError_t launch_scaled_add(FloatOut y, float alpha, FloatIn a, FloatIn b,
                               std::int64_t n, cudaStream_t s) {
   if (n == 0) return cudaSuccess;
   scaled_add_grid_stride<<<grid_stride_blocks(n, kThreads), kThreads, 0, s>>>(y, alpha, a, b, n);
@@ -130,7 +131,7 @@ cudaError_t launch_nonfinite_flag(unsigned* flag, const float* x, std::int64_t n
   return cudaGetLastError();
 }
 
-cudaError_t launch_gather_rows(float* out, const float* src, const std::int32_t* index,
+cudaError_t launch_gather_rows(FloatOut out, FloatIn src, const std::int32_t* index,
                                std::int64_t R, std::int64_t h, std::int64_t src_rows,
                                int* bad_row, cudaStream_t s) {
   if (R * h == 0) return cudaSuccess;

@@ -5,10 +5,13 @@
 
 #include <cuda_runtime_api.h>
 
+#include "kernels/cuda/convert_launch.h"
+
 namespace glm::kernels::cuda {
 
-cudaError_t launch_scaled_add(float* y, float alpha, const float* a, const float* b,
-                              std::int64_t n, cudaStream_t s);  // y = alpha*a + b
+// y = alpha*a + b, each of any float storage.
+cudaError_t launch_scaled_add(FloatOut y, float alpha, FloatIn a, FloatIn b, std::int64_t n,
+                              cudaStream_t s);
 cudaError_t launch_axpy(float* y, float alpha, const float* x, std::int64_t n, cudaStream_t s);
 cudaError_t launch_scale(float* y, float alpha, std::int64_t n, cudaStream_t s);
 
@@ -22,9 +25,9 @@ cudaError_t launch_sum_squares(double* out, double* partials, const float* x, st
 cudaError_t launch_nonfinite_flag(unsigned* flag, const float* x, std::int64_t n,
                                   cudaStream_t s);
 
-// out[r] = src[index[r]] ([R, h] rows); bad_row = smallest r with index outside [0, rows)
+// out[r] = src[index[r]] ([R, h] rows, each of any float storage); bad_row = smallest r with index outside [0, rows)
 // (left at its initial value, which the caller sets to INT32_MAX, when every index is valid).
-cudaError_t launch_gather_rows(float* out, const float* src, const std::int32_t* index,
+cudaError_t launch_gather_rows(FloatOut out, FloatIn src, const std::int32_t* index,
                                std::int64_t R, std::int64_t h, std::int64_t src_rows,
                                int* bad_row, cudaStream_t s);
 // dst[index[r]] += src[r], rows in order per column (deterministic, no atomics on data).

@@ -1,17 +1,19 @@
 // Embedding kernels, then launchers. Forward: one thread per output element. Backward: one
 // thread per hidden column walks every row in order, so repeated tokens add in row order
 // (deterministic, no atomics), as kernels/cpu/embedding.cpp does; parallel over h only,
-// which fills an H100 for h >= ~4096 (a sorted segment reduction is the upgrade path).
+// which fills an H100 for h >= ~4096 (a sorted segment reduction is the upgrade path). The
+// table, x and dx are read and written as stored (fp32, fp16 or bf16); dtable is fp32.
 #include <cuda_runtime.h>
 
+#include "kernels/cuda/float_kind.cuh"
 #include "kernels/cuda/launch_config.h"
 #include "kernels/cuda/pointwise_launch.h"
 
 namespace glm::kernels::cuda {
 namespace {
 
-__global__ void embedding_forward_element_per_thread(float* x, const std::int32_t* tokens,
-                                                     const float* table, std::int64_t R,
+__global__ void embedding_forward_element_per_thread(FloatOut x, const std::int32_t* tokens,
+                                                     FloatIn table, std::int64_t R,
                                                      std::int64_t V, std::int64_t h,
                                                      std::int64_t vocab_start,
                                                      std::int64_t vocab_total, int* bad_row) {
@@ -21,11 +23,11 @@ __global__ void embedding_forward_element_per_thread(float* x, const std::int32_
     const std::int64_t tok = tokens[r];
     if ((tok < 0 || tok >= vocab_total) && c == 0) atomicMin(bad_row, static_cast<int>(r));
     const std::int64_t local = tok - vocab_start;
-    x[t] = local >= 0 && local < V ? table[local * h + c] : 0.f;
+    store(x, t, local >= 0 && local < V ? load(table, local * h + c) : 0.f);
   }
 }
 
-__global__ void embedding_backward_column_per_thread(float* dtable, const float* dx,
+__global__ void embedding_backward_column_per_thread(float* dtable, FloatIn dx,
                                                      const std::int32_t* tokens, float alpha,
                                                      std::int64_t R, std::int64_t V,
                                                      std::int64_t h, std::int64_t vocab_start,
@@ -40,14 +42,14 @@ __global__ void embedding_backward_column_per_thread(float* dtable, const float*
       }
       const std::int64_t local = tok - vocab_start;
       if (local < 0 || local >= V) continue;
-      dtable[local * h + c] += alpha * dx[r * h + c];
+      dtable[local * h + c] += alpha * load(dx, r * h + c);
     }
   }
 }
 
 }  // namespace
 
-cudaError_t launch_embedding_forward(float* x, const std::int32_t* tokens, const float* table,
+cudaError_t launch_embedding_forward(FloatOut x, const std::int32_t* tokens, FloatIn table,
                                      std::int64_t R, std::int64_t V, std::int64_t h,
                                      std::int64_t vocab_start, std::int64_t vocab_total,
                                      int* bad_row, cudaStream_t s) {
@@ -57,7 +59,7 @@ cudaError_t launch_embedding_forward(float* x, const std::int32_t* tokens, const
   return cudaGetLastError();
 }
 
-cudaError_t launch_embedding_backward(float* dtable, const float* dx, const std::int32_t* tokens,
+cudaError_t launch_embedding_backward(float* dtable, FloatIn dx, const std::int32_t* tokens,
                                       float alpha, std::int64_t R, std::int64_t V, std::int64_t h,
                                       std::int64_t vocab_start, int* bad_row, cudaStream_t s) {
   if (R * h == 0) return cudaSuccess;

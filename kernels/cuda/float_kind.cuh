@@ -26,4 +26,8 @@ __device__ __forceinline__ void store_float(void* p, FloatKind k, long i, float 
     static_cast<float*>(p)[i] = v;
 }
 
+__device__ __forceinline__ float load(FloatIn t, long i) { return load_as_float(t.p, t.kind, i); }
+__device__ __forceinline__ float load(FloatOut t, long i) { return load_as_float(t.p, t.kind, i); }
+__device__ __forceinline__ void store(FloatOut t, long i, float v) { store_float(t.p, t.kind, i, v); }
+
 }  // namespace glm::kernels::cuda

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/dtype.h"
+#include "core/tensor.h"
 #include "kernels/cuda/convert_launch.h"
 
 namespace glm::kernels::cuda {
@@ -11,5 +12,11 @@ namespace glm::kernels::cuda {
 inline FloatKind float_kind(DType t) {
   return t == DType::f16 ? FloatKind::f16 : t == DType::bf16 ? FloatKind::bf16 : FloatKind::f32;
 }
+
+// A tensor's storage for a kernel that reads (FloatIn) or writes (FloatOut) it as stored; an
+// absent optional tensor (null) is a null pointer.
+inline FloatIn float_in(const Tensor& t) { return {t.raw(), float_kind(t.dtype())}; }
+inline FloatIn float_in(const Tensor* t) { return t ? float_in(*t) : FloatIn{nullptr, FloatKind::f32}; }
+inline FloatOut float_out(Tensor& t) { return {t.raw(), float_kind(t.dtype())}; }
 
 }  // namespace glm::kernels::cuda

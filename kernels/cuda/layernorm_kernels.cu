@@ -22,29 +22,32 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-__global__ void layernorm_fwd_warp_per_row(float* y, float* mean_out, float* rstd_out, float* s,
-                                           const float* a_res, float alpha, const float* xf,
+// With a residual the row is s = alpha * a + f, recomputed in fp32 on each pass (one fused
+// multiply-add) rather than read back from s, so a 16-bit s is rounded once, on its store, and
+// the statistics see the fp32 sum as on the CPU.
+__global__ void layernorm_fwd_warp_per_row(FloatOut y, float* mean_out, float* rstd_out,
+                                           FloatOut s, FloatIn a_res, float alpha, FloatIn xf,
                                            const float* gamma, const float* beta,
                                            std::int64_t R, std::int64_t h, float eps) {
   const std::int64_t r = blockIdx.x * static_cast<std::int64_t>(kRowsPerBlock) + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (r >= R) return;
-  const float* x = xf + r * h;
-  if (a_res) {  // s = alpha * a + f, then normalise s
-    const float* a = a_res + r * h;
-    float* sr = s + r * h;
-    for (std::int64_t j = lane; j < h; j += 32) sr[j] = alpha * a[j] + x[j];
-    __syncwarp();
-    x = sr;
-  }
+  const long row = r * h;
+  const auto x = [&](std::int64_t j) {
+    return a_res.p ? __fmaf_rn(alpha, load(a_res, row + j), load(xf, row + j)) : load(xf, row + j);
+  };
   float sum = 0.f;
-  for (std::int64_t j = lane; j < h; j += 32) sum += x[j];
+  for (std::int64_t j = lane; j < h; j += 32) {
+    const float v = x(j);
+    if (a_res.p) store(s, row + j, v);
+    sum += v;
+  }
   const float mean = warp_sum(sum) / static_cast<float>(h);
   float var = 0.f;
-  for (std::int64_t j = lane; j < h; j += 32) var += (x[j] - mean) * (x[j] - mean);
+  for (std::int64_t j = lane; j < h; j += 32) var += (x(j) - mean) * (x(j) - mean);
   const float rstd = 1.f / sqrtf(warp_sum(var) / static_cast<float>(h) + eps);
-  float* yr = y + r * h;
-  for (std::int64_t j = lane; j < h; j += 32) yr[j] = (x[j] - mean) * rstd * gamma[j] + beta[j];
+  for (std::int64_t j = lane; j < h; j += 32)
+    store(y, row + j, (x(j) - mean) * rstd * gamma[j] + beta[j]);
   if (lane == 0) {
     mean_out[r] = mean;
     rstd_out[r] = rstd;
@@ -53,43 +56,44 @@ __global__ void layernorm_fwd_warp_per_row(float* y, float* mean_out, float* rst
 
 // g = dy + alpha_res * dres; xhat = (x - mean) * rstd
 // m1 = mean(gamma*g), m2 = mean(gamma*g*xhat); dx = rstd * (gamma*g - m1 - xhat*m2)
-__global__ void layernorm_bwd_dx_warp_per_row(float* dx, const float* dy, const float* dres,
-                                              float alpha_res, const float* x, const float* mean,
+__global__ void layernorm_bwd_dx_warp_per_row(FloatOut dx, FloatIn dy, FloatIn dres,
+                                              float alpha_res, FloatIn x, const float* mean,
                                               const float* rstd, const float* gamma,
                                               std::int64_t R, std::int64_t h) {
   const std::int64_t r = blockIdx.x * static_cast<std::int64_t>(kRowsPerBlock) + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (r >= R) return;
   const float mu = mean[r], rs = rstd[r];
-  const float *dyr = dy + r * h, *dr = dres ? dres + r * h : nullptr, *xr = x + r * h;
+  const long row = r * h;
+  const auto grad = [&](std::int64_t j) {
+    return dres.p ? load(dy, row + j) + alpha_res * load(dres, row + j) : load(dy, row + j);
+  };
   float s1 = 0.f, s2 = 0.f;
   for (std::int64_t j = lane; j < h; j += 32) {
-    const float g = dr ? dyr[j] + alpha_res * dr[j] : dyr[j];
-    const float gg = gamma[j] * g;
+    const float gg = gamma[j] * grad(j);
     s1 += gg;
-    s2 += gg * ((xr[j] - mu) * rs);
+    s2 += gg * ((load(x, row + j) - mu) * rs);
   }
   const float m1 = warp_sum(s1) / static_cast<float>(h), m2 = warp_sum(s2) / static_cast<float>(h);
-  float* dxr = dx + r * h;
   for (std::int64_t j = lane; j < h; j += 32) {
-    const float g = dr ? dyr[j] + alpha_res * dr[j] : dyr[j];
-    const float xhat = (xr[j] - mu) * rs;
-    dxr[j] = rs * (gamma[j] * g - m1 - xhat * m2);
+    const float xhat = (load(x, row + j) - mu) * rs;
+    store(dx, row + j, rs * (gamma[j] * grad(j) - m1 - xhat * m2));
   }
 }
 
 // partials[chunk][j] = sum over the chunk's rows of g*xhat, partials[chunk][h + j] = sum g.
 __global__ void layernorm_bwd_param_partials_column_per_thread(
-    float* partials, const float* dy, const float* dres, float alpha_res, const float* x,
-    const float* mean, const float* rstd, std::int64_t R, std::int64_t h, int chunks) {
+    float* partials, FloatIn dy, FloatIn dres, float alpha_res, FloatIn x, const float* mean,
+    const float* rstd, std::int64_t R, std::int64_t h, int chunks) {
   const std::int64_t j = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   const int chunk = blockIdx.y;
   if (j >= h) return;
   const std::int64_t r0 = R * chunk / chunks, r1 = R * (chunk + 1) / chunks;
   float sg = 0.f, sgx = 0.f;
   for (std::int64_t r = r0; r < r1; ++r) {
-    const float g = dres ? dy[r * h + j] + alpha_res * dres[r * h + j] : dy[r * h + j];
-    sgx += g * ((x[r * h + j] - mean[r]) * rstd[r]);
+    const long i = r * h + j;
+    const float g = dres.p ? load(dy, i) + alpha_res * load(dres, i) : load(dy, i);
+    sgx += g * ((load(x, i) - mean[r]) * rstd[r]);
     sg += g;
   }
   partials[chunk * 2 * h + j] = sgx;
@@ -134,8 +138,8 @@ unsigned row_blocks(std::int64_t R) {
 
 }  // namespace
 
-cudaError_t launch_layernorm_forward(float* y, float* mean, float* rstd, float* s,
-                                     const float* a_res, float alpha, const float* x_or_f,
+cudaError_t launch_layernorm_forward(FloatOut y, float* mean, float* rstd, FloatOut s,
+                                     FloatIn a_res, float alpha, FloatIn x_or_f,
                                      const float* gamma, const float* beta, std::int64_t R,
                                      std::int64_t h, float eps, cudaStream_t st) {
   if (R == 0) return cudaSuccess;
@@ -144,9 +148,9 @@ cudaError_t launch_layernorm_forward(float* y, float* mean, float* rstd, float* 
   return cudaGetLastError();
 }
 
-cudaError_t launch_layernorm_backward(float* dx, float* dgamma, float* dbeta, float* partials,
-                                      const float* dy, const float* dres, float alpha_res,
-                                      const float* x, const float* mean, const float* rstd,
+cudaError_t launch_layernorm_backward(FloatOut dx, float* dgamma, float* dbeta, float* partials,
+                                      FloatIn dy, FloatIn dres, float alpha_res, FloatIn x,
+                                      const float* mean, const float* rstd,
                                       const float* gamma, std::int64_t R, std::int64_t h,
                                       cudaStream_t st) {
   if (R == 0 || h == 0) return cudaSuccess;

@@ -1,11 +1,13 @@
 // The tensor-parallel helpers on CUDA (sharded_ce_launch.h): bias add of row-parallel layers
 // and the per-shard passes of the vocab-parallel cross-entropy. One block per logits row,
-// block reductions in a fixed order (deterministic), as cross_entropy_kernels.cu.
+// block reductions in a fixed order (deterministic), as cross_entropy_kernels.cu. Logits are
+// read and written as stored (fp32, fp16 or bf16); the per-row values are fp32.
 #include <cuda_runtime.h>
 
 #include <cmath>
 
 #include "kernels/cuda/block_reduce.cuh"
+#include "kernels/cuda/float_kind.cuh"
 #include "kernels/cuda/launch_config.h"
 #include "kernels/cuda/sharded_ce_launch.h"
 
@@ -21,21 +23,21 @@ __global__ void add_bias_grid_stride(float* y, const float* b, std::int64_t R, s
     y[i] += b[i % n];
 }
 
-__global__ void row_max_block_per_row(float* row_max, const float* logits, std::int64_t V) {
+__global__ void row_max_block_per_row(float* row_max, FloatIn logits, std::int64_t V) {
   __shared__ float part[kThreads / 32];
-  const float* x = logits + blockIdx.x * V;
+  const long row = blockIdx.x * V;
   float m = -INFINITY;
-  for (std::int64_t j = threadIdx.x; j < V; j += kThreads) m = fmaxf(m, x[j]);
+  for (std::int64_t j = threadIdx.x; j < V; j += kThreads) m = fmaxf(m, load(logits, row + j));
   m = block_reduce<kThreads, true>(m, part);
   if (threadIdx.x == 0) row_max[blockIdx.x] = m;
 }
 
-__global__ void partials_block_per_row(float* partials, const float* logits,
+__global__ void partials_block_per_row(float* partials, FloatIn logits,
                                        const std::int32_t* targets, const float* row_max,
                                        std::int64_t V, std::int64_t vocab_start) {
   __shared__ float part[kThreads / 32];
   const std::int64_t r = blockIdx.x;
-  const float* x = logits + r * V;
+  const long row = r * V;
   const std::int32_t t = targets[r];
   if (t < 0) {
     if (threadIdx.x == 0) partials[2 * r] = partials[2 * r + 1] = 0.f;
@@ -43,26 +45,26 @@ __global__ void partials_block_per_row(float* partials, const float* logits,
   }
   const float m = row_max[r];
   float sum = 0.f;
-  for (std::int64_t j = threadIdx.x; j < V; j += kThreads) sum += expf(x[j] - m);
+  for (std::int64_t j = threadIdx.x; j < V; j += kThreads) sum += expf(load(logits, row + j) - m);
   sum = block_reduce<kThreads, false>(sum, part);
   if (threadIdx.x == 0) {
     const std::int64_t local = std::int64_t{t} - vocab_start;
     partials[2 * r] = sum;
-    partials[2 * r + 1] = local >= 0 && local < V ? x[local] : 0.f;
+    partials[2 * r + 1] = local >= 0 && local < V ? load(logits, row + local) : 0.f;
   }
 }
 
-__global__ void finish_block_per_row(float* losses, float* logits, const std::int32_t* targets,
+__global__ void finish_block_per_row(float* losses, FloatOut logits, const std::int32_t* targets,
                                      const float* row_max, const float* totals, std::int64_t V,
                                      std::int64_t vocab_start, float grad_scale,
                                      bool write_grad) {
   const std::int64_t r = blockIdx.x;
-  float* x = logits + r * V;
+  const long row = r * V;
   const std::int32_t t = targets[r];
   if (t < 0) {
     if (threadIdx.x == 0) losses[r] = 0.f;
     if (write_grad)
-      for (std::int64_t j = threadIdx.x; j < V; j += kThreads) x[j] = 0.f;
+      for (std::int64_t j = threadIdx.x; j < V; j += kThreads) store(logits, row + j, 0.f);
     return;
   }
   const float m = row_max[r], sum = totals[2 * r];
@@ -71,7 +73,7 @@ __global__ void finish_block_per_row(float* losses, float* logits, const std::in
   const float k = grad_scale / sum;
   const std::int64_t local = std::int64_t{t} - vocab_start;
   for (std::int64_t j = threadIdx.x; j < V; j += kThreads)
-    x[j] = expf(x[j] - m) * k - (j == local ? grad_scale : 0.f);
+    store(logits, row + j, expf(load(logits, row + j) - m) * k - (j == local ? grad_scale : 0.f));
 }
 
 bool bad_rows(std::int64_t R) { return R > 2147483647; }
@@ -85,7 +87,7 @@ cudaError_t launch_add_bias(float* y, const float* b, std::int64_t R, std::int64
   return cudaGetLastError();
 }
 
-cudaError_t launch_sharded_ce_row_max(float* row_max, const float* logits, std::int64_t R,
+cudaError_t launch_sharded_ce_row_max(float* row_max, FloatIn logits, std::int64_t R,
                                       std::int64_t V, cudaStream_t s) {
   if (R == 0) return cudaSuccess;
   if (bad_rows(R)) return cudaErrorInvalidValue;
@@ -93,7 +95,7 @@ cudaError_t launch_sharded_ce_row_max(float* row_max, const float* logits, std::
   return cudaGetLastError();
 }
 
-cudaError_t launch_sharded_ce_partials(float* partials, const float* logits,
+cudaError_t launch_sharded_ce_partials(float* partials, FloatIn logits,
                                        const std::int32_t* targets, const float* row_max,
                                        std::int64_t R, std::int64_t V, std::int64_t vocab_start,
                                        cudaStream_t s) {
@@ -104,7 +106,7 @@ cudaError_t launch_sharded_ce_partials(float* partials, const float* logits,
   return cudaGetLastError();
 }
 
-cudaError_t launch_sharded_ce_finish(float* losses, float* logits, const std::int32_t* targets,
+cudaError_t launch_sharded_ce_finish(float* losses, FloatOut logits, const std::int32_t* targets,
                                      const float* row_max, const float* totals, std::int64_t R,
                                      std::int64_t V, std::int64_t vocab_start, float grad_scale,
                                      bool write_grad, cudaStream_t s) {

@@ -8,6 +8,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include "kernels/cuda/convert_launch.h"
+
 namespace glm::kernels::cuda {
 
 // y [R, n] += b [n] (row by row).
@@ -20,13 +22,13 @@ cudaError_t launch_add_bias(float* y, const float* b, std::int64_t R, std::int64
 //                         (both 0 for target < 0)
 //   losses[r]           = log(S) + M - target_logit (0 for target < 0); with write_grad the
 //                         row becomes grad_scale * (exp(x - M) / S - onehot), zero for target < 0
-cudaError_t launch_sharded_ce_row_max(float* row_max, const float* logits, std::int64_t R,
+cudaError_t launch_sharded_ce_row_max(float* row_max, FloatIn logits, std::int64_t R,
                                       std::int64_t V, cudaStream_t s);
-cudaError_t launch_sharded_ce_partials(float* partials, const float* logits,
+cudaError_t launch_sharded_ce_partials(float* partials, FloatIn logits,
                                        const std::int32_t* targets, const float* row_max,
                                        std::int64_t R, std::int64_t V, std::int64_t vocab_start,
                                        cudaStream_t s);
-cudaError_t launch_sharded_ce_finish(float* losses, float* logits, const std::int32_t* targets,
+cudaError_t launch_sharded_ce_finish(float* losses, FloatOut logits, const std::int32_t* targets,
                                      const float* row_max, const float* totals, std::int64_t R,
                                      std::int64_t V, std::int64_t vocab_start, float grad_scale,
                                      bool write_grad, cudaStream_t s);

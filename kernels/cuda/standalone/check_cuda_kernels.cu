@@ -41,6 +41,9 @@ struct Dev {
   Dev(const std::vector<T>& h) : Dev(h.size()) { put(h); }
   ~Dev() { cudaFree(p); }
   void put(const std::vector<T>& h) { CK(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice)); }
+  // An fp32 buffer as the launchers that take any float storage see it.
+  FloatOut out() { return f32_out(p); }
+  FloatIn in() const { return f32_in(p); }
   std::vector<T> get() const {
     std::vector<T> h(n);
     CK(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
@@ -93,7 +96,7 @@ void check_dropout() {
   const std::vector<float> x = rnd(B * G * I * C, 1);
   Dev<float> xd(x), yd(x.size());
   const DropoutParams d = make_dropout(0.3f);
-  CK(launch_dropout(yd.p, xd.p, B, G, I, C, d, 0));
+  CK(launch_dropout(yd.out(), xd.in(), B, G, I, C, d, 0));
   const std::vector<float> y = yd.get();
   int bad = 0;
   for (int64_t rr = 0; rr < B * G * I; ++rr) {
@@ -113,7 +116,8 @@ void check_layernorm() {
   const int64_t R = 33, h = 211;
   const auto a = rnd(R * h, 2, -3, 3), f = rnd(R * h, 3), g = rnd(h, 4), b = rnd(h, 5);
   Dev<float> ad(a), fd(f), gd(g), bd(b), s(R * h), y(R * h), m(R), r(R);
-  CK(launch_layernorm_forward(y.p, m.p, r.p, s.p, ad.p, 2.5f, fd.p, gd.p, bd.p, R, h, 1e-5f, 0));
+  CK(launch_layernorm_forward(y.out(), m.p, r.p, s.out(), ad.in(), 2.5f, fd.in(), gd.p, bd.p, R, h,
+                              1e-5f, 0));
   std::vector<double> want(R * h);
   for (int64_t i = 0; i < R; ++i) {
     double mean = 0, var = 0;
@@ -131,7 +135,7 @@ void check_geglu_and_ce() {
   const int64_t R = 29, f = 61, V = 777;
   const auto u = rnd(R * 2 * f, 6, -12, 12);
   Dev<float> ud(u), gd(R * f);
-  CK(launch_geglu_forward(gd.p, ud.p, R, f, 0));
+  CK(launch_geglu_forward(gd.out(), ud.in(), R, f, 0));
   std::vector<double> want(R * f);
   for (int64_t r = 0; r < R; ++r)
     for (int64_t j = 0; j < f; ++j) {
@@ -146,7 +150,7 @@ void check_geglu_and_ce() {
   tg[2] = -1;
   Dev<float> ld(logits), loss(R);
   Dev<int32_t> td(tg), bad(std::vector<int32_t>{2147483647});
-  CK(launch_softmax_cross_entropy(loss.p, ld.p, td.p, R, V, 0.5f, true, bad.p, 0));
+  CK(launch_softmax_cross_entropy(loss.p, ld.out(), td.p, R, V, 0.5f, true, bad.p, 0));
   std::vector<double> wl(R), wg(R * V);
   for (int64_t r = 0; r < R; ++r) {
     if (tg[r] < 0) continue;
