@@ -4,8 +4,9 @@
 // kernels of attention_kernels.cu. The mask lengths are data: the CPU checks them against
 // [0, T], CUDA clamps them on the device (a check there would cost a synchronisation).
 // The CPU attention forward and backward read and write 16-bit storage natively (the
-// 16-bit GEMM where the CPU has it, else a sample widened at a time); the CUDA kernels and
-// the standalone softmax ops see 16-bit tensors through Wide.
+// 16-bit GEMM where the CPU has it, else a sample widened at a time); so do CUDA's flash
+// kernels (qkv, ctx, dctx, dqkv; their row statistics are fp32). CUDA's unfused path and the
+// standalone softmax ops see 16-bit tensors through Wide.
 #include "kernels/attention.h"
 
 #include <utility>
@@ -115,17 +116,20 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
                                                      {"qkv", qkv},
                                                      {"mask.prefix_len", mask.prefix_len},
                                                      {"mask.valid_len", mask.valid_len}});
-  if (dev.is_cuda() && any_16bit({&ctx, &probs, &qkv})) {  // the CUDA kernels read fp32
+  const auto [B, T, a, d] = check_qkv(op, qkv, mask, args);
+  const bool flash = is_flash_state(dev, probs, {B, T, a, d});
+  // The flash kernels take qkv and ctx as stored; CUDA's unfused path, and 16-bit row
+  // statistics, see fp32 copies.
+  if (dev.is_cuda() && any_16bit({&ctx, &probs, &qkv}) && (!flash || is_16bit(probs))) {
     Wide C(ctx, Wide::out), P(probs, Wide::out), Q(qkv);
     attention_forward(*C, *P, *Q, mask, args);
     P.store();
     return C.store();
   }
-  const auto [B, T, a, d] = check_qkv(op, qkv, mask, args);
   require_float_storage(op, "ctx", ctx);
   require_float_storage(op, "probs", probs);
   require_shape(op, "ctx", ctx, {B, T, a * d});
-  const bool flash = is_flash_state(dev, probs, {B, T, a, d});
+  if (flash) require_f32(op, "lse", probs);
   if (!flash) require_shape(op, "probs", probs, {B, a, T, T});
 #ifdef GLM_WITH_CUDA
   if (flash) return cuda::attention_forward_flash(ctx, probs, qkv, mask, args);
@@ -144,19 +148,22 @@ void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const
                                                      {"qkv", qkv},
                                                      {"mask.prefix_len", mask.prefix_len},
                                                      {"mask.valid_len", mask.valid_len}});
-  if (dev.is_cuda() && any_16bit({&dqkv, &scratch, &dctx, &probs, &qkv})) {  // CUDA reads fp32
+  const auto [B, T, a, d] = check_qkv(op, qkv, mask, args);
+  const bool flash = is_flash_state(dev, probs, {B, T, a, d});
+  // As in the forward: the flash kernels take qkv, dctx and dqkv as stored.
+  if (dev.is_cuda() && any_16bit({&dqkv, &scratch, &dctx, &probs, &qkv}) &&
+      (!flash || any_16bit({&probs, &scratch}))) {
     Wide DQ(dqkv, Wide::out), S(scratch, Wide::out), DC(dctx), P(probs), Q(qkv);
     attention_backward(*DQ, *S, *DC, *P, *Q, mask, args);
     return DQ.store();
   }
-  const auto [B, T, a, d] = check_qkv(op, qkv, mask, args);
   for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"dqkv", &dqkv},
                                 {"scratch", &scratch}, {"dctx", &dctx}, {"probs", &probs}})
     require_float_storage(op, name, *t);
   require_shape(op, "dqkv", dqkv, qkv.shape());
   require_shape(op, "dctx", dctx, {B, T, a * d});
-  const bool flash = is_flash_state(dev, probs, {B, T, a, d});
   if (flash) {
+    require_f32(op, {{"lse", probs}, {"rowdot", scratch}});
     // scratch holds one float per query row: D_i = dctx_i . ctx_i.
     GLM_CHECK(scratch.numel() >= B * a * T, "{}: rowdot {} holds fewer than B*a*T = {} floats", op,
               scratch.describe(), B * a * T);

@@ -10,7 +10,9 @@
 // probabilities from it. No T x T matrix ever reaches global memory.
 // Dropout on the probabilities uses the same Philox draw as kernels/cpu/dropout.cpp at the
 // same coordinates (row (sample, head, query), column key), so masks equal the CPU's.
-// What is not done yet: tensor-core (mma) tiles and fp16 inputs; see README (CUDA backend).
+// qkv, dctx, ctx and dqkv are read and written as stored (fp32, fp16 or bf16): tiles are
+// staged to fp32 shared memory and each output is rounded once. What is not done yet:
+// tensor-core (mma) tiles; see README (CUDA backend).
 //
 // Unfused path pieces: a masked softmax over rows of materialised scores (warp per row) and
 // its backward with the dropout of dP fused in; the GEMMs are cuBLAS (cuda_attention.cpp).
@@ -20,6 +22,7 @@
 
 #include "kernels/cuda/attention_launch.h"
 #include "kernels/cuda/dropout_device.cuh"
+#include "kernels/cuda/float_kind.cuh"
 #include "kernels/cuda/launch_config.h"
 #include "kernels/glm_mask.h"
 
@@ -72,14 +75,15 @@ __device__ __forceinline__ void dropout_factors(const DropoutParams& d, std::int
                                                                                           : 0.f;
 }
 
-// Stage rows [r0, r0 + tile) of one head's q, k, v or dO (clamped to T, zero beyond) into
-// shared memory: transposed ([d][tile]) and/or row-major ([tile][d]).
-__device__ __forceinline__ void stage_rows(float* transposed, float* row_major, const float* src,
-                                           std::int64_t ld, std::int64_t r0, std::int64_t T,
-                                           int tile, int d) {
+// Stage rows [r0, r0 + tile) of one head's q, k, v or dO (the elements from `base`, rows
+// ld apart; clamped to T, zero beyond) into fp32 shared memory: transposed ([d][tile]) and/or
+// row-major ([tile][d]).
+__device__ __forceinline__ void stage_rows(float* transposed, float* row_major, FloatIn src,
+                                           std::int64_t base, std::int64_t ld, std::int64_t r0,
+                                           std::int64_t T, int tile, int d) {
   for (int idx = threadIdx.x; idx < tile * d; idx += blockDim.x) {
     const int rr = idx / d, cc = idx % d;
-    const float v = r0 + rr < T ? src[(r0 + rr) * ld + cc] : 0.f;
+    const float v = r0 + rr < T ? load(src, base + (r0 + rr) * ld + cc) : 0.f;
     if (transposed) transposed[cc * tile + rr] = v;
     if (row_major) row_major[rr * d + cc] = v;
   }
@@ -98,7 +102,7 @@ __global__ void __launch_bounds__(W * 32)
   float* vs = kT + d * Bc;   // [Bc][d]
   float* q = vs + Bc * d + warp * d;  // this warp's query [d]
   const std::int64_t ld = 3 * a * d;
-  const float* head = p.qkv + b * T * ld + hd * 3 * d;  // row t: q at t*ld, k +d, v +2d
+  const std::int64_t head = b * T * ld + hd * 3 * d;  // row t: q at t*ld, k +d, v +2d
   const std::int64_t P = clamp_len(p.prefix_len[b], T), L = clamp_len(p.valid_len[b], T);
   const std::int64_t i = blockIdx.x * static_cast<std::int64_t>(W) + warp;
   const bool row_valid = i < T;
@@ -107,7 +111,7 @@ __global__ void __launch_bounds__(W * 32)
   const std::int64_t block_lim = row_limit(i_last, P, L);  // lim grows with i
   const std::int64_t drow = dropout_row_of(p.drop, b, hd, i, T);
 
-  for (int cc = lane; cc < d; cc += 32) q[cc] = row_valid ? head[i * ld + cc] : 0.f;
+  for (int cc = lane; cc < d; cc += 32) q[cc] = row_valid ? load(p.qkv, head + i * ld + cc) : 0.f;
   float o[DPL];
 #pragma unroll
   for (int u = 0; u < DPL; ++u) o[u] = 0.f;
@@ -115,8 +119,8 @@ __global__ void __launch_bounds__(W * 32)
 
   for (std::int64_t j0 = 0; j0 < block_lim; j0 += Bc) {
     __syncthreads();  // the previous tile is consumed
-    stage_rows(kT, nullptr, head + d, ld, j0, T, Bc, d);
-    stage_rows(nullptr, vs, head + 2 * d, ld, j0, T, Bc, d);
+    stage_rows(kT, nullptr, p.qkv, head + d, ld, j0, T, Bc, d);
+    stage_rows(nullptr, vs, p.qkv, head + 2 * d, ld, j0, T, Bc, d);
     __syncthreads();
     if (j0 >= lim) continue;  // warp-uniform: no allowed key of this row in the tile
     // x_j = c * alpha * q.k_j for the lane's keys j0 + lane*KPL + t
@@ -175,7 +179,7 @@ __global__ void __launch_bounds__(W * 32)
 #pragma unroll
     for (int u = 0; u < DPL; ++u) {
       const int cc = lane + 32 * u;
-      if (cc < d) p.ctx[out + cc] = o[u] * inv_l;
+      if (cc < d) store(p.ctx, out + cc, o[u] * inv_l);
     }
     if (lane == 0) p.lse[(b * a + hd) * T + i] = l_run > 0.f ? m_run + logf(l_run) : INFINITY;
   } else {
@@ -183,7 +187,7 @@ __global__ void __launch_bounds__(W * 32)
 #pragma unroll
     for (int u = 0; u < DPL; ++u) {
       const int cc = lane + 32 * u;
-      if (cc < d) dot += p.dctx[out + cc] * (o[u] * inv_l);
+      if (cc < d) dot += load(p.dctx, out + cc) * (o[u] * inv_l);
     }
     dot = warp_sum(dot);
     if (lane == 0) p.rowdot[(b * a + hd) * T + i] = dot;
@@ -204,7 +208,7 @@ __global__ void __launch_bounds__(W * 32) attention_bwd_dq_warp_per_query(FlashP
   float* q = vT + d * Bc + warp * d;  // [d] per warp
   float* dO = vT + d * Bc + W * d + warp * d;
   const std::int64_t ld = 3 * a * d;
-  const float* head = p.qkv + b * T * ld + hd * 3 * d;
+  const std::int64_t head = b * T * ld + hd * 3 * d;
   const std::int64_t P = clamp_len(p.prefix_len[b], T), L = clamp_len(p.valid_len[b], T);
   const std::int64_t i = blockIdx.x * static_cast<std::int64_t>(W) + warp;
   const bool row_valid = i < T;
@@ -217,8 +221,8 @@ __global__ void __launch_bounds__(W * 32) attention_bwd_dq_warp_per_query(FlashP
   const float Di = row_valid ? p.rowdot[(b * a + hd) * T + i] : 0.f;
 
   for (int cc = lane; cc < d; cc += 32) {
-    q[cc] = row_valid ? head[i * ld + cc] : 0.f;
-    dO[cc] = row_valid ? p.dctx[out + cc] : 0.f;
+    q[cc] = row_valid ? load(p.qkv, head + i * ld + cc) : 0.f;
+    dO[cc] = row_valid ? load(p.dctx, out + cc) : 0.f;
   }
   float dq[DPL];
 #pragma unroll
@@ -226,8 +230,8 @@ __global__ void __launch_bounds__(W * 32) attention_bwd_dq_warp_per_query(FlashP
 
   for (std::int64_t j0 = 0; j0 < block_lim; j0 += Bc) {
     __syncthreads();
-    stage_rows(kT, ks, head + d, ld, j0, T, Bc, d);
-    stage_rows(vT, nullptr, head + 2 * d, ld, j0, T, Bc, d);
+    stage_rows(kT, ks, p.qkv, head + d, ld, j0, T, Bc, d);
+    stage_rows(vT, nullptr, p.qkv, head + 2 * d, ld, j0, T, Bc, d);
     __syncthreads();
     if (j0 >= lim) continue;
     float sacc[KPL], pacc[KPL];
@@ -273,11 +277,11 @@ __global__ void __launch_bounds__(W * 32) attention_bwd_dq_warp_per_query(FlashP
     }
   }
   if (!row_valid) return;
-  float* dq_out = p.dqkv + (b * T + i) * ld + hd * 3 * d;
+  const std::int64_t dq_out = (b * T + i) * ld + hd * 3 * d;
 #pragma unroll
   for (int u = 0; u < DPL; ++u) {
     const int cc = lane + 32 * u;
-    if (cc < d) dq_out[cc] = p.alpha * dq[u];
+    if (cc < d) store(p.dqkv, dq_out + cc, p.alpha * dq[u]);
   }
 }
 
@@ -298,16 +302,16 @@ __global__ void __launch_bounds__(W * 32) attention_bwd_dkv_warp_per_key(FlashPa
   float* D_s = lse_s + Br;                      // [Br]
   float* lim_s = D_s + Br;                      // [Br] row limits (exact in fp32: T < 2^24)
   const std::int64_t ld = 3 * a * d;
-  const float* head = p.qkv + b * T * ld + hd * 3 * d;
-  const float* dctx_head = p.dctx + b * T * a * d + hd * d;  // row t at t * a*d
+  const std::int64_t head = b * T * ld + hd * 3 * d;
+  const std::int64_t dctx_head = b * T * a * d + hd * d;  // row t at t * a*d
   const std::int64_t P = clamp_len(p.prefix_len[b], T), L = clamp_len(p.valid_len[b], T);
   const std::int64_t jb0 = blockIdx.x * static_cast<std::int64_t>(W);
   const std::int64_t j = jb0 + warp;
   const bool key_valid = j < T;
 
   for (int cc = lane; cc < d; cc += 32) {
-    kw[cc] = key_valid ? head[j * ld + d + cc] : 0.f;
-    vw[cc] = key_valid ? head[j * ld + 2 * d + cc] : 0.f;
+    kw[cc] = key_valid ? load(p.qkv, head + j * ld + d + cc) : 0.f;
+    vw[cc] = key_valid ? load(p.qkv, head + j * ld + 2 * d + cc) : 0.f;
   }
   float dk[DPL], dv[DPL];
 #pragma unroll
@@ -319,8 +323,8 @@ __global__ void __launch_bounds__(W * 32) attention_bwd_dkv_warp_per_key(FlashPa
     const std::int64_t i_end = i0 + Br < T ? i0 + Br : T;
     if (!(jb0 < P || jb0 <= i_end - 1)) continue;
     __syncthreads();
-    stage_rows(qT, qs, head, ld, i0, T, Br, d);
-    stage_rows(doT, dos, dctx_head, a * d, i0, T, Br, d);
+    stage_rows(qT, qs, p.qkv, head, ld, i0, T, Br, d);
+    stage_rows(doT, dos, p.dctx, dctx_head, a * d, i0, T, Br, d);
     for (int r = threadIdx.x; r < Br; r += blockDim.x) {
       const std::int64_t i = i0 + r;
       const bool ok = i < T;
@@ -373,13 +377,13 @@ __global__ void __launch_bounds__(W * 32) attention_bwd_dkv_warp_per_key(FlashPa
     }
   }
   if (!key_valid) return;
-  float* out = p.dqkv + (b * T + j) * ld + hd * 3 * d;
+  const std::int64_t out = (b * T + j) * ld + hd * 3 * d;
 #pragma unroll
   for (int u = 0; u < DPL; ++u) {
     const int cc = lane + 32 * u;
     if (cc < d) {
-      out[d + cc] = p.alpha * dk[u];
-      out[2 * d + cc] = dv[u];
+      store(p.dqkv, out + d + cc, p.alpha * dk[u]);
+      store(p.dqkv, out + 2 * d + cc, dv[u]);
     }
   }
 }

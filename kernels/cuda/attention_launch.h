@@ -7,17 +7,20 @@
 
 #include <cuda_runtime_api.h>
 
+#include "kernels/cuda/convert_launch.h"
 #include "kernels/cuda/dropout_launch.h"
 
 namespace glm::kernels::cuda {
 
+// qkv, ctx, dctx and dqkv of any float storage (read and written as stored, arithmetic in
+// fp32); the row statistics lse and rowdot fp32.
 struct FlashParams {
-  const float* qkv = nullptr;  // [B, T, a, 3, d]
-  float* ctx = nullptr;        // [B, T, a*d]            forward output
+  FloatIn qkv{};               // [B, T, a, 3, d]
+  FloatOut ctx{};              // [B, T, a*d]            forward output
   float* lse = nullptr;        // [B, a, T]              log-sum-exp of c*s per query row
-  const float* dctx = nullptr; // [B, T, a*d]            backward input
+  FloatIn dctx{};              // [B, T, a*d]            backward input
   float* rowdot = nullptr;     // [B, a, T]              D_i = dctx_i . ctx_i
-  float* dqkv = nullptr;       // [B, T, a, 3, d]        backward output (overwritten)
+  FloatOut dqkv{};             // [B, T, a, 3, d]        backward output (overwritten)
   const std::int32_t* prefix_len = nullptr;  // [B] device
   const std::int32_t* valid_len = nullptr;   // [B] device
   std::int64_t B = 0, T = 0, a = 0, d = 0;

@@ -11,6 +11,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_dropout.h"
 #include "kernels/cuda/cuda_gemm.h"
+#include "kernels/cuda/float_kind.h"
 #include "kernels/cuda/launch_config.h"
 
 namespace glm::kernels::cuda {
@@ -40,7 +41,7 @@ FlashParams flash_params(const char* op, const Dims& D, const Tensor& qkv,
             "{}: head dim {} needs {} bytes of shared memory, the device allows {}", op, D.d, need,
             max_shared_memory_optin());
   FlashParams p;
-  p.qkv = qkv.data<float>();
+  p.qkv = float_in(qkv);
   p.prefix_len = mask.prefix_len.data<std::int32_t>();
   p.valid_len = mask.valid_len.data<std::int32_t>();
   p.B = D.B;
@@ -68,7 +69,7 @@ void attention_forward_flash(Tensor& ctx, Tensor& lse, const Tensor& qkv, const 
   constexpr const char* op = "attention_forward";
   const Dims D = dims_of(qkv);
   FlashParams p = flash_params(op, D, qkv, mask, args);
-  p.ctx = ctx.data<float>();
+  p.ctx = float_out(ctx);
   p.lse = lse.data<float>();
   check_launch(launch_attention_flash_forward(p, current_stream()), op);
 }
@@ -80,9 +81,9 @@ void attention_backward_flash(Tensor& dqkv, Tensor& rowdot, const Tensor& dctx, 
   const Dims D = dims_of(qkv);
   FlashParams p = flash_params(op, D, qkv, mask, args);
   p.lse = lse.data<float>();
-  p.dctx = dctx.data<float>();
+  p.dctx = float_in(dctx);
   p.rowdot = rowdot.data<float>();
-  p.dqkv = dqkv.data<float>();
+  p.dqkv = float_out(dqkv);
   check_launch(launch_attention_flash_backward(p, current_stream()), op);
 }
 

@@ -238,7 +238,8 @@ void check_attention(int64_t B, int64_t T, int64_t a, int64_t d, float p) {
   Dev<float> qd(qkv), dcd(dctx), ctx(B * T * a * d), lse(B * a * T), rowdot(B * a * T), dq(qkv.size());
   Dev<int32_t> Pd(P), Ld(L);
   FlashParams fp;
-  fp.qkv = qd.p, fp.ctx = ctx.p, fp.lse = lse.p, fp.dctx = dcd.p, fp.rowdot = rowdot.p, fp.dqkv = dq.p;
+  fp.qkv = qd.in(), fp.ctx = ctx.out(), fp.lse = lse.p, fp.dctx = dcd.in(), fp.rowdot = rowdot.p;
+  fp.dqkv = dq.out();
   fp.prefix_len = Pd.p, fp.valid_len = Ld.p, fp.B = B, fp.T = T, fp.a = a, fp.d = d;
   fp.c = 3.f, fp.alpha = 1.f / (std::sqrt(float(d)) * 3.f), fp.dropout = p > 0, fp.drop = drop;
   CK(launch_attention_flash_forward(fp, 0));
@@ -293,7 +294,8 @@ void time_flash_attention() {
       dq(B * T * a * 3 * d), dc(rnd(B * T * a * d, 32));
   Dev<int32_t> P(std::vector<int32_t>(B, T / 3)), L(std::vector<int32_t>(B, T));
   FlashParams fp;
-  fp.qkv = q.p, fp.ctx = ctx.p, fp.lse = lse.p, fp.dctx = dc.p, fp.rowdot = rowdot.p, fp.dqkv = dq.p;
+  fp.qkv = q.in(), fp.ctx = ctx.out(), fp.lse = lse.p, fp.dctx = dc.in(), fp.rowdot = rowdot.p;
+  fp.dqkv = dq.out();
   fp.prefix_len = P.p, fp.valid_len = L.p, fp.B = B, fp.T = T, fp.a = a, fp.d = d;
   fp.c = 1.f, fp.alpha = 1.f / std::sqrt(float(d)), fp.dropout = true, fp.drop = make_dropout(0.1f);
   cudaEvent_t e0, e1, e2;
