@@ -13,6 +13,7 @@
 #ifdef GLM_WITH_CUDA
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_linear.h"
+#include "kernels/cuda/float_kind.h"
 #include "kernels/cuda/sharded_ce_launch.h"
 #endif
 
@@ -111,21 +112,18 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
 }
 
 void add_bias(Tensor& y, const Tensor& b) {
-  if (any_16bit({&y, &b})) {
-    Wide Y(y, Wide::inout), Bb(b);
-    add_bias(*Y, *Bb);
-    return Y.store();
-  }
+  if (is_16bit(b)) return add_bias(y, *Wide(b));  // [n]: the rows of y are read natively
   constexpr const char* op = "add_bias";
   [[maybe_unused]] const Device dev = op_device(op, {{"y", y}, {"b", b}});
-  require_f32(op, "y", y);
+  require_float_storage(op, "y", y);
   require_f32(op, "b", b);
   const std::int64_t n = b.numel(), R = y.numel() / std::max<std::int64_t>(n, 1);
   GLM_CHECK(R * n == y.numel(), "{}: y {} is not rows of b {}", op, y.describe(), b.describe());
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda())
     return cuda::check_launch(
-        cuda::launch_add_bias(y.data<float>(), b.data<float>(), R, n, cuda::current_stream()), op);
+        cuda::launch_add_bias(cuda::float_out(y), b.data<float>(), R, n, cuda::current_stream()),
+        op);
 #endif
   cpu::add_bias(y, b);
 }

@@ -16,11 +16,11 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__global__ void add_bias_grid_stride(float* y, const float* b, std::int64_t R, std::int64_t n) {
+__global__ void add_bias_grid_stride(FloatOut y, const float* b, std::int64_t R, std::int64_t n) {
   const std::int64_t total = R * n;
   for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < total;
        i += std::int64_t{gridDim.x} * blockDim.x)
-    y[i] += b[i % n];
+    store(y, i, load(y, i) + b[i % n]);
 }
 
 __global__ void row_max_block_per_row(float* row_max, FloatIn logits, std::int64_t V) {
@@ -80,7 +80,7 @@ bool bad_rows(std::int64_t R) { return R > 2147483647; }
 
 }  // namespace
 
-cudaError_t launch_add_bias(float* y, const float* b, std::int64_t R, std::int64_t n,
+cudaError_t launch_add_bias(FloatOut y, const float* b, std::int64_t R, std::int64_t n,
                             cudaStream_t s) {
   if (R == 0 || n == 0) return cudaSuccess;
   add_bias_grid_stride<<<grid_stride_blocks(R * n, 256), 256, 0, s>>>(y, b, R, n);

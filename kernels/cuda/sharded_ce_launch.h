@@ -12,8 +12,8 @@
 
 namespace glm::kernels::cuda {
 
-// y [R, n] += b [n] (row by row).
-cudaError_t launch_add_bias(float* y, const float* b, std::int64_t R, std::int64_t n,
+// y [R, n] (any float storage) += b [n] (fp32), row by row.
+cudaError_t launch_add_bias(FloatOut y, const float* b, std::int64_t R, std::int64_t n,
                             cudaStream_t s);
 
 // One block per row of logits [R, V]:
