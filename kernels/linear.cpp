@@ -68,8 +68,7 @@ Device check_backward(const Tensor* dx, const Tensor& dW, const Tensor* db, cons
 
 }  // namespace
 
-void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
-                    MatmulInputs inputs) {
+void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b) {
   [[maybe_unused]] const Device dev = check_forward(y, x, W, b);
   if (runs_16bit(x, {&y, &W, b})) {
 #ifdef GLM_WITH_CUDA
@@ -79,17 +78,17 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
   }
   if (any_16bit({&y, &x, &W, b})) {
     Wide Y(y, Wide::out), X(x), WW(W), Bb(b);
-    linear_forward(*Y, *X, *WW, Bb.get(), inputs);
+    linear_forward(*Y, *X, *WW, Bb.get());
     return Y.store();
   }
 #ifdef GLM_WITH_CUDA
-  if (dev.is_cuda()) return cuda::linear_forward(y, x, W, b, inputs);
+  if (dev.is_cuda()) return cuda::linear_forward(y, x, W, b);
 #endif
-  cpu::linear_forward(y, x, W, b, inputs);
+  cpu::linear_forward(y, x, W, b);
 }
 
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
-                     const Tensor& W, bool accumulate_dx, MatmulInputs inputs) {
+                     const Tensor& W, bool accumulate_dx) {
   [[maybe_unused]] const Device dev = check_backward(dx, dW, db, dy, x, W);
   if (runs_16bit(x, {dx, &dW, db, &dy, &W})) {
 #ifdef GLM_WITH_CUDA
@@ -100,15 +99,15 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
   if (any_16bit({dx, &dW, db, &dy, &x, &W})) {
     Wide DX(dx, accumulate_dx ? Wide::inout : Wide::out), DW(dW, Wide::inout),
         DB(db, Wide::inout), DY(dy), X(x), WW(W);
-    linear_backward(DX.get(), *DW, DB.get(), *DY, *X, *WW, accumulate_dx, inputs);
+    linear_backward(DX.get(), *DW, DB.get(), *DY, *X, *WW, accumulate_dx);
     if (dx) DX.store();
     if (db) DB.store();
     return DW.store();
   }
 #ifdef GLM_WITH_CUDA
-  if (dev.is_cuda()) return cuda::linear_backward(dx, dW, db, dy, x, W, accumulate_dx, inputs);
+  if (dev.is_cuda()) return cuda::linear_backward(dx, dW, db, dy, x, W, accumulate_dx);
 #endif
-  cpu::linear_backward(dx, dW, db, dy, x, W, accumulate_dx, inputs);
+  cpu::linear_backward(dx, dW, db, dy, x, W, accumulate_dx);
 }
 
 void add_bias(Tensor& y, const Tensor& b) {

@@ -81,7 +81,7 @@ void stored_linear_forward(Tensor& y, const Tensor& x, const LinearWeight& W, bo
   // with fp32 activations are the inference kernels' case below.
   if (W.bits == 32 || x.dtype() != DType::f32 || y.dtype() != DType::f32 ||
       W.dense.dtype() == DType::bf16) {
-    linear_forward(y, x, W.dense, b, o.inputs);
+    linear_forward(y, x, W.dense, b);
     return;
   }
   GLM_CHECK(x.dtype() == DType::f32 && y.dtype() == DType::f32,

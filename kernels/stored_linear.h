@@ -5,7 +5,7 @@
 //   y [n, out] = x [n, in] W^T (+ b)          on the weight's device; x and y f32 (or, with
 //                                             fp32 weights, any storage of kernels/widen.h)
 //
-// Backends: fp32 weights take kernels::linear_forward (MatmulInputs as training asks). On
+// Backends: fp32 weights take kernels::linear_forward (as training does). On
 // the CPU, fp16 and INT8/INT4 weights take the fused kernels of kernels/quant.h (weights
 // dequantized in registers; QuantActivations as the caller asks). On CUDA the input is
 // converted to fp16 once per call and multiplied by the CUDA kernels of
@@ -44,7 +44,6 @@ struct LinearWeight {
 };
 
 struct LinearOptions {
-  MatmulInputs inputs = MatmulInputs::f32;                  // fp32 weights (training)
   QuantActivations activations = QuantActivations::fp32;  // INT8/INT4 weights on the CPU
 };
 

@@ -131,9 +131,7 @@ std::vector<float> bias_f32(const Tensor& b) {
 
 }  // namespace
 
-// (inputs: the CPU multiplies in fp32 either way; f16 operands are exact fp32 values.)
-void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
-                    [[maybe_unused]] MatmulInputs inputs) {
+void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b) {
   const std::int64_t out = W.size(0), in = W.size(1), R = rows_of(x);
   float* Y = y.data<float>();
   if (b) {
@@ -151,7 +149,7 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
 }
 
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
-                     const Tensor& W, bool accumulate_dx, [[maybe_unused]] MatmulInputs inputs) {
+                     const Tensor& W, bool accumulate_dx) {
   const std::int64_t out = W.size(0), in = W.size(1), R = rows_of(x);
   if (dx) {  // dx [R, in] (=/+=) dy [R, out] W [out, in]
     GemmArgs g = linear_dx_shape(R, out, in).args<GemmArgs>();

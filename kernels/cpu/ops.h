@@ -45,10 +45,9 @@ void sharded_ce_finish(Tensor& losses, Tensor& logits, const Tensor& targets, co
                        const Tensor& totals, std::int64_t vocab_start, float grad_scale,
                        bool write_grad);
 
-void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
-                    MatmulInputs inputs);
+void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b);
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
-                     const Tensor& W, bool accumulate_dx, MatmulInputs inputs);
+                     const Tensor& W, bool accumulate_dx);
 // The same with x (and dy) in a 16-bit type whose gemm16 runs natively (kernels/gemm.h):
 // every other operand enters the product rounded to x's type; y, dx, dW and db are f32 or
 // x's type, b any float storage.

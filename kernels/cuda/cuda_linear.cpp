@@ -12,14 +12,6 @@
 namespace glm::kernels::cuda {
 namespace {
 
-// An fp16 copy of an fp32 tensor holding fp16 values (exact), on the current stream; the
-// caching allocator makes the scratch cheap.
-Tensor to_f16(const Tensor& t) {
-  Tensor h = Tensor::empty(t.shape(), DType::f16, t.device());
-  convert(h, t);
-  return h;
-}
-
 // t itself when it is stored as `type`, else a copy converted to it (an fp32 weight or output
 // gradient passed beside 16-bit activations; the model's own tensors never need one).
 Tensor as_type(const Tensor& t, DType type) {
@@ -60,15 +52,9 @@ void lt_gemm(const GemmShape& shape, const Tensor& A, const Tensor& B, float bet
 
 }  // namespace
 
-void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
-                    MatmulInputs inputs) {
+void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b) {
   constexpr const char* op = "linear_forward";
   const std::int64_t out = W.size(0), in = W.size(1), R = rows_of(x);
-  if (inputs == MatmulInputs::f16) {
-    // y [R, out] = x16 [R, in] W16^T + b (fp32 bias in the epilogue)
-    lt_gemm(linear_forward_shape(R, out, in), to_f16(x), to_f16(W), 0.f, y, b);
-    return;
-  }
   if (b) {
     check_launch(launch_fill_rows(y.data<float>(), b->data<float>(), R, out, current_stream()), op);
   }
@@ -82,18 +68,9 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
 }
 
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
-                     const Tensor& W, bool accumulate_dx, MatmulInputs inputs) {
+                     const Tensor& W, bool accumulate_dx) {
   const std::int64_t out = W.size(0), in = W.size(1), R = rows_of(x);
-  if (inputs == MatmulInputs::f16) {
-    const Tensor dy16 = to_f16(dy);
-    // dx [R, in] (=/+=) dy16 [R, out] W16 [out, in]
-    if (dx)
-      lt_gemm(linear_dx_shape(R, out, in), dy16, to_f16(W), accumulate_dx ? 1.f : 0.f, *dx,
-              nullptr);
-    // dW [out, in] += dy16^T [out, R] x16 [R, in]
-    if (R > 0) lt_gemm(linear_dw_shape(R, out, in), dy16, to_f16(x), 1.f, dW, nullptr);
-  }
-  if (dx && inputs == MatmulInputs::f32) {  // dx [R, in] (=/+=) dy [R, out] W [out, in]
+  if (dx) {  // dx [R, in] (=/+=) dy [R, out] W [out, in]
     GemmArgs g = linear_dx_shape(R, out, in).args<GemmArgs>();
     g.beta = accumulate_dx ? 1.f : 0.f;
     g.A = dy.data<float>();
@@ -101,14 +78,12 @@ void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const
     g.C = dx->data<float>();
     gemm_f32(g);
   }
-  if (inputs == MatmulInputs::f32) {  // dW [out, in] += dy^T [out, R] x [R, in]
-    GemmArgs g = linear_dw_shape(R, out, in).args<GemmArgs>();
-    g.beta = 1.f;
-    g.A = dy.data<float>();
-    g.B = x.data<float>();
-    g.C = dW.data<float>();
-    gemm_f32(g);
-  }
+  GemmArgs g = linear_dw_shape(R, out, in).args<GemmArgs>();  // dW [out, in] += dy^T x
+  g.beta = 1.f;
+  g.A = dy.data<float>();
+  g.B = x.data<float>();
+  g.C = dW.data<float>();
+  gemm_f32(g);
   if (db) add_column_sums(*db, dy, R, out);
 }
 

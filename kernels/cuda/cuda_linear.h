@@ -13,14 +13,10 @@
 
 namespace glm::kernels::cuda {
 
-// inputs = f16 (fp32 tensors holding fp16 values, kernels/linear.h): the operands are
-// converted to fp16 scratch (exact) and multiplied by cuBLASLt on tensor cores with fp32
-// accumulation into the fp32 outputs (the bias in the epilogue; dW accumulates in fp32).
-void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b,
-                    MatmulInputs inputs = MatmulInputs::f32);
+// Every tensor f32.
+void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b);
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
-                     const Tensor& W, bool accumulate_dx = false,
-                     MatmulInputs inputs = MatmulInputs::f32);
+                     const Tensor& W, bool accumulate_dx = false);
 
 // x stored in f16 or bf16: cuBLASLt multiplies the stored tensors directly with fp32
 // accumulation. W and dy are x's type or f32 (an f32 one is converted to x's type first);

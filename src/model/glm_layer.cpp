@@ -119,18 +119,13 @@ LayerScratch LayerScratch::allocate(const modeldef::ModelConfig& c,
 }
 
 GLMLayer::GLMLayer(const modeldef::ModelConfig& config, const modeldef::ModelShard& shard,
-                   int layer_index, modeldef::Precision precision)
+                   int layer_index)
     : c_(config),
       shard_(shard),
       heads_(shard.local_heads(config)),
       h_local_(std::int64_t{shard.local_heads(config)} * config.head_dim()),
       layer_(layer_index),
-      alpha_(static_cast<float>(config.residual_alpha())),
-      precision_(precision) {}
-
-k::MatmulInputs GLMLayer::inputs() const {
-  return precision_ == modeldef::Precision::fp16 ? k::MatmulInputs::f16 : k::MatmulInputs::f32;
-}
+      alpha_(static_cast<float>(config.residual_alpha())) {}
 
 k::AttentionArgs GLMLayer::attention_args(const LayerContext& ctx) const {
   k::AttentionArgs args;
@@ -153,7 +148,7 @@ void GLMLayer::hidden_dropout(Tensor& t, int place, const LayerContext& ctx) con
 }
 
 k::LinearOptions GLMLayer::linear_options(const LayerContext& ctx) const {
-  return {.inputs = inputs(), .activations = ctx.activations};
+  return {.activations = ctx.activations};
 }
 
 void GLMLayer::finish_row_parallel(Tensor& t, const k::LinearWeight& W,
@@ -271,10 +266,10 @@ void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const T
     s.dt_h.copy_from(dout);
   hidden_dropout(s.dt_h, kMlpOut, ctx);
   // W2: dg = dt W2, dW2 += dt^T g, db2 += sum dt
-  k::linear_backward(&s.dg, g.w2, &g.b2, s.dt_h, acts.g, w.w2, false, inputs());
+  k::linear_backward(&s.dg, g.w2, &g.b2, s.dt_h, acts.g, w.w2, false);
   k::geglu_backward(s.du, s.dg, acts.u);
   // W1: dm = du W1, dW1 += du^T m (column-parallel: dm summed over the TP group)
-  k::linear_backward(&s.dm, g.w1, &g.b1, s.du, acts.m, w.w1, false, inputs());
+  k::linear_backward(&s.dm, g.w1, &g.b1, s.du, acts.m, w.w1, false);
   parallel::copy_to_tp_backward(ctx.tp, s.dm);
 
   // --- m = LN_post(h): with dout's residual term (alpha * dout into m, or dout into h) ---
@@ -289,8 +284,7 @@ void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const T
   else
     s.dt_h.copy_from(s.dh);
   hidden_dropout(s.dt_h, kAttnOut, ctx);
-  k::linear_backward(&s.dctx, g.dense_w, &g.dense_b, s.dt_h, acts.ctx, w.dense_w, false,
-                    inputs());
+  k::linear_backward(&s.dctx, g.dense_w, &g.dense_b, s.dt_h, acts.ctx, w.dense_w, false);
   Tensor dctx_rows = s.dctx.view({ctx.B, ctx.T, h_local_});
   k::attention_backward(s.dqkv, s.dscores, dctx_rows, acts.probs, acts.qkv, *ctx.mask,
                         attention_args(ctx));
@@ -298,7 +292,7 @@ void GLMLayer::backward(Tensor& dx, LayerScratch& s, const Tensor& dout, const T
   k::rope_backward(dqkv_heads, *ctx.positions, static_cast<float>(c_.rope_base));
   Tensor dqkv_rows = s.dqkv.view({R, 3 * h_local_});
   // Wqkv: da = dqkv Wqkv, dWqkv += dqkv^T a (column-parallel: da summed over the TP group)
-  k::linear_backward(&s.da, g.qkv_w, &g.qkv_b, dqkv_rows, acts.a, w.qkv_w, false, inputs());
+  k::linear_backward(&s.da, g.qkv_w, &g.qkv_b, dqkv_rows, acts.a, w.qkv_w, false);
   parallel::copy_to_tp_backward(ctx.tp, s.da);
 
   // --- a = LN_in(x): with dh's residual term (alpha * dh into a, or dh into x) ---

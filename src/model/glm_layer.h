@@ -110,8 +110,7 @@ struct LayerScratch {
 
 class GLMLayer {
  public:
-  GLMLayer(const modeldef::ModelConfig& config, const modeldef::ModelShard& shard, int layer_index,
-           modeldef::Precision precision);
+  GLMLayer(const modeldef::ModelConfig& config, const modeldef::ModelShard& shard, int layer_index);
 
   // out [R, h] from x [R, h]; fills acts. out may be x itself (inference) when no backward
   // follows. With a cache, attention is the KV-cache attention (R = the new tokens).
@@ -146,8 +145,6 @@ class GLMLayer {
 
   kernels::AttentionArgs attention_args(const LayerContext& ctx) const;
   void hidden_dropout(Tensor& t, int place, const LayerContext& ctx) const;
-  // fp16: every operand of a product is fp16 (CUDA multiplies on tensor cores, linear.h)
-  kernels::MatmulInputs inputs() const;
   kernels::LinearOptions linear_options(const LayerContext& ctx) const;
   // A row-parallel product t (no bias yet) summed over the TP group, then the bias; with
   // no TP group the product already carries its bias.
@@ -170,7 +167,6 @@ class GLMLayer {
   std::int64_t h_local_ = 0;  // a/t * d
   int layer_;
   float alpha_;
-  modeldef::Precision precision_;
 };
 
 }  // namespace glm::model

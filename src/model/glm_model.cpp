@@ -113,7 +113,7 @@ GLMModel::GLMModel(const modeldef::ModelConfig& config, const ModelOptions& opti
   GLM_CHECK(options.shard.tp_size == 1 || (options.tp && options.tp->size() == options.shard.tp_size),
             "a tensor-parallel shard (tp {}) needs its TP group", options.shard.tp_size);
   for (int l = options.shard.first_layer; l < options.shard.end_layer(config); ++l)
-    layers_.emplace_back(config, options.shard, l, options.precision);
+    layers_.emplace_back(config, options.shard, l);
 }
 
 GLMModel::GLMModel(const modeldef::ModelConfig& config, const ModelOptions& options,
@@ -134,7 +134,7 @@ GLMModel::GLMModel(const modeldef::ModelConfig& config, const ModelOptions& opti
             "the stored embedding must be a host [V_held, h] table, got {}",
             stored_->embedding.describe());
   for (int l = 0; l < config.num_layers; ++l)
-    layers_.emplace_back(config, options.shard, l, options.precision);
+    layers_.emplace_back(config, options.shard, l);
 }
 
 GLMModel::~GLMModel() = default;
@@ -153,11 +153,6 @@ void GLMModel::set_params(const Tensor& values) {
   const Device dev = params_.flat().device();
   const Tensor src = values.device() == dev ? values : values.to(dev);
   k::convert(params_.flat(), src.view({layout_->total()}));
-}
-
-k::MatmulInputs GLMModel::inputs() const {
-  return options_.precision == modeldef::Precision::fp16 ? k::MatmulInputs::f16
-                                                         : k::MatmulInputs::f32;
 }
 
 Tensor GLMModel::stored(Shape s) const {
@@ -363,7 +358,7 @@ Tensor& GLMModel::head_backward(Workspace& ws) {
   // Head: dE += dlogits^T y_t (the tied head's gradient is not shrunk); dy_t = dlogits E,
   // summed over the TP group (y_t is the replicated input of a column-parallel product)
   Tensor dy_t = ws.rows_of(ws.head_dy, n, h, act), gE = grads_.embedding();
-  k::linear_backward(&dy_t, gE, nullptr, logits, y_t, params_.embedding(), false, inputs());
+  k::linear_backward(&dy_t, gE, nullptr, logits, y_t, params_.embedding(), false);
   parallel::copy_to_tp_backward(options_.tp, dy_t);
   Tensor& dy = ws.dx_a;
   dy.zero_();
@@ -429,7 +424,7 @@ void GLMModel::head_forward(Tensor& logits, const Tensor& y_rows) {
   if (stored_)
     k::stored_linear_forward(logits, y_rows, stored_->head, false);
   else
-    k::linear_forward(logits, y_rows, params_.embedding(), nullptr, inputs());
+    k::linear_forward(logits, y_rows, params_.embedding(), nullptr);
 }
 
 Tensor& GLMModel::stage_input(int i, int B, int T) {

@@ -184,7 +184,6 @@ class GLMModel {
   // The micro-batch's index tensors on the model's device (the batch itself on CUDA).
   void upload_batch(Workspace& ws, const modeldef::Batch& b);
   Tensor f32(Shape s) const { return Tensor::empty(std::move(s), DType::f32, options_.device); }
-  kernels::MatmulInputs inputs() const;
   // dlogits -> dE (tied head) and d(x_N) through LN_final, into ws.dx_b
   Tensor& head_backward(Workspace& ws);
   // From d(x_N) back through the layers and (stage 0) the embedding; returns d(stage input).

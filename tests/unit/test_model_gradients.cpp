@@ -130,8 +130,7 @@ void check_layer(modeldef::LayerNormPlacement placement) {
   const std::int64_t R = B * T;
   GLMModel holder(c, {.seed = 5});  // owns a parameter buffer laid out for the layers
   randomize(holder, 5);
-  GLMLayer layer(c, modeldef::ModelShard{}, 1,
-                 modeldef::Precision::fp32);  // layer 1: query-key scaling c = 2
+  GLMLayer layer(c, modeldef::ModelShard{}, 1);  // layer 1: query-key scaling c = 2
   modeldef::LayerParams w = holder.params().layer(1);
   holder.zero_grads();
   modeldef::LayerParams gw = holder.grads().layer(1);

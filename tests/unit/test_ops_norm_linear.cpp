@@ -103,25 +103,17 @@ OpRow residual_layernorm_row(std::int64_t R, std::int64_t h) {
   return row;
 }
 
-// y [R, out] = x W^T + b; backward dx (= or +=), dW +=, db +=. In the fp16-inputs mode x, W
-// and dy hold fp16-representable values (rounded here), as the mode's contract requires.
-OpRow linear_row(std::int64_t R, std::int64_t in, std::int64_t out, bool bias, bool acc_dx,
-                 k::MatmulInputs mode) {
-  const bool f16 = mode == k::MatmulInputs::f16;
-  auto round16 = [f16](Tensor t) {
-    if (f16)
-      for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = round_to_half(t.data<float>()[i]);
-    return t;
-  };
+// y [R, out] = x W^T + b; backward dx (= or +=), dW +=, db +=.
+OpRow linear_row(std::int64_t R, std::int64_t in, std::int64_t out, bool bias, bool acc_dx) {
   OpRow row;
   // x, W, b; dx, dW, db starts
-  row.inputs = {round16(random_tensor({R, in}, 21)), round16(random_tensor({out, in}, 22)),
+  row.inputs = {random_tensor({R, in}, 21), random_tensor({out, in}, 22),
                 random_tensor({out}, 23), random_tensor({R, in}, 25), random_tensor({out, in}, 26),
                 random_tensor({out}, 27)};
   row.outputs = {{"y"}};
-  row.forward = [R, out, bias, mode](RowRun& r) {
+  row.forward = [R, out, bias](RowRun& r) {
     Tensor y = r.empty({R, out});
-    k::linear_forward(y, r.in[0], r.in[1], bias ? &r.in[2] : nullptr, mode);
+    k::linear_forward(y, r.in[0], r.in[1], bias ? &r.in[2] : nullptr);
     return std::vector<Out>{{y}};
   };
   row.reference = [R, in, out, bias](const std::vector<Vec>& v) {
@@ -136,12 +128,11 @@ OpRow linear_row(std::int64_t R, std::int64_t in, std::int64_t out, bool bias, b
   };
   row.diff = bias ? std::vector<int>{0, 1, 2} : std::vector<int>{0, 1};
   row.loss_outputs = {0};
-  row.cotangent = [round16](int, const Shape& s) { return round16(random_tensor(s, 7001)); };
   const Tensor dx0 = row.inputs[3], dW0 = row.inputs[4], db0 = row.inputs[5];
-  row.backward = [R, in, bias, acc_dx, mode, dx0, dW0, db0](RowRun& r, const std::vector<Out>&,
+  row.backward = [R, in, bias, acc_dx, dx0, dW0, db0](RowRun& r, const std::vector<Out>&,
                                                            const std::vector<Tensor>& w) {
     Tensor dx = acc_dx ? r.put(dx0) : r.empty({R, in}), dW = r.put(dW0), db = r.put(db0);
-    k::linear_backward(&dx, dW, bias ? &db : nullptr, w[0], r.in[0], r.in[1], acc_dx, mode);
+    k::linear_backward(&dx, dW, bias ? &db : nullptr, w[0], r.in[0], r.in[1], acc_dx);
     std::vector<Grad> g = {{dx, acc_dx ? dx0 : Tensor()}, {dW, dW0}};
     if (bias) g.push_back({db, db0});
     return g;
@@ -200,22 +191,17 @@ OpRow geglu_row(std::int64_t R, std::int64_t f) {
 }
 
 std::vector<RowFactory> rows() {
-  using M = k::MatmulInputs;
   return {
       // R = 37, h = 203: rows and width not multiples of 8/16/32; R = 1, h = 5: one short row.
       {"layernorm_R37_h203", [] { return layernorm_row(37, 203, false); }},
       {"layernorm_R1_h5", [] { return layernorm_row(1, 5, false); }},
       {"layernorm_dres_R37_h203", [] { return layernorm_row(37, 203, true); }},
       {"residual_layernorm_R37_h203", [] { return residual_layernorm_row(37, 203); }},
-      {"linear_R37_in45_out67", [] { return linear_row(37, 45, 67, true, false, M::f32); }},
-      {"linear_acc_dx_R37_in45_out67", [] { return linear_row(37, 45, 67, true, true, M::f32); }},
-      {"linear_nobias_R3_in17_out5", [] { return linear_row(3, 17, 5, false, false, M::f32); }},
-      {"linear_f16_R37_in72_out40", [] { return linear_row(37, 72, 40, true, false, M::f16); }},
-      {"linear_f16_acc_dx_R19_in72_out40",
-       [] { return linear_row(19, 72, 40, true, true, M::f16); }},
-      {"linear_f16_R45_in96_out70", [] { return linear_row(45, 96, 70, true, false, M::f16); }},
-      {"linear_f16_acc_dx_R45_in96_out70",
-       [] { return linear_row(45, 96, 70, true, true, M::f16); }},
+      {"linear_R37_in45_out67", [] { return linear_row(37, 45, 67, true, false); }},
+      {"linear_acc_dx_R37_in45_out67", [] { return linear_row(37, 45, 67, true, true); }},
+      {"linear_nobias_R3_in17_out5", [] { return linear_row(3, 17, 5, false, false); }},
+      {"linear_R45_in96_out70", [] { return linear_row(45, 96, 70, true, false); }},
+      {"linear_acc_dx_R19_in72_out40", [] { return linear_row(19, 72, 40, true, true); }},
       {"add_bias_R37_out67", [] { return add_bias_row(37, 67); }},
       {"add_bias_R29_out51", [] { return add_bias_row(29, 51); }},
       {"geglu_R37_f77", [] { return geglu_row(37, 77); }},
