@@ -63,6 +63,16 @@ Tensor ShardedOptimizer::reduce_grads(const Tensor& grads) {
 }
 
 void ShardedOptimizer::step(const Tensor& grads, double lr, float inv_scale) {
+  if (plan_ && separate_ && params_padded_.defined()) {
+    // 16-bit parameters: rounded into this rank's shard of the padded buffer by the update's
+    // pass, then gathered in place as stored (the shard's padding tail stays zero).
+    Tensor own = params_.slice(0, range_.begin, range_.end);
+    adamw_->step(grads, lr, inv_scale, &own);
+    const std::int64_t at = plan_->shard * options_.dp->rank();
+    return parallel::all_gather_shards(*options_.dp, *plan_,
+                                       params_padded_.slice(0, at, at + plan_->shard),
+                                       params_padded_);
+  }
   if (!plan_ && params_.dtype() != DType::f32) {
     adamw_->step(grads, lr, inv_scale, &params_);  // the 16-bit parameters in the same pass
     return;

@@ -8,13 +8,15 @@
 // Sharded, a step is: reduce_grads() reduce-scatters the flat gradients (in place, from the
 // model's padded gradient buffer), so this rank holds
 // the summed gradients of its shard; step() runs AdamW on its shard and all-gathers the
-// updated fp32 shards, which become the full parameter buffer every rank computes with.
+// updated shards as the parameters are stored (fp32, or the 16-bit values AdamW's pass
+// rounded), which become the full parameter buffer every rank computes with.
 // Unsharded, reduce_grads() hands back the gradients as they are (the DP all-reduce ran
 // during the backward) and step() updates the whole buffer. Either way the model's parameter
 // buffer holds the new weights after step():
 //   - an fp32 buffer (fp32 runs) is the master itself (unsharded) or receives the gather;
-//   - a 16-bit buffer (fp16 / bf16 runs) receives the fp32 master rounded to its dtype: in
-//     AdamW's own pass when unsharded, after the all-gather when sharded.
+//   - a 16-bit buffer (fp16 / bf16 runs) receives the fp32 master rounded to its dtype in
+//     AdamW's own pass; sharded, into this rank's shard of the padded buffer, which an
+//     in-place all-gather then fills from every rank (2 bytes a parameter on the wire).
 //
 //   ShardedOptimizer opt(layout, config.adamw(), model.params().flat(), {.dp = dp, .zero = true},
 //                        &initial_fp32_values);
@@ -62,9 +64,9 @@ class ShardedOptimizer {
   // model's padded gradient storage [plan.padded] (modeldef::FlatParams::padded, zero beyond
   // total) reduce-scattered over the DP group in place (a collective: every DP rank calls it).
   //
-  // No full fp32 copy of the flat buffer is held: the exchange buffers are this rank's shard
-  // and one chunk of parallel::kGatherChunk elements per DP rank for gathering into 16-bit
-  // parameters.
+  // No full fp32 copy of the flat buffer is held: the exchange buffers are this rank's fp32
+  // shard and, only where a 16-bit parameter buffer is not padded or the whole state is
+  // gathered, one chunk of parallel::kGatherChunk elements per DP rank.
   Tensor reduce_grads(const Tensor& grads);
   // One AdamW update of range() with its gradients (from reduce_grads), then
   // write_params(). inv_scale: 1/loss_scale times the clip coefficient.

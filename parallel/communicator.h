@@ -64,7 +64,8 @@ class Communicator {
   virtual std::unique_ptr<CommWork> all_reduce_sum_start(std::span<float> data);
   // out (n) = sum over ranks r of in[rank*n, (rank+1)*n); in holds size()*n floats.
   virtual void reduce_scatter_sum(std::span<const float> in, std::span<float> out) = 0;
-  // out (size()*n) = every rank's in (n), in rank order.
+  // out (size()*n) = every rank's in (n), in rank order. in may be this rank's own part of
+  // out (in == out + rank() * n): an in-place gather.
   virtual void all_gather(std::span<const float> in, std::span<float> out) = 0;
   virtual void broadcast(std::span<std::byte> data, int root) = 0;
   virtual void send(std::span<const float> data, int peer) = 0;

@@ -24,9 +24,10 @@ void reduce_scatter_shard(Communicator& dp, const ShardPlan& plan, const Tensor&
 
 void all_gather_shards(Communicator& dp, const ShardPlan& plan, const Tensor& shard,
                        Tensor& full_padded) {
-  GLM_CHECK(full_padded.numel() == plan.padded && shard.numel() == plan.shard,
+  GLM_CHECK(full_padded.numel() == plan.padded && shard.numel() == plan.shard &&
+                shard.dtype() == full_padded.dtype(),
             "all_gather_shards: {} -> {}", shard.describe(), full_padded.describe());
-  dp.all_gather(floats(dp, shard), floats(dp, full_padded));
+  dp.all_gather(message(dp, shard), message(dp, full_padded));
 }
 
 void all_gather_parts(Communicator& dp, const Tensor& part, Tensor& out) {

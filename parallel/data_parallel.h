@@ -32,11 +32,14 @@ struct ShardPlan {
 // the summed gradients of this rank's shard.
 void reduce_scatter_shard(Communicator& dp, const ShardPlan& plan, const Tensor& grads_padded,
                           Tensor& out);
-// shard [plan.shard] of every rank -> full_padded [plan.padded].
+// shard [plan.shard] of every rank -> full_padded [plan.padded], both of one dtype and moved
+// as stored: f32, or 16-bit parameters at 2 bytes an element. The shard may be this rank's
+// own place in full_padded (an in-place gather).
 void all_gather_shards(Communicator& dp, const ShardPlan& plan, const Tensor& shard,
                        Tensor& full_padded);
-// Elements per rank of one all_gather_parts when a gather cannot land in a padded buffer in
-// place (optim/sharded_optimizer.h gathers 16-bit parameters in such chunks).
+// Elements per rank of one all_gather_parts when a gather cannot land in a padded buffer of
+// its dtype (optim/sharded_optimizer.h: an unpadded 16-bit parameter buffer, and the fp32
+// state a checkpoint gathers into unpadded tensors).
 inline constexpr std::int64_t kGatherChunk = std::int64_t{1} << 20;
 // part [n] of every rank -> out [dp.size() * n], in rank order (a piece of each shard).
 void all_gather_parts(Communicator& dp, const Tensor& part, Tensor& out);

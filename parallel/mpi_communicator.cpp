@@ -91,9 +91,11 @@ void MpiCommunicator::all_gather(std::span<const float> in, std::span<float> out
   GLM_CHECK(out.size() == in.size() * size_, "all_gather: out {} != {} x in {}", out.size(), size_,
             in.size());
   count(CommOp::all_gather, 4ull * (size_ - 1) * in.size());
+  // MPI forbids aliased buffers unless the send side is MPI_IN_PLACE.
+  const bool in_place = in.data() == out.data() + rank_ * in.size();
   MPI_Request req;
-  check(MPI_Iallgather(in.data(), to_int(in.size()), MPI_FLOAT, out.data(), to_int(in.size()),
-                       MPI_FLOAT, comm_, &req),
+  check(MPI_Iallgather(in_place ? MPI_IN_PLACE : in.data(), to_int(in.size()), MPI_FLOAT,
+                       out.data(), to_int(in.size()), MPI_FLOAT, comm_, &req),
         "Iallgather");
   wait(req, CommOp::all_gather);
 }

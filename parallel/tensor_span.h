@@ -25,13 +25,13 @@ inline std::span<const float> floats(const Communicator& group, const Tensor& t)
   return floats(group, const_cast<Tensor&>(t));
 }
 
-// A message that is moved, never summed (pipeline activations and their gradients): the
-// tensor's bytes as it is stored, f32 or 16-bit (the precision policy's pipeline_messages),
-// carried as 4-byte words.
+// A message that is moved, never summed (pipeline activations and their gradients, ZeRO-1's
+// gathered parameters): the tensor's bytes as it is stored, f32 or 16-bit (the precision
+// policy's pipeline_messages), carried as 4-byte words.
 inline std::span<float> message(const Communicator& group, Tensor& t) {
   GLM_CHECK((t.dtype() == DType::f32 || t.dtype() == DType::f16 || t.dtype() == DType::bf16) &&
                 t.is_contiguous() && t.nbytes() % 4 == 0,
-            "a pipeline message must be a contiguous f32, f16 or bf16 tensor of whole 4-byte "
+            "a moved message must be a contiguous f32, f16 or bf16 tensor of whole 4-byte "
             "words, got {}", t.describe());
   GLM_CHECK(t.device().is_cpu() || group.takes_device_memory(),
             "group '{}' moves host memory only (MPI), got {}: a CUDA run needs NCCL groups",

@@ -62,7 +62,7 @@ struct ModelOptions {
   Device device = Device::cpu();
   // Elements the parameter and gradient buffers allocate (0: the layout's total), the tail
   // zero: the ZeRO-1 plan's padded size (parallel::ShardPlan), so the optimizer reduce-
-  // scatters the gradients and gathers fp32 parameters in place, without a padded copy.
+  // scatters the gradients and gathers the parameters in place, without a padded copy.
   std::int64_t flat_capacity = 0;
 };
 

@@ -44,7 +44,7 @@ CommBytes step_comm_bytes(const modeldef::ModelConfig& c, const config::Parallel
   if (D > 1) {
     if (p.zero) {
       const parallel::ShardPlan plan(static_cast<std::int64_t>(total), D);
-      e.dp += 2ull * (D - 1) * grad * plan.shard;
+      e.dp += std::uint64_t(D - 1) * (grad + wire.parameter) * plan.shard;
     } else {
       e.dp += ring_all_reduce_bytes(D, total, grad);
     }

@@ -12,11 +12,12 @@
 
 namespace glm::plan {
 
-// Bytes per element on the wire. This code sends fp32 everywhere (parallel/tensor_span.h);
-// a 16-bit system sends activations in 16 bits.
+// Bytes per element on the wire (parallel/tensor_span.h): sums travel in fp32; moved tensors
+// as they are stored (a 16-bit run's pipeline messages and ZeRO-1 parameter gathers).
 struct WireBytes {
   int activation = 4;  // TP all-reduces of [R, h], pipeline sends
-  int gradient = 4;    // DP all-reduce / ZeRO reduce-scatter + all-gather, embedding group
+  int gradient = 4;    // DP all-reduce / ZeRO reduce-scatter, embedding group
+  int parameter = 4;   // ZeRO all-gather of the updated parameters
 };
 
 struct CommBytes {

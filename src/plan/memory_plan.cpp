@@ -81,13 +81,12 @@ std::vector<StageMemory> plan_memory(const modeldef::ModelConfig& c, const Layou
     m.opt_elements = m.params;
     std::int64_t allocated = m.params;  // the flat parameter and gradient buffers
     if (p.zero && p.dp > 1) {
-      // optim/sharded_optimizer.h: buffers padded to the plan (the collectives in place),
-      // this rank's shard, and for 16-bit parameters one gather chunk per DP rank.
+      // optim/sharded_optimizer.h: buffers padded to the plan (the collectives in place) and
+      // this rank's fp32 shard.
       const parallel::ShardPlan plan(m.params, p.dp);
       m.opt_elements = plan.shard;
       allocated = plan.padded;
-      const double chunk = double(std::min(plan.shard, parallel::kGatherChunk));
-      m.comm_buffers = double(plan.shard) * s.grad + (s.param == 4 ? 0.0 : p.dp * chunk * 4);
+      m.comm_buffers = double(plan.shard) * s.grad;
     }
     m.slots = parallel::pipeline_slots(stage, p.pp, static_cast<int>(M));
     m.parameters = double(allocated) * s.param;

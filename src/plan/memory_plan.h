@@ -7,8 +7,8 @@
 // the element sizes of a Storage policy:
 //   as-built  what this code stores: the precision's dtype for weights and activations
 //             (fp16 / bf16: 16-bit, with a separate fp32 master), fp32 main gradients and
-//             Adam moments; under ZeRO-1 the buffers padded to the shard plan, this rank's
-//             shard and a gather chunk per DP rank (optim/sharded_optimizer.h)
+//             Adam moments; under ZeRO-1 the buffers padded to the shard plan and this
+//             rank's fp32 shard (optim/sharded_optimizer.h)
 //   16bit     docs/design.md section 3's policy as GLM-130B / Megatron store it: the same
 //             as as-built in fp16 / bf16 (refused for fp32)
 #pragma once

@@ -35,7 +35,7 @@ StepTime plan_step_time(const modeldef::ModelConfig& c, const LayoutChoice& l, c
   const double extra_per_layer = l.recompute == Recompute::full        ? layer_fwd
                                  : l.recompute == Recompute::selective ? attention_fwd
                                                                        : 0.0;
-  const WireBytes wire{s.activation, s.grad};
+  const WireBytes wire{s.activation, s.grad, s.param};
   const double tokens = double(l.global_batch) * T;
   st.model_flops = 3.0 * c.forward_flops(tokens, l.target_fraction * tokens);
   st.hardware_flops = st.model_flops + extra_per_layer * c.num_layers * tokens;

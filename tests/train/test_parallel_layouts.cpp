@@ -177,7 +177,7 @@ double summed_lr(const std::string& out) {
 // --- the analytic byte count of one training step, per rank ---------------------------
 // plan::step_comm_bytes: the planner's count, here against what the communicators count.
 plan::CommBytes expected_bytes(const Layout& lay, int world_rank, std::int64_t head_rows,
-                               std::int64_t step) {
+                               std::int64_t step, const plan::WireBytes& wire = {}) {
   const config::RunConfig rc = config();
   config::ParallelConfig pc;
   pc.dp = lay.dp;
@@ -188,7 +188,7 @@ plan::CommBytes expected_bytes(const Layout& lay, int world_rank, std::int64_t h
   const int mb = rc.train.micro_batch_size;
   const bool logged = step % rc.train.log_interval == 0 || step == rc.train.train_iters;
   return plan::step_comm_bytes(rc.model, pc, tp_rank, stage, mb,
-                               rc.batch.global_batch_size / (mb * lay.dp), head_rows, false, {},
+                               rc.batch.global_batch_size / (mb * lay.dp), head_rows, false, wire,
                                logged);
 }
 
@@ -298,8 +298,8 @@ TEST_F(ParallelLayouts, Pp4) { matches_one_process({1, 1, 4, false}); }
 // ignores, so its gradient is close to rounding noise, and Adam turns noise of either sign
 // into steps of up to lr: it is held to that bound, 2 x the summed lr (measured: 1.6e-3
 // against 1.35e-2), and every other tensor to the bf16 bound. Pipeline messages move the
-// bf16 activations: half the fp32 bytes; the other groups' traffic (fp32 sums) is the
-// analytic count.
+// bf16 activations: half the fp32 bytes, and ZeRO-1 gathers the updated bf16 parameters; the
+// other groups' traffic (fp32 sums) is the analytic count.
 constexpr double kBf16LayoutLossRelTol = 5e-3;   // measured 8e-6 over 10 steps
 constexpr double kBf16LayoutParamRelTol = 3e-2;  // measured 9.5e-3 (a dense_h_to_4h bias)
 
@@ -333,7 +333,8 @@ TEST_F(ParallelLayouts, Bf16Dp2Tp2Pp2ZeroMatchesOneProcessWithinBf16Rounding) {
     ASSERT_EQ(lines.size(), 10u) << "rank " << r;
     for (const auto& j : lines) {
       const plan::CommBytes e = expected_bytes(lay, r, j["head_rows"].get<std::int64_t>(),
-                                               j["step"].get<std::int64_t>());
+                                               j["step"].get<std::int64_t>(),
+                                               {.activation = 4, .gradient = 4, .parameter = 2});
       EXPECT_EQ(j["bytes"].value("pp", 0ull), e.pp / 2) << "rank " << r;
       EXPECT_EQ(j["bytes"].value("tp", 0ull), e.tp) << "rank " << r;
       EXPECT_EQ(j["bytes"].value("dp", 0ull), e.dp) << "rank " << r;
