@@ -2,7 +2,8 @@
 // kernels/cpu/elementwise.cpp or kernels/cuda/elementwise_kernels.cu. Row indices are data,
 // checked by each backend (the CPU before the copy, CUDA on the device, reported after the
 // kernel) with one message. scaled_add and gather_rows read and write 16-bit storage
-// natively on both backends; the other ops see 16-bit tensors through Wide.
+// natively on both backends, scatter_add_rows on the CPU; the other ops see 16-bit tensors
+// through Wide.
 #include "kernels/elementwise.h"
 
 #include <utility>
@@ -161,14 +162,15 @@ void gather_rows(Tensor& out, const Tensor& src, const Tensor& index) {
 }
 
 void scatter_add_rows(Tensor& dst, const Tensor& src, const Tensor& index) {
-  if (any_16bit({&dst, &src})) {
+  constexpr const char* op = "scatter_add_rows";
+  [[maybe_unused]] const Device dev = op_device(op, {{"dst", dst}, {"src", src}, {"index", index}});
+  if (dev.is_cuda() && any_16bit({&dst, &src})) {  // the CUDA kernel reads fp32
     Wide D(dst, Wide::inout), S(src);
     scatter_add_rows(*D, *S, index);
     return D.store();
   }
-  constexpr const char* op = "scatter_add_rows";
-  [[maybe_unused]] const Device dev = op_device(op, {{"dst", dst}, {"src", src}, {"index", index}});
-  require_f32(op, {{"dst", dst}, {"src", src}});
+  require_float_storage(op, "dst", dst);
+  require_float_storage(op, "src", src);
   check_rows(op, src, dst, index);
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda()) {

@@ -3,14 +3,16 @@
 // What makes them fast: every op is one pass over memory, split into contiguous per-thread
 // chunks, with `omp simd` inner loops compiled per ISA. Reductions keep per-thread partial
 // sums combined in thread order (deterministic for a fixed thread count); all_finite tests
-// the exponent bits with an OR-reduction instead of branching per element. scaled_add and
-// gather_rows read and write 16-bit storage natively (kernels/cpu/row16.h): blocks widened
-// into a thread's fp32 buffers, each output rounded once.
+// the exponent bits with an OR-reduction instead of branching per element. scaled_add,
+// gather_rows and scatter_add_rows read and write 16-bit storage natively
+// (kernels/cpu/row16.h): blocks widened into a thread's fp32 buffers, each output rounded
+// once.
 #include <omp.h>
 
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <numeric>
 #include <vector>
 
 #include "kernels/cpu/check.h"
@@ -184,23 +186,47 @@ void gather_rows(Tensor& out, const Tensor& src, const Tensor& index) {
 }
 
 // dst[index[r]] += src[r]. Indices may repeat, so threads split the columns (each walks
-// all rows in order): deterministic for any thread count, no atomics.
+// all rows in order): deterministic for any thread count, no atomics. With a 16-bit dst or
+// src the rows are taken grouped by destination (a stable sort keeps each group's order):
+// a destination's columns are widened once, its rows added in fp32 and the sum rounded once,
+// the fp32 op on widened tensors bit for bit without an fp32 copy of either.
 void scatter_add_rows(Tensor& dst, const Tensor& src, const Tensor& index) {
   check_indices("scatter_add_rows", index, dst.size(0));
   const std::int64_t R = src.size(0), h = src.size(1);
-  float* D = dst.data<float>();
-  const float* S = src.data<float>();
   const std::int32_t* idx = index.data<std::int32_t>();
-  constexpr std::int64_t kLine = 16;  // floats per cache line: threads never share one
+  const bool f32 = dst.dtype() == DType::f32 && src.dtype() == DType::f32;
+  std::vector<std::int64_t> order;
+  if (!f32) {
+    order.resize(static_cast<std::size_t>(R));
+    std::iota(order.begin(), order.end(), std::int64_t{0});
+    std::stable_sort(order.begin(), order.end(),
+                     [idx](std::int64_t a, std::int64_t b) { return idx[a] < idx[b]; });
+  }
+  constexpr std::int64_t kLine = 16;  // fp32 values per cache line: threads never share one
   const std::int64_t lines = (h + kLine - 1) / kLine;
   const int nt = static_cast<int>(std::max<std::int64_t>(
       1, std::min<std::int64_t>({omp_get_max_threads(), lines, R * h / kParallelMin + 1})));
 #pragma omp parallel num_threads(nt)
   {
     const Range lr = thread_range(lines, omp_get_thread_num(), omp_get_num_threads());
-    const std::int64_t c0 = lr.begin * kLine, c1 = std::min(h, lr.end * kLine);
-    for (std::int64_t r = 0; r < R && c1 > c0; ++r)
-      axpy_span(D + static_cast<std::int64_t>(idx[r]) * h + c0, 1.f, S + r * h + c0, c1 - c0);
+    const std::int64_t c0 = lr.begin * kLine, n = std::min(h, lr.end * kLine) - c0;
+    if (f32) {
+      float* D = dst.data<float>();
+      const float* S = src.data<float>();
+      for (std::int64_t r = 0; r < R && n > 0; ++r)
+        axpy_span(D + static_cast<std::int64_t>(idx[r]) * h + c0, 1.f, S + r * h + c0, n);
+    } else if (n > 0) {
+      std::vector<float> acc(static_cast<std::size_t>(n)), row(static_cast<std::size_t>(n));
+      for (std::int64_t i = 0; i < R;) {
+        const std::int64_t d = idx[order[i]];
+        load_row(acc.data(), dst.raw(), dst.dtype(), d * h + c0, n);
+        for (; i < R && idx[order[i]] == d; ++i) {
+          load_row(row.data(), src.raw(), src.dtype(), order[i] * h + c0, n);
+          axpy_span(acc.data(), 1.f, row.data(), n);
+        }
+        store_row(dst.raw(), dst.dtype(), d * h + c0, acc.data(), n);
+      }
+    }
   }
 }
 
