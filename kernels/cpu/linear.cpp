@@ -140,31 +140,19 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
     for (std::int64_t r = 0; r < R; ++r) fill_row(Y + r * out, B, out);
   }
   // y [R, out] = x [R, in] W^T  (+ y holding the bias)
-  GemmArgs g = linear_forward_shape(R, out, in).args<GemmArgs>();
-  g.beta = b ? 1.f : 0.f;
-  g.A = x.data<float>();
-  g.B = W.data<float>();
-  g.C = Y;
-  gemm(g);
+  gemm(linear_forward_shape(R, out, in).f32_args(x.data<float>(), W.data<float>(), Y, 1.f,
+                                                 b ? 1.f : 0.f));
 }
 
 void linear_backward(Tensor* dx, Tensor& dW, Tensor* db, const Tensor& dy, const Tensor& x,
                      const Tensor& W, bool accumulate_dx) {
   const std::int64_t out = W.size(0), in = W.size(1), R = rows_of(x);
-  if (dx) {  // dx [R, in] (=/+=) dy [R, out] W [out, in]
-    GemmArgs g = linear_dx_shape(R, out, in).args<GemmArgs>();
-    g.beta = accumulate_dx ? 1.f : 0.f;
-    g.A = dy.data<float>();
-    g.B = W.data<float>();
-    g.C = dx->data<float>();
-    gemm(g);
-  }
-  GemmArgs g = linear_dw_shape(R, out, in).args<GemmArgs>();  // dW [out, in] += dy^T x
-  g.beta = 1.f;
-  g.A = dy.data<float>();
-  g.B = x.data<float>();
-  g.C = dW.data<float>();
-  gemm(g);
+  const float* DY = dy.data<float>();
+  if (dx)  // dx [R, in] (=/+=) dy [R, out] W [out, in]
+    gemm(linear_dx_shape(R, out, in).f32_args(DY, W.data<float>(), dx->data<float>(), 1.f,
+                                              accumulate_dx ? 1.f : 0.f));
+  // dW [out, in] += dy^T x
+  gemm(linear_dw_shape(R, out, in).f32_args(DY, x.data<float>(), dW.data<float>(), 1.f, 1.f));
   if (db) add_column_sums(*db, dy, R, out);
 }
 
