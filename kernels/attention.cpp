@@ -10,6 +10,7 @@
 #include "kernels/attention.h"
 
 #include <utility>
+#include <vector>
 
 #include "kernels/check.h"
 #include "kernels/widen.h"
@@ -52,9 +53,25 @@ Dims check_qkv(const char* op, const Tensor& qkv, const AttentionMask& mask,
   return {qkv.size(0), qkv.size(1), qkv.size(2), qkv.size(4)};
 }
 
-// The flash path's saved state: the log-sum-exp of each query row (CUDA only).
-bool is_flash_state(Device dev, const Tensor& probs, const Dims& D) {
-  return dev.is_cuda() && probs.shape() == Shape{D.B, D.a, D.T};
+// What both attention entries start from: the device of all their tensors (the call's own,
+// then probs, qkv and the mask's), the checked qkv dims, and whether probs is the flash
+// path's saved state, the log-sum-exp of each query row (CUDA only).
+struct AttentionCall {
+  Device dev;
+  Dims dims;
+  bool flash;
+};
+AttentionCall attention_call(const char* op, std::initializer_list<Arg> own, const Tensor& probs,
+                             const Tensor& qkv, const AttentionMask& mask,
+                             const AttentionArgs& args) {
+  std::vector<Arg> tensors(own);
+  tensors.insert(tensors.end(), {{"probs", probs},
+                                 {"qkv", qkv},
+                                 {"mask.prefix_len", mask.prefix_len},
+                                 {"mask.valid_len", mask.valid_len}});
+  const Device dev = op_device(op, tensors);
+  const Dims D = check_qkv(op, qkv, mask, args);
+  return {dev, D, dev.is_cuda() && probs.shape() == Shape{D.B, D.a, D.T}};
 }
 
 }  // namespace
@@ -111,13 +128,8 @@ void attention_softmax_backward(Tensor& dprobs, const Tensor& probs, float scale
 void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const AttentionMask& mask,
                        const AttentionArgs& args) {
   constexpr const char* op = "attention_forward";
-  [[maybe_unused]] const Device dev = op_device(op, {{"ctx", ctx},
-                                                     {"probs", probs},
-                                                     {"qkv", qkv},
-                                                     {"mask.prefix_len", mask.prefix_len},
-                                                     {"mask.valid_len", mask.valid_len}});
-  const auto [B, T, a, d] = check_qkv(op, qkv, mask, args);
-  const bool flash = is_flash_state(dev, probs, {B, T, a, d});
+  const auto [dev, dims, flash] = attention_call(op, {{"ctx", ctx}}, probs, qkv, mask, args);
+  const auto [B, T, a, d] = dims;
   // The flash kernels take qkv and ctx as stored; CUDA's unfused path, and 16-bit row
   // statistics, see fp32 copies.
   if (dev.is_cuda() && any_16bit({&ctx, &probs, &qkv}) && (!flash || is_16bit(probs))) {
@@ -141,15 +153,9 @@ void attention_forward(Tensor& ctx, Tensor& probs, const Tensor& qkv, const Atte
 void attention_backward(Tensor& dqkv, Tensor& scratch, const Tensor& dctx, const Tensor& probs,
                         const Tensor& qkv, const AttentionMask& mask, const AttentionArgs& args) {
   constexpr const char* op = "attention_backward";
-  [[maybe_unused]] const Device dev = op_device(op, {{"dqkv", dqkv},
-                                                     {"scratch", scratch},
-                                                     {"dctx", dctx},
-                                                     {"probs", probs},
-                                                     {"qkv", qkv},
-                                                     {"mask.prefix_len", mask.prefix_len},
-                                                     {"mask.valid_len", mask.valid_len}});
-  const auto [B, T, a, d] = check_qkv(op, qkv, mask, args);
-  const bool flash = is_flash_state(dev, probs, {B, T, a, d});
+  const auto [dev, dims, flash] = attention_call(
+      op, {{"dqkv", dqkv}, {"scratch", scratch}, {"dctx", dctx}}, probs, qkv, mask, args);
+  const auto [B, T, a, d] = dims;
   // As in the forward: the flash kernels take qkv, dctx and dqkv as stored.
   if (dev.is_cuda() && any_16bit({&dqkv, &scratch, &dctx, &probs, &qkv}) &&
       (!flash || any_16bit({&probs, &scratch}))) {

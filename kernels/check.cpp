@@ -2,7 +2,7 @@
 
 namespace glm::kernels {
 
-Device op_device(std::string_view op, std::initializer_list<Arg> args) {
+Device op_device(std::string_view op, std::span<const Arg> args) {
   const Arg* on_cuda = nullptr;
   for (const Arg& a : args)
     if (a.t && a.t->device().is_cuda()) {

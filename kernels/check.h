@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string_view>
 
 #include "core/error.h"
@@ -38,7 +39,10 @@ struct Arg {
 // Throws naming the op and the tensor when the tensors are mixed (a CUDA op with a host
 // tensor), or when a tensor is on a device this build has no backend for. The device index
 // is not compared: the CUDA kernels run on the current device (kernels/cuda/cuda_stream.h).
-Device op_device(std::string_view op, std::initializer_list<Arg> args);
+Device op_device(std::string_view op, std::span<const Arg> args);
+inline Device op_device(std::string_view op, std::initializer_list<Arg> args) {
+  return op_device(op, std::span<const Arg>(args.begin(), args.size()));
+}
 
 // dtype and contiguity: every kernel indexes raw contiguous memory.
 inline void require_contiguous(std::string_view op, std::string_view name, const Tensor& t) {

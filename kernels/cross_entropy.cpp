@@ -74,7 +74,8 @@ void softmax_cross_entropy(Tensor& losses, Tensor& logits, const Tensor& targets
     cuda::DeviceFlag bad(INT_MAX);
     cuda::check_launch(cuda::launch_softmax_cross_entropy(
                            losses.data<float>(), cuda::float_out(logits),
-                           targets.data<std::int32_t>(), R, V, grad_scale, write_grad, bad.get(), cuda::current_stream()),
+                           targets.data<std::int32_t>(), R, V, grad_scale, write_grad, bad.get(),
+                           cuda::current_stream()),
                        op);
     const std::int32_t r = bad.read();
     if (r != INT_MAX)
@@ -100,8 +101,8 @@ void sharded_ce_row_max(Tensor& row_max, const Tensor& logits) {
   if (dev.is_cuda()) {
     require_int_rows(op, logits.size(0));
     return cuda::check_launch(
-        cuda::launch_sharded_ce_row_max(row_max.data<float>(), cuda::float_in(logits), logits.size(0),
-                                        logits.size(1), cuda::current_stream()),
+        cuda::launch_sharded_ce_row_max(row_max.data<float>(), cuda::float_in(logits),
+                                        logits.size(0), logits.size(1), cuda::current_stream()),
         op);
   }
 #endif

@@ -14,8 +14,7 @@ namespace {
 
 __global__ void adamw_block_per_chunk(float* __restrict__ p, float* __restrict__ m,
                                       float* __restrict__ v, const float* __restrict__ grad,
-                                      void* __restrict__ rounded, FloatKind rounded_kind,
-                                      const AdamWChunk* __restrict__ chunks,
+                                      FloatOut rounded, const AdamWChunk* __restrict__ chunks,
                                       AdamWStepConstants c) {
   const AdamWChunk ch = chunks[blockIdx.x];
   const float keep = ch.decay ? c.decay_keep : 1.f;
@@ -32,19 +31,19 @@ __global__ void adamw_block_per_chunk(float* __restrict__ p, float* __restrict__
     const float pi =
         __fsub_rn(__fmul_rn(p[i], keep), __fmul_rn(c.step_size, __fdiv_rn(mi, denom)));
     p[i] = pi;
-    if (rounded) store_float(rounded, rounded_kind, i, pi);  // the 16-bit parameter
+    if (rounded.p) store(rounded, i, pi);  // the 16-bit parameter
   }
 }
 
 }  // namespace
 
-cudaError_t launch_adamw(float* p, float* m, float* v, const float* grad, void* rounded,
-                         FloatKind rounded_kind, const AdamWChunk* chunks,
-                         std::int64_t num_chunks, const AdamWStepConstants& c, cudaStream_t s) {
+cudaError_t launch_adamw(float* p, float* m, float* v, const float* grad, FloatOut rounded,
+                         const AdamWChunk* chunks, std::int64_t num_chunks,
+                         const AdamWStepConstants& c, cudaStream_t s) {
   if (num_chunks == 0) return cudaSuccess;
   if (num_chunks > 2147483647) return cudaErrorInvalidValue;
-  adamw_block_per_chunk<<<static_cast<unsigned>(num_chunks), 512, 0, s>>>(
-      p, m, v, grad, rounded, rounded_kind, chunks, c);
+  adamw_block_per_chunk<<<static_cast<unsigned>(num_chunks), 512, 0, s>>>(p, m, v, grad, rounded,
+                                                                          chunks, c);
   return cudaGetLastError();
 }
 

@@ -20,10 +20,10 @@ struct AdamWChunk {
 };
 constexpr std::int64_t kAdamWChunk = 1 << 16;
 
-// rounded (null or n elements of rounded_kind, f16 or bf16) also receives each updated p
+// rounded (absent, or as many f16 or bf16 elements as p) also receives each updated p
 // rounded to nearest even, in the same pass.
-cudaError_t launch_adamw(float* p, float* m, float* v, const float* grad, void* rounded,
-                         FloatKind rounded_kind, const AdamWChunk* chunks,
-                         std::int64_t num_chunks, const AdamWStepConstants& c, cudaStream_t s);
+cudaError_t launch_adamw(float* p, float* m, float* v, const float* grad, FloatOut rounded,
+                         const AdamWChunk* chunks, std::int64_t num_chunks,
+                         const AdamWStepConstants& c, cudaStream_t s);
 
 }  // namespace glm::kernels::cuda

@@ -36,10 +36,8 @@ Tensor upload_adamw_chunks(std::span<const AdamWSegment> segments, std::int64_t&
 void adamw_update(Tensor& p, Tensor& m, Tensor& v, const Tensor& grad, const Tensor& chunks,
                   std::int64_t num_chunks, const AdamWStepConstants& c, Tensor* rounded) {
   check_launch(launch_adamw(p.data<float>(), m.data<float>(), v.data<float>(), grad.data<float>(),
-                            rounded ? rounded->raw() : nullptr,
-                            float_kind(rounded ? rounded->dtype() : DType::f32),
-                            static_cast<const AdamWChunk*>(chunks.raw()), num_chunks, c,
-                            current_stream()),
+                            float_out(rounded), static_cast<const AdamWChunk*>(chunks.raw()),
+                            num_chunks, c, current_stream()),
                "cuda::adamw_update");
 }
 

@@ -27,8 +27,8 @@ void add_column_sums(Tensor& db, const Tensor& dy, std::int64_t R, std::int64_t 
   Tensor acc = as_type(db, DType::f32);
   Tensor partials =
       Tensor::empty({row_chunks(R) * std::max<std::int64_t>(n, 1)}, DType::f32, dy.device());
-  check_launch(launch_column_sums(acc.data<float>(), partials.data<float>(), dy.raw(),
-                                  float_kind(dy.dtype()), R, n, current_stream()),
+  check_launch(launch_column_sums(acc.data<float>(), partials.data<float>(), float_in(dy), R, n,
+                                  current_stream()),
                "linear_backward db");
   if (acc.raw() != db.raw()) convert(db, acc);
 }

@@ -18,5 +18,8 @@ inline FloatKind float_kind(DType t) {
 inline FloatIn float_in(const Tensor& t) { return {t.raw(), float_kind(t.dtype())}; }
 inline FloatIn float_in(const Tensor* t) { return t ? float_in(*t) : FloatIn{nullptr, FloatKind::f32}; }
 inline FloatOut float_out(Tensor& t) { return {t.raw(), float_kind(t.dtype())}; }
+inline FloatOut float_out(Tensor* t) {
+  return t ? float_out(*t) : FloatOut{nullptr, FloatKind::f32};
+}
 
 }  // namespace glm::kernels::cuda

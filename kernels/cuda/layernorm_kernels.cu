@@ -114,15 +114,14 @@ __global__ void add_partials_in_chunk_order(float* out0, float* out1, const floa
   if (parts == 2) out1[j] += s1;
 }
 
-__global__ void column_sum_partials_column_per_thread(float* partials, const void* dy,
-                                                      FloatKind dy_kind, std::int64_t R,
+__global__ void column_sum_partials_column_per_thread(float* partials, FloatIn dy, std::int64_t R,
                                                       std::int64_t n, int chunks) {
   const std::int64_t j = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   const int chunk = blockIdx.y;
   if (j >= n) return;
   const std::int64_t r0 = R * chunk / chunks, r1 = R * (chunk + 1) / chunks;
   float s = 0.f;
-  for (std::int64_t r = r0; r < r1; ++r) s += load_as_float(dy, dy_kind, r * n + j);
+  for (std::int64_t r = r0; r < r1; ++r) s += load(dy, r * n + j);
   partials[chunk * n + j] = s;
 }
 
@@ -165,13 +164,12 @@ cudaError_t launch_layernorm_backward(FloatOut dx, float* dgamma, float* dbeta, 
   return cudaGetLastError();
 }
 
-cudaError_t launch_column_sums(float* db, float* partials, const void* dy, FloatKind dy_kind,
-                               std::int64_t R, std::int64_t n, cudaStream_t st) {
+cudaError_t launch_column_sums(float* db, float* partials, FloatIn dy, std::int64_t R,
+                               std::int64_t n, cudaStream_t st) {
   if (R == 0 || n == 0) return cudaSuccess;
   const int chunks = row_chunks(R);
   const dim3 grid(static_cast<unsigned>(ceil_div(n, 256)), static_cast<unsigned>(chunks));
-  column_sum_partials_column_per_thread<<<grid, 256, 0, st>>>(partials, dy, dy_kind, R, n,
-                                                                 chunks);
+  column_sum_partials_column_per_thread<<<grid, 256, 0, st>>>(partials, dy, R, n, chunks);
   add_partials_in_chunk_order<<<static_cast<unsigned>(ceil_div(n, 256)), 256, 0, st>>>(
       db, nullptr, partials, n, chunks, 1);
   return cudaGetLastError();

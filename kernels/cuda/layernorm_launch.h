@@ -28,8 +28,8 @@ cudaError_t launch_layernorm_backward(FloatOut dx, float* dgamma, float* dbeta, 
 
 // db[j] += sum_r dy[r, j] for dy [R, n] of any float storage (the linear bias gradient,
 // summed in fp32; same two-stage scheme; partials holds row_chunks(R) * n floats).
-cudaError_t launch_column_sums(float* db, float* partials, const void* dy, FloatKind dy_kind,
-                               std::int64_t R, std::int64_t n, cudaStream_t st);
+cudaError_t launch_column_sums(float* db, float* partials, FloatIn dy, std::int64_t R,
+                               std::int64_t n, cudaStream_t st);
 
 // y[r, :] = b for every row (the bias fill before a beta = 1 GEMM).
 cudaError_t launch_fill_rows(float* y, const float* b, std::int64_t R, std::int64_t n,

@@ -264,8 +264,8 @@ void check_adamw() {
   const AdamWStepConstants c{float(b1), float(1 - b1), float(b2), float(1 - b2),
                              float(lr / (1 - std::pow(b1, 3))), float(1 / std::sqrt(1 - std::pow(b2, 3))),
                              1e-8f, float(1 - lr * 0.1), 1.f / 128};
-  CK(launch_adamw(pd.p, md.p, vd.p, gd.p, nullptr, FloatKind::f32, cd.p, int64_t(chunks.size()), c,
-                  0));
+  CK(launch_adamw(pd.p, md.p, vd.p, gd.p, FloatOut{nullptr, FloatKind::f32}, cd.p,
+                  int64_t(chunks.size()), c, 0));
   const auto P = pd.get();
   int bad = 0;
   for (int64_t i = 0; i < n; ++i) {
