@@ -1,11 +1,11 @@
 // The elementwise and reduction ops' entries: checked once here, then run by
 // kernels/cpu/elementwise.cpp or kernels/cuda/elementwise_kernels.cu. Row indices are data,
 // checked by each backend (the CPU before the copy, CUDA on the device, reported after the
-// kernel) with one message. scaled_add and gather_rows read and write 16-bit storage
-// natively on both backends, scatter_add_rows on the CPU; the other ops see 16-bit tensors
-// through Wide.
+// kernel) with one message. scaled_add, gather_rows and scatter_add_rows read and write
+// 16-bit storage natively on both backends; the other ops see 16-bit tensors through Wide.
 #include "kernels/elementwise.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "kernels/check.h"
@@ -164,22 +164,21 @@ void gather_rows(Tensor& out, const Tensor& src, const Tensor& index) {
 void scatter_add_rows(Tensor& dst, const Tensor& src, const Tensor& index) {
   constexpr const char* op = "scatter_add_rows";
   [[maybe_unused]] const Device dev = op_device(op, {{"dst", dst}, {"src", src}, {"index", index}});
-  if (dev.is_cuda() && any_16bit({&dst, &src})) {  // the CUDA kernel reads fp32
-    Wide D(dst, Wide::inout), S(src);
-    scatter_add_rows(*D, *S, index);
-    return D.store();
-  }
   require_float_storage(op, "dst", dst);
   require_float_storage(op, "src", src);
   check_rows(op, src, dst, index);
 #ifdef GLM_WITH_CUDA
   if (dev.is_cuda()) {
+    const std::int64_t R = src.size(0);
+    GLM_CHECK(R < INT32_MAX, "{}: {} rows exceed the int32 row index", op, R);
+    const auto bytes = static_cast<std::int64_t>(cuda::scatter_add_rows_workspace_bytes(R));
+    Tensor workspace = Tensor::empty({std::max<std::int64_t>(bytes, 1)}, DType::u8, dev);
     cuda::DeviceFlag bad(INT_MAX);
-    cuda::check_launch(
-        cuda::launch_scatter_add_rows(dst.data<float>(), src.data<float>(),
-                                      index.data<std::int32_t>(), src.size(0), src.size(1),
-                                      dst.size(0), bad.get(), cuda::current_stream()),
-        op);
+    cuda::check_launch(cuda::launch_scatter_add_rows(
+                           cuda::float_out(dst), cuda::float_in(src), index.data<std::int32_t>(), R,
+                           src.size(1), dst.size(0), workspace.raw(),
+                           static_cast<std::size_t>(bytes), bad.get(), cuda::current_stream()),
+                       op);
     return report_bad_index(op, bad, index, dst.size(0));
   }
 #endif

@@ -3,7 +3,9 @@
 // then one block in order), so its result does not depend on scheduling.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <climits>
+#include <cub/device/device_radix_sort.cuh>
 
 #include "kernels/cuda/elementwise_launch.h"
 #include "kernels/cuda/float_kind.cuh"
@@ -76,21 +78,56 @@ __global__ void gather_rows_grid_stride(FloatOut out, FloatIn src, const std::in
   }
 }
 
-// One thread per column walks all rows in order: repeated indices add in row order.
-__global__ void scatter_add_rows_column_per_thread(float* dst, const float* src,
-                                                   const std::int32_t* index, std::int64_t R,
-                                                   std::int64_t h, std::int64_t dst_rows,
-                                                   int* bad_row) {
-  GRID_STRIDE(c, h) {
-    for (std::int64_t r = 0; r < R; ++r) {
-      const std::int32_t idx = index[r];
-      if (idx < 0 || idx >= dst_rows) {
-        if (c == 0) atomicMin(bad_row, static_cast<int>(r));
-        continue;
-      }
-      dst[static_cast<std::int64_t>(idx) * h + c] += src[r * h + c];
+// rows[r] = r (the values the sort carries), and the first bad index's row.
+__global__ void number_rows_check_index(std::int32_t* rows, const std::int32_t* index, int R,
+                                        std::int64_t dst_rows, int* bad_row) {
+  GRID_STRIDE(r, R) {
+    rows[r] = static_cast<std::int32_t>(r);
+    if (index[r] < 0 || index[r] >= dst_rows) atomicMin(bad_row, static_cast<int>(r));
+  }
+}
+
+// keys/rows: the indices sorted stably with their row numbers. A y position that starts a
+// run of equal keys owns that destination: x threads over its columns add the run's rows in
+// order to the stored value in fp32 and store once.
+__global__ void add_sorted_row_groups(FloatOut dst, FloatIn src, const std::int32_t* keys,
+                                      const std::int32_t* rows, int R, std::int64_t h,
+                                      std::int64_t dst_rows) {
+  for (int i = blockIdx.y; i < R; i += gridDim.y) {
+    const std::int32_t d = keys[i];
+    if ((i > 0 && keys[i - 1] == d) || d < 0 || d >= dst_rows) continue;
+    GRID_STRIDE(c, h) {
+      float acc = load(dst, d * h + c);
+      for (int j = i; j < R && keys[j] == d; ++j)
+        acc = __fadd_rn(acc, load(src, static_cast<std::int64_t>(rows[j]) * h + c));
+      store(dst, d * h + c, acc);
     }
   }
+}
+
+// The workspace: row numbers, sorted keys, sorted row numbers, then cub's temporary storage.
+struct ScatterWorkspace {
+  std::int32_t *rows, *keys, *sorted_rows;
+  void* sort_temp;
+  std::size_t sort_bytes;
+};
+constexpr std::size_t kWorkspaceAlign = 256;
+std::size_t aligned(std::size_t bytes) {
+  return (bytes + kWorkspaceAlign - 1) / kWorkspaceAlign * kWorkspaceAlign;
+}
+std::size_t radix_sort_bytes(int R) {
+  std::size_t bytes = 0;
+  cub::DeviceRadixSort::SortPairs(nullptr, bytes, static_cast<const std::int32_t*>(nullptr),
+                                  static_cast<std::int32_t*>(nullptr),
+                                  static_cast<const std::int32_t*>(nullptr),
+                                  static_cast<std::int32_t*>(nullptr), R);
+  return bytes;
+}
+ScatterWorkspace split_workspace(void* base, int R) {
+  auto* p = static_cast<char*>(base);
+  const std::size_t ints = aligned(sizeof(std::int32_t) * static_cast<std::size_t>(R));
+  return {reinterpret_cast<std::int32_t*>(p), reinterpret_cast<std::int32_t*>(p + ints),
+          reinterpret_cast<std::int32_t*>(p + 2 * ints), p + 3 * ints, radix_sort_bytes(R)};
 }
 
 constexpr int kThreads = 256;
@@ -140,12 +177,31 @@ cudaError_t launch_gather_rows(FloatOut out, FloatIn src, const std::int32_t* in
   return cudaGetLastError();
 }
 
-cudaError_t launch_scatter_add_rows(float* dst, const float* src, const std::int32_t* index,
+std::size_t scatter_add_rows_workspace_bytes(std::int64_t R) {
+  if (R <= 0 || R > INT_MAX) return 0;
+  const int n = static_cast<int>(R);
+  return 3 * aligned(sizeof(std::int32_t) * static_cast<std::size_t>(n)) + radix_sort_bytes(n);
+}
+
+cudaError_t launch_scatter_add_rows(FloatOut dst, FloatIn src, const std::int32_t* index,
                                     std::int64_t R, std::int64_t h, std::int64_t dst_rows,
-                                    int* bad_row, cudaStream_t s) {
+                                    void* workspace, std::size_t workspace_bytes, int* bad_row,
+                                    cudaStream_t s) {
   if (R * h == 0) return cudaSuccess;
-  scatter_add_rows_column_per_thread<<<grid_stride_blocks(h, kThreads), kThreads, 0, s>>>(
-      dst, src, index, R, h, dst_rows, bad_row);
+  if (R > INT_MAX || workspace_bytes < scatter_add_rows_workspace_bytes(R))
+    return cudaErrorInvalidValue;
+  const int n = static_cast<int>(R);
+  ScatterWorkspace w = split_workspace(workspace, n);
+  number_rows_check_index<<<grid_stride_blocks(n, kThreads), kThreads, 0, s>>>(w.rows, index, n,
+                                                                               dst_rows, bad_row);
+  // Stable: equal indices keep their row order, which fixes each destination's sum order.
+  const cudaError_t sorted = cub::DeviceRadixSort::SortPairs(
+      w.sort_temp, w.sort_bytes, index, w.keys, w.rows, w.sorted_rows, n, 0,
+      static_cast<int>(sizeof(std::int32_t) * 8), s);
+  if (sorted != cudaSuccess) return sorted;
+  const dim3 grid(static_cast<unsigned>(grid_stride_blocks(h, kThreads)),
+                  static_cast<unsigned>(std::min(n, 65535)));
+  add_sorted_row_groups<<<grid, kThreads, 0, s>>>(dst, src, w.keys, w.sorted_rows, n, h, dst_rows);
   return cudaGetLastError();
 }
 

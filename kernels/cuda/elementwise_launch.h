@@ -1,6 +1,7 @@
 // Raw-pointer launchers of the elementwise and reduction kernels (elementwise_kernels.cu).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include <cuda_runtime_api.h>
@@ -30,9 +31,16 @@ cudaError_t launch_nonfinite_flag(unsigned* flag, const float* x, std::int64_t n
 cudaError_t launch_gather_rows(FloatOut out, FloatIn src, const std::int32_t* index,
                                std::int64_t R, std::int64_t h, std::int64_t src_rows,
                                int* bad_row, cudaStream_t s);
-// dst[index[r]] += src[r], rows in order per column (deterministic, no atomics on data).
-cudaError_t launch_scatter_add_rows(float* dst, const float* src, const std::int32_t* index,
+// dst[index[r]] += src[r] for src [R, h] and dst [dst_rows, h], each of any float storage.
+// The rows are grouped by destination with a stable radix sort of the indices, so each
+// destination adds its rows in row order in fp32, starting from its stored value, and is
+// rounded once: the CPU's op bit for bit, deterministic, no atomics on data. workspace
+// holds scatter_add_rows_workspace_bytes(R) bytes; bad_row as in launch_gather_rows (rows
+// with an index outside [0, dst_rows) add nothing). R must fit an int.
+std::size_t scatter_add_rows_workspace_bytes(std::int64_t R);
+cudaError_t launch_scatter_add_rows(FloatOut dst, FloatIn src, const std::int32_t* index,
                                     std::int64_t R, std::int64_t h, std::int64_t dst_rows,
-                                    int* bad_row, cudaStream_t s);
+                                    void* workspace, std::size_t workspace_bytes, int* bad_row,
+                                    cudaStream_t s);
 
 }  // namespace glm::kernels::cuda

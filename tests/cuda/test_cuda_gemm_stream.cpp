@@ -1,7 +1,11 @@
 // What the op harness (tests/unit/op_harness.h) does not cover on CUDA: the 16-bit linear
-// with its bias epilogue against fp32 main gradients, the batched transposed fp32 GEMM, and
-// ops running on the scoped stream. Without a GPU every test here skips with a visible reason.
+// with its bias epilogue against fp32 main gradients, the batched transposed fp32 GEMM, the
+// row scatter's exact summation order, and ops running on the scoped stream. Without a GPU
+// every test here skips with a visible reason.
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 #include "cuda_test_util.h"
 #include "kernels/convert.h"
@@ -19,13 +23,14 @@ namespace k = kernels;
 
 constexpr std::int64_t R = 37;  // odd rows (not a multiple of 32)
 
-// A device copy of an fp32 host tensor in 16-bit storage (its values must already be
-// representable), and an fp32 host copy of any device tensor.
-Tensor dev_as(const Tensor& t, DType type) {
+// An fp32 host tensor converted to `type` (rounded to nearest even), its device copy, and an
+// fp32 host copy of any device tensor.
+Tensor stored_as(const Tensor& t, DType type) {
   Tensor s = Tensor::empty(t.shape(), type);
   k::convert(s, t);
-  return dev(s);
+  return s;
 }
+Tensor dev_as(const Tensor& t, DType type) { return dev(stored_as(t, type)); }
 Tensor host_f32(const Tensor& d) {
   Tensor f = Tensor::empty(d.shape(), DType::f32);
   k::convert(f, host(d));
@@ -63,6 +68,36 @@ TEST(CudaLinear, SixteenBitStorageForwardAndBackwardMatchCpu) {
     EXPECT_TRUE(close(host_f32(dxd), dx, tol, tol)) << name << " dx";
     EXPECT_TRUE(close(host(dWd), dW, kF32Rtol, kF32Atol)) << name << " dW";
     EXPECT_TRUE(close(host(dbd), db, kF32Rtol, kF32Atol)) << name << " db";
+  }
+}
+
+// Repeated destinations far apart, a destination no row hits, widths across blocks: the
+// sorted-group scatter adds each destination's rows in row order in fp32 and rounds once,
+// as the CPU does, so both give the same bits in every storage type. A bad index is named.
+TEST(CudaScatter, GroupedSumIsTheCpuOpBitForBit) {
+  SKIP_WITHOUT_GPU();
+  const std::int64_t rows = 23, n = 300;
+  std::vector<std::int32_t> index(n);
+  for (std::int64_t r = 0; r < n; ++r)
+    index[r] = static_cast<std::int32_t>((r * 7 + r / 5) % (rows - 1));
+  const Tensor idx = i32_tensor(index);
+  for (DType t : {DType::f32, DType::bf16, DType::f16})
+    for (std::int64_t h : {std::int64_t{5}, std::int64_t{300}}) {
+      const Tensor src = stored_as(random_tensor({n, h}, 11), t);
+      Tensor dst = stored_as(random_tensor({rows, h}, 12), t);
+      Tensor dst_gpu = dev(dst);
+      k::scatter_add_rows(dst_gpu, dev(src), dev(idx));
+      k::scatter_add_rows(dst, src, idx);
+      EXPECT_TRUE(bit_equal(host(dst_gpu), dst)) << dtype_name(t) << " h " << h;
+    }
+  std::vector<std::int32_t> bad(index);
+  bad[17] = static_cast<std::int32_t>(rows);
+  Tensor dst = dev(random_tensor({rows, 5}, 1));
+  try {
+    k::scatter_add_rows(dst, dev(random_tensor({n, 5}, 2)), dev(i32_tensor(bad)));
+    ADD_FAILURE() << "an index outside the table was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("index 23 at row 17"), std::string::npos) << e.what();
   }
 }
 
