@@ -15,6 +15,7 @@
 #include <numeric>
 #include <vector>
 
+#include "kernels/cpu/axpy.h"
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/row16.h"
@@ -27,14 +28,6 @@ __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void scaled_add
     float* y, float alpha, const float* a, const float* b, std::int64_t n) {
 #pragma omp simd
   for (std::int64_t i = 0; i < n; ++i) y[i] = alpha * a[i] + b[i];
-}
-
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void axpy_span(float* y,
-                                                                                float alpha,
-                                                                                const float* x,
-                                                                                std::int64_t n) {
-#pragma omp simd
-  for (std::int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 
 __attribute__((target_clones("avx512f", "avx2,fma", "default"))) void scale_span(float* y,

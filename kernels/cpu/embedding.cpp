@@ -12,30 +12,12 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/cpu/axpy.h"
 #include "kernels/cpu/check.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/row16.h"
 
 namespace glm::kernels::cpu {
-
-namespace {
-
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void copy_row(float* dst,
-                                                                               const float* src,
-                                                                               std::int64_t n) {
-#pragma omp simd
-  for (std::int64_t j = 0; j < n; ++j) dst[j] = src[j];
-}
-
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void axpy_row(float* dst,
-                                                                               const float* src,
-                                                                               float alpha,
-                                                                               std::int64_t n) {
-#pragma omp simd
-  for (std::int64_t j = 0; j < n; ++j) dst[j] += alpha * src[j];
-}
-
-}  // namespace
 
 void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
                        std::int64_t vocab_start, std::int64_t vocab_total) {
@@ -54,7 +36,7 @@ void embedding_forward(Tensor& x, const Tensor& tokens, const Tensor& table,
       const std::int64_t local = tok[r] - vocab_start;
       float* xr = out_row(x, r, h, buf.data() + h);
       if (local >= 0 && local < V) {
-        copy_row(xr, in_row(table, local, h, buf.data()), h);
+        std::copy_n(in_row(table, local, h, buf.data()), h, xr);
       } else {
         std::fill(xr, xr + h, 0.f);  // another vocab shard holds this token
       }
@@ -92,7 +74,7 @@ void embedding_backward(Tensor& dtable, const Tensor& dx, const Tensor& tokens, 
         if (local < 0 || local >= V) continue;
         const float* src = wide ? dx.data<float>() + r * h + c0 : buf.data();
         if (!wide) load_row(buf.data(), dx.raw(), dx.dtype(), r * h + c0, c1 - c0);
-        axpy_row(D + local * h + c0, src, alpha, c1 - c0);
+        axpy_span(D + local * h + c0, alpha, src, c1 - c0);
       }
     }
   }

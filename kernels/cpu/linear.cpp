@@ -5,6 +5,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <bit>
 #include <vector>
 
@@ -17,14 +18,6 @@
 namespace glm::kernels::cpu {
 
 namespace {
-
-// Fast path: a row is a contiguous copy the compiler turns into vector moves.
-__attribute__((target_clones("avx512f", "avx2,fma", "default"))) void fill_row(float* y,
-                                                                               const float* b,
-                                                                               std::int64_t n) {
-#pragma omp simd
-  for (std::int64_t j = 0; j < n; ++j) y[j] = b[j];
-}
 
 // db[j] += sum_r dy[r, j] for the columns [j0, j1): rows in a fixed order (deterministic),
 // the inner loop runs along a contiguous row segment (vectorised, fp64 partial sums).
@@ -137,7 +130,7 @@ void linear_forward(Tensor& y, const Tensor& x, const Tensor& W, const Tensor* b
   if (b) {
     const float* B = b->data<float>();
 #pragma omp parallel for schedule(static) if (R * out >= kParallelMin)
-    for (std::int64_t r = 0; r < R; ++r) fill_row(Y + r * out, B, out);
+    for (std::int64_t r = 0; r < R; ++r) std::copy_n(B, out, Y + r * out);
   }
   // y [R, out] = x [R, in] W^T  (+ y holding the bias)
   gemm(linear_forward_shape(R, out, in).f32_args(x.data<float>(), W.data<float>(), Y, 1.f,
