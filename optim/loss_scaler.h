@@ -25,7 +25,6 @@
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "checkpoint/training_state.h"

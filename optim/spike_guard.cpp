@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <vector>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 

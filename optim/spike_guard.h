@@ -22,7 +22,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <nlohmann/json.hpp>
 
 #include "apps/app_main.h"
 #include "apps/option_range.h"

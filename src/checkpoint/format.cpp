@@ -2,6 +2,7 @@
 #include "checkpoint/format.h"
 
 #include <cctype>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 

@@ -2,6 +2,7 @@
 // recorded size and SHA-256, pieces as recorded, every tensor covered exactly once.
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "checkpoint/checkpoint.h"
 #include "core/error.h"

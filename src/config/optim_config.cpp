@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "core/json_fields.h"
 

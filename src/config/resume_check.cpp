@@ -7,6 +7,7 @@
 
 #include <map>
 #include <set>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 

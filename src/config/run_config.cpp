@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <nlohmann/json.hpp>
 
 #include "config/auto_precision.h"
 #include "core/error.h"

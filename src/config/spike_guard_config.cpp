@@ -2,6 +2,7 @@
 #include "config/spike_guard_config.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/json_fields.h"

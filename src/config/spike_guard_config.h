@@ -4,7 +4,7 @@
 // naming "spike_guard.key".
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 namespace glm::config {

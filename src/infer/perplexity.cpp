@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <vector>
+#include <nlohmann/json.hpp>
 
 #include "config/run_config.h"
 #include "core/error.h"

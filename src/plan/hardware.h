@@ -7,7 +7,7 @@
 //   Hardware hw = load_hardware("my-cluster.json");   // or any file
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 

@@ -10,6 +10,7 @@
 
 #include <string>
 #include <vector>
+#include <nlohmann/json_fwd.hpp>
 
 #include "config/run_config.h"
 #include "plan/hardware.h"

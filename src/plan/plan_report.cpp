@@ -1,5 +1,6 @@
 // The text and JSON forms of a plan (plan/plan.h).
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "modeldef/param_layout.h"
 #include "plan/plan.h"

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "core/crc32c.h"
 #include "core/error.h"

@@ -3,6 +3,7 @@
 // and the budget.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "checkpoint/checkpoint.h"
 #include "train/trainer.h"

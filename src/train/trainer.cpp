@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <thread>
 #include <utility>
+#include <nlohmann/json.hpp>
 
 #include "config/layout.h"
 #include "core/allocator.h"

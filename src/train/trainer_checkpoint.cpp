@@ -8,6 +8,7 @@
 
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "config/resume_check.h"
 #include "core/heartbeat.h"

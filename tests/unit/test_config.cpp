@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <string>
+#include <nlohmann/json.hpp>
 
 #include "config/run_config.h"
 #include "core/error.h"

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <vector>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "data/blend.h"

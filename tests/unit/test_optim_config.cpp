@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "optim/lr_schedule.h"

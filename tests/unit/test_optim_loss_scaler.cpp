@@ -4,6 +4,7 @@
 
 #include <string>
 #include <vector>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "optim/loss_scaler.h"

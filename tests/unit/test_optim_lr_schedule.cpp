@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numbers>
 #include <vector>
+#include <nlohmann/json.hpp>
 
 #include "optim/lr_schedule.h"
 

@@ -7,6 +7,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "optim/spike_guard.h"

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 #include <tuple>
+#include <nlohmann/json.hpp>
 
 #include "config/layout.h"
 #include "core/gpu_datasheet.h"

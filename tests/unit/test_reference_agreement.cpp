@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include "core/h5_tensors.h"
 #include "kernels/convert.h"
