@@ -23,7 +23,9 @@ addmm or one bmm over all heads and the batch (in-place scale and mask on the sc
 native fused layer_norm, softmax, tanh-GELU and cross-entropy, gradients set to None rather
 than zeroed, AdamW with foreach kernels. Its peak configuration (docs/design.md section 10) needs,
 for that command alone:
-    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=SkylakeX
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp
+and, on an AVX-512 CPU only, OPENBLAS_CORETYPE=SkylakeX (OpenBLAS's own detection misses some
+of them; on a CPU without AVX-512 those kernels die with an illegal instruction).
 """
 
 import argparse
