@@ -9,9 +9,10 @@
 #include <cstdlib>
 #include <dnnl.hpp>
 #include <map>
-#include <unordered_map>
+#include <memory>
 #include <mutex>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
@@ -142,12 +143,19 @@ void gemm16_native(const Gemm16Args& g) {
   }
 }
 
+// fp32 scratch left uninitialised: every element is written before it is read, and the
+// first touch of its pages happens in the threads that fill it, not serially here.
+std::unique_ptr<float[]> scratch(std::int64_t n) {
+  return std::unique_ptr<float[]>(
+      new float[static_cast<std::size_t>(std::max<std::int64_t>(n, 1))]);
+}
+
 // One stored matrix (rows x cols, row stride ld) of 16-bit values as packed fp32.
-std::vector<float> widen(const void* p, DType t, std::int64_t rows, std::int64_t cols,
-                         std::int64_t ld) {
-  std::vector<float> out(static_cast<std::size_t>(rows * cols));
+std::unique_ptr<float[]> widen(const void* p, DType t, std::int64_t rows, std::int64_t cols,
+                               std::int64_t ld) {
+  std::unique_ptr<float[]> out = scratch(rows * cols);
 #pragma omp parallel for schedule(static) if (rows * cols >= cpu::kParallelMin)
-  for (std::int64_t r = 0; r < rows; ++r) cpu::load_row(out.data() + r * cols, p, t, r * ld, cols);
+  for (std::int64_t r = 0; r < rows; ++r) cpu::load_row(out.get() + r * cols, p, t, r * ld, cols);
   return out;
 }
 
@@ -155,20 +163,21 @@ void gemm16_fp32(const Gemm16Args& g) {
   const bool ta = g.trans_a == Trans::T, tb = g.trans_b == Trans::T;
   const std::int64_t a_rows = ta ? g.K : g.M, a_cols = ta ? g.M : g.K;
   const std::int64_t b_rows = tb ? g.N : g.K, b_cols = tb ? g.K : g.N;
-  const std::vector<float> A = widen(g.A, g.type, a_rows, a_cols, g.lda);
-  const std::vector<float> B = widen(g.B, g.type, b_rows, b_cols, g.ldb);
+  const std::unique_ptr<float[]> A = widen(g.A, g.type, a_rows, a_cols, g.lda);
+  const std::unique_ptr<float[]> B = widen(g.B, g.type, b_rows, b_cols, g.ldb);
 
   const bool wide_c = g.c_type != DType::f32;
-  std::vector<float> c_copy;
+  const bool parallel = g.M * g.N >= cpu::kParallelMin;
+  std::unique_ptr<float[]> c_copy;
   float* C = static_cast<float*>(g.C);
   std::int64_t ldc = g.ldc;
-  if (wide_c) {
-    c_copy = g.accumulate ? widen(g.C, g.c_type, g.M, g.N, g.ldc)
-                          : std::vector<float>(static_cast<std::size_t>(g.M * g.N));
-    C = c_copy.data();
+  if (wide_c) {  // without accumulate the GEMM (beta 0) or the bias below writes every element
+    c_copy = g.accumulate ? widen(g.C, g.c_type, g.M, g.N, g.ldc) : scratch(g.M * g.N);
+    C = c_copy.get();
     ldc = g.N;
   }
   if (g.bias) {
+#pragma omp parallel for schedule(static) if (parallel)
     for (std::int64_t i = 0; i < g.M; ++i)
       for (std::int64_t j = 0; j < g.N; ++j)
         C[i * ldc + j] = (g.accumulate ? C[i * ldc + j] : 0.f) + g.bias[j];
@@ -180,15 +189,17 @@ void gemm16_fp32(const Gemm16Args& g) {
   f.N = g.N;
   f.K = g.K;
   f.beta = g.accumulate || g.bias ? 1.f : 0.f;
-  f.A = A.data();
+  f.A = A.get();
   f.lda = std::max<std::int64_t>(a_cols, 1);
-  f.B = B.data();
+  f.B = B.get();
   f.ldb = std::max<std::int64_t>(b_cols, 1);
   f.C = C;
   f.ldc = ldc;
   gemm(f);
-  if (wide_c)
+  if (wide_c) {
+#pragma omp parallel for schedule(static) if (parallel)
     for (std::int64_t i = 0; i < g.M; ++i) cpu::store_row(g.C, g.c_type, i * g.ldc, C + i * ldc, g.N);
+  }
 }
 
 std::atomic<bool> g_force_fp32{false};
