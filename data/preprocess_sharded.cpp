@@ -163,7 +163,9 @@ PreprocessSummary preprocess_sharded(const PreprocessOptions& o) {
   summary.tokenizer_s = seconds_since(t0);
 
   // 3. The complete shards of an earlier run.
-  SplitShards shards[2] = {{"train"}, {"valid"}};
+  SplitShards shards[2];
+  shards[0].split = "train";
+  shards[1].split = "valid";
   for (SplitShards& s : shards) {
     for (int k = 0;; ++k) {
       const fs::path p = fs::path(dir) / shard_file_name(s.split, k);

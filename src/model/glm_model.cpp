@@ -473,7 +473,9 @@ LossStats GLMModel::forward_backward(const modeldef::Batch& batch, const StepOpt
 
 LossStats GLMModel::forward_loss(const modeldef::Batch& batch) {
   GLM_CHECK(first_stage() && last_stage(), "forward_loss needs the whole model on one stage");
-  return stage_forward(batch, {.training = false}, 0, /*backward=*/false);
+  StepOptions eval;
+  eval.training = false;
+  return stage_forward(batch, eval, 0, /*backward=*/false);
 }
 
 Tensor GLMModel::forward_logits(const modeldef::Batch& batch) {

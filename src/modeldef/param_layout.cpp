@@ -158,7 +158,8 @@ LayerParams FlatParams::layer(int l) const {
       get(p + "attention.dense.weight"),           get(p + "attention.dense.bias"),
       get(p + "post_attention_layernorm.weight"),  get(p + "post_attention_layernorm.bias"),
       get(p + "mlp.dense_h_to_4h.weight"),         get(p + "mlp.dense_h_to_4h.bias"),
-      get(p + "mlp.dense_4h_to_h.weight"),         get(p + "mlp.dense_4h_to_h.bias")};
+      get(p + "mlp.dense_4h_to_h.weight"),         get(p + "mlp.dense_4h_to_h.bias"),
+      {}, {}, {}, {}};  // the sub-layer output norms, set below where the model has them
   if (layout_->config().has_sublayer_output_norms()) {
     w.ln_attn_out_w = get(p + "attention.output_layernorm.weight");
     w.ln_attn_out_b = get(p + "attention.output_layernorm.bias");

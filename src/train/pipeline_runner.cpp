@@ -91,7 +91,8 @@ PipelineStats run_pipeline_step(model::GLMModel& m, parallel::Communicator* pp,
 PipelineStats run_pipeline_forward(model::GLMModel& m, parallel::Communicator* pp,
                                    const modeldef::Batch& b) {
   PipelineStats st;
-  const model::StepOptions opt{.training = false};
+  model::StepOptions opt;
+  opt.training = false;
   auto t0 = clock::now();
   if (pp && pp->size() > 1 && !m.first_stage()) {
     pp->recv(message(*pp, m.stage_input(0, b.batch_size(), b.seq_len())), pp->rank() - 1);

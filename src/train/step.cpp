@@ -81,8 +81,11 @@ StepResult Trainer::train_step() {
   std::optional<LayerwiseGradReduce> reduce;
   if (!optimizer_->sharded() && dp_size() > 1)
     reduce.emplace(*dp(), model_->layout(), model_->grads().flat());
-  model::StepOptions step_opt{.loss_scale = scale, .num_targets = targets,
-                              .step = static_cast<std::uint32_t>(state_.step), .training = true};
+  model::StepOptions step_opt;
+  step_opt.loss_scale = scale;
+  step_opt.num_targets = targets;
+  step_opt.step = static_cast<std::uint32_t>(state_.step);
+  step_opt.training = true;
   step_opt.embedding_grad_shrink =
       static_cast<float>(optim::egs_alpha(config_.egs_schedule, state_.step));
   if (reduce) step_opt.on_layer_grads = [&reduce](int layer) { reduce->layer_done(layer); };
